@@ -1,0 +1,126 @@
+# Makefile - builds liaisond and its tests. See README.md.
+#
+#   make            build/liaisond
+#   make run        the daemon on 127.0.0.1:8080 with a private PostgreSQL under var/
+#   make check      every test (unit and integration) against a throw-away cluster
+#   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make install    PREFIX (/usr/local) and DESTDIR honoured
+#   make bench      the benchmarks in tests/bench/ (not part of check)
+
+CC ?= cc
+BUILD ?= build
+PREFIX ?= /usr/local
+SAN ?=
+PYTHON ?= /usr/bin/python3
+
+PKGS := libevent libevent_pthreads libpq jansson libcrypto libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla -Wno-missing-field-initializers
+ifeq ($(SAN),1)
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+OPT := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+endif
+CFLAGS ?=
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -Icommon -Idaemon \
+              $(PKG_CFLAGS) -MMD -MP
+LDFLAGS_ALL := $(OPT) $(LDFLAGS)
+
+COMMON_SRC := $(wildcard common/*.c)
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
+GEN_SRC := $(BUILD)/gen/migrations.c
+
+LIB_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(DAEMON_SRC:%.c=$(BUILD)/obj/%.o) \
+           $(BUILD)/obj/gen/migrations.o
+LIB := $(BUILD)/libliaison.a
+BIN := $(BUILD)/liaisond
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check asan run install clean bench unit-bins format lint valgrind
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/gen/migrations.o: $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(GEN_SRC): $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/daemon/main.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(LIB) \
+		$(LDFLAGS_ALL) $(shell pkg-config --libs cmocka) $(PKG_LIBS) -lpthread
+
+unit-bins: $(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh build
+
+# The test command: installs what the tests need, builds, runs every test.
+# TESTS=pattern runs only the tests whose name contains pattern.
+check:
+	@scripts/deps.sh check
+	@$(MAKE) --no-print-directory all unit-bins
+	$(PYTHON) tests/run.py --build $(BUILD) $(if $(TESTS),-k $(TESTS))
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check
+
+valgrind:
+	@scripts/deps.sh check
+	@$(MAKE) --no-print-directory all unit-bins
+	$(PYTHON) tests/run.py --build $(BUILD) --valgrind $(if $(TESTS),-k $(TESTS))
+
+run:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh $(BIN)
+
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	tests/bench/run.sh $(BIN)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/liaison/sql \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/liaison
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/liaisond
+	install -m 0644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/liaison/sql/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/liaisond.service.in \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/liaisond.service
+	install -m 0644 systemd/liaison.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/liaison.conf
+	install -m 0644 systemd/liaison.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/liaison.conf
+	install -m 0644 etc/liaisond.conf.example $(DESTDIR)$(PREFIX)/share/doc/liaison/
+
+format:
+	clang-format -i common/*.[ch] daemon/*.[ch] tests/unit/*.c
+
+lint:
+	clang-format --dry-run --Werror common/*.[ch] daemon/*.[ch] tests/unit/*.c
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--suppress=missingIncludeSystem --inline-suppr -Icommon -Idaemon common daemon
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

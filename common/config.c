@@ -1,0 +1,358 @@
+/* config.c - settings table and the three sources that fill it. Every
+ * setting is one row below: its name in the file, LIAISON_NAME in the
+ * environment and --name on the command line all resolve to that row. */
+#include "config.h"
+
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum kind { K_STRING, K_INT, K_BOOL, K_DURATION, K_DURATIONS, K_RATE, K_LISTEN, K_LEVEL,
+	    K_BYTES, K_URL };
+
+struct setting {
+	const char *name;
+	enum kind kind;
+	size_t offset;
+	long min, max; /* K_INT */
+	bool reloadable; /* SIGHUP applies it; others are logged as needing a restart */
+	const char *def;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct setting settings[] = {
+	{"listen", K_LISTEN, OFF(listen), 0, 0, false, "127.0.0.1:8080", "address and port to serve on"},
+	{"database", K_STRING, OFF(database), 0, 0, false, "",
+	 "libpq conninfo or URI; empty: libpq's PG* variables"},
+	{"public_url", K_URL, OFF(public_url), 0, 0, false, "", "base of feed URLs handed out (default http://<listen>)"},
+	{"threads", K_INT, OFF(threads), 0, 256, false, "0", "HTTP worker threads (0: number of cores)"},
+	{"db_pool_size", K_INT, OFF(db_pool_size), 1, 64, false, "4", "database connections per worker thread"},
+	{"db_queue_max", K_INT, OFF(db_queue_max), 1, 100000, false, "1024",
+	 "queries waiting per worker thread before 503"},
+	{"max_body", K_BYTES, OFF(max_body), 1, 0, false, "1048576", "largest request body, in bytes"},
+	{"request_timeout", K_DURATION, OFF(request_timeout_ms), 0, 0, false, "30s",
+	 "read/write timeout of an HTTP connection"},
+	{"shutdown_timeout", K_DURATION, OFF(shutdown_timeout_ms), 0, 0, true, "10s",
+	 "how long SIGTERM waits for requests in flight"},
+	{"webhook_timeout", K_DURATION, OFF(webhook_timeout_ms), 0, 0, false, "15s", "per webhook attempt"},
+	{"webhook_retry_schedule", K_DURATIONS, OFF(webhook_retry_schedule_ms), 0, 0, false,
+	 "5s,5m,30m,2h,5h,10h,10h", "delays between webhook attempts"},
+	{"webhook_allow_private", K_BOOL, OFF(webhook_allow_private), 0, 0, false, "false",
+	 "allow loopback/private webhook targets"},
+	{"webhook_ca_file", K_STRING, OFF(webhook_ca_file), 0, 0, false, "", "CA bundle for HTTPS targets (default: system CAs)"},
+	{"webhook_disable_after", K_DURATION, OFF(webhook_disable_after_ms), 0, 0, false, "5d",
+	 "failing this long disables an endpoint"},
+	{"rate_limit", K_RATE, OFF(rate_limit), 0, 0, false, "50/s",
+	 "/v1 requests per API token (burst twice that; 0 off)"},
+	{"trusted_proxies", K_STRING, OFF(trusted_proxies), 0, 0, false, "",
+	 "addresses whose X-Forwarded-For is believed"},
+	{"log_level", K_LEVEL, OFF(log_level), 0, 0, true, "info", "debug, info, warn or error"},
+	{"log_file", K_STRING, OFF(log_file), 0, 0, true, "", "log to this file (reopened on SIGHUP); empty: stderr"},
+};
+
+static const struct setting *find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
+		if (strcmp(settings[i].name, name) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+int config_is_setting(const char *name) { return find(name) != NULL; }
+
+const struct config_setting_info *config_settings(size_t *n)
+{
+	static struct config_setting_info info[ARRAY_LEN(settings)];
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
+		info[i].name = settings[i].name;
+		info[i].default_value = settings[i].def;
+		info[i].help = settings[i].help;
+	}
+	*n = ARRAY_LEN(settings);
+	return info;
+}
+
+static int set_string(char **slot, const char *value)
+{
+	char *copy = strdup(value);
+	if (!copy)
+		return -1;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_int(const char *v, long min, long max, long *out)
+{
+	if (!*v)
+		return -1;
+	errno = 0;
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (errno || *end || x < min || (max && x > max))
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int bad(char *err, size_t errlen, const char *msg)
+{
+	snprintf(err, errlen, "%s", msg);
+	return -1;
+}
+
+static int set_kind(struct config *cfg, const struct setting *s, const char *value, char *err,
+		    size_t errlen)
+{
+	char *base = (char *)cfg + s->offset;
+	long l;
+	switch (s->kind) {
+	case K_STRING:
+		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
+	case K_URL:
+		if (*value && strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+			return bad(err, errlen, "must start with http:// or https://");
+		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
+	case K_INT:
+		if (parse_int(value, s->min, s->max, &l))
+			return snprintf(err, errlen, "must be an integer from %ld to %ld", s->min,
+					s->max),
+			       -1;
+		*(int *)base = (int)l;
+		return 0;
+	case K_BYTES:
+		if (parse_int(value, 1, 0, &l))
+			return bad(err, errlen, "must be a positive number of bytes");
+		*(int64_t *)base = l;
+		return 0;
+	case K_BOOL:
+		if (parse_bool(value, (bool *)base))
+			return bad(err, errlen, "must be true or false");
+		return 0;
+	case K_DURATION:
+		if (duration_parse(value, (int64_t *)base))
+			return bad(err, errlen, "must be an integer and a unit (ms, s, m, h, d), e.g. 15s");
+		return 0;
+	case K_DURATIONS:
+		if (duration_list_parse(value, cfg->webhook_retry_schedule_ms, CONFIG_MAX_RETRIES,
+					&cfg->webhook_retry_count))
+			return bad(err, errlen, "must be a comma-separated list of durations, e.g. 5s,5m,30m");
+		return 0;
+	case K_RATE:
+		if (rate_parse(value, (double *)base))
+			return bad(err, errlen, "must be N/s, N/m, N/h or 0");
+		return 0;
+	case K_LEVEL:
+		if (log_level_parse(value, (enum log_level *)base))
+			return bad(err, errlen, "must be debug, info, warn or error");
+		return 0;
+	case K_LISTEN:
+		if (hostport_parse(value, cfg->listen_host, sizeof(cfg->listen_host),
+				   &cfg->listen_port) || !cfg->listen_host[0])
+			return bad(err, errlen, "must be HOST:PORT, e.g. 127.0.0.1:8080");
+		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
+	}
+	return -1;
+}
+
+int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+	const struct setting *s = find(name);
+	if (!s)
+		return bad(err, errlen, "unknown setting");
+	return set_kind(cfg, s, value, err, errlen);
+}
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	char err[CONFIG_ERR_LEN];
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
+		/* Defaults are constants of this file and always parse. */
+		if (set_kind(cfg, &settings[i], settings[i].def, err, sizeof(err)))
+			abort();
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
+		if (settings[i].kind == K_STRING || settings[i].kind == K_URL ||
+		    settings[i].kind == K_LISTEN) {
+			char **slot = (char **)((char *)cfg + settings[i].offset);
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* A value may be quoted to keep leading or trailing spaces or a '#'. */
+static int unquote(char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || (v[0] != '"' && v[0] != '\''))
+		return 0;
+	if (n < 2 || v[n - 1] != v[0])
+		return -1;
+	memmove(v, v + 1, n - 2);
+	v[n - 2] = '\0';
+	return 0;
+}
+
+static int parse_line(struct config *cfg, char *line, const char *path, int lineno, char *err,
+		      size_t errlen)
+{
+	char reason[CONFIG_ERR_LEN];
+	char *s = trim(line);
+	if (*s == '\0' || *s == '#')
+		return 0;
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		snprintf(err, errlen, "%s:%d: expected \"key = value\"", path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	char *key = trim(s);
+	char *value = trim(eq + 1);
+	if (value[0] != '"' && value[0] != '\'') {
+		char *hash = strstr(value, " #");
+		if (hash)
+			*hash = '\0';
+		value = trim(value);
+	}
+	if (unquote(value)) {
+		snprintf(err, errlen, "%s:%d: %.64s: unterminated quote", path, lineno, key);
+		return -1;
+	}
+	if (config_set(cfg, key, value, reason, sizeof(reason))) {
+		snprintf(err, errlen, "%s:%d: %.64s: %s", path, lineno, key, reason);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[8192];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			rc = -1;
+			break;
+		}
+		if (parse_line(cfg, line, path, lineno, err, errlen)) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(f);
+	return rc;
+}
+
+int config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
+{
+	char reason[CONFIG_ERR_LEN];
+	for (; envp && *envp; envp++) {
+		const char *e = *envp;
+		if (strncmp(e, "LIAISON_", 8) != 0)
+			continue;
+		const char *eq = strchr(e, '=');
+		if (!eq)
+			continue;
+		char name[64];
+		size_t n = (size_t)(eq - e) - 8;
+		if (n >= sizeof(name))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			name[i] = (char)tolower((unsigned char)e[8 + i]);
+		name[n] = '\0';
+		if (strcmp(name, "config") == 0)
+			continue; /* the file's path, not a setting */
+		if (!find(name))
+			continue; /* other tools' variables may share the prefix */
+		if (config_set(cfg, name, eq + 1, reason, sizeof(reason))) {
+			snprintf(err, errlen, "environment LIAISON_%s: %s", name, reason);
+			for (char *p = err + 20; *p && *p != ':'; p++)
+				*p = (char)toupper((unsigned char)*p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int setting_differs(const struct setting *s, const struct config *a,
+			   const struct config *b)
+{
+	const char *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
+	switch (s->kind) {
+	case K_STRING:
+	case K_URL:
+	case K_LISTEN: {
+		const char *x = *(char *const *)pa, *y = *(char *const *)pb;
+		return strcmp(x ? x : "", y ? y : "") != 0;
+	}
+	case K_INT:
+		return *(const int *)pa != *(const int *)pb;
+	case K_BYTES:
+	case K_DURATION:
+		return *(const int64_t *)pa != *(const int64_t *)pb;
+	case K_BOOL:
+		return *(const bool *)pa != *(const bool *)pb;
+	case K_RATE:
+		return *(const double *)pa != *(const double *)pb;
+	case K_LEVEL:
+		return *(const enum log_level *)pa != *(const enum log_level *)pb;
+	case K_DURATIONS:
+		return a->webhook_retry_count != b->webhook_retry_count ||
+		       memcmp(a->webhook_retry_schedule_ms, b->webhook_retry_schedule_ms,
+			      sizeof(a->webhook_retry_schedule_ms)) != 0;
+	}
+	return 1;
+}
+
+const char *config_restart_needed(const struct config *old, const struct config *new)
+{
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
+		if (!settings[i].reloadable && setting_differs(&settings[i], old, new))
+			return settings[i].name;
+	return NULL;
+}

@@ -1,0 +1,607 @@
+/* dbpool.c - asynchronous PostgreSQL connections driven by libevent.
+ *
+ * Each connection is a small state machine:
+ *   DOWN -> CONNECTING (PQconnectPoll) -> SETUP (session settings)
+ *        -> READY (idle, or busy with one query, or held by a caller)
+ * A failure anywhere returns it to DOWN and arms a reconnect timer with
+ * exponential backoff. Idle connections keep a read event so that a
+ * server going away, or a NOTIFY, is noticed at once rather than on the
+ * next query. Results are delivered only after PQgetResult returned NULL,
+ * so a callback may reuse or release the connection. */
+#include "dbpool.h"
+
+#include "log.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define CONNECT_TIMEOUT_S 10
+
+static const char base_setup_sql[] =
+    "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; "
+    "SET idle_in_transaction_session_timeout = '60s'";
+
+enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
+
+struct dbjob {
+	struct dbjob *next;
+	const char *sql;
+	int nparams;
+	char **params; /* copies: the caller's buffers may be gone by dispatch */
+	db_result_cb cb;
+	db_conn_cb conn_cb; /* set for an acquire */
+	void *arg;
+};
+
+struct dbconn {
+	struct dbpool *pool;
+	PGconn *pg;
+	enum conn_state state;
+	struct event *ev;       /* read (persistent) once ready; poll events while connecting */
+	struct event *wev;      /* write readiness while PQflush has more to send */
+	struct event *retry;    /* reconnect timer */
+	struct dbjob *job;      /* query in flight */
+	PGresult *result;       /* last result of the job in flight */
+	int held;               /* acquired by a caller */
+	int broken;             /* failed while held: reset on release */
+};
+
+struct dbpool {
+	struct event_base *base;
+	char *conninfo;
+	char *setup_sql;
+	struct dbconn *conns;
+	int size;
+	int queue_max;
+	struct dbjob *queue_head, *queue_tail;
+	int backoff_ms;
+	/* Set when a failure left no connection up; cleared by a successful
+	 * connect. While set, work is refused at once; before the first
+	 * connection (not down, just not up yet) it waits in the queue. */
+	int down;
+	db_notify_cb on_notify;
+	db_connected_cb on_connected;
+	void *cb_arg;
+	_Atomic int n_connected, n_busy, n_queued;
+	_Atomic uint64_t connect_failures, queries, refused;
+};
+
+static void conn_connect(struct dbconn *c);
+static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+static void conn_dispatch_next(struct dbconn *c);
+
+const char *db_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return s ? s : "";
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+static void job_free(struct dbjob *j)
+{
+	if (!j)
+		return;
+	for (int i = 0; i < j->nparams; i++)
+		free(j->params[i]);
+	free(j->params);
+	free(j);
+}
+
+static struct dbjob *job_new(const char *sql, int nparams, const char *const *params,
+			     db_result_cb cb, void *arg)
+{
+	struct dbjob *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->sql = sql;
+	j->cb = cb;
+	j->arg = arg;
+	if (nparams > 0) {
+		j->params = calloc((size_t)nparams, sizeof(char *));
+		if (!j->params) {
+			free(j);
+			return NULL;
+		}
+		j->nparams = nparams;
+		for (int i = 0; i < nparams; i++) {
+			if (params[i] && !(j->params[i] = strdup(params[i]))) {
+				job_free(j);
+				return NULL;
+			}
+		}
+	}
+	return j;
+}
+
+static void job_fail(struct dbjob *j)
+{
+	if (j->conn_cb)
+		j->conn_cb(NULL, j->arg);
+	else if (j->cb)
+		j->cb(NULL, j->arg);
+	job_free(j);
+}
+
+static void queue_push(struct dbpool *p, struct dbjob *j)
+{
+	j->next = NULL;
+	if (p->queue_tail)
+		p->queue_tail->next = j;
+	else
+		p->queue_head = j;
+	p->queue_tail = j;
+	atomic_fetch_add(&p->n_queued, 1);
+}
+
+static struct dbjob *queue_pop(struct dbpool *p)
+{
+	struct dbjob *j = p->queue_head;
+	if (j) {
+		p->queue_head = j->next;
+		if (!p->queue_head)
+			p->queue_tail = NULL;
+		atomic_fetch_sub(&p->n_queued, 1);
+	}
+	return j;
+}
+
+/* With no connection left, queued work would wait for seconds: fail it. */
+static void queue_fail_all(struct dbpool *p)
+{
+	struct dbjob *j;
+	while ((j = queue_pop(p)))
+		job_fail(j);
+}
+
+/* ---- connection lifecycle ------------------------------------------------ */
+
+static void conn_clear_events(struct dbconn *c)
+{
+	if (c->ev) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (c->wev) {
+		event_free(c->wev);
+		c->wev = NULL;
+	}
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	conn_connect(arg);
+}
+
+static void schedule_reconnect(struct dbconn *c)
+{
+	struct dbpool *p = c->pool;
+	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (p->backoff_ms > BACKOFF_MAX_MS)
+		p->backoff_ms = BACKOFF_MAX_MS;
+	struct timeval tv = {p->backoff_ms / 1000, (p->backoff_ms % 1000) * 1000};
+	evtimer_add(c->retry, &tv);
+}
+
+/* Drops the connection, fails whatever it was doing, and plans a retry. */
+static void conn_reset(struct dbconn *c, const char *why)
+{
+	struct dbpool *p = c->pool;
+	int was_ready = c->state == C_READY;
+	if (why)
+		log_warn("database connection lost: %s", why);
+	conn_clear_events(c);
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	if (c->result) {
+		PQclear(c->result);
+		c->result = NULL;
+	}
+	c->state = C_DOWN;
+	if (was_ready) {
+		atomic_fetch_sub(&p->n_connected, 1);
+		if (c->job || c->held)
+			atomic_fetch_sub(&p->n_busy, 1);
+	} else {
+		atomic_fetch_add(&p->connect_failures, 1);
+	}
+	struct dbjob *j = c->job;
+	c->job = NULL;
+	if (c->held) {
+		/* The holder still has the handle: keep it DOWN until released. */
+		c->broken = 1;
+	} else {
+		schedule_reconnect(c);
+	}
+	if (atomic_load(&p->n_connected) == 0) {
+		p->down = 1;
+		queue_fail_all(p);
+	}
+	if (j)
+		job_fail(j);
+}
+
+static int conn_watch(struct dbconn *c, short what, const struct timeval *tv)
+{
+	conn_clear_events(c);
+	c->ev = event_new(c->pool->base, PQsocket(c->pg), what, conn_on_event, c);
+	if (!c->ev || event_add(c->ev, tv) != 0)
+		return -1;
+	return 0;
+}
+
+static void conn_poll_connect(struct dbconn *c)
+{
+	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		if (conn_watch(c, EV_READ, &tv))
+			conn_reset(c, "out of memory");
+		return;
+	case PGRES_POLLING_WRITING:
+		if (conn_watch(c, EV_WRITE, &tv))
+			conn_reset(c, "out of memory");
+		return;
+	case PGRES_POLLING_OK:
+		break;
+	default:
+		log_debug("database connect failed: %s", PQerrorMessage(c->pg));
+		conn_reset(c, NULL);
+		return;
+	}
+	/* The socket may have changed during PQconnectPoll: watch it anew. */
+	if (PQsetnonblocking(c->pg, 1) != 0 ||
+	    conn_watch(c, EV_READ | EV_PERSIST, NULL) != 0) {
+		conn_reset(c, "cannot set up the connection");
+		return;
+	}
+	c->wev = event_new(c->pool->base, PQsocket(c->pg), EV_WRITE, conn_on_event, c);
+	if (!c->wev || PQsendQuery(c->pg, c->pool->setup_sql) != 1) {
+		conn_reset(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->state = C_SETUP;
+	if (PQflush(c->pg) == 1)
+		event_add(c->wev, NULL);
+}
+
+static void conn_connect(struct dbconn *c)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {c->pool->conninfo, "liaisond", NULL};
+	c->pg = PQconnectStartParams(keys, vals, 1);
+	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+		c->state = C_CONNECTING; /* so that reset counts a failure */
+		conn_reset(c, NULL);
+		return;
+	}
+	c->state = C_CONNECTING;
+	conn_poll_connect(c);
+}
+
+/* The session settings are in place: the connection can take work. */
+static void conn_ready(struct dbconn *c)
+{
+	struct dbpool *p = c->pool;
+	c->state = C_READY;
+	p->backoff_ms = 0;
+	p->down = 0;
+	int first = atomic_fetch_add(&p->n_connected, 1) == 0;
+	if (first)
+		log_info("database connected");
+	if (p->on_connected)
+		p->on_connected(p->cb_arg);
+	conn_dispatch_next(c);
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+static int conn_send(struct dbconn *c, struct dbjob *j)
+{
+	c->job = j;
+	atomic_fetch_add(&c->pool->queries, 1);
+	if (PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, (const char *const *)j->params,
+			      NULL, NULL, 0) != 1) {
+		conn_reset(c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_reset(c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	if (f == 1)
+		event_add(c->wev, NULL);
+	return 0;
+}
+
+/* Gives an idle, unheld connection the next queued job. */
+static void conn_dispatch_next(struct dbconn *c)
+{
+	struct dbpool *p = c->pool;
+	if (c->state != C_READY || c->job || c->held)
+		return;
+	struct dbjob *j = queue_pop(p);
+	if (!j)
+		return;
+	atomic_fetch_add(&p->n_busy, 1);
+	if (j->conn_cb) {
+		c->held = 1;
+		db_conn_cb cb = j->conn_cb;
+		void *arg = j->arg;
+		job_free(j);
+		cb(c, arg);
+		return;
+	}
+	conn_send(c, j);
+}
+
+static void conn_finish_job(struct dbconn *c)
+{
+	struct dbpool *p = c->pool;
+	struct dbjob *j = c->job;
+	PGresult *res = c->result;
+	c->job = NULL;
+	c->result = NULL;
+	if (!c->held)
+		atomic_fetch_sub(&p->n_busy, 1);
+	if (j->cb)
+		j->cb(res, j->arg);
+	PQclear(res);
+	job_free(j);
+	conn_dispatch_next(c);
+}
+
+static void conn_drain_notifies(struct dbconn *c)
+{
+	PGnotify *n;
+	while ((n = PQnotifies(c->pg))) {
+		if (c->pool->on_notify)
+			c->pool->on_notify(n->relname, n->extra, c->pool->cb_arg);
+		PQfreemem(n);
+	}
+}
+
+/* Collects results; returns 1 once PQgetResult has said NULL. */
+static int conn_collect(struct dbconn *c, int *failed)
+{
+	while (!PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (!r)
+			return 1;
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE)
+			*failed = 1;
+		/* Keep the first error, else the last result. */
+		if (c->result && PQresultStatus(c->result) == PGRES_FATAL_ERROR) {
+			PQclear(r);
+		} else {
+			PQclear(c->result);
+			c->result = r;
+		}
+	}
+	return 0;
+}
+
+static void conn_on_readable(struct dbconn *c)
+{
+	if (PQconsumeInput(c->pg) != 1 || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_reset(c, PQerrorMessage(c->pg));
+		return;
+	}
+	conn_drain_notifies(c);
+	if (c->state == C_SETUP) {
+		int failed = 0;
+		if (!conn_collect(c, &failed))
+			return;
+		if (failed) {
+			log_error("database session setup failed: %s",
+				  PQresultErrorMessage(c->result));
+			conn_reset(c, NULL);
+			return;
+		}
+		PQclear(c->result);
+		c->result = NULL;
+		conn_ready(c);
+		return;
+	}
+	if (!c->job) {
+		/* Idle: an error or stray result here means the session is unusable. */
+		if (!PQisBusy(c->pg)) {
+			PGresult *r = PQgetResult(c->pg);
+			if (r) {
+				PQclear(r);
+				conn_reset(c, "unexpected message from server");
+			}
+		}
+		return;
+	}
+	int failed = 0;
+	if (conn_collect(c, &failed))
+		conn_finish_job(c);
+}
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	struct dbconn *c = arg;
+	if (c->state == C_CONNECTING) {
+		if (what & EV_TIMEOUT) {
+			conn_reset(c, "connect timed out");
+			return;
+		}
+		conn_poll_connect(c);
+		return;
+	}
+	if (what & EV_WRITE) {
+		int f = PQflush(c->pg);
+		if (f < 0) {
+			conn_reset(c, PQerrorMessage(c->pg));
+			return;
+		}
+		if (f == 1)
+			event_add(c->wev, NULL);
+	}
+	if (what & EV_READ) {
+		conn_on_readable(c);
+		/* PQflush after reading: libpq may have needed input to send more. */
+		if (c->pg && c->state != C_DOWN && c->job && PQflush(c->pg) == 1)
+			event_add(c->wev, NULL);
+	}
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *opt)
+{
+	struct dbpool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->base = base;
+	p->size = opt->size > 0 ? opt->size : 1;
+	p->queue_max = opt->queue_max > 0 ? opt->queue_max : 1;
+	p->on_notify = opt->on_notify;
+	p->on_connected = opt->on_connected;
+	p->cb_arg = opt->cb_arg;
+	p->conninfo = strdup(opt->conninfo ? opt->conninfo : "");
+	size_t n = sizeof(base_setup_sql) + (opt->setup_sql ? strlen(opt->setup_sql) + 2 : 0);
+	p->setup_sql = malloc(n);
+	p->conns = calloc((size_t)p->size, sizeof(struct dbconn));
+	if (!p->conninfo || !p->setup_sql || !p->conns)
+		goto fail;
+	strcpy(p->setup_sql, base_setup_sql);
+	if (opt->setup_sql) {
+		strcat(p->setup_sql, "; ");
+		strcat(p->setup_sql, opt->setup_sql);
+	}
+	for (int i = 0; i < p->size; i++) {
+		p->conns[i].pool = p;
+		p->conns[i].retry = evtimer_new(base, retry_cb, &p->conns[i]);
+		if (!p->conns[i].retry)
+			goto fail;
+	}
+	for (int i = 0; i < p->size; i++)
+		conn_connect(&p->conns[i]);
+	return p;
+fail:
+	dbpool_free(p);
+	return NULL;
+}
+
+void dbpool_free(struct dbpool *p)
+{
+	if (!p)
+		return;
+	struct dbjob *j;
+	while ((j = queue_pop(p)))
+		job_free(j);
+	for (int i = 0; p->conns && i < p->size; i++) {
+		struct dbconn *c = &p->conns[i];
+		conn_clear_events(c);
+		if (c->retry)
+			event_free(c->retry);
+		if (c->pg)
+			PQfinish(c->pg);
+		PQclear(c->result);
+		job_free(c->job);
+	}
+	free(p->conns);
+	free(p->setup_sql);
+	free(p->conninfo);
+	free(p);
+}
+
+static struct dbconn *find_idle(struct dbpool *p)
+{
+	for (int i = 0; i < p->size; i++) {
+		struct dbconn *c = &p->conns[i];
+		if (c->state == C_READY && !c->job && !c->held)
+			return c;
+	}
+	return NULL;
+}
+
+static int submit(struct dbpool *p, struct dbjob *j)
+{
+	if ((p->down && atomic_load(&p->n_connected) == 0) ||
+	    (!find_idle(p) && atomic_load(&p->n_queued) >= p->queue_max)) {
+		atomic_fetch_add(&p->refused, 1);
+		job_free(j);
+		return -1;
+	}
+	queue_push(p, j);
+	struct dbconn *c = find_idle(p);
+	if (c)
+		conn_dispatch_next(c);
+	return 0;
+}
+
+int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+		 db_result_cb cb, void *arg)
+{
+	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
+	if (!j)
+		return -1;
+	return submit(p, j);
+}
+
+int dbpool_acquire(struct dbpool *p, db_conn_cb cb, void *arg)
+{
+	struct dbjob *j = job_new(NULL, 0, NULL, NULL, arg);
+	if (!j)
+		return -1;
+	j->conn_cb = cb;
+	return submit(p, j);
+}
+
+int dbconn_query(struct dbconn *c, const char *sql, int nparams, const char *const *params,
+		 db_result_cb cb, void *arg)
+{
+	if (!c->held || c->broken || c->job || c->state != C_READY)
+		return -1;
+	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
+	if (!j)
+		return -1;
+	return conn_send(c, j);
+}
+
+void dbpool_release(struct dbconn *c)
+{
+	struct dbpool *p = c->pool;
+	if (!c->held)
+		return;
+	c->held = 0;
+	if (c->broken) {
+		c->broken = 0;
+		schedule_reconnect(c);
+		return;
+	}
+	/* A holder that left a transaction open must not hand it to the next. */
+	if (c->state == C_READY && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+		atomic_fetch_sub(&p->n_busy, 1);
+		conn_reset(c, "released inside a transaction");
+		return;
+	}
+	atomic_fetch_sub(&p->n_busy, 1);
+	conn_dispatch_next(c);
+}
+
+int dbpool_up(const struct dbpool *p) { return atomic_load(&p->n_connected) > 0; }
+
+void dbpool_get_stats(const struct dbpool *p, struct dbpool_stats *out)
+{
+	out->size = p->size;
+	out->connected = atomic_load(&p->n_connected);
+	out->busy = atomic_load(&p->n_busy);
+	out->queued = atomic_load(&p->n_queued);
+	out->connect_failures = atomic_load(&p->connect_failures);
+	out->queries = atomic_load(&p->queries);
+	out->refused = atomic_load(&p->refused);
+}

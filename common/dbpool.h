@@ -1,0 +1,70 @@
+/* dbpool.h - a pool of non-blocking libpq connections on one libevent loop.
+ *
+ * Every call is made from the loop's thread. A query either gets a
+ * callback exactly once (return 0) or is refused at once (return -1: the
+ * database is down or the queue is full), so callers answer 503 without
+ * waiting. Connections that break are re-established with backoff. */
+#ifndef LIAISON_DBPOOL_H
+#define LIAISON_DBPOOL_H
+
+#include "compat.h"
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+struct dbpool;
+struct dbconn;
+
+/* res is NULL when the connection failed; otherwise the query's last
+ * result, which may be an error result (check PQresultStatus). The pool
+ * clears res after the callback returns. */
+typedef void (*db_result_cb)(PGresult *res, void *arg);
+/* conn is NULL when the database became unavailable meanwhile. */
+typedef void (*db_conn_cb)(struct dbconn *conn, void *arg);
+/* Notifications received on any pool connection; relname is the channel. */
+typedef void (*db_notify_cb)(const char *channel, const char *payload, void *arg);
+/* Called each time a connection is (re-)established and set up. */
+typedef void (*db_connected_cb)(void *arg);
+
+struct dbpool_options {
+	const char *conninfo;
+	int size;
+	int queue_max;
+	const char *setup_sql; /* extra statements run on each new connection */
+	db_notify_cb on_notify;
+	db_connected_cb on_connected;
+	void *cb_arg;
+};
+
+struct dbpool_stats {
+	int size;
+	int connected;
+	int busy;
+	int queued;
+	uint64_t connect_failures;
+	uint64_t queries;
+	uint64_t refused;
+};
+
+struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *opt) WUR;
+void dbpool_free(struct dbpool *pool);
+
+/* One statement with text parameters, on any free connection. */
+int dbpool_query(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
+		 db_result_cb cb, void *arg) WUR;
+/* A connection of one's own, for transactions; release it when done. */
+int dbpool_acquire(struct dbpool *pool, db_conn_cb cb, void *arg) WUR;
+int dbconn_query(struct dbconn *conn, const char *sql, int nparams, const char *const *params,
+		 db_result_cb cb, void *arg) WUR;
+void dbpool_release(struct dbconn *conn);
+
+/* True while at least one connection is up. */
+int dbpool_up(const struct dbpool *pool);
+/* Safe from any thread. */
+void dbpool_get_stats(const struct dbpool *pool, struct dbpool_stats *out);
+
+/* SQLSTATE of an error result, or "" */
+const char *db_sqlstate(const PGresult *res);
+
+#endif

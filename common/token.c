@@ -1,0 +1,76 @@
+/* token.c - API and feed tokens. Tokens are 256 random bits from the
+ * kernel's CSPRNG (through OpenSSL); the database only ever sees their
+ * SHA-256, so a leaked table does not leak working credentials. */
+#include "token.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+size_t base64url_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t o = 0, i = 0;
+	for (; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (n - i == 1) {
+		unsigned v = (unsigned)in[i] << 16;
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+int token_generate(char out[TOKEN_LEN + 1])
+{
+	unsigned char raw[TOKEN_BYTES];
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	base64url_encode(raw, sizeof(raw), out);
+	return 0;
+}
+
+int token_hash(const char *s, size_t len, char out[TOKEN_HASH_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		return -1;
+	for (unsigned i = 0; i < mdlen; i++) {
+		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+int random_hex(char *out, size_t n)
+{
+	unsigned char raw[64];
+	if (n > sizeof(raw) || RAND_bytes(raw, (int)n) != 1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[raw[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return 0;
+}
+
+int token_well_formed(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+	return n == TOKEN_LEN && s[n] == '\0';
+}

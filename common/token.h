@@ -1,0 +1,24 @@
+/* token.h - secrets: random tokens in base64url, their SHA-256 for storage. */
+#ifndef LIAISON_TOKEN_H
+#define LIAISON_TOKEN_H
+
+#include "compat.h"
+
+#include <stddef.h>
+
+#define TOKEN_BYTES 32
+#define TOKEN_LEN 43 /* base64url of 32 bytes, unpadded */
+#define TOKEN_HASH_HEX 64
+
+/* 32 random bytes as unpadded base64url, NUL-terminated. */
+int token_generate(char out[TOKEN_LEN + 1]) WUR;
+/* Lower-case hex SHA-256 of s: the form tokens are stored in. */
+int token_hash(const char *s, size_t len, char out[TOKEN_HASH_HEX + 1]) WUR;
+/* Unpadded base64url; out needs 4*ceil(n/3)+1 bytes. Returns the length. */
+size_t base64url_encode(const unsigned char *in, size_t n, char *out);
+/* Random hex string of 2*n characters (request ids). */
+int random_hex(char *out, size_t n) WUR;
+/* Accepts only what token_generate makes: 43 base64url characters. */
+int token_well_formed(const char *s);
+
+#endif

@@ -1,0 +1,27 @@
+/* util.h - small pure helpers: durations, rates, addresses, time, memory. */
+#ifndef LIAISON_UTIL_H
+#define LIAISON_UTIL_H
+
+#include "compat.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "15s", "5m", "250ms", "5d": an integer and a unit, into milliseconds. */
+int duration_parse(const char *s, int64_t *ms) WUR;
+/* "5s,5m,30m": at most max entries. */
+int duration_list_parse(const char *s, int64_t *out, size_t max, size_t *n) WUR;
+/* "50/s", "600/m", "0": requests per second. */
+int rate_parse(const char *s, double *per_sec) WUR;
+/* "127.0.0.1:8080", "[::1]:8080", ":8080": host (may be empty) and port. */
+int hostport_parse(const char *s, char *host, size_t hostlen, int *port) WUR;
+/* Milliseconds on the monotonic clock. */
+int64_t now_monotonic_ms(void);
+/* UTC instant as RFC 3339 with Z and whole seconds ("2024-08-20T07:00:00Z"). */
+void rfc3339_utc(int64_t unix_seconds, char out[21]);
+/* strdup that passes NULL through; NULL also on allocation failure. */
+char *xstrdup(const char *s) WUR;
+/* Copies at most n-1 bytes and terminates; returns 0, or -1 if truncated. */
+int strlcpy_checked(char *dst, const char *src, size_t n) WUR;
+
+#endif

@@ -1,0 +1,18 @@
+/* validate.h - checks of identifiers shared by the API and the CLI. */
+#ifndef LIAISON_VALIDATE_H
+#define LIAISON_VALIDATE_H
+
+#include <stddef.h>
+
+/* [a-z0-9][a-z0-9-]{0,62}, as the orgs table's CHECK says. */
+int valid_slug(const char *s);
+/* ISO 3166-1 alpha-2 shape: two upper-case letters. */
+int valid_country(const char *s);
+/* Valid UTF-8, no control characters but tab/newline, 1..max bytes. */
+int valid_text(const char *s, size_t max, int allow_newlines);
+/* Canonical lower-case UUID text. */
+int valid_uuid(const char *s);
+/* "admin", "editor" or "viewer". */
+int valid_role(const char *s);
+
+#endif

@@ -1,0 +1,158 @@
+/* auth.c - who is asking. A token is looked up by its SHA-256 once and
+ * then served from this thread's cache for CACHE_TTL_MS. Revoking a key
+ * anywhere NOTIFYs liaison_keys; every instance bumps its generation and
+ * so drops every cached credential at once. The TTL bounds staleness if a
+ * notification is lost while the LISTEN connection is down. */
+#include "auth.h"
+
+#include "dbpool.h"
+#include "http.h"
+#include "metrics.h"
+#include "server.h"
+#include "token.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CACHE_SLOTS 4096 /* power of two */
+#define CACHE_TTL_MS 10000
+
+struct auth_entry {
+	char hash[TOKEN_HASH_HEX + 1];
+	struct principal who;
+	int64_t expires_ms;
+	unsigned generation;
+};
+
+struct authcache {
+	struct auth_entry slots[CACHE_SLOTS];
+};
+
+struct authcache *authcache_new(void) { return calloc(1, sizeof(struct authcache)); }
+
+void authcache_free(struct authcache *c) { free(c); }
+
+static struct auth_entry *slot_for(struct authcache *c, const char *hash)
+{
+	/* The hash is uniformly random already: its first hex digits index. */
+	unsigned idx = 0;
+	for (int i = 0; i < 4; i++)
+		idx = idx << 4 | (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return &c->slots[idx & (CACHE_SLOTS - 1)];
+}
+
+struct auth_wait {
+	struct req *r;
+	void (*next)(struct req *r);
+	char hash[TOKEN_HASH_HEX + 1];
+	unsigned generation;
+};
+
+static void deny(struct req *r, const char *detail)
+{
+	metrics_inc(M_AUTH_FAILED);
+	req_add_header(r, "WWW-Authenticate", "Bearer realm=\"liaison\"");
+	reply_problem(r, 401, detail);
+}
+
+static enum role role_parse(const char *s)
+{
+	if (!strcmp(s, "admin"))
+		return ROLE_ADMIN;
+	if (!strcmp(s, "editor"))
+		return ROLE_EDITOR;
+	return ROLE_VIEWER;
+}
+
+static void on_key(PGresult *res, void *arg)
+{
+	struct auth_wait *aw = arg;
+	struct req *r = aw->r;
+	if (!res) {
+		free(aw);
+		reply_unavailable(r);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		free(aw);
+		reply_problem(r, 500, "authentication query failed");
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		free(aw);
+		deny(r, "unknown or revoked token");
+		return;
+	}
+	struct principal *p = &r->who;
+	snprintf(p->key_id, sizeof(p->key_id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(p->org_id, sizeof(p->org_id), "%s", PQgetvalue(res, 0, 1));
+	snprintf(p->org_slug, sizeof(p->org_slug), "%s", PQgetvalue(res, 0, 2));
+	p->role = role_parse(PQgetvalue(res, 0, 3));
+	p->is_host = PQgetvalue(res, 0, 4)[0] == 't';
+	/* Only cache what was read under the generation still current. */
+	if (aw->generation == atomic_load(&r->w->srv->auth_generation)) {
+		struct auth_entry *e = slot_for(r->w->auth, aw->hash);
+		memcpy(e->hash, aw->hash, sizeof(e->hash));
+		e->who = *p;
+		e->expires_ms = now_monotonic_ms() + CACHE_TTL_MS;
+		e->generation = aw->generation;
+	}
+	void (*next)(struct req *) = aw->next;
+	free(aw);
+	next(r);
+}
+
+void auth_then(struct req *r, void (*next)(struct req *r))
+{
+	const char *h = req_header(r, "Authorization");
+	if (!h) {
+		deny(r, "send Authorization: Bearer TOKEN");
+		return;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		deny(r, "the Authorization scheme must be Bearer");
+		return;
+	}
+	const char *tok = h + 7;
+	while (*tok == ' ')
+		tok++;
+	if (!token_well_formed(tok)) {
+		deny(r, "unknown or revoked token");
+		return;
+	}
+	char hash[TOKEN_HASH_HEX + 1];
+	if (token_hash(tok, strlen(tok), hash)) {
+		reply_problem(r, 500, "cannot hash the token");
+		return;
+	}
+	unsigned gen = atomic_load(&r->w->srv->auth_generation);
+	struct auth_entry *e = slot_for(r->w->auth, hash);
+	if (e->generation == gen && e->expires_ms > now_monotonic_ms() &&
+	    memcmp(e->hash, hash, sizeof(hash)) == 0) {
+		metrics_inc(M_AUTH_CACHE_HIT);
+		r->who = e->who;
+		next(r);
+		return;
+	}
+	metrics_inc(M_AUTH_CACHE_MISS);
+	struct auth_wait *aw = calloc(1, sizeof(*aw));
+	if (!aw) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	aw->r = r;
+	aw->next = next;
+	aw->generation = gen;
+	memcpy(aw->hash, hash, sizeof(hash));
+	const char *params[] = {hash};
+	if (dbpool_query(r->w->db,
+			 "SELECT k.id, o.id, o.slug, k.role, o.is_host FROM api_keys k "
+			 "JOIN orgs o ON o.id = k.org_id "
+			 "WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
+			 1, params, on_key, aw) != 0) {
+		free(aw);
+		reply_unavailable(r);
+	}
+}

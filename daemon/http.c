@@ -1,0 +1,290 @@
+/* http.c - request context and answers. Every answer funnels through
+ * finish(): it adds the common headers, handles HEAD (headers of GET,
+ * no body, our own Content-Length since evhttp 2.1 adds none), writes the
+ * access log line, counts the request and frees the context. */
+#include "http.h"
+
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "server.h"
+#include "token.h"
+#include "util.h"
+
+#include "config.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A caller's X-Request-Id is kept when it is short and plain. */
+static int request_id_acceptable(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= 32 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") == n;
+}
+
+struct req *req_new(struct evhttp_request *ev, struct worker *w)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->ev = ev;
+	r->w = w;
+	r->method = evhttp_request_get_command(ev);
+	r->start_us = now_us();
+	TAILQ_INIT(&r->query);
+	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
+	if (rid && request_id_acceptable(rid))
+		memcpy(r->id, rid, strlen(rid) + 1);
+	else if (random_hex(r->id, 8) != 0)
+		strcpy(r->id, "-");
+	struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+	if (conn) {
+		char *addr = NULL;
+		ev_uint16_t port = 0;
+		evhttp_connection_get_peer(conn, &addr, &port);
+		snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "-");
+	}
+	return r;
+}
+
+static void req_free(struct req *r)
+{
+	for (int i = 0; i < r->nparams; i++)
+		free(r->params[i].value);
+	evhttp_clear_headers(&r->query);
+	free(r->path);
+	free(r);
+}
+
+const char *req_param(const struct req *r, const char *name)
+{
+	for (int i = 0; i < r->nparams; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return r->params[i].value;
+	return NULL;
+}
+
+const char *req_query(const struct req *r, const char *name)
+{
+	return evhttp_find_header(&r->query, name);
+}
+
+const char *req_header(const struct req *r, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
+void req_add_header(struct req *r, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+static void access_log(const struct req *r, int status, size_t bytes, int64_t dur_us)
+{
+	const char *uri = evhttp_request_get_uri(r->ev);
+	static const char *const names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
+					    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+	const char *m = "?";
+	for (unsigned i = 0; i < ARRAY_LEN(names); i++)
+		if (r->method == (enum evhttp_cmd_type)(1u << i))
+			m = names[i];
+	log_info("request id=%s peer=%s method=%s uri=\"%.512s\" status=%d bytes=%zu ms=%.3f%s%s",
+		 r->id, r->peer, m, uri ? uri : "", status, bytes, (double)dur_us / 1000.0,
+		 r->who.org_slug[0] ? " org=" : "", r->who.org_slug);
+}
+
+static void on_reply_sent(struct evhttp_request *ev, void *arg)
+{
+	UNUSED(ev);
+	worker_request_done(arg);
+}
+
+static void finish(struct req *r, int status, struct evbuffer *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+	size_t len = body ? evbuffer_get_length(body) : 0;
+	evhttp_add_header(h, "X-Request-Id", r->id);
+	if (r->method == EVHTTP_REQ_HEAD && status != 304 && status != 204) {
+		char cl[24];
+		snprintf(cl, sizeof(cl), "%zu", len);
+		evhttp_remove_header(h, "Content-Length");
+		evhttp_add_header(h, "Content-Length", cl);
+		if (body)
+			evbuffer_drain(body, len);
+	}
+	int64_t dur = now_us() - r->start_us;
+	access_log(r, status, len, dur);
+	metrics_request(r->route ? router_index(r->route) : -1, status, dur);
+	struct worker *w = r->w;
+	if (w->stopping)
+		evhttp_add_header(h, "Connection", "close");
+	/* A request counts as done once its answer is written, so that a
+	 * stopping worker does not close connections with answers unsent. A
+	 * request whose client left is freed by evhttp at once instead. */
+	int connected = evhttp_request_get_connection(r->ev) != NULL;
+	if (connected)
+		evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, w);
+	evhttp_send_reply(r->ev, status, http_reason(status), body);
+	if (body)
+		evbuffer_free(body);
+	req_free(r);
+	if (!connected)
+		worker_request_done(w);
+}
+
+void reply_raw(struct req *r, int status, const char *content_type, const void *data, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (b && len && evbuffer_add(b, data, len) != 0) {
+		evbuffer_free(b);
+		b = NULL;
+	}
+	if (!b) {
+		finish(r, 500, NULL);
+		return;
+	}
+	if (content_type)
+		req_add_header(r, "Content-Type", content_type);
+	finish(r, status, b);
+}
+
+void reply_empty(struct req *r, int status) { finish(r, status, NULL); }
+
+static void reply_json_typed(struct req *r, int status, json_t *body, const char *type)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text) {
+		/* Out of memory: a fixed answer needs no allocation of ours. */
+		static const char oom[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server "
+					  "Error\",\"status\":500}";
+		reply_raw(r, 500, "application/problem+json", oom, sizeof(oom) - 1);
+		return;
+	}
+	size_t n = strlen(text);
+	text[n] = '\n';
+	reply_raw(r, status, type, text, n + 1);
+	free(text);
+}
+
+void reply_json(struct req *r, int status, json_t *body)
+{
+	reply_json_typed(r, status, body, "application/json");
+}
+
+static const char *problem_type(int status)
+{
+	switch (status) {
+	case 422: return "urn:liaison:problem:validation";
+	case 409: return "urn:liaison:problem:conflict";
+	case 429: return "urn:liaison:problem:rate-limited";
+	case 503: return "urn:liaison:problem:unavailable";
+	default: return "about:blank";
+	}
+}
+
+void reply_problem_fields(struct req *r, int status, const char *detail, json_t *errors)
+{
+	json_t *p = json_pack("{s:s, s:s, s:i}", "type", problem_type(status), "title",
+			      http_reason(status), "status", status);
+	if (p && detail)
+		json_object_set_new(p, "detail", json_string(detail));
+	if (p && errors)
+		json_object_set(p, "errors", errors);
+	json_decref(errors);
+	reply_json_typed(r, status, p, "application/problem+json");
+}
+
+void reply_problem(struct req *r, int status, const char *detail)
+{
+	reply_problem_fields(r, status, detail, NULL);
+}
+
+void reply_unavailable(struct req *r)
+{
+	req_add_header(r, "Retry-After", "2");
+	reply_problem(r, 503, "the database is unavailable; try again shortly");
+}
+
+int problem_add(json_t *errors, const char *field, const char *message)
+{
+	json_t *e = json_pack("{s:s, s:s}", "field", field, "message", message);
+	return e ? json_array_append_new(errors, e) : -1;
+}
+
+static int content_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+	if (!ct || strncasecmp(ct, want, n) != 0)
+		return 0;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+json_t *req_json_body(struct req *r, int allow_merge_patch)
+{
+	const char *ct = req_header(r, "Content-Type");
+	if (!content_type_is(ct, "application/json") &&
+	    !(allow_merge_patch && content_type_is(ct, "application/merge-patch+json"))) {
+		reply_problem(r, 415,
+			      allow_merge_patch
+				  ? "send application/merge-patch+json or application/json"
+				  : "send application/json");
+		return NULL;
+	}
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+	size_t len = evbuffer_get_length(in);
+	const char *data = (const char *)evbuffer_pullup(in, -1);
+	json_error_t err;
+	json_t *j = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &err);
+	if (!j) {
+		char detail[300];
+		snprintf(detail, sizeof(detail), "malformed JSON at line %d, column %d: %s",
+			 err.line, err.column, err.text);
+		reply_problem(r, 400, detail);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		reply_problem(r, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}

@@ -1,0 +1,77 @@
+/* http.h - one HTTP request's life: its context, JSON bodies, and every
+ * way of answering it (JSON, problem+json, raw bytes). Each answer goes
+ * through one function that logs the request, counts it and frees it. */
+#ifndef LIAISON_HTTP_H
+#define LIAISON_HTTP_H
+
+#include "compat.h"
+
+#include <sys/queue.h> /* TAILQ_INIT for struct evkeyvalq */
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct worker;
+struct route;
+
+#define REQ_MAX_PARAMS 4
+
+enum role { ROLE_NONE = 0, ROLE_VIEWER = 1, ROLE_EDITOR = 2, ROLE_ADMIN = 3 };
+
+/* Who is asking: filled by authentication for routes that need it. */
+struct principal {
+	char key_id[37];
+	char org_id[37];
+	char org_slug[64];
+	enum role role;
+	int is_host;
+};
+
+struct req {
+	struct evhttp_request *ev;
+	struct worker *w;
+	const struct route *route; /* NULL when nothing matched */
+	enum evhttp_cmd_type method;
+	char id[33];
+	char peer[64];
+	char *path;       /* percent-decoded */
+	struct evkeyvalq query;
+	int nparams;
+	struct {
+		const char *name;
+		char *value;
+	} params[REQ_MAX_PARAMS];
+	struct principal who;
+	int64_t start_us;
+};
+
+struct req *req_new(struct evhttp_request *ev, struct worker *w) WUR;
+/* A path parameter by name ("id" of /v1/events/{id}); NULL if absent. */
+const char *req_param(const struct req *r, const char *name);
+/* A query parameter; NULL if absent. */
+const char *req_query(const struct req *r, const char *name);
+const char *req_header(const struct req *r, const char *name);
+void req_add_header(struct req *r, const char *name, const char *value);
+
+/* Reads a JSON object body. On failure it has answered (400/413/415) and
+ * returns NULL. allow_merge_patch accepts application/merge-patch+json. */
+json_t *req_json_body(struct req *r, int allow_merge_patch) WUR;
+
+/* Answers; each takes ownership and finishes the request. */
+void reply_json(struct req *r, int status, json_t *body);
+void reply_raw(struct req *r, int status, const char *content_type, const void *data, size_t len);
+void reply_empty(struct req *r, int status);
+void reply_problem(struct req *r, int status, const char *detail);
+/* 422 (or another status) with errors: [{"field", "message"}]; steals errors. */
+void reply_problem_fields(struct req *r, int status, const char *detail, json_t *errors);
+/* 503 with Retry-After: the database is unavailable. */
+void reply_unavailable(struct req *r);
+
+/* Appends {"field": field, "message": message} to errors. */
+int problem_add(json_t *errors, const char *field, const char *message) WUR;
+const char *http_reason(int status);
+
+#endif

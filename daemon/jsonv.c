@@ -1,0 +1,73 @@
+/* jsonv.c - see jsonv.h. */
+#include "jsonv.h"
+
+#include "http.h"
+#include "validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void jv_error(json_t *errors, const char *field, const char *message)
+{
+	if (problem_add(errors, field, message) != 0)
+		return; /* out of memory: the answer is still a 422 */
+}
+
+static int listed(const char *key, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (strcmp(*list, key) == 0)
+			return 1;
+	return 0;
+}
+
+void jv_known(json_t *obj, const char *const *allowed, const char *const *ignored,
+	      json_t *errors)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		(void)v;
+		if (!listed(key, allowed) && !listed(key, ignored)) {
+			char field[128];
+			snprintf(field, sizeof(field), "%s", key);
+			jv_error(errors, field, "unknown field");
+		}
+	}
+}
+
+const char *jv_string(json_t *obj, const char *key, int required, size_t max,
+		      int allow_newlines, json_t *errors)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			jv_error(errors, key, "is required");
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		jv_error(errors, key, "must be a string");
+		return NULL;
+	}
+	const char *s = json_string_value(v);
+	if (strlen(s) != json_string_length(v)) {
+		jv_error(errors, key, "must not contain NUL characters");
+		return NULL;
+	}
+	if (!*s) {
+		jv_error(errors, key, "must not be empty");
+		return NULL;
+	}
+	if (strlen(s) > max) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "must be at most %zu bytes", max);
+		jv_error(errors, key, msg);
+		return NULL;
+	}
+	if (!valid_text(s, max, allow_newlines)) {
+		jv_error(errors, key, "must not contain control characters");
+		return NULL;
+	}
+	return s;
+}

@@ -1,0 +1,22 @@
+/* metrics.h - Prometheus counters: requests by route and status, a
+ * latency histogram per route, database pool gauges. Lock-free: every
+ * thread adds with relaxed atomics, /metrics reads them. */
+#ifndef LIAISON_METRICS_H
+#define LIAISON_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct server;
+struct evbuffer;
+
+/* route_index: position in the route table, or -1 for unmatched paths. */
+void metrics_request(int route_index, int status, int64_t duration_us);
+/* Renders the exposition text into out. */
+int metrics_render(const struct server *srv, struct evbuffer *out);
+/* Named counters other subsystems bump (e.g. "auth_cache_hits"). */
+enum metric_counter { M_AUTH_CACHE_HIT, M_AUTH_CACHE_MISS, M_AUTH_FAILED, M_RATE_LIMITED,
+		      M_COUNTER_COUNT };
+void metrics_inc(enum metric_counter c);
+
+#endif

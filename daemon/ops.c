@@ -1,0 +1,56 @@
+/* ops.c - /healthz (this loop answers), /readyz (the database answers and
+ * its schema is the one this binary expects), /metrics (Prometheus). */
+#include "ops.h"
+
+#include "dbpool.h"
+#include "http.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+
+void ops_healthz(struct req *r)
+{
+	reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void on_schema(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		reply_unavailable(r);
+		return;
+	}
+	int have = atoi(PQgetvalue(res, 0, 0));
+	int want = migrate_latest_version();
+	if (have != want) {
+		req_add_header(r, "Retry-After", "5");
+		reply_problem(r, 503, have < want ? "database schema is behind this liaisond"
+						  : "database schema is ahead of this liaisond");
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", have));
+}
+
+void ops_readyz(struct req *r)
+{
+	if (dbpool_query(r->w->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
+			 NULL, on_schema, r) != 0)
+		reply_unavailable(r);
+}
+
+void ops_metrics(struct req *r)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b || metrics_render(r->w->srv, b) != 0) {
+		if (b)
+			evbuffer_free(b);
+		reply_problem(r, 500, "cannot render metrics");
+		return;
+	}
+	size_t n = evbuffer_get_length(b);
+	reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", evbuffer_pullup(b, -1), n);
+	evbuffer_free(b);
+}

@@ -1,0 +1,11 @@
+/* ops.h - operational endpoints: liveness, readiness, metrics. */
+#ifndef LIAISON_OPS_H
+#define LIAISON_OPS_H
+
+struct req;
+
+void ops_healthz(struct req *r);
+void ops_readyz(struct req *r);
+void ops_metrics(struct req *r);
+
+#endif

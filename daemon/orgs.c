@@ -1,0 +1,320 @@
+/* orgs.c - organisations and API keys over HTTP. Any key reads the org
+ * directory; an org's admin manages its keys; the host org's admin
+ * creates orgs and hands each its first admin key. Tokens are shown once,
+ * at creation, and stored only as SHA-256. */
+#include "orgs.h"
+
+#include "dbpool.h"
+#include "http.h"
+#include "jsonv.h"
+#include "keys_sql.h"
+#include "server.h"
+#include "token.h"
+#include "tz.h"
+#include "validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ORG_COLUMNS                                                                        \
+	"slug, name, timezone, country, is_host, "                                          \
+	"to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static json_t *org_json(const PGresult *res, int row, int col)
+{
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:s}", "slug", PQgetvalue(res, row, col),
+			 "name", PQgetvalue(res, row, col + 1), "timezone",
+			 PQgetvalue(res, row, col + 2), "country",
+			 PQgetisnull(res, row, col + 3) ? json_null()
+							: json_string(PQgetvalue(res, row, col + 3)),
+			 "is_host", PQgetvalue(res, row, col + 4)[0] == 't', "created_at",
+			 PQgetvalue(res, row, col + 5));
+}
+
+/* Common start of every result callback: 503 or 500 answered here. */
+static int result_ok(struct req *r, PGresult *res)
+{
+	if (!res) {
+		reply_unavailable(r);
+		return 0;
+	}
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		reply_problem(r, 500, "database error");
+		return 0;
+	}
+	return 1;
+}
+
+static void submit(struct req *r, const char *sql, int n, const char *const *params,
+		   db_result_cb cb)
+{
+	if (dbpool_query(r->w->db, sql, n, params, cb, r) != 0)
+		reply_unavailable(r);
+}
+
+static int require_role(struct req *r, enum role min, int host_only)
+{
+	if (r->who.role < min || (host_only && !r->who.is_host)) {
+		reply_problem(r, 403, host_only ? "only the host org's admins may do this"
+						: "your key's role does not allow this");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- orgs ---------------------------------------------------------------- */
+
+static void on_org_list(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!result_ok(r, res))
+		return;
+	json_t *items = json_array();
+	for (int i = 0; items && i < PQntuples(res); i++)
+		json_array_append_new(items, org_json(res, i, 0));
+	reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+void orgs_list(struct req *r)
+{
+	submit(r, "SELECT " ORG_COLUMNS " FROM orgs ORDER BY slug", 0, NULL, on_org_list);
+}
+
+static void on_org_get(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!result_ok(r, res))
+		return;
+	if (PQntuples(res) != 1) {
+		reply_problem(r, 404, "no such org");
+		return;
+	}
+	reply_json(r, 200, org_json(res, 0, 0));
+}
+
+void orgs_get(struct req *r)
+{
+	const char *slug = req_param(r, "slug");
+	if (!valid_slug(slug)) {
+		reply_problem(r, 404, "no such org");
+		return;
+	}
+	const char *params[] = {slug};
+	submit(r, "SELECT " ORG_COLUMNS " FROM orgs WHERE slug = $1", 1, params, on_org_get);
+}
+
+static void on_org_created(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!result_ok(r, res))
+		return;
+	if (PQntuples(res) != 1) {
+		json_t *errors = json_array();
+		jv_error(errors, "slug", "an org with this slug exists");
+		reply_problem_fields(r, 409, "an org with this slug exists", errors);
+		return;
+	}
+	char loc[128];
+	snprintf(loc, sizeof(loc), "/v1/orgs/%s", PQgetvalue(res, 0, 1));
+	req_add_header(r, "Location", loc);
+	reply_json(r, 201, org_json(res, 0, 1));
+}
+
+void orgs_create(struct req *r)
+{
+	if (!require_role(r, ROLE_ADMIN, 1))
+		return;
+	json_t *body = req_json_body(r, 0);
+	if (!body)
+		return;
+	json_t *errors = json_array();
+	static const char *const allowed[] = {"slug", "name", "timezone", "country", NULL};
+	static const char *const ignored[] = {"created_at", "is_host", NULL};
+	jv_known(body, allowed, ignored, errors);
+	const char *slug = jv_string(body, "slug", 1, 63, 0, errors);
+	const char *name = jv_string(body, "name", 1, 200, 0, errors);
+	const char *tz = jv_string(body, "timezone", 0, 64, 0, errors);
+	const char *country = jv_string(body, "country", 0, 2, 0, errors);
+	if (slug && !valid_slug(slug))
+		jv_error(errors, "slug", "must be lower-case letters, digits and '-'");
+	if (tz && !tz_valid(tz))
+		jv_error(errors, "timezone", "unknown IANA time zone");
+	if (country && !valid_country(country))
+		jv_error(errors, "country", "must be an ISO 3166-1 alpha-2 code such as VN");
+	if (json_array_size(errors)) {
+		json_decref(body);
+		reply_problem_fields(r, 422, "the org is not valid", errors);
+		return;
+	}
+	json_decref(errors);
+	const char *params[] = {slug, name, tz ? tz : "UTC", country, "false"};
+	if (dbpool_query(r->w->db, SQL_ORG_INSERT, 5, params, on_org_created, r) != 0)
+		reply_unavailable(r);
+	json_decref(body); /* the pool copied the parameters */
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+struct key_create {
+	struct req *r;
+	char token[TOKEN_LEN + 1];
+};
+
+static void on_key_created(PGresult *res, void *arg)
+{
+	struct key_create *kc = arg;
+	struct req *r = kc->r;
+	if (result_ok(r, res)) {
+		if (PQntuples(res) != 1) {
+			reply_problem(r, 404, "no such org");
+		} else {
+			char loc[64];
+			snprintf(loc, sizeof(loc), "/v1/keys/%s", PQgetvalue(res, 0, 0));
+			req_add_header(r, "Location", loc);
+			reply_json(r, 201,
+				   json_pack("{s:s, s:s, s:s, s:s, s:s}", "id",
+					     PQgetvalue(res, 0, 0), "name", PQgetvalue(res, 0, 1),
+					     "role", PQgetvalue(res, 0, 2), "created_at",
+					     PQgetvalue(res, 0, 3), "token", kc->token));
+		}
+	}
+	memset(kc->token, 0, sizeof(kc->token));
+	free(kc);
+}
+
+/* Makes a token and inserts its hash; the SQL's $1 is the org slug. */
+static void key_insert(struct req *r, const char *sql, const char *slug, const char *name,
+		       const char *role)
+{
+	struct key_create *kc = calloc(1, sizeof(*kc));
+	char hash[TOKEN_HASH_HEX + 1];
+	if (!kc || token_generate(kc->token) || token_hash(kc->token, TOKEN_LEN, hash)) {
+		free(kc);
+		reply_problem(r, 500, "cannot make a token");
+		return;
+	}
+	kc->r = r;
+	const char *params[] = {slug, name, role, hash};
+	if (dbpool_query(r->w->db, sql, 4, params, on_key_created, kc) != 0) {
+		free(kc);
+		reply_unavailable(r);
+	}
+}
+
+/* Reads {"name", "role"}; role defaults to fixed_role or "viewer". */
+static int key_body(struct req *r, const char **name, const char **role, json_t **body,
+		    int role_allowed)
+{
+	*body = req_json_body(r, 0);
+	if (!*body)
+		return 0;
+	json_t *errors = json_array();
+	static const char *const with_role[] = {"name", "role", NULL};
+	static const char *const without_role[] = {"name", NULL};
+	static const char *const ignored[] = {"id", "created_at", "revoked_at", NULL};
+	jv_known(*body, role_allowed ? with_role : without_role, ignored, errors);
+	*name = jv_string(*body, "name", 0, 200, 0, errors);
+	*role = role_allowed ? jv_string(*body, "role", 0, 16, 0, errors) : NULL;
+	if (*role && !valid_role(*role))
+		jv_error(errors, "role", "must be admin, editor or viewer");
+	if (json_array_size(errors)) {
+		json_decref(*body);
+		reply_problem_fields(r, 422, "the key is not valid", errors);
+		return 0;
+	}
+	json_decref(errors);
+	return 1;
+}
+
+void keys_create(struct req *r)
+{
+	if (!require_role(r, ROLE_ADMIN, 0))
+		return;
+	const char *name, *role;
+	json_t *body;
+	if (!key_body(r, &name, &role, &body, 1))
+		return;
+	key_insert(r, SQL_KEY_INSERT, r->who.org_slug, name ? name : "", role ? role : "viewer");
+	json_decref(body);
+}
+
+/* The first admin key of an org, made by the host: refused (409) once the
+ * org has a key of its own, so the host cannot take over a partner. */
+void orgs_create_first_key(struct req *r)
+{
+	if (!require_role(r, ROLE_ADMIN, 1))
+		return;
+	const char *slug = req_param(r, "slug");
+	if (!valid_slug(slug)) {
+		reply_problem(r, 404, "no such org");
+		return;
+	}
+	const char *name, *role;
+	json_t *body;
+	if (!key_body(r, &name, &role, &body, 0))
+		return;
+	key_insert(r,
+		   "INSERT INTO api_keys (org_id, name, role, token_hash) "
+		   "SELECT o.id, $2, $3, $4 FROM orgs o WHERE o.slug = $1 AND NOT EXISTS "
+		   "(SELECT 1 FROM api_keys k WHERE k.org_id = o.id AND k.revoked_at IS NULL) "
+		   "RETURNING id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+		   slug, name ? name : "", "admin");
+	json_decref(body);
+}
+
+static void on_key_list(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!result_ok(r, res))
+		return;
+	json_t *items = json_array();
+	for (int i = 0; items && i < PQntuples(res); i++)
+		json_array_append_new(
+		    items, json_pack("{s:s, s:s, s:s, s:s}", "id", PQgetvalue(res, i, 0), "name",
+				     PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2),
+				     "created_at", PQgetvalue(res, i, 3)));
+	reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+void keys_list(struct req *r)
+{
+	if (!require_role(r, ROLE_ADMIN, 0))
+		return;
+	const char *params[] = {r->who.org_id};
+	submit(r,
+	       "SELECT id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	       "FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+	       1, params, on_key_list);
+}
+
+static void on_key_deleted(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!result_ok(r, res))
+		return;
+	if (PQntuples(res) != 1) {
+		reply_problem(r, 404, "no such key");
+		return;
+	}
+	reply_empty(r, 204);
+}
+
+void keys_delete(struct req *r)
+{
+	if (!require_role(r, ROLE_ADMIN, 0))
+		return;
+	const char *id = req_param(r, "id");
+	if (!valid_uuid(id)) {
+		reply_problem(r, 404, "no such key");
+		return;
+	}
+	const char *params[] = {id, r->who.org_id};
+	/* The NOTIFY tells every instance to forget cached credentials. */
+	submit(r,
+	       "WITH k AS (UPDATE api_keys SET revoked_at = now() "
+	       "WHERE id = $1 AND org_id = $2 AND revoked_at IS NULL RETURNING id) "
+	       "SELECT id, pg_notify('liaison_keys', id::text) FROM k",
+	       2, params, on_key_deleted);
+}

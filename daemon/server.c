@@ -1,0 +1,441 @@
+/* server.c - threads and lifecycle of `liaisond serve`.
+ *
+ * The main thread owns signals, systemd notifications, the watchdog and
+ * the LISTEN connection; each worker thread owns an event loop, an evhttp,
+ * a SO_REUSEPORT listener and a database pool, and a request never leaves
+ * its worker. The main thread reaches a worker only by event_active() on
+ * an event that worker owns (safe after evthread_use_pthreads()). */
+#include "server.h"
+
+#include "auth.h"
+#include "config.h"
+#include "dblisten.h"
+#include "dbpool.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define HEARTBEAT_MS 500
+#define LISTEN_BACKLOG 1024
+
+/* ---- one request --------------------------------------------------------- */
+
+static void dispatch(struct req *r)
+{
+	if (r->route->flags & ROUTE_AUTH)
+		auth_then(r, r->route->handler);
+	else
+		r->route->handler(r);
+}
+
+static int body_too_large(struct req *r)
+{
+	int64_t max = r->w->srv->cfg->max_body;
+	const char *cl = req_header(r, "Content-Length");
+	if (cl && strtoll(cl, NULL, 10) > max)
+		return 1;
+	return (int64_t)evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) > max;
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+	struct worker *w = arg;
+	atomic_fetch_add(&w->inflight, 1);
+	struct req *r = req_new(ev, w);
+	if (!r) {
+		evhttp_send_error(ev, 500, "Internal Server Error");
+		worker_request_done(w);
+		return;
+	}
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+	const char *rawpath = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	if (!rawpath || !*rawpath || strlen(rawpath) > 2048) {
+		reply_problem(r, 404, "no such resource");
+		return;
+	}
+	r->path = strdup(rawpath);
+	if (!r->path) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	if (query && evhttp_parse_query_str(query, &r->query) != 0) {
+		reply_problem(r, 400, "malformed query string");
+		return;
+	}
+	if (body_too_large(r)) {
+		reply_problem(r, 413, "the request body is too large");
+		return;
+	}
+	char allow[128];
+	switch (router_match(r, r->path, &r->route, allow, sizeof(allow))) {
+	case MATCH_OK:
+		dispatch(r);
+		return;
+	case MATCH_NO_METHOD:
+		req_add_header(r, "Allow", allow);
+		if (r->method == EVHTTP_REQ_OPTIONS)
+			reply_empty(r, 204);
+		else
+			reply_problem(r, 405, "this method is not allowed here");
+		return;
+	case MATCH_NO_PATH:
+		reply_problem(r, 404, "no such resource");
+		return;
+	}
+}
+
+void worker_request_done(struct worker *w)
+{
+	if (atomic_fetch_sub(&w->inflight, 1) == 1 && w->stopping)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* ---- worker thread ------------------------------------------------------- */
+
+static evutil_socket_t bind_socket(const struct config *cfg, int reuseport)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%d", cfg->listen_port);
+	if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai)
+		return -1;
+	evutil_socket_t fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+			(reuseport &&
+			 setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+			bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+			listen(fd, LISTEN_BACKLOG) != 0)) {
+		int e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct worker *w = arg;
+	w->stopping = 1;
+	if (w->bound) {
+		evhttp_del_accept_socket(w->http, w->bound);
+		w->bound = NULL;
+	}
+	if (atomic_load(&w->inflight) == 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	int64_t ms = atomic_load(&w->srv->shutdown_timeout_ms);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(w->drain_timer, &tv);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct worker *w = arg;
+	log_warn("worker %d: %d requests still open at shutdown", w->index,
+		 atomic_load(&w->inflight));
+	event_base_loopexit(w->base, NULL);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct worker *w = arg;
+	atomic_store(&w->last_beat_ms, now_monotonic_ms());
+}
+
+static int worker_setup(struct worker *w)
+{
+	const struct config *cfg = w->srv->cfg;
+	w->base = event_base_new();
+	w->http = w->base ? evhttp_new(w->base) : NULL;
+	w->auth = authcache_new();
+	w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;
+	w->drain_timer = w->base ? evtimer_new(w->base, on_drain_timeout, w) : NULL;
+	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
+	if (!w->http || !w->auth || !w->stop_ev || !w->drain_timer || !w->heartbeat)
+		return -1;
+	struct dbpool_options opt = {.conninfo = cfg->database, .size = cfg->db_pool_size,
+				     .queue_max = cfg->db_queue_max};
+	w->db = dbpool_new(w->base, &opt);
+	if (!w->db)
+		return -1;
+	/* evhttp's own limit stays far above ours so that we answer 413 in
+	 * problem+json; it only guards against unbounded memory. */
+	evhttp_set_max_body_size(w->http, cfg->max_body * 4 + 65536);
+	evhttp_set_max_headers_size(w->http, 64 * 1024);
+	struct timeval tv = {cfg->request_timeout_ms / 1000, (cfg->request_timeout_ms % 1000) * 1000};
+	evhttp_set_timeout_tv(w->http, &tv);
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(w->http, on_request, w);
+	evutil_socket_t fd = bind_socket(cfg, 1);
+	if (fd < 0) {
+		log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
+		return -1;
+	}
+	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+	if (!w->bound) {
+		close(fd);
+		return -1;
+	}
+	struct timeval beat = {0, HEARTBEAT_MS * 1000};
+	atomic_store(&w->last_beat_ms, now_monotonic_ms());
+	return event_add(w->heartbeat, &beat);
+}
+
+static void worker_teardown(struct worker *w)
+{
+	if (w->http)
+		evhttp_free(w->http);
+	dbpool_free(w->db);
+	authcache_free(w->auth);
+	if (w->stop_ev)
+		event_free(w->stop_ev);
+	if (w->drain_timer)
+		event_free(w->drain_timer);
+	if (w->heartbeat)
+		event_free(w->heartbeat);
+	if (w->base)
+		event_base_free(w->base);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+/* ---- main thread --------------------------------------------------------- */
+
+struct mainloop {
+	struct server *srv;
+	struct event_base *base;
+	struct config *cfg;
+	const char *cfg_path;
+	int nflags;
+	char **flags;
+	uint64_t watchdog_usec;
+	int stopping;
+};
+
+static int config_reload(struct mainloop *m)
+{
+	struct config fresh;
+	config_init(&fresh);
+	char err[CONFIG_ERR_LEN];
+	extern char **environ;
+	int rc = (m->cfg_path && config_load_file(&fresh, m->cfg_path, err, sizeof(err))) ||
+		 config_load_env(&fresh, environ, err, sizeof(err));
+	for (int i = 0; !rc && i + 1 < m->nflags; i += 2)
+		if (config_set(&fresh, m->flags[i], m->flags[i + 1], err, sizeof(err)))
+			rc = -1;
+	if (rc) {
+		log_error("reload refused, keeping the running settings: %s", err);
+		config_free(&fresh);
+		return -1;
+	}
+	const char *fixed = config_restart_needed(m->cfg, &fresh);
+	if (fixed)
+		log_warn("reload: setting %s changed; it takes effect after a restart", fixed);
+	if (log_open(fresh.log_file) != 0)
+		log_error("reload: cannot open log file %s", fresh.log_file);
+	log_set_level(fresh.log_level);
+	/* Only reloadable scalars are copied into the live settings that
+	 * workers read; strings stay put, so no worker sees freed memory. */
+	atomic_store(&m->srv->shutdown_timeout_ms, fresh.shutdown_timeout_ms);
+	config_free(&fresh);
+	return 0;
+}
+
+static void notify_reloading(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	UNUSED(what);
+	struct mainloop *m = arg;
+	if (sig == SIGHUP) {
+		notify_reloading();
+		log_info("SIGHUP: reloading settings");
+		int rc = config_reload(m);
+		sd_notify(0, "READY=1");
+		UNUSED(rc);
+		return;
+	}
+	if (m->stopping)
+		return;
+	m->stopping = 1;
+	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	sd_notify(0, "STOPPING=1");
+	for (int i = 0; i < m->srv->nworkers; i++)
+		event_active(m->srv->workers[i].stop_ev, 0, 0);
+	event_base_loopexit(m->base, NULL);
+}
+
+/* WATCHDOG=1 only while every worker loop has beaten recently. */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct mainloop *m = arg;
+	int64_t now = now_monotonic_ms(), limit = (int64_t)(m->watchdog_usec / 1000);
+	for (int i = 0; i < m->srv->nworkers; i++) {
+		if (now - atomic_load(&m->srv->workers[i].last_beat_ms) > limit / 2) {
+			log_error("worker %d has not run for %lld ms", i,
+				  (long long)(now - atomic_load(&m->srv->workers[i].last_beat_ms)));
+			return;
+		}
+	}
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_keys_changed(const char *payload, void *arg)
+{
+	struct server *srv = arg;
+	UNUSED(payload); /* NULL after a reconnect: also drop everything */
+	atomic_fetch_add(&srv->auth_generation, 1);
+}
+
+/* Fails early and clearly when another process holds the port: with
+ * SO_REUSEPORT alone we would silently share it with that process. */
+static int port_free(const struct config *cfg)
+{
+	evutil_socket_t fd = bind_socket(cfg, 0);
+	if (fd < 0) {
+		log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
+
+static int start_workers(struct server *srv)
+{
+	for (int i = 0; i < srv->nworkers; i++) {
+		struct worker *w = &srv->workers[i];
+		w->index = i;
+		w->srv = srv;
+		if (worker_setup(w) != 0) {
+			w->failed = 1;
+			return -1;
+		}
+	}
+	for (int i = 0; i < srv->nworkers; i++) {
+		if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]))
+			return -1;
+		srv->workers[i].failed = -1; /* marks a running thread to join */
+	}
+	return 0;
+}
+
+static void stop_workers(struct server *srv)
+{
+	for (int i = 0; i < srv->nworkers; i++) {
+		struct worker *w = &srv->workers[i];
+		if (w->failed == -1) {
+			event_active(w->stop_ev, 0, 0);
+			pthread_join(w->thread, NULL);
+		}
+		worker_teardown(w);
+	}
+}
+
+static int main_events(struct mainloop *m, struct event **evs, size_t n)
+{
+	const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	for (size_t i = 0; i < 3 && i < n; i++) {
+		evs[i] = evsignal_new(m->base, sigs[i], on_signal, m);
+		if (!evs[i] || event_add(evs[i], NULL))
+			return -1;
+	}
+	if (sd_watchdog_enabled(0, &m->watchdog_usec) > 0 && n > 3) {
+		evs[3] = event_new(m->base, -1, EV_PERSIST, on_watchdog, m);
+		struct timeval tv = {(long)(m->watchdog_usec / 2000000),
+				     (long)((m->watchdog_usec / 2) % 1000000)};
+		if (!evs[3] || event_add(evs[3], &tv))
+			return -1;
+	}
+	return 0;
+}
+
+int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flags)
+{
+	struct server srv = {.cfg = cfg, .started_ms = now_monotonic_ms()};
+	struct mainloop m = {.srv = &srv, .cfg = cfg, .cfg_path = cfg_path, .nflags = nflags,
+			     .flags = flags};
+	struct event *evs[4] = {0};
+	struct dblisten *listen = NULL;
+	int rc = 1;
+	atomic_store(&srv.shutdown_timeout_ms, cfg->shutdown_timeout_ms);
+	srv.nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (srv.nworkers < 1)
+		srv.nworkers = 1;
+	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
+	m.base = event_base_new();
+	if (!srv.workers || !m.base || !port_free(cfg))
+		goto out;
+	listen = dblisten_new(m.base, cfg->database);
+	if (!listen || dblisten_on(listen, "liaison_keys", on_keys_changed, &srv) ||
+	    dblisten_start(listen))
+		goto out;
+	if (main_events(&m, evs, 4) || start_workers(&srv)) {
+		log_error("cannot start the workers");
+		goto out;
+	}
+	log_info("liaisond %s listening on http://%s (%d threads)", LIAISON_VERSION, cfg->listen,
+		 srv.nworkers);
+	sd_notify(0, "READY=1");
+	event_base_dispatch(m.base);
+	rc = 0;
+out:
+	if (m.stopping == 0 && rc == 0)
+		sd_notify(0, "STOPPING=1");
+	if (srv.workers)
+		stop_workers(&srv);
+	dblisten_free(listen);
+	for (size_t i = 0; i < 4; i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (m.base)
+		event_base_free(m.base);
+	free(srv.workers);
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,190 @@
+"""Configuration, command line and process lifecycle: precedence of
+flags > environment > file > defaults, bad values refused with the line
+named, SIGTERM with a request in flight, SIGHUP reload."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+from harness import run_cli
+
+
+def write(ctx, name, text):
+    path = os.path.join(ctx.tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_bad_config_values_name_file_line_and_key(ctx):
+    cases = [
+        ("listen = 127.0.0.1:8080\n# comment\nwebhook_timeout = 15 seconds\n", 3, "webhook_timeout"),
+        ("threads = many\n", 1, "threads"),
+        ("\n\nlisten = nowhere\n", 3, "listen"),
+        ("log_level = loud\n", 1, "log_level"),
+        ("rate_limit = 50 per second\n", 1, "rate_limit"),
+        ("webhook_retry_schedule = 5s,,5m\n", 1, "webhook_retry_schedule"),
+        ("webhook_allow_private = maybe\n", 1, "webhook_allow_private"),
+        ("public_url = ftp://x\n", 1, "public_url"),
+        ("no_such_setting = 1\n", 1, "no_such_setting"),
+        ("just some words\n", 1, None),
+        ('database = "unterminated\n', 1, "database"),
+    ]
+    for text, line, key in cases:
+        path = write(ctx, "bad.conf", text)
+        out = run_cli(["--config", path, "migrate"], check=False)
+        assert out.returncode == 2, (text, out.returncode, out.stderr)
+        assert f"{path}:{line}:" in out.stderr, (text, out.stderr)
+        if key:
+            assert key in out.stderr, (text, out.stderr)
+
+
+def test_bad_environment_and_flag_values_are_named(ctx):
+    out = run_cli(["migrate"], env={"LIAISON_THREADS": "-3"}, check=False)
+    assert out.returncode == 2 and "LIAISON_THREADS" in out.stderr, out.stderr
+    out = run_cli(["--webhook-timeout", "soon", "migrate"], check=False)
+    assert out.returncode == 2 and "webhook_timeout" in out.stderr, out.stderr
+    out = run_cli(["--no-such-flag", "1"], check=False)
+    assert out.returncode == 2 and "--no-such-flag" in out.stderr, out.stderr
+
+
+def test_precedence_flag_over_env_over_file(ctx):
+    db = ctx.database()
+    p_file, p_env, p_flag = harness.free_port(), harness.free_port(), harness.free_port()
+    path = write(ctx, "ok.conf", f"listen = 127.0.0.1:{p_file}\ndatabase = '{db}'\nthreads = 1\n")
+    env = {"LIAISON_CONFIG": path}
+    proc = subprocess.Popen([harness.binary()], env=dict(os.environ, **env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        harness.wait_for(lambda: _answers(p_file), 20, what="file's port")
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+    env["LIAISON_LISTEN"] = f"127.0.0.1:{p_env}"
+    proc = subprocess.Popen([harness.binary()], env=dict(os.environ, **env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        harness.wait_for(lambda: _answers(p_env), 20, what="environment's port")
+        assert not _answers(p_file)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+    proc = subprocess.Popen([harness.binary(), "--listen", f"127.0.0.1:{p_flag}"],
+                            env=dict(os.environ, **env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        harness.wait_for(lambda: _answers(p_flag), 20, what="flag's port")
+        assert not _answers(p_env)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
+def _answers(port):
+    import http.client
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        c.request("GET", "/healthz")
+        return c.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def test_help_lists_every_setting(ctx):
+    out = run_cli(["--help"])
+    for name in ["listen", "database", "public_url", "threads", "webhook_timeout",
+                 "webhook_retry_schedule", "webhook_allow_private", "webhook_ca_file",
+                 "webhook_disable_after", "rate_limit", "trusted_proxies", "log_level"]:
+        assert "--" + name.replace("_", "-") in out.stdout, name
+    assert run_cli(["--version"]).stdout.startswith("liaisond ")
+
+
+def test_sigterm_answers_the_request_in_flight(ctx):
+    db = ctx.database()
+    token = ctx.org_with_key(db)
+    d = ctx.daemon(db)
+    assert d.request("GET", "/v1/orgs/hub", token=token).status == 200
+    dbname = db.split("dbname=")[1]
+    # Hold a lock that the request's query must wait for.
+    locker = subprocess.Popen(
+        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
+         "BEGIN; LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    harness.wait_for(lambda: ctx.cluster.psql(
+        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
+        "AND relation = 'orgs'::regclass", dbname) == "1", 10, what="the lock")
+    result = {}
+
+    def ask():
+        result["r"] = d.request("GET", "/v1/orgs/hub", token=token)
+
+    t = threading.Thread(target=ask)
+    t.start()
+    time.sleep(0.3)
+    assert "r" not in result  # it is waiting on the lock
+    d.proc.send_signal(signal.SIGTERM)
+    t.join(timeout=20)
+    locker.wait(timeout=20)
+    assert result["r"].status == 200, result
+    assert d.stop() == 0
+    assert "SIGTERM: stopping" in d.logtext()
+
+
+def test_sigint_exits_zero(ctx):
+    d = ctx.daemon()
+    assert d.stop(signal.SIGINT) == 0
+
+
+def test_sighup_reloads_log_level(ctx):
+    db = ctx.database()
+    path = write(ctx, "reload.conf", "log_level = info\n")
+    d = ctx.daemon(db, args=["--config", path])
+    d.request("GET", "/healthz", headers={"X-Request-Id": "before-reload"})
+    harness.wait_for(lambda: "id=before-reload" in d.logtext(), 5, what="access log")
+    write(ctx, "reload.conf", "log_level = warn\ndb_pool_size = 7\n")
+    d.proc.send_signal(signal.SIGHUP)
+    harness.wait_for(lambda: "takes effect after a restart" in d.logtext(), 5,
+                     what="reload warning")
+    d.request("GET", "/healthz", headers={"X-Request-Id": "after-reload"})
+    time.sleep(0.3)
+    assert "id=after-reload" not in d.logtext()
+    # A bad file on reload keeps the running settings.
+    write(ctx, "reload.conf", "log_level = shouting\n")
+    d.proc.send_signal(signal.SIGHUP)
+    harness.wait_for(lambda: "reload refused" in d.logtext(), 5, what="refusal")
+    assert d.request("GET", "/healthz").status == 200
+
+
+def test_port_in_use_is_refused(ctx):
+    d = ctx.daemon()
+    out = run_cli(["--listen", f"127.0.0.1:{d.port}"], database=d.database, check=False,
+                  timeout=30)
+    assert out.returncode != 0 and "cannot listen" in out.stderr, out.stderr
+
+
+def test_cli_org_and_key_create(ctx):
+    db = ctx.database()
+    out = run_cli(["org", "create", "busan-city", "--name", "Busan Metropolitan City",
+                   "--timezone", "Asia/Seoul", "--country", "KR"], db)
+    assert out.stdout.strip() == "busan-city"
+    out = run_cli(["key", "create", "busan-city"], db)
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1 and len(lines[0]) == 43, out.stdout
+    token = lines[0]
+    hashed = ctx.cluster.psql("SELECT token_hash, role FROM api_keys", db.split("dbname=")[1])
+    assert token not in hashed and hashed.endswith("|viewer"), hashed
+    for bad in [["org", "create", "Bad Slug", "--name", "x"],
+                ["org", "create", "ok", "--name", "x", "--timezone", "Mars/Base"],
+                ["org", "create", "ok", "--name", "x", "--timezone", "../../etc/passwd"],
+                ["org", "create", "ok", "--name", "x", "--country", "vnm"],
+                ["org", "create", "ok"],
+                ["key", "create", "busan-city", "--role", "root"],
+                ["key", "create", "nobody"],
+                ["org", "create", "busan-city", "--name", "again"]]:
+        out = run_cli(bad, db, check=False)
+        assert out.returncode != 0 and out.stdout == "", (bad, out.stdout)
+    d = ctx.daemon(db)
+    r = d.request("GET", "/v1/orgs/busan-city", token=token)
+    assert r.status == 200 and r.json()["timezone"] == "Asia/Seoul"
