@@ -103,14 +103,14 @@ bench:
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/liaison/sql \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
-		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/liaison
+		$(DESTDIR)$(PREFIX)/share/doc/liaison
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/liaisond
 	install -m 0644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/liaison/sql/
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/liaisond.service.in \
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/liaison|g' \
+		systemd/liaisond.service.in \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/liaisond.service
 	install -m 0644 systemd/liaison.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/liaison.conf
-	install -m 0644 systemd/liaison.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/liaison.conf
-	install -m 0644 etc/liaisond.conf.example $(DESTDIR)$(PREFIX)/share/doc/liaison/
+	install -m 0644 etc/liaisond.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/liaison/
 
 format:
 	clang-format -i common/*.[ch] daemon/*.[ch] tests/unit/*.c

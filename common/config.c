@@ -12,14 +12,24 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { K_STRING, K_INT, K_BOOL, K_DURATION, K_DURATIONS, K_RATE, K_LISTEN, K_LEVEL,
-	    K_BYTES, K_URL };
+enum kind {
+	K_STRING,
+	K_INT,
+	K_BOOL,
+	K_DURATION,
+	K_DURATIONS,
+	K_RATE,
+	K_LISTEN,
+	K_LEVEL,
+	K_BYTES,
+	K_URL
+};
 
 struct setting {
 	const char *name;
 	enum kind kind;
 	size_t offset;
-	long min, max; /* K_INT */
+	long min, max;   /* K_INT */
 	bool reloadable; /* SIGHUP applies it; others are logged as needing a restart */
 	const char *def;
 	const char *help;
@@ -28,33 +38,40 @@ struct setting {
 #define OFF(f) offsetof(struct config, f)
 
 static const struct setting settings[] = {
-	{"listen", K_LISTEN, OFF(listen), 0, 0, false, "127.0.0.1:8080", "address and port to serve on"},
-	{"database", K_STRING, OFF(database), 0, 0, false, "",
-	 "libpq conninfo or URI; empty: libpq's PG* variables"},
-	{"public_url", K_URL, OFF(public_url), 0, 0, false, "", "base of feed URLs handed out (default http://<listen>)"},
-	{"threads", K_INT, OFF(threads), 0, 256, false, "0", "HTTP worker threads (0: number of cores)"},
-	{"db_pool_size", K_INT, OFF(db_pool_size), 1, 64, false, "4", "database connections per worker thread"},
-	{"db_queue_max", K_INT, OFF(db_queue_max), 1, 100000, false, "1024",
-	 "queries waiting per worker thread before 503"},
-	{"max_body", K_BYTES, OFF(max_body), 1, 0, false, "1048576", "largest request body, in bytes"},
-	{"request_timeout", K_DURATION, OFF(request_timeout_ms), 0, 0, false, "30s",
-	 "read/write timeout of an HTTP connection"},
-	{"shutdown_timeout", K_DURATION, OFF(shutdown_timeout_ms), 0, 0, true, "10s",
-	 "how long SIGTERM waits for requests in flight"},
-	{"webhook_timeout", K_DURATION, OFF(webhook_timeout_ms), 0, 0, false, "15s", "per webhook attempt"},
-	{"webhook_retry_schedule", K_DURATIONS, OFF(webhook_retry_schedule_ms), 0, 0, false,
-	 "5s,5m,30m,2h,5h,10h,10h", "delays between webhook attempts"},
-	{"webhook_allow_private", K_BOOL, OFF(webhook_allow_private), 0, 0, false, "false",
-	 "allow loopback/private webhook targets"},
-	{"webhook_ca_file", K_STRING, OFF(webhook_ca_file), 0, 0, false, "", "CA bundle for HTTPS targets (default: system CAs)"},
-	{"webhook_disable_after", K_DURATION, OFF(webhook_disable_after_ms), 0, 0, false, "5d",
-	 "failing this long disables an endpoint"},
-	{"rate_limit", K_RATE, OFF(rate_limit), 0, 0, false, "50/s",
-	 "/v1 requests per API token (burst twice that; 0 off)"},
-	{"trusted_proxies", K_STRING, OFF(trusted_proxies), 0, 0, false, "",
-	 "addresses whose X-Forwarded-For is believed"},
-	{"log_level", K_LEVEL, OFF(log_level), 0, 0, true, "info", "debug, info, warn or error"},
-	{"log_file", K_STRING, OFF(log_file), 0, 0, true, "", "log to this file (reopened on SIGHUP); empty: stderr"},
+    {"listen", K_LISTEN, OFF(listen), 0, 0, false, "127.0.0.1:8080",
+     "address and port to serve on"},
+    {"database", K_STRING, OFF(database), 0, 0, false, "",
+     "libpq conninfo or URI; empty: libpq's PG* variables"},
+    {"public_url", K_URL, OFF(public_url), 0, 0, false, "",
+     "base of feed URLs handed out (default http://<listen>)"},
+    {"threads", K_INT, OFF(threads), 0, 256, false, "0",
+     "HTTP worker threads (0: number of cores)"},
+    {"db_pool_size", K_INT, OFF(db_pool_size), 1, 64, false, "4",
+     "database connections per worker thread"},
+    {"db_queue_max", K_INT, OFF(db_queue_max), 1, 100000, false, "1024",
+     "queries waiting per worker thread before 503"},
+    {"max_body", K_BYTES, OFF(max_body), 1, 0, false, "1048576", "largest request body, in bytes"},
+    {"request_timeout", K_DURATION, OFF(request_timeout_ms), 0, 0, false, "30s",
+     "read/write timeout of an HTTP connection"},
+    {"shutdown_timeout", K_DURATION, OFF(shutdown_timeout_ms), 0, 0, true, "10s",
+     "how long SIGTERM waits for requests in flight"},
+    {"webhook_timeout", K_DURATION, OFF(webhook_timeout_ms), 0, 0, false, "15s",
+     "per webhook attempt"},
+    {"webhook_retry_schedule", K_DURATIONS, OFF(webhook_retry_schedule_ms), 0, 0, false,
+     "5s,5m,30m,2h,5h,10h,10h", "delays between webhook attempts"},
+    {"webhook_allow_private", K_BOOL, OFF(webhook_allow_private), 0, 0, false, "false",
+     "allow loopback/private webhook targets"},
+    {"webhook_ca_file", K_STRING, OFF(webhook_ca_file), 0, 0, false, "",
+     "CA bundle for HTTPS targets (default: system CAs)"},
+    {"webhook_disable_after", K_DURATION, OFF(webhook_disable_after_ms), 0, 0, false, "5d",
+     "failing this long disables an endpoint"},
+    {"rate_limit", K_RATE, OFF(rate_limit), 0, 0, false, "50/s",
+     "/v1 requests per API token (burst twice that; 0 off)"},
+    {"trusted_proxies", K_STRING, OFF(trusted_proxies), 0, 0, false, "",
+     "addresses whose X-Forwarded-For is believed"},
+    {"log_level", K_LEVEL, OFF(log_level), 0, 0, true, "info", "debug, info, warn or error"},
+    {"log_file", K_STRING, OFF(log_file), 0, 0, true, "",
+     "log to this file (reopened on SIGHUP); empty: stderr"},
 };
 
 static const struct setting *find(const char *name)
@@ -65,7 +82,10 @@ static const struct setting *find(const char *name)
 	return NULL;
 }
 
-int config_is_setting(const char *name) { return find(name) != NULL; }
+int config_is_setting(const char *name)
+{
+	return find(name) != NULL;
+}
 
 const struct config_setting_info *config_settings(size_t *n)
 {
@@ -120,7 +140,7 @@ static int bad(char *err, size_t errlen, const char *msg)
 }
 
 static int set_kind(struct config *cfg, const struct setting *s, const char *value, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	char *base = (char *)cfg + s->offset;
 	long l;
@@ -134,7 +154,7 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 	case K_INT:
 		if (parse_int(value, s->min, s->max, &l))
 			return snprintf(err, errlen, "must be an integer from %ld to %ld", s->min,
-					s->max),
+			                s->max),
 			       -1;
 		*(int *)base = (int)l;
 		return 0;
@@ -149,12 +169,14 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 		return 0;
 	case K_DURATION:
 		if (duration_parse(value, (int64_t *)base))
-			return bad(err, errlen, "must be an integer and a unit (ms, s, m, h, d), e.g. 15s");
+			return bad(err, errlen,
+			           "must be an integer and a unit (ms, s, m, h, d), e.g. 15s");
 		return 0;
 	case K_DURATIONS:
 		if (duration_list_parse(value, cfg->webhook_retry_schedule_ms, CONFIG_MAX_RETRIES,
-					&cfg->webhook_retry_count))
-			return bad(err, errlen, "must be a comma-separated list of durations, e.g. 5s,5m,30m");
+		                        &cfg->webhook_retry_count))
+			return bad(err, errlen,
+			           "must be a comma-separated list of durations, e.g. 5s,5m,30m");
 		return 0;
 	case K_RATE:
 		if (rate_parse(value, (double *)base))
@@ -166,7 +188,8 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 		return 0;
 	case K_LISTEN:
 		if (hostport_parse(value, cfg->listen_host, sizeof(cfg->listen_host),
-				   &cfg->listen_port) || !cfg->listen_host[0])
+		                   &cfg->listen_port) ||
+		    !cfg->listen_host[0])
 			return bad(err, errlen, "must be HOST:PORT, e.g. 127.0.0.1:8080");
 		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
 	}
@@ -228,7 +251,7 @@ static int unquote(char *v)
 }
 
 static int parse_line(struct config *cfg, char *line, const char *path, int lineno, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	char reason[CONFIG_ERR_LEN];
 	char *s = trim(line);
@@ -319,8 +342,20 @@ int config_load_env(struct config *cfg, char *const *envp, char *err, size_t err
 	return 0;
 }
 
-static int setting_differs(const struct setting *s, const struct config *a,
-			   const struct config *b)
+int config_finish(struct config *cfg)
+{
+	if (cfg->public_url && *cfg->public_url) {
+		size_t n = strlen(cfg->public_url);
+		while (n > 0 && cfg->public_url[n - 1] == '/')
+			cfg->public_url[--n] = '\0'; /* we append "/feeds/..." */
+		return 0;
+	}
+	char url[300];
+	snprintf(url, sizeof(url), "http://%s", cfg->listen);
+	return set_string(&cfg->public_url, url);
+}
+
+static int setting_differs(const struct setting *s, const struct config *a, const struct config *b)
 {
 	const char *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
 	switch (s->kind) {
@@ -330,21 +365,16 @@ static int setting_differs(const struct setting *s, const struct config *a,
 		const char *x = *(char *const *)pa, *y = *(char *const *)pb;
 		return strcmp(x ? x : "", y ? y : "") != 0;
 	}
-	case K_INT:
-		return *(const int *)pa != *(const int *)pb;
+	case K_INT: return *(const int *)pa != *(const int *)pb;
 	case K_BYTES:
-	case K_DURATION:
-		return *(const int64_t *)pa != *(const int64_t *)pb;
-	case K_BOOL:
-		return *(const bool *)pa != *(const bool *)pb;
-	case K_RATE:
-		return *(const double *)pa != *(const double *)pb;
-	case K_LEVEL:
-		return *(const enum log_level *)pa != *(const enum log_level *)pb;
+	case K_DURATION: return *(const int64_t *)pa != *(const int64_t *)pb;
+	case K_BOOL: return *(const bool *)pa != *(const bool *)pb;
+	case K_RATE: return *(const double *)pa != *(const double *)pb;
+	case K_LEVEL: return *(const enum log_level *)pa != *(const enum log_level *)pb;
 	case K_DURATIONS:
 		return a->webhook_retry_count != b->webhook_retry_count ||
 		       memcmp(a->webhook_retry_schedule_ms, b->webhook_retry_schedule_ms,
-			      sizeof(a->webhook_retry_schedule_ms)) != 0;
+		              sizeof(a->webhook_retry_schedule_ms)) != 0;
 	}
 	return 1;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_RETRIES 32
-#define CONFIG_ERR_LEN 512
+#define CONFIG_ERR_LEN     512
 
 struct config {
 	char *listen; /* as given, e.g. "127.0.0.1:8080" */
@@ -19,9 +19,9 @@ struct config {
 	char *database;
 	char *public_url;
 	int threads;
-	int db_pool_size;  /* connections per worker thread */
-	int db_queue_max;  /* queued queries per worker before 503 */
-	int64_t max_body;  /* bytes; larger request bodies get 413 */
+	int db_pool_size; /* connections per worker thread */
+	int db_queue_max; /* queued queries per worker before 503 */
+	int64_t max_body; /* bytes; larger request bodies get 413 */
 	int64_t request_timeout_ms;
 	int64_t shutdown_timeout_ms;
 	int64_t webhook_timeout_ms;
@@ -47,11 +47,13 @@ void config_init(struct config *cfg);
 void config_free(struct config *cfg);
 /* Sets one setting from its text form; err gets the reason on failure. */
 int config_set(struct config *cfg, const char *name, const char *value, char *err,
-	       size_t errlen) WUR;
+               size_t errlen) WUR;
 /* Reads "key = value" lines; err gets "FILE:LINE: key: reason". */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen) WUR;
 /* Applies every LIAISON_* variable of envp. */
 int config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen) WUR;
+/* Derives what defaults to other settings (public_url from listen). */
+int config_finish(struct config *cfg) WUR;
 /* Settings a reload cannot change; returns the first that differs, or NULL. */
 const char *config_restart_needed(const struct config *old, const struct config *new);
 const struct config_setting_info *config_settings(size_t *n);

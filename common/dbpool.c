@@ -16,13 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MIN_MS    100
+#define BACKOFF_MAX_MS    2000
 #define CONNECT_TIMEOUT_S 10
 
-static const char base_setup_sql[] =
-    "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; "
-    "SET idle_in_transaction_session_timeout = '60s'";
+static const char base_setup_sql[] = "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; "
+                                     "SET idle_in_transaction_session_timeout = '60s'";
 
 enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 
@@ -40,13 +39,13 @@ struct dbconn {
 	struct dbpool *pool;
 	PGconn *pg;
 	enum conn_state state;
-	struct event *ev;       /* read (persistent) once ready; poll events while connecting */
-	struct event *wev;      /* write readiness while PQflush has more to send */
-	struct event *retry;    /* reconnect timer */
-	struct dbjob *job;      /* query in flight */
-	PGresult *result;       /* last result of the job in flight */
-	int held;               /* acquired by a caller */
-	int broken;             /* failed while held: reset on release */
+	struct event *ev;    /* read (persistent) once ready; poll events while connecting */
+	struct event *wev;   /* write readiness while PQflush has more to send */
+	struct event *retry; /* reconnect timer */
+	struct dbjob *job;   /* query in flight */
+	PGresult *result;    /* last result of the job in flight */
+	int held;            /* acquired by a caller */
+	int broken;          /* failed while held: reset on release */
 };
 
 struct dbpool {
@@ -92,7 +91,7 @@ static void job_free(struct dbjob *j)
 }
 
 static struct dbjob *job_new(const char *sql, int nparams, const char *const *params,
-			     db_result_cb cb, void *arg)
+                             db_result_cb cb, void *arg)
 {
 	struct dbjob *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -249,16 +248,14 @@ static void conn_poll_connect(struct dbconn *c)
 		if (conn_watch(c, EV_WRITE, &tv))
 			conn_reset(c, "out of memory");
 		return;
-	case PGRES_POLLING_OK:
-		break;
+	case PGRES_POLLING_OK: break;
 	default:
 		log_debug("database connect failed: %s", PQerrorMessage(c->pg));
 		conn_reset(c, NULL);
 		return;
 	}
 	/* The socket may have changed during PQconnectPoll: watch it anew. */
-	if (PQsetnonblocking(c->pg, 1) != 0 ||
-	    conn_watch(c, EV_READ | EV_PERSIST, NULL) != 0) {
+	if (PQsetnonblocking(c->pg, 1) != 0 || conn_watch(c, EV_READ | EV_PERSIST, NULL) != 0) {
 		conn_reset(c, "cannot set up the connection");
 		return;
 	}
@@ -307,8 +304,8 @@ static int conn_send(struct dbconn *c, struct dbjob *j)
 {
 	c->job = j;
 	atomic_fetch_add(&c->pool->queries, 1);
-	if (PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, (const char *const *)j->params,
-			      NULL, NULL, 0) != 1) {
+	if (PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, (const char *const *)j->params, NULL,
+	                      NULL, 0) != 1) {
 		conn_reset(c, PQerrorMessage(c->pg));
 		return -1;
 	}
@@ -403,7 +400,7 @@ static void conn_on_readable(struct dbconn *c)
 			return;
 		if (failed) {
 			log_error("database session setup failed: %s",
-				  PQresultErrorMessage(c->result));
+			          PQresultErrorMessage(c->result));
 			conn_reset(c, NULL);
 			return;
 		}
@@ -544,7 +541,7 @@ static int submit(struct dbpool *p, struct dbjob *j)
 }
 
 int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *const *params,
-		 db_result_cb cb, void *arg)
+                 db_result_cb cb, void *arg)
 {
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j)
@@ -562,7 +559,7 @@ int dbpool_acquire(struct dbpool *p, db_conn_cb cb, void *arg)
 }
 
 int dbconn_query(struct dbconn *c, const char *sql, int nparams, const char *const *params,
-		 db_result_cb cb, void *arg)
+                 db_result_cb cb, void *arg)
 {
 	if (!c->held || c->broken || c->job || c->state != C_READY)
 		return -1;
@@ -593,7 +590,10 @@ void dbpool_release(struct dbconn *c)
 	conn_dispatch_next(c);
 }
 
-int dbpool_up(const struct dbpool *p) { return atomic_load(&p->n_connected) > 0; }
+int dbpool_up(const struct dbpool *p)
+{
+	return atomic_load(&p->n_connected) > 0;
+}
 
 void dbpool_get_stats(const struct dbpool *p, struct dbpool_stats *out)
 {

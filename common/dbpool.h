@@ -52,11 +52,11 @@ void dbpool_free(struct dbpool *pool);
 
 /* One statement with text parameters, on any free connection. */
 int dbpool_query(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
-		 db_result_cb cb, void *arg) WUR;
+                 db_result_cb cb, void *arg) WUR;
 /* A connection of one's own, for transactions; release it when done. */
 int dbpool_acquire(struct dbpool *pool, db_conn_cb cb, void *arg) WUR;
 int dbconn_query(struct dbconn *conn, const char *sql, int nparams, const char *const *params,
-		 db_result_cb cb, void *arg) WUR;
+                 db_result_cb cb, void *arg) WUR;
 void dbpool_release(struct dbconn *conn);
 
 /* True while at least one connection is up. */

@@ -27,9 +27,15 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
-void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
+void log_set_level(enum log_level level)
+{
+	atomic_store(&current_level, (int)level);
+}
 
-enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
+enum log_level log_get_level(void)
+{
+	return (enum log_level)atomic_load(&current_level);
+}
 
 int log_open(const char *path)
 {
@@ -56,7 +62,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	int w = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-			 level_names[level]);
+	                 level_names[level]);
 	if (w > 0)
 		n += (size_t)w;
 	va_list ap;

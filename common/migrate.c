@@ -48,9 +48,9 @@ static int apply_one(PGconn *conn, const struct migration *m, char *err, size_t 
 	char version[16];
 	snprintf(version, sizeof(version), "%d", m->version);
 	const char *params[] = {version, m->name};
-	PGresult *r = PQexecParams(conn,
-				   "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-				   2, NULL, params, NULL, NULL, 0);
+	PGresult *r =
+	    PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
+	                 NULL, params, NULL, NULL, 0);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		snprintf(err, errlen, "recording %s failed: %s", m->name, PQresultErrorMessage(r));
@@ -67,10 +67,10 @@ static int apply_one(PGconn *conn, const struct migration *m, char *err, size_t 
 static int apply_pending(PGconn *conn, int *applied, char *err, size_t errlen)
 {
 	if (exec_ok(conn,
-		    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		    " version integer PRIMARY KEY, name text NOT NULL,"
-		    " applied_at timestamptz NOT NULL DEFAULT now())",
-		    err, errlen))
+	            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	            " version integer PRIMARY KEY, name text NOT NULL,"
+	            " applied_at timestamptz NOT NULL DEFAULT now())",
+	            err, errlen))
 		return -1;
 	PGresult *done = PQexec(conn, "SELECT version FROM schema_migrations");
 	if (PQresultStatus(done) != PGRES_TUPLES_OK) {
@@ -82,8 +82,8 @@ static int apply_pending(PGconn *conn, int *applied, char *err, size_t errlen)
 	for (int i = 0; i < PQntuples(done); i++) {
 		if (atoi(PQgetvalue(done, i, 0)) > migrate_latest_version()) {
 			snprintf(err, errlen,
-				 "the database has migration %s, newer than this liaisond knows",
-				 PQgetvalue(done, i, 0));
+			         "the database has migration %s, newer than this liaisond knows",
+			         PQgetvalue(done, i, 0));
 			rc = -1;
 		}
 	}
@@ -106,7 +106,8 @@ int migrate_apply(PGconn *conn, int *applied, char *err, size_t errlen)
 	int rc = apply_pending(conn, applied, err, errlen);
 	char ignored[64];
 	if (exec_ok(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", ignored,
-		    sizeof(ignored)) && rc == 0) {
+	            sizeof(ignored)) &&
+	    rc == 0) {
 		snprintf(err, errlen, "cannot release the migration lock");
 		rc = -1;
 	}

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#define TOKEN_BYTES 32
-#define TOKEN_LEN 43 /* base64url of 32 bytes, unpadded */
+#define TOKEN_BYTES    32
+#define TOKEN_LEN      43 /* base64url of 32 bytes, unpadded */
 #define TOKEN_HASH_HEX 64
 
 /* 32 random bytes as unpadded base64url, NUL-terminated. */

@@ -128,7 +128,10 @@ void rfc3339_utc(int64_t unix_seconds, char out[21])
 	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
 
 int strlcpy_checked(char *dst, const char *src, size_t n)
 {

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define CACHE_SLOTS 4096 /* power of two */
+#define CACHE_SLOTS  4096 /* power of two */
 #define CACHE_TTL_MS 10000
 
 struct auth_entry {
@@ -30,9 +30,15 @@ struct authcache {
 	struct auth_entry slots[CACHE_SLOTS];
 };
 
-struct authcache *authcache_new(void) { return calloc(1, sizeof(struct authcache)); }
+struct authcache *authcache_new(void)
+{
+	return calloc(1, sizeof(struct authcache));
+}
 
-void authcache_free(struct authcache *c) { free(c); }
+void authcache_free(struct authcache *c)
+{
+	free(c);
+}
 
 static struct auth_entry *slot_for(struct authcache *c, const char *hash)
 {
@@ -148,10 +154,10 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 	memcpy(aw->hash, hash, sizeof(hash));
 	const char *params[] = {hash};
 	if (dbpool_query(r->w->db,
-			 "SELECT k.id, o.id, o.slug, k.role, o.is_host FROM api_keys k "
-			 "JOIN orgs o ON o.id = k.org_id "
-			 "WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
-			 1, params, on_key, aw) != 0) {
+	                 "SELECT k.id, o.id, o.slug, k.role, o.is_host FROM api_keys k "
+	                 "JOIN orgs o ON o.id = k.org_id "
+	                 "WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
+	                 1, params, on_key, aw) != 0) {
 		free(aw);
 		reply_unavailable(r);
 	}

@@ -14,12 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Server notices ("relation already exists, skipping") are not errors. */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("database notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 static PGconn *connect_once(const struct config *cfg)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", NULL};
 	const char *vals[] = {cfg->database ? cfg->database : "", "liaisond", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (c && PQstatus(c) == CONNECTION_OK) {
+		PQsetNoticeProcessor(c, on_notice, NULL);
 		PQclear(PQexec(c, "SET TIME ZONE 'UTC'"));
 		return c;
 	}
@@ -41,7 +49,7 @@ PGconn *cli_connect_migrated(const struct config *cfg, int retry, volatile int *
 			}
 			if (applied)
 				log_info("applied %d migration%s; schema version %d", applied,
-					 applied == 1 ? "" : "s", migrate_latest_version());
+				         applied == 1 ? "" : "s", migrate_latest_version());
 			return c;
 		}
 		char why[256];
@@ -73,13 +81,19 @@ int cli_migrate(const struct config *cfg)
 static int org_invalid(const struct cli_org *o)
 {
 	if (!valid_slug(o->slug))
-		return fprintf(stderr, "org create: SLUG must be lower-case letters, digits and '-'\n"), 1;
+		return fprintf(stderr,
+		               "org create: SLUG must be lower-case letters, digits and '-'\n"),
+		       1;
 	if (!o->name || !valid_text(o->name, 200, 0))
-		return fprintf(stderr, "org create: --name NAME is required (1-200 bytes of UTF-8)\n"), 1;
+		return fprintf(stderr,
+		               "org create: --name NAME is required (1-200 bytes of UTF-8)\n"),
+		       1;
 	if (o->timezone && !tz_valid(o->timezone))
 		return fprintf(stderr, "org create: unknown time zone %s\n", o->timezone), 1;
 	if (o->country && !valid_country(o->country))
-		return fprintf(stderr, "org create: --country must be two capital letters, e.g. VN\n"), 1;
+		return fprintf(stderr,
+		               "org create: --country must be two capital letters, e.g. VN\n"),
+		       1;
 	return 0;
 }
 
@@ -91,7 +105,7 @@ int cli_org_create(const struct config *cfg, const struct cli_org *o)
 	if (!c)
 		return 1;
 	const char *params[] = {o->slug, o->name, o->timezone ? o->timezone : "UTC", o->country,
-				o->host ? "true" : "false"};
+	                        o->host ? "true" : "false"};
 	PGresult *r = PQexecParams(c, SQL_ORG_INSERT, 5, NULL, params, NULL, NULL, 0);
 	int rc = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -108,8 +122,7 @@ int cli_org_create(const struct config *cfg, const struct cli_org *o)
 	return rc;
 }
 
-int cli_key_create(const struct config *cfg, const char *slug, const char *role,
-		   const char *name)
+int cli_key_create(const struct config *cfg, const char *slug, const char *role, const char *name)
 {
 	if (!valid_role(role)) {
 		fprintf(stderr, "key create: --role must be admin, editor or viewer\n");

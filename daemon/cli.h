@@ -18,7 +18,6 @@ struct cli_org {
 PGconn *cli_connect_migrated(const struct config *cfg, int retry, volatile int *stop);
 int cli_migrate(const struct config *cfg);
 int cli_org_create(const struct config *cfg, const struct cli_org *org);
-int cli_key_create(const struct config *cfg, const char *slug, const char *role,
-		   const char *name);
+int cli_key_create(const struct config *cfg, const char *slug, const char *role, const char *name);
 
 #endif

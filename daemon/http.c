@@ -120,15 +120,15 @@ const char *http_reason(int status)
 static void access_log(const struct req *r, int status, size_t bytes, int64_t dur_us)
 {
 	const char *uri = evhttp_request_get_uri(r->ev);
-	static const char *const names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
-					    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+	static const char *const names[] = {"GET",     "POST",  "HEAD",    "PUT",  "DELETE",
+	                                    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
 	const char *m = "?";
 	for (unsigned i = 0; i < ARRAY_LEN(names); i++)
 		if (r->method == (enum evhttp_cmd_type)(1u << i))
 			m = names[i];
 	log_info("request id=%s peer=%s method=%s uri=\"%.512s\" status=%d bytes=%zu ms=%.3f%s%s",
-		 r->id, r->peer, m, uri ? uri : "", status, bytes, (double)dur_us / 1000.0,
-		 r->who.org_slug[0] ? " org=" : "", r->who.org_slug);
+	         r->id, r->peer, m, uri ? uri : "", status, bytes, (double)dur_us / 1000.0,
+	         r->who.org_slug[0] ? " org=" : "", r->who.org_slug);
 }
 
 static void on_reply_sent(struct evhttp_request *ev, void *arg)
@@ -186,7 +186,10 @@ void reply_raw(struct req *r, int status, const char *content_type, const void *
 	finish(r, status, b);
 }
 
-void reply_empty(struct req *r, int status) { finish(r, status, NULL); }
+void reply_empty(struct req *r, int status)
+{
+	finish(r, status, NULL);
+}
 
 static void reply_json_typed(struct req *r, int status, json_t *body, const char *type)
 {
@@ -195,7 +198,7 @@ static void reply_json_typed(struct req *r, int status, json_t *body, const char
 	if (!text) {
 		/* Out of memory: a fixed answer needs no allocation of ours. */
 		static const char oom[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server "
-					  "Error\",\"status\":500}";
+		                          "Error\",\"status\":500}";
 		reply_raw(r, 500, "application/problem+json", oom, sizeof(oom) - 1);
 		return;
 	}
@@ -224,7 +227,7 @@ static const char *problem_type(int status)
 void reply_problem_fields(struct req *r, int status, const char *detail, json_t *errors)
 {
 	json_t *p = json_pack("{s:s, s:s, s:i}", "type", problem_type(status), "title",
-			      http_reason(status), "status", status);
+	                      http_reason(status), "status", status);
 	if (p && detail)
 		json_object_set_new(p, "detail", json_string(detail));
 	if (p && errors)
@@ -264,9 +267,9 @@ json_t *req_json_body(struct req *r, int allow_merge_patch)
 	if (!content_type_is(ct, "application/json") &&
 	    !(allow_merge_patch && content_type_is(ct, "application/merge-patch+json"))) {
 		reply_problem(r, 415,
-			      allow_merge_patch
-				  ? "send application/merge-patch+json or application/json"
-				  : "send application/json");
+		              allow_merge_patch
+		                  ? "send application/merge-patch+json or application/json"
+		                  : "send application/json");
 		return NULL;
 	}
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
@@ -277,7 +280,7 @@ json_t *req_json_body(struct req *r, int allow_merge_patch)
 	if (!j) {
 		char detail[300];
 		snprintf(detail, sizeof(detail), "malformed JSON at line %d, column %d: %s",
-			 err.line, err.column, err.text);
+		         err.line, err.column, err.text);
 		reply_problem(r, 400, detail);
 		return NULL;
 	}

@@ -37,7 +37,7 @@ struct req {
 	enum evhttp_cmd_type method;
 	char id[33];
 	char peer[64];
-	char *path;       /* percent-decoded */
+	char *path; /* percent-decoded */
 	struct evkeyvalq query;
 	int nparams;
 	struct {

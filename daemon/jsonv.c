@@ -21,8 +21,7 @@ static int listed(const char *key, const char *const *list)
 	return 0;
 }
 
-void jv_known(json_t *obj, const char *const *allowed, const char *const *ignored,
-	      json_t *errors)
+void jv_known(json_t *obj, const char *const *allowed, const char *const *ignored, json_t *errors)
 {
 	const char *key;
 	json_t *v;
@@ -37,8 +36,8 @@ void jv_known(json_t *obj, const char *const *allowed, const char *const *ignore
 	}
 }
 
-const char *jv_string(json_t *obj, const char *key, int required, size_t max,
-		      int allow_newlines, json_t *errors)
+const char *jv_string(json_t *obj, const char *key, int required, size_t max, int allow_newlines,
+                      json_t *errors)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v)) {

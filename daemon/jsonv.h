@@ -8,11 +8,10 @@
 
 /* Refuses members of obj not in allowed (NULL-terminated); members in
  * ignored (server-written fields a client may echo back) pass silently. */
-void jv_known(json_t *obj, const char *const *allowed, const char *const *ignored,
-	      json_t *errors);
+void jv_known(json_t *obj, const char *const *allowed, const char *const *ignored, json_t *errors);
 /* A string member: NULL if absent (an error if required) or bad. */
-const char *jv_string(json_t *obj, const char *key, int required, size_t max,
-		      int allow_newlines, json_t *errors);
+const char *jv_string(json_t *obj, const char *key, int required, size_t max, int allow_newlines,
+                      json_t *errors);
 /* Adds an error unless it cannot allocate (then the 422 just names fewer). */
 void jv_error(json_t *errors, const char *field, const char *message);
 

@@ -28,14 +28,14 @@ struct args {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: liaisond [--config FILE] [--SETTING VALUE ...] [serve]\n"
-		"       liaisond [...] migrate\n"
-		"       liaisond [...] org create SLUG --name NAME [--timezone TZ] [--country CC] "
-		"[--host]\n"
-		"       liaisond [...] key create SLUG [--role admin|editor|viewer] [--name NAME]\n"
-		"       liaisond --version | --help\n\n"
-		"Settings (flag --name, variable LIAISON_NAME, or \"name = value\" in the file;\n"
-		"flags win over variables, variables over the file):\n");
+	        "usage: liaisond [--config FILE] [--SETTING VALUE ...] [serve]\n"
+	        "       liaisond [...] migrate\n"
+	        "       liaisond [...] org create SLUG --name NAME [--timezone TZ] [--country CC] "
+	        "[--host]\n"
+	        "       liaisond [...] key create SLUG [--role admin|editor|viewer] [--name NAME]\n"
+	        "       liaisond --version | --help\n\n"
+	        "Settings (flag --name, variable LIAISON_NAME, or \"name = value\" in the file;\n"
+	        "flags win over variables, variables over the file):\n");
 	size_t n;
 	const struct config_setting_info *s = config_settings(&n);
 	for (size_t i = 0; i < n; i++) {
@@ -45,10 +45,10 @@ static void usage(FILE *f)
 			if (*p == '_')
 				*p = '-';
 		fprintf(f, "  %-26s %s (default: %s)\n", flag, s[i].help,
-			*s[i].default_value ? s[i].default_value : "empty");
+		        *s[i].default_value ? s[i].default_value : "empty");
 	}
 	fprintf(f, "\nDurations: an integer and a unit (ms, s, m, h, d). Lists: comma-separated.\n"
-		   "The config file may also be named by LIAISON_CONFIG.\n");
+	           "The config file may also be named by LIAISON_CONFIG.\n");
 }
 
 /* "--webhook-timeout" -> "webhook_timeout" */
@@ -82,9 +82,9 @@ static int command_option(struct args *a, const char *opt, int argc, char **argv
 		const char *name;
 		size_t off;
 	} opts[] = {{"name", offsetof(struct args, name)},
-		    {"timezone", offsetof(struct args, timezone)},
-		    {"country", offsetof(struct args, country)},
-		    {"role", offsetof(struct args, role)}};
+	            {"timezone", offsetof(struct args, timezone)},
+	            {"country", offsetof(struct args, country)},
+	            {"role", offsetof(struct args, role)}};
 	if (strcmp(opt, "host") == 0) {
 		a->host = 1;
 		return 0;
@@ -160,6 +160,10 @@ static int load_config(struct config *cfg, const struct args *a)
 			fprintf(stderr, "liaisond: --%s: %s\n", a->flags[i], err);
 			return -1;
 		}
+	}
+	if (config_finish(cfg) != 0) {
+		fprintf(stderr, "liaisond: out of memory\n");
+		return -1;
 	}
 	return 0;
 }

@@ -10,16 +10,16 @@
 #include <event2/buffer.h>
 #include <stdatomic.h>
 
-#define MAX_ROUTES 128
+#define MAX_ROUTES  128
 #define ROUTE_SLOTS (MAX_ROUTES + 1) /* last slot: unmatched */
 
-static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
-			       412, 413, 415, 422, 429, 500, 503};
+static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
+                               409, 412, 413, 415, 422, 429, 500, 503};
 #define N_STATUS (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + other */
 
 /* Upper bounds in microseconds. */
-static const int64_t buckets_us[] = {500, 1000, 2500, 5000, 10000, 25000, 50000,
-				     100000, 250000, 500000, 1000000, 2500000};
+static const int64_t buckets_us[] = {500,   1000,   2500,   5000,   10000,   25000,
+                                     50000, 100000, 250000, 500000, 1000000, 2500000};
 #define N_BUCKETS (sizeof(buckets_us) / sizeof(buckets_us[0]))
 
 static _Atomic uint64_t req_count[ROUTE_SLOTS][N_STATUS];
@@ -48,7 +48,7 @@ void metrics_request(int route_index, int status, int64_t duration_us)
 		b++;
 	atomic_fetch_add_explicit(&lat_bucket[r][b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&lat_sum_us[r], (uint64_t)(duration_us > 0 ? duration_us : 0),
-				  memory_order_relaxed);
+	                          memory_order_relaxed);
 }
 
 void metrics_inc(enum metric_counter c)
@@ -77,8 +77,9 @@ static const char *method_label(const struct route *routes, size_t n, size_t r)
 static int render_requests(struct evbuffer *out, const struct route *routes, size_t n)
 {
 	int rc = 0;
-	rc |= evbuffer_add_printf(out, "# HELP liaison_http_requests_total HTTP requests answered.\n"
-				       "# TYPE liaison_http_requests_total counter\n") < 0;
+	rc |=
+	    evbuffer_add_printf(out, "# HELP liaison_http_requests_total HTTP requests answered.\n"
+	                             "# TYPE liaison_http_requests_total counter\n") < 0;
 	for (size_t r = 0; r < ROUTE_SLOTS; r++) {
 		if (r >= n && r != MAX_ROUTES)
 			continue;
@@ -87,12 +88,13 @@ static int render_requests(struct evbuffer *out, const struct route *routes, siz
 			if (!v)
 				continue;
 			rc |= evbuffer_add_printf(
-			    out,
-			    "liaison_http_requests_total{route=\"%s\",method=\"%s\",status=\"%s%d\"} "
-			    "%llu\n",
-			    route_label(routes, n, r), method_label(routes, n, r),
-			    s + 1 == N_STATUS ? "other" : "", s + 1 == N_STATUS ? 0 : statuses[s],
-			    (unsigned long long)v) < 0;
+			          out,
+			          "liaison_http_requests_total{route=\"%s\",method=\"%s\",status="
+			          "\"%s%d\"} "
+			          "%llu\n",
+			          route_label(routes, n, r), method_label(routes, n, r),
+			          s + 1 == N_STATUS ? "other" : "",
+			          s + 1 == N_STATUS ? 0 : statuses[s], (unsigned long long)v) < 0;
 		}
 	}
 	return rc;
@@ -102,31 +104,40 @@ static int render_latency(struct evbuffer *out, const struct route *routes, size
 {
 	int rc = 0;
 	rc |= evbuffer_add_printf(out,
-				  "# HELP liaison_http_request_duration_seconds Time to answer.\n"
-				  "# TYPE liaison_http_request_duration_seconds histogram\n") < 0;
+	                          "# HELP liaison_http_request_duration_seconds Time to answer.\n"
+	                          "# TYPE liaison_http_request_duration_seconds histogram\n") < 0;
 	for (size_t r = 0; r < ROUTE_SLOTS; r++) {
 		if (r >= n && r != MAX_ROUTES)
 			continue;
+		uint64_t total = 0;
+		for (size_t b = 0; b <= N_BUCKETS; b++)
+			total += atomic_load_explicit(&lat_bucket[r][b], memory_order_relaxed);
+		if (!total)
+			continue; /* routes never called: no series rather than zeros */
 		uint64_t cum = 0;
 		const char *lbl = route_label(routes, n, r), *m = method_label(routes, n, r);
 		for (size_t b = 0; b <= N_BUCKETS; b++) {
 			cum += atomic_load_explicit(&lat_bucket[r][b], memory_order_relaxed);
 			if (b < N_BUCKETS)
-				rc |= evbuffer_add_printf(
-				    out,
-				    "liaison_http_request_duration_seconds_bucket{route=\"%s\","
-				    "method=\"%s\",le=\"%g\"} %llu\n",
-				    lbl, m, (double)buckets_us[b] / 1e6, (unsigned long long)cum) < 0;
+				rc |=
+				    evbuffer_add_printf(
+				        out,
+				        "liaison_http_request_duration_seconds_bucket{route=\"%s\","
+				        "method=\"%s\",le=\"%g\"} %llu\n",
+				        lbl, m, (double)buckets_us[b] / 1e6,
+				        (unsigned long long)cum) < 0;
 		}
 		rc |= evbuffer_add_printf(
-		    out,
-		    "liaison_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
-		    "le=\"+Inf\"} %llu\n"
-		    "liaison_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n"
-		    "liaison_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
-		    lbl, m, (unsigned long long)cum, lbl, m,
-		    (double)atomic_load_explicit(&lat_sum_us[r], memory_order_relaxed) / 1e6, lbl,
-		    m, (unsigned long long)cum) < 0;
+		          out,
+		          "liaison_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+		          "le=\"+Inf\"} %llu\n"
+		          "liaison_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} "
+		          "%.6f\n"
+		          "liaison_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} "
+		          "%llu\n",
+		          lbl, m, (unsigned long long)cum, lbl, m,
+		          (double)atomic_load_explicit(&lat_sum_us[r], memory_order_relaxed) / 1e6,
+		          lbl, m, (unsigned long long)cum) < 0;
 	}
 	return rc;
 }
@@ -142,22 +153,24 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 	    {"liaison_db_pool_queued", "gauge", "Queries waiting for a connection."},
 	    {"liaison_db_connect_failures_total", "counter", "Failed connection attempts."},
 	    {"liaison_db_queries_total", "counter", "Queries sent."},
-	    {"liaison_db_refused_total", "counter", "Queries refused (database down or queue full)."},
+	    {"liaison_db_refused_total", "counter",
+	     "Queries refused (database down or queue full)."},
 	};
 	int rc = 0;
 	for (size_t k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
 		rc |= evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", g[k].name, g[k].help,
-					  g[k].name, g[k].type) < 0;
+		                          g[k].name, g[k].type) < 0;
 		for (int i = 0; i < srv->nworkers; i++) {
 			if (!srv->workers[i].db)
 				continue;
 			struct dbpool_stats st;
 			dbpool_get_stats(srv->workers[i].db, &st);
-			const uint64_t v[] = {(uint64_t)st.size, (uint64_t)st.connected,
-					      (uint64_t)st.busy, (uint64_t)st.queued,
-					      st.connect_failures, st.queries, st.refused};
+			const uint64_t v[] = {(uint64_t)st.size,   (uint64_t)st.connected,
+			                      (uint64_t)st.busy,   (uint64_t)st.queued,
+			                      st.connect_failures, st.queries,
+			                      st.refused};
 			rc |= evbuffer_add_printf(out, "%s{worker=\"%d\"} %llu\n", g[k].name, i,
-						  (unsigned long long)v[k]) < 0;
+			                          (unsigned long long)v[k]) < 0;
 		}
 	}
 	return rc;
@@ -168,17 +181,17 @@ int metrics_render(const struct server *srv, struct evbuffer *out)
 	size_t n;
 	const struct route *routes = router_routes(&n);
 	int rc = render_requests(out, routes, n) | render_latency(out, routes, n) |
-		 render_pools(out, srv);
+	         render_pools(out, srv);
 	for (int c = 0; c < M_COUNTER_COUNT; c++)
 		rc |= evbuffer_add_printf(out, "# TYPE %s counter\n%s %llu\n", counter_names[c],
-					  counter_names[c],
-					  (unsigned long long)atomic_load(&counters[c])) < 0;
+		                          counter_names[c],
+		                          (unsigned long long)atomic_load(&counters[c])) < 0;
 	int64_t inflight = 0;
 	for (int i = 0; i < srv->nworkers; i++)
 		inflight += atomic_load(&srv->workers[i].inflight);
 	rc |= evbuffer_add_printf(out,
-				  "# TYPE liaison_http_requests_in_flight gauge\n"
-				  "liaison_http_requests_in_flight %lld\n",
-				  (long long)inflight) < 0;
+	                          "# TYPE liaison_http_requests_in_flight gauge\n"
+	                          "liaison_http_requests_in_flight %lld\n",
+	                          (long long)inflight) < 0;
 	return rc ? -1 : 0;
 }

@@ -15,8 +15,13 @@ void metrics_request(int route_index, int status, int64_t duration_us);
 /* Renders the exposition text into out. */
 int metrics_render(const struct server *srv, struct evbuffer *out);
 /* Named counters other subsystems bump (e.g. "auth_cache_hits"). */
-enum metric_counter { M_AUTH_CACHE_HIT, M_AUTH_CACHE_MISS, M_AUTH_FAILED, M_RATE_LIMITED,
-		      M_COUNTER_COUNT };
+enum metric_counter {
+	M_AUTH_CACHE_HIT,
+	M_AUTH_CACHE_MISS,
+	M_AUTH_FAILED,
+	M_RATE_LIMITED,
+	M_COUNTER_COUNT
+};
 void metrics_inc(enum metric_counter c);
 
 #endif

@@ -27,8 +27,9 @@ static void on_schema(PGresult *res, void *arg)
 	int want = migrate_latest_version();
 	if (have != want) {
 		req_add_header(r, "Retry-After", "5");
-		reply_problem(r, 503, have < want ? "database schema is behind this liaisond"
-						  : "database schema is ahead of this liaisond");
+		reply_problem(r, 503,
+		              have < want ? "database schema is behind this liaisond"
+		                          : "database schema is ahead of this liaisond");
 		return;
 	}
 	reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", have));
@@ -37,7 +38,7 @@ static void on_schema(PGresult *res, void *arg)
 void ops_readyz(struct req *r)
 {
 	if (dbpool_query(r->w->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
-			 NULL, on_schema, r) != 0)
+	                 NULL, on_schema, r) != 0)
 		reply_unavailable(r);
 }
 

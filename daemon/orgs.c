@@ -17,19 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ORG_COLUMNS                                                                        \
-	"slug, name, timezone, country, is_host, "                                          \
+#define ORG_COLUMNS                                                                                \
+	"slug, name, timezone, country, is_host, "                                                 \
 	"to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static json_t *org_json(const PGresult *res, int row, int col)
 {
-	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:s}", "slug", PQgetvalue(res, row, col),
-			 "name", PQgetvalue(res, row, col + 1), "timezone",
-			 PQgetvalue(res, row, col + 2), "country",
-			 PQgetisnull(res, row, col + 3) ? json_null()
-							: json_string(PQgetvalue(res, row, col + 3)),
-			 "is_host", PQgetvalue(res, row, col + 4)[0] == 't', "created_at",
-			 PQgetvalue(res, row, col + 5));
+	return json_pack(
+	    "{s:s, s:s, s:s, s:o, s:b, s:s}", "slug", PQgetvalue(res, row, col), "name",
+	    PQgetvalue(res, row, col + 1), "timezone", PQgetvalue(res, row, col + 2), "country",
+	    PQgetisnull(res, row, col + 3) ? json_null()
+	                                   : json_string(PQgetvalue(res, row, col + 3)),
+	    "is_host", PQgetvalue(res, row, col + 4)[0] == 't', "created_at",
+	    PQgetvalue(res, row, col + 5));
 }
 
 /* Common start of every result callback: 503 or 500 answered here. */
@@ -48,7 +48,7 @@ static int result_ok(struct req *r, PGresult *res)
 }
 
 static void submit(struct req *r, const char *sql, int n, const char *const *params,
-		   db_result_cb cb)
+                   db_result_cb cb)
 {
 	if (dbpool_query(r->w->db, sql, n, params, cb, r) != 0)
 		reply_unavailable(r);
@@ -57,8 +57,9 @@ static void submit(struct req *r, const char *sql, int n, const char *const *par
 static int require_role(struct req *r, enum role min, int host_only)
 {
 	if (r->who.role < min || (host_only && !r->who.is_host)) {
-		reply_problem(r, 403, host_only ? "only the host org's admins may do this"
-						: "your key's role does not allow this");
+		reply_problem(r, 403,
+		              host_only ? "only the host org's admins may do this"
+		                        : "your key's role does not allow this");
 		return 0;
 	}
 	return 1;
@@ -174,10 +175,10 @@ static void on_key_created(PGresult *res, void *arg)
 			snprintf(loc, sizeof(loc), "/v1/keys/%s", PQgetvalue(res, 0, 0));
 			req_add_header(r, "Location", loc);
 			reply_json(r, 201,
-				   json_pack("{s:s, s:s, s:s, s:s, s:s}", "id",
-					     PQgetvalue(res, 0, 0), "name", PQgetvalue(res, 0, 1),
-					     "role", PQgetvalue(res, 0, 2), "created_at",
-					     PQgetvalue(res, 0, 3), "token", kc->token));
+			           json_pack("{s:s, s:s, s:s, s:s, s:s}", "id",
+			                     PQgetvalue(res, 0, 0), "name", PQgetvalue(res, 0, 1),
+			                     "role", PQgetvalue(res, 0, 2), "created_at",
+			                     PQgetvalue(res, 0, 3), "token", kc->token));
 		}
 	}
 	memset(kc->token, 0, sizeof(kc->token));
@@ -186,7 +187,7 @@ static void on_key_created(PGresult *res, void *arg)
 
 /* Makes a token and inserts its hash; the SQL's $1 is the org slug. */
 static void key_insert(struct req *r, const char *sql, const char *slug, const char *name,
-		       const char *role)
+                       const char *role)
 {
 	struct key_create *kc = calloc(1, sizeof(*kc));
 	char hash[TOKEN_HASH_HEX + 1];
@@ -205,7 +206,7 @@ static void key_insert(struct req *r, const char *sql, const char *slug, const c
 
 /* Reads {"name", "role"}; role defaults to fixed_role or "viewer". */
 static int key_body(struct req *r, const char **name, const char **role, json_t **body,
-		    int role_allowed)
+                    int role_allowed)
 {
 	*body = req_json_body(r, 0);
 	if (!*body)
@@ -255,12 +256,13 @@ void orgs_create_first_key(struct req *r)
 	json_t *body;
 	if (!key_body(r, &name, &role, &body, 0))
 		return;
-	key_insert(r,
-		   "INSERT INTO api_keys (org_id, name, role, token_hash) "
-		   "SELECT o.id, $2, $3, $4 FROM orgs o WHERE o.slug = $1 AND NOT EXISTS "
-		   "(SELECT 1 FROM api_keys k WHERE k.org_id = o.id AND k.revoked_at IS NULL) "
-		   "RETURNING id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-		   slug, name ? name : "", "admin");
+	key_insert(
+	    r,
+	    "INSERT INTO api_keys (org_id, name, role, token_hash) "
+	    "SELECT o.id, $2, $3, $4 FROM orgs o WHERE o.slug = $1 AND NOT EXISTS "
+	    "(SELECT 1 FROM api_keys k WHERE k.org_id = o.id AND k.revoked_at IS NULL) "
+	    "RETURNING id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+	    slug, name ? name : "", "admin");
 	json_decref(body);
 }
 
@@ -273,8 +275,8 @@ static void on_key_list(PGresult *res, void *arg)
 	for (int i = 0; items && i < PQntuples(res); i++)
 		json_array_append_new(
 		    items, json_pack("{s:s, s:s, s:s, s:s}", "id", PQgetvalue(res, i, 0), "name",
-				     PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2),
-				     "created_at", PQgetvalue(res, i, 3)));
+		                     PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2),
+		                     "created_at", PQgetvalue(res, i, 3)));
 	reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 

@@ -9,24 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GET EVHTTP_REQ_GET
-#define POST EVHTTP_REQ_POST
-#define PATCH EVHTTP_REQ_PATCH
+#define GET    EVHTTP_REQ_GET
+#define POST   EVHTTP_REQ_POST
+#define PATCH  EVHTTP_REQ_PATCH
 #define DELETE EVHTTP_REQ_DELETE
 
 static const struct route routes[] = {
-	/* operations: ops.c */
-	{GET, "/healthz", ops_healthz, ROUTE_PUBLIC},
-	{GET, "/readyz", ops_readyz, ROUTE_PUBLIC},
-	{GET, "/metrics", ops_metrics, ROUTE_PUBLIC},
-	/* organisations and API keys: orgs.c */
-	{GET, "/v1/orgs", orgs_list, ROUTE_AUTH},
-	{POST, "/v1/orgs", orgs_create, ROUTE_AUTH},
-	{GET, "/v1/orgs/{slug}", orgs_get, ROUTE_AUTH},
-	{POST, "/v1/orgs/{slug}/keys", orgs_create_first_key, ROUTE_AUTH},
-	{GET, "/v1/keys", keys_list, ROUTE_AUTH},
-	{POST, "/v1/keys", keys_create, ROUTE_AUTH},
-	{DELETE, "/v1/keys/{id}", keys_delete, ROUTE_AUTH},
+    /* operations: ops.c */
+    {GET, "/healthz", ops_healthz, ROUTE_PUBLIC},
+    {GET, "/readyz", ops_readyz, ROUTE_PUBLIC},
+    {GET, "/metrics", ops_metrics, ROUTE_PUBLIC},
+    /* organisations and API keys: orgs.c */
+    {GET, "/v1/orgs", orgs_list, ROUTE_AUTH},
+    {POST, "/v1/orgs", orgs_create, ROUTE_AUTH},
+    {GET, "/v1/orgs/{slug}", orgs_get, ROUTE_AUTH},
+    {POST, "/v1/orgs/{slug}/keys", orgs_create_first_key, ROUTE_AUTH},
+    {GET, "/v1/keys", keys_list, ROUTE_AUTH},
+    {POST, "/v1/keys", keys_create, ROUTE_AUTH},
+    {DELETE, "/v1/keys/{id}", keys_delete, ROUTE_AUTH},
 };
 
 const struct route *router_routes(size_t *n)
@@ -35,7 +35,10 @@ const struct route *router_routes(size_t *n)
 	return routes;
 }
 
-int router_index(const struct route *rt) { return (int)(rt - routes); }
+int router_index(const struct route *rt)
+{
+	return (int)(rt - routes);
+}
 
 /* Walks pattern and path segment by segment; {name} takes one non-empty
  * segment. With r set, captured values are percent-decoded into it. */
@@ -64,7 +67,8 @@ static int match(const char *pattern, const char *path, struct req *r)
 				const char *name = NULL;
 				size_t nlen = (size_t)(close - p - 1);
 				for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-					if (strlen(names[i]) == nlen && !strncmp(names[i], p + 1, nlen))
+					if (strlen(names[i]) == nlen &&
+					    !strncmp(names[i], p + 1, nlen))
 						name = names[i];
 				if (!name) {
 					free(val);
@@ -120,7 +124,7 @@ static const char *method_name(enum evhttp_cmd_type m)
 }
 
 enum route_match router_match(struct req *r, const char *path, const struct route **out,
-			      char *allow, size_t allowlen)
+                              char *allow, size_t allowlen)
 {
 	enum evhttp_cmd_type want = r->method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : r->method;
 	int path_seen = 0;

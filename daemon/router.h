@@ -24,7 +24,7 @@ enum route_match { MATCH_OK, MATCH_NO_PATH, MATCH_NO_METHOD };
 /* Finds the route for method and path; fills r->params. On
  * MATCH_NO_METHOD, allow gets the methods the path does take. */
 enum route_match router_match(struct req *r, const char *path, const struct route **out,
-			      char *allow, size_t allowlen);
+                              char *allow, size_t allowlen);
 const struct route *router_routes(size_t *n);
 int router_index(const struct route *rt);
 /* Splits a pattern match without a request (for tests): 1 if it matches. */

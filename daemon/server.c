@@ -32,7 +32,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#define HEARTBEAT_MS 500
+#define HEARTBEAT_MS   500
 #define LISTEN_BACKLOG 1024
 
 /* ---- one request --------------------------------------------------------- */
@@ -86,9 +86,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	}
 	char allow[128];
 	switch (router_match(r, r->path, &r->route, allow, sizeof(allow))) {
-	case MATCH_OK:
-		dispatch(r);
-		return;
+	case MATCH_OK: dispatch(r); return;
 	case MATCH_NO_METHOD:
 		req_add_header(r, "Allow", allow);
 		if (r->method == EVHTTP_REQ_OPTIONS)
@@ -96,9 +94,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 		else
 			reply_problem(r, 405, "this method is not allowed here");
 		return;
-	case MATCH_NO_PATH:
-		reply_problem(r, 404, "no such resource");
-		return;
+	case MATCH_NO_PATH: reply_problem(r, 404, "no such resource"); return;
 	}
 }
 
@@ -112,8 +108,9 @@ void worker_request_done(struct worker *w)
 
 static evutil_socket_t bind_socket(const struct config *cfg, int reuseport)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
 	struct addrinfo *ai = NULL;
 	char port[8];
 	snprintf(port, sizeof(port), "%d", cfg->listen_port);
@@ -121,11 +118,10 @@ static evutil_socket_t bind_socket(const struct config *cfg, int reuseport)
 		return -1;
 	evutil_socket_t fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
-	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-			(reuseport &&
-			 setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-			bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-			listen(fd, LISTEN_BACKLOG) != 0)) {
+	if (fd >= 0 &&
+	    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	     (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+	     bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)) {
 		int e = errno;
 		close(fd);
 		fd = -1;
@@ -160,7 +156,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	struct worker *w = arg;
 	log_warn("worker %d: %d requests still open at shutdown", w->index,
-		 atomic_load(&w->inflight));
+	         atomic_load(&w->inflight));
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -183,8 +179,8 @@ static int worker_setup(struct worker *w)
 	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
 	if (!w->http || !w->auth || !w->stop_ev || !w->drain_timer || !w->heartbeat)
 		return -1;
-	struct dbpool_options opt = {.conninfo = cfg->database, .size = cfg->db_pool_size,
-				     .queue_max = cfg->db_queue_max};
+	struct dbpool_options opt = {
+	    .conninfo = cfg->database, .size = cfg->db_pool_size, .queue_max = cfg->db_queue_max};
 	w->db = dbpool_new(w->base, &opt);
 	if (!w->db)
 		return -1;
@@ -192,11 +188,12 @@ static int worker_setup(struct worker *w)
 	 * problem+json; it only guards against unbounded memory. */
 	evhttp_set_max_body_size(w->http, cfg->max_body * 4 + 65536);
 	evhttp_set_max_headers_size(w->http, 64 * 1024);
-	struct timeval tv = {cfg->request_timeout_ms / 1000, (cfg->request_timeout_ms % 1000) * 1000};
+	struct timeval tv = {cfg->request_timeout_ms / 1000,
+	                     (cfg->request_timeout_ms % 1000) * 1000};
 	evhttp_set_timeout_tv(w->http, &tv);
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(w->http, on_request, w);
 	evutil_socket_t fd = bind_socket(cfg, 1);
 	if (fd < 0) {
@@ -256,7 +253,7 @@ static int config_reload(struct mainloop *m)
 	char err[CONFIG_ERR_LEN];
 	extern char **environ;
 	int rc = (m->cfg_path && config_load_file(&fresh, m->cfg_path, err, sizeof(err))) ||
-		 config_load_env(&fresh, environ, err, sizeof(err));
+	         config_load_env(&fresh, environ, err, sizeof(err));
 	for (int i = 0; !rc && i + 1 < m->nflags; i += 2)
 		if (config_set(&fresh, m->flags[i], m->flags[i + 1], err, sizeof(err)))
 			rc = -1;
@@ -283,7 +280,8 @@ static void notify_reloading(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	           (unsigned long long)ts.tv_sec * 1000000ULL +
+	               (unsigned long long)ts.tv_nsec / 1000);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -318,7 +316,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < m->srv->nworkers; i++) {
 		if (now - atomic_load(&m->srv->workers[i].last_beat_ms) > limit / 2) {
 			log_error("worker %d has not run for %lld ms", i,
-				  (long long)(now - atomic_load(&m->srv->workers[i].last_beat_ms)));
+			          (long long)(now - atomic_load(&m->srv->workers[i].last_beat_ms)));
 			return;
 		}
 	}
@@ -387,7 +385,7 @@ static int main_events(struct mainloop *m, struct event **evs, size_t n)
 	if (sd_watchdog_enabled(0, &m->watchdog_usec) > 0 && n > 3) {
 		evs[3] = event_new(m->base, -1, EV_PERSIST, on_watchdog, m);
 		struct timeval tv = {(long)(m->watchdog_usec / 2000000),
-				     (long)((m->watchdog_usec / 2) % 1000000)};
+		                     (long)((m->watchdog_usec / 2) % 1000000)};
 		if (!evs[3] || event_add(evs[3], &tv))
 			return -1;
 	}
@@ -397,8 +395,8 @@ static int main_events(struct mainloop *m, struct event **evs, size_t n)
 int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flags)
 {
 	struct server srv = {.cfg = cfg, .started_ms = now_monotonic_ms()};
-	struct mainloop m = {.srv = &srv, .cfg = cfg, .cfg_path = cfg_path, .nflags = nflags,
-			     .flags = flags};
+	struct mainloop m = {
+	    .srv = &srv, .cfg = cfg, .cfg_path = cfg_path, .nflags = nflags, .flags = flags};
 	struct event *evs[4] = {0};
 	struct dblisten *listen = NULL;
 	int rc = 1;
@@ -419,7 +417,7 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 		goto out;
 	}
 	log_info("liaisond %s listening on http://%s (%d threads)", LIAISON_VERSION, cfg->listen,
-		 srv.nworkers);
+	         srv.nworkers);
 	sd_notify(0, "READY=1");
 	event_base_dispatch(m.base);
 	rc = 0;

@@ -22,7 +22,7 @@ struct worker {
 	struct evhttp_bound_socket *bound;
 	struct dbpool *db;
 	struct authcache *auth;
-	struct event *stop_ev;   /* activated from the main thread */
+	struct event *stop_ev; /* activated from the main thread */
 	struct event *drain_timer;
 	struct event *heartbeat;
 	_Atomic int64_t last_beat_ms;

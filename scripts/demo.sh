@@ -1,0 +1,25 @@
+#!/bin/sh
+# Loads the demo data set into an empty database: the organisations of
+# our users' world and an admin key of the host org, written to TOKENFILE.
+# Does nothing when the host org exists already.
+#   scripts/demo.sh BIN TOKENFILE
+set -eu
+bin=$1
+tokenfile=$2
+
+if ! "$bin" org create hcmc-dost --host --timezone Asia/Ho_Chi_Minh --country VN \
+	--name "Sở Khoa học và Công nghệ TP.HCM (HCMC DOST)" >/dev/null 2>&1; then
+	[ -s "$tokenfile" ] || "$bin" key create hcmc-dost --role admin --name demo >"$tokenfile"
+	exit 0
+fi
+org() { "$bin" org create "$@" >/dev/null; }
+org busan-city --timezone Asia/Seoul --country KR --name "Busan Metropolitan City"
+org haiphong --timezone Asia/Ho_Chi_Minh --country VN --name "Sở Khoa học và Công nghệ Hải Phòng"
+org cabc --timezone America/Toronto --country CA --name "Canada-ASEAN Business Council"
+org becamex-idc --timezone Asia/Ho_Chi_Minh --country VN --name "Becamex IDC"
+org nus --timezone Asia/Singapore --country SG --name "National University of Singapore"
+org binh-duong --timezone Asia/Ho_Chi_Minh --country VN --name "Tỉnh Bình Dương"
+org eindhoven --timezone Europe/Amsterdam --country NL --name "Gemeente Eindhoven"
+umask 077
+"$bin" key create hcmc-dost --role admin --name demo >"$tokenfile"
+echo "demo data loaded"

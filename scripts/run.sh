@@ -1,0 +1,36 @@
+#!/bin/sh
+# `make run`: serves liaison on 127.0.0.1:8080 in the foreground. Without a
+# configured database it starts a private PostgreSQL cluster under var/,
+# and on an empty database it loads the demo data and makes an admin key.
+set -eu
+bin=${1:-build/liaisond}
+top=$(cd "$(dirname "$0")/.." && pwd)
+var="$top/var"
+mkdir -p "$var"
+chmod 0755 "$var"
+
+if [ -z "${LIAISON_DATABASE:-}" ] && [ -z "${LIAISON_CONFIG:-}" ]; then
+	sock=$("$top/scripts/pgcluster.sh" start "$var/pg")
+	base="host=$sock user=liaison"
+	if ! "$(pg_config --bindir)/psql" -X -q -d "$base dbname=postgres" -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'liaison'" | grep -q 1; then
+		"$(pg_config --bindir)/psql" -X -q -d "$base dbname=postgres" -c "CREATE DATABASE liaison"
+	fi
+	LIAISON_DATABASE="$base dbname=liaison"
+	export LIAISON_DATABASE
+	echo "PostgreSQL: private cluster in $("$top/scripts/pgcluster.sh" datadir "$var/pg")" \
+		"(stop it with: scripts/pgcluster.sh stop $var/pg)"
+fi
+
+"$bin" migrate >/dev/null
+tokenfile="$var/demo-admin-token"
+"$top/scripts/demo.sh" "$bin" "$tokenfile"
+
+listen=${LIAISON_LISTEN:-127.0.0.1:8080}
+echo
+echo "liaison serves on http://$listen"
+echo "An admin API token of the host org hcmc-dost is in $tokenfile:"
+echo "  curl -H \"Authorization: Bearer \$(cat $tokenfile)\" http://$listen/v1/orgs"
+echo "More tokens: $bin key create SLUG --role admin|editor|viewer"
+echo
+exec "$bin" serve
