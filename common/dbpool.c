@@ -25,9 +25,13 @@ static const char base_setup_sql[] = "SET TIME ZONE 'UTC'; SET statement_timeout
 
 enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 
+#define MAX_PREPARED 128
+
 struct dbjob {
 	struct dbjob *next;
 	const char *sql;
+	char *sql_copy;  /* set for one-off SQL, which is never prepared */
+	int preparing;   /* a PQsendPrepare for sql is in flight */
 	int nparams;
 	char **params; /* copies: the caller's buffers may be gone by dispatch */
 	db_result_cb cb;
@@ -46,6 +50,10 @@ struct dbconn {
 	PGresult *result;    /* last result of the job in flight */
 	int held;            /* acquired by a caller */
 	int broken;          /* failed while held: reset on release */
+	/* Statements prepared on this session, by the address of their SQL
+	 * literal; statement i is named "lz<i>". Gone with the session. */
+	const char *prepared[MAX_PREPARED];
+	int nprepared;
 };
 
 struct dbpool {
@@ -87,6 +95,7 @@ static void job_free(struct dbjob *j)
 	for (int i = 0; i < j->nparams; i++)
 		free(j->params[i]);
 	free(j->params);
+	free(j->sql_copy);
 	free(j);
 }
 
@@ -204,6 +213,7 @@ static void conn_reset(struct dbconn *c, const char *why)
 		c->result = NULL;
 	}
 	c->state = C_DOWN;
+	c->nprepared = 0;
 	if (was_ready) {
 		atomic_fetch_sub(&p->n_connected, 1);
 		if (c->job || c->held)
@@ -345,6 +355,15 @@ static void conn_finish_job(struct dbconn *c)
 	struct dbpool *p = c->pool;
 	struct dbjob *j = c->job;
 	PGresult *res = c->result;
+	if (j->preparing && res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		/* Prepared: now run it. A failed prepare reports like a failed query. */
+		PQclear(res);
+		c->result = NULL;
+		c->prepared[c->nprepared++] = j->sql;
+		j->preparing = 0;
+		conn_send(c, j);
+		return;
+	}
 	c->job = NULL;
 	c->result = NULL;
 	if (!c->held)

@@ -1,0 +1,58 @@
+# lib.sh - shared set-up for the benchmarks: a private PostgreSQL cluster,
+# a database with the host org and an admin key, a liaisond on a free port.
+# Sourced by the bench scripts; everything is torn down by bench_cleanup.
+
+BENCH_TMP=$(mktemp -d /tmp/lzbench.XXXXXX)
+chmod 0755 "$BENCH_TMP"
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+PGBIN=$(pg_config --bindir)
+DAEMON_PID=
+
+bench_cleanup() {
+	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+	"$TOP/scripts/pgcluster.sh" stop "$BENCH_TMP/data" >/dev/null 2>&1
+	rm -rf "$BENCH_TMP"
+}
+trap bench_cleanup EXIT INT TERM
+
+bench_cluster() {
+	SOCK=$("$TOP/scripts/pgcluster.sh" start "$BENCH_TMP/data")
+	"$PGBIN/psql" -X -q -d "host=$SOCK user=liaison dbname=postgres" -c "CREATE DATABASE bench"
+	DB="host=$SOCK user=liaison dbname=bench"
+}
+
+bench_org() {
+	"$BIN" --database "$DB" org create hcmc-dost --name "HCMC DOST" --host \
+		--timezone Asia/Ho_Chi_Minh >/dev/null
+	TOKEN=$("$BIN" --database "$DB" key create hcmc-dost --role admin)
+}
+
+bench_daemon() {
+	PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	"$BIN" --database "$DB" --listen "127.0.0.1:$PORT" --log-level warn --rate-limit 0 "$@" \
+		>"$BENCH_TMP/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "liaisond did not start" >&2
+	cat "$BENCH_TMP/daemon.log" >&2
+	exit 1
+}
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# "Requests/sec: 1234.5" -> 1234.5
+wrk_rate() { awk '/^Requests\/sec/ {print $2}'; }
+# pgbench "tps = 1234.5 (without initial connection time)" -> 1234.5
+pgbench_rate() { awk '/^tps = / {print $3; exit}'; }
+# wrk counts error answers as requests: a run with any is void.
+wrk_all_ok() {
+	if grep -q "Non-2xx" "$1"; then
+		echo "benchmark void: wrk got error answers" >&2
+		cat "$1" >&2
+		exit 1
+	fi
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
