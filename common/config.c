@@ -142,7 +142,7 @@ static int bad(char *err, size_t errlen, const char *msg)
 static int set_kind(struct config *cfg, const struct setting *s, const char *value, char *err,
                     size_t errlen)
 {
-	char *base = (char *)cfg + s->offset;
+	void *base = (char *)cfg + s->offset;
 	long l;
 	switch (s->kind) {
 	case K_STRING:
@@ -357,7 +357,7 @@ int config_finish(struct config *cfg)
 
 static int setting_differs(const struct setting *s, const struct config *a, const struct config *b)
 {
-	const char *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
+	const void *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
 	switch (s->kind) {
 	case K_STRING:
 	case K_URL:

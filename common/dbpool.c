@@ -30,8 +30,8 @@ enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 struct dbjob {
 	struct dbjob *next;
 	const char *sql;
-	char *sql_copy;  /* set for one-off SQL, which is never prepared */
-	int preparing;   /* a PQsendPrepare for sql is in flight */
+	char *sql_copy; /* set for one-off SQL, which is never prepared */
+	int preparing;  /* a PQsendPrepare for sql is in flight */
 	int nparams;
 	char **params; /* copies: the caller's buffers may be gone by dispatch */
 	db_result_cb cb;
