@@ -310,12 +310,39 @@ static void conn_ready(struct dbconn *c)
 
 /* ---- queries ------------------------------------------------------------- */
 
+static int prepared_index(const struct dbconn *c, const char *sql)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		if (c->prepared[i] == sql)
+			return i;
+	return -1;
+}
+
+/* Sends the job: as a prepared statement when the session has it, after
+ * preparing it when there is room, as a one-off statement otherwise. */
+static int conn_send_statement(struct dbconn *c, struct dbjob *j)
+{
+	const char *const *params = (const char *const *)j->params;
+	char name[16];
+	int idx = j->sql_copy ? -1 : prepared_index(c, j->sql);
+	if (idx >= 0) {
+		snprintf(name, sizeof(name), "lz%d", idx);
+		return PQsendQueryPrepared(c->pg, name, j->nparams, params, NULL, NULL, 0);
+	}
+	if (!j->sql_copy && c->nprepared < MAX_PREPARED) {
+		snprintf(name, sizeof(name), "lz%d", c->nprepared);
+		j->preparing = 1;
+		return PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL);
+	}
+	return PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
+}
+
 static int conn_send(struct dbconn *c, struct dbjob *j)
 {
 	c->job = j;
-	atomic_fetch_add(&c->pool->queries, 1);
-	if (PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, (const char *const *)j->params, NULL,
-	                      NULL, 0) != 1) {
+	if (!j->preparing)
+		atomic_fetch_add(&c->pool->queries, 1);
+	if (conn_send_statement(c, j) != 1) {
 		conn_reset(c, PQerrorMessage(c->pg));
 		return -1;
 	}
@@ -565,6 +592,18 @@ int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *con
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j)
 		return -1;
+	return submit(p, j);
+}
+
+int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                      db_result_cb cb, void *arg)
+{
+	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
+	if (!j || !(j->sql_copy = strdup(sql))) {
+		job_free(j);
+		return -1;
+	}
+	j->sql = j->sql_copy;
 	return submit(p, j);
 }
 

@@ -50,9 +50,14 @@ struct dbpool_stats {
 struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *opt) WUR;
 void dbpool_free(struct dbpool *pool);
 
-/* One statement with text parameters, on any free connection. */
+/* One statement with text parameters, on any free connection. sql must
+ * be a string literal (or otherwise live as long as the pool): each
+ * connection prepares it once, keyed by its address, and reuses it. */
 int dbpool_query(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
                  db_result_cb cb, void *arg) WUR;
+/* The same for SQL built at run time: copied, never prepared. */
+int dbpool_query_text(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
+                      db_result_cb cb, void *arg) WUR;
 /* A connection of one's own, for transactions; release it when done. */
 int dbpool_acquire(struct dbpool *pool, db_conn_cb cb, void *arg) WUR;
 int dbconn_query(struct dbconn *conn, const char *sql, int nparams, const char *const *params,

@@ -41,3 +41,177 @@ int tz_valid(const char *name)
 	close(fd);
 	return r == 4 && memcmp(magic, "TZif", 4) == 0;
 }
+
+/* ---- civil time ---------------------------------------------------------- */
+
+#include <libical/ical.h>
+#include <pthread.h>
+#include <stdio.h>
+
+static int days_in_month(int y, int m)
+{
+	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 ? 28 + leap : d[m - 1];
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int civil_parse(const char *s, int date_only, struct civil *c)
+{
+	size_t want = date_only ? 10 : 19;
+	memset(c, 0, sizeof(*c));
+	if (strlen(s) != want || s[4] != '-' || s[7] != '-' || digits(s, 4, &c->year) ||
+	    digits(s + 5, 2, &c->month) || digits(s + 8, 2, &c->day))
+		return -1;
+	if (!date_only &&
+	    (s[10] != 'T' || s[13] != ':' || s[16] != ':' || digits(s + 11, 2, &c->hour) ||
+	     digits(s + 14, 2, &c->minute) || digits(s + 17, 2, &c->second)))
+		return -1;
+	/* Years before 1900 or after 2200 are typos, not delegation visits. */
+	if (c->year < 1900 || c->year > 2200 || c->month < 1 || c->month > 12 || c->day < 1 ||
+	    c->day > days_in_month(c->year, c->month) || c->hour > 23 || c->minute > 59 ||
+	    c->second > 59)
+		return -1;
+	return 0;
+}
+
+void civil_format(const struct civil *c, int date_only, char out[CIVIL_LEN])
+{
+	if (date_only)
+		snprintf(out, CIVIL_LEN, "%04u-%02u-%02u", (unsigned)c->year % 10000u,
+		         (unsigned)c->month % 100u, (unsigned)c->day % 100u);
+	else
+		snprintf(out, CIVIL_LEN, "%04u-%02u-%02uT%02u:%02u:%02u",
+		         (unsigned)c->year % 10000u, (unsigned)c->month % 100u,
+		         (unsigned)c->day % 100u, (unsigned)c->hour % 100u,
+		         (unsigned)c->minute % 100u, (unsigned)c->second % 100u);
+}
+
+/* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int64_t civil_to_epoch(const struct civil *c)
+{
+	return days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
+	       c->minute * 60 + c->second;
+}
+
+void civil_from_epoch(int64_t t, struct civil *c)
+{
+	int64_t z = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+	int64_t secs = t - z * 86400;
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	c->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	c->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	c->year = (int)(yoe + era * 400 + (c->month <= 2));
+	c->hour = (int)(secs / 3600);
+	c->minute = (int)(secs / 60 % 60);
+	c->second = (int)(secs % 60);
+}
+
+void civil_add_days(struct civil *c, int days)
+{
+	struct civil t = *c;
+	civil_from_epoch(civil_to_epoch(&t) + (int64_t)days * 86400, c);
+}
+
+/* ---- zones --------------------------------------------------------------- */
+
+/* libical's builtin zone table and each zone's lazily expanded list of
+ * transitions are shared and unlocked: every call into them is made under
+ * this mutex. The calls are short (a binary search once expanded). */
+static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int is_utc(const char *zone)
+{
+	return !strcmp(zone, "UTC") || !strcmp(zone, "Etc/UTC") || !strcmp(zone, "GMT") ||
+	       !strcmp(zone, "Etc/GMT");
+}
+
+/* UTC offset in seconds at instant t. */
+static int offset_at(icaltimezone *z, int64_t t)
+{
+	struct icaltimetype tt =
+	    icaltime_from_timet_with_zone((time_t)t, 0, icaltimezone_get_utc_timezone());
+	return icaltimezone_get_utc_offset_of_utc_time(z, &tt, NULL);
+}
+
+static icaltimezone *zone_get(const char *zone)
+{
+	if (!tz_valid(zone))
+		return NULL;
+	return icaltimezone_get_builtin_timezone(zone);
+}
+
+enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)
+{
+	int64_t local = civil_to_epoch(w);
+	if (is_utc(zone)) {
+		*utc = local;
+		return TZ_OK;
+	}
+	pthread_mutex_lock(&zone_lock);
+	icaltimezone *z = zone_get(zone);
+	if (!z) {
+		pthread_mutex_unlock(&zone_lock);
+		return TZ_UNKNOWN;
+	}
+	/* The offsets in force a day either side bracket every real transition;
+	 * an instant u is valid for this wall time when u + offset(u) == local. */
+	int before = offset_at(z, local - 86400);
+	int after = offset_at(z, local + 86400);
+	int64_t best = INT64_MAX;
+	const int cand[2] = {before, after};
+	for (int i = 0; i < 2; i++) {
+		int64_t u = local - cand[i];
+		if (offset_at(z, u) == cand[i] && u < best)
+			best = u;
+	}
+	pthread_mutex_unlock(&zone_lock);
+	if (best == INT64_MAX) {
+		*utc = local - before;
+		return TZ_GAP;
+	}
+	*utc = best;
+	return TZ_OK;
+}
+
+enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w)
+{
+	if (is_utc(zone)) {
+		civil_from_epoch(utc, w);
+		return TZ_OK;
+	}
+	pthread_mutex_lock(&zone_lock);
+	icaltimezone *z = zone_get(zone);
+	int off = z ? offset_at(z, utc) : 0;
+	pthread_mutex_unlock(&zone_lock);
+	if (!z)
+		return TZ_UNKNOWN;
+	civil_from_epoch(utc + off, w);
+	return TZ_OK;
+}

@@ -1,10 +1,41 @@
-/* tz.h - IANA zone names checked against the system's tz database. */
+/* tz.h - IANA zones from the system's tz database: name validation and
+ * conversion between local wall time and UTC instants. */
 #ifndef LIAISON_TZ_H
 #define LIAISON_TZ_H
+
+#include "compat.h"
+
+#include <stdint.h>
+
+/* A wall-clock date and time, with no zone. */
+struct civil {
+	int year, month, day, hour, minute, second;
+};
 
 /* True when name is a well-formed IANA name with a TZif file under
  * /usr/share/zoneinfo. Names with "..", a leading '/', or other
  * characters are refused before any file is opened. */
 int tz_valid(const char *name);
+
+/* "2024-08-21T14:00:00" (date_only 0) or "2024-10-17" (date_only 1), a
+ * real calendar date; returns 0 on success. */
+int civil_parse(const char *s, int date_only, struct civil *out) WUR;
+#define CIVIL_LEN 24
+/* Formats as civil_parse reads. */
+void civil_format(const struct civil *c, int date_only, char out[CIVIL_LEN]);
+/* Seconds since the epoch of c read as UTC, and back. */
+int64_t civil_to_epoch(const struct civil *c);
+void civil_from_epoch(int64_t t, struct civil *out);
+/* Adds days to a date (time of day kept). */
+void civil_add_days(struct civil *c, int days);
+
+enum tz_result { TZ_OK = 0, TZ_GAP = 1, TZ_UNKNOWN = 2 };
+
+/* The UTC instant of wall time w in zone. A time inside a DST gap is
+ * TZ_GAP (*utc then holds the instant using the offset before the gap,
+ * as RFC 5545 reads it); a time that occurs twice is its first instant. */
+enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc) WUR;
+/* The wall time of instant utc in zone. */
+enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w) WUR;
 
 #endif

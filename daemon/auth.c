@@ -97,6 +97,7 @@ static void on_key(PGresult *res, void *arg)
 	snprintf(p->org_slug, sizeof(p->org_slug), "%s", PQgetvalue(res, 0, 2));
 	p->role = role_parse(PQgetvalue(res, 0, 3));
 	p->is_host = PQgetvalue(res, 0, 4)[0] == 't';
+	snprintf(p->org_tz, sizeof(p->org_tz), "%s", PQgetvalue(res, 0, 5));
 	/* Only cache what was read under the generation still current. */
 	if (aw->generation == atomic_load(&r->w->srv->auth_generation)) {
 		struct auth_entry *e = slot_for(r->w->auth, aw->hash);
@@ -154,7 +155,7 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 	memcpy(aw->hash, hash, sizeof(hash));
 	const char *params[] = {hash};
 	if (dbpool_query(r->w->db,
-	                 "SELECT k.id, o.id, o.slug, k.role, o.is_host FROM api_keys k "
+	                 "SELECT k.id, o.id, o.slug, k.role, o.is_host, o.timezone FROM api_keys k "
 	                 "JOIN orgs o ON o.id = k.org_id "
 	                 "WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
 	                 1, params, on_key, aw) != 0) {

@@ -26,6 +26,7 @@ struct principal {
 	char key_id[37];
 	char org_id[37];
 	char org_slug[64];
+	char org_tz[65];
 	enum role role;
 	int is_host;
 };

@@ -2,6 +2,7 @@
  * To find the code behind a URL, find its line here. */
 #include "router.h"
 
+#include "events.h"
 #include "http.h"
 #include "ops.h"
 #include "orgs.h"

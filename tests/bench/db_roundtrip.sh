@@ -31,6 +31,8 @@ wrk -t2 -c"$CLIENTS" -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "$url" >"$BE
 wait "$sampler"
 wrk_all_ok "$BENCH_TMP/wrk.out"
 daemon_rps=$(wrk_rate <"$BENCH_TMP/wrk.out")
+pg_simple=$("$PGBIN/pgbench" -n -M simple -c "$CLIENTS" -j2 -T "$SECS" -f "$BENCH_TMP/select.sql" \
+	-h "$SOCK" -U liaison bench 2>/dev/null | pgbench_rate)
 pg_ext=$("$PGBIN/pgbench" -n -M extended -c "$CLIENTS" -j2 -T "$SECS" -f "$BENCH_TMP/select.sql" \
 	-h "$SOCK" -U liaison bench 2>/dev/null | pgbench_rate)
 pg_prep=$("$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j2 -T "$SECS" -f "$BENCH_TMP/select.sql" \
@@ -38,8 +40,10 @@ pg_prep=$("$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j2 -T "$SECS" -f "$BENC
 
 echo "db_roundtrip: clients=$CLIENTS seconds=$SECS cores=$(nproc)"
 echo "  liaisond GET /v1/orgs/{slug}       $daemon_rps req/s"
+echo "  pgbench same SELECT (simple)       $pg_simple tps"
 echo "  pgbench same SELECT (extended)     $pg_ext tps"
 echo "  pgbench same SELECT (prepared)     $pg_prep tps"
+echo "  ratio daemon/pgbench simple        $(ratio "$daemon_rps" "$pg_simple")"
 echo "  ratio daemon/pgbench extended      $(ratio "$daemon_rps" "$pg_ext")"
 echo "  ratio daemon/pgbench prepared      $(ratio "$daemon_rps" "$pg_prep")"
 echo "  liaisond RSS idle                  $rss_idle KiB"

@@ -1,0 +1,345 @@
+/* event.c - validation of events. One function per kind of field; each
+ * adds its own errors, so one 422 lists every fault of a request. */
+#include "event.h"
+
+#include "recur.h"
+#include "validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const event_server_fields[] = {"id",         "org",       "sequence",     "created_at",
+                                           "updated_at", "conflicts", "agreement_id", NULL};
+
+static const char *const client_fields[] = {
+    "kind",     "title",     "description",   "location",  "city",   "country",
+    "timezone", "start",     "end",           "all_day",   "rrule",  "exdates",
+    "rdates",   "series_id", "recurrence_id", "uid",       "status", "visibility",
+    "partners", "tags",      "parent_id",     "reminders", "url",    NULL};
+
+static void err(json_t *errors, const char *field, const char *message)
+{
+	json_t *e = json_pack("{s:s, s:s}", "field", field, "message", message);
+	if (e)
+		json_array_append_new(errors, e);
+}
+
+static int listed(const char *key, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, key))
+			return 1;
+	return 0;
+}
+
+static void check_known(json_t *obj, json_t *errors)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		(void)v;
+		if (!listed(key, client_fields) && !listed(key, event_server_fields))
+			err(errors, key, "unknown field");
+	}
+}
+
+/* A string field: NULL when absent or null; errors for other types. */
+static const char *text(json_t *obj, const char *key, size_t max, int newlines, int required,
+                        json_t *errors)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			err(errors, key, "is required");
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		err(errors, key, "must be a string");
+		return NULL;
+	}
+	const char *s = json_string_value(v);
+	if (strlen(s) != json_string_length(v)) {
+		err(errors, key, "must not contain NUL characters");
+		return NULL;
+	}
+	if (!*s) {
+		if (required)
+			err(errors, key, "must not be empty");
+		return NULL; /* an empty optional text is the same as none */
+	}
+	if (strlen(s) > max) {
+		char m[64];
+		snprintf(m, sizeof(m), "must be at most %zu bytes", max);
+		err(errors, key, m);
+		return NULL;
+	}
+	if (!valid_text(s, max, newlines)) {
+		err(errors, key, "must not contain control characters");
+		return NULL;
+	}
+	return s;
+}
+
+static const char *one_of(json_t *obj, const char *key, const char *const *values, const char *dflt,
+                          json_t *errors)
+{
+	const char *s = text(obj, key, 32, 0, 0, errors);
+	if (!s)
+		return json_object_get(obj, key) && !json_is_null(json_object_get(obj, key)) &&
+		               !json_is_string(json_object_get(obj, key))
+		           ? NULL
+		           : dflt;
+	for (const char *const *v = values; *v; v++)
+		if (!strcmp(*v, s))
+			return *v;
+	char m[160] = "must be one of";
+	for (const char *const *v = values; *v; v++) {
+		strncat(m, v == values ? " " : ", ", sizeof(m) - strlen(m) - 1);
+		strncat(m, *v, sizeof(m) - strlen(m) - 1);
+	}
+	err(errors, key, m);
+	return NULL;
+}
+
+/* Reads a local time (a date when all_day) and its UTC instant. */
+static int local_time(const char *field, const char *s, int all_day, const char *zone,
+                      struct civil *c, int64_t *utc, json_t *errors)
+{
+	if (civil_parse(s, all_day, c)) {
+		err(errors, field,
+		    all_day ? "must be a date, YYYY-MM-DD"
+		            : "must be a local date-time, YYYY-MM-DDTHH:MM:SS, without offset");
+		return -1;
+	}
+	if (!zone)
+		return -1;
+	enum tz_result r = tz_to_utc(zone, c, utc);
+	if (r == TZ_GAP && !all_day) {
+		char m[160];
+		snprintf(m, sizeof(m), "%s does not exist in %s (the clocks skip it)", s, zone);
+		err(errors, field, m);
+		return -1;
+	}
+	return r == TZ_UNKNOWN ? -1 : 0;
+}
+
+static json_t *array_field(json_t *obj, const char *key, size_t max, json_t *errors)
+{
+	json_t *a = json_object_get(obj, key);
+	if (!a || json_is_null(a))
+		return NULL;
+	if (!json_is_array(a)) {
+		err(errors, key, "must be an array");
+		return NULL;
+	}
+	if (json_array_size(a) > max) {
+		char m[64];
+		snprintf(m, sizeof(m), "must have at most %zu entries", max);
+		err(errors, key, m);
+		return NULL;
+	}
+	return a;
+}
+
+static void check_dates(json_t *obj, const char *key, struct event_in *e, json_t *errors)
+{
+	json_t *a = array_field(obj, key, EVENT_MAX_DATES, errors);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		char field[48];
+		snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		struct civil c;
+		int64_t utc;
+		if (!json_is_string(v))
+			err(errors, field, "must be a string");
+		else
+			local_time(field, json_string_value(v), e->all_day, e->timezone, &c, &utc,
+			           errors);
+	}
+	if (!strcmp(key, "exdates"))
+		e->exdates = a;
+	else
+		e->rdates = a;
+}
+
+static void check_strings(json_t *obj, const char *key, size_t maxlen, int slugs, json_t **out,
+                          json_t *errors)
+{
+	json_t *a = array_field(obj, key, EVENT_MAX_LIST, errors);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		char field[48];
+		snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+		if (!s)
+			err(errors, field, "must be a string");
+		else if (slugs ? !valid_slug(s)
+		               : !valid_text(s, maxlen, 0) || strlen(s) != json_string_length(v))
+			err(errors, field,
+			    slugs ? "must be an org slug" : "must be 1-64 bytes of text");
+	}
+	*out = a;
+}
+
+static void check_reminders(json_t *obj, struct event_in *e, json_t *errors)
+{
+	json_t *a = array_field(obj, "reminders", EVENT_MAX_REMINDERS, errors);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		char field[48];
+		snprintf(field, sizeof(field), "reminders[%zu]", i);
+		int64_t secs;
+		if (!json_is_string(v))
+			err(errors, field, "must be a string");
+		else if (ical_duration_parse(json_string_value(v), &secs))
+			err(errors, field, "must be an RFC 5545 duration such as -P7D or -PT2H");
+		else if (secs > 0)
+			err(errors, field, "must be before the start: a negative duration");
+		else if (secs < -400LL * 86400)
+			err(errors, field, "must be at most 400 days before the start");
+	}
+	e->reminders = a;
+}
+
+static void check_ids(json_t *obj, struct event_in *e, json_t *errors)
+{
+	e->series_id = text(obj, "series_id", 36, 0, 0, errors);
+	e->parent_id = text(obj, "parent_id", 36, 0, 0, errors);
+	if (e->series_id && !valid_uuid(e->series_id)) {
+		err(errors, "series_id", "must be a UUID");
+		e->series_id = NULL;
+	}
+	if (e->parent_id && !valid_uuid(e->parent_id)) {
+		err(errors, "parent_id", "must be a UUID");
+		e->parent_id = NULL;
+	}
+	const char *rid = text(obj, "recurrence_id", 19, 0, 0, errors);
+	if (rid) {
+		int64_t ignored;
+		e->has_recurrence_id = !local_time("recurrence_id", rid, e->all_day, e->timezone,
+		                                   &e->recurrence_id, &ignored, errors);
+	}
+	if (!!e->series_id != !!rid)
+		err(errors, e->series_id ? "recurrence_id" : "series_id",
+		    "series_id and recurrence_id go together");
+	if (e->series_id && e->rrule)
+		err(errors, "rrule", "an override of one occurrence has no rule of its own");
+}
+
+static void check_url(json_t *obj, struct event_in *e, json_t *errors)
+{
+	e->url = text(obj, "url", 2048, 0, 0, errors);
+	if (e->url && strncmp(e->url, "https://", 8) && strncmp(e->url, "http://", 7)) {
+		err(errors, "url", "must be an absolute http or https URL");
+		e->url = NULL;
+	}
+	if (e->url && strpbrk(e->url, " <>\"\\"))
+		err(errors, "url", "must be an absolute http or https URL");
+}
+
+/* The span of the whole series, for range queries. */
+static void compute_span(struct event_in *e)
+{
+	int64_t dur = e->end_utc - e->start_utc;
+	e->last_end_utc = e->end_utc;
+	if (e->rrule) {
+		int64_t last = recur_last_start(e->rrule, e->timezone, &e->start, e->all_day);
+		e->last_end_utc = last == INT64_MAX ? INT64_MAX : last + dur;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(e->rdates, i, v)
+	{
+		struct civil c;
+		int64_t u;
+		if (e->last_end_utc != INT64_MAX &&
+		    !civil_parse(json_string_value(v), e->all_day, &c) &&
+		    tz_to_utc(e->timezone, &c, &u) != TZ_UNKNOWN && u + dur > e->last_end_utc)
+			e->last_end_utc = u + dur;
+	}
+	if (e->last_end_utc < e->end_utc)
+		e->last_end_utc = e->end_utc;
+}
+
+static void check_times(json_t *obj, struct event_in *e, json_t *errors)
+{
+	json_t *ad = json_object_get(obj, "all_day");
+	if (ad && !json_is_null(ad) && !json_is_boolean(ad))
+		err(errors, "all_day", "must be true or false");
+	e->all_day = json_is_true(ad);
+	const char *start = text(obj, "start", 19, 0, 1, errors);
+	const char *end = text(obj, "end", 19, 0, 0, errors);
+	int ok = start && !local_time("start", start, e->all_day, e->timezone, &e->start,
+	                              &e->start_utc, errors);
+	if (end && !local_time("end", end, e->all_day, e->timezone, &e->end, &e->end_utc, errors)) {
+		e->has_end = 1;
+		if (ok && (e->end_utc < e->start_utc || (e->all_day && e->end_utc == e->start_utc)))
+			err(errors, "end",
+			    e->all_day ? "must be after start (the end date is exclusive)"
+			               : "must not be before start");
+	}
+	if (ok && !e->has_end) {
+		e->end = e->start;
+		e->end_utc = e->start_utc;
+		if (e->all_day) {
+			civil_add_days(&e->end, 1);
+			if (tz_to_utc(e->timezone, &e->end, &e->end_utc) == TZ_UNKNOWN)
+				e->end_utc = e->start_utc + 86400;
+		}
+	}
+	e->rrule = text(obj, "rrule", 512, 0, 0, errors);
+	char why[160];
+	if (e->rrule && recur_validate(e->rrule, e->all_day, why, sizeof(why))) {
+		err(errors, "rrule", why);
+		e->rrule = NULL;
+	}
+}
+
+int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json_t *errors)
+{
+	static const char *const kinds[] = {"visit", "festival", "deadline", "meeting", NULL};
+	static const char *const statuses[] = {"confirmed", "tentative", "cancelled", NULL};
+	static const char *const visibilities[] = {"network", "private", NULL};
+	size_t before = json_array_size(errors);
+	memset(e, 0, sizeof(*e));
+	check_known(obj, errors);
+	e->kind = one_of(obj, "kind", kinds, NULL, errors);
+	if (!e->kind && !json_object_get(obj, "kind"))
+		err(errors, "kind", "is required");
+	e->title = text(obj, "title", 500, 0, 1, errors);
+	e->description = text(obj, "description", 20000, 1, 0, errors);
+	e->location = text(obj, "location", 500, 0, 0, errors);
+	e->city = text(obj, "city", 200, 0, 0, errors);
+	e->country = text(obj, "country", 2, 0, 0, errors);
+	if (e->country && !valid_country(e->country))
+		err(errors, "country", "must be an ISO 3166-1 alpha-2 code such as VN");
+	e->timezone = text(obj, "timezone", 64, 0, 0, errors);
+	if (!e->timezone && !json_object_get(obj, "timezone"))
+		e->timezone = default_tz;
+	if (e->timezone && !tz_valid(e->timezone)) {
+		err(errors, "timezone", "unknown IANA time zone");
+		e->timezone = NULL;
+	}
+	check_times(obj, e, errors);
+	check_dates(obj, "exdates", e, errors);
+	check_dates(obj, "rdates", e, errors);
+	check_ids(obj, e, errors);
+	e->uid = text(obj, "uid", 255, 0, 0, errors);
+	e->status = one_of(obj, "status", statuses, "confirmed", errors);
+	e->visibility = one_of(obj, "visibility", visibilities, "network", errors);
+	check_strings(obj, "partners", 63, 1, &e->partners, errors);
+	check_strings(obj, "tags", 64, 0, &e->tags, errors);
+	check_reminders(obj, e, errors);
+	check_url(obj, e, errors);
+	if (json_array_size(errors) != before)
+		return -1;
+	compute_span(e);
+	return 0;
+}

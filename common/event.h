@@ -1,0 +1,37 @@
+/* event.h - an event as the API accepts it: every field checked, times
+ * read in the event's zone, the UTC instants that queries use computed.
+ * Pure (no database): the daemon adds the checks that need one. */
+#ifndef LIAISON_EVENT_H
+#define LIAISON_EVENT_H
+
+#include "compat.h"
+#include "tz.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define EVENT_MAX_DATES     1000
+#define EVENT_MAX_LIST      50
+#define EVENT_MAX_REMINDERS 10
+
+struct event_in {
+	const char *kind, *title, *description, *location, *city, *country;
+	const char *timezone, *rrule, *uid, *status, *visibility, *url;
+	const char *series_id, *parent_id;
+	int all_day;
+	struct civil start, end, recurrence_id;
+	int has_end, has_recurrence_id;
+	int64_t start_utc, end_utc, last_end_utc; /* last_end_utc INT64_MAX: no end */
+	/* JSON arrays (borrowed from the request) for the SQL parameters. */
+	json_t *exdates, *rdates, *partners, *tags, *reminders;
+};
+
+/* Validates obj (a whole event: a create, or a stored event with a merge
+ * patch applied). default_tz is the owner org's zone. Each fault is added
+ * to errors as {"field", "message"}; returns 0 when there was none. */
+int event_validate(json_t *obj, const char *default_tz, struct event_in *out, json_t *errors) WUR;
+
+/* Fields a client may send back that the server writes. */
+extern const char *const event_server_fields[];
+
+#endif

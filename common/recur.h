@@ -1,0 +1,36 @@
+/* recur.h - RFC 5545 recurrence rules and durations: strict validation
+ * and bounded expansion (libical), in local wall time of the item's zone. */
+#ifndef LIAISON_RECUR_H
+#define LIAISON_RECUR_H
+
+#include "compat.h"
+#include "tz.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RECUR_MAX_COUNT      10000
+#define RECUR_MAX_ITERATIONS 200000
+
+/* Checks an RRULE value; err gets the reason. all_day: UNTIL must be a date. */
+int recur_validate(const char *rrule, int all_day, char *err, size_t errlen) WUR;
+
+/* RFC 5545 dur-value ("-P7D", "-PT2H", "P1W") in seconds. */
+int ical_duration_parse(const char *s, int64_t *seconds) WUR;
+
+/* Called for each occurrence start (wall time and its UTC instant);
+ * return non-zero to stop. */
+typedef int (*recur_cb)(const struct civil *start, int64_t start_utc, void *arg);
+
+/* Expands rrule from dtstart in zone, for occurrences whose start is
+ * before until_utc (the caller trims the window's other side). Without
+ * an rrule, dtstart alone. Returns the number visited, or -1 on error. */
+long recur_expand(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
+                  int64_t until_utc, recur_cb cb, void *arg);
+
+/* The UTC start of the last occurrence, or INT64_MAX when the rule has no
+ * end; for rules without COUNT or UNTIL that is INT64_MAX at once. */
+int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
+                         int all_day);
+
+#endif

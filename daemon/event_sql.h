@@ -1,0 +1,95 @@
+/* event_sql.h - the SQL of /v1/events: the representation of an event
+ * (built in SQL, so every route returns the same JSON), the visibility
+ * rule, and the statements. Table e is events, o the owner org. */
+#ifndef LIAISON_EVENT_SQL_H
+#define LIAISON_EVENT_SQL_H
+
+#define EV_LOCAL(col)                                                                              \
+	"to_char(" col ", CASE WHEN e.all_day THEN 'YYYY-MM-DD' "                                  \
+	"ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS' END)"
+#define EV_LOCAL_LIST(col)                                                                         \
+	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x") " ORDER BY x), '[]') FROM unnest(" col ") x)"
+#define EV_UTC(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+#define EVENT_JSON                                                                                                            \
+	"jsonb_build_object('id', e.id, 'org', o.slug, 'kind', e.kind, 'title', e.title, "                                    \
+	"'description', e.description, 'location', e.location, 'city', e.city, "                                              \
+	"'country', e.country, 'timezone', e.timezone, 'all_day', e.all_day, "                                                \
+	"'start', " EV_LOCAL("e.start_local") ", 'end', " EV_LOCAL(                                                           \
+	    "e.end_local") ", "                                                                                               \
+	                   "'rrule', e.rrule, 'exdates', " EV_LOCAL_LIST(                                                     \
+	                       "e.exdates") ", "                                                                              \
+	                                    "'rdates', " EV_LOCAL_LIST(                                                       \
+	                                        "e.rdates") ", 'series_id', e.series_id, "                                    \
+	                                                    "'recurrence_id', " EV_LOCAL(                                     \
+	                                                        "e.recurrence_id") ", 'uid', "                                \
+	                                                                           "e.uid, "                                  \
+	                                                                           "'status', "                               \
+	                                                                           "e.status, "                               \
+	                                                                           "'visibility',"                            \
+	                                                                           " e."                                      \
+	                                                                           "visibility, "                             \
+	                                                                           "'partners', "                             \
+	                                                                           "to_jsonb(e."                              \
+	                                                                           "partners), "                              \
+	                                                                           "'tags', "                                 \
+	                                                                           "to_jsonb(e."                              \
+	                                                                           "tags), "                                  \
+	                                                                           "'parent_id', "                            \
+	                                                                           "e.parent_id, "                            \
+	                                                                           "'agreement_"                              \
+	                                                                           "id', "                                    \
+	                                                                           "e.agreement_"                             \
+	                                                                           "id, "                                     \
+	                                                                           "'reminders', "                            \
+	                                                                           "to_jsonb(e."                              \
+	                                                                           "reminders), "                             \
+	                                                                           "'url', "                                  \
+	                                                                           "e.url, "                                  \
+	                                                                           "'sequence', "                             \
+	                                                                           "e.sequence, "                             \
+	                                                                           "'created_at',"                            \
+	                                                                           " " EV_UTC("e."                            \
+	                                                                                      "cr"                            \
+	                                                                                      "ea"                            \
+	                                                                                      "te"                            \
+	                                                                                      "d_"                            \
+	                                                                                      "a"                             \
+	                                                                                      "t") ", 'updated_at', " EV_UTC( \
+	                                                                               "e."                                   \
+	                                                                               "updated_"                             \
+	                                                                               "at") ")"
+
+/* Who may see event e: $ME is the caller's org id, $MYSLUG its slug. */
+#define EV_VISIBLE(t, me, myslug)                                                                  \
+	"(" t ".visibility = 'network' OR " t ".org_id = " me " OR " myslug " = ANY(" t            \
+	".partners))"
+
+/* Visits and meetings at the same place whose spans overlap e's. */
+#define EV_CONFLICTS(me, myslug)                                                                   \
+	"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'title', c.title) "             \
+	"ORDER BY c.start_utc, c.id), '[]') FROM events c WHERE e.kind IN ('visit', 'meeting') "   \
+	"AND e.location IS NOT NULL AND e.status <> 'cancelled' "                                  \
+	"AND c.kind IN ('visit', 'meeting') AND c.id <> e.id AND c.status <> 'cancelled' "         \
+	"AND lower(c.location) = lower(e.location) AND c.start_utc < e.last_end_utc "              \
+	"AND c.last_end_utc > e.start_utc AND " EV_VISIBLE("c", me, myslug) ")"
+
+/* The 25 columns every write sets, from parameters $2..$26 ($1: org id). */
+#define EV_VALUES                                                                                  \
+	"$2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::timestamp, $11::timestamp, "                \
+	"to_timestamp($12::bigint), to_timestamp($13::bigint), "                                   \
+	"CASE WHEN $14::bigint IS NULL THEN 'infinity'::timestamptz "                              \
+	"ELSE to_timestamp($14::bigint) END, $15, "                                                \
+	"ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[], "                       \
+	"ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], "                       \
+	"$18::uuid, $19::timestamp, $20, $21, "                                                    \
+	"ARRAY(SELECT DISTINCT jsonb_array_elements_text($22::jsonb)), "                           \
+	"ARRAY(SELECT DISTINCT jsonb_array_elements_text($23::jsonb)), $24::uuid, "                \
+	"ARRAY(SELECT jsonb_array_elements_text($25::jsonb)), $26"
+#define EV_NPARAMS 26
+#define EV_COLUMNS                                                                                 \
+	"kind, title, description, location, city, country, timezone, all_day, "                   \
+	"start_local, end_local, start_utc, end_utc, last_end_utc, rrule, exdates, rdates, "       \
+	"series_id, recurrence_id, status, visibility, partners, tags, parent_id, reminders, url"
+
+#endif

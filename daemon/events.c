@@ -1,0 +1,909 @@
+/* events.c - /v1/events. A write runs in up to three steps on the
+ * request's worker: check the references the body names (partner orgs,
+ * parent, series, an Idempotency-Key seen before), write the row, and for
+ * an idempotent create remember the answer. Each step is one statement;
+ * the representation comes back from PostgreSQL ready to send. */
+#include "events.h"
+
+#include "dbpool.h"
+#include "event.h"
+#include "event_sql.h"
+#include "http.h"
+#include "jsonv.h"
+#include "server.h"
+#include "token.h"
+#include "validate.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One write in progress. */
+struct evop {
+	struct req *r;
+	json_t *body; /* the request body (create) or the merged event (patch) */
+	struct event_in in;
+	char *arrays[5]; /* exdates, rdates, partners, tags, reminders as JSON text */
+	char nums[4][24];
+	char start[CIVIL_LEN], end[CIVIL_LEN], rid[CIVIL_LEN];
+	char id[37];
+	char version[16];
+	char idem_key[256];
+	char body_hash[TOKEN_HASH_HEX + 1];
+	int creating;
+	int cancelling;
+};
+
+static void evop_free(struct evop *op)
+{
+	json_decref(op->body);
+	for (size_t i = 0; i < ARRAY_LEN(op->arrays); i++)
+		free(op->arrays[i]);
+	free(op);
+}
+
+/* Ends the request with a problem and frees the operation. */
+static void op_fail(struct evop *op, int status, const char *detail)
+{
+	struct req *r = op->r;
+	evop_free(op);
+	if (status == 503)
+		reply_unavailable(r);
+	else
+		reply_problem(r, status, detail);
+}
+
+static void op_fail_field(struct evop *op, int status, const char *field, const char *msg)
+{
+	struct req *r = op->r;
+	json_t *errors = json_array();
+	jv_error(errors, field, msg);
+	evop_free(op);
+	reply_problem_fields(r, status, msg, errors);
+}
+
+static int op_submit(struct evop *op, const char *sql, int n, const char *const *params,
+                     db_result_cb cb)
+{
+	if (dbpool_query(op->r->w->db, sql, n, params, cb, op) != 0) {
+		op_fail(op, 503, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* A result that is neither an outage nor an error, or the answer is sent. */
+static int op_result_ok(struct evop *op, PGresult *res)
+{
+	if (!res) {
+		op_fail(op, 503, NULL);
+		return 0;
+	}
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return 1;
+	const char *state = db_sqlstate(res);
+	if (!strcmp(state, "23505")) {
+		op_fail_field(op, 409, "uid", "an event with this uid (or this occurrence) exists");
+		return 0;
+	}
+	op_fail(op, 500, "database error");
+	return 0;
+}
+
+static void reply_event(struct req *r, int status, const char *json, const char *version)
+{
+	char etag[24];
+	snprintf(etag, sizeof(etag), "\"%s\"", version);
+	req_add_header(r, "ETag", etag);
+	reply_raw(r, status, "application/json", json, strlen(json));
+}
+
+/* ---- parameters ----------------------------------------------------------- */
+
+static const char *json_text(struct evop *op, int slot, json_t *a)
+{
+	op->arrays[slot] = json_dumps(a ? a : json_array(), JSON_COMPACT | JSON_ENCODE_ANY);
+	return op->arrays[slot] ? op->arrays[slot] : "[]";
+}
+
+/* Fills $1..$26 of EV_VALUES from the validated event. */
+static void event_params(struct evop *op, const char *org_id, const char **p)
+{
+	const struct event_in *e = &op->in;
+	civil_format(&e->start, e->all_day, op->start);
+	civil_format(&e->end, e->all_day, op->end);
+	snprintf(op->nums[0], sizeof(op->nums[0]), "%lld", (long long)e->start_utc);
+	snprintf(op->nums[1], sizeof(op->nums[1]), "%lld", (long long)e->end_utc);
+	snprintf(op->nums[2], sizeof(op->nums[2]), "%lld", (long long)e->last_end_utc);
+	if (e->has_recurrence_id)
+		civil_format(&e->recurrence_id, e->all_day, op->rid);
+	const char *v[EV_NPARAMS] = {org_id,
+	                             e->kind,
+	                             e->title,
+	                             e->description,
+	                             e->location,
+	                             e->city,
+	                             e->country,
+	                             e->timezone,
+	                             e->all_day ? "true" : "false",
+	                             op->start,
+	                             e->has_end ? op->end : NULL,
+	                             op->nums[0],
+	                             op->nums[1],
+	                             e->last_end_utc == INT64_MAX ? NULL : op->nums[2],
+	                             e->rrule,
+	                             json_text(op, 0, e->exdates),
+	                             json_text(op, 1, e->rdates),
+	                             e->series_id,
+	                             e->has_recurrence_id ? op->rid : NULL,
+	                             e->status,
+	                             e->visibility,
+	                             json_text(op, 2, e->partners),
+	                             json_text(op, 3, e->tags),
+	                             e->parent_id,
+	                             json_text(op, 4, e->reminders),
+	                             e->url};
+	memcpy(p, v, sizeof(v));
+}
+
+/* ---- reference checks ----------------------------------------------------- */
+
+static const char sql_refs[] =
+    "SELECT (SELECT coalesce(jsonb_agg(p), '[]') FROM jsonb_array_elements_text($1::jsonb) p "
+    "        WHERE p NOT IN (SELECT slug FROM orgs))::text, "
+    " $2::uuid IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.id = $2::uuid AND " EV_VISIBLE(
+        "e", "$4::uuid",
+        "$5") "), "
+              " $3::uuid IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.id = $3::uuid AND "
+              "  e.org_id = $4::uuid AND e.rrule IS NOT NULL AND e.series_id IS NULL), "
+              " (SELECT k.request_hash FROM idempotency_keys k WHERE k.org_id = $4::uuid AND k.key "
+              "= $6), "
+              " (SELECT coalesce(k.response, " EVENT_JSON "::text) FROM idempotency_keys k "
+              "  JOIN events e ON e.id = k.event_id JOIN orgs o ON o.id = e.org_id "
+              "  WHERE k.org_id = $4::uuid AND k.key = $6), "
+              " (SELECT e.version FROM idempotency_keys k JOIN events e ON e.id = k.event_id "
+              "  WHERE k.org_id = $4::uuid AND k.key = $6)";
+
+static void write_event(struct evop *op);
+
+/* Names the first missing partner as partners[i]. */
+static void refuse_partner(struct evop *op, const char *missing_json)
+{
+	json_t *missing = json_loads(missing_json, 0, NULL);
+	const char *slug = json_string_value(json_array_get(missing, 0));
+	size_t i;
+	json_t *v;
+	char field[32] = "partners";
+	json_array_foreach(op->in.partners, i, v) if (slug && !strcmp(json_string_value(v), slug))
+	{
+		snprintf(field, sizeof(field), "partners[%zu]", i);
+		break;
+	}
+	json_decref(missing);
+	op_fail_field(op, 422, field, "no org has this slug");
+}
+
+static void on_refs(PGresult *res, void *arg)
+{
+	struct evop *op = arg;
+	if (!op_result_ok(op, res))
+		return;
+	if (!PQgetisnull(res, 0, 3)) {
+		/* The key was used before: the same body gets the first answer. */
+		if (strcmp(PQgetvalue(res, 0, 3), op->body_hash) != 0) {
+			op_fail_field(op, 409, "Idempotency-Key",
+			              "this key was used with a different request body");
+			return;
+		}
+		struct req *r = op->r;
+		req_add_header(r, "Idempotent-Replayed", "true");
+		reply_event(r, 201, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+		evop_free(op);
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "[]") != 0) {
+		refuse_partner(op, PQgetvalue(res, 0, 0));
+		return;
+	}
+	if (PQgetvalue(res, 0, 1)[0] != 't') {
+		op_fail_field(op, 422, "parent_id", "no such event");
+		return;
+	}
+	if (PQgetvalue(res, 0, 2)[0] != 't') {
+		op_fail_field(op, 422, "series_id", "no recurring event of your org has this id");
+		return;
+	}
+	write_event(op);
+}
+
+static void check_refs(struct evop *op)
+{
+	struct principal *who = &op->r->who;
+	char *partners = json_dumps(op->in.partners ? op->in.partners : json_array(), JSON_COMPACT);
+	const char *p[] = {partners ? partners : "[]",
+	                   op->in.parent_id,
+	                   op->in.series_id,
+	                   who->org_id,
+	                   who->org_slug,
+	                   op->idem_key[0] ? op->idem_key : NULL};
+	op_submit(op, sql_refs, 6, p, on_refs);
+	free(partners);
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+static const char sql_insert[] =
+    "WITH e AS (INSERT INTO events (org_id, uid, " EV_COLUMNS ") "
+    "  VALUES ($1, coalesce($27, gen_random_uuid()::text || '@liaison'), " EV_VALUES ") "
+    "  RETURNING *), "
+    " k AS (INSERT INTO idempotency_keys (org_id, key, request_hash, event_id) "
+    "  SELECT $1, $28, $29, e.id FROM e WHERE $28 IS NOT NULL) "
+    "SELECT (" EVENT_JSON " || jsonb_build_object('conflicts', " EV_CONFLICTS(
+        "$1", "$30") "))::text, "
+                     " e.version, e.id FROM e JOIN orgs o ON o.id = e.org_id";
+
+static const char sql_remember[] =
+    "UPDATE idempotency_keys SET response = $3 WHERE org_id = $1 AND key = $2";
+
+static void on_remembered(PGresult *res, void *arg)
+{
+	(void)res; /* a lost answer only costs a rebuilt one on replay */
+	(void)arg;
+}
+
+static void on_inserted(PGresult *res, void *arg)
+{
+	struct evop *op = arg;
+	if (!op_result_ok(op, res))
+		return;
+	struct req *r = op->r;
+	char loc[64];
+	snprintf(loc, sizeof(loc), "/v1/events/%s", PQgetvalue(res, 0, 2));
+	req_add_header(r, "Location", loc);
+	if (op->idem_key[0]) {
+		const char *p[] = {r->who.org_id, op->idem_key, PQgetvalue(res, 0, 0)};
+		if (dbpool_query(r->w->db, sql_remember, 3, p, on_remembered, NULL) != 0) {
+			/* Not remembered: a replay rebuilds the answer from the row. */
+		}
+	}
+	reply_event(r, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	evop_free(op);
+}
+
+static const char sql_update[] =
+    "WITH e AS (UPDATE events SET (" EV_COLUMNS ") = (" EV_VALUES "), "
+    "  version = version + 1, updated_at = now(), "
+    "  cancelled_at = CASE WHEN $20 = 'cancelled' THEN coalesce(cancelled_at, now()) END, "
+    "  sequence = sequence + CASE WHEN (title, description, location, timezone, all_day, "
+    "   start_local, end_local, rrule, exdates, rdates, status, url, reminders) IS DISTINCT FROM "
+    "   ($3, $4, $5, $8, $9::boolean, $10::timestamp, $11::timestamp, $15, "
+    "   ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[], "
+    "   ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], $20, $26, "
+    "   ARRAY(SELECT jsonb_array_elements_text($25::jsonb))) THEN 1 ELSE 0 END "
+    "  WHERE id = $27::uuid AND org_id = $1 AND version = $28::integer RETURNING *) "
+    "SELECT (" EVENT_JSON " || jsonb_build_object('conflicts', " EV_CONFLICTS(
+        "$1", "$29") "))::text, "
+                     " e.version FROM e JOIN orgs o ON o.id = e.org_id";
+
+static void on_updated(PGresult *res, void *arg)
+{
+	struct evop *op = arg;
+	if (!op_result_ok(op, res))
+		return;
+	if (PQntuples(res) != 1) {
+		op_fail(op, 412, "the event changed meanwhile; read it again");
+		return;
+	}
+	reply_event(op->r, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	evop_free(op);
+}
+
+static void write_event(struct evop *op)
+{
+	struct principal *who = &op->r->who;
+	const char *p[30];
+	event_params(op, who->org_id, p);
+	if (op->creating) {
+		p[26] = op->in.uid;
+		p[27] = op->idem_key[0] ? op->idem_key : NULL;
+		p[28] = op->body_hash;
+		p[29] = who->org_slug;
+		op_submit(op, sql_insert, 30, p, on_inserted);
+	} else {
+		p[26] = op->id;
+		p[27] = op->version;
+		p[28] = who->org_slug;
+		op_submit(op, sql_update, 29, p, on_updated);
+	}
+}
+
+static int may_write(struct req *r)
+{
+	if (r->who.role < ROLE_EDITOR) {
+		reply_problem(r, 403, "your key's role does not allow changes");
+		return 0;
+	}
+	return 1;
+}
+
+static struct evop *evop_new(struct req *r)
+{
+	struct evop *op = calloc(1, sizeof(*op));
+	if (!op)
+		reply_problem(r, 500, "out of memory");
+	else
+		op->r = r;
+	return op;
+}
+
+/* Validates op->body into op->in; on faults answers 422 and frees op. */
+static int validate(struct evop *op, const char *tz)
+{
+	json_t *errors = json_array();
+	if (!errors || event_validate(op->body, tz, &op->in, errors) != 0) {
+		struct req *r = op->r;
+		evop_free(op);
+		reply_problem_fields(r, 422, "the event is not valid", errors);
+		return -1;
+	}
+	json_decref(errors);
+	return 0;
+}
+
+static int read_idempotency_key(struct evop *op)
+{
+	const char *key = req_header(op->r, "Idempotency-Key");
+	if (!key)
+		return 0;
+	if (!valid_text(key, sizeof(op->idem_key) - 1, 0)) {
+		op_fail_field(op, 400, "Idempotency-Key", "must be 1-255 printable characters");
+		return -1;
+	}
+	snprintf(op->idem_key, sizeof(op->idem_key), "%s", key);
+	struct evbuffer *in = evhttp_request_get_input_buffer(op->r->ev);
+	if (token_hash((const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in),
+	               op->body_hash)) {
+		op_fail(op, 500, "cannot hash the body");
+		return -1;
+	}
+	return 0;
+}
+
+void events_create(struct req *r)
+{
+	if (!may_write(r))
+		return;
+	const char *ct = req_header(r, "Content-Type");
+	if (ct && !strncasecmp(ct, "text/calendar", 13)) {
+		reply_problem(r, 415,
+		              "iCalendar import is not available yet; send application/json");
+		return;
+	}
+	struct evop *op = evop_new(r);
+	if (!op || !(op->body = req_json_body(r, 0))) {
+		free(op);
+		return;
+	}
+	op->creating = 1;
+	strcpy(op->body_hash, "-");
+	if (read_idempotency_key(op) || validate(op, r->who.org_tz))
+		return;
+	check_refs(op);
+}
+
+/* ---- read ----------------------------------------------------------------- */
+
+static const char sql_get[] =
+    "SELECT " EVENT_JSON "::text, e.version, e.org_id = $2::uuid, o.timezone "
+    "FROM events e JOIN orgs o ON o.id = e.org_id "
+    "WHERE e.id = $1::uuid AND " EV_VISIBLE("e", "$2::uuid", "$3");
+
+static int etag_matches(const char *header, const char *version)
+{
+	char etag[24];
+	snprintf(etag, sizeof(etag), "\"%s\"", version);
+	return header && (strstr(header, etag) || !strcmp(header, "*"));
+}
+
+static void on_get(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!res) {
+		reply_unavailable(r);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_problem(r, 500, "database error");
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		reply_problem(r, 404, "no such event");
+		return;
+	}
+	if (etag_matches(req_header(r, "If-None-Match"), PQgetvalue(res, 0, 1))) {
+		char etag[24];
+		snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
+		req_add_header(r, "ETag", etag);
+		reply_empty(r, 304);
+		return;
+	}
+	reply_event(r, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+}
+
+/* Ids that are not UUIDs name no event: 404 without asking the database. */
+static const char *event_id(struct req *r)
+{
+	const char *id = req_param(r, "id");
+	if (!valid_uuid(id)) {
+		reply_problem(r, 404, "no such event");
+		return NULL;
+	}
+	return id;
+}
+
+void events_get(struct req *r)
+{
+	const char *id = event_id(r);
+	if (!id)
+		return;
+	const char *p[] = {id, r->who.org_id, r->who.org_slug};
+	if (dbpool_query(r->w->db, sql_get, 3, p, on_get, r) != 0)
+		reply_unavailable(r);
+}
+
+/* ---- patch and cancel ------------------------------------------------------ */
+
+/* RFC 7396: members of patch replace those of target; null removes. */
+static void merge_patch(json_t *target, json_t *patch)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(patch, key, v)
+	{
+		if (json_is_null(v))
+			json_object_del(target, key);
+		else if (json_is_object(v) && json_is_object(json_object_get(target, key)))
+			merge_patch(json_object_get(target, key), v);
+		else
+			json_object_set(target, key, v);
+	}
+}
+
+/* Fields that name the event itself: a patch may not move them. */
+static int patch_moves_identity(struct evop *op, json_t *current, json_t *patch)
+{
+	static const char *const fixed[] = {"uid", "series_id", "recurrence_id"};
+	for (size_t i = 0; i < ARRAY_LEN(fixed); i++) {
+		json_t *p = json_object_get(patch, fixed[i]);
+		if (p && !json_equal(p, json_object_get(current, fixed[i]))) {
+			op_fail_field(op, 422, fixed[i], "cannot be changed; create a new event");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void on_loaded_for_patch(PGresult *res, void *arg)
+{
+	struct evop *op = arg;
+	if (!op_result_ok(op, res))
+		return;
+	if (PQntuples(res) != 1) {
+		op_fail(op, 404, "no such event");
+		return;
+	}
+	if (PQgetvalue(res, 0, 2)[0] != 't') {
+		op_fail(op, 403, "only the owner org may change this event");
+		return;
+	}
+	snprintf(op->version, sizeof(op->version), "%s", PQgetvalue(res, 0, 1));
+	const char *if_match = req_header(op->r, "If-Match");
+	if (if_match && !etag_matches(if_match, op->version)) {
+		op_fail(op, 412, "the event has changed since that version (If-Match)");
+		return;
+	}
+	json_t *current = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	json_t *patch = op->body;
+	op->body = current;
+	if (!current) {
+		json_decref(patch);
+		op_fail(op, 500, "cannot read the stored event");
+		return;
+	}
+	if (patch_moves_identity(op, current, patch)) {
+		json_decref(patch);
+		return;
+	}
+	if (op->cancelling) {
+		json_object_set_new(current, "status", json_string("cancelled"));
+	} else {
+		merge_patch(current, patch);
+		json_decref(patch);
+	}
+	/* The stored representation holds server fields; validation skips them. */
+	char tz[65];
+	snprintf(tz, sizeof(tz), "%s", PQgetvalue(res, 0, 3));
+	if (validate(op, tz))
+		return;
+	if (op->cancelling) {
+		write_event(op); /* a cancel names nothing new: no references to check */
+		return;
+	}
+	check_refs(op);
+}
+
+static void load_for_change(struct req *r, json_t *patch, int cancelling)
+{
+	const char *id = event_id(r);
+	if (!id) {
+		json_decref(patch);
+		return;
+	}
+	struct evop *op = evop_new(r);
+	if (!op) {
+		json_decref(patch);
+		return;
+	}
+	op->body = patch;
+	op->cancelling = cancelling;
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	const char *p[] = {id, r->who.org_id, r->who.org_slug};
+	op_submit(op, sql_get, 3, p, on_loaded_for_patch);
+}
+
+void events_patch(struct req *r)
+{
+	if (!may_write(r))
+		return;
+	json_t *patch = req_json_body(r, 1);
+	if (patch)
+		load_for_change(r, patch, 0);
+}
+
+void events_cancel(struct req *r)
+{
+	if (!may_write(r))
+		return;
+	load_for_change(r, NULL, 1);
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+#define LIST_MAX_PARAMS 64
+
+/* A statement built from the request's filters, with its parameters. */
+struct listq {
+	struct evbuffer *sql;
+	const char *params[LIST_MAX_PARAMS];
+	char *owned[LIST_MAX_PARAMS];
+	int n;
+	int limit;
+};
+
+static void listq_free(struct listq *q)
+{
+	if (q->sql)
+		evbuffer_free(q->sql);
+	for (int i = 0; i < q->n; i++)
+		free(q->owned[i]);
+	free(q);
+}
+
+/* Adds a parameter (copied) and returns its number. */
+static int listq_param(struct listq *q, const char *value)
+{
+	if (q->n == LIST_MAX_PARAMS)
+		return -1;
+	q->owned[q->n] = value ? strdup(value) : NULL;
+	q->params[q->n] = q->owned[q->n];
+	return ++q->n;
+}
+
+/* Every value of a query parameter, repeated or comma-separated, as a JSON
+ * array; NULL when the parameter is absent. */
+static json_t *filter_values(struct req *r, const char *name)
+{
+	json_t *out = NULL;
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, &r->query, next)
+	{
+		if (strcmp(kv->key, name) != 0)
+			continue;
+		if (!out)
+			out = json_array();
+		char *copy = strdup(kv->value), *save = NULL;
+		for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok;
+		     tok = strtok_r(NULL, ",", &save))
+			json_array_append_new(out, json_string(tok));
+		free(copy);
+	}
+	return out;
+}
+
+static int filter_valid(json_t *values, const char *name, json_t *errors)
+{
+	static const char *const kinds[] = {"visit", "festival", "deadline", "meeting"};
+	size_t i;
+	json_t *v;
+	int ok = 1;
+	json_array_foreach(values, i, v)
+	{
+		const char *s = json_string_value(v);
+		int good = s && valid_text(s, 200, 0);
+		if (good && !strcmp(name, "kind")) {
+			good = 0;
+			for (size_t k = 0; k < ARRAY_LEN(kinds); k++)
+				good |= !strcmp(s, kinds[k]);
+		} else if (good && (!strcmp(name, "org") || !strcmp(name, "partner"))) {
+			good = valid_slug(s);
+		} else if (good && !strcmp(name, "country")) {
+			good = valid_country(s);
+		}
+		if (!good) {
+			char field[64];
+			snprintf(field, sizeof(field), "%s[%zu]", name, i);
+			jv_error(errors, field,
+			         !json_string_value(v) ? "must be text" : "not a valid value");
+			ok = 0;
+		}
+	}
+	return ok && (!values || json_array_size(values) > 0);
+}
+
+/* The SQL condition for one filter: before and after its parameter. */
+static void filter_sql(struct evbuffer *sql, const char *name, int param)
+{
+	static const struct {
+		const char *name, *before, *after;
+	} f[] = {
+	    {"kind", "e.kind = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+	    {"org", "o.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+	    {"partner", "e.partners && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
+	    {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
+	    {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(",
+	     "::jsonb))))"},
+	    {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(f); i++)
+		if (!strcmp(f[i].name, name))
+			evbuffer_add_printf(sql, " AND %s$%d%s", f[i].before, param, f[i].after);
+}
+
+/* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
+static int parse_instant(const char *s, int64_t *out)
+{
+	struct civil c;
+	if (strlen(s) == 10)
+		return civil_parse(s, 1, &c) ? -1 : (*out = civil_to_epoch(&c), 0);
+	char head[20];
+	if (strlen(s) < 20)
+		return -1;
+	memcpy(head, s, 19);
+	head[19] = '\0';
+	if (head[10] == 't')
+		head[10] = 'T';
+	if (civil_parse(head, 0, &c))
+		return -1;
+	const char *z = s + 19;
+	if (*z == '.')
+		for (z++; *z >= '0' && *z <= '9'; z++)
+			;
+	int64_t t = civil_to_epoch(&c);
+	if ((z[0] == 'Z' || z[0] == 'z') && !z[1]) {
+		*out = t;
+		return 0;
+	}
+	int hh, mm;
+	if ((z[0] == '+' || z[0] == '-') && strlen(z) == 6 && z[3] == ':' &&
+	    sscanf(z + 1, "%2d", &hh) == 1 && sscanf(z + 4, "%2d", &mm) == 1 && hh < 24 &&
+	    mm < 60) {
+		int64_t off = hh * 3600 + mm * 60;
+		*out = z[0] == '+' ? t - off : t + off;
+		return 0;
+	}
+	return -1;
+}
+
+static void window_param(struct req *r, struct listq *q, const char *name, json_t *errors)
+{
+	const char *v = req_query(r, name);
+	int64_t t;
+	if (!v)
+		return;
+	if (parse_instant(v, &t)) {
+		jv_error(errors, name, "must be an RFC 3339 instant or a date");
+		return;
+	}
+	char num[24];
+	snprintf(num, sizeof(num), "%lld", (long long)t);
+	int n = listq_param(q, num);
+	if (!strcmp(name, "from"))
+		evbuffer_add_printf(q->sql,
+		                    " AND (e.last_end_utc > to_timestamp($%d::bigint) OR "
+		                    "e.start_utc >= to_timestamp($%d::bigint))",
+		                    n, n);
+	else
+		evbuffer_add_printf(q->sql, " AND e.start_utc < to_timestamp($%d::bigint)", n);
+}
+
+static void text_search(struct req *r, struct listq *q, json_t *errors)
+{
+	const char *s = req_query(r, "q");
+	if (!s)
+		return;
+	if (!valid_text(s, 200, 0)) {
+		jv_error(errors, "q", "must be 1-200 bytes of text");
+		return;
+	}
+	/* LIKE's own metacharacters in the words are matched literally. */
+	char pat[420];
+	size_t o = 0;
+	pat[o++] = '%';
+	for (const char *c = s; *c && o < sizeof(pat) - 3; c++) {
+		if (*c == '%' || *c == '_' || *c == '\\')
+			pat[o++] = '\\';
+		pat[o++] = *c;
+	}
+	pat[o++] = '%';
+	pat[o] = '\0';
+	int n = listq_param(q, pat);
+	evbuffer_add_printf(q->sql,
+	                    " AND (e.title ILIKE $%d OR e.description ILIKE $%d OR "
+	                    "e.location ILIKE $%d)",
+	                    n, n, n);
+}
+
+static void page_params(struct req *r, struct listq *q, json_t *errors)
+{
+	const char *lim = req_query(r, "limit");
+	q->limit = 100;
+	if (lim) {
+		char *end;
+		long v = strtol(lim, &end, 10);
+		if (!*lim || *end || v < 1 || v > 1000)
+			jv_error(errors, "limit", "must be an integer from 1 to 1000");
+		else
+			q->limit = (int)v;
+	}
+	const char *cur = req_query(r, "cursor");
+	if (cur) {
+		/* The cursor is "<start epoch>_<event id>" of the last item sent. */
+		long long t;
+		char id[40];
+		if (strlen(cur) > 80 || sscanf(cur, "%lld_%36s", &t, id) != 2 || !valid_uuid(id)) {
+			jv_error(errors, "cursor", "not a cursor this server gave out");
+			return;
+		}
+		char num[24];
+		snprintf(num, sizeof(num), "%lld", t);
+		int a = listq_param(q, num), b = listq_param(q, id);
+		evbuffer_add_printf(
+		    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a,
+		    b);
+	}
+}
+
+static int known_params(struct req *r, json_t *errors)
+{
+	static const char *const known[] = {"from", "to",      "kind", "org",   "partner", "tag",
+	                                    "city", "country", "q",    "limit", "cursor"};
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, &r->query, next)
+	{
+		int ok = 0;
+		for (size_t i = 0; i < ARRAY_LEN(known); i++)
+			ok |= !strcmp(kv->key, known[i]);
+		if (!ok) {
+			char field[80];
+			snprintf(field, sizeof(field), "%.60s", kv->key);
+			jv_error(errors, valid_text(field, 79, 0) ? field : "query",
+			         "unknown query parameter");
+		}
+	}
+	return json_array_size(errors) == 0;
+}
+
+static void reply_list(struct req *r, PGresult *res, int limit)
+{
+	struct evbuffer *b = evbuffer_new();
+	int n = PQntuples(res);
+	int more = n > limit;
+	evbuffer_add(b, "{\"items\":[", 10);
+	for (int i = 0; i < n && i < limit; i++) {
+		if (i)
+			evbuffer_add(b, ",", 1);
+		evbuffer_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	}
+	evbuffer_add(b, "],\"next_cursor\":", 16);
+	if (more)
+		evbuffer_add_printf(b, "\"%s_%s\"}\n", PQgetvalue(res, limit - 1, 1),
+		                    PQgetvalue(res, limit - 1, 2));
+	else
+		evbuffer_add(b, "null}\n", 6);
+	size_t len = evbuffer_get_length(b);
+	reply_raw(r, 200, "application/json", evbuffer_pullup(b, -1), len);
+	evbuffer_free(b);
+}
+
+struct listwait {
+	struct req *r;
+	int limit;
+};
+
+static void on_list_result(PGresult *res, void *arg)
+{
+	struct listwait *lw = arg;
+	struct req *r = lw->r;
+	int limit = lw->limit;
+	free(lw);
+	if (!res) {
+		reply_unavailable(r);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_problem(r, 500, "database error");
+		return;
+	}
+	reply_list(r, res, limit);
+}
+
+void events_list(struct req *r)
+{
+	static const char *const filters[] = {"kind", "org", "partner", "tag", "city", "country"};
+	struct listq *q = calloc(1, sizeof(*q));
+	json_t *errors = json_array();
+	if (!q || !errors || !(q->sql = evbuffer_new())) {
+		json_decref(errors);
+		if (q)
+			listq_free(q);
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
+	evbuffer_add_printf(q->sql,
+	                    "SELECT " EVENT_JSON
+	                    "::text, extract(epoch FROM e.start_utc)::bigint, e.id "
+	                    "FROM events e JOIN orgs o ON o.id = e.org_id WHERE " EV_VISIBLE(
+	                        "e", "$%d::uuid", "$%d"),
+	                    me, slug);
+	if (known_params(r, errors)) {
+		for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
+			json_t *vals = filter_values(r, filters[i]);
+			if (vals && filter_valid(vals, filters[i], errors)) {
+				char *text = json_dumps(vals, JSON_COMPACT);
+				filter_sql(q->sql, filters[i], listq_param(q, text));
+				free(text);
+			} else if (vals && !json_array_size(errors)) {
+				jv_error(errors, filters[i], "must not be empty");
+			}
+			json_decref(vals);
+		}
+		window_param(r, q, "from", errors);
+		window_param(r, q, "to", errors);
+		text_search(r, q, errors);
+		page_params(r, q, errors);
+	}
+	if (json_array_size(errors)) {
+		listq_free(q);
+		reply_problem_fields(r, 422, "the query is not valid", errors);
+		return;
+	}
+	json_decref(errors);
+	evbuffer_add_printf(q->sql, " ORDER BY e.start_utc, e.id LIMIT %d", q->limit + 1);
+	evbuffer_add(q->sql, "", 1);
+	struct listwait *lw = malloc(sizeof(*lw));
+	int rc = -1;
+	if (lw) {
+		lw->r = r;
+		lw->limit = q->limit;
+		rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(q->sql, -1), q->n,
+		                       q->params, on_list_result, lw);
+	}
+	listq_free(q);
+	if (rc != 0) {
+		free(lw);
+		reply_unavailable(r);
+	}
+}

@@ -1,0 +1,13 @@
+/* events.h - /v1/events: create, read, merge-patch, cancel, list. */
+#ifndef LIAISON_EVENTS_H
+#define LIAISON_EVENTS_H
+
+struct req;
+
+void events_create(struct req *r);
+void events_get(struct req *r);
+void events_patch(struct req *r);
+void events_cancel(struct req *r);
+void events_list(struct req *r);
+
+#endif
