@@ -83,7 +83,7 @@ static void on_key(PGresult *res, void *arg)
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		free(aw);
-		reply_problem(r, 500, "authentication query failed");
+		reply_db_error(r, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {

@@ -11,54 +11,59 @@
 	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x") " ORDER BY x), '[]') FROM unnest(" col ") x)"
 #define EV_UTC(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-#define EVENT_JSON                                                                                                            \
-	"jsonb_build_object('id', e.id, 'org', o.slug, 'kind', e.kind, 'title', e.title, "                                    \
-	"'description', e.description, 'location', e.location, 'city', e.city, "                                              \
-	"'country', e.country, 'timezone', e.timezone, 'all_day', e.all_day, "                                                \
-	"'start', " EV_LOCAL("e.start_local") ", 'end', " EV_LOCAL(                                                           \
-	    "e.end_local") ", "                                                                                               \
-	                   "'rrule', e.rrule, 'exdates', " EV_LOCAL_LIST(                                                     \
-	                       "e.exdates") ", "                                                                              \
-	                                    "'rdates', " EV_LOCAL_LIST(                                                       \
-	                                        "e.rdates") ", 'series_id', e.series_id, "                                    \
-	                                                    "'recurrence_id', " EV_LOCAL(                                     \
-	                                                        "e.recurrence_id") ", 'uid', "                                \
-	                                                                           "e.uid, "                                  \
-	                                                                           "'status', "                               \
-	                                                                           "e.status, "                               \
-	                                                                           "'visibility',"                            \
-	                                                                           " e."                                      \
-	                                                                           "visibility, "                             \
-	                                                                           "'partners', "                             \
-	                                                                           "to_jsonb(e."                              \
-	                                                                           "partners), "                              \
-	                                                                           "'tags', "                                 \
-	                                                                           "to_jsonb(e."                              \
-	                                                                           "tags), "                                  \
-	                                                                           "'parent_id', "                            \
-	                                                                           "e.parent_id, "                            \
-	                                                                           "'agreement_"                              \
-	                                                                           "id', "                                    \
-	                                                                           "e.agreement_"                             \
-	                                                                           "id, "                                     \
-	                                                                           "'reminders', "                            \
-	                                                                           "to_jsonb(e."                              \
-	                                                                           "reminders), "                             \
-	                                                                           "'url', "                                  \
-	                                                                           "e.url, "                                  \
-	                                                                           "'sequence', "                             \
-	                                                                           "e.sequence, "                             \
-	                                                                           "'created_at',"                            \
-	                                                                           " " EV_UTC("e."                            \
-	                                                                                      "cr"                            \
-	                                                                                      "ea"                            \
-	                                                                                      "te"                            \
-	                                                                                      "d_"                            \
-	                                                                                      "a"                             \
-	                                                                                      "t") ", 'updated_at', " EV_UTC( \
-	                                                                               "e."                                   \
-	                                                                               "updated_"                             \
-	                                                                               "at") ")"
+#define EVENT_JSON                                                                                                \
+	"jsonb_build_object('id', e.id, 'org', o.slug, 'kind', e.kind, 'title', e.title, "                        \
+	"'description', e.description, 'location', e.location, 'city', e.city, "                                  \
+	"'country', e.country, 'timezone', e.timezone, 'all_day', e.all_day, "                                    \
+	"'start', " EV_LOCAL("e.start_local") ", 'end', " EV_LOCAL(                                               \
+	    "e.end_local") ", "                                                                                   \
+	                   "'rrule', e.rrule, 'exdates', " EV_LOCAL_LIST(                                         \
+	                       "e.exdates") ", "                                                                  \
+	                                    "'rdates', " EV_LOCAL_LIST(                                           \
+	                                        "e.rdates") ", 'series_id', e.series_id, "                        \
+	                                                    "'recurrence_id', " EV_LOCAL(                         \
+	                                                        "e.recurrence_id") ", 'uid', "                    \
+	                                                                           "e.uid, "                      \
+	                                                                           "'status', "                   \
+	                                                                           "e.status, "                   \
+	                                                                           "'visibility',"                \
+	                                                                           " e."                          \
+	                                                                           "visibility, "                 \
+	                                                                           "'partners', "                 \
+	                                                                           "to_jsonb(e."                  \
+	                                                                           "partners), "                  \
+	                                                                           "'tags', "                     \
+	                                                                           "to_jsonb(e."                  \
+	                                                                           "tags), "                      \
+	                                                                           "'parent_id', "                \
+	                                                                           "e.parent_id, "                \
+	                                                                           "'agreement_"                  \
+	                                                                           "id', "                        \
+	                                                                           "e.agreement_"                 \
+	                                                                           "id, "                         \
+	                                                                           "'reminders', "                \
+	                                                                           "to_jsonb(e."                  \
+	                                                                           "reminders), "                 \
+	                                                                           "'url', "                      \
+	                                                                           "e.url, "                      \
+	                                                                           "'sequence', "                 \
+	                                                                           "e.sequence, "                 \
+	                                                                           "'created_at',"                \
+	                                                                           " " EV_UTC(                    \
+	                                                                               "e."                       \
+	                                                                               "cr"                       \
+	                                                                               "ea"                       \
+	                                                                               "te"                       \
+	                                                                               "d_"                       \
+	                                                                               "a"                        \
+	                                                                               "t") ", "                  \
+	                                                                                    "'upd"                \
+	                                                                                    "ated"                \
+	                                                                                    "_at'"                \
+	                                                                                    ","                   \
+	                                                                                    " " EV_UTC("e."       \
+	                                                                                               "updated_" \
+	                                                                                               "at") ")"
 
 /* Who may see event e: $ME is the caller's org id, $MYSLUG its slug. */
 #define EV_VISIBLE(t, me, myslug)                                                                  \
@@ -76,16 +81,17 @@
 
 /* The 25 columns every write sets, from parameters $2..$26 ($1: org id). */
 #define EV_VALUES                                                                                  \
-	"$2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::timestamp, $11::timestamp, "                \
+	"$2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean, "      \
+	"$10::timestamp, $11::timestamp, "                                                         \
 	"to_timestamp($12::bigint), to_timestamp($13::bigint), "                                   \
 	"CASE WHEN $14::bigint IS NULL THEN 'infinity'::timestamptz "                              \
-	"ELSE to_timestamp($14::bigint) END, $15, "                                                \
+	"ELSE to_timestamp($14::bigint) END, $15::text, "                                          \
 	"ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[], "                       \
 	"ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], "                       \
-	"$18::uuid, $19::timestamp, $20, $21, "                                                    \
+	"$18::uuid, $19::timestamp, $20::text, $21::text, "                                        \
 	"ARRAY(SELECT DISTINCT jsonb_array_elements_text($22::jsonb)), "                           \
 	"ARRAY(SELECT DISTINCT jsonb_array_elements_text($23::jsonb)), $24::uuid, "                \
-	"ARRAY(SELECT jsonb_array_elements_text($25::jsonb)), $26"
+	"ARRAY(SELECT jsonb_array_elements_text($25::jsonb)), $26::text"
 #define EV_NPARAMS 26
 #define EV_COLUMNS                                                                                 \
 	"kind, title, description, location, city, country, timezone, all_day, "                   \

@@ -88,7 +88,9 @@ static int op_result_ok(struct evop *op, PGresult *res)
 		op_fail_field(op, 409, "uid", "an event with this uid (or this occurrence) exists");
 		return 0;
 	}
-	op_fail(op, 500, "database error");
+	struct req *r = op->r;
+	evop_free(op);
+	reply_db_error(r, res);
 	return 0;
 }
 
@@ -155,16 +157,17 @@ static const char sql_refs[] =
     "        WHERE p NOT IN (SELECT slug FROM orgs))::text, "
     " $2::uuid IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.id = $2::uuid AND " EV_VISIBLE(
         "e", "$4::uuid",
-        "$5") "), "
-              " $3::uuid IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.id = $3::uuid AND "
-              "  e.org_id = $4::uuid AND e.rrule IS NOT NULL AND e.series_id IS NULL), "
-              " (SELECT k.request_hash FROM idempotency_keys k WHERE k.org_id = $4::uuid AND k.key "
-              "= $6), "
-              " (SELECT coalesce(k.response, " EVENT_JSON "::text) FROM idempotency_keys k "
-              "  JOIN events e ON e.id = k.event_id JOIN orgs o ON o.id = e.org_id "
-              "  WHERE k.org_id = $4::uuid AND k.key = $6), "
-              " (SELECT e.version FROM idempotency_keys k JOIN events e ON e.id = k.event_id "
-              "  WHERE k.org_id = $4::uuid AND k.key = $6)";
+        "$5::text") "), "
+                    " $3::uuid IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.id = $3::uuid AND "
+                    "  e.org_id = $4::uuid AND e.rrule IS NOT NULL AND e.series_id IS NULL), "
+                    " (SELECT k.request_hash FROM idempotency_keys k WHERE k.org_id = $4::uuid AND "
+                    "k.key "
+                    "= $6), "
+                    " (SELECT coalesce(k.response, " EVENT_JSON "::text) FROM idempotency_keys k "
+                    "  JOIN events e ON e.id = k.event_id JOIN orgs o ON o.id = e.org_id "
+                    "  WHERE k.org_id = $4::uuid AND k.key = $6::text), "
+                    " (SELECT e.version FROM idempotency_keys k JOIN events e ON e.id = k.event_id "
+                    "  WHERE k.org_id = $4::uuid AND k.key = $6::text)";
 
 static void write_event(struct evop *op);
 
@@ -236,16 +239,16 @@ static void check_refs(struct evop *op)
 
 static const char sql_insert[] =
     "WITH e AS (INSERT INTO events (org_id, uid, " EV_COLUMNS ") "
-    "  VALUES ($1, coalesce($27, gen_random_uuid()::text || '@liaison'), " EV_VALUES ") "
+    "  VALUES ($1, coalesce($27::text, gen_random_uuid()::text || '@liaison'), " EV_VALUES ") "
     "  RETURNING *), "
     " k AS (INSERT INTO idempotency_keys (org_id, key, request_hash, event_id) "
-    "  SELECT $1, $28, $29, e.id FROM e WHERE $28 IS NOT NULL) "
+    "  SELECT $1::uuid, $28::text, $29::text, e.id FROM e WHERE $28::text IS NOT NULL) "
     "SELECT (" EVENT_JSON " || jsonb_build_object('conflicts', " EV_CONFLICTS(
-        "$1", "$30") "))::text, "
-                     " e.version, e.id FROM e JOIN orgs o ON o.id = e.org_id";
+        "$1::uuid", "$30::text") "))::text, "
+                                 " e.version, e.id FROM e JOIN orgs o ON o.id = e.org_id";
 
 static const char sql_remember[] =
-    "UPDATE idempotency_keys SET response = $3 WHERE org_id = $1 AND key = $2";
+    "UPDATE idempotency_keys SET response = $3::text WHERE org_id = $1::uuid AND key = $2::text";
 
 static void on_remembered(PGresult *res, void *arg)
 {
@@ -282,10 +285,10 @@ static const char sql_update[] =
     "   ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[], "
     "   ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], $20, $26, "
     "   ARRAY(SELECT jsonb_array_elements_text($25::jsonb))) THEN 1 ELSE 0 END "
-    "  WHERE id = $27::uuid AND org_id = $1 AND version = $28::integer RETURNING *) "
+    "  WHERE id = $27::uuid AND org_id = $1::uuid AND version = $28::integer RETURNING *) "
     "SELECT (" EVENT_JSON " || jsonb_build_object('conflicts', " EV_CONFLICTS(
-        "$1", "$29") "))::text, "
-                     " e.version FROM e JOIN orgs o ON o.id = e.org_id";
+        "$1::uuid", "$29::text") "))::text, "
+                                 " e.version FROM e JOIN orgs o ON o.id = e.org_id";
 
 static void on_updated(PGresult *res, void *arg)
 {
@@ -398,7 +401,7 @@ void events_create(struct req *r)
 static const char sql_get[] =
     "SELECT " EVENT_JSON "::text, e.version, e.org_id = $2::uuid, o.timezone "
     "FROM events e JOIN orgs o ON o.id = e.org_id "
-    "WHERE e.id = $1::uuid AND " EV_VISIBLE("e", "$2::uuid", "$3");
+    "WHERE e.id = $1::uuid AND " EV_VISIBLE("e", "$2::uuid", "$3::text");
 
 static int etag_matches(const char *header, const char *version)
 {
@@ -415,7 +418,7 @@ static void on_get(PGresult *res, void *arg)
 		return;
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_problem(r, 500, "database error");
+		reply_db_error(r, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {
@@ -843,7 +846,7 @@ static void on_list_result(PGresult *res, void *arg)
 		return;
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_problem(r, 500, "database error");
+		reply_db_error(r, res);
 		return;
 	}
 	reply_list(r, res, limit);
@@ -866,7 +869,7 @@ void events_list(struct req *r)
 	                    "SELECT " EVENT_JSON
 	                    "::text, extract(epoch FROM e.start_utc)::bigint, e.id "
 	                    "FROM events e JOIN orgs o ON o.id = e.org_id WHERE " EV_VISIBLE(
-	                        "e", "$%d::uuid", "$%d"),
+	                        "e", "$%d::uuid", "$%d::text"),
 	                    me, slug);
 	if (known_params(r, errors)) {
 		for (size_t i = 0; i < ARRAY_LEN(filters); i++) {

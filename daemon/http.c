@@ -241,6 +241,13 @@ void reply_problem(struct req *r, int status, const char *detail)
 	reply_problem_fields(r, status, detail, NULL);
 }
 
+void reply_db_error(struct req *r, const PGresult *res)
+{
+	const char *msg = res ? PQresultErrorMessage(res) : "no result";
+	log_error("request id=%s: database error: %.*s", r->id, (int)strcspn(msg, "\n"), msg);
+	reply_problem(r, 500, "database error");
+}
+
 void reply_unavailable(struct req *r)
 {
 	req_add_header(r, "Retry-After", "2");

@@ -11,6 +11,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,9 @@ void reply_empty(struct req *r, int status);
 void reply_problem(struct req *r, int status, const char *detail);
 /* 422 (or another status) with errors: [{"field", "message"}]; steals errors. */
 void reply_problem_fields(struct req *r, int status, const char *detail, json_t *errors);
+/* 500 for a query that failed: logs the database's message (never sent
+ * to the client) with the request id. */
+void reply_db_error(struct req *r, const PGresult *res);
 /* 503 with Retry-After: the database is unavailable. */
 void reply_unavailable(struct req *r);
 

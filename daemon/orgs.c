@@ -41,7 +41,7 @@ static int result_ok(struct req *r, PGresult *res)
 	}
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		reply_problem(r, 500, "database error");
+		reply_db_error(r, res);
 		return 0;
 	}
 	return 1;

@@ -28,6 +28,12 @@ static const struct route routes[] = {
     {GET, "/v1/keys", keys_list, ROUTE_AUTH},
     {POST, "/v1/keys", keys_create, ROUTE_AUTH},
     {DELETE, "/v1/keys/{id}", keys_delete, ROUTE_AUTH},
+    /* events: events.c, SQL in event_sql.h, validation in common/event.c */
+    {GET, "/v1/events", events_list, ROUTE_AUTH},
+    {POST, "/v1/events", events_create, ROUTE_AUTH},
+    {GET, "/v1/events/{id}", events_get, ROUTE_AUTH},
+    {PATCH, "/v1/events/{id}", events_patch, ROUTE_AUTH},
+    {DELETE, "/v1/events/{id}", events_cancel, ROUTE_AUTH},
 };
 
 const struct route *router_routes(size_t *n)

@@ -1,0 +1,274 @@
+"""/v1/events: create, read, merge-patch, cancel, list; time zones,
+visibility, roles, idempotency, conflicts."""
+import uuid
+
+from harness import problem, run_cli
+
+VISIT = {"kind": "visit", "title": "Busan city delegation at HCMC DOST",
+         "start": "2024-08-21T14:00:00", "end": "2024-08-21T17:00:00",
+         "location": "HCMC DOST, 244 Điện Biên Phủ", "city": "Ho Chi Minh City",
+         "country": "VN", "partners": ["busan-city"], "tags": ["delegation"],
+         "reminders": ["-P7D", "-PT2H"]}
+
+
+def world(ctx):
+    """A host (HCMC DOST), a partner (Busan) and a third org (CABC), each
+    with an admin; editor and viewer keys for the host."""
+    db = ctx.database()
+    keys = {"host": ctx.org_with_key(db, "hcmc-dost", host=True, tz="Asia/Ho_Chi_Minh")}
+    for slug, tz in [("busan-city", "Asia/Seoul"), ("cabc", "America/Toronto")]:
+        run_cli(["org", "create", slug, "--name", slug, "--timezone", tz], db)
+        keys[slug] = run_cli(["key", "create", slug, "--role", "admin"], db).stdout.strip()
+    keys["editor"] = run_cli(["key", "create", "hcmc-dost", "--role", "editor"], db).stdout.strip()
+    keys["viewer"] = run_cli(["key", "create", "hcmc-dost"], db).stdout.strip()
+    return db, keys, ctx.daemon(db)
+
+
+def count_events(ctx, db):
+    return int(ctx.cluster.psql("SELECT count(*) FROM events", db.split("dbname=")[1]))
+
+
+def test_create_and_read_a_visit(ctx):
+    db, k, d = world(ctx)
+    r = d.request("POST", "/v1/events", body=VISIT, token=k["editor"])
+    assert r.status == 201, r
+    e = r.json()
+    assert r.header("Location") == f"/v1/events/{e['id']}"
+    assert r.header("ETag")
+    assert e["org"] == "hcmc-dost" and e["timezone"] == "Asia/Ho_Chi_Minh"
+    assert e["start"] == "2024-08-21T14:00:00" and e["end"] == "2024-08-21T17:00:00"
+    assert e["uid"].endswith("@liaison") and e["sequence"] == 0
+    assert e["status"] == "confirmed" and e["visibility"] == "network"
+    assert e["reminders"] == ["-P7D", "-PT2H"] and e["partners"] == ["busan-city"]
+    assert e["created_at"].endswith("Z") and len(e["created_at"]) == 20
+    assert e["conflicts"] == []
+    g = d.request("GET", f"/v1/events/{e['id']}", token=k["cabc"])
+    assert g.status == 200 and g.json()["title"] == VISIT["title"]
+    assert g.header("ETag") == r.header("ETag")
+    assert d.request("GET", f"/v1/events/{e['id']}", token=k["cabc"],
+                     headers={"If-None-Match": g.header("ETag")}).status == 304
+    problem(d.request("GET", f"/v1/events/{uuid.uuid4()}", token=k["host"]), 404)
+    problem(d.request("GET", "/v1/events/not-an-id", token=k["host"]), 404)
+
+
+def test_all_day_festival(ctx):
+    db, k, d = world(ctx)
+    fest = {"kind": "festival", "title": "FLY ASIA 2024", "all_day": True,
+            "timezone": "Asia/Seoul", "start": "2024-10-17", "end": "2024-10-19",
+            "rrule": "FREQ=YEARLY", "city": "Busan", "country": "KR"}
+    r = d.request("POST", "/v1/events", body=fest, token=k["busan-city"])
+    assert r.status == 201, r
+    e = r.json()
+    assert e["start"] == "2024-10-17" and e["end"] == "2024-10-19" and e["all_day"] is True
+    # Listed in 2026 too: the series began earlier but occurs then.
+    items = d.request("GET", "/v1/events?from=2026-10-01&to=2026-11-01",
+                      token=k["host"]).json()["items"]
+    assert [i["id"] for i in items] == [e["id"]]
+    for bad, field in [({"start": "2024-10-17T10:00:00"}, "start"),
+                       ({"end": "2024-10-17"}, "end"),
+                       ({"rrule": "FREQ=YEARLY;UNTIL=20301231T000000Z"}, "rrule")]:
+        p = problem(d.request("POST", "/v1/events", body=dict(fest, **bad),
+                              token=k["busan-city"]), 422)
+        assert [x["field"] for x in p["errors"]] == [field], p
+
+
+def test_dst_gap_is_refused_and_fold_takes_first_instant(ctx):
+    db, k, d = world(ctx)
+    base = {"kind": "meeting", "title": "CABC call", "timezone": "America/Toronto"}
+    p = problem(d.request("POST", "/v1/events", token=k["cabc"],
+                          body=dict(base, start="2026-03-08T02:30:00")), 422)
+    assert p["errors"][0]["field"] == "start" and "does not exist" in p["errors"][0]["message"]
+    p = problem(d.request("POST", "/v1/events", token=k["cabc"],
+                          body=dict(base, start="2026-03-08T01:00:00",
+                                    end="2026-03-08T02:15:00")), 422)
+    assert p["errors"][0]["field"] == "end"
+    assert count_events(ctx, db) == 0
+    r = d.request("POST", "/v1/events", token=k["cabc"],
+                  body=dict(base, start="2026-11-01T01:30:00"))
+    assert r.status == 201, r
+    utc = ctx.cluster.psql(
+        "SELECT to_char(start_utc, 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM events",
+        db.split("dbname=")[1])
+    assert utc == "2026-11-01T05:30:00", utc  # EDT (-4): the first of the two 01:30s
+
+
+def test_validation_names_every_field_and_writes_nothing(ctx):
+    db, k, d = world(ctx)
+    body = {"kind": "party", "title": "", "start": "2024-13-01T00:00:00", "timezone": "Mars/Base",
+            "rrule": "FREQ=SECONDLY", "reminders": ["-P7D", "P1D", "soon"], "url": "ftp://x",
+            "partners": ["busan-city", "NOT A SLUG"], "visibility": "secret", "colour": "red",
+            "exdates": ["2024-08-28T14:00:00", 5], "country": "Vietnam", "all_day": "yes"}
+    p = problem(d.request("POST", "/v1/events", body=body, token=k["host"]), 422)
+    fields = {e["field"] for e in p["errors"]}
+    for f in ["kind", "title", "timezone", "rrule", "reminders[1]", "reminders[2]", "url",
+              "partners[1]", "visibility", "colour", "exdates[1]", "country", "all_day"]:
+        assert f in fields, (f, p)
+    assert "reminders[0]" not in fields
+    assert count_events(ctx, db) == 0
+
+
+def test_server_fields_are_ignored(ctx):
+    db, k, d = world(ctx)
+    body = dict(VISIT, id=str(uuid.uuid4()), org="cabc", sequence=99,
+                created_at="2000-01-01T00:00:00Z", conflicts=[])
+    e = d.request("POST", "/v1/events", body=body, token=k["host"]).json()
+    assert e["id"] != body["id"] and e["org"] == "hcmc-dost" and e["sequence"] == 0
+
+
+def test_patch_if_match_sequence_and_cancel(ctx):
+    db, k, d = world(ctx)
+    r = d.request("POST", "/v1/events", body=VISIT, token=k["host"])
+    e, etag = r.json(), r.header("ETag")
+    url = f"/v1/events/{e['id']}"
+    r = d.request("PATCH", url, token=k["editor"], body=b'{"tags": ["logistics"]}',
+                  headers={"Content-Type": "application/merge-patch+json", "If-Match": etag})
+    assert r.status == 200, r
+    assert r.json()["tags"] == ["logistics"] and r.json()["sequence"] == 0
+    problem(d.request("PATCH", url, token=k["editor"], body={"title": "x"},
+                      headers={"If-Match": etag}), 412)
+    r = d.request("PATCH", url, token=k["editor"], body={"title": "Moved", "location": None})
+    assert r.status == 200 and r.json()["sequence"] == 1 and r.json()["location"] is None, r
+    p = problem(d.request("PATCH", url, token=k["editor"], body={"start": "2024-08-21T18:00:00"}), 422)
+    assert p["errors"][0]["field"] == "end"
+    problem(d.request("PATCH", url, token=k["editor"], body={"uid": "other"}), 422)
+    r = d.request("DELETE", url, token=k["editor"])
+    assert r.status == 200 and r.json()["status"] == "cancelled" and r.json()["sequence"] == 2
+    r = d.request("PATCH", url, token=k["editor"], body={"status": "confirmed"})
+    assert r.status == 200 and r.json()["status"] == "confirmed"
+
+
+def test_roles_and_ownership(ctx):
+    db, k, d = world(ctx)
+    problem(d.request("POST", "/v1/events", body=VISIT, token=k["viewer"]), 403)
+    e = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
+    url = f"/v1/events/{e['id']}"
+    problem(d.request("PATCH", url, body={"title": "x"}, token=k["viewer"]), 403)
+    problem(d.request("PATCH", url, body={"title": "x"}, token=k["cabc"]), 403)
+    problem(d.request("DELETE", url, token=k["busan-city"]), 403)
+    assert d.request("GET", url, token=k["viewer"]).status == 200
+
+
+def test_private_events_stay_hidden(ctx):
+    db, k, d = world(ctx)
+    body = dict(VISIT, visibility="private", location="Room 1")
+    e = d.request("POST", "/v1/events", body=body, token=k["host"]).json()
+    url = f"/v1/events/{e['id']}"
+    assert d.request("GET", url, token=k["busan-city"]).status == 200  # a partner
+    problem(d.request("GET", url, token=k["cabc"]), 404)
+    problem(d.request("PATCH", url, body={"title": "x"}, token=k["cabc"]), 404)
+    problem(d.request("DELETE", url, token=k["cabc"]), 404)
+    assert d.request("GET", "/v1/events", token=k["cabc"]).json()["items"] == []
+    # A CABC visit at the same place and time: the conflict is not revealed.
+    mine = dict(VISIT, partners=[], location="Room 1")
+    r = d.request("POST", "/v1/events", body=mine, token=k["cabc"])
+    assert r.status == 201 and r.json()["conflicts"] == [], r
+    cabc_id = r.json()["id"]
+    # Busan is a partner of the private visit: it sees both overlaps.
+    r = d.request("POST", "/v1/events", body=mine, token=k["busan-city"])
+    assert {c["id"] for c in r.json()["conflicts"]} == {e["id"], cabc_id}, r
+
+
+def test_conflicts_at_the_same_location(ctx):
+    db, k, d = world(ctx)
+    a = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
+    b = d.request("POST", "/v1/events", token=k["busan-city"],
+                  body=dict(VISIT, title="Overlapping", start="2024-08-21T16:00:00",
+                            end="2024-08-21T18:00:00", location=VISIT["location"].upper()))
+    assert b.status == 201
+    assert b.json()["conflicts"] == [{"id": a["id"], "title": a["title"]}]
+    c = d.request("POST", "/v1/events", token=k["host"],
+                  body=dict(VISIT, start="2024-08-21T17:00:00", end="2024-08-21T18:00:00",
+                            location="elsewhere"))
+    assert c.json()["conflicts"] == []
+
+
+def test_idempotency_key(ctx):
+    db, k, d = world(ctx)
+    h = {"Idempotency-Key": "visit-2024-08-21"}
+    a = d.request("POST", "/v1/events", body=VISIT, token=k["host"], headers=h)
+    b = d.request("POST", "/v1/events", body=VISIT, token=k["host"], headers=h)
+    assert a.status == 201 and b.status == 201
+    assert a.json()["id"] == b.json()["id"] and b.header("Idempotent-Replayed") == "true"
+    assert count_events(ctx, db) == 1
+    p = problem(d.request("POST", "/v1/events", body=dict(VISIT, title="Other"),
+                          token=k["host"], headers=h), 409)
+    assert p["errors"][0]["field"] == "Idempotency-Key"
+    # Keys belong to an org: another org's same key is a new request.
+    c = d.request("POST", "/v1/events", body=VISIT, token=k["cabc"], headers=h)
+    assert c.status == 201 and c.json()["id"] != a.json()["id"]
+
+
+def test_references_are_checked(ctx):
+    db, k, d = world(ctx)
+    p = problem(d.request("POST", "/v1/events", token=k["host"],
+                          body=dict(VISIT, partners=["busan-city", "nobody"])), 422)
+    assert p["errors"][0]["field"] == "partners[1]"
+    p = problem(d.request("POST", "/v1/events", token=k["host"],
+                          body=dict(VISIT, parent_id=str(uuid.uuid4()))), 422)
+    assert p["errors"][0]["field"] == "parent_id"
+    p = problem(d.request("POST", "/v1/events", token=k["host"],
+                          body=dict(VISIT, series_id=str(uuid.uuid4()),
+                                    recurrence_id="2024-08-28T14:00:00")), 422)
+    assert p["errors"][0]["field"] == "series_id"
+    assert count_events(ctx, db) == 0
+    parent = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
+    item = d.request("POST", "/v1/events", token=k["host"],
+                     body=dict(VISIT, kind="meeting", title="Lunch", parent_id=parent["id"],
+                               location="Restaurant"))
+    assert item.status == 201 and item.json()["parent_id"] == parent["id"]
+
+
+def test_weekly_series_and_override(ctx):
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC weekly", "start": "2026-03-02T09:00:00",
+        "end": "2026-03-02T10:00:00", "rrule": "FREQ=WEEKLY;COUNT=4",
+        "exdates": ["2026-03-16T09:00:00"]}).json()
+    o = d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC weekly (moved)", "start": "2026-03-09T11:00:00",
+        "end": "2026-03-09T12:00:00", "series_id": s["id"],
+        "recurrence_id": "2026-03-09T09:00:00"})
+    assert o.status == 201, o
+    assert o.json()["uid"] == s["uid"] or o.json()["uid"]
+    again = d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "dup", "start": "2026-03-09T11:00:00",
+        "series_id": s["id"], "recurrence_id": "2026-03-09T09:00:00"})
+    problem(again, 409)
+
+
+def test_list_filters_and_cursor(ctx):
+    db, k, d = world(ctx)
+    ids = []
+    for i in range(7):
+        body = dict(VISIT, title=f"Visit {i}", start=f"2024-09-0{i + 1}T10:00:00",
+                    end=f"2024-09-0{i + 1}T11:00:00", tags=["even" if i % 2 == 0 else "odd"],
+                    kind="visit" if i < 5 else "meeting", city="Busan" if i == 6 else "HCMC")
+        ids.append(d.request("POST", "/v1/events", body=body, token=k["host"]).json()["id"])
+    got, cursor = [], None
+    while True:
+        q = "/v1/events?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = d.request("GET", q, token=k["host"]).json()
+        got += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert got == ids
+    def titles(q):
+        r = d.request("GET", "/v1/events?" + q, token=k["host"])
+        assert r.status == 200, r
+        return [i["title"] for i in r.json()["items"]]
+    assert titles("kind=meeting") == ["Visit 5", "Visit 6"]
+    assert titles("kind=meeting&tag=even") == ["Visit 6"]
+    assert titles("tag=odd&tag=even&kind=visit,meeting")[:2] == ["Visit 0", "Visit 1"]
+    assert titles("city=busan") == ["Visit 6"]
+    assert titles("from=2024-09-03&to=2024-09-05") == ["Visit 2", "Visit 3"]
+    assert titles("from=2024-09-03T10:30:00%2B00:00&to=2024-09-03T10:31:00Z") == []
+    assert titles("from=2024-09-03T03:30:00Z&to=2024-09-03T03:31:00Z") == ["Visit 2"]
+    assert titles("q=visit%205") == ["Visit 5"]
+    assert titles("q=%25") == []
+    assert titles("partner=busan-city&org=hcmc-dost&country=VN")[:1] == ["Visit 0"]
+    for q, field in [("kind=party", "kind[0]"), ("limit=0", "limit"), ("limit=5000", "limit"),
+                     ("from=yesterday", "from"), ("cursor=abc", "cursor"), ("colour=red", "colour"),
+                     ("org=NOT%20A%20SLUG", "org[0]"), ("country=vn", "country[0]")]:
+        p = problem(d.request("GET", "/v1/events?" + q, token=k["host"]), 422)
+        assert p["errors"][0]["field"] == field, (q, p)
