@@ -159,13 +159,13 @@ def test_private_events_stay_hidden(ctx):
     problem(d.request("DELETE", url, token=k["cabc"]), 404)
     assert d.request("GET", "/v1/events", token=k["cabc"]).json()["items"] == []
     # A CABC visit at the same place and time: the conflict is not revealed.
-    mine = dict(VISIT, partners=[], location="Room 1")
+    mine = dict(VISIT, partners=[], location="Room 1", timezone="Asia/Ho_Chi_Minh")
     r = d.request("POST", "/v1/events", body=mine, token=k["cabc"])
     assert r.status == 201 and r.json()["conflicts"] == [], r
     cabc_id = r.json()["id"]
     # Busan is a partner of the private visit: it sees both overlaps.
     r = d.request("POST", "/v1/events", body=mine, token=k["busan-city"])
-    assert {c["id"] for c in r.json()["conflicts"]} == {e["id"], cabc_id}, r
+    assert {c["id"] for c in r.json()["conflicts"]} == {e["id"], cabc_id}, (r.json()["conflicts"], e["id"], cabc_id)
 
 
 def test_conflicts_at_the_same_location(ctx):
