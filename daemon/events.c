@@ -8,6 +8,7 @@
 #include "dbpool.h"
 #include "event.h"
 #include "event_sql.h"
+#include "filters.h"
 #include "http.h"
 #include "jsonv.h"
 #include "server.h"
@@ -574,238 +575,23 @@ void events_cancel(struct req *r)
 
 /* ---- list ------------------------------------------------------------------ */
 
-#define LIST_MAX_PARAMS 64
-
-/* A statement built from the request's filters, with its parameters. */
-struct listq {
-	struct evbuffer *sql;
-	const char *params[LIST_MAX_PARAMS];
-	char *owned[LIST_MAX_PARAMS];
-	int n;
-	int limit;
-};
-
-static void listq_free(struct listq *q)
+/* The cursor is "<start epoch>_<event id>" of the last item sent. */
+static void cursor_param(struct req *r, struct listq *q, json_t *errors)
 {
-	if (q->sql)
-		evbuffer_free(q->sql);
-	for (int i = 0; i < q->n; i++)
-		free(q->owned[i]);
-	free(q);
-}
-
-/* Adds a parameter (copied) and returns its number. */
-static int listq_param(struct listq *q, const char *value)
-{
-	if (q->n == LIST_MAX_PARAMS)
-		return -1;
-	q->owned[q->n] = value ? strdup(value) : NULL;
-	q->params[q->n] = q->owned[q->n];
-	return ++q->n;
-}
-
-/* Every value of a query parameter, repeated or comma-separated, as a JSON
- * array; NULL when the parameter is absent. */
-static json_t *filter_values(struct req *r, const char *name)
-{
-	json_t *out = NULL;
-	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &r->query, next)
-	{
-		if (strcmp(kv->key, name) != 0)
-			continue;
-		if (!out)
-			out = json_array();
-		char *copy = strdup(kv->value), *save = NULL;
-		for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok;
-		     tok = strtok_r(NULL, ",", &save))
-			json_array_append_new(out, json_string(tok));
-		free(copy);
-	}
-	return out;
-}
-
-static int filter_valid(json_t *values, const char *name, json_t *errors)
-{
-	static const char *const kinds[] = {"visit", "festival", "deadline", "meeting"};
-	size_t i;
-	json_t *v;
-	int ok = 1;
-	json_array_foreach(values, i, v)
-	{
-		const char *s = json_string_value(v);
-		int good = s && valid_text(s, 200, 0);
-		if (good && !strcmp(name, "kind")) {
-			good = 0;
-			for (size_t k = 0; k < ARRAY_LEN(kinds); k++)
-				good |= !strcmp(s, kinds[k]);
-		} else if (good && (!strcmp(name, "org") || !strcmp(name, "partner"))) {
-			good = valid_slug(s);
-		} else if (good && !strcmp(name, "country")) {
-			good = valid_country(s);
-		}
-		if (!good) {
-			char field[64];
-			snprintf(field, sizeof(field), "%s[%zu]", name, i);
-			jv_error(errors, field,
-			         !json_string_value(v) ? "must be text" : "not a valid value");
-			ok = 0;
-		}
-	}
-	return ok && (!values || json_array_size(values) > 0);
-}
-
-/* The SQL condition for one filter: before and after its parameter. */
-static void filter_sql(struct evbuffer *sql, const char *name, int param)
-{
-	static const struct {
-		const char *name, *before, *after;
-	} f[] = {
-	    {"kind", "e.kind = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	    {"org", "o.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	    {"partner", "e.partners && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
-	    {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
-	    {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(",
-	     "::jsonb))))"},
-	    {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	};
-	for (size_t i = 0; i < ARRAY_LEN(f); i++)
-		if (!strcmp(f[i].name, name))
-			evbuffer_add_printf(sql, " AND %s$%d%s", f[i].before, param, f[i].after);
-}
-
-/* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
-static int parse_instant(const char *s, int64_t *out)
-{
-	struct civil c;
-	if (strlen(s) == 10)
-		return civil_parse(s, 1, &c) ? -1 : (*out = civil_to_epoch(&c), 0);
-	char head[20];
-	if (strlen(s) < 20)
-		return -1;
-	memcpy(head, s, 19);
-	head[19] = '\0';
-	if (head[10] == 't')
-		head[10] = 'T';
-	if (civil_parse(head, 0, &c))
-		return -1;
-	const char *z = s + 19;
-	if (*z == '.')
-		for (z++; *z >= '0' && *z <= '9'; z++)
-			;
-	int64_t t = civil_to_epoch(&c);
-	if ((z[0] == 'Z' || z[0] == 'z') && !z[1]) {
-		*out = t;
-		return 0;
-	}
-	int hh, mm;
-	if ((z[0] == '+' || z[0] == '-') && strlen(z) == 6 && z[3] == ':' &&
-	    sscanf(z + 1, "%2d", &hh) == 1 && sscanf(z + 4, "%2d", &mm) == 1 && hh < 24 &&
-	    mm < 60) {
-		int64_t off = hh * 3600 + mm * 60;
-		*out = z[0] == '+' ? t - off : t + off;
-		return 0;
-	}
-	return -1;
-}
-
-static void window_param(struct req *r, struct listq *q, const char *name, json_t *errors)
-{
-	const char *v = req_query(r, name);
-	int64_t t;
-	if (!v)
+	const char *cur = req_query(r, "cursor");
+	if (!cur)
 		return;
-	if (parse_instant(v, &t)) {
-		jv_error(errors, name, "must be an RFC 3339 instant or a date");
+	long long t;
+	char id[40];
+	if (strlen(cur) > 80 || sscanf(cur, "%lld_%36s", &t, id) != 2 || !valid_uuid(id)) {
+		jv_error(errors, "cursor", "not a cursor this server gave out");
 		return;
 	}
 	char num[24];
-	snprintf(num, sizeof(num), "%lld", (long long)t);
-	int n = listq_param(q, num);
-	if (!strcmp(name, "from"))
-		evbuffer_add_printf(q->sql,
-		                    " AND (e.last_end_utc > to_timestamp($%d::bigint) OR "
-		                    "e.start_utc >= to_timestamp($%d::bigint))",
-		                    n, n);
-	else
-		evbuffer_add_printf(q->sql, " AND e.start_utc < to_timestamp($%d::bigint)", n);
-}
-
-static void text_search(struct req *r, struct listq *q, json_t *errors)
-{
-	const char *s = req_query(r, "q");
-	if (!s)
-		return;
-	if (!valid_text(s, 200, 0)) {
-		jv_error(errors, "q", "must be 1-200 bytes of text");
-		return;
-	}
-	/* LIKE's own metacharacters in the words are matched literally. */
-	char pat[420];
-	size_t o = 0;
-	pat[o++] = '%';
-	for (const char *c = s; *c && o < sizeof(pat) - 3; c++) {
-		if (*c == '%' || *c == '_' || *c == '\\')
-			pat[o++] = '\\';
-		pat[o++] = *c;
-	}
-	pat[o++] = '%';
-	pat[o] = '\0';
-	int n = listq_param(q, pat);
+	snprintf(num, sizeof(num), "%lld", t);
+	int a = listq_param(q, num), b = listq_param(q, id);
 	evbuffer_add_printf(q->sql,
-	                    " AND (e.title ILIKE $%d OR e.description ILIKE $%d OR "
-	                    "e.location ILIKE $%d)",
-	                    n, n, n);
-}
-
-static void page_params(struct req *r, struct listq *q, json_t *errors)
-{
-	const char *lim = req_query(r, "limit");
-	q->limit = 100;
-	if (lim) {
-		char *end;
-		long v = strtol(lim, &end, 10);
-		if (!*lim || *end || v < 1 || v > 1000)
-			jv_error(errors, "limit", "must be an integer from 1 to 1000");
-		else
-			q->limit = (int)v;
-	}
-	const char *cur = req_query(r, "cursor");
-	if (cur) {
-		/* The cursor is "<start epoch>_<event id>" of the last item sent. */
-		long long t;
-		char id[40];
-		if (strlen(cur) > 80 || sscanf(cur, "%lld_%36s", &t, id) != 2 || !valid_uuid(id)) {
-			jv_error(errors, "cursor", "not a cursor this server gave out");
-			return;
-		}
-		char num[24];
-		snprintf(num, sizeof(num), "%lld", t);
-		int a = listq_param(q, num), b = listq_param(q, id);
-		evbuffer_add_printf(
-		    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a,
-		    b);
-	}
-}
-
-static int known_params(struct req *r, json_t *errors)
-{
-	static const char *const known[] = {"from", "to",      "kind", "org",   "partner", "tag",
-	                                    "city", "country", "q",    "limit", "cursor"};
-	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &r->query, next)
-	{
-		int ok = 0;
-		for (size_t i = 0; i < ARRAY_LEN(known); i++)
-			ok |= !strcmp(kv->key, known[i]);
-		if (!ok) {
-			char field[80];
-			snprintf(field, sizeof(field), "%.60s", kv->key);
-			jv_error(errors, valid_text(field, 79, 0) ? field : "query",
-			         "unknown query parameter");
-		}
-	}
-	return json_array_size(errors) == 0;
+	                    " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
 }
 
 static void reply_list(struct req *r, PGresult *res, int limit)
@@ -854,10 +640,10 @@ static void on_list_result(PGresult *res, void *arg)
 
 void events_list(struct req *r)
 {
-	static const char *const filters[] = {"kind", "org", "partner", "tag", "city", "country"};
-	struct listq *q = calloc(1, sizeof(*q));
+	static const char *const extra[] = {"cursor", NULL};
+	struct listq *q = listq_new();
 	json_t *errors = json_array();
-	if (!q || !errors || !(q->sql = evbuffer_new())) {
+	if (!q || !errors) {
 		json_decref(errors);
 		if (q)
 			listq_free(q);
@@ -866,28 +652,13 @@ void events_list(struct req *r)
 	}
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
 	evbuffer_add_printf(q->sql,
-	                    "SELECT " EVENT_JSON
-	                    "::text, extract(epoch FROM e.start_utc)::bigint, e.id "
+	                    "SELECT " EVENT_JSON "::text, extract(epoch FROM e.start_utc)::bigint, e.id "
 	                    "FROM events e JOIN orgs o ON o.id = e.org_id WHERE " EV_VISIBLE(
 	                        "e", "$%d::uuid", "$%d::text"),
 	                    me, slug);
-	if (known_params(r, errors)) {
-		for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
-			json_t *vals = filter_values(r, filters[i]);
-			if (vals && filter_valid(vals, filters[i], errors)) {
-				char *text = json_dumps(vals, JSON_COMPACT);
-				filter_sql(q->sql, filters[i], listq_param(q, text));
-				free(text);
-			} else if (vals && !json_array_size(errors)) {
-				jv_error(errors, filters[i], "must not be empty");
-			}
-			json_decref(vals);
-		}
-		window_param(r, q, "from", errors);
-		window_param(r, q, "to", errors);
-		text_search(r, q, errors);
-		page_params(r, q, errors);
-	}
+	filters_apply(r, q, extra, errors);
+	if (!json_array_size(errors))
+		cursor_param(r, q, errors);
 	if (json_array_size(errors)) {
 		listq_free(q);
 		reply_problem_fields(r, 422, "the query is not valid", errors);

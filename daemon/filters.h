@@ -1,0 +1,41 @@
+/* filters.h - the query parameters every listing shares (lists,
+ * occurrences; feeds and webhooks use the same names): kind, org, partner,
+ * tag, city, country (repeated or comma-separated: ORed; different ones:
+ * ANDed), q, from/to, limit. They become SQL conditions on events e and
+ * orgs o, with every value passed as a parameter. */
+#ifndef LIAISON_FILTERS_H
+#define LIAISON_FILTERS_H
+
+#include "compat.h"
+
+#include <event2/buffer.h>
+#include <jansson.h>
+#include <stdint.h>
+
+struct req;
+
+#define LIST_MAX_PARAMS 64
+
+/* A statement being built, with its parameters. */
+struct listq {
+	struct evbuffer *sql;
+	const char *params[LIST_MAX_PARAMS];
+	char *owned[LIST_MAX_PARAMS];
+	int n;
+	int limit;
+	int has_from, has_to;
+	int64_t from, to; /* epoch seconds */
+};
+
+struct listq *listq_new(void) WUR;
+void listq_free(struct listq *q);
+/* Adds a parameter (copied) and returns its number ($n). */
+int listq_param(struct listq *q, const char *value);
+
+/* Checks r's query parameters (extra: more names the route accepts) and
+ * appends " AND ..." conditions for them to q->sql. Faults go to errors. */
+void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors);
+/* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
+int parse_instant(const char *s, int64_t *out) WUR;
+
+#endif
