@@ -11,59 +11,60 @@
 	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x") " ORDER BY x), '[]') FROM unnest(" col ") x)"
 #define EV_UTC(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-#define EVENT_JSON                                                                                                \
-	"jsonb_build_object('id', e.id, 'org', o.slug, 'kind', e.kind, 'title', e.title, "                        \
-	"'description', e.description, 'location', e.location, 'city', e.city, "                                  \
-	"'country', e.country, 'timezone', e.timezone, 'all_day', e.all_day, "                                    \
-	"'start', " EV_LOCAL("e.start_local") ", 'end', " EV_LOCAL(                                               \
-	    "e.end_local") ", "                                                                                   \
-	                   "'rrule', e.rrule, 'exdates', " EV_LOCAL_LIST(                                         \
-	                       "e.exdates") ", "                                                                  \
-	                                    "'rdates', " EV_LOCAL_LIST(                                           \
-	                                        "e.rdates") ", 'series_id', e.series_id, "                        \
-	                                                    "'recurrence_id', " EV_LOCAL(                         \
-	                                                        "e.recurrence_id") ", 'uid', "                    \
-	                                                                           "e.uid, "                      \
-	                                                                           "'status', "                   \
-	                                                                           "e.status, "                   \
-	                                                                           "'visibility',"                \
-	                                                                           " e."                          \
-	                                                                           "visibility, "                 \
-	                                                                           "'partners', "                 \
-	                                                                           "to_jsonb(e."                  \
-	                                                                           "partners), "                  \
-	                                                                           "'tags', "                     \
-	                                                                           "to_jsonb(e."                  \
-	                                                                           "tags), "                      \
-	                                                                           "'parent_id', "                \
-	                                                                           "e.parent_id, "                \
-	                                                                           "'agreement_"                  \
-	                                                                           "id', "                        \
-	                                                                           "e.agreement_"                 \
-	                                                                           "id, "                         \
-	                                                                           "'reminders', "                \
-	                                                                           "to_jsonb(e."                  \
-	                                                                           "reminders), "                 \
-	                                                                           "'url', "                      \
-	                                                                           "e.url, "                      \
-	                                                                           "'sequence', "                 \
-	                                                                           "e.sequence, "                 \
-	                                                                           "'created_at',"                \
-	                                                                           " " EV_UTC(                    \
-	                                                                               "e."                       \
-	                                                                               "cr"                       \
-	                                                                               "ea"                       \
-	                                                                               "te"                       \
-	                                                                               "d_"                       \
-	                                                                               "a"                        \
-	                                                                               "t") ", "                  \
-	                                                                                    "'upd"                \
-	                                                                                    "ated"                \
-	                                                                                    "_at'"                \
-	                                                                                    ","                   \
-	                                                                                    " " EV_UTC("e."       \
-	                                                                                               "updated_" \
-	                                                                                               "at") ")"
+#define EVENT_JSON                                                                                         \
+	"jsonb_build_object('id', e.id, 'org', o.slug, 'kind', e.kind, 'title', e.title, "                 \
+	"'description', e.description, 'location', e.location, 'city', e.city, "                           \
+	"'country', e.country, 'timezone', e.timezone, 'all_day', e.all_day, "                             \
+	"'start', " EV_LOCAL("e.start_local") ", 'end', " EV_LOCAL(                                        \
+	    "e.end_local") ", "                                                                            \
+	                   "'rrule', e.rrule, 'exdates', " EV_LOCAL_LIST(                                  \
+	                       "e.exdates") ", "                                                           \
+	                                    "'rdates', " EV_LOCAL_LIST(                                    \
+	                                        "e.rdates") ", 'series_id', e.series_id, "                 \
+	                                                    "'recurrence_id', " EV_LOCAL(                  \
+	                                                        "e.recurrence_id") ", 'uid', "             \
+	                                                                           "e.uid, "               \
+	                                                                           "'status', "            \
+	                                                                           "e.status, "            \
+	                                                                           "'visibility',"         \
+	                                                                           " e."                   \
+	                                                                           "visibility, "          \
+	                                                                           "'partners', "          \
+	                                                                           "to_jsonb(e."           \
+	                                                                           "partners), "           \
+	                                                                           "'tags', "              \
+	                                                                           "to_jsonb(e."           \
+	                                                                           "tags), "               \
+	                                                                           "'parent_id', "         \
+	                                                                           "e.parent_id, "         \
+	                                                                           "'agreement_"           \
+	                                                                           "id', "                 \
+	                                                                           "e.agreement_"          \
+	                                                                           "id, "                  \
+	                                                                           "'reminders', "         \
+	                                                                           "to_jsonb(e."           \
+	                                                                           "reminders), "          \
+	                                                                           "'url', "               \
+	                                                                           "e.url, "               \
+	                                                                           "'sequence', "          \
+	                                                                           "e.sequence, "          \
+	                                                                           "'created_at',"         \
+	                                                                           " " EV_UTC(             \
+	                                                                               "e."                \
+	                                                                               "cr"                \
+	                                                                               "ea"                \
+	                                                                               "te"                \
+	                                                                               "d_"                \
+	                                                                               "a"                 \
+	                                                                               "t") ", "           \
+	                                                                                    "'upd"         \
+	                                                                                    "ated"         \
+	                                                                                    "_at'"         \
+	                                                                                    ","            \
+	                                                                                    " " EV_UTC(    \
+	                                                                                        "e."       \
+	                                                                                        "updated_" \
+	                                                                                        "at") ")"
 
 /* Who may see event e: $ME is the caller's org id, $MYSLUG its slug. */
 #define EV_VISIBLE(t, me, myslug)                                                                  \

@@ -590,8 +590,8 @@ static void cursor_param(struct req *r, struct listq *q, json_t *errors)
 	char num[24];
 	snprintf(num, sizeof(num), "%lld", t);
 	int a = listq_param(q, num), b = listq_param(q, id);
-	evbuffer_add_printf(q->sql,
-	                    " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
+	evbuffer_add_printf(
+	    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
 }
 
 static void reply_list(struct req *r, PGresult *res, int limit)
@@ -652,7 +652,8 @@ void events_list(struct req *r)
 	}
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
 	evbuffer_add_printf(q->sql,
-	                    "SELECT " EVENT_JSON "::text, extract(epoch FROM e.start_utc)::bigint, e.id "
+	                    "SELECT " EVENT_JSON
+	                    "::text, extract(epoch FROM e.start_utc)::bigint, e.id "
 	                    "FROM events e JOIN orgs o ON o.id = e.org_id WHERE " EV_VISIBLE(
 	                        "e", "$%d::uuid", "$%d::text"),
 	                    me, slug);

@@ -221,7 +221,6 @@ static int known_params(struct req *r, const char *const *extra, json_t *errors)
 	return json_array_size(errors) == 0;
 }
 
-
 static void limit_param(struct req *r, struct listq *q, json_t *errors)
 {
 	const char *lim = req_query(r, "limit");

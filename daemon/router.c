@@ -3,6 +3,7 @@
 #include "router.h"
 
 #include "events.h"
+#include "occurrences.h"
 #include "http.h"
 #include "ops.h"
 #include "orgs.h"
@@ -34,6 +35,8 @@ static const struct route routes[] = {
     {GET, "/v1/events/{id}", events_get, ROUTE_AUTH},
     {PATCH, "/v1/events/{id}", events_patch, ROUTE_AUTH},
     {DELETE, "/v1/events/{id}", events_cancel, ROUTE_AUTH},
+    /* occurrences: occurrences.c */
+    {GET, "/v1/occurrences", occurrences_list, ROUTE_AUTH},
 };
 
 const struct route *router_routes(size_t *n)
