@@ -315,13 +315,21 @@ static void on_candidates(PGresult *res, void *arg)
 	free(w);
 }
 
-#define OCC_COLUMNS                                                                                \
-	"e.id, e.series_id, " EV_LOCAL(                                                            \
-	    "e.recurrence_id") ", e.title, e.kind, e.status, "                                     \
-	                       "e.timezone, e.all_day, " EV_LOCAL("e.start_local") ", " EV_LOCAL(  \
-	                           "e.end_local") ", e.rrule, " EV_LOCAL_LIST("e.exdates") "::"    \
-	                                                                                   "text," \
-	                                                                                   " " EV_LOCAL_LIST("e.rdates") "::text"
+#define OCC_COLUMNS                                                                                           \
+	"e.id, e.series_id, " EV_LOCAL(                                                                       \
+	    "e.recurrence_id") ", e.title, e.kind, e.status, "                                                \
+	                       "e.timezone, e.all_day, " EV_LOCAL("e.start_local") ", " EV_LOCAL(             \
+	                           "e.end_local") ", e.rrule, " EV_LOCAL_LIST("e.exdates") "::"               \
+	                                                                                   "text,"            \
+	                                                                                   " " EV_LOCAL_LIST( \
+	                                                                                       "e"            \
+	                                                                                       "."            \
+	                                                                                       "r"            \
+	                                                                                       "d"            \
+	                                                                                       "a"            \
+	                                                                                       "t"            \
+	                                                                                       "e"            \
+	                                                                                       "s") "::text"
 
 static int read_window(struct req *r, struct listq *q, struct occwork *w, json_t *errors)
 {

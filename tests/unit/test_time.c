@@ -1,0 +1,194 @@
+/* test_time.c - civil dates, zone conversion, RFC 5545 durations and rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "recur.h"
+#include "tz.h"
+
+#include <string.h>
+
+static int64_t utc_of(const char *zone, const char *local, enum tz_result *r)
+{
+	struct civil c;
+	assert_int_equal(civil_parse(local, 0, &c), 0);
+	int64_t u = 0;
+	*r = tz_to_utc(zone, &c, &u);
+	return u;
+}
+
+static const char *fmt_utc(int64_t u)
+{
+	static char out[CIVIL_LEN];
+	struct civil c;
+	civil_from_epoch(u, &c);
+	civil_format(&c, 0, out);
+	return out;
+}
+
+static void test_civil_parse(void **state)
+{
+	(void)state;
+	struct civil c;
+	assert_int_equal(civil_parse("2024-02-29T23:59:59", 0, &c), 0);
+	assert_int_equal(civil_parse("2024-10-17", 1, &c), 0);
+	const char *bad[] = {"2023-02-29T00:00:00", "2024-13-01T00:00:00", "2024-00-10T00:00:00",
+	                     "2024-01-32T00:00:00", "2024-01-01T24:00:00", "2024-01-01T00:60:00",
+	                     "2024-01-01T00:00:60", "2024-01-01 00:00:00", "2024-01-01T00:00:00Z",
+	                     "2024-01-01T00:00",    "1899-12-31T00:00:00", "20240101T000000",
+	                     "2024-1-01T00:00:00",  "+024-01-01T00:00:00", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(civil_parse(bad[i], 0, &c), 0);
+	assert_int_not_equal(civil_parse("2024-10-17T10:00:00", 1, &c), 0);
+}
+
+static void test_epoch_round_trip(void **state)
+{
+	(void)state;
+	struct civil c = {1970, 1, 1, 0, 0, 0}, back;
+	assert_int_equal(civil_to_epoch(&c), 0);
+	struct civil d = {2024, 8, 21, 7, 0, 0};
+	assert_int_equal(civil_to_epoch(&d), 1724223600);
+	for (int64_t t = -2208988800LL; t < 4102444800LL; t += 86400 * 37 + 3671) {
+		civil_from_epoch(t, &back);
+		assert_int_equal(civil_to_epoch(&back), t);
+	}
+	struct civil e = {2024, 2, 28, 12, 0, 0};
+	civil_add_days(&e, 1);
+	assert_int_equal(e.day, 29);
+	civil_add_days(&e, 1);
+	assert_int_equal(e.month, 3);
+}
+
+static void test_zones_and_dst(void **state)
+{
+	(void)state;
+	enum tz_result r;
+	assert_string_equal(fmt_utc(utc_of("Asia/Ho_Chi_Minh", "2024-08-21T14:00:00", &r)),
+	                    "2024-08-21T07:00:00");
+	assert_int_equal(r, TZ_OK);
+	/* Toronto, 2026: clocks skip 02:00-03:00 on 8 March, repeat 01:00-02:00 on 1 November. */
+	assert_string_equal(fmt_utc(utc_of("America/Toronto", "2026-03-01T09:00:00", &r)),
+	                    "2026-03-01T14:00:00");
+	assert_string_equal(fmt_utc(utc_of("America/Toronto", "2026-03-15T09:00:00", &r)),
+	                    "2026-03-15T13:00:00");
+	utc_of("America/Toronto", "2026-03-08T02:30:00", &r);
+	assert_int_equal(r, TZ_GAP);
+	assert_string_equal(fmt_utc(utc_of("America/Toronto", "2026-11-01T01:30:00", &r)),
+	                    "2026-11-01T05:30:00"); /* the first 01:30, EDT */
+	assert_int_equal(r, TZ_OK);
+	utc_of("Mars/Olympus", "2026-03-01T09:00:00", &r);
+	assert_int_equal(r, TZ_UNKNOWN);
+	assert_string_equal(fmt_utc(utc_of("UTC", "2026-03-01T09:00:00", &r)),
+	                    "2026-03-01T09:00:00");
+	struct civil w;
+	assert_int_equal(tz_from_utc("Asia/Seoul", 1724223600, &w), TZ_OK);
+	assert_int_equal(w.hour, 16);
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	int64_t s;
+	assert_int_equal(ical_duration_parse("-P7D", &s), 0);
+	assert_int_equal(s, -7 * 86400);
+	assert_int_equal(ical_duration_parse("-PT2H", &s), 0);
+	assert_int_equal(s, -7200);
+	assert_int_equal(ical_duration_parse("P1W", &s), 0);
+	assert_int_equal(s, 604800);
+	assert_int_equal(ical_duration_parse("-P1DT2H30M15S", &s), 0);
+	assert_int_equal(s, -(86400 + 9000 + 15));
+	assert_int_equal(ical_duration_parse("PT0S", &s), 0);
+	assert_int_equal(s, 0);
+	const char *bad[] = {"",      "P",          "-P",    "PT",   "P1",    "7D",
+	                     "P1H",   "PT1D",       "P1W2D", "P1DT", "P1D1D", "PT1S1M",
+	                     "-P-1D", "P99999999D", "P1.5D", "p1d",  "-P7D ", "PT2H-"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(ical_duration_parse(bad[i], &s), 0);
+}
+
+static void test_rrule_validation(void **state)
+{
+	(void)state;
+	char err[160];
+	const char *good[] = {"FREQ=WEEKLY;COUNT=4", "FREQ=YEARLY", "FREQ=MONTHLY;BYDAY=2TU",
+	                      "FREQ=DAILY;UNTIL=20261231T000000Z;INTERVAL=2",
+	                      "FREQ=HOURLY;COUNT=5"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(recur_validate(good[i], 0, err, sizeof(err)), 0);
+	const char *bad[] = {"",
+	                     "COUNT=4",
+	                     "FREQ=SECONDLY",
+	                     "FREQ=MINUTELY;COUNT=2",
+	                     "FREQ=HOURLY",
+	                     "FREQ=WEEKLY;COUNT=0",
+	                     "FREQ=WEEKLY;COUNT=100000",
+	                     "FREQ=WEEKLY;COUNT=2;UNTIL=20261231T000000Z",
+	                     "FREQ=WEEKLY;FREQ=DAILY",
+	                     "FREQ=WEEKLY;COLOUR=RED",
+	                     "FREQ=WEEKLY;",
+	                     "FREQ=FORTNIGHTLY",
+	                     "freq=weekly",
+	                     "FREQ=WEEKLY;INTERVAL=0",
+	                     "FREQ=DAILY;UNTIL=20261231T000000",
+	                     "FREQ=WEEKLY;BYDAY=MO;DROP TABLE",
+	                     "FREQ=WEEKLY\nCOUNT=2"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (recur_validate(bad[i], 0, err, sizeof(err)) == 0)
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_int_equal(recur_validate("FREQ=YEARLY;UNTIL=20301231", 1, err, sizeof(err)), 0);
+	assert_int_not_equal(
+	    recur_validate("FREQ=YEARLY;UNTIL=20301231T000000Z", 1, err, sizeof(err)), 0);
+}
+
+struct seen {
+	int n;
+	int64_t utc[8];
+	int hour[8];
+};
+
+static int collect(const struct civil *s, int64_t u, void *arg)
+{
+	struct seen *x = arg;
+	if (x->n < 8) {
+		x->utc[x->n] = u;
+		x->hour[x->n] = s->hour;
+	}
+	x->n++;
+	return 0;
+}
+
+static void test_expansion_keeps_wall_time(void **state)
+{
+	(void)state;
+	struct civil start = {2026, 2, 23, 9, 0, 0};
+	struct seen x = {0};
+	assert_int_equal(recur_expand("FREQ=WEEKLY;COUNT=4", "America/Toronto", &start, 0,
+	                              INT64_MAX, collect, &x),
+	                 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(x.hour[i], 9);
+	assert_string_equal(fmt_utc(x.utc[1]), "2026-03-02T14:00:00");
+	assert_string_equal(fmt_utc(x.utc[2]), "2026-03-09T13:00:00");
+	/* UNTIL in UTC bounds the series at that instant. */
+	struct seen y = {0};
+	assert_int_equal(recur_expand("FREQ=DAILY;UNTIL=20260225T140000Z", "America/Toronto",
+	                              &start, 0, INT64_MAX, collect, &y),
+	                 3);
+	assert_int_equal(recur_last_start("FREQ=YEARLY", "Asia/Seoul", &start, 0), INT64_MAX);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_civil_parse),
+	    cmocka_unit_test(test_epoch_round_trip),
+	    cmocka_unit_test(test_zones_and_dst),
+	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_rrule_validation),
+	    cmocka_unit_test(test_expansion_keeps_wall_time),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
