@@ -1,18 +1,26 @@
 #!/bin/sh
-# Loads the demo data set into an empty database: the organisations of
-# our users' world and an admin key of the host org, written to TOKENFILE.
+# Loads the demo organisations into an empty database and keeps one admin
+# key per demo org in KEYDIR/<slug> (the host's is KEYDIR/../demo-admin-token).
 # Does nothing when the host org exists already.
 #   scripts/demo.sh BIN TOKENFILE
 set -eu
 bin=$1
 tokenfile=$2
+keydir=$(dirname "$tokenfile")/demo-keys
+umask 077
 
 if ! "$bin" org create hcmc-dost --host --timezone Asia/Ho_Chi_Minh --country VN \
 	--name "Sở Khoa học và Công nghệ TP.HCM (HCMC DOST)" >/dev/null 2>&1; then
 	[ -s "$tokenfile" ] || "$bin" key create hcmc-dost --role admin --name demo >"$tokenfile"
 	exit 0
 fi
-org() { "$bin" org create "$@" >/dev/null; }
+mkdir -p "$keydir"
+org() {
+	slug=$1
+	shift
+	"$bin" org create "$slug" "$@" >/dev/null
+	"$bin" key create "$slug" --role admin --name demo >"$keydir/$slug"
+}
 org busan-city --timezone Asia/Seoul --country KR --name "Busan Metropolitan City"
 org haiphong --timezone Asia/Ho_Chi_Minh --country VN --name "Sở Khoa học và Công nghệ Hải Phòng"
 org cabc --timezone America/Toronto --country CA --name "Canada-ASEAN Business Council"
@@ -20,6 +28,6 @@ org becamex-idc --timezone Asia/Ho_Chi_Minh --country VN --name "Becamex IDC"
 org nus --timezone Asia/Singapore --country SG --name "National University of Singapore"
 org binh-duong --timezone Asia/Ho_Chi_Minh --country VN --name "Tỉnh Bình Dương"
 org eindhoven --timezone Europe/Amsterdam --country NL --name "Gemeente Eindhoven"
-umask 077
 "$bin" key create hcmc-dost --role admin --name demo >"$tokenfile"
-echo "demo data loaded"
+cp "$tokenfile" "$keydir/hcmc-dost"
+echo "demo organisations loaded"
