@@ -1,0 +1,141 @@
+"""A table of hostile or malformed requests against /v1. Each must get
+its status, name the field at fault, and leave the database unchanged."""
+import json
+import uuid
+
+from harness import problem
+from test_events import VISIT, world
+
+TORONTO = dict(VISIT, timezone="America/Toronto")
+
+
+def ev(**over):
+    body = dict(VISIT, partners=[])
+    for k, v in over.items():
+        if v is ...:
+            body.pop(k, None)
+        else:
+            body[k] = v
+    return body
+
+
+def raw(data, ct="application/json"):
+    return {"raw": data, "ct": ct}
+
+
+# (name, method, path, body, extra headers, status, field or None)
+CASES = [
+    ("syntax", "POST", "/v1/events", raw(b'{"kind": "visit",'), {}, 400, None),
+    ("invalid utf-8", "POST", "/v1/events", raw(b'{"title": "\xc3\x28"}'), {}, 400, None),
+    ("nul escape", "POST", "/v1/events", raw(b'{"title": "a\\u0000b"}'), {}, 400, None),
+    ("array body", "POST", "/v1/events", raw(b"[]"), {}, 400, None),
+    ("empty body", "POST", "/v1/events", raw(b""), {}, 400, None),
+    ("duplicate keys", "POST", "/v1/events", raw(b'{"title": "a", "title": "b"}'), {}, 400, None),
+    ("deep nesting", "POST", "/v1/events", raw(b'{"a":' * 3000 + b"1" + b"}" * 3000), {}, 400, None),
+    ("text/plain", "POST", "/v1/events", raw(b"{}", "text/plain"), {}, 415, None),
+    ("form", "POST", "/v1/events", raw(b"a=b", "application/x-www-form-urlencoded"), {}, 415, None),
+    ("kind missing", "POST", "/v1/events", ev(kind=...), {}, 422, "kind"),
+    ("kind number", "POST", "/v1/events", ev(kind=5), {}, 422, "kind"),
+    ("kind unknown", "POST", "/v1/events", ev(kind="party"), {}, 422, "kind"),
+    ("title too long", "POST", "/v1/events", ev(title="x" * 501), {}, 422, "title"),
+    ("body too large", "POST", "/v1/events", ev(title="x" * (2 << 20)), {}, 413, None),
+    ("title control", "POST", "/v1/events", ev(title="a\x07b"), {}, 422, "title"),
+    ("title object", "POST", "/v1/events", ev(title={"$ne": 1}), {}, 422, "title"),
+    ("description long", "POST", "/v1/events", ev(description="d" * 20001), {}, 422, "description"),
+    ("zone traversal", "POST", "/v1/events", ev(timezone="../../etc/passwd"), {}, 422, "timezone"),
+    ("zone absolute", "POST", "/v1/events", ev(timezone="/usr/share/zoneinfo/UTC"), {}, 422, "timezone"),
+    ("zone unknown", "POST", "/v1/events", ev(timezone="Mars/Base"), {}, 422, "timezone"),
+    ("zone huge", "POST", "/v1/events", ev(timezone="A/" + "b" * 5000), {}, 422, "timezone"),
+    ("start not a date", "POST", "/v1/events", ev(start="2024-02-30T10:00:00"), {}, 422, "start"),
+    ("start offset", "POST", "/v1/events", ev(start="2024-08-21T14:00:00+07:00"), {}, 422, "start"),
+    ("start number", "POST", "/v1/events", ev(start=1724223600), {}, 422, "start"),
+    ("start missing", "POST", "/v1/events", ev(start=...), {}, 422, "start"),
+    ("dst gap", "POST", "/v1/events", dict(TORONTO, partners=[], start="2026-03-08T02:30:00", end=None), {}, 422, "start"),
+    ("end before start", "POST", "/v1/events", ev(end="2024-08-21T13:00:00"), {}, 422, "end"),
+    ("all-day with time", "POST", "/v1/events", ev(all_day=True, end=...), {}, 422, "start"),
+    ("all_day string", "POST", "/v1/events", ev(all_day="yes"), {}, 422, "all_day"),
+    ("rrule secondly", "POST", "/v1/events", ev(rrule="FREQ=SECONDLY;COUNT=5"), {}, 422, "rrule"),
+    ("rrule minutely", "POST", "/v1/events", ev(rrule="FREQ=MINUTELY"), {}, 422, "rrule"),
+    ("rrule sql", "POST", "/v1/events", ev(rrule="FREQ=DAILY'; DROP TABLE events; --"), {}, 422, "rrule"),
+    ("rrule count huge", "POST", "/v1/events", ev(rrule="FREQ=DAILY;COUNT=1000000"), {}, 422, "rrule"),
+    ("rrule hourly forever", "POST", "/v1/events", ev(rrule="FREQ=HOURLY"), {}, 422, "rrule"),
+    ("rrule long", "POST", "/v1/events", ev(rrule="FREQ=DAILY;BYHOUR=" + ",".join(["1"] * 300)), {}, 422, "rrule"),
+    ("exdates object", "POST", "/v1/events", ev(exdates={"a": 1}), {}, 422, "exdates"),
+    ("exdates bad item", "POST", "/v1/events", ev(exdates=["yesterday"]), {}, 422, "exdates[0]"),
+    ("exdates too many", "POST", "/v1/events", ev(exdates=["2024-08-28T14:00:00"] * 1001), {}, 422, "exdates"),
+    ("rdates bad item", "POST", "/v1/events", ev(rdates=["2024-09-04T14:00:00", "2024-09-05T14:00:00", None]), {}, 422, "rdates[2]"),
+    ("reminder after", "POST", "/v1/events", ev(reminders=["P1D"]), {}, 422, "reminders[0]"),
+    ("reminder sql", "POST", "/v1/events", ev(reminders=["' OR 1=1 --"]), {}, 422, "reminders[0]"),
+    ("reminders many", "POST", "/v1/events", ev(reminders=["-PT1H"] * 11), {}, 422, "reminders"),
+    ("reminder far", "POST", "/v1/events", ev(reminders=["-P500D"]), {}, 422, "reminders[0]"),
+    ("partner unknown", "POST", "/v1/events", ev(partners=["nobody"]), {}, 422, "partners[0]"),
+    ("partner sql", "POST", "/v1/events", ev(partners=["'; DROP TABLE orgs; --"]), {}, 422, "partners[0]"),
+    ("partners many", "POST", "/v1/events", ev(partners=["busan-city"] * 51), {}, 422, "partners"),
+    ("tag long", "POST", "/v1/events", ev(tags=["t" * 65]), {}, 422, "tags[0]"),
+    ("tag number", "POST", "/v1/events", ev(tags=["ok", 7]), {}, 422, "tags[1]"),
+    ("url javascript", "POST", "/v1/events", ev(url="javascript:alert(1)"), {}, 422, "url"),
+    ("url spaces", "POST", "/v1/events", ev(url="https://a b.example/"), {}, 422, "url"),
+    ("country lower", "POST", "/v1/events", ev(country="vn"), {}, 422, "country"),
+    ("visibility", "POST", "/v1/events", ev(visibility="public"), {}, 422, "visibility"),
+    ("status", "POST", "/v1/events", ev(status="deleted"), {}, 422, "status"),
+    ("series id", "POST", "/v1/events", ev(series_id="1 OR 1=1", recurrence_id="2024-08-28T14:00:00"), {}, 422, "series_id"),
+    ("series alone", "POST", "/v1/events", ev(series_id=str(uuid.uuid4())), {}, 422, "recurrence_id"),
+    ("parent unknown", "POST", "/v1/events", ev(parent_id=str(uuid.uuid4())), {}, 422, "parent_id"),
+    ("unknown field", "POST", "/v1/events", ev(colour="red"), {}, 422, "colour"),
+    ("unknown sql field", "POST", "/v1/events", ev(**{"title\"; DROP": 1}), {}, 422, 'title"; DROP'),
+    ("uid control", "POST", "/v1/events", ev(uid="a\nb"), {}, 422, "uid"),
+    ("uid long", "POST", "/v1/events", ev(uid="u" * 256), {}, 422, "uid"),
+    ("idempotency key control", "POST", "/v1/events", ev(), {"Idempotency-Key": "a\x01b"}, 400, "Idempotency-Key"),
+    ("list kind", "GET", "/v1/events?kind=party", None, {}, 422, "kind[0]"),
+    ("list limit negative", "GET", "/v1/events?limit=-1", None, {}, 422, "limit"),
+    ("list limit huge", "GET", "/v1/events?limit=99999999999999999999", None, {}, 422, "limit"),
+    ("list from", "GET", "/v1/events?from=2024-13-45", None, {}, 422, "from"),
+    ("list cursor", "GET", "/v1/events?cursor=..%2F..%2Fetc", None, {}, 422, "cursor"),
+    ("list q long", "GET", "/v1/events?q=" + "x" * 201, None, {}, 422, "q"),
+    ("list org sql", "GET", "/v1/events?org=a%27%20OR%201%3D1", None, {}, 422, "org[0]"),
+    ("occurrences window", "GET", "/v1/occurrences?from=2024-01-01&to=2026-01-01", None, {}, 422, "to"),
+    ("event id sql", "GET", "/v1/events/'%3B%20DROP%20TABLE%20events", None, {}, 404, None),
+    ("patch array", "PATCH", "/v1/events/{id}", raw(b"[1]"), {}, 400, None),
+    ("patch uid", "PATCH", "/v1/events/{id}", {"uid": "stolen"}, {}, 422, "uid"),
+    ("patch stale", "PATCH", "/v1/events/{id}", {"title": "x"}, {"If-Match": '"999"'}, 412, None),
+    ("patch bad start", "PATCH", "/v1/events/{id}", {"start": "soon"}, {}, 422, "start"),
+    ("org slug sql", "POST", "/v1/orgs", {"slug": "x'; DROP TABLE orgs; --", "name": "x"}, {}, 422, "slug"),
+]
+
+
+def snapshot(ctx, db):
+    return ctx.cluster.psql(
+        "SELECT (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM events), "
+        "(SELECT count(*) FROM orgs), (SELECT count(*) FROM api_keys), "
+        "(SELECT count(*) FROM idempotency_keys)", db.split("dbname=")[1])
+
+
+def test_hostile_table(ctx):
+    assert len(CASES) >= 60
+    db, k, d = world(ctx)
+    existing = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
+    before = snapshot(ctx, db)
+    failures = []
+    for name, method, path, body, headers, status, field in CASES:
+        hdrs = dict(headers)
+        if isinstance(body, dict) and "raw" in body:
+            data = body["raw"]
+            hdrs["Content-Type"] = body["ct"]
+        elif body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        else:
+            data = None
+        r = d.request(method, path.replace("{id}", existing["id"]), body=data, headers=hdrs,
+                      token=k["host"])
+        try:
+            p = problem(r, status)
+            if field is not None:
+                fields = [e["field"] for e in p.get("errors", [])]
+                assert field in fields, f"field {field!r} not in {fields}"
+            after = snapshot(ctx, db)
+            assert after == before, f"database changed: {before} -> {after}"
+        except AssertionError as e:
+            failures.append(f"{name}: {e}")
+    assert d.alive()
+    assert not failures, "\n".join(failures)
