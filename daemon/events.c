@@ -107,7 +107,9 @@ static void reply_event(struct req *r, int status, const char *json, const char 
 
 static const char *json_text(struct evop *op, int slot, json_t *a)
 {
-	op->arrays[slot] = json_dumps(a ? a : json_array(), JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!a)
+		return "[]";
+	op->arrays[slot] = json_dumps(a, JSON_COMPACT);
 	return op->arrays[slot] ? op->arrays[slot] : "[]";
 }
 
@@ -225,7 +227,7 @@ static void on_refs(PGresult *res, void *arg)
 static void check_refs(struct evop *op)
 {
 	struct principal *who = &op->r->who;
-	char *partners = json_dumps(op->in.partners ? op->in.partners : json_array(), JSON_COMPACT);
+	char *partners = op->in.partners ? json_dumps(op->in.partners, JSON_COMPACT) : NULL;
 	const char *p[] = {partners ? partners : "[]",
 	                   op->in.parent_id,
 	                   op->in.series_id,

@@ -309,7 +309,8 @@ static void on_candidates(PGresult *res, void *arg)
 		reply_problem(r, 422, "too many occurrences in this window; narrow it or filter");
 		return;
 	}
-	qsort_r(w->items, w->n, sizeof(*w->items), occ_cmp, w);
+	if (w->n > 1)
+		qsort_r(w->items, w->n, sizeof(*w->items), occ_cmp, w);
 	reply_page(w);
 	free(w->items);
 	free(w);

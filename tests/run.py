@@ -99,7 +99,7 @@ def run_integration(pattern, tally):
                 ctx = harness.TestContext(cluster, full)
                 try:
                     fn(ctx)
-                    ctx.close()
+                    ctx.close()  # fails the test if a daemon crashed or leaked
                     tally.record(full, "ok", f"{time.monotonic() - t0:.1f}s")
                 except harness.Skip as e:
                     ctx.close(quiet=True)

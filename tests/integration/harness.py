@@ -240,6 +240,7 @@ class TestContext:
         self.tmp = tempfile.mkdtemp(prefix="lzt-case-")
         self.daemons = []
         self.clusters = []
+        self.closed = False
 
     def private_cluster(self):
         """A cluster of this test's own, for tests that stop PostgreSQL."""
@@ -261,6 +262,9 @@ class TestContext:
         return run_cli(["key", "create", slug, "--role", role], database).stdout.strip()
 
     def close(self, quiet=False):
+        if self.closed:
+            return ""
+        self.closed = True
         problems = []
         for d in self.daemons:
             try:
