@@ -2,6 +2,7 @@
  * To find the code behind a URL, find its line here. */
 #include "router.h"
 
+#include "agreements.h"
 #include "events.h"
 #include "occurrences.h"
 #include "http.h"
@@ -37,6 +38,11 @@ static const struct route routes[] = {
     {DELETE, "/v1/events/{id}", events_cancel, ROUTE_AUTH},
     /* occurrences: occurrences.c */
     {GET, "/v1/occurrences", occurrences_list, ROUTE_AUTH},
+    /* agreements: agreements.c */
+    {GET, "/v1/agreements", agreements_list, ROUTE_AUTH},
+    {POST, "/v1/agreements", agreements_create, ROUTE_AUTH},
+    {GET, "/v1/agreements/{id}", agreements_get, ROUTE_AUTH},
+    {PATCH, "/v1/agreements/{id}", agreements_patch, ROUTE_AUTH},
 };
 
 const struct route *router_routes(size_t *n)
