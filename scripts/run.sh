@@ -33,12 +33,13 @@ echo "An admin API token of the host org hcmc-dost is in $tokenfile:"
 echo "  curl -H \"Authorization: Bearer \$(cat $tokenfile)\" http://$listen/v1/orgs"
 echo "More tokens: $bin key create SLUG --role admin|editor|viewer"
 echo
-"$bin" serve &
-daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null' INT TERM
-for _ in $(seq 100); do
-	curl -sf "http://$listen/healthz" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-"$top/scripts/demo-events.sh" "http://$listen" "$var/demo-keys" || true
-wait $daemon
+# The daemon stays in the foreground (signals reach it directly); the demo
+# events are posted beside it once it answers.
+(
+	for _ in $(seq 100); do
+		curl -sf "http://$listen/healthz" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	"$top/scripts/demo-events.sh" "http://$listen" "$var/demo-keys" || true
+) &
+exec "$bin" serve
