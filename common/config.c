@@ -65,7 +65,7 @@ static const struct setting settings[] = {
      "CA bundle for HTTPS targets (default: system CAs)"},
     {"webhook_disable_after", K_DURATION, OFF(webhook_disable_after_ms), 0, 0, false, "5d",
      "failing this long disables an endpoint"},
-    {"rate_limit", K_RATE, OFF(rate_limit), 0, 0, false, "50/s",
+    {"rate_limit", K_RATE, OFF(rate_limit), 0, 0, true, "50/s",
      "/v1 requests per API token (burst twice that; 0 off)"},
     {"trusted_proxies", K_STRING, OFF(trusted_proxies), 0, 0, false, "",
      "addresses whose X-Forwarded-For is believed"},

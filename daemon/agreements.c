@@ -44,9 +44,10 @@
 	                                                  "'created_at', " EV_UTC(                 \
 	                                                      "a.created_at") ", "                 \
 	                                                                      "'updated_at',"      \
-	                                                                      " " EV_UTC("a."      \
-	                                                                                 "updated" \
-	                                                                                 "_at") ")::text"
+	                                                                      " " EV_UTC(          \
+	                                                                          "a."             \
+	                                                                          "updated"        \
+	                                                                          "_at") ")::text"
 
 #define AG_VISIBLE(me, myslug)                                                                     \
 	"(a.visibility = 'network' OR a.org_id = " me " OR " myslug " = ANY(a.parties))"

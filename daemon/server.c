@@ -13,6 +13,8 @@
 #include "dbpool.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
 #include "router.h"
 #include "util.h"
 
@@ -37,10 +39,25 @@
 
 /* ---- one request --------------------------------------------------------- */
 
+/* After authentication: the caller's rate limit, then the route. */
+static void authenticated(struct req *r)
+{
+	int wait = ratelimit_take(r->who.key_id, now_monotonic_ms());
+	if (wait > 0) {
+		char secs[16];
+		snprintf(secs, sizeof(secs), "%d", wait);
+		metrics_inc(M_RATE_LIMITED);
+		req_add_header(r, "Retry-After", secs);
+		reply_problem(r, 429, "too many requests for this API key; slow down");
+		return;
+	}
+	r->route->handler(r);
+}
+
 static void dispatch(struct req *r)
 {
 	if (r->route->flags & ROUTE_AUTH)
-		auth_then(r, r->route->handler);
+		auth_then(r, authenticated);
 	else
 		r->route->handler(r);
 }
@@ -271,6 +288,7 @@ static int config_reload(struct mainloop *m)
 	/* Only reloadable scalars are copied into the live settings that
 	 * workers read; strings stay put, so no worker sees freed memory. */
 	atomic_store(&m->srv->shutdown_timeout_ms, fresh.shutdown_timeout_ms);
+	ratelimit_configure(fresh.rate_limit);
 	config_free(&fresh);
 	return 0;
 }
@@ -401,6 +419,7 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 	struct dblisten *listen = NULL;
 	int rc = 1;
 	atomic_store(&srv.shutdown_timeout_ms, cfg->shutdown_timeout_ms);
+	ratelimit_configure(cfg->rate_limit);
 	srv.nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (srv.nworkers < 1)
 		srv.nworkers = 1;

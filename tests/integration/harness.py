@@ -144,7 +144,7 @@ class Daemon:
         self.logpath = os.path.join(ctx.tmp, f"liaisond-{self.port}.log")
         self.database = database
         cmd = [binary(), "--listen", f"127.0.0.1:{self.port}", "--database", database,
-               "--threads", "2"] + list(args)
+               "--threads", "2", "--rate-limit", "0"] + list(args)
         if CONF["valgrind"]:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite"] + cmd

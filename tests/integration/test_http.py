@@ -160,3 +160,27 @@ def test_hostile_requests_leave_the_daemon_serving(ctx):
     raw(d, "GET /ünï HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     assert d.request("GET", "/healthz").status == 200
     assert d.alive()
+
+
+def test_rate_limit_per_token(ctx):
+    import time
+    db = ctx.database()
+    token = ctx.org_with_key(db)
+    other = harness_key(ctx, db)
+    d = ctx.daemon(db, args=["--rate-limit", "5/s"])
+    statuses = [d.request("GET", "/v1/orgs", token=token).status for _ in range(25)]
+    assert statuses[:10] == [200] * 10, statuses  # the burst is twice the rate
+    assert 429 in statuses, statuses
+    r = d.request("GET", "/v1/orgs", token=token)
+    p = problem(r, 429)
+    assert int(r.header("Retry-After")) >= 1, r.headers
+    assert d.request("GET", "/v1/orgs", token=other).status == 200  # per token
+    assert d.request("GET", "/healthz").status == 200  # only /v1 is limited
+    time.sleep(1.2)
+    assert d.request("GET", "/v1/orgs", token=token).status == 200
+    assert "liaison_rate_limited_total" in d.request("GET", "/metrics").body.decode()
+
+
+def harness_key(ctx, db):
+    from harness import run_cli
+    return run_cli(["key", "create", "hub"], db).stdout.strip()
