@@ -35,7 +35,7 @@ MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 GEN_SRC := $(BUILD)/gen/migrations.c
 
 LIB_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(DAEMON_SRC:%.c=$(BUILD)/obj/%.o) \
-           $(BUILD)/obj/gen/migrations.o
+           $(BUILD)/obj/gen/migrations.o $(BUILD)/obj/gen/openapi.o
 LIB := $(BUILD)/libliaison.a
 BIN := $(BUILD)/liaisond
 
@@ -50,9 +50,13 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/gen/migrations.o: $(GEN_SRC)
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/openapi.c: daemon/openapi.json scripts/embed-file.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-file.sh openapi_json $< > $@.tmp && mv $@.tmp $@
 
 $(GEN_SRC): $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)

@@ -55,3 +55,12 @@ void ops_metrics(struct req *r)
 	reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", evbuffer_pullup(b, -1), n);
 	evbuffer_free(b);
 }
+
+/* The OpenAPI description, embedded from daemon/openapi.json at build time. */
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+void ops_openapi(struct req *r)
+{
+	reply_raw(r, 200, "application/json", openapi_json, openapi_json_len);
+}

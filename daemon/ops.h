@@ -7,5 +7,6 @@ struct req;
 void ops_healthz(struct req *r);
 void ops_readyz(struct req *r);
 void ops_metrics(struct req *r);
+void ops_openapi(struct req *r);
 
 #endif

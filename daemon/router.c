@@ -22,6 +22,7 @@ static const struct route routes[] = {
     {GET, "/healthz", ops_healthz, ROUTE_PUBLIC},
     {GET, "/readyz", ops_readyz, ROUTE_PUBLIC},
     {GET, "/metrics", ops_metrics, ROUTE_PUBLIC},
+    {GET, "/v1/openapi.json", ops_openapi, ROUTE_PUBLIC},
     /* organisations and API keys: orgs.c */
     {GET, "/v1/orgs", orgs_list, ROUTE_AUTH},
     {POST, "/v1/orgs", orgs_create, ROUTE_AUTH},
