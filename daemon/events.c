@@ -7,9 +7,11 @@
 
 #include "dbpool.h"
 #include "event.h"
+#include "event_params.h"
 #include "event_sql.h"
 #include "filters.h"
 #include "http.h"
+#include "import.h"
 #include "jsonv.h"
 #include "server.h"
 #include "token.h"
@@ -25,9 +27,7 @@ struct evop {
 	struct req *r;
 	json_t *body; /* the request body (create) or the merged event (patch) */
 	struct event_in in;
-	char *arrays[5]; /* exdates, rdates, partners, tags, reminders as JSON text */
-	char nums[4][24];
-	char start[CIVIL_LEN], end[CIVIL_LEN], rid[CIVIL_LEN];
+	struct event_bufs bufs;
 	char id[37];
 	char version[16];
 	char idem_key[256];
@@ -39,8 +39,7 @@ struct evop {
 static void evop_free(struct evop *op)
 {
 	json_decref(op->body);
-	for (size_t i = 0; i < ARRAY_LEN(op->arrays); i++)
-		free(op->arrays[i]);
+	event_bufs_free(&op->bufs);
 	free(op);
 }
 
@@ -101,56 +100,6 @@ static void reply_event(struct req *r, int status, const char *json, const char 
 	snprintf(etag, sizeof(etag), "\"%s\"", version);
 	req_add_header(r, "ETag", etag);
 	reply_raw(r, status, "application/json", json, strlen(json));
-}
-
-/* ---- parameters ----------------------------------------------------------- */
-
-static const char *json_text(struct evop *op, int slot, json_t *a)
-{
-	if (!a)
-		return "[]";
-	op->arrays[slot] = json_dumps(a, JSON_COMPACT);
-	return op->arrays[slot] ? op->arrays[slot] : "[]";
-}
-
-/* Fills $1..$26 of EV_VALUES from the validated event. */
-static void event_params(struct evop *op, const char *org_id, const char **p)
-{
-	const struct event_in *e = &op->in;
-	civil_format(&e->start, e->all_day, op->start);
-	civil_format(&e->end, e->all_day, op->end);
-	snprintf(op->nums[0], sizeof(op->nums[0]), "%lld", (long long)e->start_utc);
-	snprintf(op->nums[1], sizeof(op->nums[1]), "%lld", (long long)e->end_utc);
-	snprintf(op->nums[2], sizeof(op->nums[2]), "%lld", (long long)e->last_end_utc);
-	if (e->has_recurrence_id)
-		civil_format(&e->recurrence_id, e->all_day, op->rid);
-	const char *v[EV_NPARAMS] = {org_id,
-	                             e->kind,
-	                             e->title,
-	                             e->description,
-	                             e->location,
-	                             e->city,
-	                             e->country,
-	                             e->timezone,
-	                             e->all_day ? "true" : "false",
-	                             op->start,
-	                             e->has_end ? op->end : NULL,
-	                             op->nums[0],
-	                             op->nums[1],
-	                             e->last_end_utc == INT64_MAX ? NULL : op->nums[2],
-	                             e->rrule,
-	                             json_text(op, 0, e->exdates),
-	                             json_text(op, 1, e->rdates),
-	                             e->series_id,
-	                             e->has_recurrence_id ? op->rid : NULL,
-	                             e->status,
-	                             e->visibility,
-	                             json_text(op, 2, e->partners),
-	                             json_text(op, 3, e->tags),
-	                             e->parent_id,
-	                             json_text(op, 4, e->reminders),
-	                             e->url};
-	memcpy(p, v, sizeof(v));
 }
 
 /* ---- reference checks ----------------------------------------------------- */
@@ -310,7 +259,7 @@ static void write_event(struct evop *op)
 {
 	struct principal *who = &op->r->who;
 	const char *p[30];
-	event_params(op, who->org_id, p);
+	event_params(&op->in, who->org_id, &op->bufs, p);
 	if (op->creating) {
 		p[26] = op->in.uid;
 		p[27] = op->idem_key[0] ? op->idem_key : NULL;
@@ -383,8 +332,7 @@ void events_create(struct req *r)
 		return;
 	const char *ct = req_header(r, "Content-Type");
 	if (ct && !strncasecmp(ct, "text/calendar", 13)) {
-		reply_problem(r, 415,
-		              "iCalendar import is not available yet; send application/json");
+		import_calendar(r);
 		return;
 	}
 	struct evop *op = evop_new(r);
