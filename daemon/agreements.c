@@ -142,11 +142,11 @@ static json_t *deadline_row(const char *part, const char *title, const char *due
 			eu = su + 86400;
 	}
 	civil_format(&e, all_day, end);
-	return json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:O}", "part", part, "title", title,
+	return json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o}", "part", part, "title", title,
 	                 "all_day", all_day, "start_local", start, "end_local",
 	                 all_day ? json_string(end) : json_null(), "start_utc", (json_int_t)su,
 	                 "end_utc", (json_int_t)eu, "reminders",
-	                 reminders ? reminders : json_array());
+	                 reminders ? json_incref(reminders) : json_array());
 }
 
 static json_t *check_reminders(json_t *m, const char *base, json_t *errors)
@@ -363,7 +363,7 @@ static void ag_write(struct agop *op, int creating)
 	struct principal *who = &op->r->who;
 	char *parties = op->parties ? json_dumps(op->parties, JSON_COMPACT) : NULL;
 	char *events =
-	    json_dumps(creating || op->replace_events ? op->events : json_array(), JSON_COMPACT);
+	    creating || op->replace_events ? json_dumps(op->events, JSON_COMPACT) : strdup("[]");
 	const char *p[] = {who->org_id,
 	                   op->title,
 	                   op->description,
