@@ -1,0 +1,95 @@
+"""The role matrix: each role of a host org and of a partner org, against
+each /v1 route, on resources of its own org and of the other."""
+import uuid
+
+from harness import run_cli
+from test_events import VISIT
+from test_agreements import LOI
+
+ROLES = ["admin", "editor", "viewer"]
+
+
+def setup(ctx):
+    db = ctx.database()
+    run_cli(["org", "create", "host", "--name", "Host", "--host", "--timezone", "Asia/Seoul"], db)
+    run_cli(["org", "create", "peer", "--name", "Peer", "--timezone", "Asia/Seoul"], db)
+    keys = {(o, r): run_cli(["key", "create", o, "--role", r], db).stdout.strip()
+            for o in ("host", "peer") for r in ROLES}
+    d = ctx.daemon(db)
+    own = {}
+    for o in ("host", "peer"):
+        t = keys[(o, "admin")]
+        own[o] = {
+            "event": d.request("POST", "/v1/events", token=t, body=dict(VISIT, partners=[])).json()["id"],
+            "agreement": d.request("POST", "/v1/agreements", token=t, body=dict(LOI, parties=[])).json()["id"],
+            "key": d.request("POST", "/v1/keys", token=t, body={"name": "victim"}).json()["id"],
+        }
+    return d, keys, own
+
+
+def expected(route, org, role, target):
+    """The status a caller (org, role) gets on route for target's resource."""
+    admin, writer = role == "admin", role in ("admin", "editor")
+    mine = org == target
+    return {
+        "list orgs": 200, "get org": 200, "list events": 200, "occurrences": 200,
+        "get event": 200, "list agreements": 200, "get agreement": 200,
+        "create org": 201 if admin and org == "host" else 403,
+        "list keys": 200 if admin else 403,
+        "create key": 201 if admin else 403,
+        "delete key": (204 if mine else 404) if admin else 403,
+        "create event": 201 if writer else 403,
+        "patch event": 403 if not writer or not mine else 200,
+        "cancel event": 403 if not writer or not mine else 200,
+        "create agreement": 201 if writer else 403,
+        "patch agreement": 403 if not writer or not mine else 200,
+    }[route]
+
+
+def test_role_matrix(ctx):
+    d, keys, own = setup(ctx)
+    failures = []
+    for org in ("host", "peer"):
+        for role in ROLES:
+            tok = keys[(org, role)]
+            for target in ("host", "peer"):
+                res = own[target]
+                fresh = f"o{uuid.uuid4().hex[:8]}"
+                calls = {
+                    "list orgs": ("GET", "/v1/orgs", None),
+                    "get org": ("GET", f"/v1/orgs/{target}", None),
+                    "create org": ("POST", "/v1/orgs", {"slug": fresh, "name": "New"}),
+                    "list keys": ("GET", "/v1/keys", None),
+                    "create key": ("POST", "/v1/keys", {"name": "k"}),
+                    "delete key": ("DELETE", f"/v1/keys/{res['key']}", None),
+                    "list events": ("GET", "/v1/events", None),
+                    "create event": ("POST", "/v1/events", dict(VISIT, partners=[])),
+                    "get event": ("GET", f"/v1/events/{res['event']}", None),
+                    "patch event": ("PATCH", f"/v1/events/{res['event']}", {"tags": [role]}),
+                    "cancel event": ("DELETE", f"/v1/events/{res['event']}", None),
+                    "occurrences": ("GET", "/v1/occurrences?from=2024-08-01&to=2024-09-01", None),
+                    "list agreements": ("GET", "/v1/agreements", None),
+                    "create agreement": ("POST", "/v1/agreements", dict(LOI, parties=[])),
+                    "get agreement": ("GET", f"/v1/agreements/{res['agreement']}", None),
+                    "patch agreement": ("PATCH", f"/v1/agreements/{res['agreement']}", {"stage": "drafting"}),
+                }
+                for name, (method, path, body) in calls.items():
+                    want = expected(name, org, role, target)
+                    got = d.request(method, path, body=body, token=tok).status
+                    if name == "delete key" and got == 204:
+                        # the victim is gone: make another for the next caller
+                        own[target]["key"] = d.request(
+                            "POST", "/v1/keys", token=keys[(target, "admin")],
+                            body={"name": "victim"}).json()["id"]
+                    if got != want:
+                        failures.append(f"{org}/{role} -> {target}: {name} {method} {path}: "
+                                        f"want {want}, got {got}")
+    # The host's first-key route: only the host admin, only for an org without keys.
+    for (org, role), tok in keys.items():
+        slug = f"n{uuid.uuid4().hex[:8]}"
+        run_cli(["org", "create", slug, "--name", "N"], d.database)
+        got = d.request("POST", f"/v1/orgs/{slug}/keys", token=tok, body={}).status
+        want = 201 if (org, role) == ("host", "admin") else 403
+        if got != want:
+            failures.append(f"{org}/{role}: first key want {want}, got {got}")
+    assert not failures, "\n".join(failures)
