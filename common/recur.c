@@ -227,3 +227,56 @@ int64_t recur_last_start(const char *rrule, const char *zone, const struct civil
 		return INT64_MAX;
 	return last;
 }
+
+struct window_probe {
+	const char *zone;
+	int all_day;
+	int64_t dur, from, to;
+	json_t *exdates;
+	int found;
+};
+
+static int excluded(json_t *exdates, const struct civil *start, int all_day)
+{
+	char local[CIVIL_LEN];
+	civil_format(start, all_day, local);
+	size_t i;
+	json_t *v;
+	json_array_foreach(exdates, i, v) if (!strcmp(json_string_value(v), local)) return 1;
+	return 0;
+}
+
+static int probe(const struct civil *start, int64_t start_utc, void *arg)
+{
+	struct window_probe *w = arg;
+	struct civil end;
+	int64_t end_utc = start_utc + w->dur;
+	civil_from_epoch(civil_to_epoch(start) + w->dur, &end);
+	if (tz_to_utc(w->zone, &end, &end_utc) == TZ_UNKNOWN)
+		end_utc = start_utc + w->dur;
+	if (start_utc < w->to && (end_utc > w->from || start_utc >= w->from) &&
+	    !excluded(w->exdates, start, w->all_day))
+		w->found = 1;
+	return w->found;
+}
+
+int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dtstart,
+                    const struct civil *dtend, int all_day, json_t *exdates, json_t *rdates,
+                    int64_t from, int64_t to)
+{
+	struct window_probe w = {
+	    zone, all_day, civil_to_epoch(dtend) - civil_to_epoch(dtstart), from, to, exdates, 0};
+	if (recur_expand(rrule, zone, dtstart, all_day, to, probe, &w) < 0)
+		return 1; /* cannot tell: list it rather than hide it */
+	size_t i;
+	json_t *v;
+	json_array_foreach(rdates, i, v)
+	{
+		struct civil c;
+		int64_t u;
+		if (!w.found && !civil_parse(json_string_value(v), all_day, &c) &&
+		    tz_to_utc(zone, &c, &u) != TZ_UNKNOWN)
+			probe(&c, u, &w);
+	}
+	return w.found;
+}

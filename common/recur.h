@@ -6,6 +6,7 @@
 #include "compat.h"
 #include "tz.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,11 @@ long recur_expand(const char *rrule, const char *zone, const struct civil *dtsta
  * end; for rules without COUNT or UNTIL that is INT64_MAX at once. */
 int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
                          int all_day);
+
+/* Whether any occurrence (rule and rdates, less exdates; wall times as
+ * JSON strings) overlaps [from, to). dtend is the first occurrence's end. */
+int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dtstart,
+                    const struct civil *dtend, int all_day, json_t *exdates, json_t *rdates,
+                    int64_t from, int64_t to);
 
 #endif

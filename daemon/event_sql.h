@@ -71,14 +71,18 @@
 	"(" t ".visibility = 'network' OR " t ".org_id = " me " OR " myslug " = ANY(" t            \
 	".partners))"
 
-/* Visits and meetings at the same place whose spans overlap e's. */
+/* Visits and meetings at the same place whose spans overlap e's; the
+ * conditions match the partial GiST index events_place (004). */
 #define EV_CONFLICTS(me, myslug)                                                                   \
 	"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'title', c.title) "             \
 	"ORDER BY c.start_utc, c.id), '[]') FROM events c WHERE e.kind IN ('visit', 'meeting') "   \
 	"AND e.location IS NOT NULL AND e.status <> 'cancelled' "                                  \
-	"AND c.kind IN ('visit', 'meeting') AND c.id <> e.id AND c.status <> 'cancelled' "         \
-	"AND lower(c.location) = lower(e.location) AND c.start_utc < e.last_end_utc "              \
-	"AND c.last_end_utc > e.start_utc AND " EV_VISIBLE("c", me, myslug) ")"
+	"AND c.kind IN ('visit', 'meeting') AND c.location IS NOT NULL AND c.status <> "           \
+	"'cancelled' "                                                                             \
+	"AND lower(c.location) = lower(e.location) "                                               \
+	"AND tstzrange(c.start_utc, c.last_end_utc, '[)') && "                                     \
+	"tstzrange(e.start_utc, e.last_end_utc, '[)') AND c.id <> e.id AND " EV_VISIBLE(           \
+	    "c", me, myslug) ")"
 
 /* The 25 columns every write sets, from parameters $2..$26 ($1: org id). */
 #define EV_VALUES                                                                                  \

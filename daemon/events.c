@@ -13,6 +13,7 @@
 #include "http.h"
 #include "import.h"
 #include "jsonv.h"
+#include "recur.h"
 #include "server.h"
 #include "token.h"
 #include "validate.h"
@@ -175,6 +176,11 @@ static void on_refs(PGresult *res, void *arg)
 
 static void check_refs(struct evop *op)
 {
+	if (!json_array_size(op->in.partners) && !op->in.parent_id && !op->in.series_id &&
+	    !op->idem_key[0]) {
+		write_event(op); /* nothing the database must confirm first */
+		return;
+	}
 	struct principal *who = &op->r->who;
 	char *partners = op->in.partners ? json_dumps(op->in.partners, JSON_COMPACT) : NULL;
 	const char *p[] = {partners ? partners : "[]",
@@ -544,14 +550,57 @@ static void cursor_param(struct req *r, struct listq *q, json_t *errors)
 	    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
 }
 
-static void reply_list(struct req *r, PGresult *res, int limit)
+struct listwait {
+	struct req *r;
+	int limit;
+	int windowed;
+	int64_t from, to;
+};
+
+/* Columns 3.. of the list query: what it takes to expand a series. */
+#define LIST_SERIES_COLUMNS                                                                        \
+	", e.rrule, e.timezone, e.all_day, " EV_LOCAL("e.start_local") ", " EV_LOCAL(              \
+	    "coalesce(e.end_local, e.start_local + CASE WHEN e.all_day THEN interval '1 day' "     \
+	    "ELSE interval '0' END)") ", " EV_LOCAL_LIST("e.exdates") "::text, " EV_LOCAL_LIST("e" \
+	                                                                                       "." \
+	                                                                                       "r" \
+	                                                                                       "d" \
+	                                                                                       "a" \
+	                                                                                       "t" \
+	                                                                                       "e" \
+	                                                                                       "s") "::text"
+
+/* The query keeps rows whose span overlaps the window; a series is listed
+ * only when one of its occurrences does. */
+static int row_in_window(const struct listwait *lw, PGresult *res, int i)
+{
+	int has_rule = !PQgetisnull(res, i, 3);
+	if (!lw->windowed || (!has_rule && !strcmp(PQgetvalue(res, i, 9), "[]")))
+		return 1;
+	int all_day = PQgetvalue(res, i, 5)[0] == 't';
+	struct civil start, end;
+	if (civil_parse(PQgetvalue(res, i, 6), all_day, &start) ||
+	    civil_parse(PQgetvalue(res, i, 7), all_day, &end))
+		return 1;
+	json_t *ex = json_loads(PQgetvalue(res, i, 8), 0, NULL);
+	json_t *rd = json_loads(PQgetvalue(res, i, 9), 0, NULL);
+	int in = recur_occurs_in(has_rule ? PQgetvalue(res, i, 3) : NULL, PQgetvalue(res, i, 4),
+	                         &start, &end, all_day, ex, rd, lw->from, lw->to);
+	json_decref(ex);
+	json_decref(rd);
+	return in;
+}
+
+static void reply_list(struct req *r, PGresult *res, const struct listwait *lw)
 {
 	struct evbuffer *b = evbuffer_new();
-	int n = PQntuples(res);
-	int more = n > limit;
+	int n = PQntuples(res), limit = lw->limit;
+	int more = n > limit, sent = 0;
 	evbuffer_add(b, "{\"items\":[", 10);
 	for (int i = 0; i < n && i < limit; i++) {
-		if (i)
+		if (!row_in_window(lw, res, i))
+			continue; /* the cursor still moves past it */
+		if (sent++)
 			evbuffer_add(b, ",", 1);
 		evbuffer_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
 	}
@@ -566,67 +615,85 @@ static void reply_list(struct req *r, PGresult *res, int limit)
 	evbuffer_free(b);
 }
 
-struct listwait {
-	struct req *r;
-	int limit;
-};
-
 static void on_list_result(PGresult *res, void *arg)
 {
 	struct listwait *lw = arg;
 	struct req *r = lw->r;
-	int limit = lw->limit;
-	free(lw);
-	if (!res) {
+	if (!res)
 		reply_unavailable(r);
-		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		reply_db_error(r, res);
-		return;
-	}
-	reply_list(r, res, limit);
+	else
+		reply_list(r, res, lw);
+	free(lw);
+}
+
+/* SELECT ... WHERE <visible> <filters> [<half>] ORDER BY ... LIMIT n */
+static void list_half(struct evbuffer *out, const struct listq *q, int me, int slug, int half)
+{
+	evbuffer_add_printf(out,
+	                    "(SELECT " EVENT_JSON
+	                    "::text, extract(epoch FROM e.start_utc)::bigint AS t, "
+	                    "e.id " LIST_SERIES_COLUMNS
+	                    " FROM events e JOIN orgs o ON o.id = e.org_id WHERE " EV_VISIBLE(
+	                        "e", "$%d::uuid", "$%d::text"),
+	                    me, slug);
+	evbuffer_add_buffer_reference(out, q->sql);
+	if (half >= 0)
+		filters_lower_bound(q, half, out);
+	evbuffer_add_printf(out, " ORDER BY e.start_utc, e.id LIMIT %d)", q->limit + 1);
 }
 
 void events_list(struct req *r)
 {
 	static const char *const extra[] = {"cursor", NULL};
 	struct listq *q = listq_new();
+	struct evbuffer *sql = evbuffer_new();
 	json_t *errors = json_array();
-	if (!q || !errors) {
+	if (!q || !errors || !sql) {
 		json_decref(errors);
 		if (q)
 			listq_free(q);
+		if (sql)
+			evbuffer_free(sql);
 		reply_problem(r, 500, "out of memory");
 		return;
 	}
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
-	evbuffer_add_printf(q->sql,
-	                    "SELECT " EVENT_JSON
-	                    "::text, extract(epoch FROM e.start_utc)::bigint, e.id "
-	                    "FROM events e JOIN orgs o ON o.id = e.org_id WHERE " EV_VISIBLE(
-	                        "e", "$%d::uuid", "$%d::text"),
-	                    me, slug);
 	filters_apply(r, q, extra, errors);
 	if (!json_array_size(errors))
 		cursor_param(r, q, errors);
 	if (json_array_size(errors)) {
 		listq_free(q);
+		evbuffer_free(sql);
 		reply_problem_fields(r, 422, "the query is not valid", errors);
 		return;
 	}
 	json_decref(errors);
-	evbuffer_add_printf(q->sql, " ORDER BY e.start_utc, e.id LIMIT %d", q->limit + 1);
-	evbuffer_add(q->sql, "", 1);
+	if (q->has_from) {
+		/* Rows of the first half all precede those of the second. */
+		evbuffer_add_printf(sql, "SELECT * FROM (");
+		list_half(sql, q, me, slug, 0);
+		evbuffer_add_printf(sql, " UNION ALL ");
+		list_half(sql, q, me, slug, 1);
+		evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT %d", q->limit + 1);
+	} else {
+		list_half(sql, q, me, slug, -1);
+	}
+	evbuffer_add(sql, "", 1);
 	struct listwait *lw = malloc(sizeof(*lw));
 	int rc = -1;
 	if (lw) {
 		lw->r = r;
 		lw->limit = q->limit;
-		rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(q->sql, -1), q->n,
+		lw->windowed = q->has_from || q->has_to;
+		lw->from = q->has_from ? q->from : INT64_MIN;
+		lw->to = q->has_to ? q->to : INT64_MAX;
+		rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(sql, -1), q->n,
 		                       q->params, on_list_result, lw);
 	}
 	listq_free(q);
+	evbuffer_free(sql);
 	if (rc != 0) {
 		free(lw);
 		reply_unavailable(r);

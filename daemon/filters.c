@@ -164,12 +164,25 @@ static void window_param(struct req *r, struct listq *q, const char *name, json_
 		q->to = t;
 	}
 	if (!strcmp(name, "from"))
-		evbuffer_add_printf(q->sql,
-		                    " AND (e.last_end_utc > to_timestamp($%d::bigint) OR "
-		                    "e.start_utc >= to_timestamp($%d::bigint))",
-		                    n, n);
+		q->from_param = n; /* its two halves: filters_lower_bound */
 	else
 		evbuffer_add_printf(q->sql, " AND e.start_utc < to_timestamp($%d::bigint)", n);
+}
+
+void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
+{
+	if (!q->has_from)
+		return;
+	if (half == 0)
+		evbuffer_add_printf(
+		    out,
+		    " AND e.start_utc < to_timestamp($%d::bigint) AND "
+		    "tstzrange(e.start_utc, e.last_end_utc, '[]') @> "
+		    "to_timestamp($%d::bigint) AND e.last_end_utc > to_timestamp($%d::bigint)",
+		    q->from_param, q->from_param, q->from_param);
+	else
+		evbuffer_add_printf(out, " AND e.start_utc >= to_timestamp($%d::bigint)",
+		                    q->from_param);
 }
 
 static void text_search(struct req *r, struct listq *q, json_t *errors)

@@ -25,6 +25,7 @@ struct listq {
 	int limit;
 	int has_from, has_to;
 	int64_t from, to; /* epoch seconds */
+	int from_param;   /* $n of from */
 };
 
 struct listq *listq_new(void) WUR;
@@ -35,6 +36,12 @@ int listq_param(struct listq *q, const char *value);
 /* Checks r's query parameters (extra: more names the route accepts) and
  * appends " AND ..." conditions for them to q->sql. Faults go to errors. */
 void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors);
+/* Items overlap [from, to) when they start before to (a condition
+ * filters_apply adds) and either started before from and still run (half
+ * 0) or start at from or later (half 1). Split so that each half can use an
+ * index: the GiST span index for the first, (start_utc, id) for the
+ * second, which also yields rows in list order. Nothing without from. */
+void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out);
 /* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
 int parse_instant(const char *s, int64_t *out) WUR;
 

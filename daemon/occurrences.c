@@ -372,31 +372,41 @@ void occurrences_list(struct req *r)
 	}
 	w->r = r;
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
-	evbuffer_add_printf(
-	    q->sql,
-	    "WITH cand AS (SELECT e.* FROM events e JOIN orgs o ON o.id = e.org_id "
-	    "WHERE e.series_id IS NULL AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text"),
-	    me, slug);
+	struct evbuffer *sql = evbuffer_new();
 	filters_apply(r, q, NULL, errors);
-	if (!json_array_size(errors) && read_window(r, q, w, errors)) {
-		evbuffer_add_printf(q->sql,
-		                    " LIMIT %d) SELECT " OCC_COLUMNS
-		                    " FROM cand e UNION ALL SELECT " OCC_COLUMNS
-		                    " FROM events e WHERE e.series_id IN "
-		                    "(SELECT id FROM cand)",
-		                    MAX_CANDIDATES);
-		evbuffer_add(q->sql, "", 1);
+	if (sql && !json_array_size(errors) && read_window(r, q, w, errors)) {
+		/* Candidates: series that started before the window and still run,
+		 * and those that start in it (two index-friendly halves). */
+		evbuffer_add_printf(sql, "WITH cand AS (");
+		for (int half = 0; half < 2; half++) {
+			evbuffer_add_printf(
+			    sql,
+			    "%s(SELECT e.* FROM events e JOIN orgs o ON o.id = e.org_id "
+			    "WHERE e.series_id IS NULL AND " EV_VISIBLE("e", "$%d::uuid",
+			                                                "$%d::text"),
+			    half ? " UNION ALL " : "", me, slug);
+			evbuffer_add_buffer_reference(sql, q->sql);
+			filters_lower_bound(q, half, sql);
+			evbuffer_add_printf(sql, " LIMIT %d)", MAX_CANDIDATES);
+		}
+		evbuffer_add_printf(
+		    sql, ") SELECT " OCC_COLUMNS " FROM cand e UNION ALL SELECT " OCC_COLUMNS
+		         " FROM events e WHERE e.series_id IN (SELECT id FROM cand)");
+		evbuffer_add(sql, "", 1);
 	}
-	if (json_array_size(errors)) {
+	if (!sql || json_array_size(errors)) {
 		free(w);
 		listq_free(q);
+		if (sql)
+			evbuffer_free(sql);
 		reply_problem_fields(r, 422, "the query is not valid", errors);
 		return;
 	}
 	json_decref(errors);
-	int rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(q->sql, -1), q->n,
+	int rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_candidates, w);
 	listq_free(q);
+	evbuffer_free(sql);
 	if (rc != 0) {
 		free(w);
 		reply_unavailable(r);

@@ -272,3 +272,16 @@ def test_list_filters_and_cursor(ctx):
                      ("org=NOT%20A%20SLUG", "org[0]"), ("country=vn", "country[0]")]:
         p = problem(d.request("GET", "/v1/events?" + q, token=k["host"]), 422)
         assert p["errors"][0]["field"] == field, (q, p)
+
+
+def test_series_listed_only_when_an_occurrence_overlaps(ctx):
+    db, k, d = world(ctx)
+    fest = d.request("POST", "/v1/events", token=k["busan-city"], body={
+        "kind": "festival", "title": "FLY ASIA", "all_day": True, "timezone": "Asia/Seoul",
+        "start": "2022-10-13", "end": "2022-10-15", "rrule": "FREQ=YEARLY",
+        "exdates": ["2025-10-13"]}).json()
+    ids = lambda q: [e["id"] for e in d.request("GET", "/v1/events?" + q, token=k["host"]).json()["items"]]
+    assert ids("from=2026-10-01&to=2026-11-01") == [fest["id"]]
+    assert ids("from=2026-03-01&to=2026-04-01") == []      # no occurrence in March
+    assert ids("from=2025-10-01&to=2025-11-01") == []      # that year's was excluded
+    assert ids("") == [fest["id"]]                          # no window: listed

@@ -1,0 +1,82 @@
+#!/bin/sh
+# The events API at scale. With N events in the database (1,000,000 by
+# default, loaded by SQL), in one run:
+#  - wrk POST /v1/events beside pgbench doing a single-row INSERT into events;
+#  - wrk GET /v1/events/{id} (random ids) beside pgbench doing a single-row
+#    SELECT of events by id; same client count for both;
+#  - the latency (p50, p99) of a one-month list query, GET /v1/events?from&to.
+#   tests/bench/events_api.sh BIN [EVENTS] [CLIENTS] [SECONDS]
+set -eu
+BIN=$(realpath "$1")
+EVENTS=${2:-1000000}
+CLIENTS=${3:-16}
+SECS=${4:-10}
+. "$(dirname "$0")/lib.sh"
+
+bench_cluster
+bench_org
+"$BIN" --database "$DB" migrate >/dev/null
+psql_b() { "$PGBIN/psql" -X -q -tA -d "$DB" "$@"; }
+org_id=$(psql_b -c "SELECT id FROM orgs WHERE slug = 'hcmc-dost'")
+t0=$(date +%s)
+# Events spread over five years from 2022, one hour long, in two zones.
+psql_b -c "INSERT INTO events (org_id, uid, kind, title, timezone, start_local, end_local,
+    start_utc, end_utc, last_end_utc, location, tags)
+  SELECT '$org_id', 'bench-' || g || '@liaison', (ARRAY['visit','meeting','festival','deadline'])[1 + g % 4],
+    'Event ' || g, 'Asia/Ho_Chi_Minh', s, s + interval '1 hour',
+    s AT TIME ZONE 'Asia/Ho_Chi_Minh', (s + interval '1 hour') AT TIME ZONE 'Asia/Ho_Chi_Minh',
+    (s + interval '1 hour') AT TIME ZONE 'Asia/Ho_Chi_Minh', 'Room ' || (g % 500), ARRAY['t' || (g % 20)]
+  FROM (SELECT g, timestamp '2022-01-01' + (g * interval '157 seconds') AS s
+        FROM generate_series(1, $EVENTS) g) x"
+psql_b -c "VACUUM ANALYZE events"
+load_s=$(( $(date +%s) - t0 ))
+psql_b -c "CREATE TABLE bench_ids AS SELECT row_number() OVER () AS n, id FROM
+  (SELECT id FROM events TABLESAMPLE SYSTEM (1) LIMIT 1000) s; ALTER TABLE bench_ids ADD PRIMARY KEY (n)"
+psql_b -c "SELECT id FROM bench_ids" >"$BENCH_TMP/ids"
+nids=$(wc -l <"$BENCH_TMP/ids")
+
+bench_daemon
+export TOKEN IDS="$BENCH_TMP/ids"
+cat >"$BENCH_TMP/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"kind":"meeting","title":"Bench meeting","start":"2025-03-10T10:00:00","end":"2025-03-10T11:00:00","location":"Bench hall","tags":["bench"]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+LUA
+cat >"$BENCH_TMP/get.lua" <<'LUA'
+local ids = {}
+for line in io.lines(os.getenv("IDS")) do ids[#ids + 1] = line end
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+request = function() return wrk.format("GET", "/v1/events/" .. ids[math.random(#ids)]) end
+LUA
+cat >"$BENCH_TMP/insert.sql" <<SQL
+INSERT INTO events (org_id, uid, kind, title, timezone, start_local, end_local, start_utc, end_utc, last_end_utc, location, tags) VALUES ('$org_id', gen_random_uuid()::text, 'meeting', 'Bench meeting', 'Asia/Ho_Chi_Minh', '2025-03-10 10:00', '2025-03-10 11:00', '2025-03-10 03:00Z', '2025-03-10 04:00Z', '2025-03-10 04:00Z', 'Bench hall', '{bench}');
+SQL
+cat >"$BENCH_TMP/select.sql" <<SQL
+\set n random(1, $nids)
+SELECT e.* FROM bench_ids b JOIN events e ON e.id = b.id WHERE b.n = :n;
+SQL
+url="http://127.0.0.1:$PORT"
+pgb() { "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j2 -T "$SECS" -f "$1" -h "$SOCK" -U liaison bench 2>/dev/null | pgbench_rate; }
+
+wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/post.lua" "$url/v1/events" >"$BENCH_TMP/post.out"
+create_rps=$(wrk_rate <"$BENCH_TMP/post.out")
+create_tps=$(pgb "$BENCH_TMP/insert.sql")
+wrk -t2 -c"$CLIENTS" -d2s -s "$BENCH_TMP/get.lua" "$url" >/dev/null
+wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/get.lua" "$url" >"$BENCH_TMP/get.out"
+read_rps=$(wrk_rate <"$BENCH_TMP/get.out")
+read_tps=$(pgb "$BENCH_TMP/select.sql")
+wrk -t1 -c4 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
+	"$url/v1/events?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&limit=100" >"$BENCH_TMP/list.out"
+for f in post get list; do wrk_all_ok "$BENCH_TMP/$f.out"; done
+p50=$(awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out")
+p99=$(awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out")
+
+echo "events_api: events=$(psql_b -c 'SELECT count(*) FROM events') clients=$CLIENTS seconds=$SECS cores=$(nproc) (loaded in ${load_s}s)"
+echo "  create: liaisond POST /v1/events      $create_rps req/s"
+echo "          pgbench INSERT (prepared)      $create_tps tps"
+echo "          ratio                          $(ratio "$create_rps" "$create_tps")"
+echo "  read:   liaisond GET /v1/events/{id}  $read_rps req/s"
+echo "          pgbench SELECT by id (prep.)   $read_tps tps"
+echo "          ratio                          $(ratio "$read_rps" "$read_tps")"
+echo "  one-month list (limit 100, 4 conns):   p50 $p50, p99 $p99"
