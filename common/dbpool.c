@@ -30,7 +30,8 @@ enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 struct dbjob {
 	struct dbjob *next;
 	const char *sql;
-	char *sql_copy; /* set for one-off SQL, which is never prepared */
+	char *sql_copy; /* SQL built at run time, until a session keeps it */
+	int by_text;    /* match prepared statements by text, not address */
 	int preparing;  /* a PQsendPrepare for sql is in flight */
 	int nparams;
 	char **params; /* copies: the caller's buffers may be gone by dispatch */
@@ -50,9 +51,13 @@ struct dbconn {
 	PGresult *result;    /* last result of the job in flight */
 	int held;            /* acquired by a caller */
 	int broken;          /* failed while held: reset on release */
-	/* Statements prepared on this session, by the address of their SQL
-	 * literal; statement i is named "lz<i>". Gone with the session. */
-	const char *prepared[MAX_PREPARED];
+	/* Statements prepared on this session: a literal by its address, SQL
+	 * built at run time by its text (kept here). Statement i is named
+	 * "lz<i>". Gone with the session. */
+	struct {
+		const char *literal;
+		char *text;
+	} prepared[MAX_PREPARED];
 	int nprepared;
 };
 
@@ -196,6 +201,13 @@ static void schedule_reconnect(struct dbconn *c)
 	evtimer_add(c->retry, &tv);
 }
 
+static void forget_prepared(struct dbconn *c)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		free(c->prepared[i].text);
+	c->nprepared = 0;
+}
+
 /* Drops the connection, fails whatever it was doing, and plans a retry. */
 static void conn_reset(struct dbconn *c, const char *why)
 {
@@ -213,7 +225,7 @@ static void conn_reset(struct dbconn *c, const char *why)
 		c->result = NULL;
 	}
 	c->state = C_DOWN;
-	c->nprepared = 0;
+	forget_prepared(c);
 	if (was_ready) {
 		atomic_fetch_sub(&p->n_connected, 1);
 		if (c->job || c->held)
@@ -310,11 +322,13 @@ static void conn_ready(struct dbconn *c)
 
 /* ---- queries ------------------------------------------------------------- */
 
-static int prepared_index(const struct dbconn *c, const char *sql)
+static int prepared_index(const struct dbconn *c, const struct dbjob *j)
 {
-	for (int i = 0; i < c->nprepared; i++)
-		if (c->prepared[i] == sql)
+	for (int i = 0; i < c->nprepared; i++) {
+		if (j->by_text ? c->prepared[i].text && !strcmp(c->prepared[i].text, j->sql)
+		               : c->prepared[i].literal == j->sql)
 			return i;
+	}
 	return -1;
 }
 
@@ -324,12 +338,12 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 {
 	const char *const *params = (const char *const *)j->params;
 	char name[16];
-	int idx = j->sql_copy ? -1 : prepared_index(c, j->sql);
+	int idx = prepared_index(c, j);
 	if (idx >= 0) {
 		snprintf(name, sizeof(name), "lz%d", idx);
 		return PQsendQueryPrepared(c->pg, name, j->nparams, params, NULL, NULL, 0);
 	}
-	if (!j->sql_copy && c->nprepared < MAX_PREPARED) {
+	if (c->nprepared < MAX_PREPARED) {
 		snprintf(name, sizeof(name), "lz%d", c->nprepared);
 		j->preparing = 1;
 		return PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL);
@@ -386,7 +400,15 @@ static void conn_finish_job(struct dbconn *c)
 		/* Prepared: now run it. A failed prepare reports like a failed query. */
 		PQclear(res);
 		c->result = NULL;
-		c->prepared[c->nprepared++] = j->sql;
+		if (j->by_text) {
+			c->prepared[c->nprepared].literal = NULL;
+			c->prepared[c->nprepared].text = j->sql_copy;
+			j->sql_copy = NULL; /* now the session's; j->sql still points to it */
+		} else {
+			c->prepared[c->nprepared].literal = j->sql;
+			c->prepared[c->nprepared].text = NULL;
+		}
+		c->nprepared++;
 		j->preparing = 0;
 		conn_send(c, j);
 		return;
@@ -554,6 +576,7 @@ void dbpool_free(struct dbpool *p)
 			PQfinish(c->pg);
 		PQclear(c->result);
 		job_free(c->job);
+		forget_prepared(c);
 	}
 	free(p->conns);
 	free(p->setup_sql);
@@ -604,6 +627,7 @@ int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char
 		return -1;
 	}
 	j->sql = j->sql_copy;
+	j->by_text = 1;
 	return submit(p, j);
 }
 

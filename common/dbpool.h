@@ -55,7 +55,8 @@ void dbpool_free(struct dbpool *pool);
  * connection prepares it once, keyed by its address, and reuses it. */
 int dbpool_query(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
                  db_result_cb cb, void *arg) WUR;
-/* The same for SQL built at run time: copied, never prepared. */
+/* The same for SQL built at run time: copied, and prepared by its text
+ * while the connection has room, so that repeated shapes plan once. */
 int dbpool_query_text(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
                       db_result_cb cb, void *arg) WUR;
 /* A connection of one's own, for transactions; release it when done. */

@@ -629,7 +629,8 @@ static void on_list_result(PGresult *res, void *arg)
 }
 
 /* SELECT ... WHERE <visible> <filters> [<half>] ORDER BY ... LIMIT n */
-static void list_half(struct evbuffer *out, const struct listq *q, int me, int slug, int half)
+static void list_half(struct evbuffer *out, const struct listq *q, int me, int slug, int limit,
+                      int half)
 {
 	evbuffer_add_printf(out,
 	                    "(SELECT " EVENT_JSON
@@ -641,7 +642,7 @@ static void list_half(struct evbuffer *out, const struct listq *q, int me, int s
 	evbuffer_add_buffer_reference(out, q->sql);
 	if (half >= 0)
 		filters_lower_bound(q, half, out);
-	evbuffer_add_printf(out, " ORDER BY e.start_utc, e.id LIMIT %d)", q->limit + 1);
+	evbuffer_add_printf(out, " ORDER BY e.start_utc, e.id LIMIT $%d::integer)", limit);
 }
 
 void events_list(struct req *r)
@@ -670,15 +671,18 @@ void events_list(struct req *r)
 		return;
 	}
 	json_decref(errors);
+	char lim[16];
+	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
+	int limit = listq_param(q, lim); /* a parameter: every page size shares one plan */
 	if (q->has_from) {
 		/* Rows of the first half all precede those of the second. */
 		evbuffer_add_printf(sql, "SELECT * FROM (");
-		list_half(sql, q, me, slug, 0);
+		list_half(sql, q, me, slug, limit, 0);
 		evbuffer_add_printf(sql, " UNION ALL ");
-		list_half(sql, q, me, slug, 1);
-		evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT %d", q->limit + 1);
+		list_half(sql, q, me, slug, limit, 1);
+		evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT $%d::integer", limit);
 	} else {
-		list_half(sql, q, me, slug, -1);
+		list_half(sql, q, me, slug, limit, -1);
 	}
 	evbuffer_add(sql, "", 1);
 	struct listwait *lw = malloc(sizeof(*lw));

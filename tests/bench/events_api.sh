@@ -37,11 +37,20 @@ nids=$(wc -l <"$BENCH_TMP/ids")
 
 bench_daemon
 export TOKEN IDS="$BENCH_TMP/ids"
+# Each request a different hour of 2030 in one of 50 rooms, so that the
+# conflict check does its real work (finds few overlaps) as in real use.
 cat >"$BENCH_TMP/post.lua" <<'LUA'
+local n = 0
 wrk.method = "POST"
-wrk.body = '{"kind":"meeting","title":"Bench meeting","start":"2025-03-10T10:00:00","end":"2025-03-10T11:00:00","location":"Bench hall","tags":["bench"]}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+request = function()
+  n = n + 1
+  local day = 1 + (n % 28)
+  local hour = n % 24
+  local body = string.format('{"kind":"meeting","title":"Bench meeting %d","start":"2030-02-%02dT%02d:00:00","end":"2030-02-%02dT%02d:30:00","location":"Room %d","tags":["bench"]}', n, day, hour, day, hour, n % 50)
+  return wrk.format(nil, nil, nil, body)
+end
 LUA
 cat >"$BENCH_TMP/get.lua" <<'LUA'
 local ids = {}

@@ -285,3 +285,12 @@ def test_series_listed_only_when_an_occurrence_overlaps(ctx):
     assert ids("from=2026-03-01&to=2026-04-01") == []      # no occurrence in March
     assert ids("from=2025-10-01&to=2025-11-01") == []      # that year's was excluded
     assert ids("") == [fest["id"]]                          # no window: listed
+
+
+def test_conflicts_are_bounded(ctx):
+    db, k, d = world(ctx)
+    body = dict(VISIT, partners=[], location="Crowded hall")
+    for _ in range(55):
+        d.request("POST", "/v1/events", body=body, token=k["host"])
+    r = d.request("POST", "/v1/events", body=body, token=k["host"])
+    assert r.status == 201 and len(r.json()["conflicts"]) == 50
