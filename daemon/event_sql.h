@@ -7,8 +7,10 @@
 #define EV_LOCAL(col)                                                                              \
 	"to_char(" col ", CASE WHEN e.all_day THEN 'YYYY-MM-DD' "                                  \
 	"ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS' END)"
+/* Most events have no exdates or rdates: skip the subquery for them. */
 #define EV_LOCAL_LIST(col)                                                                         \
-	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x") " ORDER BY x), '[]') FROM unnest(" col ") x)"
+	"(CASE WHEN cardinality(" col ") = 0 THEN '[]'::jsonb ELSE (SELECT jsonb_agg(" EV_LOCAL(   \
+	    "x") " ORDER BY x) FROM unnest(" col ") x) END)"
 #define EV_UTC(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 #define EVENT_JSON                                                                                         \

@@ -22,6 +22,8 @@ struct listq *listq_new(void)
 
 void listq_free(struct listq *q)
 {
+	if (!q)
+		return;
 	if (q->sql)
 		evbuffer_free(q->sql);
 	for (int i = 0; i < q->n; i++)
