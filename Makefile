@@ -42,7 +42,7 @@ BIN := $(BUILD)/liaisond
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check asan run install clean bench unit-bins format lint valgrind
+.PHONY: all deps check asan run install clean bench unit-bins format lint valgrind fuzz fuzz-run
 
 all: $(BIN)
 
@@ -115,6 +115,27 @@ install: $(BIN)
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/liaisond.service
 	install -m 0644 systemd/liaison.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/liaison.conf
 	install -m 0644 etc/liaisond.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/liaison/
+
+# Coverage-guided fuzzing of the parsers of outside input (clang + libFuzzer,
+# with ASan and UBSan). `make fuzz-run FUZZ_SECONDS=60` runs each target.
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 30
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
+		$(PKG_CFLAGS) -o $@ $< $(COMMON_SRC) $(GEN_SRC) $(PKG_LIBS) -lpthread
+
+fuzz: $(FUZZ_TARGETS)
+
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		name=$$(basename $$t | sed 's/^fuzz_//'); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+		echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus-$$name tests/fuzz/corpus/$$name >$(BUILD)/fuzz/$$name.log 2>&1; \
+		rc=$$?; tail -3 $(BUILD)/fuzz/$$name.log; [ $$rc = 0 ] || exit 1; \
+	done
 
 format:
 	clang-format -i common/*.[ch] daemon/*.[ch] tests/unit/*.c
