@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 enum kind {
+	K_CIDRS,
 	K_STRING,
 	K_INT,
 	K_BOOL,
@@ -67,7 +68,7 @@ static const struct setting settings[] = {
      "failing this long disables an endpoint"},
     {"rate_limit", K_RATE, OFF(rate_limit), 0, 0, true, "50/s",
      "/v1 requests per API token (burst twice that; 0 off)"},
-    {"trusted_proxies", K_STRING, OFF(trusted_proxies), 0, 0, false, "",
+    {"trusted_proxies", K_CIDRS, OFF(trusted_proxies), 0, 0, false, "",
      "addresses whose X-Forwarded-For is believed"},
     {"log_level", K_LEVEL, OFF(log_level), 0, 0, true, "info", "debug, info, warn or error"},
     {"log_file", K_STRING, OFF(log_file), 0, 0, true, "",
@@ -147,6 +148,12 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 	switch (s->kind) {
 	case K_STRING:
 		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
+	case K_CIDRS:
+		if (cidr_list_parse(value, cfg->trusted, CIDR_MAX, &cfg->ntrusted))
+			return bad(err, errlen,
+			           "must be a comma-separated list of addresses or networks, "
+			           "e.g. 127.0.0.1, 10.0.0.0/8");
+		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
 	case K_URL:
 		if (*value && strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
 			return bad(err, errlen, "must start with http:// or https://");
@@ -218,8 +225,8 @@ void config_init(struct config *cfg)
 void config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
-		if (settings[i].kind == K_STRING || settings[i].kind == K_URL ||
-		    settings[i].kind == K_LISTEN) {
+		if (settings[i].kind == K_STRING || settings[i].kind == K_CIDRS ||
+		    settings[i].kind == K_URL || settings[i].kind == K_LISTEN) {
 			char **slot = (char **)((char *)cfg + settings[i].offset);
 			free(*slot);
 			*slot = NULL;
@@ -360,6 +367,7 @@ static int setting_differs(const struct setting *s, const struct config *a, cons
 	const void *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
 	switch (s->kind) {
 	case K_STRING:
+	case K_CIDRS:
 	case K_URL:
 	case K_LISTEN: {
 		const char *x = *(char *const *)pa, *y = *(char *const *)pb;

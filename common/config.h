@@ -4,6 +4,7 @@
 
 #include "compat.h"
 #include "log.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +33,8 @@ struct config {
 	int64_t webhook_disable_after_ms;
 	double rate_limit; /* per second, 0 = off */
 	char *trusted_proxies;
+	struct cidr trusted[CIDR_MAX]; /* parsed trusted_proxies */
+	size_t ntrusted;
 	enum log_level log_level;
 	char *log_file;
 };

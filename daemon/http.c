@@ -34,6 +34,42 @@ static int request_id_acceptable(const char *s)
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") == n;
 }
 
+/* Behind a trusted proxy the client is the rightmost X-Forwarded-For
+ * address that is not itself a trusted proxy; anyone else's header is
+ * ignored, since any client can send one. */
+static void client_behind_proxy(struct req *r)
+{
+	const struct config *cfg = r->w->srv->cfg;
+	const char *xff =
+	    evhttp_find_header(evhttp_request_get_input_headers(r->ev), "X-Forwarded-For");
+	if (!xff || !cfg->ntrusted || !cidr_match(cfg->trusted, cfg->ntrusted, r->peer))
+		return;
+	char list[512];
+	snprintf(list, sizeof(list), "%s", xff);
+	char *end = list + strlen(list);
+	while (end > list) {
+		char *start = end;
+		while (start > list && start[-1] != ',')
+			start--;
+		char *a = start;
+		while (*a == ' ')
+			a++;
+		char *z = end;
+		while (z > a && z[-1] == ' ')
+			z--;
+		*z = '\0';
+		struct cidr probe;
+		if (cidr_parse(a, &probe) != 0 || strlen(a) >= sizeof(r->peer))
+			return; /* not an address: keep the proxy as the peer */
+		if (!cidr_match(cfg->trusted, cfg->ntrusted, a) || start == list) {
+			snprintf(r->via, sizeof(r->via), "%s", r->peer);
+			snprintf(r->peer, sizeof(r->peer), "%s", a);
+			return;
+		}
+		end = start - 1;
+	}
+}
+
 struct req *req_new(struct evhttp_request *ev, struct worker *w)
 {
 	struct req *r = calloc(1, sizeof(*r));
@@ -56,6 +92,7 @@ struct req *req_new(struct evhttp_request *ev, struct worker *w)
 		evhttp_connection_get_peer(conn, &addr, &port);
 		snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "-");
 	}
+	client_behind_proxy(r);
 	return r;
 }
 
@@ -126,9 +163,10 @@ static void access_log(const struct req *r, int status, size_t bytes, int64_t du
 	for (unsigned i = 0; i < ARRAY_LEN(names); i++)
 		if (r->method == (enum evhttp_cmd_type)(1u << i))
 			m = names[i];
-	log_info("request id=%s peer=%s method=%s uri=\"%.512s\" status=%d bytes=%zu ms=%.3f%s%s",
-	         r->id, r->peer, m, uri ? uri : "", status, bytes, (double)dur_us / 1000.0,
-	         r->who.org_slug[0] ? " org=" : "", r->who.org_slug);
+	log_info("request id=%s peer=%s%s%s method=%s uri=\"%.512s\" status=%d bytes=%zu "
+	         "ms=%.3f%s%s",
+	         r->id, r->peer, r->via[0] ? " via=" : "", r->via, m, uri ? uri : "", status, bytes,
+	         (double)dur_us / 1000.0, r->who.org_slug[0] ? " org=" : "", r->who.org_slug);
 }
 
 static void on_reply_sent(struct evhttp_request *ev, void *arg)

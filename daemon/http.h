@@ -38,8 +38,9 @@ struct req {
 	const struct route *route; /* NULL when nothing matched */
 	enum evhttp_cmd_type method;
 	char id[33];
-	char peer[64];
-	char *path; /* percent-decoded */
+	char peer[64]; /* the client: the connection's peer, or from X-Forwarded-For */
+	char via[64];  /* the trusted proxy it came through, or "" */
+	char *path;    /* percent-decoded */
 	struct evkeyvalq query;
 	int nparams;
 	struct {

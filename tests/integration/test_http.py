@@ -184,3 +184,20 @@ def test_rate_limit_per_token(ctx):
 def harness_key(ctx, db):
     from harness import run_cli
     return run_cli(["key", "create", "hub"], db).stdout.strip()
+
+
+def test_forwarded_for_only_from_trusted_proxies(ctx):
+    db = ctx.database()
+    plain = ctx.daemon(db)
+    plain.request("GET", "/healthz", headers={"X-Forwarded-For": "203.0.113.7",
+                                              "X-Request-Id": "untrusted"})
+    proxied = ctx.daemon(db, args=["--trusted-proxies", "127.0.0.1, 10.0.0.0/8"])
+    proxied.request("GET", "/healthz", headers={"X-Forwarded-For": "198.51.100.9, 10.1.2.3",
+                                                "X-Request-Id": "trusted"})
+    proxied.request("GET", "/healthz", headers={"X-Forwarded-For": "junk",
+                                                "X-Request-Id": "junk"})
+    wait_log(plain, "id=untrusted")
+    wait_log(proxied, "id=junk")
+    assert "id=untrusted peer=127.0.0.1 method" in plain.logtext()
+    assert "id=trusted peer=198.51.100.9 via=127.0.0.1 method" in proxied.logtext()
+    assert "id=junk peer=127.0.0.1 method" in proxied.logtext()
