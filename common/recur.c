@@ -242,7 +242,11 @@ static int excluded(json_t *exdates, const struct civil *start, int all_day)
 	civil_format(start, all_day, local);
 	size_t i;
 	json_t *v;
-	json_array_foreach(exdates, i, v) if (!strcmp(json_string_value(v), local)) return 1;
+	json_array_foreach(exdates, i, v)
+	{
+		if (!strcmp(json_string_value(v), local))
+			return 1;
+	}
 	return 0;
 }
 

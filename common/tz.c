@@ -146,7 +146,7 @@ void civil_add_days(struct civil *c, int days)
  * this mutex. The calls are short (a binary search once expanded). */
 static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int is_utc(const char *zone)
+int tz_is_utc(const char *zone)
 {
 	return !strcmp(zone, "UTC") || !strcmp(zone, "Etc/UTC") || !strcmp(zone, "GMT") ||
 	       !strcmp(zone, "Etc/GMT");
@@ -170,7 +170,7 @@ static icaltimezone *zone_get(const char *zone)
 enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)
 {
 	int64_t local = civil_to_epoch(w);
-	if (is_utc(zone)) {
+	if (tz_is_utc(zone)) {
 		*utc = local;
 		return TZ_OK;
 	}
@@ -202,7 +202,7 @@ enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)
 
 enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w)
 {
-	if (is_utc(zone)) {
+	if (tz_is_utc(zone)) {
 		civil_from_epoch(utc, w);
 		return TZ_OK;
 	}
@@ -214,4 +214,28 @@ enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w)
 		return TZ_UNKNOWN;
 	civil_from_epoch(utc + off, w);
 	return TZ_OK;
+}
+
+icalcomponent *tz_vtimezone(const char *zone)
+{
+	if (tz_is_utc(zone))
+		return NULL;
+	pthread_mutex_lock(&zone_lock);
+	icaltimezone *z = zone_get(zone);
+	icalcomponent *src = z ? icaltimezone_get_component(z) : NULL;
+	icalcomponent *vtz = src ? icalcomponent_new_clone(src) : NULL;
+	pthread_mutex_unlock(&zone_lock);
+	if (!vtz)
+		return NULL;
+	/* The plain IANA name (libical's builtin zones carry a path prefix),
+	 * and the rules from 1970 on in RRULE form, as Outlook expects. */
+	icalproperty *p = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+	if (p)
+		icalproperty_set_tzid(p, zone);
+	struct icaltimetype start = icaltime_null_time();
+	start.year = 1970;
+	start.month = 1;
+	start.day = 1;
+	icaltimezone_truncate_vtimezone(vtz, start, icaltime_null_time(), 1);
+	return vtz;
 }

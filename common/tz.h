@@ -29,6 +29,9 @@ void civil_from_epoch(int64_t t, struct civil *out);
 /* Adds days to a date (time of day kept). */
 void civil_add_days(struct civil *c, int days);
 
+/* UTC and its aliases, which have no VTIMEZONE: times are written with Z. */
+int tz_is_utc(const char *zone);
+
 enum tz_result { TZ_OK = 0, TZ_GAP = 1, TZ_UNKNOWN = 2 };
 
 /* The UTC instant of wall time w in zone. A time inside a DST gap is
@@ -37,5 +40,10 @@ enum tz_result { TZ_OK = 0, TZ_GAP = 1, TZ_UNKNOWN = 2 };
 enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc) WUR;
 /* The wall time of instant utc in zone. */
 enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w) WUR;
+
+/* A VTIMEZONE for zone (TZID the plain IANA name, rules from 1970 on),
+ * for the caller to add to a calendar; NULL for UTC or an unknown zone. */
+struct icalcomponent_impl;
+struct icalcomponent_impl *tz_vtimezone(const char *zone);
 
 #endif

@@ -410,11 +410,12 @@ static void on_written(PGresult *res, void *arg)
 		size_t i;
 		json_t *v;
 		char field[32] = "parties";
-		json_array_foreach(op->parties, i,
-		                   v) if (!strcmp(json_string_value(v), PQgetvalue(res, 0, 3)))
+		json_array_foreach(op->parties, i, v)
 		{
-			snprintf(field, sizeof(field), "parties[%zu]", i);
-			break;
+			if (!strcmp(json_string_value(v), PQgetvalue(res, 0, 3))) {
+				snprintf(field, sizeof(field), "parties[%zu]", i);
+				break;
+			}
 		}
 		jv_error(errors, field, "no org has this slug");
 		agop_free(op);

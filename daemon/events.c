@@ -132,8 +132,10 @@ static void refuse_partner(struct evop *op, const char *missing_json)
 	size_t i;
 	json_t *v;
 	char field[32] = "partners";
-	json_array_foreach(op->in.partners, i, v) if (slug && !strcmp(json_string_value(v), slug))
+	json_array_foreach(op->in.partners, i, v)
 	{
+		if (!slug || strcmp(json_string_value(v), slug))
+			continue;
 		snprintf(field, sizeof(field), "partners[%zu]", i);
 		break;
 	}

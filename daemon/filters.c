@@ -62,7 +62,7 @@ static json_t *filter_values(struct req *r, const char *name)
 	return out;
 }
 
-static int filter_valid(json_t *values, const char *name, json_t *errors)
+int filters_check_values(json_t *values, const char *name, json_t *errors)
 {
 	static const char *const kinds[] = {"visit", "festival", "deadline", "meeting"};
 	size_t i;
@@ -93,7 +93,7 @@ static int filter_valid(json_t *values, const char *name, json_t *errors)
 }
 
 /* The SQL condition for one filter: before and after its parameter. */
-static void filter_sql(struct evbuffer *sql, const char *name, int param)
+void filters_sql_condition(struct evbuffer *sql, const char *name, int param)
 {
 	static const struct {
 		const char *name, *before, *after;
@@ -257,9 +257,9 @@ void filters_apply(struct req *r, struct listq *q, const char *const *extra, jso
 		return;
 	for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
 		json_t *vals = filter_values(r, filters[i]);
-		if (vals && filter_valid(vals, filters[i], errors)) {
+		if (vals && filters_check_values(vals, filters[i], errors)) {
 			char *text = json_dumps(vals, JSON_COMPACT);
-			filter_sql(q->sql, filters[i], listq_param(q, text));
+			filters_sql_condition(q->sql, filters[i], listq_param(q, text));
 			free(text);
 		} else if (vals && json_array_size(vals) == 0) {
 			jv_error(errors, filters[i], "must not be empty");

@@ -42,6 +42,11 @@ void filters_apply(struct req *r, struct listq *q, const char *const *extra, jso
  * index: the GiST span index for the first, (start_utc, id) for the
  * second, which also yields rows in list order. Nothing without from. */
 void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out);
+/* The same filters given as JSON arrays (feeds, webhooks): checks the
+ * values of one (name "kind", "org", ...) into errors as name[i]; appends
+ * its " AND ..." condition with the values as parameter $param. */
+int filters_check_values(json_t *values, const char *name, json_t *errors);
+void filters_sql_condition(struct evbuffer *sql, const char *name, int param);
 /* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
 int parse_instant(const char *s, int64_t *out) WUR;
 

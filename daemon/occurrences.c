@@ -109,7 +109,11 @@ static int is_excluded(const struct occwork *w, const char *local)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(w->exdates, i, v) if (!strcmp(json_string_value(v), local)) return 1;
+	json_array_foreach(w->exdates, i, v)
+	{
+		if (!strcmp(json_string_value(v), local))
+			return 1;
+	}
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "agreements.h"
 #include "events.h"
+#include "feeds.h"
 #include "occurrences.h"
 #include "http.h"
 #include "ops.h"
@@ -44,6 +45,12 @@ static const struct route routes[] = {
     {POST, "/v1/agreements", agreements_create, ROUTE_AUTH},
     {GET, "/v1/agreements/{id}", agreements_get, ROUTE_AUTH},
     {PATCH, "/v1/agreements/{id}", agreements_patch, ROUTE_AUTH},
+    /* feeds: feeds.c, rendering in common/ics_render.c */
+    {GET, "/v1/feeds", feeds_list, ROUTE_AUTH},
+    {POST, "/v1/feeds", feeds_create, ROUTE_AUTH},
+    {DELETE, "/v1/feeds/{id}", feeds_delete, ROUTE_AUTH},
+    {POST, "/v1/feeds/{id}/rotate", feeds_rotate, ROUTE_AUTH},
+    {GET, "/feeds/{token}", feeds_serve, ROUTE_PUBLIC},
 };
 
 const struct route *router_routes(size_t *n)

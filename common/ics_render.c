@@ -1,0 +1,284 @@
+/* ics_render.c - events (the API's JSON representation) as an RFC 5545
+ * calendar, through libical: one VTIMEZONE per TZID used (plain IANA
+ * names, rules from 1970), all-day items as VALUE=DATE, UTC items with Z,
+ * RRULE/EXDATE/RDATE, overrides with RECURRENCE-ID, DTSTAMP equal to the
+ * item's last change so an unchanged feed renders to the same bytes.
+ * libical escapes text and folds lines at 75 octets, never inside a UTF-8
+ * character (3.0.16). */
+#include "ics_render.h"
+
+#include "tz.h"
+
+#include <libical/ical.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str(json_t *ev, const char *key)
+{
+	const char *s = json_string_value(json_object_get(ev, key));
+	return s && *s ? s : NULL;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A local wall time (or date) of the event as a libical time. */
+static int local_time(const char *text, int all_day, struct icaltimetype *out)
+{
+	struct civil c;
+	if (!text || civil_parse(text, all_day, &c))
+		return -1;
+	*out = icaltime_null_time();
+	out->year = c.year;
+	out->month = c.month;
+	out->day = c.day;
+	out->is_date = all_day;
+	if (!all_day) {
+		out->hour = c.hour;
+		out->minute = c.minute;
+		out->second = c.second;
+	}
+	return 0;
+}
+
+/* "2024-08-20T07:00:00Z" as a UTC libical time. */
+static struct icaltimetype utc_time(const char *rfc3339)
+{
+	struct icaltimetype t = icaltime_null_time();
+	struct civil c;
+	char head[20];
+	if (rfc3339 && strlen(rfc3339) >= 19) {
+		memcpy(head, rfc3339, 19);
+		head[19] = '\0';
+		if (!civil_parse(head, 0, &c)) {
+			t.year = c.year;
+			t.month = c.month;
+			t.day = c.day;
+			t.hour = c.hour;
+			t.minute = c.minute;
+			t.second = c.second;
+			t.zone = icaltimezone_get_utc_timezone();
+		}
+	}
+	return t;
+}
+
+/* Stamps a date-time property with the event's zone: TZID=<IANA name>, or
+ * Z for UTC, or nothing for a date. */
+static void add_time(icalcomponent *ve, icalproperty *p, struct icaltimetype t, const char *zone)
+{
+	if (!t.is_date) {
+		if (tz_is_utc(zone))
+			t.zone = icaltimezone_get_utc_timezone();
+		else
+			icalproperty_add_parameter(p, icalparameter_new_tzid(zone));
+	}
+	if (t.is_date)
+		icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
+	icalcomponent_add_property(ve, p);
+}
+
+static void add_dates(icalcomponent *ve, json_t *ev, const char *key, int all_day, const char *zone)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(ev, key), i, v)
+	{
+		struct icaltimetype t;
+		if (local_time(json_string_value(v), all_day, &t))
+			continue;
+		if (!t.is_date && tz_is_utc(zone))
+			t.zone = icaltimezone_get_utc_timezone();
+		icalproperty *p;
+		if (!strcmp(key, "exdates")) {
+			p = icalproperty_new_exdate(t);
+		} else {
+			struct icaldatetimeperiodtype d = {t, icalperiodtype_null_period()};
+			p = icalproperty_new_rdate(d);
+		}
+		add_time(ve, p, t, zone);
+	}
+}
+
+/* The description, with what a calendar has no property for. */
+static char *description(json_t *ev)
+{
+	const char *d = str(ev, "description");
+	json_t *partners = json_object_get(ev, "partners");
+	size_t n = json_array_size(partners);
+	if (!n)
+		return d ? strdup(d) : NULL;
+	size_t len = (d ? strlen(d) + 2 : 0) + 16;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(json_string_value(json_array_get(partners, i))) + 2;
+	char *out = malloc(len);
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	if (d) {
+		strcat(out, d);
+		strcat(out, "\n\n");
+	}
+	strcat(out, "Partners: ");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(out, ", ");
+		strcat(out, json_string_value(json_array_get(partners, i)));
+	}
+	return out;
+}
+
+static void add_text(icalcomponent *ve, icalproperty *(*make)(const char *), const char *v)
+{
+	if (v)
+		icalcomponent_add_property(ve, make(v));
+}
+
+static void add_alarms(icalcomponent *ve, json_t *ev, const char *title)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(ev, "reminders"), i, v)
+	{
+		struct icaldurationtype d = icaldurationtype_from_string(json_string_value(v));
+		if (icaldurationtype_is_bad_duration(d))
+			continue;
+		icalcomponent *a = icalcomponent_new(ICAL_VALARM_COMPONENT);
+		icalcomponent_add_property(a, icalproperty_new_action(ICAL_ACTION_DISPLAY));
+		struct icaltriggertype tr = {icaltime_null_time(), d};
+		icalcomponent_add_property(a, icalproperty_new_trigger(tr));
+		icalcomponent_add_property(a, icalproperty_new_description(title));
+		icalcomponent_add_component(ve, a);
+	}
+}
+
+static void add_categories(icalcomponent *ve, json_t *ev)
+{
+	const char *kind = str(ev, "kind");
+	if (kind)
+		icalcomponent_add_property(ve, icalproperty_new_categories(kind));
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(ev, "tags"), i, v)
+	{
+		icalcomponent_add_property(ve, icalproperty_new_categories(json_string_value(v)));
+	}
+}
+
+static icalcomponent *vevent(json_t *ev, int alarms, const char **zone_out)
+{
+	const char *zone = str(ev, "timezone");
+	int all_day = json_is_true(json_object_get(ev, "all_day"));
+	struct icaltimetype start, end;
+	if (!zone || !str(ev, "uid") || local_time(str(ev, "start"), all_day, &start))
+		return NULL;
+	icalcomponent *ve = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+	icalcomponent_add_property(ve, icalproperty_new_uid(str(ev, "uid")));
+	struct icaltimetype changed = utc_time(str(ev, "updated_at"));
+	icalcomponent_add_property(ve, icalproperty_new_dtstamp(changed));
+	icalcomponent_add_property(ve, icalproperty_new_lastmodified(changed));
+	icalcomponent_add_property(ve, icalproperty_new_created(utc_time(str(ev, "created_at"))));
+	icalcomponent_add_property(ve, icalproperty_new_sequence((int)json_integer_value(
+	                                   json_object_get(ev, "sequence"))));
+	add_time(ve, icalproperty_new_dtstart(start), start, zone);
+	if (!local_time(str(ev, "end"), all_day, &end) && icaltime_compare(end, start) > 0)
+		add_time(ve, icalproperty_new_dtend(end), end, zone);
+	if (str(ev, "rrule"))
+		icalcomponent_add_property(
+		    ve, icalproperty_new_rrule(icalrecurrencetype_from_string(str(ev, "rrule"))));
+	add_dates(ve, ev, "exdates", all_day, zone);
+	add_dates(ve, ev, "rdates", all_day, zone);
+	struct icaltimetype rid;
+	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid))
+		add_time(ve, icalproperty_new_recurrenceid(rid), rid, zone);
+	const char *title = str(ev, "title") ? str(ev, "title") : "(no title)";
+	icalcomponent_add_property(ve, icalproperty_new_summary(title));
+	char *desc = description(ev);
+	add_text(ve, icalproperty_new_description, desc);
+	free(desc);
+	add_text(ve, icalproperty_new_location, str(ev, "location"));
+	add_text(ve, icalproperty_new_url, str(ev, "url"));
+	add_text(ve, icalproperty_new_relatedto, str(ev, "parent_uid"));
+	const char *status = str(ev, "status");
+	icalcomponent_add_property(
+	    ve, icalproperty_new_status(
+	            status && !strcmp(status, "cancelled")   ? ICAL_STATUS_CANCELLED
+	            : status && !strcmp(status, "tentative") ? ICAL_STATUS_TENTATIVE
+	                                                     : ICAL_STATUS_CONFIRMED));
+	add_categories(ve, ev);
+	if (alarms)
+		add_alarms(ve, ev, title);
+	*zone_out = all_day ? NULL : zone;
+	return ve;
+}
+
+static void add_x(icalcomponent *cal, const char *name, const char *value)
+{
+	icalproperty *p = icalproperty_new_x(value);
+	icalproperty_set_x_name(p, name);
+	icalcomponent_add_property(cal, p);
+}
+
+char *ics_render(const char *name, int alarms, json_t *events)
+{
+	icalcomponent *cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
+	if (!cal)
+		return NULL;
+	icalcomponent_add_property(cal, icalproperty_new_version("2.0"));
+	icalcomponent_add_property(cal, icalproperty_new_prodid("-//liaison//liaisond//EN"));
+	icalcomponent_add_property(cal, icalproperty_new_calscale("GREGORIAN"));
+	icalcomponent_add_property(cal, icalproperty_new_method(ICAL_METHOD_PUBLISH));
+	icalcomponent_add_property(cal, icalproperty_new_name(name));
+	add_x(cal, "X-WR-CALNAME", name);
+	struct icaldurationtype hour = icaldurationtype_from_int(3600);
+	icalproperty *ri = icalproperty_new_refreshinterval(hour);
+	icalproperty_add_parameter(ri, icalparameter_new_value(ICAL_VALUE_DURATION));
+	icalcomponent_add_property(cal, ri);
+	add_x(cal, "X-PUBLISHED-TTL", "PT1H");
+
+	/* VTIMEZONEs first (clients read top-down), one per zone, sorted so
+	 * that the same events always give the same bytes. */
+	json_t *zones = json_object();
+	icalcomponent *body = icalcomponent_new(ICAL_XROOT_COMPONENT);
+	size_t i;
+	json_t *ev;
+	json_array_foreach(events, i, ev)
+	{
+		const char *zone = NULL;
+		icalcomponent *ve = vevent(ev, alarms, &zone);
+		if (!ve)
+			continue;
+		icalcomponent_add_component(body, ve);
+		if (zone && !tz_is_utc(zone))
+			json_object_set_new(zones, zone, json_true());
+	}
+	const char **names = calloc(json_object_size(zones) + 1, sizeof(char *));
+	size_t nz = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(zones, key, v)
+	{
+		names[nz++] = key;
+	}
+	if (nz > 1)
+		qsort(names, nz, sizeof(*names), strcmp_ptr);
+	for (size_t k = 0; k < nz; k++) {
+		icalcomponent *vtz = tz_vtimezone(names[k]);
+		if (vtz)
+			icalcomponent_add_component(cal, vtz);
+	}
+	free(names);
+	json_decref(zones);
+	icalcomponent *c;
+	while ((c = icalcomponent_get_first_component(body, ICAL_VEVENT_COMPONENT))) {
+		icalcomponent_remove_component(body, c);
+		icalcomponent_add_component(cal, c);
+	}
+	icalcomponent_free(body);
+	char *text = icalcomponent_as_ical_string_r(cal);
+	icalcomponent_free(cal);
+	return text;
+}

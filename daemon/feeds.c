@@ -1,0 +1,462 @@
+/* feeds.c - iCalendar feeds: /v1/feeds for an org's admins, and the feed
+ * itself at /feeds/{token}.ics, which needs no header because the
+ * unguessable token is the key. A feed shows what its org may see, through
+ * its filter, from a year back, with cancellations kept for 30 days. Each
+ * fetch renders anew for now (see the issue note: the in-memory cache,
+ * gzip and cross-instance invalidation come next). */
+#include "feeds.h"
+
+#include "dbpool.h"
+#include "event_sql.h"
+#include "filters.h"
+#include "http.h"
+#include "ics_render.h"
+#include "jsonv.h"
+#include "server.h"
+#include "token.h"
+#include "validate.h"
+
+#include "config.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* filter member -> the listing parameter with the same meaning */
+static const struct {
+	const char *member, *param;
+} filter_keys[] = {{"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},
+                   {"tags", "tag"},   {"cities", "city"}, {"countries", "country"}};
+
+static json_t *check_filter(json_t *filter, json_t *errors)
+{
+	if (!filter || json_is_null(filter))
+		return json_object();
+	if (!json_is_object(filter)) {
+		jv_error(errors, "filter", "must be an object");
+		return NULL;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(filter, key, v)
+	{
+		const char *param = NULL;
+		for (size_t i = 0; i < ARRAY_LEN(filter_keys); i++)
+			if (!strcmp(key, filter_keys[i].member))
+				param = filter_keys[i].param;
+		char field[96];
+		snprintf(field, sizeof(field), "filter.%.60s", key);
+		if (!param) {
+			jv_error(errors, field, "unknown filter");
+			continue;
+		}
+		if (!json_is_array(v) || json_array_size(v) > 50) {
+			jv_error(errors, field, "must be an array of at most 50 values");
+			continue;
+		}
+		json_t *errs = json_array();
+		filters_check_values(v, param, errs);
+		size_t i;
+		json_t *e;
+		json_array_foreach(errs, i, e)
+		{
+			/* "kind[2]" -> "filter.kinds[2]" */
+			const char *f = json_string_value(json_object_get(e, "field"));
+			const char *idx = f ? strchr(f, '[') : NULL;
+			snprintf(field, sizeof(field), "filter.%s%s", key, idx ? idx : "");
+			jv_error(errors, field, json_string_value(json_object_get(e, "message")));
+		}
+		json_decref(errs);
+	}
+	return json_incref(filter);
+}
+
+static int require_admin(struct req *r)
+{
+	if (r->who.role < ROLE_ADMIN) {
+		reply_problem(r, 403, "only the org's admins manage feeds");
+		return 0;
+	}
+	return 1;
+}
+
+static void feed_url(struct req *r, const char *token, char *out, size_t len)
+{
+	snprintf(out, len, "%s/feeds/%s.ics", r->w->srv->cfg->public_url, token);
+}
+
+/* ---- management ----------------------------------------------------------- */
+
+#define FEED_JSON                                                                                  \
+	"jsonb_build_object('id', f.id, 'name', f.name, 'filter', f.filter, 'alarms', f.alarms, "  \
+	"'created_at', " EV_UTC("f.created_at") ")"
+
+struct feedop {
+	struct req *r;
+	char token[TOKEN_LEN + 1];
+	int status;
+};
+
+static void on_feed_written(PGresult *res, void *arg)
+{
+	struct feedop *op = arg;
+	struct req *r = op->r;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (res)
+			reply_db_error(r, res);
+		else
+			reply_unavailable(r);
+	} else if (PQntuples(res) != 1) {
+		reply_problem(r, 404, "no such feed");
+	} else if (!PQgetisnull(res, 0, 1)) {
+		json_t *errors = json_array();
+		char field[96];
+		snprintf(field, sizeof(field), "filter.%s", PQgetvalue(res, 0, 1));
+		jv_error(errors, field, "names an org that does not exist");
+		reply_problem_fields(r, 422, "the feed is not valid", errors);
+	} else {
+		json_t *feed = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		char url[512];
+		feed_url(r, op->token, url, sizeof(url));
+		json_object_set_new(feed, "token", json_string(op->token));
+		json_object_set_new(feed, "url", json_string(url));
+		if (op->status == 201) {
+			char loc[64];
+			snprintf(loc, sizeof(loc), "/v1/feeds/%s",
+			         json_string_value(json_object_get(feed, "id")));
+			req_add_header(r, "Location", loc);
+		}
+		reply_json(r, op->status, feed);
+	}
+	memset(op->token, 0, sizeof(op->token));
+	free(op);
+}
+
+/* Orgs named by the filter must exist: the write is skipped otherwise and
+ * the answer names the member (orgs or partners). */
+static const char sql_create[] =
+    "WITH missing AS (SELECT min(k) AS k FROM (SELECT 'orgs' AS k, s FROM "
+    " jsonb_array_elements_text(coalesce($4::jsonb -> 'orgs', '[]')) s UNION ALL "
+    " SELECT 'partners', s FROM jsonb_array_elements_text(coalesce($4::jsonb -> 'partners', '[]')) "
+    "s) x "
+    " WHERE s NOT IN (SELECT slug FROM orgs)), "
+    "f AS (INSERT INTO feeds (org_id, name, token_hash, filter, alarms) "
+    " SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean "
+    " WHERE (SELECT k FROM missing) IS NULL RETURNING *) "
+    "SELECT (SELECT " FEED_JSON "::text FROM f), (SELECT k FROM missing)";
+
+void feeds_create(struct req *r)
+{
+	if (!require_admin(r))
+		return;
+	json_t *body = req_json_body(r, 0);
+	if (!body)
+		return;
+	json_t *errors = json_array();
+	static const char *const allowed[] = {"name", "filter", "alarms", NULL};
+	static const char *const ignored[] = {"id", "created_at", "url", NULL};
+	jv_known(body, allowed, ignored, errors);
+	const char *name = jv_string(body, "name", 1, 200, 0, errors);
+	json_t *alarms = json_object_get(body, "alarms");
+	if (alarms && !json_is_boolean(alarms) && !json_is_null(alarms))
+		jv_error(errors, "alarms", "must be true or false");
+	json_t *filter = check_filter(json_object_get(body, "filter"), errors);
+	struct feedop *op = calloc(1, sizeof(*op));
+	char hash[TOKEN_HASH_HEX + 1];
+	if (!json_array_size(errors) &&
+	    (!op || token_generate(op->token) || token_hash(op->token, TOKEN_LEN, hash)))
+		jv_error(errors, "name", "cannot make a token");
+	if (json_array_size(errors)) {
+		free(op);
+		json_decref(filter);
+		json_decref(body);
+		reply_problem_fields(r, 422, "the feed is not valid", errors);
+		return;
+	}
+	json_decref(errors);
+	char *ftext = json_dumps(filter, JSON_COMPACT | JSON_SORT_KEYS);
+	const char *p[] = {r->who.org_id, name, hash, ftext ? ftext : "{}",
+	                   json_is_true(alarms) ? "true" : "false"};
+	op->r = r;
+	op->status = 201;
+	if (dbpool_query(r->w->db, sql_create, 5, p, on_feed_written, op) != 0) {
+		free(op);
+		reply_unavailable(r);
+	}
+	free(ftext);
+	json_decref(filter);
+	json_decref(body);
+}
+
+static const char sql_rotate[] =
+    "WITH missing AS (SELECT NULL::text AS k), "
+    "f AS (UPDATE feeds SET token_hash = $3::text, updated_at = now() WHERE id = $2::uuid "
+    " AND org_id = $1::uuid AND revoked_at IS NULL RETURNING *) "
+    "SELECT " FEED_JSON "::text, NULL FROM f";
+
+void feeds_rotate(struct req *r)
+{
+	if (!require_admin(r))
+		return;
+	const char *id = req_param(r, "id");
+	struct feedop *op = calloc(1, sizeof(*op));
+	char hash[TOKEN_HASH_HEX + 1];
+	if (!valid_uuid(id)) {
+		free(op);
+		reply_problem(r, 404, "no such feed");
+		return;
+	}
+	if (!op || token_generate(op->token) || token_hash(op->token, TOKEN_LEN, hash)) {
+		free(op);
+		reply_problem(r, 500, "cannot make a token");
+		return;
+	}
+	op->r = r;
+	op->status = 200;
+	const char *p[] = {r->who.org_id, id, hash};
+	if (dbpool_query(r->w->db, sql_rotate, 3, p, on_feed_written, op) != 0) {
+		free(op);
+		reply_unavailable(r);
+	}
+}
+
+static void on_feed_list(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (res)
+			reply_db_error(r, res);
+		else
+			reply_unavailable(r);
+		return;
+	}
+	json_t *items = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(items, json_loads(PQgetvalue(res, i, 0), 0, NULL));
+	reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+void feeds_list(struct req *r)
+{
+	if (!require_admin(r))
+		return;
+	const char *p[] = {r->who.org_id};
+	if (dbpool_query(r->w->db,
+	                 "SELECT " FEED_JSON "::text FROM feeds f WHERE f.org_id = $1::uuid "
+	                 "AND f.revoked_at IS NULL ORDER BY f.created_at, f.id",
+	                 1, p, on_feed_list, r) != 0)
+		reply_unavailable(r);
+}
+
+static void on_feed_revoked(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (res)
+			reply_db_error(r, res);
+		else
+			reply_unavailable(r);
+	} else if (PQntuples(res) != 1) {
+		reply_problem(r, 404, "no such feed");
+	} else {
+		reply_empty(r, 204);
+	}
+}
+
+void feeds_delete(struct req *r)
+{
+	if (!require_admin(r))
+		return;
+	const char *id = req_param(r, "id");
+	if (!valid_uuid(id)) {
+		reply_problem(r, 404, "no such feed");
+		return;
+	}
+	const char *p[] = {id, r->who.org_id};
+	if (dbpool_query(r->w->db,
+	                 "UPDATE feeds SET revoked_at = now() WHERE id = $1::uuid AND "
+	                 "org_id = $2::uuid AND revoked_at IS NULL RETURNING id",
+	                 2, p, on_feed_revoked, r) != 0)
+		reply_unavailable(r);
+}
+
+/* ---- the feed -------------------------------------------------------------- */
+
+struct feedfetch {
+	struct req *r;
+	char name[201];
+	int alarms;
+	int64_t feed_changed;
+};
+
+/* Dates in HTTP headers (RFC 9110 IMF-fixdate). */
+static void http_date(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static int64_t parse_http_date(const char *s)
+{
+	struct tm tm = {0};
+	const char *end = s ? strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+	return end && !*end ? (int64_t)timegm(&tm) : -1;
+}
+
+static void feed_not_found(struct req *r)
+{
+	reply_problem(r, 404, "no such feed");
+}
+
+static void on_feed_events(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	struct req *r = ff->r;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (res)
+			reply_db_error(r, res);
+		else
+			reply_unavailable(r);
+		free(ff);
+		return;
+	}
+	json_t *events = json_array();
+	int64_t changed = ff->feed_changed;
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_array_append_new(events, json_loads(PQgetvalue(res, i, 0), 0, NULL));
+		int64_t t = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		if (t > changed)
+			changed = t;
+	}
+	char *ics = ics_render(ff->name, ff->alarms, events);
+	json_decref(events);
+	free(ff);
+	char hash[TOKEN_HASH_HEX + 1], etag[40], lm[32];
+	if (!ics || token_hash(ics, strlen(ics), hash)) {
+		free(ics);
+		reply_problem(r, 500, "cannot render the feed");
+		return;
+	}
+	snprintf(etag, sizeof(etag), "\"%.32s\"", hash);
+	http_date(changed, lm);
+	req_add_header(r, "ETag", etag);
+	req_add_header(r, "Last-Modified", lm);
+	req_add_header(r, "Cache-Control", "max-age=300");
+	const char *inm = req_header(r, "If-None-Match");
+	int64_t ims = parse_http_date(req_header(r, "If-Modified-Since"));
+	if ((inm && (strstr(inm, etag) || !strcmp(inm, "*"))) ||
+	    (!inm && ims >= 0 && changed <= ims)) {
+		free(ics);
+		reply_empty(r, 304);
+		return;
+	}
+	reply_raw(r, 200, "text/calendar; charset=utf-8", ics, strlen(ics));
+	free(ics);
+}
+
+/* The feed's events: what its org may see, through its filter. */
+static void fetch_events(struct feedfetch *ff, PGresult *feed)
+{
+	struct req *r = ff->r;
+	struct listq *q = listq_new();
+	struct evbuffer *sql = evbuffer_new();
+	json_t *filter = json_loads(PQgetvalue(feed, 0, 2), 0, NULL);
+	if (!q || !sql) {
+		listq_free(q);
+		if (sql)
+			evbuffer_free(sql);
+		json_decref(filter);
+		free(ff);
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
+	    slug = listq_param(q, PQgetvalue(feed, 0, 5));
+	evbuffer_add_printf(
+	    sql,
+	    "SELECT (" EVENT_JSON " || jsonb_build_object('parent_uid', (SELECT p.uid "
+	    "FROM events p WHERE p.id = e.parent_id)))::text, "
+	    "extract(epoch FROM e.updated_at)::bigint FROM events e JOIN orgs o "
+	    "ON o.id = e.org_id WHERE " EV_VISIBLE(
+	        "e", "$%d::uuid", "$%d::text") " AND (e.status <> 'cancelled' OR e.cancelled_at > "
+	                                       "now() - interval '30 days')"
+	                                       " AND e.last_end_utc > now() - interval '1 year'",
+	    me, slug);
+	for (size_t i = 0; i < ARRAY_LEN(filter_keys); i++) {
+		json_t *vals = json_object_get(filter, filter_keys[i].member);
+		if (json_array_size(vals)) {
+			char *text = json_dumps(vals, JSON_COMPACT);
+			filters_sql_condition(sql, filter_keys[i].param, listq_param(q, text));
+			free(text);
+		}
+	}
+	evbuffer_add_printf(sql, " ORDER BY e.start_utc, e.id LIMIT 50000");
+	evbuffer_add(sql, "", 1);
+	json_decref(filter);
+	int rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	                           q->params, on_feed_events, ff);
+	listq_free(q);
+	evbuffer_free(sql);
+	if (rc != 0) {
+		free(ff);
+		reply_unavailable(r);
+	}
+}
+
+static void on_feed_found(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!res) {
+		reply_unavailable(r);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_error(r, res);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		feed_not_found(r);
+		return;
+	}
+	struct feedfetch *ff = calloc(1, sizeof(*ff));
+	if (!ff) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	ff->r = r;
+	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, 1));
+	ff->alarms = PQgetvalue(res, 0, 3)[0] == 't';
+	ff->feed_changed = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	fetch_events(ff, res);
+}
+
+void feeds_serve(struct req *r)
+{
+	/* Only "<43 base64url characters>.ics": anything else is simply 404,
+	 * with no hint whether such a feed ever existed. */
+	const char *seg = req_param(r, "token");
+	size_t n = seg ? strlen(seg) : 0;
+	char token[TOKEN_LEN + 1];
+	if (n != TOKEN_LEN + 4 || strcmp(seg + TOKEN_LEN, ".ics") != 0) {
+		feed_not_found(r);
+		return;
+	}
+	memcpy(token, seg, TOKEN_LEN);
+	token[TOKEN_LEN] = '\0';
+	char hash[TOKEN_HASH_HEX + 1];
+	if (!token_well_formed(token) || token_hash(token, TOKEN_LEN, hash)) {
+		feed_not_found(r);
+		return;
+	}
+	const char *p[] = {hash};
+	if (dbpool_query(r->w->db,
+	                 "SELECT f.id, f.name, f.filter::text, f.alarms, f.org_id, o.slug, "
+	                 "extract(epoch FROM f.updated_at)::bigint FROM feeds f JOIN orgs o "
+	                 "ON o.id = f.org_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL",
+	                 1, p, on_feed_found, r) != 0)
+		reply_unavailable(r);
+}

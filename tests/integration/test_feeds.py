@@ -1,0 +1,135 @@
+"""Feeds: management, and the .ics itself checked with an independent
+parser (Debian's python3-icalendar and python3-recurring-ical-events)."""
+import datetime
+import subprocess
+
+from harness import problem
+from test_events import VISIT as VISIT_2024, world
+
+# Feeds show items from a year back onward: these tests use 2027.
+VISIT = dict(VISIT_2024, start="2027-03-10T14:00:00", end="2027-03-10T17:00:00")
+
+PARSE = r'''
+import sys, json, datetime, icalendar
+cal = icalendar.Calendar.from_ical(sys.stdin.buffer.read())
+out = {"name": str(cal.get("NAME")), "calname": str(cal.get("X-WR-CALNAME")),
+       "tzids": sorted(str(c["TZID"]) for c in cal.walk("VTIMEZONE")), "events": []}
+for ev in cal.walk("VEVENT"):
+    st = ev.decoded("DTSTART")
+    out["events"].append({
+        "uid": str(ev["UID"]), "summary": str(ev["SUMMARY"]), "status": str(ev.get("STATUS")),
+        "sequence": int(ev.get("SEQUENCE", 0)), "tzid": ev["DTSTART"].params.get("TZID"),
+        "start": st.isoformat(), "all_day": not isinstance(st, datetime.datetime),
+        "rrule": ev["RRULE"].to_ical().decode() if "RRULE" in ev else None,
+        "alarms": len(ev.walk("VALARM")),
+        "categories": sorted(str(c) for cats in ([ev["CATEGORIES"]] if not isinstance(ev.get("CATEGORIES"), list) else ev["CATEGORIES"]) if cats for c in cats.cats) if "CATEGORIES" in ev else []})
+print(json.dumps(out))
+'''
+
+
+def parse(body):
+    out = subprocess.run(["/usr/bin/python3", "-c", PARSE], input=body, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    import json
+    return json.loads(out.stdout)
+
+
+def make_feed(d, token, **body):
+    r = d.request("POST", "/v1/feeds", token=token, body=dict({"name": "HCMC DOST"}, **body))
+    assert r.status == 201, r
+    return r.json()
+
+
+def path_of(feed):
+    return feed["url"][feed["url"].index("/feeds/"):]
+
+
+def test_feed_parses_and_shows_events(ctx):
+    db, k, d = world(ctx)
+    d.request("POST", "/v1/events", token=k["host"], body=VISIT)
+    d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC weekly", "timezone": "America/Toronto",
+        "start": "2026-02-23T09:00:00", "end": "2026-02-23T10:00:00",
+        "rrule": "FREQ=WEEKLY;COUNT=4", "reminders": ["-PT15M"]})
+    d.request("POST", "/v1/events", token=k["busan-city"], body={
+        "kind": "festival", "title": "FLY ASIA", "all_day": True, "timezone": "Asia/Seoul",
+        "start": "2026-10-13", "end": "2026-10-15", "tags": ["startups"]})
+    feed = make_feed(d, k["host"])
+    assert feed["url"].startswith(f"http://127.0.0.1:{d.port}/feeds/") and feed["url"].endswith(".ics")
+    r = d.request("GET", path_of(feed))
+    assert r.status == 200 and r.header("Content-Type") == "text/calendar; charset=utf-8", r
+    text = r.body.decode("utf-8")
+    for line in r.body.split(b"\r\n")[:-1]:
+        assert len(line) <= 75, line
+        line.decode("utf-8")
+    assert r.body.endswith(b"\r\n") and b"\n" not in r.body.replace(b"\r\n", b"")
+    assert "TZID:Asia/Ho_Chi_Minh" in text and "DTSTART;TZID=America/Toronto:20260223T090000" in text
+    assert "freeassociation" not in text and "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in text
+    cal = parse(r.body)
+    assert cal["name"] == "HCMC DOST" and cal["calname"] == "HCMC DOST"
+    assert cal["tzids"] == ["America/Toronto", "Asia/Ho_Chi_Minh"]
+    evs = {e["summary"]: e for e in cal["events"]}
+    assert evs["CABC weekly"]["rrule"] == "FREQ=WEEKLY;COUNT=4"
+    assert evs["CABC weekly"]["alarms"] == 0  # alarms only when asked for
+    assert evs["FLY ASIA"]["all_day"] and evs["FLY ASIA"]["start"] == "2026-10-13"
+    assert "startups" in evs["FLY ASIA"]["categories"] and "festival" in evs["FLY ASIA"]["categories"]
+    with_alarms = make_feed(d, k["host"], name="With alarms", alarms=True)
+    evs = {e["summary"]: e for e in parse(d.request("GET", path_of(with_alarms)).body)["events"]}
+    assert evs["CABC weekly"]["alarms"] == 1 and evs[VISIT["title"]]["alarms"] == 2
+
+
+def test_etag_304_head_and_accept(ctx):
+    db, k, d = world(ctx)
+    d.request("POST", "/v1/events", token=k["host"], body=VISIT)
+    feed = make_feed(d, k["host"])
+    a = d.request("GET", path_of(feed))
+    b = d.request("GET", path_of(feed), headers={"Accept": "text/calendar,text/plain;q=0.8,*/*;q=0.5"})
+    assert a.body == b.body and a.header("ETag") == b.header("ETag")  # byte-identical
+    assert d.request("GET", path_of(feed), headers={"If-None-Match": a.header("ETag")}).status == 304
+    assert d.request("GET", path_of(feed),
+                     headers={"If-Modified-Since": a.header("Last-Modified")}).status == 304
+    h = d.request("HEAD", path_of(feed))
+    assert h.status == 200 and h.body == b"" and h.header("Content-Length") == str(len(a.body))
+    ev = d.request("GET", "/v1/events", token=k["host"]).json()["items"][0]
+    d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"title": "Renamed"})
+    c = d.request("GET", path_of(feed), headers={"If-None-Match": a.header("ETag")})
+    assert c.status == 200 and c.header("ETag") != a.header("ETag")
+    e = parse(c.body)["events"][0]
+    assert e["summary"] == "Renamed" and e["sequence"] == 1
+
+
+def test_filters_cancelled_and_revocation(ctx):
+    db, k, d = world(ctx)
+    keep = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, tags=["keep"])).json()
+    d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, kind="meeting", title="Other"))
+    gone = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, title="Cancelled", tags=["keep"])).json()
+    d.request("DELETE", f"/v1/events/{gone['id']}", token=k["host"])
+    feed = make_feed(d, k["host"], filter={"kinds": ["visit"], "tags": ["keep"]})
+    evs = {e["summary"]: e for e in parse(d.request("GET", path_of(feed)).body)["events"]}
+    assert set(evs) == {VISIT["title"], "Cancelled"}
+    assert evs["Cancelled"]["status"] == "CANCELLED" and evs[VISIT["title"]]["status"] == "CONFIRMED"
+    listed = d.request("GET", "/v1/feeds", token=k["host"]).json()["items"]
+    assert [f["id"] for f in listed] == [feed["id"]] and "token" not in listed[0] and "url" not in listed[0]
+    rotated = d.request("POST", f"/v1/feeds/{feed['id']}/rotate", token=k["host"]).json()
+    assert d.request("GET", path_of(feed)).status == 404
+    assert d.request("GET", path_of(rotated)).status == 200
+    assert d.request("DELETE", f"/v1/feeds/{feed['id']}", token=k["host"]).status == 204
+    problem(d.request("GET", path_of(rotated)), 404)
+
+
+def test_feed_validation_and_odd_paths(ctx):
+    db, k, d = world(ctx)
+    problem(d.request("POST", "/v1/feeds", token=k["editor"], body={"name": "x"}), 403)
+    for body, field in [({"name": "x", "filter": {"kinds": ["party"]}}, "filter.kinds[0]"),
+                        ({"name": "x", "filter": {"colours": ["red"]}}, "filter.colours"),
+                        ({"name": "x", "filter": {"orgs": ["nobody"]}}, "filter.orgs"),
+                        ({"name": "x", "filter": {"countries": ["vn"]}}, "filter.countries[0]"),
+                        ({"name": "x", "filter": []}, "filter"), ({"name": "x", "alarms": "yes"}, "alarms"),
+                        ({"filter": {}}, "name")]:
+        p = problem(d.request("POST", "/v1/feeds", token=k["host"], body=body), 422)
+        assert p["errors"][0]["field"] == field, (body, p)
+    for path in ["/feeds/../etc/passwd", "/feeds/" + "A" * 4096 + ".ics", "/feeds/" + "A" * 43,
+                 "/feeds/" + "%C3%A9" * 20 + ".ics", "/feeds/" + "A" * 43 + ".ics", "/feeds/.ics",
+                 "/feeds/" + "A" * 42 + "+.ics"]:
+        r = d.request("GET", path)
+        assert r.status == 404, (path, r)
