@@ -14,6 +14,7 @@
 #include "jsonv.h"
 #include "server.h"
 #include "token.h"
+#include "util.h"
 #include "validate.h"
 
 #include "config.h"
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 /* filter member -> the listing parameter with the same meaning */
 static const struct {
@@ -282,15 +284,6 @@ void feeds_delete(struct req *r)
 		reply_unavailable(r);
 }
 
-/* ---- the feed -------------------------------------------------------------- */
-
-struct feedfetch {
-	struct req *r;
-	char name[201];
-	int alarms;
-	int64_t feed_changed;
-};
-
 /* Dates in HTTP headers (RFC 9110 IMF-fixdate). */
 static void http_date(int64_t t, char out[32])
 {
@@ -307,6 +300,131 @@ static int64_t parse_http_date(const char *s)
 	return end && !*end ? (int64_t)timegm(&tm) : -1;
 }
 
+/* ---- the cache ------------------------------------------------------------- */
+
+#define FEED_SLOTS  256 /* per worker thread; a power of two */
+#define FEED_TTL_MS (300 * 1000)
+
+/* One rendered feed, plain and gzip, with the headers that go with each.
+ * It stays valid while no event or feed changed anywhere (the generation)
+ * and for at most FEED_TTL_MS, since "a year back" and "cancelled for 30
+ * days" move with the clock. While the database is down a stale entry is
+ * served rather than none. */
+struct feed_entry {
+	char hash[TOKEN_HASH_HEX + 1];
+	unsigned generation;
+	int64_t rendered_ms;
+	char *body, *gz;
+	size_t len, gzlen;
+	char etag[40], etag_gz[44], last_modified[32];
+	int64_t changed;
+};
+
+struct feedcache {
+	struct feed_entry slots[FEED_SLOTS];
+};
+
+struct feedcache *feedcache_new(void)
+{
+	return calloc(1, sizeof(struct feedcache));
+}
+
+static void entry_clear(struct feed_entry *e)
+{
+	free(e->body);
+	free(e->gz);
+	memset(e, 0, sizeof(*e));
+}
+
+void feedcache_free(struct feedcache *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < FEED_SLOTS; i++)
+		entry_clear(&c->slots[i]);
+	free(c);
+}
+
+static struct feed_entry *entry_for(struct feedcache *c, const char *hash)
+{
+	unsigned idx = 0;
+	for (int i = 0; i < 4; i++)
+		idx = idx << 4 | (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return &c->slots[idx & (FEED_SLOTS - 1)];
+}
+
+/* gzip (RFC 1952) of data: deflate with window bits 31. */
+static char *gzip(const char *data, size_t len, size_t *outlen)
+{
+	z_stream zs = {0};
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	uLong bound = deflateBound(&zs, (uLong)len);
+	char *out = malloc(bound);
+	if (out) {
+		zs.next_in = (Bytef *)(uintptr_t)data;
+		zs.avail_in = (uInt)len;
+		zs.next_out = (Bytef *)out;
+		zs.avail_out = (uInt)bound;
+		if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+			free(out);
+			out = NULL;
+		} else {
+			*outlen = zs.total_out;
+		}
+	}
+	deflateEnd(&zs);
+	return out;
+}
+
+static int accepts_gzip(struct req *r)
+{
+	const char *ae = req_header(r, "Accept-Encoding");
+	return ae && strstr(ae, "gzip") && !strstr(ae, "gzip;q=0");
+}
+
+static void serve_entry(struct req *r, const struct feed_entry *e)
+{
+	int gz = e->gz && accepts_gzip(r);
+	const char *etag = gz ? e->etag_gz : e->etag;
+	req_add_header(r, "ETag", etag);
+	req_add_header(r, "Last-Modified", e->last_modified);
+	req_add_header(r, "Cache-Control", "max-age=300");
+	req_add_header(r, "Vary", "Accept-Encoding");
+	const char *inm = req_header(r, "If-None-Match");
+	int64_t since = parse_http_date(req_header(r, "If-Modified-Since"));
+	if ((inm && (strstr(inm, etag) || !strcmp(inm, "*"))) ||
+	    (!inm && since >= 0 && e->changed <= since)) {
+		reply_empty(r, 304);
+		return;
+	}
+	if (gz)
+		req_add_header(r, "Content-Encoding", "gzip");
+	reply_raw(r, 200, "text/calendar; charset=utf-8", gz ? e->gz : e->body,
+	          gz ? e->gzlen : e->len);
+}
+
+/* ---- the feed -------------------------------------------------------------- */
+
+struct feedfetch {
+	struct req *r;
+	char hash[TOKEN_HASH_HEX + 1];
+	unsigned generation; /* read before the queries: a change meanwhile stays stale */
+	char name[201];
+	int alarms;
+	int64_t feed_changed;
+};
+
+/* The database could not be asked: a stale rendering beats none. */
+static void serve_stale_or_503(struct req *r, const char *hash)
+{
+	struct feed_entry *e = entry_for(r->w->feeds, hash);
+	if (e->body && !strcmp(e->hash, hash))
+		serve_entry(r, e);
+	else
+		reply_unavailable(r);
+}
+
 static void feed_not_found(struct req *r)
 {
 	reply_problem(r, 404, "no such feed");
@@ -320,7 +438,7 @@ static void on_feed_events(PGresult *res, void *arg)
 		if (res)
 			reply_db_error(r, res);
 		else
-			reply_unavailable(r);
+			serve_stale_or_503(r, ff->hash);
 		free(ff);
 		return;
 	}
@@ -334,28 +452,28 @@ static void on_feed_events(PGresult *res, void *arg)
 	}
 	char *ics = ics_render(ff->name, ff->alarms, events);
 	json_decref(events);
-	free(ff);
-	char hash[TOKEN_HASH_HEX + 1], etag[40], lm[32];
-	if (!ics || token_hash(ics, strlen(ics), hash)) {
+	struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
+	char digest[TOKEN_HASH_HEX + 1];
+	if (!ics || token_hash(ics, strlen(ics), digest)) {
 		free(ics);
+		free(ff);
 		reply_problem(r, 500, "cannot render the feed");
 		return;
 	}
-	snprintf(etag, sizeof(etag), "\"%.32s\"", hash);
-	http_date(changed, lm);
-	req_add_header(r, "ETag", etag);
-	req_add_header(r, "Last-Modified", lm);
-	req_add_header(r, "Cache-Control", "max-age=300");
-	const char *inm = req_header(r, "If-None-Match");
-	int64_t ims = parse_http_date(req_header(r, "If-Modified-Since"));
-	if ((inm && (strstr(inm, etag) || !strcmp(inm, "*"))) ||
-	    (!inm && ims >= 0 && changed <= ims)) {
-		free(ics);
-		reply_empty(r, 304);
-		return;
-	}
-	reply_raw(r, 200, "text/calendar; charset=utf-8", ics, strlen(ics));
-	free(ics);
+	entry_clear(e);
+	memcpy(e->hash, ff->hash, sizeof(e->hash));
+	e->generation = ff->generation;
+	e->rendered_ms = now_monotonic_ms();
+	e->body = ics;
+	e->len = strlen(ics);
+	e->gz = gzip(ics, e->len, &e->gzlen);
+	e->changed = changed;
+	/* A strong ETag per content coding. */
+	snprintf(e->etag, sizeof(e->etag), "\"%.32s\"", digest);
+	snprintf(e->etag_gz, sizeof(e->etag_gz), "\"%.32s-gz\"", digest);
+	http_date(changed, e->last_modified);
+	free(ff);
+	serve_entry(r, e);
 }
 
 /* The feed's events: what its org may see, through its filter. */
@@ -402,32 +520,33 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	listq_free(q);
 	evbuffer_free(sql);
 	if (rc != 0) {
+		serve_stale_or_503(r, ff->hash);
 		free(ff);
-		reply_unavailable(r);
 	}
 }
 
 static void on_feed_found(PGresult *res, void *arg)
 {
-	struct req *r = arg;
+	struct feedfetch *ff = arg;
+	struct req *r = ff->r;
 	if (!res) {
-		reply_unavailable(r);
+		serve_stale_or_503(r, ff->hash);
+		free(ff);
 		return;
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		free(ff);
 		reply_db_error(r, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {
+		struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
+		if (!strcmp(e->hash, ff->hash))
+			entry_clear(e); /* revoked or rotated */
+		free(ff);
 		feed_not_found(r);
 		return;
 	}
-	struct feedfetch *ff = calloc(1, sizeof(*ff));
-	if (!ff) {
-		reply_problem(r, 500, "out of memory");
-		return;
-	}
-	ff->r = r;
 	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, 1));
 	ff->alarms = PQgetvalue(res, 0, 3)[0] == 't';
 	ff->feed_changed = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
@@ -452,11 +571,28 @@ void feeds_serve(struct req *r)
 		feed_not_found(r);
 		return;
 	}
+	struct feed_entry *e = entry_for(r->w->feeds, hash);
+	unsigned generation = atomic_load(&r->w->srv->data_generation);
+	if (e->body && !strcmp(e->hash, hash) && e->generation == generation &&
+	    now_monotonic_ms() - e->rendered_ms < FEED_TTL_MS) {
+		serve_entry(r, e);
+		return;
+	}
+	struct feedfetch *ff = calloc(1, sizeof(*ff));
+	if (!ff) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	ff->r = r;
+	ff->generation = generation;
+	memcpy(ff->hash, hash, sizeof(ff->hash));
 	const char *p[] = {hash};
 	if (dbpool_query(r->w->db,
 	                 "SELECT f.id, f.name, f.filter::text, f.alarms, f.org_id, o.slug, "
 	                 "extract(epoch FROM f.updated_at)::bigint FROM feeds f JOIN orgs o "
 	                 "ON o.id = f.org_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL",
-	                 1, p, on_feed_found, r) != 0)
-		reply_unavailable(r);
+	                 1, p, on_feed_found, ff) != 0) {
+		serve_stale_or_503(r, hash);
+		free(ff);
+	}
 }

@@ -3,6 +3,11 @@
 #define LIAISON_FEEDS_H
 
 struct req;
+struct feedcache;
+
+/* Rendered feeds of one worker thread, plain and gzip. */
+struct feedcache *feedcache_new(void);
+void feedcache_free(struct feedcache *c);
 
 void feeds_list(struct req *r);
 void feeds_create(struct req *r);

@@ -8,6 +8,7 @@
 #include "server.h"
 
 #include "auth.h"
+#include "feeds.h"
 #include "config.h"
 #include "dblisten.h"
 #include "dbpool.h"
@@ -195,10 +196,11 @@ static int worker_setup(struct worker *w)
 	w->base = event_base_new();
 	w->http = w->base ? evhttp_new(w->base) : NULL;
 	w->auth = authcache_new();
+	w->feeds = feedcache_new();
 	w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;
 	w->drain_timer = w->base ? evtimer_new(w->base, on_drain_timeout, w) : NULL;
 	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
-	if (!w->http || !w->auth || !w->stop_ev || !w->drain_timer || !w->heartbeat)
+	if (!w->http || !w->auth || !w->feeds || !w->stop_ev || !w->drain_timer || !w->heartbeat)
 		return -1;
 	struct dbpool_options opt = {
 	    .conninfo = cfg->database, .size = cfg->db_pool_size, .queue_max = cfg->db_queue_max};
@@ -237,6 +239,7 @@ static void worker_teardown(struct worker *w)
 		evhttp_free(w->http);
 	dbpool_free(w->db);
 	authcache_free(w->auth);
+	feedcache_free(w->feeds);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->drain_timer)
@@ -345,6 +348,13 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+static void on_data_changed(const char *payload, void *arg)
+{
+	struct server *srv = arg;
+	UNUSED(payload); /* NULL after a reconnect: anything may have changed */
+	atomic_fetch_add(&srv->data_generation, 1);
+}
+
 static void on_keys_changed(const char *payload, void *arg)
 {
 	struct server *srv = arg;
@@ -433,7 +443,7 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 		goto out;
 	listen = dblisten_new(m.base, cfg->database);
 	if (!listen || dblisten_on(listen, "liaison_keys", on_keys_changed, &srv) ||
-	    dblisten_start(listen))
+	    dblisten_on(listen, "liaison_changes", on_data_changed, &srv) || dblisten_start(listen))
 		goto out;
 	if (main_events(&m, evs, 4) || start_workers(&srv)) {
 		log_error("cannot start the workers");

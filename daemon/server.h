@@ -12,6 +12,7 @@
 
 struct config;
 struct authcache;
+struct feedcache;
 
 struct worker {
 	int index;
@@ -22,6 +23,7 @@ struct worker {
 	struct evhttp_bound_socket *bound;
 	struct dbpool *db;
 	struct authcache *auth;
+	struct feedcache *feeds;
 	struct event *stop_ev; /* activated from the main thread */
 	struct event *drain_timer;
 	struct event *heartbeat;
@@ -39,6 +41,9 @@ struct server {
 	/* Bumped when API keys change anywhere: cached credentials older than
 	 * this generation are looked up again. */
 	_Atomic unsigned auth_generation;
+	/* Bumped when events or feeds change anywhere: rendered feeds cached
+	 * under an older generation are rendered again. */
+	_Atomic unsigned data_generation;
 	/* Reloadable settings that workers read: copied here, never read from
 	 * the config that a SIGHUP rewrites. */
 	_Atomic int64_t shutdown_timeout_ms;

@@ -133,3 +133,54 @@ def test_feed_validation_and_odd_paths(ctx):
                  "/feeds/" + "A" * 42 + "+.ics"]:
         r = d.request("GET", path)
         assert r.status == 404, (path, r)
+
+
+def test_gzip_has_its_own_etag(ctx):
+    import gzip
+    db, k, d = world(ctx)
+    d.request("POST", "/v1/events", token=k["host"], body=VISIT)
+    feed = make_feed(d, k["host"])
+    plain = d.request("GET", path_of(feed))
+    gz = d.request("GET", path_of(feed), headers={"Accept-Encoding": "gzip, deflate"})
+    assert gz.header("Content-Encoding") == "gzip" and plain.header("Content-Encoding") is None
+    assert gzip.decompress(gz.body) == plain.body
+    assert gz.header("ETag") != plain.header("ETag")
+    assert gz.header("Vary") == "Accept-Encoding" == plain.header("Vary")
+    assert d.request("GET", path_of(feed), headers={"Accept-Encoding": "gzip",
+                     "If-None-Match": gz.header("ETag")}).status == 304
+
+
+def test_change_through_one_instance_shows_in_another(ctx):
+    import time
+    import harness
+    db, k, d = world(ctx)
+    other = ctx.daemon(db)
+    ev = d.request("POST", "/v1/events", token=k["host"], body=VISIT).json()
+    feed = make_feed(d, k["host"])
+    before = other.request("GET", path_of(feed))  # now cached in that instance
+    assert VISIT["title"].encode() in before.body
+    d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"title": "Moved to Busan"})
+    t0 = time.monotonic()
+    harness.wait_for(lambda: b"Moved to Busan" in other.request("GET", path_of(feed)).body,
+                     1.0, what="the change in the other instance's feed")
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_cached_feed_served_while_database_is_down(ctx):
+    import harness
+    cluster = ctx.private_cluster()
+    db = cluster.conninfo()
+    token = ctx.org_with_key(db, "hcmc-dost", tz="Asia/Ho_Chi_Minh")
+    d = ctx.daemon(db, args=["--threads", "1"])
+    d.request("POST", "/v1/events", token=token, body=VISIT)
+    cached = make_feed(d, token, name="cached")
+    cold = make_feed(d, token, name="cold")
+    first = d.request("GET", path_of(cached))
+    assert first.status == 200
+    cluster.stop()
+    harness.wait_for(lambda: d.request("GET", "/readyz").status == 503, 10, what="outage")
+    again = d.request("GET", path_of(cached))
+    assert again.status == 200 and again.body == first.body
+    r = d.request("GET", path_of(cold))
+    problem(r, 503)
+    assert r.header("Retry-After")
