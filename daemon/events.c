@@ -199,7 +199,8 @@ static void check_refs(struct evop *op)
 
 static const char sql_insert[] =
     "WITH e AS (INSERT INTO events (org_id, uid, " EV_COLUMNS ") "
-    "  VALUES ($1, coalesce($27::text, gen_random_uuid()::text || '@liaison'), " EV_VALUES ") "
+    "  VALUES ($1, coalesce((SELECT s.uid FROM events s WHERE s.id = $18::uuid), $27::text, "
+    "gen_random_uuid()::text || '@liaison'), " EV_VALUES ") "
     "  RETURNING *), "
     " k AS (INSERT INTO idempotency_keys (org_id, key, request_hash, event_id) "
     "  SELECT $1::uuid, $28::text, $29::text, e.id FROM e WHERE $28::text IS NOT NULL) "

@@ -184,3 +184,57 @@ def test_cached_feed_served_while_database_is_down(ctx):
     r = d.request("GET", path_of(cold))
     problem(r, 503)
     assert r.header("Retry-After")
+
+
+EXPAND = r'''
+import sys, json, datetime, icalendar, recurring_ical_events
+cal = icalendar.Calendar.from_ical(sys.stdin.buffer.read())
+start, end = (datetime.datetime.fromisoformat(a) for a in sys.argv[1:3])
+out = []
+for ev in recurring_ical_events.of(cal).between(start, end):
+    st = ev["DTSTART"].dt
+    if isinstance(st, datetime.datetime):
+        utc = st.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        local = st.strftime("%Y-%m-%dT%H:%M:%S")
+    else:
+        utc, local = None, st.isoformat()
+    out.append([str(ev["SUMMARY"]), local, utc, str(ev.get("STATUS"))])
+print(json.dumps(sorted(out)))
+'''
+
+
+def test_feed_occurrences_equal_api_occurrences(ctx):
+    import json
+    db, k, d = world(ctx)
+    long_title = ("Đà Nẵng kết nối hệ sinh thái khởi nghiệp, đổi mới sáng tạo với các "
+                  "doanh nghiệp Trung Quốc")
+    s = d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC weekly", "timezone": "America/Toronto",
+        "start": "2026-02-23T09:00:00", "end": "2026-02-23T10:00:00",
+        "rrule": "FREQ=WEEKLY;COUNT=6", "exdates": ["2026-03-16T09:00:00"]}).json()
+    d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC weekly (moved)", "timezone": "America/Toronto",
+        "start": "2026-03-09T11:00:00", "end": "2026-03-09T12:00:00", "series_id": s["id"],
+        "recurrence_id": "2026-03-09T09:00:00"})
+    d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": long_title, "start": "2026-03-05T09:00:00",
+        "end": "2026-03-05T11:30:00", "rrule": "FREQ=DAILY;COUNT=3"})
+    d.request("POST", "/v1/events", token=k["busan-city"], body={
+        "kind": "festival", "title": "FLY ASIA", "all_day": True, "timezone": "Asia/Seoul",
+        "start": "2025-10-13", "end": "2025-10-15", "rrule": "FREQ=YEARLY"})
+    feed = make_feed(d, k["host"])
+    body = d.request("GET", path_of(feed)).body
+    lines = body.split(b"\r\n")
+    assert all(len(l) <= 75 for l in lines) and any(l.startswith(b"SUMMARY:\xc4\x90") for l in lines)
+    window = ("2026-02-01T00:00:00+00:00", "2026-12-31T00:00:00+00:00")
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, *window], input=body, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    from_feed = json.loads(out.stdout)
+    api = d.request("GET", "/v1/occurrences?from=2026-02-01&to=2026-12-31&limit=1000",
+                    token=k["host"]).json()["items"]
+    from_api = sorted([o["title"], o["start"], None if o["all_day"] else o["start_utc"],
+                       o["status"].upper()] for o in api)
+    assert from_feed == from_api, (from_feed, from_api)
+    toronto = [o for o in from_api if o[0] == "CABC weekly"]
+    assert [o[2] for o in toronto] == ["2026-02-23T14:00:00Z", "2026-03-02T14:00:00Z",
+                                       "2026-03-23T13:00:00Z", "2026-03-30T13:00:00Z"]
