@@ -63,7 +63,7 @@ static void client_behind_proxy(struct req *r)
 			return; /* not an address: keep the proxy as the peer */
 		if (!cidr_match(cfg->trusted, cfg->ntrusted, a) || start == list) {
 			snprintf(r->via, sizeof(r->via), "%s", r->peer);
-			snprintf(r->peer, sizeof(r->peer), "%s", a);
+			memcpy(r->peer, a, strlen(a) + 1); /* shorter than peer: checked above */
 			return;
 		}
 		end = start - 1;
