@@ -539,21 +539,6 @@ void agreements_list(struct req *r)
 
 /* ---- patch ----------------------------------------------------------------- */
 
-static void merge_patch(json_t *target, json_t *patch)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(patch, key, v)
-	{
-		if (json_is_null(v))
-			json_object_del(target, key);
-		else if (json_is_object(v) && json_is_object(json_object_get(target, key)))
-			merge_patch(json_object_get(target, key), v);
-		else
-			json_object_set(target, key, v);
-	}
-}
-
 /* The deadline events an agreement implies, without their ids. */
 static json_t *derived(json_t *ag)
 {
@@ -604,7 +589,7 @@ static void on_loaded(PGresult *res, void *arg)
 		return;
 	}
 	json_t *before = derived(current);
-	merge_patch(current, op->body);
+	jv_merge_patch(current, op->body);
 	json_decref(op->body);
 	op->body = current;
 	json_t *after = derived(current);

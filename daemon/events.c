@@ -418,22 +418,6 @@ void events_get(struct req *r)
 
 /* ---- patch and cancel ------------------------------------------------------ */
 
-/* RFC 7396: members of patch replace those of target; null removes. */
-static void merge_patch(json_t *target, json_t *patch)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(patch, key, v)
-	{
-		if (json_is_null(v))
-			json_object_del(target, key);
-		else if (json_is_object(v) && json_is_object(json_object_get(target, key)))
-			merge_patch(json_object_get(target, key), v);
-		else
-			json_object_set(target, key, v);
-	}
-}
-
 /* Fields that name the event itself: a patch may not move them. */
 static int patch_moves_identity(struct evop *op, json_t *current, json_t *patch)
 {
@@ -482,7 +466,7 @@ static void on_loaded_for_patch(PGresult *res, void *arg)
 	if (op->cancelling) {
 		json_object_set_new(current, "status", json_string("cancelled"));
 	} else {
-		merge_patch(current, patch);
+		jv_merge_patch(current, patch);
 		json_decref(patch);
 	}
 	/* The stored representation holds server fields; validation skips them. */

@@ -106,10 +106,7 @@ static void on_feed_written(PGresult *res, void *arg)
 	struct feedop *op = arg;
 	struct req *r = op->r;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (res)
-			reply_db_error(r, res);
-		else
-			reply_unavailable(r);
+		reply_query_failed(r, res);
 	} else if (PQntuples(res) != 1) {
 		reply_problem(r, 404, "no such feed");
 	} else if (!PQgetisnull(res, 0, 1)) {
@@ -228,10 +225,7 @@ static void on_feed_list(PGresult *res, void *arg)
 {
 	struct req *r = arg;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (res)
-			reply_db_error(r, res);
-		else
-			reply_unavailable(r);
+		reply_query_failed(r, res);
 		return;
 	}
 	json_t *items = json_array();
@@ -256,10 +250,7 @@ static void on_feed_revoked(PGresult *res, void *arg)
 {
 	struct req *r = arg;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (res)
-			reply_db_error(r, res);
-		else
-			reply_unavailable(r);
+		reply_query_failed(r, res);
 	} else if (PQntuples(res) != 1) {
 		reply_problem(r, 404, "no such feed");
 	} else {

@@ -286,6 +286,14 @@ void reply_db_error(struct req *r, const PGresult *res)
 	reply_problem(r, 500, "database error");
 }
 
+void reply_query_failed(struct req *r, const PGresult *res)
+{
+	if (res)
+		reply_db_error(r, res);
+	else
+		reply_unavailable(r);
+}
+
 void reply_unavailable(struct req *r)
 {
 	req_add_header(r, "Retry-After", "2");

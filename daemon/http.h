@@ -73,6 +73,9 @@ void reply_problem_fields(struct req *r, int status, const char *detail, json_t 
 /* 500 for a query that failed: logs the database's message (never sent
  * to the client) with the request id. */
 void reply_db_error(struct req *r, const PGresult *res);
+/* A query that did not succeed: 503 when the database was unreachable
+ * (res NULL), else 500 as reply_db_error. */
+void reply_query_failed(struct req *r, const PGresult *res);
 /* 503 with Retry-After: the database is unavailable. */
 void reply_unavailable(struct req *r);
 

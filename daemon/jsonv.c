@@ -70,3 +70,18 @@ const char *jv_string(json_t *obj, const char *key, int required, size_t max, in
 	}
 	return s;
 }
+
+void jv_merge_patch(json_t *target, json_t *patch)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(patch, key, v)
+	{
+		if (json_is_null(v))
+			json_object_del(target, key);
+		else if (json_is_object(v) && json_is_object(json_object_get(target, key)))
+			jv_merge_patch(json_object_get(target, key), v);
+		else
+			json_object_set(target, key, v);
+	}
+}

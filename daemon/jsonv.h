@@ -15,4 +15,8 @@ const char *jv_string(json_t *obj, const char *key, int required, size_t max, in
 /* Adds an error unless it cannot allocate (then the 422 just names fewer). */
 void jv_error(json_t *errors, const char *field, const char *message);
 
+/* RFC 7396 merge patch: members of patch replace those of target, null
+ * removes one, objects merge recursively. */
+void jv_merge_patch(json_t *target, json_t *patch);
+
 #endif

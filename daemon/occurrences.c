@@ -287,10 +287,7 @@ static void on_candidates(PGresult *res, void *arg)
 	struct occwork *w = arg;
 	struct req *r = w->r;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (res)
-			reply_db_error(r, res);
-		else
-			reply_unavailable(r);
+		reply_query_failed(r, res);
 		free(w);
 		return;
 	}
