@@ -101,11 +101,6 @@ int dblisten_start(struct dblisten *l)
 	return l->pool ? 0 : -1;
 }
 
-int dblisten_up(const struct dblisten *l)
-{
-	return l->pool && dbpool_up(l->pool);
-}
-
 void dblisten_free(struct dblisten *l)
 {
 	if (!l)

@@ -17,7 +17,6 @@ struct dblisten *dblisten_new(struct event_base *base, const char *conninfo) WUR
 /* Registers a handler; channel is [a-z_]+. Call before dblisten_start. */
 int dblisten_on(struct dblisten *l, const char *channel, dblisten_cb cb, void *arg) WUR;
 int dblisten_start(struct dblisten *l) WUR;
-int dblisten_up(const struct dblisten *l);
 void dblisten_free(struct dblisten *l);
 
 #endif

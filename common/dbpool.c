@@ -2,7 +2,7 @@
  *
  * Each connection is a small state machine:
  *   DOWN -> CONNECTING (PQconnectPoll) -> SETUP (session settings)
- *        -> READY (idle, or busy with one query, or held by a caller)
+ *        -> READY (idle, or busy with one query)
  * A failure anywhere returns it to DOWN and arms a reconnect timer with
  * exponential backoff. Idle connections keep a read event so that a
  * server going away, or a NOTIFY, is noticed at once rather than on the
@@ -36,7 +36,6 @@ struct dbjob {
 	int nparams;
 	char **params; /* copies: the caller's buffers may be gone by dispatch */
 	db_result_cb cb;
-	db_conn_cb conn_cb; /* set for an acquire */
 	void *arg;
 };
 
@@ -49,8 +48,6 @@ struct dbconn {
 	struct event *retry; /* reconnect timer */
 	struct dbjob *job;   /* query in flight */
 	PGresult *result;    /* last result of the job in flight */
-	int held;            /* acquired by a caller */
-	int broken;          /* failed while held: reset on release */
 	/* Statements prepared on this session: a literal by its address, SQL
 	 * built at run time by its text (kept here). Statement i is named
 	 * "lz<i>". Gone with the session. */
@@ -132,9 +129,7 @@ static struct dbjob *job_new(const char *sql, int nparams, const char *const *pa
 
 static void job_fail(struct dbjob *j)
 {
-	if (j->conn_cb)
-		j->conn_cb(NULL, j->arg);
-	else if (j->cb)
+	if (j->cb)
 		j->cb(NULL, j->arg);
 	job_free(j);
 }
@@ -228,19 +223,14 @@ static void conn_reset(struct dbconn *c, const char *why)
 	forget_prepared(c);
 	if (was_ready) {
 		atomic_fetch_sub(&p->n_connected, 1);
-		if (c->job || c->held)
+		if (c->job)
 			atomic_fetch_sub(&p->n_busy, 1);
 	} else {
 		atomic_fetch_add(&p->connect_failures, 1);
 	}
 	struct dbjob *j = c->job;
 	c->job = NULL;
-	if (c->held) {
-		/* The holder still has the handle: keep it DOWN until released. */
-		c->broken = 1;
-	} else {
-		schedule_reconnect(c);
-	}
+	schedule_reconnect(c);
 	if (atomic_load(&p->n_connected) == 0) {
 		p->down = 1;
 		queue_fail_all(p);
@@ -370,24 +360,16 @@ static int conn_send(struct dbconn *c, struct dbjob *j)
 	return 0;
 }
 
-/* Gives an idle, unheld connection the next queued job. */
+/* Gives an idle connection the next queued job. */
 static void conn_dispatch_next(struct dbconn *c)
 {
 	struct dbpool *p = c->pool;
-	if (c->state != C_READY || c->job || c->held)
+	if (c->state != C_READY || c->job)
 		return;
 	struct dbjob *j = queue_pop(p);
 	if (!j)
 		return;
 	atomic_fetch_add(&p->n_busy, 1);
-	if (j->conn_cb) {
-		c->held = 1;
-		db_conn_cb cb = j->conn_cb;
-		void *arg = j->arg;
-		job_free(j);
-		cb(c, arg);
-		return;
-	}
 	conn_send(c, j);
 }
 
@@ -415,8 +397,7 @@ static void conn_finish_job(struct dbconn *c)
 	}
 	c->job = NULL;
 	c->result = NULL;
-	if (!c->held)
-		atomic_fetch_sub(&p->n_busy, 1);
+	atomic_fetch_sub(&p->n_busy, 1);
 	if (j->cb)
 		j->cb(res, j->arg);
 	PQclear(res);
@@ -588,7 +569,7 @@ static struct dbconn *find_idle(struct dbpool *p)
 {
 	for (int i = 0; i < p->size; i++) {
 		struct dbconn *c = &p->conns[i];
-		if (c->state == C_READY && !c->job && !c->held)
+		if (c->state == C_READY && !c->job)
 			return c;
 	}
 	return NULL;
@@ -629,47 +610,6 @@ int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char
 	j->sql = j->sql_copy;
 	j->by_text = 1;
 	return submit(p, j);
-}
-
-int dbpool_acquire(struct dbpool *p, db_conn_cb cb, void *arg)
-{
-	struct dbjob *j = job_new(NULL, 0, NULL, NULL, arg);
-	if (!j)
-		return -1;
-	j->conn_cb = cb;
-	return submit(p, j);
-}
-
-int dbconn_query(struct dbconn *c, const char *sql, int nparams, const char *const *params,
-                 db_result_cb cb, void *arg)
-{
-	if (!c->held || c->broken || c->job || c->state != C_READY)
-		return -1;
-	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
-	if (!j)
-		return -1;
-	return conn_send(c, j);
-}
-
-void dbpool_release(struct dbconn *c)
-{
-	struct dbpool *p = c->pool;
-	if (!c->held)
-		return;
-	c->held = 0;
-	if (c->broken) {
-		c->broken = 0;
-		schedule_reconnect(c);
-		return;
-	}
-	/* A holder that left a transaction open must not hand it to the next. */
-	if (c->state == C_READY && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-		atomic_fetch_sub(&p->n_busy, 1);
-		conn_reset(c, "released inside a transaction");
-		return;
-	}
-	atomic_fetch_sub(&p->n_busy, 1);
-	conn_dispatch_next(c);
 }
 
 int dbpool_up(const struct dbpool *p)

@@ -14,14 +14,11 @@
 #include <stdint.h>
 
 struct dbpool;
-struct dbconn;
 
 /* res is NULL when the connection failed; otherwise the query's last
  * result, which may be an error result (check PQresultStatus). The pool
  * clears res after the callback returns. */
 typedef void (*db_result_cb)(PGresult *res, void *arg);
-/* conn is NULL when the database became unavailable meanwhile. */
-typedef void (*db_conn_cb)(struct dbconn *conn, void *arg);
 /* Notifications received on any pool connection; relname is the channel. */
 typedef void (*db_notify_cb)(const char *channel, const char *payload, void *arg);
 /* Called each time a connection is (re-)established and set up. */
@@ -59,11 +56,6 @@ int dbpool_query(struct dbpool *pool, const char *sql, int nparams, const char *
  * while the connection has room, so that repeated shapes plan once. */
 int dbpool_query_text(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
                       db_result_cb cb, void *arg) WUR;
-/* A connection of one's own, for transactions; release it when done. */
-int dbpool_acquire(struct dbpool *pool, db_conn_cb cb, void *arg) WUR;
-int dbconn_query(struct dbconn *conn, const char *sql, int nparams, const char *const *params,
-                 db_result_cb cb, void *arg) WUR;
-void dbpool_release(struct dbconn *conn);
 
 /* True while at least one connection is up. */
 int dbpool_up(const struct dbpool *pool);

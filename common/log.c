@@ -32,11 +32,6 @@ void log_set_level(enum log_level level)
 	atomic_store(&current_level, (int)level);
 }
 
-enum log_level log_get_level(void)
-{
-	return (enum log_level)atomic_load(&current_level);
-}
-
 int log_open(const char *path)
 {
 	int fd = 2;

@@ -8,7 +8,6 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 int log_level_parse(const char *s, enum log_level *out) WUR;
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* Sends logs to path (NULL or "" for stderr); reopened on SIGHUP. */
 int log_open(const char *path) WUR;
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF_LIKE(2, 3);

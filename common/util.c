@@ -128,25 +128,6 @@ void rfc3339_utc(int64_t unix_seconds, char out[21])
 	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-char *xstrdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-int strlcpy_checked(char *dst, const char *src, size_t n)
-{
-	size_t len = strlen(src);
-	if (len >= n) {
-		if (n) {
-			memcpy(dst, src, n - 1);
-			dst[n - 1] = '\0';
-		}
-		return -1;
-	}
-	memcpy(dst, src, len + 1);
-	return 0;
-}
-
 #include <arpa/inet.h>
 #include <sys/socket.h>
 

@@ -19,10 +19,6 @@ int hostport_parse(const char *s, char *host, size_t hostlen, int *port) WUR;
 int64_t now_monotonic_ms(void);
 /* UTC instant as RFC 3339 with Z and whole seconds ("2024-08-20T07:00:00Z"). */
 void rfc3339_utc(int64_t unix_seconds, char out[21]);
-/* strdup that passes NULL through; NULL also on allocation failure. */
-char *xstrdup(const char *s) WUR;
-/* Copies at most n-1 bytes and terminates; returns 0, or -1 if truncated. */
-int strlcpy_checked(char *dst, const char *src, size_t n) WUR;
 
 /* An IPv4 or IPv6 network ("10.0.0.0/8", "::1", "192.0.2.7"). */
 struct cidr {

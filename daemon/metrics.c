@@ -149,7 +149,7 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 	} g[] = {
 	    {"liaison_db_pool_connections", "gauge", "Connections per worker pool."},
 	    {"liaison_db_pool_connected", "gauge", "Connections up."},
-	    {"liaison_db_pool_busy", "gauge", "Connections running a query or held."},
+	    {"liaison_db_pool_busy", "gauge", "Connections running a query."},
 	    {"liaison_db_pool_queued", "gauge", "Queries waiting for a connection."},
 	    {"liaison_db_connect_failures_total", "counter", "Failed connection attempts."},
 	    {"liaison_db_queries_total", "counter", "Queries sent."},
