@@ -422,9 +422,7 @@ static void on_written(PGresult *res, void *arg)
 		reply_problem_fields(r, 422, "the agreement is not valid", errors);
 		return;
 	}
-	char etag[24];
-	snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-	req_add_header(r, "ETag", etag);
+	req_set_etag(r, PQgetvalue(res, 0, 1));
 	if (creating) {
 		char loc[64];
 		snprintf(loc, sizeof(loc), "/v1/agreements/%s", PQgetvalue(res, 0, 2));
@@ -488,9 +486,7 @@ static void on_get(PGresult *res, void *arg)
 		reply_problem(r, 404, "no such agreement");
 		return;
 	}
-	char etag[24];
-	snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-	req_add_header(r, "ETag", etag);
+	req_set_etag(r, PQgetvalue(res, 0, 1));
 	reply_raw(r, 200, "application/json", PQgetvalue(res, 0, 0),
 	          (size_t)PQgetlength(res, 0, 0));
 }
@@ -577,9 +573,7 @@ static void on_loaded(PGresult *res, void *arg)
 	}
 	snprintf(op->version, sizeof(op->version), "%s", PQgetvalue(res, 0, 1));
 	const char *if_match = req_header(op->r, "If-Match");
-	char etag[24];
-	snprintf(etag, sizeof(etag), "\"%s\"", op->version);
-	if (if_match && strcmp(if_match, "*") && !strstr(if_match, etag)) {
+	if (if_match && !etag_listed(if_match, op->version)) {
 		ag_fail(op, 412, "the agreement has changed since that version (If-Match)");
 		return;
 	}

@@ -97,9 +97,7 @@ static int op_result_ok(struct evop *op, PGresult *res)
 
 static void reply_event(struct req *r, int status, const char *json, const char *version)
 {
-	char etag[24];
-	snprintf(etag, sizeof(etag), "\"%s\"", version);
-	req_add_header(r, "ETag", etag);
+	req_set_etag(r, version);
 	reply_raw(r, status, "application/json", json, strlen(json));
 }
 
@@ -363,13 +361,6 @@ static const char sql_get[] =
     "FROM events e JOIN orgs o ON o.id = e.org_id "
     "WHERE e.id = $1::uuid AND " EV_VISIBLE("e", "$2::uuid", "$3::text");
 
-static int etag_matches(const char *header, const char *version)
-{
-	char etag[24];
-	snprintf(etag, sizeof(etag), "\"%s\"", version);
-	return header && (strstr(header, etag) || !strcmp(header, "*"));
-}
-
 static void on_get(PGresult *res, void *arg)
 {
 	struct req *r = arg;
@@ -385,10 +376,8 @@ static void on_get(PGresult *res, void *arg)
 		reply_problem(r, 404, "no such event");
 		return;
 	}
-	if (etag_matches(req_header(r, "If-None-Match"), PQgetvalue(res, 0, 1))) {
-		char etag[24];
-		snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-		req_add_header(r, "ETag", etag);
+	if (etag_listed(req_header(r, "If-None-Match"), PQgetvalue(res, 0, 1))) {
+		req_set_etag(r, PQgetvalue(res, 0, 1));
 		reply_empty(r, 304);
 		return;
 	}
@@ -447,7 +436,7 @@ static void on_loaded_for_patch(PGresult *res, void *arg)
 	}
 	snprintf(op->version, sizeof(op->version), "%s", PQgetvalue(res, 0, 1));
 	const char *if_match = req_header(op->r, "If-Match");
-	if (if_match && !etag_matches(if_match, op->version)) {
+	if (if_match && !etag_listed(if_match, op->version)) {
 		op_fail(op, 412, "the event has changed since that version (If-Match)");
 		return;
 	}

@@ -307,7 +307,7 @@ struct feed_entry {
 	int64_t rendered_ms;
 	char *body, *gz;
 	size_t len, gzlen;
-	char etag[40], etag_gz[44], last_modified[32];
+	char etag[40], etag_gz[40], last_modified[32]; /* tags unquoted */
 	int64_t changed;
 };
 
@@ -378,13 +378,13 @@ static void serve_entry(struct req *r, const struct feed_entry *e)
 {
 	int gz = e->gz && accepts_gzip(r);
 	const char *etag = gz ? e->etag_gz : e->etag;
-	req_add_header(r, "ETag", etag);
+	req_set_etag(r, etag);
 	req_add_header(r, "Last-Modified", e->last_modified);
 	req_add_header(r, "Cache-Control", "max-age=300");
 	req_add_header(r, "Vary", "Accept-Encoding");
 	const char *inm = req_header(r, "If-None-Match");
 	int64_t since = parse_http_date(req_header(r, "If-Modified-Since"));
-	if ((inm && (strstr(inm, etag) || !strcmp(inm, "*"))) ||
+	if (etag_listed(inm, etag) ||
 	    (!inm && since >= 0 && e->changed <= since)) {
 		reply_empty(r, 304);
 		return;
@@ -460,8 +460,8 @@ static void on_feed_events(PGresult *res, void *arg)
 	e->gz = gzip(ics, e->len, &e->gzlen);
 	e->changed = changed;
 	/* A strong ETag per content coding. */
-	snprintf(e->etag, sizeof(e->etag), "\"%.32s\"", digest);
-	snprintf(e->etag_gz, sizeof(e->etag_gz), "\"%.32s-gz\"", digest);
+	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
+	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
 	http_date(changed, e->last_modified);
 	free(ff);
 	serve_entry(r, e);

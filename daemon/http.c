@@ -128,6 +128,20 @@ void req_add_header(struct req *r, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
 }
 
+void req_set_etag(struct req *r, const char *value)
+{
+	char etag[80];
+	snprintf(etag, sizeof(etag), "\"%s\"", value);
+	req_add_header(r, "ETag", etag);
+}
+
+int etag_listed(const char *header, const char *value)
+{
+	char etag[80];
+	snprintf(etag, sizeof(etag), "\"%s\"", value);
+	return header && (strstr(header, etag) || !strcmp(header, "*"));
+}
+
 const char *http_reason(int status)
 {
 	switch (status) {

@@ -63,6 +63,11 @@ void req_add_header(struct req *r, const char *name, const char *value);
  * returns NULL. allow_merge_patch accepts application/merge-patch+json. */
 json_t *req_json_body(struct req *r, int allow_merge_patch) WUR;
 
+/* Adds ETag: "value" (a strong entity tag). */
+void req_set_etag(struct req *r, const char *value);
+/* Whether an If-Match / If-None-Match header names "value", or is "*". */
+int etag_listed(const char *header, const char *value);
+
 /* Answers; each takes ownership and finishes the request. */
 void reply_json(struct req *r, int status, json_t *body);
 void reply_raw(struct req *r, int status, const char *content_type, const void *data, size_t len);
