@@ -96,24 +96,6 @@ static void ag_fail(struct agop *op, int status, const char *detail)
 
 /* ---- validation ------------------------------------------------------------ */
 
-static const char *ag_text(json_t *o, const char *key, const char *field, size_t max, int req,
-                           json_t *errors)
-{
-	json_t *v = json_object_get(o, key);
-	if (!v || json_is_null(v)) {
-		if (req)
-			jv_error(errors, field, "is required");
-		return NULL;
-	}
-	const char *s = json_string_value(v);
-	if (!s || strlen(s) != json_string_length(v) || !valid_text(s, max, 1)) {
-		jv_error(errors, field,
-		         s && strlen(s) > max ? "is too long" : "must be non-empty text");
-		return NULL;
-	}
-	return s;
-}
-
 /* One deadline event row for the recordset. */
 static json_t *deadline_row(const char *part, const char *title, const char *due, const char *tz,
                             json_t *reminders, const char *field, json_t *errors)
@@ -207,9 +189,9 @@ static void check_milestones(struct agop *op, json_t *errors)
 		}
 		json_decref(unknown);
 		snprintf(field, sizeof(field), "%s.title", base);
-		const char *title = ag_text(m, "title", field, 500, 1, errors);
+		const char *title = jv_string_at(m, "title", field, 1, 500, 0, errors);
 		snprintf(field, sizeof(field), "%s.due", base);
-		const char *due = ag_text(m, "due", field, 19, 1, errors);
+		const char *due = jv_string_at(m, "due", field, 1, 19, 0, errors);
 		json_t *rem = check_reminders(m, base, errors);
 		if (title && due && op->timezone) {
 			json_t *row =
@@ -225,7 +207,7 @@ static void check_dates(struct agop *op, json_t *errors)
 	static const char *const keys[] = {"signed_on", "expires_on"};
 	const char **out[] = {&op->signed_on, &op->expires_on};
 	for (int i = 0; i < 2; i++) {
-		*out[i] = ag_text(op->body, keys[i], keys[i], 10, 0, errors);
+		*out[i] = jv_string(op->body, keys[i], 0, 10, 0, errors);
 		struct civil c;
 		if (*out[i] && civil_parse(*out[i], 1, &c)) {
 			jv_error(errors, keys[i], "must be a date, YYYY-MM-DD");
@@ -285,21 +267,21 @@ static int ag_validate(struct agop *op, const char *default_tz)
 	json_t *errors = json_array();
 	op->events = json_array();
 	jv_known(op->body, allowed, ignored, errors);
-	op->title = ag_text(op->body, "title", "title", 500, 1, errors);
-	op->description = ag_text(op->body, "description", "description", 20000, 0, errors);
-	op->stage = ag_text(op->body, "stage", "stage", 16, 1, errors);
+	op->title = jv_string(op->body, "title", 1, 500, 0, errors);
+	op->description = jv_string(op->body, "description", 0, 20000, 1, errors);
+	op->stage = jv_string(op->body, "stage", 1, 16, 0, errors);
 	int ok = 0;
 	for (size_t i = 0; op->stage && i < ARRAY_LEN(stages); i++)
 		ok |= !strcmp(op->stage, stages[i]);
 	if (op->stage && !ok)
 		jv_error(errors, "stage",
 		         "must be intent, drafting, signed, renewal, expired or terminated");
-	op->visibility = ag_text(op->body, "visibility", "visibility", 16, 0, errors);
+	op->visibility = jv_string(op->body, "visibility", 0, 16, 0, errors);
 	if (!op->visibility)
 		op->visibility = "network";
 	if (strcmp(op->visibility, "network") && strcmp(op->visibility, "private"))
 		jv_error(errors, "visibility", "must be network or private");
-	op->timezone = ag_text(op->body, "timezone", "timezone", 64, 0, errors);
+	op->timezone = jv_string(op->body, "timezone", 0, 64, 0, errors);
 	if (!op->timezone)
 		op->timezone = default_tz;
 	if (!tz_valid(op->timezone)) {
@@ -407,16 +389,10 @@ static void on_written(PGresult *res, void *arg)
 	if (PQntuples(res) != 1 || !PQgetisnull(res, 0, 3)) {
 		/* A party that names no org: nothing of the statement is kept. */
 		json_t *errors = json_array();
-		size_t i;
-		json_t *v;
 		char field[32] = "parties";
-		json_array_foreach(op->parties, i, v)
-		{
-			if (!strcmp(json_string_value(v), PQgetvalue(res, 0, 3))) {
-				snprintf(field, sizeof(field), "parties[%zu]", i);
-				break;
-			}
-		}
+		int at = jv_index_of(op->parties, PQgetvalue(res, 0, 3));
+		if (at >= 0)
+			snprintf(field, sizeof(field), "parties[%d]", at);
 		jv_error(errors, field, "no org has this slug");
 		agop_free(op);
 		reply_problem_fields(r, 422, "the agreement is not valid", errors);

@@ -127,16 +127,10 @@ static void refuse_partner(struct evop *op, const char *missing_json)
 {
 	json_t *missing = json_loads(missing_json, 0, NULL);
 	const char *slug = json_string_value(json_array_get(missing, 0));
-	size_t i;
-	json_t *v;
 	char field[32] = "partners";
-	json_array_foreach(op->in.partners, i, v)
-	{
-		if (!slug || strcmp(json_string_value(v), slug))
-			continue;
-		snprintf(field, sizeof(field), "partners[%zu]", i);
-		break;
-	}
+	int at = jv_index_of(op->in.partners, slug);
+	if (at >= 0)
+		snprintf(field, sizeof(field), "partners[%d]", at);
 	json_decref(missing);
 	op_fail_field(op, 422, field, "no org has this slug");
 }

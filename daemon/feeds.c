@@ -384,8 +384,7 @@ static void serve_entry(struct req *r, const struct feed_entry *e)
 	req_add_header(r, "Vary", "Accept-Encoding");
 	const char *inm = req_header(r, "If-None-Match");
 	int64_t since = parse_http_date(req_header(r, "If-Modified-Since"));
-	if (etag_listed(inm, etag) ||
-	    (!inm && since >= 0 && e->changed <= since)) {
+	if (etag_listed(inm, etag) || (!inm && since >= 0 && e->changed <= since)) {
 		reply_empty(r, 304);
 		return;
 	}

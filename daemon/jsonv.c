@@ -36,39 +36,57 @@ void jv_known(json_t *obj, const char *const *allowed, const char *const *ignore
 	}
 }
 
-const char *jv_string(json_t *obj, const char *key, int required, size_t max, int allow_newlines,
-                      json_t *errors)
+const char *jv_string_at(json_t *obj, const char *key, const char *field, int required, size_t max,
+                         int allow_newlines, json_t *errors)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v)) {
 		if (required)
-			jv_error(errors, key, "is required");
+			jv_error(errors, field, "is required");
 		return NULL;
 	}
 	if (!json_is_string(v)) {
-		jv_error(errors, key, "must be a string");
+		jv_error(errors, field, "must be a string");
 		return NULL;
 	}
 	const char *s = json_string_value(v);
 	if (strlen(s) != json_string_length(v)) {
-		jv_error(errors, key, "must not contain NUL characters");
+		jv_error(errors, field, "must not contain NUL characters");
 		return NULL;
 	}
 	if (!*s) {
-		jv_error(errors, key, "must not be empty");
+		jv_error(errors, field, "must not be empty");
 		return NULL;
 	}
 	if (strlen(s) > max) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "must be at most %zu bytes", max);
-		jv_error(errors, key, msg);
+		jv_error(errors, field, msg);
 		return NULL;
 	}
 	if (!valid_text(s, max, allow_newlines)) {
-		jv_error(errors, key, "must not contain control characters");
+		jv_error(errors, field, "must not contain control characters");
 		return NULL;
 	}
 	return s;
+}
+
+const char *jv_string(json_t *obj, const char *key, int required, size_t max, int allow_newlines,
+                      json_t *errors)
+{
+	return jv_string_at(obj, key, key, required, max, allow_newlines, errors);
+}
+
+int jv_index_of(json_t *array, const char *s)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(array, i, v)
+	{
+		if (s && json_string_value(v) && !strcmp(json_string_value(v), s))
+			return (int)i;
+	}
+	return -1;
 }
 
 void jv_merge_patch(json_t *target, json_t *patch)

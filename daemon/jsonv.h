@@ -12,6 +12,11 @@ void jv_known(json_t *obj, const char *const *allowed, const char *const *ignore
 /* A string member: NULL if absent (an error if required) or bad. */
 const char *jv_string(json_t *obj, const char *key, int required, size_t max, int allow_newlines,
                       json_t *errors);
+/* The same, naming the fault by a path ("milestones[0].title"). */
+const char *jv_string_at(json_t *obj, const char *key, const char *field, int required, size_t max,
+                         int allow_newlines, json_t *errors);
+/* Position of string s in array, or -1. */
+int jv_index_of(json_t *array, const char *s);
 /* Adds an error unless it cannot allocate (then the 422 just names fewer). */
 void jv_error(json_t *errors, const char *field, const char *message);
 
