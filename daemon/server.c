@@ -381,15 +381,13 @@ static int start_workers(struct server *srv)
 		struct worker *w = &srv->workers[i];
 		w->index = i;
 		w->srv = srv;
-		if (worker_setup(w) != 0) {
-			w->failed = 1;
+		if (worker_setup(w) != 0)
 			return -1;
-		}
 	}
 	for (int i = 0; i < srv->nworkers; i++) {
 		if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]))
 			return -1;
-		srv->workers[i].failed = -1; /* marks a running thread to join */
+		srv->workers[i].running = 1;
 	}
 	return 0;
 }
@@ -398,7 +396,7 @@ static void stop_workers(struct server *srv)
 {
 	for (int i = 0; i < srv->nworkers; i++) {
 		struct worker *w = &srv->workers[i];
-		if (w->failed == -1) {
+		if (w->running) {
 			event_active(w->stop_ev, 0, 0);
 			pthread_join(w->thread, NULL);
 		}

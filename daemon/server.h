@@ -30,7 +30,7 @@ struct worker {
 	_Atomic int64_t last_beat_ms;
 	_Atomic int inflight;
 	int stopping;
-	int failed; /* could not start */
+	int running; /* its thread was started: join it at the end */
 };
 
 struct server {
