@@ -236,10 +236,8 @@ struct window_probe {
 	int found;
 };
 
-static int excluded(json_t *exdates, const struct civil *start, int all_day)
+int recur_excluded(json_t *exdates, const char *local)
 {
-	char local[CIVIL_LEN];
-	civil_format(start, all_day, local);
 	size_t i;
 	json_t *v;
 	json_array_foreach(exdates, i, v)
@@ -250,16 +248,25 @@ static int excluded(json_t *exdates, const struct civil *start, int all_day)
 	return 0;
 }
 
+int64_t recur_end(const char *zone, const struct civil *start, int64_t start_utc, int64_t dur,
+                  struct civil *end)
+{
+	int64_t end_utc;
+	civil_from_epoch(civil_to_epoch(start) + dur, end);
+	if (tz_to_utc(zone, end, &end_utc) == TZ_UNKNOWN || end_utc < start_utc)
+		end_utc = start_utc + dur;
+	return end_utc;
+}
+
 static int probe(const struct civil *start, int64_t start_utc, void *arg)
 {
 	struct window_probe *w = arg;
 	struct civil end;
-	int64_t end_utc = start_utc + w->dur;
-	civil_from_epoch(civil_to_epoch(start) + w->dur, &end);
-	if (tz_to_utc(w->zone, &end, &end_utc) == TZ_UNKNOWN)
-		end_utc = start_utc + w->dur;
+	char local[CIVIL_LEN];
+	int64_t end_utc = recur_end(w->zone, start, start_utc, w->dur, &end);
+	civil_format(start, w->all_day, local);
 	if (start_utc < w->to && (end_utc > w->from || start_utc >= w->from) &&
-	    !excluded(w->exdates, start, w->all_day))
+	    !recur_excluded(w->exdates, local))
 		w->found = 1;
 	return w->found;
 }

@@ -34,6 +34,13 @@ long recur_expand(const char *rrule, const char *zone, const struct civil *dtsta
 int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
                          int all_day);
 
+/* Whether the wall time local is among exdates (JSON strings). */
+int recur_excluded(json_t *exdates, const char *local);
+/* The end of an occurrence starting at wall time start (instant start_utc)
+ * that lasts dur seconds of wall-clock time: its wall time in *end, and
+ * its instant, returned. */
+int64_t recur_end(const char *zone, const struct civil *start, int64_t start_utc, int64_t dur,
+                  struct civil *end);
 /* Whether any occurrence (rule and rdates, less exdates; wall times as
  * JSON strings) overlaps [from, to). dtend is the first occurrence's end. */
 int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dtstart,

@@ -97,24 +97,10 @@ static void occ_fill(struct occwork *w, struct occ *o, const struct civil *s, in
                      const char *tz)
 {
 	struct civil e;
-	civil_from_epoch(civil_to_epoch(s) + w->dur, &e);
+	o->start_utc = start_utc;
+	o->end_utc = recur_end(tz, s, start_utc, w->dur, &e);
 	civil_format(s, w->all_day, o->start);
 	civil_format(&e, w->all_day, o->end);
-	o->start_utc = start_utc;
-	if (tz_to_utc(tz, &e, &o->end_utc) == TZ_UNKNOWN || o->end_utc < start_utc)
-		o->end_utc = start_utc + w->dur;
-}
-
-static int is_excluded(const struct occwork *w, const char *local)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(w->exdates, i, v)
-	{
-		if (!strcmp(json_string_value(v), local))
-			return 1;
-	}
-	return 0;
 }
 
 static int on_occurrence(const struct civil *s, int64_t start_utc, void *arg)
@@ -129,7 +115,7 @@ static int on_occurrence(const struct civil *s, int64_t start_utc, void *arg)
 		o.rid[0] = '\0';
 	else
 		memcpy(o.rid, o.start, sizeof(o.rid));
-	if (is_excluded(w, o.start) || !overlaps(w, o.start_utc, o.end_utc))
+	if (recur_excluded(w->exdates, o.start) || !overlaps(w, o.start_utc, o.end_utc))
 		return 0;
 	return occ_push(w, &o);
 }
