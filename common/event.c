@@ -17,11 +17,14 @@ static const char *const client_fields[] = {
     "rdates",   "series_id", "recurrence_id", "uid",       "status", "visibility",
     "partners", "tags",      "parent_id",     "reminders", "url",    NULL};
 
+/* Never drops an error (see jv_error): validation must not pass because
+ * a message could not be built. */
 static void err(json_t *errors, const char *field, const char *message)
 {
 	json_t *e = json_pack("{s:s, s:s}", "field", field, "message", message);
-	if (e)
-		json_array_append_new(errors, e);
+	if (!e)
+		e = json_pack("{s:s, s:s}", "field", "(field name not shown)", "message", message);
+	json_array_append_new(errors, e ? e : json_null());
 }
 
 static int listed(const char *key, const char *const *list)

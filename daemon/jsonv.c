@@ -7,10 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Never drops an error: a field name that is not valid UTF-8 (a long name
+ * cut inside a character) is replaced, or a fault would pass unreported. */
 void jv_error(json_t *errors, const char *field, const char *message)
 {
-	if (problem_add(errors, field, message) != 0)
-		return; /* out of memory: the answer is still a 422 */
+	if (problem_add(errors, field, message) == 0)
+		return;
+	if (problem_add(errors, "(field name not shown)", message) != 0)
+		json_array_append_new(errors, json_null()); /* still counts as a fault */
 }
 
 static int listed(const char *key, const char *const *list)

@@ -95,3 +95,16 @@ def test_other_orgs_keys_cannot_be_deleted(ctx):
     other = d.request("POST", "/v1/orgs/cabc/keys", token=host, body={}).json()
     problem(d.request("DELETE", f"/v1/keys/{other['id']}", token=host), 404)
     assert d.request("GET", "/v1/keys", token=other["token"]).status == 200
+
+
+def test_unknown_field_with_long_non_ascii_name_is_refused(ctx):
+    db, host = setup(ctx)
+    d = ctx.daemon(db)
+    name = "é" * 100  # 200 bytes: any cut at an odd byte splits a character
+    p = problem(d.request("POST", "/v1/orgs", token=host,
+                          body={"slug": "ok", "name": "ok", name: 1}), 422)
+    assert len(p["errors"]) == 1, p
+    p = problem(d.request("POST", "/v1/feeds", token=host,
+                          body={"name": "f", "filter": {"x" + name: []}}), 422)
+    assert len(p["errors"]) == 1, p
+    assert len(d.request("GET", "/v1/orgs", token=host).json()["items"]) == 1
