@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 SAN ?=
 PYTHON ?= /usr/bin/python3
 
-PKGS := libevent libevent_pthreads libpq jansson libcrypto libsystemd libical icu-i18n icu-uc zlib
+PKGS := libevent libevent_pthreads libpq jansson libcrypto libsystemd libical icu-i18n icu-uc zlib libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
