@@ -31,6 +31,8 @@ struct config {
 	bool webhook_allow_private;
 	char *webhook_ca_file;
 	int64_t webhook_disable_after_ms;
+	int webhook_concurrency;          /* attempts in flight per instance */
+	int webhook_endpoint_concurrency; /* per endpoint, across instances */
 	double rate_limit; /* per second, 0 = off */
 	char *trusted_proxies;
 	struct cidr trusted[CIDR_MAX]; /* parsed trusted_proxies */

@@ -1,0 +1,83 @@
+/* remind.c - fire times of an event's reminders (see remind.h). */
+#include "remind.h"
+
+#include "recur.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct planwork {
+	const struct remind_event *ev;
+	int64_t after, dur, stopped_at;
+	int64_t offsets[64];
+	size_t ntriggers;
+	size_t nfires;
+	remind_cb cb;
+	void *arg;
+	int failed;
+};
+
+static int on_start(const struct civil *s, int64_t start_utc, void *arg)
+{
+	struct planwork *w = arg;
+	struct remind_fire f = {.occ_start = start_utc};
+	civil_format(s, w->ev->all_day, f.start_local);
+	if (recur_excluded(w->ev->exdates, f.start_local))
+		return 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(w->ev->overridden, i, v) if (!strcmp(json_string_value(v), f.start_local))
+	    return 0;
+	struct civil end;
+	f.occ_end = recur_end(w->ev->zone, s, start_utc, w->dur, &end);
+	civil_format(&end, w->ev->all_day, f.end_local);
+	for (i = 0; i < w->ntriggers; i++) {
+		f.fire_at = start_utc + w->offsets[i];
+		if (f.fire_at <= w->after)
+			continue;
+		if (w->nfires == REMIND_MAX_FIRES) {
+			w->stopped_at = start_utc;
+			return 1;
+		}
+		f.trigger = json_string_value(json_array_get(w->ev->triggers, i));
+		w->nfires++;
+		if (w->cb(&f, w->arg)) {
+			w->failed = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until, remind_cb cb,
+                    void *arg)
+{
+	struct planwork w = {.ev = ev, .after = after, .stopped_at = INT64_MAX, .cb = cb, .arg = arg};
+	size_t i;
+	json_t *v;
+	json_array_foreach(ev->triggers, i, v)
+	{
+		if (w.ntriggers == sizeof(w.offsets) / sizeof(w.offsets[0]) || !json_is_string(v) ||
+		    ical_duration_parse(json_string_value(v), &w.offsets[w.ntriggers]))
+			return -1;
+		w.ntriggers++;
+	}
+	if (w.ntriggers == 0)
+		return INT64_MAX;
+	w.dur = civil_to_epoch(&ev->end) - civil_to_epoch(&ev->start);
+	if (recur_expand(ev->rrule, ev->zone, &ev->start, ev->all_day, until, on_start, &w) < 0)
+		return -1;
+	json_array_foreach(ev->rdates, i, v)
+	{
+		struct civil c;
+		int64_t u;
+		if (w.stopped_at != INT64_MAX || w.failed)
+			break;
+		if (!json_is_string(v) || civil_parse(json_string_value(v), ev->all_day, &c) ||
+		    tz_to_utc(ev->zone, &c, &u) == TZ_UNKNOWN)
+			continue;
+		if (u < until)
+			on_start(&c, u, &w);
+	}
+	return w.failed ? -1 : w.stopped_at;
+}
