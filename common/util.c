@@ -120,6 +120,13 @@ int64_t now_monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t now_realtime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void rfc3339_utc(int64_t unix_seconds, char out[21])
 {
 	time_t t = (time_t)unix_seconds;

@@ -17,6 +17,8 @@ int rate_parse(const char *s, double *per_sec) WUR;
 int hostport_parse(const char *s, char *host, size_t hostlen, int *port) WUR;
 /* Milliseconds on the monotonic clock. */
 int64_t now_monotonic_ms(void);
+/* Wall-clock milliseconds since the epoch. */
+int64_t now_realtime_ms(void);
 /* UTC instant as RFC 3339 with Z and whole seconds ("2024-08-20T07:00:00Z"). */
 void rfc3339_utc(int64_t unix_seconds, char out[21]);
 

@@ -26,55 +26,6 @@
 #include <time.h>
 #include <zlib.h>
 
-/* filter member -> the listing parameter with the same meaning */
-static const struct {
-	const char *member, *param;
-} filter_keys[] = {{"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},
-                   {"tags", "tag"},   {"cities", "city"}, {"countries", "country"}};
-
-static json_t *check_filter(json_t *filter, json_t *errors)
-{
-	if (!filter || json_is_null(filter))
-		return json_object();
-	if (!json_is_object(filter)) {
-		jv_error(errors, "filter", "must be an object");
-		return NULL;
-	}
-	const char *key;
-	json_t *v;
-	json_object_foreach(filter, key, v)
-	{
-		const char *param = NULL;
-		for (size_t i = 0; i < ARRAY_LEN(filter_keys); i++)
-			if (!strcmp(key, filter_keys[i].member))
-				param = filter_keys[i].param;
-		char field[96];
-		snprintf(field, sizeof(field), "filter.%.60s", key);
-		if (!param) {
-			jv_error(errors, field, "unknown filter");
-			continue;
-		}
-		if (!json_is_array(v) || json_array_size(v) > 50) {
-			jv_error(errors, field, "must be an array of at most 50 values");
-			continue;
-		}
-		json_t *errs = json_array();
-		filters_check_values(v, param, errs);
-		size_t i;
-		json_t *e;
-		json_array_foreach(errs, i, e)
-		{
-			/* "kind[2]" -> "filter.kinds[2]" */
-			const char *f = json_string_value(json_object_get(e, "field"));
-			const char *idx = f ? strchr(f, '[') : NULL;
-			snprintf(field, sizeof(field), "filter.%s%s", key, idx ? idx : "");
-			jv_error(errors, field, json_string_value(json_object_get(e, "message")));
-		}
-		json_decref(errs);
-	}
-	return json_incref(filter);
-}
-
 static int require_admin(struct req *r)
 {
 	if (r->who.role < ROLE_ADMIN) {
@@ -136,11 +87,7 @@ static void on_feed_written(PGresult *res, void *arg)
 /* Orgs named by the filter must exist: the write is skipped otherwise and
  * the answer names the member (orgs or partners). */
 static const char sql_create[] =
-    "WITH missing AS (SELECT min(k) AS k FROM (SELECT 'orgs' AS k, s FROM "
-    " jsonb_array_elements_text(coalesce($4::jsonb -> 'orgs', '[]')) s UNION ALL "
-    " SELECT 'partners', s FROM jsonb_array_elements_text(coalesce($4::jsonb -> 'partners', '[]')) "
-    "s) x "
-    " WHERE s NOT IN (SELECT slug FROM orgs)), "
+    "WITH " FILTER_MISSING_ORGS("$4") ", "
     "f AS (INSERT INTO feeds (org_id, name, token_hash, filter, alarms) "
     " SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean "
     " WHERE (SELECT k FROM missing) IS NULL RETURNING *) "
@@ -161,7 +108,7 @@ void feeds_create(struct req *r)
 	json_t *alarms = json_object_get(body, "alarms");
 	if (alarms && !json_is_boolean(alarms) && !json_is_null(alarms))
 		jv_error(errors, "alarms", "must be true or false");
-	json_t *filter = check_filter(json_object_get(body, "filter"), errors);
+	json_t *filter = filters_check_json(json_object_get(body, "filter"), errors);
 	struct feedop *op = calloc(1, sizeof(*op));
 	char hash[TOKEN_HASH_HEX + 1];
 	if (!json_array_size(errors) &&
@@ -494,11 +441,11 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	                                       "now() - interval '30 days')"
 	                                       " AND e.last_end_utc > now() - interval '1 year'",
 	    me, slug);
-	for (size_t i = 0; i < ARRAY_LEN(filter_keys); i++) {
-		json_t *vals = json_object_get(filter, filter_keys[i].member);
+	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
+		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
 		if (json_array_size(vals)) {
 			char *text = json_dumps(vals, JSON_COMPACT);
-			filters_sql_condition(sql, filter_keys[i].param, listq_param(q, text));
+			filters_sql_condition(sql, filter_json_keys[i].param, listq_param(q, text));
 			free(text);
 		}
 	}

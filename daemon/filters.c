@@ -271,3 +271,50 @@ void filters_apply(struct req *r, struct listq *q, const char *const *extra, jso
 	text_search(r, q, errors);
 	limit_param(r, q, errors);
 }
+
+/* filter member -> the listing parameter with the same meaning */
+const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS] = {{"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},
+                   {"tags", "tag"},   {"cities", "city"}, {"countries", "country"}};
+
+json_t *filters_check_json(json_t *filter, json_t *errors)
+{
+	if (!filter || json_is_null(filter))
+		return json_object();
+	if (!json_is_object(filter)) {
+		jv_error(errors, "filter", "must be an object");
+		return NULL;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(filter, key, v)
+	{
+		const char *param = NULL;
+		for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++)
+			if (!strcmp(key, filter_json_keys[i].member))
+				param = filter_json_keys[i].param;
+		char field[96];
+		snprintf(field, sizeof(field), "filter.%.60s", key);
+		if (!param) {
+			jv_error(errors, field, "unknown filter");
+			continue;
+		}
+		if (!json_is_array(v) || json_array_size(v) > 50) {
+			jv_error(errors, field, "must be an array of at most 50 values");
+			continue;
+		}
+		json_t *errs = json_array();
+		filters_check_values(v, param, errs);
+		size_t i;
+		json_t *e;
+		json_array_foreach(errs, i, e)
+		{
+			/* "kind[2]" -> "filter.kinds[2]" */
+			const char *f = json_string_value(json_object_get(e, "field"));
+			const char *idx = f ? strchr(f, '[') : NULL;
+			snprintf(field, sizeof(field), "filter.%s%s", key, idx ? idx : "");
+			jv_error(errors, field, json_string_value(json_object_get(e, "message")));
+		}
+		json_decref(errs);
+	}
+	return json_incref(filter);
+}

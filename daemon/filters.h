@@ -47,6 +47,24 @@ void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out);
  * its " AND ..." condition with the values as parameter $param. */
 int filters_check_values(json_t *values, const char *name, json_t *errors);
 void filters_sql_condition(struct evbuffer *sql, const char *name, int param);
+/* The JSON form of the filters, as feeds and webhooks store them: member
+ * name ("kinds") and the listing parameter it stands for ("kind"). */
+#define FILTER_JSON_KEYS 6
+struct filter_json_key {
+	const char *member, *param;
+};
+extern const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS];
+/* Checks a filter object ({"kinds": [...], ...}; null or absent: {}) into
+ * errors as filter.kinds[2]; returns a new reference, or NULL if not an
+ * object. */
+json_t *filters_check_json(json_t *filter, json_t *errors) WUR;
+/* A CTE "missing" whose k names the first filter member (orgs, partners)
+ * that lists an org slug that does not exist; param is the filter's $n. */
+#define FILTER_MISSING_ORGS(param)                                                                 \
+	"missing AS (SELECT min(k) AS k FROM (SELECT 'orgs' AS k, s FROM "                         \
+	"jsonb_array_elements_text(coalesce(" param "::jsonb -> 'orgs', '[]')) s UNION ALL "       \
+	"SELECT 'partners', s FROM jsonb_array_elements_text(coalesce(" param                     \
+	"::jsonb -> 'partners', '[]')) s) x WHERE s NOT IN (SELECT slug FROM orgs))"
 /* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
 int parse_instant(const char *s, int64_t *out) WUR;
 

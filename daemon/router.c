@@ -9,6 +9,7 @@
 #include "http.h"
 #include "ops.h"
 #include "orgs.h"
+#include "webhooks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,18 @@ static const struct route routes[] = {
     {DELETE, "/v1/feeds/{id}", feeds_delete, ROUTE_AUTH},
     {POST, "/v1/feeds/{id}/rotate", feeds_rotate, ROUTE_AUTH},
     {GET, "/feeds/{token}", feeds_serve, ROUTE_PUBLIC},
+    /* webhooks: webhooks.c (API), scheduler.c + sender.c (delivery), SQL in sql/007 */
+    {GET, "/v1/webhooks", webhooks_list, ROUTE_AUTH},
+    {POST, "/v1/webhooks", webhooks_create, ROUTE_AUTH},
+    {GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_AUTH},
+    {PATCH, "/v1/webhooks/{id}", webhooks_patch, ROUTE_AUTH},
+    {DELETE, "/v1/webhooks/{id}", webhooks_delete, ROUTE_AUTH},
+    {POST, "/v1/webhooks/{id}/rotate", webhooks_rotate, ROUTE_AUTH},
+    {POST, "/v1/webhooks/{id}/test", webhooks_test, ROUTE_AUTH},
+    {POST, "/v1/webhooks/{id}/recover", webhooks_recover, ROUTE_AUTH},
+    {GET, "/v1/webhooks/{id}/deliveries", webhooks_deliveries, ROUTE_AUTH},
+    {POST, "/v1/deliveries/{id}/retry", deliveries_retry, ROUTE_AUTH},
+    {GET, "/v1/events/{id}/reminders", events_reminders, ROUTE_AUTH},
 };
 
 const struct route *router_routes(size_t *n)

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "router.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -345,6 +346,10 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
+	if (!scheduler_alive(m->srv->scheduler, limit / 2)) {
+		log_error("the scheduler has not run for %lld ms", (long long)(limit / 2));
+		return;
+	}
 	sd_notify(0, "WATCHDOG=1");
 }
 
@@ -447,6 +452,9 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 		log_error("cannot start the workers");
 		goto out;
 	}
+	srv.scheduler = scheduler_start(cfg);
+	if (!srv.scheduler)
+		goto out;
 	log_info("liaisond %s listening on http://%s (%d threads)", LIAISON_VERSION, cfg->listen,
 	         srv.nworkers);
 	sd_notify(0, "READY=1");
@@ -457,6 +465,7 @@ out:
 		sd_notify(0, "STOPPING=1");
 	if (srv.workers)
 		stop_workers(&srv);
+	scheduler_stop(srv.scheduler, atomic_load(&srv.shutdown_timeout_ms));
 	dblisten_free(listen);
 	for (size_t i = 0; i < 4; i++)
 		if (evs[i])

@@ -13,6 +13,7 @@
 struct config;
 struct authcache;
 struct feedcache;
+struct scheduler;
 
 struct worker {
 	int index;
@@ -38,6 +39,7 @@ struct server {
 	char *public_url;
 	struct worker *workers;
 	int nworkers;
+	struct scheduler *scheduler; /* reminders and webhook deliveries */
 	/* Bumped when API keys change anywhere: cached credentials older than
 	 * this generation are looked up again. */
 	_Atomic unsigned auth_generation;

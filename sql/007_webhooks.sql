@@ -32,12 +32,15 @@ CREATE INDEX webhook_endpoints_org ON webhook_endpoints (org_id) WHERE deleted_a
 CREATE INDEX webhook_endpoints_live ON webhook_endpoints (org_id)
     WHERE enabled AND deleted_at IS NULL;
 
--- Events whose reminders must be planned again, at this version or later.
+-- Events whose reminders must be planned again. A planner removes the row
+-- only if its ticket is unchanged, so a change made while it was planning
+-- is planned again.
 CREATE TABLE reminder_queue (
     event_id   uuid PRIMARY KEY REFERENCES events (id),
-    version    integer NOT NULL,
+    ticket     bigserial NOT NULL,
     queued_at  timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX reminder_queue_order ON reminder_queue (queued_at);
 
 -- One row per reminder of one occurrence. Sent and missed rows stay, so
 -- that planning again never sends a reminder twice.
@@ -141,15 +144,16 @@ BEGIN
     -- takes an occurrence away from the series).
     IF cardinality(NEW.reminders) > 0
        OR (TG_OP = 'UPDATE' AND cardinality(OLD.reminders) > 0) THEN
-        INSERT INTO reminder_queue (event_id, version) VALUES (NEW.id, NEW.version)
-            ON CONFLICT (event_id) DO UPDATE SET version = EXCLUDED.version, queued_at = now();
+        INSERT INTO reminder_queue (event_id) VALUES (NEW.id)
+            ON CONFLICT (event_id) DO UPDATE
+            SET ticket = nextval('reminder_queue_ticket_seq'), queued_at = now();
         PERFORM pg_notify('liaison_reminders', '');
     END IF;
     IF NEW.series_id IS NOT NULL THEN
-        INSERT INTO reminder_queue (event_id, version)
-            SELECT s.id, s.version FROM events s
-             WHERE s.id = NEW.series_id AND cardinality(s.reminders) > 0
-            ON CONFLICT (event_id) DO UPDATE SET queued_at = now();
+        INSERT INTO reminder_queue (event_id)
+            SELECT s.id FROM events s WHERE s.id = NEW.series_id AND cardinality(s.reminders) > 0
+            ON CONFLICT (event_id) DO UPDATE
+            SET ticket = nextval('reminder_queue_ticket_seq'), queued_at = now();
         PERFORM pg_notify('liaison_reminders', '');
     END IF;
     IF TG_OP = 'INSERT' THEN
@@ -201,5 +205,5 @@ CREATE TRIGGER agreements_webhooks AFTER INSERT OR UPDATE ON agreements
     FOR EACH ROW EXECUTE FUNCTION liaison_agreement_changed();
 
 -- Events that had reminders before this migration get planned.
-INSERT INTO reminder_queue (event_id, version)
-    SELECT id, version FROM events WHERE cardinality(reminders) > 0 AND status <> 'cancelled';
+INSERT INTO reminder_queue (event_id)
+    SELECT id FROM events WHERE cardinality(reminders) > 0 AND status <> 'cancelled';

@@ -1,0 +1,814 @@
+/* scheduler.c - the thread that turns events into reminders and messages
+ * into signed POSTs. Its loop plans the fire times of queued events, fires
+ * due reminders into the outbox, claims due messages and sends them with
+ * libcurl, and records each attempt. NOTIFY wakes it (liaison_reminders,
+ * liaison_messages); a timer set to the next due time keeps it punctual; a
+ * one-second poll covers lost notifications and other instances' work.
+ * Every state change is one statement in PostgreSQL, so any instance may
+ * die at any point: at worst a message is sent again with the same id. */
+#include "scheduler.h"
+
+#include "config.h"
+#include "dblisten.h"
+#include "dbpool.h"
+#include "log.h"
+#include "metrics.h"
+#include "recur.h"
+#include "remind.h"
+#include "scheduler_sql.h"
+#include "sender.h"
+#include "token.h"
+#include "util.h"
+#include "whsig.h"
+
+#include <event2/buffer.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_BATCH      64
+#define FIRE_BATCH      1000
+#define CLAIM_BATCH     256
+#define POLL_MS         1000
+#define BEHIND_MS       250 /* wait when work is due but could not be taken */
+#define PLAN_HORIZON_S  (400LL * 86400)
+#define EXTEND_EVERY_MS (3600LL * 1000)
+#define LEASE_MARGIN_MS 5000
+#define MAX_BUCKETS     256
+
+struct bucket {
+	char endpoint[40];
+	double tokens;
+	int64_t at_ms;
+};
+
+struct job {
+	struct scheduler *sc;
+	char id[64];
+	char endpoint[40];
+	char *url, *body, *secret, *previous;
+	double rate;
+	int attempts;
+	struct event *wait; /* rate limit */
+	struct send_result res;
+	char *response;
+};
+
+struct scheduler {
+	const struct config *cfg;
+	pthread_t thread;
+	int running;
+	struct event_base *base;
+	struct dbpool *db;
+	struct dblisten *listen;
+	struct sender *sender;
+	struct event *stop_ev, *poll, *due_timer, *drain_timer;
+	_Atomic int64_t last_beat_ms;
+	char instance[37];
+	int stopping;
+	int plan_busy, plan_again, plan_writes, plan_rows;
+	int fire_busy, fire_again;
+	int claim_busy, claim_again;
+	int next_busy;
+	int jobs;   /* claimed and not yet reported */
+	int db_ops; /* statements in flight */
+	int64_t last_extend_ms;
+	struct bucket buckets[MAX_BUCKETS];
+	size_t nbuckets;
+};
+
+static void plan_step(struct scheduler *sc);
+static void fire_step(struct scheduler *sc);
+static void claim_step(struct scheduler *sc);
+static void next_step(struct scheduler *sc);
+
+static int query(struct scheduler *sc, const char *sql, int n, const char *const *p, db_result_cb cb,
+                 void *arg)
+{
+	if (dbpool_query(sc->db, sql, n, p, cb, arg) != 0)
+		return -1;
+	sc->db_ops++;
+	return 0;
+}
+
+static int ok_rows(PGresult *res, const char *what)
+{
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return 1;
+	if (res)
+		log_error("scheduler: %s failed: %s", what, PQresultErrorMessage(res));
+	return 0;
+}
+
+/* After each statement: the loop ends once stopping and idle. */
+static void op_done(struct scheduler *sc)
+{
+	sc->db_ops--;
+	if (sc->stopping && sc->db_ops == 0 && sc->jobs == 0)
+		event_base_loopexit(sc->base, NULL);
+}
+
+/* ---- planning --------------------------------------------------------------- */
+
+/* PostgreSQL array literals, built as the plan is walked. */
+struct planarrays {
+	struct evbuffer *a[6]; /* occurrence start, end, start local, end local, trigger, fire */
+	int n;
+};
+
+static void arr_add_int(struct evbuffer *b, int first, int64_t v)
+{
+	evbuffer_add_printf(b, "%s%lld", first ? "" : ",", (long long)v);
+}
+
+static void arr_add_text(struct evbuffer *b, int first, const char *s)
+{
+	evbuffer_add_printf(b, "%s\"", first ? "" : ",");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add(b, "\\", 1);
+		evbuffer_add(b, s, 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+static int on_fire_time(const struct remind_fire *f, void *arg)
+{
+	struct planarrays *pa = arg;
+	int first = pa->n == 0;
+	arr_add_int(pa->a[0], first, f->occ_start);
+	arr_add_int(pa->a[1], first, f->occ_end);
+	arr_add_text(pa->a[2], first, f->start_local);
+	arr_add_text(pa->a[3], first, f->end_local);
+	arr_add_text(pa->a[4], first, f->trigger);
+	arr_add_int(pa->a[5], first, f->fire_at);
+	pa->n++;
+	return 0;
+}
+
+static void on_plan_written(PGresult *res, void *arg)
+{
+	struct scheduler *sc = arg;
+	ok_rows(res, "writing a reminder plan");
+	if (--sc->plan_writes == 0) {
+		sc->plan_busy = 0;
+		if (sc->plan_rows == PLAN_BATCH || sc->plan_again) {
+			sc->plan_again = 0;
+			plan_step(sc);
+		}
+		fire_step(sc);
+		next_step(sc);
+	}
+	op_done(sc);
+}
+
+
+int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, remind_cb cb,
+                       void *arg, char until_text[24])
+{
+	struct remind_event ev = {0};
+	int all_day = PQgetvalue(res, row, P_ALLDAY)[0] == 't';
+	ev.all_day = all_day;
+	ev.zone = PQgetvalue(res, row, P_TZ);
+	ev.rrule = PQgetisnull(res, row, P_RRULE) ? NULL : PQgetvalue(res, row, P_RRULE);
+	if (civil_parse(PQgetvalue(res, row, P_START), all_day, &ev.start))
+		return -1;
+	ev.end = ev.start;
+	if (!PQgetisnull(res, row, P_END)) {
+		if (civil_parse(PQgetvalue(res, row, P_END), all_day, &ev.end))
+			return -1;
+	} else if (all_day) {
+		civil_add_days(&ev.end, 1);
+	}
+	int cancelled = !strcmp(PQgetvalue(res, row, P_STATUS), "cancelled");
+	ev.exdates = json_loads(PQgetvalue(res, row, P_EXDATES), 0, NULL);
+	ev.rdates = json_loads(PQgetvalue(res, row, P_RDATES), 0, NULL);
+	ev.triggers = cancelled ? json_array() : json_loads(PQgetvalue(res, row, P_TRIGGERS), 0, NULL);
+	ev.overridden = json_loads(PQgetvalue(res, row, P_OVERRIDDEN), 0, NULL);
+	int64_t stopped = -1;
+	if (ev.exdates && ev.rdates && ev.triggers && ev.overridden)
+		stopped = remind_plan(&ev, after, until, cb, arg);
+	until_text[0] = '\0';
+	if (stopped >= 0 && stopped != INT64_MAX)
+		snprintf(until_text, 24, "%lld", (long long)stopped);
+	else if (stopped == INT64_MAX && ev.rrule &&
+	         recur_last_start(ev.rrule, ev.zone, &ev.start, all_day) >= until)
+		snprintf(until_text, 24, "%lld", (long long)until);
+	json_decref(ev.exdates);
+	json_decref(ev.rdates);
+	json_decref(ev.triggers);
+	json_decref(ev.overridden);
+	return stopped < 0 ? -1 : 0;
+}
+
+static char *arr_text(struct evbuffer *b)
+{
+	size_t n = evbuffer_get_length(b);
+	char *s = malloc(n + 3);
+	if (!s)
+		return NULL;
+	s[0] = '{';
+	evbuffer_remove(b, s + 1, n);
+	s[n + 1] = '}';
+	s[n + 2] = '\0';
+	return s;
+}
+
+static void write_plan(struct scheduler *sc, PGresult *res, int row)
+{
+	struct planarrays pa = {0};
+	char until[24];
+	char *arrs[6] = {0};
+	int ok = 1;
+	for (int i = 0; i < 6; i++)
+		ok &= (pa.a[i] = evbuffer_new()) != NULL;
+	int64_t after = strtoll(PQgetvalue(res, row, P_AFTER), NULL, 10);
+	int64_t horizon = strtoll(PQgetvalue(res, row, P_NOW), NULL, 10) + PLAN_HORIZON_S;
+	if (ok && scheduler_plan_row(res, row, after, horizon, on_fire_time, &pa, until) != 0) {
+		/* Leaves the queue row in place: logged, and tried again later. */
+		log_error("scheduler: cannot plan reminders of event %s", PQgetvalue(res, row, P_ID));
+		ok = 0;
+	}
+	for (int i = 0; ok && i < 6; i++)
+		ok &= (arrs[i] = arr_text(pa.a[i])) != NULL;
+	if (ok) {
+		const char *p[] = {PQgetvalue(res, row, P_ID),
+		                   PQgetvalue(res, row, P_VERSION),
+		                   PQgetvalue(res, row, P_TICKET),
+		                   arrs[0],
+		                   arrs[1],
+		                   arrs[2],
+		                   arrs[3],
+		                   arrs[4],
+		                   arrs[5],
+		                   PQgetvalue(res, row, P_CUTOFF),
+		                   until[0] ? until : NULL};
+		if (query(sc, SCHED_PLAN_WRITE, 11, p, on_plan_written, sc) == 0)
+			sc->plan_writes++;
+	}
+	for (int i = 0; i < 6; i++) {
+		free(arrs[i]);
+		if (pa.a[i])
+			evbuffer_free(pa.a[i]);
+	}
+}
+
+static void on_plan_claimed(PGresult *res, void *arg)
+{
+	struct scheduler *sc = arg;
+	sc->plan_rows = 0;
+	if (ok_rows(res, "reading the reminder queue")) {
+		sc->plan_rows = PQntuples(res);
+		for (int i = 0; i < PQntuples(res); i++)
+			write_plan(sc, res, i);
+	}
+	if (sc->plan_writes == 0) {
+		sc->plan_busy = 0;
+		/* A batch that planned nothing (every row failed) is not retried
+		 * at once: the poll comes back to it. */
+		fire_step(sc);
+		next_step(sc);
+	}
+	op_done(sc);
+}
+
+static void plan_step(struct scheduler *sc)
+{
+	if (sc->stopping)
+		return;
+	if (sc->plan_busy) {
+		sc->plan_again = 1;
+		return;
+	}
+	char batch[16];
+	snprintf(batch, sizeof(batch), "%d", PLAN_BATCH);
+	const char *p[] = {batch};
+	if (query(sc, SCHED_PLAN_CLAIM, 1, p, on_plan_claimed, sc) == 0)
+		sc->plan_busy = 1;
+}
+
+static void on_extended(PGresult *res, void *arg)
+{
+	struct scheduler *sc = arg;
+	if (res && PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_error("scheduler: extending plans failed: %s", PQresultErrorMessage(res));
+	else if (res && strcmp(PQcmdTuples(res), "0") != 0)
+		plan_step(sc);
+	op_done(sc);
+}
+
+/* ---- firing ----------------------------------------------------------------- */
+
+static void on_fired(PGresult *res, void *arg)
+{
+	struct scheduler *sc = arg;
+	sc->fire_busy = 0;
+	if (ok_rows(res, "firing reminders") && PQntuples(res) == 1) {
+		long fired = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		long missed = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+		long msgs = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+		for (long i = 0; i < fired - missed; i++)
+			metrics_inc(M_REMINDERS_FIRED);
+		for (long i = 0; i < missed; i++)
+			metrics_inc(M_REMINDERS_MISSED);
+		if (missed)
+			log_warn("scheduler: %ld reminders not sent: their occurrence had ended (%s)",
+			         missed, PQgetvalue(res, 0, 3));
+		if (msgs)
+			claim_step(sc);
+		if (fired == FIRE_BATCH || sc->fire_again) {
+			sc->fire_again = 0;
+			fire_step(sc);
+		}
+	}
+	next_step(sc);
+	op_done(sc);
+}
+
+static void fire_step(struct scheduler *sc)
+{
+	if (sc->stopping)
+		return;
+	if (sc->fire_busy) {
+		sc->fire_again = 1;
+		return;
+	}
+	char batch[16];
+	snprintf(batch, sizeof(batch), "%d", FIRE_BATCH);
+	const char *p[] = {batch};
+	if (query(sc, SCHED_FIRE, 1, p, on_fired, sc) == 0)
+		sc->fire_busy = 1;
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+static void on_next_due(PGresult *res, void *arg)
+{
+	struct scheduler *sc = arg;
+	sc->next_busy = 0;
+	if (ok_rows(res, "reading the next due time") && PQntuples(res) == 1 &&
+	    !PQgetisnull(res, 0, 0) && !sc->stopping) {
+		int64_t wait = strtoll(PQgetvalue(res, 0, 0), NULL, 10) - now_realtime_ms();
+		if (wait <= 0)
+			wait = BEHIND_MS;
+		if (wait < POLL_MS) {
+			struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+			evtimer_add(sc->due_timer, &tv);
+		}
+	}
+	op_done(sc);
+}
+
+static void next_step(struct scheduler *sc)
+{
+	if (sc->stopping || sc->next_busy)
+		return;
+	if (query(sc, SCHED_NEXT_DUE, 0, NULL, on_next_due, sc) == 0)
+		sc->next_busy = 1;
+}
+
+static void on_due(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct scheduler *sc = arg;
+	fire_step(sc);
+	claim_step(sc);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct scheduler *sc = arg;
+	int64_t now = now_monotonic_ms();
+	atomic_store(&sc->last_beat_ms, now);
+	if (sc->stopping)
+		return;
+	if (now - sc->last_extend_ms >= EXTEND_EVERY_MS) {
+		sc->last_extend_ms = now;
+		if (query(sc, SCHED_PLAN_EXTEND, 0, NULL, on_extended, sc) != 0)
+			sc->last_extend_ms = 0;
+	}
+	plan_step(sc);
+	fire_step(sc);
+	claim_step(sc);
+}
+
+static void on_notify_reminders(const char *payload, void *arg)
+{
+	UNUSED(payload);
+	plan_step(arg);
+}
+
+static void on_notify_messages(const char *payload, void *arg)
+{
+	struct scheduler *sc = arg;
+	if (!payload) /* reconnected: anything may have been missed */
+		plan_step(sc);
+	claim_step(sc);
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+static void job_free(struct job *j)
+{
+	if (j->wait)
+		event_free(j->wait);
+	free(j->url);
+	free(j->body);
+	if (j->secret)
+		memset(j->secret, 0, strlen(j->secret));
+	if (j->previous)
+		memset(j->previous, 0, strlen(j->previous));
+	free(j->secret);
+	free(j->previous);
+	free(j->response);
+	free(j);
+}
+
+/* Token bucket per rate-limited endpoint: the wait in ms before the next
+ * message may go (0: now, and the token is taken). */
+static int64_t bucket_take(struct scheduler *sc, const char *endpoint, double rate)
+{
+	int64_t now = now_monotonic_ms();
+	struct bucket *b = NULL;
+	for (size_t i = 0; i < sc->nbuckets && !b; i++)
+		if (!strcmp(sc->buckets[i].endpoint, endpoint))
+			b = &sc->buckets[i];
+	if (!b) {
+		b = &sc->buckets[sc->nbuckets < MAX_BUCKETS ? sc->nbuckets++ : 0];
+		snprintf(b->endpoint, sizeof(b->endpoint), "%s", endpoint);
+		b->tokens = rate < 1 ? 1 : rate;
+		b->at_ms = now;
+	}
+	double burst = rate < 1 ? 1 : rate;
+	b->tokens += (double)(now - b->at_ms) * rate / 1000.0;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->at_ms = now;
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return 0;
+	}
+	return (int64_t)((1 - b->tokens) * 1000.0 / rate) + 1;
+}
+
+/* Answers go into a text column: invalid UTF-8 and NULs become '?'. */
+static char *printable(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+		                                                   : (c & 0xf8) == 0xf0 ? 4
+		                                                                        : 0;
+		int good = len > 0 && c != 0 && i + len <= n && !(len == 2 && c < 0xc2) &&
+		           !(len == 4 && c > 0xf4);
+		for (size_t k = 1; good && k < len; k++)
+			good = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+		if (good && len == 3) {
+			unsigned char d = (unsigned char)s[i + 1];
+			good = !(c == 0xe0 && d < 0xa0) && !(c == 0xed && d >= 0xa0);
+		}
+		if (good && len == 4) {
+			unsigned char d = (unsigned char)s[i + 1];
+			good = !(c == 0xf0 && d < 0x90) && !(c == 0xf4 && d >= 0x90);
+		}
+		if (!good) {
+			out[i++] = '?';
+			continue;
+		}
+		memcpy(out + i, s + i, len);
+		i += len;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static void on_reported(PGresult *res, void *arg)
+{
+	struct job *j = arg;
+	struct scheduler *sc = j->sc;
+	if (ok_rows(res, "recording a delivery attempt") && PQntuples(res) == 1 &&
+	    !PQgetisnull(res, 0, 0)) {
+		metrics_inc(M_WEBHOOK_ENDPOINTS_DISABLED);
+		log_warn("webhook endpoint disabled: %s (%s other endpoints told)",
+		         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		if (strcmp(PQgetvalue(res, 0, 1), "0") != 0)
+			claim_step(sc);
+	}
+	sc->jobs--;
+	job_free(j);
+	claim_step(sc);
+	op_done(sc);
+}
+
+static int64_t retry_delay(const struct config *cfg, int attempts, int64_t retry_after_ms)
+{
+	if (retry_after_ms >= 0)
+		return retry_after_ms;
+	size_t i = (size_t)(attempts - 1);
+	int64_t base = cfg->webhook_retry_schedule_ms[i < cfg->webhook_retry_count ? i : 0];
+	/* Up to 10 % later, so that receivers that failed together are not
+	 * all retried in the same instant. */
+	unsigned char r;
+	if (RAND_bytes(&r, 1) != 1)
+		r = 128;
+	return base + base * r / 2550;
+}
+
+static void on_sent(const struct send_result *res, void *arg)
+{
+	struct job *j = arg;
+	struct scheduler *sc = j->sc;
+	const struct config *cfg = sc->cfg;
+	int success = res->status >= 200 && res->status < 300;
+	int gone = res->status == 410;
+	metrics_inc(M_WEBHOOK_ATTEMPTS);
+	metrics_inc(success ? M_WEBHOOK_DELIVERED : M_WEBHOOK_FAILED_ATTEMPTS);
+	const char *state = "pending";
+	int64_t delay = 0;
+	if (success)
+		state = "delivered";
+	else if (gone || (size_t)j->attempts > cfg->webhook_retry_count)
+		state = "failed";
+	else
+		delay = retry_delay(cfg, j->attempts, res->retry_after_ms);
+	char error[300] = "";
+	if (res->error[0])
+		snprintf(error, sizeof(error), "%s", res->error);
+	else if (!success)
+		snprintf(error, sizeof(error), "the endpoint answered %ld", res->status);
+	j->response = printable(res->response, res->response_len);
+	char delay_s[24], status_s[16], dur_s[24], after_s[24];
+	snprintf(delay_s, sizeof(delay_s), "%lld", (long long)delay);
+	snprintf(status_s, sizeof(status_s), "%ld", res->status);
+	snprintf(dur_s, sizeof(dur_s), "%lld", (long long)res->duration_ms);
+	snprintf(after_s, sizeof(after_s), "%lld", (long long)cfg->webhook_disable_after_ms);
+	const char *p[] = {j->id,
+	                   sc->instance,
+	                   state,
+	                   delay_s,
+	                   res->status ? status_s : NULL,
+	                   error[0] ? error : NULL,
+	                   success ? "true" : "false",
+	                   dur_s,
+	                   j->response && *j->response ? j->response : NULL,
+	                   gone ? "true" : "false",
+	                   after_s};
+	if (query(sc, SCHED_REPORT, 11, p, on_reported, j) != 0) {
+		/* The lease runs out and the message is tried again. */
+		log_error("scheduler: cannot record the attempt of %s", j->id);
+		sc->jobs--;
+		job_free(j);
+	}
+}
+
+static void job_send(struct job *j)
+{
+	struct scheduler *sc = j->sc;
+	int64_t ts = now_realtime_ms() / 1000;
+	char sig[WHSIG_V1_LEN + 1], old[WHSIG_V1_LEN + 1], header[2 * WHSIG_V1_LEN + 2];
+	size_t len = strlen(j->body);
+	struct send_result fail = {.retry_after_ms = -1};
+	if (whsig_sign(j->secret, j->id, ts, j->body, len, sig) != 0) {
+		snprintf(fail.error, sizeof(fail.error), "the endpoint's secret cannot be used");
+		on_sent(&fail, j);
+		return;
+	}
+	/* During a rotation both secrets sign, space-separated. */
+	if (j->previous && whsig_sign(j->previous, j->id, ts, j->body, len, old) == 0)
+		snprintf(header, sizeof(header), "%s %s", sig, old);
+	else
+		snprintf(header, sizeof(header), "%s", sig);
+	struct send_request rq = {.url = j->url,
+	                          .body = j->body,
+	                          .body_len = len,
+	                          .msg_id = j->id,
+	                          .timestamp = ts,
+	                          .signature = header};
+	if (sender_post(sc->sender, &rq, on_sent, j) != 0) {
+		snprintf(fail.error, sizeof(fail.error), "cannot start the request");
+		on_sent(&fail, j);
+	}
+}
+
+static void on_rate_wait(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct job *j = arg;
+	int64_t wait = bucket_take(j->sc, j->endpoint, j->rate);
+	if (wait > 0) {
+		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+		evtimer_add(j->wait, &tv);
+		return;
+	}
+	job_send(j);
+}
+
+static char *dup_or_null(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
+static void start_job(struct scheduler *sc, PGresult *res, int row)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return; /* the lease runs out; the message is tried again */
+	j->sc = sc;
+	snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, row, 0));
+	snprintf(j->endpoint, sizeof(j->endpoint), "%s", PQgetvalue(res, row, 1));
+	j->body = dup_or_null(res, row, 2);
+	j->attempts = atoi(PQgetvalue(res, row, 3));
+	j->url = dup_or_null(res, row, 4);
+	j->secret = dup_or_null(res, row, 5);
+	j->previous = dup_or_null(res, row, 6);
+	j->rate = PQgetisnull(res, row, 7) ? 0 : strtod(PQgetvalue(res, row, 7), NULL);
+	sc->jobs++;
+	if (!j->url || !j->secret || (!PQgetisnull(res, row, 6) && !j->previous)) {
+		sc->jobs--;
+		job_free(j);
+		return;
+	}
+	if (!j->body) {
+		/* The event or agreement it was about is gone. */
+		struct send_result fail = {.retry_after_ms = -1};
+		snprintf(fail.error, sizeof(fail.error), "nothing to send: its subject no longer exists");
+		j->attempts = INT32_MAX / 2;
+		on_sent(&fail, j);
+		return;
+	}
+	if (j->rate > 0) {
+		int64_t wait = bucket_take(sc, j->endpoint, j->rate);
+		if (wait > 0) {
+			j->wait = evtimer_new(sc->base, on_rate_wait, j);
+			struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+			if (j->wait && evtimer_add(j->wait, &tv) == 0)
+				return;
+		}
+	}
+	job_send(j);
+}
+
+static void on_claimed(PGresult *res, void *arg)
+{
+	struct scheduler *sc = arg;
+	sc->claim_busy = 0;
+	int n = 0;
+	if (ok_rows(res, "claiming messages")) {
+		n = PQntuples(res);
+		for (int i = 0; i < n && !sc->stopping; i++)
+			start_job(sc, res, i);
+	}
+	if (sc->claim_again || n == CLAIM_BATCH) {
+		sc->claim_again = 0;
+		claim_step(sc);
+	}
+	op_done(sc);
+}
+
+static void claim_step(struct scheduler *sc)
+{
+	if (sc->stopping)
+		return;
+	if (sc->claim_busy) {
+		sc->claim_again = 1;
+		return;
+	}
+	int room = sc->cfg->webhook_concurrency - sc->jobs;
+	if (room <= 0)
+		return; /* a finished attempt claims again */
+	char limit[16], per_endpoint[16], lease[24];
+	snprintf(limit, sizeof(limit), "%d", room < CLAIM_BATCH ? room : CLAIM_BATCH);
+	snprintf(per_endpoint, sizeof(per_endpoint), "%d", sc->cfg->webhook_endpoint_concurrency);
+	snprintf(lease, sizeof(lease), "%lld",
+	         (long long)(sc->cfg->webhook_timeout_ms + LEASE_MARGIN_MS));
+	const char *p[] = {sc->instance, limit, per_endpoint, lease};
+	if (query(sc, SCHED_CLAIM, 4, p, on_claimed, sc) == 0)
+		sc->claim_busy = 1;
+}
+
+/* ---- the thread --------------------------------------------------------------- */
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct scheduler *sc = arg;
+	sc->stopping = 1;
+	evtimer_del(sc->due_timer);
+	event_del(sc->poll);
+	if (sc->db_ops == 0 && sc->jobs == 0)
+		event_base_loopexit(sc->base, NULL);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct scheduler *sc = arg;
+	if (sc->jobs)
+		log_warn("scheduler: %d webhook attempts still open at shutdown; their leases "
+		         "will expire and they will be sent again",
+		         sc->jobs);
+	event_base_loopexit(sc->base, NULL);
+}
+
+static void *scheduler_main(void *arg)
+{
+	struct scheduler *sc = arg;
+	event_base_dispatch(sc->base);
+	return NULL;
+}
+
+static int instance_id(char out[37])
+{
+	char hex[33];
+	if (random_hex(hex, 16) != 0)
+		return -1;
+	snprintf(out, 37, "%.8s-%.4s-4%.3s-8%.3s-%.12s", hex, hex + 8, hex + 13, hex + 17, hex + 20);
+	return 0;
+}
+
+static void scheduler_free(struct scheduler *sc)
+{
+	sender_free(sc->sender); /* cancels transfers still open */
+	dblisten_free(sc->listen);
+	dbpool_free(sc->db);
+	struct event *evs[] = {sc->stop_ev, sc->poll, sc->due_timer, sc->drain_timer};
+	for (size_t i = 0; i < ARRAY_LEN(evs); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (sc->base)
+		event_base_free(sc->base);
+	free(sc);
+}
+
+struct scheduler *scheduler_start(const struct config *cfg)
+{
+	struct scheduler *sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return NULL;
+	sc->cfg = cfg;
+	sc->base = event_base_new();
+	if (!sc->base || instance_id(sc->instance) != 0)
+		goto fail;
+	struct dbpool_options opt = {.conninfo = cfg->database, .size = 4, .queue_max = 100000};
+	struct sender_options so = {.timeout_ms = cfg->webhook_timeout_ms,
+	                            .allow_private = cfg->webhook_allow_private,
+	                            .ca_file = cfg->webhook_ca_file};
+	sc->db = dbpool_new(sc->base, &opt);
+	sc->sender = sender_new(sc->base, &so);
+	sc->listen = dblisten_new(sc->base, cfg->database);
+	sc->stop_ev = event_new(sc->base, -1, 0, on_stop, sc);
+	sc->poll = event_new(sc->base, -1, EV_PERSIST, on_poll, sc);
+	sc->due_timer = evtimer_new(sc->base, on_due, sc);
+	sc->drain_timer = evtimer_new(sc->base, on_drain_timeout, sc);
+	if (!sc->db || !sc->sender || !sc->listen || !sc->stop_ev || !sc->poll || !sc->due_timer ||
+	    !sc->drain_timer || dblisten_on(sc->listen, "liaison_reminders", on_notify_reminders, sc) ||
+	    dblisten_on(sc->listen, "liaison_messages", on_notify_messages, sc) ||
+	    dblisten_start(sc->listen))
+		goto fail;
+	struct timeval poll = {POLL_MS / 1000, (POLL_MS % 1000) * 1000};
+	struct timeval soon = {0, 1000};
+	atomic_store(&sc->last_beat_ms, now_monotonic_ms());
+	if (event_add(sc->poll, &poll) != 0 || evtimer_add(sc->due_timer, &soon) != 0)
+		goto fail;
+	if (pthread_create(&sc->thread, NULL, scheduler_main, sc) != 0)
+		goto fail;
+	sc->running = 1;
+	return sc;
+fail:
+	log_error("cannot start the reminder scheduler");
+	scheduler_free(sc);
+	return NULL;
+}
+
+void scheduler_stop(struct scheduler *sc, int64_t timeout_ms)
+{
+	if (!sc)
+		return;
+	if (sc->running) {
+		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+		/* Both events belong to the scheduler's loop; adding a timer from
+		 * here is safe after evthread_use_pthreads(). */
+		evtimer_add(sc->drain_timer, &tv);
+		event_active(sc->stop_ev, 0, 0);
+		pthread_join(sc->thread, NULL);
+	}
+	scheduler_free(sc);
+}
+
+int scheduler_alive(const struct scheduler *sc, int64_t limit_ms)
+{
+	return !sc || now_monotonic_ms() - atomic_load(&sc->last_beat_ms) <= limit_ms;
+}

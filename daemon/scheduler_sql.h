@@ -1,0 +1,185 @@
+/* scheduler_sql.h - the statements of the reminder scheduler and the
+ * webhook sender (daemon/scheduler.c). Every step is one statement, so a
+ * crash between two leaves nothing half done. */
+#ifndef LIAISON_SCHEDULER_SQL_H
+#define LIAISON_SCHEDULER_SQL_H
+
+#include "agreement_sql.h"
+#include "event_sql.h"
+
+/* Columns of SCHED_PLAN_CLAIM, which SCHED_EVENT_PLAN shares. */
+enum {
+	P_ID,
+	P_TICKET,
+	P_VERSION,
+	P_STATUS,
+	P_RRULE,
+	P_TZ,
+	P_ALLDAY,
+	P_START,
+	P_END,
+	P_EXDATES,
+	P_RDATES,
+	P_TRIGGERS,
+	P_OVERRIDDEN,
+	P_AFTER,
+	P_CUTOFF,
+	P_NOW
+};
+
+/* clang-format off */
+
+/* Events whose reminders must be planned, with what planning needs. The
+ * lower bound keeps pending reminders of a change (they are sent late
+ * rather than never) and skips what was already due when it was made. */
+#define SCHED_PLAN_CLAIM \
+	"SELECT q.event_id, q.ticket, e.version, e.status, e.rrule, e.timezone, e.all_day, " \
+	EV_LOCAL("e.start_local") ", " EV_LOCAL("e.end_local") ", " \
+	EV_LOCAL_LIST("e.exdates") "::text, " EV_LOCAL_LIST("e.rdates") "::text, " \
+	"to_jsonb(e.reminders)::text, " \
+	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x.recurrence_id") "), '[]') FROM events x " \
+	" WHERE x.series_id = e.id)::text, " \
+	"extract(epoch FROM greatest(least(e.updated_at, (SELECT min(r.fire_at) FROM reminders r " \
+	" WHERE r.event_id = e.id AND r.state = 'pending')), now() - interval '7 days'))::bigint, " \
+	"extract(epoch FROM e.updated_at)::bigint, extract(epoch FROM now())::bigint " \
+	"FROM reminder_queue q JOIN events e ON e.id = q.event_id " \
+	"ORDER BY q.queued_at LIMIT $1::int"
+
+/* One visible event ($1, for org $2 with slug $3) in the same columns,
+ * for GET /v1/events/{id}/reminders. */
+#define SCHED_EVENT_PLAN \
+	"SELECT e.id, 0, e.version, e.status, e.rrule, e.timezone, e.all_day, " \
+	EV_LOCAL("e.start_local") ", " EV_LOCAL("e.end_local") ", " \
+	EV_LOCAL_LIST("e.exdates") "::text, " EV_LOCAL_LIST("e.rdates") "::text, " \
+	"to_jsonb(e.reminders)::text, " \
+	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x.recurrence_id") "), '[]') FROM events x " \
+	" WHERE x.series_id = e.id)::text, 0, 0, extract(epoch FROM now())::bigint " \
+	"FROM events e WHERE e.id = $1::uuid AND " EV_VISIBLE("e", "$2::uuid", "$3::text")
+
+/* Writes one event's plan if the event is still at the version planned:
+ * pending rows no longer planned go, new ones come (only if due after the
+ * change, $10), and rows already sent or missed are never touched. */
+#define SCHED_PLAN_WRITE \
+	"WITH cur AS (SELECT id FROM events WHERE id = $1::uuid AND version = $2::int), " \
+	"n AS (SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[], " \
+	" $8::text[], $9::bigint[]) AS n(os, oe, sl, el, tr, fa) WHERE EXISTS (SELECT 1 FROM cur)), " \
+	"del AS (DELETE FROM reminders r WHERE r.event_id = $1::uuid AND r.state = 'pending' " \
+	" AND EXISTS (SELECT 1 FROM cur) AND NOT EXISTS (SELECT 1 FROM n " \
+	" WHERE to_timestamp(n.os) = r.occurrence_start AND n.tr = r.trigger)), " \
+	"ins AS (INSERT INTO reminders (event_id, occurrence_start, occurrence_end, start_local, " \
+	" end_local, trigger, fire_at) SELECT $1::uuid, to_timestamp(n.os), to_timestamp(n.oe), " \
+	" n.sl, n.el, n.tr, to_timestamp(n.fa) FROM n WHERE n.fa > $10::bigint OR EXISTS (" \
+	" SELECT 1 FROM reminders p WHERE p.event_id = $1::uuid AND p.state = 'pending' " \
+	" AND p.occurrence_start = to_timestamp(n.os) AND p.trigger = n.tr) " \
+	" ON CONFLICT (event_id, occurrence_start, trigger) DO UPDATE SET " \
+	" occurrence_end = EXCLUDED.occurrence_end, start_local = EXCLUDED.start_local, " \
+	" end_local = EXCLUDED.end_local, fire_at = EXCLUDED.fire_at " \
+	" WHERE reminders.state = 'pending' RETURNING 1), " \
+	"pl AS (INSERT INTO reminder_plans (event_id, planned_until) " \
+	" SELECT $1::uuid, to_timestamp($11::bigint) FROM cur ON CONFLICT (event_id) " \
+	" DO UPDATE SET planned_until = EXCLUDED.planned_until), " \
+	"dq AS (DELETE FROM reminder_queue WHERE event_id = $1::uuid AND ticket = $3::bigint) " \
+	"SELECT EXISTS (SELECT 1 FROM cur), (SELECT count(*) FROM ins)"
+
+/* Open-ended series whose plan ends within 30 days are planned further. */
+#define SCHED_PLAN_EXTEND \
+	"INSERT INTO reminder_queue (event_id) SELECT p.event_id FROM reminder_plans p " \
+	"WHERE p.planned_until < now() + interval '30 days' ON CONFLICT (event_id) DO NOTHING"
+
+/* Due reminders become messages for every matching endpoint, in the
+ * statement that marks them sent (an outbox). A reminder whose occurrence
+ * has ended is marked missed instead and sends nothing. */
+#define SCHED_FIRE \
+	"WITH due AS (SELECT id FROM reminders WHERE state = 'pending' AND fire_at <= now() " \
+	" ORDER BY fire_at LIMIT $1::int FOR UPDATE SKIP LOCKED), " \
+	"fired AS (UPDATE reminders r SET state = CASE WHEN r.occurrence_end < now() " \
+	" THEN 'missed' ELSE 'sent' END FROM due WHERE r.id = due.id RETURNING r.*), " \
+	"msgs AS (INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id, body) " \
+	" SELECT liaison_message_id(), w, 'reminder.due', e.id, f.id, jsonb_build_object(" \
+	" 'type', 'reminder.due', 'timestamp', " EV_UTC("f.fire_at") ", 'data', jsonb_build_object(" \
+	" 'event', " EVENT_JSON ", 'occurrence', jsonb_build_object('start', f.start_local, " \
+	" 'end', f.end_local, 'start_utc', " EV_UTC("f.occurrence_start") ", 'end_utc', " \
+	EV_UTC("f.occurrence_end") "), 'reminder', jsonb_build_object('trigger', f.trigger, " \
+	" 'fire_at', " EV_UTC("f.fire_at") ")))::text " \
+	" FROM fired f JOIN events e ON e.id = f.event_id JOIN orgs o ON o.id = e.org_id, " \
+	" liaison_event_endpoints(e, 'reminder.due') w " \
+	" WHERE f.state = 'sent' AND e.status <> 'cancelled' RETURNING 1) " \
+	"SELECT (SELECT count(*) FROM fired), (SELECT count(*) FROM fired WHERE state = 'missed'), " \
+	"(SELECT count(*) FROM msgs), (SELECT string_agg(event_id || ' ' || trigger || ' ' || " \
+	EV_UTC("occurrence_end") ", ', ') FROM fired WHERE state = 'missed')"
+
+/* When the next reminder or message falls due, in Unix milliseconds. */
+#define SCHED_NEXT_DUE \
+	"SELECT (extract(epoch FROM least((SELECT min(fire_at) FROM reminders " \
+	" WHERE state = 'pending'), (SELECT min(next_attempt_at) FROM webhook_messages " \
+	" WHERE state = 'pending'), (SELECT min(lease_until) FROM webhook_messages " \
+	" WHERE state = 'sending'))) * 1000)::bigint"
+
+/* Claims due messages ($2 at most; at most $3 in flight per endpoint over
+ * all instances, fewer for rate-limited ones) with a lease ($4 ms), and
+ * builds the body of a change notification when it is first claimed. */
+#define SCHED_CLAIM \
+	"WITH cand AS (SELECT m.id, m.endpoint_id, m.next_attempt_at FROM webhook_messages m " \
+	" WHERE ((m.state = 'pending' AND m.next_attempt_at <= now()) " \
+	" OR (m.state = 'sending' AND m.lease_until < now())) " \
+	" AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.endpoint_id " \
+	" AND w.enabled AND w.deleted_at IS NULL) " \
+	" ORDER BY m.next_attempt_at LIMIT $2::int FOR UPDATE OF m SKIP LOCKED), " \
+	"ranked AS (SELECT c.id, c.endpoint_id, row_number() OVER (PARTITION BY c.endpoint_id " \
+	" ORDER BY c.next_attempt_at, c.id) AS n FROM cand c), " \
+	"pick AS (SELECT r.id FROM ranked r JOIN webhook_endpoints w ON w.id = r.endpoint_id " \
+	" WHERE r.n <= least($3::int, greatest(1, floor(coalesce(w.rate_limit * 5, $3::int))))::int " \
+	" - (SELECT count(*) FROM webhook_messages s WHERE s.endpoint_id = r.endpoint_id " \
+	" AND s.state = 'sending' AND s.lease_until >= now())), " \
+	"upd AS (UPDATE webhook_messages m SET state = 'sending', claimed_by = $1::uuid, " \
+	" lease_until = now() + $4::bigint * interval '1 millisecond', attempts = m.attempts + 1, " \
+	" body = coalesce(m.body, CASE WHEN m.event_id IS NOT NULL THEN (SELECT jsonb_build_object(" \
+	" 'type', m.type, 'timestamp', " EV_UTC("m.created_at") ", 'data', jsonb_build_object(" \
+	" 'event', " EVENT_JSON "))::text FROM events e JOIN orgs o ON o.id = e.org_id " \
+	" WHERE e.id = m.event_id) WHEN m.agreement_id IS NOT NULL THEN (SELECT jsonb_build_object(" \
+	" 'type', m.type, 'timestamp', " EV_UTC("m.created_at") ", 'data', jsonb_build_object(" \
+	" 'agreement', (" AG_JSON("events") ")::jsonb))::text FROM agreements a " \
+	" JOIN orgs o ON o.id = a.org_id WHERE a.id = m.agreement_id) END) " \
+	" FROM pick WHERE m.id = pick.id RETURNING m.id, m.endpoint_id, m.body, m.attempts) " \
+	"SELECT u.id, u.endpoint_id, u.body, u.attempts, w.url, w.secret, " \
+	" CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.rate_limit " \
+	"FROM upd u JOIN webhook_endpoints w ON w.id = u.endpoint_id"
+
+/* The outcome of one attempt: $1 message, $2 claimer, $3 new state, $4
+ * delay before the next attempt (ms), $5 status code, $6 error, $7 success,
+ * $8 duration (ms), $9 the answer, $10 410 Gone, $11 disable after (ms).
+ * An endpoint that answered 410 or has failed for too long is disabled
+ * and the org's other endpoints hear of it. */
+#define SCHED_REPORT \
+	"WITH m AS (UPDATE webhook_messages SET state = $3::text, " \
+	" next_attempt_at = now() + $4::bigint * interval '1 millisecond', lease_until = NULL, " \
+	" claimed_by = NULL, finished_at = CASE WHEN $3::text IN ('delivered', 'failed') " \
+	" THEN now() END, last_status = $5::int, last_error = $6::text " \
+	" WHERE id = $1::text AND claimed_by = $2::uuid AND state = 'sending' " \
+	" RETURNING endpoint_id), " \
+	"a AS (INSERT INTO webhook_attempts (message_id, attempted_at, status_code, duration_ms, " \
+	" error, response) VALUES ($1::text, now() - $8::int * interval '1 millisecond', $5::int, " \
+	" $8::int, $6::text, $9::text)), " \
+	"x AS (SELECT w.id, CASE WHEN $10::boolean THEN 'the endpoint answered 410 Gone' " \
+	" WHEN NOT $7::boolean AND w.failing_since <= now() - $11::bigint * interval '1 millisecond' " \
+	" THEN 'every attempt has failed since ' || " EV_UTC("w.failing_since") " END AS reason " \
+	" FROM m JOIN webhook_endpoints w ON w.id = m.endpoint_id WHERE w.enabled), " \
+	"ep AS (UPDATE webhook_endpoints w SET failing_since = CASE WHEN $7::boolean THEN NULL " \
+	" ELSE coalesce(w.failing_since, now()) END, enabled = x.reason IS NULL, " \
+	" disabled_reason = x.reason, disabled_at = CASE WHEN x.reason IS NOT NULL THEN now() END " \
+	" FROM x WHERE w.id = x.id RETURNING w.id, w.org_id, w.url, w.description, w.enabled, " \
+	" w.disabled_reason), " \
+	"d AS (INSERT INTO webhook_messages (id, endpoint_id, type, body) " \
+	" SELECT liaison_message_id(), o.id, 'endpoint.disabled', jsonb_build_object(" \
+	" 'type', 'endpoint.disabled', 'timestamp', " EV_UTC("now()") ", 'data', " \
+	" jsonb_build_object('endpoint', jsonb_build_object('id', ep.id, 'url', ep.url, " \
+	" 'description', ep.description, 'disabled_reason', ep.disabled_reason)))::text " \
+	" FROM ep JOIN webhook_endpoints o ON o.org_id = ep.org_id AND o.id <> ep.id " \
+	" AND o.enabled AND o.deleted_at IS NULL AND 'endpoint.disabled' = ANY (o.types) " \
+	" WHERE NOT ep.enabled RETURNING 1) " \
+	"SELECT (SELECT string_agg(id || ': ' || disabled_reason, '; ') FROM ep WHERE NOT enabled), " \
+	"(SELECT count(*) FROM d)"
+
+/* clang-format on */
+
+#endif

@@ -1,0 +1,267 @@
+"""Webhooks: endpoints, signed deliveries to a real local receiver that
+verifies each signature independently, retries, disabling, change
+notifications, reminders on time, and refused targets."""
+import datetime
+import time
+
+from harness import problem
+from receiver import Receiver
+from test_events import world
+
+FAST = ["--webhook-allow-private", "true", "--webhook-retry-schedule", "200ms,200ms,200ms",
+        "--webhook-timeout", "2s"]
+
+
+def utc_in(seconds):
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+
+
+def local(dt, zone_offset_hours):
+    return (dt + datetime.timedelta(hours=zone_offset_hours)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def daemon_alone(ctx, args=FAST):
+    """world()'s orgs and keys, served by one daemon with args: a second
+    instance would share the outbox (and its settings differ)."""
+    db, k, d0 = world(ctx)
+    d0.stop()
+    return db, k, ctx.daemon(db, args=args)
+
+
+def setup(ctx, args=FAST, types=None, **kw):
+    db, k, d = daemon_alone(ctx, args)
+    rx = Receiver()
+    body = {"url": rx.url, "description": "bot"}
+    if types:
+        body["types"] = types
+    body.update(kw)
+    r = d.request("POST", "/v1/webhooks", token=k["host"], body=body)
+    assert r.status == 201, r
+    ep = r.json()
+    rx.secrets.append(ep["secret"])
+    return db, k, d, rx, ep
+
+
+def test_endpoint_crud_and_secret_shown_once(ctx):
+    db, k, d = daemon_alone(ctx)
+    r = d.request("POST", "/v1/webhooks", token=k["host"], body={
+        "url": "https://hooks.example.org/liaison", "types": ["reminder.due"],
+        "filter": {"kinds": ["visit"], "partners": ["busan-city"]}, "rate_limit": 5})
+    assert r.status == 201, r
+    ep = r.json()
+    assert ep["secret"].startswith("whsec_") and len(ep["secret"]) == 50
+    assert r.header("Location") == f"/v1/webhooks/{ep['id']}"
+    assert ep["enabled"] is True and ep["types"] == ["reminder.due"] and ep["rate_limit"] == 5
+    got = d.request("GET", f"/v1/webhooks/{ep['id']}", token=k["host"]).json()
+    assert "secret" not in got and got["filter"] == ep["filter"]
+    assert [e["id"] for e in d.request("GET", "/v1/webhooks", token=k["host"]).json()["items"]] \
+        == [ep["id"]]
+    # Other orgs and lesser roles see nothing of it.
+    assert d.request("GET", f"/v1/webhooks/{ep['id']}", token=k["cabc"]).status == 404
+    problem(d.request("GET", "/v1/webhooks", token=k["editor"]), 403)
+    # Defaults: every type.
+    r = d.request("POST", "/v1/webhooks", token=k["host"], body={"url": "http://127.0.0.1:9/x"})
+    assert r.status == 201 and len(r.json()["types"]) == 8, r
+    # Patch and rotate.
+    r = d.request("PATCH", f"/v1/webhooks/{ep['id']}", token=k["host"],
+                  body={"types": ["event.created", "event.cancelled"], "rate_limit": None,
+                        "enabled": False})
+    assert r.status == 200, r
+    p = r.json()
+    assert p["types"] == ["event.created", "event.cancelled"] and p["rate_limit"] is None
+    assert p["enabled"] is False and p["disabled_reason"] == "disabled by an admin"
+    r = d.request("POST", f"/v1/webhooks/{ep['id']}/rotate", token=k["host"])
+    assert r.status == 200 and r.json()["secret"] != ep["secret"], r
+    assert r.json()["rotation_ends_at"]
+    assert d.request("DELETE", f"/v1/webhooks/{ep['id']}", token=k["host"]).status == 204
+    assert d.request("GET", f"/v1/webhooks/{ep['id']}", token=k["host"]).status == 404
+
+
+def test_bad_endpoints_are_refused_by_field(ctx):
+    db, k, d = world(ctx)  # private targets not allowed
+    cases = [
+        ({"url": "http://127.0.0.1:8080/x"}, "url"),
+        ({"url": "http://10.0.0.1/x"}, "url"),
+        ({"url": "http://169.254.169.254/latest/meta-data"}, "url"),
+        ({"url": "http://[::1]:80/x"}, "url"),
+        ({"url": "http://2130706433/x"}, "url"),
+        ({"url": "file:///etc/passwd"}, "url"),
+        ({"url": "gopher://example.org/"}, "url"),
+        ({"url": "/relative/path"}, "url"),
+        ({"url": "https://user:pw@example.org/x"}, "url"),
+        ({"url": "https://example.org/" + "a" * 2100}, "url"),
+        ({"url": "https://exämple.org/"}, "url"),
+        ({"url": 42}, "url"),
+        ({}, "url"),
+        ({"url": "https://example.org/", "types": ["reminder.due", "nope"]}, "types[1]"),
+        ({"url": "https://example.org/", "types": []}, "types"),
+        ({"url": "https://example.org/", "types": "reminder.due"}, "types"),
+        ({"url": "https://example.org/", "filter": {"kinds": ["party"]}}, "filter.kinds[0]"),
+        ({"url": "https://example.org/", "filter": {"colour": ["red"]}}, "filter.colour"),
+        ({"url": "https://example.org/", "filter": {"orgs": ["no-such-org"]}}, "filter.orgs"),
+        ({"url": "https://example.org/", "rate_limit": 0}, "rate_limit"),
+        ({"url": "https://example.org/", "rate_limit": "fast"}, "rate_limit"),
+        ({"url": "https://example.org/", "secret": "mine"}, "secret"),
+        ({"url": "https://example.org/", "enabled": False}, "enabled"),
+    ]
+    before = ctx.cluster.psql("SELECT count(*) FROM webhook_endpoints", db.split("dbname=")[1])
+    for body, field in cases:
+        r = d.request("POST", "/v1/webhooks", token=k["host"], body=body)
+        p = problem(r, 422)
+        assert field in [e["field"] for e in p["errors"]], (body, p)
+    after = ctx.cluster.psql("SELECT count(*) FROM webhook_endpoints", db.split("dbname=")[1])
+    assert before == after == "0"
+    # Names are checked when dialled: accepted now, refused on connection.
+    r = d.request("POST", "/v1/webhooks", token=k["host"], body={"url": "http://localhost:9/x"})
+    assert r.status == 201, r
+    ep = r.json()
+    r = d.request("POST", f"/v1/webhooks/{ep['id']}/test", token=k["host"])
+    assert r.status == 202, r
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        log = d.request("GET", f"/v1/webhooks/{ep['id']}/deliveries", token=k["host"]).json()
+        attempts = log["items"][0]["attempt_log"] if log["items"] else []
+        if attempts:
+            break
+        time.sleep(0.1)
+    assert attempts and attempts[0]["status_code"] is None
+    assert "private" in attempts[0]["error"], attempts
+
+
+def test_test_message_is_signed_and_logged(ctx):
+    db, k, d, rx, ep = setup(ctx)
+    r = d.request("POST", f"/v1/webhooks/{ep['id']}/test", token=k["host"])
+    assert r.status == 202, r
+    msg_id = r.json()["message_id"]
+    m = rx.wait(1)[0]
+    assert m["valid"] and m["id"] == msg_id and msg_id.startswith("msg_")
+    assert m["json"]["type"] == "webhook.test" and m["json"]["data"]["endpoint"]["id"] == ep["id"]
+    h = m["headers"]
+    assert h["content-type"] == "application/json" and h["user-agent"].startswith("liaison/")
+    assert abs(int(h["webhook-timestamp"]) - time.time()) < 5
+
+    def delivered():
+        items = d.request("GET", f"/v1/webhooks/{ep['id']}/deliveries?status=delivered",
+                          token=k["host"]).json()["items"]
+        return items if items and items[0]["attempt_log"] else None
+    from harness import wait_for
+    items = wait_for(delivered, 10, what="the delivery log")
+    assert items[0]["id"] == msg_id and items[0]["state"] == "delivered"
+    assert items[0]["attempt_log"][0]["status_code"] == 204
+    problem(d.request("GET", f"/v1/webhooks/{ep['id']}/deliveries?status=gone",
+                      token=k["host"]), 422)
+
+
+def test_retries_keep_the_id_and_re_sign(ctx):
+    db, k, d, rx, ep = setup(ctx)
+    rx.fail_first = 2
+    r = d.request("POST", f"/v1/webhooks/{ep['id']}/test", token=k["host"])
+    msgs = rx.wait(3)
+    assert len({m["id"] for m in msgs}) == 1 and all(m["valid"] for m in msgs)
+    # A fresh timestamp on each attempt (they are 200 ms apart, so the
+    # signatures differ even within one second only if the time does).
+    assert msgs[2]["at"] - msgs[0]["at"] >= 0.4
+
+
+def test_gone_disables_and_tells_the_other_endpoints(ctx):
+    db, k, d, rx, ep = setup(ctx)
+    watcher = Receiver()
+    r = d.request("POST", "/v1/webhooks", token=k["host"],
+                  body={"url": watcher.url, "types": ["endpoint.disabled"]})
+    watcher.secrets.append(r.json()["secret"])
+    rx.status = 410
+    d.request("POST", f"/v1/webhooks/{ep['id']}/test", token=k["host"])
+    note = watcher.wait(1, type_="endpoint.disabled")[0]
+    assert note["valid"] and note["json"]["data"]["endpoint"]["id"] == ep["id"]
+    assert "410" in note["json"]["data"]["endpoint"]["disabled_reason"]
+    got = d.request("GET", f"/v1/webhooks/{ep['id']}", token=k["host"]).json()
+    assert got["enabled"] is False and "410" in got["disabled_reason"]
+    assert len(rx.messages()) == 1  # no retry after 410
+    # Re-enabled, it gets messages again.
+    rx.status = 204
+    r = d.request("PATCH", f"/v1/webhooks/{ep['id']}", token=k["host"], body={"enabled": True})
+    assert r.status == 200 and r.json()["enabled"] is True and r.json()["disabled_reason"] is None
+    d.request("POST", f"/v1/webhooks/{ep['id']}/test", token=k["host"])
+    rx.wait(2)
+    watcher.close()
+
+
+def test_change_notifications(ctx):
+    db, k, d, rx, ep = setup(ctx, types=["event.created", "event.updated", "event.cancelled"])
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "visit", "title": "Hai Phong delegation", "timezone": "America/Los_Angeles",
+        "start": "2027-10-11T10:00:00", "end": "2027-10-11T12:00:00"})
+    ev = r.json()
+    created = rx.wait(1, type_="event.created")[0]
+    assert created["valid"] and created["json"]["data"]["event"]["id"] == ev["id"]
+    r = d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"title": "Hai Phong"},
+                  headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status == 200, r
+    upd = rx.wait(1, type_="event.updated")[0]
+    assert upd["json"]["data"]["event"]["title"] == "Hai Phong"
+    assert d.request("DELETE", f"/v1/events/{ev['id']}", token=k["host"]).status in (200, 204)
+    can = rx.wait(1, type_="event.cancelled")[0]
+    assert can["json"]["data"]["event"]["status"] == "cancelled"
+    # Private events of other orgs are never announced to us.
+    d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC board", "timezone": "America/Toronto",
+        "visibility": "private", "start": "2027-10-14T09:00:00", "end": "2027-10-14T10:00:00"})
+    time.sleep(1.5)
+    assert all(m["json"]["data"]["event"]["title"] != "CABC board" for m in rx.messages())
+
+
+def test_reminder_is_delivered_on_time(ctx):
+    db, k, d, rx, ep = setup(ctx, types=["reminder.due"])
+    start = utc_in(3600 + 4)  # a reminder one hour before: due in 4 s
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Becamex IDC and NUS", "timezone": "UTC",
+        "start": start.strftime("%Y-%m-%dT%H:%M:%S"), "reminders": ["-PT1H"]})
+    assert r.status == 201, r
+    ev = r.json()
+    coming = d.request("GET", f"/v1/events/{ev['id']}/reminders", token=k["viewer"]).json()
+    assert [c["trigger"] for c in coming["items"]] == ["-PT1H"]
+    fire_at = datetime.datetime.strptime(coming["items"][0]["fire_at"], "%Y-%m-%dT%H:%M:%SZ") \
+        .replace(tzinfo=datetime.timezone.utc).timestamp()
+    m = rx.wait(1, timeout=15, type_="reminder.due")[0]
+    assert m["valid"]
+    data = m["json"]["data"]
+    assert data["event"]["id"] == ev["id"] and data["reminder"]["trigger"] == "-PT1H"
+    assert data["reminder"]["fire_at"] == coming["items"][0]["fire_at"]
+    assert m["json"]["timestamp"] == data["reminder"]["fire_at"]
+    late = m["at"] - fire_at
+    assert -0.05 <= late < 2.0, late
+    assert len(rx.messages("reminder.due")) == 1
+
+
+def test_cancelled_and_past_reminders_send_nothing(ctx):
+    db, k, d, rx, ep = setup(ctx, types=["reminder.due"])
+    start = utc_in(3600 + 3)
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "to be cancelled", "timezone": "UTC",
+        "start": start.strftime("%Y-%m-%dT%H:%M:%S"), "reminders": ["-PT1H"]})
+    ev = r.json()
+    assert d.request("DELETE", f"/v1/events/{ev['id']}", token=k["host"]).status in (200, 204)
+    # A reminder already past when the event is created is not sent.
+    soon = utc_in(1800)
+    d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "too late", "timezone": "UTC",
+        "start": soon.strftime("%Y-%m-%dT%H:%M:%S"), "reminders": ["-PT1H"]})
+    time.sleep(5)
+    assert rx.messages("reminder.due") == []
+
+
+def test_toronto_weekly_reminders_follow_dst(ctx):
+    db, k, d = world(ctx)
+    # Today is after 2026-03-08, so the test uses the next spring change:
+    # 2027-03-14 in America/Toronto.
+    r = d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC weekly", "timezone": "America/Toronto",
+        "start": "2027-03-01T09:00:00", "end": "2027-03-01T10:00:00",
+        "rrule": "FREQ=WEEKLY;COUNT=4", "reminders": ["-PT1H"]})
+    assert r.status == 201, r
+    items = d.request("GET", f"/v1/events/{r.json()['id']}/reminders",
+                      token=k["host"]).json()["items"]
+    assert [i["fire_at"] for i in items] == [
+        "2027-03-01T13:00:00Z", "2027-03-08T13:00:00Z",   # EST: 09:00 = 14:00Z
+        "2027-03-15T12:00:00Z", "2027-03-22T12:00:00Z"]   # EDT: 09:00 = 13:00Z
+    assert [i["occurrence"]["start"] for i in items][2] == "2027-03-15T09:00:00"
