@@ -45,6 +45,7 @@ class Receiver:
         self.status = 204           # the answer otherwise
         self.retry_after = None
         self.behaviour = None       # None, "huge", "trickle", "hang", "close"
+        self.delay = 0              # seconds to wait before answering
         self.attempts = 0
         recv = self
 
@@ -70,6 +71,8 @@ class Receiver:
                     attempt = recv.attempts
                     recv.received.append(item)
                 behaviour = recv.behaviour
+                if recv.delay:
+                    time.sleep(recv.delay)
                 if behaviour == "hang":
                     time.sleep(30)
                     return
@@ -103,8 +106,9 @@ class Receiver:
                     except OSError:
                         pass
                     return
-                payload = b"ok"
-                self.send_header("Content-Length", str(len(payload)))
+                payload = b"" if status in (204, 304) else b"ok"
+                if status not in (204, 304):
+                    self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -122,8 +126,7 @@ class Receiver:
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         scheme = "https" if tls else "http"
-        host = "localhost" if tls else "127.0.0.1"
-        self.url = f"{scheme}://{host}:{self.port}/hook"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -145,6 +148,26 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def make_tls(directory):
+    """A test CA and a certificate for 127.0.0.1 signed by it (openssl)."""
+    import os
+    import subprocess
+    p = lambda name: os.path.join(directory, name)  # noqa: E731
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", *ec, "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days",
+        "2", "-subj", "/CN=liaison test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    run("openssl", "req", *ec, "-keyout", p("srv.key"), "-out", p("srv.csr"), "-subj",
+        "/CN=127.0.0.1")
+    with open(p("ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", p("srv.csr"), "-CA", p("ca.pem"), "-CAkey",
+        p("ca.key"), "-CAcreateserial", "-out", p("srv.pem"), "-days", "2", "-extfile",
+        p("ext.cnf"))
+    return p("ca.pem"), (p("srv.pem"), p("srv.key"))
 
 
 def closed_port():
