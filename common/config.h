@@ -33,7 +33,7 @@ struct config {
 	int64_t webhook_disable_after_ms;
 	int webhook_concurrency;          /* attempts in flight per instance */
 	int webhook_endpoint_concurrency; /* per endpoint, across instances */
-	double rate_limit; /* per second, 0 = off */
+	double rate_limit;                /* per second, 0 = off */
 	char *trusted_proxies;
 	struct cidr trusted[CIDR_MAX]; /* parsed trusted_proxies */
 	size_t ntrusted;

@@ -26,8 +26,12 @@ static int on_start(const struct civil *s, int64_t start_utc, void *arg)
 		return 0;
 	size_t i;
 	json_t *v;
-	json_array_foreach(w->ev->overridden, i, v) if (!strcmp(json_string_value(v), f.start_local))
-	    return 0;
+	/* An override event stands in for this occurrence: it plans its own. */
+	json_array_foreach(w->ev->overridden, i, v)
+	{
+		if (!strcmp(json_string_value(v), f.start_local))
+			return 0;
+	}
 	struct civil end;
 	f.occ_end = recur_end(w->ev->zone, s, start_utc, w->dur, &end);
 	civil_format(&end, w->ev->all_day, f.end_local);
@@ -52,7 +56,8 @@ static int on_start(const struct civil *s, int64_t start_utc, void *arg)
 int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until, remind_cb cb,
                     void *arg)
 {
-	struct planwork w = {.ev = ev, .after = after, .stopped_at = INT64_MAX, .cb = cb, .arg = arg};
+	struct planwork w = {
+	    .ev = ev, .after = after, .stopped_at = INT64_MAX, .cb = cb, .arg = arg};
 	size_t i;
 	json_t *v;
 	json_array_foreach(ev->triggers, i, v)

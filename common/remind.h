@@ -20,10 +20,10 @@ struct remind_event {
 	const char *zone;
 	int all_day;
 	struct civil start;
-	struct civil end;  /* of the first occurrence */
-	json_t *exdates;   /* wall-time strings */
-	json_t *rdates;    /* wall-time strings */
-	json_t *triggers;  /* duration strings, e.g. "-P1D" */
+	struct civil end;   /* of the first occurrence */
+	json_t *exdates;    /* wall-time strings */
+	json_t *rdates;     /* wall-time strings */
+	json_t *triggers;   /* duration strings, e.g. "-P1D" */
 	json_t *overridden; /* recurrence ids taken over by override events */
 };
 

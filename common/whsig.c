@@ -31,8 +31,8 @@ static int key_decode(const char *b64, unsigned char out[KEY_MAX])
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char c = b64[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		         c == '+' || c == '/' || (c == '=' && i >= n - 2);
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		         (c >= '0' && c <= '9') || c == '+' || c == '/' || (c == '=' && i >= n - 2);
 		if (!ok || (c != '=' && i > 0 && b64[i - 1] == '='))
 			return -1;
 	}

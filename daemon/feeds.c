@@ -86,12 +86,12 @@ static void on_feed_written(PGresult *res, void *arg)
 
 /* Orgs named by the filter must exist: the write is skipped otherwise and
  * the answer names the member (orgs or partners). */
-static const char sql_create[] =
-    "WITH " FILTER_MISSING_ORGS("$4") ", "
-    "f AS (INSERT INTO feeds (org_id, name, token_hash, filter, alarms) "
-    " SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean "
-    " WHERE (SELECT k FROM missing) IS NULL RETURNING *) "
-    "SELECT (SELECT " FEED_JSON "::text FROM f), (SELECT k FROM missing)";
+static const char sql_create[] = "WITH " FILTER_MISSING_ORGS(
+    "$4") ", "
+          "f AS (INSERT INTO feeds (org_id, name, token_hash, filter, alarms) "
+          " SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean "
+          " WHERE (SELECT k FROM missing) IS NULL RETURNING *) "
+          "SELECT (SELECT " FEED_JSON "::text FROM f), (SELECT k FROM missing)";
 
 void feeds_create(struct req *r)
 {

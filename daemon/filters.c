@@ -273,8 +273,9 @@ void filters_apply(struct req *r, struct listq *q, const char *const *extra, jso
 }
 
 /* filter member -> the listing parameter with the same meaning */
-const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS] = {{"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},
-                   {"tags", "tag"},   {"cities", "city"}, {"countries", "country"}};
+const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS] = {
+    {"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},
+    {"tags", "tag"},   {"cities", "city"}, {"countries", "country"}};
 
 json_t *filters_check_json(json_t *filter, json_t *errors)
 {

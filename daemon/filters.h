@@ -63,7 +63,7 @@ json_t *filters_check_json(json_t *filter, json_t *errors) WUR;
 #define FILTER_MISSING_ORGS(param)                                                                 \
 	"missing AS (SELECT min(k) AS k FROM (SELECT 'orgs' AS k, s FROM "                         \
 	"jsonb_array_elements_text(coalesce(" param "::jsonb -> 'orgs', '[]')) s UNION ALL "       \
-	"SELECT 'partners', s FROM jsonb_array_elements_text(coalesce(" param                     \
+	"SELECT 'partners', s FROM jsonb_array_elements_text(coalesce(" param                      \
 	"::jsonb -> 'partners', '[]')) s) x WHERE s NOT IN (SELECT slug FROM orgs))"
 /* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
 int parse_instant(const char *s, int64_t *out) WUR;

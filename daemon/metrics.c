@@ -28,10 +28,10 @@ static _Atomic uint64_t lat_sum_us[ROUTE_SLOTS];
 static _Atomic uint64_t counters[M_COUNTER_COUNT];
 
 static const char *const counter_names[M_COUNTER_COUNT] = {
-    "liaison_auth_cache_hits_total", "liaison_auth_cache_misses_total",
-    "liaison_auth_failures_total", "liaison_rate_limited_total",
-    "liaison_reminders_fired_total", "liaison_reminders_missed_total",
-    "liaison_webhook_attempts_total", "liaison_webhook_delivered_total",
+    "liaison_auth_cache_hits_total",         "liaison_auth_cache_misses_total",
+    "liaison_auth_failures_total",           "liaison_rate_limited_total",
+    "liaison_reminders_fired_total",         "liaison_reminders_missed_total",
+    "liaison_webhook_attempts_total",        "liaison_webhook_delivered_total",
     "liaison_webhook_failed_attempts_total", "liaison_webhook_endpoints_disabled_total"};
 
 static size_t status_slot(int status)

@@ -85,8 +85,8 @@ static void fire_step(struct scheduler *sc);
 static void claim_step(struct scheduler *sc);
 static void next_step(struct scheduler *sc);
 
-static int query(struct scheduler *sc, const char *sql, int n, const char *const *p, db_result_cb cb,
-                 void *arg)
+static int query(struct scheduler *sc, const char *sql, int n, const char *const *p,
+                 db_result_cb cb, void *arg)
 {
 	if (dbpool_query(sc->db, sql, n, p, cb, arg) != 0)
 		return -1;
@@ -165,7 +165,6 @@ static void on_plan_written(PGresult *res, void *arg)
 	op_done(sc);
 }
 
-
 int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, remind_cb cb,
                        void *arg, char until_text[24])
 {
@@ -186,7 +185,8 @@ int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, rem
 	int cancelled = !strcmp(PQgetvalue(res, row, P_STATUS), "cancelled");
 	ev.exdates = json_loads(PQgetvalue(res, row, P_EXDATES), 0, NULL);
 	ev.rdates = json_loads(PQgetvalue(res, row, P_RDATES), 0, NULL);
-	ev.triggers = cancelled ? json_array() : json_loads(PQgetvalue(res, row, P_TRIGGERS), 0, NULL);
+	ev.triggers =
+	    cancelled ? json_array() : json_loads(PQgetvalue(res, row, P_TRIGGERS), 0, NULL);
 	ev.overridden = json_loads(PQgetvalue(res, row, P_OVERRIDDEN), 0, NULL);
 	int64_t stopped = -1;
 	if (ev.exdates && ev.rdates && ev.triggers && ev.overridden)
@@ -229,7 +229,8 @@ static void write_plan(struct scheduler *sc, PGresult *res, int row)
 	int64_t horizon = strtoll(PQgetvalue(res, row, P_NOW), NULL, 10) + PLAN_HORIZON_S;
 	if (ok && scheduler_plan_row(res, row, after, horizon, on_fire_time, &pa, until) != 0) {
 		/* Leaves the queue row in place: logged, and tried again later. */
-		log_error("scheduler: cannot plan reminders of event %s", PQgetvalue(res, row, P_ID));
+		log_error("scheduler: cannot plan reminders of event %s",
+		          PQgetvalue(res, row, P_ID));
 		ok = 0;
 	}
 	for (int i = 0; ok && i < 6; i++)
@@ -315,8 +316,9 @@ static void on_fired(PGresult *res, void *arg)
 		for (long i = 0; i < missed; i++)
 			metrics_inc(M_REMINDERS_MISSED);
 		if (missed)
-			log_warn("scheduler: %ld reminders not sent: their occurrence had ended (%s)",
-			         missed, PQgetvalue(res, 0, 3));
+			log_warn(
+			    "scheduler: %ld reminders not sent: their occurrence had ended (%s)",
+			    missed, PQgetvalue(res, 0, 3));
 		if (msgs)
 			claim_step(sc);
 		if (fired == FIRE_BATCH || sc->fire_again) {
@@ -466,9 +468,11 @@ static char *printable(const char *s, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-		                                                   : (c & 0xf8) == 0xf0 ? 4
-		                                                                        : 0;
+		size_t len = c < 0x80             ? 1
+		             : (c & 0xe0) == 0xc0 ? 2
+		             : (c & 0xf0) == 0xe0 ? 3
+		             : (c & 0xf8) == 0xf0 ? 4
+		                                  : 0;
 		int good = len > 0 && c != 0 && i + len <= n && !(len == 2 && c < 0xc2) &&
 		           !(len == 4 && c > 0xf4);
 		for (size_t k = 1; good && k < len; k++)
@@ -642,7 +646,8 @@ static void start_job(struct scheduler *sc, PGresult *res, int row)
 	if (!j->body) {
 		/* The event or agreement it was about is gone. */
 		struct send_result fail = {.retry_after_ms = -1};
-		snprintf(fail.error, sizeof(fail.error), "nothing to send: its subject no longer exists");
+		snprintf(fail.error, sizeof(fail.error),
+		         "nothing to send: its subject no longer exists");
 		j->attempts = INT32_MAX / 2;
 		on_sent(&fail, j);
 		return;
@@ -735,7 +740,8 @@ static int instance_id(char out[37])
 	char hex[33];
 	if (random_hex(hex, 16) != 0)
 		return -1;
-	snprintf(out, 37, "%.8s-%.4s-4%.3s-8%.3s-%.12s", hex, hex + 8, hex + 13, hex + 17, hex + 20);
+	snprintf(out, 37, "%.8s-%.4s-4%.3s-8%.3s-%.12s", hex, hex + 8, hex + 13, hex + 17,
+	         hex + 20);
 	return 0;
 }
 
@@ -774,7 +780,8 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	sc->due_timer = evtimer_new(sc->base, on_due, sc);
 	sc->drain_timer = evtimer_new(sc->base, on_drain_timeout, sc);
 	if (!sc->db || !sc->sender || !sc->listen || !sc->stop_ev || !sc->poll || !sc->due_timer ||
-	    !sc->drain_timer || dblisten_on(sc->listen, "liaison_reminders", on_notify_reminders, sc) ||
+	    !sc->drain_timer ||
+	    dblisten_on(sc->listen, "liaison_reminders", on_notify_reminders, sc) ||
 	    dblisten_on(sc->listen, "liaison_messages", on_notify_messages, sc) ||
 	    dblisten_start(sc->listen))
 		goto fail;

@@ -141,8 +141,8 @@ static void finish(struct transfer *t, CURLcode rc)
 			snprintf(res.error, sizeof(res.error),
 			         "refused: the address is private, loopback or link-local");
 		else
-			snprintf(res.error, sizeof(res.error), "%.100s%s%.150s", curl_easy_strerror(rc),
-			         t->errbuf[0] ? ": " : "", t->errbuf);
+			snprintf(res.error, sizeof(res.error), "%.100s%s%.150s",
+			         curl_easy_strerror(rc), t->errbuf[0] ? ": " : "", t->errbuf);
 	}
 	t->cb(&res, t->arg);
 	transfer_free(t);
@@ -167,7 +167,8 @@ static void drain_done(struct sender *s)
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct sender *s = arg;
-	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int flags =
+	    (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 	int running;
 	curl_multi_socket_action(s->multi, fd, flags, &running);
 	drain_done(s);
@@ -303,7 +304,8 @@ static int setup(struct transfer *t, const struct send_request *rq)
 	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len) != CURLE_OK;
+	bad |=
+	    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)o->timeout_ms) != CURLE_OK;

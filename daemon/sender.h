@@ -29,7 +29,7 @@ struct send_request {
 };
 
 struct send_result {
-	long status;            /* 0: no HTTP answer */
+	long status; /* 0: no HTTP answer */
 	int64_t duration_ms;
 	int64_t retry_after_ms; /* from Retry-After on 429/503, or -1 */
 	char error[256];        /* "" when an HTTP answer came */

@@ -82,8 +82,9 @@ static void check_url(const char *url, int allow_private, json_t *errors)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)url[i];
 		if (c <= 0x20 || c >= 0x7f) {
-			jv_error(errors, "url", "must be an absolute URL of printable ASCII "
-			                        "(percent-encode the rest)");
+			jv_error(errors, "url",
+			         "must be an absolute URL of printable ASCII "
+			         "(percent-encode the rest)");
 			return;
 		}
 	}
@@ -127,9 +128,10 @@ static char *check_types(json_t *v, json_t *errors)
 			for (size_t k = 0; s && k < ARRAY_LEN(types_known); k++)
 				known |= !strcmp(s, types_known[k]);
 			if (!known)
-				jv_error(errors, field, "must be one of reminder.due, event.created, "
-				                        "event.updated, event.cancelled, agreement.created, "
-				                        "agreement.updated, endpoint.disabled, webhook.test");
+				jv_error(errors, field,
+				         "must be one of reminder.due, event.created, "
+				         "event.updated, event.cancelled, agreement.created, "
+				         "agreement.updated, endpoint.disabled, webhook.test");
 			else
 				evbuffer_add_printf(b, "%s%s", i ? "," : "", s);
 		}
@@ -148,7 +150,8 @@ static int check_rate(json_t *v, char out[32], json_t *errors)
 		return 0;
 	double d = json_is_number(v) ? json_number_value(v) : -1;
 	if (!json_is_number(v) || !isfinite(d) || d < 0.01 || d > 10000) {
-		jv_error(errors, "rate_limit", "must be a number of messages per second, 0.01-10000");
+		jv_error(errors, "rate_limit",
+		         "must be a number of messages per second, 0.01-10000");
 		return -1;
 	}
 	snprintf(out, 32, "%.6g", d);
@@ -221,10 +224,10 @@ static struct whop *whop_new(struct req *r, int status, int with_secret)
 
 /* ---- routes --------------------------------------------------------------------- */
 
-static const char *const allowed_fields[] = {"url",    "description", "types",     "filter",
-                                             "enabled", "rate_limit", NULL};
+static const char *const allowed_fields[] = {"url",     "description", "types", "filter",
+                                             "enabled", "rate_limit",  NULL};
 static const char *const ignored_fields[] = {
-    "id",           "disabled_reason", "disabled_at", "failing_since", "rotation_ends_at",
+    "id",         "disabled_reason", "disabled_at", "failing_since", "rotation_ends_at",
     "created_at", "updated_at",      NULL};
 
 /* The fields common to create and patch, checked into errors. */
@@ -252,7 +255,8 @@ static void read_endpoint(struct req *r, json_t *body, int create, struct endpoi
 		check_url(in->url, r->w->srv->cfg->webhook_allow_private, errors);
 	json_t *d = json_object_get(body, "description");
 	in->has_description = d != NULL;
-	in->description = json_is_null(d) ? NULL : jv_string(body, "description", 0, 500, 0, errors);
+	in->description =
+	    json_is_null(d) ? NULL : jv_string(body, "description", 0, 500, 0, errors);
 	json_t *types = json_object_get(body, "types");
 	if (create || types)
 		in->types = check_types(types, errors);
@@ -292,8 +296,12 @@ void webhooks_create(struct req *r)
 	json_decref(errors);
 	struct whop *op = whop_new(r, 201, 1);
 	if (op) {
-		const char *p[] = {r->who.org_id, in.url,       in.description,
-		                   in.types,      in.filter,    op->secret,
+		const char *p[] = {r->who.org_id,
+		                   in.url,
+		                   in.description,
+		                   in.types,
+		                   in.filter,
+		                   op->secret,
 		                   in.rate[0] ? in.rate : NULL};
 		submit(r, op, WH_CREATE, 7, p);
 	}
@@ -320,8 +328,9 @@ void webhooks_patch(struct req *r)
 	json_decref(errors);
 	struct whop *op = whop_new(r, 200, 0);
 	if (op) {
-		const char *enabled =
-		    !in.enabled ? NULL : json_is_true(in.enabled) ? "true" : "false";
+		const char *enabled = !in.enabled                ? NULL
+		                      : json_is_true(in.enabled) ? "true"
+		                                                 : "false";
 		const char *p[] = {r->who.org_id,
 		                   req_param(r, "id"),
 		                   in.url,
@@ -412,10 +421,11 @@ static void on_test(PGresult *res, void *arg)
 	} else {
 		int enabled = PQgetvalue(res, 0, 1)[0] == 't';
 		reply_json(r, 202,
-		           json_pack("{s:s, s:s, s:s}", "message_id", PQgetvalue(res, 0, 0), "state",
-		                     "pending", "note",
-		                     enabled ? "sent in a moment; see the deliveries"
-		                             : "the endpoint is disabled: it is sent once re-enabled"));
+		           json_pack("{s:s, s:s, s:s}", "message_id", PQgetvalue(res, 0, 0),
+		                     "state", "pending", "note",
+		                     enabled
+		                         ? "sent in a moment; see the deliveries"
+		                         : "the endpoint is disabled: it is sent once re-enabled"));
 	}
 }
 
@@ -436,8 +446,9 @@ static void on_recover(PGresult *res, void *arg)
 	else if (!strcmp(PQgetvalue(res, 0, 0), "0"))
 		reply_problem(r, 404, "no such webhook endpoint");
 	else
-		reply_json(r, 202, json_pack("{s:I}", "recovered",
-		                             (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10)));
+		reply_json(r, 202,
+		           json_pack("{s:I}", "recovered",
+		                     (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10)));
 }
 
 void webhooks_recover(struct req *r)
@@ -496,7 +507,10 @@ static void on_deliveries(PGresult *res, void *arg)
 	}
 	size_t i;
 	json_t *it;
-	json_array_foreach(items, i, it) json_object_del(it, "cursor");
+	json_array_foreach(items, i, it)
+	{
+		json_object_del(it, "cursor");
+	}
 	if (!items) {
 		reply_problem(r, 500, "cannot read the deliveries");
 		return;
@@ -516,18 +530,20 @@ void webhooks_deliveries(struct req *r)
 	for (size_t i = 0; status && i < ARRAY_LEN(states); i++)
 		known |= !strcmp(status, states[i]);
 	if (!known)
-		jv_error(errors, "status", "must be pending, sending, delivered, failed or cancelled");
+		jv_error(errors, "status",
+		         "must be pending, sending, delivered, failed or cancelled");
 	const char *lim = req_query(r, "limit");
 	int limit = DELIVERIES_DEFAULT;
-	if (lim && (!decimal(lim, strlen(lim), 3) || (limit = atoi(lim)) < 1 || limit > DELIVERIES_MAX))
+	if (lim &&
+	    (!decimal(lim, strlen(lim), 3) || (limit = atoi(lim)) < 1 || limit > DELIVERIES_MAX))
 		jv_error(errors, "limit", "must be 1-200");
 	const char *cursor = req_query(r, "cursor");
 	char cur_t[24] = "", cur_id[64] = "";
 	if (cursor) {
 		const char *dot = strchr(cursor, '.');
 		if (!dot || dot - cursor >= (long)sizeof(cur_t) || dot == cursor ||
-		    !decimal(cursor, (size_t)(dot - cursor), 20) || strlen(dot + 1) >= sizeof(cur_id) ||
-		    strncmp(dot + 1, "msg_", 4) != 0)
+		    !decimal(cursor, (size_t)(dot - cursor), 20) ||
+		    strlen(dot + 1) >= sizeof(cur_id) || strncmp(dot + 1, "msg_", 4) != 0)
 			jv_error(errors, "cursor", "is not a cursor this API gave");
 		else {
 			memcpy(cur_t, cursor, (size_t)(dot - cursor));
@@ -541,7 +557,7 @@ void webhooks_deliveries(struct req *r)
 	json_decref(errors);
 	char lim1[16];
 	snprintf(lim1, sizeof(lim1), "%d", limit + 1);
-	const char *p[] = {r->who.org_id,        req_param(r, "id"),   status,
+	const char *p[] = {r->who.org_id,           req_param(r, "id"),       status,
 	                   cur_t[0] ? cur_t : NULL, cur_t[0] ? cur_id : NULL, lim1};
 	if (dbpool_query(r->w->db, WH_DELIVERIES, 6, p, on_deliveries, r) != 0)
 		reply_unavailable(r);
@@ -557,7 +573,8 @@ static void on_retry(PGresult *res, void *arg)
 	else if (!strcmp(PQgetvalue(res, 0, 1), "0"))
 		reply_problem(r, 409, "this message is still being delivered");
 	else
-		reply_json(r, 202, json_pack("{s:s, s:s}", "id", req_param(r, "id"), "state", "pending"));
+		reply_json(r, 202,
+		           json_pack("{s:s, s:s}", "id", req_param(r, "id"), "state", "pending"));
 }
 
 void deliveries_retry(struct req *r)
@@ -588,9 +605,10 @@ static int on_fire(const struct remind_fire *f, void *arg)
 	rfc3339_utc(f->fire_at, fire);
 	rfc3339_utc(f->occ_start, os);
 	rfc3339_utc(f->occ_end, oe);
-	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I}", "fire_at", fire, "trigger",
-	                      f->trigger, "occurrence", "start", f->start_local, "end", f->end_local,
-	                      "start_utc", os, "end_utc", oe, "t", (json_int_t)f->fire_at);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I}", "fire_at", fire, "trigger",
+	              f->trigger, "occurrence", "start", f->start_local, "end", f->end_local,
+	              "start_utc", os, "end_utc", oe, "t", (json_int_t)f->fire_at);
 	return o && json_array_append_new(fl->items, o) == 0 ? 0 : -1;
 }
 

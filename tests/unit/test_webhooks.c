@@ -51,10 +51,35 @@ static void test_bad_secrets(void **state)
 {
 	(void)state;
 	char sig[WHSIG_V1_LEN + 1];
-	const char *bad[] = {"whsec_", "whsec_abc", "whsec_!!!!", "whsec_A===",
-	                     "whsec_AA=A", "whsec_" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB"
-	                     "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB"
-	                     "QUFB" "QUFB" "QUFB" "QUFB" "QUFB" "QUFB"};
+	const char *bad[] = {"whsec_",
+	                     "whsec_abc",
+	                     "whsec_!!!!",
+	                     "whsec_A===",
+	                     "whsec_AA=A",
+	                     "whsec_"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"
+	                     "QUFB"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(whsig_sign(bad[i], "msg_1", 1, "{}", 2, sig), -1);
 }
@@ -77,21 +102,34 @@ static int blocked_addr(const char *text)
 static void test_private_addresses(void **state)
 {
 	(void)state;
-	const char *blocked[] = {"127.0.0.1",     "127.255.0.9",     "10.0.0.1",
-	                         "172.16.0.1",    "172.31.255.255",  "192.168.1.1",
-	                         "169.254.169.254", "100.64.0.1",    "100.127.255.255",
-	                         "0.0.0.0",       "224.0.0.1",       "255.255.255.255",
-	                         "::1",           "::",              "fe80::1",
-	                         "fd00:ec2::254", "fc00::1",         "::ffff:127.0.0.1",
-	                         "::ffff:10.1.2.3", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1",
+	const char *blocked[] = {"127.0.0.1",
+	                         "127.255.0.9",
+	                         "10.0.0.1",
+	                         "172.16.0.1",
+	                         "172.31.255.255",
+	                         "192.168.1.1",
+	                         "169.254.169.254",
+	                         "100.64.0.1",
+	                         "100.127.255.255",
+	                         "0.0.0.0",
+	                         "224.0.0.1",
+	                         "255.255.255.255",
+	                         "::1",
+	                         "::",
+	                         "fe80::1",
+	                         "fd00:ec2::254",
+	                         "fc00::1",
+	                         "::ffff:127.0.0.1",
+	                         "::ffff:10.1.2.3",
+	                         "64:ff9b::a9fe:a9fe",
+	                         "2002:7f00:1::1",
 	                         "ff02::1"};
 	for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++) {
 		if (!blocked_addr(blocked[i]))
 			fail_msg("%s should be blocked", blocked[i]);
 	}
-	const char *open[] = {"93.184.216.34", "8.8.8.8",        "172.32.0.1",
-	                      "100.128.0.1",   "2606:4700::1111", "::ffff:8.8.8.8",
-	                      "169.253.1.1",   "11.0.0.1"};
+	const char *open[] = {"93.184.216.34",   "8.8.8.8",        "172.32.0.1",  "100.128.0.1",
+	                      "2606:4700::1111", "::ffff:8.8.8.8", "169.253.1.1", "11.0.0.1"};
 	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++) {
 		if (blocked_addr(open[i]))
 			fail_msg("%s should be allowed", open[i]);
@@ -117,10 +155,8 @@ static void test_literal_hosts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_published_vector),
-	    cmocka_unit_test(test_secrets),
-	    cmocka_unit_test(test_bad_secrets),
-	    cmocka_unit_test(test_private_addresses),
+	    cmocka_unit_test(test_published_vector), cmocka_unit_test(test_secrets),
+	    cmocka_unit_test(test_bad_secrets),      cmocka_unit_test(test_private_addresses),
 	    cmocka_unit_test(test_literal_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
