@@ -206,6 +206,11 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 	access_log(r, status, len, dur);
 	metrics_request(r->route ? router_index(r->route) : -1, status, dur);
 	struct worker *w = r->w;
+	/* A change made here shows in this instance's feeds at once (read your
+	 * writes); other instances hear of it through NOTIFY. */
+	if (status < 300 && r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD &&
+	    r->method != EVHTTP_REQ_OPTIONS)
+		atomic_fetch_add(&w->srv->data_generation, 1);
 	if (w->stopping)
 		evhttp_add_header(h, "Connection", "close");
 	/* A request counts as done once its answer is written, so that a
