@@ -29,15 +29,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_BATCH      64
-#define FIRE_BATCH      1000
-#define CLAIM_BATCH     256
-#define POLL_MS         1000
-#define BEHIND_MS       250 /* wait when work is due but could not be taken */
-#define PLAN_HORIZON_S  (400LL * 86400)
-#define EXTEND_EVERY_MS (3600LL * 1000)
-#define LEASE_MARGIN_MS 5000
-#define MAX_BUCKETS     256
+#define PLAN_BATCH        64
+#define FIRE_BATCH        1000
+#define CLAIM_BATCH       256
+#define POLL_MS           1000
+#define BEHIND_MS         250 /* wait when work is due but could not be taken */
+#define PLAN_HORIZON_S    (400LL * 86400)
+#define EXTEND_EVERY_MS   (3600LL * 1000)
+#define LEASE_MARGIN_MS   5000
+#define MAX_BUCKETS       256
+#define REPORT_BATCH      128
+#define REPORTS_IN_FLIGHT 2
 
 struct bucket {
 	char endpoint[40];
@@ -53,8 +55,15 @@ struct job {
 	double rate;
 	int attempts;
 	struct event *wait; /* rate limit */
+	/* the outcome of its attempt */
 	struct send_result res;
 	char *response;
+	const char *state;
+	int64_t delay_ms;
+	int ok;
+	char error[300];
+	struct job *next;                /* in the outcomes queue or a report */
+	struct job *all_prev, *all_next; /* every live job, freed at exit */
 };
 
 struct scheduler {
@@ -73,7 +82,10 @@ struct scheduler {
 	int fire_busy, fire_again;
 	int claim_busy, claim_again;
 	int next_busy;
-	int jobs;   /* claimed and not yet reported */
+	int jobs;                             /* claimed and not yet reported */
+	struct job *outcomes, *outcomes_tail; /* attempts made, not yet recorded */
+	struct job *all_jobs;
+	int reports_in_flight;
 	int db_ops; /* statements in flight */
 	int64_t last_extend_ms;
 	struct bucket buckets[MAX_BUCKETS];
@@ -418,6 +430,12 @@ static void on_notify_messages(const char *payload, void *arg)
 
 static void job_free(struct job *j)
 {
+	if (j->all_prev)
+		j->all_prev->all_next = j->all_next;
+	else
+		j->sc->all_jobs = j->all_next;
+	if (j->all_next)
+		j->all_next->all_prev = j->all_prev;
 	if (j->wait)
 		event_free(j->wait);
 	free(j->url);
@@ -496,22 +514,110 @@ static char *printable(const char *s, size_t n)
 	return out;
 }
 
+/* ---- recording outcomes, in batches ------------------------------------------- */
+
+/* Outcomes wait here while REPORTS_IN_FLIGHT batches are being written:
+ * at low load each is written at once, under load they group, so the
+ * database sees one statement per batch instead of one per attempt. */
+static void report_flush(struct scheduler *sc);
+
+static void arr_add_opt_text(struct evbuffer *b, int first, const char *s)
+{
+	if (s)
+		arr_add_text(b, first, s);
+	else
+		evbuffer_add_printf(b, "%sNULL", first ? "" : ",");
+}
+
+struct report {
+	struct scheduler *sc;
+	struct job *jobs;
+	int n;
+};
+
 static void on_reported(PGresult *res, void *arg)
 {
-	struct job *j = arg;
-	struct scheduler *sc = j->sc;
-	if (ok_rows(res, "recording a delivery attempt") && PQntuples(res) == 1 &&
+	struct report *rep = arg;
+	struct scheduler *sc = rep->sc;
+	if (ok_rows(res, "recording delivery attempts") && PQntuples(res) == 1 &&
 	    !PQgetisnull(res, 0, 0)) {
 		metrics_inc(M_WEBHOOK_ENDPOINTS_DISABLED);
 		log_warn("webhook endpoint disabled: %s (%s other endpoints told)",
 		         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-		if (strcmp(PQgetvalue(res, 0, 1), "0") != 0)
-			claim_step(sc);
 	}
-	sc->jobs--;
-	job_free(j);
+	/* On failure the leases run out and the messages are tried again. */
+	while (rep->jobs) {
+		struct job *j = rep->jobs;
+		rep->jobs = j->next;
+		job_free(j);
+	}
+	sc->jobs -= rep->n;
+	sc->reports_in_flight--;
+	free(rep);
+	report_flush(sc);
 	claim_step(sc);
 	op_done(sc);
+}
+
+static void report_flush(struct scheduler *sc)
+{
+	if (!sc->outcomes || sc->reports_in_flight >= REPORTS_IN_FLIGHT)
+		return;
+	struct report *rep = calloc(1, sizeof(*rep));
+	struct evbuffer *a[9];
+	int ok = rep != NULL;
+	for (int i = 0; i < 9; i++)
+		ok &= (a[i] = evbuffer_new()) != NULL;
+	char *texts[9] = {0};
+	if (ok) {
+		rep->sc = sc;
+		while (sc->outcomes && rep->n < REPORT_BATCH) {
+			struct job *j = sc->outcomes;
+			sc->outcomes = j->next;
+			j->next = rep->jobs;
+			rep->jobs = j;
+			int first = rep->n++ == 0;
+			arr_add_text(a[0], first, j->id);
+			arr_add_text(a[1], first, j->state);
+			arr_add_int(a[2], first, j->delay_ms);
+			if (j->res.status)
+				arr_add_int(a[3], first, j->res.status);
+			else
+				arr_add_opt_text(a[3], first, NULL);
+			arr_add_opt_text(a[4], first, j->error[0] ? j->error : NULL);
+			arr_add_text(a[5], first, j->ok ? "t" : "f");
+			arr_add_int(a[6], first, j->res.duration_ms);
+			arr_add_opt_text(a[7], first,
+			                 j->response && *j->response ? j->response : NULL);
+			arr_add_text(a[8], first, j->res.status == 410 ? "t" : "f");
+		}
+		if (!sc->outcomes)
+			sc->outcomes_tail = NULL;
+		for (int i = 0; i < 9; i++)
+			ok &= (texts[i] = arr_text(a[i])) != NULL;
+	}
+	char after[24];
+	snprintf(after, sizeof(after), "%lld", (long long)sc->cfg->webhook_disable_after_ms);
+	const char *p[] = {sc->instance, texts[0], texts[1], texts[2], texts[3], texts[4],
+	                   texts[5],     texts[6], texts[7], texts[8], after};
+	if (ok && query(sc, SCHED_REPORT, 11, p, on_reported, rep) == 0) {
+		sc->reports_in_flight++;
+	} else if (rep) {
+		log_error("scheduler: cannot record %d delivery attempts; they will be sent again",
+		          rep->n);
+		while (rep->jobs) {
+			struct job *j = rep->jobs;
+			rep->jobs = j->next;
+			job_free(j);
+		}
+		sc->jobs -= rep->n;
+		free(rep);
+	}
+	for (int i = 0; i < 9; i++) {
+		free(texts[i]);
+		if (a[i])
+			evbuffer_free(a[i]);
+	}
 }
 
 static int64_t retry_delay(const struct config *cfg, int attempts, int64_t retry_after_ms)
@@ -533,46 +639,30 @@ static void on_sent(const struct send_result *res, void *arg)
 	struct job *j = arg;
 	struct scheduler *sc = j->sc;
 	const struct config *cfg = sc->cfg;
-	int success = res->status >= 200 && res->status < 300;
-	int gone = res->status == 410;
+	j->res = *res;
+	j->res.response = NULL;
+	j->ok = res->status >= 200 && res->status < 300;
 	metrics_inc(M_WEBHOOK_ATTEMPTS);
-	metrics_inc(success ? M_WEBHOOK_DELIVERED : M_WEBHOOK_FAILED_ATTEMPTS);
-	const char *state = "pending";
-	int64_t delay = 0;
-	if (success)
-		state = "delivered";
-	else if (gone || (size_t)j->attempts > cfg->webhook_retry_count)
-		state = "failed";
+	metrics_inc(j->ok ? M_WEBHOOK_DELIVERED : M_WEBHOOK_FAILED_ATTEMPTS);
+	j->state = "pending";
+	if (j->ok)
+		j->state = "delivered";
+	else if (res->status == 410 || (size_t)j->attempts > cfg->webhook_retry_count)
+		j->state = "failed";
 	else
-		delay = retry_delay(cfg, j->attempts, res->retry_after_ms);
-	char error[300] = "";
+		j->delay_ms = retry_delay(cfg, j->attempts, res->retry_after_ms);
 	if (res->error[0])
-		snprintf(error, sizeof(error), "%s", res->error);
-	else if (!success)
-		snprintf(error, sizeof(error), "the endpoint answered %ld", res->status);
+		snprintf(j->error, sizeof(j->error), "%s", res->error);
+	else if (!j->ok)
+		snprintf(j->error, sizeof(j->error), "the endpoint answered %ld", res->status);
 	j->response = printable(res->response, res->response_len);
-	char delay_s[24], status_s[16], dur_s[24], after_s[24];
-	snprintf(delay_s, sizeof(delay_s), "%lld", (long long)delay);
-	snprintf(status_s, sizeof(status_s), "%ld", res->status);
-	snprintf(dur_s, sizeof(dur_s), "%lld", (long long)res->duration_ms);
-	snprintf(after_s, sizeof(after_s), "%lld", (long long)cfg->webhook_disable_after_ms);
-	const char *p[] = {j->id,
-	                   sc->instance,
-	                   state,
-	                   delay_s,
-	                   res->status ? status_s : NULL,
-	                   error[0] ? error : NULL,
-	                   success ? "true" : "false",
-	                   dur_s,
-	                   j->response && *j->response ? j->response : NULL,
-	                   gone ? "true" : "false",
-	                   after_s};
-	if (query(sc, SCHED_REPORT, 11, p, on_reported, j) != 0) {
-		/* The lease runs out and the message is tried again. */
-		log_error("scheduler: cannot record the attempt of %s", j->id);
-		sc->jobs--;
-		job_free(j);
-	}
+	j->next = NULL;
+	if (sc->outcomes_tail)
+		sc->outcomes_tail->next = j;
+	else
+		sc->outcomes = j;
+	sc->outcomes_tail = j;
+	report_flush(sc);
 }
 
 static void job_send(struct job *j)
@@ -629,6 +719,10 @@ static void start_job(struct scheduler *sc, PGresult *res, int row)
 	if (!j)
 		return; /* the lease runs out; the message is tried again */
 	j->sc = sc;
+	j->all_next = sc->all_jobs;
+	if (sc->all_jobs)
+		sc->all_jobs->all_prev = j;
+	sc->all_jobs = j;
 	snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, row, 0));
 	snprintf(j->endpoint, sizeof(j->endpoint), "%s", PQgetvalue(res, row, 1));
 	j->body = dup_or_null(res, row, 2);
@@ -748,6 +842,8 @@ static int instance_id(char out[37])
 static void scheduler_free(struct scheduler *sc)
 {
 	sender_free(sc->sender); /* cancels transfers still open */
+	while (sc->all_jobs)     /* theirs, and outcomes not recorded: leases run out */
+		job_free(sc->all_jobs);
 	dblisten_free(sc->listen);
 	dbpool_free(sc->db);
 	struct event *evs[] = {sc->stop_ev, sc->poll, sc->due_timer, sc->drain_timer};
@@ -768,7 +864,7 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	sc->base = event_base_new();
 	if (!sc->base || instance_id(sc->instance) != 0)
 		goto fail;
-	struct dbpool_options opt = {.conninfo = cfg->database, .size = 4, .queue_max = 100000};
+	struct dbpool_options opt = {.conninfo = cfg->database, .size = 6, .queue_max = 100000};
 	struct sender_options so = {.timeout_ms = cfg->webhook_timeout_ms,
 	                            .allow_private = cfg->webhook_allow_private,
 	                            .ca_file = cfg->webhook_ca_file};

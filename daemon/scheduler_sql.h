@@ -119,18 +119,25 @@ enum {
  * all instances, fewer for rate-limited ones) with a lease ($4 ms), and
  * builds the body of a change notification when it is first claimed. */
 #define SCHED_CLAIM \
-	"WITH cand AS (SELECT m.id, m.endpoint_id, m.next_attempt_at FROM webhook_messages m " \
-	" WHERE ((m.state = 'pending' AND m.next_attempt_at <= now()) " \
-	" OR (m.state = 'sending' AND m.lease_until < now())) " \
+	"WITH due AS (SELECT m.id, m.endpoint_id, m.next_attempt_at FROM webhook_messages m " \
+	" WHERE m.state = 'pending' AND m.next_attempt_at <= now() " \
 	" AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.endpoint_id " \
 	" AND w.enabled AND w.deleted_at IS NULL) " \
 	" ORDER BY m.next_attempt_at LIMIT $2::int FOR UPDATE OF m SKIP LOCKED), " \
+	"lapsed AS (SELECT m.id, m.endpoint_id, m.next_attempt_at FROM webhook_messages m " \
+	" WHERE m.state = 'sending' AND m.lease_until < now() " \
+	" AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.endpoint_id " \
+	" AND w.enabled AND w.deleted_at IS NULL) " \
+	" ORDER BY m.lease_until LIMIT $2::int FOR UPDATE OF m SKIP LOCKED), " \
+	"cand AS (SELECT * FROM due UNION ALL SELECT * FROM lapsed), " \
 	"ranked AS (SELECT c.id, c.endpoint_id, row_number() OVER (PARTITION BY c.endpoint_id " \
 	" ORDER BY c.next_attempt_at, c.id) AS n FROM cand c), " \
+	"busy AS (SELECT s.endpoint_id, count(*) AS n FROM webhook_messages s " \
+	" WHERE s.state = 'sending' AND s.lease_until >= now() GROUP BY s.endpoint_id), " \
 	"pick AS (SELECT r.id FROM ranked r JOIN webhook_endpoints w ON w.id = r.endpoint_id " \
+	" LEFT JOIN busy b ON b.endpoint_id = r.endpoint_id " \
 	" WHERE r.n <= least($3::int, greatest(1, floor(coalesce(w.rate_limit * 5, $3::int))))::int " \
-	" - (SELECT count(*) FROM webhook_messages s WHERE s.endpoint_id = r.endpoint_id " \
-	" AND s.state = 'sending' AND s.lease_until >= now())), " \
+	" - coalesce(b.n, 0)), " \
 	"upd AS (UPDATE webhook_messages m SET state = 'sending', claimed_by = $1::uuid, " \
 	" lease_until = now() + $4::bigint * interval '1 millisecond', attempts = m.attempts + 1, " \
 	" body = coalesce(m.body, CASE WHEN m.event_id IS NOT NULL THEN (SELECT jsonb_build_object(" \
@@ -145,26 +152,35 @@ enum {
 	" CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.rate_limit " \
 	"FROM upd u JOIN webhook_endpoints w ON w.id = u.endpoint_id"
 
-/* The outcome of one attempt: $1 message, $2 claimer, $3 new state, $4
- * delay before the next attempt (ms), $5 status code, $6 error, $7 success,
- * $8 duration (ms), $9 the answer, $10 410 Gone, $11 disable after (ms).
- * An endpoint that answered 410 or has failed for too long is disabled
- * and the org's other endpoints hear of it. */
+/* The outcomes of a batch of attempts by claimer $1: per attempt $2 the
+ * message, $3 its new state, $4 the delay before the next attempt (ms),
+ * $5 the status code, $6 the error, $7 success, $8 the duration (ms), $9
+ * the answer, $10 410 Gone; $11 how long an endpoint may fail (ms). An
+ * endpoint is written only when its state changes (one row that every
+ * attempt would otherwise queue on); one that answered 410 or has failed
+ * for too long is disabled and the org's other endpoints hear of it. */
 #define SCHED_REPORT \
-	"WITH m AS (UPDATE webhook_messages SET state = $3::text, " \
-	" next_attempt_at = now() + $4::bigint * interval '1 millisecond', lease_until = NULL, " \
-	" claimed_by = NULL, finished_at = CASE WHEN $3::text IN ('delivered', 'failed') " \
-	" THEN now() END, last_status = $5::int, last_error = $6::text " \
-	" WHERE id = $1::text AND claimed_by = $2::uuid AND state = 'sending' " \
-	" RETURNING endpoint_id), " \
+	"WITH r AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], " \
+	" $6::text[], $7::boolean[], $8::int[], $9::text[], $10::boolean[]) " \
+	" AS r(id, state, delay, status, error, ok, dur, resp, gone)), " \
+	"m AS (UPDATE webhook_messages m SET state = r.state, " \
+	" next_attempt_at = now() + r.delay * interval '1 millisecond', lease_until = NULL, " \
+	" claimed_by = NULL, finished_at = CASE WHEN r.state IN ('delivered', 'failed') " \
+	" THEN now() END, last_status = r.status, last_error = r.error FROM r " \
+	" WHERE m.id = r.id AND m.claimed_by = $1::uuid AND m.state = 'sending' " \
+	" RETURNING m.endpoint_id, r.ok, r.gone), " \
 	"a AS (INSERT INTO webhook_attempts (message_id, attempted_at, status_code, duration_ms, " \
-	" error, response) VALUES ($1::text, now() - $8::int * interval '1 millisecond', $5::int, " \
-	" $8::int, $6::text, $9::text)), " \
-	"x AS (SELECT w.id, CASE WHEN $10::boolean THEN 'the endpoint answered 410 Gone' " \
-	" WHEN NOT $7::boolean AND w.failing_since <= now() - $11::bigint * interval '1 millisecond' " \
+	" error, response) SELECT r.id, now() - r.dur * interval '1 millisecond', r.status, r.dur, " \
+	" r.error, r.resp FROM r), " \
+	"e AS (SELECT endpoint_id, bool_or(ok) AS ok, bool_or(gone) AS gone FROM m " \
+	" GROUP BY endpoint_id), " \
+	"x AS (SELECT w.id, e.ok, CASE WHEN e.gone THEN 'the endpoint answered 410 Gone' " \
+	" WHEN NOT e.ok AND w.failing_since <= now() - $11::bigint * interval '1 millisecond' " \
 	" THEN 'every attempt has failed since ' || " EV_UTC("w.failing_since") " END AS reason " \
-	" FROM m JOIN webhook_endpoints w ON w.id = m.endpoint_id WHERE w.enabled), " \
-	"ep AS (UPDATE webhook_endpoints w SET failing_since = CASE WHEN $7::boolean THEN NULL " \
+	" FROM e JOIN webhook_endpoints w ON w.id = e.endpoint_id WHERE w.enabled " \
+	" AND (e.gone OR e.ok = (w.failing_since IS NOT NULL) OR (NOT e.ok " \
+	" AND w.failing_since <= now() - $11::bigint * interval '1 millisecond'))), " \
+	"ep AS (UPDATE webhook_endpoints w SET failing_since = CASE WHEN x.ok THEN NULL " \
 	" ELSE coalesce(w.failing_since, now()) END, enabled = x.reason IS NULL, " \
 	" disabled_reason = x.reason, disabled_at = CASE WHEN x.reason IS NOT NULL THEN now() END " \
 	" FROM x WHERE w.id = x.id RETURNING w.id, w.org_id, w.url, w.description, w.enabled, " \
