@@ -64,8 +64,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Retry-After: seconds, or an HTTP date. */
-static int64_t parse_retry_after(const char *v)
+int64_t sender_retry_after_ms(const char *v)
 {
 	while (*v == ' ')
 		v++;
@@ -89,7 +88,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		char v[256];
 		memcpy(v, data + sizeof(name) - 1, len - (sizeof(name) - 1));
 		v[len - (sizeof(name) - 1)] = '\0';
-		t->retry_after_ms = parse_retry_after(v);
+		t->retry_after_ms = sender_retry_after_ms(v);
 	}
 	return len;
 }

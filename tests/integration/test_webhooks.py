@@ -265,3 +265,43 @@ def test_toronto_weekly_reminders_follow_dst(ctx):
         "2027-03-01T13:00:00Z", "2027-03-08T13:00:00Z",   # EST: 09:00 = 14:00Z
         "2027-03-15T12:00:00Z", "2027-03-22T12:00:00Z"]   # EDT: 09:00 = 13:00Z
     assert [i["occurrence"]["start"] for i in items][2] == "2027-03-15T09:00:00"
+
+
+def test_moving_an_event_moves_its_reminder(ctx):
+    db, k, d, rx, ep = setup(ctx, types=["reminder.due"])
+    # Due in 3 s, then moved a day later: nothing is sent now.
+    soon = utc_in(3600 + 3)
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "moved away", "timezone": "UTC",
+        "start": soon.strftime("%Y-%m-%dT%H:%M:%S"), "reminders": ["-PT1H"]})
+    moved = r.json()
+    later = soon + datetime.timedelta(days=1)
+    r = d.request("PATCH", f"/v1/events/{moved['id']}", token=k["host"],
+                  body={"start": later.strftime("%Y-%m-%dT%H:%M:%S")})
+    assert r.status == 200, r
+    # Far away, then moved so that its reminder is due in 3 s: it is sent.
+    far = utc_in(30 * 86400)
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "moved closer", "timezone": "UTC",
+        "start": far.strftime("%Y-%m-%dT%H:%M:%S"), "reminders": ["-PT1H"]})
+    closer = r.json()
+    r = d.request("PATCH", f"/v1/events/{closer['id']}", token=k["host"],
+                  body={"start": utc_in(3600 + 3).strftime("%Y-%m-%dT%H:%M:%S")})
+    assert r.status == 200, r
+    m = rx.wait(1, timeout=15, type_="reminder.due")[0]
+    assert m["json"]["data"]["event"]["title"] == "moved closer"
+    time.sleep(2)
+    assert len(rx.messages("reminder.due")) == 1
+    coming = d.request("GET", f"/v1/events/{moved['id']}/reminders", token=k["host"]).json()
+    assert coming["items"][0]["occurrence"]["start"] == later.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_a_redirect_is_a_failed_attempt(ctx):
+    db, k, d, rx, ep = setup(ctx)
+    rx.status = 302
+    d.request("POST", f"/v1/webhooks/{ep['id']}/test", token=k["host"])
+    msgs = rx.wait(2, timeout=10)
+    assert msgs[0]["id"] == msgs[1]["id"]  # tried again, never followed elsewhere
+    items = d.request("GET", f"/v1/webhooks/{ep['id']}/deliveries", token=k["host"]).json()["items"]
+    assert items[0]["attempt_log"][0]["status_code"] == 302
+    assert items[0]["state"] in ("pending", "sending", "failed")

@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include "netguard.h"
+#include "remind.h"
+#include "sender.h"
 #include "whsig.h"
 
 #include <arpa/inet.h>
@@ -152,12 +154,116 @@ static void test_literal_hosts(void **state)
 	assert_int_equal(netguard_blocked_literal(""), -1);
 }
 
+struct fires {
+	int64_t at[16];
+	char start[16][CIVIL_LEN];
+	int n;
+};
+
+static int collect(const struct remind_fire *f, void *arg)
+{
+	struct fires *out = arg;
+	if (out->n < 16) {
+		out->at[out->n] = f->fire_at;
+		memcpy(out->start[out->n], f->start_local, CIVIL_LEN);
+		out->n++;
+	}
+	return 0;
+}
+
+static int64_t utc(const char *s)
+{
+	struct civil c;
+	assert_int_equal(civil_parse(s, 0, &c), 0);
+	return civil_to_epoch(&c);
+}
+
+/* A weekly 09:00 meeting in Toronto across 2026-03-08: the reminder an
+ * hour before is 13:00Z in EST and 12:00Z in EDT. */
+static void test_reminders_follow_dst(void **state)
+{
+	(void)state;
+	struct remind_event ev = {.rrule = "FREQ=WEEKLY;COUNT=3", .zone = "America/Toronto"};
+	assert_int_equal(civil_parse("2026-03-01T09:00:00", 0, &ev.start), 0);
+	assert_int_equal(civil_parse("2026-03-01T10:00:00", 0, &ev.end), 0);
+	ev.exdates = json_array();
+	ev.rdates = json_array();
+	ev.overridden = json_array();
+	ev.triggers = json_pack("[s]", "-PT1H");
+	struct fires f = {0};
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect, &f), INT64_MAX);
+	assert_int_equal(f.n, 3);
+	assert_true(f.at[0] == utc("2026-03-01T13:00:00"));
+	assert_true(f.at[1] == utc("2026-03-08T12:00:00"));
+	assert_true(f.at[2] == utc("2026-03-15T12:00:00"));
+	assert_string_equal(f.start[1], "2026-03-08T09:00:00");
+	/* An exdate and an overridden occurrence plan nothing; fire times at
+	 * or before `after` are skipped; an rdate adds one. */
+	json_array_append_new(ev.exdates, json_string("2026-03-08T09:00:00"));
+	json_array_append_new(ev.overridden, json_string("2026-03-15T09:00:00"));
+	json_array_append_new(ev.rdates, json_string("2026-04-01T09:00:00"));
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(remind_plan(&ev, utc("2026-03-01T13:00:00"), INT64_MAX, collect, &f),
+	                 INT64_MAX);
+	assert_int_equal(f.n, 1);
+	assert_true(f.at[0] == utc("2026-04-01T12:00:00"));
+	/* Bad triggers are refused, not guessed. */
+	json_decref(ev.triggers);
+	ev.triggers = json_pack("[s]", "-P1X");
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect, &f), -1);
+	json_decref(ev.triggers);
+	json_decref(ev.exdates);
+	json_decref(ev.rdates);
+	json_decref(ev.overridden);
+}
+
+/* An open-ended daily series stops at the cap and says where. */
+static void test_reminder_plan_is_bounded(void **state)
+{
+	(void)state;
+	struct remind_event ev = {.rrule = "FREQ=DAILY", .zone = "Asia/Seoul"};
+	assert_int_equal(civil_parse("2027-01-01T09:00:00", 0, &ev.start), 0);
+	ev.end = ev.start;
+	ev.exdates = json_array();
+	ev.rdates = json_array();
+	ev.overridden = json_array();
+	ev.triggers = json_pack("[s,s,s]", "-PT1H", "-PT2H", "-P1D");
+	struct fires f = {0};
+	int64_t stop = remind_plan(&ev, 0, INT64_MAX, collect, &f);
+	assert_true(stop != INT64_MAX && stop > utc("2027-01-01T00:00:00"));
+	/* 2000 fire times of 3 triggers a day: the 667th day. */
+	assert_true(stop == utc("2028-10-28T00:00:00"));
+	json_decref(ev.triggers);
+	json_decref(ev.exdates);
+	json_decref(ev.rdates);
+	json_decref(ev.overridden);
+}
+
+static void test_retry_after_values(void **state)
+{
+	(void)state;
+	assert_true(sender_retry_after_ms("120") == 120000);
+	assert_true(sender_retry_after_ms(" 0\r\n") == 0);
+	assert_true(sender_retry_after_ms("-5") == 0);
+	assert_true(sender_retry_after_ms("99999999999999999999") == 86400000);
+	assert_true(sender_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT") == 0); /* past */
+	assert_true(sender_retry_after_ms("Fri, 31 Dec 2100 23:59:59 GMT") == 86400000);
+	assert_true(sender_retry_after_ms("soon") == -1);
+	assert_true(sender_retry_after_ms("") == -1);
+	assert_true(sender_retry_after_ms("12abc") == -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_published_vector), cmocka_unit_test(test_secrets),
-	    cmocka_unit_test(test_bad_secrets),      cmocka_unit_test(test_private_addresses),
+	    cmocka_unit_test(test_published_vector),
+	    cmocka_unit_test(test_secrets),
+	    cmocka_unit_test(test_bad_secrets),
+	    cmocka_unit_test(test_private_addresses),
 	    cmocka_unit_test(test_literal_hosts),
+	    cmocka_unit_test(test_reminders_follow_dst),
+	    cmocka_unit_test(test_retry_after_values),
+	    cmocka_unit_test(test_reminder_plan_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
