@@ -47,6 +47,8 @@ class Receiver:
         self.behaviour = None       # None, "huge", "trickle", "hang", "close"
         self.delay = 0              # seconds to wait before answering
         self.attempts = 0
+        self.active = 0             # requests being answered now
+        self.max_active = 0
         recv = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -70,6 +72,15 @@ class Receiver:
                     recv.attempts += 1
                     attempt = recv.attempts
                     recv.received.append(item)
+                    recv.active += 1
+                    recv.max_active = max(recv.max_active, recv.active)
+                try:
+                    self.answer(recv, attempt)
+                finally:
+                    with recv.lock:
+                        recv.active -= 1
+
+            def answer(self, recv, attempt):
                 behaviour = recv.behaviour
                 if recv.delay:
                     time.sleep(recv.delay)

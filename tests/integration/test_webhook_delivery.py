@@ -241,3 +241,22 @@ def test_two_instances_deliver_each_message_once(ctx):
     by = ctx.cluster.psql("SELECT count(DISTINCT claimed_by) FROM webhook_messages",
                           dbname(db))
     assert by == "0"  # every claim was released after its attempt
+
+
+def test_rate_limit_and_concurrency_per_endpoint(ctx):
+    db, k, d = daemon_alone(ctx, FAST + ["--webhook-endpoint-concurrency", "3"])
+    slow, limited = Receiver(), Receiver()
+    slow.delay = 0.3
+    ep_slow = endpoint(d, k, slow, types=["webhook.test"])
+    ep_lim = endpoint(d, k, limited, types=["webhook.test"], rate_limit=4)
+    for _ in range(10):
+        d.request("POST", f"/v1/webhooks/{ep_slow['id']}/test", token=k["host"])
+        d.request("POST", f"/v1/webhooks/{ep_lim['id']}/test", token=k["host"])
+    slow.wait(10, timeout=20)
+    got = limited.wait(10, timeout=20)
+    assert slow.max_active <= 3, slow.max_active
+    assert slow.max_active >= 2  # they do run side by side
+    times = sorted(m["at"] for m in got)
+    # 4 a second with a burst of 4: the last of 10 comes 1.5 s after the first.
+    assert times[-1] - times[0] >= 1.3, times[-1] - times[0]
+    assert all(m["valid"] for m in got)
