@@ -10,7 +10,7 @@ libcurl4-openssl-dev libssl-dev libsystemd-dev zlib1g-dev libicu-dev
 libcmocka-dev"
 server="postgresql-15 util-linux curl"
 tests="python3 python3-icalendar python3-recurring-ical-events systemd procps curl openssl"
-bench="wrk postgresql-contrib procps nginx-light"
+bench="wrk postgresql-contrib procps nginx-light radicale"
 
 case "${1:-build}" in
 build) want="$build" ;;

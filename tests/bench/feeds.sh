@@ -1,0 +1,146 @@
+#!/bin/sh
+# Feeds. In one run, with N events (10,000 by default; a tenth carry the
+# tag the small feed selects):
+#  - a feed of all N rendered cold by liaisond (a fresh feed each time, so
+#    nothing is cached): time per render, median of 5, beside Radicale
+#    (Debian's radicale) serving the same N events as its calendar
+#    collection (GET of the collection, median of 5);
+#  - a feed of N/10 events served by liaisond from memory under wrk beside
+#    nginx serving the same bytes as a static file, same connections;
+#  - liaisond's RSS with 100 feeds cached.
+#   tests/bench/feeds.sh BIN [EVENTS] [CONNECTIONS] [SECONDS]
+set -eu
+BIN=$(realpath "$1")
+N=${2:-10000}
+CONNS=${3:-64}
+SECS=${4:-5}
+. "$(dirname "$0")/lib.sh"
+for tool in nginx radicale wrk; do
+	command -v $tool >/dev/null || { echo "needs $tool (scripts/deps.sh bench)" >&2; exit 1; }
+done
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+bench_cluster
+bench_org
+"$BIN" --database "$DB" migrate >/dev/null
+psql_b() { "$PGBIN/psql" -X -q -tA -d "$DB" "$@"; }
+# Events through 2027 in three zones; every 20th weekly for ten weeks; a
+# tenth tagged "small".
+psql_b -c "INSERT INTO events (org_id, uid, kind, title, description, location, city, country,
+    timezone, start_local, end_local, start_utc, end_utc, last_end_utc, rrule, tags)
+  SELECT o.id, 'feed-' || g || '@bench', (ARRAY['visit','meeting','festival','deadline'])[1 + g % 4],
+    'Đà Nẵng kết nối hệ sinh thái khởi nghiệp ' || g, 'Agenda for item ' || g,
+    'Room ' || (g % 50), 'Busan', 'KR', z, s, s + interval '1 hour',
+    s AT TIME ZONE z, (s + interval '1 hour') AT TIME ZONE z,
+    CASE WHEN g % 20 = 0 THEN (s + interval '9 weeks 1 hour') AT TIME ZONE z
+         ELSE (s + interval '1 hour') AT TIME ZONE z END,
+    CASE WHEN g % 20 = 0 THEN 'FREQ=WEEKLY;COUNT=10' END,
+    CASE WHEN g % 10 = 0 THEN ARRAY['small'] ELSE ARRAY['big'] END
+  FROM orgs o, (SELECT g, timestamp '2027-01-04 09:00' + (g % 300) * interval '1 day'
+                  + (g % 8) * interval '1 hour' AS s,
+                  (ARRAY['Asia/Seoul','Asia/Ho_Chi_Minh','America/Toronto'])[1 + g % 3] AS z
+                FROM generate_series(1, $N) g) x WHERE o.slug = 'hcmc-dost'"
+psql_b -c "VACUUM ANALYZE events"
+
+bench_daemon --threads 2
+api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+feed_path() { api -d "$1" "http://127.0.0.1:$PORT/v1/feeds" |
+	/usr/bin/python3 -c 'import sys, json; u = json.load(sys.stdin)["url"]; print(u[u.index("/feeds/"):])'; }
+
+# Cold renders of the whole set.
+: >"$BENCH_TMP/cold"
+for i in 1 2 3 4 5; do
+	p=$(feed_path '{"name": "all"}')
+	curl -s -o "$BENCH_TMP/all.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/cold"
+done
+cold=$(median <"$BENCH_TMP/cold")
+vevents=$(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/all.ics")
+
+# Radicale with the same events as a calendar collection (one item each,
+# split from liaisond's feed with python3-icalendar).
+col="$BENCH_TMP/radicale/collection-root/bench/cal"
+mkdir -p "$col"
+printf '{"tag": "VCALENDAR"}' >"$col/.Radicale.props"
+/usr/bin/python3 - "$BENCH_TMP/all.ics" "$col" <<'PY'
+import sys, icalendar
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], "rb").read())
+zones = {str(z["TZID"]): z for z in cal.walk("VTIMEZONE")}
+for i, ev in enumerate(cal.walk("VEVENT")):
+    item = icalendar.Calendar()
+    item.add("VERSION", "2.0")
+    item.add("PRODID", "-//bench//EN")
+    tzid = ev["DTSTART"].params.get("TZID")
+    if tzid in zones:
+        item.add_component(zones[tzid])
+    item.add_component(ev)
+    open(f"{sys.argv[2]}/item{i}.ics", "wb").write(item.to_ical())
+PY
+RPORT=$(free_port)
+cat >"$BENCH_TMP/radicale.conf" <<CONF
+[server]
+hosts = 127.0.0.1:$RPORT
+[auth]
+type = none
+[rights]
+type = authenticated
+[storage]
+filesystem_folder = $BENCH_TMP/radicale
+[logging]
+level = warning
+CONF
+radicale --config "$BENCH_TMP/radicale.conf" >"$BENCH_TMP/radicale.log" 2>&1 &
+RAD_PID=$!
+trap 'kill $RAD_PID 2>/dev/null; stop_nginx 2>/dev/null; bench_cleanup' EXIT INT TERM
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$RPORT/" && break; sleep 0.1; done
+: >"$BENCH_TMP/rad"
+for i in 1 2 3 4 5; do
+	curl -s -u bench:x -o "$BENCH_TMP/rad.ics" -w '%{time_total}\n' \
+		"http://127.0.0.1:$RPORT/bench/cal/" >>"$BENCH_TMP/rad"
+done
+rad=$(median <"$BENCH_TMP/rad")
+rad_vevents=$(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/rad.ics" || true)
+
+# The small feed from memory beside nginx with the same bytes.
+small=$(feed_path '{"name": "small", "filter": {"tags": ["small"]}}')
+curl -sf -o "$BENCH_TMP/small.ics" "http://127.0.0.1:$PORT$small"
+small_vevents=$(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/small.ics")
+NPORT=$(free_port)
+mkdir -p "$BENCH_TMP/nginx/www"
+cp "$BENCH_TMP/small.ics" "$BENCH_TMP/nginx/www/small.ics"
+cat >"$BENCH_TMP/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $BENCH_TMP/nginx/nginx.pid;
+error_log $BENCH_TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { text/calendar ics; }
+  server { listen 127.0.0.1:$NPORT; root $BENCH_TMP/nginx/www; etag on; }
+}
+CONF
+nginx -c "$BENCH_TMP/nginx/nginx.conf" -p "$BENCH_TMP/nginx"
+stop_nginx() { kill "$(cat "$BENCH_TMP/nginx/nginx.pid")" 2>/dev/null || true; }
+wrk -t2 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$PORT$small" >"$BENCH_TMP/l.out"
+wrk -t2 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$NPORT/small.ics" >"$BENCH_TMP/n.out"
+wrk_all_ok "$BENCH_TMP/l.out"
+wrk_all_ok "$BENCH_TMP/n.out"
+l_rps=$(wrk_rate <"$BENCH_TMP/l.out")
+n_rps=$(wrk_rate <"$BENCH_TMP/n.out")
+
+# RSS with 100 feeds of N/10 events cached (each fetched once per thread).
+rss0=$(rss_kib "$DAEMON_PID")
+for i in $(seq 100); do
+	p=$(feed_path "{\"name\": \"f$i\", \"filter\": {\"tags\": [\"small\"]}}")
+	curl -sf -o /dev/null "http://127.0.0.1:$PORT$p"
+	curl -sf -o /dev/null "http://127.0.0.1:$PORT$p"
+done
+rss100=$(rss_kib "$DAEMON_PID")
+
+echo "feeds: $N events, 2 cores shared by everything"
+echo "  cold render of all ($vevents VEVENTs, $(wc -c <"$BENCH_TMP/all.ics") bytes): ${cold}s (median of 5)"
+echo "  Radicale GET of the same collection ($rad_vevents VEVENTs): ${rad}s (median of 5);" \
+	"liaisond is $(ratio "$rad" "$cold") times faster"
+echo "  from memory, $small_vevents VEVENTs ($(wc -c <"$BENCH_TMP/small.ics") bytes), $CONNS connections:" \
+	"liaisond $l_rps/s, nginx $n_rps/s, ratio $(ratio "$l_rps" "$n_rps")"
+echo "  RSS: $((rss0 / 1024)) MiB before, $((rss100 / 1024)) MiB with 100 more feeds cached"
