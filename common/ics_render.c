@@ -9,6 +9,7 @@
 
 #include "tz.h"
 
+#include <event2/buffer.h>
 #include <libical/ical.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,31 +104,52 @@ static void add_dates(icalcomponent *ve, json_t *ev, const char *key, int all_da
 	}
 }
 
-/* The description, with what a calendar has no property for. */
+static void add_list(struct evbuffer *b, const char *label, json_t *list)
+{
+	if (!json_array_size(list))
+		return;
+	evbuffer_add_printf(b, "%s", label);
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v)
+	{
+		evbuffer_add_printf(b, "%s%s", i ? ", " : "", json_string_value(v));
+	}
+	evbuffer_add(b, "\n", 1);
+}
+
+/* The description, with what a calendar has no property for: the
+ * partners, and for an agreement's dates the agreement itself. */
 static char *description(json_t *ev)
 {
-	const char *d = str(ev, "description");
-	json_t *partners = json_object_get(ev, "partners");
-	size_t n = json_array_size(partners);
-	if (!n)
-		return d ? strdup(d) : NULL;
-	size_t len = (d ? strlen(d) + 2 : 0) + 16;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(json_string_value(json_array_get(partners, i))) + 2;
-	char *out = malloc(len);
-	if (!out)
+	struct evbuffer *b = evbuffer_new();
+	if (!b)
 		return NULL;
-	out[0] = '\0';
-	if (d) {
-		strcat(out, d);
-		strcat(out, "\n\n");
+	const char *d = str(ev, "description");
+	if (d)
+		evbuffer_add_printf(b, "%s\n\n", d);
+	add_list(b, "Partners: ", json_object_get(ev, "partners"));
+	json_t *ag = json_object_get(ev, "agreement");
+	if (json_is_object(ag)) {
+		evbuffer_add_printf(b, "Agreement: %s (stage: %s)\n",
+		                    str(ag, "title") ? str(ag, "title") : "",
+		                    str(ag, "stage") ? str(ag, "stage") : "");
+		add_list(b, "Parties: ", json_object_get(ag, "parties"));
+		if (str(ag, "signed_on"))
+			evbuffer_add_printf(b, "Signed on: %s\n", str(ag, "signed_on"));
+		if (str(ag, "expires_on"))
+			evbuffer_add_printf(b, "Expires on: %s\n", str(ag, "expires_on"));
 	}
-	strcat(out, "Partners: ");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strcat(out, ", ");
-		strcat(out, json_string_value(json_array_get(partners, i)));
+	/* No trailing blank lines. */
+	size_t n = evbuffer_get_length(b);
+	char *out = n ? malloc(n + 1) : NULL;
+	if (out) {
+		evbuffer_remove(b, out, n);
+		while (n > 0 && out[n - 1] == '\n')
+			n--;
+		out[n] = '\0';
 	}
+	evbuffer_free(b);
 	return out;
 }
 

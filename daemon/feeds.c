@@ -434,7 +434,10 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	evbuffer_add_printf(
 	    sql,
 	    "SELECT (" EVENT_JSON " || jsonb_build_object('parent_uid', (SELECT p.uid "
-	    "FROM events p WHERE p.id = e.parent_id)))::text, "
+	    "FROM events p WHERE p.id = e.parent_id), 'agreement', (SELECT jsonb_build_object("
+	    "'title', a.title, 'stage', a.stage, 'parties', to_jsonb(a.parties), 'signed_on', "
+	    "a.signed_on, 'expires_on', a.expires_on) FROM agreements a "
+	    "WHERE a.id = e.agreement_id)))::text, "
 	    "extract(epoch FROM e.updated_at)::bigint FROM events e JOIN orgs o "
 	    "ON o.id = e.org_id WHERE " EV_VISIBLE(
 	        "e", "$%d::uuid", "$%d::text") " AND (e.status <> 'cancelled' OR e.cancelled_at > "

@@ -238,3 +238,26 @@ def test_feed_occurrences_equal_api_occurrences(ctx):
     toronto = [o for o in from_api if o[0] == "CABC weekly"]
     assert [o[2] for o in toronto] == ["2026-02-23T14:00:00Z", "2026-03-02T14:00:00Z",
                                        "2026-03-23T13:00:00Z", "2026-03-30T13:00:00Z"]
+
+
+def test_agreement_dates_carry_the_agreement_in_the_description(ctx):
+    db, k, d = world(ctx)
+    r = d.request("POST", "/v1/agreements", token=k["host"], body={
+        "title": "Letter of intent: Hai Phong – CABC", "stage": "intent",
+        "parties": ["cabc"], "signed_on": "2027-10-14",
+        "milestones": [{"title": "MOU due", "due": "2028-06-30"}]})
+    assert r.status == 201, r
+    feed = make_feed(d, k["host"])
+    body = d.request("GET", path_of(feed)).body
+    out = subprocess.run(["/usr/bin/python3", "-c", r'''
+import sys, json, icalendar
+cal = icalendar.Calendar.from_ical(sys.stdin.buffer.read())
+print(json.dumps({str(e["SUMMARY"]): str(e.get("DESCRIPTION", "")) for e in cal.walk("VEVENT")}))
+'''], input=body, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    import json
+    desc = json.loads(out.stdout)
+    assert len(desc) == 2, desc
+    for text in desc.values():
+        assert "Agreement: Letter of intent: Hai Phong – CABC (stage: intent)" in text, text
+        assert "Parties: cabc" in text and "Signed on: 2027-10-14" in text, text
