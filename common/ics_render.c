@@ -21,11 +21,6 @@ static const char *str(json_t *ev, const char *key)
 	return s && *s ? s : NULL;
 }
 
-static int strcmp_ptr(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* A local wall time (or date) of the event as a libical time. */
 static int local_time(const char *text, int all_day, struct icaltimetype *out)
 {
@@ -244,7 +239,17 @@ static void add_x(icalcomponent *cal, const char *name, const char *value)
 	icalcomponent_add_property(cal, p);
 }
 
-char *ics_render(const char *name, int alarms, json_t *events)
+char *ics_render_vevent(json_t *ev, int alarms, const char **zone_out)
+{
+	icalcomponent *ve = vevent(ev, alarms, zone_out);
+	if (!ve)
+		return NULL;
+	char *text = icalcomponent_as_ical_string_r(ve);
+	icalcomponent_free(ve);
+	return text;
+}
+
+char *ics_render_head(const char *name, const char *const *zones, size_t nz)
 {
 	icalcomponent *cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
 	if (!cal)
@@ -260,47 +265,75 @@ char *ics_render(const char *name, int alarms, json_t *events)
 	icalproperty_add_parameter(ri, icalparameter_new_value(ICAL_VALUE_DURATION));
 	icalcomponent_add_property(cal, ri);
 	add_x(cal, "X-PUBLISHED-TTL", "PT1H");
+	/* VTIMEZONEs first (clients read top-down). */
+	for (size_t k = 0; k < nz; k++) {
+		icalcomponent *vtz = tz_vtimezone(zones[k]);
+		if (vtz)
+			icalcomponent_add_component(cal, vtz);
+	}
+	char *text = icalcomponent_as_ical_string_r(cal);
+	icalcomponent_free(cal);
+	/* Cut "END:VCALENDAR\r\n": the events and ICS_TAIL follow. */
+	char *end = text ? strstr(text, "END:VCALENDAR\r\n") : NULL;
+	if (end)
+		*end = '\0';
+	return text;
+}
 
-	/* VTIMEZONEs first (clients read top-down), one per zone, sorted so
-	 * that the same events always give the same bytes. */
+int ics_zone_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *ics_render(const char *name, int alarms, json_t *events)
+{
+	struct evbuffer *body = evbuffer_new();
 	json_t *zones = json_object();
-	icalcomponent *body = icalcomponent_new(ICAL_XROOT_COMPONENT);
+	if (!body || !zones) {
+		if (body)
+			evbuffer_free(body);
+		json_decref(zones);
+		return NULL;
+	}
 	size_t i;
 	json_t *ev;
 	json_array_foreach(events, i, ev)
 	{
 		const char *zone = NULL;
-		icalcomponent *ve = vevent(ev, alarms, &zone);
-		if (!ve)
+		char *text = ics_render_vevent(ev, alarms, &zone);
+		if (!text)
 			continue;
-		icalcomponent_add_component(body, ve);
+		evbuffer_add(body, text, strlen(text));
+		free(text);
 		if (zone && !tz_is_utc(zone))
 			json_object_set_new(zones, zone, json_true());
 	}
+	/* Sorted, so that the same events always give the same bytes. */
 	const char **names = calloc(json_object_size(zones) + 1, sizeof(char *));
 	size_t nz = 0;
 	const char *key;
 	json_t *v;
 	json_object_foreach(zones, key, v)
 	{
-		names[nz++] = key;
+		if (names)
+			names[nz++] = key;
 	}
 	if (nz > 1)
-		qsort(names, nz, sizeof(*names), strcmp_ptr);
-	for (size_t k = 0; k < nz; k++) {
-		icalcomponent *vtz = tz_vtimezone(names[k]);
-		if (vtz)
-			icalcomponent_add_component(cal, vtz);
-	}
+		qsort(names, nz, sizeof(*names), ics_zone_cmp);
+	char *head = names ? ics_render_head(name, names, nz) : NULL;
 	free(names);
 	json_decref(zones);
-	icalcomponent *c;
-	while ((c = icalcomponent_get_first_component(body, ICAL_VEVENT_COMPONENT))) {
-		icalcomponent_remove_component(body, c);
-		icalcomponent_add_component(cal, c);
+	char *out = NULL;
+	if (head) {
+		size_t hl = strlen(head), bl = evbuffer_get_length(body), tl = strlen(ICS_TAIL);
+		out = malloc(hl + bl + tl + 1);
+		if (out) {
+			memcpy(out, head, hl);
+			evbuffer_remove(body, out + hl, bl);
+			memcpy(out + hl + bl, ICS_TAIL, tl + 1);
+		}
 	}
-	icalcomponent_free(body);
-	char *text = icalcomponent_as_ical_string_r(cal);
-	icalcomponent_free(cal);
-	return text;
+	free(head);
+	evbuffer_free(body);
+	return out;
 }

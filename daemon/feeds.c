@@ -15,11 +15,14 @@
 #include "server.h"
 #include "token.h"
 #include "util.h"
+#include "tz.h"
+#include "vevents.h"
 #include "validate.h"
 
 #include "config.h"
 
 #include <event2/buffer.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,8 +251,11 @@ static int64_t parse_http_date(const char *s)
  * and for at most FEED_TTL_MS, since "a year back" and "cancelled for 30
  * days" move with the clock. While the database is down a stale entry is
  * served rather than none. */
+struct feedfetch;
+
 struct feed_entry {
 	char hash[TOKEN_HASH_HEX + 1];
+	struct feedfetch *inflight; /* a rendering of this slot under way */
 	unsigned generation;
 	int64_t rendered_ms;
 	char *body, *gz;
@@ -262,6 +268,40 @@ struct feedcache {
 	struct feed_entry slots[FEED_SLOTS];
 };
 
+/* A rendered body is shared with the answers still sending it (a reference
+ * in their output buffer, not a copy): a count sits before the bytes. */
+struct shared {
+	size_t refs;
+	char data[];
+};
+
+static char *shared_new(size_t len)
+{
+	struct shared *sh = malloc(sizeof(*sh) + len);
+	if (!sh)
+		return NULL;
+	sh->refs = 1;
+	return sh->data;
+}
+
+static struct shared *shared_of(const char *p)
+{
+	return (struct shared *)(void *)(p - offsetof(struct shared, data));
+}
+
+static void shared_unref(char *p)
+{
+	if (p && --shared_of(p)->refs == 0)
+		free(shared_of(p));
+}
+
+static void shared_sent(const void *data, size_t len, void *arg)
+{
+	UNUSED(data);
+	UNUSED(len);
+	shared_unref(arg);
+}
+
 struct feedcache *feedcache_new(void)
 {
 	return calloc(1, sizeof(struct feedcache));
@@ -269,9 +309,11 @@ struct feedcache *feedcache_new(void)
 
 static void entry_clear(struct feed_entry *e)
 {
-	free(e->body);
-	free(e->gz);
+	struct feedfetch *inflight = e->inflight;
+	shared_unref(e->body);
+	shared_unref(e->gz);
 	memset(e, 0, sizeof(*e));
+	e->inflight = inflight;
 }
 
 void feedcache_free(struct feedcache *c)
@@ -298,14 +340,14 @@ static char *gzip(const char *data, size_t len, size_t *outlen)
 	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return NULL;
 	uLong bound = deflateBound(&zs, (uLong)len);
-	char *out = malloc(bound);
+	char *out = shared_new(bound);
 	if (out) {
 		zs.next_in = (Bytef *)(uintptr_t)data;
 		zs.avail_in = (uInt)len;
 		zs.next_out = (Bytef *)out;
 		zs.avail_out = (uInt)bound;
 		if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
-			free(out);
+			shared_unref(out);
 			out = NULL;
 		} else {
 			*outlen = zs.total_out;
@@ -337,11 +379,19 @@ static void serve_entry(struct req *r, const struct feed_entry *e)
 	}
 	if (gz)
 		req_add_header(r, "Content-Encoding", "gzip");
-	reply_raw(r, 200, "text/calendar; charset=utf-8", gz ? e->gz : e->body,
-	          gz ? e->gzlen : e->len);
+	char *body = gz ? e->gz : e->body;
+	shared_of(body)->refs++;
+	reply_shared(r, 200, "text/calendar; charset=utf-8", body, gz ? e->gzlen : e->len,
+	             shared_sent, body);
 }
 
 /* ---- the feed -------------------------------------------------------------- */
+
+/* What a VEVENT's text depends on besides the event's own version: its
+ * agreement, shown in the description. */
+#define FEED_STAMP                                                                                 \
+	"e.version || '.' || coalesce((SELECT a.version FROM agreements a "                        \
+	"WHERE a.id = e.agreement_id), 0)"
 
 struct feedfetch {
 	struct req *r;
@@ -349,8 +399,32 @@ struct feedfetch {
 	unsigned generation; /* read before the queries: a change meanwhile stays stale */
 	char name[201];
 	int alarms;
-	int64_t feed_changed;
+	int64_t feed_changed, changed;
+	/* the events, in feed order: their text, and the zone each uses */
+	int n;
+	char **texts;
+	char (*zones)[65];
+	int *missing; /* rows not in the VEVENT cache, rendered after a second query */
+	int nmissing;
+	/* Requests for the same feed that came while this one was rendering:
+	 * they get its answer instead of rendering it again. */
+	struct req **waiters;
+	int nwaiters, capwaiters;
+	struct feed_entry *slot; /* where the rendering will be kept */
 };
+
+static void feedfetch_free(struct feedfetch *ff)
+{
+	if (ff->slot && ff->slot->inflight == ff)
+		ff->slot->inflight = NULL;
+	free(ff->waiters);
+	for (int i = 0; ff->texts && i < ff->n; i++)
+		free(ff->texts[i]);
+	free(ff->texts);
+	free(ff->zones);
+	free(ff->missing);
+	free(ff);
+}
 
 /* The database could not be asked: a stale rendering beats none. */
 static void serve_stale_or_503(struct req *r, const char *hash)
@@ -367,50 +441,228 @@ static void feed_not_found(struct req *r)
 	reply_problem(r, 404, "no such feed");
 }
 
-static void on_feed_events(PGresult *res, void *arg)
+/* Every ending of a fetch answers its request and those waiting on it
+ * alike, then frees it. */
+enum ff_end { FF_SERVE, FF_DB_ERROR, FF_STALE, FF_NOT_FOUND, FF_FAILED };
+
+static void ff_answer(struct req *r, enum ff_end how, struct feedfetch *ff, const void *arg)
 {
-	struct feedfetch *ff = arg;
+	switch (how) {
+	case FF_SERVE: serve_entry(r, arg); break;
+	case FF_DB_ERROR: reply_db_error(r, arg); break;
+	case FF_STALE: serve_stale_or_503(r, ff->hash); break;
+	case FF_NOT_FOUND: feed_not_found(r); break;
+	case FF_FAILED: reply_problem(r, 500, arg); break;
+	}
+}
+
+static void ff_end(struct feedfetch *ff, enum ff_end how, const void *arg)
+{
+	if (ff->slot && ff->slot->inflight == ff)
+		ff->slot->inflight = NULL; /* no more waiters from here on */
+	ff_answer(ff->r, how, ff, arg);
+	for (int i = 0; i < ff->nwaiters; i++)
+		ff_answer(ff->waiters[i], how, ff, arg);
+	feedfetch_free(ff);
+}
+
+/* A failed query: res NULL means the database could not be reached. */
+static void ff_fail(struct feedfetch *ff, const PGresult *res)
+{
+	if (res)
+		ff_end(ff, FF_DB_ERROR, res);
+	else
+		ff_end(ff, FF_STALE, NULL);
+}
+
+static int ff_wait(struct feedfetch *ff, struct req *r)
+{
+	if (ff->nwaiters == ff->capwaiters) {
+		int cap = ff->capwaiters ? ff->capwaiters * 2 : 16;
+		struct req **more =
+		    cap <= 65536 ? realloc(ff->waiters, (size_t)cap * sizeof(*more)) : NULL;
+		if (!more)
+			return -1;
+		ff->waiters = more;
+		ff->capwaiters = cap;
+	}
+	ff->waiters[ff->nwaiters++] = r;
+	return 0;
+}
+
+/* The calendar: the head with one VTIMEZONE per zone used (sorted, so the
+ * same events give the same bytes), the VEVENTs in order, the tail. */
+static char *assemble(struct feedfetch *ff, size_t *len)
+{
+	const char **names = calloc((size_t)ff->n + 1, sizeof(char *));
+	size_t nz = 0, total = strlen(ICS_TAIL);
+	for (int i = 0; names && i < ff->n; i++) {
+		if (!ff->texts[i])
+			continue;
+		total += strlen(ff->texts[i]);
+		if (ff->zones[i][0])
+			names[nz++] = ff->zones[i];
+	}
+	if (!names)
+		return NULL;
+	qsort(names, nz, sizeof(*names), ics_zone_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < nz; i++)
+		if (u == 0 || strcmp(names[u - 1], names[i]))
+			names[u++] = names[i];
+	char *head = ics_render_head(ff->name, names, u);
+	free(names);
+	char *out = head ? shared_new(strlen(head) + total + 1) : NULL;
+	if (out) {
+		size_t at = strlen(head);
+		memcpy(out, head, at);
+		for (int i = 0; i < ff->n; i++) {
+			if (!ff->texts[i])
+				continue;
+			size_t l = strlen(ff->texts[i]);
+			memcpy(out + at, ff->texts[i], l);
+			at += l;
+		}
+		memcpy(out + at, ICS_TAIL, strlen(ICS_TAIL) + 1);
+		*len = at + strlen(ICS_TAIL);
+	}
+	free(head);
+	return out;
+}
+
+static void feed_rendered(struct feedfetch *ff)
+{
 	struct req *r = ff->r;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (res)
-			reply_db_error(r, res);
-		else
-			serve_stale_or_503(r, ff->hash);
-		free(ff);
-		return;
-	}
-	json_t *events = json_array();
-	int64_t changed = ff->feed_changed;
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_array_append_new(events, json_loads(PQgetvalue(res, i, 0), 0, NULL));
-		int64_t t = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		if (t > changed)
-			changed = t;
-	}
-	char *ics = ics_render(ff->name, ff->alarms, events);
-	json_decref(events);
-	struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
+	size_t len = 0;
+	char *ics = assemble(ff, &len);
 	char digest[TOKEN_HASH_HEX + 1];
-	if (!ics || token_hash(ics, strlen(ics), digest)) {
-		free(ics);
-		free(ff);
-		reply_problem(r, 500, "cannot render the feed");
+	if (!ics || token_hash(ics, len, digest)) {
+		shared_unref(ics);
+		ff_end(ff, FF_FAILED, "cannot render the feed");
 		return;
 	}
+	struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
 	entry_clear(e);
 	memcpy(e->hash, ff->hash, sizeof(e->hash));
 	e->generation = ff->generation;
 	e->rendered_ms = now_monotonic_ms();
 	e->body = ics;
-	e->len = strlen(ics);
+	e->len = len;
 	e->gz = gzip(ics, e->len, &e->gzlen);
-	e->changed = changed;
+	e->changed = ff->changed;
 	/* A strong ETag per content coding. */
 	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
 	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
-	http_date(changed, e->last_modified);
-	free(ff);
-	serve_entry(r, e);
+	http_date(ff->changed, e->last_modified);
+	ff_end(ff, FF_SERVE, e);
+}
+
+/* Second query: the events the cache lacked, rendered and kept. */
+static void on_missing_events(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ff_fail(ff, res);
+		return;
+	}
+	/* Rows come back in any order: each names its position in the feed. */
+	for (int k = 0; k < PQntuples(res); k++) {
+		int i = atoi(PQgetvalue(res, k, 0));
+		if (i < 0 || i >= ff->n || ff->texts[i])
+			continue;
+		json_t *ev = json_loads(PQgetvalue(res, k, 3), 0, NULL);
+		const char *zone = NULL;
+		ff->texts[i] = ev ? ics_render_vevent(ev, ff->alarms, &zone) : NULL;
+		if (ff->texts[i]) {
+			snprintf(ff->zones[i], sizeof(ff->zones[i]), "%s",
+			         zone && !tz_is_utc(zone) ? zone : "");
+			vevents_put(PQgetvalue(res, k, 1), PQgetvalue(res, k, 2), ff->alarms,
+			            ff->texts[i], ff->zones[i]);
+		}
+		json_decref(ev);
+	}
+	feed_rendered(ff);
+}
+
+static void fetch_missing(struct feedfetch *ff, PGresult *rows)
+{
+	struct evbuffer *ids = evbuffer_new(), *pos = evbuffer_new();
+	if (!ids || !pos) {
+		if (ids)
+			evbuffer_free(ids);
+		if (pos)
+			evbuffer_free(pos);
+		ff_end(ff, FF_FAILED, "out of memory");
+		return;
+	}
+	for (int k = 0; k < ff->nmissing; k++) {
+		evbuffer_add_printf(ids, "%s%s", k ? "," : "{",
+		                    PQgetvalue(rows, ff->missing[k], 0));
+		evbuffer_add_printf(pos, "%s%d", k ? "," : "{", ff->missing[k]);
+	}
+	evbuffer_add(ids, "}", 2);
+	evbuffer_add(pos, "}", 2);
+	const char *p[] = {(const char *)evbuffer_pullup(ids, -1),
+	                   (const char *)evbuffer_pullup(pos, -1)};
+	if (dbpool_query(
+	        ff->r->w->db,
+	        "SELECT x.pos, e.id, " FEED_STAMP ", (" EVENT_JSON
+	        " || jsonb_build_object('parent_uid', (SELECT p.uid "
+	        "FROM events p WHERE p.id = e.parent_id), 'agreement', (SELECT "
+	        "jsonb_build_object('title', a.title, 'stage', a.stage, 'parties', "
+	        "to_jsonb(a.parties), 'signed_on', a.signed_on, 'expires_on', a.expires_on) "
+	        "FROM agreements a WHERE a.id = e.agreement_id)))::text "
+	        "FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
+	        "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id",
+	        2, p, on_missing_events, ff) != 0)
+		ff_fail(ff, NULL);
+	evbuffer_free(ids);
+	evbuffer_free(pos);
+}
+
+/* First query: which events the feed shows, in order, with their stamps;
+ * those the VEVENT cache holds need nothing more. */
+static void on_feed_events(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ff_fail(ff, res);
+		return;
+	}
+	ff->n = PQntuples(res);
+	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
+	ff->zones = calloc((size_t)ff->n + 1, sizeof(*ff->zones));
+	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
+	struct evbuffer *one = evbuffer_new();
+	if (!ff->texts || !ff->zones || !ff->missing || !one) {
+		if (one)
+			evbuffer_free(one);
+		ff_end(ff, FF_FAILED, "out of memory");
+		return;
+	}
+	ff->changed = ff->feed_changed;
+	for (int i = 0; i < ff->n; i++) {
+		int64_t t = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		if (t > ff->changed)
+			ff->changed = t;
+		if (vevents_get(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), ff->alarms, one,
+		                ff->zones[i])) {
+			size_t l = evbuffer_get_length(one);
+			ff->texts[i] = malloc(l + 1);
+			if (ff->texts[i]) {
+				evbuffer_remove(one, ff->texts[i], l);
+				ff->texts[i][l] = '\0';
+				continue;
+			}
+			evbuffer_drain(one, l);
+		}
+		ff->missing[ff->nmissing++] = i;
+	}
+	evbuffer_free(one);
+	if (ff->nmissing)
+		fetch_missing(ff, res);
+	else
+		feed_rendered(ff);
 }
 
 /* The feed's events: what its org may see, through its filter. */
@@ -425,19 +677,14 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		if (sql)
 			evbuffer_free(sql);
 		json_decref(filter);
-		free(ff);
-		reply_problem(r, 500, "out of memory");
+		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
 	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
 	    slug = listq_param(q, PQgetvalue(feed, 0, 5));
 	evbuffer_add_printf(
 	    sql,
-	    "SELECT (" EVENT_JSON " || jsonb_build_object('parent_uid', (SELECT p.uid "
-	    "FROM events p WHERE p.id = e.parent_id), 'agreement', (SELECT jsonb_build_object("
-	    "'title', a.title, 'stage', a.stage, 'parties', to_jsonb(a.parties), 'signed_on', "
-	    "a.signed_on, 'expires_on', a.expires_on) FROM agreements a "
-	    "WHERE a.id = e.agreement_id)))::text, "
+	    "SELECT e.id, " FEED_STAMP ", "
 	    "extract(epoch FROM e.updated_at)::bigint FROM events e JOIN orgs o "
 	    "ON o.id = e.org_id WHERE " EV_VISIBLE(
 	        "e", "$%d::uuid", "$%d::text") " AND (e.status <> 'cancelled' OR e.cancelled_at > "
@@ -459,32 +706,23 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	                           q->params, on_feed_events, ff);
 	listq_free(q);
 	evbuffer_free(sql);
-	if (rc != 0) {
-		serve_stale_or_503(r, ff->hash);
-		free(ff);
-	}
+	if (rc != 0)
+		ff_fail(ff, NULL);
 }
 
 static void on_feed_found(PGresult *res, void *arg)
 {
 	struct feedfetch *ff = arg;
 	struct req *r = ff->r;
-	if (!res) {
-		serve_stale_or_503(r, ff->hash);
-		free(ff);
-		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		free(ff);
-		reply_db_error(r, res);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ff_fail(ff, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {
 		struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
 		if (!strcmp(e->hash, ff->hash))
 			entry_clear(e); /* revoked or rotated */
-		free(ff);
-		feed_not_found(r);
+		ff_end(ff, FF_NOT_FOUND, NULL);
 		return;
 	}
 	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, 1));
@@ -518,6 +756,11 @@ void feeds_serve(struct req *r)
 		serve_entry(r, e);
 		return;
 	}
+	/* One rendering per feed at a time: a request that finds one under way
+	 * (for the same data) waits for its answer. */
+	if (e->inflight && !strcmp(e->inflight->hash, hash) &&
+	    e->inflight->generation == generation && ff_wait(e->inflight, r) == 0)
+		return;
 	struct feedfetch *ff = calloc(1, sizeof(*ff));
 	if (!ff) {
 		reply_problem(r, 500, "out of memory");
@@ -526,13 +769,15 @@ void feeds_serve(struct req *r)
 	ff->r = r;
 	ff->generation = generation;
 	memcpy(ff->hash, hash, sizeof(ff->hash));
+	if (!e->inflight) {
+		e->inflight = ff;
+		ff->slot = e;
+	}
 	const char *p[] = {hash};
 	if (dbpool_query(r->w->db,
 	                 "SELECT f.id, f.name, f.filter::text, f.alarms, f.org_id, o.slug, "
 	                 "extract(epoch FROM f.updated_at)::bigint FROM feeds f JOIN orgs o "
 	                 "ON o.id = f.org_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL",
-	                 1, p, on_feed_found, ff) != 0) {
-		serve_stale_or_503(r, hash);
-		free(ff);
-	}
+	                 1, p, on_feed_found, ff) != 0)
+		ff_fail(ff, NULL);
 }

@@ -243,6 +243,22 @@ void reply_raw(struct req *r, int status, const char *content_type, const void *
 	finish(r, status, b);
 }
 
+void reply_shared(struct req *r, int status, const char *content_type, const void *data, size_t len,
+                  void (*sent)(const void *data, size_t len, void *arg), void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b || evbuffer_add_reference(b, data, len, sent, arg) != 0) {
+		if (b)
+			evbuffer_free(b);
+		sent(data, len, arg);
+		finish(r, 500, NULL);
+		return;
+	}
+	if (content_type)
+		req_add_header(r, "Content-Type", content_type);
+	finish(r, status, b);
+}
+
 void reply_empty(struct req *r, int status)
 {
 	finish(r, status, NULL);

@@ -71,6 +71,10 @@ int etag_listed(const char *header, const char *value);
 /* Answers; each takes ownership and finishes the request. */
 void reply_json(struct req *r, int status, json_t *body);
 void reply_raw(struct req *r, int status, const char *content_type, const void *data, size_t len);
+/* The same for bytes that outlive the call: referenced, not copied; sent()
+ * is called once they are written (or the answer is dropped). */
+void reply_shared(struct req *r, int status, const char *content_type, const void *data, size_t len,
+                  void (*sent)(const void *data, size_t len, void *arg), void *arg);
 void reply_empty(struct req *r, int status);
 void reply_problem(struct req *r, int status, const char *detail);
 /* 422 (or another status) with errors: [{"field", "message"}]; steals errors. */

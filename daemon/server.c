@@ -18,6 +18,7 @@
 #include "ratelimit.h"
 #include "router.h"
 #include "scheduler.h"
+#include "vevents.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -466,6 +467,7 @@ out:
 	if (srv.workers)
 		stop_workers(&srv);
 	scheduler_stop(srv.scheduler, atomic_load(&srv.shutdown_timeout_ms));
+	vevents_clear();
 	dblisten_free(listen);
 	for (size_t i = 0; i < 4; i++)
 		if (evs[i])

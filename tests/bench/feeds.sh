@@ -1,10 +1,10 @@
 #!/bin/sh
 # Feeds. In one run, with N events (10,000 by default; a tenth carry the
 # tag the small feed selects):
-#  - a feed of all N rendered cold by liaisond (a fresh feed each time, so
-#    nothing is cached): time per render, median of 5, beside Radicale
-#    (Debian's radicale) serving the same N events as its calendar
-#    collection (GET of the collection, median of 5);
+#  - a feed of all N rendered by liaisond: cold (just started), as a new
+#    feed over events already rendered, and after one event changed; the
+#    cold time beside Radicale (Debian's radicale) serving the same N
+#    events as its calendar collection (GET of the collection, median of 5);
 #  - a feed of N/10 events served by liaisond from memory under wrk beside
 #    nginx serving the same bytes as a static file, same connections;
 #  - liaisond's RSS with 100 feeds cached.
@@ -48,13 +48,30 @@ api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application
 feed_path() { api -d "$1" "http://127.0.0.1:$PORT/v1/feeds" |
 	/usr/bin/python3 -c 'import sys, json; u = json.load(sys.stdin)["url"]; print(u[u.index("/feeds/"):])'; }
 
-# Cold renders of the whole set.
+# Renders of the whole set. Cold: the daemon just started, nothing
+# rendered (3 restarts). Then a new feed over events already rendered for
+# another (5 feeds), and a feed after one of its events changed (5 changes).
 : >"$BENCH_TMP/cold"
-for i in 1 2 3 4 5; do
+for i in 1 2 3; do
+	kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+	bench_daemon --threads 2
 	p=$(feed_path '{"name": "all"}')
 	curl -s -o "$BENCH_TMP/all.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/cold"
 done
 cold=$(median <"$BENCH_TMP/cold")
+: >"$BENCH_TMP/newfeed"
+for i in 1 2 3 4 5; do
+	p=$(feed_path '{"name": "all"}')
+	curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/newfeed"
+done
+newfeed=$(median <"$BENCH_TMP/newfeed")
+: >"$BENCH_TMP/changed"
+some_id=$(psql_b -c "SELECT id FROM events ORDER BY start_utc LIMIT 1")
+for i in 1 2 3 4 5; do
+	api -X PATCH -d "{\"title\": \"Changed $i\"}" "http://127.0.0.1:$PORT/v1/events/$some_id" >/dev/null
+	curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/changed"
+done
+changed=$(median <"$BENCH_TMP/changed")
 vevents=$(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/all.ics")
 
 # Radicale with the same events as a calendar collection (one item each,
@@ -138,7 +155,9 @@ done
 rss100=$(rss_kib "$DAEMON_PID")
 
 echo "feeds: $N events, 2 cores shared by everything"
-echo "  cold render of all ($vevents VEVENTs, $(wc -c <"$BENCH_TMP/all.ics") bytes): ${cold}s (median of 5)"
+echo "  feed of all ($vevents VEVENTs, $(wc -c <"$BENCH_TMP/all.ics") bytes), time to the last byte:"
+echo "    cold (just started, nothing rendered): ${cold}s (median of 3)"
+echo "    a new feed over events rendered before: ${newfeed}s; after one event changed: ${changed}s (medians of 5)"
 echo "  Radicale GET of the same collection ($rad_vevents VEVENTs): ${rad}s (median of 5);" \
 	"liaisond is $(ratio "$rad" "$cold") times faster"
 echo "  from memory, $small_vevents VEVENTs ($(wc -c <"$BENCH_TMP/small.ics") bytes), $CONNS connections:" \
