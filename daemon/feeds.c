@@ -1,9 +1,14 @@
 /* feeds.c - iCalendar feeds: /v1/feeds for an org's admins, and the feed
  * itself at /feeds/{token}.ics, which needs no header because the
  * unguessable token is the key. A feed shows what its org may see, through
- * its filter, from a year back, with cancellations kept for 30 days. Each
- * fetch renders anew for now (see the issue note: the in-memory cache,
- * gzip and cross-instance invalidation come next). */
+ * its filter, from a year back, with cancellations kept for 30 days.
+ *
+ * A rendered feed (plain and gzip) is kept per worker thread until
+ * something changes anywhere (the data generation, bumped by NOTIFY and by
+ * this instance's own writes) or for five minutes; one rendering per feed
+ * runs at a time and other requests for it wait for its answer. Rendering
+ * asks which events the feed shows and their stamps, takes the VEVENTs it
+ * can from the shared cache (vevents.c) and renders only the rest. */
 #include "feeds.h"
 
 #include "dbpool.h"
