@@ -17,6 +17,7 @@
 #include "http.h"
 #include "ics_render.h"
 #include "jsonv.h"
+#include "log.h"
 #include "server.h"
 #include "token.h"
 #include "util.h"
@@ -418,6 +419,8 @@ struct feedfetch {
 	struct req **waiters;
 	int nwaiters, capwaiters;
 	struct feed_entry *slot; /* where the rendering will be kept */
+	int chunks;              /* second queries under way */
+	int failed, unreachable; /* one failed; whether the database was unreachable */
 };
 
 static void feedfetch_free(struct feedfetch *ff)
@@ -565,66 +568,97 @@ static void feed_rendered(struct feedfetch *ff)
 }
 
 /* Second query: the events the cache lacked, rendered and kept. */
+/* Second queries: the events the cache lacked, in chunks that run side by
+ * side on the pool's connections, so PostgreSQL builds one chunk while this
+ * loop renders another and never holds the loop for the whole feed. */
+#define MISSING_CHUNK 500
+
 static void on_missing_events(PGresult *res, void *arg)
 {
 	struct feedfetch *ff = arg;
+	ff->chunks--;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ff_fail(ff, res);
-		return;
-	}
-	/* Rows come back in any order: each names its position in the feed. */
-	for (int k = 0; k < PQntuples(res); k++) {
-		int i = atoi(PQgetvalue(res, k, 0));
-		if (i < 0 || i >= ff->n || ff->texts[i])
-			continue;
-		json_t *ev = json_loads(PQgetvalue(res, k, 3), 0, NULL);
-		const char *zone = NULL;
-		ff->texts[i] = ev ? ics_render_vevent(ev, ff->alarms, &zone) : NULL;
-		if (ff->texts[i]) {
-			snprintf(ff->zones[i], sizeof(ff->zones[i]), "%s",
-			         zone && !tz_is_utc(zone) ? zone : "");
-			vevents_put(PQgetvalue(res, k, 1), PQgetvalue(res, k, 2), ff->alarms,
-			            ff->texts[i], ff->zones[i]);
+		if (res)
+			log_error("feed %.8s: reading events failed: %s", ff->hash,
+			          PQresultErrorMessage(res));
+		if (!ff->failed) {
+			ff->failed = 1;
+			ff->unreachable = !res;
 		}
-		json_decref(ev);
+	} else {
+		/* Rows come back in any order: each names its position in the feed. */
+		for (int k = 0; k < PQntuples(res); k++) {
+			int i = atoi(PQgetvalue(res, k, 0));
+			if (i < 0 || i >= ff->n || ff->texts[i])
+				continue;
+			json_t *ev = json_loads(PQgetvalue(res, k, 3), 0, NULL);
+			const char *zone = NULL;
+			ff->texts[i] = ev ? ics_render_vevent(ev, ff->alarms, &zone) : NULL;
+			if (ff->texts[i]) {
+				snprintf(ff->zones[i], sizeof(ff->zones[i]), "%s",
+				         zone && !tz_is_utc(zone) ? zone : "");
+				vevents_put(PQgetvalue(res, k, 1), PQgetvalue(res, k, 2),
+				            ff->alarms, ff->texts[i], ff->zones[i]);
+			}
+			json_decref(ev);
+		}
 	}
-	feed_rendered(ff);
+	if (ff->chunks > 0)
+		return;
+	if (!ff->failed)
+		feed_rendered(ff);
+	else if (ff->unreachable)
+		ff_fail(ff, NULL);
+	else
+		ff_end(ff, FF_FAILED, "cannot read the feed's events");
+}
+
+static int fetch_chunk(struct feedfetch *ff, PGresult *rows, int from, int to)
+{
+	struct evbuffer *ids = evbuffer_new(), *pos = evbuffer_new();
+	int rc = -1;
+	if (ids && pos) {
+		for (int k = from; k < to; k++) {
+			evbuffer_add_printf(ids, "%s%s", k > from ? "," : "{",
+			                    PQgetvalue(rows, ff->missing[k], 0));
+			evbuffer_add_printf(pos, "%s%d", k > from ? "," : "{", ff->missing[k]);
+		}
+		evbuffer_add(ids, "}", 2);
+		evbuffer_add(pos, "}", 2);
+		const char *p[] = {(const char *)evbuffer_pullup(ids, -1),
+		                   (const char *)evbuffer_pullup(pos, -1)};
+		rc = dbpool_query(
+		    ff->r->w->db,
+		    "SELECT x.pos, e.id, " FEED_STAMP ", (" EVENT_JSON
+		    " || jsonb_build_object('parent_uid', (SELECT p.uid "
+		    "FROM events p WHERE p.id = e.parent_id), 'agreement', (SELECT "
+		    "jsonb_build_object('title', a.title, 'stage', a.stage, 'parties', "
+		    "to_jsonb(a.parties), 'signed_on', a.signed_on, 'expires_on', a.expires_on) "
+		    "FROM agreements a WHERE a.id = e.agreement_id)))::text "
+		    "FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
+		    "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id",
+		    2, p, on_missing_events, ff);
+	}
+	if (ids)
+		evbuffer_free(ids);
+	if (pos)
+		evbuffer_free(pos);
+	return rc;
 }
 
 static void fetch_missing(struct feedfetch *ff, PGresult *rows)
 {
-	struct evbuffer *ids = evbuffer_new(), *pos = evbuffer_new();
-	if (!ids || !pos) {
-		if (ids)
-			evbuffer_free(ids);
-		if (pos)
-			evbuffer_free(pos);
-		ff_end(ff, FF_FAILED, "out of memory");
-		return;
+	for (int from = 0; from < ff->nmissing; from += MISSING_CHUNK) {
+		int to = from + MISSING_CHUNK < ff->nmissing ? from + MISSING_CHUNK : ff->nmissing;
+		if (fetch_chunk(ff, rows, from, to) != 0) {
+			ff->failed = 1;
+			ff->unreachable = 1;
+			break;
+		}
+		ff->chunks++;
 	}
-	for (int k = 0; k < ff->nmissing; k++) {
-		evbuffer_add_printf(ids, "%s%s", k ? "," : "{",
-		                    PQgetvalue(rows, ff->missing[k], 0));
-		evbuffer_add_printf(pos, "%s%d", k ? "," : "{", ff->missing[k]);
-	}
-	evbuffer_add(ids, "}", 2);
-	evbuffer_add(pos, "}", 2);
-	const char *p[] = {(const char *)evbuffer_pullup(ids, -1),
-	                   (const char *)evbuffer_pullup(pos, -1)};
-	if (dbpool_query(
-	        ff->r->w->db,
-	        "SELECT x.pos, e.id, " FEED_STAMP ", (" EVENT_JSON
-	        " || jsonb_build_object('parent_uid', (SELECT p.uid "
-	        "FROM events p WHERE p.id = e.parent_id), 'agreement', (SELECT "
-	        "jsonb_build_object('title', a.title, 'stage', a.stage, 'parties', "
-	        "to_jsonb(a.parties), 'signed_on', a.signed_on, 'expires_on', a.expires_on) "
-	        "FROM agreements a WHERE a.id = e.agreement_id)))::text "
-	        "FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
-	        "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id",
-	        2, p, on_missing_events, ff) != 0)
+	if (ff->chunks == 0) /* nothing was asked: the database is not there */
 		ff_fail(ff, NULL);
-	evbuffer_free(ids);
-	evbuffer_free(pos);
 }
 
 /* First query: which events the feed shows, in order, with their stamps;

@@ -12,8 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[160];
-	json_t *items = ical_import_parse((const char *)data, size, "America/Toronto", err,
-	                                  sizeof(err));
+	json_t *items =
+	    ical_import_parse((const char *)data, size, "America/Toronto", err, sizeof(err));
 	size_t i;
 	json_t *it;
 	json_array_foreach(items, i, it)
