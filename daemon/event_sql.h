@@ -68,6 +68,22 @@
 	                                                                                        "updated_" \
 	                                                                                        "at") ")"
 
+/* The same event as plain columns, for event_json.c (EVENT_NCOLS of them):
+ * times as Unix seconds (wall times read as UTC), arrays in text form. */
+/* clang-format off */
+#define EV_EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
+#define EV_EPOCH_LIST(col) \
+	"(CASE WHEN cardinality(" col ") = 0 THEN '{}'::bigint[] ELSE (SELECT array_agg(" \
+	EV_EPOCH("x") " ORDER BY x) FROM unnest(" col ") x) END)"
+#define EVENT_COLS \
+	"e.id, o.slug, e.kind, e.title, e.description, e.location, e.city, e.country, " \
+	"e.timezone, e.all_day, " EV_EPOCH("e.start_local") ", " EV_EPOCH("e.end_local") ", " \
+	"e.rrule, " EV_EPOCH_LIST("e.exdates") ", " EV_EPOCH_LIST("e.rdates") ", e.series_id, " \
+	EV_EPOCH("e.recurrence_id") ", e.uid, e.status, e.visibility, e.partners, e.tags, " \
+	"e.parent_id, e.agreement_id, e.reminders, e.url, e.sequence, " \
+	EV_EPOCH("e.created_at") ", " EV_EPOCH("e.updated_at")
+/* clang-format on */
+
 /* Who may see event e: $ME is the caller's org id, $MYSLUG its slug. */
 #define EV_VISIBLE(t, me, myslug)                                                                  \
 	"(" t ".visibility = 'network' OR " t ".org_id = " me " OR " myslug " = ANY(" t            \
