@@ -12,6 +12,7 @@
 #include "feeds.h"
 
 #include "dbpool.h"
+#include "event_json.h"
 #include "event_sql.h"
 #include "filters.h"
 #include "http.h"
@@ -568,6 +569,29 @@ static void feed_rendered(struct feedfetch *ff)
 }
 
 /* Second query: the events the cache lacked, rendered and kept. */
+/* A row of the second query as the event the renderer takes: the API's
+ * representation (built from plain columns, which costs the database far
+ * less than JSON), with the parent's UID and the agreement. */
+static json_t *feed_event(PGresult *res, int k)
+{
+	json_t *ev = event_json_build(res, k, 9);
+	if (!ev)
+		return NULL;
+	if (!PQgetisnull(res, k, 3))
+		json_object_set_new(ev, "parent_uid", json_string(PQgetvalue(res, k, 3)));
+	if (!PQgetisnull(res, k, 4)) {
+		json_t *parties = json_loads(PQgetvalue(res, k, 6), 0, NULL);
+		json_t *ag = json_pack(
+		    "{s:s, s:s, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 4), "stage",
+		    PQgetvalue(res, k, 5), "parties", parties ? parties : json_array(), "signed_on",
+		    PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7), "expires_on",
+		    PQgetisnull(res, k, 8) ? NULL : PQgetvalue(res, k, 8));
+		if (ag)
+			json_object_set_new(ev, "agreement", ag);
+	}
+	return ev;
+}
+
 /* Second queries: the events the cache lacked, in chunks that run side by
  * side on the pool's connections, so PostgreSQL builds one chunk while this
  * loop renders another and never holds the loop for the whole feed. */
@@ -591,7 +615,7 @@ static void on_missing_events(PGresult *res, void *arg)
 			int i = atoi(PQgetvalue(res, k, 0));
 			if (i < 0 || i >= ff->n || ff->texts[i])
 				continue;
-			json_t *ev = json_loads(PQgetvalue(res, k, 3), 0, NULL);
+			json_t *ev = feed_event(res, k);
 			const char *zone = NULL;
 			ff->texts[i] = ev ? ics_render_vevent(ev, ff->alarms, &zone) : NULL;
 			if (ff->texts[i]) {
@@ -629,14 +653,13 @@ static int fetch_chunk(struct feedfetch *ff, PGresult *rows, int from, int to)
 		                   (const char *)evbuffer_pullup(pos, -1)};
 		rc = dbpool_query(
 		    ff->r->w->db,
-		    "SELECT x.pos, e.id, " FEED_STAMP ", (" EVENT_JSON
-		    " || jsonb_build_object('parent_uid', (SELECT p.uid "
-		    "FROM events p WHERE p.id = e.parent_id), 'agreement', (SELECT "
-		    "jsonb_build_object('title', a.title, 'stage', a.stage, 'parties', "
-		    "to_jsonb(a.parties), 'signed_on', a.signed_on, 'expires_on', a.expires_on) "
-		    "FROM agreements a WHERE a.id = e.agreement_id)))::text "
-		    "FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
-		    "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id",
+		    "SELECT x.pos, e.id, " FEED_STAMP ", (SELECT p.uid FROM events p "
+		    "WHERE p.id = e.parent_id), a.title, a.stage, to_jsonb(a.parties)::text, "
+		    "to_char(a.signed_on, 'YYYY-MM-DD'), to_char(a.expires_on, "
+		    "'YYYY-MM-DD'), " EVENT_COLS
+		    " FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
+		    "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id "
+		    "LEFT JOIN agreements a ON a.id = e.agreement_id",
 		    2, p, on_missing_events, ff);
 	}
 	if (ids)
