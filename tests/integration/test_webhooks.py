@@ -305,3 +305,62 @@ def test_a_redirect_is_a_failed_attempt(ctx):
     items = d.request("GET", f"/v1/webhooks/{ep['id']}/deliveries", token=k["host"]).json()["items"]
     assert items[0]["attempt_log"][0]["status_code"] == 302
     assert items[0]["state"] in ("pending", "sending", "failed")
+
+
+def test_hostile_requests_to_webhook_routes(ctx):
+    """Malformed bodies, ids, cursors and queries get a clear 4xx naming the
+    field, never a 500, and write nothing. Private targets are not allowed."""
+    db, k, d = world(ctx)
+    ep = d.request("POST", "/v1/webhooks", token=k["host"],
+                   body={"url": "https://hooks.example.org/x"}).json()
+    base = f"/v1/webhooks/{ep['id']}"
+    cases = [
+        ("POST", "/v1/webhooks", b"{not json", {"Content-Type": "application/json"}, 400, None),
+        ("POST", "/v1/webhooks", b'{"url": "https://a.example/\\u0000"}',
+         {"Content-Type": "application/json"}, 400, None),
+        ("POST", "/v1/webhooks", b'{"url": "https://a.example/"}', {"Content-Type": "text/plain"},
+         415, None),
+        ("POST", "/v1/webhooks", {"url": "https://a.example/", "description": "x" * 600}, None,
+         422, "description"),
+        ("POST", "/v1/webhooks", {"url": "https://a.example/", "types": [None]}, None, 422,
+         "types[0]"),
+        ("POST", "/v1/webhooks", {"url": "https://a.example/", "filter": []}, None, 422, "filter"),
+        ("POST", "/v1/webhooks", {"url": "https://a.example/", "filter": {"kinds": "visit"}},
+         None, 422, "filter.kinds"),
+        ("POST", "/v1/webhooks", {"url": "https://a.example/", "rate_limit": 1e308 * 10}, None,
+         400, None),
+        ("POST", "/v1/webhooks", {"url": "https://a.example/'; DROP TABLE events; --"}, None,
+         422, "url"),
+        ("POST", "/v1/webhooks", {"url": "http://[::ffff:127.0.0.1]/"}, None, 422, "url"),
+        ("POST", "/v1/webhooks", {"url": "http://0x7f000001/"}, None, 422, "url"),
+        ("PATCH", base, {"types": []}, None, 422, "types"),
+        ("PATCH", base, {"enabled": "yes"}, None, 422, "enabled"),
+        ("PATCH", base, {"url": "ftp://example.org/"}, None, 422, "url"),
+        ("PATCH", "/v1/webhooks/not-a-uuid", {"enabled": True}, None, 404, None),
+        ("GET", base + "/deliveries?status=%00", None, None, 422, "status"),
+        ("GET", base + "/deliveries?limit=0", None, None, 422, "limit"),
+        ("GET", base + "/deliveries?limit=99999999999999999999", None, None, 422, "limit"),
+        ("GET", base + "/deliveries?cursor=1.msg_x%27", None, None, 200, None),
+        ("GET", base + "/deliveries?cursor=abc", None, None, 422, "cursor"),
+        ("GET", base + "/deliveries?cursor=" + "9" * 30 + ".msg_1", None, None, 422, "cursor"),
+        ("POST", base + "/recover", {"since": "2026-13-45T00:00:00Z"}, None, 422, "since"),
+        ("POST", base + "/recover", {"since": "2999-01-01T00:00:00Z"}, None, 422, "since"),
+        ("POST", base + "/recover", {"since": "2026-01-01T00:00:00Z", "x": 1}, None, 422, "x"),
+        ("POST", "/v1/deliveries/msg_%2F..%2F/retry", None, None, 404, None),
+        ("POST", "/v1/deliveries/" + "msg_" + "a" * 500 + "/retry", None, None, 404, None),
+        ("GET", "/v1/events/00000000-0000-0000-0000-000000000000/reminders", None, None, 404,
+         None),
+        ("GET", f"/v1/events/{ep['id']}/reminders?limit=-1", None, None, 422, "limit"),
+    ]
+    before = ctx.cluster.psql("SELECT count(*) FROM webhook_endpoints", db.split("dbname=")[1])
+    for method, path, body, headers, status, field in cases:
+        r = d.request(method, path, body=body, headers=headers, token=k["host"])
+        assert r.status == status, (method, path, body, r)
+        if status >= 400:
+            assert r.header("Content-Type") == "application/problem+json", r
+        if field:
+            assert field in [e["field"] for e in r.json()["errors"]], (path, body, r.json())
+    after = ctx.cluster.psql("SELECT count(*) FROM webhook_endpoints", db.split("dbname=")[1])
+    assert before == after == "1"
+    got = d.request("GET", base, token=k["host"]).json()
+    assert got["enabled"] is True and got["url"] == "https://hooks.example.org/x"
