@@ -300,6 +300,9 @@ static void on_key_deleted(PGresult *res, void *arg)
 		reply_problem(r, 404, "no such key");
 		return;
 	}
+	/* This instance's threads drop the key at once (read your writes);
+	 * the others hear of it through NOTIFY. */
+	atomic_fetch_add(&r->w->srv->auth_generation, 1);
 	reply_empty(r, 204);
 }
 
