@@ -18,9 +18,7 @@ int valid_country(const char *s)
 	return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
 }
 
-/* Length of the UTF-8 sequence at p (1..4), or 0 if it is not well formed
- * (overlong forms, surrogates and values past U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *p)
+size_t utf8_seq(const unsigned char *p)
 {
 	unsigned c = p[0];
 	if (c < 0x80)

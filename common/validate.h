@@ -8,6 +8,10 @@
 int valid_slug(const char *s);
 /* ISO 3166-1 alpha-2 shape: two upper-case letters. */
 int valid_country(const char *s);
+/* Length of the UTF-8 sequence at p (1..4), or 0 if it is not well formed
+ * (overlong forms, surrogates and values past U+10FFFF included). Reads no
+ * further than a NUL byte, so p must be NUL-terminated. */
+size_t utf8_seq(const unsigned char *p);
 /* Valid UTF-8, no control characters but tab/newline, 1..max bytes. */
 int valid_text(const char *s, size_t max, int allow_newlines);
 /* Canonical lower-case UUID text. */

@@ -19,6 +19,7 @@
 #include "sender.h"
 #include "token.h"
 #include "util.h"
+#include "validate.h"
 #include "whsig.h"
 
 #include <event2/buffer.h>
@@ -477,7 +478,8 @@ static int64_t bucket_take(struct scheduler *sc, const char *endpoint, double ra
 	return (int64_t)((1 - b->tokens) * 1000.0 / rate) + 1;
 }
 
-/* Answers go into a text column: invalid UTF-8 and NULs become '?'. */
+/* Answers go into a text column: invalid UTF-8 and NULs become '?'. s is
+ * NUL-terminated after its n bytes (the sender keeps it so). */
 static char *printable(const char *s, size_t n)
 {
 	char *out = malloc(n + 1);
@@ -485,25 +487,8 @@ static char *printable(const char *s, size_t n)
 		return NULL;
 	size_t i = 0;
 	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80             ? 1
-		             : (c & 0xe0) == 0xc0 ? 2
-		             : (c & 0xf0) == 0xe0 ? 3
-		             : (c & 0xf8) == 0xf0 ? 4
-		                                  : 0;
-		int good = len > 0 && c != 0 && i + len <= n && !(len == 2 && c < 0xc2) &&
-		           !(len == 4 && c > 0xf4);
-		for (size_t k = 1; good && k < len; k++)
-			good = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-		if (good && len == 3) {
-			unsigned char d = (unsigned char)s[i + 1];
-			good = !(c == 0xe0 && d < 0xa0) && !(c == 0xed && d >= 0xa0);
-		}
-		if (good && len == 4) {
-			unsigned char d = (unsigned char)s[i + 1];
-			good = !(c == 0xf0 && d < 0x90) && !(c == 0xf4 && d >= 0x90);
-		}
-		if (!good) {
+		size_t len = s[i] ? utf8_seq((const unsigned char *)s + i) : 0;
+		if (!len || i + len > n) {
 			out[i++] = '?';
 			continue;
 		}
@@ -655,7 +640,7 @@ static void on_sent(const struct send_result *res, void *arg)
 		snprintf(j->error, sizeof(j->error), "%s", res->error);
 	else if (!j->ok)
 		snprintf(j->error, sizeof(j->error), "the endpoint answered %ld", res->status);
-	j->response = printable(res->response, res->response_len);
+	j->response = printable(res->response ? res->response : "", res->response_len);
 	j->next = NULL;
 	if (sc->outcomes_tail)
 		sc->outcomes_tail->next = j;
