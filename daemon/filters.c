@@ -6,6 +6,7 @@
 #include "tz.h"
 #include "validate.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,18 +237,27 @@ static int known_params(struct req *r, const char *const *extra, json_t *errors)
 	return json_array_size(errors) == 0;
 }
 
+int filters_int_param(struct req *r, const char *name, int min, int max, int dflt, json_t *errors)
+{
+	const char *v = req_query(r, name);
+	if (!v)
+		return dflt;
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (!*v || *end || errno || x < min || x > max) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "must be an integer from %d to %d", min, max);
+		if (errors)
+			jv_error(errors, name, msg);
+		return dflt;
+	}
+	return (int)x;
+}
+
 static void limit_param(struct req *r, struct listq *q, json_t *errors)
 {
-	const char *lim = req_query(r, "limit");
-	q->limit = 100;
-	if (lim) {
-		char *end;
-		long v = strtol(lim, &end, 10);
-		if (!*lim || *end || v < 1 || v > 1000)
-			jv_error(errors, "limit", "must be an integer from 1 to 1000");
-		else
-			q->limit = (int)v;
-	}
+	q->limit = filters_int_param(r, "limit", 1, 1000, 100, errors);
 }
 
 void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors)

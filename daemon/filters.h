@@ -65,6 +65,9 @@ json_t *filters_check_json(json_t *filter, json_t *errors) WUR;
 	"jsonb_array_elements_text(coalesce(" param "::jsonb -> 'orgs', '[]')) s UNION ALL "       \
 	"SELECT 'partners', s FROM jsonb_array_elements_text(coalesce(" param                      \
 	"::jsonb -> 'partners', '[]')) s) x WHERE s NOT IN (SELECT slug FROM orgs))"
+/* An integer query parameter in [min, max]; dflt when absent or bad (a
+ * bad one is named in errors, which may be NULL once it was checked). */
+int filters_int_param(struct req *r, const char *name, int min, int max, int dflt, json_t *errors);
 /* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
 int parse_instant(const char *s, int64_t *out) WUR;
 

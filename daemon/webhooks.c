@@ -19,7 +19,6 @@
 #include "webhooks_sql.h"
 #include "whsig.h"
 
-#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <math.h>
@@ -37,17 +36,6 @@
 static const char *const types_known[] = {
     "reminder.due",      "event.created",     "event.updated",     "event.cancelled",
     "agreement.created", "agreement.updated", "endpoint.disabled", "webhook.test"};
-
-/* Digits only, 1..max of them. */
-static int decimal(const char *s, size_t n, size_t max)
-{
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
 
 static int require_admin(struct req *r)
 {
@@ -495,8 +483,8 @@ static void on_deliveries(PGresult *res, void *arg)
 		return;
 	}
 	json_t *items = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-	const char *lim = req_query(r, "limit");
-	size_t limit = lim ? (size_t)atoi(lim) : DELIVERIES_DEFAULT;
+	size_t limit =
+	    (size_t)filters_int_param(r, "limit", 1, DELIVERIES_MAX, DELIVERIES_DEFAULT, NULL);
 	json_t *next = json_null();
 	if (items && json_array_size(items) > limit) {
 		json_array_remove(items, limit);
@@ -532,17 +520,15 @@ void webhooks_deliveries(struct req *r)
 	if (!known)
 		jv_error(errors, "status",
 		         "must be pending, sending, delivered, failed or cancelled");
-	const char *lim = req_query(r, "limit");
-	int limit = DELIVERIES_DEFAULT;
-	if (lim &&
-	    (!decimal(lim, strlen(lim), 3) || (limit = atoi(lim)) < 1 || limit > DELIVERIES_MAX))
-		jv_error(errors, "limit", "must be 1-200");
+	int limit = filters_int_param(r, "limit", 1, DELIVERIES_MAX, DELIVERIES_DEFAULT, errors);
 	const char *cursor = req_query(r, "cursor");
 	char cur_t[24] = "", cur_id[64] = "";
 	if (cursor) {
 		const char *dot = strchr(cursor, '.');
-		if (!dot || dot - cursor >= (long)sizeof(cur_t) || dot == cursor ||
-		    !decimal(cursor, (size_t)(dot - cursor), 20) ||
+		/* Microseconds since 1970 fit 18 digits until the year 33658: more
+		 * would overflow the bigint the database reads them as. */
+		if (!dot || dot - cursor > 18 || dot == cursor ||
+		    strspn(cursor, "0123456789") != (size_t)(dot - cursor) ||
 		    strlen(dot + 1) >= sizeof(cur_id) || strncmp(dot + 1, "msg_", 4) != 0)
 			jv_error(errors, "cursor", "is not a cursor this API gave");
 		else {
@@ -630,8 +616,8 @@ static void on_event_plan(PGresult *res, void *arg)
 		reply_problem(r, 404, "no such event");
 		return;
 	}
-	const char *lim = req_query(r, "limit");
-	size_t limit = lim ? (size_t)atoi(lim) : REMINDERS_DEFAULT;
+	size_t limit =
+	    (size_t)filters_int_param(r, "limit", 1, REMINDERS_MAX, REMINDERS_DEFAULT, NULL);
 	struct firelist fl = {json_array()};
 	int64_t now = strtoll(PQgetvalue(res, 0, P_NOW), NULL, 10);
 	char until[24];
@@ -670,13 +656,13 @@ void events_reminders(struct req *r)
 		reply_problem(r, 404, "no such event");
 		return;
 	}
-	const char *lim = req_query(r, "limit");
-	if (lim && (!decimal(lim, strlen(lim), 4) || atoi(lim) < 1 || atoi(lim) > REMINDERS_MAX)) {
-		json_t *errors = json_array();
-		jv_error(errors, "limit", "must be 1-1000");
+	json_t *errors = json_array();
+	filters_int_param(r, "limit", 1, REMINDERS_MAX, REMINDERS_DEFAULT, errors);
+	if (json_array_size(errors)) {
 		reply_problem_fields(r, 422, "the query is not valid", errors);
 		return;
 	}
+	json_decref(errors);
 	const char *p[] = {id, r->who.org_id, r->who.org_slug};
 	if (dbpool_query(r->w->db, SCHED_EVENT_PLAN, 3, p, on_event_plan, r) != 0)
 		reply_unavailable(r);

@@ -343,6 +343,7 @@ def test_hostile_requests_to_webhook_routes(ctx):
         ("GET", base + "/deliveries?cursor=1.msg_x%27", None, None, 200, None),
         ("GET", base + "/deliveries?cursor=abc", None, None, 422, "cursor"),
         ("GET", base + "/deliveries?cursor=" + "9" * 30 + ".msg_1", None, None, 422, "cursor"),
+        ("GET", base + "/deliveries?cursor=" + "9" * 20 + ".msg_1", None, None, 422, "cursor"),
         ("POST", base + "/recover", {"since": "2026-13-45T00:00:00Z"}, None, 422, "since"),
         ("POST", base + "/recover", {"since": "2999-01-01T00:00:00Z"}, None, 422, "since"),
         ("POST", base + "/recover", {"since": "2026-01-01T00:00:00Z", "x": 1}, None, 422, "x"),
