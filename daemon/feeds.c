@@ -697,10 +697,7 @@ static void on_feed_events(PGresult *res, void *arg)
 	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
 	ff->zones = calloc((size_t)ff->n + 1, sizeof(*ff->zones));
 	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
-	struct evbuffer *one = evbuffer_new();
-	if (!ff->texts || !ff->zones || !ff->missing || !one) {
-		if (one)
-			evbuffer_free(one);
+	if (!ff->texts || !ff->zones || !ff->missing) {
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
@@ -709,20 +706,11 @@ static void on_feed_events(PGresult *res, void *arg)
 		int64_t t = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		if (t > ff->changed)
 			ff->changed = t;
-		if (vevents_get(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), ff->alarms, one,
-		                ff->zones[i])) {
-			size_t l = evbuffer_get_length(one);
-			ff->texts[i] = malloc(l + 1);
-			if (ff->texts[i]) {
-				evbuffer_remove(one, ff->texts[i], l);
-				ff->texts[i][l] = '\0';
-				continue;
-			}
-			evbuffer_drain(one, l);
-		}
-		ff->missing[ff->nmissing++] = i;
+		ff->texts[i] = vevents_get(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), ff->alarms,
+		                           ff->zones[i]);
+		if (!ff->texts[i])
+			ff->missing[ff->nmissing++] = i;
 	}
-	evbuffer_free(one);
 	if (ff->nmissing)
 		fetch_missing(ff, res);
 	else

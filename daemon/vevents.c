@@ -52,21 +52,21 @@ static struct vevent **slot(const char *key)
 			return &table[i];
 }
 
-int vevents_get(const char *id, const char *stamp, int alarms, struct evbuffer *out, char *zone)
+char *vevents_get(const char *id, const char *stamp, int alarms, char *zone)
 {
 	char key[40];
 	make_key(key, id, alarms);
-	int hit = 0;
+	char *copy = NULL;
 	pthread_mutex_lock(&lock);
 	if (table) {
 		struct vevent *v = *slot(key);
-		if (v && !strcmp(v->stamp, stamp) && evbuffer_add(out, v->text, v->len) == 0) {
+		if (v && !strcmp(v->stamp, stamp) && (copy = malloc(v->len + 1))) {
+			memcpy(copy, v->text, v->len + 1);
 			memcpy(zone, v->zone, sizeof(v->zone));
-			hit = 1;
 		}
 	}
 	pthread_mutex_unlock(&lock);
-	return hit;
+	return copy;
 }
 
 static void clear_locked(void)

@@ -7,11 +7,9 @@
 
 #include "compat.h"
 
-#include <event2/buffer.h>
-
-/* If id's text for stamp and alarms is kept, appends it to out, puts the
- * zone it uses (or "") in zone (65 bytes) and returns 1; else 0. */
-int vevents_get(const char *id, const char *stamp, int alarms, struct evbuffer *out, char *zone);
+/* A copy of id's text for stamp and alarms (free it), with the zone it
+ * uses (or "") put in zone (65 bytes); NULL when it is not kept. */
+char *vevents_get(const char *id, const char *stamp, int alarms, char *zone) WUR;
 /* Keeps a copy of text (zone may be NULL). Safe from any thread. */
 void vevents_put(const char *id, const char *stamp, int alarms, const char *text, const char *zone);
 /* Drops everything (at exit). */
