@@ -7,6 +7,7 @@
  * character (3.0.16). */
 #include "ics_render.h"
 
+#include "token.h"
 #include "tz.h"
 
 #include <event2/buffer.h>
@@ -336,4 +337,62 @@ char *ics_render(const char *name, int alarms, json_t *events)
 	free(head);
 	evbuffer_free(body);
 	return out;
+}
+
+/* An event that uses every part of the renderer: a timed series in a zone
+ * with exdates and rdates, an all-day override, long non-ASCII text that
+ * must be folded and escaped, partners, an agreement, reminders. */
+static const char fingerprint_sample[] =
+    "{\"uid\": \"fingerprint@liaison\", \"timezone\": \"America/Toronto\", \"all_day\": false,"
+    " \"start\": \"2026-03-02T09:00:00\", \"end\": \"2026-03-02T10:30:00\","
+    " \"rrule\": \"FREQ=WEEKLY;BYDAY=MO;COUNT=10\", \"exdates\": [\"2026-03-16T09:00:00\"],"
+    " \"rdates\": [\"2026-03-20T09:00:00\"], \"created_at\": \"2026-01-01T00:00:00Z\","
+    " \"updated_at\": \"2026-01-02T03:04:05Z\", \"sequence\": 3, \"status\": \"tentative\","
+    " \"title\": \"\\u0110\\u00e0 N\\u1eb5ng k\\u1ebft n\\u1ed1i; h\\u1ec7 sinh th\\u00e1i,"
+    " kh\\u1edfi nghi\\u1ec7p \\\\ \\u0111\\u1ed5i m\\u1edbi s\\u00e1ng t\\u1ea1o v\\u1edbi"
+    " c\\u00e1c doanh nghi\\u1ec7p Trung Qu\\u1ed1c\", \"description\": \"line one\\nline two\","
+    " \"location\": \"Room 1, Tower\", \"url\": \"https://example.org/a?b=c\","
+    " \"parent_uid\": \"parent@liaison\", \"kind\": \"meeting\", \"tags\": [\"a\", \"b,c\"],"
+    " \"partners\": [\"busan\", \"hcmc-dost\"], \"reminders\": [\"-P1D\", \"-PT15M\"],"
+    " \"agreement\": {\"title\": \"MOU\", \"stage\": \"signed\", \"parties\": [\"x\", \"y\"],"
+    " \"signed_on\": \"2025-01-02\", \"expires_on\": \"2030-01-02\"}}";
+static const char fingerprint_override[] =
+    "{\"uid\": \"fingerprint@liaison\", \"timezone\": \"UTC\", \"all_day\": true,"
+    " \"start\": \"2026-03-09\", \"end\": \"2026-03-11\", \"series_id\": \"s\","
+    " \"recurrence_id\": \"2026-03-09\", \"status\": \"cancelled\", \"title\": \"t\","
+    " \"updated_at\": \"2026-01-02T03:04:05Z\", \"created_at\": \"2026-01-01T00:00:00Z\"}";
+
+int ics_render_fingerprint(char out[ICS_FINGERPRINT_LEN + 1])
+{
+	const char *samples[] = {fingerprint_sample, fingerprint_override};
+	const char *zones[] = {"America/Toronto", "Asia/Seoul"};
+	struct evbuffer *b = evbuffer_new();
+	int rc = b ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < sizeof(samples) / sizeof(*samples); i++) {
+		json_t *ev = json_loads(samples[i], 0, NULL);
+		for (int alarms = 0; rc == 0 && alarms <= 1; alarms++) {
+			const char *zone = NULL;
+			char *text = ev ? ics_render_vevent(ev, alarms, &zone) : NULL;
+			rc = text ? evbuffer_add(b, text, strlen(text)) : -1;
+			free(text);
+		}
+		json_decref(ev);
+	}
+	char *head = rc == 0 ? ics_render_head("fingerprint", zones, 2) : NULL;
+	if (!head || evbuffer_add(b, head, strlen(head)) != 0)
+		rc = -1;
+	free(head);
+	char digest[TOKEN_HASH_HEX + 1];
+	if (rc == 0) {
+		size_t n = evbuffer_get_length(b);
+		const char *all = (const char *)evbuffer_pullup(b, -1);
+		rc = all && token_hash(all, n, digest) == 0 ? 0 : -1;
+	}
+	if (rc == 0) {
+		memcpy(out, digest, ICS_FINGERPRINT_LEN);
+		out[ICS_FINGERPRINT_LEN] = '\0';
+	}
+	if (b)
+		evbuffer_free(b);
+	return rc;
 }

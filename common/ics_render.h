@@ -2,6 +2,8 @@
 #ifndef LIAISON_ICS_RENDER_H
 #define LIAISON_ICS_RENDER_H
 
+#include "compat.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -17,6 +19,11 @@ char *ics_render(const char *name, int alarms, json_t *events);
 #define ICS_TAIL "END:VCALENDAR\r\n"
 char *ics_render_vevent(json_t *ev, int alarms, const char **zone_out);
 char *ics_render_head(const char *name, const char *const *zones, size_t nz);
+/* A fingerprint of what the renderer makes of sample events (16 hex
+ * digits): it changes whenever a change of this code or of libical changes
+ * the output, so stored renderings of an older renderer are not used. */
+#define ICS_FINGERPRINT_LEN 16
+int ics_render_fingerprint(char out[ICS_FINGERPRINT_LEN + 1]) WUR;
 /* strcmp for qsort of zone names. */
 int ics_zone_cmp(const void *a, const void *b);
 

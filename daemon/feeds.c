@@ -372,8 +372,12 @@ static int accepts_gzip(struct req *r)
 	return ae && strstr(ae, "gzip") && !strstr(ae, "gzip;q=0");
 }
 
-static void serve_entry(struct req *r, const struct feed_entry *e)
+static void serve_entry(struct req *r, struct feed_entry *e)
 {
+	/* Compressed when first asked for: a rendering that no client takes
+	 * gzipped never costs the deflate (17 ms for 4 MB). */
+	if (!e->gz && accepts_gzip(r))
+		e->gz = gzip(e->body, e->len, &e->gzlen);
 	int gz = e->gz && accepts_gzip(r);
 	const char *etag = gz ? e->etag_gz : e->etag;
 	req_set_etag(r, etag);
@@ -413,7 +417,8 @@ struct feedfetch {
 	int n;
 	char **texts;
 	char (*zones)[65];
-	int *missing; /* rows not in the VEVENT cache, rendered after a second query */
+	char (*ids)[37], (*stamps)[48];
+	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
 	int nmissing;
 	/* Requests for the same feed that came while this one was rendering:
 	 * they get its answer instead of rendering it again. */
@@ -434,6 +439,8 @@ static void feedfetch_free(struct feedfetch *ff)
 	free(ff->texts);
 	free(ff->zones);
 	free(ff->missing);
+	free(ff->ids);
+	free(ff->stamps);
 	free(ff);
 }
 
@@ -459,7 +466,7 @@ enum ff_end { FF_SERVE, FF_DB_ERROR, FF_STALE, FF_NOT_FOUND, FF_FAILED };
 static void ff_answer(struct req *r, enum ff_end how, struct feedfetch *ff, const void *arg)
 {
 	switch (how) {
-	case FF_SERVE: serve_entry(r, arg); break;
+	case FF_SERVE: serve_entry(r, entry_for(r->w->feeds, ff->hash)); break;
 	case FF_DB_ERROR: reply_db_error(r, arg); break;
 	case FF_STALE: serve_stale_or_503(r, ff->hash); break;
 	case FF_NOT_FOUND: feed_not_found(r); break;
@@ -559,13 +566,12 @@ static void feed_rendered(struct feedfetch *ff)
 	e->rendered_ms = now_monotonic_ms();
 	e->body = ics;
 	e->len = len;
-	e->gz = gzip(ics, e->len, &e->gzlen);
 	e->changed = ff->changed;
 	/* A strong ETag per content coding. */
 	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
 	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
 	http_date(ff->changed, e->last_modified);
-	ff_end(ff, FF_SERVE, e);
+	ff_end(ff, FF_SERVE, NULL);
 }
 
 /* Second query: the events the cache lacked, rendered and kept. */
@@ -611,6 +617,7 @@ static void on_missing_events(PGresult *res, void *arg)
 		}
 	} else {
 		/* Rows come back in any order: each names its position in the feed. */
+		json_t *store = NULL;
 		for (int k = 0; k < PQntuples(res); k++) {
 			int i = atoi(PQgetvalue(res, k, 0));
 			if (i < 0 || i >= ff->n || ff->texts[i])
@@ -623,9 +630,12 @@ static void on_missing_events(PGresult *res, void *arg)
 				         zone && !tz_is_utc(zone) ? zone : "");
 				vevents_put(PQgetvalue(res, k, 1), PQgetvalue(res, k, 2),
 				            ff->alarms, ff->texts[i], ff->zones[i]);
+				vevents_add(&store, PQgetvalue(res, k, 1), PQgetvalue(res, k, 2),
+				            ff->alarms, ff->texts[i], ff->zones[i]);
 			}
 			json_decref(ev);
 		}
+		vevents_store(ff->r->w->db, store);
 	}
 	if (ff->chunks > 0)
 		return;
@@ -637,43 +647,68 @@ static void on_missing_events(PGresult *res, void *arg)
 		ff_end(ff, FF_FAILED, "cannot read the feed's events");
 }
 
-static int fetch_chunk(struct feedfetch *ff, PGresult *rows, int from, int to)
+/* "{a,b,c}" of the positions from..to of ff->missing: their index, id or
+ * stamp (ids and stamps need no quoting). */
+enum chunk_part { PART_POS, PART_ID, PART_STAMP };
+
+static char *chunk_array(const struct feedfetch *ff, int from, int to, enum chunk_part part)
 {
-	struct evbuffer *ids = evbuffer_new(), *pos = evbuffer_new();
-	int rc = -1;
-	if (ids && pos) {
-		for (int k = from; k < to; k++) {
-			evbuffer_add_printf(ids, "%s%s", k > from ? "," : "{",
-			                    PQgetvalue(rows, ff->missing[k], 0));
-			evbuffer_add_printf(pos, "%s%d", k > from ? "," : "{", ff->missing[k]);
-		}
-		evbuffer_add(ids, "}", 2);
-		evbuffer_add(pos, "}", 2);
-		const char *p[] = {(const char *)evbuffer_pullup(ids, -1),
-		                   (const char *)evbuffer_pullup(pos, -1)};
-		rc = dbpool_query(
-		    ff->r->w->db,
-		    "SELECT x.pos, e.id, " FEED_STAMP ", (SELECT p.uid FROM events p "
-		    "WHERE p.id = e.parent_id), a.title, a.stage, to_jsonb(a.parties)::text, "
-		    "to_char(a.signed_on, 'YYYY-MM-DD'), to_char(a.expires_on, "
-		    "'YYYY-MM-DD'), " EVENT_COLS
-		    " FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
-		    "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id "
-		    "LEFT JOIN agreements a ON a.id = e.agreement_id",
-		    2, p, on_missing_events, ff);
+	struct evbuffer *b = evbuffer_new();
+	char *out = NULL;
+	if (!b)
+		return NULL;
+	int rc = 0;
+	for (int k = from; k < to && rc == 0; k++) {
+		int i = ff->missing[k];
+		const char *sep = k > from ? "," : "{";
+		rc = part == PART_POS  ? evbuffer_add_printf(b, "%s%d", sep, i) < 0
+		     : part == PART_ID ? evbuffer_add_printf(b, "%s%s", sep, ff->ids[i]) < 0
+		                       : evbuffer_add_printf(b, "%s%s", sep, ff->stamps[i]) < 0;
 	}
-	if (ids)
-		evbuffer_free(ids);
-	if (pos)
-		evbuffer_free(pos);
+	size_t n = evbuffer_get_length(b);
+	if (rc == 0 && (out = malloc(n + 2))) {
+		evbuffer_remove(b, out, n);
+		memcpy(out + n, "}", 2);
+	}
+	evbuffer_free(b);
+	return out;
+}
+
+static const char sql_missing[] =
+    "SELECT x.pos, e.id, " FEED_STAMP ", (SELECT p.uid FROM events p "
+    "WHERE p.id = e.parent_id), a.title, a.stage, to_jsonb(a.parties)::text, "
+    "to_char(a.signed_on, 'YYYY-MM-DD'), to_char(a.expires_on, "
+    "'YYYY-MM-DD'), " EVENT_COLS " FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
+    "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id "
+    "LEFT JOIN agreements a ON a.id = e.agreement_id";
+
+static void on_stored_texts(PGresult *res, void *arg);
+
+/* One query over ff->missing[from..to): the stored texts (stored set) or
+ * the events to render. */
+static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
+{
+	char *ids = chunk_array(ff, from, to, PART_ID), *pos = chunk_array(ff, from, to, PART_POS);
+	char *stamps = stored ? chunk_array(ff, from, to, PART_STAMP) : NULL;
+	int rc = -1;
+	if (ids && pos && (stamps || !stored)) {
+		const char *p[] = {ids, pos, stamps, ff->alarms ? "t" : "f", vevents_renderer()};
+		rc = stored
+		         ? dbpool_query(ff->r->w->db, vevents_load_sql, 5, p, on_stored_texts, ff)
+		         : dbpool_query(ff->r->w->db, sql_missing, 2, p, on_missing_events, ff);
+	}
+	free(ids);
+	free(pos);
+	free(stamps);
 	return rc;
 }
 
-static void fetch_missing(struct feedfetch *ff, PGresult *rows)
+/* The chunks over ff->missing, side by side on the pool's connections. */
+static void fetch_chunks(struct feedfetch *ff, int size, int stored)
 {
-	for (int from = 0; from < ff->nmissing; from += MISSING_CHUNK) {
-		int to = from + MISSING_CHUNK < ff->nmissing ? from + MISSING_CHUNK : ff->nmissing;
-		if (fetch_chunk(ff, rows, from, to) != 0) {
+	for (int from = 0; from < ff->nmissing; from += size) {
+		int to = from + size < ff->nmissing ? from + size : ff->nmissing;
+		if (fetch_chunk(ff, from, to, stored) != 0) {
 			ff->failed = 1;
 			ff->unreachable = 1;
 			break;
@@ -682,6 +717,41 @@ static void fetch_missing(struct feedfetch *ff, PGresult *rows)
 	}
 	if (ff->chunks == 0) /* nothing was asked: the database is not there */
 		ff_fail(ff, NULL);
+}
+
+/* Stored texts: what they leave missing is rendered. A failure here only
+ * costs renders, so it is logged and the renders go on. */
+#define STORED_CHUNK 5000
+
+static void on_stored_texts(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	ff->chunks--;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		for (int k = 0; k < PQntuples(res); k++) {
+			int i = atoi(PQgetvalue(res, k, 0));
+			if (i < 0 || i >= ff->n || ff->texts[i] ||
+			    !(ff->texts[i] = strdup(PQgetvalue(res, k, 1))))
+				continue;
+			snprintf(ff->zones[i], sizeof(ff->zones[i]), "%s", PQgetvalue(res, k, 2));
+			vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i],
+			            ff->zones[i]);
+		}
+	} else {
+		log_warn("feed %.8s: reading stored VEVENTs failed: %s", ff->hash,
+		         res ? PQresultErrorMessage(res) : "no connection");
+	}
+	if (ff->chunks > 0)
+		return;
+	int left = 0;
+	for (int k = 0; k < ff->nmissing; k++)
+		if (!ff->texts[ff->missing[k]])
+			ff->missing[left++] = ff->missing[k];
+	ff->nmissing = left;
+	if (ff->nmissing)
+		fetch_chunks(ff, MISSING_CHUNK, 0);
+	else
+		feed_rendered(ff);
 }
 
 /* First query: which events the feed shows, in order, with their stamps;
@@ -697,7 +767,9 @@ static void on_feed_events(PGresult *res, void *arg)
 	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
 	ff->zones = calloc((size_t)ff->n + 1, sizeof(*ff->zones));
 	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
-	if (!ff->texts || !ff->zones || !ff->missing) {
+	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
+	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
+	if (!ff->texts || !ff->zones || !ff->missing || !ff->ids || !ff->stamps) {
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
@@ -706,15 +778,18 @@ static void on_feed_events(PGresult *res, void *arg)
 		int64_t t = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		if (t > ff->changed)
 			ff->changed = t;
-		ff->texts[i] = vevents_get(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), ff->alarms,
-		                           ff->zones[i]);
+		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, i, 0));
+		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, i, 1));
+		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms, ff->zones[i]);
 		if (!ff->texts[i])
 			ff->missing[ff->nmissing++] = i;
 	}
-	if (ff->nmissing)
-		fetch_missing(ff, res);
-	else
+	if (!ff->nmissing)
 		feed_rendered(ff);
+	else if (vevents_renderer())
+		fetch_chunks(ff, STORED_CHUNK, 1);
+	else
+		fetch_chunks(ff, MISSING_CHUNK, 0);
 }
 
 /* The feed's events: what its org may see, through its filter. */

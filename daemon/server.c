@@ -438,6 +438,7 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 	int rc = 1;
 	atomic_store(&srv.shutdown_timeout_ms, cfg->shutdown_timeout_ms);
 	ratelimit_configure(cfg->rate_limit);
+	(void)vevents_renderer(); /* made once, here rather than in a first feed's time */
 	srv.nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (srv.nworkers < 1)
 		srv.nworkers = 1;

@@ -5,6 +5,9 @@
  * are still asked for. */
 #include "vevents.h"
 
+#include "ics_render.h"
+#include "log.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -128,4 +131,76 @@ void vevents_clear(void)
 	free(table);
 	table = NULL;
 	pthread_mutex_unlock(&lock);
+}
+
+/* ---- in the database ------------------------------------------------------ */
+
+static char renderer[ICS_FINGERPRINT_LEN + 1];
+static pthread_once_t renderer_once = PTHREAD_ONCE_INIT;
+
+static void renderer_make(void)
+{
+	if (ics_render_fingerprint(renderer) != 0) {
+		renderer[0] = '\0';
+		log_warn("cannot fingerprint the renderer: rendered VEVENTs are not stored");
+	}
+}
+
+const char *vevents_renderer(void)
+{
+	pthread_once(&renderer_once, renderer_make);
+	return renderer[0] ? renderer : NULL;
+}
+
+const char vevents_load_sql[] =
+    "SELECT x.pos, t.body, t.zone FROM unnest($1::uuid[], $2::int[], $3::text[]) "
+    "AS x(id, pos, stamp) JOIN vevent_texts t ON t.event_id = x.id AND t.alarms = $4 "
+    "AND t.stamp = x.stamp AND t.renderer = $5";
+
+void vevents_add(json_t **rows, const char *id, const char *stamp, int alarms, const char *text,
+                 const char *zone)
+{
+	if (!vevents_renderer())
+		return;
+	if (!*rows)
+		*rows = json_array();
+	json_t *row = json_pack("{s:s, s:b, s:s, s:s, s:s, s:s}", "event_id", id, "alarms", alarms,
+	                        "stamp", stamp, "renderer", vevents_renderer(), "zone",
+	                        zone ? zone : "", "body", text);
+	if (*rows && row)
+		json_array_append_new(*rows, row);
+	else
+		json_decref(row);
+}
+
+/* Sorted by id, so that two instances writing the same rows take their
+ * locks in the same order; an event deleted meanwhile is skipped. */
+static const char store_sql[] =
+    "INSERT INTO vevent_texts (event_id, alarms, stamp, renderer, zone, body) "
+    "SELECT x.event_id, x.alarms, x.stamp, x.renderer, x.zone, x.body "
+    "FROM json_to_recordset($1::json) AS x(event_id uuid, alarms boolean, stamp text, "
+    "renderer text, zone text, body text) JOIN events e ON e.id = x.event_id "
+    "ORDER BY x.event_id, x.alarms ON CONFLICT (event_id, alarms) DO UPDATE SET "
+    "stamp = excluded.stamp, renderer = excluded.renderer, zone = excluded.zone, "
+    "body = excluded.body";
+
+static void on_stored(PGresult *res, void *arg)
+{
+	(void)arg;
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_warn("storing rendered VEVENTs failed: %s",
+		         res ? PQresultErrorMessage(res) : "no connection");
+}
+
+void vevents_store(struct dbpool *db, json_t *rows)
+{
+	char *text = json_array_size(rows) ? json_dumps(rows, JSON_COMPACT) : NULL;
+	json_decref(rows);
+	if (!text)
+		return;
+	const char *p[] = {text};
+	if (dbpool_query(db, store_sql, 1, p, on_stored, NULL) != 0)
+		log_warn("storing rendered VEVENTs: the database is busy; they are rendered again "
+		         "later");
+	free(text);
 }

@@ -1,17 +1,36 @@
-/* vevents.h - rendered VEVENTs kept across feeds and threads. A feed is
+/* vevents.h - rendered VEVENTs kept across feeds and threads, and in the
+ * database (vevent_texts, 008) across restarts and instances. A feed is
  * assembled from the texts of its events; an event is rendered (through
- * libical) only when it is new to the cache or its stamp changed, so a
+ * libical) only when neither keeps its text for its current stamp, so a
  * change to one event costs one render, not one per event of every feed. */
 #ifndef LIAISON_VEVENTS_H
 #define LIAISON_VEVENTS_H
 
 #include "compat.h"
 
+#include "dbpool.h"
+
+#include <jansson.h>
+
 /* A copy of id's text for stamp and alarms (free it), with the zone it
  * uses (or "") put in zone (65 bytes); NULL when it is not kept. */
 char *vevents_get(const char *id, const char *stamp, int alarms, char *zone) WUR;
 /* Keeps a copy of text (zone may be NULL). Safe from any thread. */
 void vevents_put(const char *id, const char *stamp, int alarms, const char *text, const char *zone);
+/* The running renderer's fingerprint (see ics_render_fingerprint), or NULL
+ * when it could not be made: then nothing is read from or written to the
+ * database. */
+const char *vevents_renderer(void);
+/* Stored texts of events, for a feed: $1 uuid[], $2 int[] (positions),
+ * $3 text[] (stamps), $4 alarms, $5 renderer; rows (position, body, zone)
+ * for the events whose stored text is current. */
+extern const char vevents_load_sql[];
+/* One more rendered text for the database, kept in *rows (an array made on
+ * first use); vevents_store then writes them all, without waiting, and
+ * takes rows. A write that fails is logged and costs a render later. */
+void vevents_add(json_t **rows, const char *id, const char *stamp, int alarms, const char *text,
+                 const char *zone);
+void vevents_store(struct dbpool *db, json_t *rows);
 /* Drops everything (at exit). */
 void vevents_clear(void);
 

@@ -296,3 +296,59 @@ def test_large_feed_is_rendered_in_chunks_and_from_the_cache(ctx):
     after = parse(d.request("GET", path_of(first)).body)
     changed = [e for e in after["events"] if e["summary"] == "Changed"]
     assert len(after["events"]) == 1234 and len(changed) == 1 and changed[0]["sequence"] == 1
+
+
+def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
+    """Rendered VEVENTs are written to vevent_texts; a daemon that starts
+    with an empty memory assembles the feed from them (shown by a stored
+    body altered in the database coming back), but never from a row of an
+    older stamp or of another renderer: those events are rendered again and
+    their rows written over."""
+    import harness
+    db, k, d = world(ctx)
+    dbname = db.split("dbname=")[1]
+    sql = lambda q: ctx.cluster.psql(q, dbname)  # noqa: E731
+    ev = d.request("POST", "/v1/events", token=k["host"], body=VISIT).json()
+    other = d.request("POST", "/v1/events", token=k["host"],
+                      body=dict(VISIT, title="Second visit", reminders=["-PT1H"])).json()
+    feed = make_feed(d, k["host"])
+    alarms = make_feed(d, k["host"], name="With alarms", alarms=True)
+    plain = d.request("GET", path_of(feed)).body
+    with_alarms = d.request("GET", path_of(alarms)).body
+    harness.wait_for(lambda: sql("SELECT count(*) FROM vevent_texts") == "4", 5,
+                     what="four stored VEVENTs (two events, with and without alarms)")
+    stored = sql(f"SELECT body FROM vevent_texts WHERE event_id = '{other['id']}' AND alarms")
+    norm = lambda t: t.replace("\r\n", "\n").strip()  # noqa: E731
+    assert "BEGIN:VALARM" in stored and norm(stored) in norm(with_alarms.decode())
+    assert "BEGIN:VALARM" not in sql(
+        f"SELECT body FROM vevent_texts WHERE event_id = '{other['id']}' AND NOT alarms")
+
+    # A restarted daemon takes the stored text: an altered body shows.
+    sql("UPDATE vevent_texts SET body = replace(body, 'Second visit', 'From the store')")
+    d.stop()
+    d = ctx.daemon(db)
+    body = d.request("GET", path_of(feed)).body
+    assert b"From the store" in body and b"Second visit" not in body
+    assert body.replace(b"From the store", b"Second visit") == plain
+
+    # A row of another renderer is not used, and is written over.
+    sql(f"UPDATE vevent_texts SET renderer = '0000000000000000', "
+        f"body = replace(body, 'Second visit', 'Old renderer') WHERE event_id = '{other['id']}'")
+    d.stop()
+    d = ctx.daemon(db)
+    assert d.request("GET", path_of(feed)).body == plain
+    harness.wait_for(lambda: sql(f"SELECT count(*) FROM vevent_texts WHERE event_id = "
+                                 f"'{other['id']}' AND renderer <> '0000000000000000' "
+                                 f"AND body NOT LIKE '%Old renderer%' AND NOT alarms") == "1",
+                     5, what="the old renderer's row written over")
+
+    # A changed event is rendered again, whatever its stored row says.
+    r = d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"title": "Moved"})
+    assert r.status == 200, r
+    d.stop()
+    d = ctx.daemon(db)
+    cal = parse(d.request("GET", path_of(feed)).body)
+    assert sorted(e["summary"] for e in cal["events"]) == ["Moved", "Second visit"]
+    harness.wait_for(lambda: "SUMMARY:Moved" in sql(
+        f"SELECT body FROM vevent_texts WHERE event_id = '{ev['id']}' AND NOT alarms"),
+        5, what="the changed event's row written over")
