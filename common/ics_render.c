@@ -63,16 +63,21 @@ static struct icaltimetype utc_time(const char *rfc3339)
 	return t;
 }
 
-/* Stamps a date-time property with the event's zone: TZID=<IANA name>, or
- * Z for UTC, or nothing for a date. */
+/* A local time of the event as the value it is written with: UTC times
+ * carry their zone (written with Z), others stay local (given a TZID). */
+static struct icaltimetype in_zone(struct icaltimetype t, const char *zone)
+{
+	if (!t.is_date && tz_is_utc(zone))
+		t.zone = icaltimezone_get_utc_timezone();
+	return t;
+}
+
+/* Stamps a date-time property made from in_zone(t) with the event's zone:
+ * TZID=<IANA name>, or nothing for UTC (the value has its Z) and dates. */
 static void add_time(icalcomponent *ve, icalproperty *p, struct icaltimetype t, const char *zone)
 {
-	if (!t.is_date) {
-		if (tz_is_utc(zone))
-			t.zone = icaltimezone_get_utc_timezone();
-		else
-			icalproperty_add_parameter(p, icalparameter_new_tzid(zone));
-	}
+	if (!t.is_date && !tz_is_utc(zone))
+		icalproperty_add_parameter(p, icalparameter_new_tzid(zone));
 	if (t.is_date)
 		icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
 	icalcomponent_add_property(ve, p);
@@ -87,8 +92,7 @@ static void add_dates(icalcomponent *ve, json_t *ev, const char *key, int all_da
 		struct icaltimetype t;
 		if (local_time(json_string_value(v), all_day, &t))
 			continue;
-		if (!t.is_date && tz_is_utc(zone))
-			t.zone = icaltimezone_get_utc_timezone();
+		t = in_zone(t, zone);
 		icalproperty *p;
 		if (!strcmp(key, "exdates")) {
 			p = icalproperty_new_exdate(t);
@@ -201,17 +205,22 @@ static icalcomponent *vevent(json_t *ev, int alarms, const char **zone_out)
 	icalcomponent_add_property(ve, icalproperty_new_created(utc_time(str(ev, "created_at"))));
 	icalcomponent_add_property(ve, icalproperty_new_sequence((int)json_integer_value(
 	                                   json_object_get(ev, "sequence"))));
+	start = in_zone(start, zone);
 	add_time(ve, icalproperty_new_dtstart(start), start, zone);
-	if (!local_time(str(ev, "end"), all_day, &end) && icaltime_compare(end, start) > 0)
+	if (!local_time(str(ev, "end"), all_day, &end) && icaltime_compare(end, start) > 0) {
+		end = in_zone(end, zone);
 		add_time(ve, icalproperty_new_dtend(end), end, zone);
+	}
 	if (str(ev, "rrule"))
 		icalcomponent_add_property(
 		    ve, icalproperty_new_rrule(icalrecurrencetype_from_string(str(ev, "rrule"))));
 	add_dates(ve, ev, "exdates", all_day, zone);
 	add_dates(ve, ev, "rdates", all_day, zone);
 	struct icaltimetype rid;
-	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid))
+	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid)) {
+		rid = in_zone(rid, zone);
 		add_time(ve, icalproperty_new_recurrenceid(rid), rid, zone);
+	}
 	const char *title = str(ev, "title") ? str(ev, "title") : "(no title)";
 	icalcomponent_add_property(ve, icalproperty_new_summary(title));
 	char *desc = description(ev);

@@ -216,6 +216,35 @@ enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w)
 	return TZ_OK;
 }
 
+/* libical's data for zones without DST ends in an observance at the 2^31
+ * second (2038-01-19T03:14:07Z) that changes nothing (e.g. Asia/Ho_Chi_Minh
+ * +0700 to +0700): a one-off observance, other than the first, whose
+ * offsets are equal says nothing and is dropped. */
+static void drop_no_op_observances(icalcomponent *vtz)
+{
+	icalcomponent *first = NULL;
+	for (icalcomponent *c = icalcomponent_get_first_component(vtz, ICAL_ANY_COMPONENT); c;
+	     c = icalcomponent_get_next_component(vtz, ICAL_ANY_COMPONENT))
+		if (!first || icaltime_compare(icalcomponent_get_dtstart(c),
+		                               icalcomponent_get_dtstart(first)) < 0)
+			first = c;
+	icalcomponent *c = icalcomponent_get_first_component(vtz, ICAL_ANY_COMPONENT);
+	while (c) {
+		icalcomponent *next = icalcomponent_get_next_component(vtz, ICAL_ANY_COMPONENT);
+		icalproperty *from =
+		    icalcomponent_get_first_property(c, ICAL_TZOFFSETFROM_PROPERTY);
+		icalproperty *to = icalcomponent_get_first_property(c, ICAL_TZOFFSETTO_PROPERTY);
+		if (c != first && from && to &&
+		    !icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY) &&
+		    !icalcomponent_get_first_property(c, ICAL_RDATE_PROPERTY) &&
+		    icalproperty_get_tzoffsetfrom(from) == icalproperty_get_tzoffsetto(to)) {
+			icalcomponent_remove_component(vtz, c);
+			icalcomponent_free(c);
+		}
+		c = next;
+	}
+}
+
 icalcomponent *tz_vtimezone(const char *zone)
 {
 	if (tz_is_utc(zone))
@@ -237,5 +266,6 @@ icalcomponent *tz_vtimezone(const char *zone)
 	start.month = 1;
 	start.day = 1;
 	icaltimezone_truncate_vtimezone(vtz, start, icaltime_null_time(), 1);
+	drop_no_op_observances(vtz);
 	return vtz;
 }

@@ -1,6 +1,7 @@
 """Feeds: management, and the .ics itself checked with an independent
 parser (Debian's python3-icalendar and python3-recurring-ical-events)."""
 import datetime
+import re
 import subprocess
 
 from harness import problem
@@ -352,3 +353,81 @@ def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
     harness.wait_for(lambda: "SUMMARY:Moved" in sql(
         f"SELECT body FROM vevent_texts WHERE event_id = '{ev['id']}' AND NOT alarms"),
         5, what="the changed event's row written over")
+
+
+def rich_world(ctx):
+    """Every kind of item a feed carries: timed items in three zones, a
+    weekly series across a DST change with an exdate and a moved occurrence,
+    an all-day festival series, an itinerary item, a cancelled visit, a
+    deadline, an agreement with a milestone, reminders, long Vietnamese
+    text."""
+    db, k, d = world(ctx)
+    post = lambda who, body: d.request("POST", "/v1/events", token=k[who], body=body).json()  # noqa: E731
+    s = post("cabc", {
+        "kind": "meeting", "title": "CABC weekly", "timezone": "America/Toronto",
+        "start": "2026-02-23T09:00:00", "end": "2026-02-23T10:00:00", "reminders": ["-PT15M"],
+        "rrule": "FREQ=WEEKLY;COUNT=6", "exdates": ["2026-03-16T09:00:00"]})
+    post("cabc", {
+        "kind": "meeting", "title": "CABC weekly (moved)", "timezone": "America/Toronto",
+        "start": "2026-03-09T11:00:00", "end": "2026-03-09T12:00:00", "series_id": s["id"],
+        "recurrence_id": "2026-03-09T09:00:00"})
+    visit = post("host", dict(VISIT, title=(
+        "Đà Nẵng kết nối hệ sinh thái khởi nghiệp, đổi mới sáng tạo với các doanh nghiệp "
+        "Trung Quốc"), description="Agenda; line two, with \\ and \"quotes\"\nand a newline"))
+    post("host", {"kind": "meeting", "title": "Site visit, Saigon Hi-Tech Park",
+                  "start": "2027-03-10T15:00:00", "end": "2027-03-10T16:00:00",
+                  "parent_id": visit["id"]})
+    post("busan-city", {"kind": "festival", "title": "FLY ASIA", "all_day": True,
+                        "timezone": "Asia/Seoul", "start": "2026-10-13", "end": "2026-10-15",
+                        "rrule": "FREQ=YEARLY", "tags": ["startups", "busan"]})
+    gone = post("host", dict(VISIT, title="Cancelled visit", start="2027-04-01T09:00:00",
+                             end="2027-04-01T10:00:00"))
+    d.request("DELETE", f"/v1/events/{gone['id']}", token=k["host"])
+    post("host", {"kind": "deadline", "title": "Report due", "start": "2027-05-01T17:00:00",
+                  "timezone": "UTC"})
+    r = d.request("POST", "/v1/agreements", token=k["host"], body={
+        "title": "Letter of intent: Hai Phong – CABC", "stage": "intent", "parties": ["cabc"],
+        "signed_on": "2027-10-14", "milestones": [{"title": "MOU due", "due": "2028-06-30"}]})
+    assert r.status == 201, r
+    return db, k, d
+
+
+def test_feed_opens_in_calcurse(ctx):
+    """A calendar application of its own (calcurse, with its own iCalendar
+    reader) imports the feed of every kind of item with nothing skipped."""
+    import os
+    import shutil
+    import tempfile
+    assert shutil.which("calcurse"), "calcurse is not installed (scripts/deps.sh check)"
+    db, k, d = rich_world(ctx)
+    feed = make_feed(d, k["host"], alarms=True)
+    body = d.request("GET", path_of(feed)).body
+    vevents = body.count(b"BEGIN:VEVENT")
+    assert vevents == 9
+    with tempfile.TemporaryDirectory() as home:
+        ics = os.path.join(home, "feed.ics")
+        open(ics, "wb").write(body)
+        # calcurse shows times in TZ's local time.
+        out = subprocess.run(["calcurse", "-D", home, "-i", ics], capture_output=True, text=True,
+                             env=dict(os.environ, TZ="America/Toronto", HOME=home), timeout=60)
+        apts = open(os.path.join(home, "apts"), encoding="utf-8").read()
+    assert out.returncode == 0 and out.stderr == "", out
+    m = re.search(r"(\d+) apps / (\d+) events / 0 todos / (\d+) skipped", out.stdout)
+    assert m and int(m[1]) + int(m[2]) == vevents and m[3] == "0", out.stdout
+    lines = apts.splitlines()
+
+    def line(title):
+        found = [l for l in lines if l.endswith(title)]
+        assert len(found) == 1, (title, apts)
+        return found[0]
+    # The Toronto series at 09:00 local on both sides of 2026-03-08, with its
+    # exdate and its alarm ("!"); the moved occurrence on its own.
+    assert line("!CABC weekly").startswith("02/23/2026 @ 09:00 -> 02/23/2026 @ 10:00 {1W -> ")
+    assert "!03/16/2026}" in line("!CABC weekly")
+    assert line("CABC weekly (moved)").startswith("03/09/2026 @ 11:00 -> 03/09/2026 @ 12:00")
+    # 14:00 in Ho Chi Minh City is 02:00 in Toronto; 17:00Z is 13:00 EDT.
+    assert line("!" + "Đà Nẵng kết nối hệ sinh thái khởi nghiệp, đổi mới sáng tạo với các "
+                "doanh nghiệp Trung Quốc").startswith("03/10/2027 @ 02:00 -> 03/10/2027 @ 05:00")
+    assert line("|Report due").startswith("05/01/2027 @ 13:00")
+    assert line(" FLY ASIA").startswith("10/13/2026 [1] {1Y}")
+    assert line(" MOU due").startswith("06/30/2028 [1]")
