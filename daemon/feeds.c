@@ -426,7 +426,6 @@ struct feedfetch {
 	int nwaiters, capwaiters;
 	struct feed_entry *slot; /* where the rendering will be kept */
 	int chunks;              /* second queries under way */
-	json_t *store;           /* what was rendered, written to the database at the end */
 	int failed, unreachable; /* one failed; whether the database was unreachable */
 };
 
@@ -442,7 +441,6 @@ static void feedfetch_free(struct feedfetch *ff)
 	free(ff->missing);
 	free(ff->ids);
 	free(ff->stamps);
-	json_decref(ff->store);
 	free(ff);
 }
 
@@ -573,10 +571,6 @@ static void feed_rendered(struct feedfetch *ff)
 	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
 	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
 	http_date(ff->changed, e->last_modified);
-	/* Written after the renders, so that it does not compete with the
-	 * chunks' queries, and without waiting. */
-	vevents_store(r->w->db, ff->store);
-	ff->store = NULL;
 	ff_end(ff, FF_SERVE, NULL);
 }
 
@@ -622,7 +616,10 @@ static void on_missing_events(PGresult *res, void *arg)
 			ff->unreachable = !res;
 		}
 	} else {
-		/* Rows come back in any order: each names its position in the feed. */
+		/* Rows come back in any order: each names its position in the feed.
+		 * What is rendered is written to the database without waiting, in
+		 * the time this loop would otherwise wait for the next chunk. */
+		struct vevents_batch *store = NULL;
 		for (int k = 0; k < PQntuples(res); k++) {
 			int i = atoi(PQgetvalue(res, k, 0));
 			if (i < 0 || i >= ff->n || ff->texts[i])
@@ -635,12 +632,13 @@ static void on_missing_events(PGresult *res, void *arg)
 				         zone && !tz_is_utc(zone) ? zone : "");
 				vevents_put(PQgetvalue(res, k, 1), PQgetvalue(res, k, 2),
 				            ff->alarms, ff->texts[i], ff->zones[i]);
-				vevents_add(&ff->store, PQgetvalue(res, k, 1),
-				            PQgetvalue(res, k, 2), ff->alarms, ff->texts[i],
-				            ff->zones[i]);
+				vevents_batch_add(&store, PQgetvalue(res, k, 1),
+				                  PQgetvalue(res, k, 2), ff->alarms, ff->texts[i],
+				                  ff->zones[i]);
 			}
 			json_decref(ev);
 		}
+		vevents_store(ff->r->w->db, store);
 	}
 	if (ff->chunks > 0)
 		return;

@@ -10,8 +10,6 @@
 
 #include "dbpool.h"
 
-#include <jansson.h>
-
 /* A copy of id's text for stamp and alarms (free it), with the zone it
  * uses (or "") put in zone (65 bytes); NULL when it is not kept. */
 char *vevents_get(const char *id, const char *stamp, int alarms, char *zone) WUR;
@@ -25,12 +23,14 @@ const char *vevents_renderer(void);
  * $3 text[] (stamps), $4 alarms, $5 renderer; rows (position, body, zone)
  * for the events whose stored text is current. */
 extern const char vevents_load_sql[];
-/* One more rendered text for the database, kept in *rows (an array made on
- * first use); vevents_store then writes them all, without waiting, and
- * takes rows. A write that fails is logged and costs a render later. */
-void vevents_add(json_t **rows, const char *id, const char *stamp, int alarms, const char *text,
-                 const char *zone);
-void vevents_store(struct dbpool *db, json_t *rows);
+/* Rendered texts for the database: vevents_batch_add keeps one more in
+ * *batch (made on first use); vevents_store then writes them all, without
+ * waiting, and frees the batch. A write that fails is logged and costs a
+ * render later. */
+struct vevents_batch;
+void vevents_batch_add(struct vevents_batch **batch, const char *id, const char *stamp, int alarms,
+                       const char *text, const char *zone);
+void vevents_store(struct dbpool *db, struct vevents_batch *batch);
 /* Drops everything (at exit). */
 void vevents_clear(void);
 

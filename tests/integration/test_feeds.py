@@ -311,7 +311,8 @@ def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
     sql = lambda q: ctx.cluster.psql(q, dbname)  # noqa: E731
     ev = d.request("POST", "/v1/events", token=k["host"], body=VISIT).json()
     other = d.request("POST", "/v1/events", token=k["host"],
-                      body=dict(VISIT, title="Second visit", reminders=["-PT1H"])).json()
+                      body=dict(VISIT, title="Second visit", reminders=["-PT1H"],
+                                description='Quote " backslash \\ braces {a,b} NULL')).json()
     feed = make_feed(d, k["host"])
     alarms = make_feed(d, k["host"], name="With alarms", alarms=True)
     plain = d.request("GET", path_of(feed)).body
