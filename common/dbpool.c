@@ -12,6 +12,8 @@
 
 #include "log.h"
 
+#include <event2/buffer.h>
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,32 @@ const char *db_sqlstate(const PGresult *res)
 {
 	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	return s ? s : "";
+}
+
+int db_array_add(struct evbuffer *a, const char *s)
+{
+	int rc = evbuffer_add(a, evbuffer_get_length(a) ? ",\"" : "{\"", 2);
+	for (const char *run = s; rc == 0 && *run;) {
+		size_t n = strcspn(run, "\"\\");
+		rc = evbuffer_add(a, run, n);
+		run += n;
+		if (rc == 0 && *run) {
+			char esc[2] = {'\\', *run++};
+			rc = evbuffer_add(a, esc, 2);
+		}
+	}
+	return rc == 0 ? evbuffer_add(a, "\"", 1) : rc;
+}
+
+char *db_array_end(struct evbuffer *a)
+{
+	if (evbuffer_add(a, evbuffer_get_length(a) ? "}" : "{}", evbuffer_get_length(a) ? 2 : 3))
+		return NULL;
+	size_t n = evbuffer_get_length(a);
+	char *out = malloc(n);
+	if (out)
+		evbuffer_remove(a, out, n);
+	return out;
 }
 
 /* ---- jobs ---------------------------------------------------------------- */

@@ -62,6 +62,14 @@ int dbpool_up(const struct dbpool *pool);
 /* Safe from any thread. */
 void dbpool_get_stats(const struct dbpool *pool, struct dbpool_stats *out);
 
+/* PostgreSQL array literals, to pass many values in one parameter:
+ * db_array_add appends s as the next element (quoted, with " and \
+ * escaped); db_array_end closes the array and returns its text (free it),
+ * or NULL when out of memory. */
+struct evbuffer;
+int db_array_add(struct evbuffer *a, const char *s) WUR;
+char *db_array_end(struct evbuffer *a) WUR;
+
 /* SQLSTATE of an error result, or "" */
 const char *db_sqlstate(const PGresult *res);
 

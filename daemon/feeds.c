@@ -650,30 +650,25 @@ static void on_missing_events(PGresult *res, void *arg)
 		ff_end(ff, FF_FAILED, "cannot read the feed's events");
 }
 
-/* "{a,b,c}" of the positions from..to of ff->missing: their index, id or
- * stamp (ids and stamps need no quoting). */
+/* The array literal of the positions from..to of ff->missing: their index,
+ * id or stamp. */
 enum chunk_part { PART_POS, PART_ID, PART_STAMP };
 
 static char *chunk_array(const struct feedfetch *ff, int from, int to, enum chunk_part part)
 {
 	struct evbuffer *b = evbuffer_new();
-	char *out = NULL;
-	if (!b)
-		return NULL;
-	int rc = 0;
+	int rc = b ? 0 : -1;
 	for (int k = from; k < to && rc == 0; k++) {
 		int i = ff->missing[k];
-		const char *sep = k > from ? "," : "{";
-		rc = part == PART_POS  ? evbuffer_add_printf(b, "%s%d", sep, i) < 0
-		     : part == PART_ID ? evbuffer_add_printf(b, "%s%s", sep, ff->ids[i]) < 0
-		                       : evbuffer_add_printf(b, "%s%s", sep, ff->stamps[i]) < 0;
+		char pos[16];
+		snprintf(pos, sizeof(pos), "%d", i);
+		rc = db_array_add(b, part == PART_POS  ? pos
+		                     : part == PART_ID ? ff->ids[i]
+		                                       : ff->stamps[i]);
 	}
-	size_t n = evbuffer_get_length(b);
-	if (rc == 0 && (out = malloc(n + 2))) {
-		evbuffer_remove(b, out, n);
-		memcpy(out + n, "}", 2);
-	}
-	evbuffer_free(b);
+	char *out = rc == 0 ? db_array_end(b) : NULL;
+	if (b)
+		evbuffer_free(b);
 	return out;
 }
 

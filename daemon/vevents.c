@@ -190,22 +190,6 @@ static struct vevents_batch *batch_new(int alarms)
 	return NULL;
 }
 
-/* One element of an array literal: quoted, with " and \ escaped. */
-static int array_add(struct evbuffer *a, int first, const char *s)
-{
-	int rc = evbuffer_add(a, first ? "{\"" : ",\"", 2);
-	for (const char *run = s; rc == 0 && *run;) {
-		size_t n = strcspn(run, "\"\\");
-		rc = evbuffer_add(a, run, n);
-		run += n;
-		if (rc == 0 && *run) {
-			char esc[2] = {'\\', *run++};
-			rc = evbuffer_add(a, esc, 2);
-		}
-	}
-	return rc == 0 ? evbuffer_add(a, "\"", 1) : rc;
-}
-
 void vevents_batch_add(struct vevents_batch **bp, const char *id, const char *stamp, int alarms,
                        const char *text, const char *zone)
 {
@@ -214,9 +198,8 @@ void vevents_batch_add(struct vevents_batch **bp, const char *id, const char *st
 	if (!*bp && !(*bp = batch_new(alarms)))
 		return;
 	struct vevents_batch *b = *bp;
-	int first = b->n == 0;
-	if (array_add(b->ids, first, id) || array_add(b->stamps, first, stamp) ||
-	    array_add(b->zones, first, zone ? zone : "") || array_add(b->bodies, first, text))
+	if (db_array_add(b->ids, id) || db_array_add(b->stamps, stamp) ||
+	    db_array_add(b->zones, zone ? zone : "") || db_array_add(b->bodies, text))
 		b->failed = 1;
 	b->n++;
 }
@@ -239,26 +222,14 @@ static void on_stored(PGresult *res, void *arg)
 		         res ? PQresultErrorMessage(res) : "no connection");
 }
 
-/* "{...}" of an array under way, as a string (free it). */
-static char *array_end(struct evbuffer *a)
-{
-	if (evbuffer_add(a, "}", 2) != 0)
-		return NULL;
-	size_t n = evbuffer_get_length(a);
-	char *out = malloc(n);
-	if (out)
-		evbuffer_remove(a, out, n);
-	return out;
-}
-
 void vevents_store(struct dbpool *db, struct vevents_batch *b)
 {
 	if (!b || b->n == 0 || b->failed) {
 		batch_free(b);
 		return;
 	}
-	char *ids = array_end(b->ids), *stamps = array_end(b->stamps), *zones = array_end(b->zones),
-	     *bodies = array_end(b->bodies);
+	char *ids = db_array_end(b->ids), *stamps = db_array_end(b->stamps),
+	     *zones = db_array_end(b->zones), *bodies = db_array_end(b->bodies);
 	const char *p[] = {ids, stamps, zones, bodies, b->alarms ? "t" : "f", vevents_renderer()};
 	if (ids && stamps && zones && bodies &&
 	    dbpool_query(db, store_sql, 6, p, on_stored, NULL) != 0)
