@@ -5,12 +5,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "dbpool.h"
 #include "ratelimit.h"
 #include "router.h"
 #include "token.h"
 #include "tz.h"
 #include "validate.h"
 
+#include <event2/buffer.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_base64url(void **state)
@@ -153,13 +156,35 @@ static void test_rate_limit(void **state)
 	assert_int_equal(ratelimit_take("key-a", 2000), 0); /* 0: off */
 }
 
+/* Array literals: every element quoted, so NULL, commas, braces and blanks
+ * are plain text; quotes and backslashes escaped; an empty array is {}. */
+static void test_db_array(void **state)
+{
+	(void)state;
+	struct evbuffer *a = evbuffer_new();
+	assert_non_null(a);
+	char *out = db_array_end(a);
+	assert_string_equal(out, "{}");
+	free(out);
+	const char *in[] = {"NULL", "a,b", "{x}", " ", "", "q\"uote", "back\\slash", "\r\n"};
+	for (size_t i = 0; i < sizeof(in) / sizeof(*in); i++)
+		assert_int_equal(db_array_add(a, in[i]), 0);
+	out = db_array_end(a);
+	assert_string_equal(out,
+	                    "{\"NULL\",\"a,b\",\"{x}\",\" \",\"\",\"q\\\"uote\",\"back\\\\slash\","
+	                    "\"\r\n\"}");
+	free(out);
+	evbuffer_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_base64url),      cmocka_unit_test(test_tokens),
-	    cmocka_unit_test(test_sha256),         cmocka_unit_test(test_text),
-	    cmocka_unit_test(test_identifiers),    cmocka_unit_test(test_zones),
-	    cmocka_unit_test(test_route_patterns), cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_db_array),   cmocka_unit_test(test_base64url),
+	    cmocka_unit_test(test_tokens),     cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_text),       cmocka_unit_test(test_identifiers),
+	    cmocka_unit_test(test_zones),      cmocka_unit_test(test_route_patterns),
+	    cmocka_unit_test(test_rate_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
