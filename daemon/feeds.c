@@ -415,8 +415,7 @@ struct feedfetch {
 	int64_t feed_changed, changed;
 	/* the events, in feed order: their text, and the zone each uses */
 	int n;
-	char **texts;
-	char (*zones)[65];
+	struct vtext **texts;
 	char (*ids)[37], (*stamps)[48];
 	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
 	int nmissing;
@@ -435,9 +434,8 @@ static void feedfetch_free(struct feedfetch *ff)
 		ff->slot->inflight = NULL;
 	free(ff->waiters);
 	for (int i = 0; ff->texts && i < ff->n; i++)
-		free(ff->texts[i]);
+		vtext_unref(ff->texts[i]);
 	free(ff->texts);
-	free(ff->zones);
 	free(ff->missing);
 	free(ff->ids);
 	free(ff->stamps);
@@ -517,9 +515,9 @@ static char *assemble(struct feedfetch *ff, size_t *len)
 	for (int i = 0; names && i < ff->n; i++) {
 		if (!ff->texts[i])
 			continue;
-		total += strlen(ff->texts[i]);
-		if (ff->zones[i][0])
-			names[nz++] = ff->zones[i];
+		total += ff->texts[i]->len;
+		if (ff->texts[i]->zone[0])
+			names[nz++] = ff->texts[i]->zone;
 	}
 	if (!names)
 		return NULL;
@@ -537,8 +535,8 @@ static char *assemble(struct feedfetch *ff, size_t *len)
 		for (int i = 0; i < ff->n; i++) {
 			if (!ff->texts[i])
 				continue;
-			size_t l = strlen(ff->texts[i]);
-			memcpy(out + at, ff->texts[i], l);
+			size_t l = ff->texts[i]->len;
+			memcpy(out + at, ff->texts[i]->text, l);
 			at += l;
 		}
 		memcpy(out + at, ICS_TAIL, strlen(ICS_TAIL) + 1);
@@ -626,15 +624,18 @@ static void on_missing_events(PGresult *res, void *arg)
 				continue;
 			json_t *ev = feed_event(res, k);
 			const char *zone = NULL;
-			ff->texts[i] = ev ? ics_render_vevent(ev, ff->alarms, &zone) : NULL;
-			if (ff->texts[i]) {
-				snprintf(ff->zones[i], sizeof(ff->zones[i]), "%s",
-				         zone && !tz_is_utc(zone) ? zone : "");
+			char *text = ev ? ics_render_vevent(ev, ff->alarms, &zone) : NULL;
+			struct vtext *v = text ? vtext_new(text, strlen(text),
+			                                   zone && !tz_is_utc(zone) ? zone : NULL)
+			                       : NULL;
+			free(text);
+			if (v) {
+				ff->texts[i] = v;
 				vevents_put(PQgetvalue(res, k, 1), PQgetvalue(res, k, 2),
-				            ff->alarms, ff->texts[i], ff->zones[i]);
+				            ff->alarms, v);
 				vevents_batch_add(&store, PQgetvalue(res, k, 1),
-				                  PQgetvalue(res, k, 2), ff->alarms, ff->texts[i],
-				                  ff->zones[i]);
+				                  PQgetvalue(res, k, 2), ff->alarms, v->text,
+				                  v->zone);
 			}
 			json_decref(ev);
 		}
@@ -729,11 +730,11 @@ static void on_stored_texts(PGresult *res, void *arg)
 		for (int k = 0; k < PQntuples(res); k++) {
 			int i = atoi(PQgetvalue(res, k, 0));
 			if (i < 0 || i >= ff->n || ff->texts[i] ||
-			    !(ff->texts[i] = strdup(PQgetvalue(res, k, 1))))
+			    !(ff->texts[i] =
+			          vtext_new(PQgetvalue(res, k, 1), (size_t)PQgetlength(res, k, 1),
+			                    PQgetvalue(res, k, 2))))
 				continue;
-			snprintf(ff->zones[i], sizeof(ff->zones[i]), "%s", PQgetvalue(res, k, 2));
-			vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i],
-			            ff->zones[i]);
+			vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
 		}
 	} else {
 		log_warn("feed %.8s: reading stored VEVENTs failed: %s", ff->hash,
@@ -763,11 +764,10 @@ static void on_feed_events(PGresult *res, void *arg)
 	}
 	ff->n = PQntuples(res);
 	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
-	ff->zones = calloc((size_t)ff->n + 1, sizeof(*ff->zones));
 	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
 	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
 	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
-	if (!ff->texts || !ff->zones || !ff->missing || !ff->ids || !ff->stamps) {
+	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps) {
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
@@ -778,7 +778,7 @@ static void on_feed_events(PGresult *res, void *arg)
 			ff->changed = t;
 		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, i, 0));
 		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, i, 1));
-		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms, ff->zones[i]);
+		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms);
 		if (!ff->texts[i])
 			ff->missing[ff->nmissing++] = i;
 	}

@@ -10,11 +10,27 @@
 
 #include "dbpool.h"
 
-/* A copy of id's text for stamp and alarms (free it), with the zone it
- * uses (or "") put in zone (65 bytes); NULL when it is not kept. */
-char *vevents_get(const char *id, const char *stamp, int alarms, char *zone) WUR;
-/* Keeps a copy of text (zone may be NULL). Safe from any thread. */
-void vevents_put(const char *id, const char *stamp, int alarms, const char *text, const char *zone);
+#include <stdatomic.h>
+#include <stddef.h>
+
+/* A rendered VEVENT and the zone it uses (or ""), shared by the cache and
+ * the feeds being assembled: never changed once made, freed with its last
+ * reference. */
+struct vtext {
+	atomic_int refs;
+	size_t len;
+	char zone[65];
+	char text[];
+};
+/* A text with one reference (zone may be NULL); NULL when out of memory. */
+struct vtext *vtext_new(const char *text, size_t len, const char *zone) WUR;
+void vtext_unref(struct vtext *v);
+
+/* id's text for stamp and alarms, with a reference for the caller; NULL
+ * when it is not kept. Safe from any thread. */
+struct vtext *vevents_get(const char *id, const char *stamp, int alarms) WUR;
+/* Keeps v (with a reference of its own). Safe from any thread. */
+void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v);
 /* The running renderer's fingerprint (see ics_render_fingerprint), or NULL
  * when it could not be made: then nothing is read from or written to the
  * database. */
