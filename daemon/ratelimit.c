@@ -15,14 +15,34 @@
 
 struct bucket {
 	char key[40];
-	double tokens;
-	int64_t last_ms;
+	struct tokenbucket tb;
 };
 
 static struct bucket buckets[SLOTS];
 static pthread_mutex_t stripes[STRIPES];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Atomic int64_t rate_milli; /* requests per 1000 s, to stay integral */
+
+void tokenbucket_init(struct tokenbucket *b, double burst, int64_t now_ms)
+{
+	b->tokens = burst;
+	b->at_ms = now_ms;
+}
+
+int64_t tokenbucket_take(struct tokenbucket *b, double rate, double burst, int64_t now_ms)
+{
+	if (now_ms > b->at_ms) {
+		b->tokens += (double)(now_ms - b->at_ms) * rate / 1000.0;
+		b->at_ms = now_ms;
+	}
+	if (b->tokens > burst)
+		b->tokens = burst;
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return 0;
+	}
+	return (int64_t)ceil((1.0 - b->tokens) * 1000.0 / rate);
+}
 
 static void init_locks(void)
 {
@@ -54,22 +74,14 @@ int ratelimit_take(const char *key, int64_t now_ms)
 	unsigned slot = hash(key) % SLOTS;
 	pthread_mutex_t *lock = &stripes[slot % STRIPES];
 	struct bucket *b = &buckets[slot];
-	int wait = 0;
 	pthread_mutex_lock(lock);
 	if (strncmp(b->key, key, sizeof(b->key)) != 0) {
 		strncpy(b->key, key, sizeof(b->key) - 1);
 		b->key[sizeof(b->key) - 1] = '\0';
-		b->tokens = burst;
-		b->last_ms = now_ms;
+		tokenbucket_init(&b->tb, burst, now_ms);
 	}
-	b->tokens += (double)(now_ms - b->last_ms) / 1000.0 * rate;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->last_ms = now_ms;
-	if (b->tokens >= 1.0)
-		b->tokens -= 1.0;
-	else
-		wait = (int)ceil((1.0 - b->tokens) / rate);
+	int64_t wait_ms = tokenbucket_take(&b->tb, rate, burst, now_ms);
+	int wait = (int)((wait_ms + 999) / 1000);
 	pthread_mutex_unlock(lock);
 	return wait;
 }

@@ -13,6 +13,7 @@
 #include "dbpool.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "recur.h"
 #include "remind.h"
 #include "scheduler_sql.h"
@@ -44,8 +45,7 @@
 
 struct bucket {
 	char endpoint[40];
-	double tokens;
-	int64_t at_ms;
+	struct tokenbucket tb;
 };
 
 struct job {
@@ -452,10 +452,12 @@ static void job_free(struct job *j)
 }
 
 /* Token bucket per rate-limited endpoint: the wait in ms before the next
- * message may go (0: now, and the token is taken). */
+ * message may go (0: now, and the token is taken). The burst is one
+ * second's worth, and at least one message. */
 static int64_t bucket_take(struct scheduler *sc, const char *endpoint, double rate)
 {
 	int64_t now = now_monotonic_ms();
+	double burst = rate < 1 ? 1 : rate;
 	struct bucket *b = NULL;
 	for (size_t i = 0; i < sc->nbuckets && !b; i++)
 		if (!strcmp(sc->buckets[i].endpoint, endpoint))
@@ -463,19 +465,9 @@ static int64_t bucket_take(struct scheduler *sc, const char *endpoint, double ra
 	if (!b) {
 		b = &sc->buckets[sc->nbuckets < MAX_BUCKETS ? sc->nbuckets++ : 0];
 		snprintf(b->endpoint, sizeof(b->endpoint), "%s", endpoint);
-		b->tokens = rate < 1 ? 1 : rate;
-		b->at_ms = now;
+		tokenbucket_init(&b->tb, burst, now);
 	}
-	double burst = rate < 1 ? 1 : rate;
-	b->tokens += (double)(now - b->at_ms) * rate / 1000.0;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->at_ms = now;
-	if (b->tokens >= 1) {
-		b->tokens -= 1;
-		return 0;
-	}
-	return (int64_t)((1 - b->tokens) * 1000.0 / rate) + 1;
+	return tokenbucket_take(&b->tb, rate, burst, now);
 }
 
 /* Answers go into a text column: invalid UTF-8 and NULs become '?'. s is

@@ -156,6 +156,27 @@ static void test_rate_limit(void **state)
 	assert_int_equal(ratelimit_take("key-a", 2000), 0); /* 0: off */
 }
 
+/* One bucket's arithmetic: a full burst, then the wait until the next
+ * token in ms, refilled with time (rates below one a second too). */
+static void test_token_bucket(void **state)
+{
+	(void)state;
+	struct tokenbucket b;
+	tokenbucket_init(&b, 2, 1000);
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 1000), 0);
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 1000), 0);
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 1000), 500);
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 1250), 250);
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 1500), 0);
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 60000), 0); /* never above the burst */
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 60000), 0);
+	assert_int_equal(tokenbucket_take(&b, 2, 2, 60000), 500);
+	tokenbucket_init(&b, 1, 0);
+	assert_int_equal(tokenbucket_take(&b, 0.1, 1, 0), 0);
+	assert_int_equal(tokenbucket_take(&b, 0.1, 1, 0), 10000);
+	assert_int_equal(tokenbucket_take(&b, 0.1, 1, 9000), 1000);
+}
+
 /* Array literals: every element quoted, so NULL, commas, braces and blanks
  * are plain text; quotes and backslashes escaped; an empty array is {}. */
 static void test_db_array(void **state)
@@ -180,11 +201,11 @@ static void test_db_array(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_db_array),   cmocka_unit_test(test_base64url),
-	    cmocka_unit_test(test_tokens),     cmocka_unit_test(test_sha256),
-	    cmocka_unit_test(test_text),       cmocka_unit_test(test_identifiers),
-	    cmocka_unit_test(test_zones),      cmocka_unit_test(test_route_patterns),
-	    cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_db_array),       cmocka_unit_test(test_token_bucket),
+	    cmocka_unit_test(test_base64url),      cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_sha256),         cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_identifiers),    cmocka_unit_test(test_zones),
+	    cmocka_unit_test(test_route_patterns), cmocka_unit_test(test_rate_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
