@@ -63,20 +63,24 @@ static struct icaltimetype utc_time(const char *rfc3339)
 	return t;
 }
 
-/* A local time of the event as the value it is written with: UTC times
- * carry their zone (written with Z), others stay local (given a TZID). */
-static struct icaltimetype in_zone(struct icaltimetype t, const char *zone)
+static icalproperty *new_rdate(struct icaltimetype t)
 {
-	if (!t.is_date && tz_is_utc(zone))
-		t.zone = icaltimezone_get_utc_timezone();
-	return t;
+	struct icaldatetimeperiodtype d = {t, icalperiodtype_null_period()};
+	return icalproperty_new_rdate(d);
 }
 
-/* Stamps a date-time property made from in_zone(t) with the event's zone:
- * TZID=<IANA name>, or nothing for UTC (the value has its Z) and dates. */
-static void add_time(icalcomponent *ve, icalproperty *p, struct icaltimetype t, const char *zone)
+/* A local time (or date) t of the event as a property made by make, in the
+ * event's zone: with TZID=<IANA name>; for UTC the value itself carries
+ * the zone and is written with Z (set before make copies it); dates get
+ * VALUE=DATE. */
+static void add_time(icalcomponent *ve, icalproperty *(*make)(struct icaltimetype),
+                     struct icaltimetype t, const char *zone)
 {
-	if (!t.is_date && !tz_is_utc(zone))
+	int utc = !t.is_date && tz_is_utc(zone);
+	if (utc)
+		t.zone = icaltimezone_get_utc_timezone();
+	icalproperty *p = make(t);
+	if (!t.is_date && !utc)
 		icalproperty_add_parameter(p, icalparameter_new_tzid(zone));
 	if (t.is_date)
 		icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
@@ -92,15 +96,8 @@ static void add_dates(icalcomponent *ve, json_t *ev, const char *key, int all_da
 		struct icaltimetype t;
 		if (local_time(json_string_value(v), all_day, &t))
 			continue;
-		t = in_zone(t, zone);
-		icalproperty *p;
-		if (!strcmp(key, "exdates")) {
-			p = icalproperty_new_exdate(t);
-		} else {
-			struct icaldatetimeperiodtype d = {t, icalperiodtype_null_period()};
-			p = icalproperty_new_rdate(d);
-		}
-		add_time(ve, p, t, zone);
+		add_time(ve, !strcmp(key, "exdates") ? icalproperty_new_exdate : new_rdate, t,
+		         zone);
 	}
 }
 
@@ -205,22 +202,17 @@ static icalcomponent *vevent(json_t *ev, int alarms, const char **zone_out)
 	icalcomponent_add_property(ve, icalproperty_new_created(utc_time(str(ev, "created_at"))));
 	icalcomponent_add_property(ve, icalproperty_new_sequence((int)json_integer_value(
 	                                   json_object_get(ev, "sequence"))));
-	start = in_zone(start, zone);
-	add_time(ve, icalproperty_new_dtstart(start), start, zone);
-	if (!local_time(str(ev, "end"), all_day, &end) && icaltime_compare(end, start) > 0) {
-		end = in_zone(end, zone);
-		add_time(ve, icalproperty_new_dtend(end), end, zone);
-	}
+	add_time(ve, icalproperty_new_dtstart, start, zone);
+	if (!local_time(str(ev, "end"), all_day, &end) && icaltime_compare(end, start) > 0)
+		add_time(ve, icalproperty_new_dtend, end, zone);
 	if (str(ev, "rrule"))
 		icalcomponent_add_property(
 		    ve, icalproperty_new_rrule(icalrecurrencetype_from_string(str(ev, "rrule"))));
 	add_dates(ve, ev, "exdates", all_day, zone);
 	add_dates(ve, ev, "rdates", all_day, zone);
 	struct icaltimetype rid;
-	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid)) {
-		rid = in_zone(rid, zone);
-		add_time(ve, icalproperty_new_recurrenceid(rid), rid, zone);
-	}
+	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid))
+		add_time(ve, icalproperty_new_recurrenceid, rid, zone);
 	const char *title = str(ev, "title") ? str(ev, "title") : "(no title)";
 	icalcomponent_add_property(ve, icalproperty_new_summary(title));
 	char *desc = description(ev);
@@ -293,59 +285,6 @@ char *ics_render_head(const char *name, const char *const *zones, size_t nz)
 int ics_zone_cmp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-char *ics_render(const char *name, int alarms, json_t *events)
-{
-	struct evbuffer *body = evbuffer_new();
-	json_t *zones = json_object();
-	if (!body || !zones) {
-		if (body)
-			evbuffer_free(body);
-		json_decref(zones);
-		return NULL;
-	}
-	size_t i;
-	json_t *ev;
-	json_array_foreach(events, i, ev)
-	{
-		const char *zone = NULL;
-		char *text = ics_render_vevent(ev, alarms, &zone);
-		if (!text)
-			continue;
-		evbuffer_add(body, text, strlen(text));
-		free(text);
-		if (zone && !tz_is_utc(zone))
-			json_object_set_new(zones, zone, json_true());
-	}
-	/* Sorted, so that the same events always give the same bytes. */
-	const char **names = calloc(json_object_size(zones) + 1, sizeof(char *));
-	size_t nz = 0;
-	const char *key;
-	json_t *v;
-	json_object_foreach(zones, key, v)
-	{
-		if (names)
-			names[nz++] = key;
-	}
-	if (nz > 1)
-		qsort(names, nz, sizeof(*names), ics_zone_cmp);
-	char *head = names ? ics_render_head(name, names, nz) : NULL;
-	free(names);
-	json_decref(zones);
-	char *out = NULL;
-	if (head) {
-		size_t hl = strlen(head), bl = evbuffer_get_length(body), tl = strlen(ICS_TAIL);
-		out = malloc(hl + bl + tl + 1);
-		if (out) {
-			memcpy(out, head, hl);
-			evbuffer_remove(body, out + hl, bl);
-			memcpy(out + hl + bl, ICS_TAIL, tl + 1);
-		}
-	}
-	free(head);
-	evbuffer_free(body);
-	return out;
 }
 
 /* An event that uses every part of the renderer: a timed series in a zone

@@ -7,15 +7,13 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* events: an array of the API's event objects (plus "parent_uid" for
- * itinerary items). Reminders become VALARMs only when alarms is set.
- * Returns the text (free it), or NULL when out of memory. */
-char *ics_render(const char *name, int alarms, json_t *events);
-
-/* The parts, for callers that keep rendered events: one VEVENT's text
- * (NULL if the event is unusable; *zone_out gets the TZID it uses, or
- * NULL), and the calendar's head with a VTIMEZONE for each of zones
- * (sorted by the caller), to which the VEVENTs and ICS_TAIL are added. */
+/* A calendar is rendered in parts, so that callers can keep rendered
+ * events: one VEVENT's text from the API's event object (plus "parent_uid"
+ * for itinerary items and "agreement" for an agreement's dates; reminders
+ * become VALARMs only when alarms is set), NULL if the event is unusable,
+ * with *zone_out set to the TZID it uses or NULL; and the calendar's head
+ * with a VTIMEZONE for each of zones (sorted by the caller), to which the
+ * VEVENTs and ICS_TAIL are added. Texts are to be freed. */
 #define ICS_TAIL "END:VCALENDAR\r\n"
 char *ics_render_vevent(json_t *ev, int alarms, const char **zone_out);
 char *ics_render_head(const char *name, const char *const *zones, size_t nz);

@@ -572,8 +572,7 @@ static void feed_rendered(struct feedfetch *ff)
 	ff_end(ff, FF_SERVE, NULL);
 }
 
-/* Second query: the events the cache lacked, rendered and kept. */
-/* A row of the second query as the event the renderer takes: the API's
+/* A row of the render query as the event the renderer takes: the API's
  * representation (built from plain columns, which costs the database far
  * less than JSON), with the parent's UID and the agreement. */
 static json_t *feed_event(PGresult *res, int k)
