@@ -149,6 +149,17 @@ def test_gzip_has_its_own_etag(ctx):
     assert gz.header("Vary") == "Accept-Encoding" == plain.header("Vary")
     assert d.request("GET", path_of(feed), headers={"Accept-Encoding": "gzip",
                      "If-None-Match": gz.header("ETag")}).status == 304
+    # Accept-Encoding as RFC 9110 reads it, hostile forms included.
+    for header, gzipped in [("gzip;q=0.5", True), ("GZIP", True), ("x-gzip", True),
+                            ("deflate, gzip ; q=1.0", True), ("*;q=0.1", True),
+                            ("br, *", True), ("gzip;q=0", False), ("gzip; q=0.000", False),
+                            ("*;q=0.5, gzip;q=0", False), ("identity, *;q=0", False),
+                            ("deflate", False), ("gzipx", False), ("gzip;q=2", False),
+                            ("gzip;q=abc", False), ("gzip;q=", False), (";;;,,,", False),
+                            (",".join(["x"] * 2000) + ",gzip", True), ("\tgzip\t", True)]:
+        r = d.request("GET", path_of(feed), headers={"Accept-Encoding": header})
+        assert r.status == 200 and (r.header("Content-Encoding") == "gzip") == gzipped, header
+        assert (gzip.decompress(r.body) if gzipped else r.body) == plain.body, header
 
 
 def test_change_through_one_instance_shows_in_another(ctx):
