@@ -92,7 +92,10 @@ const char *db_sqlstate(const PGresult *res)
 
 int db_array_add(struct evbuffer *a, const char *s)
 {
-	int rc = evbuffer_add(a, evbuffer_get_length(a) ? ",\"" : "{\"", 2);
+	const char *sep = evbuffer_get_length(a) ? "," : "{";
+	if (!s)
+		return evbuffer_add_printf(a, "%sNULL", sep) < 0 ? -1 : 0;
+	int rc = evbuffer_add_printf(a, "%s\"", sep) < 0 ? -1 : 0;
 	for (const char *run = s; rc == 0 && *run;) {
 		size_t n = strcspn(run, "\"\\");
 		rc = evbuffer_add(a, run, n);

@@ -64,8 +64,8 @@ void dbpool_get_stats(const struct dbpool *pool, struct dbpool_stats *out);
 
 /* PostgreSQL array literals, to pass many values in one parameter:
  * db_array_add appends s as the next element (quoted, with " and \
- * escaped); db_array_end closes the array and returns its text (free it),
- * or NULL when out of memory. */
+ * escaped; NULL for s appends a NULL element); db_array_end closes the array and returns its text
+ * (free it), or NULL when out of memory. */
 struct evbuffer;
 int db_array_add(struct evbuffer *a, const char *s) WUR;
 char *db_array_end(struct evbuffer *a) WUR;

@@ -54,9 +54,14 @@ void metrics_request(int route_index, int status, int64_t duration_us)
 	                          memory_order_relaxed);
 }
 
+void metrics_add(enum metric_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&counters[c], n, memory_order_relaxed);
+}
+
 void metrics_inc(enum metric_counter c)
 {
-	atomic_fetch_add_explicit(&counters[c], 1, memory_order_relaxed);
+	metrics_add(c, 1);
 }
 
 static const char *route_label(const struct route *routes, size_t n, size_t r)

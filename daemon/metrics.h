@@ -29,5 +29,6 @@ enum metric_counter {
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);
+void metrics_add(enum metric_counter c, uint64_t n);
 
 #endif

@@ -129,36 +129,23 @@ static void op_done(struct scheduler *sc)
 /* PostgreSQL array literals, built as the plan is walked. */
 struct planarrays {
 	struct evbuffer *a[6]; /* occurrence start, end, start local, end local, trigger, fire */
-	int n;
+	int failed;
 };
 
-static void arr_add_int(struct evbuffer *b, int first, int64_t v)
+static int arr_add_int(struct evbuffer *b, int64_t v)
 {
-	evbuffer_add_printf(b, "%s%lld", first ? "" : ",", (long long)v);
-}
-
-static void arr_add_text(struct evbuffer *b, int first, const char *s)
-{
-	evbuffer_add_printf(b, "%s\"", first ? "" : ",");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			evbuffer_add(b, "\\", 1);
-		evbuffer_add(b, s, 1);
-	}
-	evbuffer_add(b, "\"", 1);
+	char text[24];
+	snprintf(text, sizeof(text), "%lld", (long long)v);
+	return db_array_add(b, text);
 }
 
 static int on_fire_time(const struct remind_fire *f, void *arg)
 {
 	struct planarrays *pa = arg;
-	int first = pa->n == 0;
-	arr_add_int(pa->a[0], first, f->occ_start);
-	arr_add_int(pa->a[1], first, f->occ_end);
-	arr_add_text(pa->a[2], first, f->start_local);
-	arr_add_text(pa->a[3], first, f->end_local);
-	arr_add_text(pa->a[4], first, f->trigger);
-	arr_add_int(pa->a[5], first, f->fire_at);
-	pa->n++;
+	if (arr_add_int(pa->a[0], f->occ_start) || arr_add_int(pa->a[1], f->occ_end) ||
+	    db_array_add(pa->a[2], f->start_local) || db_array_add(pa->a[3], f->end_local) ||
+	    db_array_add(pa->a[4], f->trigger) || arr_add_int(pa->a[5], f->fire_at))
+		pa->failed = 1;
 	return 0;
 }
 
@@ -217,19 +204,6 @@ int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, rem
 	return stopped < 0 ? -1 : 0;
 }
 
-static char *arr_text(struct evbuffer *b)
-{
-	size_t n = evbuffer_get_length(b);
-	char *s = malloc(n + 3);
-	if (!s)
-		return NULL;
-	s[0] = '{';
-	evbuffer_remove(b, s + 1, n);
-	s[n + 1] = '}';
-	s[n + 2] = '\0';
-	return s;
-}
-
 static void write_plan(struct scheduler *sc, PGresult *res, int row)
 {
 	struct planarrays pa = {0};
@@ -246,8 +220,9 @@ static void write_plan(struct scheduler *sc, PGresult *res, int row)
 		          PQgetvalue(res, row, P_ID));
 		ok = 0;
 	}
+	ok &= !pa.failed;
 	for (int i = 0; ok && i < 6; i++)
-		ok &= (arrs[i] = arr_text(pa.a[i])) != NULL;
+		ok &= (arrs[i] = db_array_end(pa.a[i])) != NULL;
 	if (ok) {
 		const char *p[] = {PQgetvalue(res, row, P_ID),
 		                   PQgetvalue(res, row, P_VERSION),
@@ -324,10 +299,8 @@ static void on_fired(PGresult *res, void *arg)
 		long fired = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		long missed = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 		long msgs = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-		for (long i = 0; i < fired - missed; i++)
-			metrics_inc(M_REMINDERS_FIRED);
-		for (long i = 0; i < missed; i++)
-			metrics_inc(M_REMINDERS_MISSED);
+		metrics_add(M_REMINDERS_FIRED, (uint64_t)(fired - missed));
+		metrics_add(M_REMINDERS_MISSED, (uint64_t)missed);
 		if (missed)
 			log_warn(
 			    "scheduler: %ld reminders not sent: their occurrence had ended (%s)",
@@ -498,14 +471,6 @@ static char *printable(const char *s, size_t n)
  * database sees one statement per batch instead of one per attempt. */
 static void report_flush(struct scheduler *sc);
 
-static void arr_add_opt_text(struct evbuffer *b, int first, const char *s)
-{
-	if (s)
-		arr_add_text(b, first, s);
-	else
-		evbuffer_add_printf(b, "%sNULL", first ? "" : ",");
-}
-
 struct report {
 	struct scheduler *sc;
 	struct job *jobs;
@@ -553,25 +518,22 @@ static void report_flush(struct scheduler *sc)
 			sc->outcomes = j->next;
 			j->next = rep->jobs;
 			rep->jobs = j;
-			int first = rep->n++ == 0;
-			arr_add_text(a[0], first, j->id);
-			arr_add_text(a[1], first, j->state);
-			arr_add_int(a[2], first, j->delay_ms);
-			if (j->res.status)
-				arr_add_int(a[3], first, j->res.status);
-			else
-				arr_add_opt_text(a[3], first, NULL);
-			arr_add_opt_text(a[4], first, j->error[0] ? j->error : NULL);
-			arr_add_text(a[5], first, j->ok ? "t" : "f");
-			arr_add_int(a[6], first, j->res.duration_ms);
-			arr_add_opt_text(a[7], first,
-			                 j->response && *j->response ? j->response : NULL);
-			arr_add_text(a[8], first, j->res.status == 410 ? "t" : "f");
+			rep->n++;
+			if (db_array_add(a[0], j->id) || db_array_add(a[1], j->state) ||
+			    arr_add_int(a[2], j->delay_ms) ||
+			    (j->res.status ? arr_add_int(a[3], j->res.status)
+			                   : db_array_add(a[3], NULL)) ||
+			    db_array_add(a[4], j->error[0] ? j->error : NULL) ||
+			    db_array_add(a[5], j->ok ? "t" : "f") ||
+			    arr_add_int(a[6], j->res.duration_ms) ||
+			    db_array_add(a[7], j->response && *j->response ? j->response : NULL) ||
+			    db_array_add(a[8], j->res.status == 410 ? "t" : "f"))
+				ok = 0;
 		}
 		if (!sc->outcomes)
 			sc->outcomes_tail = NULL;
-		for (int i = 0; i < 9; i++)
-			ok &= (texts[i] = arr_text(a[i])) != NULL;
+		for (int i = 0; ok && i < 9; i++)
+			ok &= (texts[i] = db_array_end(a[i])) != NULL;
 	}
 	char after[24];
 	snprintf(after, sizeof(after), "%lld", (long long)sc->cfg->webhook_disable_after_ms);

@@ -178,7 +178,8 @@ static void test_token_bucket(void **state)
 }
 
 /* Array literals: every element quoted, so NULL, commas, braces and blanks
- * are plain text; quotes and backslashes escaped; an empty array is {}. */
+ * are plain text; quotes and backslashes escaped; a null pointer is a NULL
+ * element; an empty array is {}. */
 static void test_db_array(void **state)
 {
 	(void)state;
@@ -187,13 +188,13 @@ static void test_db_array(void **state)
 	char *out = db_array_end(a);
 	assert_string_equal(out, "{}");
 	free(out);
-	const char *in[] = {"NULL", "a,b", "{x}", " ", "", "q\"uote", "back\\slash", "\r\n"};
+	const char *in[] = {"NULL", "a,b", "{x}", " ", "", "q\"uote", "back\\slash", "\r\n", NULL};
 	for (size_t i = 0; i < sizeof(in) / sizeof(*in); i++)
 		assert_int_equal(db_array_add(a, in[i]), 0);
 	out = db_array_end(a);
 	assert_string_equal(out,
 	                    "{\"NULL\",\"a,b\",\"{x}\",\" \",\"\",\"q\\\"uote\",\"back\\\\slash\","
-	                    "\"\r\n\"}");
+	                    "\"\r\n\",NULL}");
 	free(out);
 	evbuffer_free(a);
 }
