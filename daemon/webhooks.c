@@ -97,10 +97,10 @@ static char *check_types(json_t *v, json_t *errors)
 	struct evbuffer *b = evbuffer_new();
 	if (!b)
 		return NULL;
-	evbuffer_add(b, "{", 1);
+	int rc = 0;
 	if (!v) {
 		for (size_t i = 0; i < ARRAY_LEN(types_known); i++)
-			evbuffer_add_printf(b, "%s%s", i ? "," : "", types_known[i]);
+			rc |= db_array_add(b, types_known[i]);
 	} else if (!json_is_array(v) || json_array_size(v) == 0 ||
 	           json_array_size(v) > ARRAY_LEN(types_known) * 2) {
 		jv_error(errors, "types", "must be a non-empty array of message types");
@@ -121,11 +121,10 @@ static char *check_types(json_t *v, json_t *errors)
 				         "event.updated, event.cancelled, agreement.created, "
 				         "agreement.updated, endpoint.disabled, webhook.test");
 			else
-				evbuffer_add_printf(b, "%s%s", i ? "," : "", s);
+				rc |= db_array_add(b, s);
 		}
 	}
-	evbuffer_add(b, "}", 2);
-	char *out = strdup((const char *)evbuffer_pullup(b, -1));
+	char *out = rc == 0 ? db_array_end(b) : NULL;
 	evbuffer_free(b);
 	return out;
 }
