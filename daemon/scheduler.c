@@ -633,18 +633,28 @@ static void job_send(struct job *j)
 	}
 }
 
+static void on_rate_wait(evutil_socket_t fd, short what, void *arg);
+
+/* Sends j now, or when its endpoint's rate allows (if no timer can be
+ * set, now: better early than never). */
+static void job_go(struct job *j)
+{
+	int64_t wait = j->rate > 0 ? bucket_take(j->sc, j->endpoint, j->rate) : 0;
+	if (wait > 0) {
+		if (!j->wait)
+			j->wait = evtimer_new(j->sc->base, on_rate_wait, j);
+		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+		if (j->wait && evtimer_add(j->wait, &tv) == 0)
+			return;
+	}
+	job_send(j);
+}
+
 static void on_rate_wait(evutil_socket_t fd, short what, void *arg)
 {
 	UNUSED(fd);
 	UNUSED(what);
-	struct job *j = arg;
-	int64_t wait = bucket_take(j->sc, j->endpoint, j->rate);
-	if (wait > 0) {
-		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
-		evtimer_add(j->wait, &tv);
-		return;
-	}
-	job_send(j);
+	job_go(arg);
 }
 
 static char *dup_or_null(PGresult *res, int row, int col)
@@ -685,16 +695,7 @@ static void start_job(struct scheduler *sc, PGresult *res, int row)
 		on_sent(&fail, j);
 		return;
 	}
-	if (j->rate > 0) {
-		int64_t wait = bucket_take(sc, j->endpoint, j->rate);
-		if (wait > 0) {
-			j->wait = evtimer_new(sc->base, on_rate_wait, j);
-			struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
-			if (j->wait && evtimer_add(j->wait, &tv) == 0)
-				return;
-		}
-	}
-	job_send(j);
+	job_go(j);
 }
 
 static void on_claimed(PGresult *res, void *arg)
