@@ -110,7 +110,8 @@ int db_array_add(struct evbuffer *a, const char *s)
 
 char *db_array_end(struct evbuffer *a)
 {
-	if (evbuffer_add(a, evbuffer_get_length(a) ? "}" : "{}", evbuffer_get_length(a) ? 2 : 3))
+	const char *close = evbuffer_get_length(a) ? "}" : "{}";
+	if (evbuffer_add(a, close, strlen(close) + 1) != 0) /* with the NUL */
 		return NULL;
 	size_t n = evbuffer_get_length(a);
 	char *out = malloc(n);
