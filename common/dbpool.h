@@ -29,6 +29,9 @@ struct dbpool_options {
 	int size;
 	int queue_max;
 	const char *setup_sql; /* extra statements run on each new connection */
+	/* Statement literals (as later passed to dbpool_query), NULL-terminated,
+	 * that each new connection prepares before it takes work; may be NULL. */
+	const char *const *prepare;
 	db_notify_cb on_notify;
 	db_connected_cb on_connected;
 	void *cb_arg;

@@ -49,6 +49,10 @@ static struct auth_entry *slot_for(struct authcache *c, const char *hash)
 	return &c->slots[idx & (CACHE_SLOTS - 1)];
 }
 
+const char auth_key_sql[] =
+    "SELECT k.id, o.id, o.slug, k.role, o.is_host, o.timezone FROM api_keys k "
+    "JOIN orgs o ON o.id = k.org_id WHERE k.token_hash = $1 AND k.revoked_at IS NULL";
+
 struct auth_wait {
 	struct req *r;
 	void (*next)(struct req *r);
@@ -154,11 +158,7 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 	aw->generation = gen;
 	memcpy(aw->hash, hash, sizeof(hash));
 	const char *params[] = {hash};
-	if (dbpool_query(r->w->db,
-	                 "SELECT k.id, o.id, o.slug, k.role, o.is_host, o.timezone FROM api_keys k "
-	                 "JOIN orgs o ON o.id = k.org_id "
-	                 "WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
-	                 1, params, on_key, aw) != 0) {
+	if (dbpool_query(r->w->db, auth_key_sql, 1, params, on_key, aw) != 0) {
 		free(aw);
 		reply_unavailable(r);
 	}

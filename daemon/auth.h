@@ -14,4 +14,7 @@ void authcache_free(struct authcache *c);
  * token it answers 401 itself, on a database failure 503. */
 void auth_then(struct req *r, void (*next)(struct req *r));
 
+/* The credential lookup ($1 token hash), prepared by every new connection. */
+extern const char auth_key_sql[];
+
 #endif

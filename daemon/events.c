@@ -353,7 +353,7 @@ void events_create(struct req *r)
 
 /* Plain columns: the JSON is built here (event_json.c), which costs the
  * database much less than building it there. */
-static const char sql_get[] = "SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS " "
+const char events_get_sql[] = "SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS " "
                               "FROM events e JOIN orgs o ON o.id = e.org_id "
                               "WHERE e.id = $1::uuid AND " EV_VISIBLE("e", "$2::uuid", "$3::text");
 
@@ -403,7 +403,7 @@ void events_get(struct req *r)
 	if (!id)
 		return;
 	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	if (dbpool_query(r->w->db, sql_get, 3, p, on_get, r) != 0)
+	if (dbpool_query(r->w->db, events_get_sql, 3, p, on_get, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -488,7 +488,7 @@ static void load_for_change(struct req *r, json_t *patch, int cancelling)
 	op->cancelling = cancelling;
 	snprintf(op->id, sizeof(op->id), "%s", id);
 	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	op_submit(op, sql_get, 3, p, on_loaded_for_patch);
+	op_submit(op, events_get_sql, 3, p, on_loaded_for_patch);
 }
 
 void events_patch(struct req *r)

@@ -6,6 +6,8 @@ struct req;
 
 void events_create(struct req *r);
 void events_get(struct req *r);
+/* An event by id for a caller ($1 id, $2 org id, $3 org slug). */
+extern const char events_get_sql[];
 void events_patch(struct req *r);
 void events_cancel(struct req *r);
 void events_list(struct req *r);

@@ -461,6 +461,8 @@ struct feedfetch {
 	char (*ids)[37], (*stamps)[48];
 	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
 	int nmissing;
+	int *slots; /* the missing positions by id (position + 1; 0: free), for rows */
+	unsigned nslots;
 	/* Requests for the same feed that came while this one was rendering:
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
@@ -479,6 +481,7 @@ static void feedfetch_free(struct feedfetch *ff)
 		vtext_unref(ff->texts[i]);
 	free(ff->texts);
 	free(ff->missing);
+	free(ff->slots);
 	free(ff->ids);
 	free(ff->stamps);
 	free(ff);
@@ -619,22 +622,60 @@ static void feed_rendered(struct feedfetch *ff)
  * less than JSON), with the parent's UID and the agreement. */
 static json_t *feed_event(PGresult *res, int k)
 {
-	json_t *ev = event_json_build(res, k, 9);
+	json_t *ev = event_json_build(res, k, 8);
 	if (!ev)
 		return NULL;
-	if (!PQgetisnull(res, k, 3))
-		json_object_set_new(ev, "parent_uid", json_string(PQgetvalue(res, k, 3)));
-	if (!PQgetisnull(res, k, 4)) {
-		json_t *parties = json_loads(PQgetvalue(res, k, 6), 0, NULL);
+	if (!PQgetisnull(res, k, 2))
+		json_object_set_new(ev, "parent_uid", json_string(PQgetvalue(res, k, 2)));
+	if (!PQgetisnull(res, k, 3)) {
+		json_t *parties = json_loads(PQgetvalue(res, k, 5), 0, NULL);
 		json_t *ag = json_pack(
-		    "{s:s, s:s, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 4), "stage",
-		    PQgetvalue(res, k, 5), "parties", parties ? parties : json_array(), "signed_on",
-		    PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7), "expires_on",
-		    PQgetisnull(res, k, 8) ? NULL : PQgetvalue(res, k, 8));
+		    "{s:s, s:s, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 3), "stage",
+		    PQgetvalue(res, k, 4), "parties", parties ? parties : json_array(), "signed_on",
+		    PQgetisnull(res, k, 6) ? NULL : PQgetvalue(res, k, 6), "expires_on",
+		    PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7));
 		if (ag)
 			json_object_set_new(ev, "agreement", ag);
 	}
 	return ev;
+}
+
+/* Rows come back in any order and name their event by id: a table of the
+ * missing positions, open addressing keyed by the id's FNV-1a hash, finds
+ * where each goes. Made once per fetch; what it maps never moves. */
+static uint32_t id_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
+}
+
+static int slots_make(struct feedfetch *ff)
+{
+	unsigned n = 16;
+	while (n < 2u * (unsigned)ff->nmissing)
+		n *= 2;
+	if (!(ff->slots = calloc(n, sizeof(*ff->slots))))
+		return -1;
+	ff->nslots = n;
+	for (int k = 0; k < ff->nmissing; k++) {
+		unsigned at = id_hash(ff->ids[ff->missing[k]]) & (n - 1);
+		while (ff->slots[at])
+			at = (at + 1) & (n - 1);
+		ff->slots[at] = ff->missing[k] + 1;
+	}
+	return 0;
+}
+
+/* The feed position of a missing event, or -1 for an id the feed did not ask for. */
+static int slots_find(const struct feedfetch *ff, const char *id)
+{
+	for (unsigned at = id_hash(id) & (ff->nslots - 1); ff->slots[at];
+	     at = (at + 1) & (ff->nslots - 1))
+		if (!strcmp(ff->ids[ff->slots[at] - 1], id))
+			return ff->slots[at] - 1;
+	return -1;
 }
 
 /* Second queries: the events the cache lacked, in chunks that run side by
@@ -660,8 +701,8 @@ static void on_missing_events(PGresult *res, void *arg)
 		 * the time this loop would otherwise wait for the next chunk. */
 		struct vevents_batch *store = NULL;
 		for (int k = 0; k < PQntuples(res); k++) {
-			int i = atoi(PQgetvalue(res, k, 0));
-			if (i < 0 || i >= ff->n || ff->texts[i])
+			int i = slots_find(ff, PQgetvalue(res, k, 0));
+			if (i < 0 || ff->texts[i])
 				continue;
 			json_t *ev = feed_event(res, k);
 			const char *zone = NULL;
@@ -672,10 +713,10 @@ static void on_missing_events(PGresult *res, void *arg)
 			free(text);
 			if (v) {
 				ff->texts[i] = v;
-				vevents_put(PQgetvalue(res, k, 1), PQgetvalue(res, k, 2),
+				vevents_put(PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
 				            ff->alarms, v);
-				vevents_batch_add(&store, PQgetvalue(res, k, 1),
-				                  PQgetvalue(res, k, 2), ff->alarms, v->text,
+				vevents_batch_add(&store, PQgetvalue(res, k, 0),
+				                  PQgetvalue(res, k, 1), ff->alarms, v->text,
 				                  v->zone);
 			}
 			json_decref(ev);
@@ -692,35 +733,26 @@ static void on_missing_events(PGresult *res, void *arg)
 		ff_end(ff, FF_FAILED, "cannot read the feed's events");
 }
 
-/* The array literal of the positions from..to of ff->missing: their index,
- * id or stamp. */
-enum chunk_part { PART_POS, PART_ID, PART_STAMP };
-
-static char *chunk_array(const struct feedfetch *ff, int from, int to, enum chunk_part part)
+/* The array literal of the ids at positions from..to of ff->missing. */
+static char *chunk_ids(const struct feedfetch *ff, int from, int to)
 {
 	struct evbuffer *b = evbuffer_new();
 	int rc = b ? 0 : -1;
-	for (int k = from; k < to && rc == 0; k++) {
-		int i = ff->missing[k];
-		char pos[16];
-		snprintf(pos, sizeof(pos), "%d", i);
-		rc = db_array_add(b, part == PART_POS  ? pos
-		                     : part == PART_ID ? ff->ids[i]
-		                                       : ff->stamps[i]);
-	}
+	for (int k = from; k < to && rc == 0; k++)
+		rc = db_array_add(b, ff->ids[ff->missing[k]]);
 	char *out = rc == 0 ? db_array_end(b) : NULL;
 	if (b)
 		evbuffer_free(b);
 	return out;
 }
 
-static const char sql_missing[] =
-    "SELECT x.pos, e.id, " FEED_STAMP ", (SELECT p.uid FROM events p "
+/* "= ANY", not a join with unnest(), for the reason vevents_load_sql gives. */
+const char feeds_missing_sql[] =
+    "SELECT e.id, " FEED_STAMP ", (SELECT p.uid FROM events p "
     "WHERE p.id = e.parent_id), a.title, a.stage, to_jsonb(a.parties)::text, "
     "to_char(a.signed_on, 'YYYY-MM-DD'), to_char(a.expires_on, "
-    "'YYYY-MM-DD'), " EVENT_COLS " FROM unnest($1::uuid[], $2::int[]) AS x(id, pos) "
-    "JOIN events e ON e.id = x.id JOIN orgs o ON o.id = e.org_id "
-    "LEFT JOIN agreements a ON a.id = e.agreement_id";
+    "'YYYY-MM-DD'), " EVENT_COLS " FROM events e JOIN orgs o ON o.id = e.org_id "
+    "LEFT JOIN agreements a ON a.id = e.agreement_id WHERE e.id = ANY($1::uuid[])";
 
 static void on_stored_texts(PGresult *res, void *arg);
 
@@ -728,18 +760,16 @@ static void on_stored_texts(PGresult *res, void *arg);
  * the events to render. */
 static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
 {
-	char *ids = chunk_array(ff, from, to, PART_ID), *pos = chunk_array(ff, from, to, PART_POS);
-	char *stamps = stored ? chunk_array(ff, from, to, PART_STAMP) : NULL;
+	char *ids = chunk_ids(ff, from, to);
 	int rc = -1;
-	if (ids && pos && (stamps || !stored)) {
-		const char *p[] = {ids, pos, stamps, ff->alarms ? "t" : "f", vevents_renderer()};
+	if (ids) {
+		const char *p[] = {ids, ff->alarms ? "t" : "f", vevents_renderer()};
 		rc = stored
-		         ? dbpool_query(ff->r->w->db, vevents_load_sql, 5, p, on_stored_texts, ff)
-		         : dbpool_query(ff->r->w->db, sql_missing, 2, p, on_missing_events, ff);
+		         ? dbpool_query(ff->r->w->db, vevents_load_sql, 3, p, on_stored_texts, ff)
+		         : dbpool_query(ff->r->w->db, feeds_missing_sql, 1, p, on_missing_events,
+		                        ff);
 	}
 	free(ids);
-	free(pos);
-	free(stamps);
 	return rc;
 }
 
@@ -769,11 +799,11 @@ static void on_stored_texts(PGresult *res, void *arg)
 	ff->chunks--;
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
 		for (int k = 0; k < PQntuples(res); k++) {
-			int i = atoi(PQgetvalue(res, k, 0));
-			if (i < 0 || i >= ff->n || ff->texts[i] ||
+			int i = slots_find(ff, PQgetvalue(res, k, 0));
+			if (i < 0 || ff->texts[i] || strcmp(PQgetvalue(res, k, 1), ff->stamps[i]) ||
 			    !(ff->texts[i] =
-			          vtext_new(PQgetvalue(res, k, 1), (size_t)PQgetlength(res, k, 1),
-			                    PQgetvalue(res, k, 2))))
+			          vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),
+			                    PQgetvalue(res, k, 3))))
 				continue;
 			vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
 		}
@@ -825,6 +855,8 @@ static void on_feed_events(PGresult *res, void *arg)
 	}
 	if (!ff->nmissing)
 		feed_rendered(ff);
+	else if (slots_make(ff) != 0)
+		ff_end(ff, FF_FAILED, "out of memory");
 	else if (vevents_renderer())
 		fetch_chunks(ff, STORED_CHUNK, 1);
 	else
@@ -897,6 +929,11 @@ static void on_feed_found(PGresult *res, void *arg)
 	fetch_events(ff, res);
 }
 
+const char feeds_lookup_sql[] =
+    "SELECT f.id, f.name, f.filter::text, f.alarms, f.org_id, o.slug, "
+    "extract(epoch FROM f.updated_at)::bigint FROM feeds f JOIN orgs o "
+    "ON o.id = f.org_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL";
+
 void feeds_serve(struct req *r)
 {
 	/* Only "<43 base64url characters>.ics": anything else is simply 404,
@@ -940,10 +977,6 @@ void feeds_serve(struct req *r)
 		ff->slot = e;
 	}
 	const char *p[] = {hash};
-	if (dbpool_query(r->w->db,
-	                 "SELECT f.id, f.name, f.filter::text, f.alarms, f.org_id, o.slug, "
-	                 "extract(epoch FROM f.updated_at)::bigint FROM feeds f JOIN orgs o "
-	                 "ON o.id = f.org_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL",
-	                 1, p, on_feed_found, ff) != 0)
+	if (dbpool_query(r->w->db, feeds_lookup_sql, 1, p, on_feed_found, ff) != 0)
 		ff_fail(ff, NULL);
 }

@@ -15,4 +15,9 @@ void feeds_delete(struct req *r);
 void feeds_rotate(struct req *r);
 void feeds_serve(struct req *r);
 
+/* A feed by token hash, and the events to render by id: prepared by every
+ * new connection (server.c), so a feed asked for first thing after a start
+ * does not wait for a new backend to load its catalogs. */
+extern const char feeds_lookup_sql[], feeds_missing_sql[];
+
 #endif

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dblisten.h"
 #include "dbpool.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -208,6 +209,11 @@ static struct event_base *worker_base(void)
 	return base;
 }
 
+/* What every new connection prepares before it takes work (dbpool.h):
+ * the statements of the hottest routes and of a feed's first render. */
+static const char *const hot_statements[] = {auth_key_sql,     events_get_sql,    feeds_lookup_sql,
+                                             vevents_load_sql, feeds_missing_sql, NULL};
+
 static int worker_setup(struct worker *w)
 {
 	const struct config *cfg = w->srv->cfg;
@@ -220,8 +226,10 @@ static int worker_setup(struct worker *w)
 	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
 	if (!w->http || !w->auth || !w->feeds || !w->stop_ev || !w->drain_timer || !w->heartbeat)
 		return -1;
-	struct dbpool_options opt = {
-	    .conninfo = cfg->database, .size = cfg->db_pool_size, .queue_max = cfg->db_queue_max};
+	struct dbpool_options opt = {.conninfo = cfg->database,
+	                             .size = cfg->db_pool_size,
+	                             .queue_max = cfg->db_queue_max,
+	                             .prepare = hot_statements};
 	w->db = dbpool_new(w->base, &opt);
 	if (!w->db)
 		return -1;

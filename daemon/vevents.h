@@ -35,9 +35,10 @@ void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
  * when it could not be made: then nothing is read from or written to the
  * database. */
 const char *vevents_renderer(void);
-/* Stored texts of events, for a feed: $1 uuid[], $2 int[] (positions),
- * $3 text[] (stamps), $4 alarms, $5 renderer; rows (position, body, zone)
- * for the events whose stored text is current. */
+/* Stored texts of events, for a feed: $1 uuid[], $2 alarms, $3 renderer;
+ * rows (id, stamp, body, zone) for those of the events with a text stored
+ * by this renderer. A row whose stamp is not the event's current one is
+ * out of date: the caller skips it. */
 extern const char vevents_load_sql[];
 /* Rendered texts for the database: vevents_batch_add keeps one more in
  * *batch (made on first use); vevents_store then writes them all, without

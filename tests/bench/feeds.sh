@@ -69,6 +69,9 @@ for i in 1 2 3; do
 		[ "$(psql_b -c "SELECT count(*) FROM vevent_texts")" -ge "$N" ] && break
 		sleep 0.1
 	done
+	# As autovacuum would have done long before a real restart: without it
+	# the cold read also pays for setting the new rows' hint bits once.
+	psql_b -c "VACUUM ANALYZE vevent_texts"
 	restart
 	curl -s -o "$BENCH_TMP/all2.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/cold"
 	cmp -s "$BENCH_TMP/all.ics" "$BENCH_TMP/all2.ics" || { echo "stored VEVENTs gave other bytes" >&2; exit 1; }

@@ -93,3 +93,28 @@ def test_migrate_refuses_a_newer_schema(ctx):
     d.expect_failure = True
     assert d.proc.wait(timeout=20) != 0
     assert "newer" in d.logtext()
+
+
+def test_new_connections_prepare_the_hot_statements(ctx):
+    # Each worker connection prepares the hottest statements before it takes
+    # work, so the first requests after a start do not wait for a new
+    # backend to load its catalogs. PostgreSQL shows a session's last
+    # statement: for a worker connection that is the last of the list, the
+    # feed's render query, before any request has been made.
+    db = ctx.database()
+    dbname = db.split("dbname=")[1]
+    d = ctx.daemon(db, env={"LIAISON_DB_POOL_SIZE": "3"})
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+           "AND application_name = 'liaisond' AND query LIKE 'SELECT e.id, %%' "
+           "AND query LIKE '%%(SELECT p.uid FROM events p WHERE p.id = e.parent_id), "
+           "a.title, a.stage, to_jsonb(a.parties)%%'" % dbname)
+    try:
+        harness.wait_for(lambda: ctx.cluster.psql(sql).strip() == "6", 10,
+                         what="2 threads x 3 connections to prepare their statements")
+    except AssertionError:
+        print(ctx.cluster.psql("SELECT application_name, state, left(query, 60), "
+                               "right(query, 40) FROM pg_stat_activity "
+                               "WHERE datname = '%s'" % dbname))
+        raise
+    token = ctx.org_with_key(db)
+    assert d.request("GET", "/v1/orgs/hub", token=token).status == 200
