@@ -16,7 +16,6 @@ bench_org
 bench_daemon
 rss_idle=$(rss_kib "$DAEMON_PID")
 
-# pgbench reads ":MI" as a variable: the reference uses dots, same cost.
 # pgbench reads ":MI" as a variable: the reference formats with dots, same cost.
 cat >"$BENCH_TMP/select.sql" <<'SQL'
 SELECT slug, name, timezone, country, is_host, to_char(created_at, 'YYYY-MM-DD"T"HH24.MI.SS"Z"') FROM orgs WHERE slug = 'hcmc-dost';
