@@ -442,12 +442,6 @@ static void serve_entry(struct req *r, struct feed_entry *e)
 
 /* ---- the feed -------------------------------------------------------------- */
 
-/* What a VEVENT's text depends on besides the event's own version: its
- * agreement, shown in the description. */
-#define FEED_STAMP                                                                                 \
-	"e.version || '.' || coalesce((SELECT a.version FROM agreements a "                        \
-	"WHERE a.id = e.agreement_id), 0)"
-
 struct feedfetch {
 	struct req *r;
 	char hash[TOKEN_HASH_HEX + 1];
@@ -617,29 +611,6 @@ static void feed_rendered(struct feedfetch *ff)
 	ff_end(ff, FF_SERVE, NULL);
 }
 
-/* A row of the render query as the event the renderer takes: the API's
- * representation (built from plain columns, which costs the database far
- * less than JSON), with the parent's UID and the agreement. */
-static json_t *feed_event(PGresult *res, int k)
-{
-	json_t *ev = event_json_build(res, k, 8);
-	if (!ev)
-		return NULL;
-	if (!PQgetisnull(res, k, 2))
-		json_object_set_new(ev, "parent_uid", json_string(PQgetvalue(res, k, 2)));
-	if (!PQgetisnull(res, k, 3)) {
-		json_t *parties = json_loads(PQgetvalue(res, k, 5), 0, NULL);
-		json_t *ag = json_pack(
-		    "{s:s, s:s, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 3), "stage",
-		    PQgetvalue(res, k, 4), "parties", parties ? parties : json_array(), "signed_on",
-		    PQgetisnull(res, k, 6) ? NULL : PQgetvalue(res, k, 6), "expires_on",
-		    PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7));
-		if (ag)
-			json_object_set_new(ev, "agreement", ag);
-	}
-	return ev;
-}
-
 /* Rows come back in any order and name their event by id: a table of the
  * missing positions, open addressing keyed by the id's FNV-1a hash, finds
  * where each goes. Made once per fetch; what it maps never moves. */
@@ -704,13 +675,7 @@ static void on_missing_events(PGresult *res, void *arg)
 			int i = slots_find(ff, PQgetvalue(res, k, 0));
 			if (i < 0 || ff->texts[i])
 				continue;
-			json_t *ev = feed_event(res, k);
-			const char *zone = NULL;
-			char *text = ev ? ics_render_vevent(ev, ff->alarms, &zone) : NULL;
-			struct vtext *v = text ? vtext_new(text, strlen(text),
-			                                   zone && !tz_is_utc(zone) ? zone : NULL)
-			                       : NULL;
-			free(text);
+			struct vtext *v = vevents_render(res, k, ff->alarms);
 			if (v) {
 				ff->texts[i] = v;
 				vevents_put(PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
@@ -719,7 +684,6 @@ static void on_missing_events(PGresult *res, void *arg)
 				                  PQgetvalue(res, k, 1), ff->alarms, v->text,
 				                  v->zone);
 			}
-			json_decref(ev);
 		}
 		vevents_store(ff->r->w->db, store);
 	}
@@ -747,12 +711,7 @@ static char *chunk_ids(const struct feedfetch *ff, int from, int to)
 }
 
 /* "= ANY", not a join with unnest(), for the reason vevents_load_sql gives. */
-const char feeds_missing_sql[] =
-    "SELECT e.id, " FEED_STAMP ", (SELECT p.uid FROM events p "
-    "WHERE p.id = e.parent_id), a.title, a.stage, to_jsonb(a.parties)::text, "
-    "to_char(a.signed_on, 'YYYY-MM-DD'), to_char(a.expires_on, "
-    "'YYYY-MM-DD'), " EVENT_COLS " FROM events e JOIN orgs o ON o.id = e.org_id "
-    "LEFT JOIN agreements a ON a.id = e.agreement_id WHERE e.id = ANY($1::uuid[])";
+const char feeds_missing_sql[] = VEVENT_SELECT "WHERE e.id = ANY($1::uuid[])";
 
 static void on_stored_texts(PGresult *res, void *arg);
 
@@ -880,15 +839,12 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	}
 	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
 	    slug = listq_param(q, PQgetvalue(feed, 0, 5));
-	evbuffer_add_printf(
-	    sql,
-	    "SELECT e.id, " FEED_STAMP ", "
-	    "extract(epoch FROM e.updated_at)::bigint FROM events e JOIN orgs o "
-	    "ON o.id = e.org_id WHERE " EV_VISIBLE(
-	        "e", "$%d::uuid", "$%d::text") " AND (e.status <> 'cancelled' OR e.cancelled_at > "
-	                                       "now() - interval '30 days')"
-	                                       " AND e.last_end_utc > now() - interval '1 year'",
-	    me, slug);
+	evbuffer_add_printf(sql,
+	                    "SELECT e.id, " VEVENT_STAMP ", "
+	                    "extract(epoch FROM e.updated_at)::bigint FROM events e JOIN orgs o "
+	                    "ON o.id = e.org_id WHERE " EV_VISIBLE(
+	                        "e", "$%d::uuid", "$%d::text") " AND " VEVENT_IN_FEEDS,
+	                    me, slug);
 	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
 		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
 		if (json_array_size(vals)) {

@@ -5,7 +5,8 @@
  * liaison_messages); a timer set to the next due time keeps it punctual; a
  * one-second poll covers lost notifications and other instances' work.
  * Every state change is one statement in PostgreSQL, so any instance may
- * die at any point: at worst a message is sent again with the same id. */
+ * die at any point: at worst a message is sent again with the same id.
+ * The loop also keeps the stored VEVENTs current (warmer.c). */
 #include "scheduler.h"
 
 #include "config.h"
@@ -21,6 +22,7 @@
 #include "token.h"
 #include "util.h"
 #include "validate.h"
+#include "warmer.h"
 #include "whsig.h"
 
 #include <event2/buffer.h>
@@ -42,6 +44,7 @@
 #define MAX_BUCKETS       256
 #define REPORT_BATCH      128
 #define REPORTS_IN_FLIGHT 2
+#define WARM_START_MS     2000 /* the first background render pass, after start */
 
 struct bucket {
 	char endpoint[40];
@@ -75,6 +78,7 @@ struct scheduler {
 	struct dbpool *db;
 	struct dblisten *listen;
 	struct sender *sender;
+	struct warmer *warmer;
 	struct event *stop_ev, *poll, *due_timer, *drain_timer;
 	_Atomic int64_t last_beat_ms;
 	char instance[37];
@@ -785,6 +789,7 @@ static void scheduler_free(struct scheduler *sc)
 	while (sc->all_jobs)     /* theirs, and outcomes not recorded: leases run out */
 		job_free(sc->all_jobs);
 	dblisten_free(sc->listen);
+	warmer_free(sc->warmer);
 	dbpool_free(sc->db);
 	struct event *evs[] = {sc->stop_ev, sc->poll, sc->due_timer, sc->drain_timer};
 	for (size_t i = 0; i < ARRAY_LEN(evs); i++)
@@ -811,12 +816,13 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	sc->db = dbpool_new(sc->base, &opt);
 	sc->sender = sender_new(sc->base, &so);
 	sc->listen = dblisten_new(sc->base, cfg->database);
+	sc->warmer = sc->db ? warmer_new(sc->base, sc->db, WARM_START_MS) : NULL;
 	sc->stop_ev = event_new(sc->base, -1, 0, on_stop, sc);
 	sc->poll = event_new(sc->base, -1, EV_PERSIST, on_poll, sc);
 	sc->due_timer = evtimer_new(sc->base, on_due, sc);
 	sc->drain_timer = evtimer_new(sc->base, on_drain_timeout, sc);
-	if (!sc->db || !sc->sender || !sc->listen || !sc->stop_ev || !sc->poll || !sc->due_timer ||
-	    !sc->drain_timer ||
+	if (!sc->db || !sc->sender || !sc->listen || !sc->warmer || !sc->stop_ev || !sc->poll ||
+	    !sc->due_timer || !sc->drain_timer ||
 	    dblisten_on(sc->listen, "liaison_reminders", on_notify_reminders, sc) ||
 	    dblisten_on(sc->listen, "liaison_messages", on_notify_messages, sc) ||
 	    dblisten_start(sc->listen))

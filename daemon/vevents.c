@@ -7,8 +7,10 @@
  * feeds that are still asked for. Below: the same texts in the database. */
 #include "vevents.h"
 
+#include "event_json.h"
 #include "ics_render.h"
 #include "log.h"
+#include "tz.h"
 
 #include <event2/buffer.h>
 
@@ -44,6 +46,41 @@ void vtext_unref(struct vtext *v)
 {
 	if (v && atomic_fetch_sub(&v->refs, 1) == 1)
 		free(v);
+}
+
+/* A row as the event the renderer takes: the API's representation (built
+ * from plain columns, which costs the database far less than JSON), with
+ * the parent's UID and the agreement. */
+static json_t *row_event(const PGresult *res, int k)
+{
+	json_t *ev = event_json_build(res, k, 8);
+	if (!ev)
+		return NULL;
+	if (!PQgetisnull(res, k, 2))
+		json_object_set_new(ev, "parent_uid", json_string(PQgetvalue(res, k, 2)));
+	if (!PQgetisnull(res, k, 3)) {
+		json_t *parties = json_loads(PQgetvalue(res, k, 5), 0, NULL);
+		json_t *ag = json_pack(
+		    "{s:s, s:s, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 3), "stage",
+		    PQgetvalue(res, k, 4), "parties", parties ? parties : json_array(), "signed_on",
+		    PQgetisnull(res, k, 6) ? NULL : PQgetvalue(res, k, 6), "expires_on",
+		    PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7));
+		if (ag)
+			json_object_set_new(ev, "agreement", ag);
+	}
+	return ev;
+}
+
+struct vtext *vevents_render(const PGresult *res, int k, int alarms)
+{
+	json_t *ev = row_event(res, k);
+	const char *zone = NULL;
+	char *text = ev ? ics_render_vevent(ev, alarms, &zone) : NULL;
+	struct vtext *v =
+	    text ? vtext_new(text, strlen(text), zone && !tz_is_utc(zone) ? zone : NULL) : NULL;
+	free(text);
+	json_decref(ev);
+	return v;
 }
 
 static struct vevent **table; /* SLOTS pointers, NULL when empty */

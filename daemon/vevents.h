@@ -9,6 +9,7 @@
 #include "compat.h"
 
 #include "dbpool.h"
+#include "event_sql.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -31,6 +32,32 @@ void vtext_unref(struct vtext *v);
 struct vtext *vevents_get(const char *id, const char *stamp, int alarms) WUR;
 /* Keeps v (with a reference of its own). Safe from any thread. */
 void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v);
+/* What a VEVENT's text depends on besides the event's own version: its
+ * agreement, shown in the description. Rows are stored under this stamp. */
+#define VEVENT_STAMP                                                                               \
+	"e.version || '.' || coalesce((SELECT a.version FROM agreements a "                        \
+	"WHERE a.id = e.agreement_id), 0)"
+/* The events a feed shows, whatever its filter: cancelled ones for 30
+ * days, and from a year back onward. */
+#define VEVENT_IN_FEEDS                                                                            \
+	"(e.status <> 'cancelled' OR e.cancelled_at > now() - interval '30 days') "                \
+	"AND e.last_end_utc > now() - interval '1 year'"
+/* The rows vevents_render takes: id, stamp, the parent's UID, the
+ * agreement, then EVENT_COLS; a WHERE clause follows. */
+#define VEVENT_SELECT                                                                              \
+	"SELECT e.id, " VEVENT_STAMP ", (SELECT p.uid FROM events p WHERE p.id = e.parent_id), "   \
+	"a.title, a.stage, to_jsonb(a.parties)::text, to_char(a.signed_on, 'YYYY-MM-DD'), "        \
+	"to_char(a.expires_on, 'YYYY-MM-DD'), " EVENT_COLS " FROM events e "                       \
+	"JOIN orgs o ON o.id = e.org_id LEFT JOIN agreements a ON a.id = e.agreement_id "
+/* Whether e has a stored text, for alarms (a boolean literal) and renderer
+ * $n, that is current. */
+#define VEVENT_STORED(alarms, renderer)                                                            \
+	"EXISTS (SELECT 1 FROM vevent_texts t WHERE t.event_id = e.id AND t.alarms = " alarms      \
+	" AND t.renderer = " renderer " AND t.stamp = " VEVENT_STAMP ")"
+/* Renders row k of a VEVENT_SELECT result (through libical); NULL when the
+ * row cannot be rendered or memory runs out. */
+struct vtext *vevents_render(const PGresult *res, int k, int alarms) WUR;
+
 /* The running renderer's fingerprint (see ics_render_fingerprint), or NULL
  * when it could not be made: then nothing is read from or written to the
  * database. */

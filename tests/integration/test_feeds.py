@@ -367,6 +367,36 @@ def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
         5, what="the changed event's row written over")
 
 
+def test_stored_vevents_are_kept_current_in_the_background(ctx):
+    """The scheduler's loop stores the VEVENT of every event a feed may show
+    and that lacks a current stored text, with no feed asked for: after
+    events are made, and after a start that finds texts of another renderer
+    (as after an upgrade). Events too old for any feed are left alone, and
+    the stored text is exactly what a feed then carries."""
+    import harness
+    db, k, d = world(ctx)
+    dbname = db.split("dbname=")[1]
+    sql = lambda q: ctx.cluster.psql(q, dbname)  # noqa: E731
+    ev = d.request("POST", "/v1/events", token=k["host"], body=VISIT).json()
+    old = d.request("POST", "/v1/events", token=k["host"], body=VISIT_2024).json()
+    row = (f"SELECT count(*) FROM vevent_texts WHERE event_id = '{ev['id']}' AND NOT alarms "
+           f"AND stamp = (SELECT version || '.0' FROM events WHERE id = event_id) "
+           f"AND renderer <> '0000000000000000' "
+           f"AND body LIKE 'BEGIN:VEVENT%'")
+    harness.wait_for(lambda: sql(row) == "1", 15, what="the new event's VEVENT stored")
+    # Both events were in the one batch that wrote that row.
+    assert sql(f"SELECT count(*) FROM vevent_texts WHERE event_id = '{old['id']}'") == "0"
+    assert sql("SELECT count(*) FROM vevent_texts WHERE alarms") == "0"
+
+    sql("UPDATE vevent_texts SET renderer = '0000000000000000', body = 'stale'")
+    d.stop()
+    d = ctx.daemon(db)
+    harness.wait_for(lambda: sql(row) == "1", 15, what="the old renderer's text written over")
+    stored = sql(f"SELECT body FROM vevent_texts WHERE event_id = '{ev['id']}'")
+    feed = d.request("GET", path_of(make_feed(d, k["host"]))).body.decode()
+    assert stored.replace("\n", "\r\n") in feed or stored in feed, (stored, feed)
+
+
 def rich_world(ctx):
     """Every kind of item a feed carries: timed items in three zones, a
     weekly series across a DST change with an exdate and a moved occurrence,
