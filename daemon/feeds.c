@@ -22,7 +22,6 @@
 #include "server.h"
 #include "token.h"
 #include "util.h"
-#include "tz.h"
 #include "vevents.h"
 #include "validate.h"
 
