@@ -36,6 +36,17 @@ psql_b -c "SELECT id FROM bench_ids" >"$BENCH_TMP/ids"
 nids=$(wc -l <"$BENCH_TMP/ids")
 
 bench_daemon
+# The daemon stores the VEVENTs of the bulk-loaded events in the background
+# (warmer.c): let that pass end first, so that it is not measured with the
+# API. Its time is reported.
+t0=$(date +%s)
+in_feeds=$(psql_b -c "SELECT count(*) FROM events e WHERE (e.status <> 'cancelled' OR
+    e.cancelled_at > now() - interval '30 days') AND e.last_end_utc > now() - interval '1 year'")
+for _ in $(seq 600); do
+	[ "$(psql_b -c "SELECT count(*) FROM vevent_texts WHERE NOT alarms")" -ge "$in_feeds" ] && break
+	sleep 1
+done
+warm_s=$(( $(date +%s) - t0 ))
 export TOKEN IDS="$BENCH_TMP/ids"
 # Each request a different hour of 2030 in one of 50 rooms, so that the
 # conflict check does its real work (finds few overlaps) as in real use.
@@ -81,7 +92,8 @@ for f in post get list; do wrk_all_ok "$BENCH_TMP/$f.out"; done
 p50=$(awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out")
 p99=$(awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out")
 
-echo "events_api: events=$(psql_b -c 'SELECT count(*) FROM events') clients=$CLIENTS seconds=$SECS cores=$(nproc) (loaded in ${load_s}s)"
+echo "events_api: events=$(psql_b -c 'SELECT count(*) FROM events') clients=$CLIENTS seconds=$SECS cores=$(nproc) (loaded in ${load_s}s;" \
+	"the $in_feeds a feed may show stored as VEVENTs in the background within ${warm_s}s of the start)"
 echo "  create: liaisond POST /v1/events      $create_rps req/s"
 echo "          pgbench INSERT (prepared)      $create_tps tps"
 echo "          ratio                          $(ratio "$create_rps" "$create_tps")"
