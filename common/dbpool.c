@@ -354,7 +354,7 @@ static void conn_setup_next(struct dbconn *c)
 {
 	const char *const *hot = c->pool->prepare;
 	int k = c->nprepared;
-	if (!hot || !hot[k] || k >= MAX_PREPARED) {
+	if (!hot || k >= MAX_PREPARED || !hot[k]) {
 		conn_ready(c);
 		return;
 	}
