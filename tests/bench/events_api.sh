@@ -4,7 +4,9 @@
 #  - wrk POST /v1/events beside pgbench doing a single-row INSERT into events;
 #  - wrk GET /v1/events/{id} (random ids) beside pgbench doing a single-row
 #    SELECT of events by id; same client count for both;
-#  - the latency (p50, p99) of a one-month list query, GET /v1/events?from&to.
+#  - the latency (p50, p99) of a one-month list query, GET /v1/events?from&to;
+#  - first, how long the daemon took to store the loaded events' VEVENTs in
+#    the background (warmer.c), which it waits for before measuring.
 #   tests/bench/events_api.sh BIN [EVENTS] [CLIENTS] [SECONDS]
 set -eu
 BIN=$(realpath "$1")
