@@ -167,13 +167,16 @@ def test_rate_limit_per_token(ctx):
     db = ctx.database()
     token = ctx.org_with_key(db)
     other = harness_key(ctx, db)
-    d = ctx.daemon(db, args=["--rate-limit", "5/s"])
-    statuses = [d.request("GET", "/v1/orgs", token=token).status for _ in range(25)]
-    assert statuses[:10] == [200] * 10, statuses  # the burst is twice the rate
-    assert 429 in statuses, statuses
-    r = d.request("GET", "/v1/orgs", token=token)
-    p = problem(r, 429)
-    assert int(r.header("Retry-After")) >= 1, r.headers
+    # A low rate, and the answers of the run itself checked: a request made
+    # after the run may find a token refilled when requests are slow (ASan).
+    d = ctx.daemon(db, args=["--rate-limit", "2/s"])
+    answers = [d.request("GET", "/v1/orgs", token=token) for _ in range(25)]
+    statuses = [r.status for r in answers]
+    assert statuses[:4] == [200] * 4, statuses  # the burst is twice the rate
+    limited = [r for r in answers if r.status == 429]
+    assert limited, statuses
+    problem(limited[0], 429)
+    assert int(limited[0].header("Retry-After")) >= 1, limited[0].headers
     assert d.request("GET", "/v1/orgs", token=other).status == 200  # per token
     assert d.request("GET", "/healthz").status == 200  # only /v1 is limited
     time.sleep(1.2)
