@@ -23,7 +23,7 @@
 #define WARM_BATCH    200 /* the LIMIT of warm_sql */
 #define WARM_EVERY_MS (10 * 60 * 1000)
 #define WARM_PAUSE_MS 5    /* between batches: the loop also sends webhooks */
-#define WARM_RETRY_MS 5000 /* after a failed batch */
+#define WARM_RETRY_MS 5000 /* when the pool would not take the query */
 
 struct warmer {
 	struct event_base *base;
@@ -48,9 +48,12 @@ static void on_batch(PGresult *res, void *arg)
 	struct warmer *w = arg;
 	w->busy = 0;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		/* The pass resumes at this batch on the next round, not at once:
+		 * a failure that lasts (a statement timeout on a huge database)
+		 * must not turn into a query every few seconds. */
 		log_warn("rendering stored VEVENTs in the background failed: %s",
 		         res ? PQresultErrorMessage(res) : "no connection");
-		warm_later(w, WARM_RETRY_MS);
+		warm_later(w, WARM_EVERY_MS);
 		return;
 	}
 	struct vevents_batch *store = NULL;
