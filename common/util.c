@@ -113,6 +113,14 @@ int hostport_parse(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
+uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 int64_t now_monotonic_ms(void)
 {
 	struct timespec ts;

@@ -15,6 +15,9 @@ int duration_list_parse(const char *s, int64_t *out, size_t max, size_t *n) WUR;
 int rate_parse(const char *s, double *per_sec) WUR;
 /* "127.0.0.1:8080", "[::1]:8080", ":8080": host (may be empty) and port. */
 int hostport_parse(const char *s, char *host, size_t hostlen, int *port) WUR;
+/* FNV-1a of a string: for hash tables keyed by ids and tokens, which are
+ * random already or come from our own database. */
+uint32_t str_hash(const char *s);
 /* Milliseconds on the monotonic clock. */
 int64_t now_monotonic_ms(void);
 /* Wall-clock milliseconds since the epoch. */

@@ -611,16 +611,8 @@ static void feed_rendered(struct feedfetch *ff)
 }
 
 /* Rows come back in any order and name their event by id: a table of the
- * missing positions, open addressing keyed by the id's FNV-1a hash, finds
- * where each goes. Made once per fetch; what it maps never moves. */
-static uint32_t id_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h;
-}
-
+ * missing positions, open addressing keyed by the id's hash, finds where
+ * each goes. Made once per fetch; what it maps never moves. */
 static int slots_make(struct feedfetch *ff)
 {
 	unsigned n = 16;
@@ -630,7 +622,7 @@ static int slots_make(struct feedfetch *ff)
 		return -1;
 	ff->nslots = n;
 	for (int k = 0; k < ff->nmissing; k++) {
-		unsigned at = id_hash(ff->ids[ff->missing[k]]) & (n - 1);
+		unsigned at = str_hash(ff->ids[ff->missing[k]]) & (n - 1);
 		while (ff->slots[at])
 			at = (at + 1) & (n - 1);
 		ff->slots[at] = ff->missing[k] + 1;
@@ -641,7 +633,7 @@ static int slots_make(struct feedfetch *ff)
 /* The feed position of a missing event, or -1 for an id the feed did not ask for. */
 static int slots_find(const struct feedfetch *ff, const char *id)
 {
-	for (unsigned at = id_hash(id) & (ff->nslots - 1); ff->slots[at];
+	for (unsigned at = str_hash(id) & (ff->nslots - 1); ff->slots[at];
 	     at = (at + 1) & (ff->nslots - 1))
 		if (!strcmp(ff->ids[ff->slots[at] - 1], id))
 			return ff->slots[at] - 1;

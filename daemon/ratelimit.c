@@ -5,6 +5,8 @@
  * bucket, which errs on the side of letting a request through. */
 #include "ratelimit.h"
 
+#include "util.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -56,14 +58,6 @@ void ratelimit_configure(double rate)
 	atomic_store(&rate_milli, (int64_t)(rate * 1000.0));
 }
 
-static unsigned hash(const char *s)
-{
-	unsigned h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 int ratelimit_take(const char *key, int64_t now_ms)
 {
 	double rate = (double)atomic_load(&rate_milli) / 1000.0;
@@ -71,7 +65,7 @@ int ratelimit_take(const char *key, int64_t now_ms)
 		return 0;
 	pthread_once(&once, init_locks);
 	double burst = rate * 2;
-	unsigned slot = hash(key) % SLOTS;
+	unsigned slot = str_hash(key) % SLOTS;
 	pthread_mutex_t *lock = &stripes[slot % STRIPES];
 	struct bucket *b = &buckets[slot];
 	pthread_mutex_lock(lock);

@@ -11,6 +11,7 @@
 #include "ics_render.h"
 #include "log.h"
 #include "tz.h"
+#include "util.h"
 
 #include <event2/buffer.h>
 
@@ -87,14 +88,6 @@ static struct vevent **table; /* SLOTS pointers, NULL when empty */
 static size_t used;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint32_t hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static void make_key(char key[40], const char *id, int alarms)
 {
 	size_t n = strlen(id);
@@ -108,7 +101,7 @@ static void make_key(char key[40], const char *id, int alarms)
 /* The slot of key, or the empty slot where it would go. Call locked. */
 static struct vevent **slot(const char *key)
 {
-	for (uint32_t i = hash(key) & (SLOTS - 1);; i = (i + 1) & (SLOTS - 1))
+	for (uint32_t i = str_hash(key) & (SLOTS - 1);; i = (i + 1) & (SLOTS - 1))
 		if (!table[i] || !strcmp(table[i]->key, key))
 			return &table[i];
 }

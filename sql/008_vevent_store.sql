@@ -2,8 +2,8 @@
 -- daemon that has just started, or another instance, assembles a feed from
 -- stored text instead of rendering every event through libical again
 -- (what CalDAV servers do with their items). A row serves only while its
--- stamp equals the event's (version and agreement version, the FEED_STAMP
--- of feeds.c) and its renderer equals the running daemon's (a fingerprint
+-- stamp equals the event's (version and agreement version, VEVENT_STAMP
+-- of vevents.h) and its renderer equals the running daemon's (a fingerprint
 -- of the renderer's output, so an upgrade that renders differently never
 -- serves old text); otherwise the event is rendered again and the row
 -- written over. It is a cache: dropping its rows loses nothing.

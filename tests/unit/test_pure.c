@@ -10,6 +10,7 @@
 #include "router.h"
 #include "token.h"
 #include "tz.h"
+#include "util.h"
 #include "validate.h"
 
 #include <event2/buffer.h>
@@ -180,6 +181,15 @@ static void test_token_bucket(void **state)
 /* Array literals: every element quoted, so NULL, commas, braces and blanks
  * are plain text; quotes and backslashes escaped; a null pointer is a NULL
  * element; an empty array is {}. */
+/* The published FNV-1a (32-bit) test vectors. */
+static void test_str_hash(void **state)
+{
+	(void)state;
+	assert_int_equal(str_hash(""), 0x811c9dc5u);
+	assert_int_equal(str_hash("a"), 0xe40c292cu);
+	assert_int_equal(str_hash("foobar"), 0xbf9cf968u);
+}
+
 static void test_db_array(void **state)
 {
 	(void)state;
@@ -202,11 +212,12 @@ static void test_db_array(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_db_array),       cmocka_unit_test(test_token_bucket),
-	    cmocka_unit_test(test_base64url),      cmocka_unit_test(test_tokens),
-	    cmocka_unit_test(test_sha256),         cmocka_unit_test(test_text),
-	    cmocka_unit_test(test_identifiers),    cmocka_unit_test(test_zones),
-	    cmocka_unit_test(test_route_patterns), cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_str_hash),     cmocka_unit_test(test_db_array),
+	    cmocka_unit_test(test_token_bucket), cmocka_unit_test(test_base64url),
+	    cmocka_unit_test(test_tokens),       cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_text),         cmocka_unit_test(test_identifiers),
+	    cmocka_unit_test(test_zones),        cmocka_unit_test(test_route_patterns),
+	    cmocka_unit_test(test_rate_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
