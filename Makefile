@@ -41,6 +41,8 @@ BIN := $(BUILD)/liaisond
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Not a unit test (no test_ prefix): test_database.py runs it against the cluster.
+PROBE_BIN := $(BUILD)/tests/dbpool_probe
 
 .PHONY: all deps check asan run install clean bench unit-bins format lint valgrind fuzz fuzz-run
 
@@ -74,7 +76,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(LIB) \
 		$(LDFLAGS_ALL) $(shell pkg-config --libs cmocka) $(PKG_LIBS) -lpthread
 
-unit-bins: $(UNIT_BIN)
+$(PROBE_BIN): tests/integration/dbpool_probe.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lpthread
+
+unit-bins: $(UNIT_BIN) $(PROBE_BIN)
 
 deps:
 	@scripts/deps.sh build
@@ -138,10 +144,10 @@ fuzz-run: fuzz
 	done
 
 format:
-	clang-format -i common/*.[ch] daemon/*.[ch] tests/unit/*.c
+	clang-format -i common/*.[ch] daemon/*.[ch] tests/unit/*.c tests/integration/*.c
 
 lint:
-	clang-format --dry-run --Werror common/*.[ch] daemon/*.[ch] tests/unit/*.c
+	clang-format --dry-run --Werror common/*.[ch] daemon/*.[ch] tests/unit/*.c tests/integration/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem --inline-suppr -Icommon -Idaemon common daemon
 

@@ -2,13 +2,23 @@
  *
  * Each connection is a small state machine:
  *   DOWN -> CONNECTING (PQconnectPoll) -> SETUP (session settings, then
- *        the pool's hot statements prepared) -> READY (idle, or busy with
- *        one query)
+ *        the pool's hot statements prepared) -> READY (in libpq's pipeline
+ *        mode: idle, or with queries in flight)
  * A failure anywhere returns it to DOWN and arms a reconnect timer with
  * exponential backoff. Idle connections keep a read event so that a
  * server going away, or a NOTIFY, is noticed at once rather than on the
- * next query. Results are delivered only after PQgetResult returned NULL,
- * so a callback may reuse or release the connection. */
+ * next query.
+ *
+ * Work goes to an idle connection first. With none idle, a job may be sent
+ * behind the queries in flight on a connection (pipelined) when all of
+ * those are quick statements (dbpool_options.quick), up to PIPELINE_MAX:
+ * the server then reads several queries per wake-up and the answers come
+ * back in fewer reads, which under load costs both sides much less per
+ * query. A slow query never has work queued behind it. Each job ends with
+ * its own Sync, so it is its own transaction and an error in one does not
+ * touch its neighbours. A job's callback runs once its Sync came back,
+ * after the connection's state is consistent again, so a callback may
+ * submit more work or see the connection reset. */
 #include "dbpool.h"
 
 #include "log.h"
@@ -29,13 +39,21 @@ static const char base_setup_sql[] = "SET TIME ZONE 'UTC'; SET statement_timeout
 enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 
 #define MAX_PREPARED 128
+#define PIPELINE_MAX 4
+
+/* Where a job in flight is in its answer: the results of its Parse (when it
+ * prepares its statement first), of its query, then its Sync. */
+enum job_phase { J_PREPARE, J_QUERY, J_SYNC };
 
 struct dbjob {
-	struct dbjob *next;
+	struct dbjob *next; /* in the pool's queue, then in a connection's flight */
 	const char *sql;
 	char *sql_copy; /* SQL built at run time, until a session keeps it */
 	int by_text;    /* match prepared statements by text, not address */
-	int preparing;  /* a PQsendPrepare for sql is in flight */
+	int quick;      /* one of the pool's quick statements */
+	enum job_phase phase;
+	int slot;         /* the prepared statement it prepares, or -1 */
+	PGresult *result; /* the first error, else the last result */
 	int nparams;
 	char **params; /* copies: the caller's buffers may be gone by dispatch */
 	db_result_cb cb;
@@ -46,18 +64,22 @@ struct dbconn {
 	struct dbpool *pool;
 	PGconn *pg;
 	enum conn_state state;
-	int setup_preparing; /* in SETUP: a hot statement's PQsendPrepare is in flight */
-	struct event *ev;    /* read (persistent) once ready; poll events while connecting */
-	struct event *wev;   /* write readiness while PQflush has more to send */
-	struct event *retry; /* reconnect timer */
-	struct dbjob *job;   /* query in flight */
-	PGresult *result;    /* last result of the job in flight */
+	int setup_preparing;       /* in SETUP: a hot statement's PQsendPrepare is in flight */
+	struct event *ev;          /* read (persistent) once ready; poll events while connecting */
+	struct event *wev;         /* write readiness while PQflush has more to send */
+	struct event *retry;       /* reconnect timer */
+	struct dbjob *head, *tail; /* jobs in flight, in the order sent */
+	int inflight;
+	int slow_inflight; /* of those, not quick: nothing may be queued behind */
+	PGresult *result;  /* SETUP: the last result of the setup step */
 	/* Statements prepared on this session: a literal by its address, SQL
 	 * built at run time by its text (kept here). Statement i is named
-	 * "lz<i>". Gone with the session. */
+	 * "lz<i>". One whose Parse failed is dead: never used again. Gone with
+	 * the session. */
 	struct {
 		const char *literal;
 		char *text;
+		int dead;
 	} prepared[MAX_PREPARED];
 	int nprepared;
 };
@@ -67,6 +89,7 @@ struct dbpool {
 	char *conninfo;
 	char *setup_sql;
 	const char *const *prepare; /* hot statements, NULL-terminated, or NULL */
+	const char *const *quick;   /* statements work may be pipelined behind */
 	struct dbconn *conns;
 	int size;
 	int queue_max;
@@ -80,7 +103,7 @@ struct dbpool {
 	db_connected_cb on_connected;
 	void *cb_arg;
 	_Atomic int n_connected, n_busy, n_queued;
-	_Atomic uint64_t connect_failures, queries, refused;
+	_Atomic uint64_t connect_failures, queries, refused, pipelined;
 };
 
 static void conn_connect(struct dbconn *c);
@@ -133,6 +156,7 @@ static void job_free(struct dbjob *j)
 		free(j->params[i]);
 	free(j->params);
 	free(j->sql_copy);
+	PQclear(j->result);
 	free(j);
 }
 
@@ -143,6 +167,7 @@ static struct dbjob *job_new(const char *sql, int nparams, const char *const *pa
 	if (!j)
 		return NULL;
 	j->sql = sql;
+	j->slot = -1;
 	j->cb = cb;
 	j->arg = arg;
 	if (nparams > 0) {
@@ -239,6 +264,17 @@ static void forget_prepared(struct dbconn *c)
 }
 
 /* Drops the connection, fails whatever it was doing, and plans a retry. */
+/* Takes the jobs in flight off the connection, in order. */
+static struct dbjob *conn_take_flight(struct dbconn *c)
+{
+	struct dbjob *j = c->head;
+	if (j)
+		atomic_fetch_sub(&c->pool->n_busy, 1);
+	c->head = c->tail = NULL;
+	c->inflight = c->slow_inflight = 0;
+	return j;
+}
+
 static void conn_reset(struct dbconn *c, const char *why)
 {
 	struct dbpool *p = c->pool;
@@ -256,22 +292,22 @@ static void conn_reset(struct dbconn *c, const char *why)
 	}
 	c->state = C_DOWN;
 	forget_prepared(c);
-	if (was_ready) {
+	if (was_ready)
 		atomic_fetch_sub(&p->n_connected, 1);
-		if (c->job)
-			atomic_fetch_sub(&p->n_busy, 1);
-	} else {
+	else
 		atomic_fetch_add(&p->connect_failures, 1);
-	}
-	struct dbjob *j = c->job;
-	c->job = NULL;
+	struct dbjob *j = conn_take_flight(c);
 	schedule_reconnect(c);
 	if (atomic_load(&p->n_connected) == 0) {
 		p->down = 1;
 		queue_fail_all(p);
 	}
-	if (j)
+	/* Whether they ran is unknown: each is told it failed. */
+	while (j) {
+		struct dbjob *next = j->next;
 		job_fail(j);
+		j = next;
+	}
 }
 
 static int conn_watch(struct dbconn *c, short what, const struct timeval *tv)
@@ -335,6 +371,10 @@ static void conn_connect(struct dbconn *c)
 static void conn_ready(struct dbconn *c)
 {
 	struct dbpool *p = c->pool;
+	if (PQenterPipelineMode(c->pg) != 1) {
+		conn_reset(c, PQerrorMessage(c->pg));
+		return;
+	}
 	c->state = C_READY;
 	p->backoff_ms = 0;
 	p->down = 0;
@@ -394,6 +434,7 @@ static void conn_setup_result(struct dbconn *c, int failed)
 	if (was_prepare) {
 		c->prepared[c->nprepared].literal = hot[c->nprepared];
 		c->prepared[c->nprepared].text = NULL;
+		c->prepared[c->nprepared].dead = 0;
 		c->nprepared++;
 	}
 	conn_setup_next(c);
@@ -404,6 +445,8 @@ static void conn_setup_result(struct dbconn *c, int failed)
 static int prepared_index(const struct dbconn *c, const struct dbjob *j)
 {
 	for (int i = 0; i < c->nprepared; i++) {
+		if (c->prepared[i].dead)
+			continue;
 		if (j->by_text ? c->prepared[i].text && !strcmp(c->prepared[i].text, j->sql)
 		               : c->prepared[i].literal == j->sql)
 			return i;
@@ -411,87 +454,167 @@ static int prepared_index(const struct dbconn *c, const struct dbjob *j)
 	return -1;
 }
 
-/* Sends the job: as a prepared statement when the session has it, after
- * preparing it when there is room, as a one-off statement otherwise. */
+/* Sends the job: as a prepared statement when the session has it (or has
+ * its Parse in flight: the server takes messages in order), prepared
+ * first when there is room, as a one-off statement otherwise; then its
+ * Sync. */
 static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 {
 	const char *const *params = (const char *const *)j->params;
 	char name[16];
 	int idx = prepared_index(c, j);
+	if (idx < 0 && c->nprepared < MAX_PREPARED) {
+		idx = c->nprepared;
+		snprintf(name, sizeof(name), "lz%d", idx);
+		if (PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL) != 1)
+			return -1;
+		/* The session keeps the statement from here on: later jobs may
+		 * use it before its Parse is answered. */
+		c->prepared[idx].literal = j->by_text ? NULL : j->sql;
+		c->prepared[idx].text = j->by_text ? j->sql_copy : NULL;
+		c->prepared[idx].dead = 0;
+		if (j->by_text)
+			j->sql_copy = NULL; /* j->sql still points to it */
+		c->nprepared++;
+		j->slot = idx;
+		j->phase = J_PREPARE;
+	} else {
+		j->phase = J_QUERY;
+	}
+	int sent;
 	if (idx >= 0) {
 		snprintf(name, sizeof(name), "lz%d", idx);
-		return PQsendQueryPrepared(c->pg, name, j->nparams, params, NULL, NULL, 0);
+		sent = PQsendQueryPrepared(c->pg, name, j->nparams, params, NULL, NULL, 0);
+	} else {
+		sent = PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
 	}
-	if (c->nprepared < MAX_PREPARED) {
-		snprintf(name, sizeof(name), "lz%d", c->nprepared);
-		j->preparing = 1;
-		return PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL);
-	}
-	return PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
+	return sent == 1 && PQpipelineSync(c->pg) == 1 ? 0 : -1;
 }
 
-static int conn_send(struct dbconn *c, struct dbjob *j)
+/* Puts the job in flight on c. On failure the connection is reset, which
+ * fails the job with the others in flight. */
+static void conn_send(struct dbconn *c, struct dbjob *j)
 {
-	c->job = j;
-	if (!j->preparing)
-		atomic_fetch_add(&c->pool->queries, 1);
-	if (conn_send_statement(c, j) != 1) {
+	struct dbpool *p = c->pool;
+	j->next = NULL;
+	if (c->tail)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	if (c->inflight++ == 0)
+		atomic_fetch_add(&p->n_busy, 1);
+	else
+		atomic_fetch_add(&p->pipelined, 1);
+	if (!j->quick)
+		c->slow_inflight++;
+	atomic_fetch_add(&p->queries, 1);
+	if (conn_send_statement(c, j) != 0) {
 		conn_reset(c, PQerrorMessage(c->pg));
-		return -1;
+		return;
 	}
 	int f = PQflush(c->pg);
 	if (f < 0) {
 		conn_reset(c, PQerrorMessage(c->pg));
-		return -1;
+		return;
 	}
 	if (f == 1)
 		event_add(c->wev, NULL);
-	return 0;
 }
 
-/* Gives an idle connection the next queued job. */
+/* Whether c can take a job now: idle, or with only quick jobs in flight
+ * and room behind them. */
+static int conn_can_take(const struct dbconn *c)
+{
+	return c->state == C_READY &&
+	       (c->inflight == 0 || (c->slow_inflight == 0 && c->inflight < PIPELINE_MAX));
+}
+
+/* Gives the connection queued jobs while it can take them. */
 static void conn_dispatch_next(struct dbconn *c)
 {
 	struct dbpool *p = c->pool;
-	if (c->state != C_READY || c->job)
-		return;
-	struct dbjob *j = queue_pop(p);
-	if (!j)
-		return;
-	atomic_fetch_add(&p->n_busy, 1);
-	conn_send(c, j);
+	while (conn_can_take(c) && p->queue_head)
+		conn_send(c, queue_pop(p));
 }
 
-static void conn_finish_job(struct dbconn *c)
+/* Keeps a result of the job at the head: the first error wins, else the
+ * last result. An aborted query (after its Parse failed) reports that
+ * Parse's error. */
+static void job_keep(struct dbjob *j, PGresult *r)
 {
-	struct dbpool *p = c->pool;
-	struct dbjob *j = c->job;
-	PGresult *res = c->result;
-	if (j->preparing && res && PQresultStatus(res) == PGRES_COMMAND_OK) {
-		/* Prepared: now run it. A failed prepare reports like a failed query. */
-		PQclear(res);
-		c->result = NULL;
-		if (j->by_text) {
-			c->prepared[c->nprepared].literal = NULL;
-			c->prepared[c->nprepared].text = j->sql_copy;
-			j->sql_copy = NULL; /* now the session's; j->sql still points to it */
-		} else {
-			c->prepared[c->nprepared].literal = j->sql;
-			c->prepared[c->nprepared].text = NULL;
-		}
-		c->nprepared++;
-		j->preparing = 0;
-		conn_send(c, j);
+	ExecStatusType st = PQresultStatus(r);
+	int error = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
+	            st == PGRES_PIPELINE_ABORTED || st == PGRES_NONFATAL_ERROR;
+	ExecStatusType kept = j->result ? PQresultStatus(j->result) : PGRES_EMPTY_QUERY;
+	if (j->result && (kept == PGRES_FATAL_ERROR || kept == PGRES_BAD_RESPONSE)) {
+		PQclear(r);
 		return;
 	}
-	c->job = NULL;
-	c->result = NULL;
-	atomic_fetch_sub(&p->n_busy, 1);
-	if (j->cb)
-		j->cb(res, j->arg);
-	PQclear(res);
-	job_free(j);
-	conn_dispatch_next(c);
+	if (j->phase == J_PREPARE && !error) {
+		PQclear(r); /* the Parse's COMMAND_OK */
+		return;
+	}
+	PQclear(j->result);
+	j->result = r;
+}
+
+/* Reads the answers of the jobs in flight as far as they have come; the
+ * finished ones are taken off the connection and returned in order.
+ * Returns -1 (with *done set) when the server said something out of turn. */
+static int conn_collect_flight(struct dbconn *c, struct dbjob **done)
+{
+	struct dbjob **tail = done;
+	*done = NULL;
+	while (c->head && !PQisBusy(c->pg)) {
+		struct dbjob *j = c->head;
+		PGresult *r = PQgetResult(c->pg);
+		if (j->phase != J_SYNC) {
+			if (!r) {
+				/* At a Parse's end only an error was kept: then the
+				 * statement is not there, under that name, for anyone. */
+				if (j->phase == J_PREPARE && j->result)
+					c->prepared[j->slot].dead = 1;
+				j->phase = j->phase == J_PREPARE ? J_QUERY : J_SYNC;
+			} else {
+				job_keep(j, r);
+			}
+			continue;
+		}
+		if (!r)
+			break; /* the Sync's answer has not come yet */
+		ExecStatusType st = PQresultStatus(r);
+		PQclear(r);
+		if (st != PGRES_PIPELINE_SYNC)
+			return -1;
+		c->head = j->next;
+		if (!c->head) {
+			c->tail = NULL;
+			atomic_fetch_sub(&c->pool->n_busy, 1);
+		}
+		c->inflight--;
+		if (!j->quick)
+			c->slow_inflight--;
+		j->next = NULL;
+		*tail = j;
+		tail = &j->next;
+	}
+	return 0;
+}
+
+/* Hands finished jobs their results, in order. */
+static void jobs_deliver(struct dbjob *j)
+{
+	while (j) {
+		struct dbjob *next = j->next;
+		PGresult *res = j->result;
+		j->result = NULL;
+		if (j->cb)
+			j->cb(res, j->arg);
+		PQclear(res);
+		job_free(j);
+		j = next;
+	}
 }
 
 static void conn_drain_notifies(struct dbconn *c)
@@ -504,7 +627,7 @@ static void conn_drain_notifies(struct dbconn *c)
 	}
 }
 
-/* Collects results; returns 1 once PQgetResult has said NULL. */
+/* SETUP: collects the step's results; returns 1 once PQgetResult said NULL. */
 static int conn_collect(struct dbconn *c, int *failed)
 {
 	while (!PQisBusy(c->pg)) {
@@ -538,7 +661,7 @@ static void conn_on_readable(struct dbconn *c)
 			conn_setup_result(c, failed);
 		return;
 	}
-	if (!c->job) {
+	if (!c->head) {
 		/* Idle: an error or stray result here means the session is unusable. */
 		if (!PQisBusy(c->pg)) {
 			PGresult *r = PQgetResult(c->pg);
@@ -549,9 +672,17 @@ static void conn_on_readable(struct dbconn *c)
 		}
 		return;
 	}
-	int failed = 0;
-	if (conn_collect(c, &failed))
-		conn_finish_job(c);
+	struct dbjob *done;
+	PGconn *pg = c->pg;
+	int bad = conn_collect_flight(c, &done);
+	/* Callbacks may submit work, which may reset this connection: they run
+	 * with its state consistent, and the reset below only if it is still
+	 * the same session. */
+	jobs_deliver(done);
+	if (bad && c->pg == pg && c->state == C_READY)
+		conn_reset(c, "unexpected result in a pipeline");
+	else if (c->pg == pg && c->state == C_READY)
+		conn_dispatch_next(c);
 }
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg)
@@ -578,7 +709,7 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_READ) {
 		conn_on_readable(c);
 		/* PQflush after reading: libpq may have needed input to send more. */
-		if (c->pg && c->state != C_DOWN && c->job && PQflush(c->pg) == 1)
+		if (c->pg && c->state != C_DOWN && c->head && PQflush(c->pg) == 1)
 			event_add(c->wev, NULL);
 	}
 }
@@ -597,6 +728,7 @@ struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *
 	p->on_connected = opt->on_connected;
 	p->cb_arg = opt->cb_arg;
 	p->prepare = opt->prepare;
+	p->quick = opt->quick;
 	p->conninfo = strdup(opt->conninfo ? opt->conninfo : "");
 	size_t n = sizeof(base_setup_sql) + (opt->setup_sql ? strlen(opt->setup_sql) + 2 : 0);
 	p->setup_sql = malloc(n);
@@ -637,7 +769,10 @@ void dbpool_free(struct dbpool *p)
 		if (c->pg)
 			PQfinish(c->pg);
 		PQclear(c->result);
-		job_free(c->job);
+		for (struct dbjob *f = c->head, *next; f; f = next) {
+			next = f->next;
+			job_free(f);
+		}
 		forget_prepared(c);
 	}
 	free(p->conns);
@@ -646,26 +781,42 @@ void dbpool_free(struct dbpool *p)
 	free(p);
 }
 
-static struct dbconn *find_idle(struct dbpool *p)
+/* The connection a job goes to now: an idle one, else the one with the
+ * fewest quick jobs in flight and room behind them; NULL: it must queue. */
+static struct dbconn *find_taker(struct dbpool *p)
 {
+	struct dbconn *best = NULL;
 	for (int i = 0; i < p->size; i++) {
 		struct dbconn *c = &p->conns[i];
-		if (c->state == C_READY && !c->job)
+		if (!conn_can_take(c))
+			continue;
+		if (c->inflight == 0)
 			return c;
+		if (!best || c->inflight < best->inflight)
+			best = c;
 	}
-	return NULL;
+	return best;
+}
+
+static int is_quick(const struct dbpool *p, const char *sql)
+{
+	for (const char *const *q = p->quick; q && *q; q++)
+		if (*q == sql)
+			return 1;
+	return 0;
 }
 
 static int submit(struct dbpool *p, struct dbjob *j)
 {
+	struct dbconn *c = find_taker(p);
 	if ((p->down && atomic_load(&p->n_connected) == 0) ||
-	    (!find_idle(p) && atomic_load(&p->n_queued) >= p->queue_max)) {
+	    (!c && atomic_load(&p->n_queued) >= p->queue_max)) {
 		atomic_fetch_add(&p->refused, 1);
 		job_free(j);
 		return -1;
 	}
+	/* Behind work already queued, so that jobs keep their order. */
 	queue_push(p, j);
-	struct dbconn *c = find_idle(p);
 	if (c)
 		conn_dispatch_next(c);
 	return 0;
@@ -677,6 +828,7 @@ int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *con
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j)
 		return -1;
+	j->quick = is_quick(p, sql);
 	return submit(p, j);
 }
 
@@ -707,4 +859,5 @@ void dbpool_get_stats(const struct dbpool *p, struct dbpool_stats *out)
 	out->connect_failures = atomic_load(&p->connect_failures);
 	out->queries = atomic_load(&p->queries);
 	out->refused = atomic_load(&p->refused);
+	out->pipelined = atomic_load(&p->pipelined);
 }

@@ -32,6 +32,10 @@ struct dbpool_options {
 	/* Statement literals (as later passed to dbpool_query), NULL-terminated,
 	 * that each new connection prepares before it takes work; may be NULL. */
 	const char *const *prepare;
+	/* Statement literals, NULL-terminated, that answer in well under a
+	 * millisecond (a row by its key): work may be pipelined behind them on a
+	 * busy connection. May be NULL: then nothing is pipelined. */
+	const char *const *quick;
 	db_notify_cb on_notify;
 	db_connected_cb on_connected;
 	void *cb_arg;
@@ -45,6 +49,7 @@ struct dbpool_stats {
 	uint64_t connect_failures;
 	uint64_t queries;
 	uint64_t refused;
+	uint64_t pipelined; /* jobs sent behind others in flight */
 };
 
 struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *opt) WUR;

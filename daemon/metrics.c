@@ -163,6 +163,8 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 	    {"liaison_db_queries_total", "counter", "Queries sent."},
 	    {"liaison_db_refused_total", "counter",
 	     "Queries refused (database down or queue full)."},
+	    {"liaison_db_pipelined_total", "counter",
+	     "Queries sent behind others in flight on a connection."},
 	};
 	int rc = 0;
 	for (size_t k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
@@ -176,7 +178,7 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 			const uint64_t v[] = {(uint64_t)st.size,   (uint64_t)st.connected,
 			                      (uint64_t)st.busy,   (uint64_t)st.queued,
 			                      st.connect_failures, st.queries,
-			                      st.refused};
+			                      st.refused,          st.pipelined};
 			rc |= evbuffer_add_printf(out, "%s{worker=\"%d\"} %llu\n", g[k].name, i,
 			                          (unsigned long long)v[k]) < 0;
 		}

@@ -214,6 +214,11 @@ static struct event_base *worker_base(void)
 static const char *const hot_statements[] = {auth_key_sql,     events_get_sql,    feeds_lookup_sql,
                                              vevents_load_sql, feeds_missing_sql, NULL};
 
+/* Single rows by key, answered in well under a millisecond: under load,
+ * work may be pipelined behind them (dbpool.c). */
+static const char *const quick_statements[] = {auth_key_sql, events_get_sql, feeds_lookup_sql,
+                                               NULL};
+
 static int worker_setup(struct worker *w)
 {
 	const struct config *cfg = w->srv->cfg;
@@ -229,7 +234,8 @@ static int worker_setup(struct worker *w)
 	struct dbpool_options opt = {.conninfo = cfg->database,
 	                             .size = cfg->db_pool_size,
 	                             .queue_max = cfg->db_queue_max,
-	                             .prepare = hot_statements};
+	                             .prepare = hot_statements,
+	                             .quick = quick_statements};
 	w->db = dbpool_new(w->base, &opt);
 	if (!w->db)
 		return -1;

@@ -1,5 +1,7 @@
 """The database layer: the daemon rides out a PostgreSQL outage, and
 several instances migrating one empty database at once all succeed."""
+import os
+import subprocess
 import threading
 import time
 
@@ -118,3 +120,22 @@ def test_new_connections_prepare_the_hot_statements(ctx):
         raise
     token = ctx.org_with_key(db)
     assert d.request("GET", "/v1/orgs/hub", token=token).status == 200
+
+
+def test_pool_pipelines_quick_statements(ctx):
+    # The pool's pipelining, seen from its own API against the real server
+    # (tests/integration/dbpool_probe.c): answers matched to their jobs, an
+    # error confined to its job, nothing behind a slow query, a Parse in
+    # flight shared and a failed one not reused, a lost session failing
+    # every job in flight.
+    probe = os.path.join(harness.CONF["build"], "tests", "dbpool_probe")
+    cmd = [probe, ctx.database()]
+    if harness.CONF["valgrind"]:
+        cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+               "--errors-for-leak-kinds=definite"] + cmd
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    print(proc.stdout, proc.stderr)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    oks = [l for l in proc.stdout.splitlines() if l.startswith("ok - ")]
+    assert len(oks) == 10, proc.stdout
+    assert "not ok" not in proc.stdout

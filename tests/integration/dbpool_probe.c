@@ -1,0 +1,228 @@
+/* dbpool_probe.c - drives the database pool against a real server and
+ * checks what its callers cannot see from outside: pipelining (answers
+ * matched to their jobs, an error confined to its job, nothing queued
+ * behind a slow query, a lost session failing everything in flight) and
+ * statements prepared while others are in flight. Run by
+ * test_database.py with a conninfo; prints "ok"/"not ok" lines and exits
+ * non-zero when a check failed. */
+#include "dbpool.h"
+
+#include <event2/event.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Quick statements are recognised by address: these literals are the ones
+ * the pool is given. */
+static const char sql_double[] = "SELECT $1::int * 2";
+static const char sql_divide[] = "SELECT 100 / $1::int";
+static const char sql_bad[] = "SELEC 1 WHERE $1::int = 1";
+static const char sql_kill[] = "SELECT pg_terminate_backend(pg_backend_pid()) WHERE $1::int = 1";
+static const char *const quick[] = {sql_double, sql_divide, sql_bad, sql_kill, NULL};
+
+#define MAXJOBS 32
+
+struct answer {
+	int done;
+	int ok;           /* PGRES_TUPLES_OK */
+	int lost;         /* res NULL: no answer from the server */
+	char value[32];   /* first column of the first row */
+	char sqlstate[6]; /* of an error */
+};
+
+static struct event_base *base;
+static struct dbpool *pool;
+static struct answer answers[MAXJOBS];
+static int pending, failures;
+
+static void check(int cond, const char *what)
+{
+	printf("%s - %s\n", cond ? "ok" : "not ok", what);
+	if (!cond)
+		failures++;
+}
+
+static void on_answer(PGresult *res, void *arg)
+{
+	struct answer *a = arg;
+	a->done = 1;
+	a->lost = !res;
+	a->ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (a->ok && PQntuples(res) > 0)
+		snprintf(a->value, sizeof(a->value), "%s", PQgetvalue(res, 0, 0));
+	if (res && !a->ok)
+		snprintf(a->sqlstate, sizeof(a->sqlstate), "%s", db_sqlstate(res));
+	if (--pending == 0)
+		event_base_loopbreak(base);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopbreak(base);
+}
+
+/* Runs the loop until every job submitted has its answer (or 10 s). */
+static void run_jobs(void)
+{
+	struct timeval tv = {10, 0};
+	struct event *t = evtimer_new(base, on_timeout, NULL);
+	if (!t || evtimer_add(t, &tv) != 0)
+		abort();
+	if (pending > 0)
+		event_base_dispatch(base);
+	event_free(t);
+}
+
+static void submit(int k, const char *sql, const char *param)
+{
+	memset(&answers[k], 0, sizeof(answers[k]));
+	const char *p[] = {param};
+	if (dbpool_query(pool, sql, 1, p, on_answer, &answers[k]) != 0) {
+		printf("not ok - submitting job %d\n", k);
+		failures++;
+		return;
+	}
+	pending++;
+}
+
+static void submit_text(int k, const char *sql)
+{
+	memset(&answers[k], 0, sizeof(answers[k]));
+	if (dbpool_query_text(pool, sql, 0, NULL, on_answer, &answers[k]) != 0) {
+		printf("not ok - submitting job %d\n", k);
+		failures++;
+		return;
+	}
+	pending++;
+}
+
+static uint64_t pipelined(void)
+{
+	struct dbpool_stats st;
+	dbpool_get_stats(pool, &st);
+	return st.pipelined;
+}
+
+static void on_connected(void *arg)
+{
+	(void)arg;
+	event_base_loopbreak(base);
+}
+
+static void wait_connected(void)
+{
+	struct timeval tv = {10, 0};
+	struct event *t = evtimer_new(base, on_timeout, NULL);
+	if (!t || evtimer_add(t, &tv) != 0)
+		abort();
+	while (!dbpool_up(pool) && event_base_dispatch(base) == 0 && evtimer_pending(t, NULL))
+		;
+	event_free(t);
+}
+
+/* Twelve quick jobs on one connection, one of them failing: each gets its
+ * own answer, the error stays in its job. */
+static void probe_answers_in_order(void)
+{
+	uint64_t before = pipelined();
+	char param[12][8];
+	for (int k = 0; k < 12; k++) {
+		snprintf(param[k], sizeof(param[k]), "%d", k == 5 ? 0 : k + 1);
+		submit(k, k == 5 ? sql_divide : sql_double, param[k]);
+	}
+	run_jobs();
+	int right = 1;
+	for (int k = 0; k < 12; k++) {
+		char want[16];
+		snprintf(want, sizeof(want), "%d", 2 * (k + 1));
+		if (k != 5 && (!answers[k].ok || strcmp(answers[k].value, want)))
+			right = 0;
+	}
+	check(right, "every pipelined job gets its own answer");
+	check(answers[5].done && !answers[5].ok && !answers[5].lost &&
+	          !strcmp(answers[5].sqlstate, "22012"),
+	      "a failing job in a pipeline reports its own error");
+	check(pipelined() > before, "quick jobs were pipelined");
+}
+
+/* Nothing is sent behind a slow query: the quick job waits in the queue. */
+static void probe_not_behind_slow(void)
+{
+	uint64_t before = pipelined();
+	submit_text(0, "SELECT pg_sleep(0.2)::text");
+	submit(1, sql_double, "21");
+	run_jobs();
+	check(answers[0].ok && answers[1].ok && !strcmp(answers[1].value, "42"),
+	      "a quick job after a slow one is answered");
+	check(pipelined() == before, "nothing was pipelined behind a slow query");
+}
+
+/* A statement's Parse in flight serves the jobs behind it; a failed Parse
+ * fails those jobs with its error and is not reused. */
+static void probe_prepare_in_flight(void)
+{
+	submit(0, sql_bad, "1");
+	submit(1, sql_bad, "1");
+	submit(2, sql_double, "4");
+	run_jobs();
+	check(!answers[0].ok && !strcmp(answers[0].sqlstate, "42601") && !answers[1].ok &&
+	          answers[1].sqlstate[0] && answers[2].ok && !strcmp(answers[2].value, "8"),
+	      "a failed Parse fails the jobs that use it, not the next one");
+	submit(0, sql_bad, "1");
+	run_jobs();
+	check(!strcmp(answers[0].sqlstate, "42601"),
+	      "a statement whose Parse failed is parsed again, not run by a stale name");
+}
+
+/* The session dies under a pipeline: every job in flight is told, and the
+ * pool reconnects. */
+static void probe_lost_session(void)
+{
+	submit(0, sql_kill, "1");
+	submit(1, sql_double, "1");
+	submit(2, sql_double, "2");
+	run_jobs();
+	check(answers[0].done && answers[1].done && answers[2].done && !answers[1].ok &&
+	          !answers[2].ok,
+	      "jobs in flight on a lost session all get an answer, none a result");
+	wait_connected();
+	submit(0, sql_double, "50");
+	run_jobs();
+	check(answers[0].ok && !strcmp(answers[0].value, "100"),
+	      "the pool works after reconnecting");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: dbpool_probe CONNINFO\n");
+		return 2;
+	}
+	base = event_base_new();
+	struct dbpool_options opt = {.conninfo = argv[1],
+	                             .size = 1,
+	                             .queue_max = 100,
+	                             .quick = quick,
+	                             .on_connected = on_connected};
+	pool = base ? dbpool_new(base, &opt) : NULL;
+	if (!pool) {
+		fprintf(stderr, "cannot make the pool\n");
+		return 2;
+	}
+	wait_connected();
+	check(dbpool_up(pool), "the pool connects");
+	if (dbpool_up(pool)) {
+		probe_answers_in_order();
+		probe_not_behind_slow();
+		probe_prepare_in_flight();
+		probe_lost_session();
+	}
+	dbpool_free(pool);
+	event_base_free(base);
+	printf("%d failed\n", failures);
+	return failures ? 1 : 0;
+}
