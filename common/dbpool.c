@@ -108,7 +108,7 @@ struct dbpool {
 
 static void conn_connect(struct dbconn *c);
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
-static void conn_dispatch_next(struct dbconn *c);
+static void pool_dispatch(struct dbpool *p);
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -383,7 +383,7 @@ static void conn_ready(struct dbconn *c)
 		log_info("database connected");
 	if (p->on_connected)
 		p->on_connected(p->cb_arg);
-	conn_dispatch_next(c);
+	pool_dispatch(p);
 }
 
 /* Prepares the pool's next hot statement on a new session, or, with all
@@ -530,11 +530,28 @@ static int conn_can_take(const struct dbconn *c)
 	       (c->inflight == 0 || (c->slow_inflight == 0 && c->inflight < PIPELINE_MAX));
 }
 
-/* Gives the connection queued jobs while it can take them. */
-static void conn_dispatch_next(struct dbconn *c)
+/* The connection a job goes to now: an idle one, else the one with the
+ * fewest quick jobs in flight and room behind them; NULL: it must queue. */
+static struct dbconn *find_taker(struct dbpool *p)
 {
-	struct dbpool *p = c->pool;
-	while (conn_can_take(c) && p->queue_head)
+	struct dbconn *best = NULL;
+	for (int i = 0; i < p->size; i++) {
+		struct dbconn *c = &p->conns[i];
+		if (!conn_can_take(c))
+			continue;
+		if (c->inflight == 0)
+			return c;
+		if (!best || c->inflight < best->inflight)
+			best = c;
+	}
+	return best;
+}
+
+/* Sends queued jobs, in order, while a connection can take them. */
+static void pool_dispatch(struct dbpool *p)
+{
+	struct dbconn *c;
+	while (p->queue_head && (c = find_taker(p)))
 		conn_send(c, queue_pop(p));
 }
 
@@ -681,8 +698,7 @@ static void conn_on_readable(struct dbconn *c)
 	jobs_deliver(done);
 	if (bad && c->pg == pg && c->state == C_READY)
 		conn_reset(c, "unexpected result in a pipeline");
-	else if (c->pg == pg && c->state == C_READY)
-		conn_dispatch_next(c);
+	pool_dispatch(c->pool);
 }
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg)
@@ -781,23 +797,6 @@ void dbpool_free(struct dbpool *p)
 	free(p);
 }
 
-/* The connection a job goes to now: an idle one, else the one with the
- * fewest quick jobs in flight and room behind them; NULL: it must queue. */
-static struct dbconn *find_taker(struct dbpool *p)
-{
-	struct dbconn *best = NULL;
-	for (int i = 0; i < p->size; i++) {
-		struct dbconn *c = &p->conns[i];
-		if (!conn_can_take(c))
-			continue;
-		if (c->inflight == 0)
-			return c;
-		if (!best || c->inflight < best->inflight)
-			best = c;
-	}
-	return best;
-}
-
 static int is_quick(const struct dbpool *p, const char *sql)
 {
 	for (const char *const *q = p->quick; q && *q; q++)
@@ -817,8 +816,7 @@ static int submit(struct dbpool *p, struct dbjob *j)
 	}
 	/* Behind work already queued, so that jobs keep their order. */
 	queue_push(p, j);
-	if (c)
-		conn_dispatch_next(c);
+	pool_dispatch(p);
 	return 0;
 }
 
