@@ -41,14 +41,19 @@ bench_daemon
 # The daemon stores the VEVENTs of the bulk-loaded events in the background
 # (warmer.c): let that pass end first, so that it is not measured with the
 # API. Its time is reported.
+# The events a feed may show are counted when asked, not once before: one
+# every 157 s leaves that window as time passes, and the pass does not
+# store what has left it.
 t0=$(date +%s)
-in_feeds=$(psql_b -c "SELECT count(*) FROM events e WHERE (e.status <> 'cancelled' OR
-    e.cancelled_at > now() - interval '30 days') AND e.last_end_utc > now() - interval '1 year'")
+in_feeds="(e.status <> 'cancelled' OR e.cancelled_at > now() - interval '30 days')
+    AND e.last_end_utc > now() - interval '1 year'"
 for _ in $(seq 600); do
-	[ "$(psql_b -c "SELECT count(*) FROM vevent_texts WHERE NOT alarms")" -ge "$in_feeds" ] && break
+	[ "$(psql_b -c "SELECT count(*) FROM events e WHERE $in_feeds AND NOT EXISTS
+	    (SELECT 1 FROM vevent_texts t WHERE t.event_id = e.id AND NOT t.alarms)")" = 0 ] && break
 	sleep 1
 done
 warm_s=$(( $(date +%s) - t0 ))
+in_feeds=$(psql_b -c "SELECT count(*) FROM events e WHERE $in_feeds")
 export TOKEN IDS="$BENCH_TMP/ids"
 # Each request a different hour of 2030 in one of 50 rooms, so that the
 # conflict check does its real work (finds few overlaps) as in real use.
