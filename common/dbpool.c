@@ -13,8 +13,9 @@
  * behind the queries in flight on a connection (pipelined) when all of
  * those are quick statements (dbpool_options.quick), up to PIPELINE_MAX:
  * the server then reads several queries per wake-up and the answers come
- * back in fewer reads, which under load costs both sides much less per
- * query. A slow query never has work queued behind it. Each job ends with
+ * back in fewer reads, which costs both sides less per query once queues
+ * form (many clients per connection). A slow query never has work queued
+ * behind it. Each job ends with
  * its own Sync, so it is its own transaction and an error in one does not
  * touch its neighbours. A job's callback runs once its Sync came back,
  * after the connection's state is consistent again, so a callback may
