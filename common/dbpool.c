@@ -15,9 +15,8 @@
  * the server then reads several queries per wake-up and the answers come
  * back in fewer reads, which costs both sides less per query once queues
  * form (many clients per connection). A slow query never has work queued
- * behind it. Each job ends with
- * its own Sync, so it is its own transaction and an error in one does not
- * touch its neighbours. A job's callback runs once its Sync came back,
+ * behind it. Each job ends with its own Sync, so it is its own transaction
+ * and an error in one does not touch its neighbours. A job's callback runs once its Sync came back,
  * after the connection's state is consistent again, so a callback may
  * submit more work or see the connection reset. */
 #include "dbpool.h"
@@ -149,6 +148,14 @@ char *db_array_end(struct evbuffer *a)
 
 /* ---- jobs ---------------------------------------------------------------- */
 
+/* A result that reports a failure (a query aborted in a pipeline included). */
+static int result_failed(const PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+	return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR ||
+	       st == PGRES_PIPELINE_ABORTED;
+}
+
 static void job_free(struct dbjob *j)
 {
 	if (!j)
@@ -264,7 +271,6 @@ static void forget_prepared(struct dbconn *c)
 	c->nprepared = 0;
 }
 
-/* Drops the connection, fails whatever it was doing, and plans a retry. */
 /* Takes the jobs in flight off the connection, in order. */
 static struct dbjob *conn_take_flight(struct dbconn *c)
 {
@@ -276,6 +282,7 @@ static struct dbjob *conn_take_flight(struct dbconn *c)
 	return j;
 }
 
+/* Drops the connection, fails whatever it was doing, and plans a retry. */
 static void conn_reset(struct dbconn *c, const char *why)
 {
 	struct dbpool *p = c->pool;
@@ -561,16 +568,9 @@ static void pool_dispatch(struct dbpool *p)
  * Parse's error. */
 static void job_keep(struct dbjob *j, PGresult *r)
 {
-	ExecStatusType st = PQresultStatus(r);
-	int error = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
-	            st == PGRES_PIPELINE_ABORTED || st == PGRES_NONFATAL_ERROR;
-	ExecStatusType kept = j->result ? PQresultStatus(j->result) : PGRES_EMPTY_QUERY;
-	if (j->result && (kept == PGRES_FATAL_ERROR || kept == PGRES_BAD_RESPONSE)) {
-		PQclear(r);
-		return;
-	}
-	if (j->phase == J_PREPARE && !error) {
-		PQclear(r); /* the Parse's COMMAND_OK */
+	if ((j->result && result_failed(j->result)) ||
+	    (j->phase == J_PREPARE && !result_failed(r))) {
+		PQclear(r); /* after the first error, or the Parse's COMMAND_OK */
 		return;
 	}
 	PQclear(j->result);
@@ -652,11 +652,10 @@ static int conn_collect(struct dbconn *c, int *failed)
 		PGresult *r = PQgetResult(c->pg);
 		if (!r)
 			return 1;
-		ExecStatusType st = PQresultStatus(r);
-		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE)
+		if (result_failed(r))
 			*failed = 1;
 		/* Keep the first error, else the last result. */
-		if (c->result && PQresultStatus(c->result) == PGRES_FATAL_ERROR) {
+		if (c->result && result_failed(c->result)) {
 			PQclear(r);
 		} else {
 			PQclear(c->result);
@@ -808,9 +807,8 @@ static int is_quick(const struct dbpool *p, const char *sql)
 
 static int submit(struct dbpool *p, struct dbjob *j)
 {
-	struct dbconn *c = find_taker(p);
 	if ((p->down && atomic_load(&p->n_connected) == 0) ||
-	    (!c && atomic_load(&p->n_queued) >= p->queue_max)) {
+	    (atomic_load(&p->n_queued) >= p->queue_max && !find_taker(p))) {
 		atomic_fetch_add(&p->refused, 1);
 		job_free(j);
 		return -1;
