@@ -8,7 +8,9 @@
  * this instance's own writes) or for five minutes; one rendering per feed
  * runs at a time and other requests for it wait for its answer. Rendering
  * asks which events the feed shows and their stamps, takes the VEVENTs it
- * can from the shared cache (vevents.c) and renders only the rest. */
+ * can from the shared cache (vevents.c), then from those stored in the
+ * database (brought along with the list while the cache holds little), and
+ * renders only the rest. */
 #include "feeds.h"
 
 #include "dbpool.h"
@@ -19,6 +21,7 @@
 #include "ics_render.h"
 #include "jsonv.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "token.h"
 #include "util.h"
@@ -28,6 +31,7 @@
 #include "config.h"
 
 #include <event2/buffer.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,9 +464,12 @@ struct feedfetch {
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
 	int nwaiters, capwaiters;
-	struct feed_entry *slot; /* where the rendering will be kept */
-	int chunks;              /* second queries under way */
-	int failed, unreachable; /* one failed; whether the database was unreachable */
+	struct feed_entry *slot;         /* where the rendering will be kept */
+	int with_texts;                  /* the first query brings the stored texts */
+	int stored_asked;                /* or they were asked for by queries of their own */
+	int nmemory, nstored, nrendered; /* where the VEVENTs came from */
+	int chunks;                      /* second queries under way */
+	int failed, unreachable;         /* one failed; whether the database was unreachable */
 };
 
 static void feedfetch_free(struct feedfetch *ff)
@@ -587,6 +594,14 @@ static char *assemble(struct feedfetch *ff, size_t *len)
 static void feed_rendered(struct feedfetch *ff)
 {
 	struct req *r = ff->r;
+	log_debug("feed %.8s: %d events, %d from memory, %d stored, %d rendered; stored texts %s",
+	          ff->hash, ff->n, ff->nmemory, ff->nstored, ff->nrendered,
+	          ff->with_texts     ? "came with the list"
+	          : ff->stored_asked ? "asked for after the list"
+	                             : "not asked for");
+	metrics_add(M_FEED_VEVENTS_MEMORY, (uint64_t)ff->nmemory);
+	metrics_add(M_FEED_VEVENTS_STORED, (uint64_t)ff->nstored);
+	metrics_add(M_FEED_VEVENTS_RENDERED, (uint64_t)ff->nrendered);
 	size_t len = 0;
 	char *ics = assemble(ff, &len);
 	char digest[TOKEN_HASH_HEX + 1];
@@ -668,6 +683,7 @@ static void on_missing_events(PGresult *res, void *arg)
 				continue;
 			struct vtext *v = vevents_render(res, k, ff->alarms);
 			if (v) {
+				ff->nrendered++;
 				ff->texts[i] = v;
 				vevents_put(PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
 				            ff->alarms, v);
@@ -743,26 +759,27 @@ static void fetch_chunks(struct feedfetch *ff, int size, int stored)
  * costs renders, so it is logged and the renders go on. */
 #define STORED_CHUNK 5000
 
-static void on_stored_texts(PGresult *res, void *arg)
+/* Takes the stored texts among the rows of res (id, stamp, body, zone; rows
+ * without a body are not texts) that are current for missing events. */
+static void take_texts(struct feedfetch *ff, const PGresult *res)
 {
-	struct feedfetch *ff = arg;
-	ff->chunks--;
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-		for (int k = 0; k < PQntuples(res); k++) {
-			int i = slots_find(ff, PQgetvalue(res, k, 0));
-			if (i < 0 || ff->texts[i] || strcmp(PQgetvalue(res, k, 1), ff->stamps[i]) ||
-			    !(ff->texts[i] =
-			          vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),
-			                    PQgetvalue(res, k, 3))))
-				continue;
-			vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
-		}
-	} else {
-		log_warn("feed %.8s: reading stored VEVENTs failed: %s", ff->hash,
-		         res ? PQresultErrorMessage(res) : "no connection");
+	for (int k = 0; k < PQntuples(res); k++) {
+		if (PQgetisnull(res, k, 2))
+			continue;
+		int i = slots_find(ff, PQgetvalue(res, k, 0));
+		if (i < 0 || ff->texts[i] || strcmp(PQgetvalue(res, k, 1), ff->stamps[i]) ||
+		    !(ff->texts[i] =
+		          vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),
+		                    PQgetvalue(res, k, 3))))
+			continue;
+		ff->nstored++;
+		vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
 	}
-	if (ff->chunks > 0)
-		return;
+}
+
+/* What the stored texts left missing is rendered. */
+static void render_rest(struct feedfetch *ff)
+{
 	int left = 0;
 	for (int k = 0; k < ff->nmissing; k++)
 		if (!ff->texts[ff->missing[k]])
@@ -774,8 +791,66 @@ static void on_stored_texts(PGresult *res, void *arg)
 		feed_rendered(ff);
 }
 
-/* First query: which events the feed shows, in order, with their stamps;
- * those the VEVENT cache holds need nothing more. */
+static void on_stored_texts(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	ff->chunks--;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		take_texts(ff, res);
+	else
+		log_warn("feed %.8s: reading stored VEVENTs failed: %s", ff->hash,
+		         res ? PQresultErrorMessage(res) : "no connection");
+	if (ff->chunks == 0)
+		render_rest(ff);
+}
+
+/* Whether the last feed rendered found most of its VEVENTs in memory. When
+ * it did not (a daemon just started, or the cache emptied), the first query
+ * brings the stored texts along, which spares a second round trip and the
+ * 10,000 ids sent back for it; when it did, that would send megabytes the
+ * cache already holds. Either guess gives the same bytes. */
+static atomic_int memory_warm;
+
+/* The columns of the first query: the feed's events are the rows with a
+ * position. */
+enum { COL_ID, COL_STAMP, COL_BODY, COL_ZONE, COL_CHANGED, COL_POS };
+
+/* Puts the feed's events in order, each with its VEVENT from memory if the
+ * cache has it; 0, or -1 when the rows do not make a feed. */
+static int take_events(struct feedfetch *ff, const PGresult *res)
+{
+	for (int k = 0; k < PQntuples(res); k++)
+		ff->n += !PQgetisnull(res, k, COL_POS);
+	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
+	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
+	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
+	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
+	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps)
+		return -1;
+	ff->changed = ff->feed_changed;
+	for (int k = 0; k < PQntuples(res); k++) {
+		if (PQgetisnull(res, k, COL_POS))
+			continue;
+		long long pos = strtoll(PQgetvalue(res, k, COL_POS), NULL, 10);
+		if (pos < 1 || pos > ff->n || ff->ids[pos - 1][0])
+			return -1;
+		int i = (int)pos - 1;
+		int64_t t = strtoll(PQgetvalue(res, k, COL_CHANGED), NULL, 10);
+		if (t > ff->changed)
+			ff->changed = t;
+		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, k, COL_ID));
+		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, k, COL_STAMP));
+		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms);
+	}
+	for (int i = 0; i < ff->n; i++)
+		if (!ff->texts[i])
+			ff->missing[ff->nmissing++] = i;
+	return 0;
+}
+
+/* First query: which events the feed shows, in order, with their stamps,
+ * and maybe their stored texts; those the VEVENT cache holds need nothing
+ * more. */
 static void on_feed_events(PGresult *res, void *arg)
 {
 	struct feedfetch *ff = arg;
@@ -783,37 +858,28 @@ static void on_feed_events(PGresult *res, void *arg)
 		ff_fail(ff, res);
 		return;
 	}
-	ff->n = PQntuples(res);
-	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
-	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
-	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
-	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
-	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps) {
-		ff_end(ff, FF_FAILED, "out of memory");
+	if (take_events(ff, res) != 0) {
+		ff_end(ff, FF_FAILED, "cannot read the feed's events");
 		return;
 	}
-	ff->changed = ff->feed_changed;
-	for (int i = 0; i < ff->n; i++) {
-		int64_t t = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		if (t > ff->changed)
-			ff->changed = t;
-		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, i, 0));
-		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, i, 1));
-		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms);
-		if (!ff->texts[i])
-			ff->missing[ff->nmissing++] = i;
-	}
-	if (!ff->nmissing)
+	ff->nmemory = ff->n - ff->nmissing;
+	if (ff->n)
+		atomic_store(&memory_warm, 2 * ff->nmemory >= ff->n);
+	if (!ff->nmissing) {
 		feed_rendered(ff);
-	else if (slots_make(ff) != 0)
+	} else if (slots_make(ff) != 0) {
 		ff_end(ff, FF_FAILED, "out of memory");
-	else if (vevents_renderer())
+	} else if (ff->with_texts || !vevents_renderer()) {
+		take_texts(ff, res);
+		render_rest(ff);
+	} else {
+		ff->stored_asked = 1;
 		fetch_chunks(ff, STORED_CHUNK, 1);
-	else
-		fetch_chunks(ff, MISSING_CHUNK, 0);
+	}
 }
 
-/* The feed's events: what its org may see, through its filter. */
+/* The feed's events: what its org may see, through its filter, with the
+ * columns above. */
 static void fetch_events(struct feedfetch *ff, PGresult *feed)
 {
 	struct req *r = ff->r;
@@ -828,14 +894,19 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
+	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
+	if (ff->with_texts)
+		evbuffer_add_printf(sql, "WITH f AS MATERIALIZED (");
 	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
 	    slug = listq_param(q, PQgetvalue(feed, 0, 5));
-	evbuffer_add_printf(sql,
-	                    "SELECT e.id, " VEVENT_STAMP ", "
-	                    "extract(epoch FROM e.updated_at)::bigint FROM events e JOIN orgs o "
-	                    "ON o.id = e.org_id WHERE " EV_VISIBLE(
-	                        "e", "$%d::uuid", "$%d::text") " AND " VEVENT_IN_FEEDS,
-	                    me, slug);
+	evbuffer_add_printf(
+	    sql,
+	    "SELECT e.id, " VEVENT_STAMP ", NULL::text, NULL::text, "
+	    "extract(epoch FROM e.updated_at)::bigint, "
+	    "row_number() OVER (ORDER BY e.start_utc, e.id) FROM events e JOIN orgs o "
+	    "ON o.id = e.org_id WHERE " EV_VISIBLE("e", "$%d::uuid",
+	                                           "$%d::text") " AND " VEVENT_IN_FEEDS,
+	    me, slug);
 	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
 		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
 		if (json_array_size(vals)) {
@@ -845,6 +916,19 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		}
 	}
 	evbuffer_add_printf(sql, " ORDER BY e.start_utc, e.id LIMIT 50000");
+	/* The texts as rows of their own, "= ANY" for the reason
+	 * vevents_load_sql gives. */
+	if (ff->with_texts) {
+		int alarms = listq_param(q, ff->alarms ? "t" : "f"),
+		    renderer = listq_param(q, vevents_renderer());
+		evbuffer_add_printf(
+		    sql,
+		    ") SELECT * FROM f UNION ALL SELECT t.event_id, t.stamp, t.body, "
+		    "t.zone, NULL, NULL FROM vevent_texts t WHERE t.event_id = "
+		    "ANY(ARRAY(SELECT f.id FROM f)) AND t.alarms = $%d::boolean AND "
+		    "t.renderer = $%d::text",
+		    alarms, renderer);
+	}
 	evbuffer_add(sql, "", 1);
 	json_decref(filter);
 	int rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(sql, -1), q->n,

@@ -32,7 +32,9 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_auth_failures_total",           "liaison_rate_limited_total",
     "liaison_reminders_fired_total",         "liaison_reminders_missed_total",
     "liaison_webhook_attempts_total",        "liaison_webhook_delivered_total",
-    "liaison_webhook_failed_attempts_total", "liaison_webhook_endpoints_disabled_total"};
+    "liaison_webhook_failed_attempts_total", "liaison_webhook_endpoints_disabled_total",
+    "liaison_feed_vevents_memory_total",     "liaison_feed_vevents_stored_total",
+    "liaison_feed_vevents_rendered_total"};
 
 static size_t status_slot(int status)
 {

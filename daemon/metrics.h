@@ -26,6 +26,9 @@ enum metric_counter {
 	M_WEBHOOK_DELIVERED,
 	M_WEBHOOK_FAILED_ATTEMPTS,
 	M_WEBHOOK_ENDPOINTS_DISABLED,
+	M_FEED_VEVENTS_MEMORY,   /* VEVENTs a rendering found in memory */
+	M_FEED_VEVENTS_STORED,   /* ... took from the database's stored texts */
+	M_FEED_VEVENTS_RENDERED, /* ... rendered through libical */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);

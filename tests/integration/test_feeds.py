@@ -367,6 +367,53 @@ def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
         5, what="the changed event's row written over")
 
 
+def test_stored_texts_come_with_the_list_or_after_it(ctx):
+    """A daemon whose memory holds little (just started) has the stored
+    texts sent with the feed's list of events; one that found its last
+    feed's VEVENTs in memory asks for the list alone, then for the stored
+    texts of what it lacks. Either way the text comes from the store (an
+    altered stored body shows), and the bytes are the same."""
+    import harness
+    db, k, d = world(ctx)
+    sql = lambda q: ctx.cluster.psql(q, db.split("dbname=")[1])  # noqa: E731
+    for title, tag in [("Kept in memory", "a"), ("Only stored", "b")]:
+        r = d.request("POST", "/v1/events", token=k["host"],
+                      body=dict(VISIT, title=title, tags=[tag]))
+        assert r.status == 201, r
+    feed_a, again_a, feed_b = (make_feed(d, k["host"], name=n, filter={"tags": [t]})
+                               for n, t in [("A", "a"), ("A again", "a"), ("B", "b")])
+    plain_b = d.request("GET", path_of(feed_b)).body
+    assert b"Only stored" in plain_b
+    harness.wait_for(lambda: sql("SELECT count(*) FROM vevent_texts WHERE body LIKE "
+                                 "'%Only stored%'") == "1", 5, what="B's VEVENT stored")
+    sql("UPDATE vevent_texts SET body = replace(body, 'Only stored', 'From the store')")
+    expected = plain_b.replace(b"Only stored", b"From the store")
+    metric = re.compile(rb"^liaison_feed_vevents_(\w+)_total (\d+)", re.M)
+
+    def counts(daemon):
+        return {m[0].decode(): int(m[1]) for m in metric.findall(
+            daemon.request("GET", "/metrics").body)}
+
+    d.stop()
+    d = ctx.daemon(db, args=["--log-level", "debug"])
+    assert d.request("GET", path_of(feed_b)).body == expected
+    assert counts(d) == {"memory": 0, "stored": 1, "rendered": 0}
+    assert "1 events, 0 from memory, 1 stored, 0 rendered; stored texts came with the list" \
+        in d.logtext()
+
+    d.stop()
+    d = ctx.daemon(db, args=["--log-level", "debug"])
+    assert d.request("GET", path_of(feed_a)).status == 200
+    assert d.request("GET", path_of(again_a)).status == 200  # all from memory
+    before = counts(d)
+    assert before["memory"] == 1
+    assert d.request("GET", path_of(feed_b)).body == expected
+    after = counts(d)
+    assert {n: after[n] - before[n] for n in after} == {"memory": 0, "stored": 1, "rendered": 0}
+    assert "1 events, 0 from memory, 1 stored, 0 rendered; stored texts asked for after the list" \
+        in d.logtext()
+
+
 def test_stored_vevents_are_kept_current_in_the_background(ctx):
     """The scheduler's loop stores the VEVENT of every event a feed may show
     and that lacks a current stored text, with no feed asked for: after
