@@ -52,6 +52,9 @@ static const struct setting settings[] = {
     {"db_queue_max", K_INT, OFF(db_queue_max), 1, 100000, false, "1024",
      "queries waiting per worker thread before 503"},
     {"max_body", K_BYTES, OFF(max_body), 1, 0, false, "1048576", "largest request body, in bytes"},
+    {"render_memory", K_BYTES, OFF(render_memory), 0, 0, false, "67108864",
+     "bytes of heap the worker threads touch at start for renderings, shared among them "
+     "(at most 32 MiB each; 0: none)"},
     {"request_timeout", K_DURATION, OFF(request_timeout_ms), 0, 0, false, "30s",
      "read/write timeout of an HTTP connection"},
     {"shutdown_timeout", K_DURATION, OFF(shutdown_timeout_ms), 0, 0, true, "10s",
@@ -170,8 +173,10 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 		*(int *)base = (int)l;
 		return 0;
 	case K_BYTES:
-		if (parse_int(value, 1, 0, &l))
-			return bad(err, errlen, "must be a positive number of bytes");
+		if (parse_int(value, s->min, 0, &l))
+			return snprintf(err, errlen, "must be a number of bytes, at least %ld",
+			                s->min),
+			       -1;
 		*(int64_t *)base = l;
 		return 0;
 	case K_BOOL:

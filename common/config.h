@@ -20,9 +20,10 @@ struct config {
 	char *database;
 	char *public_url;
 	int threads;
-	int db_pool_size; /* connections per worker thread */
-	int db_queue_max; /* queued queries per worker before 503 */
-	int64_t max_body; /* bytes; larger request bodies get 413 */
+	int db_pool_size;      /* connections per worker thread */
+	int db_queue_max;      /* queued queries per worker before 503 */
+	int64_t max_body;      /* bytes; larger request bodies get 413 */
+	int64_t render_memory; /* bytes touched at start by the workers, for renderings */
 	int64_t request_timeout_ms;
 	int64_t shutdown_timeout_ms;
 	int64_t webhook_timeout_ms;

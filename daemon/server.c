@@ -13,6 +13,7 @@
 #include "dblisten.h"
 #include "dbpool.h"
 #include "events.h"
+#include "heap.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -285,6 +286,7 @@ static void worker_teardown(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	heap_prefault((size_t)w->srv->cfg->render_memory / (size_t)w->srv->nworkers);
 	event_base_dispatch(w->base);
 	return NULL;
 }
@@ -472,6 +474,7 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 	srv.nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (srv.nworkers < 1)
 		srv.nworkers = 1;
+	heap_configure();
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();
 	if (!srv.workers || !m.base || !port_free(cfg))

@@ -22,6 +22,7 @@ def test_bad_config_values_name_file_line_and_key(ctx):
     cases = [
         ("listen = 127.0.0.1:8080\n# comment\nwebhook_timeout = 15 seconds\n", 3, "webhook_timeout"),
         ("threads = many\n", 1, "threads"),
+        ("render_memory = lots\n", 1, "render_memory"),
         ("\n\nlisten = nowhere\n", 3, "listen"),
         ("log_level = loud\n", 1, "log_level"),
         ("rate_limit = 50 per second\n", 1, "rate_limit"),
@@ -48,6 +49,28 @@ def test_bad_environment_and_flag_values_are_named(ctx):
     assert out.returncode == 2 and "webhook_timeout" in out.stderr, out.stderr
     out = run_cli(["--no-such-flag", "1"], check=False)
     assert out.returncode == 2 and "--no-such-flag" in out.stderr, out.stderr
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def test_render_memory_is_touched_at_start_and_kept(ctx):
+    """Each worker touches its share of render_memory at start and the heap
+    keeps it, so the first feeds after a start do not fault it in: a daemon
+    given 64 MiB (two threads, 32 MiB each) holds about that much more than
+    one given none."""
+    if harness.CONF["valgrind"]:
+        raise harness.Skip("valgrind's allocator keeps a heap of its own")
+    db = ctx.database()
+    none = ctx.daemon(db, args=["--render-memory", "0"])
+    some = ctx.daemon(db, args=["--render-memory", str(64 << 20)])
+    base = rss_mib(none.proc.pid)
+    harness.wait_for(lambda: rss_mib(some.proc.pid) >= base + 56, 10,
+                     what=f"64 MiB more than {base} MiB resident")
+    out = run_cli(["--render-memory", "-1", "migrate"], check=False)
+    assert out.returncode == 2 and "render_memory" in out.stderr, out.stderr
 
 
 def test_precedence_flag_over_env_over_file(ctx):
