@@ -76,6 +76,8 @@ stop)
 	if [ -f "$datadir/PG_VERSION" ]; then
 		as_owner "$bindir/pg_ctl" -D "$datadir" -w -m fast stop >/dev/null 2>&1 || true
 	fi
+	# Empty once the server is down; left behind, one piled up per run.
+	rmdir "$sockdir" 2>/dev/null || true
 	;;
 *)
 	echo "usage: pgcluster.sh start|stop|datadir DATADIR [--fast]" >&2
