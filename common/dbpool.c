@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BACKOFF_MIN_MS    100
 #define BACKOFF_MAX_MS    2000
@@ -104,6 +105,7 @@ struct dbpool {
 	void *cb_arg;
 	_Atomic int n_connected, n_busy, n_queued;
 	_Atomic uint64_t connect_failures, queries, refused, pipelined;
+	_Atomic uint64_t callback_max_us; /* the longest a callback held the loop */
 };
 
 static void conn_connect(struct dbconn *c);
@@ -621,14 +623,29 @@ static int conn_collect_flight(struct dbconn *c, struct dbjob **done)
 }
 
 /* Hands finished jobs their results, in order. */
-static void jobs_deliver(struct dbjob *j)
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Runs the callbacks of finished jobs, timing each: the longest is how long
+ * work on results (a feed's rendering above all) has held this loop. */
+static void jobs_deliver(struct dbpool *p, struct dbjob *j)
 {
 	while (j) {
 		struct dbjob *next = j->next;
 		PGresult *res = j->result;
 		j->result = NULL;
-		if (j->cb)
+		if (j->cb) {
+			uint64_t t0 = now_us();
 			j->cb(res, j->arg);
+			uint64_t held = now_us() - t0;
+			if (held > atomic_load_explicit(&p->callback_max_us, memory_order_relaxed))
+				atomic_store_explicit(&p->callback_max_us, held,
+				                      memory_order_relaxed);
+		}
 		PQclear(res);
 		job_free(j);
 		j = next;
@@ -695,7 +712,7 @@ static void conn_on_readable(struct dbconn *c)
 	/* Callbacks may submit work, which may reset this connection: they run
 	 * with its state consistent, and the reset below only if it is still
 	 * the same session. */
-	jobs_deliver(done);
+	jobs_deliver(c->pool, done);
 	if (bad && c->pg == pg && c->state == C_READY)
 		conn_reset(c, "unexpected result in a pipeline");
 	pool_dispatch(c->pool);
@@ -857,4 +874,5 @@ void dbpool_get_stats(const struct dbpool *p, struct dbpool_stats *out)
 	out->queries = atomic_load(&p->queries);
 	out->refused = atomic_load(&p->refused);
 	out->pipelined = atomic_load(&p->pipelined);
+	out->callback_max_us = atomic_load(&p->callback_max_us);
 }

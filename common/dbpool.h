@@ -49,7 +49,8 @@ struct dbpool_stats {
 	uint64_t connect_failures;
 	uint64_t queries;
 	uint64_t refused;
-	uint64_t pipelined; /* jobs sent behind others in flight */
+	uint64_t pipelined;       /* jobs sent behind others in flight */
+	uint64_t callback_max_us; /* the longest one result's callback took */
 };
 
 struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *opt) WUR;

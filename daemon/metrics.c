@@ -185,6 +185,19 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 			                          (unsigned long long)v[k]) < 0;
 		}
 	}
+	rc |= evbuffer_add_printf(out, "# HELP liaison_db_callback_max_seconds The longest work on "
+	                               "one query's result held the worker's loop (a feed's "
+	                               "rendering above all), since start.\n"
+	                               "# TYPE liaison_db_callback_max_seconds gauge\n") < 0;
+	for (int i = 0; i < srv->nworkers; i++) {
+		struct dbpool_stats st;
+		if (!srv->workers[i].db)
+			continue;
+		dbpool_get_stats(srv->workers[i].db, &st);
+		rc |= evbuffer_add_printf(out,
+		                          "liaison_db_callback_max_seconds{worker=\"%d\"} %.6f\n",
+		                          i, (double)st.callback_max_us / 1e6) < 0;
+	}
 	return rc;
 }
 

@@ -308,6 +308,12 @@ def test_large_feed_is_rendered_in_chunks_and_from_the_cache(ctx):
     after = parse(d.request("GET", path_of(first)).body)
     changed = [e for e in after["events"] if e["summary"] == "Changed"]
     assert len(after["events"]) == 1234 and len(changed) == 1 and changed[0]["sequence"] == 1
+    # The longest a query's callback held a worker's loop is reported, per
+    # worker: rendering 1,234 events took some, on one of the two.
+    held = re.findall(rb'^liaison_db_callback_max_seconds\{worker="(\d)"\} ([0-9.]+)$',
+                      d.request("GET", "/metrics").body, re.M)
+    assert sorted(w for w, _ in held) == [b"0", b"1"], held
+    assert max(float(v) for _, v in held) > 0, held
 
 
 def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
