@@ -16,19 +16,19 @@
  * back in fewer reads, which costs both sides less per query once queues
  * form (many clients per connection). A slow query never has work queued
  * behind it. Each job ends with its own Sync, so it is its own transaction
- * and an error in one does not touch its neighbours. A job's callback runs once its Sync came back,
- * after the connection's state is consistent again, so a callback may
- * submit more work or see the connection reset. */
+ * and an error in one does not touch its neighbours. A job's callback runs
+ * once its Sync came back, after the connection's state is consistent
+ * again, so a callback may submit more work or see the connection reset. */
 #include "dbpool.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <event2/buffer.h>
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BACKOFF_MIN_MS    100
 #define BACKOFF_MAX_MS    2000
@@ -622,14 +622,6 @@ static int conn_collect_flight(struct dbconn *c, struct dbjob **done)
 	return 0;
 }
 
-/* Hands finished jobs their results, in order. */
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Runs the callbacks of finished jobs, timing each: the longest is how long
  * work on results (a feed's rendering above all) has held this loop. */
 static void jobs_deliver(struct dbpool *p, struct dbjob *j)
@@ -639,9 +631,9 @@ static void jobs_deliver(struct dbpool *p, struct dbjob *j)
 		PGresult *res = j->result;
 		j->result = NULL;
 		if (j->cb) {
-			uint64_t t0 = now_us();
+			int64_t t0 = now_monotonic_us();
 			j->cb(res, j->arg);
-			uint64_t held = now_us() - t0;
+			uint64_t held = (uint64_t)(now_monotonic_us() - t0);
 			if (held > atomic_load_explicit(&p->callback_max_us, memory_order_relaxed))
 				atomic_store_explicit(&p->callback_max_us, held,
 				                      memory_order_relaxed);

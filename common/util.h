@@ -20,6 +20,8 @@ int hostport_parse(const char *s, char *host, size_t hostlen, int *port) WUR;
 uint32_t str_hash(const char *s);
 /* Milliseconds on the monotonic clock. */
 int64_t now_monotonic_ms(void);
+/* Microseconds on the monotonic clock. */
+int64_t now_monotonic_us(void);
 /* Wall-clock milliseconds since the epoch. */
 int64_t now_realtime_ms(void);
 /* UTC instant as RFC 3339 with Z and whole seconds ("2024-08-20T07:00:00Z"). */

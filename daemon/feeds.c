@@ -869,12 +869,14 @@ static void on_feed_events(PGresult *res, void *arg)
 		feed_rendered(ff);
 	} else if (slots_make(ff) != 0) {
 		ff_end(ff, FF_FAILED, "out of memory");
-	} else if (ff->with_texts || !vevents_renderer()) {
+	} else if (ff->with_texts) {
 		take_texts(ff, res);
 		render_rest(ff);
-	} else {
+	} else if (vevents_renderer()) {
 		ff->stored_asked = 1;
 		fetch_chunks(ff, STORED_CHUNK, 1);
+	} else {
+		render_rest(ff); /* nothing is stored without a renderer's fingerprint */
 	}
 }
 

@@ -19,14 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* A caller's X-Request-Id is kept when it is short and plain. */
 static int request_id_acceptable(const char *s)
@@ -81,7 +73,7 @@ static void request_id_next(char out[17])
 	static _Thread_local int seeded;
 	if (!seeded) {
 		if (RAND_bytes((unsigned char *)&next, sizeof(next)) != 1)
-			next = (uint64_t)now_us() ^ (uint64_t)(uintptr_t)&next;
+			next = (uint64_t)now_monotonic_us() ^ (uint64_t)(uintptr_t)&next;
 		seeded = 1;
 	}
 	uint64_t z = (next += 0x9e3779b97f4a7c15ull);
@@ -99,7 +91,7 @@ struct req *req_new(struct evhttp_request *ev, struct worker *w)
 	r->ev = ev;
 	r->w = w;
 	r->method = evhttp_request_get_command(ev);
-	r->start_us = now_us();
+	r->start_us = now_monotonic_us();
 	TAILQ_INIT(&r->query);
 	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
 	if (rid && request_id_acceptable(rid))
@@ -223,7 +215,7 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 		if (body)
 			evbuffer_drain(body, len);
 	}
-	int64_t dur = now_us() - r->start_us;
+	int64_t dur = now_monotonic_us() - r->start_us;
 	access_log(r, status, len, dur);
 	metrics_request(r->route ? router_index(r->route) : -1, status, dur);
 	struct worker *w = r->w;
