@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const event_server_fields[] = {"id",         "org",       "sequence",     "created_at",
-                                           "updated_at", "conflicts", "agreement_id", NULL};
+const char *const event_server_fields[] = {
+    "id",         "org",       "sequence",     "created_at",
+    "updated_at", "conflicts", "agreement_id", "cancelled_overrides",
+    NULL};
 
 static const char *const client_fields[] = {
     "kind",     "title",     "description",   "location",  "city",   "country",
@@ -271,6 +273,29 @@ static void compute_span(struct event_in *e)
 		e->last_end_utc = e->end_utc;
 }
 
+/* A series must start on one of its rule's instances: RFC 5545 counts
+ * DTSTART as the first occurrence whatever the rule, libical and python's
+ * dateutil do not, and calendar apps disagree about such a series (5 or 6
+ * occurrences for COUNT=5), so subscribers would see different calendars.
+ * Imports convert such a series instead (ical_import.c). */
+static void check_on_rule(struct event_in *e, json_t *errors)
+{
+	struct civil first;
+	char m[160], at[CIVIL_LEN];
+	if (recur_first(e->rrule, e->timezone, &e->start, e->all_day, &first) != 0) {
+		err(errors, "rrule", "the rule gives no occurrence");
+		return;
+	}
+	if (civil_to_epoch(&first) == civil_to_epoch(&e->start))
+		return;
+	civil_format(&first, e->all_day, at);
+	snprintf(m, sizeof(m),
+	         "is not an occurrence of the rule: the first the rule gives is %s; start there, "
+	         "or add this date as an rdate",
+	         at);
+	err(errors, "start", m);
+}
+
 static void check_times(json_t *obj, struct event_in *e, json_t *errors)
 {
 	json_t *ad = json_object_get(obj, "all_day");
@@ -303,6 +328,8 @@ static void check_times(json_t *obj, struct event_in *e, json_t *errors)
 		err(errors, "rrule", why);
 		e->rrule = NULL;
 	}
+	if (e->rrule && ok)
+		check_on_rule(e, errors);
 }
 
 int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json_t *errors)

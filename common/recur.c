@@ -291,3 +291,74 @@ int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dts
 	}
 	return w.found;
 }
+
+struct first_probe {
+	struct civil first;
+	int found;
+};
+
+static int take_first(const struct civil *start, int64_t start_utc, void *arg)
+{
+	UNUSED(start_utc);
+	struct first_probe *f = arg;
+	f->first = *start;
+	f->found = 1;
+	return 1;
+}
+
+int recur_first(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
+                struct civil *first)
+{
+	struct first_probe f = {.found = 0};
+	if (recur_expand(rrule, zone, dtstart, all_day, INT64_MAX, take_first, &f) < 0 || !f.found)
+		return -1;
+	*first = f.first;
+	return 0;
+}
+
+struct occurrence_probe {
+	char want[CIVIL_LEN];
+	int all_day;
+	int found;
+};
+
+static int match_start(const struct civil *start, int64_t start_utc, void *arg)
+{
+	UNUSED(start_utc);
+	struct occurrence_probe *p = arg;
+	char local[CIVIL_LEN];
+	civil_format(start, p->all_day, local);
+	p->found = !strcmp(local, p->want);
+	return p->found;
+}
+
+int recur_is_occurrence(const char *rrule, const char *zone, const struct civil *dtstart,
+                        int all_day, json_t *exdates, json_t *rdates, const struct civil *rid)
+{
+	struct occurrence_probe p = {.all_day = all_day};
+	civil_format(rid, all_day, p.want);
+	if (recur_excluded(exdates, p.want))
+		return 0;
+	char start[CIVIL_LEN];
+	civil_format(dtstart, all_day, start);
+	/* RFC 5545 counts DTSTART as the first occurrence, whatever the rule. */
+	if (!strcmp(start, p.want))
+		return 1;
+	size_t i;
+	json_t *v;
+	json_array_foreach(rdates, i, v)
+	{
+		if (json_is_string(v) && !strcmp(json_string_value(v), p.want))
+			return 1;
+	}
+	if (!rrule || !*rrule)
+		return 0;
+	int64_t until;
+	if (tz_to_utc(zone, rid, &until) == TZ_UNKNOWN)
+		return 0;
+	/* Starts after the rid's instant cannot be it: stop there (a day
+	 * later, for a rid in a DST gap that the expansion moves forward). */
+	if (recur_expand(rrule, zone, dtstart, all_day, until + 86400, match_start, &p) < 0)
+		return 0;
+	return p.found;
+}

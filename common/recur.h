@@ -47,4 +47,15 @@ int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dts
                     const struct civil *dtend, int all_day, json_t *exdates, json_t *rdates,
                     int64_t from, int64_t to);
 
+/* The first start rrule gives from dtstart (libical passes over a dtstart
+ * that is not one of the rule's instances, where RFC 5545 counts it as the
+ * first occurrence; callers compare the two). 0, or -1 when it gives none
+ * within the expansion's bounds. */
+int recur_first(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
+                struct civil *first) WUR;
+/* Whether wall time rid is an occurrence of the series: dtstart, the
+ * rule's instances and rdates, less exdates (wall-time strings). */
+int recur_is_occurrence(const char *rrule, const char *zone, const struct civil *dtstart,
+                        int all_day, json_t *exdates, json_t *rdates, const struct civil *rid);
+
 #endif

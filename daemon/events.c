@@ -1,8 +1,18 @@
-/* events.c - /v1/events. A write runs in up to three steps on the
- * request's worker: check the references the body names (partner orgs,
- * parent, series, an Idempotency-Key seen before), write the row, and for
- * an idempotent create remember the answer. Each step is one statement;
- * the representation comes back from PostgreSQL ready to send. */
+/* events.c - /v1/events. A write runs in up to four steps on the
+ * request's worker: for an override, read its series (the override takes
+ * what it does not say from it, and its recurrence_id must be one of the
+ * series' occurrences); check the references the body names (partner
+ * orgs, parent, an Idempotency-Key seen before); write the row; and for an
+ * idempotent create remember the answer. Each step is one statement; the
+ * representation comes back from PostgreSQL ready to send.
+ *
+ * One model of a series: a master (rrule, rdates, exdates) and overrides
+ * of single occurrences. Cancelling one occurrence is an override with
+ * status cancelled (POST with series_id, recurrence_id and status, or
+ * DELETE /v1/events/{id}/occurrences/{recurrence_id}); a change of the
+ * series' times cancels, in the same statement, the overrides whose
+ * occurrence it no longer has; cancelling and restoring the master takes
+ * its overrides along (a trigger, sql/009, so imports do the same). */
 #include "events.h"
 
 #include "dbpool.h"
@@ -36,11 +46,20 @@ struct evop {
 	char body_hash[TOKEN_HASH_HEX + 1];
 	int creating;
 	int cancelling;
+	int occurrence;    /* DELETE .../occurrences/{rid}: answers 200 */
+	json_t *series;    /* create: the master an override belongs to */
+	json_t *gone;      /* patch: ids of overrides the series no longer has */
+	json_t *before;    /* patch: the event as stored */
+	json_t *overrides; /* patch: the master's live overrides, [{id, rid}] */
 };
 
 static void evop_free(struct evop *op)
 {
 	json_decref(op->body);
+	json_decref(op->series);
+	json_decref(op->gone);
+	json_decref(op->before);
+	json_decref(op->overrides);
 	event_bufs_free(&op->bufs);
 	free(op);
 }
@@ -225,24 +244,52 @@ static void on_inserted(PGresult *res, void *arg)
 			/* Not remembered: a replay rebuilds the answer from the row. */
 		}
 	}
-	reply_event(r, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	reply_event(r, op->occurrence ? 200 : 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	evop_free(op);
 }
 
+/* The override ids in $30 are those whose occurrence the changed series
+ * no longer has: cancelled in the same statement, and listed. */
+/* clang-format off */
 static const char sql_update[] =
-    "WITH e AS (UPDATE events SET (" EV_COLUMNS ") = (" EV_VALUES "), "
-    "  version = version + 1, updated_at = now(), "
-    "  cancelled_at = CASE WHEN $20 = 'cancelled' THEN coalesce(cancelled_at, now()) END, "
-    "  sequence = sequence + CASE WHEN (title, description, location, timezone, all_day, "
-    "   start_local, end_local, rrule, exdates, rdates, status, url, reminders) IS DISTINCT FROM "
-    "   ($3, $4, $5, $8, $9::boolean, $10::timestamp, $11::timestamp, $15, "
-    "   ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[], "
-    "   ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], $20, $26, "
-    "   ARRAY(SELECT jsonb_array_elements_text($25::jsonb))) THEN 1 ELSE 0 END "
-    "  WHERE id = $27::uuid AND org_id = $1::uuid AND version = $28::integer RETURNING *) "
-    "SELECT (" EVENT_JSON " || jsonb_build_object('conflicts', " EV_CONFLICTS(
-        "$1::uuid", "$29::text") "))::text, "
-                                 " e.version FROM e JOIN orgs o ON o.id = e.org_id";
+	"WITH e AS ("
+	"  UPDATE events"
+	"     SET (" EV_COLUMNS ") = (" EV_VALUES "),"
+	"         version = version + 1,"
+	"         updated_at = now(),"
+	"         sequence = sequence + CASE WHEN"
+	"           (title, description, location, timezone, all_day, start_local, end_local,"
+	"            rrule, exdates, rdates, status, url, reminders)"
+	"           IS DISTINCT FROM"
+	"           ($3, $4, $5, $8, $9::boolean, $10::timestamp, $11::timestamp, $15,"
+	"            ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[],"
+	"            ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], $20, $26,"
+	"            ARRAY(SELECT jsonb_array_elements_text($25::jsonb)))"
+	"           THEN 1 ELSE 0 END"
+	"   WHERE id = $27::uuid"
+	"     AND org_id = $1::uuid"
+	"     AND version = $28::integer"
+	"  RETURNING *), "
+	"g AS ("
+	"  UPDATE events x"
+	"     SET status = 'cancelled',"
+	"         cascade_status = NULL,"
+	"         version = x.version + 1,"
+	"         sequence = x.sequence + 1,"
+	"         updated_at = now()"
+	"    FROM e"
+	"   WHERE x.series_id = e.id"
+	"     AND x.id = ANY(ARRAY(SELECT jsonb_array_elements_text($30::jsonb))::uuid[])"
+	"     AND x.status <> 'cancelled'"
+	"  RETURNING x.id) "
+	"SELECT (" EVENT_JSON " || jsonb_build_object("
+	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$29::text") ","
+	"         'cancelled_overrides', (SELECT coalesce(jsonb_agg(g.id ORDER BY g.id), '[]')"
+	"                                   FROM g)))::text,"
+	"       e.version"
+	"  FROM e"
+	"  JOIN orgs o ON o.id = e.org_id";
+/* clang-format on */
 
 static void on_updated(PGresult *res, void *arg)
 {
@@ -260,7 +307,7 @@ static void on_updated(PGresult *res, void *arg)
 static void write_event(struct evop *op)
 {
 	struct principal *who = &op->r->who;
-	const char *p[30];
+	const char *p[31];
 	event_params(&op->in, who->org_id, &op->bufs, p);
 	if (op->creating) {
 		p[26] = op->in.uid;
@@ -269,10 +316,13 @@ static void write_event(struct evop *op)
 		p[29] = who->org_slug;
 		op_submit(op, sql_insert, 30, p, on_inserted);
 	} else {
+		char *gone = op->gone ? json_dumps(op->gone, JSON_COMPACT) : NULL;
 		p[26] = op->id;
 		p[27] = op->version;
 		p[28] = who->org_slug;
-		op_submit(op, sql_update, 29, p, on_updated);
+		p[29] = gone ? gone : "[]";
+		op_submit(op, sql_update, 30, p, on_updated);
+		free(gone);
 	}
 }
 
@@ -328,6 +378,148 @@ static int read_idempotency_key(struct evop *op)
 	return 0;
 }
 
+/* ---- overrides ------------------------------------------------------------- */
+
+/* The master of an override ($1) as the caller's org ($2, slug $4) sees
+ * it, and the override it may already have for recurrence id $3. */
+/* clang-format off */
+static const char sql_series[] =
+	"SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS ","
+	"       (SELECT x.id"
+	"          FROM events x"
+	"         WHERE x.series_id = e.id"
+	"           AND x.recurrence_id = $3::timestamp)"
+	"  FROM events e"
+	"  JOIN orgs o ON o.id = e.org_id"
+	" WHERE e.id = $1::uuid"
+	"   AND e.series_id IS NULL"
+	"   AND " EV_VISIBLE("e", "$2::uuid", "$4::text");
+/* clang-format on */
+#define SERIES_OVERRIDE_COL (3 + EVENT_NCOLS)
+
+static void load_change(struct evop *op);
+
+/* What an override does not say, it takes from its series: the whole
+ * event but the series' own fields, starting at its recurrence id and
+ * lasting as the series' occurrences do. So cancelling one occurrence
+ * needs nothing more than {series_id, recurrence_id, status}. */
+static json_t *override_body(json_t *master, json_t *body)
+{
+	static const char *const own[] = {"id",         "org",          "uid",      "rrule",
+	                                  "exdates",    "rdates",       "sequence", "created_at",
+	                                  "updated_at", "agreement_id", "status"};
+	json_t *b = json_deep_copy(master);
+	if (!b)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_LEN(own); i++)
+		json_object_del(b, own[i]);
+	int all_day = json_is_true(json_object_get(master, "all_day"));
+	const char *start = json_string_value(json_object_get(body, "start"));
+	if (!start)
+		start = json_string_value(json_object_get(body, "recurrence_id"));
+	json_object_set_new(b, "start", start ? json_string(start) : json_null());
+	json_object_del(b, "end");
+	struct civil ms, me, s;
+	const char *mend = json_string_value(json_object_get(master, "end"));
+	if (start && mend && !json_object_get(body, "end") &&
+	    !civil_parse(json_string_value(json_object_get(master, "start")), all_day, &ms) &&
+	    !civil_parse(mend, all_day, &me) && !civil_parse(start, all_day, &s)) {
+		char end[CIVIL_LEN];
+		struct civil e;
+		civil_from_epoch(civil_to_epoch(&s) + civil_to_epoch(&me) - civil_to_epoch(&ms),
+		                 &e);
+		civil_format(&e, all_day, end);
+		json_object_set_new(b, "end", json_string(end));
+	}
+	json_object_update(b, body);
+	return b;
+}
+
+/* Whether the override being created names one of its series' occurrences. */
+static int names_an_occurrence(const struct evop *op)
+{
+	json_t *m = op->series;
+	int all_day = json_is_true(json_object_get(m, "all_day"));
+	struct civil start;
+	if (all_day != op->in.all_day ||
+	    civil_parse(json_string_value(json_object_get(m, "start")), all_day, &start))
+		return 0;
+	return recur_is_occurrence(json_string_value(json_object_get(m, "rrule")),
+	                           json_string_value(json_object_get(m, "timezone")), &start,
+	                           all_day, json_object_get(m, "exdates"),
+	                           json_object_get(m, "rdates"), &op->in.recurrence_id);
+}
+
+static void on_series(PGresult *res, void *arg)
+{
+	struct evop *op = arg;
+	if (!op_result_ok(op, res))
+		return;
+	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 1)[0] != 't' ||
+	    PQgetisnull(res, 0, 3 + 12 /* rrule */)) {
+		op_fail_field(op, 422, "series_id", "no recurring event of your org has this id");
+		return;
+	}
+	if (!PQgetisnull(res, 0, SERIES_OVERRIDE_COL)) {
+		if (op->occurrence) {
+			/* DELETE of an occurrence that has an override: cancel it. */
+			snprintf(op->id, sizeof(op->id), "%s",
+			         PQgetvalue(res, 0, SERIES_OVERRIDE_COL));
+			json_decref(op->body);
+			op->body = NULL;
+			op->creating = 0;
+			op->cancelling = 1;
+			load_change(op);
+			return;
+		}
+		char m[160];
+		snprintf(m, sizeof(m),
+		         "this occurrence has an override already (%s): change that event instead",
+		         PQgetvalue(res, 0, SERIES_OVERRIDE_COL));
+		op_fail_field(op, 409, "recurrence_id", m);
+		return;
+	}
+	op->series = event_json_build(res, 0, 3);
+	json_t *merged = op->series ? override_body(op->series, op->body) : NULL;
+	if (!merged) {
+		op_fail(op, 500, "out of memory");
+		return;
+	}
+	json_decref(op->body);
+	op->body = merged;
+	char tz[65];
+	snprintf(tz, sizeof(tz), "%s", PQgetvalue(res, 0, 2));
+	if (validate(op, tz))
+		return;
+	if (!names_an_occurrence(op)) {
+		op_fail_field(op, 422, "recurrence_id",
+		              "is not an occurrence of the series (not one of its rule's dates, "
+		              "an rdate, or an excluded date)");
+		return;
+	}
+	check_refs(op);
+}
+
+/* An override's series is read before it is validated; anything else is
+ * validated at once. */
+static void create_or_override(struct evop *op)
+{
+	const char *series = json_string_value(json_object_get(op->body, "series_id"));
+	const char *rid = json_string_value(json_object_get(op->body, "recurrence_id"));
+	struct civil c;
+	if (!series || !valid_uuid(series) || !rid ||
+	    (civil_parse(rid, 0, &c) && civil_parse(rid, 1, &c))) {
+		if (!validate(op, op->r->who.org_tz))
+			check_refs(op);
+		return;
+	}
+	char ts[CIVIL_LEN];
+	civil_format(&c, 0, ts);
+	struct principal *who = &op->r->who;
+	const char *p[] = {series, who->org_id, ts, who->org_slug};
+	op_submit(op, sql_series, 4, p, on_series);
+}
+
 void events_create(struct req *r)
 {
 	if (!may_write(r))
@@ -344,9 +536,9 @@ void events_create(struct req *r)
 	}
 	op->creating = 1;
 	strcpy(op->body_hash, "-");
-	if (read_idempotency_key(op) || validate(op, r->who.org_tz))
+	if (read_idempotency_key(op))
 		return;
-	check_refs(op);
+	create_or_override(op);
 }
 
 /* ---- read ----------------------------------------------------------------- */
@@ -409,6 +601,26 @@ void events_get(struct req *r)
 
 /* ---- patch and cancel ------------------------------------------------------ */
 
+/* The event as stored, and for a master its live overrides (id and
+ * recurrence id): a change of the series' times must find out which of
+ * them it leaves without an occurrence. */
+/* clang-format off */
+static const char sql_load_for_change[] =
+	"SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS ","
+	"       CASE WHEN e.series_id IS NULL THEN"
+	"         (SELECT coalesce(jsonb_agg(jsonb_build_object("
+	"                   'id', x.id, 'rid', " EV_LOCAL("x.recurrence_id") ")), '[]')"
+	"            FROM events x"
+	"           WHERE x.series_id = e.id"
+	"             AND x.status <> 'cancelled')::text"
+	"       END"
+	"  FROM events e"
+	"  JOIN orgs o ON o.id = e.org_id"
+	" WHERE e.id = $1::uuid"
+	"   AND " EV_VISIBLE("e", "$2::uuid", "$3::text");
+/* clang-format on */
+#define CHANGE_OVERRIDES_COL (3 + EVENT_NCOLS)
+
 /* Fields that name the event itself: a patch may not move them. */
 static int patch_moves_identity(struct evop *op, json_t *current, json_t *patch)
 {
@@ -423,7 +635,85 @@ static int patch_moves_identity(struct evop *op, json_t *current, json_t *patch)
 	return 0;
 }
 
-static void on_loaded_for_patch(PGresult *res, void *arg)
+/* The same event, members that are null or absent being the same. */
+static int same_event(json_t *a, json_t *b)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(a, key, v)
+	{
+		json_t *w = json_object_get(b, key);
+		if (!json_is_null(v) ? !w || !json_equal(v, w) : w && !json_is_null(w))
+			return 0;
+	}
+	json_object_foreach(b, key, v)
+	{
+		if (!json_is_null(v) && !json_object_get(a, key))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether the patch changed which occurrences the series has. */
+static int series_moved(json_t *before, json_t *after)
+{
+	static const char *const shape[] = {"start",  "rrule",    "exdates",
+	                                    "rdates", "timezone", "all_day"};
+	for (size_t i = 0; i < ARRAY_LEN(shape); i++) {
+		json_t *a = json_object_get(before, shape[i]),
+		       *b = json_object_get(after, shape[i]);
+		if (!(a ? b && json_equal(a, b) : !b || json_is_null(b)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The overrides of the patched series whose occurrence is gone, as ids. */
+static json_t *gone_overrides(struct evop *op)
+{
+	json_t *gone = json_array();
+	struct event_in *e = &op->in;
+	int was_all_day = json_is_true(json_object_get(op->before, "all_day"));
+	size_t i;
+	json_t *o;
+	json_array_foreach(op->overrides, i, o)
+	{
+		struct civil rid;
+		const char *text = json_string_value(json_object_get(o, "rid"));
+		if (!text || civil_parse(text, was_all_day, &rid) || was_all_day != e->all_day ||
+		    !recur_is_occurrence(e->rrule, e->timezone, &e->start, e->all_day, e->exdates,
+		                         e->rdates, &rid))
+			json_array_append(gone, json_object_get(o, "id"));
+	}
+	return gone;
+}
+
+/* A change that changes nothing answers the event as it is: the same
+ * version and ETag, no webhook, no new reminder plan. */
+/* clang-format off */
+static const char sql_current[] =
+	"SELECT (" EVENT_JSON " || jsonb_build_object("
+	"         'conflicts', " EV_CONFLICTS("$2::uuid", "$3::text") "))::text,"
+	"       e.version"
+	"  FROM events e"
+	"  JOIN orgs o ON o.id = e.org_id"
+	" WHERE e.id = $1::uuid";
+/* clang-format on */
+
+static void on_current(PGresult *res, void *arg)
+{
+	struct evop *op = arg;
+	if (!op_result_ok(op, res))
+		return;
+	if (PQntuples(res) != 1) {
+		op_fail(op, 404, "no such event");
+		return;
+	}
+	reply_event(op->r, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	evop_free(op);
+}
+
+static void on_loaded_for_change(PGresult *res, void *arg)
 {
 	struct evop *op = arg;
 	if (!op_result_ok(op, res))
@@ -445,26 +735,42 @@ static void on_loaded_for_patch(PGresult *res, void *arg)
 	json_t *current = event_json_build(res, 0, 3);
 	json_t *patch = op->body;
 	op->body = current;
-	if (!current) {
+	op->before = current ? json_deep_copy(current) : NULL;
+	if (!PQgetisnull(res, 0, CHANGE_OVERRIDES_COL))
+		op->overrides = json_loads(PQgetvalue(res, 0, CHANGE_OVERRIDES_COL), 0, NULL);
+	if (!current || !op->before) {
 		json_decref(patch);
 		op_fail(op, 500, "cannot read the stored event");
 		return;
 	}
-	if (patch_moves_identity(op, current, patch)) {
+	if (patch && patch_moves_identity(op, current, patch)) {
 		json_decref(patch);
 		return;
 	}
+	/* Server fields sent back are ignored, so they cannot make a change. */
+	for (const char *const *f = event_server_fields; patch && *f; f++)
+		json_object_del(patch, *f);
 	if (op->cancelling) {
 		json_object_set_new(current, "status", json_string("cancelled"));
 	} else {
 		jv_merge_patch(current, patch);
 		json_decref(patch);
 	}
+	if (same_event(op->before, current)) {
+		const char *p[] = {op->id, op->r->who.org_id, op->r->who.org_slug};
+		op_submit(op, sql_current, 3, p, on_current);
+		return;
+	}
 	/* The stored representation holds server fields; validation skips them. */
 	char tz[65];
 	snprintf(tz, sizeof(tz), "%s", PQgetvalue(res, 0, 2));
 	if (validate(op, tz))
 		return;
+	if (json_array_size(op->overrides) && series_moved(op->before, current) &&
+	    !(op->gone = gone_overrides(op))) {
+		op_fail(op, 500, "out of memory");
+		return;
+	}
 	if (op->cancelling) {
 		write_event(op); /* a cancel names nothing new: no references to check */
 		return;
@@ -472,7 +778,13 @@ static void on_loaded_for_patch(PGresult *res, void *arg)
 	check_refs(op);
 }
 
-static void load_for_change(struct req *r, json_t *patch, int cancelling)
+static void load_change(struct evop *op)
+{
+	const char *p[] = {op->id, op->r->who.org_id, op->r->who.org_slug};
+	op_submit(op, sql_load_for_change, 3, p, on_loaded_for_change);
+}
+
+static void start_change(struct req *r, json_t *patch, int cancelling)
 {
 	const char *id = event_id(r);
 	if (!id) {
@@ -487,8 +799,7 @@ static void load_for_change(struct req *r, json_t *patch, int cancelling)
 	op->body = patch;
 	op->cancelling = cancelling;
 	snprintf(op->id, sizeof(op->id), "%s", id);
-	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	op_submit(op, events_get_sql, 3, p, on_loaded_for_patch);
+	load_change(op);
 }
 
 void events_patch(struct req *r)
@@ -497,14 +808,39 @@ void events_patch(struct req *r)
 		return;
 	json_t *patch = req_json_body(r, 1);
 	if (patch)
-		load_for_change(r, patch, 0);
+		start_change(r, patch, 0);
 }
 
 void events_cancel(struct req *r)
 {
 	if (!may_write(r))
 		return;
-	load_for_change(r, NULL, 1);
+	start_change(r, NULL, 1);
+}
+
+/* DELETE /v1/events/{id}/occurrences/{recurrence_id}: the occurrence's
+ * override, cancelled, or a new override that is cancelled. */
+void events_cancel_occurrence(struct req *r)
+{
+	if (!may_write(r))
+		return;
+	const char *id = event_id(r);
+	const char *rid = req_param(r, "recurrence_id");
+	if (!id)
+		return;
+	struct evop *op = evop_new(r);
+	if (!op)
+		return;
+	op->body = json_pack("{s:s, s:s, s:s}", "series_id", id, "recurrence_id", rid ? rid : "",
+	                     "status", "cancelled");
+	if (!op->body) {
+		op_fail(op, 500, "out of memory");
+		return;
+	}
+	op->creating = 1;
+	op->occurrence = 1;
+	strcpy(op->body_hash, "-");
+	create_or_override(op);
 }
 
 /* ---- list ------------------------------------------------------------------ */

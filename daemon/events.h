@@ -10,6 +10,8 @@ void events_get(struct req *r);
 extern const char events_get_sql[];
 void events_patch(struct req *r);
 void events_cancel(struct req *r);
+/* DELETE /v1/events/{id}/occurrences/{recurrence_id}: cancels one occurrence. */
+void events_cancel_occurrence(struct req *r);
 void events_list(struct req *r);
 
 #endif

@@ -58,7 +58,21 @@ static void feed_url(struct req *r, const char *token, char *out, size_t len)
 
 #define FEED_JSON                                                                                  \
 	"jsonb_build_object('id', f.id, 'name', f.name, 'filter', f.filter, 'alarms', f.alarms, "  \
+	"'past_days', f.past_days, 'future_days', f.future_days, "                                 \
 	"'created_at', " EV_UTC("f.created_at") ")"
+/* With what the last rendering found (feed_state s): its size, its number
+ * of items, and what an admin should know about them (Google Calendar
+ * drops a subscription over about 1 MB without a word). */
+#define FEED_STATE_JSON                                                                            \
+	"jsonb_build_object('size_bytes', s.size_bytes, 'events', s.events, "                      \
+	"'rendered_at', " EV_UTC("s.rendered_at") ", 'changed_at', " EV_UTC(                       \
+	    "s.changed_at") ", 'warnings', "                                                       \
+	                    "CASE WHEN s.size_bytes > 1048576 THEN jsonb_build_array('over 1 MB: " \
+	                    "Google Calendar "                                                     \
+	                    "drops subscriptions this large without a word; narrow the filter or " \
+	                    "the window "                                                          \
+	                    "(past_days, future_days), or serve it gzipped') ELSE '[]'::jsonb "    \
+	                    "END)"
 
 struct feedop {
 	struct req *r;
@@ -102,10 +116,41 @@ static void on_feed_written(PGresult *res, void *arg)
  * the answer names the member (orgs or partners). */
 static const char sql_create[] = "WITH " FILTER_MISSING_ORGS(
     "$4") ", "
-          "f AS (INSERT INTO feeds (org_id, name, token_hash, filter, alarms) "
-          " SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean "
+          "f AS (INSERT INTO feeds (org_id, name, token_hash, filter, alarms, past_days, "
+          " future_days) SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean, "
+          " $6::integer, $7::integer "
           " WHERE (SELECT k FROM missing) IS NULL RETURNING *) "
           "SELECT (SELECT " FEED_JSON "::text FROM f), (SELECT k FROM missing)";
+
+static const char *const feed_fields[] = {"name",      "filter",      "alarms",
+                                          "past_days", "future_days", NULL};
+static const char *const feed_ignored[] = {"id",         "created_at",  "url",
+                                           "size_bytes", "events",      "warnings",
+                                           "changed_at", "rendered_at", NULL};
+
+/* The window members: past_days (0..3660; "" in past when absent) and
+ * future_days (1..3660, or null for none). Returns 1 when future_days is
+ * a number, 0 when null, -1 when absent. */
+static int window_days(json_t *body, char past[16], char future[16], json_t *errors)
+{
+	past[0] = future[0] = '\0';
+	json_t *p = json_object_get(body, "past_days"), *f = json_object_get(body, "future_days");
+	if (p && (!json_is_integer(p) || json_integer_value(p) < 0 || json_integer_value(p) > 3660))
+		jv_error(errors, "past_days", "must be a whole number of days from 0 to 3660");
+	else if (p)
+		snprintf(past, 16, "%lld", (long long)json_integer_value(p));
+	if (!f)
+		return -1;
+	if (json_is_null(f))
+		return 0;
+	if (!json_is_integer(f) || json_integer_value(f) < 1 || json_integer_value(f) > 3660) {
+		jv_error(errors, "future_days",
+		         "must be a whole number of days from 1 to 3660, or null for no limit");
+		return -1;
+	}
+	snprintf(future, 16, "%lld", (long long)json_integer_value(f));
+	return 1;
+}
 
 void feeds_create(struct req *r)
 {
@@ -115,14 +160,14 @@ void feeds_create(struct req *r)
 	if (!body)
 		return;
 	json_t *errors = json_array();
-	static const char *const allowed[] = {"name", "filter", "alarms", NULL};
-	static const char *const ignored[] = {"id", "created_at", "url", NULL};
-	jv_known(body, allowed, ignored, errors);
+	jv_known(body, feed_fields, feed_ignored, errors);
 	const char *name = jv_string(body, "name", 1, 200, 0, errors);
 	json_t *alarms = json_object_get(body, "alarms");
 	if (alarms && !json_is_boolean(alarms) && !json_is_null(alarms))
 		jv_error(errors, "alarms", "must be true or false");
 	json_t *filter = filters_check_json(json_object_get(body, "filter"), errors);
+	char past[16], future[16];
+	int has_future = window_days(body, past, future, errors);
 	struct feedop *op = calloc(1, sizeof(*op));
 	char hash[TOKEN_HASH_HEX + 1];
 	if (!json_array_size(errors) &&
@@ -137,11 +182,16 @@ void feeds_create(struct req *r)
 	}
 	json_decref(errors);
 	char *ftext = json_dumps(filter, JSON_COMPACT | JSON_SORT_KEYS);
-	const char *p[] = {r->who.org_id, name, hash, ftext ? ftext : "{}",
-	                   json_is_true(alarms) ? "true" : "false"};
+	const char *p[] = {r->who.org_id,
+	                   name,
+	                   hash,
+	                   ftext ? ftext : "{}",
+	                   json_is_true(alarms) ? "true" : "false",
+	                   past[0] ? past : "365",
+	                   has_future > 0 ? future : NULL};
 	op->r = r;
 	op->status = 201;
-	if (dbpool_query(r->w->db, sql_create, 5, p, on_feed_written, op) != 0) {
+	if (dbpool_query(r->w->db, sql_create, 7, p, on_feed_written, op) != 0) {
 		free(op);
 		reply_unavailable(r);
 	}
@@ -201,10 +251,130 @@ void feeds_list(struct req *r)
 		return;
 	const char *p[] = {r->who.org_id};
 	if (dbpool_query(r->w->db,
-	                 "SELECT " FEED_JSON "::text FROM feeds f WHERE f.org_id = $1::uuid "
+	                 "SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text FROM feeds f "
+	                 "LEFT JOIN feed_state s ON s.feed_id = f.id WHERE f.org_id = $1::uuid "
 	                 "AND f.revoked_at IS NULL ORDER BY f.created_at, f.id",
 	                 1, p, on_feed_list, r) != 0)
 		reply_unavailable(r);
+}
+
+/* One feed, as the list shows it, and the answer to a change of one. */
+static void on_feed_one(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_query_failed(r, res);
+	} else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
+			json_t *errors = json_array();
+			char field[96];
+			snprintf(field, sizeof(field), "filter.%s", PQgetvalue(res, 0, 1));
+			jv_error(errors, field, "names an org that does not exist");
+			reply_problem_fields(r, 422, "the feed is not valid", errors);
+		} else {
+			reply_problem(r, 404, "no such feed");
+		}
+	} else {
+		reply_raw(r, 200, "application/json", PQgetvalue(res, 0, 0),
+		          (size_t)PQgetlength(res, 0, 0));
+	}
+}
+
+void feeds_get(struct req *r)
+{
+	if (!require_admin(r))
+		return;
+	const char *id = req_param(r, "id");
+	if (!valid_uuid(id)) {
+		reply_problem(r, 404, "no such feed");
+		return;
+	}
+	const char *p[] = {id, r->who.org_id};
+	if (dbpool_query(r->w->db,
+	                 "SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text, NULL FROM feeds f "
+	                 "LEFT JOIN feed_state s ON s.feed_id = f.id WHERE f.id = $1::uuid "
+	                 "AND f.org_id = $2::uuid AND f.revoked_at IS NULL",
+	                 2, p, on_feed_one, r) != 0)
+		reply_unavailable(r);
+}
+
+/* A merge patch of the members given ($3..: a flag per member, then its
+ * value); orgs the filter names must exist, as at creation. */
+/* clang-format off */
+static const char sql_patch[] =
+	"WITH " FILTER_MISSING_ORGS("$6") ", "
+	"f AS ("
+	"  UPDATE feeds"
+	"     SET name = CASE WHEN $3::boolean THEN $4::text ELSE name END,"
+	"         filter = CASE WHEN $5::boolean THEN $6::jsonb ELSE filter END,"
+	"         alarms = CASE WHEN $7::boolean THEN $8::boolean ELSE alarms END,"
+	"         past_days = CASE WHEN $9::boolean THEN $10::integer ELSE past_days END,"
+	"         future_days = CASE WHEN $11::boolean THEN $12::integer ELSE future_days END,"
+	"         updated_at = now()"
+	"   WHERE id = $1::uuid"
+	"     AND org_id = $2::uuid"
+	"     AND revoked_at IS NULL"
+	"     AND (SELECT k FROM missing) IS NULL"
+	"  RETURNING *) "
+	"SELECT (SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text"
+	"          FROM f"
+	"          LEFT JOIN feed_state s ON s.feed_id = f.id),"
+	"       (SELECT k FROM missing)"
+	" WHERE EXISTS (SELECT 1 FROM f)"
+	"    OR (SELECT k FROM missing) IS NOT NULL";
+/* clang-format on */
+
+void feeds_patch(struct req *r)
+{
+	if (!require_admin(r))
+		return;
+	const char *id = req_param(r, "id");
+	if (!valid_uuid(id)) {
+		reply_problem(r, 404, "no such feed");
+		return;
+	}
+	json_t *body = req_json_body(r, 1);
+	if (!body)
+		return;
+	json_t *errors = json_array();
+	jv_known(body, feed_fields, feed_ignored, errors);
+	const char *name = jv_string(body, "name", 0, 200, 0, errors);
+	if (json_is_null(json_object_get(body, "name")))
+		jv_error(errors, "name", "must not be null");
+	json_t *alarms = json_object_get(body, "alarms");
+	if (alarms && !json_is_boolean(alarms))
+		jv_error(errors, "alarms", "must be true or false");
+	json_t *f = json_object_get(body, "filter");
+	json_t *filter = f ? filters_check_json(f, errors) : NULL;
+	char past[16], future[16];
+	int has_future = window_days(body, past, future, errors);
+	if (json_is_null(json_object_get(body, "past_days")))
+		jv_error(errors, "past_days", "must be a whole number of days from 0 to 3660");
+	if (json_array_size(errors)) {
+		json_decref(filter);
+		json_decref(body);
+		reply_problem_fields(r, 422, "the feed is not valid", errors);
+		return;
+	}
+	json_decref(errors);
+	char *ftext = filter ? json_dumps(filter, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	const char *p[] = {id,
+	                   r->who.org_id,
+	                   name ? "true" : "false",
+	                   name,
+	                   filter ? "true" : "false",
+	                   ftext ? ftext : "{}",
+	                   alarms ? "true" : "false",
+	                   json_is_true(alarms) ? "true" : "false",
+	                   past[0] ? "true" : "false",
+	                   past[0] ? past : NULL,
+	                   has_future >= 0 ? "true" : "false",
+	                   has_future > 0 ? future : NULL};
+	if (dbpool_query(r->w->db, sql_patch, 12, p, on_feed_one, r) != 0)
+		reply_unavailable(r);
+	free(ftext);
+	json_decref(filter);
+	json_decref(body);
 }
 
 static void on_feed_revoked(PGresult *res, void *arg)
@@ -271,8 +441,8 @@ struct feed_entry {
 	int64_t rendered_ms;
 	char *body, *gz;
 	size_t len, gzlen;
-	char etag[40], etag_gz[40], last_modified[32]; /* tags unquoted */
-	int64_t changed;
+	char etag[40], etag_gz[40]; /* tags unquoted */
+	int64_t changed;            /* the second its content last changed */
 };
 
 struct feedcache {
@@ -414,17 +584,23 @@ static int accepts_gzip(struct req *r)
 	return gzip >= 0 ? gzip : any > 0;
 }
 
+/* Last-Modified is the second the content last changed (see
+ * feed_rendered), never later than now (the Date header); If-Modified-Since
+ * gets a 304 only for a date at or after that second. */
 static void serve_entry(struct req *r, struct feed_entry *e)
 {
 	int gz = accepts_gzip(r);
 	const char *etag = gz ? e->etag_gz : e->etag;
+	int64_t changed = e->changed, now = (int64_t)time(NULL);
+	char last_modified[32];
+	http_date(changed < now ? changed : now, last_modified);
 	req_set_etag(r, etag);
-	req_add_header(r, "Last-Modified", e->last_modified);
+	req_add_header(r, "Last-Modified", last_modified);
 	req_add_header(r, "Cache-Control", "max-age=300");
 	req_add_header(r, "Vary", "Accept-Encoding");
 	const char *inm = req_header(r, "If-None-Match");
 	int64_t since = parse_http_date(req_header(r, "If-Modified-Since"));
-	if (etag_listed(inm, etag) || (!inm && since >= 0 && e->changed <= since)) {
+	if (etag_listed(inm, etag) || (!inm && since >= 0 && changed <= since)) {
 		reply_empty(r, 304);
 		return;
 	}
@@ -449,9 +625,12 @@ struct feedfetch {
 	struct req *r;
 	char hash[TOKEN_HASH_HEX + 1];
 	unsigned generation; /* read before the queries: a change meanwhile stays stale */
+	char feed_id[37];
 	char name[201];
 	int alarms;
-	int64_t feed_changed, changed;
+	int past_days, future_days; /* the window; future_days 0: none */
+	char digest[33];            /* what it rendered to last time, or "" */
+	int64_t changed;            /* and since which second */
 	/* the events, in feed order: their text, and the zone each uses */
 	int n;
 	struct vtext **texts;
@@ -591,6 +770,42 @@ static char *assemble(struct feedfetch *ff, size_t *len)
 	return out;
 }
 
+/* When the rendered bytes differ from the last rendering's, the content
+ * changed now: the first writer of a digest keeps its time, so instances
+ * that render the same change agree on it. Not waited for; a lost write
+ * costs a later Last-Modified, never an earlier one. */
+/* clang-format off */
+static const char sql_feed_state[] =
+	"INSERT INTO feed_state (feed_id, digest, size_bytes, events, changed_at, rendered_at)"
+	"     VALUES ($1::uuid, $2::text, $3::bigint, $4::integer, to_timestamp($5::bigint), now())"
+	" ON CONFLICT (feed_id) DO UPDATE"
+	"        SET digest = excluded.digest,"
+	"            size_bytes = excluded.size_bytes,"
+	"            events = excluded.events,"
+	"            changed_at = excluded.changed_at,"
+	"            rendered_at = excluded.rendered_at"
+	"      WHERE feed_state.digest <> excluded.digest";
+/* clang-format on */
+
+static void on_feed_state(PGresult *res, void *arg)
+{
+	UNUSED(arg);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_warn("recording a feed's state failed: %s",
+		         res ? PQresultErrorMessage(res) : "no connection");
+}
+
+static void feed_state_write(struct feedfetch *ff, const char *digest, size_t len)
+{
+	char size[24], events[16], changed[24];
+	snprintf(size, sizeof(size), "%zu", len);
+	snprintf(events, sizeof(events), "%d", ff->n);
+	snprintf(changed, sizeof(changed), "%lld", (long long)ff->changed);
+	const char *p[] = {ff->feed_id, digest, size, events, changed};
+	if (dbpool_query(ff->r->w->db, sql_feed_state, 5, p, on_feed_state, NULL) != 0)
+		log_warn("recording a feed's state: the database is busy");
+}
+
 static void feed_rendered(struct feedfetch *ff)
 {
 	struct req *r = ff->r;
@@ -610,6 +825,18 @@ static void feed_rendered(struct feedfetch *ff)
 		ff_end(ff, FF_FAILED, "cannot render the feed");
 		return;
 	}
+	digest[32] = '\0';
+	/* Different bytes changed this second, or, if the last change took
+	 * that second already, the next one: two contents never share a
+	 * Last-Modified, so a client's If-Modified-Since can never match
+	 * content it does not have. Beyond now, Last-Modified says now until
+	 * the clock catches up, and the client revalidates once more. */
+	if (strcmp(digest, ff->digest) != 0) {
+		int64_t now = (int64_t)time(NULL);
+		ff->changed = ff->digest[0] && ff->changed >= now ? ff->changed + 1 : now;
+		feed_state_write(ff, digest, len);
+	}
+	metrics_feed_size(ff->feed_id, len);
 	struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
 	entry_clear(e);
 	memcpy(e->hash, ff->hash, sizeof(e->hash));
@@ -621,7 +848,6 @@ static void feed_rendered(struct feedfetch *ff)
 	/* A strong ETag per content coding. */
 	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
 	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
-	http_date(ff->changed, e->last_modified);
 	ff_end(ff, FF_SERVE, NULL);
 }
 
@@ -813,7 +1039,7 @@ static atomic_int memory_warm;
 
 /* The columns of the first query: the feed's events are the rows with a
  * position. */
-enum { COL_ID, COL_STAMP, COL_BODY, COL_ZONE, COL_CHANGED, COL_POS };
+enum { COL_ID, COL_STAMP, COL_BODY, COL_ZONE, COL_POS };
 
 /* Puts the feed's events in order, each with its VEVENT from memory if the
  * cache has it; 0, or -1 when the rows do not make a feed. */
@@ -827,7 +1053,6 @@ static int take_events(struct feedfetch *ff, const PGresult *res)
 	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
 	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps)
 		return -1;
-	ff->changed = ff->feed_changed;
 	for (int k = 0; k < PQntuples(res); k++) {
 		if (PQgetisnull(res, k, COL_POS))
 			continue;
@@ -835,9 +1060,6 @@ static int take_events(struct feedfetch *ff, const PGresult *res)
 		if (pos < 1 || pos > ff->n || ff->ids[pos - 1][0])
 			return -1;
 		int i = (int)pos - 1;
-		int64_t t = strtoll(PQgetvalue(res, k, COL_CHANGED), NULL, 10);
-		if (t > ff->changed)
-			ff->changed = t;
 		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, k, COL_ID));
 		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, k, COL_STAMP));
 		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms);
@@ -897,18 +1119,26 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		return;
 	}
 	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
-	if (ff->with_texts)
-		evbuffer_add_printf(sql, "WITH f AS MATERIALIZED (");
 	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
-	    slug = listq_param(q, PQgetvalue(feed, 0, 5));
-	evbuffer_add_printf(
-	    sql,
-	    "SELECT e.id, " VEVENT_STAMP ", NULL::text, NULL::text, "
-	    "extract(epoch FROM e.updated_at)::bigint, "
-	    "row_number() OVER (ORDER BY e.start_utc, e.id) FROM events e JOIN orgs o "
-	    "ON o.id = e.org_id WHERE " EV_VISIBLE("e", "$%d::uuid",
-	                                           "$%d::text") " AND " VEVENT_IN_FEEDS,
-	    me, slug);
+	    slug = listq_param(q, PQgetvalue(feed, 0, 5)),
+	    past = listq_param(q, PQgetvalue(feed, 0, 7));
+	/* m: the single events and series the feed shows; then the live
+	 * overrides of those series (a cancelled one is its master's EXDATE). */
+	/* clang-format off */
+	evbuffer_add_printf(sql,
+		"WITH m AS MATERIALIZED ("
+		"  SELECT e.id, e.start_utc, " VEVENT_STAMP " AS stamp"
+		"    FROM events e"
+		"    JOIN orgs o ON o.id = e.org_id"
+		"   WHERE e.series_id IS NULL"
+		"     AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text")
+		"     AND " VEVENT_SHOWN("$%d::integer * interval '1 day'"),
+		me, slug, past);
+	if (ff->future_days > 0)
+		evbuffer_add_printf(sql,
+			"     AND e.start_utc < (SELECT now() + $%d::integer * interval '1 day')",
+			listq_param(q, PQgetvalue(feed, 0, 8)));
+	/* clang-format on */
 	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
 		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
 		if (json_array_size(vals)) {
@@ -917,7 +1147,22 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 			free(text);
 		}
 	}
-	evbuffer_add_printf(sql, " ORDER BY e.start_utc, e.id LIMIT 50000");
+	/* clang-format off */
+	evbuffer_add_printf(sql,
+		"   ORDER BY e.start_utc, e.id"
+		"   LIMIT 50000), "
+		"f AS MATERIALIZED ("
+		"  SELECT x.id, x.stamp, NULL::text AS body, NULL::text AS zone,"
+		"         row_number() OVER (ORDER BY x.start_utc, x.id) AS pos"
+		"    FROM (SELECT id, start_utc, stamp"
+		"            FROM m"
+		"          UNION ALL"
+		"          SELECT e.id, e.start_utc, " VEVENT_STAMP
+		"            FROM events e"
+		"           WHERE e.series_id IN (SELECT id FROM m)"
+		"             AND e.status <> 'cancelled') x) "
+		"SELECT * FROM f");
+	/* clang-format on */
 	/* The texts as rows of their own, "= ANY" for the reason
 	 * vevents_load_sql gives. */
 	if (ff->with_texts) {
@@ -925,10 +1170,9 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		    renderer = listq_param(q, vevents_renderer());
 		evbuffer_add_printf(
 		    sql,
-		    ") SELECT * FROM f UNION ALL SELECT t.event_id, t.stamp, t.body, "
-		    "t.zone, NULL, NULL FROM vevent_texts t WHERE t.event_id = "
-		    "ANY(ARRAY(SELECT f.id FROM f)) AND t.alarms = $%d::boolean AND "
-		    "t.renderer = $%d::text",
+		    " UNION ALL SELECT t.event_id, t.stamp, t.body, t.zone, NULL "
+		    "FROM vevent_texts t WHERE t.event_id = ANY(ARRAY(SELECT f.id FROM f)) "
+		    "AND t.alarms = $%d::boolean AND t.renderer = $%d::text",
 		    alarms, renderer);
 	}
 	evbuffer_add(sql, "", 1);
@@ -956,16 +1200,23 @@ static void on_feed_found(PGresult *res, void *arg)
 		ff_end(ff, FF_NOT_FOUND, NULL);
 		return;
 	}
+	snprintf(ff->feed_id, sizeof(ff->feed_id), "%s", PQgetvalue(res, 0, 0));
 	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, 1));
 	ff->alarms = PQgetvalue(res, 0, 3)[0] == 't';
-	ff->feed_changed = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	ff->past_days = atoi(PQgetvalue(res, 0, 7));
+	ff->future_days = PQgetisnull(res, 0, 8) ? 0 : atoi(PQgetvalue(res, 0, 8));
+	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, 9));
+	ff->changed = strtoll(PQgetvalue(res, 0, 10), NULL, 10);
 	fetch_events(ff, res);
 }
 
+/* The feed, its window, and what it rendered to last (feed_state). */
 const char feeds_lookup_sql[] =
     "SELECT f.id, f.name, f.filter::text, f.alarms, f.org_id, o.slug, "
-    "extract(epoch FROM f.updated_at)::bigint FROM feeds f JOIN orgs o "
-    "ON o.id = f.org_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL";
+    "extract(epoch FROM f.updated_at)::bigint, f.past_days, f.future_days, s.digest, "
+    "floor(extract(epoch FROM s.changed_at))::bigint FROM feeds f JOIN orgs o "
+    "ON o.id = f.org_id LEFT JOIN feed_state s ON s.feed_id = f.id "
+    "WHERE f.token_hash = $1 AND f.revoked_at IS NULL";
 
 void feeds_serve(struct req *r)
 {

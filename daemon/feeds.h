@@ -11,6 +11,8 @@ void feedcache_free(struct feedcache *c);
 
 void feeds_list(struct req *r);
 void feeds_create(struct req *r);
+void feeds_get(struct req *r);
+void feeds_patch(struct req *r);
 void feeds_delete(struct req *r);
 void feeds_rotate(struct req *r);
 void feeds_serve(struct req *r);

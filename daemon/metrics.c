@@ -8,7 +8,10 @@
 #include "server.h"
 
 #include <event2/buffer.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 
 #define MAX_ROUTES  128
 #define ROUTE_SLOTS (MAX_ROUTES + 1) /* last slot: unmatched */
@@ -64,6 +67,52 @@ void metrics_add(enum metric_counter c, uint64_t n)
 void metrics_inc(enum metric_counter c)
 {
 	metrics_add(c, 1);
+}
+
+/* Feed sizes by feed id, for the feeds rendered here: a small table under
+ * a lock (a rendering takes milliseconds; this, nanoseconds). When full, a
+ * new feed takes the smallest one's place: the large ones matter. */
+#define FEED_SIZES 1024
+static struct {
+	char id[37];
+	size_t bytes;
+} feed_sizes[FEED_SIZES];
+static int nfeed_sizes;
+static pthread_mutex_t feed_sizes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void metrics_feed_size(const char *feed_id, size_t bytes)
+{
+	pthread_mutex_lock(&feed_sizes_lock);
+	int at = -1, smallest = 0;
+	for (int i = 0; i < nfeed_sizes && at < 0; i++) {
+		if (!strcmp(feed_sizes[i].id, feed_id))
+			at = i;
+		else if (feed_sizes[i].bytes < feed_sizes[smallest].bytes)
+			smallest = i;
+	}
+	if (at < 0 && nfeed_sizes < FEED_SIZES)
+		at = nfeed_sizes++;
+	else if (at < 0 && feed_sizes[smallest].bytes < bytes)
+		at = smallest;
+	if (at >= 0) {
+		snprintf(feed_sizes[at].id, sizeof(feed_sizes[at].id), "%s", feed_id);
+		feed_sizes[at].bytes = bytes;
+	}
+	pthread_mutex_unlock(&feed_sizes_lock);
+}
+
+static int render_feed_sizes(struct evbuffer *out)
+{
+	int rc =
+	    evbuffer_add_printf(out, "# HELP liaison_feed_size_bytes A feed's size as last "
+	                             "rendered here (Google Calendar drops subscriptions over "
+	                             "about 1 MB).\n# TYPE liaison_feed_size_bytes gauge\n") < 0;
+	pthread_mutex_lock(&feed_sizes_lock);
+	for (int i = 0; i < nfeed_sizes; i++)
+		rc |= evbuffer_add_printf(out, "liaison_feed_size_bytes{feed=\"%s\"} %zu\n",
+		                          feed_sizes[i].id, feed_sizes[i].bytes) < 0;
+	pthread_mutex_unlock(&feed_sizes_lock);
+	return rc;
 }
 
 static const char *route_label(const struct route *routes, size_t n, size_t r)
@@ -206,7 +255,7 @@ int metrics_render(const struct server *srv, struct evbuffer *out)
 	size_t n;
 	const struct route *routes = router_routes(&n);
 	int rc = render_requests(out, routes, n) | render_latency(out, routes, n) |
-	         render_pools(out, srv);
+	         render_pools(out, srv) | render_feed_sizes(out);
 	for (int c = 0; c < M_COUNTER_COUNT; c++)
 		rc |= evbuffer_add_printf(out, "# TYPE %s counter\n%s %llu\n", counter_names[c],
 		                          counter_names[c],

@@ -33,5 +33,8 @@ enum metric_counter {
 };
 void metrics_inc(enum metric_counter c);
 void metrics_add(enum metric_counter c, uint64_t n);
+/* The size of a feed as last rendered here (liaison_feed_size_bytes, by
+ * feed id; Google Calendar drops subscriptions over about 1 MB). */
+void metrics_feed_size(const char *feed_id, size_t bytes);
 
 #endif

@@ -39,6 +39,7 @@ static const struct route routes[] = {
     {GET, "/v1/events/{id}", events_get, ROUTE_AUTH},
     {PATCH, "/v1/events/{id}", events_patch, ROUTE_AUTH},
     {DELETE, "/v1/events/{id}", events_cancel, ROUTE_AUTH},
+    {DELETE, "/v1/events/{id}/occurrences/{recurrence_id}", events_cancel_occurrence, ROUTE_AUTH},
     /* occurrences: occurrences.c */
     {GET, "/v1/occurrences", occurrences_list, ROUTE_AUTH},
     /* agreements: agreements.c */
@@ -49,6 +50,8 @@ static const struct route routes[] = {
     /* feeds: feeds.c, rendering in common/ics_render.c */
     {GET, "/v1/feeds", feeds_list, ROUTE_AUTH},
     {POST, "/v1/feeds", feeds_create, ROUTE_AUTH},
+    {GET, "/v1/feeds/{id}", feeds_get, ROUTE_AUTH},
+    {PATCH, "/v1/feeds/{id}", feeds_patch, ROUTE_AUTH},
     {DELETE, "/v1/feeds/{id}", feeds_delete, ROUTE_AUTH},
     {POST, "/v1/feeds/{id}/rotate", feeds_rotate, ROUTE_AUTH},
     {GET, "/feeds/{token}", feeds_serve, ROUTE_PUBLIC},
@@ -100,7 +103,8 @@ static int match(const char *pattern, const char *path, struct req *r)
 					free(val);
 					return 0;
 				}
-				static const char *const names[] = {"id", "slug", "token"};
+				static const char *const names[] = {"id", "slug", "token",
+				                                    "recurrence_id"};
 				const char *name = NULL;
 				size_t nlen = (size_t)(close - p - 1);
 				for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -49,12 +49,42 @@ void vtext_unref(struct vtext *v)
 		free(v);
 }
 
+/* A series' cancelled occurrences join its exdates, in order, once each:
+ * every client honours an EXDATE (a cancelled RECURRENCE-ID instance is
+ * shown as an event by some, struck through by others), and it stays with
+ * the master for as long as the series is in the feed. */
+static void add_cancelled(json_t *ev, const char *cancelled)
+{
+	json_t *more = json_loads(cancelled, 0, NULL);
+	json_t *ex = json_object_get(ev, "exdates");
+	if (!json_is_array(more) || !json_is_array(ex)) {
+		json_decref(more);
+		return;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(more, i, v)
+	{
+		const char *s = json_string_value(v);
+		size_t at = 0;
+		while (at < json_array_size(ex) &&
+		       strcmp(json_string_value(json_array_get(ex, at)), s) < 0)
+			at++;
+		if (at == json_array_size(ex) ||
+		    strcmp(json_string_value(json_array_get(ex, at)), s))
+			json_array_insert(ex, at, v);
+	}
+	json_decref(more);
+}
+
 /* A row as the event the renderer takes: the API's representation (built
  * from plain columns, which costs the database far less than JSON), with
- * the parent's UID and the agreement. */
+ * the parent's UID, the agreement, and for a series what its overrides
+ * change: its EXDATEs, and its SEQUENCE and DTSTAMP, which a calendar
+ * compares to notice the change. */
 static json_t *row_event(const PGresult *res, int k)
 {
-	json_t *ev = event_json_build(res, k, 8);
+	json_t *ev = event_json_build(res, k, VEVENT_COLS);
 	if (!ev)
 		return NULL;
 	if (!PQgetisnull(res, k, 2))
@@ -69,6 +99,17 @@ static json_t *row_event(const PGresult *res, int k)
 		if (ag)
 			json_object_set_new(ev, "agreement", ag);
 	}
+	long long more = strtoll(PQgetvalue(res, k, VEVENT_SERIES_SEQUENCE), NULL, 10);
+	if (more > 0)
+		json_object_set_new(
+		    ev, "sequence",
+		    json_integer(json_integer_value(json_object_get(ev, "sequence")) + more));
+	const char *changed = PQgetvalue(res, k, VEVENT_SERIES_CHANGED);
+	const char *updated = json_string_value(json_object_get(ev, "updated_at"));
+	if (!PQgetisnull(res, k, VEVENT_SERIES_CHANGED) && updated && strcmp(changed, updated) > 0)
+		json_object_set_new(ev, "updated_at", json_string(changed));
+	if (!PQgetisnull(res, k, VEVENT_CANCELLED))
+		add_cancelled(ev, PQgetvalue(res, k, VEVENT_CANCELLED));
 	return ev;
 }
 

@@ -32,26 +32,46 @@ void vtext_unref(struct vtext *v);
 struct vtext *vevents_get(const char *id, const char *stamp, int alarms) WUR;
 /* Keeps v (with a reference of its own). Safe from any thread. */
 void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v);
-/* What a VEVENT's text depends on besides the event's own version: its
- * agreement, shown in the description. Rows are stored under this stamp. */
+/* What a VEVENT's text depends on besides the event's own version: the
+ * cancelled occurrences of a series (its EXDATEs; series_sequence counts
+ * their changes, sql/009) and its agreement, shown in the description.
+ * Rows are stored under this stamp. */
 #define VEVENT_STAMP                                                                               \
-	"e.version || '.' || coalesce((SELECT a.version FROM agreements a "                        \
-	"WHERE a.id = e.agreement_id), 0)"
-/* The events a feed shows, whatever its filter: cancelled ones for 30
- * days, and from a year back onward. The bounds are subqueries, computed
- * once: "now() - interval '1 year'" in a filter is worked out again for
- * every row (calendar arithmetic in the session's zone), which took 10 ms
- * of a 10,000-event feed's 15 ms scan. */
-#define VEVENT_IN_FEEDS                                                                            \
-	"(e.status <> 'cancelled' OR e.cancelled_at > (SELECT now() - interval '30 days')) "       \
-	"AND e.last_end_utc > (SELECT now() - interval '1 year')"
+	"e.version || '.' || e.series_sequence || '.' || coalesce((SELECT a.version "              \
+	"FROM agreements a WHERE a.id = e.agreement_id), 0)"
+/* clang-format off */
+/* Whether a feed whose window reaches `past` back (an interval) shows e: a
+ * cancelled item until 30 days after its last occurrence or its
+ * cancellation, whichever is later (an open-ended series: after the
+ * cancellation); a cancelled occurrence of a series never as an item of
+ * its own, since its master carries it as an EXDATE for good. The bounds
+ * are subqueries, computed once: "now() - interval '1 year'" in a filter
+ * is worked out again for every row (calendar arithmetic in the session's
+ * zone), which took 10 ms of a 10,000-event feed's 15 ms scan. */
+#define VEVENT_SHOWN(past) \
+	"(e.status <> 'cancelled' OR (e.series_id IS NULL AND greatest(e.cancelled_at, " \
+	"CASE WHEN e.last_end_utc = 'infinity' THEN e.cancelled_at ELSE e.last_end_utc END) " \
+	"> (SELECT now() - interval '30 days'))) " \
+	"AND e.last_end_utc > (SELECT now() - " past ")"
+/* clang-format on */
+/* The events feeds with the default window show (the background renderer's
+ * work). */
+#define VEVENT_IN_FEEDS VEVENT_SHOWN("interval '365 days'")
 /* The rows vevents_render takes: id, stamp, the parent's UID, the
- * agreement, then EVENT_COLS; a WHERE clause follows. */
-#define VEVENT_SELECT                                                                              \
-	"SELECT e.id, " VEVENT_STAMP ", (SELECT p.uid FROM events p WHERE p.id = e.parent_id), "   \
-	"a.title, a.stage, to_jsonb(a.parties)::text, to_char(a.signed_on, 'YYYY-MM-DD'), "        \
-	"to_char(a.expires_on, 'YYYY-MM-DD'), " EVENT_COLS " FROM events e "                       \
+ * agreement, the series' changes and cancelled occurrences (VEVENT_*
+ * below), then EVENT_COLS; a WHERE clause follows. */
+/* clang-format off */
+#define VEVENT_SELECT \
+	"SELECT e.id, " VEVENT_STAMP ", (SELECT p.uid FROM events p WHERE p.id = e.parent_id), " \
+	"a.title, a.stage, to_jsonb(a.parties)::text, to_char(a.signed_on, 'YYYY-MM-DD'), " \
+	"to_char(a.expires_on, 'YYYY-MM-DD'), e.series_sequence, " EV_UTC("e.series_changed_at") ", " \
+	"CASE WHEN e.rrule IS NOT NULL THEN (SELECT jsonb_agg(" EV_LOCAL("x.recurrence_id") \
+	" ORDER BY x.recurrence_id) FROM events x WHERE x.series_id = e.id " \
+	"AND x.status = 'cancelled')::text END, " \
+	EVENT_COLS " FROM events e " \
 	"JOIN orgs o ON o.id = e.org_id LEFT JOIN agreements a ON a.id = e.agreement_id "
+/* clang-format on */
+enum { VEVENT_SERIES_SEQUENCE = 8, VEVENT_SERIES_CHANGED, VEVENT_CANCELLED, VEVENT_COLS };
 /* Whether e has a stored text, for alarms (a boolean literal) and renderer
  * $n, that is current. */
 #define VEVENT_STORED(alarms, renderer)                                                            \

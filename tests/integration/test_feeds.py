@@ -437,7 +437,7 @@ def test_stored_vevents_are_kept_current_in_the_background(ctx):
     d.stop()
     d = ctx.daemon(db)
     row = (f"SELECT count(*) FROM vevent_texts WHERE event_id = '{ev['id']}' AND NOT alarms "
-           f"AND stamp = (SELECT version || '.0' FROM events WHERE id = event_id) "
+           f"AND stamp = (SELECT version || '.0.0' FROM events WHERE id = event_id) "
            f"AND renderer <> '0000000000000000' "
            f"AND body LIKE 'BEGIN:VEVENT%'")
     harness.wait_for(lambda: sql(row) == "1", 15, what="the new event's VEVENT stored")

@@ -1,0 +1,323 @@
+"""One truth for a series: a master, its overrides and its exdates, as the
+API, the feeds (expanded by an independent parser, Debian's
+python3-recurring-ical-events), the reminders and the webhooks describe
+it, through cancellations, moves, restores, and as time passes."""
+import datetime
+import email.utils
+import json
+import subprocess
+import time
+
+from harness import problem
+from test_events import world
+from test_feeds import EXPAND, make_feed, parse, path_of
+
+WEEKLY = {"kind": "meeting", "title": "Partner sync", "timezone": "Asia/Ho_Chi_Minh",
+          "start": "2027-01-04T09:00:00", "end": "2027-01-04T10:00:00",
+          "rrule": "FREQ=WEEKLY;COUNT=6", "location": "Room 1", "reminders": ["-PT1H"],
+          "partners": ["busan-city"]}
+WINDOW = ("2026-06-01T00:00:00+00:00", "2028-06-01T00:00:00+00:00")
+
+
+def feed_occurrences(d, feed):
+    """What a calendar app shows as happening: the feed expanded by
+    recurring_ical_events, cancelled items left out."""
+    body = d.request("GET", path_of(feed)).body
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, *WINDOW], input=body,
+                         capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    return sorted(o[:3] for o in json.loads(out.stdout) if o[3] != "CANCELLED")
+
+
+def api_occurrences(d, token, cancelled=False):
+    items = d.request("GET", "/v1/occurrences?from=2026-06-01&to=2027-06-01&limit=1000",
+                      token=token).json()["items"]
+    items += d.request("GET", "/v1/occurrences?from=2027-06-01&to=2028-06-01&limit=1000",
+                       token=token).json()["items"]
+    return sorted([o["title"], o["start"], None if o["all_day"] else o["start_utc"]]
+                  for o in items if (o["status"] == "cancelled") == cancelled)
+
+
+def agree(d, token, feed):
+    """The feed and the API show the same occurrences; returns them."""
+    shown = feed_occurrences(d, feed)
+    assert shown == api_occurrences(d, token), (shown, api_occurrences(d, token))
+    return shown
+
+
+def starts(occ, title="Partner sync"):
+    return [o[1] for o in occ if o[0] == title]
+
+
+def sql(ctx, db, q):
+    return ctx.cluster.psql(q, db.split("dbname=")[1])
+
+
+def test_cancelling_one_occurrence_reaches_feeds_in_one_line(ctx):
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body=WEEKLY).json()
+    feed = make_feed(d, k["host"])
+    assert len(starts(agree(d, k["host"], feed))) == 6
+    # {series_id, recurrence_id, status} is all it takes: the rest is the series'.
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-01-11T09:00:00", "status": "cancelled"})
+    assert r.status == 201, r
+    o = r.json()
+    assert o["status"] == "cancelled" and o["title"] == "Partner sync" and o["uid"] == s["uid"]
+    assert o["start"] == "2027-01-11T09:00:00" and o["end"] == "2027-01-11T10:00:00"
+    assert o["location"] == "Room 1" and o["partners"] == ["busan-city"]
+    # The feed: the master carries the cancelled occurrence as an EXDATE,
+    # and no VEVENT says it happens.
+    text = d.request("GET", path_of(feed)).body.decode()
+    assert "EXDATE;TZID=Asia/Ho_Chi_Minh:20270111T090000" in text, text
+    shown = agree(d, k["host"], feed)
+    assert "2027-01-11T09:00:00" not in starts(shown) and len(starts(shown)) == 5
+    assert starts(api_occurrences(d, k["host"], cancelled=True)) == ["2027-01-11T09:00:00"]
+    # The other way: DELETE of the occurrence, answered with its override.
+    r = d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-18T09:00:00",
+                  token=k["host"])
+    assert r.status == 200 and r.json()["status"] == "cancelled", r
+    again = d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-18T09:00:00",
+                      token=k["host"])
+    assert again.status == 200 and again.header("ETag") == r.header("ETag"), again
+    shown = agree(d, k["host"], feed)
+    assert starts(shown) == ["2027-01-04T09:00:00", "2027-01-25T09:00:00",
+                             "2027-02-01T09:00:00", "2027-02-08T09:00:00"]
+    # The partner's feed (its org may see the series) tells the same.
+    assert starts(agree(d, k["busan-city"], make_feed(d, k["busan-city"]))) == starts(shown)
+    # No reminder for a cancelled occurrence.
+    rem = d.request("GET", f"/v1/events/{s['id']}/reminders?limit=100", token=k["host"]).json()
+    planned = sorted(x["occurrence"]["start"] for x in rem["items"])
+    assert "2027-01-11T09:00:00" not in planned and "2027-01-18T09:00:00" not in planned
+    assert len(planned) == 4, planned
+
+
+def test_an_override_must_name_an_occurrence(ctx):
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"],
+                  body=dict(WEEKLY, exdates=["2027-01-25T09:00:00"])).json()
+    for rid in ["2027-01-12T09:00:00", "2027-01-11T09:30:00", "2027-01-25T09:00:00",
+                "2027-03-01T09:00:00"]:
+        p = problem(d.request("POST", "/v1/events", token=k["host"], body={
+            "series_id": s["id"], "recurrence_id": rid, "status": "cancelled"}), 422)
+        assert p["errors"][0]["field"] == "recurrence_id", (rid, p)
+        problem(d.request("DELETE", f"/v1/events/{s['id']}/occurrences/{rid}",
+                          token=k["host"]), 422)
+    assert sql(ctx, db, "SELECT count(*) FROM events") == "1"
+    # One override per occurrence.
+    assert d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-01-11T09:00:00",
+        "title": "Partner sync (in Room 2)", "location": "Room 2"}).status == 201
+    p = problem(d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-01-11T09:00:00", "status": "cancelled"}),
+        409)
+    assert p["errors"][0]["field"] == "recurrence_id"
+    # Cancelling that occurrence cancels its override.
+    r = d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-11T09:00:00",
+                  token=k["host"])
+    assert r.status == 200 and r.json()["title"] == "Partner sync (in Room 2)", r
+    assert r.json()["status"] == "cancelled"
+    # Another org cannot cancel an occurrence of this series.
+    problem(d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-18T09:00:00",
+                      token=k["busan-city"]), 422)
+    problem(d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-18T09:00:00",
+                      token=k["viewer"]), 403)
+
+
+def test_cancelled_items_stay_cancelled_as_time_passes(ctx):
+    """31 days after a cancellation a cancelled occurrence of a live series
+    does not come back; a cancelled single item leaves the feed 30 days
+    after its occurrence or its cancellation, whichever is later."""
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body=WEEKLY).json()
+    d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-11T09:00:00", token=k["host"])
+    soon = datetime.date.today() + datetime.timedelta(days=3)
+    past = datetime.date.today() - datetime.timedelta(days=40)
+    future = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "visit", "title": "Future visit", "start": f"{soon}T10:00:00",
+        "status": "cancelled"}).json()
+    gone = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "visit", "title": "Past visit", "start": f"{past}T10:00:00"}).json()
+    d.request("DELETE", f"/v1/events/{gone['id']}", token=k["host"])
+    feed = make_feed(d, k["host"])
+    cal = {e["summary"]: e for e in parse(d.request("GET", path_of(feed)).body)["events"]}
+    # Created already cancelled, it reaches feeds as cancelled.
+    assert cal["Future visit"]["status"] == "CANCELLED" and future["status"] == "cancelled"
+    assert cal["Past visit"]["status"] == "CANCELLED"
+    sql(ctx, db, "UPDATE events SET cancelled_at = cancelled_at - interval '31 days', "
+                 "updated_at = updated_at - interval '31 days' WHERE status = 'cancelled'")
+    cal = {e["summary"]: e for e in parse(d.request("GET", path_of(feed)).body)["events"]}
+    assert "Past visit" not in cal, cal
+    assert cal["Future visit"]["status"] == "CANCELLED"
+    shown = agree(d, k["host"], feed)
+    assert "2027-01-11T09:00:00" not in starts(shown) and len(starts(shown)) == 5
+    assert starts(api_occurrences(d, k["host"], cancelled=True)) == ["2027-01-11T09:00:00"]
+
+
+def test_moving_a_series_takes_its_overrides_along(ctx):
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body=WEEKLY).json()
+    moved = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-01-11T09:00:00",
+        "start": "2027-01-11T14:00:00", "end": "2027-01-11T15:00:00",
+        "title": "Partner sync (afternoon)"}).json()
+    feed = make_feed(d, k["host"])
+    shown = agree(d, k["host"], feed)
+    assert "2027-01-11T14:00:00" in starts(shown, "Partner sync (afternoon)")
+    # 09:00 -> 10:00: the override keyed 09:00 names no occurrence now: it
+    # is cancelled and listed, and the week is there once, at 10:00.
+    r = d.request("PATCH", f"/v1/events/{s['id']}", token=k["host"],
+                  body={"start": "2027-01-04T10:00:00", "end": "2027-01-04T11:00:00"})
+    assert r.status == 200, r
+    assert r.json()["cancelled_overrides"] == [moved["id"]]
+    o = d.request("GET", f"/v1/events/{moved['id']}", token=k["host"]).json()
+    assert o["status"] == "cancelled"
+    shown = agree(d, k["host"], feed)
+    assert [x[1] for x in shown] == [f"2027-{m}T10:00:00" for m in
+                                     ["01-04", "01-11", "01-18", "01-25", "02-01", "02-08"]]
+    # An override that still matches follows the series; one past the new
+    # end of the rule goes.
+    keep = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-01-18T10:00:00",
+        "title": "Partner sync with Busan"}).json()
+    drop = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-02-01T10:00:00",
+        "title": "Partner sync (last)"}).json()
+    r = d.request("PATCH", f"/v1/events/{s['id']}", token=k["host"],
+                  body={"rrule": "FREQ=WEEKLY;COUNT=4"}).json()
+    assert r["cancelled_overrides"] == [drop["id"]]
+    shown = agree(d, k["host"], feed)
+    assert [x[:2] for x in shown] == [["Partner sync", "2027-01-04T10:00:00"],
+                                      ["Partner sync", "2027-01-11T10:00:00"],
+                                      ["Partner sync", "2027-01-25T10:00:00"],
+                                      ["Partner sync with Busan", "2027-01-18T10:00:00"]]
+    assert d.request("GET", f"/v1/events/{keep['id']}", token=k["host"]).json()["status"] \
+        == "confirmed"
+
+
+def test_cancelling_the_master_cancels_its_overrides_and_restoring_restores(ctx):
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body=WEEKLY).json()
+    tentative = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-01-11T09:00:00", "status": "tentative",
+        "title": "Partner sync (maybe)"}).json()
+    alone = d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-18T09:00:00",
+                      token=k["host"]).json()
+    feed = make_feed(d, k["host"])
+    assert len(agree(d, k["host"], feed)) == 5
+    assert d.request("DELETE", f"/v1/events/{s['id']}", token=k["host"]).status == 200
+    get = lambda e: d.request("GET", f"/v1/events/{e['id']}", token=k["host"]).json()  # noqa
+    assert get(tentative)["status"] == "cancelled"
+    assert agree(d, k["host"], feed) == []
+    cal = parse(d.request("GET", path_of(feed)).body)["events"]
+    assert [e["status"] for e in cal] == ["CANCELLED"], cal  # the master, whole
+    r = d.request("PATCH", f"/v1/events/{s['id']}", token=k["host"], body={"status": "confirmed"})
+    assert r.status == 200, r
+    assert get(tentative)["status"] == "tentative"
+    assert get(alone)["status"] == "cancelled"  # cancelled on its own: stays so
+    shown = agree(d, k["host"], feed)
+    assert len(shown) == 5 and "2027-01-18T09:00:00" not in starts(shown)
+
+
+def test_a_patch_that_changes_nothing_changes_nothing(ctx):
+    db, k, d = world(ctx)
+    hook = d.request("POST", "/v1/webhooks", token=k["host"], body={
+        "url": "https://hooks.example.org/liaison", "types": ["event.updated"]})
+    assert hook.status == 201, hook
+    e = d.request("POST", "/v1/events", token=k["host"], body=WEEKLY)
+    ev = e.json()
+    time.sleep(1.1)  # a write now would show in updated_at
+    for patch in [{}, {"title": "Partner sync"}, {"end": "2027-01-04T10:00:00", "url": None},
+                  {"partners": ["busan-city"], "id": ev["id"], "sequence": 7}]:
+        r = d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body=patch,
+                      headers={"If-Match": e.header("ETag")})
+        assert r.status == 200, (patch, r)
+        assert r.header("ETag") == e.header("ETag"), patch
+        got = r.json()
+        assert got["updated_at"] == ev["updated_at"] and got["sequence"] == 0, (patch, got)
+    assert d.request("DELETE", f"/v1/events/{ev['id']}", token=k["host"]).status == 200
+    cancelled = d.request("GET", f"/v1/events/{ev['id']}", token=k["host"])
+    again = d.request("DELETE", f"/v1/events/{ev['id']}", token=k["host"])
+    assert again.status == 200 and again.header("ETag") == cancelled.header("ETag")
+    assert sql(ctx, db, "SELECT count(*) FROM webhook_messages WHERE type = 'event.updated'") \
+        == "0"
+    assert sql(ctx, db, "SELECT count(*) FROM webhook_messages WHERE type = 'event.cancelled'") \
+        == "0"  # the endpoint takes event.updated only
+    assert sql(ctx, db, f"SELECT version FROM events WHERE id = '{ev['id']}'") == "2"
+
+
+def test_a_series_starts_on_its_rule(ctx):
+    db, k, d = world(ctx)
+    p = problem(d.request("POST", "/v1/events", token=k["host"], body=dict(
+        WEEKLY, rrule="FREQ=MONTHLY;BYDAY=2TU;COUNT=5")), 422)  # 2027-01-04 is a Monday
+    assert p["errors"][0]["field"] == "start" and "2027-01-12T09:00:00" in \
+        p["errors"][0]["message"], p
+    s = d.request("POST", "/v1/events", token=k["host"], body=dict(
+        WEEKLY, start="2027-01-12T09:00:00", end="2027-01-12T10:00:00",
+        rrule="FREQ=MONTHLY;BYDAY=2TU;COUNT=5"))
+    assert s.status == 201, s
+    p = problem(d.request("PATCH", f"/v1/events/{s.json()['id']}", token=k["host"],
+                          body={"rrule": "FREQ=MONTHLY;BYDAY=1WE"}), 422)
+    assert p["errors"][0]["field"] == "start", p
+    feed = make_feed(d, k["host"])
+    assert len(agree(d, k["host"], feed)) == 5
+
+
+def test_last_modified_never_after_date_and_304_only_when_unchanged(ctx):
+    db, k, d = world(ctx)
+    ev = d.request("POST", "/v1/events", token=k["host"], body=dict(
+        WEEKLY, rrule=None, visibility="network")).json()
+    feed = make_feed(d, k["cabc"])  # another org's feed: the event is network
+    when = lambda r, h: email.utils.parsedate_to_datetime(r.header(h))  # noqa: E731
+    for _ in range(3):
+        a = d.request("GET", path_of(feed))
+        assert when(a, "Last-Modified") <= when(a, "Date"), a.headers
+        r = d.request("GET", path_of(feed), headers={"If-Modified-Since": a.header("Last-Modified")})
+        if r.status == 304:
+            break
+        time.sleep(1)  # within the second of a change, a 200 until it has passed
+    assert r.status == 304
+    # The event leaves cabc's feed (made private): nothing left in it says
+    # when, yet If-Modified-Since must not keep the old copy.
+    d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"visibility": "private"})
+    b = d.request("GET", path_of(feed), headers={"If-Modified-Since": a.header("Last-Modified")})
+    assert b.status == 200 and "Partner sync" not in b.body.decode(), b
+    assert when(b, "Last-Modified") <= when(b, "Date")
+    # A change within the second of the last one is a 200 too.
+    d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"visibility": "network"})
+    c = d.request("GET", path_of(feed))
+    d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"title": "Renamed"})
+    r = d.request("GET", path_of(feed), headers={"If-Modified-Since": c.header("Last-Modified")})
+    assert r.status == 200 and "Renamed" in r.body.decode(), r
+    assert when(r, "Last-Modified") <= when(r, "Date")
+
+
+def test_feed_window_and_size(ctx):
+    db, k, d = world(ctx)
+    today = datetime.date.today()
+    for title, days in [("Long ago", -200), ("Last month", -20), ("Soon", 10), ("Far", 300)]:
+        r = d.request("POST", "/v1/events", token=k["host"], body={
+            "kind": "meeting", "title": title,
+            "start": f"{today + datetime.timedelta(days=days)}T10:00:00"})
+        assert r.status == 201, r
+    full = make_feed(d, k["host"], name="All")
+    near = make_feed(d, k["host"], name="Near", past_days=30, future_days=60)
+    assert near["past_days"] == 30 and near["future_days"] == 60
+    assert full["past_days"] == 365 and full["future_days"] is None
+    titles = lambda f: sorted(e["summary"] for e in parse(d.request("GET", path_of(f)).body)["events"])  # noqa
+    assert titles(full) == ["Far", "Last month", "Long ago", "Soon"]
+    assert titles(near) == ["Last month", "Soon"]
+    size = len(d.request("GET", path_of(near)).body)
+    got = d.request("GET", f"/v1/feeds/{near['id']}", token=k["host"]).json()
+    assert got["size_bytes"] == size and got["events"] == 2 and got["warnings"] == [], got
+    r = d.request("PATCH", f"/v1/feeds/{near['id']}", token=k["host"],
+                  body={"past_days": 365, "future_days": None})
+    assert r.status == 200 and r.json()["future_days"] is None, r
+    assert titles(near) == ["Far", "Last month", "Long ago", "Soon"]
+    for bad in [{"past_days": -1}, {"past_days": "30"}, {"future_days": 0},
+                {"future_days": 100000}]:
+        p = problem(d.request("PATCH", f"/v1/feeds/{near['id']}", token=k["host"], body=bad), 422)
+        assert p["errors"][0]["field"] == list(bad)[0], p
+    size = len(d.request("GET", path_of(near)).body)
+    metrics = d.request("GET", "/metrics").body.decode()
+    assert f'liaison_feed_size_bytes{{feed="{near["id"]}"}} {size}' in metrics, metrics[-800:]
