@@ -322,6 +322,29 @@ static void check_milestones(struct agop *op, json_t *errors)
 	json_decref(rows);
 }
 
+/* "<title><suffix>", the title cut at a character (and marked so) when
+ * the whole would not fit the 500 characters of an event's title; out
+ * holds at least the 500 bytes of an agreement's title and 32 more. */
+static void date_title(char *out, size_t size, const char *title, const char *suffix)
+{
+	size_t room = 500 - strlen(suffix), len = 0, chars = 0;
+	while (title[len] && chars < room) {
+		size_t k = utf8_seq((const unsigned char *)title + len);
+		if (!k)
+			break;
+		len += k;
+		chars++;
+	}
+	if (title[len] && len > 0) {
+		/* Cut: the last character gives way to an ellipsis. */
+		while (len > 0 && ((unsigned char)title[--len] & 0xC0) == 0x80)
+			;
+		snprintf(out, size, "%.*s\xe2\x80\xa6%s", (int)len, title, suffix); /* U+2026 */
+	} else {
+		snprintf(out, size, "%.*s%s", (int)len, title, suffix);
+	}
+}
+
 static void check_dates(struct agop *op, json_t *errors)
 {
 	static const char *const keys[] = {"signed_on", "expires_on"};
@@ -344,7 +367,7 @@ static void check_dates(struct agop *op, json_t *errors)
 		return;
 	}
 	if (op->signed_on && op->title && op->timezone) {
-		snprintf(title, sizeof(title), "%s: signed", op->title);
+		date_title(title, sizeof(title), op->title, ": signed");
 		size_t before = json_array_size(errors);
 		add_row(op,
 		        deadline_row("signed", title, op->signed_on, op->timezone, NULL,
@@ -352,7 +375,7 @@ static void check_dates(struct agop *op, json_t *errors)
 		        before, errors);
 	}
 	if (op->expires_on && op->title && op->timezone) {
-		snprintf(title, sizeof(title), "%s: expires", op->title);
+		date_title(title, sizeof(title), op->title, ": expires");
 		size_t before = json_array_size(errors);
 		add_row(op,
 		        deadline_row("expires", title, op->expires_on, op->timezone, thirty,

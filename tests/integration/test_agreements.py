@@ -365,3 +365,18 @@ def test_milestones_are_matched_by_id_then_title_and_due_then_position(ctx):
     assert {m[2] for m in got[1:]}.isdisjoint({steering, draft, signing})
     assert event(d, k, steering)["status"] == "cancelled"
     assert len(versions(ctx, db)) == 5
+
+
+def test_a_long_title_is_cut_in_its_dates_titles(ctx):
+    """An event's title holds 500 characters, an agreement's 500 bytes:
+    "<title>: expires" is cut at a character, with an ellipsis."""
+    db, k, d = world(ctx)
+    r = d.request("POST", "/v1/agreements", token=k["host"], body={
+        "title": "a" * 500, "stage": "signed", "signed_on": "2027-01-01",
+        "expires_on": "2032-01-01"})
+    assert r.status == 201, r
+    a = r.json()
+    title = event(d, k, a["expires_event_id"])["title"]
+    assert title == "a" * 490 + "…: expires" and len(title) == 500
+    r = patch(d, k, f"/v1/agreements/{a['id']}", {"title": "ư" * 250}, r.header("ETag"))
+    assert event(d, k, a["signed_event_id"])["title"] == "ư" * 250 + ": signed"
