@@ -196,7 +196,11 @@ static void apply_override(struct occwork *w, int row)
 			return;
 		}
 	}
-	if (overlaps(w, o.start_utc, o.end_utc))
+	/* A cancelled override takes an occurrence away; with none to take
+	 * here (outside the window, or one the series no longer has since it
+	 * moved) it has nothing to show, as in feeds. */
+	if (overlaps(w, o.start_utc, o.end_utc) &&
+	    strcmp(PQgetvalue(w->res, row, C_STATUS), "cancelled") != 0)
 		occ_push(w, &o);
 }
 

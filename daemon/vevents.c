@@ -79,9 +79,10 @@ static void add_cancelled(json_t *ev, const char *cancelled)
 
 /* A row as the event the renderer takes: the API's representation (built
  * from plain columns, which costs the database far less than JSON), with
- * the parent's UID, the agreement, and for a series what its overrides
- * change: its EXDATEs, and its SEQUENCE and DTSTAMP, which a calendar
- * compares to notice the change. */
+ * the parent's UID, the agreement, and for a series its cancelled
+ * occurrences as EXDATEs. What changes the VEVENT from elsewhere (an
+ * override cancelled, the agreement renamed) moves its SEQUENCE and
+ * DTSTAMP too, which calendars compare to notice a change. */
 static json_t *row_event(const PGresult *res, int k)
 {
 	json_t *ev = event_json_build(res, k, VEVENT_COLS);

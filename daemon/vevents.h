@@ -58,13 +58,16 @@ void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
  * work). */
 #define VEVENT_IN_FEEDS VEVENT_SHOWN("interval '365 days'")
 /* The rows vevents_render takes: id, stamp, the parent's UID, the
- * agreement, the series' changes and cancelled occurrences (VEVENT_*
- * below), then EVENT_COLS; a WHERE clause follows. */
+ * agreement, what changed the VEVENT besides the event's own row (the
+ * number of changes and the last one's time: its series' cancelled
+ * occurrences, its agreement), the series' cancelled occurrences, then
+ * EVENT_COLS; a WHERE clause follows. */
 /* clang-format off */
 #define VEVENT_SELECT \
 	"SELECT e.id, " VEVENT_STAMP ", (SELECT p.uid FROM events p WHERE p.id = e.parent_id), " \
 	"a.title, a.stage, to_jsonb(a.parties)::text, to_char(a.signed_on, 'YYYY-MM-DD'), " \
-	"to_char(a.expires_on, 'YYYY-MM-DD'), e.series_sequence, " EV_UTC("e.series_changed_at") ", " \
+	"to_char(a.expires_on, 'YYYY-MM-DD'), e.series_sequence + coalesce(a.version - 1, 0), " \
+	EV_UTC("greatest(e.series_changed_at, a.updated_at)") ", " \
 	"CASE WHEN e.rrule IS NOT NULL THEN (SELECT jsonb_agg(" EV_LOCAL("x.recurrence_id") \
 	" ORDER BY x.recurrence_id) FROM events x WHERE x.series_id = e.id " \
 	"AND x.status = 'cancelled')::text END, " \

@@ -321,3 +321,63 @@ def test_feed_window_and_size(ctx):
     size = len(d.request("GET", path_of(near)).body)
     metrics = d.request("GET", "/metrics").body.decode()
     assert f'liaison_feed_size_bytes{{feed="{near["id"]}"}} {size}' in metrics, metrics[-800:]
+
+
+def test_feed_tells_the_api_truth_through_every_edit(ctx):
+    """The occurrence set a calendar app computes from the feed (python3-
+    recurring-ical-events) equals the API's after each of: cancel one,
+    move the series, cancel the master, restore, edit an agreement twice,
+    31 days pass."""
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body=WEEKLY).json()
+    ag = d.request("POST", "/v1/agreements", token=k["host"], body={
+        "title": "MOU: HCMC DOST - Busan", "stage": "drafting", "parties": ["busan-city"],
+        "signed_on": "2027-03-02", "milestones": [
+            {"title": "Draft to Busan", "due": "2027-02-01"},
+            {"title": "Comments back", "due": "2027-02-15"}]}).json()
+    feed = make_feed(d, k["host"])
+    partner = make_feed(d, k["busan-city"])
+    steps = []
+
+    def check(step, n_series):
+        shown = agree(d, k["host"], feed)
+        assert agree(d, k["busan-city"], partner) == shown, step
+        assert len([o for o in shown if o[0].startswith("Partner sync")]) == n_series, (step, shown)
+        cal = parse(d.request("GET", path_of(feed)).body)["events"]
+        uids = [e["uid"] for e in cal if e["status"] != "CANCELLED"]
+        assert len(uids) == len(set(uids)) or step.startswith("override"), (step, cal)
+        steps.append((step, cal))
+        return cal
+
+    check("start", 6)
+    d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-11T09:00:00", token=k["host"])
+    check("cancel one", 5)
+    d.request("PATCH", f"/v1/events/{s['id']}", token=k["host"],
+              body={"start": "2027-01-04T10:00:00", "end": "2027-01-04T11:00:00"})
+    check("move the series", 6)  # the 09:00 cancellation named no occurrence left
+    d.request("DELETE", f"/v1/events/{s['id']}/occurrences/2027-01-18T10:00:00", token=k["host"])
+    check("cancel one again", 5)
+    d.request("DELETE", f"/v1/events/{s['id']}", token=k["host"])
+    check("cancel the master", 0)
+    d.request("PATCH", f"/v1/events/{s['id']}", token=k["host"], body={"status": "confirmed"})
+    check("restore", 5)
+    before = {e["summary"]: e for e in check("agreement", 5)}
+    d.request("PATCH", f"/v1/agreements/{ag['id']}", token=k["host"],
+              body={"title": "MOU: HCMC DOST - Busan Metropolitan City"})
+    d.request("PATCH", f"/v1/agreements/{ag['id']}", token=k["host"], body={"milestones": [
+        {"title": "Draft to Busan", "due": "2027-02-08"}]})
+    cal = check("agreement edited twice", 5)
+    dates = [e for e in cal if e["summary"] in ("Draft to Busan", "Comments back")
+             or e["summary"].endswith(": signed")]
+    assert sorted((e["summary"], e["status"]) for e in dates) == [
+        ("Comments back", "CANCELLED"), ("Draft to Busan", "CONFIRMED"),
+        ("MOU: HCMC DOST - Busan Metropolitan City: signed", "CONFIRMED")], dates
+    draft = [e for e in dates if e["summary"] == "Draft to Busan"][0]
+    assert draft["uid"] == before["Draft to Busan"]["uid"]
+    assert draft["sequence"] > before["Draft to Busan"]["sequence"]
+    sql(ctx, db, "UPDATE events SET cancelled_at = cancelled_at - interval '31 days' "
+                 "WHERE status = 'cancelled'")
+    cal = check("31 days pass", 5)
+    # The cancelled milestone's date has not passed: it stays, cancelled.
+    assert [e["status"] for e in cal if e["summary"] == "Comments back"] == ["CANCELLED"]
+    assert starts(api_occurrences(d, k["host"], cancelled=True)) == ["2027-01-18T10:00:00"]
