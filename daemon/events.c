@@ -700,19 +700,6 @@ static const char sql_current[] =
 	" WHERE e.id = $1::uuid";
 /* clang-format on */
 
-static void on_current(PGresult *res, void *arg)
-{
-	struct evop *op = arg;
-	if (!op_result_ok(op, res))
-		return;
-	if (PQntuples(res) != 1) {
-		op_fail(op, 404, "no such event");
-		return;
-	}
-	reply_event(op->r, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	evop_free(op);
-}
-
 static void on_loaded_for_change(PGresult *res, void *arg)
 {
 	struct evop *op = arg;
@@ -758,7 +745,7 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 	}
 	if (same_event(op->before, current)) {
 		const char *p[] = {op->id, op->r->who.org_id, op->r->who.org_slug};
-		op_submit(op, sql_current, 3, p, on_current);
+		op_submit(op, sql_current, 3, p, on_updated);
 		return;
 	}
 	/* The stored representation holds server fields; validation skips them. */

@@ -49,6 +49,19 @@ static int require_admin(struct req *r)
 	return 1;
 }
 
+/* The {id} of an admin's request for one feed; NULL when answered. */
+static const char *feed_id_param(struct req *r)
+{
+	if (!require_admin(r))
+		return NULL;
+	const char *id = req_param(r, "id");
+	if (!valid_uuid(id)) {
+		reply_problem(r, 404, "no such feed");
+		return NULL;
+	}
+	return id;
+}
+
 static void feed_url(struct req *r, const char *token, char *out, size_t len)
 {
 	snprintf(out, len, "%s/feeds/%s.ics", r->w->srv->cfg->public_url, token);
@@ -208,16 +221,11 @@ static const char sql_rotate[] =
 
 void feeds_rotate(struct req *r)
 {
-	if (!require_admin(r))
+	const char *id = feed_id_param(r);
+	if (!id)
 		return;
-	const char *id = req_param(r, "id");
 	struct feedop *op = calloc(1, sizeof(*op));
 	char hash[TOKEN_HASH_HEX + 1];
-	if (!valid_uuid(id)) {
-		free(op);
-		reply_problem(r, 404, "no such feed");
-		return;
-	}
 	if (!op || token_generate(op->token) || token_hash(op->token, TOKEN_LEN, hash)) {
 		free(op);
 		reply_problem(r, 500, "cannot make a token");
@@ -282,13 +290,9 @@ static void on_feed_one(PGresult *res, void *arg)
 
 void feeds_get(struct req *r)
 {
-	if (!require_admin(r))
+	const char *id = feed_id_param(r);
+	if (!id)
 		return;
-	const char *id = req_param(r, "id");
-	if (!valid_uuid(id)) {
-		reply_problem(r, 404, "no such feed");
-		return;
-	}
 	const char *p[] = {id, r->who.org_id};
 	if (dbpool_query(r->w->db,
 	                 "SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text, NULL FROM feeds f "
@@ -326,13 +330,9 @@ static const char sql_patch[] =
 
 void feeds_patch(struct req *r)
 {
-	if (!require_admin(r))
+	const char *id = feed_id_param(r);
+	if (!id)
 		return;
-	const char *id = req_param(r, "id");
-	if (!valid_uuid(id)) {
-		reply_problem(r, 404, "no such feed");
-		return;
-	}
 	json_t *body = req_json_body(r, 1);
 	if (!body)
 		return;
@@ -391,13 +391,9 @@ static void on_feed_revoked(PGresult *res, void *arg)
 
 void feeds_delete(struct req *r)
 {
-	if (!require_admin(r))
+	const char *id = feed_id_param(r);
+	if (!id)
 		return;
-	const char *id = req_param(r, "id");
-	if (!valid_uuid(id)) {
-		reply_problem(r, 404, "no such feed");
-		return;
-	}
 	const char *p[] = {id, r->who.org_id};
 	if (dbpool_query(r->w->db,
 	                 "UPDATE feeds SET revoked_at = now() WHERE id = $1::uuid AND "
