@@ -7,6 +7,7 @@
 
 #include "ics_render.h"
 #include "recur.h"
+#include "remind.h"
 #include "tz.h"
 
 #include <pthread.h>
@@ -326,6 +327,143 @@ static void test_expansion_keeps_wall_time(void **state)
 	assert_int_equal(recur_last_start("FREQ=YEARLY", "Asia/Seoul", &start, 0), INT64_MAX);
 }
 
+struct occ_seen {
+	int n;
+	char start[8][CIVIL_LEN], end[8][CIVIL_LEN];
+	int64_t utc[8], end_utc[8];
+	int64_t dur;
+	const char *zone;
+};
+
+static int collect_occ(const struct civil *s, int64_t u, void *arg)
+{
+	struct occ_seen *x = arg;
+	if (x->n < 8) {
+		struct civil e;
+		x->utc[x->n] = u;
+		x->end_utc[x->n] = recur_end(x->zone, s, u, x->dur, &e);
+		civil_format(s, 0, x->start[x->n]);
+		civil_format(&e, 0, x->end[x->n]);
+	}
+	x->n++;
+	return 0;
+}
+
+/* A daily 02:30 in New York across 2027-03-14, when 02:00-03:00 is
+ * skipped: that day's occurrence is 03:30 EDT (07:30Z), RFC 5545 3.3.10
+ * read with 3.3.5, and its wall time says so; an hour later it ends. */
+static void test_occurrence_in_dst_gap(void **state)
+{
+	(void)state;
+	struct civil start = {2027, 3, 13, 2, 30, 0};
+	struct occ_seen x = {.dur = 3600, .zone = "America/New_York"};
+	assert_int_equal(
+	    recur_expand("FREQ=DAILY;COUNT=3", x.zone, &start, 0, INT64_MAX, collect_occ, &x), 3);
+	assert_string_equal(x.start[0], "2027-03-13T02:30:00");
+	assert_string_equal(fmt_utc(x.utc[0]), "2027-03-13T07:30:00");
+	assert_string_equal(x.start[1], "2027-03-14T03:30:00");
+	assert_string_equal(fmt_utc(x.utc[1]), "2027-03-14T07:30:00");
+	assert_string_equal(x.end[1], "2027-03-14T04:30:00");
+	assert_string_equal(fmt_utc(x.end_utc[1]), "2027-03-14T08:30:00");
+	assert_string_equal(x.start[2], "2027-03-15T02:30:00");
+	assert_string_equal(fmt_utc(x.utc[2]), "2027-03-15T06:30:00");
+	/* The wall time handed out is the instant's own. */
+	for (int i = 0; i < 3; i++) {
+		struct civil w;
+		char back[CIVIL_LEN];
+		assert_int_equal(tz_from_utc(x.zone, x.utc[i], &w), TZ_OK);
+		civil_format(&w, 0, back);
+		assert_string_equal(back, x.start[i]);
+		assert_int_equal(tz_from_utc(x.zone, x.end_utc[i], &w), TZ_OK);
+		civil_format(&w, 0, back);
+		assert_string_equal(back, x.end[i]);
+	}
+
+	/* An end in the gap: 01:30-02:30 ends at 03:30 EDT that day. */
+	struct civil early = {2027, 3, 13, 1, 30, 0};
+	struct occ_seen y = {.dur = 3600, .zone = "America/New_York"};
+	assert_int_equal(
+	    recur_expand("FREQ=DAILY;COUNT=2", y.zone, &early, 0, INT64_MAX, collect_occ, &y), 2);
+	assert_string_equal(y.start[1], "2027-03-14T01:30:00");
+	assert_string_equal(y.end[1], "2027-03-14T03:30:00");
+	assert_string_equal(fmt_utc(y.end_utc[1]), "2027-03-14T07:30:00");
+
+	/* Hourly: 02:30 moves onto 03:30, which the rule makes too; one
+	 * instance, not two at the same instant. */
+	struct civil night = {2027, 3, 14, 0, 30, 0};
+	struct occ_seen z = {.dur = 1800, .zone = "America/New_York"};
+	assert_int_equal(
+	    recur_expand("FREQ=HOURLY;COUNT=5", z.zone, &night, 0, INT64_MAX, collect_occ, &z), 4);
+	assert_string_equal(z.start[2], "2027-03-14T03:30:00");
+	assert_string_equal(z.start[3], "2027-03-14T04:30:00");
+	for (int i = 1; i < 4; i++)
+		assert_true(z.utc[i] > z.utc[i - 1]);
+
+	/* The window test agrees: 07:00-07:45Z holds the moved occurrence. */
+	struct civil end = {2027, 3, 13, 3, 30, 0};
+	json_t *none = json_array();
+	assert_true(recur_occurs_in("FREQ=DAILY;COUNT=3", "America/New_York", &start, &end, 0, none,
+	                            none, 1805007600, 1805010300));
+	/* ... and an exdate at the real wall time removes it. */
+	json_t *ex = json_pack("[s]", "2027-03-14T03:30:00");
+	assert_false(recur_occurs_in("FREQ=DAILY;COUNT=3", "America/New_York", &start, &end, 0, ex,
+	                             none, 1805007600, 1805010300));
+	json_decref(ex);
+	json_decref(none);
+}
+
+struct fires {
+	int n;
+	struct remind_fire f[8];
+};
+
+static int collect_fire(const struct remind_fire *f, void *arg)
+{
+	struct fires *x = arg;
+	if (x->n < 8)
+		x->f[x->n] = *f;
+	x->n++;
+	return 0;
+}
+
+/* Reminders of the occurrence in the gap: its real start and end, and the
+ * trigger counted from that instant. */
+static void test_reminder_in_dst_gap(void **state)
+{
+	(void)state;
+	struct remind_event ev = {.rrule = "FREQ=DAILY;COUNT=3",
+	                          .zone = "America/New_York",
+	                          .start = {2027, 3, 13, 2, 30, 0},
+	                          .end = {2027, 3, 13, 3, 30, 0}};
+	ev.exdates = json_array();
+	ev.rdates = json_array();
+	ev.overridden = json_array();
+	ev.triggers = json_pack("[s]", "-PT15M");
+	struct fires x = {0};
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &x), INT64_MAX);
+	assert_int_equal(x.n, 3);
+	int found = 0;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(x.f[i].start_local, "2027-03-14T03:30:00"))
+			continue;
+		found = 1;
+		assert_string_equal(fmt_utc(x.f[i].occ_start), "2027-03-14T07:30:00");
+		assert_string_equal(x.f[i].end_local, "2027-03-14T04:30:00");
+		assert_string_equal(fmt_utc(x.f[i].occ_end), "2027-03-14T08:30:00");
+		assert_string_equal(fmt_utc(x.f[i].fire_at), "2027-03-14T07:15:00");
+	}
+	assert_true(found);
+	/* An override of that occurrence names it by its real wall time. */
+	json_array_append_new(ev.overridden, json_string("2027-03-14T03:30:00"));
+	struct fires y = {0};
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &y), INT64_MAX);
+	assert_int_equal(y.n, 2);
+	json_decref(ev.exdates);
+	json_decref(ev.rdates);
+	json_decref(ev.overridden);
+	json_decref(ev.triggers);
+}
+
 /* Times of an event kept in UTC are written with Z (not as floating local
  * times), others with their TZID; a zone without DST has no observance
  * that changes nothing (libical's 2038 artefact). */
@@ -378,6 +516,8 @@ int main(void)
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_rrule_validation),
 	    cmocka_unit_test(test_expansion_keeps_wall_time),
+	    cmocka_unit_test(test_occurrence_in_dst_gap),
+	    cmocka_unit_test(test_reminder_in_dst_gap),
 	    cmocka_unit_test(test_render_utc_and_zones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
