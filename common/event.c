@@ -353,10 +353,8 @@ int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json
 	e->timezone = text(obj, "timezone", 64, 0, 0, errors);
 	if (!e->timezone && !json_object_get(obj, "timezone"))
 		e->timezone = default_tz;
-	if (e->timezone && !tz_valid(e->timezone)) {
+	if (e->timezone && !(e->timezone = tz_canonical(e->timezone)))
 		err(errors, "timezone", "unknown IANA time zone");
-		e->timezone = NULL;
-	}
 	check_times(obj, e, errors);
 	check_dates(obj, "exdates", e, errors);
 	check_dates(obj, "rdates", e, errors);

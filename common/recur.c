@@ -176,10 +176,14 @@ long recur_expand(const char *rrule, const char *zone, const struct civil *dtsta
 {
 	int64_t start_utc;
 	if (!rrule || !*rrule) {
-		if (tz_to_utc(zone, dtstart, &start_utc) == TZ_UNKNOWN)
+		struct civil c = *dtstart;
+		enum tz_result tr = tz_to_utc(zone, dtstart, &start_utc);
+		if (tr == TZ_GAP && !all_day && tz_from_utc(zone, start_utc, &c) != TZ_OK)
+			tr = TZ_UNKNOWN;
+		if (tr == TZ_UNKNOWN)
 			return -1;
 		if (start_utc < until_utc)
-			cb(dtstart, start_utc, arg);
+			cb(&c, start_utc, arg);
 		return 1;
 	}
 	icalerror_clear_errno();
@@ -190,18 +194,29 @@ long recur_expand(const char *rrule, const char *zone, const struct civil *dtsta
 	icalrecur_iterator *it = icalrecur_iterator_new(r, to_ical(dtstart, all_day));
 	if (!it)
 		return -1;
-	long n = 0;
+	long n = 0, steps = 0;
+	int64_t prev_utc = INT64_MIN;
 	for (struct icaltimetype t = icalrecur_iterator_next(it);
-	     !icaltime_is_null_time(t) && n < RECUR_MAX_ITERATIONS;
-	     t = icalrecur_iterator_next(it)) {
+	     !icaltime_is_null_time(t) && steps < RECUR_MAX_ITERATIONS;
+	     t = icalrecur_iterator_next(it), steps++) {
 		struct civil c = {t.year, t.month, t.day, t.hour, t.minute, t.second};
-		/* An occurrence in a DST gap moves by the gap, as RFC 5545 says. */
-		if (tz_to_utc(zone, &c, &start_utc) == TZ_UNKNOWN) {
+		enum tz_result tr = tz_to_utc(zone, &c, &start_utc);
+		/* An occurrence in a DST gap moves forward by the gap's length
+		 * (RFC 5545 3.3.10 reads it as 3.3.5 does an explicit time):
+		 * every caller gets the wall time that instant really has. */
+		if (tr == TZ_GAP && !all_day && tz_from_utc(zone, start_utc, &c) != TZ_OK)
+			tr = TZ_UNKNOWN;
+		if (tr == TZ_UNKNOWN) {
 			n = -1;
 			break;
 		}
 		if (start_utc >= until_utc)
 			break;
+		/* Moved onto the next occurrence (02:30 onto 03:30 of an hourly
+		 * rule): one instance, as a recurrence set has no duplicates. */
+		if (start_utc == prev_utc && !all_day)
+			continue;
+		prev_utc = start_utc;
 		n++;
 		if (cb(&c, start_utc, arg))
 			break;
@@ -253,8 +268,13 @@ int64_t recur_end(const char *zone, const struct civil *start, int64_t start_utc
 {
 	int64_t end_utc;
 	civil_from_epoch(civil_to_epoch(start) + dur, end);
-	if (tz_to_utc(zone, end, &end_utc) == TZ_UNKNOWN || end_utc < start_utc)
-		end_utc = start_utc + dur;
+	enum tz_result tr = tz_to_utc(zone, end, &end_utc);
+	if (tr == TZ_UNKNOWN || end_utc < start_utc)
+		return start_utc + dur;
+	/* An end the clocks skip is read as RFC 5545 reads it (the offset
+	 * before the gap): its wall time is that instant's. */
+	if (tr == TZ_GAP && tz_from_utc(zone, end_utc, end) != TZ_OK)
+		civil_from_epoch(civil_to_epoch(start) + dur, end);
 	return end_utc;
 }
 

@@ -19,8 +19,9 @@ int recur_validate(const char *rrule, int all_day, char *err, size_t errlen) WUR
 /* RFC 5545 dur-value ("-P7D", "-PT2H", "P1W") in seconds. */
 int ical_duration_parse(const char *s, int64_t *seconds) WUR;
 
-/* Called for each occurrence start (wall time and its UTC instant);
- * return non-zero to stop. */
+/* Called for each occurrence start (wall time and its UTC instant; one
+ * the clocks skip has moved forward by the gap, with its real wall time:
+ * 02:30 becomes 03:30); return non-zero to stop. */
 typedef int (*recur_cb)(const struct civil *start, int64_t start_utc, void *arg);
 
 /* Expands rrule from dtstart in zone, for occurrences whose start is
@@ -37,8 +38,8 @@ int64_t recur_last_start(const char *rrule, const char *zone, const struct civil
 /* Whether the wall time local is among exdates (JSON strings). */
 int recur_excluded(json_t *exdates, const char *local);
 /* The end of an occurrence starting at wall time start (instant start_utc)
- * that lasts dur seconds of wall-clock time: its wall time in *end, and
- * its instant, returned. */
+ * that lasts dur seconds of wall-clock time: its wall time in *end (moved
+ * forward, like a start, if the clocks skip it), and its instant, returned. */
 int64_t recur_end(const char *zone, const struct civil *start, int64_t start_utc, int64_t dur,
                   struct civil *end);
 /* Whether any occurrence (rule and rdates, less exdates; wall times as

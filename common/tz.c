@@ -1,18 +1,33 @@
-/* tz.c - zone name validation. libical and the C library both open zone
- * names as file paths, so a name must be proved harmless before either
- * sees it. */
+/* tz.c - zone names and conversions. Which names are zones is the tz
+ * database's own list (tzdata.zi: its Zone and Link lines), read once;
+ * without it, the TZif files of the zoneinfo directory, symbolic links
+ * taken as links. Other files there are not zones and are refused:
+ * "localtime" (the machine's setting), "posixrules", "Factory", the
+ * posix/ and right/ copies. libical and the C library both open zone
+ * names as file paths, so a name must also be proved harmless before
+ * either sees it. */
 #include "tz.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ZONEINFO "/usr/share/zoneinfo/"
+/* tzdata 2025b has 598 names; the bound only stops a runaway file. */
+#define TZ_MAX_NAMES 4000
+#define TZ_MAX_DEPTH 3 /* America/Argentina/Buenos_Aires */
+#define TZ_MAX_LINKS 8 /* a chain of links */
 
 static int name_safe(const char *name)
 {
 	size_t n = strlen(name);
-	if (n == 0 || n > 64 || name[0] == '/' || name[0] == '.' || name[n - 1] == '/')
+	if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || name[0] == '.' || name[n - 1] == '/')
 		return 0;
 	if (strstr(name, "..") || strstr(name, "//"))
 		return 0;
@@ -20,33 +35,310 @@ static int name_safe(const char *name)
 	       n;
 }
 
-int tz_valid(const char *name)
+/* Files of the zoneinfo directory that are not zones of the tz database. */
+static int not_a_zone(const char *name)
 {
-	if (!name || !name_safe(name))
-		return 0;
-	if (strcmp(name, "UTC") == 0)
-		return 1;
-	char path[sizeof(ZONEINFO) + 64];
-	memcpy(path, ZONEINFO, sizeof(ZONEINFO) - 1);
-	strcpy(path + sizeof(ZONEINFO) - 1, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		/* Debian links many zones (e.g. "UTC", "Etc/...") as symlinks. */
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return 0;
+	return !strcmp(name, "localtime") || !strcmp(name, "posixrules") ||
+	       !strcmp(name, "Factory") || !strncmp(name, "posix/", 6) ||
+	       !strncmp(name, "right/", 6) || !strcmp(name, "posix") || !strcmp(name, "right");
+}
+
+/* UTC under its other names (Etc/UTC, Zulu, Etc/GMT, Greenwich...): one
+ * name, the one the API has always used, since all are written with Z. */
+static int utc_zone(const char *zone)
+{
+	return !strcmp(zone, "Etc/UTC") || !strcmp(zone, "Etc/GMT");
+}
+
+struct tzent {
+	const char *name;
+	const char *target;    /* while loading: a link's target; NULL for a zone */
+	const char *canonical; /* the zone's name in the table, or "UTC" */
+};
+
+struct tztable {
+	struct tzent *v;
+	size_t n, cap;
+};
+
+static void table_free(struct tztable *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free((char *)t->v[i].name);
+		free((char *)t->v[i].target);
 	}
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Adds a zone (target NULL) or a link; names that are not safe or not
+ * zones are skipped. -1 when out of memory. */
+static int table_add(struct tztable *t, const char *name, const char *target)
+{
+	if (!name_safe(name) || not_a_zone(name) ||
+	    (target && (!name_safe(target) || not_a_zone(target))) || t->n == TZ_MAX_NAMES)
+		return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 512;
+		struct tzent *v = realloc(t->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		t->v = v;
+		t->cap = cap;
+	}
+	struct tzent *e = &t->v[t->n];
+	e->name = strdup(name);
+	e->target = target ? strdup(target) : NULL;
+	e->canonical = NULL;
+	if (!e->name || (target && !e->target)) {
+		free((char *)e->name);
+		free((char *)e->target);
+		return -1;
+	}
+	t->n++;
+	return 0;
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct tzent *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	/* A name listed twice: the zone before the link. */
+	return c ? c : (x->target != NULL) - (y->target != NULL);
+}
+
+static int name_cmp(const void *key, const void *ent)
+{
+	return strcmp(key, ((const struct tzent *)ent)->name);
+}
+
+/* The first entry called name. */
+static const struct tzent *table_find(const struct tztable *t, const char *name)
+{
+	const struct tzent *e = t->n ? bsearch(name, t->v, t->n, sizeof(*t->v), name_cmp) : NULL;
+	while (e && e > t->v && !strcmp((e - 1)->name, name))
+		e--;
+	return e;
+}
+
+/* Sorts the table, follows links to their zone, and drops what names no
+ * zone (a link to a missing name, a loop, a name listed twice). */
+static void table_finish(struct tztable *t)
+{
+	if (t->n > 1)
+		qsort(t->v, t->n, sizeof(*t->v), ent_cmp);
+	for (size_t i = 0; i < t->n; i++) {
+		struct tzent *e = &t->v[i];
+		if (i > 0 && !strcmp(e->name, t->v[i - 1].name))
+			continue;
+		const struct tzent *z = e;
+		/* The first of a name listed twice is its zone, if either is. */
+		for (int hops = 0; z && z->target && hops < TZ_MAX_LINKS; hops++)
+			z = table_find(t, z->target);
+		if (z && !z->target)
+			e->canonical = utc_zone(z->name) ? "UTC" : z->name;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].canonical) {
+			t->v[kept++] = t->v[i];
+		} else {
+			free((char *)t->v[i].name);
+			free((char *)t->v[i].target);
+		}
+	}
+	t->n = kept; /* canonical names point at strings that did not move */
+}
+
+/* tzdata.zi: "Z NAME ..." (or "Zone") and "L TARGET NAME" (or "Link");
+ * rule lines and a zone's continuation lines are skipped. */
+static int load_zi(struct tztable *t, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char line[256];
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		if (len && line[len - 1] != '\n') {
+			int ch; /* a long line: its head is enough */
+			while ((ch = getc(f)) != EOF && ch != '\n')
+				;
+		}
+		char *save = NULL, *kw = strtok_r(line, " \t\r\n", &save);
+		if (!kw)
+			continue;
+		int zone = !strcmp(kw, "Z") || !strcmp(kw, "Zone");
+		int link = !strcmp(kw, "L") || !strcmp(kw, "Link");
+		char *a = zone || link ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+		char *b = link && a ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+		if (zone && a)
+			rc = table_add(t, a, NULL);
+		else if (link && b)
+			rc = table_add(t, b, a);
+	}
+	if (ferror(f))
+		rc = -1;
+	fclose(f);
+	return rc;
+}
+
+/* The name a symbolic link at dir/rel (rel ends with '/' or is "") points
+ * to, relative to the zoneinfo directory root; -1 if it leaves it. */
+static int link_name(const char *root, const char *rel, const char *path, char *out, size_t len)
+{
+	char to[PATH_MAX], joined[PATH_MAX];
+	ssize_t n = readlink(path, to, sizeof(to) - 1);
+	if (n <= 0)
+		return -1;
+	to[n] = '\0';
+	size_t rootlen = strlen(root);
+	if (to[0] == '/') {
+		if (strncmp(to, root, rootlen))
+			return -1;
+		snprintf(joined, sizeof(joined), "%s", to + rootlen);
+	} else if ((size_t)snprintf(joined, sizeof(joined), "%s%s", rel, to) >= sizeof(joined)) {
+		return -1;
+	}
+	/* Resolves "." and ".." components. */
+	size_t o = 0;
+	char *save = NULL;
+	for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			if (o == 0)
+				return -1;
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			continue;
+		}
+		size_t cl = strlen(c);
+		if (o + (o > 0) + cl + 1 > len)
+			return -1;
+		if (o > 0)
+			out[o++] = '/';
+		memcpy(out + o, c, cl);
+		o += cl;
+	}
+	out[o] = '\0';
+	return o ? 0 : -1;
+}
+
+static int is_tzif(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
 	char magic[4];
 	ssize_t r = read(fd, magic, sizeof(magic));
 	close(fd);
 	return r == 4 && memcmp(magic, "TZif", 4) == 0;
 }
 
+/* Without tzdata.zi: the TZif files under root, links as links. */
+static int load_dir(struct tztable *t, const char *root, const char *rel, int depth)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s%s", root, rel);
+	DIR *d = opendir(dir);
+	if (!d)
+		return depth ? 0 : -1;
+	int rc = 0;
+	for (struct dirent *de = readdir(d); de && rc == 0; de = readdir(d)) {
+		char name[TZ_NAME_MAX + 2], path[PATH_MAX], target[TZ_NAME_MAX + 1];
+		struct stat st;
+		if (de->d_name[0] == '.' ||
+		    (size_t)snprintf(name, sizeof(name), "%s%s", rel, de->d_name) > TZ_NAME_MAX ||
+		    !name_safe(name) || not_a_zone(name) ||
+		    (size_t)snprintf(path, sizeof(path), "%s%s", root, name) >= sizeof(path) ||
+		    lstat(path, &st))
+			continue;
+		if (S_ISDIR(st.st_mode) && depth + 1 < TZ_MAX_DEPTH) {
+			strcat(name, "/");
+			rc = load_dir(t, root, name, depth + 1);
+		} else if (S_ISLNK(st.st_mode)) {
+			if (!link_name(root, rel, path, target, sizeof(target)))
+				rc = table_add(t, name, target);
+		} else if (S_ISREG(st.st_mode) && is_tzif(path)) {
+			rc = table_add(t, name, NULL);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int table_load(struct tztable *t, const char *root, int from_zi)
+{
+	char zi[PATH_MAX];
+	snprintf(zi, sizeof(zi), "%stzdata.zi", root);
+	int rc = from_zi ? load_zi(t, zi) : load_dir(t, root, "", 0);
+	if (rc == 0)
+		table_finish(t);
+	if (rc || t->n == 0) {
+		table_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+static struct tztable zones;
+static pthread_once_t zones_once = PTHREAD_ONCE_INIT;
+
+static void zones_load(void)
+{
+	/* Without either, the table is empty: "UTC" alone is a zone. */
+	if (table_load(&zones, ZONEINFO, 1))
+		(void)table_load(&zones, ZONEINFO, 0);
+}
+
+const char *tz_canonical(const char *name)
+{
+	if (!name || !name_safe(name))
+		return NULL;
+	if (!strcmp(name, "UTC"))
+		return "UTC";
+	pthread_once(&zones_once, zones_load);
+	const struct tzent *e = table_find(&zones, name);
+	return e ? e->canonical : NULL;
+}
+
+int tz_valid(const char *name)
+{
+	return tz_canonical(name) != NULL;
+}
+
+long tz_table_each(const char *root, int from_zi,
+                   void (*cb)(const char *name, const char *canonical, void *arg), void *arg)
+{
+	struct tztable t = {0};
+	if (table_load(&t, root, from_zi))
+		return -1;
+	for (size_t i = 0; i < t.n; i++)
+		cb(t.v[i].name, t.v[i].canonical, arg);
+	long n = (long)t.n;
+	table_free(&t);
+	return n;
+}
+
+/* Names kept in rows written before zones were checked against the tz
+ * database ("posix/Asia/Seoul"): still read, never accepted anew. */
+static int legacy_zone(const char *name)
+{
+	char path[sizeof(ZONEINFO) + TZ_NAME_MAX];
+	if (!name || !name_safe(name))
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", ZONEINFO, name);
+	char real[PATH_MAX];
+	return realpath(path, real) && is_tzif(real);
+}
+
 /* ---- civil time ---------------------------------------------------------- */
 
 #include <libical/ical.h>
-#include <pthread.h>
-#include <stdio.h>
 
 static int days_in_month(int y, int m)
 {
@@ -148,8 +440,8 @@ static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int tz_is_utc(const char *zone)
 {
-	return !strcmp(zone, "UTC") || !strcmp(zone, "Etc/UTC") || !strcmp(zone, "GMT") ||
-	       !strcmp(zone, "Etc/GMT");
+	const char *c = tz_canonical(zone);
+	return c && !strcmp(c, "UTC");
 }
 
 /* UTC offset in seconds at instant t. */
@@ -162,9 +454,10 @@ static int offset_at(icaltimezone *z, int64_t t)
 
 static icaltimezone *zone_get(const char *zone)
 {
-	if (!tz_valid(zone))
-		return NULL;
-	return icaltimezone_get_builtin_timezone(zone);
+	const char *c = tz_canonical(zone);
+	if (!c && legacy_zone(zone))
+		c = zone;
+	return c ? icaltimezone_get_builtin_timezone(c) : NULL;
 }
 
 enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)

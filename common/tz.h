@@ -12,10 +12,25 @@ struct civil {
 	int year, month, day, hour, minute, second;
 };
 
-/* True when name is a well-formed IANA name with a TZif file under
- * /usr/share/zoneinfo. Names with "..", a leading '/', or other
- * characters are refused before any file is opened. */
+#define TZ_NAME_MAX 64
+
+/* The canonical name of zone name: a Zone of the tz database is itself, a
+ * Link ("Asia/Saigon") names its zone ("Asia/Ho_Chi_Minh"), and UTC under
+ * any of its names (Etc/UTC, Zulu, GMT, Etc/GMT...) is "UTC". NULL when
+ * name is not a zone or link of the system's tz database: "localtime",
+ * "posixrules", "Factory", posix/... and right/... are files of the tz
+ * directory, not zones. The list is read once (thread-safe) from
+ * /usr/share/zoneinfo/tzdata.zi, or without it from the TZif files of
+ * that directory; names with "..", a leading '/', or other characters are
+ * refused before any lookup. The result lives as long as the process. */
+const char *tz_canonical(const char *name);
+/* tz_canonical(name) != NULL. */
 int tz_valid(const char *name);
+/* For tests: builds a table as tz_canonical's from root ("/.../zoneinfo/")
+ * by tzdata.zi (from_zi) or by its files, and calls cb for each name with
+ * its canonical name. The number of names, or -1. */
+long tz_table_each(const char *root, int from_zi,
+                   void (*cb)(const char *name, const char *canonical, void *arg), void *arg);
 
 /* "2024-08-21T14:00:00" (date_only 0) or "2024-10-17" (date_only 1), a
  * real calendar date; returns 0 on success. */
@@ -29,12 +44,14 @@ void civil_from_epoch(int64_t t, struct civil *out);
 /* Adds days to a date (time of day kept). */
 void civil_add_days(struct civil *c, int days);
 
-/* UTC and its aliases, which have no VTIMEZONE: times are written with Z. */
+/* UTC under any of its names (tz_canonical gives "UTC"), which has no
+ * VTIMEZONE: times are written with Z. */
 int tz_is_utc(const char *zone);
 
 enum tz_result { TZ_OK = 0, TZ_GAP = 1, TZ_UNKNOWN = 2 };
 
-/* The UTC instant of wall time w in zone. A time inside a DST gap is
+/* The UTC instant of wall time w in zone (a zone or link, or a name that
+ * rows written before validation was strict may hold). A time inside a DST gap is
  * TZ_GAP (*utc then holds the instant using the offset before the gap,
  * as RFC 5545 reads it); a time that occurs twice is its first instant. */
 enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc) WUR;

@@ -436,10 +436,8 @@ static int ag_validate(struct agop *op, const char *default_tz)
 	op->timezone = jv_string(op->body, "timezone", 0, 64, 0, errors);
 	if (!op->timezone)
 		op->timezone = default_tz;
-	if (!tz_valid(op->timezone)) {
+	if (!(op->timezone = tz_canonical(op->timezone)))
 		jv_error(errors, "timezone", "unknown IANA time zone");
-		op->timezone = NULL;
-	}
 	check_parties(op, errors);
 	check_dates(op, errors);
 	check_milestones(op, errors);

@@ -104,8 +104,8 @@ int cli_org_create(const struct config *cfg, const struct cli_org *o)
 	PGconn *c = cli_connect_migrated(cfg, 0, NULL);
 	if (!c)
 		return 1;
-	const char *params[] = {o->slug, o->name, o->timezone ? o->timezone : "UTC", o->country,
-	                        o->host ? "true" : "false"};
+	const char *params[] = {o->slug, o->name, o->timezone ? tz_canonical(o->timezone) : "UTC",
+	                        o->country, o->host ? "true" : "false"};
 	PGresult *r = PQexecParams(c, SQL_ORG_INSERT, 5, NULL, params, NULL, NULL, 0);
 	int rc = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {

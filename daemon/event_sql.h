@@ -90,17 +90,21 @@
 	".partners))"
 
 /* Visits and meetings at the same place whose spans overlap e's, the
- * first 50 by start (an answer stays bounded however crowded a venue);
- * the conditions match the partial GiST index events_place (004). */
+ * first 50 by start (an answer stays bounded however crowded a venue).
+ * Places compare as liaison_place makes them (trimmed, white space
+ * collapsed, lower case), spans as liaison_busy (an item without an end
+ * is busy at its instant: what spans it conflicts); the conditions match
+ * the partial GiST index events_place (010). */
 #define EV_CONFLICTS(me, myslug)                                                                   \
 	"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'title', c.title) "             \
 	"ORDER BY c.start_utc, c.id), '[]') FROM (SELECT c.id, c.title, c.start_utc "              \
 	"FROM events c WHERE e.kind IN ('visit', 'meeting') "                                      \
 	"AND e.location IS NOT NULL AND e.status <> 'cancelled' "                                  \
+	"AND liaison_place(e.location) <> '' "                                                     \
 	"AND c.kind IN ('visit', 'meeting') AND c.location IS NOT NULL "                           \
-	"AND c.status <> 'cancelled' AND lower(c.location) = lower(e.location) "                   \
-	"AND tstzrange(c.start_utc, c.last_end_utc, '[)') && "                                     \
-	"tstzrange(e.start_utc, e.last_end_utc, '[)') AND c.id <> e.id AND " EV_VISIBLE(           \
+	"AND c.status <> 'cancelled' AND liaison_place(c.location) = liaison_place(e.location) "   \
+	"AND liaison_busy(c.start_utc, c.end_utc, c.last_end_utc) && "                             \
+	"liaison_busy(e.start_utc, e.end_utc, e.last_end_utc) AND c.id <> e.id AND " EV_VISIBLE(   \
 	    "c", me, myslug) " ORDER BY c.start_utc, c.id LIMIT 50) c)"
 
 /* The 25 columns every write sets, from parameters $2..$26 ($1: org id). */

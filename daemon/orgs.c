@@ -140,7 +140,7 @@ void orgs_create(struct req *r)
 	const char *country = jv_string(body, "country", 0, 2, 0, errors);
 	if (slug && !valid_slug(slug))
 		jv_error(errors, "slug", "must be lower-case letters, digits and '-'");
-	if (tz && !tz_valid(tz))
+	if (tz && !(tz = tz_canonical(tz)))
 		jv_error(errors, "timezone", "unknown IANA time zone");
 	if (country && !valid_country(country))
 		jv_error(errors, "country", "must be an ISO 3166-1 alpha-2 code such as VN");

@@ -7,8 +7,10 @@
 
 #include "ics_render.h"
 #include "recur.h"
+#include "remind.h"
 #include "tz.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +90,149 @@ static void test_zones_and_dst(void **state)
 	struct civil w;
 	assert_int_equal(tz_from_utc("Asia/Seoul", 1724223600, &w), TZ_OK);
 	assert_int_equal(w.hour, 16);
+}
+
+/* The first lookups come from several threads at once: the table is
+ * loaded once, and every thread gets the same answer. */
+static void *canonical_of_saigon(void *arg)
+{
+	(void)arg;
+	return (void *)tz_canonical("Asia/Saigon");
+}
+
+static void test_zone_table_loads_once(void **state)
+{
+	(void)state;
+	pthread_t th[4];
+	void *got[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, canonical_of_saigon, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], &got[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_non_null(got[i]);
+		assert_ptr_equal(got[i], got[0]);
+	}
+	assert_string_equal(got[0], "Asia/Ho_Chi_Minh");
+}
+
+/* Only zones and links of the tz database; links give their zone. */
+static void test_zone_names(void **state)
+{
+	(void)state;
+	const char *same[] = {"Asia/Ho_Chi_Minh", "America/New_York",
+	                      "Asia/Seoul",       "America/Argentina/Buenos_Aires",
+	                      "Etc/GMT+5",        "UTC"};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_non_null(tz_canonical(same[i]));
+		assert_string_equal(tz_canonical(same[i]), same[i]);
+	}
+	assert_string_equal(tz_canonical("Asia/Saigon"), "Asia/Ho_Chi_Minh");
+	assert_string_equal(tz_canonical("US/Eastern"), "America/New_York");
+	assert_string_equal(tz_canonical("Asia/Calcutta"), "Asia/Kolkata");
+	assert_string_equal(tz_canonical("ROK"), "Asia/Seoul");
+	assert_ptr_equal(tz_canonical("Asia/Saigon"), tz_canonical("Asia/Ho_Chi_Minh"));
+	const char *utc[] = {"UTC",      "Etc/UTC",       "Etc/UCT",  "UCT",     "Zulu",
+	                     "Etc/Zulu", "Universal",     "GMT",      "Etc/GMT", "GMT0",
+	                     "GMT+0",    "Etc/Greenwich", "Greenwich"};
+	for (size_t i = 0; i < sizeof(utc) / sizeof(utc[0]); i++) {
+		if (!tz_canonical(utc[i]))
+			fail_msg("%s refused", utc[i]);
+		assert_string_equal(tz_canonical(utc[i]), "UTC");
+		assert_true(tz_is_utc(utc[i]));
+	}
+	assert_false(tz_is_utc("Europe/London"));
+	assert_false(tz_is_utc("Etc/GMT+1"));
+	/* Files of the tz directory that are not zones, and non-names. */
+	const char *bad[] = {"localtime",
+	                     "posixrules",
+	                     "posix/Asia/Seoul",
+	                     "right/UTC",
+	                     "right/Asia/Seoul",
+	                     "Factory",
+	                     "posix",
+	                     "right",
+	                     "zone.tab",
+	                     "tzdata.zi",
+	                     "leapseconds",
+	                     "Asia",
+	                     "Mars/Olympus",
+	                     "../etc/passwd",
+	                     "/etc/localtime",
+	                     "Asia/Seoul/",
+	                     "asia/seoul",
+	                     "",
+	                     "posix/UTC",
+	                     "SystemV/EST5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (tz_canonical(bad[i]))
+			fail_msg("\"%s\" accepted as %s", bad[i], tz_canonical(bad[i]));
+		assert_false(tz_valid(bad[i]));
+	}
+	assert_null(tz_canonical(NULL));
+	/* A name stored before names were checked is still read. */
+	enum tz_result r;
+	assert_string_equal(fmt_utc(utc_of("posix/Asia/Seoul", "2027-04-20T09:00:00", &r)),
+	                    "2027-04-20T00:00:00");
+	assert_int_equal(r, TZ_OK);
+	utc_of("Asia/../etc/passwd", "2027-04-20T09:00:00", &r);
+	assert_int_equal(r, TZ_UNKNOWN);
+}
+
+struct names {
+	long n, bad, self, differ;
+	const char *root;
+	int other_from_zi;
+};
+
+static void check_name(const char *name, const char *canonical, void *arg)
+{
+	struct names *x = arg;
+	x->n++;
+	if (!strcmp(name, canonical))
+		x->self++;
+	const char *c = tz_canonical(name);
+	if (x->root) {
+		/* Compared with the table tz_canonical uses (tzdata.zi here). */
+		if (!c || strcmp(c, canonical)) {
+			x->differ++;
+			print_message("# %s: %s here, %s in tzdata.zi\n", name, canonical,
+			              c ? c : "(none)");
+		}
+		return;
+	}
+	/* Every zone can be converted with, and its canonical name is itself
+	 * canonical. */
+	struct civil w;
+	if (!c || strcmp(c, canonical) || strcmp(tz_canonical(canonical), canonical) ||
+	    tz_from_utc(canonical, 1800000000, &w) != TZ_OK) {
+		x->bad++;
+		print_message("# %s (%s) does not work\n", name, canonical);
+	}
+}
+
+static void test_every_zone_works(void **state)
+{
+	(void)state;
+	struct names x = {0};
+	long n = tz_table_each("/usr/share/zoneinfo/", 1, check_name, &x);
+	assert_true(n > 400 && n < 4000);
+	assert_int_equal(x.n, n);
+	assert_int_equal(x.bad, 0);
+	assert_true(x.self > 300 && x.self < n); /* zones, and links */
+}
+
+/* Without tzdata.zi, the directory's TZif files and symbolic links give
+ * the same answers. */
+static void test_zone_table_without_tzdata_zi(void **state)
+{
+	(void)state;
+	struct names x = {.root = "/usr/share/zoneinfo/"};
+	long n = tz_table_each(x.root, 0, check_name, &x);
+	assert_true(n > 400 && n < 4000);
+	assert_int_equal(x.differ, 0);
+	assert_int_equal(tz_table_each("/nonexistent/", 0, check_name, &x), -1);
+	assert_int_equal(tz_table_each("/nonexistent/", 1, check_name, &x), -1);
 }
 
 static void test_durations(void **state)
@@ -182,6 +327,143 @@ static void test_expansion_keeps_wall_time(void **state)
 	assert_int_equal(recur_last_start("FREQ=YEARLY", "Asia/Seoul", &start, 0), INT64_MAX);
 }
 
+struct occ_seen {
+	int n;
+	char start[8][CIVIL_LEN], end[8][CIVIL_LEN];
+	int64_t utc[8], end_utc[8];
+	int64_t dur;
+	const char *zone;
+};
+
+static int collect_occ(const struct civil *s, int64_t u, void *arg)
+{
+	struct occ_seen *x = arg;
+	if (x->n < 8) {
+		struct civil e;
+		x->utc[x->n] = u;
+		x->end_utc[x->n] = recur_end(x->zone, s, u, x->dur, &e);
+		civil_format(s, 0, x->start[x->n]);
+		civil_format(&e, 0, x->end[x->n]);
+	}
+	x->n++;
+	return 0;
+}
+
+/* A daily 02:30 in New York across 2027-03-14, when 02:00-03:00 is
+ * skipped: that day's occurrence is 03:30 EDT (07:30Z), RFC 5545 3.3.10
+ * read with 3.3.5, and its wall time says so; an hour later it ends. */
+static void test_occurrence_in_dst_gap(void **state)
+{
+	(void)state;
+	struct civil start = {2027, 3, 13, 2, 30, 0};
+	struct occ_seen x = {.dur = 3600, .zone = "America/New_York"};
+	assert_int_equal(
+	    recur_expand("FREQ=DAILY;COUNT=3", x.zone, &start, 0, INT64_MAX, collect_occ, &x), 3);
+	assert_string_equal(x.start[0], "2027-03-13T02:30:00");
+	assert_string_equal(fmt_utc(x.utc[0]), "2027-03-13T07:30:00");
+	assert_string_equal(x.start[1], "2027-03-14T03:30:00");
+	assert_string_equal(fmt_utc(x.utc[1]), "2027-03-14T07:30:00");
+	assert_string_equal(x.end[1], "2027-03-14T04:30:00");
+	assert_string_equal(fmt_utc(x.end_utc[1]), "2027-03-14T08:30:00");
+	assert_string_equal(x.start[2], "2027-03-15T02:30:00");
+	assert_string_equal(fmt_utc(x.utc[2]), "2027-03-15T06:30:00");
+	/* The wall time handed out is the instant's own. */
+	for (int i = 0; i < 3; i++) {
+		struct civil w;
+		char back[CIVIL_LEN];
+		assert_int_equal(tz_from_utc(x.zone, x.utc[i], &w), TZ_OK);
+		civil_format(&w, 0, back);
+		assert_string_equal(back, x.start[i]);
+		assert_int_equal(tz_from_utc(x.zone, x.end_utc[i], &w), TZ_OK);
+		civil_format(&w, 0, back);
+		assert_string_equal(back, x.end[i]);
+	}
+
+	/* An end in the gap: 01:30-02:30 ends at 03:30 EDT that day. */
+	struct civil early = {2027, 3, 13, 1, 30, 0};
+	struct occ_seen y = {.dur = 3600, .zone = "America/New_York"};
+	assert_int_equal(
+	    recur_expand("FREQ=DAILY;COUNT=2", y.zone, &early, 0, INT64_MAX, collect_occ, &y), 2);
+	assert_string_equal(y.start[1], "2027-03-14T01:30:00");
+	assert_string_equal(y.end[1], "2027-03-14T03:30:00");
+	assert_string_equal(fmt_utc(y.end_utc[1]), "2027-03-14T07:30:00");
+
+	/* Hourly: 02:30 moves onto 03:30, which the rule makes too; one
+	 * instance, not two at the same instant. */
+	struct civil night = {2027, 3, 14, 0, 30, 0};
+	struct occ_seen z = {.dur = 1800, .zone = "America/New_York"};
+	assert_int_equal(
+	    recur_expand("FREQ=HOURLY;COUNT=5", z.zone, &night, 0, INT64_MAX, collect_occ, &z), 4);
+	assert_string_equal(z.start[2], "2027-03-14T03:30:00");
+	assert_string_equal(z.start[3], "2027-03-14T04:30:00");
+	for (int i = 1; i < 4; i++)
+		assert_true(z.utc[i] > z.utc[i - 1]);
+
+	/* The window test agrees: 07:00-07:45Z holds the moved occurrence. */
+	struct civil end = {2027, 3, 13, 3, 30, 0};
+	json_t *none = json_array();
+	assert_true(recur_occurs_in("FREQ=DAILY;COUNT=3", "America/New_York", &start, &end, 0, none,
+	                            none, 1805007600, 1805010300));
+	/* ... and an exdate at the real wall time removes it. */
+	json_t *ex = json_pack("[s]", "2027-03-14T03:30:00");
+	assert_false(recur_occurs_in("FREQ=DAILY;COUNT=3", "America/New_York", &start, &end, 0, ex,
+	                             none, 1805007600, 1805010300));
+	json_decref(ex);
+	json_decref(none);
+}
+
+struct fires {
+	int n;
+	struct remind_fire f[8];
+};
+
+static int collect_fire(const struct remind_fire *f, void *arg)
+{
+	struct fires *x = arg;
+	if (x->n < 8)
+		x->f[x->n] = *f;
+	x->n++;
+	return 0;
+}
+
+/* Reminders of the occurrence in the gap: its real start and end, and the
+ * trigger counted from that instant. */
+static void test_reminder_in_dst_gap(void **state)
+{
+	(void)state;
+	struct remind_event ev = {.rrule = "FREQ=DAILY;COUNT=3",
+	                          .zone = "America/New_York",
+	                          .start = {2027, 3, 13, 2, 30, 0},
+	                          .end = {2027, 3, 13, 3, 30, 0}};
+	ev.exdates = json_array();
+	ev.rdates = json_array();
+	ev.overridden = json_array();
+	ev.triggers = json_pack("[s]", "-PT15M");
+	struct fires x = {0};
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &x), INT64_MAX);
+	assert_int_equal(x.n, 3);
+	int found = 0;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(x.f[i].start_local, "2027-03-14T03:30:00"))
+			continue;
+		found = 1;
+		assert_string_equal(fmt_utc(x.f[i].occ_start), "2027-03-14T07:30:00");
+		assert_string_equal(x.f[i].end_local, "2027-03-14T04:30:00");
+		assert_string_equal(fmt_utc(x.f[i].occ_end), "2027-03-14T08:30:00");
+		assert_string_equal(fmt_utc(x.f[i].fire_at), "2027-03-14T07:15:00");
+	}
+	assert_true(found);
+	/* An override of that occurrence names it by its real wall time. */
+	json_array_append_new(ev.overridden, json_string("2027-03-14T03:30:00"));
+	struct fires y = {0};
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &y), INT64_MAX);
+	assert_int_equal(y.n, 2);
+	json_decref(ev.exdates);
+	json_decref(ev.rdates);
+	json_decref(ev.overridden);
+	json_decref(ev.triggers);
+}
+
 /* Times of an event kept in UTC are written with Z (not as floating local
  * times), others with their TZID; a zone without DST has no observance
  * that changes nothing (libical's 2038 artefact). */
@@ -224,12 +506,18 @@ static void test_render_utc_and_zones(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_zone_table_loads_once),
+	    cmocka_unit_test(test_zone_names),
+	    cmocka_unit_test(test_every_zone_works),
+	    cmocka_unit_test(test_zone_table_without_tzdata_zi),
 	    cmocka_unit_test(test_civil_parse),
 	    cmocka_unit_test(test_epoch_round_trip),
 	    cmocka_unit_test(test_zones_and_dst),
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_rrule_validation),
 	    cmocka_unit_test(test_expansion_keeps_wall_time),
+	    cmocka_unit_test(test_occurrence_in_dst_gap),
+	    cmocka_unit_test(test_reminder_in_dst_gap),
 	    cmocka_unit_test(test_render_utc_and_zones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
