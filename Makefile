@@ -44,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Not a unit test (no test_ prefix): test_database.py runs it against the cluster.
 PROBE_BIN := $(BUILD)/tests/dbpool_probe
 
-.PHONY: all deps check asan run install clean bench unit-bins format lint valgrind fuzz fuzz-run
+.PHONY: FORCE all deps check asan run install clean bench unit-bins format lint valgrind fuzz fuzz-run
 
 all: $(BIN)
 
@@ -60,7 +60,13 @@ $(BUILD)/gen/openapi.c: daemon/openapi.json scripts/embed-file.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-file.sh openapi_json $< > $@.tmp && mv $@.tmp $@
 
-$(GEN_SRC): $(MIGRATIONS) scripts/embed-migrations.sh
+# The list of migrations as a file that changes only when the list does: a
+# migration added with an older timestamp (a merge) still rebuilds.
+$(BUILD)/gen/migrations.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo $(MIGRATIONS) | cmp -s - $@ || echo $(MIGRATIONS) > $@
+
+$(GEN_SRC): $(MIGRATIONS) $(BUILD)/gen/migrations.list scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
@@ -153,5 +159,7 @@ lint:
 
 clean:
 	rm -rf build
+
+FORCE:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
