@@ -44,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Not a unit test (no test_ prefix): test_database.py runs it against the cluster.
 PROBE_BIN := $(BUILD)/tests/dbpool_probe
 
-.PHONY: FORCE all deps check asan run install clean bench unit-bins format lint valgrind fuzz fuzz-run
+.PHONY: FORCE all deps check asan run install clean bench unit-bins format lint valgrind fuzz fuzz-bins fuzz-run
 
 all: $(BIN)
 
@@ -132,19 +132,28 @@ install: $(BIN)
 # with ASan and UBSan). `make fuzz-run FUZZ_SECONDS=60` runs each target.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 30
+# An input that takes longer, or more memory, is a finding (libFuzzer's
+# defaults, 1,200 s and 2 GB, hid rules that stall the loop for seconds).
+FUZZ_TIMEOUT ?= 2
+FUZZ_RSS_MB ?= 1024
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(GEN_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
 		$(PKG_CFLAGS) -o $@ $< $(COMMON_SRC) $(GEN_SRC) $(PKG_LIBS) -lpthread
 
-fuzz: $(FUZZ_TARGETS)
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS)
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
 		name=$$(basename $$t | sed 's/^fuzz_//'); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
 		echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
 		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+			-timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=$(FUZZ_RSS_MB) \
 			$(BUILD)/fuzz/corpus-$$name tests/fuzz/corpus/$$name >$(BUILD)/fuzz/$$name.log 2>&1; \
 		rc=$$?; tail -3 $(BUILD)/fuzz/$$name.log; [ $$rc = 0 ] || exit 1; \
 	done

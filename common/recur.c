@@ -1,9 +1,15 @@
 /* recur.c - recurrence rules. libical parses leniently (unknown parts are
  * skipped), so a rule is first checked part by part against RFC 5545's
- * grammar, then handed to libical, then iterated with hard bounds: no
- * SECONDLY or MINUTELY rules, COUNT at most RECUR_MAX_COUNT, and never
- * more than RECUR_MAX_ITERATIONS steps for one expansion. */
+ * grammar and its rules for which BYxxx parts go with which FREQ, then
+ * handed to libical, which must be able to step it, and checked to match
+ * some date at all (BYMONTH=2;BYMONTHDAY=30 never does, and libical steps
+ * through centuries looking: 22 s for an HOURLY one from 1900). Then it is
+ * iterated within a budget of steps and time (struct recur_budget), from
+ * near the window asked for rather than from DTSTART where the rule
+ * allows (a rule with COUNT must count from DTSTART). */
 #include "recur.h"
+
+#include "util.h"
 
 #include <libical/ical.h>
 #include <stdio.h>
@@ -59,6 +65,98 @@ static int check_grammar(const char *rrule, unsigned *seen, char *err, size_t er
 	return 0;
 }
 
+static int listed(const short *a, size_t n)
+{
+	return n > 0 && a[0] != ICAL_RECURRENCE_ARRAY_MAX;
+}
+#define HAS(r, part) listed((r)->part, sizeof((r)->part) / sizeof((r)->part[0]))
+
+/* Whether v (a BYMONTHDAY or BYYEARDAY value, negative counting from the
+ * end) names day d of a span of n days. */
+static int names_day(int v, int d, int n)
+{
+	return v > 0 ? v == d : n + v + 1 == d;
+}
+
+static int any_names_day(const short *a, size_t size, int d, int n)
+{
+	for (size_t i = 0; i < size && a[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+		if (names_day(a[i], d, n))
+			return 1;
+	return 0;
+}
+
+static int day_passes(const struct icalrecurrencetype *r, const struct civil *c, int weekday,
+                      int yday, int dim, int diy)
+{
+	if (HAS(r, by_month)) {
+		int ok = 0;
+		for (size_t i = 0;
+		     i < ICAL_BY_MONTH_SIZE && r->by_month[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+			ok |= r->by_month[i] == c->month;
+		if (!ok)
+			return 0;
+	}
+	if (HAS(r, by_month_day) &&
+	    !any_names_day(r->by_month_day, ICAL_BY_MONTHDAY_SIZE, c->day, dim))
+		return 0;
+	if (HAS(r, by_year_day) && !any_names_day(r->by_year_day, ICAL_BY_YEARDAY_SIZE, yday, diy))
+		return 0;
+	if (HAS(r, by_day)) {
+		int ok = 0;
+		for (size_t i = 0;
+		     i < ICAL_BY_DAY_SIZE && r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+			ok |= (int)icalrecurrencetype_day_day_of_week(r->by_day[i]) == weekday;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether any date passes the rule's day filters (BYMONTH, BYMONTHDAY,
+ * BYYEARDAY, and BYDAY's weekdays): 28 years hold every combination of
+ * weekday, leap year and date. Ordinals (2TU), BYWEEKNO and BYSETPOS only
+ * narrow further; a rule they empty is caught by the expansion budget. */
+static int matches_some_day(const struct icalrecurrencetype *r)
+{
+	struct civil c = {2000, 1, 1, 0, 0, 0};
+	int64_t day0 = civil_to_epoch(&c) / 86400;
+	for (int64_t day = day0; day < day0 + 10227; day++) {
+		civil_from_epoch(day * 86400, &c);
+		struct civil jan1 = {c.year, 1, 1, 0, 0, 0}, next = {c.year + 1, 1, 1, 0, 0, 0};
+		struct civil mon1 = {c.year, c.month, 1, 0, 0, 0};
+		struct civil mon2 = {
+		    c.month == 12 ? c.year + 1 : c.year, c.month % 12 + 1, 1, 0, 0, 0};
+		int yday = (int)(day - civil_to_epoch(&jan1) / 86400) + 1;
+		int diy = (int)((civil_to_epoch(&next) - civil_to_epoch(&jan1)) / 86400);
+		int dim = (int)((civil_to_epoch(&mon2) - civil_to_epoch(&mon1)) / 86400);
+		int weekday =
+		    (int)((day % 7 + 11) % 7) + 1; /* 1970-01-01 was a Thursday; 1: Sunday */
+		if (day_passes(r, &c, weekday, yday, dim, diy))
+			return 1;
+	}
+	return 0;
+}
+
+/* RFC 5545 3.3.10: which BYxxx parts a FREQ takes. */
+static const char *misplaced_part(const struct icalrecurrencetype *r)
+{
+	int f = r->freq;
+	if (HAS(r, by_year_day) && (f == ICAL_DAILY_RECURRENCE || f == ICAL_WEEKLY_RECURRENCE ||
+	                            f == ICAL_MONTHLY_RECURRENCE))
+		return "BYYEARDAY does not go with a DAILY, WEEKLY or MONTHLY rule";
+	if (HAS(r, by_month_day) && f == ICAL_WEEKLY_RECURRENCE)
+		return "BYMONTHDAY does not go with a WEEKLY rule";
+	if (HAS(r, by_week_no) && f != ICAL_YEARLY_RECURRENCE)
+		return "BYWEEKNO goes with a YEARLY rule only";
+	for (size_t i = 0; i < ICAL_BY_DAY_SIZE && r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+		if (icalrecurrencetype_day_position(r->by_day[i]) != 0 &&
+		    ((f != ICAL_MONTHLY_RECURRENCE && f != ICAL_YEARLY_RECURRENCE) ||
+		     (f == ICAL_YEARLY_RECURRENCE && HAS(r, by_week_no))))
+			return "a numbered BYDAY (2TU) goes with a MONTHLY or YEARLY rule only";
+	return NULL;
+}
+
 int recur_validate(const char *rrule, int all_day, char *err, size_t errlen)
 {
 	unsigned seen;
@@ -92,6 +190,21 @@ int recur_validate(const char *rrule, int all_day, char *err, size_t errlen)
 		                    : "UNTIL must be a UTC date-time (…Z)");
 	if ((seen & 2u) && !all_day && !icaltime_is_utc(r.until))
 		return fail(err, errlen, "UNTIL must be a UTC date-time (…Z)");
+	const char *why = misplaced_part(&r);
+	if (why)
+		return fail(err, errlen, why);
+	if (!matches_some_day(&r))
+		return fail(err, errlen,
+		            "the rule matches no date (e.g. BYMONTHDAY=30 with BYMONTH=2)");
+	/* libical refuses to step some rules it parses: refuse them here. */
+	struct icaltimetype t = icaltime_null_time();
+	t.year = 2026;
+	t.month = t.day = 1;
+	t.is_date = all_day;
+	icalrecur_iterator *it = icalrecur_iterator_new(r, t);
+	if (!it)
+		return fail(err, errlen, "the rule cannot be expanded");
+	icalrecur_iterator_free(it);
 	return 0;
 }
 
@@ -171,8 +284,74 @@ static void localise_until(struct icalrecurrencetype *r, const char *zone)
 	r->until = to_ical(&w, 0);
 }
 
-long recur_expand(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
-                  int64_t until_utc, recur_cb cb, void *arg)
+void recur_budget_init(struct recur_budget *b, long steps, int64_t ms)
+{
+	b->steps = steps;
+	b->deadline_us = now_monotonic_us() + ms * 1000;
+}
+
+/* One step taken: 0, or -1 when the budget is spent. */
+static int budget_take(struct recur_budget *b)
+{
+	return --b->steps < 0 || now_monotonic_us() > b->deadline_us ? -1 : 0;
+}
+
+/* Where the iteration may start instead of DTSTART, for occurrences from
+ * `from` (UTC) on: a day early, so that none near the edge is lost to the
+ * zone's offset. None for a rule with COUNT (it counts from DTSTART). 0
+ * when there is such a place, in *w (wall time). */
+static int near_window(const struct icalrecurrencetype *r, const char *zone,
+                       const struct civil *dtstart, int64_t from, struct civil *w)
+{
+	return r->count == 0 && from != INT64_MIN && tz_from_utc(zone, from - 86400, w) == TZ_OK &&
+	               civil_to_epoch(w) > civil_to_epoch(dtstart)
+	           ? 0
+	           : -1;
+}
+
+/* An HOURLY rule starts from a DTSTART moved forward by whole intervals
+ * (wall time, as libical steps it): icalrecur_iterator_set_start loses
+ * the phase of an HOURLY interval (INTERVAL=5 came out an hour off). */
+static void hourly_near(const struct icalrecurrencetype *r, const char *zone, struct civil *dtstart,
+                        int64_t from)
+{
+	struct civil w;
+	if (r->freq != ICAL_HOURLY_RECURRENCE || near_window(r, zone, dtstart, from, &w))
+		return;
+	int64_t step = (int64_t)r->interval * 3600, t0 = civil_to_epoch(dtstart);
+	civil_from_epoch(t0 + (civil_to_epoch(&w) - t0) / step * step, dtstart);
+}
+
+/* Other rules: the iterator is set to start there (the time of day of
+ * the rule's instances still comes from DTSTART). */
+static void start_near(icalrecur_iterator *it, const struct icalrecurrencetype *r, const char *zone,
+                       const struct civil *dtstart, int all_day, int64_t from)
+{
+	struct civil w;
+	if (r->freq == ICAL_HOURLY_RECURRENCE || near_window(r, zone, dtstart, from, &w))
+		return;
+	w.hour = w.minute = w.second = 0;
+	(void)icalrecur_iterator_set_start(it, to_ical(&w, all_day));
+}
+
+/* libical looks for the next instance inside one call, through centuries
+ * for a rule that matches rarely, and no budget between calls can stop
+ * that: an UNTIL a day past the window's end (the earlier of it and the
+ * rule's own; libical honours both it and COUNT) stops its search there. */
+static void bound_until(struct icalrecurrencetype *r, const char *zone, int all_day,
+                        int64_t until_utc)
+{
+	struct civil w;
+	if (until_utc > INT64_MAX - 86400 || tz_from_utc(zone, until_utc + 86400, &w) != TZ_OK)
+		return;
+	struct icaltimetype u = to_ical(&w, all_day);
+	if (icaltime_is_null_time(r->until) || icaltime_compare(u, r->until) < 0)
+		r->until = u;
+}
+
+long recur_expand_window(const char *rrule, const char *zone, const struct civil *dtstart,
+                         int all_day, int64_t from_utc, int64_t until_utc,
+                         struct recur_budget *budget, recur_cb cb, void *arg)
 {
 	int64_t start_utc;
 	if (!rrule || !*rrule) {
@@ -186,19 +365,31 @@ long recur_expand(const char *rrule, const char *zone, const struct civil *dtsta
 			cb(&c, start_utc, arg);
 		return 1;
 	}
+	struct recur_budget own;
+	if (!budget) {
+		recur_budget_init(&own, RECUR_MAX_ITERATIONS, RECUR_BUDGET_MS);
+		budget = &own;
+	}
 	icalerror_clear_errno();
 	struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
 	if (r.freq == ICAL_NO_RECURRENCE)
 		return -1;
 	localise_until(&r, zone);
-	icalrecur_iterator *it = icalrecur_iterator_new(r, to_ical(dtstart, all_day));
+	bound_until(&r, zone, all_day, until_utc);
+	struct civil first = *dtstart;
+	hourly_near(&r, zone, &first, from_utc);
+	icalrecur_iterator *it = icalrecur_iterator_new(r, to_ical(&first, all_day));
 	if (!it)
 		return -1;
-	long n = 0, steps = 0;
+	start_near(it, &r, zone, dtstart, all_day, from_utc);
+	long n = 0;
 	int64_t prev_utc = INT64_MIN;
-	for (struct icaltimetype t = icalrecur_iterator_next(it);
-	     !icaltime_is_null_time(t) && steps < RECUR_MAX_ITERATIONS;
-	     t = icalrecur_iterator_next(it), steps++) {
+	for (struct icaltimetype t = icalrecur_iterator_next(it); !icaltime_is_null_time(t);
+	     t = icalrecur_iterator_next(it)) {
+		if (budget_take(budget)) {
+			n = RECUR_EXHAUSTED;
+			break;
+		}
 		struct civil c = {t.year, t.month, t.day, t.hour, t.minute, t.second};
 		enum tz_result tr = tz_to_utc(zone, &c, &start_utc);
 		/* An occurrence in a DST gap moves forward by the gap's length
@@ -225,6 +416,13 @@ long recur_expand(const char *rrule, const char *zone, const struct civil *dtsta
 	return n;
 }
 
+long recur_expand(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
+                  int64_t until_utc, recur_cb cb, void *arg)
+{
+	return recur_expand_window(rrule, zone, dtstart, all_day, INT64_MIN, until_utc, NULL, cb,
+	                           arg);
+}
+
 static int remember_last(const struct civil *start, int64_t start_utc, void *arg)
 {
 	(void)start;
@@ -238,6 +436,8 @@ int64_t recur_last_start(const char *rrule, const char *zone, const struct civil
 	int64_t last = INT64_MIN;
 	if (rrule && *rrule && !strstr(rrule, "COUNT=") && !strstr(rrule, "UNTIL="))
 		return INT64_MAX;
+	/* A rule that cannot be walked to its end within the budget has no
+	 * end we know: the series is then kept as if it ran on. */
 	if (recur_expand(rrule, zone, dtstart, all_day, INT64_MAX, remember_last, &last) < 0)
 		return INT64_MAX;
 	return last;
@@ -297,7 +497,8 @@ int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dts
 {
 	struct window_probe w = {
 	    zone, all_day, civil_to_epoch(dtend) - civil_to_epoch(dtstart), from, to, exdates, 0};
-	if (recur_expand(rrule, zone, dtstart, all_day, to, probe, &w) < 0)
+	if (recur_expand_window(rrule, zone, dtstart, all_day,
+	                        from == INT64_MIN ? from : from - w.dur, to, NULL, probe, &w) < 0)
 		return 1; /* cannot tell: list it rather than hide it */
 	size_t i;
 	json_t *v;
@@ -330,7 +531,13 @@ int recur_first(const char *rrule, const char *zone, const struct civil *dtstart
                 struct civil *first)
 {
 	struct first_probe f = {.found = 0};
-	if (recur_expand(rrule, zone, dtstart, all_day, INT64_MAX, take_first, &f) < 0 || !f.found)
+	int64_t start;
+	/* Within 30 years (a date that matches once in 28, such as a Monday
+	 * 29 February, is found), so the search for it is bounded too. */
+	if (tz_to_utc(zone, dtstart, &start) == TZ_UNKNOWN ||
+	    recur_expand(rrule, zone, dtstart, all_day, start + 30LL * 366 * 86400, take_first,
+	                 &f) < 0 ||
+	    !f.found)
 		return -1;
 	*first = f.first;
 	return 0;
@@ -378,7 +585,8 @@ int recur_is_occurrence(const char *rrule, const char *zone, const struct civil 
 		return 0;
 	/* Starts after the rid's instant cannot be it: stop there (a day
 	 * later, for a rid in a DST gap that the expansion moves forward). */
-	if (recur_expand(rrule, zone, dtstart, all_day, until + 86400, match_start, &p) < 0)
+	if (recur_expand_window(rrule, zone, dtstart, all_day, until - 2 * 86400, until + 86400,
+	                        NULL, match_start, &p) < 0)
 		return 0;
 	return p.found;
 }

@@ -12,6 +12,17 @@
 
 #define RECUR_MAX_COUNT      10000
 #define RECUR_MAX_ITERATIONS 200000
+/* Wall time one expansion may take, in ms. */
+#define RECUR_BUDGET_MS 100
+/* What expansions may cost: iterator steps left, and a monotonic deadline.
+ * One budget may serve several expansions (a request's). */
+struct recur_budget {
+	long steps;
+	int64_t deadline_us;
+};
+void recur_budget_init(struct recur_budget *b, long steps, int64_t ms);
+/* The return of an expansion that spent its budget before it was done. */
+#define RECUR_EXHAUSTED (-2)
 
 /* Checks an RRULE value; err gets the reason. all_day: UNTIL must be a date. */
 int recur_validate(const char *rrule, int all_day, char *err, size_t errlen) WUR;
@@ -25,8 +36,15 @@ int ical_duration_parse(const char *s, int64_t *seconds) WUR;
 typedef int (*recur_cb)(const struct civil *start, int64_t start_utc, void *arg);
 
 /* Expands rrule from dtstart in zone, for occurrences whose start is
- * before until_utc (the caller trims the window's other side). Without
- * an rrule, dtstart alone. Returns the number visited, or -1 on error. */
+ * before until_utc, and from about from_utc on (INT64_MIN: from dtstart;
+ * earlier ones may come too: the caller trims the window). Without an
+ * rrule, dtstart alone. Within budget (NULL: RECUR_MAX_ITERATIONS steps
+ * and RECUR_BUDGET_MS). Returns the number visited, -1 on error, or
+ * RECUR_EXHAUSTED when the budget ran out first. */
+long recur_expand_window(const char *rrule, const char *zone, const struct civil *dtstart,
+                         int all_day, int64_t from_utc, int64_t until_utc,
+                         struct recur_budget *budget, recur_cb cb, void *arg);
+/* The same from dtstart, with its own budget. */
 long recur_expand(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
                   int64_t until_utc, recur_cb cb, void *arg);
 
@@ -51,7 +69,7 @@ int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dts
 /* The first start rrule gives from dtstart (libical passes over a dtstart
  * that is not one of the rule's instances, where RFC 5545 counts it as the
  * first occurrence; callers compare the two). 0, or -1 when it gives none
- * within the expansion's bounds. */
+ * within 30 years or the expansion's bounds. */
 int recur_first(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
                 struct civil *first) WUR;
 /* Whether wall time rid is an occurrence of the series: dtstart, the

@@ -70,7 +70,9 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 	if (w.ntriggers == 0)
 		return INT64_MAX;
 	w.dur = civil_to_epoch(&ev->end) - civil_to_epoch(&ev->start);
-	if (recur_expand(ev->rrule, ev->zone, &ev->start, ev->all_day, until, on_start, &w) < 0)
+	/* Occurrences that start by `after` fire by then: the walk starts there. */
+	if (recur_expand_window(ev->rrule, ev->zone, &ev->start, ev->all_day, after, until, NULL,
+	                        on_start, &w) < 0)
 		return -1;
 	json_array_foreach(ev->rdates, i, v)
 	{

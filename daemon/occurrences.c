@@ -23,6 +23,7 @@
 #define MAX_WINDOW_S    (366LL * 86400)
 #define MAX_CANDIDATES  10000
 #define MAX_OCCURRENCES 100000
+#define OCC_BUDGET_MS   1000 /* all the request's expansions together */
 
 /* Columns of the candidate query. */
 enum {
@@ -65,6 +66,9 @@ struct occwork {
 	int all_day;
 	int64_t dur; /* wall-clock length in seconds */
 	json_t *exdates;
+	/* Series whose expansion ran out of budget: named in the answer. */
+	json_t *incomplete;
+	int64_t deadline_us; /* for the whole request's expansions */
 };
 
 static int occ_push(struct occwork *w, const struct occ *o)
@@ -146,7 +150,17 @@ static void expand_series(struct occwork *w, int row)
 	const char *tz = PQgetvalue(w->res, row, C_TZ);
 	const char *rrule =
 	    PQgetisnull(w->res, row, C_RRULE) ? NULL : PQgetvalue(w->res, row, C_RRULE);
-	if (recur_expand(rrule, tz, &start, w->all_day, w->to, on_occurrence, w) >= 0) {
+	/* Each series within a budget of its own, and all of them within the
+	 * request's: what runs out is named in the answer, not cut silently. */
+	struct recur_budget budget;
+	recur_budget_init(&budget, RECUR_MAX_ITERATIONS, RECUR_BUDGET_MS);
+	if (budget.deadline_us > w->deadline_us)
+		budget.deadline_us = w->deadline_us;
+	long got = recur_expand_window(rrule, tz, &start, w->all_day, w->from - w->dur, w->to,
+	                               &budget, on_occurrence, w);
+	if (got == RECUR_EXHAUSTED)
+		json_array_append_new(w->incomplete, json_string(PQgetvalue(w->res, row, C_ID)));
+	if (got >= 0 || got == RECUR_EXHAUSTED) {
 		json_t *rdates = json_loads(PQgetvalue(w->res, row, C_RDATES), 0, NULL);
 		size_t i;
 		json_t *v;
@@ -269,7 +283,23 @@ static void reply_page(struct occwork *w)
 		         event_id_of(w, last), last->rid);
 		next = json_string(cur);
 	}
-	reply_json(w->r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+	json_t *body = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+	size_t i2;
+	json_t *id;
+	json_t *warnings = json_array_size(w->incomplete) ? json_array() : NULL;
+	json_array_foreach(w->incomplete, i2, id)
+	{
+		json_array_append_new(
+		    warnings,
+		    json_pack("{s:O, s:s}", "event_id", id, "message",
+		              "this series could not be expanded within the time allowed: "
+		              "its occurrences in this window are missing"));
+	}
+	if (body && warnings)
+		json_object_set_new(body, "warnings", warnings);
+	else
+		json_decref(warnings);
+	reply_json(w->r, 200, body);
 }
 
 static void on_candidates(PGresult *res, void *arg)
@@ -282,8 +312,11 @@ static void on_candidates(PGresult *res, void *arg)
 		return;
 	}
 	w->res = res;
+	w->incomplete = json_array();
+	w->deadline_us = now_monotonic_us() + OCC_BUDGET_MS * 1000;
 	int n = PQntuples(res);
 	if (n > MAX_CANDIDATES * 2) {
+		json_decref(w->incomplete);
 		free(w);
 		reply_problem(r, 422, "too many events in this window; narrow it or filter");
 		return;
@@ -295,6 +328,7 @@ static void on_candidates(PGresult *res, void *arg)
 		if (!PQgetisnull(res, i, C_SERIES))
 			apply_override(w, i);
 	if (w->overflow) {
+		json_decref(w->incomplete);
 		free(w->items);
 		free(w);
 		reply_problem(r, 422, "too many occurrences in this window; narrow it or filter");
@@ -303,6 +337,7 @@ static void on_candidates(PGresult *res, void *arg)
 	if (w->n > 1)
 		qsort_r(w->items, w->n, sizeof(*w->items), occ_cmp, w);
 	reply_page(w);
+	json_decref(w->incomplete);
 	free(w->items);
 	free(w);
 }

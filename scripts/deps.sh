@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages liaison needs to build, run or test.
-# Usage: scripts/deps.sh build|run|check|bench
+# Usage: scripts/deps.sh build|run|check|bench|fuzz
 # As root the missing packages are installed; otherwise the one apt-get
 # line to run is printed and the script fails.
 set -eu
@@ -11,13 +11,15 @@ libcmocka-dev"
 server="postgresql-15 util-linux curl"
 tests="python3 python3-icalendar python3-recurring-ical-events calcurse systemd procps curl openssl"
 bench="wrk postgresql-contrib procps nginx-light radicale"
+fuzz="clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want="$build" ;;
 run) want="$build $server" ;;
 check) want="$build $server $tests" ;;
 bench) want="$build $server $tests $bench" ;;
-*) echo "usage: $0 build|run|check|bench" >&2; exit 2 ;;
+fuzz) want="$build $fuzz" ;;
+*) echo "usage: $0 build|run|check|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""

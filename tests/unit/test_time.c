@@ -7,6 +7,7 @@
 
 #include "ics_render.h"
 #include "recur.h"
+#include "util.h"
 #include "remind.h"
 #include "tz.h"
 
@@ -503,6 +504,103 @@ static void test_render_utc_and_zones(void **state)
 	assert_int_equal(strlen(a), ICS_FINGERPRINT_LEN);
 }
 
+/* Rules that never match, or that libical cannot step, are refused at
+ * once: an HOURLY one from 1900 took libical 22 s to find nothing. */
+static void test_rules_that_never_match_are_refused(void **state)
+{
+	(void)state;
+	static const char *const never[] = {"FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+	                                    "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30;COUNT=1",
+	                                    "FREQ=MONTHLY;BYMONTH=4,6,9,11;BYMONTHDAY=31",
+	                                    "FREQ=YEARLY;BYYEARDAY=367",
+	                                    "FREQ=YEARLY;BYYEARDAY=-366,366,1;BYMONTHDAY=-1",
+	                                    "FREQ=YEARLY;BYYEARDAY=60;BYMONTH=1",
+	                                    "FREQ=WEEKLY;BYMONTHDAY=1",
+	                                    "FREQ=MONTHLY;BYYEARDAY=1",
+	                                    "FREQ=WEEKLY;BYDAY=2TU",
+	                                    "FREQ=DAILY;BYWEEKNO=1"};
+	char err[160];
+	int64_t t0 = now_monotonic_us();
+	for (size_t i = 0; i < sizeof(never) / sizeof(*never); i++) {
+		if (recur_validate(never[i], 0, err, sizeof(err)) == 0)
+			fail_msg("accepted %s", never[i]);
+	}
+	assert_true(now_monotonic_us() - t0 < 1000000);
+	static const char *const fine[] = {"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+	                                   "FREQ=MONTHLY;BYMONTHDAY=-1",
+	                                   "FREQ=YEARLY;BYYEARDAY=366", "FREQ=MONTHLY;BYDAY=5FR",
+	                                   "FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO"};
+	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++)
+		if (recur_validate(fine[i], 0, err, sizeof(err)) != 0)
+			fail_msg("refused %s: %s", fine[i], err);
+}
+
+struct count_in {
+	int64_t from, to;
+	int n;
+	int64_t first;
+};
+
+static int count_window(const struct civil *s, int64_t u, void *arg)
+{
+	(void)s;
+	struct count_in *c = arg;
+	if (u >= c->from && u < c->to && c->n++ == 0)
+		c->first = u;
+	return 0;
+}
+
+/* A long series is expanded from near the window, not cut after a number
+ * of steps from DTSTART: 24 occurrences a day since 2000 are 230,000
+ * before 2027. */
+static void test_long_series_expand_near_the_window(void **state)
+{
+	(void)state;
+	struct civil start = {2000, 1, 1, 0, 0, 0};
+	struct count_in c = {1798761600 /* 2027-01-01Z */, 1798761600 + 86400, 0, 0};
+	long got = recur_expand_window(
+	    "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23",
+	    "UTC", &start, 0, c.from, c.to, NULL, count_window, &c);
+	assert_true(got > 0);
+	assert_int_equal(c.n, 24);
+	/* HOURLY keeps its phase: every 5 hours from 01:00 on 2000-01-01. */
+	struct civil one = {2000, 1, 1, 1, 0, 0};
+	struct count_in h = {1798761600, 1798761600 + 86400, 0, 0};
+	got = recur_expand_window("FREQ=HOURLY;INTERVAL=5;UNTIL=20300101T000000Z", "UTC", &one, 0,
+	                          h.from, h.to, NULL, count_window, &h);
+	assert_true(got > 0);
+	assert_int_equal((h.first - 946688400 /* 2000-01-01T01Z */) % (5 * 3600), 0);
+	assert_true(h.n == 4 || h.n == 5);
+	/* Weekly with an interval keeps its weeks. */
+	struct civil wed = {2000, 1, 5, 9, 0, 0};
+	struct count_in w = {1798761600, 1798761600 + 28 * 86400, 0, 0};
+	assert_true(recur_expand_window("FREQ=WEEKLY;INTERVAL=2", "Asia/Seoul", &wed, 0, w.from,
+	                                w.to, NULL, count_window, &w) > 0);
+	assert_int_equal(w.n, 2);
+	assert_int_equal((w.first - (946684800 + 4 * 86400)) % (14 * 86400), 0);
+}
+
+/* Every expansion stops within its budget and says so. */
+static void test_expansion_budget(void **state)
+{
+	(void)state;
+	struct civil start = {2026, 1, 1, 9, 0, 0};
+	struct recur_budget b;
+	recur_budget_init(&b, 10, 1000);
+	struct count_in c = {INT64_MIN, INT64_MAX, 0, 0};
+	assert_int_equal(recur_expand_window("FREQ=DAILY", "UTC", &start, 0, INT64_MIN, INT64_MAX,
+	                                     &b, count_window, &c),
+	                 RECUR_EXHAUSTED);
+	assert_true(c.n <= 10);
+	recur_budget_init(&b, 1000000, 0);
+	assert_int_equal(recur_expand_window("FREQ=DAILY", "UTC", &start, 0, INT64_MIN, INT64_MAX,
+	                                     &b, count_window, &c),
+	                 RECUR_EXHAUSTED);
+	/* The last start of a rule too long to walk is unknown: no end. */
+	assert_int_equal(recur_last_start("FREQ=MINUTELY;UNTIL=21000101T000000Z", "UTC", &start, 0),
+	                 INT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +617,9 @@ int main(void)
 	    cmocka_unit_test(test_occurrence_in_dst_gap),
 	    cmocka_unit_test(test_reminder_in_dst_gap),
 	    cmocka_unit_test(test_render_utc_and_zones),
+	    cmocka_unit_test(test_rules_that_never_match_are_refused),
+	    cmocka_unit_test(test_long_series_expand_near_the_window),
+	    cmocka_unit_test(test_expansion_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,88 @@
+"""Recurrence rules cannot stall the daemon (issue 15, items 2 and 3): a
+rule that never matches or that libical cannot step is refused at create
+and import, fast; a long-running series is expanded from near the window
+asked for, not cut; a rule stored before these checks is bounded on every
+path and named, not silently dropped."""
+import time
+
+from harness import problem
+from test_events import world
+
+NEVER = ["FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30;COUNT=1",
+         "FREQ=YEARLY;BYYEARDAY=-366,366,1;BYMONTHDAY=-1",
+         "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"]
+
+
+def test_rules_that_cannot_produce_occurrences_are_refused_fast(ctx):
+    db, k, d = world(ctx)
+    for rule in NEVER:
+        t0 = time.monotonic()
+        p = problem(d.request("POST", "/v1/events", token=k["host"], body={
+            "kind": "meeting", "title": "Never", "start": "1900-01-01T09:00:00",
+            "rrule": rule, "reminders": ["-PT1H"]}), 422)
+        assert time.monotonic() - t0 < 2, rule
+        assert p["errors"][0]["field"] == "rrule", (rule, p)
+    # And in a file: each such VEVENT refused by name, the rest kept.
+    ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+    for i in range(10):
+        ics += (f"BEGIN:VEVENT\r\nUID:never-{i}@t\r\nDTSTAMP:20260101T000000Z\r\n"
+                "DTSTART:20260101T090000Z\r\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n"
+                f"SUMMARY:Never {i}\r\nEND:VEVENT\r\n")
+    ics += ("BEGIN:VEVENT\r\nUID:fine@t\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART:20270104T090000Z\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Fine\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    t0 = time.monotonic()
+    r = d.request("POST", "/v1/events", token=k["host"], body=ics,
+                  headers={"Content-Type": "text/calendar"})
+    assert r.status == 200 and time.monotonic() - t0 < 3, r
+    got = r.json()
+    assert len(got["created"]) == 1 and len(got["refused"]) == 10, got
+    assert all(x["errors"][0]["field"] == "rrule" for x in got["refused"]), got
+
+
+def test_a_long_series_shows_in_a_late_window(ctx):
+    db, k, d = world(ctx)
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Every hour", "timezone": "UTC",
+        "start": "2000-01-01T00:00:00", "end": "2000-01-01T00:30:00",
+        "rrule": "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,"
+                 "22,23"})
+    assert r.status == 201, r
+    occ = d.request("GET", "/v1/occurrences?from=2027-03-01&to=2027-03-02&limit=100",
+                    token=k["host"]).json()
+    assert len(occ["items"]) == 24 and "warnings" not in occ, occ
+    assert occ["items"][0]["start"] == "2027-03-01T00:00:00"
+    listed = d.request("GET", "/v1/events?from=2027-03-01&to=2027-03-02",
+                       token=k["host"]).json()["items"]
+    assert [e["title"] for e in listed] == ["Every hour"]
+
+
+def test_stored_rules_that_never_match_are_bounded_everywhere(ctx):
+    """Rows written before these checks (here: by SQL) cost another org's
+    /v1/occurrences little, and are named in its answer."""
+    db, k, d = world(ctx)
+    ok = d.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC weekly", "timezone": "America/Toronto",
+        "start": "2027-01-04T09:00:00", "rrule": "FREQ=WEEKLY;COUNT=10"}).json()
+    template = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Legacy", "start": "2026-01-01T09:00:00",
+        "rrule": "FREQ=DAILY;COUNT=2", "reminders": ["-PT1H"]}).json()
+    sql = lambda q: ctx.cluster.psql(q, db.split("dbname=")[1])  # noqa: E731
+    for i in range(10):
+        sql(f"INSERT INTO events (org_id, uid, kind, title, timezone, start_local, start_utc, "
+            f"end_utc, last_end_utc, rrule, reminders) SELECT org_id, 'legacy-{i}', kind, title, "
+            f"timezone, start_local, start_utc, end_utc, 'infinity', "
+            f"'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30', reminders FROM events "
+            f"WHERE id = '{template['id']}'")
+    t0 = time.monotonic()
+    r = d.request("GET", "/v1/occurrences?from=2027-01-01&to=2027-12-31&limit=1000",
+                  token=k["cabc"])
+    took = time.monotonic() - t0
+    assert r.status == 200 and took < 3, (took, r)
+    items = r.json()["items"]
+    assert len([o for o in items if o["event_id"] == ok["id"]]) == 10
+    t0 = time.monotonic()
+    assert d.request("GET", "/healthz").status == 200 and time.monotonic() - t0 < 1
+    t0 = time.monotonic()
+    r = d.request("GET", "/v1/events?from=2027-01-01&to=2027-12-31", token=k["cabc"])
+    assert r.status == 200 and time.monotonic() - t0 < 3
