@@ -1371,7 +1371,8 @@ static int derive(const char *text, size_t len, char out[64])
 }
 
 /* A UID from what identifies a VEVENT that has none: its times, rule,
- * title and place, as written. */
+ * title and place, as written (name, TZID and value of each, not
+ * libical's whole serialisation, which an upgrade might change). */
 static int derive_uid(icalcomponent *ve, char out[64])
 {
 	static const icalproperty_kind kinds[] = {
@@ -1383,10 +1384,15 @@ static int derive_uid(icalcomponent *ve, char out[64])
 	for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
 		for (icalproperty *p = icalcomponent_get_first_property(ve, kinds[i]); p;
 		     p = icalcomponent_get_next_property(ve, kinds[i])) {
-			char *s = icalproperty_as_ical_string_r(p);
-			if (s)
-				sb_str(&b, s);
-			free(s);
+			const char *name = icalproperty_get_property_name(p);
+			const char *tzid = tzid_of(p);
+			const char *value = icalproperty_get_value_as_string(p);
+			sb_str(&b, name ? name : "?");
+			sb_str(&b, ";");
+			sb_str(&b, tzid ? tzid : "");
+			sb_str(&b, ":");
+			sb_str(&b, value ? value : "");
+			sb_str(&b, "\n");
 		}
 	int rc = b.oom ? -1 : derive(sb_text(&b), b.n, out);
 	free(b.p);
