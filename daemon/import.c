@@ -2,8 +2,20 @@
  * VEVENT (series first, then overrides) is validated like a posted event
  * and upserted on its own, by UID: a new UID is created, a changed one
  * updated (SEQUENCE and version rise), an identical one left alone. Only
- * the properties iCalendar carries are written on update; partners,
- * visibility and itinerary links set through the API are kept. */
+ * the properties iCalendar carries are written on update; partners and
+ * itinerary links set through the API are kept, and so is visibility,
+ * which an import may make private (CLASS) but never public.
+ *
+ * An override is placed on its master (found by UID, in the database,
+ * where the file's series were written just before): its RECURRENCE-ID is
+ * restated in the master's wall time, which is what the API and the
+ * expansion compare. When there is no master (an invitation to one
+ * occurrence), or the RECURRENCE-ID is not one of its occurrences, the
+ * override is kept as a single event of its own, under a UID derived from
+ * its UID and RECURRENCE-ID, with a warning. An RDATE period whose length
+ * is not its event's comes as an override of that occurrence (made by
+ * ical_import.c, "synthetic"), and is simply left out if its series was
+ * not written. */
 #include "import.h"
 
 #include "dbpool.h"
@@ -18,22 +30,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* The columns an import owns. */
+/* The columns an import owns. Visibility is written only towards private:
+ * CLASS:PRIVATE or CONFIDENTIAL makes an event private, a file without it
+ * keeps what the API set. */
 #define ICS_COLUMNS                                                                                \
 	"(kind, title, description, location, timezone, all_day, start_local, end_local, "         \
-	"start_utc, end_utc, last_end_utc, rrule, exdates, rdates, status, tags, reminders, url)"
+	"start_utc, end_utc, last_end_utc, rrule, exdates, rdates, status, tags, reminders, url, " \
+	"visibility)"
 #define ICS_EXCLUDED                                                                               \
 	"(EXCLUDED.kind, EXCLUDED.title, EXCLUDED.description, EXCLUDED.location, "                \
 	"EXCLUDED.timezone, EXCLUDED.all_day, EXCLUDED.start_local, EXCLUDED.end_local, "          \
 	"EXCLUDED.start_utc, EXCLUDED.end_utc, EXCLUDED.last_end_utc, EXCLUDED.rrule, "            \
 	"EXCLUDED.exdates, EXCLUDED.rdates, EXCLUDED.status, EXCLUDED.tags, EXCLUDED.reminders, "  \
-	"EXCLUDED.url)"
+	"EXCLUDED.url, CASE WHEN EXCLUDED.visibility = 'private' THEN 'private' "                  \
+	"ELSE events.visibility END)"
 #define ICS_CURRENT                                                                                \
 	"(events.kind, events.title, events.description, events.location, events.timezone, "       \
 	"events.all_day, events.start_local, events.end_local, events.start_utc, events.end_utc, " \
 	"events.last_end_utc, events.rrule, events.exdates, events.rdates, events.status, "        \
-	"events.tags, events.reminders, events.url)"
+	"events.tags, events.reminders, events.url, events.visibility)"
 #define ICS_UPDATE                                                                                 \
 	"DO UPDATE SET " ICS_COLUMNS " = " ICS_EXCLUDED ", version = events.version + 1, "         \
 	"sequence = events.sequence + 1, updated_at = now(), cancelled_at = CASE WHEN "            \
@@ -57,21 +74,29 @@ static const char sql_override[] =
     ") ON CONFLICT (series_id, recurrence_id) WHERE series_id IS NOT NULL " ICS_UPDATE
     ") " ICS_ANSWER("series_id = $18::uuid AND recurrence_id = $19::timestamp");
 
-static const char sql_series_of[] =
-    "SELECT id FROM events WHERE org_id = $1::uuid AND uid = $2::text AND series_id IS NULL "
-    "AND rrule IS NOT NULL";
+/* The master of an override: what it takes to expand it. */
+static const char sql_master[] =
+    "SELECT e.id, e.timezone, e.all_day, " EV_LOCAL("e.start_local") ", e.rrule, " EV_LOCAL_LIST(
+        "e.exdates") "::text, " EV_LOCAL_LIST("e.rdates") "::text FROM events e "
+                                                          "WHERE e.org_id = $1::uuid AND e.uid = "
+                                                          "$2::text AND e.series_id IS NULL";
 
 struct import {
 	struct req *r;
 	json_t *items;
 	size_t next;
-	json_t *created, *updated, *unchanged, *refused;
+	json_t *created, *updated, *unchanged, *refused, *warnings;
 	/* the item being written */
-	json_t *event;
+	json_t *item, *event;
 	const char *uid;
 	struct event_in in;
 	struct event_bufs bufs;
 	char series_id[37];
+	/* for checking that overrides' RECURRENCE-IDs are occurrences: a long
+	 * series with overrides far from its start costs one step for each of
+	 * its occurrences before each of them */
+	struct ical_budget budget;
+	struct ical_walk *walk; /* the last master's occurrences walked so far */
 };
 
 static void import_step(struct import *im);
@@ -83,7 +108,9 @@ static void import_free(struct import *im)
 	json_decref(im->updated);
 	json_decref(im->unchanged);
 	json_decref(im->refused);
+	json_decref(im->warnings);
 	event_bufs_free(&im->bufs);
+	ical_walk_free(im->walk);
 	free(im);
 }
 
@@ -100,13 +127,38 @@ static void refuse_one(struct import *im, const char *field, const char *message
 	refuse(im, im->uid, errors);
 }
 
+/* The item's warnings, under the UID it was written with. */
+static void add_warnings(struct import *im, json_t *list)
+{
+	size_t i;
+	json_t *w;
+	json_array_foreach(list, i, w)
+	{
+		json_array_append_new(im->warnings,
+		                      json_pack("{s:s, s:O, s:O}", "uid", im->uid ? im->uid : "",
+		                                "field", json_object_get(w, "field"), "message",
+		                                json_object_get(w, "message")));
+	}
+}
+
 static void finish(struct import *im)
 {
 	struct req *r = im->r;
-	json_t *body = json_pack("{s:O, s:O, s:O, s:O}", "created", im->created, "updated",
-	                         im->updated, "unchanged", im->unchanged, "refused", im->refused);
+	json_t *body =
+	    json_pack("{s:O, s:O, s:O, s:O, s:O}", "created", im->created, "updated", im->updated,
+	              "unchanged", im->unchanged, "refused", im->refused, "warnings", im->warnings);
 	import_free(im);
-	reply_json(r, 200, body);
+	if (!body)
+		reply_problem(r, 500, "out of memory");
+	else
+		reply_json(r, 200, body);
+}
+
+static void fail_unavailable(struct import *im)
+{
+	struct req *r = im->r;
+	import_free(im);
+	reply_unavailable(r);
 }
 
 /* A database outage ends the import; what was written stays written, each
@@ -114,9 +166,7 @@ static void finish(struct import *im)
 static int step_result(struct import *im, PGresult *res)
 {
 	if (!res) {
-		struct req *r = im->r;
-		import_free(im);
-		reply_unavailable(r);
+		fail_unavailable(im);
 		return 0;
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -141,80 +191,167 @@ static void on_written(PGresult *res, void *arg)
 		               : !strcmp(what, "updated") ? im->updated
 		                                          : im->unchanged;
 		json_array_append_new(list, json_string(PQgetvalue(res, 0, 0)));
+		add_warnings(im, json_object_get(im->item, "warnings"));
 	} else if (ok > 0) {
 		refuse_one(im, "uid", "an event with this UID could not be written");
 	}
 	import_step(im);
 }
 
-static void write_item(struct import *im)
+/* Validates the event (an override with its series_id and recurrence_id
+ * set) and writes it; 0 when a query was sent. */
+static int write_item(struct import *im)
 {
+	json_t *errors = json_array();
+	json_object_set_new(im->event, "uid", json_string(im->uid));
+	event_bufs_free(&im->bufs);
+	if (!errors || event_validate(im->event, im->r->who.org_tz, &im->in, errors) != 0) {
+		refuse(im, im->uid, errors ? errors : json_array());
+		return -1;
+	}
+	json_decref(errors);
 	const char *p[27];
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
 	p[26] = im->uid;
-	const char *sql = sql_series;
-	if (im->series_id[0]) {
-		p[17] = im->series_id;
-		p[18] = im->bufs.rid;
-		sql = sql_override;
+	if (dbpool_query(im->r->w->db, im->in.series_id ? sql_override : sql_series, 27, p,
+	                 on_written, im) != 0) {
+		fail_unavailable(im);
+		return 1;
 	}
-	if (dbpool_query(im->r->w->db, sql, 27, p, on_written, im) != 0) {
-		struct req *r = im->r;
-		import_free(im);
-		reply_unavailable(r);
-	}
+	return 0;
 }
 
-static void on_series(PGresult *res, void *arg)
+static json_t *loads(const char *s)
+{
+	json_t *a = json_loads(s, 0, NULL);
+	return a ? a : json_array();
+}
+
+/* An override given in UTC takes its series' zone: the same instants. */
+static void restate_in(json_t *ev, const char *zone)
+{
+	const char *from = json_string_value(json_object_get(ev, "timezone"));
+	if (!from || json_is_true(json_object_get(ev, "all_day")))
+		return;
+	static const char *const keys[] = {"start", "end"};
+	char out[2][CIVIL_LEN];
+	for (int i = 0; i < 2; i++) {
+		const char *v = json_string_value(json_object_get(ev, keys[i]));
+		struct civil c;
+		int64_t u;
+		out[i][0] = '\0';
+		if (!v)
+			continue;
+		if (civil_parse(v, 0, &c) || tz_to_utc(from, &c, &u) != TZ_OK ||
+		    tz_from_utc(zone, u, &c) != TZ_OK)
+			return;
+		civil_format(&c, 0, out[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		if (out[i][0])
+			json_object_set_new(ev, keys[i], json_string(out[i]));
+	json_object_set_new(ev, "timezone", json_string(zone));
+}
+
+/* An override that cannot be one: a single event of its own. */
+static void stand_alone(struct import *im, const char *why)
+{
+	const char *single = json_string_value(json_object_get(im->item, "single_uid"));
+	const char *rid =
+	    json_string_value(json_object_get(json_object_get(im->item, "rid"), "local"));
+	char msg[600];
+	snprintf(msg, sizeof(msg),
+	         "RECURRENCE-ID %s of UID %.255s %s: kept as a single event with a UID of its own",
+	         rid ? rid : "?", im->uid ? im->uid : "", why);
+	json_array_append_new(json_object_get(im->item, "warnings"),
+	                      json_pack("{s:s, s:s}", "field", "recurrence_id", "message", msg));
+	im->uid = single;
+	json_object_del(im->event, "series_id");
+	json_object_del(im->event, "recurrence_id");
+}
+
+static void on_master(PGresult *res, void *arg)
 {
 	struct import *im = arg;
 	int ok = step_result(im, res);
 	if (ok == 0)
 		return;
-	if (ok > 0 && PQntuples(res) == 1) {
-		snprintf(im->series_id, sizeof(im->series_id), "%s", PQgetvalue(res, 0, 0));
-		im->in.series_id = im->series_id;
-		write_item(im);
+	if (ok < 0) {
+		import_step(im);
 		return;
 	}
-	if (ok > 0)
-		refuse_one(im, "recurrence_id", "no recurring event with this UID to override");
-	import_step(im);
+	int synthetic = json_is_true(json_object_get(im->item, "synthetic"));
+	if (PQntuples(res) != 1) {
+		if (synthetic) { /* its series was refused: nothing to override */
+			import_step(im);
+			return;
+		}
+		stand_alone(im, "has no event in the file or in liaison to override");
+	} else {
+		int override_all_day = json_is_true(json_object_get(im->event, "all_day"));
+		json_t *ex = loads(PQgetvalue(res, 0, 5)), *rd = loads(PQgetvalue(res, 0, 6));
+		struct ical_master m = {PQgetvalue(res, 0, 0),
+		                        PQgetvalue(res, 0, 1),
+		                        PQgetvalue(res, 0, 2)[0] == 't',
+		                        PQgetvalue(res, 0, 3),
+		                        PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4),
+		                        ex,
+		                        rd};
+		char rid[CIVIL_LEN];
+		int placed = ical_import_place_rid(&m, json_object_get(im->item, "rid"),
+		                                   override_all_day, rid, im->walk, &im->budget);
+		if (placed == -2) {
+			json_decref(ex);
+			json_decref(rd);
+			refuse_one(
+			    im, "recurrence_id",
+			    "the file's series are too long to check that this RECURRENCE-ID "
+			    "is one of their occurrences");
+			import_step(im);
+			return;
+		}
+		if (placed == 0) {
+			snprintf(im->series_id, sizeof(im->series_id), "%s", PQgetvalue(res, 0, 0));
+			json_object_set_new(im->event, "series_id", json_string(im->series_id));
+			json_object_set_new(im->event, "recurrence_id", json_string(rid));
+			if (json_is_true(json_object_get(im->item, "utc_times")))
+				restate_in(im->event, m.timezone);
+		} else if (synthetic) {
+			json_decref(ex);
+			json_decref(rd);
+			import_step(im);
+			return;
+		} else {
+			stand_alone(
+			    im, override_all_day != m.all_day
+			            ? "does not match its series (one has dates, the other times)"
+			            : "is not an occurrence of its series");
+		}
+		json_decref(ex);
+		json_decref(rd);
+	}
+	if (write_item(im) < 0)
+		import_step(im);
 }
 
-/* Validates the next item; overrides are checked without their series,
- * whose id is looked up by UID before the write. */
-static int prepare_item(struct import *im, json_t *item)
+/* Starts the next item; 0 when a query was sent, -1 when it was refused
+ * at once. */
+static int start_item(struct import *im, json_t *item)
 {
+	im->item = item;
 	im->event = json_object_get(item, "event");
 	im->uid = json_string_value(json_object_get(item, "uid"));
-	json_t *errors = json_object_get(item, "errors");
-	if (json_array_size(errors)) {
-		refuse(im, im->uid, json_incref(errors));
-		return -1;
-	}
-	json_t *rid = json_incref(json_object_get(im->event, "recurrence_id"));
-	json_object_del(im->event, "recurrence_id");
-	json_object_set_new(im->event, "uid", json_string(im->uid));
-	errors = json_array();
-	event_bufs_free(&im->bufs);
 	im->series_id[0] = '\0';
-	if (event_validate(im->event, im->r->who.org_tz, &im->in, errors) != 0) {
-		refuse(im, im->uid, errors);
-		json_decref(rid);
+	json_t *errors = json_object_get(item, "errors");
+	if (json_array_size(errors) || !im->event) {
+		refuse(im, im->uid, json_incref(errors ? errors : json_array()));
 		return -1;
 	}
-	json_decref(errors);
-	if (rid) {
-		if (civil_parse(json_string_value(rid), im->in.all_day, &im->in.recurrence_id)) {
-			json_decref(rid);
-			refuse_one(im, "recurrence_id", "not a date-time");
-			return -1;
-		}
-		im->in.has_recurrence_id = 1;
-		civil_format(&im->in.recurrence_id, im->in.all_day, im->bufs.rid);
-		json_object_set(im->event, "recurrence_id", rid);
-		json_decref(rid);
+	if (!json_object_get(item, "rid"))
+		return write_item(im);
+	const char *p[] = {im->r->who.org_id, im->uid};
+	if (dbpool_query(im->r->w->db, sql_master, 2, p, on_master, im) != 0) {
+		fail_unavailable(im);
 		return 1;
 	}
 	return 0;
@@ -223,21 +360,11 @@ static int prepare_item(struct import *im, json_t *item)
 static void import_step(struct import *im)
 {
 	while (im->next < json_array_size(im->items)) {
-		json_t *item = json_array_get(im->items, im->next++);
-		int kind = prepare_item(im, item);
-		if (kind < 0)
-			continue;
-		if (kind == 0) {
-			write_item(im);
-			return;
-		}
-		const char *p[] = {im->r->who.org_id, im->uid};
-		if (dbpool_query(im->r->w->db, sql_series_of, 2, p, on_series, im) != 0) {
-			struct req *r = im->r;
-			import_free(im);
-			reply_unavailable(r);
-		}
-		return;
+		int rc = start_item(im, json_array_get(im->items, im->next++));
+		if (rc > 0)
+			return; /* im is gone */
+		if (rc == 0)
+			return; /* a query is on its way */
 	}
 	finish(im);
 }
@@ -246,13 +373,12 @@ static void import_step(struct import *im)
 static json_t *series_first(json_t *items)
 {
 	json_t *out = json_array();
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; out && pass < 2; pass++) {
 		size_t i;
 		json_t *it;
 		json_array_foreach(items, i, it)
 		{
-			int is_override =
-			    json_object_get(json_object_get(it, "event"), "recurrence_id") != NULL;
+			int is_override = json_object_get(it, "rid") != NULL;
 			if (is_override == pass)
 				json_array_append(out, it);
 		}
@@ -261,28 +387,60 @@ static json_t *series_first(json_t *items)
 	return out;
 }
 
+/* A Content-Type that says the text is Latin-1 or Windows-1252. */
+static int says_cp1252(const char *ct)
+{
+	const char *cs = ct ? strcasestr(ct, "charset=") : NULL;
+	if (!cs)
+		return 0;
+	cs += 8;
+	if (*cs == '"')
+		cs++;
+	static const char *const names[] = {"windows-1252", "cp1252", "iso-8859-1",
+	                                    "iso8859-1",    "latin1", "latin-1"};
+	for (size_t i = 0; i < ARRAY_LEN(names); i++)
+		if (!strncasecmp(cs, names[i], strlen(names[i])))
+			return 1;
+	return 0;
+}
+
 void import_calendar(struct req *r)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
 	size_t len = evbuffer_get_length(in);
 	const char *text = (const char *)evbuffer_pullup(in, -1);
 	char err[160];
-	json_t *items = ical_import_parse(text ? text : "", len, r->who.org_tz, err, sizeof(err));
-	if (!items) {
-		reply_problem(r, 400, err);
-		return;
-	}
 	struct import *im = calloc(1, sizeof(*im));
-	if (!im) {
-		json_decref(items);
+	json_t *file_warnings = json_array();
+	if (!im || !file_warnings) {
+		free(im);
+		json_decref(file_warnings);
 		reply_problem(r, 500, "out of memory");
 		return;
 	}
+	json_t *items = ical_import_parse_ex(text ? text : "", len, r->who.org_tz,
+	                                     says_cp1252(req_header(r, "Content-Type")),
+	                                     file_warnings, err, sizeof(err));
+	if (!items) {
+		free(im);
+		json_decref(file_warnings);
+		reply_problem(r, strcmp(err, "out of memory") ? 400 : 500, err);
+		return;
+	}
 	im->r = r;
+	im->budget = (struct ical_budget)ICAL_BUDGET_INIT;
+	im->walk = ical_walk_new();
 	im->items = series_first(items);
 	im->created = json_array();
 	im->updated = json_array();
 	im->unchanged = json_array();
 	im->refused = json_array();
+	im->warnings = file_warnings;
+	if (!im->items || !im->created || !im->updated || !im->unchanged || !im->refused ||
+	    !im->walk) {
+		import_free(im);
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
 	import_step(im);
 }
