@@ -3,6 +3,7 @@
 #define LIAISON_ICAL_IMPORT_H
 
 #include "compat.h"
+#include "recur.h"
 #include "tz.h"
 
 #include <jansson.h>
@@ -37,17 +38,10 @@ json_t *ical_import_parse(const char *text, size_t len, const char *org_tz, char
 json_t *ical_import_parse_ex(const char *text, size_t len, const char *org_tz, int cp1252,
                              json_t *file_warnings, char *err, size_t errlen) WUR;
 
-/* What one import may spend walking recurrence rules (libical takes up to
- * a second for one instance of a rule that has none, such as February
- * 30th): instances, and microseconds spent in the walks. */
-struct ical_budget {
-	long steps;
-	int64_t spent_us, limit_us;
-};
-#define ICAL_BUDGET_INIT                                                                           \
-	{                                                                                          \
-		200000, 0, 1000000                                                                 \
-	}
+/* What one import may spend walking recurrence rules (a struct
+ * recur_budget): instances, and milliseconds spent in the walks. */
+#define ICAL_BUDGET_STEPS 200000
+#define ICAL_BUDGET_MS    1000
 
 /* A stored master, for placing one of its overrides. */
 struct ical_master {
@@ -72,6 +66,6 @@ void ical_walk_free(struct ical_walk *w);
  * before it could tell. */
 int ical_import_place_rid(const struct ical_master *m, json_t *rid, int override_all_day,
                           char out[CIVIL_LEN], struct ical_walk *walk,
-                          struct ical_budget *budget) WUR;
+                          struct recur_budget *budget) WUR;
 
 #endif

@@ -287,13 +287,23 @@ static void localise_until(struct icalrecurrencetype *r, const char *zone)
 void recur_budget_init(struct recur_budget *b, long steps, int64_t ms)
 {
 	b->steps = steps;
-	b->deadline_us = now_monotonic_us() + ms * 1000;
+	b->limit_us = ms * 1000;
+	b->spent_us = 0;
 }
 
-/* One step taken: 0, or -1 when the budget is spent. */
-static int budget_take(struct recur_budget *b)
+/* One step of the iterator, within budget b: the next instance, a null
+ * time at the end, or -1 in *spent when the budget ran out. Time is
+ * counted as spent in the steps, not from a start, so a budget may span
+ * work that waits on the database between its steps (an import). */
+static struct icaltimetype budget_step(icalrecur_iterator *it, struct recur_budget *b, int *spent)
 {
-	return --b->steps < 0 || now_monotonic_us() > b->deadline_us ? -1 : 0;
+	*spent = --b->steps < 0 || b->spent_us >= b->limit_us;
+	if (*spent)
+		return icaltime_null_time();
+	int64_t t0 = now_monotonic_us();
+	struct icaltimetype t = icalrecur_iterator_next(it);
+	b->spent_us += now_monotonic_us() - t0;
+	return t;
 }
 
 /* Where the iteration may start instead of DTSTART, for occurrences from
@@ -349,6 +359,27 @@ static void bound_until(struct icalrecurrencetype *r, const char *zone, int all_
 		r->until = u;
 }
 
+/* The iterator over rrule from dtstart in zone, set for occurrences from
+ * about from_utc to until_utc (INT64_MIN, INT64_MAX: all of them); NULL
+ * when libical cannot step the rule. */
+static icalrecur_iterator *iterator_for(const char *rrule, const char *zone,
+                                        const struct civil *dtstart, int all_day, int64_t from_utc,
+                                        int64_t until_utc)
+{
+	icalerror_clear_errno();
+	struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
+	if (r.freq == ICAL_NO_RECURRENCE)
+		return NULL;
+	localise_until(&r, zone);
+	bound_until(&r, zone, all_day, until_utc);
+	struct civil first = *dtstart;
+	hourly_near(&r, zone, &first, from_utc);
+	icalrecur_iterator *it = icalrecur_iterator_new(r, to_ical(&first, all_day));
+	if (it)
+		start_near(it, &r, zone, dtstart, all_day, from_utc);
+	return it;
+}
+
 long recur_expand_window(const char *rrule, const char *zone, const struct civil *dtstart,
                          int all_day, int64_t from_utc, int64_t until_utc,
                          struct recur_budget *budget, recur_cb cb, void *arg)
@@ -370,26 +401,20 @@ long recur_expand_window(const char *rrule, const char *zone, const struct civil
 		recur_budget_init(&own, RECUR_MAX_ITERATIONS, RECUR_BUDGET_MS);
 		budget = &own;
 	}
-	icalerror_clear_errno();
-	struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
-	if (r.freq == ICAL_NO_RECURRENCE)
-		return -1;
-	localise_until(&r, zone);
-	bound_until(&r, zone, all_day, until_utc);
-	struct civil first = *dtstart;
-	hourly_near(&r, zone, &first, from_utc);
-	icalrecur_iterator *it = icalrecur_iterator_new(r, to_ical(&first, all_day));
+	icalrecur_iterator *it = iterator_for(rrule, zone, dtstart, all_day, from_utc, until_utc);
 	if (!it)
 		return -1;
-	start_near(it, &r, zone, dtstart, all_day, from_utc);
 	long n = 0;
 	int64_t prev_utc = INT64_MIN;
-	for (struct icaltimetype t = icalrecur_iterator_next(it); !icaltime_is_null_time(t);
-	     t = icalrecur_iterator_next(it)) {
-		if (budget_take(budget)) {
+	for (;;) {
+		int spent;
+		struct icaltimetype t = budget_step(it, budget, &spent);
+		if (spent) {
 			n = RECUR_EXHAUSTED;
 			break;
 		}
+		if (icaltime_is_null_time(t))
+			break;
 		struct civil c = {t.year, t.month, t.day, t.hour, t.minute, t.second};
 		enum tz_result tr = tz_to_utc(zone, &c, &start_utc);
 		/* An occurrence in a DST gap moves forward by the gap's length
@@ -414,6 +439,43 @@ long recur_expand_window(const char *rrule, const char *zone, const struct civil
 	}
 	icalrecur_iterator_free(it);
 	return n;
+}
+
+struct recur_walk {
+	icalrecur_iterator *it;
+};
+
+struct recur_walk *recur_walk_new(const char *rrule, const char *zone, const struct civil *dtstart,
+                                  int all_day)
+{
+	struct recur_walk *w = calloc(1, sizeof(*w));
+	if (w && !(w->it = iterator_for(rrule, zone, dtstart, all_day, INT64_MIN, INT64_MAX))) {
+		free(w);
+		w = NULL;
+	}
+	return w;
+}
+
+int recur_walk_next(struct recur_walk *w, struct recur_budget *b, struct civil *out)
+{
+	int spent;
+	struct icaltimetype t = budget_step(w->it, b, &spent);
+	if (spent)
+		return RECUR_EXHAUSTED;
+	if (icaltime_is_null_time(t))
+		return 0;
+	*out = (struct civil){t.year, t.month, t.day, t.hour, t.minute, t.second};
+	if (t.is_date)
+		out->hour = out->minute = out->second = 0;
+	return 1;
+}
+
+void recur_walk_free(struct recur_walk *w)
+{
+	if (!w)
+		return;
+	icalrecur_iterator_free(w->it);
+	free(w);
 }
 
 long recur_expand(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,

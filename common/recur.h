@@ -14,11 +14,12 @@
 #define RECUR_MAX_ITERATIONS 200000
 /* Wall time one expansion may take, in ms. */
 #define RECUR_BUDGET_MS 100
-/* What expansions may cost: iterator steps left, and a monotonic deadline.
- * One budget may serve several expansions (a request's). */
+/* What expansions may cost: iterator steps left, and time spent in them
+ * against a limit. One budget may serve several expansions (a request's,
+ * a file's). */
 struct recur_budget {
 	long steps;
-	int64_t deadline_us;
+	int64_t limit_us, spent_us;
 };
 void recur_budget_init(struct recur_budget *b, long steps, int64_t ms);
 /* The return of an expansion that spent its budget before it was done. */
@@ -47,6 +48,18 @@ long recur_expand_window(const char *rrule, const char *zone, const struct civil
 /* The same from dtstart, with its own budget. */
 long recur_expand(const char *rrule, const char *zone, const struct civil *dtstart, int all_day,
                   int64_t until_utc, recur_cb cb, void *arg);
+
+/* A rule's instances one at a time as libical gives them: wall times, no
+ * instants (a quarter of the cost, for callers that compare wall times:
+ * imports placing overrides), UNTIL read in zone, a DTSTART that is not an
+ * instance skipped. recur_walk_new: NULL when libical cannot step the rule
+ * (or out of memory). recur_walk_next: 1 with *out, 0 at the end, or
+ * RECUR_EXHAUSTED when b ran out. */
+struct recur_walk;
+struct recur_walk *recur_walk_new(const char *rrule, const char *zone, const struct civil *dtstart,
+                                  int all_day) WUR;
+int recur_walk_next(struct recur_walk *w, struct recur_budget *b, struct civil *out);
+void recur_walk_free(struct recur_walk *w);
 
 /* The UTC start of the last occurrence, or INT64_MAX when the rule has no
  * end; for rules without COUNT or UNTIL that is INT64_MAX at once. */

@@ -95,7 +95,7 @@ struct import {
 	/* for checking that overrides' RECURRENCE-IDs are occurrences: a long
 	 * series with overrides far from its start costs one step for each of
 	 * its occurrences before each of them */
-	struct ical_budget budget;
+	struct recur_budget budget;
 	struct ical_walk *walk; /* the last master's occurrences walked so far */
 };
 
@@ -428,7 +428,7 @@ void import_calendar(struct req *r)
 		return;
 	}
 	im->r = r;
-	im->budget = (struct ical_budget)ICAL_BUDGET_INIT;
+	recur_budget_init(&im->budget, ICAL_BUDGET_STEPS, ICAL_BUDGET_MS);
 	im->walk = ical_walk_new();
 	im->items = series_first(items);
 	im->created = json_array();

@@ -68,7 +68,7 @@ struct occwork {
 	json_t *exdates;
 	/* Series whose expansion ran out of budget: named in the answer. */
 	json_t *incomplete;
-	int64_t deadline_us; /* for the whole request's expansions */
+	struct recur_budget spent; /* the whole request's expansions */
 };
 
 static int occ_push(struct occwork *w, const struct occ *o)
@@ -153,11 +153,13 @@ static void expand_series(struct occwork *w, int row)
 	/* Each series within a budget of its own, and all of them within the
 	 * request's: what runs out is named in the answer, not cut silently. */
 	struct recur_budget budget;
+	int64_t left = w->spent.limit_us - w->spent.spent_us;
 	recur_budget_init(&budget, RECUR_MAX_ITERATIONS, RECUR_BUDGET_MS);
-	if (budget.deadline_us > w->deadline_us)
-		budget.deadline_us = w->deadline_us;
+	if (budget.limit_us > left)
+		budget.limit_us = left;
 	long got = recur_expand_window(rrule, tz, &start, w->all_day, w->from - w->dur, w->to,
 	                               &budget, on_occurrence, w);
+	w->spent.spent_us += budget.spent_us;
 	if (got == RECUR_EXHAUSTED)
 		json_array_append_new(w->incomplete, json_string(PQgetvalue(w->res, row, C_ID)));
 	if (got >= 0 || got == RECUR_EXHAUSTED) {
@@ -313,7 +315,7 @@ static void on_candidates(PGresult *res, void *arg)
 	}
 	w->res = res;
 	w->incomplete = json_array();
-	w->deadline_us = now_monotonic_us() + OCC_BUDGET_MS * 1000;
+	recur_budget_init(&w->spent, 0, OCC_BUDGET_MS);
 	int n = PQntuples(res);
 	if (n > MAX_CANDIDATES * 2) {
 		json_decref(w->incomplete);

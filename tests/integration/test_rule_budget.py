@@ -86,3 +86,41 @@ def test_stored_rules_that_never_match_are_bounded_everywhere(ctx):
     t0 = time.monotonic()
     r = d.request("GET", "/v1/events?from=2027-01-01&to=2027-12-31", token=k["cabc"])
     assert r.status == 200 and time.monotonic() - t0 < 3
+
+
+def vtimezone_file(freq):
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+            "BEGIN:VTIMEZONE\r\nTZID:Evil\r\n"
+            "BEGIN:STANDARD\r\nDTSTART:19000101T000000\r\n"
+            f"RRULE:FREQ={freq}\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000\r\nEND:STANDARD\r\n"
+            "BEGIN:DAYLIGHT\r\nDTSTART:19000101T003000\r\n"
+            f"RRULE:FREQ={freq}\r\nTZOFFSETFROM:+0000\r\nTZOFFSETTO:+0100\r\nEND:DAYLIGHT\r\n"
+            "END:VTIMEZONE\r\n"
+            "BEGIN:VEVENT\r\nUID:evil@t\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART;TZID=Evil:20270104T090000\r\nSUMMARY:Evil zone\r\nEND:VEVENT\r\n"
+            "BEGIN:VEVENT\r\nUID:plain@t\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART:20270104T090000Z\r\nSUMMARY:Plain\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int([x for x in f if x.startswith("VmHWM:")][0].split()[1])
+
+
+def test_vtimezone_rules_in_a_file_are_bounded(ctx):
+    """Issue 15, item 4: a 423-byte file whose VTIMEZONE observances repeat
+    hourly or by the minute cost 6-33 s and 219-830 MB; such a VTIMEZONE
+    is ignored (its events are refused by name), the rest imported."""
+    db, k, d = world(ctx)
+    for freq in ["HOURLY", "MINUTELY", "SECONDLY", "DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11"]:
+        t0 = time.monotonic()
+        r = d.request("POST", "/v1/events", token=k["host"], body=vtimezone_file(freq),
+                      headers={"Content-Type": "text/calendar"})
+        took = time.monotonic() - t0
+        assert r.status == 200 and took < 2, (freq, took, r)
+        got = r.json()
+        assert [x["uid"] for x in got["refused"]] == ["evil@t"], (freq, got)
+        assert len(got["created"]) + len(got["unchanged"]) == 1, got
+        assert any("VTIMEZONE" in w["field"] or "Evil" in w["message"]
+                   for w in got["warnings"]), got
+    assert rss_kb(d.proc.pid) < 400 * 1024
