@@ -809,7 +809,10 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	sc->base = event_base_new();
 	if (!sc->base || instance_id(sc->instance) != 0)
 		goto fail;
-	struct dbpool_options opt = {.conninfo = cfg->database, .size = 6, .queue_max = 100000};
+	struct dbpool_options opt = {.conninfo = cfg->database,
+	                             .size = 6,
+	                             .queue_max = 100000,
+	                             .query_timeout_ms = cfg->db_query_timeout_ms};
 	struct sender_options so = {.timeout_ms = cfg->webhook_timeout_ms,
 	                            .allow_private = cfg->webhook_allow_private,
 	                            .ca_file = cfg->webhook_ca_file};
