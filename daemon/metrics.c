@@ -37,7 +37,8 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_webhook_attempts_total",        "liaison_webhook_delivered_total",
     "liaison_webhook_failed_attempts_total", "liaison_webhook_endpoints_disabled_total",
     "liaison_feed_vevents_memory_total",     "liaison_feed_vevents_stored_total",
-    "liaison_feed_vevents_rendered_total"};
+    "liaison_feed_vevents_rendered_total",   "liaison_reminder_plan_failures_total",
+    "liaison_reminder_plans_parked_total",   "liaison_webhook_messages_withheld_total"};
 
 static size_t status_slot(int status)
 {
