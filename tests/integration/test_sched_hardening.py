@@ -320,3 +320,46 @@ def test_a_rate_limited_endpoint_counts_only_real_attempts(ctx):
         assert i["attempts"] <= 1, i
     waiting = [i for i in items if not i["attempt_log"]]
     assert waiting and waiting[0]["state"] == "pending", items
+
+
+def test_concurrent_creates_with_one_idempotency_key(ctx):
+    db, k, d = world(ctx)
+    body = {"kind": "meeting", "title": "Idempotent", "timezone": "Asia/Ho_Chi_Minh",
+            "start": "2027-06-01T09:00:00"}
+    for round_ in range(8):
+        key = f"race-{round_}"
+        answers = []
+
+        def create():
+            answers.append(d.request("POST", "/v1/events", token=k["editor"], body=body,
+                                     headers={"Idempotency-Key": key}))
+        threads = [threading.Thread(target=create) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ids = set()
+        for r in answers:
+            if r.status == 409:
+                p = problem(r, 409)
+                assert [e["field"] for e in p["errors"]] == ["Idempotency-Key"], p
+                continue
+            assert r.status == 201, r
+            ids.add(r.json()["id"])
+        assert len(ids) == 1, ids
+    assert ctx.cluster.psql("SELECT count(*) FROM events WHERE title = 'Idempotent'",
+                            dbname(db)) == "8"
+
+
+def test_first_key_for_an_org_that_has_one_is_a_conflict(ctx):
+    db, k, d = world(ctx)
+    r = d.request("POST", "/v1/orgs", token=k["host"], body={
+        "slug": "da-nang", "name": "Da Nang", "timezone": "Asia/Ho_Chi_Minh"})
+    assert r.status == 201, r
+    r = d.request("POST", "/v1/orgs/da-nang/keys", token=k["host"], body={})
+    assert r.status == 201, r
+    p = problem(d.request("POST", "/v1/orgs/da-nang/keys", token=k["host"], body={}), 409)
+    assert "already" in p["detail"], p
+    problem(d.request("POST", "/v1/orgs/no-such-org/keys", token=k["host"], body={}), 404)
+    # The partner's key already exists too (made on the command line).
+    problem(d.request("POST", "/v1/orgs/cabc/keys", token=k["host"], body={}), 409)
