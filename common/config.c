@@ -51,6 +51,9 @@ static const struct setting settings[] = {
      "database connections per worker thread"},
     {"db_queue_max", K_INT, OFF(db_queue_max), 1, 100000, false, "1024",
      "queries waiting per worker thread before 503"},
+    {"db_query_timeout", K_DURATION, OFF(db_query_timeout_ms), 100, 0, false, "5s",
+     "deadline of every database query (statement_timeout, and a client-side timer for a "
+     "server that does not answer): 503 with Retry-After past it"},
     {"max_body", K_BYTES, OFF(max_body), 1, 0, false, "1048576", "largest request body, in bytes"},
     {"render_memory", K_BYTES, OFF(render_memory), 0, 0, false, "67108864",
      "bytes of heap the worker threads touch at start for renderings, shared among them "
@@ -187,6 +190,8 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 		if (duration_parse(value, (int64_t *)base))
 			return bad(err, errlen,
 			           "must be an integer and a unit (ms, s, m, h, d), e.g. 15s");
+		if (*(int64_t *)base < s->min)
+			return snprintf(err, errlen, "must be at least %ld ms", s->min), -1;
 		return 0;
 	case K_DURATIONS:
 		if (duration_list_parse(value, cfg->webhook_retry_schedule_ms, CONFIG_MAX_RETRIES,

@@ -25,6 +25,7 @@ struct config {
 	int64_t max_body;      /* bytes; larger request bodies get 413 */
 	int64_t render_memory; /* bytes touched at start by the workers, for renderings */
 	int64_t request_timeout_ms;
+	int64_t db_query_timeout_ms; /* deadline of every database statement */
 	int64_t shutdown_timeout_ms;
 	int64_t webhook_timeout_ms;
 	int64_t webhook_retry_schedule_ms[CONFIG_MAX_RETRIES];

@@ -18,7 +18,21 @@
  * behind it. Each job ends with its own Sync, so it is its own transaction
  * and an error in one does not touch its neighbours. A job's callback runs
  * once its Sync came back, after the connection's state is consistent
- * again, so a callback may submit more work or see the connection reset. */
+ * again, so a callback may submit more work or see the connection reset.
+ *
+ * Deadlines: each session sets statement_timeout to the pool's query
+ * timeout, so the server ends a statement that runs too long (its answer,
+ * SQLSTATE 57014, reaches the caller as a NULL result: 503). A server that
+ * does not answer at all (a frozen host or process, a partition: the
+ * kernel may still acknowledge our bytes, so TCP sees nothing wrong) is
+ * caught by a timer per connection, set for the oldest job in flight a
+ * little after that timeout: the connection is reset, which fails its
+ * jobs, and so is every other connection that has heard nothing from the
+ * server since that job was sent (they would hang the same way); with
+ * none left up, work is refused at once until a connection is made again.
+ * Work waiting in the queue for a connection waits at most the timeout.
+ * TCP keepalives (libpq's keepalives options, which a conninfo may
+ * override) find a dead peer on an idle connection. */
 #include "dbpool.h"
 
 #include "log.h"
@@ -34,8 +48,14 @@
 #define BACKOFF_MAX_MS    2000
 #define CONNECT_TIMEOUT_S 10
 
-static const char base_setup_sql[] = "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; "
+/* statement_timeout is added per pool: its query timeout. */
+static const char base_setup_sql[] = "SET TIME ZONE 'UTC'; "
                                      "SET idle_in_transaction_session_timeout = '60s'";
+
+/* How long after the query timeout a silent server loses the connection:
+ * a quarter of the timeout, within [500 ms, 2 s]. */
+#define GRACE_MIN_MS 500
+#define GRACE_MAX_MS 2000
 
 enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 
@@ -53,6 +73,7 @@ struct dbjob {
 	int by_text;    /* match prepared statements by text, not address */
 	int quick;      /* one of the pool's quick statements */
 	enum job_phase phase;
+	int64_t at_us;    /* monotonic: when queued, then when sent */
 	int slot;         /* the prepared statement it prepares, or -1 */
 	PGresult *result; /* the first error, else the last result */
 	int nparams;
@@ -69,6 +90,9 @@ struct dbconn {
 	struct event *ev;          /* read (persistent) once ready; poll events while connecting */
 	struct event *wev;         /* write readiness while PQflush has more to send */
 	struct event *retry;       /* reconnect timer */
+	struct event *deadline;    /* the server must have answered by then */
+	int64_t setup_us;          /* monotonic: when SETUP began */
+	int64_t heard_us;          /* monotonic: when the server last sent anything */
 	struct dbjob *head, *tail; /* jobs in flight, in the order sent */
 	int inflight;
 	int slow_inflight; /* of those, not quick: nothing may be queued behind */
@@ -95,6 +119,9 @@ struct dbpool {
 	int size;
 	int queue_max;
 	struct dbjob *queue_head, *queue_tail;
+	struct event *queue_timer; /* fails work queued longer than the timeout */
+	int64_t timeout_ms;        /* statement_timeout */
+	int64_t deadline_ms;       /* the client's: timeout_ms and a grace */
 	int backoff_ms;
 	/* Set when a failure left no connection up; cleared by a successful
 	 * connect. While set, work is refused at once; before the first
@@ -104,13 +131,14 @@ struct dbpool {
 	db_connected_cb on_connected;
 	void *cb_arg;
 	_Atomic int n_connected, n_busy, n_queued;
-	_Atomic uint64_t connect_failures, queries, refused, pipelined;
+	_Atomic uint64_t connect_failures, queries, refused, pipelined, timeouts;
 	_Atomic uint64_t callback_max_us; /* the longest a callback held the loop */
 };
 
 static void conn_connect(struct dbconn *c);
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
 static void pool_dispatch(struct dbpool *p);
+static void queue_arm(struct dbpool *p);
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -207,6 +235,7 @@ static void job_fail(struct dbjob *j)
 static void queue_push(struct dbpool *p, struct dbjob *j)
 {
 	j->next = NULL;
+	j->at_us = now_monotonic_us();
 	if (p->queue_tail)
 		p->queue_tail->next = j;
 	else
@@ -233,6 +262,35 @@ static void queue_fail_all(struct dbpool *p)
 	struct dbjob *j;
 	while ((j = queue_pop(p)))
 		job_fail(j);
+}
+
+/* The queue timer: set for when the oldest queued job has waited the
+ * timeout, or off with nothing queued. */
+static void queue_arm(struct dbpool *p)
+{
+	if (!p->queue_head) {
+		evtimer_del(p->queue_timer);
+		return;
+	}
+	int64_t left = p->queue_head->at_us + p->timeout_ms * 1000 - now_monotonic_us();
+	if (left < 0)
+		left = 0;
+	struct timeval tv = {left / 1000000, left % 1000000};
+	evtimer_add(p->queue_timer, &tv);
+}
+
+static void queue_expire(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct dbpool *p = arg;
+	int64_t now = now_monotonic_us();
+	/* Callbacks may queue more work: that is newer, and stops the loop. */
+	while (p->queue_head && p->queue_head->at_us + p->timeout_ms * 1000 <= now) {
+		atomic_fetch_add(&p->timeouts, 1);
+		job_fail(queue_pop(p));
+	}
+	queue_arm(p);
 }
 
 /* ---- connection lifecycle ------------------------------------------------ */
@@ -301,6 +359,7 @@ static void conn_reset(struct dbconn *c, const char *why)
 		c->result = NULL;
 	}
 	c->state = C_DOWN;
+	evtimer_del(c->deadline);
 	forget_prepared(c);
 	if (was_ready)
 		atomic_fetch_sub(&p->n_connected, 1);
@@ -317,6 +376,58 @@ static void conn_reset(struct dbconn *c, const char *why)
 		struct dbjob *next = j->next;
 		job_fail(j);
 		j = next;
+	}
+}
+
+/* The deadline timer: for the end of SETUP, or for the oldest job in flight
+ * (the others were sent after it); off when idle. */
+static int64_t conn_waiting_since(const struct dbconn *c)
+{
+	if (c->state == C_SETUP)
+		return c->setup_us;
+	if (c->state == C_READY && c->head)
+		return c->head->at_us;
+	return -1;
+}
+
+static void conn_arm_deadline(struct dbconn *c)
+{
+	int64_t since = conn_waiting_since(c);
+	if (since < 0) {
+		evtimer_del(c->deadline);
+		return;
+	}
+	int64_t left = since + c->pool->deadline_ms * 1000 - now_monotonic_us();
+	if (left < 0)
+		left = 0;
+	struct timeval tv = {left / 1000000, left % 1000000};
+	evtimer_add(c->deadline, &tv);
+}
+
+static void conn_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct dbconn *c = arg;
+	struct dbpool *p = c->pool;
+	int64_t since = conn_waiting_since(c);
+	if (since < 0)
+		return;
+	if (now_monotonic_us() < since + p->deadline_ms * 1000) {
+		conn_arm_deadline(c);
+		return;
+	}
+	char why[128];
+	snprintf(why, sizeof(why), "the database did not answer within %lld ms",
+	         (long long)p->deadline_ms);
+	atomic_fetch_add(&p->timeouts, 1);
+	conn_reset(c, why);
+	/* The server is frozen or out of reach, most likely: the connections
+	 * that have heard nothing from it since would hang the same way. */
+	for (int i = 0; i < p->size; i++) {
+		struct dbconn *o = &p->conns[i];
+		if (o != c && o->state == C_READY && o->heard_us < since)
+			conn_reset(o, "no answer from the database on another connection either");
 	}
 }
 
@@ -359,14 +470,23 @@ static void conn_poll_connect(struct dbconn *c)
 	}
 	c->state = C_SETUP;
 	c->setup_preparing = 0;
+	c->setup_us = now_monotonic_us();
+	conn_arm_deadline(c);
 	if (PQflush(c->pg) == 1)
 		event_add(c->wev, NULL);
 }
 
 static void conn_connect(struct dbconn *c)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {c->pool->conninfo, "liaisond", NULL};
+	/* Keepalives first: the conninfo (dbname, expanded) may override them.
+	 * libpq ignores them on a Unix socket. */
+	char user_timeout[24];
+	snprintf(user_timeout, sizeof(user_timeout), "%lld", (long long)c->pool->deadline_ms);
+	const char *keys[] = {
+	    "keepalives",       "keepalives_idle", "keepalives_interval",       "keepalives_count",
+	    "tcp_user_timeout", "dbname",          "fallback_application_name", NULL};
+	const char *vals[] = {"1",        "10", "5", "3", user_timeout, c->pool->conninfo,
+	                      "liaisond", NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		c->state = C_CONNECTING; /* so that reset counts a failure */
@@ -386,6 +506,8 @@ static void conn_ready(struct dbconn *c)
 		return;
 	}
 	c->state = C_READY;
+	c->heard_us = now_monotonic_us();
+	conn_arm_deadline(c);
 	p->backoff_ms = 0;
 	p->down = 0;
 	int first = atomic_fetch_add(&p->n_connected, 1) == 0;
@@ -507,11 +629,14 @@ static void conn_send(struct dbconn *c, struct dbjob *j)
 {
 	struct dbpool *p = c->pool;
 	j->next = NULL;
+	j->at_us = now_monotonic_us();
 	if (c->tail)
 		c->tail->next = j;
 	else
 		c->head = j;
 	c->tail = j;
+	if (c->head == j)
+		conn_arm_deadline(c);
 	if (c->inflight++ == 0)
 		atomic_fetch_add(&p->n_busy, 1);
 	else
@@ -630,6 +755,15 @@ static void jobs_deliver(struct dbpool *p, struct dbjob *j)
 		struct dbjob *next = j->next;
 		PGresult *res = j->result;
 		j->result = NULL;
+		if (res && !strcmp(db_sqlstate(res), "57014")) {
+			/* Cancelled at its deadline (statement_timeout): to the caller
+			 * the database did not answer in time. */
+			atomic_fetch_add(&p->timeouts, 1);
+			log_warn("database statement cancelled at its deadline (%lld ms): %.60s",
+			         (long long)p->timeout_ms, j->sql);
+			PQclear(res);
+			res = NULL;
+		}
 		if (j->cb) {
 			int64_t t0 = now_monotonic_us();
 			j->cb(res, j->arg);
@@ -680,6 +814,7 @@ static void conn_on_readable(struct dbconn *c)
 		conn_reset(c, PQerrorMessage(c->pg));
 		return;
 	}
+	c->heard_us = now_monotonic_us();
 	conn_drain_notifies(c);
 	if (c->state == C_SETUP) {
 		int failed = 0;
@@ -707,6 +842,8 @@ static void conn_on_readable(struct dbconn *c)
 	jobs_deliver(c->pool, done);
 	if (bad && c->pg == pg && c->state == C_READY)
 		conn_reset(c, "unexpected result in a pipeline");
+	else if (c->pg == pg && c->state == C_READY)
+		conn_arm_deadline(c); /* for the job now oldest, or off */
 	pool_dispatch(c->pool);
 }
 
@@ -754,21 +891,25 @@ struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *
 	p->cb_arg = opt->cb_arg;
 	p->prepare = opt->prepare;
 	p->quick = opt->quick;
+	p->timeout_ms = opt->query_timeout_ms > 0 ? opt->query_timeout_ms : DBPOOL_QUERY_TIMEOUT_MS;
+	int64_t grace = p->timeout_ms / 4;
+	grace = grace < GRACE_MIN_MS ? GRACE_MIN_MS : grace > GRACE_MAX_MS ? GRACE_MAX_MS : grace;
+	p->deadline_ms = p->timeout_ms + grace;
 	p->conninfo = strdup(opt->conninfo ? opt->conninfo : "");
-	size_t n = sizeof(base_setup_sql) + (opt->setup_sql ? strlen(opt->setup_sql) + 2 : 0);
+	size_t n = sizeof(base_setup_sql) + 48 + (opt->setup_sql ? strlen(opt->setup_sql) + 2 : 0);
 	p->setup_sql = malloc(n);
 	p->conns = calloc((size_t)p->size, sizeof(struct dbconn));
-	if (!p->conninfo || !p->setup_sql || !p->conns)
+	p->queue_timer = evtimer_new(base, queue_expire, p);
+	if (!p->conninfo || !p->setup_sql || !p->conns || !p->queue_timer)
 		goto fail;
-	strcpy(p->setup_sql, base_setup_sql);
-	if (opt->setup_sql) {
-		strcat(p->setup_sql, "; ");
-		strcat(p->setup_sql, opt->setup_sql);
-	}
+	snprintf(p->setup_sql, n, "%s; SET statement_timeout = %lld%s%s", base_setup_sql,
+	         (long long)p->timeout_ms, opt->setup_sql ? "; " : "",
+	         opt->setup_sql ? opt->setup_sql : "");
 	for (int i = 0; i < p->size; i++) {
 		p->conns[i].pool = p;
 		p->conns[i].retry = evtimer_new(base, retry_cb, &p->conns[i]);
-		if (!p->conns[i].retry)
+		p->conns[i].deadline = evtimer_new(base, conn_on_deadline, &p->conns[i]);
+		if (!p->conns[i].retry || !p->conns[i].deadline)
 			goto fail;
 	}
 	for (int i = 0; i < p->size; i++)
@@ -791,6 +932,8 @@ void dbpool_free(struct dbpool *p)
 		conn_clear_events(c);
 		if (c->retry)
 			event_free(c->retry);
+		if (c->deadline)
+			event_free(c->deadline);
 		if (c->pg)
 			PQfinish(c->pg);
 		PQclear(c->result);
@@ -801,6 +944,8 @@ void dbpool_free(struct dbpool *p)
 		forget_prepared(c);
 	}
 	free(p->conns);
+	if (p->queue_timer)
+		event_free(p->queue_timer);
 	free(p->setup_sql);
 	free(p->conninfo);
 	free(p);
@@ -825,6 +970,8 @@ static int submit(struct dbpool *p, struct dbjob *j)
 	/* Behind work already queued, so that jobs keep their order. */
 	queue_push(p, j);
 	pool_dispatch(p);
+	if (p->queue_head && !evtimer_pending(p->queue_timer, NULL))
+		queue_arm(p);
 	return 0;
 }
 
@@ -866,5 +1013,6 @@ void dbpool_get_stats(const struct dbpool *p, struct dbpool_stats *out)
 	out->queries = atomic_load(&p->queries);
 	out->refused = atomic_load(&p->refused);
 	out->pipelined = atomic_load(&p->pipelined);
+	out->timeouts = atomic_load(&p->timeouts);
 	out->callback_max_us = atomic_load(&p->callback_max_us);
 }

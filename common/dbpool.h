@@ -3,7 +3,12 @@
  * Every call is made from the loop's thread. A query either gets a
  * callback exactly once (return 0) or is refused at once (return -1: the
  * database is down or the queue is full), so callers answer 503 without
- * waiting. Connections that break are re-established with backoff. */
+ * waiting. Connections that break are re-established with backoff.
+ *
+ * Every statement has a deadline (query_timeout_ms): the server cancels
+ * it then (statement_timeout), and a server that does not answer at all
+ * (a frozen host, a partition) loses the connection a moment later, so a
+ * callback always comes within about the deadline, never later. */
 #ifndef LIAISON_DBPOOL_H
 #define LIAISON_DBPOOL_H
 
@@ -15,7 +20,11 @@
 
 struct dbpool;
 
-/* res is NULL when the connection failed; otherwise the query's last
+#define DBPOOL_QUERY_TIMEOUT_MS 5000
+
+/* res is NULL when the database did not answer in time (the connection
+ * failed, the server did not answer within the deadline, or it cancelled
+ * the statement at the deadline): answer 503. Otherwise the query's last
  * result, which may be an error result (check PQresultStatus). The pool
  * clears res after the callback returns. */
 typedef void (*db_result_cb)(PGresult *res, void *arg);
@@ -28,6 +37,8 @@ struct dbpool_options {
 	const char *conninfo;
 	int size;
 	int queue_max;
+	/* The deadline of each statement, in ms; 0: DBPOOL_QUERY_TIMEOUT_MS. */
+	int64_t query_timeout_ms;
 	const char *setup_sql; /* extra statements run on each new connection */
 	/* Statement literals (as later passed to dbpool_query), NULL-terminated,
 	 * that each new connection prepares before it takes work; may be NULL. */
@@ -50,6 +61,7 @@ struct dbpool_stats {
 	uint64_t queries;
 	uint64_t refused;
 	uint64_t pipelined;       /* jobs sent behind others in flight */
+	uint64_t timeouts;        /* statements past their deadline (either side) */
 	uint64_t callback_max_us; /* the longest one result's callback took */
 };
 

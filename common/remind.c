@@ -53,8 +53,15 @@ static int on_start(const struct civil *s, int64_t start_utc, void *arg)
 	return 0;
 }
 
+static int64_t failed(const char **why, const char *reason)
+{
+	if (why)
+		*why = reason;
+	return -1;
+}
+
 int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until, remind_cb cb,
-                    void *arg)
+                    void *arg, const char **why)
 {
 	struct planwork w = {
 	    .ev = ev, .after = after, .stopped_at = INT64_MAX, .cb = cb, .arg = arg};
@@ -64,16 +71,20 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 	{
 		if (w.ntriggers == sizeof(w.offsets) / sizeof(w.offsets[0]) || !json_is_string(v) ||
 		    ical_duration_parse(json_string_value(v), &w.offsets[w.ntriggers]))
-			return -1;
+			return failed(why, "a reminder is not an RFC 5545 duration");
 		w.ntriggers++;
 	}
 	if (w.ntriggers == 0)
 		return INT64_MAX;
 	w.dur = civil_to_epoch(&ev->end) - civil_to_epoch(&ev->start);
 	/* Occurrences that start by `after` fire by then: the walk starts there. */
-	if (recur_expand_window(ev->rrule, ev->zone, &ev->start, ev->all_day, after, until, NULL,
-	                        on_start, &w) < 0)
-		return -1;
+	long got = recur_expand_window(ev->rrule, ev->zone, &ev->start, ev->all_day, after, until,
+	                               NULL, on_start, &w);
+	if (got == RECUR_EXHAUSTED)
+		return failed(why, "the recurrence rule takes too long to expand");
+	if (got < 0)
+		return failed(why, "the recurrence rule cannot be expanded (libical cannot step "
+		                   "it, or its times cannot be placed in its zone)");
 	json_array_foreach(ev->rdates, i, v)
 	{
 		struct civil c;
@@ -86,5 +97,5 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 		if (u < until)
 			on_start(&c, u, &w);
 	}
-	return w.failed ? -1 : w.stopped_at;
+	return w.failed ? failed(why, "out of memory") : w.stopped_at;
 }

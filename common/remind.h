@@ -38,8 +38,10 @@ typedef int (*remind_cb)(const struct remind_fire *f, void *arg);
 /* Calls cb, in no particular order, for every fire time after `after`
  * (exclusive) of occurrences starting before `until`. Returns the start of
  * the occurrence where the cap stopped it (continue from there), INT64_MAX
- * when every occurrence before until was planned, or -1 on error. */
+ * when every occurrence before until was planned, or -1 on error, with
+ * *why (when why is not NULL) saying what failed in words for a log line
+ * or an API answer. */
 int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until, remind_cb cb,
-                    void *arg);
+                    void *arg, const char **why);
 
 #endif

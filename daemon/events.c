@@ -45,6 +45,7 @@ struct evop {
 	char idem_key[256];
 	char body_hash[TOKEN_HASH_HEX + 1];
 	int creating;
+	int idem_again; /* the key was taken by a concurrent create: asked once more */
 	int cancelling;
 	int occurrence;    /* DELETE .../occurrences/{rid}: answers 200 */
 	json_t *series;    /* create: the master an override belongs to */
@@ -94,6 +95,8 @@ static int op_submit(struct evop *op, const char *sql, int n, const char *const 
 	return 0;
 }
 
+static void check_refs(struct evop *op);
+
 /* A result that is neither an outage nor an error, or the answer is sent. */
 static int op_result_ok(struct evop *op, PGresult *res)
 {
@@ -105,6 +108,17 @@ static int op_result_ok(struct evop *op, PGresult *res)
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return 1;
 	const char *state = db_sqlstate(res);
+	const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+	if (!strcmp(state, "23505") && constraint && !strcmp(constraint, "idempotency_keys_pkey")) {
+		/* A concurrent create with this key won: its answer is replayed
+		 * (or the key's body differs: 409), as for a later retry. */
+		if (!op->idem_again++)
+			check_refs(op);
+		else
+			op_fail_field(op, 409, "Idempotency-Key",
+			              "a request with this key is under way");
+		return 0;
+	}
 	if (!strcmp(state, "23505")) {
 		op_fail_field(op, 409, "uid", "an event with this uid (or this occurrence) exists");
 		return 0;

@@ -37,7 +37,8 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_webhook_attempts_total",        "liaison_webhook_delivered_total",
     "liaison_webhook_failed_attempts_total", "liaison_webhook_endpoints_disabled_total",
     "liaison_feed_vevents_memory_total",     "liaison_feed_vevents_stored_total",
-    "liaison_feed_vevents_rendered_total"};
+    "liaison_feed_vevents_rendered_total",   "liaison_reminder_plan_failures_total",
+    "liaison_reminder_plans_parked_total",   "liaison_webhook_messages_withheld_total"};
 
 static size_t status_slot(int status)
 {
@@ -216,6 +217,9 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 	     "Queries refused (database down or queue full)."},
 	    {"liaison_db_pipelined_total", "counter",
 	     "Queries sent behind others in flight on a connection."},
+	    {"liaison_db_query_timeouts_total", "counter",
+	     "Queries past db_query_timeout (cancelled by the server, unanswered, or queued "
+	     "too long): answered 503."},
 	};
 	int rc = 0;
 	for (size_t k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
@@ -226,10 +230,10 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 				continue;
 			struct dbpool_stats st;
 			dbpool_get_stats(srv->workers[i].db, &st);
-			const uint64_t v[] = {(uint64_t)st.size,   (uint64_t)st.connected,
-			                      (uint64_t)st.busy,   (uint64_t)st.queued,
-			                      st.connect_failures, st.queries,
-			                      st.refused,          st.pipelined};
+			const uint64_t v[] = {
+			    (uint64_t)st.size,   (uint64_t)st.connected, (uint64_t)st.busy,
+			    (uint64_t)st.queued, st.connect_failures,    st.queries,
+			    st.refused,          st.pipelined,           st.timeouts};
 			rc |= evbuffer_add_printf(out, "%s{worker=\"%d\"} %llu\n", g[k].name, i,
 			                          (unsigned long long)v[k]) < 0;
 		}

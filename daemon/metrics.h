@@ -26,9 +26,12 @@ enum metric_counter {
 	M_WEBHOOK_DELIVERED,
 	M_WEBHOOK_FAILED_ATTEMPTS,
 	M_WEBHOOK_ENDPOINTS_DISABLED,
-	M_FEED_VEVENTS_MEMORY,   /* VEVENTs a rendering found in memory */
-	M_FEED_VEVENTS_STORED,   /* ... took from the database's stored texts */
-	M_FEED_VEVENTS_RENDERED, /* ... rendered through libical */
+	M_FEED_VEVENTS_MEMORY,    /* VEVENTs a rendering found in memory */
+	M_FEED_VEVENTS_STORED,    /* ... took from the database's stored texts */
+	M_FEED_VEVENTS_RENDERED,  /* ... rendered through libical */
+	M_REMINDER_PLAN_FAILURES, /* plans that failed, retries included */
+	M_REMINDER_PLANS_PARKED,  /* events whose plan failed a first time */
+	M_WEBHOOK_WITHHELD,       /* messages cancelled at claim: no longer visible */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);

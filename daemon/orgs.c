@@ -170,6 +170,9 @@ static void on_key_created(PGresult *res, void *arg)
 	if (result_ok(r, res)) {
 		if (PQntuples(res) != 1) {
 			reply_problem(r, 404, "no such org");
+		} else if (PQgetisnull(res, 0, 0)) { /* a first key, and the org has one */
+			reply_problem(r, 409,
+			              "this org already has a key: its own admins make the others");
 		} else {
 			char loc[64];
 			snprintf(loc, sizeof(loc), "/v1/keys/%s", PQgetvalue(res, 0, 0));
@@ -256,12 +259,15 @@ void orgs_create_first_key(struct req *r)
 	json_t *body;
 	if (!key_body(r, &name, &role, &body, 0))
 		return;
+	/* No row: no such org; a row of NULLs: the org has a key already. */
 	key_insert(
 	    r,
-	    "INSERT INTO api_keys (org_id, name, role, token_hash) "
-	    "SELECT o.id, $2, $3, $4 FROM orgs o WHERE o.slug = $1 AND NOT EXISTS "
+	    "WITH o AS (SELECT id FROM orgs WHERE slug = $1), "
+	    "k AS (INSERT INTO api_keys (org_id, name, role, token_hash) "
+	    "SELECT o.id, $2, $3, $4 FROM o WHERE NOT EXISTS "
 	    "(SELECT 1 FROM api_keys k WHERE k.org_id = o.id AND k.revoked_at IS NULL) "
-	    "RETURNING id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+	    "RETURNING id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "AS at) SELECT k.id, k.name, k.role, k.at FROM o LEFT JOIN k ON true",
 	    slug, name ? name : "", "admin");
 	json_decref(body);
 }

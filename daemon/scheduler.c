@@ -33,14 +33,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_BATCH        64
-#define FIRE_BATCH        1000
-#define CLAIM_BATCH       256
-#define POLL_MS           1000
-#define BEHIND_MS         250 /* wait when work is due but could not be taken */
-#define PLAN_HORIZON_S    (400LL * 86400)
-#define EXTEND_EVERY_MS   (3600LL * 1000)
-#define LEASE_MARGIN_MS   5000
+#define PLAN_BATCH      64
+#define FIRE_BATCH      1000
+#define CLAIM_BATCH     256
+#define POLL_MS         1000
+#define BEHIND_MS       250 /* wait when work is due but could not be taken */
+#define PLAN_HORIZON_S  (400LL * 86400)
+#define EXTEND_EVERY_MS (3600LL * 1000)
+#define LEASE_MARGIN_MS 5000
+/* The longest a claimed message waits in memory for its endpoint's rate
+ * limit: well inside its lease, so no other claim takes it meanwhile. */
+#define RATE_WAIT_MAX_MS  (LEASE_MARGIN_MS - 1000)
 #define MAX_BUCKETS       256
 #define REPORT_BATCH      128
 #define REPORTS_IN_FLIGHT 2
@@ -57,7 +60,8 @@ struct job {
 	char endpoint[40];
 	char *url, *body, *secret, *previous;
 	double rate;
-	int attempts;
+	int attempts;       /* the number of the attempt about to be made */
+	int64_t claimed_ms; /* monotonic, when claimed */
 	struct event *wait; /* rate limit */
 	/* the outcome of its attempt */
 	struct send_result res;
@@ -65,6 +69,7 @@ struct job {
 	const char *state;
 	int64_t delay_ms;
 	int ok;
+	int tried; /* an attempt was made (0: handed back unsent) */
 	char error[300];
 	struct job *next;                /* in the outcomes queue or a report */
 	struct job *all_prev, *all_next; /* every live job, freed at exit */
@@ -153,27 +158,13 @@ static int on_fire_time(const struct remind_fire *f, void *arg)
 	return 0;
 }
 
-static void on_plan_written(PGresult *res, void *arg)
-{
-	struct scheduler *sc = arg;
-	ok_rows(res, "writing a reminder plan");
-	if (--sc->plan_writes == 0) {
-		sc->plan_busy = 0;
-		if (sc->plan_rows == PLAN_BATCH || sc->plan_again) {
-			sc->plan_again = 0;
-			plan_step(sc);
-		}
-		fire_step(sc);
-		next_step(sc);
-	}
-	op_done(sc);
-}
-
 int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, remind_cb cb,
-                       void *arg, char until_text[24])
+                       void *arg, char until_text[24], const char **why)
 {
 	struct remind_event ev = {0};
 	int all_day = PQgetvalue(res, row, P_ALLDAY)[0] == 't';
+	until_text[0] = '\0';
+	*why = "its start or end cannot be read";
 	ev.all_day = all_day;
 	ev.zone = PQgetvalue(res, row, P_TZ);
 	ev.rrule = PQgetisnull(res, row, P_RRULE) ? NULL : PQgetvalue(res, row, P_RRULE);
@@ -193,9 +184,9 @@ int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, rem
 	    cancelled ? json_array() : json_loads(PQgetvalue(res, row, P_TRIGGERS), 0, NULL);
 	ev.overridden = json_loads(PQgetvalue(res, row, P_OVERRIDDEN), 0, NULL);
 	int64_t stopped = -1;
+	*why = "out of memory";
 	if (ev.exdates && ev.rdates && ev.triggers && ev.overridden)
-		stopped = remind_plan(&ev, after, until, cb, arg);
-	until_text[0] = '\0';
+		stopped = remind_plan(&ev, after, until, cb, arg, why);
 	if (stopped >= 0 && stopped != INT64_MAX)
 		snprintf(until_text, 24, "%lld", (long long)stopped);
 	else if (stopped == INT64_MAX && ev.rrule &&
@@ -208,6 +199,68 @@ int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, rem
 	return stopped < 0 ? -1 : 0;
 }
 
+/* One plan written or parked: once the batch is done, the next step. */
+static void plan_write_done(struct scheduler *sc)
+{
+	if (--sc->plan_writes == 0) {
+		sc->plan_busy = 0;
+		if (sc->plan_rows == PLAN_BATCH || sc->plan_again) {
+			sc->plan_again = 0;
+			plan_step(sc);
+		}
+		fire_step(sc);
+		next_step(sc);
+	}
+	op_done(sc);
+}
+
+static void on_plan_written(PGresult *res, void *arg)
+{
+	struct scheduler *sc = arg;
+	ok_rows(res, "writing a reminder plan");
+	plan_write_done(sc);
+}
+
+struct parked {
+	struct scheduler *sc;
+	char event[37];
+	char why[200];
+};
+
+static void on_plan_parked(PGresult *res, void *arg)
+{
+	struct parked *pk = arg;
+	struct scheduler *sc = pk->sc;
+	metrics_inc(M_REMINDER_PLAN_FAILURES);
+	/* Logged once, when first parked; the retries only count. */
+	if (ok_rows(res, "parking a reminder plan") && PQntuples(res) == 1 &&
+	    !strcmp(PQgetvalue(res, 0, 0), "1")) {
+		metrics_inc(M_REMINDER_PLANS_PARKED);
+		log_warn("scheduler: cannot plan the reminders of event %s: %s; parked, tried "
+		         "again after 30 s, then less and less often",
+		         pk->event, pk->why);
+	}
+	free(pk);
+	plan_write_done(sc);
+}
+
+/* A row that cannot be planned leaves the head of the queue for a while
+ * (SCHED_PLAN_PARK): other events are planned meanwhile. */
+static void park_plan(struct scheduler *sc, PGresult *res, int row, const char *why)
+{
+	struct parked *pk = calloc(1, sizeof(*pk));
+	if (!pk)
+		return; /* the row stays due: tried again on the next round */
+	pk->sc = sc;
+	snprintf(pk->event, sizeof(pk->event), "%s", PQgetvalue(res, row, P_ID));
+	snprintf(pk->why, sizeof(pk->why), "%s", why);
+	const char *p[] = {PQgetvalue(res, row, P_ID), PQgetvalue(res, row, P_TICKET), pk->why};
+	if (query(sc, SCHED_PLAN_PARK, 3, p, on_plan_parked, pk) == 0)
+		sc->plan_writes++;
+	else
+		free(pk);
+}
+
 static void write_plan(struct scheduler *sc, PGresult *res, int row)
 {
 	struct planarrays pa = {0};
@@ -218,10 +271,10 @@ static void write_plan(struct scheduler *sc, PGresult *res, int row)
 		ok &= (pa.a[i] = evbuffer_new()) != NULL;
 	int64_t after = strtoll(PQgetvalue(res, row, P_AFTER), NULL, 10);
 	int64_t horizon = strtoll(PQgetvalue(res, row, P_NOW), NULL, 10) + PLAN_HORIZON_S;
-	if (ok && scheduler_plan_row(res, row, after, horizon, on_fire_time, &pa, until) != 0) {
-		/* Leaves the queue row in place: logged, and tried again later. */
-		log_error("scheduler: cannot plan reminders of event %s",
-		          PQgetvalue(res, row, P_ID));
+	const char *why = NULL;
+	if (ok &&
+	    scheduler_plan_row(res, row, after, horizon, on_fire_time, &pa, until, &why) != 0) {
+		park_plan(sc, res, row, why);
 		ok = 0;
 	}
 	ok &= !pa.failed;
@@ -510,11 +563,11 @@ static void report_flush(struct scheduler *sc)
 	if (!sc->outcomes || sc->reports_in_flight >= REPORTS_IN_FLIGHT)
 		return;
 	struct report *rep = calloc(1, sizeof(*rep));
-	struct evbuffer *a[9];
+	struct evbuffer *a[10];
 	int ok = rep != NULL;
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 10; i++)
 		ok &= (a[i] = evbuffer_new()) != NULL;
-	char *texts[9] = {0};
+	char *texts[10] = {0};
 	if (ok) {
 		rep->sc = sc;
 		while (sc->outcomes && rep->n < REPORT_BATCH) {
@@ -531,19 +584,20 @@ static void report_flush(struct scheduler *sc)
 			    db_array_add(a[5], j->ok ? "t" : "f") ||
 			    arr_add_int(a[6], j->res.duration_ms) ||
 			    db_array_add(a[7], j->response && *j->response ? j->response : NULL) ||
-			    db_array_add(a[8], j->res.status == 410 ? "t" : "f"))
+			    db_array_add(a[8], j->res.status == 410 ? "t" : "f") ||
+			    db_array_add(a[9], j->tried ? "t" : "f"))
 				ok = 0;
 		}
 		if (!sc->outcomes)
 			sc->outcomes_tail = NULL;
-		for (int i = 0; ok && i < 9; i++)
+		for (int i = 0; ok && i < 10; i++)
 			ok &= (texts[i] = db_array_end(a[i])) != NULL;
 	}
 	char after[24];
 	snprintf(after, sizeof(after), "%lld", (long long)sc->cfg->webhook_disable_after_ms);
 	const char *p[] = {sc->instance, texts[0], texts[1], texts[2], texts[3], texts[4],
-	                   texts[5],     texts[6], texts[7], texts[8], after};
-	if (ok && query(sc, SCHED_REPORT, 11, p, on_reported, rep) == 0) {
+	                   texts[5],     texts[6], texts[7], texts[8], after,    texts[9]};
+	if (ok && query(sc, SCHED_REPORT, 12, p, on_reported, rep) == 0) {
 		sc->reports_in_flight++;
 	} else if (rep) {
 		log_error("scheduler: cannot record %d delivery attempts; they will be sent again",
@@ -556,11 +610,24 @@ static void report_flush(struct scheduler *sc)
 		sc->jobs -= rep->n;
 		free(rep);
 	}
-	for (int i = 0; i < 9; i++) {
+	for (int i = 0; i < 10; i++) {
 		free(texts[i]);
 		if (a[i])
 			evbuffer_free(a[i]);
 	}
+}
+
+/* Queues j's outcome for the next report. */
+static void outcome_add(struct job *j)
+{
+	struct scheduler *sc = j->sc;
+	j->next = NULL;
+	if (sc->outcomes_tail)
+		sc->outcomes_tail->next = j;
+	else
+		sc->outcomes = j;
+	sc->outcomes_tail = j;
+	report_flush(sc);
 }
 
 static int64_t retry_delay(const struct config *cfg, int attempts, int64_t retry_after_ms)
@@ -584,6 +651,7 @@ static void on_sent(const struct send_result *res, void *arg)
 	const struct config *cfg = sc->cfg;
 	j->res = *res;
 	j->res.response = NULL;
+	j->tried = 1;
 	j->ok = res->status >= 200 && res->status < 300;
 	metrics_inc(M_WEBHOOK_ATTEMPTS);
 	metrics_inc(j->ok ? M_WEBHOOK_DELIVERED : M_WEBHOOK_FAILED_ATTEMPTS);
@@ -599,13 +667,7 @@ static void on_sent(const struct send_result *res, void *arg)
 	else if (!j->ok)
 		snprintf(j->error, sizeof(j->error), "the endpoint answered %ld", res->status);
 	j->response = printable(res->response ? res->response : "", res->response_len);
-	j->next = NULL;
-	if (sc->outcomes_tail)
-		sc->outcomes_tail->next = j;
-	else
-		sc->outcomes = j;
-	sc->outcomes_tail = j;
-	report_flush(sc);
+	outcome_add(j);
 }
 
 static void job_send(struct job *j)
@@ -640,10 +702,20 @@ static void job_send(struct job *j)
 static void on_rate_wait(evutil_socket_t fd, short what, void *arg);
 
 /* Sends j now, or when its endpoint's rate allows (if no timer can be
- * set, now: better early than never). */
+ * set, now: better early than never). A wait that would outlast the
+ * claim's lease hands the message back unsent, due when the rate allows:
+ * held in memory, its lease would run out and another claim send it a
+ * second time (and count an attempt each time, none of them made). */
 static void job_go(struct job *j)
 {
 	int64_t wait = j->rate > 0 ? bucket_take(j->sc, j->endpoint, j->rate) : 0;
+	if (wait > 0 && now_monotonic_ms() + wait - j->claimed_ms > RATE_WAIT_MAX_MS) {
+		j->state = "pending";
+		j->delay_ms = wait;
+		j->tried = 0;
+		outcome_add(j);
+		return;
+	}
 	if (wait > 0) {
 		if (!j->wait)
 			j->wait = evtimer_new(j->sc->base, on_rate_wait, j);
@@ -680,6 +752,7 @@ static void start_job(struct scheduler *sc, PGresult *res, int row)
 	snprintf(j->endpoint, sizeof(j->endpoint), "%s", PQgetvalue(res, row, 1));
 	j->body = dup_or_null(res, row, 2);
 	j->attempts = atoi(PQgetvalue(res, row, 3));
+	j->claimed_ms = now_monotonic_ms();
 	j->url = dup_or_null(res, row, 4);
 	j->secret = dup_or_null(res, row, 5);
 	j->previous = dup_or_null(res, row, 6);
@@ -707,12 +780,25 @@ static void on_claimed(PGresult *res, void *arg)
 	struct scheduler *sc = arg;
 	sc->claim_busy = 0;
 	int n = 0;
+	long withheld = 0;
 	if (ok_rows(res, "claiming messages")) {
 		n = PQntuples(res);
+		withheld = n ? strtol(PQgetvalue(res, 0, 8), NULL, 10) : 0;
+		if (withheld > 0) {
+			metrics_add(M_WEBHOOK_WITHHELD, (uint64_t)withheld);
+			log_info(
+			    "scheduler: %ld messages cancelled unsent: their endpoints' orgs may "
+			    "no longer see their event or agreement",
+			    withheld);
+		}
+		/* A row without id only carries that count. */
 		for (int i = 0; i < n && !sc->stopping; i++)
-			start_job(sc, res, i);
+			if (!PQgetisnull(res, i, 0))
+				start_job(sc, res, i);
 	}
-	if (sc->claim_again || n == CLAIM_BATCH) {
+	/* Cancelled messages took places in the batch (and in their
+	 * endpoints' share) that others behind them may have now. */
+	if (sc->claim_again || n == CLAIM_BATCH || withheld > 0) {
 		sc->claim_again = 0;
 		claim_step(sc);
 	}
@@ -809,7 +895,10 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	sc->base = event_base_new();
 	if (!sc->base || instance_id(sc->instance) != 0)
 		goto fail;
-	struct dbpool_options opt = {.conninfo = cfg->database, .size = 6, .queue_max = 100000};
+	struct dbpool_options opt = {.conninfo = cfg->database,
+	                             .size = 6,
+	                             .queue_max = 100000,
+	                             .query_timeout_ms = cfg->db_query_timeout_ms};
 	struct sender_options so = {.timeout_ms = cfg->webhook_timeout_ms,
 	                            .allow_private = cfg->webhook_allow_private,
 	                            .ca_file = cfg->webhook_ca_file};

@@ -24,8 +24,9 @@ int scheduler_alive(const struct scheduler *sc, int64_t limit_ms);
 
 /* Calls cb for the fire times after `after` of occurrences before until,
  * of the event in row of a result shaped like SCHED_PLAN_CLAIM. until_text
- * gets where the plan stops ("" when it is complete). */
+ * gets where the plan stops ("" when it is complete). On failure (-1),
+ * *why says what could not be planned. */
 int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, remind_cb cb,
-                       void *arg, char until_text[24]) WUR;
+                       void *arg, char until_text[24], const char **why) WUR;
 
 #endif

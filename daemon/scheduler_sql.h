@@ -43,6 +43,7 @@ enum {
 	" WHERE r.event_id = e.id AND r.state = 'pending')), now() - interval '7 days'))::bigint, " \
 	"extract(epoch FROM e.updated_at)::bigint, extract(epoch FROM now())::bigint " \
 	"FROM reminder_queue q JOIN events e ON e.id = q.event_id " \
+	"WHERE q.queued_at <= now() " \
 	"ORDER BY q.queued_at LIMIT $1::int"
 
 /* One visible event ($1, for org $2 with slug $3) in the same columns,
@@ -81,6 +82,21 @@ enum {
 	"dq AS (DELETE FROM reminder_queue WHERE event_id = $1::uuid AND ticket = $3::bigint) " \
 	"SELECT EXISTS (SELECT 1 FROM cur), (SELECT count(*) FROM ins)"
 
+/* A plan that failed (event $1 at ticket $2, the reason $3) is parked:
+ * taken again after a delay that doubles from 30 s up to 6 h, so that
+ * rows that cannot be planned never hold the head of the queue. A change
+ * to the event since (a new ticket) is planned at once instead. Returns
+ * how many times it has failed. */
+#define SCHED_PLAN_PARK \
+	"UPDATE reminder_queue" \
+	"   SET failures = failures + 1," \
+	"       last_error = $3::text," \
+	"       queued_at = now() + least(interval '30 seconds' * power(2, least(failures, 20))," \
+	"                                 interval '6 hours')" \
+	" WHERE event_id = $1::uuid" \
+	"   AND ticket = $2::bigint" \
+	" RETURNING failures"
+
 /* Open-ended series whose plan ends within 30 days are planned further. */
 #define SCHED_PLAN_EXTEND \
 	"INSERT INTO reminder_queue (event_id) SELECT p.event_id FROM reminder_plans p " \
@@ -116,64 +132,157 @@ enum {
 	" WHERE state = 'sending'))) * 1000)::bigint"
 
 /* Claims due messages ($2 at most; at most $3 in flight per endpoint over
- * all instances, fewer for rate-limited ones) with a lease ($4 ms), and
- * builds the body of a change notification when it is first claimed. */
+ * all instances, fewer for rate-limited ones) with a lease ($4 ms). Each
+ * claim asks again whether the endpoint may be told about the message's
+ * event or agreement (011: its org may see it, its filter passes it), in
+ * the statement that builds the body of a change notification when it is
+ * first claimed, so the decision and the body come from one snapshot. A
+ * message that no longer passes is cancelled, never sent. The attempt
+ * number returned is the one about to be made; attempts are counted when
+ * they are recorded (SCHED_REPORT). */
 #define SCHED_CLAIM \
-	"WITH due AS (SELECT m.id, m.endpoint_id, m.next_attempt_at FROM webhook_messages m " \
-	" WHERE m.state = 'pending' AND m.next_attempt_at <= now() " \
-	" AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.endpoint_id " \
-	" AND w.enabled AND w.deleted_at IS NULL) " \
-	" ORDER BY m.next_attempt_at LIMIT $2::int FOR UPDATE OF m SKIP LOCKED), " \
-	"lapsed AS (SELECT m.id, m.endpoint_id, m.next_attempt_at FROM webhook_messages m " \
-	" WHERE m.state = 'sending' AND m.lease_until < now() " \
-	" AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.endpoint_id " \
-	" AND w.enabled AND w.deleted_at IS NULL) " \
-	" ORDER BY m.lease_until LIMIT $2::int FOR UPDATE OF m SKIP LOCKED), " \
-	"cand AS (SELECT * FROM due UNION ALL SELECT * FROM lapsed), " \
-	"ranked AS (SELECT c.id, c.endpoint_id, row_number() OVER (PARTITION BY c.endpoint_id " \
-	" ORDER BY c.next_attempt_at, c.id) AS n FROM cand c), " \
-	"busy AS (SELECT s.endpoint_id, count(*) AS n FROM webhook_messages s " \
-	" WHERE s.state = 'sending' AND s.lease_until >= now() GROUP BY s.endpoint_id), " \
-	"pick AS (SELECT r.id FROM ranked r JOIN webhook_endpoints w ON w.id = r.endpoint_id " \
-	" LEFT JOIN busy b ON b.endpoint_id = r.endpoint_id " \
-	" WHERE r.n <= least($3::int, greatest(1, floor(coalesce(w.rate_limit * 5, $3::int))))::int " \
-	" - coalesce(b.n, 0)), " \
-	"upd AS (UPDATE webhook_messages m SET state = 'sending', claimed_by = $1::uuid, " \
-	" lease_until = now() + $4::bigint * interval '1 millisecond', attempts = m.attempts + 1, " \
-	" body = coalesce(m.body, CASE WHEN m.event_id IS NOT NULL THEN (SELECT jsonb_build_object(" \
-	" 'type', m.type, 'timestamp', " EV_UTC("m.created_at") ", 'data', jsonb_build_object(" \
-	" 'event', " EVENT_JSON "))::text FROM events e JOIN orgs o ON o.id = e.org_id " \
-	" WHERE e.id = m.event_id) WHEN m.agreement_id IS NOT NULL THEN (SELECT jsonb_build_object(" \
-	" 'type', m.type, 'timestamp', " EV_UTC("m.created_at") ", 'data', jsonb_build_object(" \
-	" 'agreement', (" AG_JSON("events") ")::jsonb))::text FROM agreements a " \
-	" JOIN orgs o ON o.id = a.org_id WHERE a.id = m.agreement_id) END) " \
-	" FROM pick WHERE m.id = pick.id RETURNING m.id, m.endpoint_id, m.body, m.attempts) " \
-	"SELECT u.id, u.endpoint_id, u.body, u.attempts, w.url, w.secret, " \
-	" CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.rate_limit " \
-	"FROM upd u JOIN webhook_endpoints w ON w.id = u.endpoint_id"
+	"WITH due AS (" \
+	"  SELECT m.id, m.endpoint_id, m.next_attempt_at" \
+	"    FROM webhook_messages m" \
+	"   WHERE m.state = 'pending'" \
+	"     AND m.next_attempt_at <= now()" \
+	"     AND EXISTS (SELECT 1 FROM webhook_endpoints w" \
+	"                  WHERE w.id = m.endpoint_id AND w.enabled AND w.deleted_at IS NULL)" \
+	"   ORDER BY m.next_attempt_at" \
+	"   LIMIT $2::int" \
+	"     FOR UPDATE OF m SKIP LOCKED), " \
+	"lapsed AS (" \
+	"  SELECT m.id, m.endpoint_id, m.next_attempt_at" \
+	"    FROM webhook_messages m" \
+	"   WHERE m.state = 'sending'" \
+	"     AND m.lease_until < now()" \
+	"     AND EXISTS (SELECT 1 FROM webhook_endpoints w" \
+	"                  WHERE w.id = m.endpoint_id AND w.enabled AND w.deleted_at IS NULL)" \
+	"   ORDER BY m.lease_until" \
+	"   LIMIT $2::int" \
+	"     FOR UPDATE OF m SKIP LOCKED), " \
+	"cand AS (" \
+	"  SELECT * FROM due" \
+	"  UNION ALL" \
+	"  SELECT * FROM lapsed), " \
+	"ranked AS (" \
+	"  SELECT c.id, c.endpoint_id," \
+	"         row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n" \
+	"    FROM cand c), " \
+	"busy AS (" \
+	"  SELECT s.endpoint_id, count(*) AS n" \
+	"    FROM webhook_messages s" \
+	"   WHERE s.state = 'sending'" \
+	"     AND s.lease_until >= now()" \
+	"   GROUP BY s.endpoint_id), " \
+	"pick AS (" \
+	"  SELECT r.id" \
+	"    FROM ranked r" \
+	"    JOIN webhook_endpoints w ON w.id = r.endpoint_id" \
+	"    LEFT JOIN busy b ON b.endpoint_id = r.endpoint_id" \
+	"   WHERE r.n <= least($3::int, greatest(1, floor(coalesce(w.rate_limit * 5, $3::int))))::int" \
+	"                - coalesce(b.n, 0)), " \
+	"chk AS (" \
+	"  SELECT m.id," \
+	"         CASE WHEN m.event_id IS NOT NULL THEN" \
+	"                EXISTS (SELECT 1 FROM events e" \
+	"                         WHERE e.id = m.event_id" \
+	"                           AND liaison_endpoint_sees_event(w, e))" \
+	"              WHEN m.agreement_id IS NOT NULL THEN" \
+	"                EXISTS (SELECT 1 FROM agreements a" \
+	"                         WHERE a.id = m.agreement_id" \
+	"                           AND liaison_endpoint_sees_agreement(w, a))" \
+	"              ELSE true END AS ok" \
+	"    FROM pick" \
+	"    JOIN webhook_messages m ON m.id = pick.id" \
+	"    JOIN webhook_endpoints w ON w.id = m.endpoint_id), " \
+	"withheld AS (" \
+	"  UPDATE webhook_messages m" \
+	"     SET state = 'cancelled'," \
+	"         finished_at = now()," \
+	"         lease_until = NULL," \
+	"         claimed_by = NULL," \
+	"         last_error = 'not sent: the endpoint''s org may no longer see its subject, " \
+	"or its filter no longer passes it'" \
+	"    FROM chk" \
+	"   WHERE m.id = chk.id" \
+	"     AND NOT chk.ok" \
+	"  RETURNING m.id), " \
+	"upd AS (" \
+	"  UPDATE webhook_messages m" \
+	"     SET state = 'sending'," \
+	"         claimed_by = $1::uuid," \
+	"         lease_until = now() + $4::bigint * interval '1 millisecond'," \
+	"         body = coalesce(m.body, CASE" \
+	"           WHEN m.event_id IS NOT NULL THEN (" \
+	"             SELECT jsonb_build_object('type', m.type, 'timestamp', " EV_UTC("m.created_at") "," \
+	"                                       'data', jsonb_build_object('event', " EVENT_JSON "))::text" \
+	"               FROM events e" \
+	"               JOIN orgs o ON o.id = e.org_id" \
+	"              WHERE e.id = m.event_id)" \
+	"           WHEN m.agreement_id IS NOT NULL THEN (" \
+	"             SELECT jsonb_build_object('type', m.type, 'timestamp', " EV_UTC("m.created_at") "," \
+	"                                       'data', jsonb_build_object('agreement', (" AG_JSON("events") ")::jsonb))::text" \
+	"               FROM agreements a" \
+	"               JOIN orgs o ON o.id = a.org_id" \
+	"              WHERE a.id = m.agreement_id)" \
+	"           END)" \
+	"    FROM chk" \
+	"   WHERE m.id = chk.id" \
+	"     AND chk.ok" \
+	"  RETURNING m.id, m.endpoint_id, m.body, m.attempts + 1 AS attempt) " \
+	"SELECT u.id, u.endpoint_id, u.body, u.attempt, w.url, w.secret," \
+	"       CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.rate_limit," \
+	"       (SELECT count(*) FROM withheld)" \
+	"  FROM upd u" \
+	"  JOIN webhook_endpoints w ON w.id = u.endpoint_id" \
+	" UNION ALL " \
+	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)" \
+	"  FROM withheld" \
+	" WHERE NOT EXISTS (SELECT 1 FROM upd)" \
+	"HAVING count(*) > 0"
 
 /* The outcomes of a batch of attempts by claimer $1: per attempt $2 the
  * message, $3 its new state, $4 the delay before the next attempt (ms),
  * $5 the status code, $6 the error, $7 success, $8 the duration (ms), $9
- * the answer, $10 410 Gone; $11 how long an endpoint may fail (ms). An
- * endpoint is written only when its state changes (one row that every
+ * the answer, $10 410 Gone, $12 whether an attempt was made at all (a
+ * message handed back unsent, its endpoint's rate limit being far off,
+ * is neither counted nor logged); $11 how long an endpoint may fail (ms).
+ * An endpoint is written only when its state changes (one row that every
  * attempt would otherwise queue on); one that answered 410 or has failed
  * for too long is disabled and the org's other endpoints hear of it. */
 #define SCHED_REPORT \
-	"WITH r AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], " \
-	" $6::text[], $7::boolean[], $8::int[], $9::text[], $10::boolean[]) " \
-	" AS r(id, state, delay, status, error, ok, dur, resp, gone)), " \
-	"m AS (UPDATE webhook_messages m SET state = r.state, " \
-	" next_attempt_at = now() + r.delay * interval '1 millisecond', lease_until = NULL, " \
-	" claimed_by = NULL, finished_at = CASE WHEN r.state IN ('delivered', 'failed') " \
-	" THEN now() END, last_status = r.status, last_error = r.error FROM r " \
-	" WHERE m.id = r.id AND m.claimed_by = $1::uuid AND m.state = 'sending' " \
-	" RETURNING m.endpoint_id, r.ok, r.gone), " \
-	"a AS (INSERT INTO webhook_attempts (message_id, attempted_at, status_code, duration_ms, " \
-	" error, response) SELECT r.id, now() - r.dur * interval '1 millisecond', r.status, r.dur, " \
-	" r.error, r.resp FROM r), " \
-	"e AS (SELECT endpoint_id, bool_or(ok) AS ok, bool_or(gone) AS gone FROM m " \
-	" GROUP BY endpoint_id), " \
+	"WITH r AS (" \
+	"  SELECT *" \
+	"    FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[]," \
+	"                $7::boolean[], $8::int[], $9::text[], $10::boolean[], $12::boolean[])" \
+	"         AS r(id, state, delay, status, error, ok, dur, resp, gone, tried)), " \
+	"m AS (" \
+	"  UPDATE webhook_messages m" \
+	"     SET state = r.state," \
+	"         next_attempt_at = now() + r.delay * interval '1 millisecond'," \
+	"         lease_until = NULL," \
+	"         claimed_by = NULL," \
+	"         finished_at = CASE WHEN r.state IN ('delivered', 'failed') THEN now() END," \
+	"         attempts = m.attempts + CASE WHEN r.tried THEN 1 ELSE 0 END," \
+	"         last_status = CASE WHEN r.tried THEN r.status ELSE m.last_status END," \
+	"         last_error = CASE WHEN r.tried THEN r.error ELSE m.last_error END" \
+	"    FROM r" \
+	"   WHERE m.id = r.id" \
+	"     AND m.claimed_by = $1::uuid" \
+	"     AND m.state = 'sending'" \
+	"  RETURNING m.endpoint_id, r.ok, r.gone, r.tried), " \
+	"a AS (" \
+	"  INSERT INTO webhook_attempts (message_id, attempted_at, status_code, duration_ms, error," \
+	"                                response)" \
+	"  SELECT r.id, now() - r.dur * interval '1 millisecond', r.status, r.dur, r.error, r.resp" \
+	"    FROM r" \
+	"   WHERE r.tried), " \
+	"e AS (" \
+	"  SELECT endpoint_id, bool_or(ok) AS ok, bool_or(gone) AS gone" \
+	"    FROM m" \
+	"   WHERE m.tried" \
+	"   GROUP BY endpoint_id), " \
 	"x AS (SELECT w.id, e.ok, CASE WHEN e.gone THEN 'the endpoint answered 410 Gone' " \
 	" WHEN NOT e.ok AND w.failing_since <= now() - $11::bigint * interval '1 millisecond' " \
 	" THEN 'every attempt has failed since ' || " EV_UTC("w.failing_since") " END AS reason " \

@@ -235,6 +235,7 @@ static int worker_setup(struct worker *w)
 	struct dbpool_options opt = {.conninfo = cfg->database,
 	                             .size = cfg->db_pool_size,
 	                             .queue_max = cfg->db_queue_max,
+	                             .query_timeout_ms = cfg->db_query_timeout_ms,
 	                             .prepare = hot_statements,
 	                             .quick = quick_statements};
 	w->db = dbpool_new(w->base, &opt);

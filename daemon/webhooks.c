@@ -620,10 +620,27 @@ static void on_event_plan(PGresult *res, void *arg)
 	struct firelist fl = {json_array()};
 	int64_t now = strtoll(PQgetvalue(res, 0, P_NOW), NULL, 10);
 	char until[24];
+	const char *why = "out of memory";
 	if (!fl.items ||
-	    scheduler_plan_row(res, 0, now, now + 400LL * 86400, on_fire, &fl, until) != 0) {
+	    scheduler_plan_row(res, 0, now, now + 400LL * 86400, on_fire, &fl, until, &why) != 0) {
 		json_decref(fl.items);
-		reply_problem(r, 500, "cannot compute the reminders");
+		if (!strcmp(why, "out of memory")) {
+			reply_problem(r, 500, "out of memory");
+			return;
+		}
+		/* A stored event that cannot be planned (a rule libical cannot
+		 * step, say): the event is what is wrong, and the caller is told
+		 * which of its fields. */
+		json_t *errors = json_array();
+		jv_error(errors,
+		         strstr(why, "reminder") ? "reminders"
+		         : strstr(why, "start")  ? "start"
+		                                 : "rrule",
+		         why);
+		reply_problem_fields(r, 422,
+		                     "this event's reminders cannot be computed; change the "
+		                     "field named to plan them",
+		                     errors);
 		return;
 	}
 	size_t n = json_array_size(fl.items);

@@ -2,16 +2,22 @@
  * checks what its callers cannot see from outside: pipelining (answers
  * matched to their jobs, an error confined to its job, nothing queued
  * behind a slow query, a lost session failing everything in flight) and
- * statements prepared while others are in flight. Run by
+ * statements prepared while others are in flight, and deadlines: a
+ * statement cut by the server at the query timeout, a backend frozen with
+ * SIGSTOP (the server holds the session and says nothing) losing its
+ * connection a moment later. Run by
  * test_database.py with a conninfo; prints "ok"/"not ok" lines and exits
  * non-zero when a check failed. */
 #include "dbpool.h"
 
 #include <event2/event.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <time.h>
 
 /* Quick statements are recognised by address: these literals are the ones
  * the pool is given. */
@@ -196,6 +202,67 @@ static void probe_lost_session(void)
 	      "the pool works after reconnecting");
 }
 
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t timeouts(void)
+{
+	struct dbpool_stats st;
+	dbpool_get_stats(pool, &st);
+	return st.timeouts;
+}
+
+/* The pool's query timeout is 1 s: the server cancels a longer statement
+ * then, the caller is told "no answer" (NULL), and the session goes on. */
+static void probe_statement_deadline(void)
+{
+	uint64_t before = timeouts();
+	double t0 = seconds();
+	submit_text(0, "SELECT pg_sleep(3)::text");
+	run_jobs();
+	double took = seconds() - t0;
+	check(answers[0].done && answers[0].lost && took > 0.9 && took < 2.0,
+	      "a statement past the query timeout is cut by the server and answered as lost");
+	check(timeouts() == before + 1, "the timeout is counted");
+	submit(0, sql_double, "7");
+	run_jobs();
+	check(answers[0].ok && !strcmp(answers[0].value, "14"), "the session is still usable");
+}
+
+/* A backend stopped with SIGSTOP: the socket stays open and silent. The
+ * job in flight fails within the deadline (1 s and a grace of 0.5 s), not
+ * never, and the pool connects again once the server is back. */
+static void probe_frozen_backend(void)
+{
+	submit_text(0, "SELECT pg_backend_pid()::text");
+	run_jobs();
+	pid_t pid = (pid_t)atoi(answers[0].value);
+	if (!answers[0].ok || pid <= 0 || kill(pid, SIGSTOP) != 0) {
+		check(0, "stopping the backend (SIGSTOP)");
+		return;
+	}
+	uint64_t before = timeouts();
+	double t0 = seconds();
+	submit(0, sql_double, "3");
+	submit(1, sql_double, "4");
+	run_jobs();
+	double took = seconds() - t0;
+	kill(pid, SIGCONT);
+	check(answers[0].done && answers[0].lost && answers[1].done && answers[1].lost &&
+	          took > 1.4 && took < 3.0,
+	      "jobs on a frozen backend are answered as lost at the deadline");
+	check(timeouts() == before + 1, "the frozen connection is counted once");
+	wait_connected();
+	submit(0, sql_double, "50");
+	run_jobs();
+	check(answers[0].ok && !strcmp(answers[0].value, "100"),
+	      "the pool works again after the frozen connection");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -206,6 +273,7 @@ int main(int argc, char **argv)
 	struct dbpool_options opt = {.conninfo = argv[1],
 	                             .size = 1,
 	                             .queue_max = 100,
+	                             .query_timeout_ms = 1000,
 	                             .quick = quick,
 	                             .on_connected = on_connected};
 	pool = base ? dbpool_new(base, &opt) : NULL;
@@ -220,6 +288,8 @@ int main(int argc, char **argv)
 		probe_not_behind_slow();
 		probe_prepare_in_flight();
 		probe_lost_session();
+		probe_statement_deadline();
+		probe_frozen_backend();
 	}
 	dbpool_free(pool);
 	event_base_free(base);

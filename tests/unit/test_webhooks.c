@@ -191,7 +191,7 @@ static void test_reminders_follow_dst(void **state)
 	ev.overridden = json_array();
 	ev.triggers = json_pack("[s]", "-PT1H");
 	struct fires f = {0};
-	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect, &f), INT64_MAX);
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect, &f, NULL), INT64_MAX);
 	assert_int_equal(f.n, 3);
 	assert_true(f.at[0] == utc("2026-03-01T13:00:00"));
 	assert_true(f.at[1] == utc("2026-03-08T12:00:00"));
@@ -203,14 +203,16 @@ static void test_reminders_follow_dst(void **state)
 	json_array_append_new(ev.overridden, json_string("2026-03-15T09:00:00"));
 	json_array_append_new(ev.rdates, json_string("2026-04-01T09:00:00"));
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(remind_plan(&ev, utc("2026-03-01T13:00:00"), INT64_MAX, collect, &f),
+	assert_int_equal(remind_plan(&ev, utc("2026-03-01T13:00:00"), INT64_MAX, collect, &f, NULL),
 	                 INT64_MAX);
 	assert_int_equal(f.n, 1);
 	assert_true(f.at[0] == utc("2026-04-01T12:00:00"));
 	/* Bad triggers are refused, not guessed. */
 	json_decref(ev.triggers);
 	ev.triggers = json_pack("[s]", "-P1X");
-	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect, &f), -1);
+	const char *why = NULL;
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect, &f, &why), -1);
+	assert_non_null(why);
 	json_decref(ev.triggers);
 	json_decref(ev.exdates);
 	json_decref(ev.rdates);
@@ -229,10 +231,35 @@ static void test_reminder_plan_is_bounded(void **state)
 	ev.overridden = json_array();
 	ev.triggers = json_pack("[s,s,s]", "-PT1H", "-PT2H", "-P1D");
 	struct fires f = {0};
-	int64_t stop = remind_plan(&ev, 0, INT64_MAX, collect, &f);
+	int64_t stop = remind_plan(&ev, 0, INT64_MAX, collect, &f, NULL);
 	assert_true(stop != INT64_MAX && stop > utc("2027-01-01T00:00:00"));
 	/* 2000 fire times of 3 triggers a day: the 667th day. */
 	assert_true(stop == utc("2028-10-28T00:00:00"));
+	json_decref(ev.triggers);
+	json_decref(ev.exdates);
+	json_decref(ev.rdates);
+	json_decref(ev.overridden);
+}
+
+/* A rule libical accepts but cannot step is an error with a reason, not
+ * an empty plan: the scheduler parks such a row and the API says why. */
+static void test_unsteppable_rule_is_an_error(void **state)
+{
+	(void)state;
+	struct remind_event ev = {.rrule = "FREQ=YEARLY;BYYEARDAY=-366,366,1;BYMONTHDAY=-1",
+	                          .zone = "Asia/Seoul"};
+	assert_int_equal(civil_parse("2027-01-01T09:00:00", 0, &ev.start), 0);
+	ev.end = ev.start;
+	ev.exdates = json_array();
+	ev.rdates = json_array();
+	ev.overridden = json_array();
+	ev.triggers = json_pack("[s]", "-PT1H");
+	struct fires f = {0};
+	const char *why = NULL;
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect, &f, &why), -1);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "recurrence rule"));
+	assert_int_equal(f.n, 0);
 	json_decref(ev.triggers);
 	json_decref(ev.exdates);
 	json_decref(ev.rdates);
@@ -264,6 +291,7 @@ int main(void)
 	    cmocka_unit_test(test_reminders_follow_dst),
 	    cmocka_unit_test(test_retry_after_values),
 	    cmocka_unit_test(test_reminder_plan_is_bounded),
+	    cmocka_unit_test(test_unsteppable_rule_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
