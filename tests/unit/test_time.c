@@ -441,7 +441,7 @@ static void test_reminder_in_dst_gap(void **state)
 	ev.overridden = json_array();
 	ev.triggers = json_pack("[s]", "-PT15M");
 	struct fires x = {0};
-	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &x), INT64_MAX);
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &x, NULL), INT64_MAX);
 	assert_int_equal(x.n, 3);
 	int found = 0;
 	for (int i = 0; i < 3; i++) {
@@ -457,7 +457,7 @@ static void test_reminder_in_dst_gap(void **state)
 	/* An override of that occurrence names it by its real wall time. */
 	json_array_append_new(ev.overridden, json_string("2027-03-14T03:30:00"));
 	struct fires y = {0};
-	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &y), INT64_MAX);
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &y, NULL), INT64_MAX);
 	assert_int_equal(y.n, 2);
 	json_decref(ev.exdates);
 	json_decref(ev.rdates);
