@@ -29,6 +29,11 @@ enum metric_counter {
 	M_FEED_VEVENTS_MEMORY,   /* VEVENTs a rendering found in memory */
 	M_FEED_VEVENTS_STORED,   /* ... took from the database's stored texts */
 	M_FEED_VEVENTS_RENDERED, /* ... rendered through libical */
+	M_AUTH_THROTTLED,        /* lookups refused: too many failures from an address */
+	M_HTTP_CONN_REFUSED,     /* connections answered 503: max_connections */
+	M_HTTP_DEADLINES,        /* requests cut off: header_timeout, body_timeout */
+	M_HTTP_ACCEPT_ERRORS,    /* accept() failures (descriptors out) */
+	M_HTTP_BODIES_REFUSED,   /* bodies refused: max_bodies_in_flight */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);
