@@ -38,20 +38,25 @@ size_t http1_skip_blank(const char *buf, size_t len)
 	return n;
 }
 
-size_t http1_head_length(const char *buf, size_t len, size_t *scanned)
+int http1_head_scan(const char *buf, size_t len, struct http1_scan *s, size_t max_line,
+                    size_t max_head, size_t *head_len)
 {
-	size_t from = *scanned < len ? *scanned : len;
-	const char *end = len - from >= 4 ? memmem(buf + from, len - from, "\r\n\r\n", 4) : NULL;
-	if (end)
-		return (size_t)(end - buf) + 4;
-	*scanned = len > 3 ? len - 3 : 0;
-	return 0;
-}
-
-int http1_head_overflow(const char *buf, size_t len, size_t max_line, size_t max_head)
-{
-	const char *eol = crlf(buf, buf + len);
-	if ((!eol && len > max_line) || (eol && (size_t)(eol - buf) > max_line))
+	size_t i = s->scanned;
+	for (; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (i == 0 || buf[i - 1] != '\r')
+			return 400;
+		if (!s->line_end)
+			s->line_end = i + 1;
+		if (i >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r') {
+			s->scanned = i + 1;
+			*head_len = i + 1;
+			return (s->line_end - 2 > max_line) ? 414 : (i + 1 > max_head) ? 431 : 1;
+		}
+	}
+	s->scanned = len;
+	if ((!s->line_end && len > max_line + 1) || (s->line_end && s->line_end - 2 > max_line))
 		return 414;
 	return len > max_head ? 431 : 0;
 }
@@ -201,11 +206,12 @@ int http1_parse_head(const char *buf, size_t len, size_t max_line, struct http1_
 			v++;
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
-		for (const char *x = v; x < ve; x++) {
-			unsigned char c = (unsigned char)*x;
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return fail(why, "a control character in a header field", 400);
-		}
+		/* NUL, CR and LF are refused (RFC 9110 §5.5: they end a C string
+		 * or a line); other control characters are kept, as it allows,
+		 * for the handler to judge (Idempotency-Key names its fault). */
+		for (const char *x = v; x < ve; x++)
+			if (*x == '\0' || *x == '\r' || *x == '\n')
+				return fail(why, "NUL, CR or LF in a header field", 400);
 		struct http1_field *f = &h->fields[h->nfields++];
 		f->name.off = (size_t)(p - buf);
 		f->name.len = (size_t)(q - p);

@@ -39,17 +39,22 @@ struct http1_head {
  * skip them: some clients send one after a body). */
 size_t http1_skip_blank(const char *buf, size_t len);
 
-/* The length of the head at the start of buf, its final blank line
- * included, or 0 when it has not all arrived. *scanned is where the next
- * search, with more bytes, may start (0 the first time). */
-size_t http1_head_length(const char *buf, size_t len, size_t *scanned);
+/* Where a search for the end of a head got to (zeroed for a new head). */
+struct http1_scan {
+	size_t scanned;  /* bytes looked at */
+	size_t line_end; /* offset of the request line's LF + 1, or 0 */
+};
 
-/* When no whole head is in buf yet: 0 while it may still come within the
- * limits, else 414 (request line longer than max_line) or 431 (head
- * longer than max_head). */
-int http1_head_overflow(const char *buf, size_t len, size_t max_line, size_t max_head);
+/* Looks for the end of the head at the start of buf (len bytes, the same
+ * start as before with more bytes after): 1 with *head_len (its final
+ * blank line included) once it is all there; 0 while it may still come
+ * within the limits; else the status to answer: 400 (a bare LF), 414 (a
+ * request line longer than max_line), 431 (a head longer than max_head).
+ * Each byte is looked at once, however the head trickles in. */
+int http1_head_scan(const char *buf, size_t len, struct http1_scan *s, size_t max_line,
+                    size_t max_head, size_t *head_len);
 
-/* Parses a whole head (as http1_head_length measured it). Returns 0, or
+/* Parses a whole head (as http1_head_scan found it). Returns 0, or
  * the status to answer (400, 414, 431, 505) with *why saying what was
  * wrong, a constant string. */
 int http1_parse_head(const char *buf, size_t len, size_t max_line, struct http1_head *h,

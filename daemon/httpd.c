@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -53,6 +54,9 @@
 #define LINGER_MS       2000
 #define LINGER_BYTES    (8 << 20)
 #define ACCEPT_PAUSE_MS 100
+#define OVERSHOOT       64 /* connections past the cap while another worker closes idle ones */
+#define MAX_HTTPDS      256
+#define SLOW_HEAD_MS    1000 /* past the cap, a head slower than this may be cut */
 
 static struct {
 	int max_conns;
@@ -71,7 +75,7 @@ struct hconn {
 	enum cstate state;
 	struct req *req;
 	char peer[64];
-	size_t scanned; /* of the head, so far */
+	struct http1_scan scan; /* of the head, so far */
 	/* The current request's framing. */
 	int minor, keep_alive, expect_continue;
 	int body_pending; /* a body follows that is not read yet */
@@ -84,6 +88,9 @@ struct hconn {
 	size_t lingered;
 	int evictable;
 	TAILQ_ENTRY(hconn) idle_link;
+	int64_t head_ms; /* when its head began (in heads) */
+	int in_heads;
+	TAILQ_ENTRY(hconn) head_link;
 	LIST_ENTRY(hconn) link;
 };
 
@@ -93,10 +100,20 @@ struct httpd {
 	struct evconnlistener *listener;
 	struct event *resume;
 	void (*on_request)(struct req *r);
-	TAILQ_HEAD(, hconn) idle; /* oldest first */
+	TAILQ_HEAD(, hconn) idle;  /* oldest first */
+	TAILQ_HEAD(, hconn) heads; /* heads arriving, oldest first */
 	LIST_HEAD(, hconn) conns;
 	int stopping;
+	_Atomic int nidle; /* read by the other workers */
+	_Atomic int nheads;
+	_Atomic int evict_asked; /* idle connections they asked this one to close */
+	struct event *evict;     /* activated by them */
 };
+
+/* Every worker's server, for a worker at the cap with nothing idle of its
+ * own to ask another to close one (registered before the threads start). */
+static struct httpd *all[MAX_HTTPDS];
+static int nall;
 
 /* ---- limits ---------------------------------------------------------------- */
 
@@ -179,11 +196,27 @@ static void arm(struct hconn *c, int64_t ms)
 
 static void evictable(struct hconn *c, int on)
 {
-	if (on && !c->evictable)
+	if (on && !c->evictable) {
 		TAILQ_INSERT_TAIL(&c->h->idle, c, idle_link);
-	else if (!on && c->evictable)
+		atomic_fetch_add(&c->h->nidle, 1);
+	} else if (!on && c->evictable) {
 		TAILQ_REMOVE(&c->h->idle, c, idle_link);
+		atomic_fetch_sub(&c->h->nidle, 1);
+	}
 	c->evictable = on;
+}
+
+static void heads_listed(struct hconn *c, int on)
+{
+	if (on && !c->in_heads) {
+		c->head_ms = now_monotonic_ms();
+		TAILQ_INSERT_TAIL(&c->h->heads, c, head_link);
+		atomic_fetch_add(&c->h->nheads, 1);
+	} else if (!on && c->in_heads) {
+		TAILQ_REMOVE(&c->h->heads, c, head_link);
+		atomic_fetch_sub(&c->h->nheads, 1);
+	}
+	c->in_heads = on;
 }
 
 static void conn_free(struct hconn *c)
@@ -195,6 +228,7 @@ static void conn_free(struct hconn *c)
 	if (c->answer_pending)
 		worker_request_done(c->h->w);
 	evictable(c, 0);
+	heads_listed(c, 0);
 	LIST_REMOVE(c, link);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
@@ -213,10 +247,37 @@ static void conn_drop(struct hconn *c)
 		reply_problem(r, 400, "the client left before its body ended");
 }
 
+/* Closes the longest idle connection whose client has not started a
+ * request: one with bytes waiting would be reset with its request unread
+ * (looks at a few, then takes the oldest). With none idle, the oldest head
+ * that has taken over SLOW_HEAD_MS (a client's head comes in one packet;
+ * a slowloris' never ends). Returns 0 when there is neither. */
+static int evict_one(struct httpd *h)
+{
+	struct hconn *c = TAILQ_FIRST(&h->idle), *pick = c;
+	for (int i = 0; c && i < 8; i++, c = TAILQ_NEXT(c, idle_link)) {
+		int waiting = 0;
+		if (c->state == C_LINGER ||
+		    (ioctl(bufferevent_getfd(c->bev), FIONREAD, &waiting) == 0 && waiting == 0)) {
+			pick = c;
+			break;
+		}
+	}
+	if (!pick && (pick = TAILQ_FIRST(&h->heads)) &&
+	    now_monotonic_ms() - pick->head_ms < SLOW_HEAD_MS)
+		pick = NULL;
+	if (!pick)
+		return 0;
+	if (pick->state == C_HEAD)
+		metrics_inc(M_HTTP_DEADLINES);
+	conn_free(pick);
+	return 1;
+}
+
 static void set_idle(struct hconn *c)
 {
 	c->state = C_IDLE;
-	c->scanned = 0;
+	memset(&c->scan, 0, sizeof(c->scan));
 	evictable(c, 1);
 	arm(c, lim.idle_ms);
 	bufferevent_enable(c->bev, EV_READ);
@@ -296,6 +357,7 @@ static void hand_over(struct hconn *c)
 {
 	c->state = C_WAIT;
 	evictable(c, 0);
+	heads_listed(c, 0);
 	evtimer_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ);
 }
@@ -379,8 +441,9 @@ static void read_head(struct hconn *c)
 		if (!evbuffer_get_length(in))
 			return;
 		evictable(c, 0);
+		heads_listed(c, 1);
 		c->state = C_HEAD;
-		c->scanned = 0;
+		memset(&c->scan, 0, sizeof(c->scan));
 		arm(c, lim.head_ms);
 	}
 	size_t len = evbuffer_get_length(in), look = len < MAX_HEAD + 4 ? len : MAX_HEAD + 4;
@@ -389,13 +452,14 @@ static void read_head(struct hconn *c)
 		early_error(c, 500, "out of memory", NULL);
 		return;
 	}
-	size_t hl = http1_head_length(p, look, &c->scanned);
-	if (!hl || hl > MAX_HEAD) {
-		int st = hl ? 431 : http1_head_overflow(p, look, MAX_LINE, MAX_HEAD);
+	size_t hl = 0;
+	int st = http1_head_scan(p, look, &c->scan, MAX_LINE, MAX_HEAD, &hl);
+	if (st != 1) {
 		if (st)
 			early_error(c, st,
-			            st == 414 ? "the request line is too long"
-			                      : "the request head is too large",
+			            st == 414   ? "the request line is too long"
+			            : st == 431 ? "the request head is too large"
+			                        : "a line of the head ends in LF without CR",
 			            NULL);
 		return;
 	}
@@ -662,17 +726,41 @@ static void refuse(evutil_socket_t fd)
 		         lim.max_conns, skipped);
 }
 
+/* Asks another worker that has idle connections to close one. */
+static int evict_elsewhere(struct httpd *h)
+{
+	for (int i = 0; i < nall; i++) {
+		struct httpd *o = all[i];
+		if (o == h || atomic_load(&o->nidle) + atomic_load(&o->nheads) <=
+		                  atomic_load(&o->evict_asked))
+			continue;
+		atomic_fetch_add(&o->evict_asked, 1);
+		event_active(o->evict, 0, 0);
+		return 1;
+	}
+	return 0;
+}
+
+static void on_evict(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct httpd *h = arg;
+	for (int n = atomic_exchange(&h->evict_asked, 0); n > 0 && evict_one(h); n--)
+		;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
 	UNUSED(l);
 	UNUSED(salen);
 	struct httpd *h = arg;
-	if (atomic_fetch_add(&open_conns, 1) >= lim.max_conns) {
-		struct hconn *old = TAILQ_FIRST(&h->idle);
-		if (old) {
-			conn_free(old); /* takes its count with it */
-		} else {
+	int64_t open = atomic_fetch_add(&open_conns, 1);
+	if (open >= lim.max_conns) {
+		if (evict_one(h)) {
+			/* it took its count with it */
+		} else if (open >= lim.max_conns + OVERSHOOT || !evict_elsewhere(h)) {
 			atomic_fetch_sub(&open_conns, 1);
 			refuse(fd);
 			return;
@@ -732,10 +820,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 		         old ? "closing the longest idle connection"
 		             : "pausing new connections for a moment",
 		         skipped);
-	if ((err == EMFILE || err == ENFILE) && old) {
-		conn_free(old);
+	if ((err == EMFILE || err == ENFILE) && evict_one(h))
 		return;
-	}
 	evconnlistener_disable(l);
 	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
 	evtimer_add(h->resume, &tv);
@@ -752,9 +838,11 @@ struct httpd *httpd_new(struct worker *w, evutil_socket_t fd, void (*on_request)
 	h->base = w->base;
 	h->on_request = on_request;
 	TAILQ_INIT(&h->idle);
+	TAILQ_INIT(&h->heads);
 	LIST_INIT(&h->conns);
 	h->resume = evtimer_new(h->base, on_resume, h);
-	h->listener = h->resume
+	h->evict = event_new(h->base, -1, 0, on_evict, h);
+	h->listener = h->resume && h->evict && nall < MAX_HTTPDS
 	                  ? evconnlistener_new(h->base, on_accept, h,
 	                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)
 	                  : NULL;
@@ -764,6 +852,7 @@ struct httpd *httpd_new(struct worker *w, evutil_socket_t fd, void (*on_request)
 		return NULL;
 	}
 	evconnlistener_set_error_cb(h->listener, on_accept_error);
+	all[nall++] = h;
 	return h;
 }
 
@@ -795,5 +884,10 @@ void httpd_free(struct httpd *h)
 	}
 	if (h->resume)
 		event_free(h->resume);
+	if (h->evict)
+		event_free(h->evict);
+	for (int i = 0; i < nall; i++)
+		if (all[i] == h)
+			all[i] = all[--nall];
 	free(h);
 }
