@@ -301,6 +301,10 @@ static int config_reload(struct mainloop *m)
 	for (int i = 0; !rc && i + 1 < m->nflags; i += 2)
 		if (config_set(&fresh, m->flags[i], m->flags[i + 1], err, sizeof(err)))
 			rc = -1;
+	if (!rc && config_finish(&fresh) != 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		rc = -1;
+	}
 	if (rc) {
 		log_error("reload refused, keeping the running settings: %s", err);
 		config_free(&fresh);
@@ -311,7 +315,7 @@ static int config_reload(struct mainloop *m)
 	if (nfixed)
 		log_warn("reload: %s %s changed; %s effect after a restart",
 		         nfixed > 1 ? "settings" : "setting", fixed,
-		         nfixed > 1 ? "they take" : "it takes");
+		         nfixed > 1 ? "each takes" : "it takes");
 	if (log_open(fresh.log_file) != 0)
 		log_error("reload: cannot open log file %s", fresh.log_file);
 	log_set_level(fresh.log_level);

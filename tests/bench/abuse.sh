@@ -132,7 +132,7 @@ async def body(deadline):
             stats["connect_errors"] += 1
             await asyncio.sleep(1)
             continue
-        status = "none"
+        status, reader = "none", None
         try:
             w.write((f"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bad}\r\n"
                      f"Content-Type: application/json\r\nContent-Length: {4 << 20}\r\n\r\n").encode())
@@ -147,11 +147,15 @@ async def body(deadline):
             status = head.split(b" ")[1].decode() if head.startswith(b"HTTP/1.1 ") else "closed"
         except (OSError, asyncio.TimeoutError, IndexError):
             status = "reset"
+        finally:
+            if reader:
+                reader.cancel()
         stats["body_answers"][status] = stats["body_answers"].get(status, 0) + 1
         w.close()
 
 
 async def attack(deadline):
+    asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: None)
     tasks = [slowloris(deadline) for _ in range(1000)] + [idle(deadline) for _ in range(600)] + \
             [body(deadline) for _ in range(100)]
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -480,5 +480,5 @@ def test_sighup_names_every_setting_that_needs_a_restart(ctx):
     line = next(ln for ln in d.logtext().splitlines() if "after a restart" in ln)
     for name in ["db_pool_size", "max_body", "webhook_concurrency"]:
         assert name in line, line
-    assert re.search(r"log_level", line) is None, line
+    assert re.search(r"log_level|public_url", line) is None, line
     assert d.request("GET", "/healthz").status == 200
