@@ -100,9 +100,9 @@ struct httpd {
 	struct evconnlistener *listener;
 	struct event *resume;
 	void (*on_request)(struct req *r);
-	TAILQ_HEAD(, hconn) idle;  /* oldest first */
-	TAILQ_HEAD(, hconn) heads; /* heads arriving, oldest first */
-	LIST_HEAD(, hconn) conns;
+	TAILQ_HEAD(idle_list, hconn) idle;  /* oldest first */
+	TAILQ_HEAD(head_list, hconn) heads; /* heads arriving, oldest first */
+	LIST_HEAD(conn_list, hconn) conns;
 	int stopping;
 	_Atomic int nidle; /* read by the other workers */
 	_Atomic int nheads;
