@@ -37,6 +37,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,16 +105,17 @@ struct httpd {
 	TAILQ_HEAD(head_list, hconn) heads; /* heads arriving, oldest first */
 	LIST_HEAD(conn_list, hconn) conns;
 	int stopping;
-	_Atomic int nidle; /* read by the other workers */
-	_Atomic int nheads;
-	_Atomic int evict_asked; /* idle connections they asked this one to close */
-	struct event *evict;     /* activated by them */
+	_Atomic int nidle;              /* read by the other workers */
+	_Atomic int64_t oldest_head_ms; /* 0: no head arriving */
+	_Atomic int evict_asked;        /* idle connections they asked this one to close */
+	struct event *evict;            /* activated by them */
 };
 
 /* Every worker's server, for a worker at the cap with nothing idle of its
  * own to ask another to close one (registered before the threads start). */
 static struct httpd *all[MAX_HTTPDS];
 static int nall;
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER; /* a worker may be freed first */
 
 /* ---- limits ---------------------------------------------------------------- */
 
@@ -211,12 +213,12 @@ static void heads_listed(struct hconn *c, int on)
 	if (on && !c->in_heads) {
 		c->head_ms = now_monotonic_ms();
 		TAILQ_INSERT_TAIL(&c->h->heads, c, head_link);
-		atomic_fetch_add(&c->h->nheads, 1);
 	} else if (!on && c->in_heads) {
 		TAILQ_REMOVE(&c->h->heads, c, head_link);
-		atomic_fetch_sub(&c->h->nheads, 1);
 	}
 	c->in_heads = on;
+	struct hconn *first = TAILQ_FIRST(&c->h->heads);
+	atomic_store(&c->h->oldest_head_ms, first ? first->head_ms : 0);
 }
 
 static void conn_free(struct hconn *c)
@@ -570,8 +572,11 @@ void httpd_read_body(struct req *r, int keep, void (*next)(struct req *r))
 	c->state = C_BODY;
 	arm(c, lim.body_ms);
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	if (c->expect_continue == 1 && c->minor >= 1 && !evbuffer_get_length(in))
-		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	if (c->expect_continue == 1 && c->minor >= 1 && !evbuffer_get_length(in) &&
+	    bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
+		body_fail(c, 500, "out of memory");
+		return;
+	}
 	bufferevent_enable(c->bev, EV_READ);
 	read_body(c);
 }
@@ -605,27 +610,31 @@ void httpd_respond(struct req *r, int status, struct evbuffer *body)
 	int closing = c->close_after || !c->keep_alive || c->body_pending || c->h->stopping ||
 	              (conn_hdr && !strcasecmp(conn_hdr, "close"));
 	size_t len = body ? evbuffer_get_length(body) : 0;
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_reason(status),
-	                    http_date());
+	int bad = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+	                              http_reason(status), http_date()) < 0;
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, hdrs, next)
 	{
 		if (strcasecmp(kv->key, "Connection") != 0)
-			evbuffer_add_printf(out, "%s: %s\r\n", kv->key, kv->value);
+			bad |= evbuffer_add_printf(out, "%s: %s\r\n", kv->key, kv->value) < 0;
 	}
 	if (status >= 200 && status != 204 && status != 304 &&
 	    !evhttp_find_header(hdrs, "Content-Length"))
-		evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+		bad |= evbuffer_add_printf(out, "Content-Length: %zu\r\n", len) < 0;
 	if (closing)
-		evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+		bad |= evbuffer_add(out, "Connection: close\r\n\r\n", 21);
 	else if (c->minor == 0)
-		evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+		bad |= evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
 	else
-		evbuffer_add(out, "\r\n", 2);
+		bad |= evbuffer_add(out, "\r\n", 2);
 	if (len)
-		evbuffer_add_buffer(out, body);
+		bad |= evbuffer_add_buffer(out, body);
 	c->close_after = closing;
 	c->answer_pending = 1;
+	if (bad) {
+		conn_free(c); /* out of memory: half an answer must not go out */
+		return;
+	}
 	c->state = C_WRITE;
 	evtimer_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ);
@@ -729,16 +738,21 @@ static void refuse(evutil_socket_t fd)
 /* Asks another worker that has idle connections to close one. */
 static int evict_elsewhere(struct httpd *h)
 {
-	for (int i = 0; i < nall; i++) {
+	int asked = 0;
+	int64_t now = now_monotonic_ms();
+	pthread_mutex_lock(&all_lock);
+	for (int i = 0; i < nall && !asked; i++) {
 		struct httpd *o = all[i];
-		if (o == h || atomic_load(&o->nidle) + atomic_load(&o->nheads) <=
-		                  atomic_load(&o->evict_asked))
+		int64_t head = atomic_load(&o->oldest_head_ms);
+		if (o == h || (atomic_load(&o->nidle) <= atomic_load(&o->evict_asked) &&
+		               (!head || now - head < SLOW_HEAD_MS)))
 			continue;
 		atomic_fetch_add(&o->evict_asked, 1);
 		event_active(o->evict, 0, 0);
-		return 1;
+		asked = 1;
 	}
-	return 0;
+	pthread_mutex_unlock(&all_lock);
+	return asked;
 }
 
 static void on_evict(evutil_socket_t fd, short what, void *arg)
@@ -852,7 +866,9 @@ struct httpd *httpd_new(struct worker *w, evutil_socket_t fd, void (*on_request)
 		return NULL;
 	}
 	evconnlistener_set_error_cb(h->listener, on_accept_error);
+	pthread_mutex_lock(&all_lock);
 	all[nall++] = h;
+	pthread_mutex_unlock(&all_lock);
 	return h;
 }
 
@@ -875,6 +891,11 @@ void httpd_free(struct httpd *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&all_lock);
+	for (int i = 0; i < nall; i++)
+		if (all[i] == h)
+			all[i] = all[--nall];
+	pthread_mutex_unlock(&all_lock);
 	if (h->listener)
 		evconnlistener_free(h->listener);
 	struct hconn *c;
@@ -886,8 +907,5 @@ void httpd_free(struct httpd *h)
 		event_free(h->resume);
 	if (h->evict)
 		event_free(h->evict);
-	for (int i = 0; i < nall; i++)
-		if (all[i] == h)
-			all[i] = all[--nall];
 	free(h);
 }
