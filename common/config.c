@@ -88,7 +88,7 @@ static const struct setting settings[] = {
      "/v1 requests per API token (burst twice the rate a second, at least the N of N/m or "
      "N/h, at least 1; 0 off)"},
     {"auth_failure_limit", K_RATE, OFF(auth_failure_limit), 0, 0, true, "5/s",
-     "failed authentications per client address before 429 for tokens not cached (burst as "
+     "unknown tokens per client address before 429 for tokens not cached (burst as "
      "rate_limit; 0 off)"},
     {"trusted_proxies", K_CIDRS, OFF(trusted_proxies), 0, 0, false, "",
      "addresses whose X-Forwarded-For is believed"},

@@ -7,9 +7,10 @@
  * Unknown tokens cost a query each, so they are kept too, for
  * NEGATIVE_TTL_MS (a token is random: one that was unknown a moment ago
  * is still unknown, unless guessed the moment it was made), and a client
- * address that keeps failing (auth_failure_limit, a token bucket shared
- * by the threads) gets 429 instead of a lookup for a token not cached,
- * while the tokens cached keep working. */
+ * address that keeps sending unknown tokens (auth_failure_limit, a token
+ * bucket shared by the threads) gets 429 instead of a lookup for a token
+ * not cached, while the tokens cached keep working. A missing or
+ * malformed token costs no lookup and does not count. */
 #include "auth.h"
 
 #include "dbpool.h"
@@ -88,7 +89,6 @@ static struct neg_entry *negative_slot(struct authcache *c, const char *hash)
 static void deny(struct req *r, const char *detail)
 {
 	metrics_inc(M_AUTH_FAILED);
-	authlimit_fail(r->peer, now_monotonic_ms());
 	req_add_header(r, "WWW-Authenticate", "Bearer realm=\"liaison\"");
 	reply_problem(r, 401, detail);
 }
@@ -120,6 +120,7 @@ static void on_key(PGresult *res, void *arg)
 		struct neg_entry *n = negative_slot(r->w->auth, aw->hash);
 		memcpy(n->hash, aw->hash, sizeof(n->hash));
 		n->expires_ms = now_monotonic_ms() + NEGATIVE_TTL_MS;
+		authlimit_fail(r->peer, now_monotonic_ms());
 		free(aw);
 		deny(r, "unknown or revoked token");
 		return;
@@ -180,6 +181,7 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 	int64_t now = now_monotonic_ms();
 	if (n->expires_ms > now && memcmp(n->hash, hash, sizeof(hash)) == 0) {
 		metrics_inc(M_AUTH_CACHE_HIT);
+		authlimit_fail(r->peer, now);
 		deny(r, "unknown or revoked token");
 		return;
 	}
@@ -189,8 +191,7 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 		snprintf(secs, sizeof(secs), "%d", wait);
 		metrics_inc(M_AUTH_THROTTLED);
 		req_add_header(r, "Retry-After", secs);
-		reply_problem(r, 429,
-		              "too many failed authentications from this address; slow down");
+		reply_problem(r, 429, "too many unknown tokens from this address; slow down");
 		return;
 	}
 	metrics_inc(M_AUTH_CACHE_MISS);

@@ -1,6 +1,6 @@
 /* ratelimit.h - token buckets: the arithmetic of one, and tables of them
  * shared by every worker thread: one per API key (rate_limit), one per
- * client address for failed authentications (auth_failure_limit). The
+ * client address for unknown tokens (auth_failure_limit). The
  * scheduler keeps its own table, per webhook endpoint. */
 #ifndef LIAISON_RATELIMIT_H
 #define LIAISON_RATELIMIT_H
