@@ -251,16 +251,17 @@ static void conn_drop(struct hconn *c)
 
 /* Closes the longest idle connection whose client has not started a
  * request: one with bytes waiting would be reset with its request unread
- * (looks at a few, then takes the oldest). With none idle, the oldest head
- * that has taken over SLOW_HEAD_MS (a client's head comes in one packet;
- * a slowloris' never ends). Returns 0 when there is neither. */
+ * and the client would never see an answer (looks at the oldest few). With none idle, the oldest
+ * head that has taken over SLOW_HEAD_MS (a client's head comes in one packet; a slowloris' never
+ * ends). Returns 0 when there is neither. */
 static int evict_one(struct httpd *h)
 {
-	struct hconn *c = TAILQ_FIRST(&h->idle), *pick = c;
+	struct hconn *c = TAILQ_FIRST(&h->idle), *pick = NULL;
 	for (int i = 0; c && i < 8; i++, c = TAILQ_NEXT(c, idle_link)) {
 		int waiting = 0;
 		if (c->state == C_LINGER ||
-		    (ioctl(bufferevent_getfd(c->bev), FIONREAD, &waiting) == 0 && waiting == 0)) {
+		    (!evbuffer_get_length(bufferevent_get_input(c->bev)) &&
+		     ioctl(bufferevent_getfd(c->bev), FIONREAD, &waiting) == 0 && waiting == 0)) {
 			pick = c;
 			break;
 		}
