@@ -250,10 +250,10 @@ static void conn_drop(struct hconn *c)
 }
 
 /* Closes the longest idle connection whose client has not started a
- * request: one with bytes waiting would be reset with its request unread
- * and the client would never see an answer (looks at the oldest few). With none idle, the oldest
- * head that has taken over SLOW_HEAD_MS (a client's head comes in one packet; a slowloris' never
- * ends). Returns 0 when there is neither. */
+ * request (one of the oldest few): one with bytes waiting would be reset,
+ * its request unread and its client never answered. With none, the
+ * oldest head that has taken over SLOW_HEAD_MS (a client's head comes in
+ * one packet; a slowloris' never ends). Returns 0 when there is neither. */
 static int evict_one(struct httpd *h)
 {
 	struct hconn *c = TAILQ_FIRST(&h->idle), *pick = NULL;
