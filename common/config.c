@@ -15,6 +15,7 @@
 enum kind {
 	K_CIDRS,
 	K_STRING,
+	K_FILE, /* a path that must be readable, or empty */
 	K_INT,
 	K_BOOL,
 	K_DURATION,
@@ -30,7 +31,7 @@ struct setting {
 	const char *name;
 	enum kind kind;
 	size_t offset;
-	long min, max;   /* K_INT */
+	long min, max;   /* K_INT; K_DURATION's least milliseconds */
 	bool reloadable; /* SIGHUP applies it; others are logged as needing a restart */
 	const char *def;
 	const char *help;
@@ -58,17 +59,27 @@ static const struct setting settings[] = {
     {"render_memory", K_BYTES, OFF(render_memory), 0, 0, false, "67108864",
      "bytes of heap the worker threads touch at start for renderings, shared among them "
      "(at most 32 MiB each; 0: none)"},
-    {"request_timeout", K_DURATION, OFF(request_timeout_ms), 0, 0, false, "30s",
-     "read/write timeout of an HTTP connection"},
+    {"request_timeout", K_DURATION, OFF(request_timeout_ms), 1, 0, false, "30s",
+     "how long an idle keep-alive connection stays open, and how long a response's "
+     "write may stall"},
+    {"header_timeout", K_DURATION, OFF(header_timeout_ms), 1, 0, false, "10s",
+     "a request's head must arrive within this, from its first byte (408 beyond)"},
+    {"body_timeout", K_DURATION, OFF(body_timeout_ms), 1, 0, false, "30s",
+     "a request's body must arrive within this, from the end of its head (408 beyond)"},
+    {"max_connections", K_INT, OFF(max_connections), 0, 1000000, false, "0",
+     "open HTTP connections per instance; beyond, idle ones are closed or 503 "
+     "(0: the descriptor limit less a reserve)"},
+    {"max_bodies_in_flight", K_BYTES, OFF(max_bodies_in_flight), 1, 0, false, "67108864",
+     "bytes all request bodies being read may hold together (503 beyond)"},
     {"shutdown_timeout", K_DURATION, OFF(shutdown_timeout_ms), 0, 0, true, "10s",
      "how long SIGTERM waits for requests in flight"},
-    {"webhook_timeout", K_DURATION, OFF(webhook_timeout_ms), 0, 0, false, "15s",
+    {"webhook_timeout", K_DURATION, OFF(webhook_timeout_ms), 1, 0, false, "15s",
      "per webhook attempt"},
     {"webhook_retry_schedule", K_DURATIONS, OFF(webhook_retry_schedule_ms), 0, 0, false,
      "5s,5m,30m,2h,5h,10h,10h", "delays between webhook attempts"},
     {"webhook_allow_private", K_BOOL, OFF(webhook_allow_private), 0, 0, false, "false",
      "allow loopback/private webhook targets"},
-    {"webhook_ca_file", K_STRING, OFF(webhook_ca_file), 0, 0, false, "",
+    {"webhook_ca_file", K_FILE, OFF(webhook_ca_file), 0, 0, false, "",
      "CA bundle for HTTPS targets (default: system CAs)"},
     {"webhook_disable_after", K_DURATION, OFF(webhook_disable_after_ms), 0, 0, false, "5d",
      "failing this long disables an endpoint"},
@@ -77,7 +88,11 @@ static const struct setting settings[] = {
     {"webhook_endpoint_concurrency", K_INT, OFF(webhook_endpoint_concurrency), 1, 1024, false, "16",
      "webhook attempts in flight per endpoint, across instances"},
     {"rate_limit", K_RATE, OFF(rate_limit), 0, 0, true, "50/s",
-     "/v1 requests per API token (burst twice that; 0 off)"},
+     "/v1 requests per API token (burst twice the rate a second, at least the N of N/m or "
+     "N/h, at least 1; 0 off)"},
+    {"auth_failure_limit", K_RATE, OFF(auth_failure_limit), 0, 0, true, "5/s",
+     "unknown tokens per client address before 429 for tokens not cached (burst as "
+     "rate_limit; 0 off)"},
     {"trusted_proxies", K_CIDRS, OFF(trusted_proxies), 0, 0, false, "",
      "addresses whose X-Forwarded-For is believed"},
     {"log_level", K_LEVEL, OFF(log_level), 0, 0, true, "info", "debug, info, warn or error"},
@@ -144,6 +159,14 @@ static int parse_int(const char *v, long min, long max, long *out)
 	return 0;
 }
 
+static double rate_burst(const char *value, double per_sec)
+{
+	double n = strtod(value, NULL), burst = per_sec * 2;
+	if (burst < n)
+		burst = n;
+	return per_sec > 0 && burst < 1 ? 1 : burst;
+}
+
 static int bad(char *err, size_t errlen, const char *msg)
 {
 	snprintf(err, errlen, "%s", msg);
@@ -157,6 +180,12 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 	long l;
 	switch (s->kind) {
 	case K_STRING:
+		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
+	case K_FILE:
+		if (*value && access(value, R_OK) != 0)
+			return snprintf(err, errlen, "cannot read %.300s: %s", value,
+			                strerror(errno)),
+			       -1;
 		return set_string((char **)base, value) ? bad(err, errlen, "out of memory") : 0;
 	case K_CIDRS:
 		if (cidr_list_parse(value, cfg->trusted, CIDR_MAX, &cfg->ntrusted))
@@ -186,13 +215,16 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 		if (parse_bool(value, (bool *)base))
 			return bad(err, errlen, "must be true or false");
 		return 0;
-	case K_DURATION:
-		if (duration_parse(value, (int64_t *)base))
+	case K_DURATION: {
+		int64_t ms;
+		if (duration_parse(value, &ms))
 			return bad(err, errlen,
 			           "must be an integer and a unit (ms, s, m, h, d), e.g. 15s");
-		if (*(int64_t *)base < s->min)
+		if (ms < s->min)
 			return snprintf(err, errlen, "must be at least %ld ms", s->min), -1;
+		*(int64_t *)base = ms;
 		return 0;
+	}
 	case K_DURATIONS:
 		if (duration_list_parse(value, cfg->webhook_retry_schedule_ms, CONFIG_MAX_RETRIES,
 		                        &cfg->webhook_retry_count))
@@ -202,6 +234,11 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 	case K_RATE:
 		if (rate_parse(value, (double *)base))
 			return bad(err, errlen, "must be N/s, N/m, N/h or 0");
+		/* The burst follows the double: twice the rate a second, and at
+		 * least the N of N/m or N/h, so that 3/m lets 3 through at once
+		 * (twice 0.05 a second alone would be under one token: every
+		 * request refused). */
+		((double *)base)[1] = rate_burst(value, *(double *)base);
 		return 0;
 	case K_LEVEL:
 		if (log_level_parse(value, (enum log_level *)base))
@@ -239,8 +276,9 @@ void config_init(struct config *cfg)
 void config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
-		if (settings[i].kind == K_STRING || settings[i].kind == K_CIDRS ||
-		    settings[i].kind == K_URL || settings[i].kind == K_LISTEN) {
+		if (settings[i].kind == K_STRING || settings[i].kind == K_FILE ||
+		    settings[i].kind == K_CIDRS || settings[i].kind == K_URL ||
+		    settings[i].kind == K_LISTEN) {
 			char **slot = (char **)((char *)cfg + settings[i].offset);
 			free(*slot);
 			*slot = NULL;
@@ -381,6 +419,7 @@ static int setting_differs(const struct setting *s, const struct config *a, cons
 	const void *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
 	switch (s->kind) {
 	case K_STRING:
+	case K_FILE:
 	case K_CIDRS:
 	case K_URL:
 	case K_LISTEN: {
@@ -407,4 +446,23 @@ const char *config_restart_needed(const struct config *old, const struct config 
 		if (!settings[i].reloadable && setting_differs(&settings[i], old, new))
 			return settings[i].name;
 	return NULL;
+}
+
+int config_restart_list(const struct config *old, const struct config *new, char *out,
+                        size_t outlen)
+{
+	int n = 0;
+	size_t used = 0;
+	if (outlen)
+		out[0] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
+		if (settings[i].reloadable || !setting_differs(&settings[i], old, new))
+			continue;
+		int w = snprintf(out + used, outlen > used ? outlen - used : 0, "%s%s",
+		                 n ? ", " : "", settings[i].name);
+		if (w > 0 && used + (size_t)w < outlen)
+			used += (size_t)w;
+		n++;
+	}
+	return n;
 }

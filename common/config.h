@@ -20,12 +20,16 @@ struct config {
 	char *database;
 	char *public_url;
 	int threads;
-	int db_pool_size;      /* connections per worker thread */
-	int db_queue_max;      /* queued queries per worker before 503 */
-	int64_t max_body;      /* bytes; larger request bodies get 413 */
-	int64_t render_memory; /* bytes touched at start by the workers, for renderings */
-	int64_t request_timeout_ms;
-	int64_t db_query_timeout_ms; /* deadline of every database statement */
+	int db_pool_size;             /* connections per worker thread */
+	int db_queue_max;             /* queued queries per worker before 503 */
+	int64_t max_body;             /* bytes; larger request bodies get 413 */
+	int64_t render_memory;        /* bytes touched at start by the workers, for renderings */
+	int64_t request_timeout_ms;   /* idle keep-alive connection; a response's write */
+	int64_t header_timeout_ms;    /* a request's head, from its first byte */
+	int64_t body_timeout_ms;      /* a request's body, from the end of its head */
+	int max_connections;          /* per instance; 0: from the descriptor limit */
+	int64_t max_bodies_in_flight; /* bytes all request bodies being read may hold */
+	int64_t db_query_timeout_ms;  /* deadline of every database statement */
 	int64_t shutdown_timeout_ms;
 	int64_t webhook_timeout_ms;
 	int64_t webhook_retry_schedule_ms[CONFIG_MAX_RETRIES];
@@ -36,6 +40,9 @@ struct config {
 	int webhook_concurrency;          /* attempts in flight per instance */
 	int webhook_endpoint_concurrency; /* per endpoint, across instances */
 	double rate_limit;                /* per second, 0 = off */
+	double rate_limit_burst;          /* requests a key may make at once */
+	double auth_failure_limit;        /* failed authentications per second per address */
+	double auth_failure_limit_burst;
 	char *trusted_proxies;
 	struct cidr trusted[CIDR_MAX]; /* parsed trusted_proxies */
 	size_t ntrusted;
@@ -63,6 +70,10 @@ int config_load_env(struct config *cfg, char *const *envp, char *err, size_t err
 int config_finish(struct config *cfg) WUR;
 /* Settings a reload cannot change; returns the first that differs, or NULL. */
 const char *config_restart_needed(const struct config *old, const struct config *new);
+/* Every such setting that differs, comma-separated, into out; returns how
+ * many differ (0: none, out ""). */
+int config_restart_list(const struct config *old, const struct config *new, char *out,
+                        size_t outlen);
 const struct config_setting_info *config_settings(size_t *n);
 int config_is_setting(const char *name);
 

@@ -76,3 +76,33 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	ssize_t r = write(atomic_load(&log_fd), line, n);
 	UNUSED(r);
 }
+
+void log_escape(const char *s, size_t max, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	if (!outlen)
+		return;
+	for (size_t i = 0; s && i < max && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[4];
+		size_t n = 1;
+		esc[0] = (char)c;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c < 0x20 || c >= 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 15];
+			n = 4;
+		}
+		if (o + n >= outlen)
+			break;
+		memcpy(out + o, esc, n);
+		o += n;
+	}
+	out[o] = '\0';
+}

@@ -2,22 +2,34 @@
  * then served from this thread's cache for CACHE_TTL_MS. Revoking a key
  * anywhere NOTIFYs liaison_keys; every instance bumps its generation and
  * so drops every cached credential at once. The TTL bounds staleness if a
- * notification is lost while the LISTEN connection is down. */
+ * notification is lost while the LISTEN connection is down.
+ *
+ * Unknown tokens cost a query each, so they are kept too, for
+ * NEGATIVE_TTL_MS (a token is random: one that was unknown a moment ago
+ * is still unknown, unless guessed the moment it was made), and a client
+ * address that keeps sending unknown tokens (auth_failure_limit, a token
+ * bucket shared by the threads) gets 429 instead of a lookup for a token
+ * not cached, while the tokens cached keep working. A missing or
+ * malformed token costs no lookup and does not count. */
 #include "auth.h"
 
 #include "dbpool.h"
 #include "http.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "token.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define CACHE_SLOTS  4096 /* power of two */
-#define CACHE_TTL_MS 10000
+#define CACHE_SLOTS     4096 /* power of two */
+#define CACHE_TTL_MS    10000
+#define NEGATIVE_SLOTS  1024 /* power of two */
+#define NEGATIVE_TTL_MS 5000
 
 struct auth_entry {
 	char hash[TOKEN_HASH_HEX + 1];
@@ -26,8 +38,14 @@ struct auth_entry {
 	unsigned generation;
 };
 
+struct neg_entry {
+	char hash[TOKEN_HASH_HEX + 1];
+	int64_t expires_ms;
+};
+
 struct authcache {
 	struct auth_entry slots[CACHE_SLOTS];
+	struct neg_entry unknown[NEGATIVE_SLOTS];
 };
 
 struct authcache *authcache_new(void)
@@ -60,6 +78,14 @@ struct auth_wait {
 	unsigned generation;
 };
 
+static struct neg_entry *negative_slot(struct authcache *c, const char *hash)
+{
+	unsigned idx = 0;
+	for (int i = 4; i < 8; i++)
+		idx = idx << 4 | (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return &c->unknown[idx & (NEGATIVE_SLOTS - 1)];
+}
+
 static void deny(struct req *r, const char *detail)
 {
 	metrics_inc(M_AUTH_FAILED);
@@ -91,6 +117,10 @@ static void on_key(PGresult *res, void *arg)
 		return;
 	}
 	if (PQntuples(res) != 1) {
+		struct neg_entry *n = negative_slot(r->w->auth, aw->hash);
+		memcpy(n->hash, aw->hash, sizeof(n->hash));
+		n->expires_ms = now_monotonic_ms() + NEGATIVE_TTL_MS;
+		authlimit_fail(r->peer, now_monotonic_ms());
 		free(aw);
 		deny(r, "unknown or revoked token");
 		return;
@@ -145,6 +175,23 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 		metrics_inc(M_AUTH_CACHE_HIT);
 		r->who = e->who;
 		next(r);
+		return;
+	}
+	struct neg_entry *n = negative_slot(r->w->auth, hash);
+	int64_t now = now_monotonic_ms();
+	if (n->expires_ms > now && memcmp(n->hash, hash, sizeof(hash)) == 0) {
+		metrics_inc(M_AUTH_CACHE_HIT);
+		authlimit_fail(r->peer, now);
+		deny(r, "unknown or revoked token");
+		return;
+	}
+	int wait = authlimit_check(r->peer, now);
+	if (wait > 0) {
+		char secs[16];
+		snprintf(secs, sizeof(secs), "%d", wait);
+		metrics_inc(M_AUTH_THROTTLED);
+		req_add_header(r, "Retry-After", secs);
+		reply_problem(r, 429, "too many unknown tokens from this address; slow down");
 		return;
 	}
 	metrics_inc(M_AUTH_CACHE_MISS);

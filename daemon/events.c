@@ -30,6 +30,7 @@
 #include "validate.h"
 
 #include <event2/buffer.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -852,9 +853,16 @@ static void cursor_param(struct req *r, struct listq *q, json_t *errors)
 	const char *cur = req_query(r, "cursor");
 	if (!cur)
 		return;
-	long long t;
+	/* Digits as we write them, within the years PostgreSQL's to_timestamp
+	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
+	const char *us = strchr(cur, '_');
+	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
+	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
+	                  ? strtoll(cur, NULL, 10)
+	                  : LLONG_MIN;
 	char id[40];
-	if (strlen(cur) > 80 || sscanf(cur, "%lld_%36s", &t, id) != 2 || !valid_uuid(id)) {
+	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
+	    strlen(us + 1) >= sizeof(id) || !valid_uuid(strcpy(id, us + 1))) {
 		jv_error(errors, "cursor", "not a cursor this server gave out");
 		return;
 	}

@@ -4,6 +4,7 @@
  * access log line, counts the request and frees the context. */
 #include "http.h"
 
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
@@ -83,28 +84,34 @@ static void request_id_next(char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)z);
 }
 
-struct req *req_new(struct evhttp_request *ev, struct worker *w)
+struct req *req_new(struct evhttp_request *ev, struct worker *w, enum evhttp_cmd_type method,
+                    const char *target, const char *peer)
 {
 	struct req *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
+	r->target = strdup(target);
+	size_t plen = strcspn(target, "?");
+	r->path = strndup(target, plen);
+	if (!r->target || !r->path) {
+		free(r->target);
+		free(r->path);
+		free(r);
+		return NULL;
+	}
 	r->ev = ev;
 	r->w = w;
-	r->method = evhttp_request_get_command(ev);
+	r->method = method;
 	r->start_us = now_monotonic_us();
+	r->content_length = -1;
+	r->rawquery = r->target[plen] == '?' ? r->target + plen + 1 : NULL;
 	TAILQ_INIT(&r->query);
 	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
 	if (rid && request_id_acceptable(rid))
 		memcpy(r->id, rid, strlen(rid) + 1);
 	else
 		request_id_next(r->id);
-	struct evhttp_connection *conn = evhttp_request_get_connection(ev);
-	if (conn) {
-		char *addr = NULL;
-		ev_uint16_t port = 0;
-		evhttp_connection_get_peer(conn, &addr, &port);
-		snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "-");
-	}
+	snprintf(r->peer, sizeof(r->peer), "%s", peer ? peer : "-");
 	client_behind_proxy(r);
 	return r;
 }
@@ -114,6 +121,9 @@ static void req_free(struct req *r)
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i].value);
 	evhttp_clear_headers(&r->query);
+	httpd_body_release(r);
+	evhttp_request_free(r->ev);
+	free(r->target);
 	free(r->path);
 	free(r);
 }
@@ -160,6 +170,7 @@ const char *http_reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 100: return "Continue";
 	case 204: return "No Content";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
@@ -168,38 +179,64 @@ const char *http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 406: return "Not Acceptable";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
 	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }
 
+/* The target as logged: a feed's token (the key to its feed) becomes the
+ * first 12 hex digits of its SHA-256, which is how feeds.token_hash
+ * stores it ("/feeds/sha256:1a2b3c4d5e6f.ics"), so a line can still be
+ * matched to its feed; then every field is escaped. */
+static void logged_target(const char *target, char *out, size_t outlen)
+{
+	static const char feeds[] = "/feeds/";
+	char buf[600];
+	const char *t = target;
+	if (!strncmp(target, feeds, sizeof(feeds) - 1)) {
+		const char *tok = target + sizeof(feeds) - 1;
+		size_t n = strcspn(tok, "/?."), hn = strlen(tok);
+		char hash[TOKEN_HASH_HEX + 1];
+		if (n && token_hash(tok, n, hash) == 0) {
+			snprintf(buf, sizeof(buf), "%ssha256:%.12s%.*s", feeds, hash,
+			         (int)(hn - n > 400 ? 400 : hn - n), tok + n);
+			t = buf;
+		} else if (n) {
+			snprintf(buf, sizeof(buf), "%s(token)", feeds);
+			t = buf;
+		}
+	}
+	log_escape(t, 512, out, outlen);
+}
+
 static void access_log(const struct req *r, int status, size_t bytes, int64_t dur_us)
 {
-	const char *uri = evhttp_request_get_uri(r->ev);
 	static const char *const names[] = {"GET",     "POST",  "HEAD",    "PUT",  "DELETE",
 	                                    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
 	const char *m = "?";
 	for (unsigned i = 0; i < ARRAY_LEN(names); i++)
 		if (r->method == (enum evhttp_cmd_type)(1u << i))
 			m = names[i];
-	log_info("request id=%s peer=%s%s%s method=%s uri=\"%.512s\" status=%d bytes=%zu "
+	char uri[2200], org[140];
+	logged_target(r->target ? r->target : "", uri, sizeof(uri));
+	log_escape(r->who.org_slug, sizeof(r->who.org_slug), org, sizeof(org));
+	log_info("request id=%s peer=%s%s%s method=%s uri=\"%s\" status=%d bytes=%zu "
 	         "ms=%.3f%s%s",
-	         r->id, r->peer, r->via[0] ? " via=" : "", r->via, m, uri ? uri : "", status, bytes,
-	         (double)dur_us / 1000.0, r->who.org_slug[0] ? " org=" : "", r->who.org_slug);
-}
-
-static void on_reply_sent(struct evhttp_request *ev, void *arg)
-{
-	UNUSED(ev);
-	worker_request_done(arg);
+	         r->id, r->peer, r->via[0] ? " via=" : "", r->via, m, uri, status, bytes,
+	         (double)dur_us / 1000.0, r->who.org_slug[0] ? " org=" : "", org);
 }
 
 static void finish(struct req *r, int status, struct evbuffer *body)
@@ -227,17 +264,11 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 	if (w->stopping)
 		evhttp_add_header(h, "Connection", "close");
 	/* A request counts as done once its answer is written, so that a
-	 * stopping worker does not close connections with answers unsent. A
-	 * request whose client left is freed by evhttp at once instead. */
-	int connected = evhttp_request_get_connection(r->ev) != NULL;
-	if (connected)
-		evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, w);
-	evhttp_send_reply(r->ev, status, http_reason(status), body);
+	 * stopping worker does not close connections with answers unsent. */
+	httpd_respond(r, status, body);
 	if (body)
 		evbuffer_free(body);
 	req_free(r);
-	if (!connected)
-		worker_request_done(w);
 }
 
 void reply_raw(struct req *r, int status, const char *content_type, const void *data, size_t len)
@@ -310,12 +341,38 @@ static const char *problem_type(int status)
 	}
 }
 
+/* Keeps the first PROBLEM_MAX_ERRORS of errors; returns how many more
+ * there were (jv_error counts those past the cap in a trailing integer). */
+static json_int_t errors_cap(json_t *errors)
+{
+	json_int_t more = 0;
+	size_t n = json_array_size(errors);
+	json_t *last = n ? json_array_get(errors, n - 1) : NULL;
+	if (json_is_integer(last)) {
+		more = json_integer_value(last);
+		json_array_remove(errors, --n);
+	}
+	while (n > PROBLEM_MAX_ERRORS) {
+		json_array_remove(errors, --n);
+		more++;
+	}
+	return more;
+}
+
 void reply_problem_fields(struct req *r, int status, const char *detail, json_t *errors)
 {
 	json_t *p = json_pack("{s:s, s:s, s:i}", "type", problem_type(status), "title",
 	                      http_reason(status), "status", status);
-	if (p && detail)
+	json_int_t more = errors ? errors_cap(errors) : 0;
+	if (p && detail && more) {
+		char text[512];
+		snprintf(text, sizeof(text), "%.400s; %lld more errors not listed", detail,
+		         (long long)more);
+		json_object_set_new(p, "detail", json_string(text));
+		json_object_set_new(p, "errors_omitted", json_integer(more));
+	} else if (p && detail) {
 		json_object_set_new(p, "detail", json_string(detail));
+	}
 	if (p && errors)
 		json_object_set(p, "errors", errors);
 	json_decref(errors);

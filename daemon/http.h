@@ -32,9 +32,20 @@ struct principal {
 	int is_host;
 };
 
+struct hconn;
+
+/* ev is a container for headers and the body (evhttp_request_new), filled
+ * by our own HTTP/1.1 layer (httpd.c): libevent 2.1's evhttp could not
+ * authenticate before a body or answer its own errors in problem+json. */
 struct req {
 	struct evhttp_request *ev;
 	struct worker *w;
+	struct hconn *conn;     /* NULL once answered or once its client left */
+	char *target;           /* the request target as sent */
+	const char *rawquery;   /* into target, after '?', or NULL */
+	int64_t content_length; /* -1: none */
+	int chunked;
+	size_t body_reserved;      /* of max_bodies_in_flight, given back when freed */
 	const struct route *route; /* NULL when nothing matched */
 	enum evhttp_cmd_type method;
 	char id[33];
@@ -51,7 +62,10 @@ struct req {
 	int64_t start_us;
 };
 
-struct req *req_new(struct evhttp_request *ev, struct worker *w) WUR;
+/* A request on worker w: ev holds its input headers (taken over), target
+ * is copied, peer is the connection's address. */
+struct req *req_new(struct evhttp_request *ev, struct worker *w, enum evhttp_cmd_type method,
+                    const char *target, const char *peer) WUR;
 /* A path parameter by name ("id" of /v1/events/{id}); NULL if absent. */
 const char *req_param(const struct req *r, const char *name);
 /* A query parameter; NULL if absent. */
@@ -77,7 +91,11 @@ void reply_shared(struct req *r, int status, const char *content_type, const voi
                   void (*sent)(const void *data, size_t len, void *arg), void *arg);
 void reply_empty(struct req *r, int status);
 void reply_problem(struct req *r, int status, const char *detail);
-/* 422 (or another status) with errors: [{"field", "message"}]; steals errors. */
+/* An answer lists this many errors at most, and how many more there were. */
+#define PROBLEM_MAX_ERRORS 100
+/* 422 (or another status) with errors: [{"field", "message"}]; steals errors.
+ * Past PROBLEM_MAX_ERRORS, detail says how many more and "errors_omitted"
+ * counts them. */
 void reply_problem_fields(struct req *r, int status, const char *detail, json_t *errors);
 /* 500 for a query that failed: logs the database's message (never sent
  * to the client) with the request id. */

@@ -8,9 +8,21 @@
 #include <string.h>
 
 /* Never drops an error: a field name that is not valid UTF-8 (a long name
- * cut inside a character) is replaced, or a fault would pass unreported. */
+ * cut inside a character) is replaced, or a fault would pass unreported.
+ * Past PROBLEM_MAX_ERRORS only a count is kept (an integer after the
+ * listed errors, which reply_problem_fields turns into "N more"): a body
+ * of 90,000 unknown keys got a 4 MB answer. */
 void jv_error(json_t *errors, const char *field, const char *message)
 {
+	size_t n = json_array_size(errors);
+	if (n >= PROBLEM_MAX_ERRORS) {
+		json_t *more = json_array_get(errors, n - 1);
+		if (json_is_integer(more))
+			json_integer_set(more, json_integer_value(more) + 1);
+		else
+			json_array_append_new(errors, json_integer(1));
+		return;
+	}
 	if (problem_add(errors, field, message) == 0)
 		return;
 	if (problem_add(errors, "(field name not shown)", message) != 0)

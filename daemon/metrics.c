@@ -4,6 +4,7 @@
 #include "metrics.h"
 
 #include "dbpool.h"
+#include "httpd.h"
 #include "router.h"
 #include "server.h"
 
@@ -16,8 +17,8 @@
 #define MAX_ROUTES  128
 #define ROUTE_SLOTS (MAX_ROUTES + 1) /* last slot: unmatched */
 
-static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
-                               409, 412, 413, 415, 422, 429, 500, 503};
+static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 408, 409,
+                               412, 413, 414, 415, 422, 429, 431, 500, 501, 503};
 #define N_STATUS (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + other */
 
 /* Upper bounds in microseconds. */
@@ -31,14 +32,27 @@ static _Atomic uint64_t lat_sum_us[ROUTE_SLOTS];
 static _Atomic uint64_t counters[M_COUNTER_COUNT];
 
 static const char *const counter_names[M_COUNTER_COUNT] = {
-    "liaison_auth_cache_hits_total",         "liaison_auth_cache_misses_total",
-    "liaison_auth_failures_total",           "liaison_rate_limited_total",
-    "liaison_reminders_fired_total",         "liaison_reminders_missed_total",
-    "liaison_webhook_attempts_total",        "liaison_webhook_delivered_total",
-    "liaison_webhook_failed_attempts_total", "liaison_webhook_endpoints_disabled_total",
-    "liaison_feed_vevents_memory_total",     "liaison_feed_vevents_stored_total",
-    "liaison_feed_vevents_rendered_total",   "liaison_reminder_plan_failures_total",
-    "liaison_reminder_plans_parked_total",   "liaison_webhook_messages_withheld_total"};
+    "liaison_auth_cache_hits_total",
+    "liaison_auth_cache_misses_total",
+    "liaison_auth_failures_total",
+    "liaison_rate_limited_total",
+    "liaison_reminders_fired_total",
+    "liaison_reminders_missed_total",
+    "liaison_webhook_attempts_total",
+    "liaison_webhook_delivered_total",
+    "liaison_webhook_failed_attempts_total",
+    "liaison_webhook_endpoints_disabled_total",
+    "liaison_feed_vevents_memory_total",
+    "liaison_feed_vevents_stored_total",
+    "liaison_feed_vevents_rendered_total",
+    "liaison_auth_throttled_total",
+    "liaison_http_connections_refused_total",
+    "liaison_http_deadlines_total",
+    "liaison_http_accept_errors_total",
+    "liaison_http_bodies_refused_total",
+    "liaison_reminder_plan_failures_total",
+    "liaison_reminder_plans_parked_total",
+    "liaison_webhook_messages_withheld_total"};
 
 static size_t status_slot(int status)
 {
@@ -269,7 +283,14 @@ int metrics_render(const struct server *srv, struct evbuffer *out)
 		inflight += atomic_load(&srv->workers[i].inflight);
 	rc |= evbuffer_add_printf(out,
 	                          "# TYPE liaison_http_requests_in_flight gauge\n"
-	                          "liaison_http_requests_in_flight %lld\n",
-	                          (long long)inflight) < 0;
+	                          "liaison_http_requests_in_flight %lld\n"
+	                          "# TYPE liaison_http_connections gauge\n"
+	                          "liaison_http_connections %lld\n"
+	                          "# TYPE liaison_http_connections_max gauge\n"
+	                          "liaison_http_connections_max %d\n"
+	                          "# TYPE liaison_http_body_bytes gauge\n"
+	                          "liaison_http_body_bytes %lld\n",
+	                          (long long)inflight, (long long)httpd_open_connections(),
+	                          httpd_max_connections(), (long long)httpd_body_bytes()) < 0;
 	return rc ? -1 : 0;
 }

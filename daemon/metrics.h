@@ -29,6 +29,11 @@ enum metric_counter {
 	M_FEED_VEVENTS_MEMORY,    /* VEVENTs a rendering found in memory */
 	M_FEED_VEVENTS_STORED,    /* ... took from the database's stored texts */
 	M_FEED_VEVENTS_RENDERED,  /* ... rendered through libical */
+	M_AUTH_THROTTLED,         /* lookups refused: too many failures from an address */
+	M_HTTP_CONN_REFUSED,      /* connections answered 503: max_connections */
+	M_HTTP_DEADLINES,         /* requests cut off: header_timeout, body_timeout */
+	M_HTTP_ACCEPT_ERRORS,     /* accept() failures (descriptors out) */
+	M_HTTP_BODIES_REFUSED,    /* bodies refused: max_bodies_in_flight */
 	M_REMINDER_PLAN_FAILURES, /* plans that failed, retries included */
 	M_REMINDER_PLANS_PARKED,  /* events whose plan failed a first time */
 	M_WEBHOOK_WITHHELD,       /* messages cancelled at claim: no longer visible */

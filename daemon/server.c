@@ -15,6 +15,7 @@
 #include "events.h"
 #include "heap.h"
 #include "http.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -28,7 +29,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,7 +45,22 @@
 
 /* ---- one request --------------------------------------------------------- */
 
-/* After authentication: the caller's rate limit, then the route. */
+static void run_handler(struct req *r)
+{
+	r->route->handler(r);
+}
+
+/* A body is read only once the route is known and its caller
+ * authenticated: an unknown token is refused before a byte of it. Routes
+ * of GET, HEAD and DELETE take none: one sent is read and dropped. */
+static void with_body(struct req *r)
+{
+	enum evhttp_cmd_type m = r->route->method;
+	httpd_read_body(r, m == EVHTTP_REQ_POST || m == EVHTTP_REQ_PATCH || m == EVHTTP_REQ_PUT,
+	                run_handler);
+}
+
+/* After authentication: the caller's rate limit, then the body. */
 static void authenticated(struct req *r)
 {
 	int wait = ratelimit_take(r->who.key_id, now_monotonic_ms());
@@ -57,7 +72,7 @@ static void authenticated(struct req *r)
 		reply_problem(r, 429, "too many requests for this API key; slow down");
 		return;
 	}
-	r->route->handler(r);
+	with_body(r);
 }
 
 static void dispatch(struct req *r)
@@ -65,41 +80,29 @@ static void dispatch(struct req *r)
 	if (r->route->flags & ROUTE_AUTH)
 		auth_then(r, authenticated);
 	else
-		r->route->handler(r);
+		with_body(r);
 }
 
+/* Before anything is read of it: 413 on the announced length. */
 static int body_too_large(struct req *r)
 {
-	int64_t max = r->w->srv->cfg->max_body;
-	const char *cl = req_header(r, "Content-Length");
-	if (cl && strtoll(cl, NULL, 10) > max)
-		return 1;
-	return (int64_t)evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) > max;
+	return r->content_length > r->w->srv->cfg->max_body;
 }
 
-static void on_request(struct evhttp_request *ev, void *arg)
+/* A request whose head has arrived (httpd.c); nothing of its body is read. */
+static void on_request(struct req *r)
 {
-	struct worker *w = arg;
-	atomic_fetch_add(&w->inflight, 1);
-	struct req *r = req_new(ev, w);
-	if (!r) {
-		evhttp_send_error(ev, 500, "Internal Server Error");
-		worker_request_done(w);
+	const char *rawpath = r->path;
+	if (r->method == EVHTTP_REQ_OPTIONS && !strcmp(rawpath, "*")) {
+		req_add_header(r, "Allow", "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
+		reply_empty(r, 204);
 		return;
 	}
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-	const char *rawpath = uri ? evhttp_uri_get_path(uri) : NULL;
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-	if (!rawpath || !*rawpath || strlen(rawpath) > 2048) {
+	if (!*rawpath || strlen(rawpath) > 2048 || strchr(rawpath, '#')) {
 		reply_problem(r, 404, "no such resource");
 		return;
 	}
-	r->path = strdup(rawpath);
-	if (!r->path) {
-		reply_problem(r, 500, "out of memory");
-		return;
-	}
-	if (query && evhttp_parse_query_str(query, &r->query) != 0) {
+	if (r->rawquery && evhttp_parse_query_str(r->rawquery, &r->query) != 0) {
 		reply_problem(r, 400, "malformed query string");
 		return;
 	}
@@ -163,10 +166,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	struct worker *w = arg;
 	w->stopping = 1;
-	if (w->bound) {
-		evhttp_del_accept_socket(w->http, w->bound);
-		w->bound = NULL;
-	}
+	if (w->httpd)
+		httpd_stop(w->httpd);
 	if (atomic_load(&w->inflight) == 0) {
 		event_base_loopexit(w->base, NULL);
 		return;
@@ -224,13 +225,12 @@ static int worker_setup(struct worker *w)
 {
 	const struct config *cfg = w->srv->cfg;
 	w->base = worker_base();
-	w->http = w->base ? evhttp_new(w->base) : NULL;
 	w->auth = authcache_new();
 	w->feeds = feedcache_new();
 	w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;
 	w->drain_timer = w->base ? evtimer_new(w->base, on_drain_timeout, w) : NULL;
 	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
-	if (!w->http || !w->auth || !w->feeds || !w->stop_ev || !w->drain_timer || !w->heartbeat)
+	if (!w->base || !w->auth || !w->feeds || !w->stop_ev || !w->drain_timer || !w->heartbeat)
 		return -1;
 	struct dbpool_options opt = {.conninfo = cfg->database,
 	                             .size = cfg->db_pool_size,
@@ -241,27 +241,14 @@ static int worker_setup(struct worker *w)
 	w->db = dbpool_new(w->base, &opt);
 	if (!w->db)
 		return -1;
-	/* evhttp's own limit stays far above ours so that we answer 413 in
-	 * problem+json; it only guards against unbounded memory. */
-	evhttp_set_max_body_size(w->http, cfg->max_body * 4 + 65536);
-	evhttp_set_max_headers_size(w->http, 64 * 1024);
-	struct timeval tv = {cfg->request_timeout_ms / 1000,
-	                     (cfg->request_timeout_ms % 1000) * 1000};
-	evhttp_set_timeout_tv(w->http, &tv);
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(w->http, on_request, w);
 	evutil_socket_t fd = bind_socket(cfg, 1);
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
 		return -1;
 	}
-	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
-	if (!w->bound) {
-		close(fd);
+	w->httpd = httpd_new(w, fd, on_request);
+	if (!w->httpd)
 		return -1;
-	}
 	struct timeval beat = {0, HEARTBEAT_MS * 1000};
 	atomic_store(&w->last_beat_ms, now_monotonic_ms());
 	return event_add(w->heartbeat, &beat);
@@ -269,8 +256,7 @@ static int worker_setup(struct worker *w)
 
 static void worker_teardown(struct worker *w)
 {
-	if (w->http)
-		evhttp_free(w->http);
+	httpd_free(w->httpd);
 	dbpool_free(w->db);
 	authcache_free(w->auth);
 	feedcache_free(w->feeds);
@@ -316,21 +302,29 @@ static int config_reload(struct mainloop *m)
 	for (int i = 0; !rc && i + 1 < m->nflags; i += 2)
 		if (config_set(&fresh, m->flags[i], m->flags[i + 1], err, sizeof(err)))
 			rc = -1;
+	if (!rc && config_finish(&fresh) != 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		rc = -1;
+	}
 	if (rc) {
 		log_error("reload refused, keeping the running settings: %s", err);
 		config_free(&fresh);
 		return -1;
 	}
-	const char *fixed = config_restart_needed(m->cfg, &fresh);
-	if (fixed)
-		log_warn("reload: setting %s changed; it takes effect after a restart", fixed);
+	char fixed[1024];
+	int nfixed = config_restart_list(m->cfg, &fresh, fixed, sizeof(fixed));
+	if (nfixed)
+		log_warn("reload: %s %s changed; %s effect after a restart",
+		         nfixed > 1 ? "settings" : "setting", fixed,
+		         nfixed > 1 ? "each takes" : "it takes");
 	if (log_open(fresh.log_file) != 0)
 		log_error("reload: cannot open log file %s", fresh.log_file);
 	log_set_level(fresh.log_level);
 	/* Only reloadable scalars are copied into the live settings that
 	 * workers read; strings stay put, so no worker sees freed memory. */
 	atomic_store(&m->srv->shutdown_timeout_ms, fresh.shutdown_timeout_ms);
-	ratelimit_configure(fresh.rate_limit);
+	ratelimit_configure_burst(fresh.rate_limit, fresh.rate_limit_burst);
+	authlimit_configure(fresh.auth_failure_limit, fresh.auth_failure_limit_burst);
 	config_free(&fresh);
 	return 0;
 }
@@ -470,11 +464,13 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 	struct dblisten *listen = NULL;
 	int rc = 1;
 	atomic_store(&srv.shutdown_timeout_ms, cfg->shutdown_timeout_ms);
-	ratelimit_configure(cfg->rate_limit);
+	ratelimit_configure_burst(cfg->rate_limit, cfg->rate_limit_burst);
+	authlimit_configure(cfg->auth_failure_limit, cfg->auth_failure_limit_burst);
 	(void)vevents_renderer(); /* made once, here rather than in a first feed's time */
 	srv.nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (srv.nworkers < 1)
 		srv.nworkers = 1;
+	httpd_configure(cfg, srv.nworkers);
 	heap_configure();
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();

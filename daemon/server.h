@@ -20,8 +20,7 @@ struct worker {
 	pthread_t thread;
 	struct server *srv;
 	struct event_base *base;
-	struct evhttp *http;
-	struct evhttp_bound_socket *bound;
+	struct httpd *httpd; /* HTTP/1.1 on its listener (httpd.c) */
 	struct dbpool *db;
 	struct authcache *auth;
 	struct feedcache *feeds;

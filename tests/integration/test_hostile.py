@@ -91,6 +91,7 @@ CASES = [
     ("list limit huge", "GET", "/v1/events?limit=99999999999999999999", None, {}, 422, "limit"),
     ("list from", "GET", "/v1/events?from=2024-13-45", None, {}, 422, "from"),
     ("list cursor", "GET", "/v1/events?cursor=..%2F..%2Fetc", None, {}, 422, "cursor"),
+    ("list cursor huge", "GET", "/v1/events?cursor=10000000000000_" + str(uuid.uuid4()), None, {}, 422, "cursor"),
     ("list q long", "GET", "/v1/events?q=" + "x" * 201, None, {}, 422, "q"),
     ("list org sql", "GET", "/v1/events?org=a%27%20OR%201%3D1", None, {}, 422, "org[0]"),
     ("occurrences window", "GET", "/v1/occurrences?from=2024-01-01&to=2026-01-01", None, {}, 422, "to"),

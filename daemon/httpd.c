@@ -1,0 +1,912 @@
+/* httpd.c - see httpd.h. A connection's life:
+ *
+ *   IDLE     waiting for a request's first byte (request_timeout); listed
+ *            as evictable: past max_connections, or when accept() finds no
+ *            descriptor, the longest idle connection is closed first
+ *   HEAD     a request's head is arriving (header_timeout from its first
+ *            byte, 408 beyond; 414 and 431 past the limits)
+ *   WAIT     the head is parsed and the request handed over (routing,
+ *            authentication, rate limit): nothing more is read
+ *   BODY     the body is read, when asked (body_timeout from then)
+ *   HANDLER  the handler has the request
+ *   WRITE    its answer is being written; then IDLE again (a pipelined
+ *            request already read goes on at once) or LINGER
+ *   LINGER   answered with Connection: close: our side is shut, what the
+ *            client still sends is read and dropped for a moment, so that
+ *            closing with unread bytes does not reset the connection and
+ *            lose the answer (a 401 sent before a 4 MiB body, say)
+ *
+ * One request at a time per connection. The worker counts a request as in
+ * flight from its head to its answer's last byte (worker_request_done). */
+#include "httpd.h"
+
+#include "config.h"
+#include "http.h"
+#include "http1.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LINE        8192  /* request line; 414 beyond */
+#define MAX_HEAD        32768 /* whole head; 431 beyond */
+#define LINGER_MS       2000
+#define LINGER_BYTES    (8 << 20)
+#define ACCEPT_PAUSE_MS 100
+#define OVERSHOOT       64 /* connections past the cap while another worker closes idle ones */
+#define MAX_HTTPDS      256
+#define SLOW_HEAD_MS    1000 /* past the cap, a head slower than this may be cut */
+
+static struct {
+	int max_conns;
+	int64_t max_body, max_bodies;
+	int64_t idle_ms, head_ms, body_ms;
+} lim = {1024, 1 << 20, 64 << 20, 30000, 10000, 30000};
+
+static _Atomic int64_t open_conns, body_bytes;
+
+enum cstate { C_IDLE, C_HEAD, C_WAIT, C_BODY, C_HANDLER, C_WRITE, C_LINGER };
+
+struct hconn {
+	struct httpd *h;
+	struct bufferevent *bev;
+	struct event *timer;
+	enum cstate state;
+	struct req *req;
+	char peer[64];
+	struct http1_scan scan; /* of the head, so far */
+	/* The current request's framing. */
+	int minor, keep_alive, expect_continue;
+	int body_pending; /* a body follows that is not read yet */
+	int chunked, keep_body;
+	int64_t body_left, body_read;
+	struct http1_chunked ch;
+	void (*next)(struct req *r);
+	int close_after;    /* once the answer is written */
+	int answer_pending; /* worker_request_done once it is written */
+	size_t lingered;
+	int evictable;
+	TAILQ_ENTRY(hconn) idle_link;
+	int64_t head_ms; /* when its head began (in heads) */
+	int in_heads;
+	TAILQ_ENTRY(hconn) head_link;
+	LIST_ENTRY(hconn) link;
+};
+
+struct httpd {
+	struct worker *w;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *resume;
+	void (*on_request)(struct req *r);
+	TAILQ_HEAD(idle_list, hconn) idle;  /* oldest first */
+	TAILQ_HEAD(head_list, hconn) heads; /* heads arriving, oldest first */
+	LIST_HEAD(conn_list, hconn) conns;
+	int stopping;
+	_Atomic int nidle;              /* read by the other workers */
+	_Atomic int64_t oldest_head_ms; /* 0: no head arriving */
+	_Atomic int evict_asked;        /* idle connections they asked this one to close */
+	struct event *evict;            /* activated by them */
+};
+
+/* Every worker's server, for a worker at the cap with nothing idle of its
+ * own to ask another to close one (registered before the threads start). */
+static struct httpd *all[MAX_HTTPDS];
+static int nall;
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER; /* a worker may be freed first */
+
+/* ---- limits ---------------------------------------------------------------- */
+
+void httpd_configure(const struct config *cfg, int nworkers)
+{
+	lim.max_body = cfg->max_body;
+	lim.max_bodies = cfg->max_bodies_in_flight;
+	lim.idle_ms = cfg->request_timeout_ms;
+	lim.head_ms = cfg->header_timeout_ms;
+	lim.body_ms = cfg->body_timeout_ms;
+	if (cfg->max_connections > 0) {
+		lim.max_conns = cfg->max_connections;
+		return;
+	}
+	/* What else the process holds open: database connections (workers and
+	 * the scheduler), webhook transfers, loops, listeners, logs. */
+	struct rlimit rl;
+	long soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+	                ? (long)rl.rlim_cur
+	                : 1000000;
+	long reserve = 64 + (long)nworkers * (cfg->db_pool_size + 8) + cfg->webhook_concurrency +
+	               cfg->db_pool_size + 16;
+	long cap = soft - reserve;
+	if (cap < soft / 4)
+		cap = soft / 4;
+	lim.max_conns = (int)(cap < 16 ? 16 : cap > 1000000 ? 1000000 : cap);
+}
+
+int64_t httpd_open_connections(void)
+{
+	return atomic_load(&open_conns);
+}
+
+int64_t httpd_body_bytes(void)
+{
+	return atomic_load(&body_bytes);
+}
+
+int httpd_max_connections(void)
+{
+	return lim.max_conns;
+}
+
+static int body_reserve(struct req *r, int64_t n)
+{
+	if (atomic_fetch_add(&body_bytes, n) + n > lim.max_bodies) {
+		atomic_fetch_sub(&body_bytes, n);
+		return 0;
+	}
+	r->body_reserved += (size_t)n;
+	return 1;
+}
+
+void httpd_body_release(struct req *r)
+{
+	if (r->body_reserved)
+		atomic_fetch_sub(&body_bytes, (int64_t)r->body_reserved);
+	r->body_reserved = 0;
+}
+
+/* At most one line a second for conditions that repeat per connection. */
+static int log_allowed(_Atomic int64_t *last, _Atomic unsigned *skipped, unsigned *n)
+{
+	int64_t now = now_monotonic_ms(), was = atomic_load(last);
+	if (now - was < 1000 || !atomic_compare_exchange_strong(last, &was, now)) {
+		atomic_fetch_add(skipped, 1);
+		return 0;
+	}
+	*n = atomic_exchange(skipped, 0);
+	return 1;
+}
+
+/* ---- connections ------------------------------------------------------------- */
+
+static void arm(struct hconn *c, int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+	evtimer_add(c->timer, &tv);
+}
+
+static void evictable(struct hconn *c, int on)
+{
+	if (on && !c->evictable) {
+		TAILQ_INSERT_TAIL(&c->h->idle, c, idle_link);
+		atomic_fetch_add(&c->h->nidle, 1);
+	} else if (!on && c->evictable) {
+		TAILQ_REMOVE(&c->h->idle, c, idle_link);
+		atomic_fetch_sub(&c->h->nidle, 1);
+	}
+	c->evictable = on;
+}
+
+static void heads_listed(struct hconn *c, int on)
+{
+	if (on && !c->in_heads) {
+		c->head_ms = now_monotonic_ms();
+		TAILQ_INSERT_TAIL(&c->h->heads, c, head_link);
+	} else if (!on && c->in_heads) {
+		TAILQ_REMOVE(&c->h->heads, c, head_link);
+	}
+	c->in_heads = on;
+	struct hconn *first = TAILQ_FIRST(&c->h->heads);
+	atomic_store(&c->h->oldest_head_ms, first ? first->head_ms : 0);
+}
+
+static void conn_free(struct hconn *c)
+{
+	if (c->req) {
+		c->req->conn = NULL; /* its handler answers into the void */
+		c->req = NULL;
+	}
+	if (c->answer_pending)
+		worker_request_done(c->h->w);
+	evictable(c, 0);
+	heads_listed(c, 0);
+	LIST_REMOVE(c, link);
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	atomic_fetch_sub(&open_conns, 1);
+	free(c);
+}
+
+/* The client is gone. A request whose body was being read is answered
+ * (logged) here; one with its handler finishes without a connection. */
+static void conn_drop(struct hconn *c)
+{
+	struct req *r = c->req;
+	int in_body = c->state == C_BODY;
+	conn_free(c);
+	if (r && in_body)
+		reply_problem(r, 400, "the client left before its body ended");
+}
+
+/* Closes the longest idle connection whose client has not started a
+ * request (one of the oldest few): one with bytes waiting would be reset,
+ * its request unread and its client never answered. With none, the
+ * oldest head that has taken over SLOW_HEAD_MS (a client's head comes in
+ * one packet; a slowloris' never ends). Returns 0 when there is neither. */
+static int evict_one(struct httpd *h)
+{
+	struct hconn *c = TAILQ_FIRST(&h->idle), *pick = NULL;
+	for (int i = 0; c && i < 8; i++, c = TAILQ_NEXT(c, idle_link)) {
+		int waiting = 0;
+		if (c->state == C_LINGER ||
+		    (!evbuffer_get_length(bufferevent_get_input(c->bev)) &&
+		     ioctl(bufferevent_getfd(c->bev), FIONREAD, &waiting) == 0 && waiting == 0)) {
+			pick = c;
+			break;
+		}
+	}
+	if (!pick && (pick = TAILQ_FIRST(&h->heads)) &&
+	    now_monotonic_ms() - pick->head_ms < SLOW_HEAD_MS)
+		pick = NULL;
+	if (!pick)
+		return 0;
+	if (pick->state == C_HEAD)
+		metrics_inc(M_HTTP_DEADLINES);
+	conn_free(pick);
+	return 1;
+}
+
+static void set_idle(struct hconn *c)
+{
+	c->state = C_IDLE;
+	memset(&c->scan, 0, sizeof(c->scan));
+	evictable(c, 1);
+	arm(c, lim.idle_ms);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+static void start_linger(struct hconn *c)
+{
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	c->state = C_LINGER;
+	c->lingered = 0;
+	evictable(c, 1);
+	arm(c, LINGER_MS);
+	bufferevent_enable(c->bev, EV_READ);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void linger_read(struct hconn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	c->lingered += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->lingered > LINGER_BYTES)
+		conn_free(c);
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static enum evhttp_cmd_type method_of(const char *m, size_t n)
+{
+	static const struct {
+		const char *name;
+		enum evhttp_cmd_type type;
+	} methods[] = {{"GET", EVHTTP_REQ_GET},       {"HEAD", EVHTTP_REQ_HEAD},
+	               {"POST", EVHTTP_REQ_POST},     {"PUT", EVHTTP_REQ_PUT},
+	               {"DELETE", EVHTTP_REQ_DELETE}, {"OPTIONS", EVHTTP_REQ_OPTIONS},
+	               {"TRACE", EVHTTP_REQ_TRACE},   {"CONNECT", EVHTTP_REQ_CONNECT},
+	               {"PATCH", EVHTTP_REQ_PATCH}};
+	for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+		if (strlen(methods[i].name) == n && !memcmp(methods[i].name, m, n))
+			return methods[i].type;
+	return 0;
+}
+
+/* A request context for c; with head, its fields become the input
+ * headers (the head's bytes are cut into strings in place). */
+static struct req *make_req(struct hconn *c, enum evhttp_cmd_type m, const char *target, char *head,
+                            const struct http1_head *hd)
+{
+	struct evhttp_request *ev = evhttp_request_new(NULL, NULL);
+	if (!ev)
+		return NULL;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
+	for (size_t i = 0; hd && i < hd->nfields; i++) {
+		const struct http1_field *f = &hd->fields[i];
+		head[f->name.off + f->name.len] = '\0';
+		head[f->value.off + f->value.len] = '\0';
+		if (evhttp_add_header(in, head + f->name.off, head + f->value.off) != 0) {
+			evhttp_request_free(ev);
+			return NULL;
+		}
+	}
+	struct req *r = req_new(ev, c->h->w, m, target, c->peer);
+	if (!r) {
+		evhttp_request_free(ev);
+		return NULL;
+	}
+	atomic_fetch_add(&c->h->w->inflight, 1);
+	r->content_length = hd ? hd->content_length : -1;
+	r->chunked = hd ? hd->chunked : 0;
+	r->conn = c;
+	c->req = r;
+	return r;
+}
+
+static void hand_over(struct hconn *c)
+{
+	c->state = C_WAIT;
+	evictable(c, 0);
+	heads_listed(c, 0);
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* An answer for a request whose head could not be read: problem+json
+ * through the usual path (logged, counted), then the connection closes. */
+static void early_error(struct hconn *c, int status, const char *why, const char *target)
+{
+	struct req *r = make_req(c, 0, target ? target : "", NULL, NULL);
+	if (!r) {
+		conn_free(c);
+		return;
+	}
+	hand_over(c);
+	c->close_after = 1;
+	c->body_pending = 0;
+	c->keep_alive = 0;
+	c->minor = 1;
+	reply_problem(r, status, why);
+}
+
+/* The origin-form path of a target in absolute form ("http://h/p?q"). */
+static const char *origin_form(const char *t)
+{
+	if (strncasecmp(t, "http://", 7) && strncasecmp(t, "https://", 8))
+		return t;
+	const char *p = strchr(strstr(t, "//") + 2, '/');
+	return p ? p : "/";
+}
+
+static void start_request(struct hconn *c, char *head, size_t len)
+{
+	struct http1_head hd;
+	const char *why = NULL;
+	int st = http1_parse_head(head, len, MAX_LINE, &hd, &why);
+	if (st) {
+		early_error(c, st, why, NULL);
+		return;
+	}
+	head[hd.target.off + hd.target.len] = '\0';
+	const char *target = origin_form(head + hd.target.off);
+	enum evhttp_cmd_type m = method_of(head + hd.method.off, hd.method.len);
+	c->minor = hd.minor;
+	c->keep_alive = hd.keep_alive;
+	c->expect_continue = hd.expect_continue;
+	c->chunked = hd.chunked;
+	c->body_left = hd.content_length > 0 ? hd.content_length : 0;
+	c->body_read = 0;
+	c->body_pending = hd.chunked || hd.content_length > 0;
+	c->close_after = 0;
+	memset(&c->ch, 0, sizeof(c->ch));
+	struct req *r = make_req(c, m, target, head, &hd);
+	if (!r) {
+		early_error(c, 500, "out of memory", NULL);
+		return;
+	}
+	hand_over(c);
+	if (!m || m == EVHTTP_REQ_CONNECT) {
+		c->close_after = 1;
+		reply_problem(r, 501,
+		              m ? "CONNECT is not served here" : "this method is not served");
+	} else if (*target != '/' && !(m == EVHTTP_REQ_OPTIONS && !strcmp(target, "*"))) {
+		c->close_after = 1;
+		reply_problem(r, 400, "malformed request target");
+	} else if (hd.expect_continue < 0) {
+		c->close_after = 1;
+		reply_problem(r, 417, "only Expect: 100-continue is understood");
+	} else {
+		c->h->on_request(r);
+	}
+}
+
+static void read_head(struct hconn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (c->state == C_IDLE) {
+		size_t len = evbuffer_get_length(in), peek = len < 64 ? len : 64;
+		const char *p = peek ? (const char *)evbuffer_pullup(in, (ev_ssize_t)peek) : NULL;
+		if (p)
+			evbuffer_drain(in, http1_skip_blank(p, peek));
+		if (!evbuffer_get_length(in))
+			return;
+		evictable(c, 0);
+		heads_listed(c, 1);
+		c->state = C_HEAD;
+		memset(&c->scan, 0, sizeof(c->scan));
+		arm(c, lim.head_ms);
+	}
+	size_t len = evbuffer_get_length(in), look = len < MAX_HEAD + 4 ? len : MAX_HEAD + 4;
+	const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+	if (!p) {
+		early_error(c, 500, "out of memory", NULL);
+		return;
+	}
+	size_t hl = 0;
+	int st = http1_head_scan(p, look, &c->scan, MAX_LINE, MAX_HEAD, &hl);
+	if (st != 1) {
+		if (st)
+			early_error(c, st,
+			            st == 414   ? "the request line is too long"
+			            : st == 431 ? "the request head is too large"
+			                        : "a line of the head ends in LF without CR",
+			            NULL);
+		return;
+	}
+	char *head = malloc(hl + 1);
+	if (!head) {
+		early_error(c, 500, "out of memory", NULL);
+		return;
+	}
+	evbuffer_remove(in, head, hl);
+	head[hl] = '\0';
+	start_request(c, head, hl);
+	free(head);
+}
+
+static void body_done(struct hconn *c)
+{
+	c->body_pending = 0;
+	c->state = C_HANDLER;
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ);
+	c->next(c->req);
+}
+
+static void body_fail(struct hconn *c, int status, const char *why)
+{
+	struct req *r = c->req;
+	c->close_after = 1;
+	if (status == 503) {
+		metrics_inc(M_HTTP_BODIES_REFUSED);
+		req_add_header(r, "Retry-After", "1");
+	}
+	reply_problem(r, status, why);
+}
+
+static void read_body(struct hconn *c)
+{
+	struct req *r = c->req;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
+	if (!c->chunked) {
+		size_t n = evbuffer_get_length(in);
+		if ((int64_t)n > c->body_left)
+			n = (size_t)c->body_left;
+		if (c->keep_body && evbuffer_remove_buffer(in, body, n) != (int)n) {
+			body_fail(c, 500, "out of memory");
+			return;
+		}
+		if (!c->keep_body)
+			evbuffer_drain(in, n);
+		c->body_left -= (int64_t)n;
+		if (c->body_left == 0)
+			body_done(c);
+		return;
+	}
+	while (evbuffer_get_length(in)) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		size_t used, dlen;
+		const char *data;
+		int rc = http1_chunked_next(&c->ch, v.iov_base, v.iov_len, &used, &data, &dlen);
+		if (rc == HTTP1_CHUNK_BAD) {
+			body_fail(c, 400, "malformed chunked body");
+			return;
+		}
+		if (dlen) {
+			c->body_read += (int64_t)dlen;
+			if (c->body_read > lim.max_body) {
+				body_fail(c, 413, "the request body is too large");
+				return;
+			}
+			if (c->keep_body && !body_reserve(r, (int64_t)dlen)) {
+				body_fail(
+				    c, 503,
+				    "too many request bodies are arriving; try again shortly");
+				return;
+			}
+			if (c->keep_body && evbuffer_add(body, data, dlen) != 0) {
+				body_fail(c, 500, "out of memory");
+				return;
+			}
+		}
+		evbuffer_drain(in, used);
+		if (rc == HTTP1_CHUNK_END) {
+			body_done(c);
+			return;
+		}
+	}
+}
+
+void httpd_read_body(struct req *r, int keep, void (*next)(struct req *r))
+{
+	struct hconn *c = r->conn;
+	if (!c) {
+		reply_problem(r, 400, "the client left before its body was read");
+		return;
+	}
+	if (!c->body_pending) {
+		next(r);
+		return;
+	}
+	c->keep_body = keep;
+	c->next = next;
+	if (keep && !c->chunked && !body_reserve(r, c->body_left)) {
+		body_fail(c, 503, "too many request bodies are arriving; try again shortly");
+		return;
+	}
+	c->state = C_BODY;
+	arm(c, lim.body_ms);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (c->expect_continue == 1 && c->minor >= 1 && !evbuffer_get_length(in) &&
+	    bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
+		body_fail(c, 500, "out of memory");
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	read_body(c);
+}
+
+static const char *http_date(void)
+{
+	static _Thread_local char buf[40];
+	static _Thread_local time_t at;
+	time_t now = time(NULL);
+	if (now != at) {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		at = now;
+	}
+	return buf;
+}
+
+void httpd_respond(struct req *r, int status, struct evbuffer *body)
+{
+	struct hconn *c = r->conn;
+	if (!c) {
+		worker_request_done(r->w);
+		return;
+	}
+	r->conn = NULL;
+	c->req = NULL;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(r->ev);
+	const char *conn_hdr = evhttp_find_header(hdrs, "Connection");
+	int closing = c->close_after || !c->keep_alive || c->body_pending || c->h->stopping ||
+	              (conn_hdr && !strcasecmp(conn_hdr, "close"));
+	size_t len = body ? evbuffer_get_length(body) : 0;
+	int bad = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+	                              http_reason(status), http_date()) < 0;
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, hdrs, next)
+	{
+		if (strcasecmp(kv->key, "Connection") != 0)
+			bad |= evbuffer_add_printf(out, "%s: %s\r\n", kv->key, kv->value) < 0;
+	}
+	if (status >= 200 && status != 204 && status != 304 &&
+	    !evhttp_find_header(hdrs, "Content-Length"))
+		bad |= evbuffer_add_printf(out, "Content-Length: %zu\r\n", len) < 0;
+	if (closing)
+		bad |= evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+	else if (c->minor == 0)
+		bad |= evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+	else
+		bad |= evbuffer_add(out, "\r\n", 2);
+	if (len)
+		bad |= evbuffer_add_buffer(out, body);
+	c->close_after = closing;
+	c->answer_pending = 1;
+	if (bad) {
+		conn_free(c); /* out of memory: half an answer must not go out */
+		return;
+	}
+	c->state = C_WRITE;
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* ---- bufferevent callbacks ---------------------------------------------------- */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	UNUSED(bev);
+	struct hconn *c = arg;
+	switch (c->state) {
+	case C_IDLE:
+	case C_HEAD: read_head(c); break;
+	case C_BODY: read_body(c); break;
+	case C_LINGER: linger_read(c); break;
+	default: break; /* kept for after the answer */
+	}
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct hconn *c = arg;
+	if (c->state != C_WRITE)
+		return; /* a 100 Continue went out */
+	c->answer_pending = 0;
+	worker_request_done(c->h->w);
+	if (c->close_after) {
+		start_linger(c);
+		return;
+	}
+	set_idle(c);
+	if (evbuffer_get_length(bufferevent_get_input(bev)))
+		read_head(c); /* a pipelined request */
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	UNUSED(bev);
+	UNUSED(what);
+	struct hconn *c = arg;
+	conn_drop(c); /* end of input, an error, or a write that stalled */
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct hconn *c = arg;
+	switch (c->state) {
+	case C_HEAD:
+		metrics_inc(M_HTTP_DEADLINES);
+		early_error(c, 408, "the request head did not arrive in time", NULL);
+		break;
+	case C_BODY:
+		metrics_inc(M_HTTP_DEADLINES);
+		c->close_after = 1;
+		reply_problem(c->req, 408, "the request body did not arrive in time");
+		break;
+	case C_IDLE:
+	case C_LINGER: conn_free(c); break;
+	default: break;
+	}
+}
+
+/* ---- accepting ------------------------------------------------------------------ */
+
+static _Atomic int64_t refused_log_ms, accept_log_ms;
+static _Atomic unsigned refused_skipped, accept_skipped;
+
+/* Over max_connections with nothing idle to close: a fixed 503 written
+ * straight to the new socket (a few hundred bytes fit its empty send
+ * buffer), then closed. */
+static void refuse(evutil_socket_t fd)
+{
+	static const char body[] = "{\"type\":\"urn:liaison:problem:unavailable\",\"title\":"
+	                           "\"Service Unavailable\",\"status\":503,\"detail\":\"too many "
+	                           "connections; try again shortly\"}\n";
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg),
+	                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+	                 "application/problem+json\r\nRetry-After: 1\r\nConnection: "
+	                 "close\r\nContent-Length: %zu\r\n\r\n%s",
+	                 sizeof(body) - 1, body);
+	ssize_t sent = send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	UNUSED(sent);
+	shutdown(fd, SHUT_WR);
+	char sink[4096];
+	ssize_t got = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	UNUSED(got);
+	close(fd);
+	metrics_inc(M_HTTP_CONN_REFUSED);
+	unsigned skipped;
+	if (log_allowed(&refused_log_ms, &refused_skipped, &skipped))
+		log_warn("%d connections open, the most allowed (max_connections): answered 503 "
+		         "(%u more in the last second)",
+		         lim.max_conns, skipped);
+}
+
+/* Asks another worker that has idle connections to close one. */
+static int evict_elsewhere(struct httpd *h)
+{
+	int asked = 0;
+	int64_t now = now_monotonic_ms();
+	pthread_mutex_lock(&all_lock);
+	for (int i = 0; i < nall && !asked; i++) {
+		struct httpd *o = all[i];
+		int64_t head = atomic_load(&o->oldest_head_ms);
+		if (o == h || (atomic_load(&o->nidle) <= atomic_load(&o->evict_asked) &&
+		               (!head || now - head < SLOW_HEAD_MS)))
+			continue;
+		atomic_fetch_add(&o->evict_asked, 1);
+		event_active(o->evict, 0, 0);
+		asked = 1;
+	}
+	pthread_mutex_unlock(&all_lock);
+	return asked;
+}
+
+static void on_evict(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct httpd *h = arg;
+	for (int n = atomic_exchange(&h->evict_asked, 0); n > 0 && evict_one(h); n--)
+		;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+	UNUSED(l);
+	UNUSED(salen);
+	struct httpd *h = arg;
+	int64_t open = atomic_fetch_add(&open_conns, 1);
+	if (open >= lim.max_conns) {
+		if (evict_one(h)) {
+			/* it took its count with it */
+		} else if (open >= lim.max_conns + OVERSHOOT || !evict_elsewhere(h)) {
+			atomic_fetch_sub(&open_conns, 1);
+			refuse(fd);
+			return;
+		}
+	}
+	struct hconn *c = calloc(1, sizeof(*c));
+	struct bufferevent *bev =
+	    c ? bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	struct event *timer = bev ? evtimer_new(h->base, on_timer, c) : NULL;
+	if (!timer) {
+		if (bev)
+			bufferevent_free(bev);
+		else
+			close(fd);
+		free(c);
+		atomic_fetch_sub(&open_conns, 1);
+		return;
+	}
+	c->h = h;
+	c->bev = bev;
+	c->timer = timer;
+	c->keep_alive = 1;
+	const void *addr = sa->sa_family == AF_INET6
+	                       ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr
+	                       : (const void *)&((struct sockaddr_in *)sa)->sin_addr;
+	if (!inet_ntop(sa->sa_family, addr, c->peer, sizeof(c->peer)))
+		strcpy(c->peer, "-");
+	LIST_INSERT_HEAD(&h->conns, c, link);
+	bufferevent_setcb(bev, on_read, on_write, on_event, c);
+	struct timeval wt = {(time_t)(lim.idle_ms / 1000),
+	                     (suseconds_t)((lim.idle_ms % 1000) * 1000)};
+	bufferevent_set_timeouts(bev, NULL, &wt);
+	set_idle(c);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct httpd *h = arg;
+	if (h->listener && !h->stopping)
+		evconnlistener_enable(h->listener);
+}
+
+/* accept() failed for want of descriptors (or memory): close the longest
+ * idle connection for the next one, or pause accepting for a moment; the
+ * connections we have keep being served. Logged once a second at most. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct httpd *h = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	metrics_inc(M_HTTP_ACCEPT_ERRORS);
+	struct hconn *old = TAILQ_FIRST(&h->idle);
+	unsigned skipped;
+	if (log_allowed(&accept_log_ms, &accept_skipped, &skipped))
+		log_warn("accept: %s: %s (%u more in the last second)", strerror(err),
+		         old ? "closing the longest idle connection"
+		             : "pausing new connections for a moment",
+		         skipped);
+	if ((err == EMFILE || err == ENFILE) && evict_one(h))
+		return;
+	evconnlistener_disable(l);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	evtimer_add(h->resume, &tv);
+}
+
+struct httpd *httpd_new(struct worker *w, evutil_socket_t fd, void (*on_request)(struct req *r))
+{
+	struct httpd *h = calloc(1, sizeof(*h));
+	if (!h) {
+		close(fd);
+		return NULL;
+	}
+	h->w = w;
+	h->base = w->base;
+	h->on_request = on_request;
+	TAILQ_INIT(&h->idle);
+	TAILQ_INIT(&h->heads);
+	LIST_INIT(&h->conns);
+	h->resume = evtimer_new(h->base, on_resume, h);
+	h->evict = event_new(h->base, -1, 0, on_evict, h);
+	h->listener = h->resume && h->evict && nall < MAX_HTTPDS
+	                  ? evconnlistener_new(h->base, on_accept, h,
+	                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)
+	                  : NULL;
+	if (!h->listener) {
+		close(fd);
+		httpd_free(h);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(h->listener, on_accept_error);
+	pthread_mutex_lock(&all_lock);
+	all[nall++] = h;
+	pthread_mutex_unlock(&all_lock);
+	return h;
+}
+
+void httpd_stop(struct httpd *h)
+{
+	h->stopping = 1;
+	if (h->listener)
+		evconnlistener_free(h->listener);
+	h->listener = NULL;
+	struct hconn *c = LIST_FIRST(&h->conns);
+	while (c) {
+		struct hconn *next = LIST_NEXT(c, link);
+		if (c->state == C_IDLE || c->state == C_HEAD || c->state == C_LINGER)
+			conn_free(c);
+		c = next;
+	}
+}
+
+void httpd_free(struct httpd *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&all_lock);
+	for (int i = 0; i < nall; i++)
+		if (all[i] == h)
+			all[i] = all[--nall];
+	pthread_mutex_unlock(&all_lock);
+	if (h->listener)
+		evconnlistener_free(h->listener);
+	struct hconn *c;
+	while ((c = LIST_FIRST(&h->conns))) {
+		c->answer_pending = 0; /* the loop is over: nobody waits for it */
+		conn_free(c);
+	}
+	if (h->resume)
+		event_free(h->resume);
+	if (h->evict)
+		event_free(h->evict);
+	free(h);
+}

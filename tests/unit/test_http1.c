@@ -1,0 +1,207 @@
+/* test_http1.c - the request head parser and the chunked decoder
+ * (common/http1.c), the log field escape, rate limits per minute and the
+ * list of settings a reload cannot change. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "http1.h"
+#include "log.h"
+#include "ratelimit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(const char *head, struct http1_head *h)
+{
+	const char *why = NULL;
+	struct http1_scan scan = {0};
+	size_t len = 0;
+	int st = http1_head_scan(head, strlen(head), &scan, 8192, 32768, &len);
+	if (st != 1)
+		return st == 0 ? -1 : st;
+	return http1_parse_head(head, len, 8192, h, &why);
+}
+
+static void test_heads(void **state)
+{
+	(void)state;
+	struct http1_head *h = malloc(sizeof(*h));
+	assert_non_null(h);
+	const char *ok = "POST /v1/keys?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length:  13 \r\n"
+	                 "Connection: close\r\nExpect: 100-continue\r\n\r\n";
+	assert_int_equal(parse(ok, h), 0);
+	assert_true(http1_span_is(ok, h->method, "post"));
+	assert_int_equal(h->target.len, strlen("/v1/keys?x=1"));
+	assert_int_equal(h->content_length, 13);
+	assert_int_equal(h->keep_alive, 0);
+	assert_int_equal(h->expect_continue, 1);
+	assert_int_equal(h->nfields, 4);
+	assert_int_equal(
+	    parse("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n", h), 0);
+	assert_int_equal(h->chunked, 1);
+	assert_int_equal(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", h), 0);
+	assert_int_equal(h->keep_alive, 1);
+	assert_int_equal(parse("GET / HTTP/1.0\r\n\r\n", h), 0);
+	assert_int_equal(h->keep_alive, 0);
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n", h), 0);
+	assert_int_equal(h->content_length, 5);
+	assert_int_equal(
+	    parse("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999"
+	          "\r\n\r\n",
+	          h),
+	    0);
+	assert_true(h->content_length == INT64_MAX);
+	static const char *const bad[] = {
+	    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
+	    "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+	    "GET / HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	    "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",
+	    "GET / http/1.1\r\nHost: x\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n",
+	    "GET / HTTP/1.1\nHost: x\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse(bad[i], h) != 400)
+			fail_msg("accepted: %s", bad[i]);
+	assert_int_equal(parse("GET / HTTP/2.0\r\n\r\n", h), 505);
+	char *longline = malloc(9000 + 64);
+	assert_non_null(longline);
+	strcpy(longline, "GET /");
+	memset(longline + 5, 'a', 9000);
+	strcpy(longline + 9005, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(parse(longline, h), 414);
+	longline[9005] = '\0'; /* not yet complete, already too long */
+	assert_int_equal(parse(longline, h), 414);
+	free(longline);
+	free(h);
+}
+
+static void test_head_trickles(void **state)
+{
+	(void)state;
+	const char *head = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next";
+	struct http1_scan scan = {0};
+	size_t len = 0, n;
+	for (n = 1; n <= strlen(head); n++) {
+		int st = http1_head_scan(head, n, &scan, 8192, 32768, &len);
+		if (st == 1)
+			break;
+		assert_int_equal(st, 0);
+	}
+	assert_int_equal(len, strlen("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+	assert_int_equal(n, len);
+}
+
+static void test_chunked(void **state)
+{
+	(void)state;
+	const char *body = "5\r\nhello\r\n6;ext=\"v\"\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+	char out[64] = "";
+	/* One byte at a time, as a slow client sends it. */
+	struct http1_chunked c = {0};
+	size_t i = 0, used, dlen;
+	const char *d;
+	int rc = HTTP1_CHUNK_MORE;
+	while (i < strlen(body) && rc != HTTP1_CHUNK_END) {
+		rc = http1_chunked_next(&c, body + i, 1, &used, &d, &dlen);
+		assert_int_not_equal(rc, HTTP1_CHUNK_BAD);
+		strncat(out, d ? d : "", dlen);
+		i += used;
+	}
+	assert_int_equal(rc, HTTP1_CHUNK_END);
+	assert_string_equal(out, "hello world");
+	assert_string_equal(body + i, "NEXT");
+	static const char *const bad[] = {
+	    "x\r\n",         "5\nhello", "5\r\nhelloX", "-1\r\n", "11111111111111111\r\n",
+	    "0\r\nA\x01\r\n"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		struct http1_chunked z = {0};
+		size_t off = 0;
+		rc = HTTP1_CHUNK_MORE;
+		while (off < strlen(bad[k]) && rc != HTTP1_CHUNK_BAD) {
+			rc = http1_chunked_next(&z, bad[k] + off, strlen(bad[k]) - off, &used, &d,
+			                        &dlen);
+			off += used;
+		}
+		if (rc != HTTP1_CHUNK_BAD)
+			fail_msg("accepted chunked body %zu", k);
+	}
+}
+
+static void test_log_escape(void **state)
+{
+	(void)state;
+	char out[64];
+	log_escape("/x\" status=200\n\\\x7f\xc3\xa9", 100, out, sizeof(out));
+	assert_string_equal(out, "/x\\\" status=200\\x0a\\\\\\x7f\\xc3\\xa9");
+	log_escape("abcdef", 3, out, sizeof(out));
+	assert_string_equal(out, "abc");
+	log_escape("\"\"\"\"", 100, out, 5); /* never cut inside an escape */
+	assert_string_equal(out, "\\\"\\\"");
+}
+
+static void test_rate_per_minute(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[CONFIG_ERR_LEN];
+	config_init(&c);
+	assert_int_equal(config_set(&c, "rate_limit", "3/m", err, sizeof(err)), 0);
+	assert_true(c.rate_limit_burst == 3.0);
+	ratelimit_configure_burst(c.rate_limit, c.rate_limit_burst);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ratelimit_take("per-minute", 1000), 0);
+	int wait = ratelimit_take("per-minute", 1000);
+	assert_true(wait >= 19 && wait <= 20);
+	assert_int_equal(ratelimit_take("per-minute", 21000), 0); /* 20 s: one more */
+	assert_int_equal(config_set(&c, "rate_limit", "1/h", err, sizeof(err)), 0);
+	assert_true(c.rate_limit_burst == 1.0);
+	assert_int_equal(config_set(&c, "rate_limit", "50/s", err, sizeof(err)), 0);
+	assert_true(c.rate_limit_burst == 100.0);
+	ratelimit_configure(0);
+	assert_int_not_equal(config_set(&c, "webhook_timeout", "0s", err, sizeof(err)), 0);
+	assert_int_not_equal(config_set(&c, "webhook_ca_file", "/nonexistent", err, sizeof(err)),
+	                     0);
+	assert_int_equal(config_set(&c, "webhook_ca_file", "", err, sizeof(err)), 0);
+	config_free(&c);
+}
+
+static void test_restart_list(void **state)
+{
+	(void)state;
+	struct config a, b;
+	char err[CONFIG_ERR_LEN], out[256];
+	config_init(&a);
+	config_init(&b);
+	assert_int_equal(config_restart_list(&a, &b, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(config_set(&b, "threads", "3", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&b, "max_body", "10", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&b, "log_level", "warn", err, sizeof(err)), 0);
+	assert_int_equal(config_restart_list(&a, &b, out, sizeof(out)), 2);
+	assert_string_equal(out, "threads, max_body");
+	config_free(&a);
+	config_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_heads),           cmocka_unit_test(test_head_trickles),
+	    cmocka_unit_test(test_chunked),         cmocka_unit_test(test_log_escape),
+	    cmocka_unit_test(test_rate_per_minute), cmocka_unit_test(test_restart_list),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
