@@ -6,7 +6,7 @@
 #    again (max_body is raised above 4 MiB so that only authentication
 #    before the body stands between them and the daemon's memory);
 #  - 600 idle connections (reconnecting when closed);
-#  - [frozen PostgreSQL: a colleague's part, see freeze_pg below]
+#  - a frozen PostgreSQL (SIGSTOP) through the middle third of it,
 # with the daemon under a low descriptor limit (ulimit -n 512), while a
 # normal client keeps making requests (a new connection each, GET
 # /v1/events/{id} and /healthz in turn). Prints that client's latency (p50,
@@ -179,12 +179,27 @@ PY
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status"; }
 
-# The frozen-PostgreSQL phase (issue 15 item 7) is a colleague's part: once
-# queries have deadlines, set ABUSE_FREEZE_PG=1 and make freeze_pg stop the
-# cluster's processes (kill -STOP the postmaster and its children) for part
-# of the abuse window, and thaw_pg resume them (kill -CONT).
-freeze_pg() { [ "${ABUSE_FREEZE_PG:-0}" = 1 ] && echo "frozen PostgreSQL: not written yet" >&2; :; }
-thaw_pg() { :; }
+# The frozen PostgreSQL: the postmaster and every backend stopped with
+# SIGSTOP (a frozen host, a network partition) through the middle third of
+# the abuse window, then SIGCONT. The normal client's requests then get
+# 503 with Retry-After within db_query_timeout (counted as errors below,
+# none may hang); ABUSE_FREEZE_PG=0 leaves the database alone.
+pg_signal() {
+	pm=$(head -1 "$BENCH_TMP/data/postmaster.pid")
+	kill -"$1" "$pm" $(pgrep -P "$pm") 2>/dev/null || :
+}
+freeze_pg() {
+	[ "${ABUSE_FREEZE_PG:-1}" = 1 ] || return 0
+	third=$((SECS / 3))
+	(sleep "$third"; pg_signal STOP; sleep "$third"; pg_signal CONT) &
+	FREEZER=$!
+	echo "PostgreSQL frozen (SIGSTOP) from ${third}s to $((2 * third))s of the abuse run"
+}
+thaw_pg() {
+	[ -n "${FREEZER:-}" ] || return 0
+	wait "$FREEZER" 2>/dev/null || :
+	pg_signal CONT
+}
 
 echo "liaisond under ulimit -n $NOFILE; $SECS s per run"
 quiet=$(/usr/bin/python3 "$BENCH_TMP/abuse.py" "$PORT" "$TOKEN" "$EVENT_ID" "$SECS" quiet)
