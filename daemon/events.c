@@ -25,8 +25,10 @@
 #include "import.h"
 #include "jsonv.h"
 #include "recur.h"
+#include "series.h"
 #include "server.h"
 #include "token.h"
+#include "tz.h"
 #include "validate.h"
 
 #include <event2/buffer.h>
@@ -49,17 +51,24 @@ struct evop {
 	int idem_again; /* the key was taken by a concurrent create: asked once more */
 	int cancelling;
 	int occurrence;    /* DELETE .../occurrences/{rid}: answers 200 */
-	json_t *series;    /* create: the master an override belongs to */
+	int again;         /* an override's series changed under it: tried once more */
+	json_t *request;   /* create: the body as sent, for that second try */
+	json_t *series;    /* an override's master, as read */
+	char series_version[16];
+	char overrides_rev[16]; /* a master's, as read (patch) */
 	json_t *gone;      /* patch: ids of overrides the series no longer has */
+	json_t *back;      /* patch: ids of orphans it has an occurrence for again */
 	json_t *before;    /* patch: the event as stored */
-	json_t *overrides; /* patch: the master's live overrides, [{id, rid}] */
+	json_t *overrides; /* patch: the master's overrides (SERIES_OVERRIDES) */
 };
 
 static void evop_free(struct evop *op)
 {
 	json_decref(op->body);
 	json_decref(op->series);
+	json_decref(op->request);
 	json_decref(op->gone);
+	json_decref(op->back);
 	json_decref(op->before);
 	json_decref(op->overrides);
 	event_bufs_free(&op->bufs);
@@ -97,6 +106,7 @@ static int op_submit(struct evop *op, const char *sql, int n, const char *const 
 }
 
 static void check_refs(struct evop *op);
+static void try_override_again(struct evop *op);
 
 /* A result that is neither an outage nor an error, or the answer is sent. */
 static int op_result_ok(struct evop *op, PGresult *res)
@@ -120,6 +130,12 @@ static int op_result_ok(struct evop *op, PGresult *res)
 			              "a request with this key is under way");
 		return 0;
 	}
+	if (!strcmp(state, "23505") && op->request && !op->again) {
+		/* A concurrent write gave this occurrence its override first:
+		 * asked once more, it is found (a cancel then cancels it). */
+		try_override_again(op);
+		return 0;
+	}
 	if (!strcmp(state, "23505")) {
 		op_fail_field(op, 409, "uid", "an event with this uid (or this occurrence) exists");
 		return 0;
@@ -138,22 +154,39 @@ static void reply_event(struct req *r, int status, const char *json, const char 
 
 /* ---- reference checks ----------------------------------------------------- */
 
+/* clang-format off */
 static const char sql_refs[] =
-    "SELECT (SELECT coalesce(jsonb_agg(p), '[]') FROM jsonb_array_elements_text($1::jsonb) p "
-    "        WHERE p NOT IN (SELECT slug FROM orgs))::text, "
-    " $2::uuid IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.id = $2::uuid AND " EV_VISIBLE(
-        "e", "$4::uuid",
-        "$5::text") "), "
-                    " $3::uuid IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.id = $3::uuid AND "
-                    "  e.org_id = $4::uuid AND e.rrule IS NOT NULL AND e.series_id IS NULL), "
-                    " (SELECT k.request_hash FROM idempotency_keys k WHERE k.org_id = $4::uuid AND "
-                    "k.key "
-                    "= $6), "
-                    " (SELECT coalesce(k.response, " EVENT_JSON "::text) FROM idempotency_keys k "
-                    "  JOIN events e ON e.id = k.event_id JOIN orgs o ON o.id = e.org_id "
-                    "  WHERE k.org_id = $4::uuid AND k.key = $6::text), "
-                    " (SELECT e.version FROM idempotency_keys k JOIN events e ON e.id = k.event_id "
-                    "  WHERE k.org_id = $4::uuid AND k.key = $6::text)";
+	"SELECT (SELECT coalesce(jsonb_agg(p), '[]')"
+	"          FROM jsonb_array_elements_text($1::jsonb) p"
+	"         WHERE p NOT IN (SELECT slug FROM orgs))::text,"
+	"       $2::uuid IS NULL OR EXISTS ("
+	"         SELECT 1"
+	"           FROM events e"
+	"          WHERE e.id = $2::uuid"
+	"            AND " EV_VISIBLE("e", "$4::uuid", "$5::text") "),"
+	"       $3::uuid IS NULL OR EXISTS ("
+	"         SELECT 1"
+	"           FROM events e"
+	"          WHERE e.id = $3::uuid"
+	"            AND e.org_id = $4::uuid"
+	"            AND (e.rrule IS NOT NULL OR cardinality(e.rdates) > 0)"
+	"            AND e.series_id IS NULL),"
+	"       (SELECT k.request_hash"
+	"          FROM idempotency_keys k"
+	"         WHERE k.org_id = $4::uuid"
+	"           AND k.key = $6),"
+	"       (SELECT coalesce(k.response, " EVENT_JSON "::text)"
+	"          FROM idempotency_keys k"
+	"          JOIN events e ON e.id = k.event_id"
+	"          JOIN orgs o ON o.id = e.org_id"
+	"         WHERE k.org_id = $4::uuid"
+	"           AND k.key = $6::text),"
+	"       (SELECT e.version"
+	"          FROM idempotency_keys k"
+	"          JOIN events e ON e.id = k.event_id"
+	"         WHERE k.org_id = $4::uuid"
+	"           AND k.key = $6::text)";
+/* clang-format on */
 
 static void write_event(struct evop *op);
 
@@ -235,6 +268,36 @@ static const char sql_insert[] =
         "$1::uuid", "$30::text") "))::text, "
                                  " e.version, e.id FROM e JOIN orgs o ON o.id = e.org_id";
 
+/* An override: written only while its master is at the version it was
+ * checked against ($31), whose overrides_rev it bumps, so that a change of
+ * the series' occurrences made meanwhile (which checks that) and this
+ * write cannot both pass. No row: the series changed. */
+/* clang-format off */
+static const char sql_insert_override[] =
+	"WITH s AS ("
+	"  UPDATE events"
+	"     SET overrides_rev = overrides_rev + 1"
+	"   WHERE id = $18::uuid"
+	"     AND org_id = $1::uuid"
+	"     AND version = $31::integer"
+	"  RETURNING uid), "
+	"e AS ("
+	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")"
+	"  SELECT $1, coalesce(s.uid, $27::text), " EV_VALUES
+	"    FROM s"
+	"  RETURNING *), "
+	"k AS ("
+	"  INSERT INTO idempotency_keys (org_id, key, request_hash, event_id)"
+	"  SELECT $1::uuid, $28::text, $29::text, e.id"
+	"    FROM e"
+	"   WHERE $28::text IS NOT NULL) "
+	"SELECT (" EVENT_JSON " || jsonb_build_object("
+	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$30::text") "))::text,"
+	"       e.version, e.id"
+	"  FROM e"
+	"  JOIN orgs o ON o.id = e.org_id";
+/* clang-format on */
+
 static const char sql_remember[] =
     "UPDATE idempotency_keys SET response = $3::text WHERE org_id = $1::uuid AND key = $2::text";
 
@@ -249,6 +312,14 @@ static void on_inserted(PGresult *res, void *arg)
 	struct evop *op = arg;
 	if (!op_result_ok(op, res))
 		return;
+	if (PQntuples(res) != 1) {
+		/* An override whose series changed since it was checked. */
+		if (!op->again)
+			try_override_again(op);
+		else
+			op_fail(op, 409, "the series changed meanwhile; read it again");
+		return;
+	}
 	struct req *r = op->r;
 	char loc[64];
 	snprintf(loc, sizeof(loc), "/v1/events/%s", PQgetvalue(res, 0, 2));
@@ -263,11 +334,23 @@ static void on_inserted(PGresult *res, void *arg)
 	evop_free(op);
 }
 
-/* The override ids in $30 are those whose occurrence the changed series
- * no longer has: cancelled in the same statement, and listed. */
+/* $30 and $31: the master's overrides whose occurrence the change takes
+ * away, and the orphans it gives one back (series.h), written in the same
+ * statement and listed in the answer. $32: the master's overrides_rev as
+ * read, so that an override written meanwhile makes this a 412 rather than
+ * an override beside an occurrence it no longer names. $33, $34: an
+ * override's master and its version as checked, whose overrides_rev this
+ * bumps for the same reason. */
 /* clang-format off */
 static const char sql_update[] =
-	"WITH e AS ("
+	"WITH s AS ("
+	"  UPDATE events"
+	"     SET overrides_rev = overrides_rev + 1"
+	"   WHERE $33::uuid IS NOT NULL"
+	"     AND id = $33::uuid"
+	"     AND version = $34::integer"
+	"  RETURNING id), "
+	"e AS ("
 	"  UPDATE events"
 	"     SET (" EV_COLUMNS ") = (" EV_VALUES "),"
 	"         version = version + 1,"
@@ -284,23 +367,16 @@ static const char sql_update[] =
 	"   WHERE id = $27::uuid"
 	"     AND org_id = $1::uuid"
 	"     AND version = $28::integer"
+	"     AND ($32::integer IS NULL OR overrides_rev = $32::integer)"
+	"     AND ($33::uuid IS NULL OR EXISTS (SELECT 1 FROM s))"
 	"  RETURNING *), "
-	"g AS ("
-	"  UPDATE events x"
-	"     SET status = 'cancelled',"
-	"         cascade_status = NULL,"
-	"         version = x.version + 1,"
-	"         sequence = x.sequence + 1,"
-	"         updated_at = now()"
-	"    FROM e"
-	"   WHERE x.series_id = e.id"
-	"     AND x.id = ANY(ARRAY(SELECT jsonb_array_elements_text($30::jsonb))::uuid[])"
-	"     AND x.status <> 'cancelled'"
-	"  RETURNING x.id) "
+	SERIES_ORPHANS("e", "$30", "$31") " "
 	"SELECT (" EVENT_JSON " || jsonb_build_object("
 	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$29::text") ","
 	"         'cancelled_overrides', (SELECT coalesce(jsonb_agg(g.id ORDER BY g.id), '[]')"
-	"                                   FROM g)))::text,"
+	"                                   FROM g),"
+	"         'restored_overrides', (SELECT coalesce(jsonb_agg(b.id ORDER BY b.id), '[]')"
+	"                                  FROM b)))::text,"
 	"       e.version"
 	"  FROM e"
 	"  JOIN orgs o ON o.id = e.org_id";
@@ -312,7 +388,12 @@ static void on_updated(PGresult *res, void *arg)
 	if (!op_result_ok(op, res))
 		return;
 	if (PQntuples(res) != 1) {
-		op_fail(op, 412, "the event changed meanwhile; read it again");
+		/* A cancel of an occurrence that raced another: once more, it
+		 * finds the occurrence cancelled. */
+		if (op->request && !op->again)
+			try_override_again(op);
+		else
+			op_fail(op, 412, "the event changed meanwhile; read it again");
 		return;
 	}
 	reply_event(op->r, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
@@ -322,22 +403,32 @@ static void on_updated(PGresult *res, void *arg)
 static void write_event(struct evop *op)
 {
 	struct principal *who = &op->r->who;
-	const char *p[31];
+	const char *p[34];
 	event_params(&op->in, who->org_id, &op->bufs, p);
 	if (op->creating) {
 		p[26] = op->in.uid;
 		p[27] = op->idem_key[0] ? op->idem_key : NULL;
 		p[28] = op->body_hash;
 		p[29] = who->org_slug;
-		op_submit(op, sql_insert, 30, p, on_inserted);
+		p[30] = op->series_version;
+		if (op->in.series_id)
+			op_submit(op, sql_insert_override, 31, p, on_inserted);
+		else
+			op_submit(op, sql_insert, 30, p, on_inserted);
 	} else {
 		char *gone = op->gone ? json_dumps(op->gone, JSON_COMPACT) : NULL;
+		char *back = op->back ? json_dumps(op->back, JSON_COMPACT) : NULL;
 		p[26] = op->id;
 		p[27] = op->version;
 		p[28] = who->org_slug;
 		p[29] = gone ? gone : "[]";
-		op_submit(op, sql_update, 30, p, on_updated);
+		p[30] = back ? back : "[]";
+		p[31] = op->overrides_rev[0] ? op->overrides_rev : NULL;
+		p[32] = op->in.series_id;
+		p[33] = op->series_version[0] ? op->series_version : NULL;
+		op_submit(op, sql_update, 34, p, on_updated);
 		free(gone);
+		free(back);
 	}
 }
 
@@ -450,19 +541,26 @@ static json_t *override_body(json_t *master, json_t *body)
 	return b;
 }
 
-/* Whether the override being created names one of its series' occurrences. */
-static int names_an_occurrence(const struct evop *op)
+/* An occurrence is seen by whom its series is seen (the database keeps
+ * that for every writer): an override asking otherwise is refused rather
+ * than quietly made what it did not ask for. */
+static int audience_differs(json_t *master, json_t *body, const char **field)
 {
-	json_t *m = op->series;
-	int all_day = json_is_true(json_object_get(m, "all_day"));
-	struct civil start;
-	if (all_day != op->in.all_day ||
-	    civil_parse(json_string_value(json_object_get(m, "start")), all_day, &start))
+	json_t *v = json_object_get(body, "visibility");
+	if (v && !json_is_null(v) && !json_equal(v, json_object_get(master, "visibility"))) {
+		*field = "visibility";
+		return 1;
+	}
+	json_t *p = json_object_get(body, "partners"), *mp = json_object_get(master, "partners");
+	if (!p || json_is_null(p))
 		return 0;
-	return recur_is_occurrence(json_string_value(json_object_get(m, "rrule")),
-	                           json_string_value(json_object_get(m, "timezone")), &start,
-	                           all_day, json_object_get(m, "exdates"),
-	                           json_object_get(m, "rdates"), &op->in.recurrence_id);
+	size_t i;
+	json_t *x;
+	int differs = !json_is_array(p);
+	json_array_foreach(p, i, x) differs |= jv_index_of(mp, json_string_value(x)) < 0;
+	json_array_foreach(mp, i, x) differs |= jv_index_of(p, json_string_value(x)) < 0;
+	*field = "partners";
+	return differs;
 }
 
 static void on_series(PGresult *res, void *arg)
@@ -470,8 +568,10 @@ static void on_series(PGresult *res, void *arg)
 	struct evop *op = arg;
 	if (!op_result_ok(op, res))
 		return;
+	/* A series: a rule, or dates of its own (rdates). */
 	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 1)[0] != 't' ||
-	    PQgetisnull(res, 0, 3 + 12 /* rrule */)) {
+	    (PQgetisnull(res, 0, 3 + 12 /* rrule */) &&
+	     !strcmp(PQgetvalue(res, 0, 3 + 14 /* rdates */), "{}"))) {
 		op_fail_field(op, 422, "series_id", "no recurring event of your org has this id");
 		return;
 	}
@@ -494,7 +594,15 @@ static void on_series(PGresult *res, void *arg)
 		op_fail_field(op, 409, "recurrence_id", m);
 		return;
 	}
+	snprintf(op->series_version, sizeof(op->series_version), "%s", PQgetvalue(res, 0, 0));
 	op->series = event_json_build(res, 0, 3);
+	const char *field = NULL;
+	if (op->series && audience_differs(op->series, op->body, &field)) {
+		op_fail_field(op, 422, field,
+		              "an occurrence is seen by whom its series is seen: change the series, "
+		              "or cancel this occurrence and make an event of its own");
+		return;
+	}
 	json_t *merged = op->series ? override_body(op->series, op->body) : NULL;
 	if (!merged) {
 		op_fail(op, 500, "out of memory");
@@ -506,7 +614,7 @@ static void on_series(PGresult *res, void *arg)
 	snprintf(tz, sizeof(tz), "%s", PQgetvalue(res, 0, 2));
 	if (validate(op, tz))
 		return;
-	if (!names_an_occurrence(op)) {
+	if (!series_has(op->series, &op->in.recurrence_id, op->in.all_day)) {
 		op_fail_field(op, 422, "recurrence_id",
 		              "is not an occurrence of the series (not one of its rule's dates, "
 		              "an rdate, or an excluded date)");
@@ -528,11 +636,46 @@ static void create_or_override(struct evop *op)
 			check_refs(op);
 		return;
 	}
+	if (!op->request && !(op->request = json_deep_copy(op->body))) {
+		op_fail(op, 500, "out of memory");
+		return;
+	}
 	char ts[CIVIL_LEN];
 	civil_format(&c, 0, ts);
 	struct principal *who = &op->r->who;
 	const char *p[] = {series, who->org_id, ts, who->org_slug};
 	op_submit(op, sql_series, 4, p, on_series);
+}
+
+/* The series changed between the check of an override and its write, or a
+ * concurrent write gave the occurrence its override first: the request is
+ * taken once more from the start, against the series as it is now. */
+static void try_override_again(struct evop *op)
+{
+	json_t *request = json_deep_copy(op->request);
+	if (!request) {
+		op_fail(op, 500, "out of memory");
+		return;
+	}
+	op->again = 1;
+	json_decref(op->body);
+	op->body = request;
+	json_decref(op->series);
+	op->series = NULL;
+	json_decref(op->before);
+	op->before = NULL;
+	json_decref(op->overrides);
+	op->overrides = NULL;
+	json_decref(op->gone);
+	op->gone = NULL;
+	json_decref(op->back);
+	op->back = NULL;
+	event_bufs_free(&op->bufs);
+	memset(&op->in, 0, sizeof(op->in));
+	op->creating = 1;
+	op->cancelling = 0;
+	op->id[0] = op->series_version[0] = op->overrides_rev[0] = '\0';
+	create_or_override(op);
 }
 
 void events_create(struct req *r)
@@ -616,25 +759,32 @@ void events_get(struct req *r)
 
 /* ---- patch and cancel ------------------------------------------------------ */
 
-/* The event as stored, and for a master its live overrides (id and
- * recurrence id): a change of the series' times must find out which of
- * them it leaves without an occurrence. */
+/* The event as stored; for a master, the overrides a change of its
+ * occurrences concerns and its overrides_rev; for an override, its master
+ * as far as a check of its occurrence and audience needs it. */
 /* clang-format off */
 static const char sql_load_for_change[] =
 	"SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS ","
-	"       CASE WHEN e.series_id IS NULL THEN"
-	"         (SELECT coalesce(jsonb_agg(jsonb_build_object("
-	"                   'id', x.id, 'rid', " EV_LOCAL("x.recurrence_id") ")), '[]')"
-	"            FROM events x"
-	"           WHERE x.series_id = e.id"
-	"             AND x.status <> 'cancelled')::text"
-	"       END"
+	"       CASE WHEN e.series_id IS NULL THEN " SERIES_OVERRIDES("e") " END,"
+	"       e.overrides_rev,"
+	"       (SELECT jsonb_build_object("
+	"                 'version', s.version, 'status', s.status, 'timezone', s.timezone,"
+	"                 'all_day', s.all_day, 'start', " EV_LOCAL("s.start_local") ","
+	"                 'rrule', s.rrule, 'exdates', " EV_LOCAL_LIST("s.exdates") ","
+	"                 'rdates', " EV_LOCAL_LIST("s.rdates") ","
+	"                 'visibility', s.visibility, 'partners', to_jsonb(s.partners))"
+	"          FROM events s"
+	"         WHERE s.id = e.series_id)::text"
 	"  FROM events e"
 	"  JOIN orgs o ON o.id = e.org_id"
 	" WHERE e.id = $1::uuid"
 	"   AND " EV_VISIBLE("e", "$2::uuid", "$3::text");
 /* clang-format on */
-#define CHANGE_OVERRIDES_COL (3 + EVENT_NCOLS)
+enum {
+	CHANGE_OVERRIDES_COL = 3 + EVENT_NCOLS,
+	CHANGE_OVERRIDES_REV_COL,
+	CHANGE_MASTER_COL
+};
 
 /* Fields that name the event itself: a patch may not move them. */
 static int patch_moves_identity(struct evop *op, json_t *current, json_t *patch)
@@ -683,24 +833,69 @@ static int series_moved(json_t *before, json_t *after)
 	return 0;
 }
 
-/* The overrides of the patched series whose occurrence is gone, as ids. */
-static json_t *gone_overrides(struct evop *op)
+/* A patch's dates and zone as the stored event has them: exdates and
+ * rdates sorted and once each, the zone by its canonical name, so that the
+ * same values sent in another order or under an alias change nothing. */
+static void normalise(json_t *ev)
 {
-	json_t *gone = json_array();
-	struct event_in *e = &op->in;
-	int was_all_day = json_is_true(json_object_get(op->before, "all_day"));
-	size_t i;
-	json_t *o;
-	json_array_foreach(op->overrides, i, o)
-	{
-		struct civil rid;
-		const char *text = json_string_value(json_object_get(o, "rid"));
-		if (!text || civil_parse(text, was_all_day, &rid) || was_all_day != e->all_day ||
-		    !recur_is_occurrence(e->rrule, e->timezone, &e->start, e->all_day, e->exdates,
-		                         e->rdates, &rid))
-			json_array_append(gone, json_object_get(o, "id"));
+	static const char *const lists[] = {"exdates", "rdates"};
+	for (size_t k = 0; k < ARRAY_LEN(lists); k++) {
+		json_t *a = json_object_get(ev, lists[k]);
+		size_t n = json_array_size(a);
+		for (size_t i = 1; i < n; i++) /* insertion sort: at most EVENT_MAX_DATES */
+			for (size_t j = i; j > 0; j--) {
+				const char *x = json_string_value(json_array_get(a, j - 1));
+				const char *y = json_string_value(json_array_get(a, j));
+				if (!x || !y || strcmp(x, y) <= 0)
+					break;
+				json_t *t = json_incref(json_array_get(a, j));
+				json_array_set(a, j, json_array_get(a, j - 1));
+				json_array_set_new(a, j - 1, t);
+			}
+		for (size_t i = 1; i < json_array_size(a);)
+			if (json_equal(json_array_get(a, i), json_array_get(a, i - 1)))
+				json_array_remove(a, i);
+			else
+				i++;
 	}
-	return gone;
+	const char *zone = json_string_value(json_object_get(ev, "timezone"));
+	const char *canonical = zone ? tz_canonical(zone) : NULL;
+	if (canonical && strcmp(canonical, zone))
+		json_object_set_new(ev, "timezone", json_string(canonical));
+}
+
+/* For a master whose occurrences the patch changes: the overrides it
+ * leaves without one and the orphans it gives one back (series.h). */
+static int sort_overrides(struct evop *op)
+{
+	op->gone = json_array();
+	op->back = json_array();
+	int was_all_day = json_is_true(json_object_get(op->before, "all_day"));
+	return !op->gone || !op->back ||
+	       series_sort(&op->in, was_all_day, op->overrides, op->gone, op->back);
+}
+
+/* For an override: its audience is its series' (422 otherwise), and it
+ * may be live only while it names one of its series' occurrences (a
+ * series that moved left it an orphan). 0, or the answer is sent. */
+static int check_override(struct evop *op)
+{
+	const char *field = NULL;
+	if (audience_differs(op->series, op->body, &field)) {
+		op_fail_field(op, 422, field,
+		              "an occurrence is seen by whom its series is seen: change the series, "
+		              "or cancel this occurrence and make an event of its own");
+		return -1;
+	}
+	const char *now = json_string_value(json_object_get(op->body, "status"));
+	if ((!now || strcmp(now, "cancelled")) &&
+	    !series_has(op->series, &op->in.recurrence_id, op->in.all_day)) {
+		op_fail_field(op, 422, "recurrence_id",
+		              "names no occurrence of its series now (the series moved or changed "
+		              "its dates): make a new override of an occurrence it has");
+		return -1;
+	}
+	return 0;
 }
 
 /* A change that changes nothing answers the event as it is: the same
@@ -740,11 +935,19 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 	op->before = current ? json_deep_copy(current) : NULL;
 	if (!PQgetisnull(res, 0, CHANGE_OVERRIDES_COL))
 		op->overrides = json_loads(PQgetvalue(res, 0, CHANGE_OVERRIDES_COL), 0, NULL);
-	if (!current || !op->before) {
+	if (!PQgetisnull(res, 0, CHANGE_MASTER_COL))
+		op->series = json_loads(PQgetvalue(res, 0, CHANGE_MASTER_COL), 0, NULL);
+	if (!current || !op->before || (!PQgetisnull(res, 0, CHANGE_MASTER_COL) && !op->series)) {
 		json_decref(patch);
 		op_fail(op, 500, "cannot read the stored event");
 		return;
 	}
+	if (op->series)
+		snprintf(op->series_version, sizeof(op->series_version), "%lld",
+		         (long long)json_integer_value(json_object_get(op->series, "version")));
+	else
+		snprintf(op->overrides_rev, sizeof(op->overrides_rev), "%s",
+		         PQgetvalue(res, 0, CHANGE_OVERRIDES_REV_COL));
 	if (patch && patch_moves_identity(op, current, patch)) {
 		json_decref(patch);
 		return;
@@ -758,6 +961,7 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 		jv_merge_patch(current, patch);
 		json_decref(patch);
 	}
+	normalise(current);
 	if (same_event(op->before, current)) {
 		const char *p[] = {op->id, op->r->who.org_id, op->r->who.org_slug};
 		op_submit(op, sql_current, 3, p, on_updated);
@@ -768,8 +972,10 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 	snprintf(tz, sizeof(tz), "%s", PQgetvalue(res, 0, 2));
 	if (validate(op, tz))
 		return;
+	if (op->series && check_override(op))
+		return;
 	if (json_array_size(op->overrides) && series_moved(op->before, current) &&
-	    !(op->gone = gone_overrides(op))) {
+	    sort_overrides(op)) {
 		op_fail(op, 500, "out of memory");
 		return;
 	}
