@@ -87,6 +87,31 @@ static void add_time(icalcomponent *ve, icalproperty *(*make)(struct icaltimetyp
 	icalcomponent_add_property(ve, p);
 }
 
+/* RECURRENCE-ID is the DTSTART of the instance replaced: a wall time in
+ * the series' zone. An override in a zone of its own names it as that
+ * instant in UTC (clients match the two by instant), so that no VTIMEZONE
+ * beyond the override's own is needed. */
+static void add_recurrence_id(icalcomponent *ve, struct icaltimetype rid, const char *zone,
+                              const char *series_zone)
+{
+	struct civil c = {rid.year, rid.month, rid.day, rid.hour, rid.minute, rid.second};
+	int64_t utc;
+	if (rid.is_date || !series_zone || !strcmp(series_zone, zone) ||
+	    tz_to_utc(series_zone, &c, &utc) == TZ_UNKNOWN) {
+		add_time(ve, icalproperty_new_recurrenceid, rid, zone);
+		return;
+	}
+	civil_from_epoch(utc, &c);
+	struct icaltimetype u = icaltime_null_time();
+	u.year = c.year;
+	u.month = c.month;
+	u.day = c.day;
+	u.hour = c.hour;
+	u.minute = c.minute;
+	u.second = c.second;
+	add_time(ve, icalproperty_new_recurrenceid, u, "UTC");
+}
+
 static void add_dates(icalcomponent *ve, json_t *ev, const char *key, int all_day, const char *zone)
 {
 	size_t i;
@@ -212,7 +237,7 @@ static icalcomponent *vevent(json_t *ev, int alarms, const char **zone_out)
 	add_dates(ve, ev, "rdates", all_day, zone);
 	struct icaltimetype rid;
 	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid))
-		add_time(ve, icalproperty_new_recurrenceid, rid, zone);
+		add_recurrence_id(ve, rid, zone, str(ev, "series_timezone"));
 	const char *title = str(ev, "title") ? str(ev, "title") : "(no title)";
 	icalcomponent_add_property(ve, icalproperty_new_summary(title));
 	char *desc = description(ev);
@@ -310,9 +335,17 @@ static const char fingerprint_override[] =
     " \"recurrence_id\": \"2026-03-09\", \"status\": \"cancelled\", \"title\": \"t\","
     " \"updated_at\": \"2026-01-02T03:04:05Z\", \"created_at\": \"2026-01-01T00:00:00Z\"}";
 
+/* An override in a zone other than its series': RECURRENCE-ID in UTC. */
+static const char fingerprint_moved[] =
+    "{\"uid\": \"fingerprint@liaison\", \"timezone\": \"Asia/Seoul\", \"all_day\": false,"
+    " \"start\": \"2026-03-09T11:00:00\", \"series_id\": \"s\","
+    " \"recurrence_id\": \"2026-03-09T09:00:00\", \"series_timezone\": \"America/Toronto\","
+    " \"status\": \"confirmed\", \"title\": \"m\", \"updated_at\": \"2026-01-02T03:04:05Z\","
+    " \"created_at\": \"2026-01-01T00:00:00Z\"}";
+
 int ics_render_fingerprint(char out[ICS_FINGERPRINT_LEN + 1])
 {
-	const char *samples[] = {fingerprint_sample, fingerprint_override};
+	const char *samples[] = {fingerprint_sample, fingerprint_override, fingerprint_moved};
 	const char *zones[] = {"America/Toronto", "Asia/Seoul"};
 	struct evbuffer *b = evbuffer_new();
 	int rc = b ? 0 : -1;

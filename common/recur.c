@@ -113,14 +113,27 @@ static int day_passes(const struct icalrecurrencetype *r, const struct civil *c,
 	return 1;
 }
 
-/* Whether any date passes the rule's day filters (BYMONTH, BYMONTHDAY,
- * BYYEARDAY, and BYDAY's weekdays): 28 years hold every combination of
- * weekday, leap year and date. Ordinals (2TU), BYWEEKNO and BYSETPOS only
- * narrow further; a rule they empty is caught by the expansion budget. */
-static int matches_some_day(const struct icalrecurrencetype *r)
+static int count_of(const short *a, size_t size)
+{
+	int n = 0;
+	while ((size_t)n < size && a[n] != ICAL_RECURRENCE_ARRAY_MAX)
+		n++;
+	return n;
+}
+
+/* The largest set of instances one period of the rule (a year, month,
+ * week or day, as its FREQ says) can hold, from the dates that pass its
+ * day filters (BYMONTH, BYMONTHDAY, BYYEARDAY, and BYDAY's weekdays) over
+ * 28 years, which hold every combination of weekday, leap year and date,
+ * times the BYHOUR, BYMINUTE and BYSECOND values that expand it: 0 when no
+ * date passes. Ordinals (2TU) and BYWEEKNO only narrow further; a rule
+ * they empty is caught by the expansion's bounds. */
+static long largest_set(const struct icalrecurrencetype *r)
 {
 	struct civil c = {2000, 1, 1, 0, 0, 0};
 	int64_t day0 = civil_to_epoch(&c) / 86400;
+	int64_t period = -1;
+	long in_period = 0, largest = 0;
 	for (int64_t day = day0; day < day0 + 10227; day++) {
 		civil_from_epoch(day * 86400, &c);
 		struct civil jan1 = {c.year, 1, 1, 0, 0, 0}, next = {c.year + 1, 1, 1, 0, 0, 0};
@@ -132,9 +145,36 @@ static int matches_some_day(const struct icalrecurrencetype *r)
 		int dim = (int)((civil_to_epoch(&mon2) - civil_to_epoch(&mon1)) / 86400);
 		int weekday =
 		    (int)((day % 7 + 11) % 7) + 1; /* 1970-01-01 was a Thursday; 1: Sunday */
-		if (day_passes(r, &c, weekday, yday, dim, diy))
-			return 1;
+		int64_t p = r->freq == ICAL_YEARLY_RECURRENCE    ? c.year
+		            : r->freq == ICAL_MONTHLY_RECURRENCE ? c.year * 12 + c.month
+		            : r->freq == ICAL_WEEKLY_RECURRENCE  ? (day + 3) / 7 /* Monday-based */
+		                                                 : day;
+		if (p != period) {
+			period = p;
+			in_period = 0;
+		}
+		if (day_passes(r, &c, weekday, yday, dim, diy) && ++in_period > largest)
+			largest = in_period;
 	}
+	long times = 1;
+	if (r->freq >= ICAL_DAILY_RECURRENCE && HAS(r, by_hour))
+		times *= count_of(r->by_hour, ICAL_BY_HOUR_SIZE);
+	if (r->freq >= ICAL_HOURLY_RECURRENCE && HAS(r, by_minute))
+		times *= count_of(r->by_minute, ICAL_BY_MINUTE_SIZE);
+	if (r->freq >= ICAL_MINUTELY_RECURRENCE && HAS(r, by_second))
+		times *= count_of(r->by_second, ICAL_BY_SECOND_SIZE);
+	return r->freq >= ICAL_DAILY_RECURRENCE ? largest * times : (largest ? times : 0);
+}
+
+/* Whether BYSETPOS names a position some set can have. */
+static int setpos_reachable(const struct icalrecurrencetype *r, long largest)
+{
+	if (!HAS(r, by_set_pos))
+		return 1;
+	for (size_t i = 0; i < ICAL_BY_SETPOS_SIZE && r->by_set_pos[i] != ICAL_RECURRENCE_ARRAY_MAX;
+	     i++)
+		if (abs(r->by_set_pos[i]) <= largest)
+			return 1;
 	return 0;
 }
 
@@ -193,9 +233,12 @@ int recur_validate(const char *rrule, int all_day, char *err, size_t errlen)
 	const char *why = misplaced_part(&r);
 	if (why)
 		return fail(err, errlen, why);
-	if (!matches_some_day(&r))
+	long largest = largest_set(&r);
+	if (!largest)
 		return fail(err, errlen,
 		            "the rule matches no date (e.g. BYMONTHDAY=30 with BYMONTH=2)");
+	if (!setpos_reachable(&r, largest))
+		return fail(err, errlen, "BYSETPOS names a position no set of the rule reaches");
 	/* libical refuses to step some rules it parses: refuse them here. */
 	struct icaltimetype t = icaltime_null_time();
 	t.year = 2026;

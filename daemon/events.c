@@ -50,16 +50,16 @@ struct evop {
 	int creating;
 	int idem_again; /* the key was taken by a concurrent create: asked once more */
 	int cancelling;
-	int occurrence;    /* DELETE .../occurrences/{rid}: answers 200 */
-	int again;         /* an override's series changed under it: tried once more */
-	json_t *request;   /* create: the body as sent, for that second try */
-	json_t *series;    /* an override's master, as read */
+	int occurrence;  /* DELETE .../occurrences/{rid}: answers 200 */
+	int again;       /* an override's series changed under it: tried once more */
+	json_t *request; /* create: the body as sent, for that second try */
+	json_t *series;  /* an override's master, as read */
 	char series_version[16];
 	char overrides_rev[16]; /* a master's, as read (patch) */
-	json_t *gone;      /* patch: ids of overrides the series no longer has */
-	json_t *back;      /* patch: ids of orphans it has an occurrence for again */
-	json_t *before;    /* patch: the event as stored */
-	json_t *overrides; /* patch: the master's overrides (SERIES_OVERRIDES) */
+	json_t *gone;           /* patch: ids of overrides the series no longer has */
+	json_t *back;           /* patch: ids of orphans it has an occurrence for again */
+	json_t *before;         /* patch: the event as stored */
+	json_t *overrides;      /* patch: the master's overrides (SERIES_OVERRIDES) */
 };
 
 static void evop_free(struct evop *op)
@@ -598,9 +598,10 @@ static void on_series(PGresult *res, void *arg)
 	op->series = event_json_build(res, 0, 3);
 	const char *field = NULL;
 	if (op->series && audience_differs(op->series, op->body, &field)) {
-		op_fail_field(op, 422, field,
-		              "an occurrence is seen by whom its series is seen: change the series, "
-		              "or cancel this occurrence and make an event of its own");
+		op_fail_field(
+		    op, 422, field,
+		    "an occurrence is seen by whom its series is seen: change the series, "
+		    "or cancel this occurrence and make an event of its own");
 		return;
 	}
 	json_t *merged = op->series ? override_body(op->series, op->body) : NULL;
@@ -780,11 +781,7 @@ static const char sql_load_for_change[] =
 	" WHERE e.id = $1::uuid"
 	"   AND " EV_VISIBLE("e", "$2::uuid", "$3::text");
 /* clang-format on */
-enum {
-	CHANGE_OVERRIDES_COL = 3 + EVENT_NCOLS,
-	CHANGE_OVERRIDES_REV_COL,
-	CHANGE_MASTER_COL
-};
+enum { CHANGE_OVERRIDES_COL = 3 + EVENT_NCOLS, CHANGE_OVERRIDES_REV_COL, CHANGE_MASTER_COL };
 
 /* Fields that name the event itself: a patch may not move them. */
 static int patch_moves_identity(struct evop *op, json_t *current, json_t *patch)
@@ -882,9 +879,10 @@ static int check_override(struct evop *op)
 {
 	const char *field = NULL;
 	if (audience_differs(op->series, op->body, &field)) {
-		op_fail_field(op, 422, field,
-		              "an occurrence is seen by whom its series is seen: change the series, "
-		              "or cancel this occurrence and make an event of its own");
+		op_fail_field(
+		    op, 422, field,
+		    "an occurrence is seen by whom its series is seen: change the series, "
+		    "or cancel this occurrence and make an event of its own");
 		return -1;
 	}
 	const char *now = json_string_value(json_object_get(op->body, "status"));

@@ -1100,6 +1100,7 @@ static void on_feed_events(PGresult *res, void *arg)
 
 /* The feed's events: what its org may see, through its filter, with the
  * columns above. */
+#define FEED_AHEAD(t) " AND " t ".start_utc < (SELECT now() + $%d::integer * interval '1 day')"
 static void fetch_events(struct feedfetch *ff, PGresult *feed)
 {
 	struct req *r = ff->r;
@@ -1121,6 +1122,10 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	/* m: the single events and series the feed shows; then the live
 	 * overrides of those series (a cancelled one is its master's EXDATE). */
 	/* clang-format off */
+	int future = ff->future_days > 0 ? listq_param(q, PQgetvalue(feed, 0, 8)) : 0;
+	/* A series is shown when it is in the window itself, or when one of
+	 * its live overrides is (a last meeting put off past the series' end,
+	 * one kept while the series was cancelled). */
 	evbuffer_add_printf(sql,
 		"WITH m AS MATERIALIZED ("
 		"  SELECT e.id, e.start_utc, " VEVENT_STAMP " AS stamp"
@@ -1128,12 +1133,21 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		"    JOIN orgs o ON o.id = e.org_id"
 		"   WHERE e.series_id IS NULL"
 		"     AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text")
-		"     AND " VEVENT_SHOWN("$%d::integer * interval '1 day'"),
+		"     AND ((" VEVENT_SHOWN("$%d::integer * interval '1 day'"),
 		me, slug, past);
-	if (ff->future_days > 0)
-		evbuffer_add_printf(sql,
-			"     AND e.start_utc < (SELECT now() + $%d::integer * interval '1 day')",
-			listq_param(q, PQgetvalue(feed, 0, 8)));
+	if (future)
+		evbuffer_add_printf(sql, FEED_AHEAD("e"), future);
+	evbuffer_add_printf(sql,
+		"          ) OR (e.rrule IS NOT NULL OR cardinality(e.rdates) > 0) AND e.id IN ("
+		"            SELECT x.series_id"
+		"              FROM events x"
+		"             WHERE x.series_id IS NOT NULL"
+		"               AND x.status <> 'cancelled'"
+		"               AND x.last_end_utc > (SELECT now() - $%d::integer * interval '1 day')",
+		past);
+	if (future)
+		evbuffer_add_printf(sql, FEED_AHEAD("x"), future);
+	evbuffer_add_printf(sql, "))");
 	/* clang-format on */
 	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
 		json_t *vals = json_object_get(filter, filter_json_keys[i].member);

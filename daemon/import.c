@@ -24,6 +24,7 @@
 #include "event_sql.h"
 #include "http.h"
 #include "ical_import.h"
+#include "series.h"
 #include "server.h"
 
 #include <event2/buffer.h>
@@ -179,12 +180,81 @@ static int step_result(struct import *im, PGresult *res)
 	return 1;
 }
 
+/* A series the file changed: its overrides whose occurrence it took away
+ * are cancelled (orphans), the orphans it gives one back are restored, as
+ * a PATCH through the API does (series.h). */
+/* clang-format off */
+static const char sql_overrides_of[] =
+	"SELECT " SERIES_OVERRIDES("e")
+	"  FROM events e"
+	" WHERE e.id = $1::uuid";
+static const char sql_settle[] =
+	"WITH e AS ("
+	"  SELECT *"
+	"    FROM events"
+	"   WHERE id = $1::uuid), "
+	SERIES_ORPHANS("e", "$2", "$3") " "
+	"SELECT (SELECT count(*) FROM g), (SELECT count(*) FROM b)";
+/* clang-format on */
+
+static void on_settled(PGresult *res, void *arg)
+{
+	struct import *im = arg;
+	if (!res) {
+		fail_unavailable(im);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		refuse_one(im, "rrule", "the series' overrides could not be checked against it");
+	import_step(im);
+}
+
+static void on_overrides(PGresult *res, void *arg)
+{
+	struct import *im = arg;
+	if (!res) {
+		fail_unavailable(im);
+		return;
+	}
+	json_t *list = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+	                   ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
+	                   : NULL;
+	json_t *gone = json_array(), *back = json_array();
+	int rc = list && gone && back ? series_sort(&im->in, im->in.all_day, list, gone, back) : -1;
+	char *g = rc == 0 ? json_dumps(gone, JSON_COMPACT) : NULL;
+	char *b = rc == 0 ? json_dumps(back, JSON_COMPACT) : NULL;
+	int sent = 0;
+	if (g && b && (json_array_size(gone) || json_array_size(back))) {
+		const char *p[] = {im->series_id, g, b};
+		if (dbpool_query(im->r->w->db, sql_settle, 3, p, on_settled, im) != 0) {
+			free(g);
+			free(b);
+			json_decref(list);
+			json_decref(gone);
+			json_decref(back);
+			fail_unavailable(im);
+			return;
+		}
+		sent = 1;
+	} else if (rc != 0) {
+		refuse_one(im, "rrule", "the series' overrides could not be checked against it");
+	}
+	free(g);
+	free(b);
+	json_decref(list);
+	json_decref(gone);
+	json_decref(back);
+	if (!sent)
+		import_step(im);
+}
+
 static void on_written(PGresult *res, void *arg)
 {
 	struct import *im = arg;
 	int ok = step_result(im, res);
 	if (ok == 0)
 		return;
+	int settle = 0;
 	if (ok > 0 && PQntuples(res) == 1) {
 		const char *what = PQgetvalue(res, 0, 1);
 		json_t *list = !strcmp(what, "created")   ? im->created
@@ -192,8 +262,17 @@ static void on_written(PGresult *res, void *arg)
 		                                          : im->unchanged;
 		json_array_append_new(list, json_string(PQgetvalue(res, 0, 0)));
 		add_warnings(im, json_object_get(im->item, "warnings"));
+		settle = !strcmp(what, "updated") && !im->in.series_id &&
+		         (im->in.rrule || json_array_size(im->in.rdates));
+		snprintf(im->series_id, sizeof(im->series_id), "%s", PQgetvalue(res, 0, 0));
 	} else if (ok > 0) {
 		refuse_one(im, "uid", "an event with this UID could not be written");
+	}
+	if (settle) {
+		const char *p[] = {im->series_id};
+		if (dbpool_query(im->r->w->db, sql_overrides_of, 1, p, on_overrides, im) != 0)
+			fail_unavailable(im);
+		return;
 	}
 	import_step(im);
 }

@@ -180,6 +180,24 @@ static void expand_series(struct occwork *w, int row)
 	w->exdates = NULL;
 }
 
+/* Whether rid is an occurrence of the series in row. */
+static int series_row_has(struct occwork *w, int row, const char *rid)
+{
+	struct civil start, at;
+	int all_day = PQgetvalue(w->res, row, C_ALLDAY)[0] == 't';
+	if (civil_parse(PQgetvalue(w->res, row, C_START), all_day, &start) ||
+	    civil_parse(rid, all_day, &at))
+		return 0;
+	json_t *ex = json_loads(PQgetvalue(w->res, row, C_EXDATES), 0, NULL);
+	json_t *rd = json_loads(PQgetvalue(w->res, row, C_RDATES), 0, NULL);
+	int has = recur_is_occurrence(
+	    PQgetisnull(w->res, row, C_RRULE) ? NULL : PQgetvalue(w->res, row, C_RRULE),
+	    PQgetvalue(w->res, row, C_TZ), &start, all_day, ex, rd, &at);
+	json_decref(ex);
+	json_decref(rd);
+	return has;
+}
+
 /* Puts override row in place of its occurrence, or adds it when the
  * occurrence it replaces lies outside the window but it does not. */
 static void apply_override(struct occwork *w, int row)
@@ -212,11 +230,13 @@ static void apply_override(struct occwork *w, int row)
 			return;
 		}
 	}
-	/* A cancelled override takes an occurrence away; with none to take
-	 * here (outside the window, or one the series no longer has since it
-	 * moved) it has nothing to show, as in feeds. */
+	/* No occurrence of the window to replace: the override shows where it
+	 * is now if it names an occurrence of its series outside the window
+	 * (moved into it). One that names none (its series moved away from
+	 * it), or that is cancelled, shows nothing, as in feeds. */
 	if (overlaps(w, o.start_utc, o.end_utc) &&
-	    strcmp(PQgetvalue(w->res, row, C_STATUS), "cancelled") != 0)
+	    strcmp(PQgetvalue(w->res, row, C_STATUS), "cancelled") != 0 &&
+	    series_row_has(w, series_row, rid))
 		occ_push(w, &o);
 }
 
@@ -417,9 +437,39 @@ void occurrences_list(struct req *r)
 			filters_lower_bound(q, half, sql);
 			evbuffer_add_printf(sql, " LIMIT %d)", MAX_CANDIDATES);
 		}
-		evbuffer_add_printf(
-		    sql, ") SELECT " OCC_COLUMNS " FROM cand e UNION ALL SELECT " OCC_COLUMNS
-		         " FROM events e WHERE e.series_id IN (SELECT id FROM cand)");
+		/* And series whose occurrence an override moved into the window,
+		 * though the series itself is not in it (a last meeting put off
+		 * past the series' end, a first one brought forward): the
+		 * filters apply to the override, which is seen by whom its
+		 * series is. */
+		/* clang-format off */
+		evbuffer_add_printf(sql,
+			" UNION ALL ("
+			"  SELECT s.*"
+			"    FROM events s"
+			"   WHERE s.id IN ("
+			"     SELECT e.series_id"
+			"       FROM events e"
+			"       JOIN orgs o ON o.id = e.org_id"
+			"      WHERE e.series_id IS NOT NULL"
+			"        AND e.status <> 'cancelled'"
+			"        AND e.last_end_utc > to_timestamp($%d::bigint)"
+			"        AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text"),
+			q->from_param, me, slug);
+		evbuffer_add_buffer_reference(sql, q->sql);
+		evbuffer_add_printf(sql,
+			"      LIMIT %d))), "
+			"c AS ("
+			"  SELECT DISTINCT ON (id) *"
+			"    FROM cand) "
+			"SELECT " OCC_COLUMNS
+			"  FROM c e "
+			"UNION ALL "
+			"SELECT " OCC_COLUMNS
+			"  FROM events e"
+			" WHERE e.series_id IN (SELECT id FROM c)",
+			MAX_CANDIDATES);
+		/* clang-format on */
 		evbuffer_add(sql, "", 1);
 	}
 	if (!sql || json_array_size(errors)) {

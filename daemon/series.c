@@ -12,7 +12,8 @@ int series_sort(const struct event_in *s, int was_all_day, json_t *overrides, js
 	{
 		struct civil rid;
 		const char *text = json_string_value(json_object_get(o, "rid"));
-		int has = text && !civil_parse(text, was_all_day, &rid) && was_all_day == s->all_day &&
+		int has = text && !civil_parse(text, was_all_day, &rid) &&
+		          was_all_day == s->all_day &&
 		          recur_is_occurrence(s->rrule, s->timezone, &s->start, s->all_day,
 		                              s->exdates, s->rdates, &rid);
 		int orphan = json_is_true(json_object_get(o, "orphan"));

@@ -111,6 +111,9 @@ static json_t *row_event(const PGresult *res, int k)
 		json_object_set_new(ev, "updated_at", json_string(changed));
 	if (!PQgetisnull(res, k, VEVENT_CANCELLED))
 		add_cancelled(ev, PQgetvalue(res, k, VEVENT_CANCELLED));
+	if (!PQgetisnull(res, k, VEVENT_SERIES_ZONE))
+		json_object_set_new(ev, "series_timezone",
+		                    json_string(PQgetvalue(res, k, VEVENT_SERIES_ZONE)));
 	return ev;
 }
 

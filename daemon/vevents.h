@@ -68,13 +68,21 @@ void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
 	"a.title, a.stage, to_jsonb(a.parties)::text, to_char(a.signed_on, 'YYYY-MM-DD'), " \
 	"to_char(a.expires_on, 'YYYY-MM-DD'), e.series_sequence + coalesce(a.version - 1, 0), " \
 	EV_UTC("greatest(e.series_changed_at, a.updated_at)") ", " \
-	"CASE WHEN e.rrule IS NOT NULL THEN (SELECT jsonb_agg(" EV_LOCAL("x.recurrence_id") \
+	"CASE WHEN e.rrule IS NOT NULL OR cardinality(e.rdates) > 0 THEN (SELECT jsonb_agg(" \
+	EV_LOCAL("x.recurrence_id") \
 	" ORDER BY x.recurrence_id) FROM events x WHERE x.series_id = e.id " \
 	"AND x.status = 'cancelled')::text END, " \
+	"(SELECT s.timezone FROM events s WHERE s.id = e.series_id), " \
 	EVENT_COLS " FROM events e " \
 	"JOIN orgs o ON o.id = e.org_id LEFT JOIN agreements a ON a.id = e.agreement_id "
 /* clang-format on */
-enum { VEVENT_SERIES_SEQUENCE = 8, VEVENT_SERIES_CHANGED, VEVENT_CANCELLED, VEVENT_COLS };
+enum {
+	VEVENT_SERIES_SEQUENCE = 8,
+	VEVENT_SERIES_CHANGED,
+	VEVENT_CANCELLED,
+	VEVENT_SERIES_ZONE,
+	VEVENT_COLS
+};
 /* Whether e has a stored text, for alarms (a boolean literal) and renderer
  * $n, that is current. */
 #define VEVENT_STORED(alarms, renderer)                                                            \

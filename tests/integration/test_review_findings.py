@@ -77,7 +77,7 @@ def test_a_private_override_of_a_network_series_is_not_shown_to_other_orgs(ctx):
     # refused by name (the design chosen), and nothing leaks either way.
     assert o.status == 422 and o.json()["errors"][0]["field"] == "visibility", o
     o = d.request("POST", "/v1/events", token=k["host"], body={
-        "series_id": s["id"], "recurrence_id": "2027-01-11T09:00:00", "partners": [],
+        "series_id": s["id"], "recurrence_id": "2027-01-11T09:00:00", "partners": ["cabc"],
         "title": "Talks with a competitor", "location": "Back room"})
     assert o.status == 422 and o.json()["errors"][0]["field"] == "partners", o
     body = d.request("GET", path_of(make_feed(d, k["cabc"]))).body.decode()

@@ -528,8 +528,12 @@ static void test_rules_that_never_match_are_refused(void **state)
 	assert_true(now_monotonic_us() - t0 < 1000000);
 	static const char *const fine[] = {"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
 	                                   "FREQ=MONTHLY;BYMONTHDAY=-1",
-	                                   "FREQ=YEARLY;BYYEARDAY=366", "FREQ=MONTHLY;BYDAY=5FR",
-	                                   "FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO"};
+	                                   "FREQ=YEARLY;BYYEARDAY=366",
+	                                   "FREQ=MONTHLY;BYDAY=5FR",
+	                                   "FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO",
+	                                   "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=5",
+	                                   "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+	                                   "FREQ=DAILY;BYHOUR=9,17;BYSETPOS=2"};
 	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++)
 		if (recur_validate(fine[i], 0, err, sizeof(err)) != 0)
 			fail_msg("refused %s: %s", fine[i], err);
