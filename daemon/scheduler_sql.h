@@ -137,7 +137,10 @@ enum {
  * event or agreement (011: its org may see it, its filter passes it), in
  * the statement that builds the body of a change notification when it is
  * first claimed, so the decision and the body come from one snapshot. A
- * message that no longer passes is cancelled, never sent. The attempt
+ * message that no longer passes is cancelled, never sent. The question
+ * is asked only of messages whose subject or endpoint changed since the
+ * message was written (the answer given then stands otherwise): asked of
+ * every message, it halved the deliveries a second. The attempt
  * number returned is the one about to be made; attempts are counted when
  * they are recorded (SCHED_REPORT). */
 #define SCHED_CLAIM \
@@ -187,11 +190,15 @@ enum {
 	"         CASE WHEN m.event_id IS NOT NULL THEN" \
 	"                EXISTS (SELECT 1 FROM events e" \
 	"                         WHERE e.id = m.event_id" \
-	"                           AND liaison_endpoint_sees_event(w, e))" \
+	"                           AND ((e.updated_at <= m.created_at" \
+	"                                 AND w.updated_at <= m.created_at)" \
+	"                                OR liaison_endpoint_sees_event(w, e)))" \
 	"              WHEN m.agreement_id IS NOT NULL THEN" \
 	"                EXISTS (SELECT 1 FROM agreements a" \
 	"                         WHERE a.id = m.agreement_id" \
-	"                           AND liaison_endpoint_sees_agreement(w, a))" \
+	"                           AND ((a.updated_at <= m.created_at" \
+	"                                 AND w.updated_at <= m.created_at)" \
+	"                                OR liaison_endpoint_sees_agreement(w, a)))" \
 	"              ELSE true END AS ok" \
 	"    FROM pick" \
 	"    JOIN webhook_messages m ON m.id = pick.id" \
