@@ -30,7 +30,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -Icommon -Idaemon 
 LDFLAGS_ALL := $(OPT) $(LDFLAGS)
 
 COMMON_SRC := $(wildcard common/*.c)
-DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c daemon/*/*.c))
 MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 GEN_SRC := $(BUILD)/gen/migrations.c
 
@@ -56,7 +56,7 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/gen/openapi.c: daemon/openapi.json scripts/embed-file.sh
+$(BUILD)/gen/openapi.c: daemon/api/openapi.json scripts/embed-file.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-file.sh openapi_json $< > $@.tmp && mv $@.tmp $@
 
@@ -159,10 +159,10 @@ fuzz-run: fuzz
 	done
 
 format:
-	clang-format -i common/*.[ch] daemon/*.[ch] tests/unit/*.c tests/integration/*.c
+	clang-format -i common/*.[ch] daemon/*.[ch] daemon/*/*.[ch] tests/unit/*.c tests/integration/*.c
 
 lint:
-	clang-format --dry-run --Werror common/*.[ch] daemon/*.[ch] tests/unit/*.c tests/integration/*.c
+	clang-format --dry-run --Werror common/*.[ch] daemon/*.[ch] daemon/*/*.[ch] tests/unit/*.c tests/integration/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem --inline-suppr -Icommon -Idaemon common daemon
 

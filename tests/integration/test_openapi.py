@@ -7,7 +7,7 @@ import harness
 
 
 def routes_in_table():
-    text = open(os.path.join(harness.ROOT, "daemon", "router.c")).read()
+    text = open(os.path.join(harness.ROOT, "daemon", "http", "router.c")).read()
     table = text[text.index("static const struct route routes[]"):]
     table = table[:table.index("};")]
     return {(m.lower(), p) for m, p in re.findall(r'\{(GET|POST|PATCH|DELETE|PUT), "([^"]+)"', table)}
@@ -19,7 +19,7 @@ def test_openapi_matches_routes(ctx):
     assert r.status == 200 and r.header("Content-Type") == "application/json"
     doc = r.json()
     assert doc["openapi"].startswith("3.1")
-    assert doc == json.load(open(os.path.join(harness.ROOT, "daemon", "openapi.json")))
+    assert doc == json.load(open(os.path.join(harness.ROOT, "daemon", "api", "openapi.json")))
     documented = {(m, p) for p, ops in doc["paths"].items() for m in ops
                   if m in ("get", "post", "patch", "delete", "put")}
     served = routes_in_table()

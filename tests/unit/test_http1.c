@@ -10,7 +10,7 @@
 #include "config.h"
 #include "http1.h"
 #include "log.h"
-#include "ratelimit.h"
+#include "http/ratelimit.h"
 
 #include <stdlib.h>
 #include <string.h>

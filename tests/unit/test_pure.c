@@ -6,8 +6,8 @@
 #include <cmocka.h>
 
 #include "dbpool.h"
-#include "ratelimit.h"
-#include "router.h"
+#include "http/ratelimit.h"
+#include "http/router.h"
 #include "token.h"
 #include "tz.h"
 #include "util.h"

@@ -8,7 +8,7 @@
 
 #include "netguard.h"
 #include "remind.h"
-#include "sender.h"
+#include "jobs/sender.h"
 #include "whsig.h"
 
 #include <arpa/inet.h>

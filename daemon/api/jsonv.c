@@ -1,7 +1,7 @@
 /* jsonv.c - see jsonv.h. */
-#include "jsonv.h"
+#include "api/jsonv.h"
 
-#include "http.h"
+#include "http/http.h"
 #include "validate.h"
 
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include "compat.h"
 
 #include "dbpool.h"
-#include "event_sql.h"
+#include "core/event_sql.h"
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* event_json.c - an event's JSON from plain columns (see event_json.h). */
-#include "event_json.h"
+#include "core/event_json.h"
 
 #include "tz.h"
 #include "util.h"

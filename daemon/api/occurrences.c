@@ -4,13 +4,13 @@
  * overrides (events with series_id + recurrence_id) put in place of the
  * occurrence they replace. The window is at most 366 days and the
  * expansion is bounded, so one request costs a bounded amount of work. */
-#include "occurrences.h"
+#include "api/occurrences.h"
 
 #include "dbpool.h"
-#include "event_sql.h"
-#include "filters.h"
-#include "http.h"
-#include "jsonv.h"
+#include "core/event_sql.h"
+#include "api/filters.h"
+#include "http/http.h"
+#include "api/jsonv.h"
 #include "recur.h"
 #include "server.h"
 #include "util.h"

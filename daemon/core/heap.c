@@ -11,7 +11,7 @@
  * and touched at start, 7 and 3 ms. So the heap keeps what it had, and each
  * worker touches its share of render_memory once, at start, rather than in
  * a subscriber's request. */
-#include "heap.h"
+#include "core/heap.h"
 
 #include <malloc.h>
 #include <stdlib.h>

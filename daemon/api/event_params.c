@@ -1,7 +1,7 @@
 /* event_params.c - a validated event as the parameters of EV_VALUES. */
-#include "event_params.h"
+#include "api/event_params.h"
 
-#include "event_sql.h"
+#include "core/event_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* ops.c - /healthz (this loop answers), /readyz (the database answers and
  * its schema is the one this binary expects), /metrics (Prometheus). */
-#include "ops.h"
+#include "api/ops.h"
 
 #include "dbpool.h"
-#include "http.h"
-#include "metrics.h"
+#include "http/http.h"
+#include "core/metrics.h"
 #include "migrate.h"
 #include "server.h"
 

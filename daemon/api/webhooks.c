@@ -3,20 +3,20 @@
  * only, send a test, read the delivery log, retry one message or recover
  * every failed one since a time. Any role that may see an event may ask
  * for its coming reminder fire times. Sending is scheduler.c's work. */
-#include "webhooks.h"
+#include "api/webhooks.h"
 
 #include "config.h"
 #include "dbpool.h"
-#include "filters.h"
-#include "http.h"
-#include "jsonv.h"
+#include "api/filters.h"
+#include "http/http.h"
+#include "api/jsonv.h"
 #include "netguard.h"
-#include "scheduler.h"
-#include "scheduler_sql.h"
+#include "jobs/scheduler.h"
+#include "jobs/scheduler_sql.h"
 #include "server.h"
 #include "util.h"
 #include "validate.h"
-#include "webhooks_sql.h"
+#include "api/webhooks_sql.h"
 #include "whsig.h"
 
 #include <event2/buffer.h>

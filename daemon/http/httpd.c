@@ -18,13 +18,13 @@
  *
  * One request at a time per connection. The worker counts a request as in
  * flight from its head to its answer's last byte (worker_request_done). */
-#include "httpd.h"
+#include "http/httpd.h"
 
 #include "config.h"
-#include "http.h"
+#include "http/http.h"
 #include "http1.h"
 #include "log.h"
-#include "metrics.h"
+#include "core/metrics.h"
 #include "server.h"
 #include "util.h"
 

@@ -1,8 +1,8 @@
 /* filters.c - see filters.h. */
-#include "filters.h"
+#include "api/filters.h"
 
-#include "http.h"
-#include "jsonv.h"
+#include "http/http.h"
+#include "api/jsonv.h"
 #include "tz.h"
 #include "validate.h"
 

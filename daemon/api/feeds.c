@@ -11,21 +11,21 @@
  * can from the shared cache (vevents.c), then from those stored in the
  * database (brought along with the list while the cache holds little), and
  * renders only the rest. */
-#include "feeds.h"
+#include "api/feeds.h"
 
 #include "dbpool.h"
-#include "event_json.h"
-#include "event_sql.h"
-#include "filters.h"
-#include "http.h"
+#include "core/event_json.h"
+#include "core/event_sql.h"
+#include "api/filters.h"
+#include "http/http.h"
 #include "ics_render.h"
-#include "jsonv.h"
+#include "api/jsonv.h"
 #include "log.h"
-#include "metrics.h"
+#include "core/metrics.h"
 #include "server.h"
 #include "token.h"
 #include "util.h"
-#include "vevents.h"
+#include "core/vevents.h"
 #include "validate.h"
 
 #include "config.h"

@@ -1,5 +1,5 @@
 /* series.c - which overrides a change of a series concerns (series.h). */
-#include "series.h"
+#include "api/series.h"
 
 #include "recur.h"
 

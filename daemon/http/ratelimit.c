@@ -4,7 +4,7 @@
  * the number of keys. A key whose slot is taken by another evicts it: the
  * evicted key starts again with a full bucket, which errs on the side of
  * letting a request through. */
-#include "ratelimit.h"
+#include "http/ratelimit.h"
 
 #include "util.h"
 

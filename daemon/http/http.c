@@ -2,12 +2,12 @@
  * finish(): it adds the common headers, handles HEAD (headers of GET,
  * no body, our own Content-Length since evhttp 2.1 adds none), writes the
  * access log line, counts the request and frees the context. */
-#include "http.h"
+#include "http/http.h"
 
-#include "httpd.h"
+#include "http/httpd.h"
 #include "log.h"
-#include "metrics.h"
-#include "router.h"
+#include "core/metrics.h"
+#include "http/router.h"
 #include "server.h"
 #include "token.h"
 #include "util.h"

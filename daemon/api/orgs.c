@@ -2,11 +2,11 @@
  * directory; an org's admin manages its keys; the host org's admin
  * creates orgs and hands each its first admin key. Tokens are shown once,
  * at creation, and stored only as SHA-256. */
-#include "orgs.h"
+#include "api/orgs.h"
 
 #include "dbpool.h"
-#include "http.h"
-#include "jsonv.h"
+#include "http/http.h"
+#include "api/jsonv.h"
 #include "keys_sql.h"
 #include "server.h"
 #include "token.h"

@@ -4,7 +4,7 @@
 #ifndef LIAISON_AGREEMENT_SQL_H
 #define LIAISON_AGREEMENT_SQL_H
 
-#include "event_sql.h"
+#include "core/event_sql.h"
 
 /* clang-format off */
 /* The representation; src is the relation holding the deadline events

@@ -4,8 +4,8 @@
 #ifndef LIAISON_WEBHOOKS_SQL_H
 #define LIAISON_WEBHOOKS_SQL_H
 
-#include "event_sql.h"
-#include "filters.h"
+#include "core/event_sql.h"
+#include "api/filters.h"
 
 /* clang-format off */
 

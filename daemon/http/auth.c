@@ -11,12 +11,12 @@
  * bucket shared by the threads) gets 429 instead of a lookup for a token
  * not cached, while the tokens cached keep working. A missing or
  * malformed token costs no lookup and does not count. */
-#include "auth.h"
+#include "http/auth.h"
 
 #include "dbpool.h"
-#include "http.h"
-#include "metrics.h"
-#include "ratelimit.h"
+#include "http/http.h"
+#include "core/metrics.h"
+#include "http/ratelimit.h"
 #include "server.h"
 #include "token.h"
 #include "util.h"

@@ -16,15 +16,15 @@
  * is not its event's comes as an override of that occurrence (made by
  * ical_import.c, "synthetic"), and is simply left out if its series was
  * not written. */
-#include "import.h"
+#include "api/import.h"
 
 #include "dbpool.h"
 #include "event.h"
-#include "event_params.h"
-#include "event_sql.h"
-#include "http.h"
+#include "api/event_params.h"
+#include "core/event_sql.h"
+#include "http/http.h"
 #include "ical_import.h"
-#include "series.h"
+#include "api/series.h"
 #include "server.h"
 
 #include <event2/buffer.h>

@@ -4,8 +4,8 @@
 #ifndef LIAISON_SCHEDULER_SQL_H
 #define LIAISON_SCHEDULER_SQL_H
 
-#include "agreement_sql.h"
-#include "event_sql.h"
+#include "core/agreement_sql.h"
+#include "core/event_sql.h"
 
 /* Columns of SCHED_PLAN_CLAIM, which SCHED_EVENT_PLAN shares. */
 enum {

@@ -4,7 +4,7 @@
  * No redirects are followed, only http(s) is spoken, the answer is cut at
  * SENDER_KEEP_BYTES, and every address dialled passes the private-address
  * guard unless the operator allows private targets. */
-#include "sender.h"
+#include "jobs/sender.h"
 
 #include "log.h"
 #include "netguard.h"

@@ -1,15 +1,15 @@
 /* router.c - every HTTP route of liaisond, in one table, and the matcher.
  * To find the code behind a URL, find its line here. */
-#include "router.h"
+#include "http/router.h"
 
-#include "agreements.h"
-#include "events.h"
-#include "feeds.h"
-#include "occurrences.h"
-#include "http.h"
-#include "ops.h"
-#include "orgs.h"
-#include "webhooks.h"
+#include "api/agreements.h"
+#include "api/events.h"
+#include "api/feeds.h"
+#include "api/occurrences.h"
+#include "http/http.h"
+#include "api/ops.h"
+#include "api/orgs.h"
+#include "api/webhooks.h"
 
 #include <stdlib.h>
 #include <string.h>

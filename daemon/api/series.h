@@ -8,7 +8,7 @@
 #define LIAISON_SERIES_H
 
 #include "event.h"
-#include "event_sql.h"
+#include "core/event_sql.h"
 
 #include <jansson.h>
 

@@ -6,13 +6,13 @@
  * patch updates those events in place: each date keeps its event (id,
  * UID) while it exists (match_milestones, sql_update), and only the
  * events whose values change are written. */
-#include "agreements.h"
+#include "api/agreements.h"
 
 #include "dbpool.h"
-#include "agreement_sql.h"
-#include "event_sql.h"
-#include "http.h"
-#include "jsonv.h"
+#include "core/agreement_sql.h"
+#include "core/event_sql.h"
+#include "http/http.h"
+#include "api/jsonv.h"
 #include "recur.h"
 #include "server.h"
 #include "tz.h"

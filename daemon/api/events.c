@@ -13,19 +13,19 @@
  * series' times cancels, in the same statement, the overrides whose
  * occurrence it no longer has; cancelling and restoring the master takes
  * its overrides along (a trigger, sql/009, so imports do the same). */
-#include "events.h"
+#include "api/events.h"
 
 #include "dbpool.h"
 #include "event.h"
-#include "event_params.h"
-#include "event_json.h"
-#include "event_sql.h"
-#include "filters.h"
-#include "http.h"
-#include "import.h"
-#include "jsonv.h"
+#include "api/event_params.h"
+#include "core/event_json.h"
+#include "core/event_sql.h"
+#include "api/filters.h"
+#include "http/http.h"
+#include "api/import.h"
+#include "api/jsonv.h"
 #include "recur.h"
-#include "series.h"
+#include "api/series.h"
 #include "server.h"
 #include "token.h"
 #include "tz.h"

@@ -1,11 +1,11 @@
 /* metrics.c - Prometheus text exposition. Counters are global arrays of
  * relaxed atomics indexed by route: adding costs a few nanoseconds and no
  * lock, and the render reads a consistent-enough snapshot. */
-#include "metrics.h"
+#include "core/metrics.h"
 
 #include "dbpool.h"
-#include "httpd.h"
-#include "router.h"
+#include "http/httpd.h"
+#include "http/router.h"
 #include "server.h"
 
 #include <event2/buffer.h>

@@ -7,22 +7,22 @@
  * Every state change is one statement in PostgreSQL, so any instance may
  * die at any point: at worst a message is sent again with the same id.
  * The loop also keeps the stored VEVENTs current (warmer.c). */
-#include "scheduler.h"
+#include "jobs/scheduler.h"
 
 #include "config.h"
 #include "dblisten.h"
 #include "dbpool.h"
 #include "log.h"
-#include "metrics.h"
-#include "ratelimit.h"
+#include "core/metrics.h"
+#include "http/ratelimit.h"
 #include "recur.h"
 #include "remind.h"
-#include "scheduler_sql.h"
-#include "sender.h"
+#include "jobs/scheduler_sql.h"
+#include "jobs/sender.h"
 #include "token.h"
 #include "util.h"
 #include "validate.h"
-#include "warmer.h"
+#include "jobs/warmer.h"
 #include "whsig.h"
 
 #include <event2/buffer.h>

@@ -9,11 +9,11 @@
  * instances may warm at once: the upsert makes that wasted work, never
  * wrong. Single changes are left to the feeds, which render what they
  * lack (the pass after a change is a full one, not worth it for one). */
-#include "warmer.h"
+#include "jobs/warmer.h"
 
 #include "log.h"
 #include "util.h"
-#include "vevents.h"
+#include "core/vevents.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>

@@ -5,9 +5,9 @@
  * has just started every fresh megabyte costs about 3 ms of page faults
  * here. Its size is bounded: when full it is emptied and refills from the
  * feeds that are still asked for. Below: the same texts in the database. */
-#include "vevents.h"
+#include "core/vevents.h"
 
-#include "event_json.h"
+#include "core/event_json.h"
 #include "ics_render.h"
 #include "log.h"
 #include "tz.h"
