@@ -3,7 +3,9 @@
  * environment and --name on the command line all resolve to that row. */
 #include "config.h"
 
-#include "util.h"
+#include "values.h"
+#include "cidr.h"
+#include "macros.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -2,9 +2,9 @@
 #ifndef LIAISON_CONFIG_H
 #define LIAISON_CONFIG_H
 
-#include "compat.h"
+#include "cidr.h"
+#include "macros.h"
 #include "log.h"
-#include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>

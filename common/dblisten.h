@@ -3,7 +3,7 @@
 #ifndef LIAISON_DBLISTEN_H
 #define LIAISON_DBLISTEN_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <event2/event.h>
 

@@ -36,7 +36,8 @@
 #include "dbpool.h"
 
 #include "log.h"
-#include "util.h"
+#include "clock.h"
+#include "macros.h"
 
 #include <event2/buffer.h>
 
@@ -320,7 +321,7 @@ static void schedule_reconnect(struct dbconn *c)
 	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (p->backoff_ms > BACKOFF_MAX_MS)
 		p->backoff_ms = BACKOFF_MAX_MS;
-	struct timeval tv = {p->backoff_ms / 1000, (p->backoff_ms % 1000) * 1000};
+	struct timeval tv = timeval_ms(p->backoff_ms);
 	evtimer_add(c->retry, &tv);
 }
 

@@ -12,7 +12,7 @@
 #ifndef LIAISON_DBPOOL_H
 #define LIAISON_DBPOOL_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <event2/event.h>
 #include <libpq-fe.h>

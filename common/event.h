@@ -4,7 +4,7 @@
 #ifndef LIAISON_EVENT_H
 #define LIAISON_EVENT_H
 
-#include "compat.h"
+#include "macros.h"
 #include "tz.h"
 
 #include <jansson.h>

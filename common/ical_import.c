@@ -34,7 +34,7 @@
 #include "event.h"
 #include "recur.h"
 #include "tz.h"
-#include "util.h"
+#include "macros.h"
 #include "validate.h"
 
 #include <ctype.h>

@@ -2,7 +2,7 @@
 #ifndef LIAISON_ICAL_IMPORT_H
 #define LIAISON_ICAL_IMPORT_H
 
-#include "compat.h"
+#include "macros.h"
 #include "recur.h"
 #include "tz.h"
 

@@ -2,7 +2,7 @@
 #ifndef LIAISON_ICS_RENDER_H
 #define LIAISON_ICS_RENDER_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <jansson.h>
 #include <stddef.h>

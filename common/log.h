@@ -2,7 +2,7 @@
 #ifndef LIAISON_LOG_H
 #define LIAISON_LOG_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <stddef.h>
 

@@ -2,7 +2,7 @@
 #ifndef LIAISON_MIGRATE_H
 #define LIAISON_MIGRATE_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <libpq-fe.h>
 #include <stddef.h>

@@ -9,7 +9,8 @@
  * allows (a rule with COUNT must count from DTSTART). */
 #include "recur.h"
 
-#include "util.h"
+#include "clock.h"
+#include "macros.h"
 
 #include <libical/ical.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #ifndef LIAISON_RECUR_H
 #define LIAISON_RECUR_H
 
-#include "compat.h"
+#include "macros.h"
 #include "tz.h"
 
 #include <jansson.h>

@@ -5,7 +5,6 @@
 #ifndef LIAISON_REMIND_H
 #define LIAISON_REMIND_H
 
-#include "compat.h"
 #include "tz.h"
 
 #include <jansson.h>

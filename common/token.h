@@ -2,7 +2,7 @@
 #ifndef LIAISON_TOKEN_H
 #define LIAISON_TOKEN_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <stddef.h>
 

@@ -3,7 +3,7 @@
 #ifndef LIAISON_TZ_H
 #define LIAISON_TZ_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <stdint.h>
 

@@ -3,7 +3,7 @@
 #ifndef LIAISON_WHSIG_H
 #define LIAISON_WHSIG_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <stddef.h>
 #include <stdint.h>

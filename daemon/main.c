@@ -2,6 +2,7 @@
  * variables, the config file and defaults (in that order of precedence),
  * then one of serve, migrate, org create, key create. */
 #include "cli.h"
+#include "version.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"

@@ -22,7 +22,9 @@
 #include "http/router.h"
 #include "jobs/scheduler.h"
 #include "core/vevents.h"
-#include "util.h"
+#include "clock.h"
+#include "macros.h"
+#include "version.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,7 +175,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	int64_t ms = atomic_load(&w->srv->shutdown_timeout_ms);
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = timeval_ms(ms);
 	evtimer_add(w->drain_timer, &tv);
 }
 
@@ -249,7 +251,7 @@ static int worker_setup(struct worker *w)
 	w->httpd = httpd_new(w, fd, on_request);
 	if (!w->httpd)
 		return -1;
-	struct timeval beat = {0, HEARTBEAT_MS * 1000};
+	struct timeval beat = timeval_ms(HEARTBEAT_MS);
 	atomic_store(&w->last_beat_ms, now_monotonic_ms());
 	return event_add(w->heartbeat, &beat);
 }
@@ -447,8 +449,7 @@ static int main_events(struct mainloop *m, struct event **evs, size_t n)
 	}
 	if (sd_watchdog_enabled(0, &m->watchdog_usec) > 0 && n > 3) {
 		evs[3] = event_new(m->base, -1, EV_PERSIST, on_watchdog, m);
-		struct timeval tv = {(long)(m->watchdog_usec / 2000000),
-		                     (long)((m->watchdog_usec / 2) % 1000000)};
+		struct timeval tv = timeval_ms((int64_t)(m->watchdog_usec / 2000));
 		if (!evs[3] || event_add(evs[3], &tv))
 			return -1;
 	}

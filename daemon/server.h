@@ -4,8 +4,6 @@
 #ifndef LIAISON_SERVER_H
 #define LIAISON_SERVER_H
 
-#include "compat.h"
-
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

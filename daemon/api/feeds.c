@@ -24,7 +24,9 @@
 #include "core/metrics.h"
 #include "server.h"
 #include "token.h"
-#include "util.h"
+#include "clock.h"
+#include "strhash.h"
+#include "macros.h"
 #include "core/vevents.h"
 #include "validate.h"
 

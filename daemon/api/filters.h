@@ -6,7 +6,7 @@
 #ifndef LIAISON_FILTERS_H
 #define LIAISON_FILTERS_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <event2/buffer.h>
 #include <jansson.h>

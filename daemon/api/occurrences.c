@@ -13,7 +13,7 @@
 #include "api/jsonv.h"
 #include "recur.h"
 #include "server.h"
-#include "util.h"
+#include "clock.h"
 #include "validate.h"
 
 #include <stdio.h>

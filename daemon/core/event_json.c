@@ -2,7 +2,7 @@
 #include "core/event_json.h"
 
 #include "tz.h"
-#include "util.h"
+#include "clock.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #ifndef LIAISON_EVENT_JSON_H
 #define LIAISON_EVENT_JSON_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>

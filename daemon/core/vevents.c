@@ -11,7 +11,7 @@
 #include "ics_render.h"
 #include "log.h"
 #include "tz.h"
-#include "util.h"
+#include "strhash.h"
 
 #include <event2/buffer.h>
 

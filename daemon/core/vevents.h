@@ -6,7 +6,7 @@
 #ifndef LIAISON_VEVENTS_H
 #define LIAISON_VEVENTS_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include "dbpool.h"
 #include "core/event_sql.h"

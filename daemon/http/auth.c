@@ -19,7 +19,7 @@
 #include "http/ratelimit.h"
 #include "server.h"
 #include "token.h"
-#include "util.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>

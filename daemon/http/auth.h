@@ -2,7 +2,7 @@
 #ifndef LIAISON_AUTH_H
 #define LIAISON_AUTH_H
 
-#include "compat.h"
+#include "macros.h"
 
 struct req;
 struct authcache;

@@ -10,7 +10,9 @@
 #include "http/router.h"
 #include "server.h"
 #include "token.h"
-#include "util.h"
+#include "clock.h"
+#include "cidr.h"
+#include "macros.h"
 
 #include "config.h"
 

@@ -4,7 +4,7 @@
 #ifndef LIAISON_HTTP_H
 #define LIAISON_HTTP_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <sys/queue.h> /* TAILQ_INIT for struct evkeyvalq */
 

@@ -26,7 +26,8 @@
 #include "log.h"
 #include "core/metrics.h"
 #include "server.h"
-#include "util.h"
+#include "clock.h"
+#include "macros.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -192,7 +193,7 @@ static int log_allowed(_Atomic int64_t *last, _Atomic unsigned *skipped, unsigne
 
 static void arm(struct hconn *c, int64_t ms)
 {
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+	struct timeval tv = timeval_ms(ms);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -805,8 +806,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		strcpy(c->peer, "-");
 	LIST_INSERT_HEAD(&h->conns, c, link);
 	bufferevent_setcb(bev, on_read, on_write, on_event, c);
-	struct timeval wt = {(time_t)(lim.idle_ms / 1000),
-	                     (suseconds_t)((lim.idle_ms % 1000) * 1000)};
+	struct timeval wt = timeval_ms(lim.idle_ms);
 	bufferevent_set_timeouts(bev, NULL, &wt);
 	set_idle(c);
 }
@@ -838,7 +838,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	if ((err == EMFILE || err == ENFILE) && evict_one(h))
 		return;
 	evconnlistener_disable(l);
-	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	struct timeval tv = timeval_ms(ACCEPT_PAUSE_MS);
 	evtimer_add(h->resume, &tv);
 }
 

@@ -12,7 +12,7 @@
 #ifndef LIAISON_HTTPD_H
 #define LIAISON_HTTPD_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <event2/util.h>
 #include <stdint.h>

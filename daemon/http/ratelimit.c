@@ -6,7 +6,7 @@
  * letting a request through. */
 #include "http/ratelimit.h"
 
-#include "util.h"
+#include "strhash.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -20,7 +20,8 @@
 #include "jobs/scheduler_sql.h"
 #include "jobs/sender.h"
 #include "token.h"
-#include "util.h"
+#include "clock.h"
+#include "macros.h"
 #include "validate.h"
 #include "jobs/warmer.h"
 #include "whsig.h"
@@ -400,7 +401,7 @@ static void on_next_due(PGresult *res, void *arg)
 		if (wait <= 0)
 			wait = BEHIND_MS;
 		if (wait < POLL_MS) {
-			struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+			struct timeval tv = timeval_ms(wait);
 			evtimer_add(sc->due_timer, &tv);
 		}
 	}
@@ -719,7 +720,7 @@ static void job_go(struct job *j)
 	if (wait > 0) {
 		if (!j->wait)
 			j->wait = evtimer_new(j->sc->base, on_rate_wait, j);
-		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+		struct timeval tv = timeval_ms(wait);
 		if (j->wait && evtimer_add(j->wait, &tv) == 0)
 			return;
 	}
@@ -916,8 +917,8 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	    dblisten_on(sc->listen, "liaison_messages", on_notify_messages, sc) ||
 	    dblisten_start(sc->listen))
 		goto fail;
-	struct timeval poll = {POLL_MS / 1000, (POLL_MS % 1000) * 1000};
-	struct timeval soon = {0, 1000};
+	struct timeval poll = timeval_ms(POLL_MS);
+	struct timeval soon = timeval_ms(1);
 	atomic_store(&sc->last_beat_ms, now_monotonic_ms());
 	if (event_add(sc->poll, &poll) != 0 || evtimer_add(sc->due_timer, &soon) != 0)
 		goto fail;
@@ -936,7 +937,7 @@ void scheduler_stop(struct scheduler *sc, int64_t timeout_ms)
 	if (!sc)
 		return;
 	if (sc->running) {
-		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+		struct timeval tv = timeval_ms(timeout_ms);
 		/* Both events belong to the scheduler's loop; adding a timer from
 		 * here is safe after evthread_use_pthreads(). */
 		evtimer_add(sc->drain_timer, &tv);

@@ -3,7 +3,7 @@
 #ifndef LIAISON_SCHEDULER_H
 #define LIAISON_SCHEDULER_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <stdint.h>
 

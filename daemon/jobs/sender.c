@@ -8,7 +8,9 @@
 
 #include "log.h"
 #include "netguard.h"
-#include "util.h"
+#include "clock.h"
+#include "macros.h"
+#include "version.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -217,7 +219,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 	if (timeout_ms < 0)
 		return evtimer_del(s->timer) == 0 ? 0 : -1;
 	/* 0 means "soon": never call back into curl from inside this callback. */
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct timeval tv = timeval_ms(timeout_ms);
 	return evtimer_add(s->timer, &tv) == 0 ? 0 : -1;
 }
 

@@ -3,7 +3,7 @@
 #ifndef LIAISON_SENDER_H
 #define LIAISON_SENDER_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include <event2/event.h>
 #include <stddef.h>

@@ -10,9 +10,10 @@
  * wrong. Single changes are left to the feeds, which render what they
  * lack (the pass after a change is a full one, not worth it for one). */
 #include "jobs/warmer.h"
+#include "clock.h"
 
 #include "log.h"
-#include "util.h"
+#include "macros.h"
 #include "core/vevents.h"
 
 #include <libpq-fe.h>
@@ -39,7 +40,7 @@ static const char warm_sql[] =
 
 static void warm_later(struct warmer *w, int ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = timeval_ms(ms);
 	evtimer_add(w->timer, &tv);
 }
 

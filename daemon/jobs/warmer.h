@@ -4,7 +4,7 @@
 #ifndef LIAISON_WARMER_H
 #define LIAISON_WARMER_H
 
-#include "compat.h"
+#include "macros.h"
 
 #include "dbpool.h"
 

@@ -6,7 +6,8 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "util.h"
+#include "values.h"
+#include "cidr.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #include "http/router.h"
 #include "token.h"
 #include "tz.h"
-#include "util.h"
+#include "strhash.h"
 #include "validate.h"
 
 #include <event2/buffer.h>

@@ -7,7 +7,7 @@
 
 #include "ics_render.h"
 #include "recur.h"
-#include "util.h"
+#include "clock.h"
 #include "remind.h"
 #include "tz.h"
 
