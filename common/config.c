@@ -416,6 +416,25 @@ int config_finish(struct config *cfg)
 	return set_string(&cfg->public_url, url);
 }
 
+int config_load(struct config *cfg, const struct config_sources *src, char *err, size_t errlen)
+{
+	char reason[CONFIG_ERR_LEN];
+	if (src->path && *src->path && config_load_file(cfg, src->path, err, errlen) != 0)
+		return -1;
+	if (config_load_env(cfg, src->envp, err, errlen) != 0)
+		return -1;
+	for (int i = 0; i + 1 < src->nflags; i += 2) {
+		if (config_set(cfg, src->flags[i], src->flags[i + 1], reason, sizeof(reason)) !=
+		    0) {
+			snprintf(err, errlen, "--%s: %s", src->flags[i], reason);
+			return -1;
+		}
+	}
+	if (config_finish(cfg) != 0)
+		return bad(err, errlen, "out of memory");
+	return 0;
+}
+
 static int setting_differs(const struct setting *s, const struct config *a, const struct config *b)
 {
 	const void *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;

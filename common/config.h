@@ -66,6 +66,20 @@ int config_set(struct config *cfg, const char *name, const char *value, char *er
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen) WUR;
 /* Applies every LIAISON_* variable of envp. */
 int config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen) WUR;
+/* Where settings come from, applied in this order, each over the one
+ * before: the file (path; NULL or "": none), the environment's LIAISON_*
+ * variables (envp), the command line (flags: name, value, name, value). */
+struct config_sources {
+	const char *path;
+	char *const *envp;
+	char *const *flags;
+	int nflags;
+};
+/* The one way settings are read, at start and on SIGHUP alike: cfg, fresh
+ * from config_init, gets the defaults, then each source, then what
+ * defaults to other settings (config_finish). err gets "FILE:LINE: key:
+ * reason", "environment LIAISON_KEY: reason" or "--key: reason". */
+int config_load(struct config *cfg, const struct config_sources *src, char *err, size_t errlen) WUR;
 /* Derives what defaults to other settings (public_url from listen). */
 int config_finish(struct config *cfg) WUR;
 /* Settings a reload cannot change; returns the first that differs, or NULL. */

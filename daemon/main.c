@@ -144,26 +144,23 @@ static void free_args(struct args *a)
 	free(a->flags);
 }
 
+/* The settings' sources, kept for SIGHUP: the reload reads them again. */
+static struct config_sources sources_of(const struct args *a)
+{
+	struct config_sources src = {.path =
+	                                 a->config_path ? a->config_path : getenv("LIAISON_CONFIG"),
+	                             .envp = environ,
+	                             .flags = a->flags,
+	                             .nflags = a->nflags};
+	return src;
+}
+
 static int load_config(struct config *cfg, const struct args *a)
 {
 	char err[CONFIG_ERR_LEN];
-	const char *path = a->config_path ? a->config_path : getenv("LIAISON_CONFIG");
-	if (path && *path && config_load_file(cfg, path, err, sizeof(err)) != 0) {
+	struct config_sources src = sources_of(a);
+	if (config_load(cfg, &src, err, sizeof(err)) != 0) {
 		fprintf(stderr, "liaisond: %s\n", err);
-		return -1;
-	}
-	if (config_load_env(cfg, environ, err, sizeof(err)) != 0) {
-		fprintf(stderr, "liaisond: %s\n", err);
-		return -1;
-	}
-	for (int i = 0; i + 1 < a->nflags; i += 2) {
-		if (config_set(cfg, a->flags[i], a->flags[i + 1], err, sizeof(err)) != 0) {
-			fprintf(stderr, "liaisond: --%s: %s\n", a->flags[i], err);
-			return -1;
-		}
-	}
-	if (config_finish(cfg) != 0) {
-		fprintf(stderr, "liaisond: out of memory\n");
 		return -1;
 	}
 	return 0;
@@ -190,8 +187,8 @@ static int serve(struct config *cfg, const struct args *a)
 	PQfinish(c);
 	if (early_stop)
 		return 0;
-	const char *path = a->config_path ? a->config_path : getenv("LIAISON_CONFIG");
-	return server_run(cfg, path, a->nflags, a->flags);
+	struct config_sources src = sources_of(a);
+	return server_run(cfg, &src);
 }
 
 static int run_command(struct config *cfg, const struct args *a)

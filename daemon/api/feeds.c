@@ -22,7 +22,7 @@
 #include "api/jsonv.h"
 #include "log.h"
 #include "core/metrics.h"
-#include "server.h"
+#include "http/context.h"
 #include "token.h"
 #include "clock.h"
 #include "strhash.h"
@@ -42,20 +42,9 @@
 #include <time.h>
 #include <zlib.h>
 
-static int require_admin(struct req *r)
-{
-	if (r->who.role < ROLE_ADMIN) {
-		reply_problem(r, 403, "only the org's admins manage feeds");
-		return 0;
-	}
-	return 1;
-}
-
-/* The {id} of an admin's request for one feed; NULL when answered. */
+/* The {id} of a request for one feed; NULL when answered. */
 static const char *feed_id_param(struct req *r)
 {
-	if (!require_admin(r))
-		return NULL;
 	const char *id = req_param(r, "id");
 	if (!valid_uuid(id)) {
 		reply_problem(r, 404, "no such feed");
@@ -66,7 +55,7 @@ static const char *feed_id_param(struct req *r)
 
 static void feed_url(struct req *r, const char *token, char *out, size_t len)
 {
-	snprintf(out, len, "%s/feeds/%s.ics", r->w->srv->cfg->public_url, token);
+	snprintf(out, len, "%s/feeds/%s.ics", r->cx->cfg->public_url, token);
 }
 
 /* ---- management ----------------------------------------------------------- */
@@ -169,8 +158,6 @@ static int window_days(json_t *body, char past[16], char future[16], json_t *err
 
 void feeds_create(struct req *r)
 {
-	if (!require_admin(r))
-		return;
 	json_t *body = req_json_body(r, 0);
 	if (!body)
 		return;
@@ -206,7 +193,7 @@ void feeds_create(struct req *r)
 	                   has_future > 0 ? future : NULL};
 	op->r = r;
 	op->status = 201;
-	if (dbpool_query(r->w->db, sql_create, 7, p, on_feed_written, op) != 0) {
+	if (dbpool_query(r->cx->db, sql_create, 7, p, on_feed_written, op) != 0) {
 		free(op);
 		reply_unavailable(r);
 	}
@@ -236,7 +223,7 @@ void feeds_rotate(struct req *r)
 	op->r = r;
 	op->status = 200;
 	const char *p[] = {r->who.org_id, id, hash};
-	if (dbpool_query(r->w->db, sql_rotate, 3, p, on_feed_written, op) != 0) {
+	if (dbpool_query(r->cx->db, sql_rotate, 3, p, on_feed_written, op) != 0) {
 		free(op);
 		reply_unavailable(r);
 	}
@@ -257,10 +244,8 @@ static void on_feed_list(PGresult *res, void *arg)
 
 void feeds_list(struct req *r)
 {
-	if (!require_admin(r))
-		return;
 	const char *p[] = {r->who.org_id};
-	if (dbpool_query(r->w->db,
+	if (dbpool_query(r->cx->db,
 	                 "SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text FROM feeds f "
 	                 "LEFT JOIN feed_state s ON s.feed_id = f.id WHERE f.org_id = $1::uuid "
 	                 "AND f.revoked_at IS NULL ORDER BY f.created_at, f.id",
@@ -296,7 +281,7 @@ void feeds_get(struct req *r)
 	if (!id)
 		return;
 	const char *p[] = {id, r->who.org_id};
-	if (dbpool_query(r->w->db,
+	if (dbpool_query(r->cx->db,
 	                 "SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text, NULL FROM feeds f "
 	                 "LEFT JOIN feed_state s ON s.feed_id = f.id WHERE f.id = $1::uuid "
 	                 "AND f.org_id = $2::uuid AND f.revoked_at IS NULL",
@@ -372,7 +357,7 @@ void feeds_patch(struct req *r)
 	                   past[0] ? past : NULL,
 	                   has_future >= 0 ? "true" : "false",
 	                   has_future > 0 ? future : NULL};
-	if (dbpool_query(r->w->db, sql_patch, 12, p, on_feed_one, r) != 0)
+	if (dbpool_query(r->cx->db, sql_patch, 12, p, on_feed_one, r) != 0)
 		reply_unavailable(r);
 	free(ftext);
 	json_decref(filter);
@@ -397,7 +382,7 @@ void feeds_delete(struct req *r)
 	if (!id)
 		return;
 	const char *p[] = {id, r->who.org_id};
-	if (dbpool_query(r->w->db,
+	if (dbpool_query(r->cx->db,
 	                 "UPDATE feeds SET revoked_at = now() WHERE id = $1::uuid AND "
 	                 "org_id = $2::uuid AND revoked_at IS NULL RETURNING id",
 	                 2, p, on_feed_revoked, r) != 0)
@@ -667,7 +652,7 @@ static void feedfetch_free(struct feedfetch *ff)
 /* The database could not be asked: a stale rendering beats none. */
 static void serve_stale_or_503(struct req *r, const char *hash)
 {
-	struct feed_entry *e = entry_for(r->w->feeds, hash);
+	struct feed_entry *e = entry_for(r->cx->feeds, hash);
 	if (e->body && !strcmp(e->hash, hash))
 		serve_entry(r, e);
 	else
@@ -686,7 +671,7 @@ enum ff_end { FF_SERVE, FF_DB_ERROR, FF_STALE, FF_NOT_FOUND, FF_FAILED };
 static void ff_answer(struct req *r, enum ff_end how, struct feedfetch *ff, const void *arg)
 {
 	switch (how) {
-	case FF_SERVE: serve_entry(r, entry_for(r->w->feeds, ff->hash)); break;
+	case FF_SERVE: serve_entry(r, entry_for(r->cx->feeds, ff->hash)); break;
 	case FF_DB_ERROR: reply_db_error(r, arg); break;
 	case FF_STALE: serve_stale_or_503(r, ff->hash); break;
 	case FF_NOT_FOUND: feed_not_found(r); break;
@@ -800,7 +785,7 @@ static void feed_state_write(struct feedfetch *ff, const char *digest, size_t le
 	snprintf(events, sizeof(events), "%d", ff->n);
 	snprintf(changed, sizeof(changed), "%lld", (long long)ff->changed);
 	const char *p[] = {ff->feed_id, digest, size, events, changed};
-	if (dbpool_query(ff->r->w->db, sql_feed_state, 5, p, on_feed_state, NULL) != 0)
+	if (dbpool_query(ff->r->cx->db, sql_feed_state, 5, p, on_feed_state, NULL) != 0)
 		log_warn("recording a feed's state: the database is busy");
 }
 
@@ -835,7 +820,7 @@ static void feed_rendered(struct feedfetch *ff)
 		feed_state_write(ff, digest, len);
 	}
 	metrics_feed_size(ff->feed_id, len);
-	struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
+	struct feed_entry *e = entry_for(r->cx->feeds, ff->hash);
 	entry_clear(e);
 	memcpy(e->hash, ff->hash, sizeof(e->hash));
 	e->generation = ff->generation;
@@ -916,7 +901,7 @@ static void on_missing_events(PGresult *res, void *arg)
 				                  v->zone);
 			}
 		}
-		vevents_store(ff->r->w->db, store);
+		vevents_store(ff->r->cx->db, store);
 	}
 	if (ff->chunks > 0)
 		return;
@@ -955,8 +940,8 @@ static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
 	if (ids) {
 		const char *p[] = {ids, ff->alarms ? "t" : "f", vevents_renderer()};
 		rc = stored
-		         ? dbpool_query(ff->r->w->db, vevents_load_sql, 3, p, on_stored_texts, ff)
-		         : dbpool_query(ff->r->w->db, feeds_missing_sql, 1, p, on_missing_events,
+		         ? dbpool_query(ff->r->cx->db, vevents_load_sql, 3, p, on_stored_texts, ff)
+		         : dbpool_query(ff->r->cx->db, feeds_missing_sql, 1, p, on_missing_events,
 		                        ff);
 	}
 	free(ids);
@@ -1189,7 +1174,7 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	}
 	evbuffer_add(sql, "", 1);
 	json_decref(filter);
-	int rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_feed_events, ff);
 	listq_free(q);
 	evbuffer_free(sql);
@@ -1206,7 +1191,7 @@ static void on_feed_found(PGresult *res, void *arg)
 		return;
 	}
 	if (PQntuples(res) != 1) {
-		struct feed_entry *e = entry_for(r->w->feeds, ff->hash);
+		struct feed_entry *e = entry_for(r->cx->feeds, ff->hash);
 		if (!strcmp(e->hash, ff->hash))
 			entry_clear(e); /* revoked or rotated */
 		ff_end(ff, FF_NOT_FOUND, NULL);
@@ -1248,8 +1233,8 @@ void feeds_serve(struct req *r)
 		feed_not_found(r);
 		return;
 	}
-	struct feed_entry *e = entry_for(r->w->feeds, hash);
-	unsigned generation = atomic_load(&r->w->srv->data_generation);
+	struct feed_entry *e = entry_for(r->cx->feeds, hash);
+	unsigned generation = atomic_load(r->cx->data_generation);
 	if (e->body && !strcmp(e->hash, hash) && e->generation == generation &&
 	    now_monotonic_ms() - e->rendered_ms < FEED_TTL_MS) {
 		serve_entry(r, e);
@@ -1273,6 +1258,6 @@ void feeds_serve(struct req *r)
 		ff->slot = e;
 	}
 	const char *p[] = {hash};
-	if (dbpool_query(r->w->db, feeds_lookup_sql, 1, p, on_feed_found, ff) != 0)
+	if (dbpool_query(r->cx->db, feeds_lookup_sql, 1, p, on_feed_found, ff) != 0)
 		ff_fail(ff, NULL);
 }

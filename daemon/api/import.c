@@ -25,7 +25,7 @@
 #include "http/http.h"
 #include "ical_import.h"
 #include "api/series.h"
-#include "server.h"
+#include "http/context.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -226,7 +226,7 @@ static void on_overrides(PGresult *res, void *arg)
 	int sent = 0;
 	if (g && b && (json_array_size(gone) || json_array_size(back))) {
 		const char *p[] = {im->series_id, g, b};
-		if (dbpool_query(im->r->w->db, sql_settle, 3, p, on_settled, im) != 0) {
+		if (dbpool_query(im->r->cx->db, sql_settle, 3, p, on_settled, im) != 0) {
 			free(g);
 			free(b);
 			json_decref(list);
@@ -270,7 +270,7 @@ static void on_written(PGresult *res, void *arg)
 	}
 	if (settle) {
 		const char *p[] = {im->series_id};
-		if (dbpool_query(im->r->w->db, sql_overrides_of, 1, p, on_overrides, im) != 0)
+		if (dbpool_query(im->r->cx->db, sql_overrides_of, 1, p, on_overrides, im) != 0)
 			fail_unavailable(im);
 		return;
 	}
@@ -292,7 +292,7 @@ static int write_item(struct import *im)
 	const char *p[27];
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
 	p[26] = im->uid;
-	if (dbpool_query(im->r->w->db, im->in.series_id ? sql_override : sql_series, 27, p,
+	if (dbpool_query(im->r->cx->db, im->in.series_id ? sql_override : sql_series, 27, p,
 	                 on_written, im) != 0) {
 		fail_unavailable(im);
 		return 1;
@@ -429,7 +429,7 @@ static int start_item(struct import *im, json_t *item)
 	if (!json_object_get(item, "rid"))
 		return write_item(im);
 	const char *p[] = {im->r->who.org_id, im->uid};
-	if (dbpool_query(im->r->w->db, sql_master, 2, p, on_master, im) != 0) {
+	if (dbpool_query(im->r->cx->db, sql_master, 2, p, on_master, im) != 0) {
 		fail_unavailable(im);
 		return 1;
 	}

@@ -12,7 +12,7 @@
 #include "http/http.h"
 #include "api/jsonv.h"
 #include "recur.h"
-#include "server.h"
+#include "http/context.h"
 #include "clock.h"
 #include "validate.h"
 
@@ -481,7 +481,7 @@ void occurrences_list(struct req *r)
 		return;
 	}
 	json_decref(errors);
-	int rc = dbpool_query_text(r->w->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_candidates, w);
 	listq_free(q);
 	evbuffer_free(sql);

@@ -5,8 +5,9 @@
 #include "dbpool.h"
 #include "http/http.h"
 #include "core/metrics.h"
+#include "http/context.h"
 #include "migrate.h"
-#include "server.h"
+#include "http/context.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ static void on_schema(PGresult *res, void *arg)
 
 void ops_readyz(struct req *r)
 {
-	if (dbpool_query(r->w->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
+	if (dbpool_query(r->cx->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
 	                 NULL, on_schema, r) != 0)
 		reply_unavailable(r);
 }
@@ -45,7 +46,7 @@ void ops_readyz(struct req *r)
 void ops_metrics(struct req *r)
 {
 	struct evbuffer *b = evbuffer_new();
-	if (!b || metrics_render(r->w->srv, b) != 0) {
+	if (!b || metrics_render(b) != 0) {
 		if (b)
 			evbuffer_free(b);
 		reply_problem(r, 500, "cannot render metrics");

@@ -8,7 +8,7 @@
 #include "http/http.h"
 #include "api/jsonv.h"
 #include "keys_sql.h"
-#include "server.h"
+#include "http/context.h"
 #include "token.h"
 #include "tz.h"
 #include "validate.h"
@@ -50,19 +50,8 @@ static int result_ok(struct req *r, PGresult *res)
 static void submit(struct req *r, const char *sql, int n, const char *const *params,
                    db_result_cb cb)
 {
-	if (dbpool_query(r->w->db, sql, n, params, cb, r) != 0)
+	if (dbpool_query(r->cx->db, sql, n, params, cb, r) != 0)
 		reply_unavailable(r);
-}
-
-static int require_role(struct req *r, enum role min, int host_only)
-{
-	if (r->who.role < min || (host_only && !r->who.is_host)) {
-		reply_problem(r, 403,
-		              host_only ? "only the host org's admins may do this"
-		                        : "your key's role does not allow this");
-		return 0;
-	}
-	return 1;
 }
 
 /* ---- orgs ---------------------------------------------------------------- */
@@ -125,8 +114,6 @@ static void on_org_created(PGresult *res, void *arg)
 
 void orgs_create(struct req *r)
 {
-	if (!require_role(r, ROLE_ADMIN, 1))
-		return;
 	json_t *body = req_json_body(r, 0);
 	if (!body)
 		return;
@@ -151,7 +138,7 @@ void orgs_create(struct req *r)
 	}
 	json_decref(errors);
 	const char *params[] = {slug, name, tz ? tz : "UTC", country, "false"};
-	if (dbpool_query(r->w->db, SQL_ORG_INSERT, 5, params, on_org_created, r) != 0)
+	if (dbpool_query(r->cx->db, SQL_ORG_INSERT, 5, params, on_org_created, r) != 0)
 		reply_unavailable(r);
 	json_decref(body); /* the pool copied the parameters */
 }
@@ -201,7 +188,7 @@ static void key_insert(struct req *r, const char *sql, const char *slug, const c
 	}
 	kc->r = r;
 	const char *params[] = {slug, name, role, hash};
-	if (dbpool_query(r->w->db, sql, 4, params, on_key_created, kc) != 0) {
+	if (dbpool_query(r->cx->db, sql, 4, params, on_key_created, kc) != 0) {
 		free(kc);
 		reply_unavailable(r);
 	}
@@ -234,8 +221,6 @@ static int key_body(struct req *r, const char **name, const char **role, json_t 
 
 void keys_create(struct req *r)
 {
-	if (!require_role(r, ROLE_ADMIN, 0))
-		return;
 	const char *name, *role;
 	json_t *body;
 	if (!key_body(r, &name, &role, &body, 1))
@@ -248,8 +233,6 @@ void keys_create(struct req *r)
  * org has a key of its own, so the host cannot take over a partner. */
 void orgs_create_first_key(struct req *r)
 {
-	if (!require_role(r, ROLE_ADMIN, 1))
-		return;
 	const char *slug = req_param(r, "slug");
 	if (!valid_slug(slug)) {
 		reply_problem(r, 404, "no such org");
@@ -288,8 +271,6 @@ static void on_key_list(PGresult *res, void *arg)
 
 void keys_list(struct req *r)
 {
-	if (!require_role(r, ROLE_ADMIN, 0))
-		return;
 	const char *params[] = {r->who.org_id};
 	submit(r,
 	       "SELECT id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
@@ -308,14 +289,12 @@ static void on_key_deleted(PGresult *res, void *arg)
 	}
 	/* This instance's threads drop the key at once (read your writes);
 	 * the others hear of it through NOTIFY. */
-	atomic_fetch_add(&r->w->srv->auth_generation, 1);
+	atomic_fetch_add(r->cx->auth_generation, 1);
 	reply_empty(r, 204);
 }
 
 void keys_delete(struct req *r)
 {
-	if (!require_role(r, ROLE_ADMIN, 0))
-		return;
 	const char *id = req_param(r, "id");
 	if (!valid_uuid(id)) {
 		reply_problem(r, 404, "no such key");

@@ -1,8 +1,8 @@
 /* webhooks.c - the webhook API: an org's admins register endpoints (URL,
  * message types, filter), get the signing secret at creation and rotation
  * only, send a test, read the delivery log, retry one message or recover
- * every failed one since a time. Any role that may see an event may ask
- * for its coming reminder fire times. Sending is scheduler.c's work. */
+ * every failed one since a time. Sending is the scheduler's work
+ * (jobs/delivery.c). */
 #include "api/webhooks.h"
 
 #include "config.h"
@@ -11,9 +11,7 @@
 #include "http/http.h"
 #include "api/jsonv.h"
 #include "netguard.h"
-#include "jobs/scheduler.h"
-#include "jobs/scheduler_sql.h"
-#include "server.h"
+#include "http/context.h"
 #include "clock.h"
 #include "macros.h"
 #include "validate.h"
@@ -31,21 +29,10 @@
 #define MAX_URL            2048
 #define DELIVERIES_DEFAULT 50
 #define DELIVERIES_MAX     200
-#define REMINDERS_DEFAULT  100
-#define REMINDERS_MAX      1000
 
 static const char *const types_known[] = {
     "reminder.due",      "event.created",     "event.updated",     "event.cancelled",
     "agreement.created", "agreement.updated", "endpoint.disabled", "webhook.test"};
-
-static int require_admin(struct req *r)
-{
-	if (r->who.role < ROLE_ADMIN) {
-		reply_problem(r, 403, "only the org's admins manage webhooks");
-		return 0;
-	}
-	return 1;
-}
 
 static int endpoint_id_ok(struct req *r)
 {
@@ -190,7 +177,7 @@ static void on_endpoint_written(PGresult *res, void *arg)
 
 static void submit(struct req *r, struct whop *op, const char *sql, int n, const char *const *p)
 {
-	if (dbpool_query(r->w->db, sql, n, p, on_endpoint_written, op) != 0) {
+	if (dbpool_query(r->cx->db, sql, n, p, on_endpoint_written, op) != 0) {
 		memset(op->secret, 0, sizeof(op->secret));
 		free(op);
 		reply_unavailable(r);
@@ -240,7 +227,7 @@ static void read_endpoint(struct req *r, json_t *body, int create, struct endpoi
 	jv_known(body, allowed_fields, ignored_fields, errors);
 	in->url = jv_string(body, "url", create, MAX_URL, 0, errors);
 	if (in->url)
-		check_url(in->url, r->w->srv->cfg->webhook_allow_private, errors);
+		check_url(in->url, r->cx->cfg->webhook_allow_private, errors);
 	json_t *d = json_object_get(body, "description");
 	in->has_description = d != NULL;
 	in->description =
@@ -267,8 +254,6 @@ static void read_endpoint(struct req *r, json_t *body, int create, struct endpoi
 
 void webhooks_create(struct req *r)
 {
-	if (!require_admin(r))
-		return;
 	json_t *body = req_json_body(r, 0);
 	if (!body)
 		return;
@@ -299,7 +284,7 @@ void webhooks_create(struct req *r)
 
 void webhooks_patch(struct req *r)
 {
-	if (!require_admin(r) || !endpoint_id_ok(r))
+	if (!endpoint_id_ok(r))
 		return;
 	json_t *body = req_json_body(r, 1);
 	if (!body)
@@ -337,7 +322,7 @@ void webhooks_patch(struct req *r)
 
 void webhooks_get(struct req *r)
 {
-	if (!require_admin(r) || !endpoint_id_ok(r))
+	if (!endpoint_id_ok(r))
 		return;
 	struct whop *op = whop_new(r, 200, 0);
 	if (op) {
@@ -348,7 +333,7 @@ void webhooks_get(struct req *r)
 
 void webhooks_rotate(struct req *r)
 {
-	if (!require_admin(r) || !endpoint_id_ok(r))
+	if (!endpoint_id_ok(r))
 		return;
 	struct whop *op = whop_new(r, 200, 1);
 	if (op) {
@@ -372,10 +357,8 @@ static void on_list(PGresult *res, void *arg)
 
 void webhooks_list(struct req *r)
 {
-	if (!require_admin(r))
-		return;
 	const char *p[] = {r->who.org_id};
-	if (dbpool_query(r->w->db, WH_LIST, 1, p, on_list, r) != 0)
+	if (dbpool_query(r->cx->db, WH_LIST, 1, p, on_list, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -392,10 +375,10 @@ static void on_deleted(PGresult *res, void *arg)
 
 void webhooks_delete(struct req *r)
 {
-	if (!require_admin(r) || !endpoint_id_ok(r))
+	if (!endpoint_id_ok(r))
 		return;
 	const char *p[] = {r->who.org_id, req_param(r, "id")};
-	if (dbpool_query(r->w->db, WH_DELETE, 2, p, on_deleted, r) != 0)
+	if (dbpool_query(r->cx->db, WH_DELETE, 2, p, on_deleted, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -419,10 +402,10 @@ static void on_test(PGresult *res, void *arg)
 
 void webhooks_test(struct req *r)
 {
-	if (!require_admin(r) || !endpoint_id_ok(r))
+	if (!endpoint_id_ok(r))
 		return;
 	const char *p[] = {r->who.org_id, req_param(r, "id")};
-	if (dbpool_query(r->w->db, WH_TEST, 2, p, on_test, r) != 0)
+	if (dbpool_query(r->cx->db, WH_TEST, 2, p, on_test, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -441,7 +424,7 @@ static void on_recover(PGresult *res, void *arg)
 
 void webhooks_recover(struct req *r)
 {
-	if (!require_admin(r) || !endpoint_id_ok(r))
+	if (!endpoint_id_ok(r))
 		return;
 	json_t *body = req_json_body(r, 0);
 	if (!body)
@@ -465,7 +448,7 @@ void webhooks_recover(struct req *r)
 	char ts[24];
 	snprintf(ts, sizeof(ts), "%lld", (long long)t);
 	const char *p[] = {r->who.org_id, req_param(r, "id"), ts};
-	if (dbpool_query(r->w->db, WH_RECOVER, 3, p, on_recover, r) != 0)
+	if (dbpool_query(r->cx->db, WH_RECOVER, 3, p, on_recover, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -508,7 +491,7 @@ static void on_deliveries(PGresult *res, void *arg)
 
 void webhooks_deliveries(struct req *r)
 {
-	if (!require_admin(r) || !endpoint_id_ok(r))
+	if (!endpoint_id_ok(r))
 		return;
 	json_t *errors = json_array();
 	const char *status = req_query(r, "status");
@@ -545,7 +528,7 @@ void webhooks_deliveries(struct req *r)
 	snprintf(lim1, sizeof(lim1), "%d", limit + 1);
 	const char *p[] = {r->who.org_id,           req_param(r, "id"),       status,
 	                   cur_t[0] ? cur_t : NULL, cur_t[0] ? cur_id : NULL, lim1};
-	if (dbpool_query(r->w->db, WH_DELIVERIES, 6, p, on_deliveries, r) != 0)
+	if (dbpool_query(r->cx->db, WH_DELIVERIES, 6, p, on_deliveries, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -565,8 +548,6 @@ static void on_retry(PGresult *res, void *arg)
 
 void deliveries_retry(struct req *r)
 {
-	if (!require_admin(r))
-		return;
 	const char *id = req_param(r, "id");
 	if (strncmp(id, "msg_", 4) != 0 || strlen(id) > 64 ||
 	    strspn(id + 4, "0123456789abcdef") != strlen(id + 4)) {
@@ -574,113 +555,6 @@ void deliveries_retry(struct req *r)
 		return;
 	}
 	const char *p[] = {r->who.org_id, id};
-	if (dbpool_query(r->w->db, WH_RETRY, 2, p, on_retry, r) != 0)
-		reply_unavailable(r);
-}
-
-/* ---- an event's coming reminders ------------------------------------------------ */
-
-struct firelist {
-	json_t *items;
-};
-
-static int on_fire(const struct remind_fire *f, void *arg)
-{
-	struct firelist *fl = arg;
-	char fire[21], os[21], oe[21];
-	rfc3339_utc(f->fire_at, fire);
-	rfc3339_utc(f->occ_start, os);
-	rfc3339_utc(f->occ_end, oe);
-	json_t *o =
-	    json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I}", "fire_at", fire, "trigger",
-	              f->trigger, "occurrence", "start", f->start_local, "end", f->end_local,
-	              "start_utc", os, "end_utc", oe, "t", (json_int_t)f->fire_at);
-	return o && json_array_append_new(fl->items, o) == 0 ? 0 : -1;
-}
-
-static int by_fire_time(const void *a, const void *b)
-{
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "t"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "t"));
-	return x < y ? -1 : x > y;
-}
-
-static void on_event_plan(PGresult *res, void *arg)
-{
-	struct req *r = arg;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_query_failed(r, res);
-		return;
-	}
-	if (PQntuples(res) != 1) {
-		reply_problem(r, 404, "no such event");
-		return;
-	}
-	size_t limit =
-	    (size_t)filters_int_param(r, "limit", 1, REMINDERS_MAX, REMINDERS_DEFAULT, NULL);
-	struct firelist fl = {json_array()};
-	int64_t now = strtoll(PQgetvalue(res, 0, P_NOW), NULL, 10);
-	char until[24];
-	const char *why = "out of memory";
-	if (!fl.items ||
-	    scheduler_plan_row(res, 0, now, now + 400LL * 86400, on_fire, &fl, until, &why) != 0) {
-		json_decref(fl.items);
-		if (!strcmp(why, "out of memory")) {
-			reply_problem(r, 500, "out of memory");
-			return;
-		}
-		/* A stored event that cannot be planned (a rule libical cannot
-		 * step, say): the event is what is wrong, and the caller is told
-		 * which of its fields. */
-		json_t *errors = json_array();
-		jv_error(errors,
-		         strstr(why, "reminder") ? "reminders"
-		         : strstr(why, "start")  ? "start"
-		                                 : "rrule",
-		         why);
-		reply_problem_fields(r, 422,
-		                     "this event's reminders cannot be computed; change the "
-		                     "field named to plan them",
-		                     errors);
-		return;
-	}
-	size_t n = json_array_size(fl.items);
-	json_t **v = malloc((n ? n : 1) * sizeof(*v));
-	json_t *items = json_array();
-	if (!v || !items) {
-		free(v);
-		json_decref(items);
-		json_decref(fl.items);
-		reply_problem(r, 500, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_array_get(fl.items, i);
-	qsort(v, n, sizeof(*v), by_fire_time);
-	for (size_t i = 0; i < n && i < limit; i++) {
-		json_object_del(v[i], "t");
-		json_array_append(items, v[i]);
-	}
-	free(v);
-	json_decref(fl.items);
-	reply_json(r, 200, json_pack("{s:o}", "items", items));
-}
-
-void events_reminders(struct req *r)
-{
-	const char *id = req_param(r, "id");
-	if (!valid_uuid(id)) {
-		reply_problem(r, 404, "no such event");
-		return;
-	}
-	json_t *errors = json_array();
-	filters_int_param(r, "limit", 1, REMINDERS_MAX, REMINDERS_DEFAULT, errors);
-	if (json_array_size(errors)) {
-		reply_problem_fields(r, 422, "the query is not valid", errors);
-		return;
-	}
-	json_decref(errors);
-	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	if (dbpool_query(r->w->db, SCHED_EVENT_PLAN, 3, p, on_event_plan, r) != 0)
+	if (dbpool_query(r->cx->db, WH_RETRY, 2, p, on_retry, r) != 0)
 		reply_unavailable(r);
 }

@@ -1,5 +1,5 @@
 /* webhooks.h - /v1/webhooks (endpoints, secrets, tests, delivery log,
- * recovery), /v1/deliveries/{id}/retry and /v1/events/{id}/reminders. */
+ * recovery) and /v1/deliveries/{id}/retry. */
 #ifndef LIAISON_WEBHOOKS_H
 #define LIAISON_WEBHOOKS_H
 
@@ -15,6 +15,5 @@ void webhooks_test(struct req *r);
 void webhooks_recover(struct req *r);
 void webhooks_deliveries(struct req *r);
 void deliveries_retry(struct req *r);
-void events_reminders(struct req *r);
 
 #endif

@@ -4,9 +4,7 @@
 #include "core/metrics.h"
 
 #include "dbpool.h"
-#include "http/httpd.h"
-#include "http/router.h"
-#include "server.h"
+#include "macros.h"
 
 #include <event2/buffer.h>
 #include <pthread.h>
@@ -53,6 +51,51 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_reminder_plan_failures_total",
     "liaison_reminder_plans_parked_total",
     "liaison_webhook_messages_withheld_total"};
+
+#define MAX_POOLS  256
+#define MAX_GAUGES 16
+
+static struct {
+	const char *pattern, *method;
+} route_labels[MAX_ROUTES];
+static size_t nroute_labels;
+static struct dbpool *pools[MAX_POOLS];
+static int npools;
+static struct {
+	const char *name;
+	int64_t (*read)(void *arg);
+	void *arg;
+} gauges[MAX_GAUGES];
+static size_t ngauges;
+
+void metrics_route(size_t i, const char *pattern, const char *method)
+{
+	if (i >= MAX_ROUTES)
+		return;
+	route_labels[i].pattern = pattern;
+	route_labels[i].method = method;
+	if (i >= nroute_labels)
+		nroute_labels = i + 1;
+}
+
+void metrics_pool(int worker, struct dbpool *db)
+{
+	if (worker < 0 || worker >= MAX_POOLS)
+		return;
+	pools[worker] = db;
+	if (worker >= npools)
+		npools = worker + 1;
+}
+
+void metrics_gauge(const char *name, int64_t (*read)(void *arg), void *arg)
+{
+	if (ngauges < MAX_GAUGES) {
+		gauges[ngauges].name = name;
+		gauges[ngauges].read = read;
+		gauges[ngauges].arg = arg;
+		ngauges++;
+	}
+}
 
 static size_t status_slot(int status)
 {
@@ -130,25 +173,24 @@ static int render_feed_sizes(struct evbuffer *out)
 	return rc;
 }
 
-static const char *route_label(const struct route *routes, size_t n, size_t r)
+static const char *route_label(size_t n, size_t r)
 {
-	return r < n ? routes[r].pattern : "unmatched";
+	return r < n ? route_labels[r].pattern : "unmatched";
 }
 
-static const char *method_label(const struct route *routes, size_t n, size_t r)
+/* Routes are GET, POST, PATCH or DELETE; anything else is OTHER. */
+static const char *method_label(size_t n, size_t r)
 {
 	if (r >= n)
 		return "";
-	switch (routes[r].method) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	default: return "OTHER";
-	}
+	const char *m = route_labels[r].method;
+	return !strcmp(m, "GET") || !strcmp(m, "POST") || !strcmp(m, "PATCH") ||
+	               !strcmp(m, "DELETE")
+	           ? m
+	           : "OTHER";
 }
 
-static int render_requests(struct evbuffer *out, const struct route *routes, size_t n)
+static int render_requests(struct evbuffer *out, size_t n)
 {
 	int rc = 0;
 	rc |=
@@ -166,7 +208,7 @@ static int render_requests(struct evbuffer *out, const struct route *routes, siz
 			          "liaison_http_requests_total{route=\"%s\",method=\"%s\",status="
 			          "\"%s%d\"} "
 			          "%llu\n",
-			          route_label(routes, n, r), method_label(routes, n, r),
+			          route_label(n, r), method_label(n, r),
 			          s + 1 == N_STATUS ? "other" : "",
 			          s + 1 == N_STATUS ? 0 : statuses[s], (unsigned long long)v) < 0;
 		}
@@ -174,7 +216,7 @@ static int render_requests(struct evbuffer *out, const struct route *routes, siz
 	return rc;
 }
 
-static int render_latency(struct evbuffer *out, const struct route *routes, size_t n)
+static int render_latency(struct evbuffer *out, size_t n)
 {
 	int rc = 0;
 	rc |= evbuffer_add_printf(out,
@@ -189,7 +231,7 @@ static int render_latency(struct evbuffer *out, const struct route *routes, size
 		if (!total)
 			continue; /* routes never called: no series rather than zeros */
 		uint64_t cum = 0;
-		const char *lbl = route_label(routes, n, r), *m = method_label(routes, n, r);
+		const char *lbl = route_label(n, r), *m = method_label(n, r);
 		for (size_t b = 0; b <= N_BUCKETS; b++) {
 			cum += atomic_load_explicit(&lat_bucket[r][b], memory_order_relaxed);
 			if (b < N_BUCKETS)
@@ -216,7 +258,7 @@ static int render_latency(struct evbuffer *out, const struct route *routes, size
 	return rc;
 }
 
-static int render_pools(struct evbuffer *out, const struct server *srv)
+static int render_pools(struct evbuffer *out)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -239,11 +281,11 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 	for (size_t k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
 		rc |= evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", g[k].name, g[k].help,
 		                          g[k].name, g[k].type) < 0;
-		for (int i = 0; i < srv->nworkers; i++) {
-			if (!srv->workers[i].db)
+		for (int i = 0; i < npools; i++) {
+			if (!pools[i])
 				continue;
 			struct dbpool_stats st;
-			dbpool_get_stats(srv->workers[i].db, &st);
+			dbpool_get_stats(pools[i], &st);
 			const uint64_t v[] = {
 			    (uint64_t)st.size,   (uint64_t)st.connected, (uint64_t)st.busy,
 			    (uint64_t)st.queued, st.connect_failures,    st.queries,
@@ -256,11 +298,11 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 	                               "one query's result held the worker's loop (a feed's "
 	                               "rendering above all), since start.\n"
 	                               "# TYPE liaison_db_callback_max_seconds gauge\n") < 0;
-	for (int i = 0; i < srv->nworkers; i++) {
+	for (int i = 0; i < npools; i++) {
 		struct dbpool_stats st;
-		if (!srv->workers[i].db)
+		if (!pools[i])
 			continue;
-		dbpool_get_stats(srv->workers[i].db, &st);
+		dbpool_get_stats(pools[i], &st);
 		rc |= evbuffer_add_printf(out,
 		                          "liaison_db_callback_max_seconds{worker=\"%d\"} %.6f\n",
 		                          i, (double)st.callback_max_us / 1e6) < 0;
@@ -268,29 +310,18 @@ static int render_pools(struct evbuffer *out, const struct server *srv)
 	return rc;
 }
 
-int metrics_render(const struct server *srv, struct evbuffer *out)
+int metrics_render(struct evbuffer *out)
 {
-	size_t n;
-	const struct route *routes = router_routes(&n);
-	int rc = render_requests(out, routes, n) | render_latency(out, routes, n) |
-	         render_pools(out, srv) | render_feed_sizes(out);
+	size_t n = nroute_labels;
+	int rc = render_requests(out, n) | render_latency(out, n) | render_pools(out) |
+	         render_feed_sizes(out);
 	for (int c = 0; c < M_COUNTER_COUNT; c++)
 		rc |= evbuffer_add_printf(out, "# TYPE %s counter\n%s %llu\n", counter_names[c],
 		                          counter_names[c],
 		                          (unsigned long long)atomic_load(&counters[c])) < 0;
-	int64_t inflight = 0;
-	for (int i = 0; i < srv->nworkers; i++)
-		inflight += atomic_load(&srv->workers[i].inflight);
-	rc |= evbuffer_add_printf(out,
-	                          "# TYPE liaison_http_requests_in_flight gauge\n"
-	                          "liaison_http_requests_in_flight %lld\n"
-	                          "# TYPE liaison_http_connections gauge\n"
-	                          "liaison_http_connections %lld\n"
-	                          "# TYPE liaison_http_connections_max gauge\n"
-	                          "liaison_http_connections_max %d\n"
-	                          "# TYPE liaison_http_body_bytes gauge\n"
-	                          "liaison_http_body_bytes %lld\n",
-	                          (long long)inflight, (long long)httpd_open_connections(),
-	                          httpd_max_connections(), (long long)httpd_body_bytes()) < 0;
+	for (size_t g = 0; g < ngauges; g++)
+		rc |= evbuffer_add_printf(out, "# TYPE %s gauge\n%s %lld\n", gauges[g].name,
+		                          gauges[g].name,
+		                          (long long)gauges[g].read(gauges[g].arg)) < 0;
 	return rc ? -1 : 0;
 }

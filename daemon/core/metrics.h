@@ -1,19 +1,27 @@
 /* metrics.h - Prometheus counters: requests by route and status, a
  * latency histogram per route, database pool gauges. Lock-free: every
- * thread adds with relaxed atomics, /metrics reads them. */
+ * thread adds with relaxed atomics, /metrics reads them. A leaf: modules
+ * report into it, and the composition root tells it, once before the
+ * threads start, the routes' names, the pools and the gauges to read. */
 #ifndef LIAISON_METRICS_H
 #define LIAISON_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
+struct dbpool;
 struct evbuffer;
 
+/* The labels of route i (its pattern and method), i < 128. */
+void metrics_route(size_t i, const char *pattern, const char *method);
+/* A worker's pool, by the worker's index (at most 256). */
+void metrics_pool(int worker, struct dbpool *db);
+/* A gauge read when /metrics renders (at most 16), in the order given. */
+void metrics_gauge(const char *name, int64_t (*read)(void *arg), void *arg);
 /* route_index: position in the route table, or -1 for unmatched paths. */
 void metrics_request(int route_index, int status, int64_t duration_us);
 /* Renders the exposition text into out. */
-int metrics_render(const struct server *srv, struct evbuffer *out);
+int metrics_render(struct evbuffer *out);
 /* Named counters other subsystems bump (e.g. "auth_cache_hits"). */
 enum metric_counter {
 	M_AUTH_CACHE_HIT,

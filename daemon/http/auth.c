@@ -17,7 +17,7 @@
 #include "http/http.h"
 #include "core/metrics.h"
 #include "http/ratelimit.h"
-#include "server.h"
+#include "http/context.h"
 #include "token.h"
 #include "clock.h"
 
@@ -117,7 +117,7 @@ static void on_key(PGresult *res, void *arg)
 		return;
 	}
 	if (PQntuples(res) != 1) {
-		struct neg_entry *n = negative_slot(r->w->auth, aw->hash);
+		struct neg_entry *n = negative_slot(r->cx->auth, aw->hash);
 		memcpy(n->hash, aw->hash, sizeof(n->hash));
 		n->expires_ms = now_monotonic_ms() + NEGATIVE_TTL_MS;
 		authlimit_fail(r->peer, now_monotonic_ms());
@@ -133,8 +133,8 @@ static void on_key(PGresult *res, void *arg)
 	p->is_host = PQgetvalue(res, 0, 4)[0] == 't';
 	snprintf(p->org_tz, sizeof(p->org_tz), "%s", PQgetvalue(res, 0, 5));
 	/* Only cache what was read under the generation still current. */
-	if (aw->generation == atomic_load(&r->w->srv->auth_generation)) {
-		struct auth_entry *e = slot_for(r->w->auth, aw->hash);
+	if (aw->generation == atomic_load(r->cx->auth_generation)) {
+		struct auth_entry *e = slot_for(r->cx->auth, aw->hash);
 		memcpy(e->hash, aw->hash, sizeof(e->hash));
 		e->who = *p;
 		e->expires_ms = now_monotonic_ms() + CACHE_TTL_MS;
@@ -168,8 +168,8 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 		reply_problem(r, 500, "cannot hash the token");
 		return;
 	}
-	unsigned gen = atomic_load(&r->w->srv->auth_generation);
-	struct auth_entry *e = slot_for(r->w->auth, hash);
+	unsigned gen = atomic_load(r->cx->auth_generation);
+	struct auth_entry *e = slot_for(r->cx->auth, hash);
 	if (e->generation == gen && e->expires_ms > now_monotonic_ms() &&
 	    memcmp(e->hash, hash, sizeof(hash)) == 0) {
 		metrics_inc(M_AUTH_CACHE_HIT);
@@ -177,7 +177,7 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 		next(r);
 		return;
 	}
-	struct neg_entry *n = negative_slot(r->w->auth, hash);
+	struct neg_entry *n = negative_slot(r->cx->auth, hash);
 	int64_t now = now_monotonic_ms();
 	if (n->expires_ms > now && memcmp(n->hash, hash, sizeof(hash)) == 0) {
 		metrics_inc(M_AUTH_CACHE_HIT);
@@ -187,11 +187,9 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 	}
 	int wait = authlimit_check(r->peer, now);
 	if (wait > 0) {
-		char secs[16];
-		snprintf(secs, sizeof(secs), "%d", wait);
 		metrics_inc(M_AUTH_THROTTLED);
-		req_add_header(r, "Retry-After", secs);
-		reply_problem(r, 429, "too many unknown tokens from this address; slow down");
+		reply_retry_after(r, 429, wait,
+		                  "too many unknown tokens from this address; slow down");
 		return;
 	}
 	metrics_inc(M_AUTH_CACHE_MISS);
@@ -205,7 +203,7 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 	aw->generation = gen;
 	memcpy(aw->hash, hash, sizeof(hash));
 	const char *params[] = {hash};
-	if (dbpool_query(r->w->db, auth_key_sql, 1, params, on_key, aw) != 0) {
+	if (dbpool_query(r->cx->db, auth_key_sql, 1, params, on_key, aw) != 0) {
 		free(aw);
 		reply_unavailable(r);
 	}

@@ -4,11 +4,9 @@
  * access log line, counts the request and frees the context. */
 #include "http/http.h"
 
-#include "http/httpd.h"
-#include "log.h"
 #include "core/metrics.h"
-#include "http/router.h"
-#include "server.h"
+#include "http/context.h"
+#include "log.h"
 #include "token.h"
 #include "clock.h"
 #include "cidr.h"
@@ -36,7 +34,7 @@ static int request_id_acceptable(const char *s)
  * ignored, since any client can send one. */
 static void client_behind_proxy(struct req *r)
 {
-	const struct config *cfg = r->w->srv->cfg;
+	const struct config *cfg = r->cx->cfg;
 	const char *xff =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->ev), "X-Forwarded-For");
 	if (!xff || !cfg->ntrusted || !cidr_match(cfg->trusted, cfg->ntrusted, r->peer))
@@ -86,8 +84,8 @@ static void request_id_next(char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)z);
 }
 
-struct req *req_new(struct evhttp_request *ev, struct worker *w, enum evhttp_cmd_type method,
-                    const char *target, const char *peer)
+struct req *req_new(struct evhttp_request *ev, struct ctx *cx, const struct req_transport *io,
+                    enum evhttp_cmd_type method, const char *target, const char *peer)
 {
 	struct req *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -102,7 +100,9 @@ struct req *req_new(struct evhttp_request *ev, struct worker *w, enum evhttp_cmd
 		return NULL;
 	}
 	r->ev = ev;
-	r->w = w;
+	r->cx = cx;
+	r->io = io;
+	r->route_index = -1;
 	r->method = method;
 	r->start_us = now_monotonic_us();
 	r->content_length = -1;
@@ -123,7 +123,7 @@ static void req_free(struct req *r)
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i].value);
 	evhttp_clear_headers(&r->query);
-	httpd_body_release(r);
+	r->io->release(r);
 	evhttp_request_free(r->ev);
 	free(r->target);
 	free(r->path);
@@ -165,6 +165,30 @@ int etag_listed(const char *header, const char *value)
 	char etag[80];
 	snprintf(etag, sizeof(etag), "\"%s\"", value);
 	return header && (strstr(header, etag) || !strcmp(header, "*"));
+}
+
+static const struct {
+	const char *name;
+	enum evhttp_cmd_type type;
+} methods[] = {
+    {"GET", EVHTTP_REQ_GET},     {"HEAD", EVHTTP_REQ_HEAD},       {"POST", EVHTTP_REQ_POST},
+    {"PUT", EVHTTP_REQ_PUT},     {"DELETE", EVHTTP_REQ_DELETE},   {"OPTIONS", EVHTTP_REQ_OPTIONS},
+    {"TRACE", EVHTTP_REQ_TRACE}, {"CONNECT", EVHTTP_REQ_CONNECT}, {"PATCH", EVHTTP_REQ_PATCH}};
+
+const char *http_method_name(enum evhttp_cmd_type m)
+{
+	for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+		if (methods[i].type == m)
+			return methods[i].name;
+	return "";
+}
+
+enum evhttp_cmd_type http_method_parse(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+		if (strlen(methods[i].name) == len && !memcmp(methods[i].name, name, len))
+			return methods[i].type;
+	return 0;
 }
 
 const char *http_reason(int status)
@@ -226,12 +250,7 @@ static void logged_target(const char *target, char *out, size_t outlen)
 
 static void access_log(const struct req *r, int status, size_t bytes, int64_t dur_us)
 {
-	static const char *const names[] = {"GET",     "POST",  "HEAD",    "PUT",  "DELETE",
-	                                    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
-	const char *m = "?";
-	for (unsigned i = 0; i < ARRAY_LEN(names); i++)
-		if (r->method == (enum evhttp_cmd_type)(1u << i))
-			m = names[i];
+	const char *m = *http_method_name(r->method) ? http_method_name(r->method) : "?";
 	char uri[2200], org[140];
 	logged_target(r->target ? r->target : "", uri, sizeof(uri));
 	log_escape(r->who.org_slug, sizeof(r->who.org_slug), org, sizeof(org));
@@ -256,18 +275,16 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 	}
 	int64_t dur = now_monotonic_us() - r->start_us;
 	access_log(r, status, len, dur);
-	metrics_request(r->route ? router_index(r->route) : -1, status, dur);
-	struct worker *w = r->w;
+	metrics_request(r->route_index, status, dur);
 	/* A change made here shows in this instance's feeds at once (read your
 	 * writes); other instances hear of it through NOTIFY. */
 	if (status < 300 && r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD &&
 	    r->method != EVHTTP_REQ_OPTIONS)
-		atomic_fetch_add(&w->srv->data_generation, 1);
-	if (w->stopping)
-		evhttp_add_header(h, "Connection", "close");
+		atomic_fetch_add(r->cx->data_generation, 1);
 	/* A request counts as done once its answer is written, so that a
-	 * stopping worker does not close connections with answers unsent. */
-	httpd_respond(r, status, body);
+	 * stopping worker does not close connections with answers unsent
+	 * (and a stopping one says Connection: close). */
+	r->io->respond(r, status, body);
 	if (body)
 		evbuffer_free(body);
 	req_free(r);
@@ -399,6 +416,14 @@ void reply_query_failed(struct req *r, const PGresult *res)
 		reply_db_error(r, res);
 	else
 		reply_unavailable(r);
+}
+
+void reply_retry_after(struct req *r, int status, int seconds, const char *detail)
+{
+	char secs[16];
+	snprintf(secs, sizeof(secs), "%d", seconds);
+	req_add_header(r, "Retry-After", secs);
+	reply_problem(r, status, detail);
 }
 
 void reply_unavailable(struct req *r)

@@ -15,8 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct worker;
+struct ctx;
 struct route;
+struct req;
+struct evbuffer;
 
 #define REQ_MAX_PARAMS 4
 
@@ -33,20 +35,34 @@ struct principal {
 };
 
 struct hconn;
+struct httpd;
+
+/* How an answer leaves: the connection layer (httpd.c) sets this, so that
+ * answering knows nothing of connections. */
+struct req_transport {
+	/* Sends status, r's output headers and body (moved out of it; NULL for
+	 * none). */
+	void (*respond)(struct req *r, int status, struct evbuffer *body);
+	/* r is about to be freed: give back what its connection held for it. */
+	void (*release)(struct req *r);
+};
 
 /* ev is a container for headers and the body (evhttp_request_new), filled
  * by our own HTTP/1.1 layer (httpd.c): libevent 2.1's evhttp could not
  * authenticate before a body or answer its own errors in problem+json. */
 struct req {
 	struct evhttp_request *ev;
-	struct worker *w;
-	struct hconn *conn;     /* NULL once answered or once its client left */
-	char *target;           /* the request target as sent */
-	const char *rawquery;   /* into target, after '?', or NULL */
-	int64_t content_length; /* -1: none */
+	struct ctx *cx;                 /* the worker thread's (context.h) */
+	const struct req_transport *io; /* set by httpd.c */
+	struct httpd *server;           /* the HTTP server it came through */
+	struct hconn *conn;             /* NULL once answered or once its client left */
+	char *target;                   /* the request target as sent */
+	const char *rawquery;           /* into target, after '?', or NULL */
+	int64_t content_length;         /* -1: none */
 	int chunked;
 	size_t body_reserved;      /* of max_bodies_in_flight, given back when freed */
 	const struct route *route; /* NULL when nothing matched */
+	int route_index;           /* its position in the table, or -1 (metrics) */
 	enum evhttp_cmd_type method;
 	char id[33];
 	char peer[64]; /* the client: the connection's peer, or from X-Forwarded-For */
@@ -62,10 +78,11 @@ struct req {
 	int64_t start_us;
 };
 
-/* A request on worker w: ev holds its input headers (taken over), target
- * is copied, peer is the connection's address. */
-struct req *req_new(struct evhttp_request *ev, struct worker *w, enum evhttp_cmd_type method,
-                    const char *target, const char *peer) WUR;
+/* A request on the worker thread of cx, answered through io: ev holds
+ * its input headers (taken over), target is copied, peer is the
+ * connection's address. */
+struct req *req_new(struct evhttp_request *ev, struct ctx *cx, const struct req_transport *io,
+                    enum evhttp_cmd_type method, const char *target, const char *peer) WUR;
 /* A path parameter by name ("id" of /v1/events/{id}); NULL if absent. */
 const char *req_param(const struct req *r, const char *name);
 /* A query parameter; NULL if absent. */
@@ -103,11 +120,17 @@ void reply_db_error(struct req *r, const PGresult *res);
 /* A query that did not succeed: 503 when the database was unreachable
  * (res NULL), else 500 as reply_db_error. */
 void reply_query_failed(struct req *r, const PGresult *res);
+/* status (429, 503) with Retry-After: seconds. */
+void reply_retry_after(struct req *r, int status, int seconds, const char *detail);
 /* 503 with Retry-After: the database is unavailable. */
 void reply_unavailable(struct req *r);
 
 /* Appends {"field": field, "message": message} to errors. */
 int problem_add(json_t *errors, const char *field, const char *message) WUR;
 const char *http_reason(int status);
+/* The one table of methods: a method's name ("PATCH"; "" for none), and
+ * the method a name stands for (0 when unknown). */
+const char *http_method_name(enum evhttp_cmd_type m);
+enum evhttp_cmd_type http_method_parse(const char *name, size_t len);
 
 #endif

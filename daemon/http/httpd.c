@@ -16,16 +16,17 @@
  *            closing with unread bytes does not reset the connection and
  *            lose the answer (a 401 sent before a 4 MiB body, say)
  *
- * One request at a time per connection. The worker counts a request as in
- * flight from its head to its answer's last byte (worker_request_done). */
+ * One request at a time per connection. A request counts as in flight from
+ * its head to its answer's last byte (httpd_inflight); a stopping server
+ * ends its loop when the last one is done. */
 #include "http/httpd.h"
 
 #include "config.h"
+#include "http/context.h"
 #include "http/http.h"
 #include "http1.h"
 #include "log.h"
 #include "core/metrics.h"
-#include "server.h"
 #include "clock.h"
 #include "macros.h"
 
@@ -86,7 +87,7 @@ struct hconn {
 	struct http1_chunked ch;
 	void (*next)(struct req *r);
 	int close_after;    /* once the answer is written */
-	int answer_pending; /* worker_request_done once it is written */
+	int answer_pending; /* request_done once it is written */
 	size_t lingered;
 	int evictable;
 	TAILQ_ENTRY(hconn) idle_link;
@@ -97,8 +98,9 @@ struct hconn {
 };
 
 struct httpd {
-	struct worker *w;
+	struct ctx *cx;
 	struct event_base *base;
+	_Atomic int inflight; /* requests from head to last byte written */
 	struct evconnlistener *listener;
 	struct event *resume;
 	void (*on_request)(struct req *r);
@@ -170,7 +172,7 @@ static int body_reserve(struct req *r, int64_t n)
 	return 1;
 }
 
-void httpd_body_release(struct req *r)
+static void body_release(struct req *r)
 {
 	if (r->body_reserved)
 		atomic_fetch_sub(&body_bytes, (int64_t)r->body_reserved);
@@ -187,6 +189,19 @@ static int log_allowed(_Atomic int64_t *last, _Atomic unsigned *skipped, unsigne
 	}
 	*n = atomic_exchange(skipped, 0);
 	return 1;
+}
+
+int httpd_inflight(const struct httpd *h)
+{
+	return atomic_load(&h->inflight);
+}
+
+/* A request's answer is written (or dropped): a stopping server's loop
+ * ends with its last one. */
+static void request_done(struct httpd *h)
+{
+	if (atomic_fetch_sub(&h->inflight, 1) == 1 && h->stopping)
+		event_base_loopexit(h->base, NULL);
 }
 
 /* ---- connections ------------------------------------------------------------- */
@@ -229,7 +244,7 @@ static void conn_free(struct hconn *c)
 		c->req = NULL;
 	}
 	if (c->answer_pending)
-		worker_request_done(c->h->w);
+		request_done(c->h);
 	evictable(c, 0);
 	heads_listed(c, 0);
 	LIST_REMOVE(c, link);
@@ -310,21 +325,8 @@ static void linger_read(struct hconn *c)
 
 /* ---- requests ------------------------------------------------------------------ */
 
-static enum evhttp_cmd_type method_of(const char *m, size_t n)
-{
-	static const struct {
-		const char *name;
-		enum evhttp_cmd_type type;
-	} methods[] = {{"GET", EVHTTP_REQ_GET},       {"HEAD", EVHTTP_REQ_HEAD},
-	               {"POST", EVHTTP_REQ_POST},     {"PUT", EVHTTP_REQ_PUT},
-	               {"DELETE", EVHTTP_REQ_DELETE}, {"OPTIONS", EVHTTP_REQ_OPTIONS},
-	               {"TRACE", EVHTTP_REQ_TRACE},   {"CONNECT", EVHTTP_REQ_CONNECT},
-	               {"PATCH", EVHTTP_REQ_PATCH}};
-	for (size_t i = 0; i < ARRAY_LEN(methods); i++)
-		if (strlen(methods[i].name) == n && !memcmp(methods[i].name, m, n))
-			return methods[i].type;
-	return 0;
-}
+static void respond(struct req *r, int status, struct evbuffer *body);
+static const struct req_transport transport = {respond, body_release};
 
 /* A request context for c; with head, its fields become the input
  * headers (the head's bytes are cut into strings in place). */
@@ -344,12 +346,13 @@ static struct req *make_req(struct hconn *c, enum evhttp_cmd_type m, const char 
 			return NULL;
 		}
 	}
-	struct req *r = req_new(ev, c->h->w, m, target, c->peer);
+	struct req *r = req_new(ev, c->h->cx, &transport, m, target, c->peer);
 	if (!r) {
 		evhttp_request_free(ev);
 		return NULL;
 	}
-	atomic_fetch_add(&c->h->w->inflight, 1);
+	r->server = c->h;
+	atomic_fetch_add(&c->h->inflight, 1);
 	r->content_length = hd ? hd->content_length : -1;
 	r->chunked = hd ? hd->chunked : 0;
 	r->conn = c;
@@ -403,7 +406,7 @@ static void start_request(struct hconn *c, char *head, size_t len)
 	}
 	head[hd.target.off + hd.target.len] = '\0';
 	const char *target = origin_form(head + hd.target.off);
-	enum evhttp_cmd_type m = method_of(head + hd.method.off, hd.method.len);
+	enum evhttp_cmd_type m = http_method_parse(head + hd.method.off, hd.method.len);
 	c->minor = hd.minor;
 	c->keep_alive = hd.keep_alive;
 	c->expect_continue = hd.expect_continue;
@@ -597,11 +600,11 @@ static const char *http_date(void)
 	return buf;
 }
 
-void httpd_respond(struct req *r, int status, struct evbuffer *body)
+static void respond(struct req *r, int status, struct evbuffer *body)
 {
 	struct hconn *c = r->conn;
 	if (!c) {
-		worker_request_done(r->w);
+		request_done(r->server);
 		return;
 	}
 	r->conn = NULL;
@@ -664,7 +667,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 	if (c->state != C_WRITE)
 		return; /* a 100 Continue went out */
 	c->answer_pending = 0;
-	worker_request_done(c->h->w);
+	request_done(c->h);
 	if (c->close_after) {
 		start_linger(c);
 		return;
@@ -842,15 +845,16 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	evtimer_add(h->resume, &tv);
 }
 
-struct httpd *httpd_new(struct worker *w, evutil_socket_t fd, void (*on_request)(struct req *r))
+struct httpd *httpd_new(struct event_base *base, struct ctx *cx, evutil_socket_t fd,
+                        void (*on_request)(struct req *r))
 {
 	struct httpd *h = calloc(1, sizeof(*h));
 	if (!h) {
 		close(fd);
 		return NULL;
 	}
-	h->w = w;
-	h->base = w->base;
+	h->cx = cx;
+	h->base = base;
 	h->on_request = on_request;
 	TAILQ_INIT(&h->idle);
 	TAILQ_INIT(&h->heads);

@@ -17,7 +17,8 @@
 #include <event2/util.h>
 #include <stdint.h>
 
-struct worker;
+struct ctx;
+struct event_base;
 struct req;
 struct evbuffer;
 struct config;
@@ -27,11 +28,13 @@ struct httpd;
  * the descriptor limit size max_connections when it is 0. */
 void httpd_configure(const struct config *cfg, int nworkers);
 
-/* Serves the listening socket fd (taken over) on w's loop; each request
- * whose head has arrived goes to on_request, which must answer it. */
-struct httpd *httpd_new(struct worker *w, evutil_socket_t fd,
+/* Serves the listening socket fd (taken over) on base, the loop of the
+ * worker thread whose context is cx; each request whose head has arrived
+ * goes to on_request, which must answer it. */
+struct httpd *httpd_new(struct event_base *base, struct ctx *cx, evutil_socket_t fd,
                         void (*on_request)(struct req *r)) WUR;
-/* Stops accepting and closes the connections that wait for a request. */
+/* Stops accepting and closes the connections that wait for a request;
+ * the loop ends once the requests in flight are answered. */
 void httpd_stop(struct httpd *h);
 void httpd_free(struct httpd *h);
 
@@ -39,13 +42,8 @@ void httpd_free(struct httpd *h);
  * drops it (routes that take no body). Past a deadline, a framing error
  * or the memory cap, it answers r itself (408, 400, 413, 503). */
 void httpd_read_body(struct req *r, int keep, void (*next)(struct req *r));
-/* Sends the answer: status line, r's output headers, the bytes of body
- * (moved out of it; NULL for none). r leaves its connection; the worker
- * hears of it (worker_request_done) once the answer is written. */
-void httpd_respond(struct req *r, int status, struct evbuffer *body);
-/* Gives back what r's body held of max_bodies_in_flight. */
-void httpd_body_release(struct req *r);
-
+/* Requests from head to last byte written (for /metrics and shutdown). */
+int httpd_inflight(const struct httpd *h);
 /* For /metrics. */
 int64_t httpd_open_connections(void);
 int64_t httpd_body_bytes(void);

@@ -1,22 +1,14 @@
 /* ratelimit.h - token buckets: the arithmetic of one, and tables of them
  * shared by every worker thread: one per API key (rate_limit), one per
- * client address for unknown tokens (auth_failure_limit). The
- * scheduler keeps its own table, per webhook endpoint. */
+ * client address for unknown tokens (auth_failure_limit). The arithmetic
+ * of one bucket is common/tokenbucket.c; the scheduler keeps its own
+ * table of them, per webhook endpoint. */
 #ifndef LIAISON_RATELIMIT_H
 #define LIAISON_RATELIMIT_H
 
-#include <stdint.h>
+#include "tokenbucket.h"
 
-/* rate tokens a second, up to burst; at_ms is when it was last filled. */
-struct tokenbucket {
-	double tokens;
-	int64_t at_ms;
-};
-/* A full bucket. */
-void tokenbucket_init(struct tokenbucket *b, double burst, int64_t now_ms);
-/* Fills b for the time since at_ms and takes a token: 0 when one was
- * there, else the milliseconds until there is one (rate > 0). */
-int64_t tokenbucket_take(struct tokenbucket *b, double rate, double burst, int64_t now_ms);
+#include <stdint.h>
 
 /* rate per second (0: off); the burst is twice the rate, at least 1. */
 void ratelimit_configure(double rate);

@@ -1,77 +1,23 @@
-/* router.c - every HTTP route of liaisond, in one table, and the matcher.
- * To find the code behind a URL, find its line here. */
+/* router.c - the matcher over the route table (api/routes.c). */
 #include "http/router.h"
 
-#include "api/agreements.h"
-#include "api/events.h"
-#include "api/feeds.h"
-#include "api/occurrences.h"
-#include "http/http.h"
-#include "api/ops.h"
-#include "api/orgs.h"
-#include "api/webhooks.h"
+#include "macros.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define GET    EVHTTP_REQ_GET
-#define POST   EVHTTP_REQ_POST
-#define PATCH  EVHTTP_REQ_PATCH
-#define DELETE EVHTTP_REQ_DELETE
+static const struct route *routes;
+static size_t nroutes;
 
-static const struct route routes[] = {
-    /* operations: ops.c */
-    {GET, "/healthz", ops_healthz, ROUTE_PUBLIC},
-    {GET, "/readyz", ops_readyz, ROUTE_PUBLIC},
-    {GET, "/metrics", ops_metrics, ROUTE_PUBLIC},
-    {GET, "/v1/openapi.json", ops_openapi, ROUTE_PUBLIC},
-    /* organisations and API keys: orgs.c */
-    {GET, "/v1/orgs", orgs_list, ROUTE_AUTH},
-    {POST, "/v1/orgs", orgs_create, ROUTE_AUTH},
-    {GET, "/v1/orgs/{slug}", orgs_get, ROUTE_AUTH},
-    {POST, "/v1/orgs/{slug}/keys", orgs_create_first_key, ROUTE_AUTH},
-    {GET, "/v1/keys", keys_list, ROUTE_AUTH},
-    {POST, "/v1/keys", keys_create, ROUTE_AUTH},
-    {DELETE, "/v1/keys/{id}", keys_delete, ROUTE_AUTH},
-    /* events: events.c, SQL in event_sql.h, validation in common/event.c */
-    {GET, "/v1/events", events_list, ROUTE_AUTH},
-    {POST, "/v1/events", events_create, ROUTE_AUTH},
-    {GET, "/v1/events/{id}", events_get, ROUTE_AUTH},
-    {PATCH, "/v1/events/{id}", events_patch, ROUTE_AUTH},
-    {DELETE, "/v1/events/{id}", events_cancel, ROUTE_AUTH},
-    {DELETE, "/v1/events/{id}/occurrences/{recurrence_id}", events_cancel_occurrence, ROUTE_AUTH},
-    /* occurrences: occurrences.c */
-    {GET, "/v1/occurrences", occurrences_list, ROUTE_AUTH},
-    /* agreements: agreements.c */
-    {GET, "/v1/agreements", agreements_list, ROUTE_AUTH},
-    {POST, "/v1/agreements", agreements_create, ROUTE_AUTH},
-    {GET, "/v1/agreements/{id}", agreements_get, ROUTE_AUTH},
-    {PATCH, "/v1/agreements/{id}", agreements_patch, ROUTE_AUTH},
-    /* feeds: feeds.c, rendering in common/ics_render.c */
-    {GET, "/v1/feeds", feeds_list, ROUTE_AUTH},
-    {POST, "/v1/feeds", feeds_create, ROUTE_AUTH},
-    {GET, "/v1/feeds/{id}", feeds_get, ROUTE_AUTH},
-    {PATCH, "/v1/feeds/{id}", feeds_patch, ROUTE_AUTH},
-    {DELETE, "/v1/feeds/{id}", feeds_delete, ROUTE_AUTH},
-    {POST, "/v1/feeds/{id}/rotate", feeds_rotate, ROUTE_AUTH},
-    {GET, "/feeds/{token}", feeds_serve, ROUTE_PUBLIC},
-    /* webhooks: webhooks.c (API), scheduler.c + sender.c (delivery), SQL in sql/007 */
-    {GET, "/v1/webhooks", webhooks_list, ROUTE_AUTH},
-    {POST, "/v1/webhooks", webhooks_create, ROUTE_AUTH},
-    {GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_AUTH},
-    {PATCH, "/v1/webhooks/{id}", webhooks_patch, ROUTE_AUTH},
-    {DELETE, "/v1/webhooks/{id}", webhooks_delete, ROUTE_AUTH},
-    {POST, "/v1/webhooks/{id}/rotate", webhooks_rotate, ROUTE_AUTH},
-    {POST, "/v1/webhooks/{id}/test", webhooks_test, ROUTE_AUTH},
-    {POST, "/v1/webhooks/{id}/recover", webhooks_recover, ROUTE_AUTH},
-    {GET, "/v1/webhooks/{id}/deliveries", webhooks_deliveries, ROUTE_AUTH},
-    {POST, "/v1/deliveries/{id}/retry", deliveries_retry, ROUTE_AUTH},
-    {GET, "/v1/events/{id}/reminders", events_reminders, ROUTE_AUTH},
-};
+void router_set(const struct route *table, size_t n)
+{
+	routes = table;
+	nroutes = n;
+}
 
 const struct route *router_routes(size_t *n)
 {
-	*n = sizeof(routes) / sizeof(routes[0]);
+	*n = nroutes;
 	return routes;
 }
 
@@ -107,7 +53,7 @@ static int match(const char *pattern, const char *path, struct req *r)
 				                                    "recurrence_id"};
 				const char *name = NULL;
 				size_t nlen = (size_t)(close - p - 1);
-				for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+				for (size_t i = 0; i < ARRAY_LEN(names); i++)
 					if (strlen(names[i]) == nlen &&
 					    !strncmp(names[i], p + 1, nlen))
 						name = names[i];
@@ -152,29 +98,17 @@ static void allow_add(char *allow, size_t len, const char *m)
 	strncat(allow, m, len - strlen(allow) - 1);
 }
 
-static const char *method_name(enum evhttp_cmd_type m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_PUT: return "PUT";
-	default: return "";
-	}
-}
-
 enum route_match router_match(struct req *r, const char *path, const struct route **out,
                               char *allow, size_t allowlen)
 {
 	enum evhttp_cmd_type want = r->method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : r->method;
 	int path_seen = 0;
 	*allow = '\0';
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	for (size_t i = 0; i < nroutes; i++) {
 		if (!match(routes[i].pattern, path, NULL))
 			continue;
 		path_seen = 1;
-		allow_add(allow, allowlen, method_name(routes[i].method));
+		allow_add(allow, allowlen, http_method_name(routes[i].method));
 		if (routes[i].method == EVHTTP_REQ_GET)
 			allow_add(allow, allowlen, "HEAD");
 		if (routes[i].method != want)

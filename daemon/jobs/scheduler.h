@@ -7,10 +7,6 @@
 
 #include <stdint.h>
 
-#include "remind.h"
-
-#include <libpq-fe.h>
-
 struct config;
 struct scheduler;
 
@@ -21,12 +17,5 @@ struct scheduler *scheduler_start(const struct config *cfg) WUR;
 void scheduler_stop(struct scheduler *sc, int64_t timeout_ms);
 /* Whether its loop ran within the last limit_ms (for the watchdog). */
 int scheduler_alive(const struct scheduler *sc, int64_t limit_ms);
-
-/* Calls cb for the fire times after `after` of occurrences before until,
- * of the event in row of a result shaped like SCHED_PLAN_CLAIM. until_text
- * gets where the plan stops ("" when it is complete). On failure (-1),
- * *why says what could not be planned. */
-int scheduler_plan_row(PGresult *res, int row, int64_t after, int64_t until, remind_cb cb,
-                       void *arg, char until_text[24], const char **why) WUR;
 
 #endif

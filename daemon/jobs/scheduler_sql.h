@@ -6,26 +6,7 @@
 
 #include "core/agreement_sql.h"
 #include "core/event_sql.h"
-
-/* Columns of SCHED_PLAN_CLAIM, which SCHED_EVENT_PLAN shares. */
-enum {
-	P_ID,
-	P_TICKET,
-	P_VERSION,
-	P_STATUS,
-	P_RRULE,
-	P_TZ,
-	P_ALLDAY,
-	P_START,
-	P_END,
-	P_EXDATES,
-	P_RDATES,
-	P_TRIGGERS,
-	P_OVERRIDDEN,
-	P_AFTER,
-	P_CUTOFF,
-	P_NOW
-};
+#include "core/remind_row.h"
 
 /* clang-format off */
 
@@ -33,29 +14,22 @@ enum {
  * lower bound keeps pending reminders of a change (they are sent late
  * rather than never) and skips what was already due when it was made. */
 #define SCHED_PLAN_CLAIM \
-	"SELECT q.event_id, q.ticket, e.version, e.status, e.rrule, e.timezone, e.all_day, " \
-	EV_LOCAL("e.start_local") ", " EV_LOCAL("e.end_local") ", " \
-	EV_LOCAL_LIST("e.exdates") "::text, " EV_LOCAL_LIST("e.rdates") "::text, " \
-	"to_jsonb(e.reminders)::text, " \
-	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x.recurrence_id") "), '[]') FROM events x " \
-	" WHERE x.series_id = e.id)::text, " \
-	"extract(epoch FROM greatest(least(e.updated_at, (SELECT min(r.fire_at) FROM reminders r " \
-	" WHERE r.event_id = e.id AND r.state = 'pending')), now() - interval '7 days'))::bigint, " \
-	"extract(epoch FROM e.updated_at)::bigint, extract(epoch FROM now())::bigint " \
-	"FROM reminder_queue q JOIN events e ON e.id = q.event_id " \
-	"WHERE q.queued_at <= now() " \
-	"ORDER BY q.queued_at LIMIT $1::int"
-
-/* One visible event ($1, for org $2 with slug $3) in the same columns,
- * for GET /v1/events/{id}/reminders. */
-#define SCHED_EVENT_PLAN \
-	"SELECT e.id, 0, e.version, e.status, e.rrule, e.timezone, e.all_day, " \
-	EV_LOCAL("e.start_local") ", " EV_LOCAL("e.end_local") ", " \
-	EV_LOCAL_LIST("e.exdates") "::text, " EV_LOCAL_LIST("e.rdates") "::text, " \
-	"to_jsonb(e.reminders)::text, " \
-	"(SELECT coalesce(jsonb_agg(" EV_LOCAL("x.recurrence_id") "), '[]') FROM events x " \
-	" WHERE x.series_id = e.id)::text, 0, 0, extract(epoch FROM now())::bigint " \
-	"FROM events e WHERE e.id = $1::uuid AND " EV_VISIBLE("e", "$2::uuid", "$3::text")
+	"SELECT q.event_id," \
+	"       q.ticket," \
+	"       " REMIND_ROW_COLUMNS "," \
+	"       extract(epoch FROM greatest(" \
+	"         least(e.updated_at, (SELECT min(r.fire_at)" \
+	"                                FROM reminders r" \
+	"                               WHERE r.event_id = e.id" \
+	"                                 AND r.state = 'pending'))," \
+	"         now() - interval '7 days'))::bigint," \
+	"       extract(epoch FROM e.updated_at)::bigint," \
+	"       extract(epoch FROM now())::bigint" \
+	"  FROM reminder_queue q" \
+	"  JOIN events e ON e.id = q.event_id" \
+	" WHERE q.queued_at <= now()" \
+	" ORDER BY q.queued_at" \
+	" LIMIT $1::int"
 
 /* Writes one event's plan if the event is still at the version planned:
  * pending rows no longer planned go, new ones come (only if due after the

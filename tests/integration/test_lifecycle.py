@@ -180,6 +180,28 @@ def test_sighup_reloads_log_level(ctx):
     assert d.request("GET", "/healthz").status == 200
 
 
+def test_sighup_unchanged_names_nothing_changed_webhook_timeout_does(ctx):
+    """Start and reload read settings the one same way (config_load): a
+    SIGHUP with nothing changed, with settings in the file, the environment
+    and flags alike, names no setting as needing a restart; a changed
+    restart-only setting is named, and only it."""
+    db = ctx.database()
+    path = write(ctx, "same.conf", "webhook_timeout = 15s\nlog_level = info\nmax_body = 65536\n")
+    d = ctx.daemon(db, args=["--config", path, "--webhook-concurrency", "7"],
+                   env={"LIAISON_DB_POOL_SIZE": "3"})
+    d.proc.send_signal(signal.SIGHUP)
+    harness.wait_for(lambda: d.logtext().count("SIGHUP: settings reloaded") == 1, 10,
+                     what="the first reload")
+    assert "after a restart" not in d.logtext(), d.logtext()
+    write(ctx, "same.conf", "webhook_timeout = 20s\nlog_level = info\nmax_body = 65536\n")
+    d.proc.send_signal(signal.SIGHUP)
+    harness.wait_for(lambda: d.logtext().count("SIGHUP: settings reloaded") == 2, 10,
+                     what="the second reload")
+    lines = [ln for ln in d.logtext().splitlines() if "after a restart" in ln]
+    assert len(lines) == 1 and "setting webhook_timeout changed" in lines[0], lines
+    assert d.request("GET", "/healthz").status == 200
+
+
 def test_port_in_use_is_refused(ctx):
     d = ctx.daemon()
     out = run_cli(["--listen", f"127.0.0.1:{d.port}"], database=d.database, check=False,

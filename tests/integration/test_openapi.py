@@ -1,4 +1,6 @@
-"""The OpenAPI description lists exactly the routes the daemon serves."""
+"""The OpenAPI description lists exactly the routes the daemon serves, and
+the access each route declares in the table is what the role matrix
+(test_roles) finds."""
 import json
 import os
 import re
@@ -6,11 +8,45 @@ import re
 import harness
 
 
-def routes_in_table():
-    text = open(os.path.join(harness.ROOT, "daemon", "http", "router.c")).read()
+import test_roles
+
+RANK = {"viewer": 1, "editor": 2, "admin": 3}
+
+
+def table_entries():
+    """(method, pattern) -> access (PUBLIC, VIEWER, EDITOR, ADMIN, HOST)."""
+    text = open(os.path.join(harness.ROOT, "daemon", "api", "routes.c")).read()
     table = text[text.index("static const struct route routes[]"):]
     table = table[:table.index("};")]
-    return {(m.lower(), p) for m, p in re.findall(r'\{(GET|POST|PATCH|DELETE|PUT), "([^"]+)"', table)}
+    return {(m, p): a for m, p, a in re.findall(
+        r'\{(GET|POST|PATCH|DELETE|PUT),\s*"([^"]+)",\s*\w+,\s*(PUBLIC|VIEWER|EDITOR|ADMIN|HOST)\}',
+        table)}
+
+
+def routes_in_table():
+    return {(m.lower(), p) for m, p in table_entries()}
+
+
+def test_declared_access_matches_role_matrix(ctx):
+    table = table_entries()
+    assert len(table) == text_routes(), "a route of the table declares no access"
+    for name, route in test_roles.ROUTE_OF.items():
+        access = table[route]
+        for org in ("host", "peer"):
+            for role in test_roles.ROLES:
+                allowed = access != "PUBLIC" and (
+                    access == "VIEWER" or
+                    (access == "EDITOR" and RANK[role] >= 2) or
+                    (access in ("ADMIN", "HOST") and role == "admin")) and (
+                    access != "HOST" or org == "host")
+                want = test_roles.expected(name, org, role, org)
+                assert (want != 403) == allowed, (name, route, access, org, role, want)
+
+
+def text_routes():
+    text = open(os.path.join(harness.ROOT, "daemon", "api", "routes.c")).read()
+    table = text[text.index("static const struct route routes[]"):]
+    return len(re.findall(r'\{(GET|POST|PATCH|DELETE|PUT),', table[:table.index("};")]))
 
 
 def test_openapi_matches_routes(ctx):

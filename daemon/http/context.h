@@ -1,0 +1,30 @@
+/* context.h - what a request may use of the worker thread that serves it.
+ * One per worker thread, made and owned by the composition root
+ * (server.c); a request reaches it as r->cx. Everything here belongs to
+ * that thread (the pool, the caches) or is safe from any thread (the
+ * settings, which never change while the workers run, and the atomic
+ * generations). A handler needs nothing else of the server. */
+#ifndef LIAISON_CONTEXT_H
+#define LIAISON_CONTEXT_H
+
+#include <stdatomic.h>
+
+struct config;
+struct dbpool;
+struct authcache;
+struct feedcache;
+
+struct ctx {
+	int worker;               /* the thread's index, for logs */
+	const struct config *cfg; /* the settings a reload cannot change */
+	struct dbpool *db;        /* this thread's connections */
+	struct authcache *auth;   /* this thread's credentials (http/auth.c) */
+	struct feedcache *feeds;  /* this thread's rendered feeds (api/feed_cache.c) */
+	/* Bump to drop every cached credential of this instance (a key was
+	 * revoked); NOTIFY tells the other instances. */
+	_Atomic unsigned *auth_generation;
+	/* Bump to have feeds rendered again (events or feeds changed). */
+	_Atomic unsigned *data_generation;
+};
+
+#endif
