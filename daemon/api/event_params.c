@@ -1,7 +1,7 @@
 /* event_params.c - a validated event as the parameters of EV_VALUES. */
 #include "api/event_params.h"
 
-#include "core/event_sql.h"
+#include "api/events_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
 #include "dbpool.h"
 #include "event.h"
 #include "api/event_params.h"
-#include "core/event_sql.h"
+#include "api/import_sql.h"
 #include "http/http.h"
 #include "ical_import.h"
 #include "api/series.h"
@@ -32,55 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* The columns an import owns. Visibility is written only towards private:
- * CLASS:PRIVATE or CONFIDENTIAL makes an event private, a file without it
- * keeps what the API set. */
-#define ICS_COLUMNS                                                                                \
-	"(kind, title, description, location, timezone, all_day, start_local, end_local, "         \
-	"start_utc, end_utc, last_end_utc, rrule, exdates, rdates, status, tags, reminders, url, " \
-	"visibility)"
-#define ICS_EXCLUDED                                                                               \
-	"(EXCLUDED.kind, EXCLUDED.title, EXCLUDED.description, EXCLUDED.location, "                \
-	"EXCLUDED.timezone, EXCLUDED.all_day, EXCLUDED.start_local, EXCLUDED.end_local, "          \
-	"EXCLUDED.start_utc, EXCLUDED.end_utc, EXCLUDED.last_end_utc, EXCLUDED.rrule, "            \
-	"EXCLUDED.exdates, EXCLUDED.rdates, EXCLUDED.status, EXCLUDED.tags, EXCLUDED.reminders, "  \
-	"EXCLUDED.url, CASE WHEN EXCLUDED.visibility = 'private' THEN 'private' "                  \
-	"ELSE events.visibility END)"
-#define ICS_CURRENT                                                                                \
-	"(events.kind, events.title, events.description, events.location, events.timezone, "       \
-	"events.all_day, events.start_local, events.end_local, events.start_utc, events.end_utc, " \
-	"events.last_end_utc, events.rrule, events.exdates, events.rdates, events.status, "        \
-	"events.tags, events.reminders, events.url, events.visibility)"
-#define ICS_UPDATE                                                                                 \
-	"DO UPDATE SET " ICS_COLUMNS " = " ICS_EXCLUDED ", version = events.version + 1, "         \
-	"sequence = events.sequence + 1, updated_at = now(), cancelled_at = CASE WHEN "            \
-	"EXCLUDED.status = 'cancelled' THEN coalesce(events.cancelled_at, now()) END "             \
-	"WHERE " ICS_CURRENT " IS DISTINCT FROM " ICS_EXCLUDED                                     \
-	" RETURNING id, xmax = 0 AS created"
-#define ICS_ANSWER(unchanged_where)                                                                \
-	"SELECT id::text, CASE WHEN created THEN 'created' ELSE 'updated' END FROM up UNION ALL "  \
-	"SELECT id::text, 'unchanged' FROM events WHERE " unchanged_where                          \
-	" AND NOT EXISTS (SELECT 1 FROM up)"
-
-static const char sql_series[] =
-    "WITH up AS (INSERT INTO events (org_id, uid, " EV_COLUMNS
-    ") VALUES ($1::uuid, $27::text, " EV_VALUES
-    ") ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE
-    ") " ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL");
-
-static const char sql_override[] =
-    "WITH up AS (INSERT INTO events (org_id, uid, " EV_COLUMNS
-    ") VALUES ($1::uuid, $27::text, " EV_VALUES
-    ") ON CONFLICT (series_id, recurrence_id) WHERE series_id IS NOT NULL " ICS_UPDATE
-    ") " ICS_ANSWER("series_id = $18::uuid AND recurrence_id = $19::timestamp");
-
-/* The master of an override: what it takes to expand it. */
-static const char sql_master[] =
-    "SELECT e.id, e.timezone, e.all_day, " EV_LOCAL("e.start_local") ", e.rrule, " EV_LOCAL_LIST(
-        "e.exdates") "::text, " EV_LOCAL_LIST("e.rdates") "::text FROM events e "
-                                                          "WHERE e.org_id = $1::uuid AND e.uid = "
-                                                          "$2::text AND e.series_id IS NULL";
 
 struct import {
 	struct req *r;
@@ -182,20 +133,7 @@ static int step_result(struct import *im, PGresult *res)
 
 /* A series the file changed: its overrides whose occurrence it took away
  * are cancelled (orphans), the orphans it gives one back are restored, as
- * a PATCH through the API does (series.h). */
-/* clang-format off */
-static const char sql_overrides_of[] =
-	"SELECT " SERIES_OVERRIDES("e")
-	"  FROM events e"
-	" WHERE e.id = $1::uuid";
-static const char sql_settle[] =
-	"WITH e AS ("
-	"  SELECT *"
-	"    FROM events"
-	"   WHERE id = $1::uuid), "
-	SERIES_ORPHANS("e", "$2", "$3") " "
-	"SELECT (SELECT count(*) FROM g), (SELECT count(*) FROM b)";
-/* clang-format on */
+ * a PATCH through the API does (series.h, SQL_IMPORT_SETTLE). */
 
 static void on_settled(PGresult *res, void *arg)
 {
@@ -226,7 +164,7 @@ static void on_overrides(PGresult *res, void *arg)
 	int sent = 0;
 	if (g && b && (json_array_size(gone) || json_array_size(back))) {
 		const char *p[] = {im->series_id, g, b};
-		if (dbpool_query(im->r->cx->db, sql_settle, 3, p, on_settled, im) != 0) {
+		if (dbpool_query(im->r->cx->db, SQL_IMPORT_SETTLE, 3, p, on_settled, im) != 0) {
 			free(g);
 			free(b);
 			json_decref(list);
@@ -270,7 +208,8 @@ static void on_written(PGresult *res, void *arg)
 	}
 	if (settle) {
 		const char *p[] = {im->series_id};
-		if (dbpool_query(im->r->cx->db, sql_overrides_of, 1, p, on_overrides, im) != 0)
+		if (dbpool_query(im->r->cx->db, SQL_IMPORT_OVERRIDES_OF, 1, p, on_overrides, im) !=
+		    0)
 			fail_unavailable(im);
 		return;
 	}
@@ -292,8 +231,8 @@ static int write_item(struct import *im)
 	const char *p[27];
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
 	p[26] = im->uid;
-	if (dbpool_query(im->r->cx->db, im->in.series_id ? sql_override : sql_series, 27, p,
-	                 on_written, im) != 0) {
+	if (dbpool_query(im->r->cx->db, im->in.series_id ? SQL_IMPORT_OVERRIDE : SQL_IMPORT_SERIES,
+	                 27, p, on_written, im) != 0) {
 		fail_unavailable(im);
 		return 1;
 	}
@@ -429,7 +368,7 @@ static int start_item(struct import *im, json_t *item)
 	if (!json_object_get(item, "rid"))
 		return write_item(im);
 	const char *p[] = {im->r->who.org_id, im->uid};
-	if (dbpool_query(im->r->cx->db, sql_master, 2, p, on_master, im) != 0) {
+	if (dbpool_query(im->r->cx->db, SQL_IMPORT_MASTER, 2, p, on_master, im) != 0) {
 		fail_unavailable(im);
 		return 1;
 	}

@@ -1,0 +1,229 @@
+/* event_read.c - GET /v1/events/{id} (plain columns, the JSON built in
+ * C by core/event_json.c) and GET /v1/events (the filters of filters.c,
+ * cursor-paged by start; a series is listed when one of its occurrences
+ * overlaps the window). */
+#include "api/events.h"
+
+#include "api/event_op.h"
+#include "api/events_sql.h"
+#include "api/filters.h"
+#include "api/jsonv.h"
+#include "core/event_json.h"
+#include "dbpool.h"
+#include "http/context.h"
+#include "http/http.h"
+#include "recur.h"
+#include "tz.h"
+#include "validate.h"
+
+#include <event2/buffer.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- read ----------------------------------------------------------------- */
+
+const char events_get_sql[] = SQL_EVENT_GET;
+
+static void on_get(PGresult *res, void *arg)
+{
+	struct req *r = arg;
+	if (!res) {
+		reply_unavailable(r);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_error(r, res);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		reply_problem(r, 404, "no such event");
+		return;
+	}
+	if (etag_listed(req_header(r, "If-None-Match"), PQgetvalue(res, 0, 0))) {
+		req_set_etag(r, PQgetvalue(res, 0, 0));
+		reply_empty(r, 304);
+		return;
+	}
+	char *json = event_json_text(res, 0, 3);
+	if (!json) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	reply_event(r, 200, json, PQgetvalue(res, 0, 0));
+	free(json);
+}
+
+void events_get(struct req *r)
+{
+	const char *id = event_id(r);
+	if (!id)
+		return;
+	const char *p[] = {id, r->who.org_id, r->who.org_slug};
+	if (dbpool_query(r->cx->db, events_get_sql, 3, p, on_get, r) != 0)
+		reply_unavailable(r);
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+/* The cursor is "<start epoch>_<event id>" of the last item sent. */
+static void cursor_param(struct req *r, struct listq *q, json_t *errors)
+{
+	const char *cur = req_query(r, "cursor");
+	if (!cur)
+		return;
+	/* Digits as we write them, within the years PostgreSQL's to_timestamp
+	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
+	const char *us = strchr(cur, '_');
+	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
+	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
+	                  ? strtoll(cur, NULL, 10)
+	                  : LLONG_MIN;
+	char id[40];
+	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
+	    strlen(us + 1) >= sizeof(id) || !valid_uuid(strcpy(id, us + 1))) {
+		jv_error(errors, "cursor", "not a cursor this server gave out");
+		return;
+	}
+	char num[24];
+	snprintf(num, sizeof(num), "%lld", t);
+	int a = listq_param(q, num), b = listq_param(q, id);
+	evbuffer_add_printf(
+	    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
+}
+
+struct listwait {
+	struct req *r;
+	int limit;
+	int windowed;
+	int64_t from, to;
+};
+
+/* The query keeps rows whose span overlaps the window; a series is listed
+ * only when one of its occurrences does. */
+static int row_in_window(const struct listwait *lw, PGresult *res, int i)
+{
+	int has_rule = !PQgetisnull(res, i, 3);
+	if (!lw->windowed || (!has_rule && !strcmp(PQgetvalue(res, i, 9), "[]")))
+		return 1;
+	int all_day = PQgetvalue(res, i, 5)[0] == 't';
+	struct civil start, end;
+	if (civil_parse(PQgetvalue(res, i, 6), all_day, &start) ||
+	    civil_parse(PQgetvalue(res, i, 7), all_day, &end))
+		return 1;
+	json_t *ex = json_loads(PQgetvalue(res, i, 8), 0, NULL);
+	json_t *rd = json_loads(PQgetvalue(res, i, 9), 0, NULL);
+	int in = recur_occurs_in(has_rule ? PQgetvalue(res, i, 3) : NULL, PQgetvalue(res, i, 4),
+	                         &start, &end, all_day, ex, rd, lw->from, lw->to);
+	json_decref(ex);
+	json_decref(rd);
+	return in;
+}
+
+static void reply_list(struct req *r, PGresult *res, const struct listwait *lw)
+{
+	struct evbuffer *b = evbuffer_new();
+	int n = PQntuples(res), limit = lw->limit;
+	int more = n > limit, sent = 0;
+	evbuffer_add(b, "{\"items\":[", 10);
+	for (int i = 0; i < n && i < limit; i++) {
+		if (!row_in_window(lw, res, i))
+			continue; /* the cursor still moves past it */
+		if (sent++)
+			evbuffer_add(b, ",", 1);
+		evbuffer_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	}
+	evbuffer_add(b, "],\"next_cursor\":", 16);
+	if (more)
+		evbuffer_add_printf(b, "\"%s_%s\"}\n", PQgetvalue(res, limit - 1, 1),
+		                    PQgetvalue(res, limit - 1, 2));
+	else
+		evbuffer_add(b, "null}\n", 6);
+	size_t len = evbuffer_get_length(b);
+	reply_raw(r, 200, "application/json", evbuffer_pullup(b, -1), len);
+	evbuffer_free(b);
+}
+
+static void on_list_result(PGresult *res, void *arg)
+{
+	struct listwait *lw = arg;
+	struct req *r = lw->r;
+	if (!res)
+		reply_unavailable(r);
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		reply_db_error(r, res);
+	else
+		reply_list(r, res, lw);
+	free(lw);
+}
+
+/* SELECT ... WHERE <visible> <filters> [<half>] ORDER BY ... LIMIT n */
+static void list_half(struct evbuffer *out, const struct listq *q, int me, int slug, int limit,
+                      int half)
+{
+	evbuffer_add_printf(out, SQL_EVENT_LIST_HALF, me, slug);
+	evbuffer_add_buffer_reference(out, q->sql);
+	if (half >= 0)
+		filters_lower_bound(q, half, out);
+	evbuffer_add_printf(out, SQL_EVENT_LIST_ORDER, limit);
+}
+
+void events_list(struct req *r)
+{
+	static const char *const extra[] = {"cursor", NULL};
+	struct listq *q = listq_new();
+	struct evbuffer *sql = evbuffer_new();
+	json_t *errors = json_array();
+	if (!q || !errors || !sql) {
+		json_decref(errors);
+		if (q)
+			listq_free(q);
+		if (sql)
+			evbuffer_free(sql);
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
+	filters_apply(r, q, extra, errors);
+	if (!json_array_size(errors))
+		cursor_param(r, q, errors);
+	if (json_array_size(errors)) {
+		listq_free(q);
+		evbuffer_free(sql);
+		reply_problem_fields(r, 422, "the query is not valid", errors);
+		return;
+	}
+	json_decref(errors);
+	char lim[16];
+	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
+	int limit = listq_param(q, lim); /* a parameter: every page size shares one plan */
+	if (q->has_from) {
+		/* Rows of the first half all precede those of the second. */
+		evbuffer_add_printf(sql, "SELECT * FROM (");
+		list_half(sql, q, me, slug, limit, 0);
+		evbuffer_add_printf(sql, " UNION ALL ");
+		list_half(sql, q, me, slug, limit, 1);
+		evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT $%d::integer", limit);
+	} else {
+		list_half(sql, q, me, slug, limit, -1);
+	}
+	evbuffer_add(sql, "", 1);
+	struct listwait *lw = malloc(sizeof(*lw));
+	int rc = -1;
+	if (lw) {
+		lw->r = r;
+		lw->limit = q->limit;
+		lw->windowed = q->has_from || q->has_to;
+		lw->from = q->has_from ? q->from : INT64_MIN;
+		lw->to = q->has_to ? q->to : INT64_MAX;
+		rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+		                       q->params, on_list_result, lw);
+	}
+	listq_free(q);
+	evbuffer_free(sql);
+	if (rc != 0) {
+		free(lw);
+		reply_unavailable(r);
+	}
+}

@@ -1,0 +1,278 @@
+/* events_sql.h - the statements of /v1/events (api/events.c,
+ * event_change.c, event_read.c) and what event writes share with imports
+ * (api/import.c): the columns a write sets and their parameters. Table e
+ * is events, o its owner org; the representation is core/event_sql.h. */
+#ifndef LIAISON_EVENTS_SQL_H
+#define LIAISON_EVENTS_SQL_H
+
+#include "api/series.h"
+#include "core/event_sql.h"
+
+/* clang-format off */
+
+/* Visits and meetings at the same place whose spans overlap e's, the
+ * first 50 by start (an answer stays bounded however crowded a venue).
+ * Places compare as liaison_place makes them (trimmed, white space
+ * collapsed, lower case), spans as liaison_busy (an item without an end
+ * is busy at its instant: what spans it conflicts); the conditions match
+ * the partial GiST index events_place (010). */
+#define EV_CONFLICTS(me, myslug) \
+	"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'title', c.title)" \
+	"                           ORDER BY c.start_utc, c.id), '[]')" \
+	"   FROM (SELECT c.id, c.title, c.start_utc" \
+	"           FROM events c" \
+	"          WHERE e.kind IN ('visit', 'meeting')" \
+	"            AND e.location IS NOT NULL" \
+	"            AND e.status <> 'cancelled'" \
+	"            AND liaison_place(e.location) <> ''" \
+	"            AND c.kind IN ('visit', 'meeting')" \
+	"            AND c.location IS NOT NULL" \
+	"            AND c.status <> 'cancelled'" \
+	"            AND liaison_place(c.location) = liaison_place(e.location)" \
+	"            AND liaison_busy(c.start_utc, c.end_utc, c.last_end_utc)" \
+	"                && liaison_busy(e.start_utc, e.end_utc, e.last_end_utc)" \
+	"            AND c.id <> e.id" \
+	"            AND " EV_VISIBLE("c", me, myslug) \
+	"          ORDER BY c.start_utc, c.id" \
+	"          LIMIT 50) c)"
+
+/* The 25 columns every write sets (EV_COLUMNS), from parameters $2..$26
+ * ($1: the org id), as event_params() fills them. */
+#define EV_COLUMNS \
+	"kind, title, description, location, city, country, timezone, all_day," \
+	" start_local, end_local, start_utc, end_utc, last_end_utc, rrule, exdates, rdates," \
+	" series_id, recurrence_id, status, visibility, partners, tags, parent_id, reminders, url"
+#define EV_VALUES \
+	"$2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean," \
+	" $10::timestamp, $11::timestamp," \
+	" to_timestamp($12::bigint), to_timestamp($13::bigint)," \
+	" CASE WHEN $14::bigint IS NULL THEN 'infinity'::timestamptz" \
+	"      ELSE to_timestamp($14::bigint) END," \
+	" $15::text," \
+	" ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[]," \
+	" ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[]," \
+	" $18::uuid, $19::timestamp, $20::text, $21::text," \
+	" ARRAY(SELECT DISTINCT jsonb_array_elements_text($22::jsonb))," \
+	" ARRAY(SELECT DISTINCT jsonb_array_elements_text($23::jsonb))," \
+	" $24::uuid," \
+	" ARRAY(SELECT jsonb_array_elements_text($25::jsonb))," \
+	" $26::text"
+#define EV_NPARAMS 26
+
+/* What a write must confirm first: $1 the partners (JSON) that name no
+ * org, whether parent $2 is visible to org $4 (slug $5), whether series
+ * $3 is a recurring event of org $4, and for Idempotency-Key $6 the body
+ * hash it was first used with, its answer and the event's version. */
+#define SQL_EVENT_REFS \
+	"SELECT (SELECT coalesce(jsonb_agg(p), '[]')" \
+	"          FROM jsonb_array_elements_text($1::jsonb) p" \
+	"         WHERE p NOT IN (SELECT slug FROM orgs))::text," \
+	"       $2::uuid IS NULL OR EXISTS (" \
+	"         SELECT 1" \
+	"           FROM events e" \
+	"          WHERE e.id = $2::uuid" \
+	"            AND " EV_VISIBLE("e", "$4::uuid", "$5::text") ")," \
+	"       $3::uuid IS NULL OR EXISTS (" \
+	"         SELECT 1" \
+	"           FROM events e" \
+	"          WHERE e.id = $3::uuid" \
+	"            AND e.org_id = $4::uuid" \
+	"            AND (e.rrule IS NOT NULL OR cardinality(e.rdates) > 0)" \
+	"            AND e.series_id IS NULL)," \
+	"       (SELECT k.request_hash" \
+	"          FROM idempotency_keys k" \
+	"         WHERE k.org_id = $4::uuid" \
+	"           AND k.key = $6)," \
+	"       (SELECT coalesce(k.response, " EVENT_JSON "::text)" \
+	"          FROM idempotency_keys k" \
+	"          JOIN events e ON e.id = k.event_id" \
+	"          JOIN orgs o ON o.id = e.org_id" \
+	"         WHERE k.org_id = $4::uuid" \
+	"           AND k.key = $6::text)," \
+	"       (SELECT e.version" \
+	"          FROM idempotency_keys k" \
+	"          JOIN events e ON e.id = k.event_id" \
+	"         WHERE k.org_id = $4::uuid" \
+	"           AND k.key = $6::text)"
+
+/* After a CTE e that created an event: Idempotency-Key $28 remembered
+ * with the body's hash $29, and the answer, the event with its conflicts
+ * (for org slug $30), its version and id. */
+#define EV_CREATED \
+	"k AS (" \
+	"  INSERT INTO idempotency_keys (org_id, key, request_hash, event_id)" \
+	"  SELECT $1::uuid, $28::text, $29::text, e.id" \
+	"    FROM e" \
+	"   WHERE $28::text IS NOT NULL) " \
+	"SELECT (" EVENT_JSON " || jsonb_build_object(" \
+	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$30::text") "))::text," \
+	"       e.version," \
+	"       e.id" \
+	"  FROM e" \
+	"  JOIN orgs o ON o.id = e.org_id"
+
+/* A create: the event, its UID the series' (an override), the import's
+ * ($27) or a new one, and the Idempotency-Key $28 with the body's hash
+ * $29; the answer is the event with its conflicts (for org slug $30). */
+#define SQL_EVENT_INSERT \
+	"WITH e AS (" \
+	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
+	"  VALUES ($1, coalesce((SELECT s.uid FROM events s WHERE s.id = $18::uuid)," \
+	"                       $27::text, gen_random_uuid()::text || '@liaison')," \
+	"          " EV_VALUES ")" \
+	"  RETURNING *), " \
+	EV_CREATED
+
+/* An override: written only while its master is at the version it was
+ * checked against ($31), whose overrides_rev it bumps, so that a change of
+ * the series' occurrences made meanwhile (which checks that) and this
+ * write cannot both pass. No row: the series changed. */
+#define SQL_EVENT_INSERT_OVERRIDE \
+	"WITH s AS (" \
+	"  UPDATE events" \
+	"     SET overrides_rev = overrides_rev + 1" \
+	"   WHERE id = $18::uuid" \
+	"     AND org_id = $1::uuid" \
+	"     AND version = $31::integer" \
+	"  RETURNING uid), " \
+	"e AS (" \
+	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
+	"  SELECT $1, coalesce(s.uid, $27::text), " EV_VALUES \
+	"    FROM s" \
+	"  RETURNING *), " \
+	EV_CREATED
+
+/* The answer of an idempotent create, for a replay. */
+#define SQL_EVENT_REMEMBER \
+	"UPDATE idempotency_keys" \
+	"   SET response = $3::text" \
+	" WHERE org_id = $1::uuid" \
+	"   AND key = $2::text"
+
+/* A patch or a cancel of event $27 of org $1 at version $28. $30 and $31:
+ * the master's overrides whose occurrence the change takes away, and the
+ * orphans it gives one back (series.h), written in the same statement and
+ * listed in the answer. $32: the master's overrides_rev as read, so that
+ * an override written meanwhile makes this a 412 rather than an override
+ * beside an occurrence it no longer names. $33, $34: an override's master
+ * and its version as checked, whose overrides_rev this bumps for the same
+ * reason. */
+#define SQL_EVENT_UPDATE \
+	"WITH s AS (" \
+	"  UPDATE events" \
+	"     SET overrides_rev = overrides_rev + 1" \
+	"   WHERE $33::uuid IS NOT NULL" \
+	"     AND id = $33::uuid" \
+	"     AND version = $34::integer" \
+	"  RETURNING id), " \
+	"e AS (" \
+	"  UPDATE events" \
+	"     SET (" EV_COLUMNS ") = (" EV_VALUES ")," \
+	"         version = version + 1," \
+	"         updated_at = now()," \
+	"         sequence = sequence + CASE WHEN" \
+	"           (title, description, location, timezone, all_day, start_local, end_local," \
+	"            rrule, exdates, rdates, status, url, reminders)" \
+	"           IS DISTINCT FROM" \
+	"           ($3, $4, $5, $8, $9::boolean, $10::timestamp, $11::timestamp, $15," \
+	"            ARRAY(SELECT jsonb_array_elements_text($16::jsonb))::timestamp[]," \
+	"            ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], $20, $26," \
+	"            ARRAY(SELECT jsonb_array_elements_text($25::jsonb)))" \
+	"           THEN 1 ELSE 0 END" \
+	"   WHERE id = $27::uuid" \
+	"     AND org_id = $1::uuid" \
+	"     AND version = $28::integer" \
+	"     AND ($32::integer IS NULL OR overrides_rev = $32::integer)" \
+	"     AND ($33::uuid IS NULL OR EXISTS (SELECT 1 FROM s))" \
+	"  RETURNING *), " \
+	SERIES_ORPHANS("e", "$30", "$31") " " \
+	"SELECT (" EVENT_JSON " || jsonb_build_object(" \
+	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$29::text") "," \
+	"         'cancelled_overrides', (SELECT coalesce(jsonb_agg(g.id ORDER BY g.id), '[]')" \
+	"                                   FROM g)," \
+	"         'restored_overrides', (SELECT coalesce(jsonb_agg(b.id ORDER BY b.id), '[]')" \
+	"                                  FROM b)))::text," \
+	"       e.version" \
+	"  FROM e" \
+	"  JOIN orgs o ON o.id = e.org_id"
+
+/* The master of an override ($1) as the caller's org ($2, slug $4) sees
+ * it, and the override it may already have for recurrence id $3. */
+#define SQL_EVENT_SERIES \
+	"SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS "," \
+	"       (SELECT x.id" \
+	"          FROM events x" \
+	"         WHERE x.series_id = e.id" \
+	"           AND x.recurrence_id = $3::timestamp)" \
+	"  FROM events e" \
+	"  JOIN orgs o ON o.id = e.org_id" \
+	" WHERE e.id = $1::uuid" \
+	"   AND e.series_id IS NULL" \
+	"   AND " EV_VISIBLE("e", "$2::uuid", "$4::text")
+
+/* The event as stored; for a master, the overrides a change of its
+ * occurrences concerns and its overrides_rev; for an override, its master
+ * as far as a check of its occurrence and audience needs it. */
+#define SQL_EVENT_LOAD_FOR_CHANGE \
+	"SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS "," \
+	"       CASE WHEN e.series_id IS NULL THEN " SERIES_OVERRIDES("e") " END," \
+	"       e.overrides_rev," \
+	"       (SELECT jsonb_build_object(" \
+	"                 'version', s.version, 'status', s.status, 'timezone', s.timezone," \
+	"                 'all_day', s.all_day, 'start', " EV_LOCAL("s.start_local") "," \
+	"                 'rrule', s.rrule, 'exdates', " EV_LOCAL_LIST("s.exdates") "," \
+	"                 'rdates', " EV_LOCAL_LIST("s.rdates") "," \
+	"                 'visibility', s.visibility, 'partners', to_jsonb(s.partners))" \
+	"          FROM events s" \
+	"         WHERE s.id = e.series_id)::text" \
+	"  FROM events e" \
+	"  JOIN orgs o ON o.id = e.org_id" \
+	" WHERE e.id = $1::uuid" \
+	"   AND " EV_VISIBLE("e", "$2::uuid", "$3::text")
+
+/* A change that changes nothing answers the event as it is. */
+#define SQL_EVENT_CURRENT \
+	"SELECT (" EVENT_JSON " || jsonb_build_object(" \
+	"         'conflicts', " EV_CONFLICTS("$2::uuid", "$3::text") "))::text," \
+	"       e.version" \
+	"  FROM events e" \
+	"  JOIN orgs o ON o.id = e.org_id" \
+	" WHERE e.id = $1::uuid"
+
+/* An event by id for a caller ($1 id, $2 org id, $3 org slug), as plain
+ * columns: the JSON is built in C (core/event_json.c), which costs the
+ * database much less than building it there. */
+#define SQL_EVENT_GET \
+	"SELECT e.version," \
+	"       e.org_id = $2::uuid," \
+	"       o.timezone," \
+	"       " EVENT_COLS \
+	"  FROM events e" \
+	"  JOIN orgs o ON o.id = e.org_id" \
+	" WHERE e.id = $1::uuid" \
+	"   AND " EV_VISIBLE("e", "$2::uuid", "$3::text")
+
+/* One half of a list (event_read.c): the events visible to org $me (slug
+ * $slug) with the representation, the cursor's columns and what it takes
+ * to expand a series (columns 3..); the filters' conditions follow, then
+ * LIST_ORDER. */
+#define SQL_EVENT_LIST_HALF \
+	"(SELECT " EVENT_JSON "::text," \
+	"        extract(epoch FROM e.start_utc)::bigint AS t," \
+	"        e.id," \
+	"        e.rrule," \
+	"        e.timezone," \
+	"        e.all_day," \
+	"        " EV_LOCAL("e.start_local") "," \
+	"        " EV_LOCAL("coalesce(e.end_local, e.start_local + CASE WHEN e.all_day" \
+	"                            THEN interval '1 day' ELSE interval '0' END)") "," \
+	"        " EV_LOCAL_LIST("e.exdates") "::text," \
+	"        " EV_LOCAL_LIST("e.rdates") "::text" \
+	"   FROM events e" \
+	"   JOIN orgs o ON o.id = e.org_id" \
+	"  WHERE " EV_VISIBLE("e", "$%d::uuid", "$%d::text")
+#define SQL_EVENT_LIST_ORDER " ORDER BY e.start_utc, e.id LIMIT $%d::integer)"
+
+/* clang-format on */
+
+#endif

@@ -1,0 +1,99 @@
+/* import_sql.h - the statements of iCalendar imports (api/import.c):
+ * an upsert by UID of a series or an override, writing only the columns
+ * iCalendar carries, and the settling of a changed series' overrides. */
+#ifndef LIAISON_IMPORT_SQL_H
+#define LIAISON_IMPORT_SQL_H
+
+#include "api/events_sql.h"
+#include "api/series.h"
+
+/* clang-format off */
+
+/* The columns an import owns. Visibility is written only towards
+ * private: CLASS:PRIVATE or CONFIDENTIAL makes an event private, a file
+ * without it keeps what the API set. */
+#define ICS_COLUMNS \
+	"(kind, title, description, location, timezone, all_day, start_local, end_local," \
+	" start_utc, end_utc, last_end_utc, rrule, exdates, rdates, status, tags, reminders, url," \
+	" visibility)"
+#define ICS_EXCLUDED \
+	"(EXCLUDED.kind, EXCLUDED.title, EXCLUDED.description, EXCLUDED.location," \
+	" EXCLUDED.timezone, EXCLUDED.all_day, EXCLUDED.start_local, EXCLUDED.end_local," \
+	" EXCLUDED.start_utc, EXCLUDED.end_utc, EXCLUDED.last_end_utc, EXCLUDED.rrule," \
+	" EXCLUDED.exdates, EXCLUDED.rdates, EXCLUDED.status, EXCLUDED.tags, EXCLUDED.reminders," \
+	" EXCLUDED.url," \
+	" CASE WHEN EXCLUDED.visibility = 'private' THEN 'private'" \
+	"      ELSE events.visibility END)"
+#define ICS_CURRENT \
+	"(events.kind, events.title, events.description, events.location, events.timezone," \
+	" events.all_day, events.start_local, events.end_local, events.start_utc, events.end_utc," \
+	" events.last_end_utc, events.rrule, events.exdates, events.rdates, events.status," \
+	" events.tags, events.reminders, events.url, events.visibility)"
+#define ICS_UPDATE \
+	"DO UPDATE" \
+	"   SET " ICS_COLUMNS " = " ICS_EXCLUDED "," \
+	"       version = events.version + 1," \
+	"       sequence = events.sequence + 1," \
+	"       updated_at = now()," \
+	"       cancelled_at = CASE WHEN EXCLUDED.status = 'cancelled'" \
+	"                           THEN coalesce(events.cancelled_at, now()) END" \
+	" WHERE " ICS_CURRENT " IS DISTINCT FROM " ICS_EXCLUDED \
+	" RETURNING id, xmax = 0 AS created"
+#define ICS_ANSWER(unchanged_where) \
+	"SELECT id::text, CASE WHEN created THEN 'created' ELSE 'updated' END" \
+	"  FROM up " \
+	"UNION ALL " \
+	"SELECT id::text, 'unchanged'" \
+	"  FROM events" \
+	" WHERE " unchanged_where \
+	"   AND NOT EXISTS (SELECT 1 FROM up)"
+
+/* A series (or single event) of org $1 by UID $27, with EV_VALUES. */
+#define SQL_IMPORT_SERIES \
+	"WITH up AS (" \
+	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
+	"  VALUES ($1::uuid, $27::text, " EV_VALUES ")" \
+	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE ") " \
+	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
+
+/* An override of series $18 at recurrence id $19. */
+#define SQL_IMPORT_OVERRIDE \
+	"WITH up AS (" \
+	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
+	"  VALUES ($1::uuid, $27::text, " EV_VALUES ")" \
+	"  ON CONFLICT (series_id, recurrence_id) WHERE series_id IS NOT NULL " ICS_UPDATE ") " \
+	ICS_ANSWER("series_id = $18::uuid AND recurrence_id = $19::timestamp")
+
+/* The master of an override (org $1, UID $2): what it takes to expand it. */
+#define SQL_IMPORT_MASTER \
+	"SELECT e.id," \
+	"       e.timezone," \
+	"       e.all_day," \
+	"       " EV_LOCAL("e.start_local") "," \
+	"       e.rrule," \
+	"       " EV_LOCAL_LIST("e.exdates") "::text," \
+	"       " EV_LOCAL_LIST("e.rdates") "::text" \
+	"  FROM events e" \
+	" WHERE e.org_id = $1::uuid" \
+	"   AND e.uid = $2::text" \
+	"   AND e.series_id IS NULL"
+
+/* The overrides of series $1 that a change of its occurrences concerns,
+ * and the statement that cancels those listed in $2 and restores those
+ * listed in $3. */
+#define SQL_IMPORT_OVERRIDES_OF \
+	"SELECT " SERIES_OVERRIDES("e") \
+	"  FROM events e" \
+	" WHERE e.id = $1::uuid"
+
+#define SQL_IMPORT_SETTLE \
+	"WITH e AS (" \
+	"  SELECT *" \
+	"    FROM events" \
+	"   WHERE id = $1::uuid), " \
+	SERIES_ORPHANS("e", "$2", "$3") " " \
+	"SELECT (SELECT count(*) FROM g), (SELECT count(*) FROM b)"
+
+/* clang-format on */
+
+#endif
