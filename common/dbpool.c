@@ -522,7 +522,7 @@ static void conn_ready(struct dbconn *c)
 /* Prepares the pool's next hot statement on a new session, or, with all
  * prepared, makes it ready. A new backend loads the catalog entries of the
  * tables a statement uses when it first plans one: done here, that cost
- * (10-20 ms) and the Parse round trip do not fall on the first requests. */
+ * and the Parse round trip do not fall on the first requests. */
 static void conn_setup_next(struct dbconn *c)
 {
 	const char *const *hot = c->pool->prepare;

@@ -1711,7 +1711,7 @@ static int count_one(const struct civil *start, int64_t start_utc, void *arg)
 /* Why an observance of a VTIMEZONE cannot be used, or NULL. libical
  * expands every observance of a zone it is asked an offset of, from its
  * DTSTART to 2037 and beyond, and keeps every change in memory: an HOURLY
- * rule from 1900 cost 6 s and 219 MB, MINUTELY 33 s and 830 MB. Real zones
+ * or MINUTELY rule from 1900 costs seconds and hundreds of MB. Real zones
  * change offset once or twice a year: an observance whose rule is not
  * yearly, gives more than a few changes in its first year, or lists too
  * many RDATEs, is not a real zone. */

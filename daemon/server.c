@@ -7,7 +7,7 @@
  * an event that worker owns (safe after evthread_use_pthreads()). */
 #include "server.h"
 
-#include "api/feeds.h"
+#include "api/feed_cache.h"
 #include "api/routes.h"
 #include "clock.h"
 #include "config.h"

@@ -3,11 +3,6 @@
 #define LIAISON_FEEDS_H
 
 struct req;
-struct feedcache;
-
-/* Rendered feeds of one worker thread, plain and gzip. */
-struct feedcache *feedcache_new(void);
-void feedcache_free(struct feedcache *c);
 
 void feeds_list(struct req *r);
 void feeds_create(struct req *r);
@@ -18,7 +13,7 @@ void feeds_rotate(struct req *r);
 void feeds_serve(struct req *r);
 
 /* A feed by token hash, and the events to render by id: prepared by every
- * new connection (server.c), so a feed asked for first thing after a start
+ * new connection (api/routes.c), so a feed asked for first thing after a start
  * does not wait for a new backend to load its catalogs. */
 extern const char feeds_lookup_sql[], feeds_missing_sql[];
 

@@ -11,7 +11,7 @@
  * cut inside a character) is replaced, or a fault would pass unreported.
  * Past PROBLEM_MAX_ERRORS only a count is kept (an integer after the
  * listed errors, which reply_problem_fields turns into "N more"): a body
- * of 90,000 unknown keys got a 4 MB answer. */
+ * of many unknown keys would otherwise get an answer larger than itself. */
 void jv_error(json_t *errors, const char *field, const char *message)
 {
 	size_t n = json_array_size(errors);

@@ -1,16 +1,15 @@
 /* heap.c - the heap's settings for a daemon that renders megabytes.
  *
- * A feed of 10,000 events passes through about 14 MB of heap: the query's
- * answer (4.4 MB, freed again), the VEVENT texts (kept in the cache) and the
- * body (kept). By default glibc hands freed memory at the top of a heap
- * back to the kernel and maps blocks over 128 KiB afresh, so that memory
- * faults in page by page each time it is used again, and page faults are
- * dear on the virtual machines we run on: about 3 ms per MB. In a cold
- * render of 10,000 events, taking the stored texts cost 35 ms and
- * assembling the body 15 ms, nearly all of it faults; with the heap kept
- * and touched at start, 7 and 3 ms. So the heap keeps what it had, and each
- * worker touches its share of render_memory once, at start, rather than in
- * a subscriber's request. */
+ * A large feed passes through megabytes of heap: the query's answer
+ * (freed again), the VEVENT texts (kept in the cache) and the body (kept).
+ * By default glibc hands freed memory at the top of a heap back to the
+ * kernel and maps large blocks afresh, so that memory faults in page by
+ * page each time it is used again, and page faults are dear on the
+ * virtual machines we run on: in a cold render, taking the stored texts
+ * and assembling the body were nearly all faults (tests/bench/feeds.sh
+ * measures it; the commit that brought this file gives the figures). So
+ * the heap keeps what it had, and each worker touches its share of
+ * render_memory once, at start, rather than in a subscriber's request. */
 #include "core/heap.h"
 
 #include <malloc.h>

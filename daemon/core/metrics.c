@@ -1,6 +1,6 @@
 /* metrics.c - Prometheus text exposition. Counters are global arrays of
- * relaxed atomics indexed by route: adding costs a few nanoseconds and no
- * lock, and the render reads a consistent-enough snapshot. */
+ * relaxed atomics indexed by route: adding takes no lock, and the render reads a consistent-enough
+ * snapshot. */
 #include "core/metrics.h"
 
 #include "dbpool.h"
@@ -128,7 +128,7 @@ void metrics_inc(enum metric_counter c)
 }
 
 /* Feed sizes by feed id, for the feeds rendered here: a small table under
- * a lock (a rendering takes milliseconds; this, nanoseconds). When full, a
+ * a lock (held far shorter than the rendering that reports). When full, a
  * new feed takes the smallest one's place: the large ones matter. */
 #define FEED_SIZES 1024
 static struct {

@@ -1,10 +1,10 @@
 /* vevents.c - the shared cache of rendered VEVENTs: an open-addressing
- * table keyed by event id and alarms, under one mutex (a lookup is a few
- * hundred nanoseconds; a feed of 10,000 events takes 10,000 of them). A
+ * table keyed by event id and alarms, under one mutex (a lookup is short
+ * beside the rendering it spares, and a feed makes one per event). A
  * lookup hands out a reference to the text, not a copy: on a daemon that
- * has just started every fresh megabyte costs about 3 ms of page faults
- * here. Its size is bounded: when full it is emptied and refills from the
- * feeds that are still asked for. Below: the same texts in the database. */
+ * has just started every fresh page of a copy would fault in. Its size is
+ * bounded: when full it is emptied and refills from the feeds that are
+ * still asked for. Below: the same texts in the database. */
 #include "core/vevents.h"
 
 #include "core/event_json.h"
@@ -234,15 +234,15 @@ const char *vevents_renderer(void)
 
 /* "= ANY", not a join with unnest(): the planner cannot size unnest() and
  * put a Memoize node over the index scan, which copied every body into its
- * cache and took 40-60 ms for 10,000 rows where the plain index scan takes
- * a few. The caller matches ids and stamps to its feed. */
+ * cache, many times slower than the plain index scan. The caller matches
+ * ids and stamps to its feed. */
 const char vevents_load_sql[] =
     "SELECT t.event_id, t.stamp, t.body, t.zone FROM vevent_texts t "
     "WHERE t.event_id = ANY($1::uuid[]) AND t.alarms = $2 AND t.renderer = $3";
 
 /* Rendered texts on their way to the database, as PostgreSQL array
- * literals (JSON would do, but dumping megabytes of it through jansson held
- * the loop for over 100 ms per 10,000 events; this is one pass of memcpy). */
+ * literals (JSON would do, but dumping megabytes of it through jansson
+ * holds the loop; this is one pass of memcpy). */
 struct vevents_batch {
 	int alarms, n, failed;
 	struct evbuffer *ids, *stamps, *zones, *bodies;

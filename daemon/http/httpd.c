@@ -24,6 +24,7 @@
 #include "config.h"
 #include "http/context.h"
 #include "http/http.h"
+#include "http/negotiate.h"
 #include "http1.h"
 #include "log.h"
 #include "core/metrics.h"
@@ -586,15 +587,14 @@ void httpd_read_body(struct req *r, int keep, void (*next)(struct req *r))
 	read_body(c);
 }
 
+/* The Date header, made once a second per thread. */
 static const char *http_date(void)
 {
-	static _Thread_local char buf[40];
+	static _Thread_local char buf[32];
 	static _Thread_local time_t at;
 	time_t now = time(NULL);
 	if (now != at) {
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		http_date_format((int64_t)now, buf);
 		at = now;
 	}
 	return buf;

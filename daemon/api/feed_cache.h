@@ -1,0 +1,49 @@
+/* feed_cache.h - the rendered feeds of one worker thread, plain and gzip,
+ * and how one is served from there (ETag, Last-Modified, 304, gzip). A
+ * rendered body is shared with the answers still sending it, by a count
+ * kept with its bytes. Only its worker thread touches a cache. */
+#ifndef LIAISON_FEED_CACHE_H
+#define LIAISON_FEED_CACHE_H
+
+#include "token.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct req;
+struct feedcache;
+
+#define FEED_TTL_MS (300 * 1000)
+
+/* One rendered feed, plain and gzip, with the headers that go with each.
+ * It stays valid while no event or feed changed anywhere (the generation)
+ * and for at most FEED_TTL_MS, since "a year back" and "cancelled for 30
+ * days" move with the clock. While the database is down a stale entry is
+ * served rather than none. */
+struct feedfetch;
+
+struct feed_entry {
+	char hash[TOKEN_HASH_HEX + 1];
+	struct feedfetch *inflight; /* a rendering of this slot under way */
+	unsigned generation;
+	int64_t rendered_ms;
+	char *body, *gz;
+	size_t len, gzlen;
+	char etag[40], etag_gz[40]; /* tags unquoted */
+	int64_t changed;            /* the second its content last changed */
+};
+
+struct feedcache *feedcache_new(void);
+void feedcache_free(struct feedcache *c);
+/* The slot of the feed of token hash `hash` (which may hold another's). */
+struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash);
+/* Empties e, keeping the rendering under way for it. */
+void feed_entry_clear(struct feed_entry *e);
+/* Answers r from e: 304 when the client has it, else its bytes (gzipped
+ * when the client takes gzip, made the first time that is asked). */
+void feed_entry_serve(struct req *r, struct feed_entry *e);
+/* A body of len bytes to keep in an entry (one reference), and its end. */
+char *feed_body_new(size_t len);
+void feed_body_unref(char *p);
+
+#endif

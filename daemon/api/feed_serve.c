@@ -1,0 +1,632 @@
+/* feed_serve.c - GET /feeds/{token}.ics, which needs no header because
+ * the unguessable token is the key. A feed shows what its org may see,
+ * through its filter, in its window, with cancellations kept for 30 days.
+ *
+ * A rendered feed is kept per worker thread (feed_cache.c) until
+ * something changes anywhere (the data generation, bumped by NOTIFY and by
+ * this instance's own writes) or for five minutes; one rendering per feed
+ * runs at a time and other requests for it wait for its answer. Rendering
+ * asks which events the feed shows and their stamps, takes the VEVENTs it
+ * can from the shared cache (core/vevents.c), then from those stored in
+ * the database (brought along with the list while the cache holds little),
+ * and renders only the rest. */
+#include "api/feeds.h"
+
+#include "api/feed_cache.h"
+#include "api/feeds_sql.h"
+#include "api/filters.h"
+#include "clock.h"
+#include "core/metrics.h"
+#include "core/vevents.h"
+#include "dbpool.h"
+#include "http/context.h"
+#include "http/http.h"
+#include "ics_render.h"
+#include "log.h"
+#include "macros.h"
+#include "strhash.h"
+#include "token.h"
+
+#include <event2/buffer.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct feedfetch {
+	struct req *r;
+	char hash[TOKEN_HASH_HEX + 1];
+	unsigned generation; /* read before the queries: a change meanwhile stays stale */
+	char feed_id[37];
+	char name[201];
+	int alarms;
+	int past_days, future_days; /* the window; future_days 0: none */
+	char digest[33];            /* what it rendered to last time, or "" */
+	int64_t changed;            /* and since which second */
+	/* the events, in feed order: their text, and the zone each uses */
+	int n;
+	struct vtext **texts;
+	char (*ids)[37], (*stamps)[48];
+	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
+	int nmissing;
+	int *slots; /* the missing positions by id (position + 1; 0: free), for rows */
+	unsigned nslots;
+	/* Requests for the same feed that came while this one was rendering:
+	 * they get its answer instead of rendering it again. */
+	struct req **waiters;
+	int nwaiters, capwaiters;
+	struct feed_entry *slot;         /* where the rendering will be kept */
+	int with_texts;                  /* the first query brings the stored texts */
+	int stored_asked;                /* or they were asked for by queries of their own */
+	int nmemory, nstored, nrendered; /* where the VEVENTs came from */
+	int chunks;                      /* second queries under way */
+	int failed, unreachable;         /* one failed; whether the database was unreachable */
+};
+
+static void feedfetch_free(struct feedfetch *ff)
+{
+	if (ff->slot && ff->slot->inflight == ff)
+		ff->slot->inflight = NULL;
+	free(ff->waiters);
+	for (int i = 0; ff->texts && i < ff->n; i++)
+		vtext_unref(ff->texts[i]);
+	free(ff->texts);
+	free(ff->missing);
+	free(ff->slots);
+	free(ff->ids);
+	free(ff->stamps);
+	free(ff);
+}
+
+/* The database could not be asked: a stale rendering beats none. */
+static void serve_stale_or_503(struct req *r, const char *hash)
+{
+	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
+	if (e->body && !strcmp(e->hash, hash))
+		feed_entry_serve(r, e);
+	else
+		reply_unavailable(r);
+}
+
+static void feed_not_found(struct req *r)
+{
+	reply_problem(r, 404, "no such feed");
+}
+
+/* Every ending of a fetch answers its request and those waiting on it
+ * alike, then frees it. */
+enum ff_end { FF_SERVE, FF_DB_ERROR, FF_STALE, FF_NOT_FOUND, FF_FAILED };
+
+static void ff_answer(struct req *r, enum ff_end how, struct feedfetch *ff, const void *arg)
+{
+	switch (how) {
+	case FF_SERVE: feed_entry_serve(r, feed_entry_for(r->cx->feeds, ff->hash)); break;
+	case FF_DB_ERROR: reply_db_error(r, arg); break;
+	case FF_STALE: serve_stale_or_503(r, ff->hash); break;
+	case FF_NOT_FOUND: feed_not_found(r); break;
+	case FF_FAILED: reply_problem(r, 500, arg); break;
+	}
+}
+
+static void ff_end(struct feedfetch *ff, enum ff_end how, const void *arg)
+{
+	if (ff->slot && ff->slot->inflight == ff)
+		ff->slot->inflight = NULL; /* no more waiters from here on */
+	ff_answer(ff->r, how, ff, arg);
+	for (int i = 0; i < ff->nwaiters; i++)
+		ff_answer(ff->waiters[i], how, ff, arg);
+	feedfetch_free(ff);
+}
+
+/* A failed query: res NULL means the database could not be reached. */
+static void ff_fail(struct feedfetch *ff, const PGresult *res)
+{
+	if (res)
+		ff_end(ff, FF_DB_ERROR, res);
+	else
+		ff_end(ff, FF_STALE, NULL);
+}
+
+static int ff_wait(struct feedfetch *ff, struct req *r)
+{
+	if (ff->nwaiters == ff->capwaiters) {
+		int cap = ff->capwaiters ? ff->capwaiters * 2 : 16;
+		struct req **more =
+		    cap <= 65536 ? realloc(ff->waiters, (size_t)cap * sizeof(*more)) : NULL;
+		if (!more)
+			return -1;
+		ff->waiters = more;
+		ff->capwaiters = cap;
+	}
+	ff->waiters[ff->nwaiters++] = r;
+	return 0;
+}
+
+/* The calendar: the head with one VTIMEZONE per zone used (sorted, so the
+ * same events give the same bytes), the VEVENTs in order, the tail. */
+static char *assemble(struct feedfetch *ff, size_t *len)
+{
+	const char **names = calloc((size_t)ff->n + 1, sizeof(char *));
+	size_t nz = 0, total = strlen(ICS_TAIL);
+	for (int i = 0; names && i < ff->n; i++) {
+		if (!ff->texts[i])
+			continue;
+		total += ff->texts[i]->len;
+		if (ff->texts[i]->zone[0])
+			names[nz++] = ff->texts[i]->zone;
+	}
+	if (!names)
+		return NULL;
+	qsort(names, nz, sizeof(*names), ics_zone_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < nz; i++)
+		if (u == 0 || strcmp(names[u - 1], names[i]))
+			names[u++] = names[i];
+	char *head = ics_render_head(ff->name, names, u);
+	free(names);
+	char *out = head ? feed_body_new(strlen(head) + total + 1) : NULL;
+	if (out) {
+		size_t at = strlen(head);
+		memcpy(out, head, at);
+		for (int i = 0; i < ff->n; i++) {
+			if (!ff->texts[i])
+				continue;
+			size_t l = ff->texts[i]->len;
+			memcpy(out + at, ff->texts[i]->text, l);
+			at += l;
+		}
+		memcpy(out + at, ICS_TAIL, strlen(ICS_TAIL) + 1);
+		*len = at + strlen(ICS_TAIL);
+	}
+	free(head);
+	return out;
+}
+
+/* When the rendered bytes differ from the last rendering's, the content
+ * changed now (SQL_FEED_STATE). Not waited for; a lost write costs a later
+ * Last-Modified, never an earlier one. */
+
+static void on_feed_state(PGresult *res, void *arg)
+{
+	UNUSED(arg);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_warn("recording a feed's state failed: %s",
+		         res ? PQresultErrorMessage(res) : "no connection");
+}
+
+static void feed_state_write(struct feedfetch *ff, const char *digest, size_t len)
+{
+	char size[24], events[16], changed[24];
+	snprintf(size, sizeof(size), "%zu", len);
+	snprintf(events, sizeof(events), "%d", ff->n);
+	snprintf(changed, sizeof(changed), "%lld", (long long)ff->changed);
+	const char *p[] = {ff->feed_id, digest, size, events, changed};
+	if (dbpool_query(ff->r->cx->db, SQL_FEED_STATE, 5, p, on_feed_state, NULL) != 0)
+		log_warn("recording a feed's state: the database is busy");
+}
+
+static void feed_rendered(struct feedfetch *ff)
+{
+	struct req *r = ff->r;
+	log_debug("feed %.8s: %d events, %d from memory, %d stored, %d rendered; stored texts %s",
+	          ff->hash, ff->n, ff->nmemory, ff->nstored, ff->nrendered,
+	          ff->with_texts     ? "came with the list"
+	          : ff->stored_asked ? "asked for after the list"
+	                             : "not asked for");
+	metrics_add(M_FEED_VEVENTS_MEMORY, (uint64_t)ff->nmemory);
+	metrics_add(M_FEED_VEVENTS_STORED, (uint64_t)ff->nstored);
+	metrics_add(M_FEED_VEVENTS_RENDERED, (uint64_t)ff->nrendered);
+	size_t len = 0;
+	char *ics = assemble(ff, &len);
+	char digest[TOKEN_HASH_HEX + 1];
+	if (!ics || token_hash(ics, len, digest)) {
+		feed_body_unref(ics);
+		ff_end(ff, FF_FAILED, "cannot render the feed");
+		return;
+	}
+	digest[32] = '\0';
+	/* Different bytes changed this second, or, if the last change took
+	 * that second already, the next one: two contents never share a
+	 * Last-Modified, so a client's If-Modified-Since can never match
+	 * content it does not have. Beyond now, Last-Modified says now until
+	 * the clock catches up, and the client revalidates once more. */
+	if (strcmp(digest, ff->digest) != 0) {
+		int64_t now = (int64_t)time(NULL);
+		ff->changed = ff->digest[0] && ff->changed >= now ? ff->changed + 1 : now;
+		feed_state_write(ff, digest, len);
+	}
+	metrics_feed_size(ff->feed_id, len);
+	struct feed_entry *e = feed_entry_for(r->cx->feeds, ff->hash);
+	feed_entry_clear(e);
+	memcpy(e->hash, ff->hash, sizeof(e->hash));
+	e->generation = ff->generation;
+	e->rendered_ms = now_monotonic_ms();
+	e->body = ics;
+	e->len = len;
+	e->changed = ff->changed;
+	/* A strong ETag per content coding. */
+	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
+	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
+	ff_end(ff, FF_SERVE, NULL);
+}
+
+/* Rows come back in any order and name their event by id: a table of the
+ * missing positions, open addressing keyed by the id's hash, finds where
+ * each goes. Made once per fetch; what it maps never moves. */
+static int slots_make(struct feedfetch *ff)
+{
+	unsigned n = 16;
+	while (n < 2u * (unsigned)ff->nmissing)
+		n *= 2;
+	if (!(ff->slots = calloc(n, sizeof(*ff->slots))))
+		return -1;
+	ff->nslots = n;
+	for (int k = 0; k < ff->nmissing; k++) {
+		unsigned at = str_hash(ff->ids[ff->missing[k]]) & (n - 1);
+		while (ff->slots[at])
+			at = (at + 1) & (n - 1);
+		ff->slots[at] = ff->missing[k] + 1;
+	}
+	return 0;
+}
+
+/* The feed position of a missing event, or -1 for an id the feed did not ask for. */
+static int slots_find(const struct feedfetch *ff, const char *id)
+{
+	for (unsigned at = str_hash(id) & (ff->nslots - 1); ff->slots[at];
+	     at = (at + 1) & (ff->nslots - 1))
+		if (!strcmp(ff->ids[ff->slots[at] - 1], id))
+			return ff->slots[at] - 1;
+	return -1;
+}
+
+/* Second queries: the events the cache lacked, in chunks that run side by
+ * side on the pool's connections, so PostgreSQL builds one chunk while this
+ * loop renders another and never holds the loop for the whole feed. */
+#define MISSING_CHUNK 500
+
+static void on_missing_events(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	ff->chunks--;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (res)
+			log_error("feed %.8s: reading events failed: %s", ff->hash,
+			          PQresultErrorMessage(res));
+		if (!ff->failed) {
+			ff->failed = 1;
+			ff->unreachable = !res;
+		}
+	} else {
+		/* Rows come back in any order: each names its position in the feed.
+		 * What is rendered is written to the database without waiting, in
+		 * the time this loop would otherwise wait for the next chunk. */
+		struct vevents_batch *store = NULL;
+		for (int k = 0; k < PQntuples(res); k++) {
+			int i = slots_find(ff, PQgetvalue(res, k, 0));
+			if (i < 0 || ff->texts[i])
+				continue;
+			struct vtext *v = vevents_render(res, k, ff->alarms);
+			if (v) {
+				ff->nrendered++;
+				ff->texts[i] = v;
+				vevents_put(PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
+				            ff->alarms, v);
+				vevents_batch_add(&store, PQgetvalue(res, k, 0),
+				                  PQgetvalue(res, k, 1), ff->alarms, v->text,
+				                  v->zone);
+			}
+		}
+		vevents_store(ff->r->cx->db, store);
+	}
+	if (ff->chunks > 0)
+		return;
+	if (!ff->failed)
+		feed_rendered(ff);
+	else if (ff->unreachable)
+		ff_fail(ff, NULL);
+	else
+		ff_end(ff, FF_FAILED, "cannot read the feed's events");
+}
+
+/* The array literal of the ids at positions from..to of ff->missing. */
+static char *chunk_ids(const struct feedfetch *ff, int from, int to)
+{
+	struct evbuffer *b = evbuffer_new();
+	int rc = b ? 0 : -1;
+	for (int k = from; k < to && rc == 0; k++)
+		rc = db_array_add(b, ff->ids[ff->missing[k]]);
+	char *out = rc == 0 ? db_array_end(b) : NULL;
+	if (b)
+		evbuffer_free(b);
+	return out;
+}
+
+/* "= ANY", not a join with unnest(), for the reason vevents_load_sql gives. */
+const char feeds_missing_sql[] = SQL_FEED_MISSING;
+
+static void on_stored_texts(PGresult *res, void *arg);
+
+/* One query over ff->missing[from..to): the stored texts (stored set) or
+ * the events to render. */
+static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
+{
+	char *ids = chunk_ids(ff, from, to);
+	int rc = -1;
+	if (ids) {
+		const char *p[] = {ids, ff->alarms ? "t" : "f", vevents_renderer()};
+		rc = stored
+		         ? dbpool_query(ff->r->cx->db, vevents_load_sql, 3, p, on_stored_texts, ff)
+		         : dbpool_query(ff->r->cx->db, feeds_missing_sql, 1, p, on_missing_events,
+		                        ff);
+	}
+	free(ids);
+	return rc;
+}
+
+/* The chunks over ff->missing, side by side on the pool's connections. */
+static void fetch_chunks(struct feedfetch *ff, int size, int stored)
+{
+	for (int from = 0; from < ff->nmissing; from += size) {
+		int to = from + size < ff->nmissing ? from + size : ff->nmissing;
+		if (fetch_chunk(ff, from, to, stored) != 0) {
+			ff->failed = 1;
+			ff->unreachable = 1;
+			break;
+		}
+		ff->chunks++;
+	}
+	if (ff->chunks == 0) /* nothing was asked: the database is not there */
+		ff_fail(ff, NULL);
+}
+
+/* Stored texts: what they leave missing is rendered. A failure here only
+ * costs renders, so it is logged and the renders go on. */
+#define STORED_CHUNK 5000
+
+/* Takes the stored texts among the rows of res (id, stamp, body, zone; rows
+ * without a body are not texts) that are current for missing events. */
+static void take_texts(struct feedfetch *ff, const PGresult *res)
+{
+	for (int k = 0; k < PQntuples(res); k++) {
+		if (PQgetisnull(res, k, 2))
+			continue;
+		int i = slots_find(ff, PQgetvalue(res, k, 0));
+		if (i < 0 || ff->texts[i] || strcmp(PQgetvalue(res, k, 1), ff->stamps[i]) ||
+		    !(ff->texts[i] =
+		          vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),
+		                    PQgetvalue(res, k, 3))))
+			continue;
+		ff->nstored++;
+		vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
+	}
+}
+
+/* What the stored texts left missing is rendered. */
+static void render_rest(struct feedfetch *ff)
+{
+	int left = 0;
+	for (int k = 0; k < ff->nmissing; k++)
+		if (!ff->texts[ff->missing[k]])
+			ff->missing[left++] = ff->missing[k];
+	ff->nmissing = left;
+	if (ff->nmissing)
+		fetch_chunks(ff, MISSING_CHUNK, 0);
+	else
+		feed_rendered(ff);
+}
+
+static void on_stored_texts(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	ff->chunks--;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		take_texts(ff, res);
+	else
+		log_warn("feed %.8s: reading stored VEVENTs failed: %s", ff->hash,
+		         res ? PQresultErrorMessage(res) : "no connection");
+	if (ff->chunks == 0)
+		render_rest(ff);
+}
+
+/* Whether the last feed rendered found most of its VEVENTs in memory. When
+ * it did not (a daemon just started, or the cache emptied), the first query
+ * brings the stored texts along, which spares a second round trip and the
+ * ids sent back for it; when it did, that would send megabytes the
+ * cache already holds. Either guess gives the same bytes. */
+static atomic_int memory_warm;
+
+/* The columns of the first query: the feed's events are the rows with a
+ * position. */
+enum { COL_ID, COL_STAMP, COL_BODY, COL_ZONE, COL_POS };
+
+/* Puts the feed's events in order, each with its VEVENT from memory if the
+ * cache has it; 0, or -1 when the rows do not make a feed. */
+static int take_events(struct feedfetch *ff, const PGresult *res)
+{
+	for (int k = 0; k < PQntuples(res); k++)
+		ff->n += !PQgetisnull(res, k, COL_POS);
+	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
+	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
+	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
+	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
+	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps)
+		return -1;
+	for (int k = 0; k < PQntuples(res); k++) {
+		if (PQgetisnull(res, k, COL_POS))
+			continue;
+		long long pos = strtoll(PQgetvalue(res, k, COL_POS), NULL, 10);
+		if (pos < 1 || pos > ff->n || ff->ids[pos - 1][0])
+			return -1;
+		int i = (int)pos - 1;
+		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, k, COL_ID));
+		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, k, COL_STAMP));
+		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms);
+	}
+	for (int i = 0; i < ff->n; i++)
+		if (!ff->texts[i])
+			ff->missing[ff->nmissing++] = i;
+	return 0;
+}
+
+/* First query: which events the feed shows, in order, with their stamps,
+ * and maybe their stored texts; those the VEVENT cache holds need nothing
+ * more. */
+static void on_feed_events(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ff_fail(ff, res);
+		return;
+	}
+	if (take_events(ff, res) != 0) {
+		ff_end(ff, FF_FAILED, "cannot read the feed's events");
+		return;
+	}
+	ff->nmemory = ff->n - ff->nmissing;
+	if (ff->n)
+		atomic_store(&memory_warm, 2 * ff->nmemory >= ff->n);
+	if (!ff->nmissing) {
+		feed_rendered(ff);
+	} else if (slots_make(ff) != 0) {
+		ff_end(ff, FF_FAILED, "out of memory");
+	} else if (ff->with_texts) {
+		take_texts(ff, res);
+		render_rest(ff);
+	} else if (vevents_renderer()) {
+		ff->stored_asked = 1;
+		fetch_chunks(ff, STORED_CHUNK, 1);
+	} else {
+		render_rest(ff); /* nothing is stored without a renderer's fingerprint */
+	}
+}
+
+/* The feed's events: what its org may see, through its filter, with the
+ * columns above. */
+static void fetch_events(struct feedfetch *ff, PGresult *feed)
+{
+	struct req *r = ff->r;
+	struct listq *q = listq_new();
+	struct evbuffer *sql = evbuffer_new();
+	json_t *filter = json_loads(PQgetvalue(feed, 0, 2), 0, NULL);
+	if (!q || !sql) {
+		listq_free(q);
+		if (sql)
+			evbuffer_free(sql);
+		json_decref(filter);
+		ff_end(ff, FF_FAILED, "out of memory");
+		return;
+	}
+	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
+	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
+	    slug = listq_param(q, PQgetvalue(feed, 0, 5)),
+	    past = listq_param(q, PQgetvalue(feed, 0, 7));
+	int future = ff->future_days > 0 ? listq_param(q, PQgetvalue(feed, 0, 8)) : 0;
+	evbuffer_add_printf(sql, SQL_FEED_EVENTS_SHOWN, me, slug, past);
+	if (future)
+		evbuffer_add_printf(sql, SQL_FEED_AHEAD("e"), future);
+	evbuffer_add_printf(sql, SQL_FEED_EVENTS_OVERRIDDEN, past);
+	if (future)
+		evbuffer_add_printf(sql, SQL_FEED_AHEAD("x"), future);
+	evbuffer_add_printf(sql, "))");
+	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
+		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
+		if (json_array_size(vals)) {
+			char *text = json_dumps(vals, JSON_COMPACT);
+			filters_sql_condition(sql, filter_json_keys[i].param, listq_param(q, text));
+			free(text);
+		}
+	}
+	evbuffer_add_printf(sql, SQL_FEED_EVENTS_ORDERED);
+	/* The texts as rows of their own, "= ANY" for the reason
+	 * vevents_load_sql gives. */
+	if (ff->with_texts) {
+		int alarms = listq_param(q, ff->alarms ? "t" : "f"),
+		    renderer = listq_param(q, vevents_renderer());
+		evbuffer_add_printf(sql, SQL_FEED_EVENTS_TEXTS, alarms, renderer);
+	}
+	evbuffer_add(sql, "", 1);
+	json_decref(filter);
+	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	                           q->params, on_feed_events, ff);
+	listq_free(q);
+	evbuffer_free(sql);
+	if (rc != 0)
+		ff_fail(ff, NULL);
+}
+
+static void on_feed_found(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	struct req *r = ff->r;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ff_fail(ff, res);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		struct feed_entry *e = feed_entry_for(r->cx->feeds, ff->hash);
+		if (!strcmp(e->hash, ff->hash))
+			feed_entry_clear(e); /* revoked or rotated */
+		ff_end(ff, FF_NOT_FOUND, NULL);
+		return;
+	}
+	snprintf(ff->feed_id, sizeof(ff->feed_id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, 1));
+	ff->alarms = PQgetvalue(res, 0, 3)[0] == 't';
+	ff->past_days = atoi(PQgetvalue(res, 0, 7));
+	ff->future_days = PQgetisnull(res, 0, 8) ? 0 : atoi(PQgetvalue(res, 0, 8));
+	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, 9));
+	ff->changed = strtoll(PQgetvalue(res, 0, 10), NULL, 10);
+	fetch_events(ff, res);
+}
+
+/* The feed, its window, and what it rendered to last (feed_state). */
+const char feeds_lookup_sql[] = SQL_FEED_LOOKUP;
+
+void feeds_serve(struct req *r)
+{
+	/* Only "<43 base64url characters>.ics": anything else is simply 404,
+	 * with no hint whether such a feed ever existed. */
+	const char *seg = req_param(r, "token");
+	size_t n = seg ? strlen(seg) : 0;
+	char token[TOKEN_LEN + 1];
+	if (n != TOKEN_LEN + 4 || strcmp(seg + TOKEN_LEN, ".ics") != 0) {
+		feed_not_found(r);
+		return;
+	}
+	memcpy(token, seg, TOKEN_LEN);
+	token[TOKEN_LEN] = '\0';
+	char hash[TOKEN_HASH_HEX + 1];
+	if (!token_well_formed(token) || token_hash(token, TOKEN_LEN, hash)) {
+		feed_not_found(r);
+		return;
+	}
+	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
+	unsigned generation = atomic_load(r->cx->data_generation);
+	if (e->body && !strcmp(e->hash, hash) && e->generation == generation &&
+	    now_monotonic_ms() - e->rendered_ms < FEED_TTL_MS) {
+		feed_entry_serve(r, e);
+		return;
+	}
+	/* One rendering per feed at a time: a request that finds one under way
+	 * (for the same data) waits for its answer. */
+	if (e->inflight && !strcmp(e->inflight->hash, hash) &&
+	    e->inflight->generation == generation && ff_wait(e->inflight, r) == 0)
+		return;
+	struct feedfetch *ff = calloc(1, sizeof(*ff));
+	if (!ff) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	ff->r = r;
+	ff->generation = generation;
+	memcpy(ff->hash, hash, sizeof(ff->hash));
+	if (!e->inflight) {
+		e->inflight = ff;
+		ff->slot = e;
+	}
+	const char *p[] = {hash};
+	if (dbpool_query(r->cx->db, feeds_lookup_sql, 1, p, on_feed_found, ff) != 0)
+		ff_fail(ff, NULL);
+}

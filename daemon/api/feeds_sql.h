@@ -1,0 +1,207 @@
+/* feeds_sql.h - the statements of /v1/feeds (api/feeds.c) and of the feed
+ * itself (api/feed_serve.c). f is feeds, s its feed_state (what the last
+ * rendering found), e events. */
+#ifndef LIAISON_FEEDS_SQL_H
+#define LIAISON_FEEDS_SQL_H
+
+#include "api/filters.h"
+#include "core/event_sql.h"
+#include "core/vevents.h"
+
+/* clang-format off */
+
+/* A feed's representation (never its token). */
+#define FEED_JSON \
+	"jsonb_build_object(" \
+	"  'id', f.id," \
+	"  'name', f.name," \
+	"  'filter', f.filter," \
+	"  'alarms', f.alarms," \
+	"  'past_days', f.past_days," \
+	"  'future_days', f.future_days," \
+	"  'created_at', " EV_UTC("f.created_at") ")"
+/* With what the last rendering found (feed_state s): its size, its number
+ * of items, and what an admin should know about them (Google Calendar
+ * drops a subscription over about 1 MB without a word). */
+#define FEED_STATE_JSON \
+	"jsonb_build_object(" \
+	"  'size_bytes', s.size_bytes," \
+	"  'events', s.events," \
+	"  'rendered_at', " EV_UTC("s.rendered_at") "," \
+	"  'changed_at', " EV_UTC("s.changed_at") "," \
+	"  'warnings', CASE WHEN s.size_bytes > 1048576" \
+	"              THEN jsonb_build_array('over 1 MB: Google Calendar drops subscriptions" \
+	" this large without a word; narrow the filter or the window (past_days, future_days)," \
+	" or serve it gzipped')" \
+	"              ELSE '[]'::jsonb END)"
+
+/* A feed of org $1: name $2, token hash $3, filter $4, alarms $5, window
+ * $6 and $7. Orgs named by the filter must exist: the write is skipped
+ * otherwise and the answer names the member (orgs or partners). */
+#define SQL_FEED_CREATE \
+	"WITH " FILTER_MISSING_ORGS("$4") ", " \
+	"f AS (" \
+	"  INSERT INTO feeds (org_id, name, token_hash, filter, alarms, past_days, future_days)" \
+	"  SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean, $6::integer, $7::integer" \
+	"   WHERE (SELECT k FROM missing) IS NULL" \
+	"  RETURNING *) " \
+	"SELECT (SELECT " FEED_JSON "::text FROM f)," \
+	"       (SELECT k FROM missing)"
+
+/* A new token hash $3 for feed $2 of org $1, answered as a create is. */
+#define SQL_FEED_ROTATE \
+	"WITH f AS (" \
+	"  UPDATE feeds" \
+	"     SET token_hash = $3::text," \
+	"         updated_at = now()" \
+	"   WHERE id = $2::uuid" \
+	"     AND org_id = $1::uuid" \
+	"     AND revoked_at IS NULL" \
+	"  RETURNING *) " \
+	"SELECT " FEED_JSON "::text, NULL" \
+	"  FROM f"
+
+/* The feeds of org $1. */
+#define SQL_FEED_LIST \
+	"SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text" \
+	"  FROM feeds f" \
+	"  LEFT JOIN feed_state s ON s.feed_id = f.id" \
+	" WHERE f.org_id = $1::uuid" \
+	"   AND f.revoked_at IS NULL" \
+	" ORDER BY f.created_at, f.id"
+
+/* Feed $1 of org $2. */
+#define SQL_FEED_GET \
+	"SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text, NULL" \
+	"  FROM feeds f" \
+	"  LEFT JOIN feed_state s ON s.feed_id = f.id" \
+	" WHERE f.id = $1::uuid" \
+	"   AND f.org_id = $2::uuid" \
+	"   AND f.revoked_at IS NULL"
+
+/* A merge patch of feed $1 of org $2, of the members given ($3..: a flag
+ * per member, then its value); orgs the filter names must exist, as at
+ * creation. */
+#define SQL_FEED_PATCH \
+	"WITH " FILTER_MISSING_ORGS("$6") ", " \
+	"f AS (" \
+	"  UPDATE feeds" \
+	"     SET name = CASE WHEN $3::boolean THEN $4::text ELSE name END," \
+	"         filter = CASE WHEN $5::boolean THEN $6::jsonb ELSE filter END," \
+	"         alarms = CASE WHEN $7::boolean THEN $8::boolean ELSE alarms END," \
+	"         past_days = CASE WHEN $9::boolean THEN $10::integer ELSE past_days END," \
+	"         future_days = CASE WHEN $11::boolean THEN $12::integer ELSE future_days END," \
+	"         updated_at = now()" \
+	"   WHERE id = $1::uuid" \
+	"     AND org_id = $2::uuid" \
+	"     AND revoked_at IS NULL" \
+	"     AND (SELECT k FROM missing) IS NULL" \
+	"  RETURNING *) " \
+	"SELECT (SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text" \
+	"          FROM f" \
+	"          LEFT JOIN feed_state s ON s.feed_id = f.id)," \
+	"       (SELECT k FROM missing)" \
+	" WHERE EXISTS (SELECT 1 FROM f)" \
+	"    OR (SELECT k FROM missing) IS NOT NULL"
+
+
+/* Feed $1 of org $2 revoked. */
+#define SQL_FEED_DELETE \
+	"UPDATE feeds" \
+	"   SET revoked_at = now()" \
+	" WHERE id = $1::uuid" \
+	"   AND org_id = $2::uuid" \
+	"   AND revoked_at IS NULL" \
+	" RETURNING id"
+
+/* The feed of token hash $1, its window, and what it rendered to last
+ * (feed_state). */
+#define SQL_FEED_LOOKUP \
+	"SELECT f.id," \
+	"       f.name," \
+	"       f.filter::text," \
+	"       f.alarms," \
+	"       f.org_id," \
+	"       o.slug," \
+	"       extract(epoch FROM f.updated_at)::bigint," \
+	"       f.past_days," \
+	"       f.future_days," \
+	"       s.digest," \
+	"       floor(extract(epoch FROM s.changed_at))::bigint" \
+	"  FROM feeds f" \
+	"  JOIN orgs o ON o.id = f.org_id" \
+	"  LEFT JOIN feed_state s ON s.feed_id = f.id" \
+	" WHERE f.token_hash = $1" \
+	"   AND f.revoked_at IS NULL"
+
+/* The feed's events, in pieces (feed_serve.c's fetch_events): m, the
+ * single events and series the feed shows, visible to org $me (slug
+ * $slug) in the window back to $past days; a series is shown when it is
+ * in the window itself, or when one of its live overrides is (a last
+ * meeting put off past the series' end, one kept while the series was
+ * cancelled). SQL_FEED_AHEAD bounds the window ahead; the filters'
+ * conditions follow the overrides' subquery, closed by "))". */
+#define SQL_FEED_EVENTS_SHOWN \
+	"WITH m AS MATERIALIZED (" \
+	"  SELECT e.id, e.start_utc, " VEVENT_STAMP " AS stamp" \
+	"    FROM events e" \
+	"    JOIN orgs o ON o.id = e.org_id" \
+	"   WHERE e.series_id IS NULL" \
+	"     AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text") \
+	"     AND ((" VEVENT_SHOWN("$%d::integer * interval '1 day'")
+#define SQL_FEED_AHEAD(t) \
+	" AND " t ".start_utc < (SELECT now() + $%d::integer * interval '1 day')"
+#define SQL_FEED_EVENTS_OVERRIDDEN \
+	"          ) OR (e.rrule IS NOT NULL OR cardinality(e.rdates) > 0) AND e.id IN (" \
+	"            SELECT x.series_id" \
+	"              FROM events x" \
+	"             WHERE x.series_id IS NOT NULL" \
+	"               AND x.status <> 'cancelled'" \
+	"               AND x.last_end_utc > (SELECT now() - $%d::integer * interval '1 day')"
+/* Then f: m's events and the live overrides of its series (a cancelled
+ * one is its master's EXDATE), numbered in feed order. */
+#define SQL_FEED_EVENTS_ORDERED \
+	"   ORDER BY e.start_utc, e.id" \
+	"   LIMIT 50000), " \
+	"f AS MATERIALIZED (" \
+	"  SELECT x.id, x.stamp, NULL::text AS body, NULL::text AS zone," \
+	"         row_number() OVER (ORDER BY x.start_utc, x.id) AS pos" \
+	"    FROM (SELECT id, start_utc, stamp" \
+	"            FROM m" \
+	"          UNION ALL" \
+	"          SELECT e.id, e.start_utc, " VEVENT_STAMP \
+	"            FROM events e" \
+	"           WHERE e.series_id IN (SELECT id FROM m)" \
+	"             AND e.status <> 'cancelled') x) " \
+	"SELECT * FROM f"
+/* And, while the VEVENT cache holds little, their stored texts as rows of
+ * their own (alarms $n, renderer $m); "= ANY" for the reason
+ * SQL_VEVENTS_LOAD gives. */
+#define SQL_FEED_EVENTS_TEXTS \
+	" UNION ALL" \
+	" SELECT t.event_id, t.stamp, t.body, t.zone, NULL" \
+	"   FROM vevent_texts t" \
+	"  WHERE t.event_id = ANY(ARRAY(SELECT f.id FROM f))" \
+	"    AND t.alarms = $%d::boolean" \
+	"    AND t.renderer = $%d::text"
+
+/* The events a feed lacks, to render ($1: their ids). */
+#define SQL_FEED_MISSING VEVENT_SELECT "WHERE e.id = ANY($1::uuid[])"
+
+/* What a rendering of feed $1 found: its digest $2, size $3, number of
+ * events $4, and since when $5. The first writer of a digest keeps its
+ * time, so instances that render the same change agree on it. */
+#define SQL_FEED_STATE \
+	"INSERT INTO feed_state (feed_id, digest, size_bytes, events, changed_at, rendered_at)" \
+	"     VALUES ($1::uuid, $2::text, $3::bigint, $4::integer, to_timestamp($5::bigint), now())" \
+	" ON CONFLICT (feed_id) DO UPDATE" \
+	"        SET digest = excluded.digest," \
+	"            size_bytes = excluded.size_bytes," \
+	"            events = excluded.events," \
+	"            changed_at = excluded.changed_at," \
+	"            rendered_at = excluded.rendered_at" \
+	"      WHERE feed_state.digest <> excluded.digest"
+
+/* clang-format on */
+
+#endif
