@@ -6,6 +6,7 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 #   make bench      the benchmarks in tests/bench/ (not part of check)
+#   make lint       clang-format, cppcheck and the layers (scripts/check-layers.py)
 
 CC ?= cc
 BUILD ?= build
@@ -44,7 +45,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Not a unit test (no test_ prefix): test_database.py runs it against the cluster.
 PROBE_BIN := $(BUILD)/tests/dbpool_probe
 
-.PHONY: FORCE all deps check asan run install clean bench unit-bins format lint valgrind fuzz fuzz-bins fuzz-run
+.PHONY: FORCE all deps check asan layers run install clean bench unit-bins format lint valgrind fuzz fuzz-bins fuzz-run
 
 all: $(BIN)
 
@@ -93,7 +94,7 @@ deps:
 
 # The test command: installs what the tests need, builds, runs every test.
 # TESTS=pattern runs only the tests whose name contains pattern.
-check:
+check: layers
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory all unit-bins
 	$(PYTHON) tests/run.py --build $(BUILD) $(if $(TESTS),-k $(TESTS))
@@ -161,7 +162,12 @@ fuzz-run: fuzz
 format:
 	clang-format -i common/*.[ch] daemon/*.[ch] daemon/*/*.[ch] tests/unit/*.c tests/integration/*.c
 
-lint:
+# The include graph of common/ and daemon/: no cycle, layers that point
+# down (scripts/check-layers.py says which), and no shredded literal.
+layers:
+	$(PYTHON) scripts/check-layers.py
+
+lint: layers
 	clang-format --dry-run --Werror common/*.[ch] daemon/*.[ch] daemon/*/*.[ch] tests/unit/*.c tests/integration/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem --inline-suppr -Icommon -Idaemon common daemon

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """Checks the include graph of common/ and daemon/: no cycle among modules
 (a module is a .c file and its .h, by path without the extension), and the
-layering rules below. Prints what is wrong and exits 1; silent when all is
-well. Run by `make lint` and `make check`.
+layering rules below; and that no string literal has been shredded by
+clang-format into pieces such as "cr" "ea" "te" "d_" "a" "t" (SQL stays
+readable: one clause per line under /* clang-format off */). Prints what
+is wrong and exits 1; silent when all is well. Run by `make lint` and
+`make check`.
 
     scripts/check-layers.py [ROOT]
 """
@@ -19,6 +22,11 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # one under the second.
 FORBIDDEN = [
     ("common", "daemon", "common/ is shared with the tests and knows no daemon"),
+    ("daemon/core", "daemon/http", "core/ is below the HTTP layer"),
+    ("daemon/core", "daemon/api", "core/ is below the handlers"),
+    ("daemon/core", "daemon/jobs", "core/ is below the jobs"),
+    ("daemon/http", "daemon/api", "the HTTP layer knows handlers only through the route table"),
+    ("daemon/http", "daemon/jobs", "the HTTP layer never includes the jobs"),
     ("daemon/jobs", "daemon/http", "jobs never include the HTTP layer"),
     ("daemon/jobs", "daemon/api", "jobs never include the API's handlers"),
     ("daemon/api", "daemon/jobs", "handlers never include the jobs"),
@@ -26,6 +34,12 @@ FORBIDDEN = [
 # Modules only the composition root may include.
 ROOT_ONLY = {"daemon/server"}
 ROOT_MODULES = {"daemon/main", "daemon/server"}
+# A shredded literal: a piece of at most SHRED_MAX characters standing
+# alone on a line, or a literal pushed past SHRED_COLUMN by continuation
+# indentation (how clang-format lays out what it cut).
+SHRED_MAX = 3
+SHRED_COLUMN = 60
+ALONE = re.compile(r'^(\s*)"((?:[^"\\]|\\.)*)"\s*\)?\s*[,;]?\s*\\?\s*$')
 
 
 def sources():
@@ -38,6 +52,18 @@ def sources():
 
 def module_of(path):
     return os.path.splitext(os.path.relpath(path, ROOT))[0]
+
+
+def shredded(path):
+    out = []
+    rel = os.path.relpath(path, ROOT)
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        m = ALONE.match(line)
+        if m and (len(m.group(2)) <= SHRED_MAX or
+                  len(m.group(1).expandtabs(8)) > SHRED_COLUMN):
+            out.append(f"{rel}:{n}: a shredded string literal: {line.strip()[:60]}"
+                       " (write it whole, one clause per line, under clang-format off)")
+    return out
 
 
 def main():
@@ -101,6 +127,8 @@ def main():
             visit(v)
     for comp in sccs:
         problems.append("include cycle among: " + ", ".join(comp))
+    for f in sorted(files):
+        problems += shredded(f)
     for p in problems:
         print(f"check-layers: {p}", file=sys.stderr)
     return 1 if problems else 0

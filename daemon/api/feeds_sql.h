@@ -6,7 +6,7 @@
 
 #include "api/filters.h"
 #include "core/event_sql.h"
-#include "core/vevents.h"
+#include "core/vevents_sql.h"
 
 /* clang-format off */
 

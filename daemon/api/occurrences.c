@@ -7,7 +7,7 @@
 #include "api/occurrences.h"
 
 #include "dbpool.h"
-#include "core/event_sql.h"
+#include "api/occurrences_sql.h"
 #include "api/filters.h"
 #include "http/http.h"
 #include "api/jsonv.h"
@@ -364,22 +364,6 @@ static void on_candidates(PGresult *res, void *arg)
 	free(w);
 }
 
-#define OCC_COLUMNS                                                                                           \
-	"e.id, e.series_id, " EV_LOCAL(                                                                       \
-	    "e.recurrence_id") ", e.title, e.kind, e.status, "                                                \
-	                       "e.timezone, e.all_day, " EV_LOCAL("e.start_local") ", " EV_LOCAL(             \
-	                           "e.end_local") ", e.rrule, " EV_LOCAL_LIST("e.exdates") "::"               \
-	                                                                                   "text,"            \
-	                                                                                   " " EV_LOCAL_LIST( \
-	                                                                                       "e"            \
-	                                                                                       "."            \
-	                                                                                       "r"            \
-	                                                                                       "d"            \
-	                                                                                       "a"            \
-	                                                                                       "t"            \
-	                                                                                       "e"            \
-	                                                                                       "s") "::text"
-
 static int read_window(struct req *r, struct listq *q, struct occwork *w, json_t *errors)
 {
 	if (!q->has_from)
@@ -427,49 +411,15 @@ void occurrences_list(struct req *r)
 		 * and those that start in it (two index-friendly halves). */
 		evbuffer_add_printf(sql, "WITH cand AS (");
 		for (int half = 0; half < 2; half++) {
-			evbuffer_add_printf(
-			    sql,
-			    "%s(SELECT e.* FROM events e JOIN orgs o ON o.id = e.org_id "
-			    "WHERE e.series_id IS NULL AND " EV_VISIBLE("e", "$%d::uuid",
-			                                                "$%d::text"),
-			    half ? " UNION ALL " : "", me, slug);
+			evbuffer_add_printf(sql, "%s" SQL_OCC_CANDIDATES, half ? " UNION ALL " : "",
+			                    me, slug);
 			evbuffer_add_buffer_reference(sql, q->sql);
 			filters_lower_bound(q, half, sql);
 			evbuffer_add_printf(sql, " LIMIT %d)", MAX_CANDIDATES);
 		}
-		/* And series whose occurrence an override moved into the window,
-		 * though the series itself is not in it (a last meeting put off
-		 * past the series' end, a first one brought forward): the
-		 * filters apply to the override, which is seen by whom its
-		 * series is. */
-		/* clang-format off */
-		evbuffer_add_printf(sql,
-			" UNION ALL ("
-			"  SELECT s.*"
-			"    FROM events s"
-			"   WHERE s.id IN ("
-			"     SELECT e.series_id"
-			"       FROM events e"
-			"       JOIN orgs o ON o.id = e.org_id"
-			"      WHERE e.series_id IS NOT NULL"
-			"        AND e.status <> 'cancelled'"
-			"        AND e.last_end_utc > to_timestamp($%d::bigint)"
-			"        AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text"),
-			q->from_param, me, slug);
+		evbuffer_add_printf(sql, SQL_OCC_MOVED_IN, q->from_param, me, slug);
 		evbuffer_add_buffer_reference(sql, q->sql);
-		evbuffer_add_printf(sql,
-			"      LIMIT %d))), "
-			"c AS ("
-			"  SELECT DISTINCT ON (id) *"
-			"    FROM cand) "
-			"SELECT " OCC_COLUMNS
-			"  FROM c e "
-			"UNION ALL "
-			"SELECT " OCC_COLUMNS
-			"  FROM events e"
-			" WHERE e.series_id IN (SELECT id FROM c)",
-			MAX_CANDIDATES);
-		/* clang-format on */
+		evbuffer_add_printf(sql, SQL_OCC_ROWS, MAX_CANDIDATES);
 		evbuffer_add(sql, "", 1);
 	}
 	if (!sql || json_array_size(errors)) {

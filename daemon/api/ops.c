@@ -2,6 +2,8 @@
  * its schema is the one this binary expects), /metrics (Prometheus). */
 #include "api/ops.h"
 
+#include "api/ops_sql.h"
+
 #include "dbpool.h"
 #include "http/http.h"
 #include "core/metrics.h"
@@ -27,10 +29,9 @@ static void on_schema(PGresult *res, void *arg)
 	int have = atoi(PQgetvalue(res, 0, 0));
 	int want = migrate_latest_version();
 	if (have != want) {
-		req_add_header(r, "Retry-After", "5");
-		reply_problem(r, 503,
-		              have < want ? "database schema is behind this liaisond"
-		                          : "database schema is ahead of this liaisond");
+		reply_retry_after(r, 503, 5,
+		                  have < want ? "database schema is behind this liaisond"
+		                              : "database schema is ahead of this liaisond");
 		return;
 	}
 	reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", have));
@@ -38,8 +39,7 @@ static void on_schema(PGresult *res, void *arg)
 
 void ops_readyz(struct req *r)
 {
-	if (dbpool_query(r->cx->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
-	                 NULL, on_schema, r) != 0)
+	if (dbpool_query(r->cx->db, SQL_SCHEMA_VERSION, 0, NULL, on_schema, r) != 0)
 		reply_unavailable(r);
 }
 

@@ -7,7 +7,7 @@
 #include "dbpool.h"
 #include "http/http.h"
 #include "api/jsonv.h"
-#include "keys_sql.h"
+#include "api/orgs_sql.h"
 #include "http/context.h"
 #include "token.h"
 #include "tz.h"
@@ -16,10 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ORG_COLUMNS                                                                                \
-	"slug, name, timezone, country, is_host, "                                                 \
-	"to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static json_t *org_json(const PGresult *res, int row, int col)
 {
@@ -69,7 +65,7 @@ static void on_org_list(PGresult *res, void *arg)
 
 void orgs_list(struct req *r)
 {
-	submit(r, "SELECT " ORG_COLUMNS " FROM orgs ORDER BY slug", 0, NULL, on_org_list);
+	submit(r, SQL_ORG_LIST, 0, NULL, on_org_list);
 }
 
 static void on_org_get(PGresult *res, void *arg)
@@ -92,7 +88,7 @@ void orgs_get(struct req *r)
 		return;
 	}
 	const char *params[] = {slug};
-	submit(r, "SELECT " ORG_COLUMNS " FROM orgs WHERE slug = $1", 1, params, on_org_get);
+	submit(r, SQL_ORG_GET, 1, params, on_org_get);
 }
 
 static void on_org_created(PGresult *res, void *arg)
@@ -242,16 +238,7 @@ void orgs_create_first_key(struct req *r)
 	json_t *body;
 	if (!key_body(r, &name, &role, &body, 0))
 		return;
-	/* No row: no such org; a row of NULLs: the org has a key already. */
-	key_insert(
-	    r,
-	    "WITH o AS (SELECT id FROM orgs WHERE slug = $1), "
-	    "k AS (INSERT INTO api_keys (org_id, name, role, token_hash) "
-	    "SELECT o.id, $2, $3, $4 FROM o WHERE NOT EXISTS "
-	    "(SELECT 1 FROM api_keys k WHERE k.org_id = o.id AND k.revoked_at IS NULL) "
-	    "RETURNING id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	    "AS at) SELECT k.id, k.name, k.role, k.at FROM o LEFT JOIN k ON true",
-	    slug, name ? name : "", "admin");
+	key_insert(r, SQL_ORG_FIRST_KEY, slug, name ? name : "", "admin");
 	json_decref(body);
 }
 
@@ -272,10 +259,7 @@ static void on_key_list(PGresult *res, void *arg)
 void keys_list(struct req *r)
 {
 	const char *params[] = {r->who.org_id};
-	submit(r,
-	       "SELECT id, name, role, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	       "FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
-	       1, params, on_key_list);
+	submit(r, SQL_KEY_LIST, 1, params, on_key_list);
 }
 
 static void on_key_deleted(PGresult *res, void *arg)
@@ -301,10 +285,5 @@ void keys_delete(struct req *r)
 		return;
 	}
 	const char *params[] = {id, r->who.org_id};
-	/* The NOTIFY tells every instance to forget cached credentials. */
-	submit(r,
-	       "WITH k AS (UPDATE api_keys SET revoked_at = now() "
-	       "WHERE id = $1 AND org_id = $2 AND revoked_at IS NULL RETURNING id) "
-	       "SELECT id, pg_notify('liaison_keys', id::text) FROM k",
-	       2, params, on_key_deleted);
+	submit(r, SQL_KEY_DELETE, 2, params, on_key_deleted);
 }

@@ -232,13 +232,7 @@ const char *vevents_renderer(void)
 	return renderer[0] ? renderer : NULL;
 }
 
-/* "= ANY", not a join with unnest(): the planner cannot size unnest() and
- * put a Memoize node over the index scan, which copied every body into its
- * cache, many times slower than the plain index scan. The caller matches
- * ids and stamps to its feed. */
-const char vevents_load_sql[] =
-    "SELECT t.event_id, t.stamp, t.body, t.zone FROM vevent_texts t "
-    "WHERE t.event_id = ANY($1::uuid[]) AND t.alarms = $2 AND t.renderer = $3";
+const char vevents_load_sql[] = SQL_VEVENTS_LOAD;
 
 /* Rendered texts on their way to the database, as PostgreSQL array
  * literals (JSON would do, but dumping megabytes of it through jansson
@@ -285,16 +279,6 @@ void vevents_batch_add(struct vevents_batch **bp, const char *id, const char *st
 	b->n++;
 }
 
-/* Sorted by id, so that two instances writing the same rows take their
- * locks in the same order; an event deleted meanwhile is skipped. */
-static const char store_sql[] =
-    "INSERT INTO vevent_texts (event_id, alarms, stamp, renderer, zone, body) "
-    "SELECT x.id, $5, x.stamp, $6, x.zone, x.body "
-    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(id, stamp, zone, body) "
-    "JOIN events e ON e.id = x.id ORDER BY x.id ON CONFLICT (event_id, alarms) DO UPDATE SET "
-    "stamp = excluded.stamp, renderer = excluded.renderer, zone = excluded.zone, "
-    "body = excluded.body";
-
 static void on_stored(PGresult *res, void *arg)
 {
 	(void)arg;
@@ -313,7 +297,7 @@ void vevents_store(struct dbpool *db, struct vevents_batch *b)
 	     *zones = db_array_end(b->zones), *bodies = db_array_end(b->bodies);
 	const char *p[] = {ids, stamps, zones, bodies, b->alarms ? "t" : "f", vevents_renderer()};
 	if (ids && stamps && zones && bodies &&
-	    dbpool_query(db, store_sql, 6, p, on_stored, NULL) != 0)
+	    dbpool_query(db, SQL_VEVENTS_STORE, 6, p, on_stored, NULL) != 0)
 		log_warn("storing rendered VEVENTs: the database is busy; they are rendered again "
 		         "later");
 	free(ids);

@@ -13,6 +13,8 @@
  * malformed token costs no lookup and does not count. */
 #include "http/auth.h"
 
+#include "http/auth_sql.h"
+
 #include "dbpool.h"
 #include "http/http.h"
 #include "core/metrics.h"
@@ -67,9 +69,7 @@ static struct auth_entry *slot_for(struct authcache *c, const char *hash)
 	return &c->slots[idx & (CACHE_SLOTS - 1)];
 }
 
-const char auth_key_sql[] =
-    "SELECT k.id, o.id, o.slug, k.role, o.is_host, o.timezone FROM api_keys k "
-    "JOIN orgs o ON o.id = k.org_id WHERE k.token_hash = $1 AND k.revoked_at IS NULL";
+const char auth_key_sql[] = SQL_AUTH_KEY;
 
 struct auth_wait {
 	struct req *r;

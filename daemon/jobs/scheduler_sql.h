@@ -7,6 +7,7 @@
 #include "core/agreement_sql.h"
 #include "core/event_sql.h"
 #include "core/remind_row.h"
+#include "core/vevents_sql.h"
 
 /* clang-format off */
 
@@ -285,6 +286,20 @@
 	" WHERE NOT ep.enabled RETURNING 1) " \
 	"SELECT (SELECT string_agg(id || ': ' || disabled_reason, '; ') FROM ep WHERE NOT enabled), " \
 	"(SELECT count(*) FROM d)"
+
+/* The warmer's pass (warmer.c), WARM_BATCH events at a time in id order
+ * after $1: those feeds show whose plain text stored by renderer $2 is
+ * missing or out of date. */
+#define WARM_BATCH 200
+#define SQL_NUMBER_(n) #n
+#define SQL_NUMBER(n)  SQL_NUMBER_(n)
+#define SQL_WARM_BATCH \
+	VEVENT_SELECT \
+	"WHERE e.id > $1::uuid" \
+	"  AND " VEVENT_IN_FEEDS \
+	"  AND NOT " VEVENT_STORED("false", "$2") \
+	" ORDER BY e.id" \
+	" LIMIT " SQL_NUMBER(WARM_BATCH)
 
 /* clang-format on */
 

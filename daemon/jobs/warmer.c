@@ -15,13 +15,13 @@
 #include "log.h"
 #include "macros.h"
 #include "core/vevents.h"
+#include "jobs/scheduler_sql.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WARM_BATCH    200 /* the LIMIT of warm_sql */
 #define WARM_EVERY_MS (10 * 60 * 1000)
 #define WARM_PAUSE_MS 5    /* between batches: the loop also sends webhooks */
 #define WARM_RETRY_MS 5000 /* when the pool would not take the query */
@@ -33,10 +33,6 @@ struct warmer {
 	int busy;       /* a batch is in flight */
 	char after[37]; /* the pass goes on after this id; "" between passes */
 };
-
-static const char warm_sql[] =
-    VEVENT_SELECT "WHERE e.id > $1::uuid AND " VEVENT_IN_FEEDS
-                  " AND NOT " VEVENT_STORED("false", "$2") " ORDER BY e.id LIMIT 200";
 
 static void warm_later(struct warmer *w, int ms)
 {
@@ -88,7 +84,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	const char *p[] = {w->after[0] ? w->after : "00000000-0000-0000-0000-000000000000",
 	                   renderer};
-	if (dbpool_query(w->db, warm_sql, 2, p, on_batch, w) != 0) {
+	if (dbpool_query(w->db, SQL_WARM_BATCH, 2, p, on_batch, w) != 0) {
 		warm_later(w, WARM_RETRY_MS);
 		return;
 	}

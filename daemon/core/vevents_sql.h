@@ -1,0 +1,109 @@
+/* vevents_sql.h - the SQL of rendered VEVENTs (core/vevents.c): what a
+ * VEVENT's text depends on (its stamp), which events feeds show, the rows
+ * a rendering takes, and the stored texts (vevent_texts, 008). Shared by
+ * the feeds (api/feeds_sql.h) and the warmer (jobs/scheduler_sql.h). */
+#ifndef LIAISON_VEVENTS_SQL_H
+#define LIAISON_VEVENTS_SQL_H
+
+#include "core/event_sql.h"
+
+/* clang-format off */
+
+/* What a VEVENT's text depends on besides the event's own version: the
+ * cancelled occurrences of a series (its EXDATEs; series_sequence counts
+ * their changes, sql/009) and its agreement, shown in the description.
+ * Rows are stored under this stamp. */
+#define VEVENT_STAMP \
+	"e.version || '.' || e.series_sequence || '.' ||" \
+	" coalesce((SELECT a.version FROM agreements a WHERE a.id = e.agreement_id), 0)"
+
+/* Whether a feed whose window reaches `past` back (an interval) shows e: a
+ * cancelled item until 30 days after its last occurrence or its
+ * cancellation, whichever is later (an open-ended series: after the
+ * cancellation); a cancelled occurrence of a series never as an item of
+ * its own, since its master carries it as an EXDATE for good. The bounds
+ * are subqueries, computed once: "now() - interval '1 year'" in a filter
+ * is worked out again for every row (calendar arithmetic in the session's
+ * zone), which cost most of a large feed's scan. */
+#define VEVENT_SHOWN(past) \
+	"(e.status <> 'cancelled'" \
+	" OR (e.series_id IS NULL" \
+	"     AND greatest(e.cancelled_at," \
+	"                  CASE WHEN e.last_end_utc = 'infinity' THEN e.cancelled_at" \
+	"                       ELSE e.last_end_utc END)" \
+	"         > (SELECT now() - interval '30 days')))" \
+	" AND e.last_end_utc > (SELECT now() - " past ")"
+/* The events feeds with the default window show (the background
+ * renderer's work). */
+#define VEVENT_IN_FEEDS VEVENT_SHOWN("interval '365 days'")
+
+/* The rows vevents_render takes: id, stamp, the parent's UID, the
+ * agreement, what changed the VEVENT besides the event's own row (the
+ * number of changes and the last one's time: its series' cancelled
+ * occurrences, its agreement), the series' cancelled occurrences, then
+ * EVENT_COLS; a WHERE clause follows. */
+#define VEVENT_SELECT \
+	"SELECT e.id," \
+	"       " VEVENT_STAMP "," \
+	"       (SELECT p.uid FROM events p WHERE p.id = e.parent_id)," \
+	"       a.title," \
+	"       a.stage," \
+	"       to_jsonb(a.parties)::text," \
+	"       to_char(a.signed_on, 'YYYY-MM-DD')," \
+	"       to_char(a.expires_on, 'YYYY-MM-DD')," \
+	"       e.series_sequence + coalesce(a.version - 1, 0)," \
+	"       " EV_UTC("greatest(e.series_changed_at, a.updated_at)") "," \
+	"       CASE WHEN e.rrule IS NOT NULL OR cardinality(e.rdates) > 0" \
+	"            THEN (SELECT jsonb_agg(" EV_LOCAL("x.recurrence_id") " ORDER BY x.recurrence_id)" \
+	"                    FROM events x" \
+	"                   WHERE x.series_id = e.id" \
+	"                     AND x.status = 'cancelled')::text END," \
+	"       (SELECT s.timezone FROM events s WHERE s.id = e.series_id)," \
+	"       " EVENT_COLS \
+	"  FROM events e" \
+	"  JOIN orgs o ON o.id = e.org_id" \
+	"  LEFT JOIN agreements a ON a.id = e.agreement_id "
+
+/* Whether e has a stored text, for alarms (a boolean literal) and renderer
+ * $n, that is current. */
+#define VEVENT_STORED(alarms, renderer) \
+	"EXISTS (SELECT 1" \
+	"          FROM vevent_texts t" \
+	"         WHERE t.event_id = e.id" \
+	"           AND t.alarms = " alarms \
+	"           AND t.renderer = " renderer \
+	"           AND t.stamp = " VEVENT_STAMP ")"
+
+/* Stored texts of events, for a feed: $1 uuid[], $2 alarms, $3 renderer;
+ * rows (id, stamp, body, zone) for those of the events with a text stored
+ * by this renderer. A row whose stamp is not the event's current one is
+ * out of date: the caller skips it. "= ANY", not a join with unnest():
+ * the planner cannot size unnest() and put a Memoize node over the index
+ * scan, which copied every body into its cache, many times slower than
+ * the plain index scan. */
+#define SQL_VEVENTS_LOAD \
+	"SELECT t.event_id, t.stamp, t.body, t.zone" \
+	"  FROM vevent_texts t" \
+	" WHERE t.event_id = ANY($1::uuid[])" \
+	"   AND t.alarms = $2" \
+	"   AND t.renderer = $3"
+
+/* Rendered texts written: ids $1, stamps $2, zones $3, bodies $4 (arrays),
+ * alarms $5, renderer $6. Sorted by id, so that two instances writing the
+ * same rows take their locks in the same order; an event deleted
+ * meanwhile is skipped. */
+#define SQL_VEVENTS_STORE \
+	"INSERT INTO vevent_texts (event_id, alarms, stamp, renderer, zone, body) " \
+	"SELECT x.id, $5, x.stamp, $6, x.zone, x.body" \
+	"  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(id, stamp, zone, body)" \
+	"  JOIN events e ON e.id = x.id" \
+	" ORDER BY x.id " \
+	"ON CONFLICT (event_id, alarms) DO UPDATE" \
+	"   SET stamp = excluded.stamp," \
+	"       renderer = excluded.renderer," \
+	"       zone = excluded.zone," \
+	"       body = excluded.body"
+
+/* clang-format on */
+
+#endif

@@ -1,0 +1,93 @@
+/* sched_state.h - the scheduler thread's state, shared by the files of
+ * its loop: scheduler.c (the thread, timers, notifications), planner.c
+ * (reminder plans, firing) and delivery.c (claiming, sending, recording
+ * attempts). Each step below runs on that loop only; a step asked for
+ * while it runs is run once more when it ends (the *_again flags). */
+#ifndef LIAISON_SCHED_STATE_H
+#define LIAISON_SCHED_STATE_H
+
+#include "dbpool.h"
+#include "jobs/sender.h"
+#include "tokenbucket.h"
+
+#include <event2/buffer.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define MAX_BUCKETS 256
+
+struct bucket {
+	char endpoint[40];
+	struct tokenbucket tb;
+};
+
+struct job {
+	struct scheduler *sc;
+	char id[64];
+	char endpoint[40];
+	char *url, *body, *secret, *previous;
+	double rate;
+	int attempts;       /* the number of the attempt about to be made */
+	int64_t claimed_ms; /* monotonic, when claimed */
+	struct event *wait; /* rate limit */
+	/* the outcome of its attempt */
+	struct send_result res;
+	char *response;
+	const char *state;
+	int64_t delay_ms;
+	int ok;
+	int tried; /* an attempt was made (0: handed back unsent) */
+	char error[300];
+	struct job *next;                /* in the outcomes queue or a report */
+	struct job *all_prev, *all_next; /* every live job, freed at exit */
+};
+
+struct scheduler {
+	const struct config *cfg;
+	pthread_t thread;
+	int running;
+	struct event_base *base;
+	struct dbpool *db;
+	struct dblisten *listen;
+	struct sender *sender;
+	struct warmer *warmer;
+	struct event *stop_ev, *poll, *due_timer, *drain_timer;
+	_Atomic int64_t last_beat_ms;
+	char instance[37];
+	int stopping;
+	int plan_busy, plan_again, plan_writes, plan_rows;
+	int fire_busy, fire_again;
+	int claim_busy, claim_again;
+	int next_busy;
+	int jobs;                             /* claimed and not yet reported */
+	struct job *outcomes, *outcomes_tail; /* attempts made, not yet recorded */
+	struct job *all_jobs;
+	int reports_in_flight;
+	int db_ops; /* statements in flight */
+	int64_t last_extend_ms;
+	struct bucket buckets[MAX_BUCKETS];
+	size_t nbuckets;
+};
+
+/* The steps, each one statement in flight at most. */
+void plan_step(struct scheduler *sc);   /* planner.c: plans of queued events */
+void plan_extend(struct scheduler *sc); /* planner.c: open series planned further, hourly */
+void fire_step(struct scheduler *sc);   /* planner.c: due reminders become messages */
+void claim_step(struct scheduler *sc);  /* delivery.c: due messages claimed and sent */
+void next_step(struct scheduler *sc);   /* scheduler.c: a timer for the next due time */
+/* delivery.c: frees a claimed job (its lease runs out if not recorded). */
+void job_free(struct job *j);
+
+/* Sends a statement on the scheduler's pool (counted in db_ops); -1 when
+ * the pool refused it. */
+int sched_query(struct scheduler *sc, const char *sql, int n, const char *const *p, db_result_cb cb,
+                void *arg);
+/* Whether res has rows; else logs what failed. */
+int sched_ok_rows(PGresult *res, const char *what);
+/* After each statement: the loop ends once stopping and idle. */
+void sched_op_done(struct scheduler *sc);
+/* An integer into a PostgreSQL array literal (db_array_add). */
+int sched_array_add_int(struct evbuffer *b, int64_t v);
+
+#endif
