@@ -1,16 +1,11 @@
-/* test_http1.c - the request head parser and the chunked decoder
- * (common/http1.c), the log field escape, rate limits per minute and the
- * list of settings a reload cannot change. */
+/* test_http1.c - the request head parser and the chunked decoder (common/http1.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "config.h"
 #include "http1.h"
-#include "log.h"
-#include "http/ratelimit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,68 +135,12 @@ static void test_chunked(void **state)
 	}
 }
 
-static void test_log_escape(void **state)
-{
-	(void)state;
-	char out[64];
-	log_escape("/x\" status=200\n\\\x7f\xc3\xa9", 100, out, sizeof(out));
-	assert_string_equal(out, "/x\\\" status=200\\x0a\\\\\\x7f\\xc3\\xa9");
-	log_escape("abcdef", 3, out, sizeof(out));
-	assert_string_equal(out, "abc");
-	log_escape("\"\"\"\"", 100, out, 5); /* never cut inside an escape */
-	assert_string_equal(out, "\\\"\\\"");
-}
-
-static void test_rate_per_minute(void **state)
-{
-	(void)state;
-	struct config c;
-	char err[CONFIG_ERR_LEN];
-	config_init(&c);
-	assert_int_equal(config_set(&c, "rate_limit", "3/m", err, sizeof(err)), 0);
-	assert_true(c.rate_limit_burst == 3.0);
-	ratelimit_configure_burst(c.rate_limit, c.rate_limit_burst);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(ratelimit_take("per-minute", 1000), 0);
-	int wait = ratelimit_take("per-minute", 1000);
-	assert_true(wait >= 19 && wait <= 20);
-	assert_int_equal(ratelimit_take("per-minute", 21000), 0); /* 20 s: one more */
-	assert_int_equal(config_set(&c, "rate_limit", "1/h", err, sizeof(err)), 0);
-	assert_true(c.rate_limit_burst == 1.0);
-	assert_int_equal(config_set(&c, "rate_limit", "50/s", err, sizeof(err)), 0);
-	assert_true(c.rate_limit_burst == 100.0);
-	ratelimit_configure(0);
-	assert_int_not_equal(config_set(&c, "webhook_timeout", "0s", err, sizeof(err)), 0);
-	assert_int_not_equal(config_set(&c, "webhook_ca_file", "/nonexistent", err, sizeof(err)),
-	                     0);
-	assert_int_equal(config_set(&c, "webhook_ca_file", "", err, sizeof(err)), 0);
-	config_free(&c);
-}
-
-static void test_restart_list(void **state)
-{
-	(void)state;
-	struct config a, b;
-	char err[CONFIG_ERR_LEN], out[256];
-	config_init(&a);
-	config_init(&b);
-	assert_int_equal(config_restart_list(&a, &b, out, sizeof(out)), 0);
-	assert_string_equal(out, "");
-	assert_int_equal(config_set(&b, "threads", "3", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&b, "max_body", "10", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&b, "log_level", "warn", err, sizeof(err)), 0);
-	assert_int_equal(config_restart_list(&a, &b, out, sizeof(out)), 2);
-	assert_string_equal(out, "threads, max_body");
-	config_free(&a);
-	config_free(&b);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_heads),           cmocka_unit_test(test_head_trickles),
-	    cmocka_unit_test(test_chunked),         cmocka_unit_test(test_log_escape),
-	    cmocka_unit_test(test_rate_per_minute), cmocka_unit_test(test_restart_list),
+	    cmocka_unit_test(test_heads),
+	    cmocka_unit_test(test_head_trickles),
+	    cmocka_unit_test(test_chunked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
