@@ -124,6 +124,10 @@ static int row_in_window(const struct listwait *lw, PGresult *res, int i)
 static void reply_list(struct req *r, PGresult *res, const struct listwait *lw)
 {
 	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
 	int n = PQntuples(res), limit = lw->limit;
 	int more = n > limit, sent = 0;
 	evbuffer_add(b, "{\"items\":[", 10);

@@ -213,9 +213,10 @@ static void on_inserted(PGresult *res, void *arg)
 	req_add_header(r, "Location", loc);
 	if (op->idem_key[0]) {
 		const char *p[] = {r->who.org_id, op->idem_key, PQgetvalue(res, 0, 0)};
-		if (dbpool_query(r->cx->db, SQL_EVENT_REMEMBER, 3, p, on_remembered, NULL) != 0) {
-			/* Not remembered: a replay rebuilds the answer from the row. */
-		}
+		/* Not remembered (the pool is full): a replay rebuilds the answer
+		 * from the row. */
+		if (dbpool_query(r->cx->db, SQL_EVENT_REMEMBER, 3, p, on_remembered, NULL) != 0)
+			log_debug("request id=%s: the idempotent answer is not stored", r->id);
 	}
 	reply_event(r, op->occurrence ? 200 : 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	evop_free(op);

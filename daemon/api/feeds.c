@@ -116,19 +116,23 @@ void feeds_create(struct req *r)
 	json_t *filter = filters_check_json(json_object_get(body, "filter"), errors);
 	char past[16], future[16];
 	int has_future = window_days(body, past, future, errors);
-	struct feedop *op = calloc(1, sizeof(*op));
-	char hash[TOKEN_HASH_HEX + 1];
-	if (!json_array_size(errors) &&
-	    (!op || token_generate(op->token) || token_hash(op->token, TOKEN_LEN, hash)))
-		jv_error(errors, "name", "cannot make a token");
 	if (json_array_size(errors)) {
-		free(op);
 		json_decref(filter);
 		json_decref(body);
 		reply_problem_fields(r, 422, "the feed is not valid", errors);
 		return;
 	}
 	json_decref(errors);
+	/* A failure here is the server's, not the request's: 500, as rotate. */
+	struct feedop *op = calloc(1, sizeof(*op));
+	char hash[TOKEN_HASH_HEX + 1];
+	if (!op || token_generate(op->token) || token_hash(op->token, TOKEN_LEN, hash)) {
+		free(op);
+		json_decref(filter);
+		json_decref(body);
+		reply_problem(r, 500, "cannot make a token");
+		return;
+	}
 	char *ftext = json_dumps(filter, JSON_COMPACT | JSON_SORT_KEYS);
 	const char *p[] = {r->who.org_id,
 	                   name,

@@ -26,7 +26,6 @@ struct sender {
 	struct event *timer;
 	struct sender_options opt;
 	char *ca_file;
-	int inflight;
 	struct transfer *all; /* every transfer in flight, for sender_free */
 };
 
@@ -124,7 +123,6 @@ static void transfer_free(struct transfer *t)
 	free(t->body);
 	free(t->resp);
 	free(t);
-	s->inflight--;
 }
 
 static void finish(struct transfer *t, CURLcode rc)
@@ -267,11 +265,6 @@ void sender_free(struct sender *s)
 	free(s);
 }
 
-int sender_inflight(const struct sender *s)
-{
-	return s->inflight;
-}
-
 static int add_header(struct transfer *t, const char *name, const char *value)
 {
 	char line[1024];
@@ -351,7 +344,6 @@ int sender_post(struct sender *s, const struct send_request *rq, send_done_cb cb
 	t->resp[0] = '\0';
 	memcpy(t->body, rq->body, rq->body_len);
 	t->body[rq->body_len] = '\0';
-	s->inflight++;
 	t->next = s->all;
 	if (s->all)
 		s->all->prev = t;

@@ -46,7 +46,6 @@ struct sender *sender_new(struct event_base *base, const struct sender_options *
 void sender_free(struct sender *s);
 /* Starts one POST; the request's strings are copied. */
 int sender_post(struct sender *s, const struct send_request *rq, send_done_cb cb, void *arg) WUR;
-int sender_inflight(const struct sender *s);
 /* A Retry-After value (seconds or an HTTP date) in ms from now, capped at
  * a day; -1 when it is neither. */
 int64_t sender_retry_after_ms(const char *value);
