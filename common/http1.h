@@ -1,6 +1,6 @@
 /* http1.h - the HTTP/1.1 request head (RFC 9112) and chunked bodies, read
  * from bytes: pure functions, no I/O, fuzzed by tests/fuzz/fuzz_http.c.
- * daemon/httpd.c does the I/O around them.
+ * daemon/http/httpd.c does the I/O around them.
  *
  * Strict where leniency lets two parsers disagree about where a request
  * ends (request smuggling): CRLF line ends only, no whitespace before a

@@ -28,7 +28,7 @@
  *   make the event private; STATUS:CANCELLED, or a METHOD:CANCEL message,
  *   makes it cancelled.
  * Overrides are placed on their master by ical_import_place_rid once the
- * master is known (daemon/import.c looks it up). */
+ * master is known (daemon/api/import.c looks it up). */
 #include "ical_import.h"
 
 #include "event.h"

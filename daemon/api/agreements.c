@@ -134,12 +134,8 @@ void agreements_create(struct req *r)
 static void on_get(PGresult *res, void *arg)
 {
 	struct req *r = arg;
-	if (!res) {
-		reply_unavailable(r);
-		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_db_error(r, res);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_query_failed(r, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {
@@ -172,12 +168,8 @@ void agreements_get(struct req *r)
 static void on_list(PGresult *res, void *arg)
 {
 	struct req *r = arg;
-	if (!res) {
-		reply_unavailable(r);
-		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_db_error(r, res);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_query_failed(r, res);
 		return;
 	}
 	json_t *items = json_array();

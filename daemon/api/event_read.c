@@ -29,12 +29,8 @@ const char events_get_sql[] = SQL_EVENT_GET;
 static void on_get(PGresult *res, void *arg)
 {
 	struct req *r = arg;
-	if (!res) {
-		reply_unavailable(r);
-		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_db_error(r, res);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_query_failed(r, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {

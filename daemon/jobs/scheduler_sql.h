@@ -36,26 +36,57 @@
  * pending rows no longer planned go, new ones come (only if due after the
  * change, $10), and rows already sent or missed are never touched. */
 #define SCHED_PLAN_WRITE \
-	"WITH cur AS (SELECT id FROM events WHERE id = $1::uuid AND version = $2::int), " \
-	"n AS (SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[], " \
-	" $8::text[], $9::bigint[]) AS n(os, oe, sl, el, tr, fa) WHERE EXISTS (SELECT 1 FROM cur)), " \
-	"del AS (DELETE FROM reminders r WHERE r.event_id = $1::uuid AND r.state = 'pending' " \
-	" AND EXISTS (SELECT 1 FROM cur) AND NOT EXISTS (SELECT 1 FROM n " \
-	" WHERE to_timestamp(n.os) = r.occurrence_start AND n.tr = r.trigger)), " \
-	"ins AS (INSERT INTO reminders (event_id, occurrence_start, occurrence_end, start_local, " \
-	" end_local, trigger, fire_at) SELECT $1::uuid, to_timestamp(n.os), to_timestamp(n.oe), " \
-	" n.sl, n.el, n.tr, to_timestamp(n.fa) FROM n WHERE n.fa > $10::bigint OR EXISTS (" \
-	" SELECT 1 FROM reminders p WHERE p.event_id = $1::uuid AND p.state = 'pending' " \
-	" AND p.occurrence_start = to_timestamp(n.os) AND p.trigger = n.tr) " \
-	" ON CONFLICT (event_id, occurrence_start, trigger) DO UPDATE SET " \
-	" occurrence_end = EXCLUDED.occurrence_end, start_local = EXCLUDED.start_local, " \
-	" end_local = EXCLUDED.end_local, fire_at = EXCLUDED.fire_at " \
-	" WHERE reminders.state = 'pending' RETURNING 1), " \
-	"pl AS (INSERT INTO reminder_plans (event_id, planned_until) " \
-	" SELECT $1::uuid, to_timestamp($11::bigint) FROM cur ON CONFLICT (event_id) " \
-	" DO UPDATE SET planned_until = EXCLUDED.planned_until), " \
-	"dq AS (DELETE FROM reminder_queue WHERE event_id = $1::uuid AND ticket = $3::bigint) " \
-	"SELECT EXISTS (SELECT 1 FROM cur), (SELECT count(*) FROM ins)"
+	"WITH cur AS (" \
+	"  SELECT id" \
+	"    FROM events" \
+	"   WHERE id = $1::uuid" \
+	"     AND version = $2::int), " \
+	"n AS (" \
+	"  SELECT *" \
+	"    FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[]," \
+	"                $9::bigint[]) AS n(os, oe, sl, el, tr, fa)" \
+	"   WHERE EXISTS (SELECT 1 FROM cur)), " \
+	"del AS (" \
+	"  DELETE FROM reminders r" \
+	"   WHERE r.event_id = $1::uuid" \
+	"     AND r.state = 'pending'" \
+	"     AND EXISTS (SELECT 1 FROM cur)" \
+	"     AND NOT EXISTS (SELECT 1" \
+	"                       FROM n" \
+	"                      WHERE to_timestamp(n.os) = r.occurrence_start" \
+	"                        AND n.tr = r.trigger)), " \
+	"ins AS (" \
+	"  INSERT INTO reminders (event_id, occurrence_start, occurrence_end, start_local," \
+	"                         end_local, trigger, fire_at)" \
+	"  SELECT $1::uuid, to_timestamp(n.os), to_timestamp(n.oe), n.sl, n.el, n.tr," \
+	"         to_timestamp(n.fa)" \
+	"    FROM n" \
+	"   WHERE n.fa > $10::bigint" \
+	"      OR EXISTS (SELECT 1" \
+	"                   FROM reminders p" \
+	"                  WHERE p.event_id = $1::uuid" \
+	"                    AND p.state = 'pending'" \
+	"                    AND p.occurrence_start = to_timestamp(n.os)" \
+	"                    AND p.trigger = n.tr)" \
+	"  ON CONFLICT (event_id, occurrence_start, trigger) DO UPDATE" \
+	"     SET occurrence_end = EXCLUDED.occurrence_end," \
+	"         start_local = EXCLUDED.start_local," \
+	"         end_local = EXCLUDED.end_local," \
+	"         fire_at = EXCLUDED.fire_at" \
+	"   WHERE reminders.state = 'pending'" \
+	"  RETURNING 1), " \
+	"pl AS (" \
+	"  INSERT INTO reminder_plans (event_id, planned_until)" \
+	"  SELECT $1::uuid, to_timestamp($11::bigint)" \
+	"    FROM cur" \
+	"  ON CONFLICT (event_id) DO UPDATE" \
+	"     SET planned_until = EXCLUDED.planned_until), " \
+	"dq AS (" \
+	"  DELETE FROM reminder_queue" \
+	"   WHERE event_id = $1::uuid" \
+	"     AND ticket = $3::bigint) " \
+	"SELECT EXISTS (SELECT 1 FROM cur)," \
+	"       (SELECT count(*) FROM ins)"
 
 /* A plan that failed (event $1 at ticket $2, the reason $3) is parked:
  * taken again after a delay that doubles from 30 s up to 6 h, so that
@@ -74,37 +105,68 @@
 
 /* Open-ended series whose plan ends within 30 days are planned further. */
 #define SCHED_PLAN_EXTEND \
-	"INSERT INTO reminder_queue (event_id) SELECT p.event_id FROM reminder_plans p " \
-	"WHERE p.planned_until < now() + interval '30 days' ON CONFLICT (event_id) DO NOTHING"
+	"INSERT INTO reminder_queue (event_id)" \
+	"SELECT p.event_id" \
+	"  FROM reminder_plans p" \
+	" WHERE p.planned_until < now() + interval '30 days' " \
+	"ON CONFLICT (event_id) DO NOTHING"
 
 /* Due reminders become messages for every matching endpoint, in the
  * statement that marks them sent (an outbox). A reminder whose occurrence
  * has ended is marked missed instead and sends nothing. */
 #define SCHED_FIRE \
-	"WITH due AS (SELECT id FROM reminders WHERE state = 'pending' AND fire_at <= now() " \
-	" ORDER BY fire_at LIMIT $1::int FOR UPDATE SKIP LOCKED), " \
-	"fired AS (UPDATE reminders r SET state = CASE WHEN r.occurrence_end < now() " \
-	" THEN 'missed' ELSE 'sent' END FROM due WHERE r.id = due.id RETURNING r.*), " \
-	"msgs AS (INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id, body) " \
-	" SELECT liaison_message_id(), w, 'reminder.due', e.id, f.id, jsonb_build_object(" \
-	" 'type', 'reminder.due', 'timestamp', " EV_UTC("f.fire_at") ", 'data', jsonb_build_object(" \
-	" 'event', " EVENT_JSON ", 'occurrence', jsonb_build_object('start', f.start_local, " \
-	" 'end', f.end_local, 'start_utc', " EV_UTC("f.occurrence_start") ", 'end_utc', " \
-	EV_UTC("f.occurrence_end") "), 'reminder', jsonb_build_object('trigger', f.trigger, " \
-	" 'fire_at', " EV_UTC("f.fire_at") ")))::text " \
-	" FROM fired f JOIN events e ON e.id = f.event_id JOIN orgs o ON o.id = e.org_id, " \
-	" liaison_event_endpoints(e, 'reminder.due') w " \
-	" WHERE f.state = 'sent' AND e.status <> 'cancelled' RETURNING 1) " \
-	"SELECT (SELECT count(*) FROM fired), (SELECT count(*) FROM fired WHERE state = 'missed'), " \
-	"(SELECT count(*) FROM msgs), (SELECT string_agg(event_id || ' ' || trigger || ' ' || " \
-	EV_UTC("occurrence_end") ", ', ') FROM fired WHERE state = 'missed')"
+	"WITH due AS (" \
+	"  SELECT id" \
+	"    FROM reminders" \
+	"   WHERE state = 'pending'" \
+	"     AND fire_at <= now()" \
+	"   ORDER BY fire_at" \
+	"   LIMIT $1::int" \
+	"     FOR UPDATE SKIP LOCKED), " \
+	"fired AS (" \
+	"  UPDATE reminders r" \
+	"     SET state = CASE WHEN r.occurrence_end < now() THEN 'missed' ELSE 'sent' END" \
+	"    FROM due" \
+	"   WHERE r.id = due.id" \
+	"  RETURNING r.*), " \
+	"msgs AS (" \
+	"  INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id, body)" \
+	"  SELECT liaison_message_id(), w, 'reminder.due', e.id, f.id," \
+	"         jsonb_build_object(" \
+	"           'type', 'reminder.due'," \
+	"           'timestamp', " EV_UTC("f.fire_at") "," \
+	"           'data', jsonb_build_object(" \
+	"             'event', " EVENT_JSON "," \
+	"             'occurrence', jsonb_build_object(" \
+	"               'start', f.start_local," \
+	"               'end', f.end_local," \
+	"               'start_utc', " EV_UTC("f.occurrence_start") "," \
+	"               'end_utc', " EV_UTC("f.occurrence_end") ")," \
+	"             'reminder', jsonb_build_object(" \
+	"               'trigger', f.trigger," \
+	"               'fire_at', " EV_UTC("f.fire_at") ")))::text" \
+	"    FROM fired f" \
+	"    JOIN events e ON e.id = f.event_id" \
+	"    JOIN orgs o ON o.id = e.org_id," \
+	"         liaison_event_endpoints(e, 'reminder.due') w" \
+	"   WHERE f.state = 'sent'" \
+	"     AND e.status <> 'cancelled'" \
+	"  RETURNING 1) " \
+	"SELECT (SELECT count(*) FROM fired)," \
+	"       (SELECT count(*) FROM fired WHERE state = 'missed')," \
+	"       (SELECT count(*) FROM msgs)," \
+	"       (SELECT string_agg(event_id || ' ' || trigger || ' ' || " \
+	"                          " EV_UTC("occurrence_end") ", ', ')" \
+	"          FROM fired" \
+	"         WHERE state = 'missed')"
 
 /* When the next reminder or message falls due, in Unix milliseconds. */
 #define SCHED_NEXT_DUE \
-	"SELECT (extract(epoch FROM least((SELECT min(fire_at) FROM reminders " \
-	" WHERE state = 'pending'), (SELECT min(next_attempt_at) FROM webhook_messages " \
-	" WHERE state = 'pending'), (SELECT min(lease_until) FROM webhook_messages " \
-	" WHERE state = 'sending'))) * 1000)::bigint"
+	"SELECT (extract(epoch FROM least(" \
+	"          (SELECT min(fire_at) FROM reminders WHERE state = 'pending')," \
+	"          (SELECT min(next_attempt_at) FROM webhook_messages WHERE state = 'pending')," \
+	"          (SELECT min(lease_until) FROM webhook_messages WHERE state = 'sending')))" \
+	"        * 1000)::bigint"
 
 /* Claims due messages ($2 at most; at most $3 in flight per endpoint over
  * all instances, fewer for rate-limited ones) with a lease ($4 ms). Each
@@ -265,27 +327,51 @@
 	"    FROM m" \
 	"   WHERE m.tried" \
 	"   GROUP BY endpoint_id), " \
-	"x AS (SELECT w.id, e.ok, CASE WHEN e.gone THEN 'the endpoint answered 410 Gone' " \
-	" WHEN NOT e.ok AND w.failing_since <= now() - $11::bigint * interval '1 millisecond' " \
-	" THEN 'every attempt has failed since ' || " EV_UTC("w.failing_since") " END AS reason " \
-	" FROM e JOIN webhook_endpoints w ON w.id = e.endpoint_id WHERE w.enabled " \
-	" AND (e.gone OR e.ok = (w.failing_since IS NOT NULL) OR (NOT e.ok " \
-	" AND w.failing_since <= now() - $11::bigint * interval '1 millisecond'))), " \
-	"ep AS (UPDATE webhook_endpoints w SET failing_since = CASE WHEN x.ok THEN NULL " \
-	" ELSE coalesce(w.failing_since, now()) END, enabled = x.reason IS NULL, " \
-	" disabled_reason = x.reason, disabled_at = CASE WHEN x.reason IS NOT NULL THEN now() END " \
-	" FROM x WHERE w.id = x.id RETURNING w.id, w.org_id, w.url, w.description, w.enabled, " \
-	" w.disabled_reason), " \
-	"d AS (INSERT INTO webhook_messages (id, endpoint_id, type, body) " \
-	" SELECT liaison_message_id(), o.id, 'endpoint.disabled', jsonb_build_object(" \
-	" 'type', 'endpoint.disabled', 'timestamp', " EV_UTC("now()") ", 'data', " \
-	" jsonb_build_object('endpoint', jsonb_build_object('id', ep.id, 'url', ep.url, " \
-	" 'description', ep.description, 'disabled_reason', ep.disabled_reason)))::text " \
-	" FROM ep JOIN webhook_endpoints o ON o.org_id = ep.org_id AND o.id <> ep.id " \
-	" AND o.enabled AND o.deleted_at IS NULL AND 'endpoint.disabled' = ANY (o.types) " \
-	" WHERE NOT ep.enabled RETURNING 1) " \
-	"SELECT (SELECT string_agg(id || ': ' || disabled_reason, '; ') FROM ep WHERE NOT enabled), " \
-	"(SELECT count(*) FROM d)"
+	"x AS (" \
+	"  SELECT w.id, e.ok," \
+	"         CASE WHEN e.gone THEN 'the endpoint answered 410 Gone'" \
+	"              WHEN NOT e.ok" \
+	"                   AND w.failing_since <= now() - $11::bigint * interval '1 millisecond'" \
+	"              THEN 'every attempt has failed since ' || " EV_UTC("w.failing_since") \
+	"         END AS reason" \
+	"    FROM e" \
+	"    JOIN webhook_endpoints w ON w.id = e.endpoint_id" \
+	"   WHERE w.enabled" \
+	"     AND (e.gone" \
+	"          OR e.ok = (w.failing_since IS NOT NULL)" \
+	"          OR (NOT e.ok" \
+	"              AND w.failing_since <= now() - $11::bigint * interval '1 millisecond'))), " \
+	"ep AS (" \
+	"  UPDATE webhook_endpoints w" \
+	"     SET failing_since = CASE WHEN x.ok THEN NULL ELSE coalesce(w.failing_since, now()) END," \
+	"         enabled = x.reason IS NULL," \
+	"         disabled_reason = x.reason," \
+	"         disabled_at = CASE WHEN x.reason IS NOT NULL THEN now() END" \
+	"    FROM x" \
+	"   WHERE w.id = x.id" \
+	"  RETURNING w.id, w.org_id, w.url, w.description, w.enabled, w.disabled_reason), " \
+	"d AS (" \
+	"  INSERT INTO webhook_messages (id, endpoint_id, type, body)" \
+	"  SELECT liaison_message_id(), o.id, 'endpoint.disabled'," \
+	"         jsonb_build_object(" \
+	"           'type', 'endpoint.disabled'," \
+	"           'timestamp', " EV_UTC("now()") "," \
+	"           'data', jsonb_build_object(" \
+	"             'endpoint', jsonb_build_object(" \
+	"               'id', ep.id," \
+	"               'url', ep.url," \
+	"               'description', ep.description," \
+	"               'disabled_reason', ep.disabled_reason)))::text" \
+	"    FROM ep" \
+	"    JOIN webhook_endpoints o ON o.org_id = ep.org_id" \
+	"                            AND o.id <> ep.id" \
+	"                            AND o.enabled" \
+	"                            AND o.deleted_at IS NULL" \
+	"                            AND 'endpoint.disabled' = ANY (o.types)" \
+	"   WHERE NOT ep.enabled" \
+	"  RETURNING 1) " \
+	"SELECT (SELECT string_agg(id || ': ' || disabled_reason, '; ') FROM ep WHERE NOT enabled)," \
+	"       (SELECT count(*) FROM d)"
 
 /* The warmer's pass (warmer.c), WARM_BATCH events at a time in id order
  * after $1: those feeds show whose plain text stored by renderer $2 is

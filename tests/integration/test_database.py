@@ -106,9 +106,12 @@ def test_new_connections_prepare_the_hot_statements(ctx):
     db = ctx.database()
     dbname = db.split("dbname=")[1]
     d = ctx.daemon(db, env={"LIAISON_DB_POOL_SIZE": "3"})
-    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
-           "AND application_name = 'liaisond' AND query LIKE 'SELECT e.id, %%' "
-           "AND query LIKE '%%(SELECT p.uid FROM events p WHERE p.id = e.parent_id), "
+    # White space is the statements' layout (one clause per line): compared
+    # as single spaces.
+    sql = ("SELECT count(*) FROM (SELECT regexp_replace(query, '\\s+', ' ', 'g') AS q "
+           "FROM pg_stat_activity WHERE datname = '%s' "
+           "AND application_name = 'liaisond') a WHERE q LIKE 'SELECT e.id, %%' "
+           "AND q LIKE '%%(SELECT p.uid FROM events p WHERE p.id = e.parent_id), "
            "a.title, a.stage, to_jsonb(a.parties)%%'" % dbname)
     try:
         harness.wait_for(lambda: ctx.cluster.psql(sql).strip() == "6", 10,
