@@ -126,7 +126,8 @@ install: $(BIN)
 		systemd/liaisond.service.in \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/liaisond.service
 	install -m 0644 systemd/liaison.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/liaison.conf
-	install -m 0644 etc/liaisond.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/liaison/
+	install -m 0644 etc/liaisond.conf.example etc/nginx-liaison.conf README.md \
+		$(DESTDIR)$(PREFIX)/share/doc/liaison/
 
 # Coverage-guided fuzzing of the parsers of outside input (clang + libFuzzer,
 # with ASan and UBSan). `make fuzz-run FUZZ_SECONDS=60` runs each target.
