@@ -94,9 +94,9 @@ deps:
 
 # The test command: installs what the tests need, builds, runs every test.
 # TESTS=pattern runs only the tests whose name contains pattern.
-check: layers
+check:
 	@scripts/deps.sh check
-	@$(MAKE) --no-print-directory all unit-bins
+	@$(MAKE) --no-print-directory layers all unit-bins
 	$(PYTHON) tests/run.py --build $(BUILD) $(if $(TESTS),-k $(TESTS))
 
 asan:
@@ -127,7 +127,8 @@ install: $(BIN)
 		systemd/liaisond.service.in \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/liaisond.service
 	install -m 0644 systemd/liaison.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/liaison.conf
-	install -m 0644 etc/liaisond.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/liaison/
+	install -m 0644 etc/liaisond.conf.example etc/nginx-liaison.conf README.md \
+		$(DESTDIR)$(PREFIX)/share/doc/liaison/
 
 # Coverage-guided fuzzing of the parsers of outside input (clang + libFuzzer,
 # with ASan and UBSan). `make fuzz-run FUZZ_SECONDS=60` runs each target.

@@ -1,0 +1,165 @@
+#!/bin/sh
+# A mixed load (issue 19): CLIENTS clients on two liaisond instances that
+# share one database, about 5,000 events in three orgs (a tenth of them
+# weekly series), for SECONDS: 30 % creates, 25 % patches, cancels and
+# restores, 24 % conditional feed fetches (If-None-Match), 10 % one-year
+# /v1/occurrences?limit=200, 11 % reads by id. Prints each route's p50 and
+# p99 alone (one client, a few seconds each) and under the mix, and the
+# errors; a route whose writes queue behind renders and expansions on the
+# same loops shows it in the mix's p99.
+#   tests/bench/mixed.sh BIN [SECONDS] [CLIENTS]
+set -eu
+BIN=$(realpath "$1")
+SECS=${2:-60}
+CLIENTS=${3:-8}
+. "$(dirname "$0")/lib.sh"
+
+bench_cluster
+bench_org
+"$BIN" --database "$DB" migrate >/dev/null
+for slug in busan-city cabc; do
+	"$BIN" --database "$DB" org create "$slug" --name "$slug" --timezone Asia/Seoul >/dev/null
+done
+TOKENS="$TOKEN $("$BIN" --database "$DB" key create busan-city --role admin) $("$BIN" --database "$DB" key create cabc --role admin)"
+psql_b() { "$PGBIN/psql" -X -q -tA -d "$DB" "$@"; }
+psql_b -c "INSERT INTO events (org_id, uid, kind, title, location, timezone, start_local, end_local,
+    start_utc, end_utc, last_end_utc, rrule, partners)
+  SELECT o.id, 'mixed-' || g || '@bench', (ARRAY['visit','meeting','festival','deadline'])[1 + g % 4],
+    'Mixed load item ' || g, 'Room ' || (g % 40), o.timezone, s, s + interval '1 hour',
+    s AT TIME ZONE o.timezone, (s + interval '1 hour') AT TIME ZONE o.timezone,
+    CASE WHEN g % 10 = 0 THEN (s + interval '51 weeks 1 hour') AT TIME ZONE o.timezone
+         ELSE (s + interval '1 hour') AT TIME ZONE o.timezone END,
+    CASE WHEN g % 10 = 0 THEN 'FREQ=WEEKLY;COUNT=52' END,
+    CASE WHEN g % 3 = 0 THEN ARRAY['busan-city'] ELSE '{}' END
+  FROM orgs o, (SELECT g, date_trunc('hour', now()) + (g % 360) * interval '1 day'
+                                                     + (g % 9) * interval '1 hour' AS s
+                  FROM generate_series(1, 5000) g) x
+  WHERE o.slug = (ARRAY['hcmc-dost','busan-city','cabc'])[1 + x.g % 3]"
+bench_daemon --threads 2
+PORT1=$PORT
+PID1=$DAEMON_PID
+bench_daemon --threads 2
+PORT2=$PORT
+trap 'kill $PID1 2>/dev/null; bench_cleanup' EXIT INT TERM
+
+/usr/bin/python3 - "$PORT1" "$PORT2" "$SECS" "$CLIENTS" $TOKENS <<'PY'
+import http.client, json, random, sys, threading, time
+
+ports = [int(sys.argv[1]), int(sys.argv[2])]
+secs, clients, tokens = float(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+rnd = random.Random(7)
+
+
+def req(port, method, path, token=None, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        body = json.dumps(body)
+        h["Content-Type"] = "application/json"
+    t0 = time.monotonic()
+    try:
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        return r.status, time.monotonic() - t0, data, r.getheader("ETag")
+    except OSError:
+        return None, time.monotonic() - t0, b"", None
+    finally:
+        c.close()
+
+
+feeds = []
+for t in tokens:
+    s, _, data, _ = req(ports[0], "POST", "/v1/feeds", t, {"name": "mixed"})
+    feeds.append(json.loads(data)["url"].split("/feeds/")[1])
+ids = {t: [] for t in tokens}
+for t, slug in zip(tokens, ["hcmc-dost", "busan-city", "cabc"]):
+    s, _, data, _ = req(ports[0], "GET", f"/v1/events?org={slug}&limit=500", t)
+    ids[t] = [e["id"] for e in json.loads(data)["items"]]
+lock = threading.Lock()
+day = lambda n: time.strftime("%Y-%m-%d", time.gmtime(time.time() + n * 86400))  # noqa
+
+
+def op(kind, port, token, feed, etags):
+    if kind == "create":
+        n = rnd.randrange(1, 300)
+        s, dt, data, _ = req(port, "POST", "/v1/events", token, {
+            "kind": "meeting", "title": f"Mixed create {n}", "location": f"Room {n % 40}",
+            "start": f"{day(n)}T10:00:00", "end": f"{day(n)}T11:00:00"})
+        if s == 201:
+            with lock:
+                ids[token].append(json.loads(data)["id"])
+        return "write", s if s != 201 else None, dt
+    if kind == "patch":
+        with lock:
+            i = rnd.choice(ids[token])
+        body = rnd.choice([{"title": f"Renamed {rnd.randrange(10**6)}"},
+                           {"status": "cancelled"}, {"status": "confirmed"}])
+        s, dt, _, _ = req(port, "PATCH", f"/v1/events/{i}", token, body)
+        return "write", s if s != 200 else None, dt
+    if kind == "feed":
+        s, dt, _, tag = req(port, "GET", f"/feeds/{feed}",
+                            headers={"If-None-Match": etags.get(feed, '"none"')})
+        if tag:
+            etags[feed] = tag
+        return "feed", s if s not in (200, 304) else None, dt
+    if kind == "occurrences":
+        s, dt, _, _ = req(port, "GET", f"/v1/occurrences?from={day(0)}&to={day(365)}&limit=200",
+                          token)
+        return "occurrences", s if s != 200 else None, dt
+    with lock:
+        i = rnd.choice(ids[token])
+    s, dt, _, _ = req(port, "GET", f"/v1/events/{i}", token)
+    return "read", s if s != 200 else None, dt
+
+
+WEIGHTS = [("create", 30), ("patch", 25), ("feed", 24), ("occurrences", 10), ("read", 11)]
+KINDS = [k for k, w in WEIGHTS for _ in range(w)]
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else float("nan")
+
+
+def run(seconds, n, kinds):
+    out, errors = {}, {}
+    stop = time.monotonic() + seconds
+
+    def client(c):
+        etags = {}
+        token, feed, port = tokens[c % 3], feeds[c % 3], ports[c % 2]
+        while time.monotonic() < stop:
+            route, bad, dt = op(rnd.choice(kinds), port, token, feed, etags)
+            with lock:
+                out.setdefault(route, []).append(dt)
+                if bad is not None or dt < 0:
+                    errors.setdefault(route, {})
+                    errors[route][bad] = errors[route].get(bad, 0) + 1
+
+    ts = [threading.Thread(target=client, args=(c,)) for c in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out, errors
+
+
+alone = {}
+for kind in ["create", "patch", "feed", "occurrences", "read"]:
+    out, _ = run(3, 1, [kind])
+    for route, xs in out.items():
+        alone.setdefault(route, []).extend(xs)
+mixed, errors = run(secs, clients, KINDS)
+print(f"mixed: {clients} clients on 2 instances, {secs:.0f} s, 3 orgs, 5,000 events "
+      f"(30 % creates, 25 % patches/cancels/restores, 24 % conditional feeds, "
+      f"10 % one-year occurrences, 11 % reads)")
+print(f"  {'route':12} {'alone p50':>10} {'alone p99':>10} {'mixed p50':>10} {'mixed p99':>10} "
+      f"{'requests':>9}  errors")
+for route in ["write", "feed", "occurrences", "read"]:
+    a, m = alone.get(route, []), mixed.get(route, [])
+    print(f"  {route:12} {pct(a, .5):9.1f}ms {pct(a, .99):9.1f}ms {pct(m, .5):9.1f}ms "
+          f"{pct(m, .99):9.1f}ms {len(m):9d}  {errors.get(route, {}) or 0}")
+PY
