@@ -1,5 +1,17 @@
--- 015_feed_mode.sql: feeds that name orgs by name.
+-- 015_feed_mode.sql: free/busy feeds, and feeds that name orgs by name.
 --
+-- A feed is "events" (VEVENTs, as before) or "freebusy": one VFREEBUSY
+-- with busy periods only. The mode is fixed at creation: a URL handed to a
+-- partner as "busy time only" must never start to carry titles. A free/busy
+-- feed has no alarms, and a window that ends (at most 366 days in all),
+-- since every occurrence in it is expanded when it is rendered.
+ALTER TABLE feeds ADD COLUMN mode text NOT NULL DEFAULT 'events'
+    CHECK (mode IN ('events', 'freebusy'));
+ALTER TABLE feeds ADD CONSTRAINT feeds_freebusy_alarms
+    CHECK (mode = 'events' OR NOT alarms);
+ALTER TABLE feeds ADD CONSTRAINT feeds_freebusy_window
+    CHECK (mode = 'events' OR (future_days IS NOT NULL AND past_days + future_days <= 366));
+
 -- Feeds name orgs (the owner, the partners, an agreement's parties) by
 -- their names, so a rendered VEVENT depends on those names too. named_at
 -- is when an org's slug or name last changed: the DTSTAMP of the VEVENTs
