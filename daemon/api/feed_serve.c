@@ -9,10 +9,12 @@
  * asks which events the feed shows and their stamps, takes the VEVENTs it
  * can from the shared cache (core/vevents.c), then from those stored in
  * the database (brought along with the list while the cache holds little),
- * and renders only the rest. */
+ * and renders only the rest. A free/busy feed is rendered by
+ * feed_freebusy.c, which ends its fetch through feed_fetch.h. */
 #include "api/feeds.h"
 
 #include "api/feed_cache.h"
+#include "api/feed_fetch.h"
 #include "api/feeds_sql.h"
 #include "api/filters.h"
 #include "clock.h"
@@ -128,6 +130,49 @@ static void ff_fail(struct feedfetch *ff, const PGresult *res)
 		ff_end(ff, FF_STALE, NULL);
 }
 
+/* The content changed now: this second, or, if the last change took it
+ * already, the next one. */
+static void ff_changed_now(struct feedfetch *ff)
+{
+	int64_t now = (int64_t)time(NULL);
+	ff->changed = ff->digest[0] && ff->changed >= now ? ff->changed + 1 : now;
+}
+
+/* ---- for the renderers of other modes (feed_fetch.h) ---------------------- */
+
+struct dbpool *feedfetch_db(const struct feedfetch *ff)
+{
+	return ff->r->cx->db;
+}
+
+const char *feedfetch_digest(const struct feedfetch *ff)
+{
+	return ff->digest;
+}
+
+int64_t feedfetch_changed(const struct feedfetch *ff)
+{
+	return ff->changed;
+}
+
+void feedfetch_set_changed(struct feedfetch *ff, int64_t changed)
+{
+	if (changed)
+		ff->changed = changed;
+	else
+		ff_changed_now(ff);
+}
+
+void feedfetch_query_failed(struct feedfetch *ff, const PGresult *res)
+{
+	ff_fail(ff, res);
+}
+
+void feedfetch_failed(struct feedfetch *ff, const char *why)
+{
+	ff_end(ff, FF_FAILED, why);
+}
+
 static int ff_wait(struct feedfetch *ff, struct req *r)
 {
 	if (ff->nwaiters == ff->capwaiters) {
@@ -208,7 +253,6 @@ static void feed_state_write(struct feedfetch *ff, const char *digest, size_t le
 
 static void feed_rendered(struct feedfetch *ff)
 {
-	struct req *r = ff->r;
 	log_debug("feed %.8s: %d events, %d from memory, %d stored, %d rendered; stored texts %s",
 	          ff->hash, ff->n, ff->nmemory, ff->nstored, ff->nrendered,
 	          ff->with_texts     ? "came with the list"
@@ -232,17 +276,22 @@ static void feed_rendered(struct feedfetch *ff)
 	 * content it does not have. Beyond now, Last-Modified says now until
 	 * the clock catches up, and the client revalidates once more. */
 	if (strcmp(digest, ff->digest) != 0) {
-		int64_t now = (int64_t)time(NULL);
-		ff->changed = ff->digest[0] && ff->changed >= now ? ff->changed + 1 : now;
+		ff_changed_now(ff);
 		feed_state_write(ff, digest, len);
 	}
+	feedfetch_keep(ff, ics, len, digest);
+}
+
+void feedfetch_keep(struct feedfetch *ff, char *body, size_t len, const char *digest)
+{
+	struct req *r = ff->r;
 	metrics_feed_size(ff->feed_id, len);
 	struct feed_entry *e = feed_entry_for(r->cx->feeds, ff->hash);
 	feed_entry_clear(e);
 	memcpy(e->hash, ff->hash, sizeof(e->hash));
 	e->generation = ff->generation;
 	e->rendered_ms = now_monotonic_ms();
-	e->body = ics;
+	e->body = body;
 	e->len = len;
 	e->changed = ff->changed;
 	/* A strong ETag per content coding. */
@@ -530,14 +579,7 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	if (future)
 		evbuffer_add_printf(sql, SQL_FEED_AHEAD("x"), future);
 	evbuffer_add_printf(sql, "))");
-	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
-		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
-		if (json_array_size(vals)) {
-			char *text = json_dumps(vals, JSON_COMPACT);
-			filters_sql_condition(sql, filter_json_keys[i].param, listq_param(q, text));
-			free(text);
-		}
-	}
+	filters_feed_sql(sql, q, filter);
 	evbuffer_add_printf(sql, SQL_FEED_EVENTS_ORDERED);
 	/* The texts as rows of their own, "= ANY" for the reason
 	 * vevents_load_sql gives. */
@@ -578,7 +620,10 @@ static void on_feed_found(PGresult *res, void *arg)
 	ff->future_days = PQgetisnull(res, 0, 8) ? 0 : atoi(PQgetvalue(res, 0, 8));
 	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, 9));
 	ff->changed = strtoll(PQgetvalue(res, 0, 10), NULL, 10);
-	fetch_events(ff, res);
+	if (!strcmp(PQgetvalue(res, 0, FEED_COL_MODE), "freebusy"))
+		feed_freebusy_fetch(ff, res);
+	else
+		fetch_events(ff, res);
 }
 
 /* The feed, its window, and what it rendered to last (feed_state). */

@@ -282,6 +282,87 @@ void filters_apply(struct req *r, struct listq *q, const char *const *extra, jso
 	limit_param(r, q, errors);
 }
 
+/* Members only feeds' filters have (not lists, not webhooks), whose
+ * names are never listing parameters: each its condition before and after
+ * its parameter, a JSON array of text. One line a member. */
+static const struct {
+	const char *member, *before, *after;
+} feed_members[] = {
+    /* a venue: places compare as conflicts compare them (sql/010) */
+    {"locations",
+     "liaison_place(e.location) = ANY(ARRAY(SELECT liaison_place(jsonb_array_elements_text(",
+     "::jsonb))))"},
+};
+
+static int feed_member(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_LEN(feed_members); i++)
+		if (!strcmp(key, feed_members[i].member))
+			return (int)i;
+	return -1;
+}
+
+json_t *filters_check_feed_json(json_t *filter, json_t *errors)
+{
+	if (!json_is_object(filter))
+		return filters_check_json(filter, errors);
+	json_t *shared = json_copy(filter);
+	const char *key;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(shared, tmp, key, v)
+	{
+		if (feed_member(key) < 0)
+			continue;
+		char field[96];
+		snprintf(field, sizeof(field), "filter.%s", key);
+		size_t i;
+		json_t *x;
+		if (!json_is_array(v) || json_array_size(v) > 50)
+			jv_error(errors, field, "must be an array of at most 50 values");
+		else
+			json_array_foreach(v, i, x)
+			{
+				if (json_is_string(x) && valid_text(json_string_value(x), 200, 0))
+					continue;
+				snprintf(field, sizeof(field), "filter.%s[%zu]", key, i);
+				jv_error(errors, field, "must be 1-200 bytes of text");
+			}
+		json_object_del(shared, key);
+	}
+	json_t *checked = filters_check_json(shared, errors);
+	json_decref(shared);
+	json_decref(checked);
+	return json_incref(filter);
+}
+
+/* The parameter of filter member key, or 0 when it has no values. */
+static int member_param(struct listq *q, json_t *filter, const char *key)
+{
+	json_t *v = json_object_get(filter, key);
+	if (!json_array_size(v))
+		return 0;
+	char *text = json_dumps(v, JSON_COMPACT);
+	int n = text ? listq_param(q, text) : -1;
+	free(text);
+	return n;
+}
+
+void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter)
+{
+	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
+		int n = member_param(q, filter, filter_json_keys[i].member);
+		if (n)
+			filters_sql_condition(sql, filter_json_keys[i].param, n);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(feed_members); i++) {
+		int n = member_param(q, filter, feed_members[i].member);
+		if (n)
+			evbuffer_add_printf(sql, " AND %s$%d%s", feed_members[i].before, n,
+			                    feed_members[i].after);
+	}
+}
+
 /* filter member -> the listing parameter with the same meaning */
 const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS] = {
     {"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},

@@ -58,6 +58,12 @@ extern const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS];
  * errors as filter.kinds[2]; returns a new reference, or NULL if not an
  * object. */
 json_t *filters_check_json(json_t *filter, json_t *errors) WUR;
+/* A feed's filter: the members above and those only feeds have
+ * ("locations": a venue, compared as conflicts compare places). Checked
+ * into errors as filters_check_json does; its conditions, with their
+ * parameters added to q, appended to sql. */
+json_t *filters_check_feed_json(json_t *filter, json_t *errors) WUR;
+void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter);
 /* A CTE "missing" whose k names the first filter member (orgs, partners)
  * that lists an org slug that does not exist; param is the filter's $n. */
 #define FILTER_MISSING_ORGS(param)                                                                 \

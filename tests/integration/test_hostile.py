@@ -101,6 +101,15 @@ CASES = [
     ("patch stale", "PATCH", "/v1/events/{id}", {"title": "x"}, {"If-Match": '"999"'}, 412, None),
     ("patch bad start", "PATCH", "/v1/events/{id}", {"start": "soon"}, {}, 422, "start"),
     ("org slug sql", "POST", "/v1/orgs", {"slug": "x'; DROP TABLE orgs; --", "name": "x"}, {}, 422, "slug"),
+    ("feed mode", "POST", "/v1/feeds", {"name": "x", "mode": "busy"}, {}, 422, "mode"),
+    ("feed mode object", "POST", "/v1/feeds", {"name": "x", "mode": {"$ne": 1}}, {}, 422, "mode"),
+    ("free/busy alarms", "POST", "/v1/feeds", {"name": "x", "mode": "freebusy", "alarms": True}, {}, 422, "alarms"),
+    ("free/busy open end", "POST", "/v1/feeds", {"name": "x", "mode": "freebusy", "future_days": None}, {}, 422, "future_days"),
+    ("free/busy long", "POST", "/v1/feeds", {"name": "x", "mode": "freebusy", "future_days": 3660}, {}, 422, "future_days"),
+    ("feed locations text", "POST", "/v1/feeds", {"name": "x", "filter": {"locations": "Room 1"}}, {}, 422, "filter.locations"),
+    ("feed location control", "POST", "/v1/feeds", {"name": "x", "filter": {"locations": ["a\x07b"]}}, {}, 422, "filter.locations[0]"),
+    ("feed locations many", "POST", "/v1/feeds", {"name": "x", "filter": {"locations": ["a"] * 51}}, {}, 422, "filter.locations"),
+    ("webhook locations", "POST", "/v1/webhooks", {"url": "https://example.org/h", "types": ["event.created"], "filter": {"locations": ["Room 1"]}}, {}, 422, "filter.locations"),
 ]
 
 
@@ -108,7 +117,8 @@ def snapshot(ctx, db):
     return ctx.cluster.psql(
         "SELECT (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM events), "
         "(SELECT count(*) FROM orgs), (SELECT count(*) FROM api_keys), "
-        "(SELECT count(*) FROM idempotency_keys)", db.split("dbname=")[1])
+        "(SELECT count(*) FROM idempotency_keys), (SELECT count(*) FROM feeds), "
+        "(SELECT count(*) FROM webhook_endpoints)", db.split("dbname=")[1])
 
 
 def test_hostile_table(ctx):
