@@ -534,7 +534,8 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
 		if (json_array_size(vals)) {
 			char *text = json_dumps(vals, JSON_COMPACT);
-			filters_sql_condition(sql, filter_json_keys[i].param, listq_param(q, text));
+			filters_sql_condition(sql, filter_json_keys[i].param, listq_param(q, text),
+			                      me);
 			free(text);
 		}
 	}

@@ -16,6 +16,7 @@
 #include "api/ops.h"
 #include "api/orgs.h"
 #include "api/reminders.h"
+#include "api/visits.h"
 #include "api/webhooks.h"
 #include "core/vevents.h"
 #include "http/auth.h"
@@ -63,6 +64,17 @@ static const struct route routes[] = {
 	{POST,   "/v1/agreements",               agreements_create,        EDITOR},
 	{GET,    "/v1/agreements/{id}",          agreements_get,           VIEWER},
 	{PATCH,  "/v1/agreements/{id}",          agreements_patch,         EDITOR},
+	/* visits: visits.c (writes, reads), visit_list.c, visits_sql.h; validation
+	 * in visit_check.c, visit_items.c, visit_text.c; the printable
+	 * programme: programme.c */
+	{GET,    "/v1/visits",                   visits_list,              VIEWER},
+	{POST,   "/v1/visits",                   visits_create,            EDITOR},
+	{GET,    "/v1/visits/{id}",              visits_get,               VIEWER},
+	{PATCH,  "/v1/visits/{id}",              visits_patch,             EDITOR},
+	{DELETE, "/v1/visits/{id}",              visits_cancel,            EDITOR},
+	{DELETE, "/v1/visits/{id}/delegates/{delegate_id}",
+	                                         visits_delete_delegate,   EDITOR},
+	{GET,    "/v1/visits/{id}/programme",    visits_programme,         VIEWER},
 	/* feeds: feeds.c (management), feed_serve.c (the feed), feeds_sql.h */
 	{GET,    "/v1/feeds",                    feeds_list,               ADMIN},
 	{POST,   "/v1/feeds",                    feeds_create,             ADMIN},

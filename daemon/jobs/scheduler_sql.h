@@ -7,6 +7,7 @@
 #include "core/agreement_sql.h"
 #include "core/event_sql.h"
 #include "core/remind_row.h"
+#include "core/visit_sql.h"
 #include "core/vevents_sql.h"
 
 /* clang-format off */
@@ -171,7 +172,8 @@
 /* Claims due messages ($2 at most; at most $3 in flight per endpoint over
  * all instances, fewer for rate-limited ones) with a lease ($4 ms). Each
  * claim asks again whether the endpoint may be told about the message's
- * event or agreement (011: its org may see it, its filter passes it), in
+ * event, agreement or visit (011, 013: its org may see it, its filter
+ * passes it; a visit's delegates only to orgs party to it), in
  * the statement that builds the body of a change notification when it is
  * first claimed, so the decision and the body come from one snapshot. A
  * message that no longer passes is cancelled, never sent. The question
@@ -236,6 +238,12 @@
 	"                           AND ((a.updated_at <= m.created_at" \
 	"                                 AND w.updated_at <= m.created_at)" \
 	"                                OR liaison_endpoint_sees_agreement(w, a)))" \
+	"              WHEN m.visit_id IS NOT NULL THEN" \
+	"                EXISTS (SELECT 1 FROM visits v" \
+	"                         WHERE v.id = m.visit_id" \
+	"                           AND ((v.updated_at <= m.created_at" \
+	"                                 AND w.updated_at <= m.created_at)" \
+	"                                OR liaison_endpoint_sees_visit(w, v)))" \
 	"              ELSE true END AS ok" \
 	"    FROM pick" \
 	"    JOIN webhook_messages m ON m.id = pick.id" \
@@ -270,6 +278,16 @@
 	"               FROM agreements a" \
 	"               JOIN orgs o ON o.id = a.org_id" \
 	"              WHERE a.id = m.agreement_id)" \
+	"           WHEN m.visit_id IS NOT NULL THEN (" \
+	"             SELECT jsonb_build_object('type', m.type, 'timestamp', " EV_UTC("m.created_at") "," \
+	"                                       'data', jsonb_build_object('visit', " \
+	"                      " VISIT_JSON("liaison_visit_party(v, (SELECT x.org_id" \
+	"                                                              FROM webhook_endpoints x" \
+	"                                                             WHERE x.id = m.endpoint_id))", \
+	                                    "'{}'::jsonb") "))::text" \
+	"               FROM visits v" \
+	"               JOIN orgs o ON o.id = v.org_id" \
+	"              WHERE v.id = m.visit_id)" \
 	"           END)" \
 	"    FROM chk" \
 	"   WHERE m.id = chk.id" \
