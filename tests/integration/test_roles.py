@@ -5,6 +5,7 @@ import uuid
 from harness import run_cli
 from test_events import VISIT
 from test_agreements import LOI
+from test_visits import SF
 
 ROLES = ["admin", "editor", "viewer"]
 
@@ -29,6 +30,13 @@ ROUTE_OF = {
     "get agreement": ("GET", "/v1/agreements/{id}"),
     "patch agreement": ("PATCH", "/v1/agreements/{id}"),
     "first key": ("POST", "/v1/orgs/{slug}/keys"),
+    "list visits": ("GET", "/v1/visits"),
+    "create visit": ("POST", "/v1/visits"),
+    "get visit": ("GET", "/v1/visits/{id}"),
+    "visit programme": ("GET", "/v1/visits/{id}/programme"),
+    "patch visit": ("PATCH", "/v1/visits/{id}"),
+    "cancel visit": ("DELETE", "/v1/visits/{id}"),
+    "delete delegate": ("DELETE", "/v1/visits/{id}/delegates/{delegate_id}"),
 }
 
 
@@ -46,6 +54,7 @@ def setup(ctx):
             "event": d.request("POST", "/v1/events", token=t, body=dict(VISIT, partners=[])).json()["id"],
             "agreement": d.request("POST", "/v1/agreements", token=t, body=dict(LOI, parties=[])).json()["id"],
             "key": d.request("POST", "/v1/keys", token=t, body={"name": "victim"}).json()["id"],
+            "visit": d.request("POST", "/v1/visits", token=t, body=dict(SF, partners=[])).json()["id"],
         }
     return d, keys, own
 
@@ -67,6 +76,12 @@ def expected(route, org, role, target):
         "create agreement": 201 if writer else 403,
         "patch agreement": 403 if not writer or not mine else 200,
         "first key": 201 if admin and org == "host" else 403,
+        "list visits": 200, "get visit": 200, "visit programme": 200,
+        "create visit": 201 if writer else 403,
+        "patch visit": 403 if not writer or not mine else 200,
+        "cancel visit": 403 if not writer or not mine else 200,
+        # a delegate that is not there: the role and the owner are checked first
+        "delete delegate": 403 if not writer or not mine else 404,
     }[route]
 
 
@@ -96,6 +111,14 @@ def test_role_matrix(ctx):
                     "create agreement": ("POST", "/v1/agreements", dict(LOI, parties=[])),
                     "get agreement": ("GET", f"/v1/agreements/{res['agreement']}", None),
                     "patch agreement": ("PATCH", f"/v1/agreements/{res['agreement']}", {"stage": "drafting"}),
+                    "list visits": ("GET", "/v1/visits", None),
+                    "create visit": ("POST", "/v1/visits", dict(SF, partners=[])),
+                    "get visit": ("GET", f"/v1/visits/{res['visit']}", None),
+                    "visit programme": ("GET", f"/v1/visits/{res['visit']}/programme", None),
+                    "patch visit": ("PATCH", f"/v1/visits/{res['visit']}", {"purpose": role}),
+                    "cancel visit": ("DELETE", f"/v1/visits/{res['visit']}", None),
+                    "delete delegate": ("DELETE", f"/v1/visits/{res['visit']}/delegates/"
+                                        f"{uuid.uuid4()}", None),
                 }
                 for name, (method, path, body) in calls.items():
                     want = expected(name, org, role, target)
