@@ -11,8 +11,14 @@
 -- deleting a delegate deletes the person everywhere. Who may see them is
 -- one rule, liaison_visit_party: the owner org and the partners.
 --
--- Nothing here changes a row that exists: events and messages get a
--- column that is NULL for them, and the functions of 007 and 011 are
+-- Titles may be given in several languages ({"vi": ..., "en": ...}): a
+-- visit's events keep the map in events.titles, and title, the text in
+-- the first of the visit's languages that it has, which lists, the API
+-- and feeds without a language show. A feed may ask for a language
+-- (feeds.language): liaison_title_in picks its text.
+--
+-- Nothing here changes a row that exists: events, feeds and messages get
+-- a column that is NULL for them, and the functions of 007 and 011 are
 -- replaced by versions that answer as before for every event that is not
 -- a visit's.
 
@@ -75,7 +81,6 @@ CREATE TABLE visit_items (
     position     integer NOT NULL,
     kind         text NOT NULL CHECK (kind IN ('meeting', 'site_visit', 'ceremony', 'meal',
                                                'transfer', 'press', 'free_time', 'other')),
-    titles       jsonb CHECK (titles IS NULL OR jsonb_typeof(titles) = 'object'),
     address      text CHECK (length(address) <= 500),
     notes        text CHECK (length(notes) <= 2000),
     people       uuid[] NOT NULL DEFAULT '{}',
@@ -87,10 +92,51 @@ CREATE TABLE visit_items (
 CREATE INDEX visit_items_visit ON visit_items (visit_id);
 
 ALTER TABLE events ADD COLUMN visit_id uuid REFERENCES visits (id);
+ALTER TABLE events ADD COLUMN titles jsonb
+    CHECK (titles IS NULL OR jsonb_typeof(titles) = 'object');
 CREATE INDEX events_visit ON events (visit_id) WHERE visit_id IS NOT NULL;
 
 ALTER TABLE webhook_messages ADD COLUMN visit_id uuid REFERENCES visits (id);
 CREATE INDEX webhook_messages_visit ON webhook_messages (visit_id) WHERE visit_id IS NOT NULL;
+
+ALTER TABLE feeds ADD COLUMN language text
+    CHECK (length(language) <= 35 AND language ~ '^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$');
+
+-- The text of titles (a map of language tags) for language lang, by
+-- RFC 4647 lookup (zh-Hant-TW, then zh-Hant, then zh; tags compare
+-- without case); else fallback (the event's title: the text in the first
+-- of the visit's languages that titles has); else English; else the text
+-- of the first tag in order.
+CREATE FUNCTION liaison_title_in(titles jsonb, lang text, fallback text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    WITH RECURSIVE tag(t, n) AS (
+        SELECT lower(lang), 0
+         WHERE lang IS NOT NULL
+        UNION ALL
+        SELECT regexp_replace(t, '(-[a-z0-9])?-[a-z0-9]+$', ''), n + 1
+          FROM tag
+         WHERE t LIKE '%-%'
+    )
+    SELECT coalesce(
+        (SELECT x.value
+           FROM tag
+           JOIN jsonb_each_text(titles) x ON lower(x.key) = tag.t
+          ORDER BY tag.n
+          LIMIT 1),
+        fallback,
+        titles ->> 'en',
+        (SELECT x.value FROM jsonb_each_text(titles) x ORDER BY x.key LIMIT 1))
+$$;
+
+-- What a VEVENT rendered for a feed in language lang adds to its stamp
+-- (vevents_sql.h): '' when its title there is the event's title (the
+-- same text as every feed's), else '@' (a text of that language's).
+CREATE FUNCTION liaison_title_stamp(titles jsonb, lang text, title text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN titles IS NULL OR lang IS NULL THEN ''
+                WHEN liaison_title_in(titles, lang, title) = title THEN ''
+                ELSE '@' END
+$$;
 
 -- Feeds filtered by people depend on who an item names, which changes
 -- without its event's row: every instance hears of it (006).

@@ -72,8 +72,8 @@ static void on_feed_written(PGresult *res, void *arg)
 	free(op);
 }
 
-static const char *const feed_fields[] = {"name",      "filter",      "alarms",
-                                          "past_days", "future_days", NULL};
+static const char *const feed_fields[] = {"name",        "filter",   "alarms", "past_days",
+                                          "future_days", "language", NULL};
 static const char *const feed_ignored[] = {"id",         "created_at",  "url",
                                            "size_bytes", "events",      "warnings",
                                            "changed_at", "rendered_at", NULL};
@@ -102,6 +102,24 @@ static int window_days(json_t *body, char past[16], char future[16], json_t *err
 	return 1;
 }
 
+/* language: a language tag (titles given in several languages show in
+ * it), or null for none. Returns 1 when given (its text in out, "" for
+ * null), 0 when absent. */
+static int feed_language(json_t *body, char out[36], json_t *errors)
+{
+	json_t *v = json_object_get(body, "language");
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	const char *s = json_string_value(v);
+	if (s && valid_lang_tag(s))
+		snprintf(out, 36, "%s", s);
+	else if (!json_is_null(v))
+		jv_error(errors, "language",
+		         "must be a language tag such as vi, en or ko, or null");
+	return 1;
+}
+
 void feeds_create(struct req *r)
 {
 	json_t *body = req_json_body(r, 0);
@@ -114,8 +132,9 @@ void feeds_create(struct req *r)
 	if (alarms && !json_is_boolean(alarms) && !json_is_null(alarms))
 		jv_error(errors, "alarms", "must be true or false");
 	json_t *filter = filters_check_json(json_object_get(body, "filter"), errors);
-	char past[16], future[16];
+	char past[16], future[16], lang[36];
 	int has_future = window_days(body, past, future, errors);
+	feed_language(body, lang, errors);
 	if (json_array_size(errors)) {
 		json_decref(filter);
 		json_decref(body);
@@ -140,10 +159,11 @@ void feeds_create(struct req *r)
 	                   ftext ? ftext : "{}",
 	                   json_is_true(alarms) ? "true" : "false",
 	                   past[0] ? past : "365",
-	                   has_future > 0 ? future : NULL};
+	                   has_future > 0 ? future : NULL,
+	                   lang[0] ? lang : NULL};
 	op->r = r;
 	op->status = 201;
-	if (dbpool_query(r->cx->db, SQL_FEED_CREATE, 7, p, on_feed_written, op) != 0) {
+	if (dbpool_query(r->cx->db, SQL_FEED_CREATE, 8, p, on_feed_written, op) != 0) {
 		free(op);
 		reply_unavailable(r);
 	}
@@ -243,8 +263,9 @@ void feeds_patch(struct req *r)
 		jv_error(errors, "alarms", "must be true or false");
 	json_t *f = json_object_get(body, "filter");
 	json_t *filter = f ? filters_check_json(f, errors) : NULL;
-	char past[16], future[16];
+	char past[16], future[16], lang[36];
 	int has_future = window_days(body, past, future, errors);
+	int has_lang = feed_language(body, lang, errors);
 	if (json_is_null(json_object_get(body, "past_days")))
 		jv_error(errors, "past_days", "must be a whole number of days from 0 to 3660");
 	if (json_array_size(errors)) {
@@ -266,8 +287,10 @@ void feeds_patch(struct req *r)
 	                   past[0] ? "true" : "false",
 	                   past[0] ? past : NULL,
 	                   has_future >= 0 ? "true" : "false",
-	                   has_future > 0 ? future : NULL};
-	if (dbpool_query(r->cx->db, SQL_FEED_PATCH, 12, p, on_feed_one, r) != 0)
+	                   has_future > 0 ? future : NULL,
+	                   has_lang ? "true" : "false",
+	                   lang[0] ? lang : NULL};
+	if (dbpool_query(r->cx->db, SQL_FEED_PATCH, 14, p, on_feed_one, r) != 0)
 		reply_unavailable(r);
 	free(ftext);
 	json_decref(filter);

@@ -95,18 +95,18 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"INSERT INTO events (id, org_id, uid, kind, title, description, location, city, country," \
 	"                    timezone, all_day, start_local, end_local, start_utc, end_utc," \
 	"                    last_end_utc, status, visibility, partners, parent_id, reminders," \
-	"                    visit_id)" \
+	"                    visit_id, titles)" \
 	"SELECT x.eid, $1::uuid, x.eid::text || '@liaison', x.ev_kind, x.title, x.description," \
 	"       x.location, vin.city, vin.country, vin.timezone, false, x.start_local," \
 	"       x.end_local, to_timestamp(x.start_utc), to_timestamp(x.end_utc)," \
 	"       to_timestamp(x.end_utc), vin.ev_status, vin.visibility, ps.partners, v.id," \
-	"       ARRAY(SELECT jsonb_array_elements_text(x.reminders)), v.id" \
+	"       ARRAY(SELECT jsonb_array_elements_text(x.reminders)), v.id, x.titles" \
 	"  FROM v, vin, ps, iin x" \
 	" WHERE x.id IS NULL"
 #define VISIT_INSERT_ITEMS \
-	"INSERT INTO visit_items (id, visit_id, event_id, position, kind, titles, address, notes," \
-	"                         people, interpreter)" \
-	"SELECT x.iid, v.id, x.eid, x.n, x.kind, x.titles, x.address, x.notes, " \
+	"INSERT INTO visit_items (id, visit_id, event_id, position, kind, address, notes, people," \
+	"                         interpreter)" \
+	"SELECT x.iid, v.id, x.eid, x.n, x.kind, x.address, x.notes, " \
 	        VISIT_ITEM_PEOPLE ", " VISIT_ITEM_INTERPRETER \
 	"  FROM v, iin x" \
 	" WHERE x.id IS NULL"
@@ -124,11 +124,12 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"ve AS (" \
 	"  INSERT INTO events (id, org_id, uid, kind, title, description, city, country, timezone," \
 	"                      all_day, start_local, end_local, start_utc, end_utc, last_end_utc," \
-	"                      status, visibility, partners, visit_id)" \
+	"                      status, visibility, partners, visit_id, titles)" \
 	"  SELECT ids.id, $1::uuid, ids.id::text || '@liaison', 'visit', vin.title," \
 	"         vin.description, vin.city, vin.country, vin.timezone, false, vin.arrive," \
 	"         vin.depart, to_timestamp(vin.arrive_utc), to_timestamp(vin.depart_utc)," \
-	"         to_timestamp(vin.depart_utc), vin.ev_status, vin.visibility, ps.partners, ids.id" \
+	"         to_timestamp(vin.depart_utc), vin.ev_status, vin.visibility, ps.partners, ids.id," \
+	"         vin.titles" \
 	"    FROM ids, vin, ps" \
 	"   WHERE (SELECT p FROM missing) IS NULL" \
 	"  RETURNING id), " \
@@ -154,15 +155,16 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	VISIT_WRITTEN
 
 /* Whether a calendar shows the change of event e to the values of
- * (title, description, location, timezone, start, end, reminders,
- * status): SEQUENCE goes up then, as for events. */
+ * (title, titles, description, location, timezone, start, end,
+ * reminders, status): SEQUENCE goes up then, as for events (a feed in
+ * another language shows the titles). */
 #define VISIT_SHOWN(vals) \
-	"CASE WHEN (e.title, e.description, e.location, e.timezone, e.start_local, e.end_local," \
-	"           e.reminders, e.status) IS DISTINCT FROM (" vals ") THEN 1 ELSE 0 END"
+	"CASE WHEN (e.title, e.titles, e.description, e.location, e.timezone, e.start_local," \
+	"           e.end_local, e.reminders, e.status) IS DISTINCT FROM (" vals ") THEN 1 ELSE 0 END"
 
 /* $1 org id, $2 the input (delegates and items that continue stored
- * ones carry their ids, matched in visit_parts.c), $3 the visit, $4 its version as
- * read. Only rows whose values change are written; the visit's version
+ * ones carry their ids, matched in visit_check.c and
+ * visit_items.c), $3 the visit, $4 its version as read. Only rows whose values change are written; the visit's version
  * moves (C writes only a patch that changes something). An item left
  * out is removed: its event cancelled (it keeps who it named, so that
  * the cancellation reaches their schedules); removed items' events keep
@@ -171,7 +173,7 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
  * visit's webhook messages and idempotent answers that may name them
  * (they are built again from the visit as it is, if ever needed). */
 #define VISIT_ITEM_VALUES \
-	"x.title, x.description, x.location, vin.timezone, x.start_local, x.end_local," \
+	"x.title, x.titles, x.description, x.location, vin.timezone, x.start_local, x.end_local," \
 	" ARRAY(SELECT jsonb_array_elements_text(x.reminders)), vin.ev_status"
 #define SQL_VISIT_UPDATE \
 	"WITH " VISIT_MISSING ", " VISIT_IN ", " VISIT_PARTNERS ", " \
@@ -191,23 +193,24 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"  RETURNING g.id), " \
 	"ve AS (" \
 	"  UPDATE events e" \
-	"     SET title = vin.title, description = vin.description, city = vin.city," \
+	"     SET title = vin.title, titles = vin.titles, description = vin.description," \
+	"         city = vin.city," \
 	"         country = vin.country, timezone = vin.timezone, start_local = vin.arrive," \
 	"         end_local = vin.depart, start_utc = to_timestamp(vin.arrive_utc)," \
 	"         end_utc = to_timestamp(vin.depart_utc)," \
 	"         last_end_utc = to_timestamp(vin.depart_utc), status = vin.ev_status," \
 	"         visibility = vin.visibility, partners = ps.partners," \
-	"         sequence = e.sequence + " VISIT_SHOWN("vin.title, vin.description, NULL::text," \
+	"         sequence = e.sequence + " VISIT_SHOWN("vin.title, vin.titles, vin.description, NULL::text," \
 	"                                   vin.timezone, vin.arrive, vin.depart, '{}'::text[]," \
 	"                                   vin.ev_status") "," \
 	"         version = e.version + 1, updated_at = now()" \
 	"    FROM v, vin, ps" \
 	"   WHERE e.id = v.id" \
-	"     AND (e.title, e.description, e.city, e.country, e.timezone, e.start_local," \
+	"     AND (e.title, e.titles, e.description, e.city, e.country, e.timezone, e.start_local," \
 	"          e.end_local, e.status, e.visibility, e.partners)" \
 	"         IS DISTINCT FROM" \
-	"         (vin.title, vin.description, vin.city, vin.country, vin.timezone, vin.arrive," \
-	"          vin.depart, vin.ev_status, vin.visibility, ps.partners)), " \
+	"         (vin.title, vin.titles, vin.description, vin.city, vin.country, vin.timezone," \
+	"          vin.arrive, vin.depart, vin.ev_status, vin.visibility, ps.partners)), " \
 	VISIT_DELEGATES_IN ", " \
 	"dk AS (" \
 	"  UPDATE visit_delegates d" \
@@ -229,7 +232,7 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	VISIT_ITEMS_IN ", " \
 	"ik AS (" \
 	"  UPDATE events e" \
-	"     SET kind = x.ev_kind, title = x.title, description = x.description," \
+	"     SET kind = x.ev_kind, title = x.title, titles = x.titles, description = x.description," \
 	"         location = x.location, city = vin.city, country = vin.country," \
 	"         timezone = vin.timezone, start_local = x.start_local, end_local = x.end_local," \
 	"         start_utc = to_timestamp(x.start_utc), end_utc = to_timestamp(x.end_utc)," \
@@ -242,11 +245,11 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"   WHERE x.id IS NOT NULL" \
 	"     AND e.id = x.eid" \
 	"     AND e.visit_id = v.id" \
-	"     AND (e.kind, e.title, e.description, e.location, e.city, e.country, e.timezone," \
-	"          e.start_local, e.end_local, e.start_utc, e.end_utc, e.reminders, e.status," \
-	"          e.visibility, e.partners)" \
+	"     AND (e.kind, e.title, e.titles, e.description, e.location, e.city, e.country," \
+	"          e.timezone, e.start_local, e.end_local, e.start_utc, e.end_utc, e.reminders," \
+	"          e.status, e.visibility, e.partners)" \
 	"         IS DISTINCT FROM" \
-	"         (x.ev_kind, x.title, x.description, x.location, vin.city, vin.country," \
+	"         (x.ev_kind, x.title, x.titles, x.description, x.location, vin.city, vin.country," \
 	"          vin.timezone, x.start_local, x.end_local, to_timestamp(x.start_utc)," \
 	"          to_timestamp(x.end_utc), ARRAY(SELECT jsonb_array_elements_text(x.reminders))," \
 	"          vin.ev_status, vin.visibility, ps.partners)), " \
@@ -273,7 +276,7 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"     AND gone.removed_at IS NULL), " \
 	"ik2 AS (" \
 	"  UPDATE visit_items i" \
-	"     SET position = x.n, kind = x.kind, titles = x.titles, address = x.address," \
+	"     SET position = x.n, kind = x.kind, address = x.address," \
 	"         notes = x.notes, people = " VISIT_ITEM_PEOPLE "," \
 	"         interpreter = " VISIT_ITEM_INTERPRETER ", updated_at = now()" \
 	"    FROM v, iin x" \

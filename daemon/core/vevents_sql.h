@@ -16,6 +16,13 @@
 #define VEVENT_STAMP \
 	"e.version || '.' || e.series_sequence || '.' ||" \
 	" coalesce((SELECT a.version FROM agreements a WHERE a.id = e.agreement_id), 0)"
+/* The stamp of e's VEVENT in a feed that asks for language lang (text,
+ * NULL for none): an event whose title has a text of its own there
+ * (events.titles, sql/013) has "@" added; such a text is kept under
+ * "id@lang" (feed_serve.c), apart from the one every other feed shares,
+ * and never stored in vevent_texts. */
+#define VEVENT_STAMP_IN(lang) \
+	VEVENT_STAMP " || liaison_title_stamp(e.titles, " lang ", e.title)"
 
 /* Whether a feed whose window reaches `past` back (an interval) shows e: a
  * cancelled item until 30 days after its last occurrence or its
@@ -40,11 +47,12 @@
 /* The rows vevents_render takes: id, stamp, the parent's UID, the
  * agreement, what changed the VEVENT besides the event's own row (the
  * number of changes and the last one's time: its series' cancelled
- * occurrences, its agreement), the series' cancelled occurrences, then
- * EVENT_COLS; a WHERE clause follows. */
-#define VEVENT_SELECT \
+ * occurrences, its agreement), the series' cancelled occurrences, the
+ * title in language lang when it differs from the event's (NULL
+ * otherwise), then EVENT_COLS; a WHERE clause follows. */
+#define VEVENT_SELECT_IN(lang) \
 	"SELECT e.id," \
-	"       " VEVENT_STAMP "," \
+	"       " VEVENT_STAMP_IN(lang) "," \
 	"       (SELECT p.uid FROM events p WHERE p.id = e.parent_id)," \
 	"       a.title," \
 	"       a.stage," \
@@ -59,10 +67,14 @@
 	"                   WHERE x.series_id = e.id" \
 	"                     AND x.status = 'cancelled')::text END," \
 	"       (SELECT s.timezone FROM events s WHERE s.id = e.series_id)," \
+	"       CASE WHEN e.titles IS NOT NULL AND " lang " IS NOT NULL" \
+	"            THEN liaison_title_in(e.titles, " lang ", e.title) END," \
 	"       " EVENT_COLS \
 	"  FROM events e" \
 	"  JOIN orgs o ON o.id = e.org_id" \
 	"  LEFT JOIN agreements a ON a.id = e.agreement_id "
+/* The rows for every feed without a language (and the warmer). */
+#define VEVENT_SELECT VEVENT_SELECT_IN("NULL::text")
 
 /* Whether e has a stored text, for alarms (a boolean literal) and renderer
  * $n, that is current. */

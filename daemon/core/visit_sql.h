@@ -31,7 +31,7 @@
 	"   'id', i.id," \
 	"   'event_id', e.id," \
 	"   'kind', i.kind," \
-	"   'title', coalesce(i.titles, to_jsonb(e.title))," \
+	"   'title', coalesce(e.titles, to_jsonb(e.title))," \
 	"   'start', " VISIT_LOCAL("e.start_local") "," \
 	"   'end', " VISIT_LOCAL("e.end_local") "," \
 	"   'location', e.location," \

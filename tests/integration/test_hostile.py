@@ -181,6 +181,10 @@ CASES = [
     ("programme lang", "GET", "/v1/visits/{vid}/programme?lang=%3Cscript%3E", None, {}, 422, "lang"),
     ("feed filter visits", "POST", "/v1/feeds", {"name": "x", "filter": {"visits": ["1 OR 1=1"]}}, {}, 422, "filter.visits[0]"),
     ("feed filter people", "POST", "/v1/feeds", {"name": "x", "filter": {"people": [{"$ne": 1}]}}, {}, 422, "filter.people[0]"),
+    ("feed language script", "POST", "/v1/feeds", {"name": "x", "language": "<script>"}, {}, 422, "language"),
+    ("feed language object", "POST", "/v1/feeds", {"name": "x", "language": {"$ne": 1}}, {}, 422, "language"),
+    ("feed language sql", "POST", "/v1/feeds", {"name": "x", "language": "en'; DROP TABLE feeds; --"}, {}, 422, "language"),
+    ("feed language long", "POST", "/v1/feeds", {"name": "x", "language": "en-" + "-".join(["abcdefgh"] * 5)}, {}, 422, "language"),
 ]
 
 

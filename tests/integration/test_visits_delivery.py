@@ -6,6 +6,7 @@ to the visit. Personal data never reaches a feed or endpoint of another
 org, not even through a filter that names a person."""
 import copy
 import json
+import re
 import subprocess
 import time
 
@@ -185,3 +186,105 @@ def test_item_events_notify_like_events(ctx):
         == "Working lunch"
     d.stop()
     rx.close()
+
+
+OCCURRENCES = r'''
+import sys, json, datetime, icalendar, recurring_ical_events
+cal = icalendar.Calendar.from_ical(sys.stdin.buffer.read())
+evs = recurring_ical_events.of(cal).between(datetime.date(2027, 8, 20), datetime.date(2027, 8, 24))
+print(json.dumps(sorted([str(e["SUMMARY"]), e["DTSTART"].dt.isoformat(), int(e.get("SEQUENCE", 0))]
+                        for e in evs)))
+'''
+
+
+def occurrences(body):
+    """(summary, start, sequence) of the feed's occurrences in the visit's
+    days, as python3-recurring-ical-events expands them."""
+    out = subprocess.run(["/usr/bin/python3", "-c", OCCURRENCES], input=body,
+                         capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    return [tuple(x) for x in json.loads(out.stdout)]
+
+
+def test_feeds_carry_the_language_they_ask_for(ctx):
+    db, k, d = world(ctx)
+    visit = copy.deepcopy(BUSAN27)
+    visit["programme"].append({"kind": "press", "title": {"en": "Press briefing", "vi": "Họp báo"},
+                               "start": "2027-08-22T15:00:00", "location": "HCMC DOST, Room 1"})
+    v = d.request("POST", "/v1/visits", body=visit, token=k["host"]).json()
+    only = {"visits": [v["id"]]}
+    ko = make_feed(d, k["busan-city"], name="Busan (ko)", filter=only, language="ko")
+    assert ko["language"] == "ko"
+    plain = make_feed(d, k["busan-city"], name="Busan", filter=only)
+    assert plain["language"] is None
+    vi = make_feed(d, k["busan-city"], name="Busan (vi)", filter=only, language="vi-VN")
+    zh = make_feed(d, k["busan-city"], name="Busan (zh)", filter=only, language="zh-Hant-TW")
+
+    def titles(feed):
+        return sorted(e["summary"] for e in parse(d.request("GET", path_of(feed)).body)["events"])
+    english = sorted([BUSAN["title"]["en"], "Working session with HCMC DOST",
+                      "Saigon Innovation Hub (SIHUB)", "Working lunch", "Press briefing"])
+    korean = sorted([BUSAN["title"]["ko"], "호찌민시 과학기술국 업무 회의",
+                     "Saigon Innovation Hub (SIHUB)", "Working lunch",
+                     "Press briefing"])  # no ko text: the event's own (the visit's first: en)
+    # The Korean feed first, then the default one, then both again: a
+    # title in one feed's language never reaches the other (the VEVENT
+    # cache and the stored texts keep them apart).
+    assert titles(ko) == korean
+    assert titles(plain) == english
+    assert titles(ko) == korean
+    assert titles(plain) == english
+
+    def rendered():
+        text = d.request("GET", "/metrics").body.decode()
+        return int(re.search(r"^liaison_feed_vevents_rendered_total (\d+)$", text, re.M)[1])
+
+    def elsewhere():
+        """A change outside these feeds: every feed is assembled again."""
+        r = d.request("POST", "/v1/events", token=k["cabc"], body={
+            "kind": "meeting", "title": "Elsewhere", "start": "2027-08-21T09:00:00"})
+        assert r.status == 201, r
+    # Both texts of an event stay in the cache side by side: assembled
+    # again, neither feed renders anything anew.
+    elsewhere()
+    assert titles(plain) == english
+    before = rendered()
+    elsewhere()
+    assert titles(ko) == korean
+    elsewhere()
+    assert titles(plain) == english
+    assert rendered() == before
+    # vi-VN finds vi (RFC 4647 lookup); zh-Hant-TW finds nothing: the event's own.
+    assert titles(vi) == sorted([BUSAN["title"]["vi"], "Làm việc với Sở KH&CN",
+                                 "Saigon Innovation Hub (SIHUB)", "Working lunch", "Họp báo"])
+    assert titles(zh) == english
+    name = db.split("dbname=")[1]
+    stored = ("SELECT count(*) FROM vevent_texts WHERE body LIKE '%SUMMARY:호찌민시%'"
+              " OR body LIKE '%SUMMARY:Họp báo%' OR body LIKE '%SUMMARY:Working session%'")
+    assert ctx.cluster.psql(stored, name) == "1"  # the English text, every feed's
+    # The second independent parser expands the same.
+    occ = occurrences(d.request("GET", path_of(ko)).body)
+    assert ("호찌민시 과학기술국 업무 회의", "2027-08-21T14:00:00+07:00", 0) in occ
+    # A title changed in Korean only: the Korean feed shows it, with a new
+    # SEQUENCE; the default feed's text is the same.
+    prog = copy.deepcopy(v["programme"])
+    prog[0]["title"] = dict(prog[0]["title"], ko="과학기술국 업무 회의 (수정)")
+    r = d.request("PATCH", f"/v1/visits/{v['id']}", token=k["host"], body={"programme": prog})
+    assert r.status == 200, r
+    occ = occurrences(d.request("GET", path_of(ko)).body)
+    assert ("과학기술국 업무 회의 (수정)", "2027-08-21T14:00:00+07:00", 1) in occ
+    assert titles(plain) == english
+    # A feed's language is changed, and taken away, by PATCH.
+    url = f"/v1/feeds/{ko['id']}"
+    r = d.request("PATCH", url, token=k["busan-city"], body={"language": "vi"})
+    assert r.status == 200 and r.json()["language"] == "vi", r
+    assert BUSAN["title"]["vi"] in titles(ko)
+    r = d.request("PATCH", url, token=k["busan-city"], body={"language": None})
+    assert r.status == 200 and r.json()["language"] is None, r
+    assert titles(ko) == english
+    for bad in ["<script>", "x", "en_GB", 7, "en-" + "a" * 40]:
+        p = problem(d.request("POST", "/v1/feeds", token=k["host"],
+                              body={"name": "x", "language": bad}), 422)
+        assert [e["field"] for e in p["errors"]] == ["language"], (bad, p)
+        p = problem(d.request("PATCH", url, token=k["busan-city"], body={"language": bad}), 422)
+        assert [e["field"] for e in p["errors"]] == ["language"], (bad, p)

@@ -72,11 +72,12 @@ TABLES = ["orgs", "events", "agreements", "feeds", "webhook_endpoints", "webhook
 
 
 def snapshot(psql):
-    """Every row of the tables that existed, without 013's new columns."""
+    """Every row of the tables that existed, without 013's new columns
+    (events.visit_id and titles, feeds.language, webhook_messages.visit_id)."""
     out = {}
     for t in TABLES:
-        rows = psql(f"SELECT coalesce(jsonb_agg(to_jsonb(x) - 'visit_id' ORDER BY to_jsonb(x)::text),"
-                    f" '[]') FROM {t} x")
+        rows = psql(f"SELECT coalesce(jsonb_agg(to_jsonb(x) - 'visit_id' - 'titles' - 'language'"
+                    f" ORDER BY to_jsonb(x)::text), '[]') FROM {t} x")
         out[t] = json.loads(rows)
     return out
 
