@@ -24,34 +24,6 @@ static const char *const roles[] = {
 
 /* ---- synthesised events ------------------------------------------------------ */
 
-/* Each error of from whose field map names (map[k][0], an event's field)
- * is named as the request's (prefix + map[k][1]): "start" becomes
- * "programme[2].start". The others are checked, and named, by this file
- * and visit_items.c. */
-size_t visit_errors_take(struct vcheck *c, json_t *from, const char *prefix,
-                         const char *const (*map)[2], size_t nmap)
-{
-	size_t i, moved = 0;
-	json_t *e;
-	json_array_foreach(from, i, e)
-	{
-		const char *f = json_string_value(json_object_get(e, "field"));
-		const char *msg = json_string_value(json_object_get(e, "message"));
-		if (!f || !msg)
-			continue;
-		size_t base = strcspn(f, "[");
-		for (size_t k = 0; k < nmap; k++) {
-			if (strlen(map[k][0]) != base || strncmp(map[k][0], f, base))
-				continue;
-			char field[192];
-			snprintf(field, sizeof(field), "%s%s%s", prefix, map[k][1], f + base);
-			jv_error(c->errors, field, msg);
-			moved++;
-		}
-	}
-	return moved;
-}
-
 static const char *ev_status_of(const char *status)
 {
 	if (status && !strcmp(status, "proposed"))
@@ -111,7 +83,7 @@ static void check_audience(struct vcheck *c)
 			visit_put(c, c->out, "partners",
 			          in.partners ? json_incref(in.partners) : json_array());
 		}
-		visit_errors_take(c, errs, "", fields, ARRAY_LEN(fields));
+		jv_errors_rename(c->errors, errs, "", fields, ARRAY_LEN(fields));
 	}
 	json_decref(ev);
 	json_decref(errs);
@@ -167,7 +139,7 @@ static void check_stay(struct vcheck *c, const char *default_tz, const char *dir
 	visit_put(c, ev, "description", visit_description(d));
 	struct event_in in;
 	int rc = event_validate(ev, default_tz, &in, errs);
-	visit_errors_take(c, errs, "", span_map, ARRAY_LEN(span_map));
+	jv_errors_rename(c->errors, errs, "", span_map, ARRAY_LEN(span_map));
 	c->tz = in.timezone; /* canonical, or NULL when not a zone */
 	check_audience(c);
 	if (rc == 0 && in.has_end && in.end_utc <= in.start_utc) {
@@ -308,32 +280,6 @@ json_t *visit_list_of(struct vcheck *c, const char *member, const char *out_key,
 	return list;
 }
 
-int visit_entry_ok(struct vcheck *c, json_t *x, const char *base, const char *const *allowed,
-                   const char *const *ignored)
-{
-	if (!json_is_object(x)) {
-		jv_error(c->errors, base, "must be an object");
-		return 0;
-	}
-	json_t *unknown = json_array();
-	if (!unknown) {
-		c->oom = 1;
-		return 0;
-	}
-	jv_known(x, allowed, ignored, unknown);
-	size_t k;
-	json_t *u;
-	json_array_foreach(unknown, k, u)
-	{
-		char f[128];
-		snprintf(f, sizeof(f), "%s.%.60s", base,
-		         json_string_value(json_object_get(u, "field")));
-		jv_error(c->errors, f, "unknown field");
-	}
-	json_decref(unknown);
-	return 1;
-}
-
 /* One delegate (at base): its texts into v[] (name, title, organisation,
  * notes, language), its role returned. */
 static const char *delegate_fields(struct vcheck *c, json_t *d, const char *base, const char *v[5])
@@ -373,7 +319,7 @@ static void check_delegates(struct vcheck *c)
 	{
 		char base[32], f[96];
 		snprintf(base, sizeof(base), "delegates[%zu]", i);
-		if (!visit_entry_ok(c, d, base, allowed, ignored)) {
+		if (!jv_entry(d, base, allowed, ignored, c->errors)) {
 			if (json_array_append_new(c->keys, json_string("")))
 				c->oom = 1;
 			continue;

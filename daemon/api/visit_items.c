@@ -126,7 +126,7 @@ static void item_event(struct vcheck *c, json_t *x, size_t i, const char *kind, 
 	visit_put(c, ev, "description", desc ? json_incref(desc) : NULL);
 	struct event_in in;
 	int rc = event_validate(ev, c->tz, &in, errs);
-	visit_errors_take(c, errs, prefix, map, ARRAY_LEN(map));
+	jv_errors_rename(c->errors, errs, prefix, map, ARRAY_LEN(map));
 	if (rc == 0 && c->have_span)
 		within_stay(c, &in, prefix);
 	if (rc == 0) {
@@ -187,7 +187,7 @@ void visit_items_check(struct vcheck *c)
 	{
 		char base[32], f[96];
 		snprintf(base, sizeof(base), "programme[%zu]", i);
-		if (!visit_entry_ok(c, x, base, allowed, ignored))
+		if (!jv_entry(x, base, allowed, ignored, c->errors))
 			continue;
 		snprintf(f, sizeof(f), "%s.kind", base);
 		const char *kind = visit_pick(x, "kind", f, item_kinds, "meeting", c->errors);

@@ -73,18 +73,10 @@ int visit_synth_start(struct vcheck *c, json_t *ev, json_t **errs, struct evbuff
 /* Copies the members of from named map[i][0] to to as map[i][1]. */
 void visit_fields_copy(struct vcheck *c, json_t *from, json_t *to, const char *const (*map)[2],
                        size_t n);
-/* Moves the errors of a synthesised event into c->errors under the
- * request's names (map pairs an event field with the request's). */
-size_t visit_errors_take(struct vcheck *c, json_t *from, const char *prefix,
-                         const char *const (*map)[2], size_t nmap);
 /* The list c->body names member, at most max entries, and the array of
  * rows its entries become in c->out (as out_key); NULL when none. */
 json_t *visit_list_of(struct vcheck *c, const char *member, const char *out_key, size_t max,
                       json_t **rows);
-/* Whether entry x (at base, "delegates[2]") is an object; its unknown
- * members are named as errors. */
-int visit_entry_ok(struct vcheck *c, json_t *x, const char *base, const char *const *allowed,
-                   const char *const *ignored);
 /* of[i]: the stored entry that entry i of list continues, or -1 (new):
  * the id sent back, then passes 1..passes of same(). */
 typedef int (*visit_same_fn)(int pass, json_t *mine, json_t *stored);

@@ -1,9 +1,10 @@
-/* visit_sql.h - a delegation visit in SQL (sql/013), as the API, the
+/* visit_sql.h - a delegation visit in SQL (sql/013, 016), as the API, the
  * printable programme and the visit.* webhook messages all give it: its
- * JSON representation built by PostgreSQL (VISIT_JSON) and who may see
- * it and its delegates (VISIT_VISIBLE, VISIT_PARTY). Table v is visits,
- * o its owner org. The statements of /v1/visits are in api/visits_sql.h;
- * the jobs build visit.* bodies with VISIT_JSON (jobs/scheduler_sql.h). */
+ * JSON representation built by PostgreSQL (VISIT_JSON), who may see it
+ * and its delegates (VISIT_VISIBLE, VISIT_PARTY), and its protocol tasks
+ * (VISIT_TASK_JSON). Table v is visits, o its owner org. The statements
+ * of /v1/visits are in api/visits_sql.h; the jobs build visit.* bodies
+ * with these (jobs/scheduler_sql.h). */
 #ifndef LIAISON_VISIT_SQL_H
 #define LIAISON_VISIT_SQL_H
 
@@ -87,6 +88,25 @@
 	"                   FROM visit_delegates d" \
 	"                  WHERE d.visit_id = v.id))" \
 	"   ELSE '{}'::jsonb END)"
+
+/* One protocol task of a visit (sql/016: t a visit_tasks row, e its
+ * deadline event). overdue: open, and its deadline (the end of its day
+ * in the visit's zone) has passed. */
+#define VISIT_TASK_JSON \
+	"jsonb_build_object(" \
+	"  'id', t.id," \
+	"  'visit_id', t.visit_id," \
+	"  'checklist_id', t.checklist_id," \
+	"  'title', t.title," \
+	"  'anchor', t.anchor," \
+	"  'offset_days', t.offset_days," \
+	"  'due', to_char(t.due, 'YYYY-MM-DD')," \
+	"  'owner', t.owner," \
+	"  'state', t.state," \
+	"  'reminders', to_jsonb(t.reminders)," \
+	"  'event_id', t.event_id," \
+	"  'overdue', t.state = 'open' AND e.status <> 'cancelled' AND e.end_utc <= now()," \
+	"  'updated_at', " EV_UTC("t.updated_at") ")"
 
 /* clang-format on */
 

@@ -38,6 +38,15 @@ def item(**over):
     return vis(programme=[dict({"title": "Talks", "start": "2024-08-21T14:00:00"}, **over)])
 
 
+def checklist(**over):
+    return replaced({"name": "Letters", "tasks": [{"title": "Invitation letter",
+                                                    "offset_days": -90}]}, over)
+
+
+def task(**over):
+    return checklist(tasks=[dict({"title": "Invitation letter", "offset_days": -90}, **over)])
+
+
 def raw(data, ct="application/json"):
     return {"raw": data, "ct": ct}
 
@@ -185,6 +194,34 @@ CASES = [
     ("feed language object", "POST", "/v1/feeds", {"name": "x", "language": {"$ne": 1}}, {}, 422, "language"),
     ("feed language sql", "POST", "/v1/feeds", {"name": "x", "language": "en'; DROP TABLE feeds; --"}, {}, 422, "language"),
     ("feed language long", "POST", "/v1/feeds", {"name": "x", "language": "en-" + "-".join(["abcdefgh"] * 5)}, {}, 422, "language"),
+    # checklists and a visit's tasks
+    ("checklist syntax", "POST", "/v1/checklists", raw(b'{"name": "x",'), {}, 400, None),
+    ("checklist text/plain", "POST", "/v1/checklists", raw(b"{}", "text/plain"), {}, 415, None),
+    ("checklist tasks object", "POST", "/v1/checklists", checklist(tasks={"a": 1}), {}, 422, "tasks"),
+    ("checklist tasks many", "POST", "/v1/checklists", checklist(tasks=[{"title": "x", "offset_days": 1}] * 51), {}, 422, "tasks"),
+    ("checklist name missing", "POST", "/v1/checklists", checklist(name=...), {}, 422, "name"),
+    ("checklist direction sql", "POST", "/v1/checklists", checklist(direction="in'; --"), {}, 422, "direction"),
+    ("checklist task string", "POST", "/v1/checklists", checklist(tasks=["letters"]), {}, 422, "tasks[0]"),
+    ("checklist task offset text", "POST", "/v1/checklists", task(offset_days="-90"), {}, 422, "tasks[0].offset_days"),
+    ("checklist task offset huge", "POST", "/v1/checklists", task(offset_days=10 ** 15), {}, 422, "tasks[0].offset_days"),
+    ("checklist task offset float", "POST", "/v1/checklists", task(offset_days=1e300), {}, 422, "tasks[0].offset_days"),
+    ("checklist task anchor sql", "POST", "/v1/checklists", task(anchor="arrive'; --"), {}, 422, "tasks[0].anchor"),
+    ("checklist task title control", "POST", "/v1/checklists", task(title="a\x07b"), {}, 422, "tasks[0].title"),
+    ("checklist task owner long", "POST", "/v1/checklists", task(owner="o" * 201), {}, 422, "tasks[0].owner"),
+    ("checklist task reminder sql", "POST", "/v1/checklists", task(reminders=["'; DROP TABLE events; --"]), {}, 422, "tasks[0].reminders[0]"),
+    ("checklist task reminders many", "POST", "/v1/checklists", task(reminders=["-P1D"] * 11), {}, 422, "tasks[0].reminders"),
+    ("checklist task unknown", "POST", "/v1/checklists", task(due="2024-01-01"), {}, 422, "tasks[0].due"),
+    ("checklist id sql", "GET", "/v1/checklists/'%3B%20DROP%20TABLE%20checklists", None, {}, 404, None),
+    ("checklist patch stale", "PATCH", "/v1/checklists/{cid}", {"name": "x"}, {"If-Match": '"999"'}, 412, None),
+    ("checklist patch bad", "PATCH", "/v1/checklists/{cid}", {"tasks": None}, {}, 422, "tasks"),
+    ("task state sql", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"state": "done'; --"}, {}, 422, "state"),
+    ("task state object", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"state": {"$ne": 1}}, {}, 422, "state"),
+    ("task owner control", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"owner": "a\x1bb"}, {}, 422, "owner"),
+    ("task unknown", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"offset": 3}, {}, 422, "offset"),
+    ("task array body", "PATCH", "/v1/visits/{vid}/tasks/{tid}", raw(b"[1]"), {}, 400, None),
+    ("task stale", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"state": "done"}, {"If-Match": '"999"'}, 412, None),
+    ("task id sql", "PATCH", "/v1/visits/{vid}/tasks/'%3B%20DROP", {"state": "done"}, {}, 404, None),
+    ("task list visit sql", "GET", "/v1/visits/'%3B%20DROP/tasks", None, {}, 404, None),
 ]
 
 
@@ -195,14 +232,20 @@ def snapshot(ctx, db):
         "(SELECT count(*) FROM idempotency_keys), "
         "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM visits), "
         "(SELECT count(*) FROM visit_delegates), (SELECT count(*) FROM visit_items), "
-        "(SELECT count(*) FROM feeds)", db.split("dbname=")[1])
+        "(SELECT count(*) FROM feeds), "
+        "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM checklists), "
+        "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM visit_tasks)",
+        db.split("dbname=")[1])
 
 
 def test_hostile_table(ctx):
     assert len(CASES) >= 120
     db, k, d = world(ctx)
     existing = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
+    cl = d.request("POST", "/v1/checklists", body=checklist(), token=k["host"]).json()
     visit = d.request("POST", "/v1/visits", body=BUSAN, token=k["host"]).json()
+    tid = d.request("GET", f"/v1/visits/{visit['id']}/tasks",
+                    token=k["host"]).json()["items"][0]["id"]
     before = snapshot(ctx, db)
     failures = []
     for name, method, path, body, headers, status, field in CASES:
@@ -215,8 +258,9 @@ def test_hostile_table(ctx):
             hdrs["Content-Type"] = "application/json"
         else:
             data = None
-        r = d.request(method, path.replace("{id}", existing["id"]).replace("{vid}", visit["id"]),
-                      body=data, headers=hdrs, token=k["host"])
+        path = path.replace("{id}", existing["id"]).replace("{vid}", visit["id"])
+        path = path.replace("{cid}", cl["id"]).replace("{tid}", tid)
+        r = d.request(method, path, body=data, headers=hdrs, token=k["host"])
         try:
             p = problem(r, status)
             if field is not None:

@@ -37,7 +37,17 @@ ROUTE_OF = {
     "patch visit": ("PATCH", "/v1/visits/{id}"),
     "cancel visit": ("DELETE", "/v1/visits/{id}"),
     "delete delegate": ("DELETE", "/v1/visits/{id}/delegates/{delegate_id}"),
+    "list checklists": ("GET", "/v1/checklists"),
+    "create checklist": ("POST", "/v1/checklists"),
+    "get checklist": ("GET", "/v1/checklists/{id}"),
+    "patch checklist": ("PATCH", "/v1/checklists/{id}"),
+    "delete checklist": ("DELETE", "/v1/checklists/{id}"),
+    "list tasks": ("GET", "/v1/visits/{id}/tasks"),
+    "patch task": ("PATCH", "/v1/visits/{id}/tasks/{task_id}"),
 }
+
+# A checklist of one task, which each org's visit gets.
+CHECKLIST = {"name": "Letters", "tasks": [{"title": "Invitation letter", "offset_days": -30}]}
 
 
 def setup(ctx):
@@ -54,8 +64,11 @@ def setup(ctx):
             "event": d.request("POST", "/v1/events", token=t, body=dict(VISIT, partners=[])).json()["id"],
             "agreement": d.request("POST", "/v1/agreements", token=t, body=dict(LOI, parties=[])).json()["id"],
             "key": d.request("POST", "/v1/keys", token=t, body={"name": "victim"}).json()["id"],
-            "visit": d.request("POST", "/v1/visits", token=t, body=dict(SF, partners=[])).json()["id"],
+            "checklist": d.request("POST", "/v1/checklists", token=t, body=CHECKLIST).json()["id"],
         }
+        v = d.request("POST", "/v1/visits", token=t, body=dict(SF, partners=[])).json()["id"]
+        own[o]["visit"] = v
+        own[o]["task"] = d.request("GET", f"/v1/visits/{v}/tasks", token=t).json()["items"][0]["id"]
     return d, keys, own
 
 
@@ -82,6 +95,14 @@ def expected(route, org, role, target):
         "cancel visit": 403 if not writer or not mine else 200,
         # a delegate that is not there: the role and the owner are checked first
         "delete delegate": 403 if not writer or not mine else 404,
+        # an org's checklists are its own: another's is not found
+        "list checklists": 200, "get checklist": 200 if mine else 404,
+        "create checklist": 201 if writer else 403,
+        "patch checklist": 403 if not writer else 200 if mine else 404,
+        "delete checklist": 403 if not writer else 404,  # one that is not there
+        # a visit's tasks are its org's: another that sees the visit is refused
+        "list tasks": 200 if mine else 403,
+        "patch task": 403 if not writer or not mine else 200,
     }[route]
 
 
@@ -119,6 +140,15 @@ def test_role_matrix(ctx):
                     "cancel visit": ("DELETE", f"/v1/visits/{res['visit']}", None),
                     "delete delegate": ("DELETE", f"/v1/visits/{res['visit']}/delegates/"
                                         f"{uuid.uuid4()}", None),
+                    "list checklists": ("GET", "/v1/checklists", None),
+                    "create checklist": ("POST", "/v1/checklists", CHECKLIST),
+                    "get checklist": ("GET", f"/v1/checklists/{res['checklist']}", None),
+                    "patch checklist": ("PATCH", f"/v1/checklists/{res['checklist']}",
+                                        {"name": role}),
+                    "delete checklist": ("DELETE", f"/v1/checklists/{uuid.uuid4()}", None),
+                    "list tasks": ("GET", f"/v1/visits/{res['visit']}/tasks", None),
+                    "patch task": ("PATCH", f"/v1/visits/{res['visit']}/tasks/{res['task']}",
+                                   {"owner": role}),
                 }
                 for name, (method, path, body) in calls.items():
                     want = expected(name, org, role, target)

@@ -504,6 +504,12 @@ def test_demo_data_has_an_inbound_and_an_outbound_visit(ctx):
     assert sorted(v["direction"] for v in visits) == ["inbound", "outbound"]
     assert all(v["programme"] for v in visits)
     assert "delegates" in visits[0] and "delegates" not in visits[1]  # hcmc-dost is not party
+    # Each owner's checklist gave its visit protocol tasks (sql/016).
+    keys = os.path.join(ctx.tmp, "var", "demo-keys")
+    for v in visits:
+        owner = open(os.path.join(keys, v["org"])).read().strip()
+        tasks = d.request("GET", f"/v1/visits/{v['id']}/tasks", token=owner).json()["items"]
+        assert len(tasks) >= 4 and tasks[0]["due"] < v["arrive"][:10], tasks
 
 
 def test_an_import_does_not_rewrite_a_visits_events(ctx):

@@ -1,5 +1,6 @@
 """Upgrading a database with data from the schema before visits (sql/001
-to 012) to 013: every row stays as it was, the daemon serves it as
+to 012) to today's (013 visits, 016 their tasks, and whatever else is
+numbered after 012): every row stays as it was, the daemon serves it as
 before, and visits can be made beside it."""
 import glob
 import json
@@ -73,11 +74,12 @@ TABLES = ["orgs", "events", "agreements", "feeds", "webhook_endpoints", "webhook
 
 def snapshot(psql):
     """Every row of the tables that existed, without 013's new columns
-    (events.visit_id and titles, feeds.language, webhook_messages.visit_id)."""
+    (events.visit_id and titles, feeds.language, webhook_messages.visit_id
+    and task_id)."""
     out = {}
     for t in TABLES:
         rows = psql(f"SELECT coalesce(jsonb_agg(to_jsonb(x) - 'visit_id' - 'titles' - 'language'"
-                    f" ORDER BY to_jsonb(x)::text), '[]') FROM {t} x")
+                    f" - 'task_id' ORDER BY to_jsonb(x)::text), '[]') FROM {t} x")
         out[t] = json.loads(rows)
     return out
 
@@ -103,7 +105,10 @@ def test_upgrade_from_the_schema_before_visits(ctx):
     before = snapshot(psql)
     assert len(before["events"]) == 5 and len(before["webhook_messages"]) == 1
     run_cli(["migrate"], db)
-    assert psql("SELECT max(version) FROM schema_migrations") == "13"
+    latest = max(int(os.path.basename(p).split("_")[0])
+                 for p in glob.glob(os.path.join(ROOT, "sql", "0*.sql")))
+    assert psql("SELECT max(version) FROM schema_migrations") == str(latest) and latest >= 16
+    assert psql("SELECT count(*) FROM visit_tasks") == "0"
     assert snapshot(psql) == before
     assert psql("SELECT count(*) FROM events WHERE visit_id IS NOT NULL") == "0"
     # The daemon serves the old rows as before, and visits beside them.
