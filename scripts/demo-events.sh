@@ -1,6 +1,6 @@
 #!/bin/sh
 # Posts the demo data (scripts/demo-events.tsv: owner slug, TAB, collection
-# ("events" or "agreements"), TAB, JSON)
+# ("events", "agreements", "checklists" or "visits"), TAB, JSON)
 # through the running daemon's API, once.
 #   scripts/demo-events.sh BASEURL KEYDIR
 set -eu

@@ -17,7 +17,6 @@
 #include "validate.h"
 
 #include <event2/buffer.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,32 +61,6 @@ void events_get(struct req *r)
 }
 
 /* ---- list ------------------------------------------------------------------ */
-
-/* The cursor is "<start epoch>_<event id>" of the last item sent. */
-static void cursor_param(struct req *r, struct listq *q, json_t *errors)
-{
-	const char *cur = req_query(r, "cursor");
-	if (!cur)
-		return;
-	/* Digits as we write them, within the years PostgreSQL's to_timestamp
-	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
-	const char *us = strchr(cur, '_');
-	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
-	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
-	                  ? strtoll(cur, NULL, 10)
-	                  : LLONG_MIN;
-	char id[40];
-	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
-	    strlen(us + 1) >= sizeof(id) || !valid_uuid(strcpy(id, us + 1))) {
-		jv_error(errors, "cursor", "not a cursor this server gave out");
-		return;
-	}
-	char num[24];
-	snprintf(num, sizeof(num), "%lld", t);
-	int a = listq_param(q, num), b = listq_param(q, id);
-	evbuffer_add_printf(
-	    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
-}
 
 struct listwait {
 	struct req *r;
@@ -187,7 +160,7 @@ void events_list(struct req *r)
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
 	filters_apply(r, q, extra, errors);
 	if (!json_array_size(errors))
-		cursor_param(r, q, errors);
+		filters_cursor(r, q, errors);
 	if (json_array_size(errors)) {
 		listq_free(q);
 		evbuffer_free(sql);
@@ -198,16 +171,7 @@ void events_list(struct req *r)
 	char lim[16];
 	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
 	int limit = listq_param(q, lim); /* a parameter: every page size shares one plan */
-	if (q->has_from) {
-		/* Rows of the first half all precede those of the second. */
-		evbuffer_add_printf(sql, "SELECT * FROM (");
-		list_half(sql, q, me, slug, limit, 0);
-		evbuffer_add_printf(sql, " UNION ALL ");
-		list_half(sql, q, me, slug, limit, 1);
-		evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT $%d::integer", limit);
-	} else {
-		list_half(sql, q, me, slug, limit, -1);
-	}
+	filters_halves(sql, q, me, slug, limit, list_half);
 	evbuffer_add(sql, "", 1);
 	struct listwait *lw = malloc(sizeof(*lw));
 	int rc = -1;

@@ -214,7 +214,7 @@ static char *fb_statement(struct listq *q, const PGresult *feed, int64_t from, i
 		snprintf(t, sizeof(t), "%lld", (long long)to);
 		int me = listq_param(q, PQgetvalue(feed, 0, FEED_COL_ORG_ID)),
 		    pf = listq_param(q, f), pt = listq_param(q, t);
-		filters_feed_sql(cond, q, filter);
+		filters_feed_sql(cond, q, filter, me);
 		const char *c = (const char *)evbuffer_pullup(cond, -1);
 		size_t n = evbuffer_get_length(cond);
 		evbuffer_add_printf(sql, SQL_FREEBUSY_SERIES, me, pf, pt);

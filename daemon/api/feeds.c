@@ -72,8 +72,8 @@ static void on_feed_written(PGresult *res, void *arg)
 	free(op);
 }
 
-static const char *const feed_fields[] = {"name",        "filter", "alarms", "past_days",
-                                          "future_days", "mode",   NULL};
+static const char *const feed_fields[] = {"name",        "filter", "alarms",   "past_days",
+                                          "future_days", "mode",   "language", NULL};
 static const char *const feed_ignored[] = {"id",         "created_at",  "url",
                                            "size_bytes", "events",      "warnings",
                                            "changed_at", "rendered_at", NULL};
@@ -163,6 +163,24 @@ static int freebusy_refused(struct req *r, const PGresult *res, json_t *body)
 	return 1;
 }
 
+/* language: a language tag (titles given in several languages show in
+ * it), or null for none. Returns 1 when given (its text in out, "" for
+ * null), 0 when absent. */
+static int feed_language(json_t *body, char out[36], json_t *errors)
+{
+	json_t *v = json_object_get(body, "language");
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	const char *s = json_string_value(v);
+	if (s && valid_lang_tag(s))
+		snprintf(out, 36, "%s", s);
+	else if (!json_is_null(v))
+		jv_error(errors, "language",
+		         "must be a language tag such as vi, en or ko, or null");
+	return 1;
+}
+
 void feeds_create(struct req *r)
 {
 	json_t *body = req_json_body(r, 0);
@@ -175,8 +193,9 @@ void feeds_create(struct req *r)
 	if (alarms && !json_is_boolean(alarms) && !json_is_null(alarms))
 		jv_error(errors, "alarms", "must be true or false");
 	json_t *filter = filters_check_feed_json(json_object_get(body, "filter"), errors);
-	char past[16], future[16];
+	char past[16], future[16], lang[36];
 	int has_future = window_days(body, past, future, errors);
+	feed_language(body, lang, errors);
 	const char *mode = mode_member(body, "events", errors);
 	if (mode && !strcmp(mode, "freebusy"))
 		freebusy_check(json_is_true(alarms), past, future, &has_future, errors);
@@ -205,10 +224,11 @@ void feeds_create(struct req *r)
 	                   json_is_true(alarms) ? "true" : "false",
 	                   past[0] ? past : "365",
 	                   has_future > 0 ? future : NULL,
-	                   mode};
+	                   mode,
+	                   lang[0] ? lang : NULL};
 	op->r = r;
 	op->status = 201;
-	if (dbpool_query(r->cx->db, SQL_FEED_CREATE, 8, p, on_feed_written, op) != 0) {
+	if (dbpool_query(r->cx->db, SQL_FEED_CREATE, 9, p, on_feed_written, op) != 0) {
 		free(op);
 		reply_unavailable(r);
 	}
@@ -333,8 +353,9 @@ void feeds_patch(struct req *r)
 		jv_error(errors, "alarms", "must be true or false");
 	json_t *f = json_object_get(body, "filter");
 	json_t *filter = f ? filters_check_feed_json(f, errors) : NULL;
-	char past[16], future[16];
+	char past[16], future[16], lang[36];
 	int has_future = window_days(body, past, future, errors);
+	int has_lang = feed_language(body, lang, errors);
 	if (json_is_null(json_object_get(body, "past_days")))
 		jv_error(errors, "past_days", "must be a whole number of days from 0 to 3660");
 	/* The mode stays what it was made: a URL handed out for busy time
@@ -361,14 +382,16 @@ void feeds_patch(struct req *r)
 	                   past[0] ? past : NULL,
 	                   has_future >= 0 ? "true" : "false",
 	                   has_future > 0 ? future : NULL,
-	                   mode};
+	                   mode,
+	                   has_lang ? "true" : "false",
+	                   lang[0] ? lang : NULL};
 	struct patchop *op = malloc(sizeof(*op));
 	if (!op) {
 		reply_problem(r, 500, "out of memory");
 	} else {
 		op->r = r;
 		op->body = json_incref(body);
-		if (dbpool_query(r->cx->db, SQL_FEED_PATCH, 13, p, on_feed_patched, op) != 0) {
+		if (dbpool_query(r->cx->db, SQL_FEED_PATCH, 15, p, on_feed_patched, op) != 0) {
 			json_decref(op->body);
 			free(op);
 			reply_unavailable(r);

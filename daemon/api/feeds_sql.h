@@ -21,6 +21,7 @@
 	"  'mode', f.mode," \
 	"  'past_days', f.past_days," \
 	"  'future_days', f.future_days," \
+	"  'language', f.language," \
 	"  'created_at', " EV_UTC("f.created_at") ")"
 /* With what the last rendering found (feed_state s): its size, its number
  * of items, and what an admin should know about them (Google Calendar
@@ -38,15 +39,16 @@
 	"              ELSE '[]'::jsonb END)"
 
 /* A feed of org $1: name $2, token hash $3, filter $4, alarms $5, window
- * $6 and $7, mode $8. Orgs named by the filter must exist: the write is
- * skipped otherwise and the answer names the member (orgs or partners). */
+ * $6 and $7, mode $8, language $9. Orgs named by the filter must exist:
+ * the write is skipped otherwise and the answer names the member (orgs or
+ * partners). */
 #define SQL_FEED_CREATE \
 	"WITH " FILTER_MISSING_ORGS("$4") ", " \
 	"f AS (" \
 	"  INSERT INTO feeds (org_id, name, token_hash, filter, alarms, past_days, future_days," \
-	"                     mode)" \
+	"                     mode, language)" \
 	"  SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::boolean, $6::integer, $7::integer," \
-	"         $8::text" \
+	"         $8::text, $9::text" \
 	"   WHERE (SELECT k FROM missing) IS NULL" \
 	"  RETURNING *) " \
 	"SELECT (SELECT " FEED_JSON "::text FROM f)," \
@@ -86,7 +88,7 @@
 /* A merge patch of feed $1 of org $2, of the members given ($3..: a flag
  * per member, then its value); orgs the filter names must exist, as at
  * creation; a mode $13 (or NULL) must be the feed's (the third column
- * says it is not). */
+ * says it is not); $14 and $15 the language. */
 #define SQL_FEED_PATCH \
 	"WITH " FILTER_MISSING_ORGS("$6") ", " \
 	"f AS (" \
@@ -96,6 +98,7 @@
 	"         alarms = CASE WHEN $7::boolean THEN $8::boolean ELSE alarms END," \
 	"         past_days = CASE WHEN $9::boolean THEN $10::integer ELSE past_days END," \
 	"         future_days = CASE WHEN $11::boolean THEN $12::integer ELSE future_days END," \
+	"         language = CASE WHEN $14::boolean THEN $15::text ELSE language END," \
 	"         updated_at = now()" \
 	"   WHERE id = $1::uuid" \
 	"     AND org_id = $2::uuid" \
@@ -144,7 +147,8 @@
 	"       s.digest," \
 	"       floor(extract(epoch FROM s.changed_at))::bigint," \
 	"       f.mode," \
-	"       o.name" \
+	"       o.name," \
+	"       f.language" \
 	"  FROM feeds f" \
 	"  JOIN orgs o ON o.id = f.org_id" \
 	"  LEFT JOIN feed_state s ON s.feed_id = f.id" \
@@ -164,20 +168,22 @@ enum {
 	FEED_COL_DIGEST,
 	FEED_COL_CHANGED,
 	FEED_COL_MODE,
-	FEED_COL_ORG_NAME
+	FEED_COL_ORG_NAME,
+	FEED_COL_LANGUAGE
 };
 /* clang-format off */
 
 /* The feed's events, in pieces (feed_serve.c's fetch_events): m, the
- * single events and series the feed shows, visible to org $me (slug
- * $slug) in the window back to $past days; a series is shown when it is
+ * single events and series the feed shows, with their stamps for the
+ * feed's language ($lang), visible to org $me (slug $slug) in the window
+ * back to $past days; a series is shown when it is
  * in the window itself, or when one of its live overrides is (a last
  * meeting put off past the series' end, one kept while the series was
  * cancelled). SQL_FEED_AHEAD bounds the window ahead; the filters'
  * conditions follow the overrides' subquery, closed by "))". */
 #define SQL_FEED_EVENTS_SHOWN \
 	"WITH m AS MATERIALIZED (" \
-	"  SELECT e.id, e.start_utc, " VEVENT_STAMP " AS stamp" \
+	"  SELECT e.id, e.start_utc, " VEVENT_STAMP_IN("$%d::text") " AS stamp" \
 	"    FROM events e" \
 	"    JOIN orgs o ON o.id = e.org_id" \
 	"   WHERE e.series_id IS NULL" \
@@ -219,8 +225,9 @@ enum {
 	"    AND t.alarms = $%d::boolean" \
 	"    AND t.renderer = $%d::text"
 
-/* The events a feed lacks, to render ($1: their ids). */
-#define SQL_FEED_MISSING VEVENT_SELECT "WHERE e.id = ANY($1::uuid[])"
+/* The events a feed lacks, to render ($1: their ids; $2 the feed's
+ * language, or NULL). */
+#define SQL_FEED_MISSING VEVENT_SELECT_IN("$2::text") "WHERE e.id = ANY($1::uuid[])"
 
 /* What a rendering of feed $1 found: its digest $2, size $3, number of
  * events $4, and since when $5. The first writer of a digest keeps its

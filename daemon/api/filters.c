@@ -7,6 +7,7 @@
 #include "validate.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,7 @@ int listq_param(struct listq *q, const char *value)
 	return ++q->n;
 }
 
-/* Every value of a query parameter, repeated or comma-separated, as a JSON
- * array; NULL when the parameter is absent. */
-static json_t *filter_values(struct req *r, const char *name)
+json_t *filters_values(struct req *r, const char *name)
 {
 	json_t *out = NULL;
 	struct evkeyval *kv;
@@ -81,6 +80,8 @@ int filters_check_values(json_t *values, const char *name, json_t *errors)
 			good = valid_slug(s);
 		} else if (good && !strcmp(name, "country")) {
 			good = valid_country(s);
+		} else if (good && !strcmp(name, "visit")) {
+			good = valid_uuid(s);
 		}
 		if (!good) {
 			char field[64];
@@ -93,8 +94,10 @@ int filters_check_values(json_t *values, const char *name, json_t *errors)
 	return ok && (!values || json_array_size(values) > 0);
 }
 
-/* The SQL condition for one filter: before and after its parameter. */
-void filters_sql_condition(struct evbuffer *sql, const char *name, int param)
+/* The SQL condition for one filter: before and after its parameter. A
+ * person is named on an item only for orgs party to its visit ($me, the
+ * viewer's org: sql/013, liaison_event_has_people). */
+void filters_sql_condition(struct evbuffer *sql, const char *name, int param, int me)
 {
 	static const struct {
 		const char *name, *before, *after;
@@ -106,7 +109,14 @@ void filters_sql_condition(struct evbuffer *sql, const char *name, int param)
 	    {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(",
 	     "::jsonb))))"},
 	    {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+	    {"visit", "e.visit_id = ANY(ARRAY(SELECT jsonb_array_elements_text(",
+	     "::jsonb)::uuid))"},
 	};
+	if (!strcmp(name, "person")) {
+		evbuffer_add_printf(
+		    sql, " AND liaison_event_has_people(e.id, $%d::uuid, $%d::jsonb)", me, param);
+		return;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(f); i++)
 		if (!strcmp(f[i].name, name))
 			evbuffer_add_printf(sql, " AND %s$%d%s", f[i].before, param, f[i].after);
@@ -188,6 +198,45 @@ void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
 		                    q->from_param);
 }
 
+void filters_cursor(struct req *r, struct listq *q, json_t *errors)
+{
+	const char *cur = req_query(r, "cursor");
+	if (!cur)
+		return;
+	/* Digits as we write them, within the years PostgreSQL's to_timestamp
+	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
+	const char *us = strchr(cur, '_');
+	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
+	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
+	                  ? strtoll(cur, NULL, 10)
+	                  : LLONG_MIN;
+	char id[40];
+	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
+	    strlen(us + 1) >= sizeof(id) || !valid_uuid(strcpy(id, us + 1))) {
+		jv_error(errors, "cursor", "not a cursor this server gave out");
+		return;
+	}
+	char num[24];
+	snprintf(num, sizeof(num), "%lld", t);
+	int a = listq_param(q, num), b = listq_param(q, id);
+	evbuffer_add_printf(
+	    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
+}
+
+void filters_halves(struct evbuffer *sql, const struct listq *q, int me, int slug, int limit,
+                    filters_half_fn half)
+{
+	if (!q->has_from) {
+		half(sql, q, me, slug, limit, -1);
+		return;
+	}
+	evbuffer_add_printf(sql, "SELECT * FROM (");
+	half(sql, q, me, slug, limit, 0);
+	evbuffer_add_printf(sql, " UNION ALL ");
+	half(sql, q, me, slug, limit, 1);
+	evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT $%d::integer", limit);
+}
+
 static void text_search(struct req *r, struct listq *q, json_t *errors)
 {
 	const char *s = req_query(r, "q");
@@ -217,8 +266,9 @@ static void text_search(struct req *r, struct listq *q, json_t *errors)
 
 static int known_params(struct req *r, const char *const *extra, json_t *errors)
 {
-	static const char *const known[] = {"from", "to",      "kind", "org",   "partner", "tag",
-	                                    "city", "country", "q",    "limit", "cursor"};
+	static const char *const known[] = {"from", "to",    "kind",    "org",   "partner",
+	                                    "tag",  "city",  "country", "visit", "person",
+	                                    "q",    "limit", "cursor"};
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &r->query, next)
 	{
@@ -262,14 +312,16 @@ static void limit_param(struct req *r, struct listq *q, json_t *errors)
 
 void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors)
 {
-	static const char *const filters[] = {"kind", "org", "partner", "tag", "city", "country"};
+	static const char *const filters[] = {"kind", "org",     "partner", "tag",
+	                                      "city", "country", "visit",   "person"};
 	if (!known_params(r, extra, errors))
 		return;
 	for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
-		json_t *vals = filter_values(r, filters[i]);
+		json_t *vals = filters_values(r, filters[i]);
 		if (vals && filters_check_values(vals, filters[i], errors)) {
 			char *text = json_dumps(vals, JSON_COMPACT);
-			filters_sql_condition(q->sql, filters[i], listq_param(q, text));
+			int me = strcmp(filters[i], "person") ? 0 : listq_param(q, r->who.org_id);
+			filters_sql_condition(q->sql, filters[i], listq_param(q, text), me);
 			free(text);
 		} else if (vals && json_array_size(vals) == 0) {
 			jv_error(errors, filters[i], "must not be empty");
@@ -348,12 +400,12 @@ static int member_param(struct listq *q, json_t *filter, const char *key)
 	return n;
 }
 
-void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter)
+void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter, int me)
 {
 	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
 		int n = member_param(q, filter, filter_json_keys[i].member);
 		if (n)
-			filters_sql_condition(sql, filter_json_keys[i].param, n);
+			filters_sql_condition(sql, filter_json_keys[i].param, n, me);
 	}
 	for (size_t i = 0; i < ARRAY_LEN(feed_members); i++) {
 		int n = member_param(q, filter, feed_members[i].member);
@@ -365,8 +417,8 @@ void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter)
 
 /* filter member -> the listing parameter with the same meaning */
 const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS] = {
-    {"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},
-    {"tags", "tag"},   {"cities", "city"}, {"countries", "country"}};
+    {"kinds", "kind"},  {"orgs", "org"},          {"partners", "partner"}, {"tags", "tag"},
+    {"cities", "city"}, {"countries", "country"}, {"visits", "visit"},     {"people", "person"}};
 
 json_t *filters_check_json(json_t *filter, json_t *errors)
 {

@@ -1,8 +1,9 @@
 /* filters.h - the query parameters every listing shares (lists,
  * occurrences; feeds and webhooks use the same names): kind, org, partner,
- * tag, city, country (repeated or comma-separated: ORed; different ones:
- * ANDed), q, from/to, limit. They become SQL conditions on events e and
- * orgs o, with every value passed as a parameter. */
+ * tag, city, country, visit, person (repeated or comma-separated: ORed;
+ * different ones: ANDed), q, from/to, limit, cursor. They become SQL
+ * conditions on events e and orgs o, with every value passed as a
+ * parameter. */
 #ifndef LIAISON_FILTERS_H
 #define LIAISON_FILTERS_H
 
@@ -33,6 +34,9 @@ void listq_free(struct listq *q);
 /* Adds a parameter (copied) and returns its number ($n). */
 int listq_param(struct listq *q, const char *value);
 
+/* Every value of a query parameter, repeated or comma-separated, as a JSON
+ * array; NULL when the parameter is absent. */
+json_t *filters_values(struct req *r, const char *name) WUR;
 /* Checks r's query parameters (extra: more names the route accepts) and
  * appends " AND ..." conditions for them to q->sql. Faults go to errors. */
 void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors);
@@ -42,14 +46,25 @@ void filters_apply(struct req *r, struct listq *q, const char *const *extra, jso
  * index: the GiST span index for the first, (start_utc, id) for the
  * second, which also yields rows in list order. Nothing without from. */
 void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out);
+/* A list's statement into sql: with from, the two halves (half 0, then
+ * 1; rows of the first all precede those of the second), each LIMIT
+ * $limit, in list order; without, one (half -1). half() writes one half:
+ * its SELECT with q's conditions and filters_lower_bound, ORDER BY and
+ * LIMIT. me and slug are the caller's $n. */
+typedef void (*filters_half_fn)(struct evbuffer *out, const struct listq *q, int me, int slug,
+                                int limit, int half);
+void filters_halves(struct evbuffer *sql, const struct listq *q, int me, int slug, int limit,
+                    filters_half_fn half);
 /* The same filters given as JSON arrays (feeds, webhooks): checks the
  * values of one (name "kind", "org", ...) into errors as name[i]; appends
  * its " AND ..." condition with the values as parameter $param. */
 int filters_check_values(json_t *values, const char *name, json_t *errors);
-void filters_sql_condition(struct evbuffer *sql, const char *name, int param);
+/* me: the $n of the viewer's org id, which "person" needs (0 otherwise):
+ * a person is named on an item only for orgs party to its visit. */
+void filters_sql_condition(struct evbuffer *sql, const char *name, int param, int me);
 /* The JSON form of the filters, as feeds and webhooks store them: member
  * name ("kinds") and the listing parameter it stands for ("kind"). */
-#define FILTER_JSON_KEYS 6
+#define FILTER_JSON_KEYS 8
 struct filter_json_key {
 	const char *member, *param;
 };
@@ -63,7 +78,7 @@ json_t *filters_check_json(json_t *filter, json_t *errors) WUR;
  * into errors as filters_check_json does; its conditions, with their
  * parameters added to q, appended to sql. */
 json_t *filters_check_feed_json(json_t *filter, json_t *errors) WUR;
-void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter);
+void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter, int me);
 /* A CTE "missing" whose k names the first filter member (orgs, partners)
  * that lists an org slug that does not exist; param is the filter's $n. */
 #define FILTER_MISSING_ORGS(param)                                                                 \
@@ -74,6 +89,9 @@ void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter);
 /* An integer query parameter in [min, max]; dflt when absent or bad (a
  * bad one is named in errors, which may be NULL once it was checked). */
 int filters_int_param(struct req *r, const char *name, int min, int max, int dflt, json_t *errors);
+/* cursor=: "<start epoch>_<id>" of the last item of a page (lists by
+ * start time: events, visits) becomes " AND (e.start_utc, e.id) > ...". */
+void filters_cursor(struct req *r, struct listq *q, json_t *errors);
 /* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
 int parse_instant(const char *s, int64_t *out) WUR;
 

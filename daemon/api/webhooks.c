@@ -31,8 +31,9 @@
 #define DELIVERIES_MAX     200
 
 static const char *const types_known[] = {
-    "reminder.due",      "event.created",     "event.updated",     "event.cancelled",
-    "agreement.created", "agreement.updated", "endpoint.disabled", "webhook.test"};
+    "reminder.due",      "event.created",      "event.updated",     "event.cancelled",
+    "agreement.created", "agreement.updated",  "visit.created",     "visit.updated",
+    "visit.cancelled",   "visit.task_overdue", "endpoint.disabled", "webhook.test"};
 
 static int endpoint_id_ok(struct req *r)
 {
@@ -107,7 +108,9 @@ static char *check_types(json_t *v, json_t *errors)
 				jv_error(errors, field,
 				         "must be one of reminder.due, event.created, "
 				         "event.updated, event.cancelled, agreement.created, "
-				         "agreement.updated, endpoint.disabled, webhook.test");
+				         "agreement.updated, visit.created, visit.updated, "
+				         "visit.cancelled, visit.task_overdue, endpoint.disabled, "
+				         "webhook.test");
 			else
 				rc |= db_array_add(b, s);
 		}

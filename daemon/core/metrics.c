@@ -50,7 +50,8 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_http_bodies_refused_total",
     "liaison_reminder_plan_failures_total",
     "liaison_reminder_plans_parked_total",
-    "liaison_webhook_messages_withheld_total"};
+    "liaison_webhook_messages_withheld_total",
+    "liaison_visit_tasks_overdue_total"};
 
 #define MAX_POOLS  256
 #define MAX_GAUGES 16

@@ -25,8 +25,8 @@
 #define MAX_USE (SLOTS / 4 * 3)
 
 struct vevent {
-	char key[40]; /* uuid + alarms flag */
-	char stamp[48];
+	char key[VEVENT_KEY_LEN + 2]; /* id (maybe "@lang") + alarms flag */
+	char stamp[VEVENT_STAMP_LEN];
 	struct vtext *v;
 };
 
@@ -129,6 +129,8 @@ static json_t *row_event(const PGresult *res, int k)
 	if (!PQgetisnull(res, k, VEVENT_SERIES_ZONE))
 		json_object_set_new(ev, "series_timezone",
 		                    json_string(PQgetvalue(res, k, VEVENT_SERIES_ZONE)));
+	if (!PQgetisnull(res, k, VEVENT_TITLE)) /* in the feed's language */
+		json_object_set_new(ev, "title", json_string(PQgetvalue(res, k, VEVENT_TITLE)));
 	return ev;
 }
 
@@ -148,11 +150,11 @@ static struct vevent **table; /* SLOTS pointers, NULL when empty */
 static size_t used;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void make_key(char key[40], const char *id, int alarms)
+static void make_key(char key[VEVENT_KEY_LEN + 2], const char *id, int alarms)
 {
 	size_t n = strlen(id);
-	if (n > 37)
-		n = 37;
+	if (n > VEVENT_KEY_LEN)
+		n = VEVENT_KEY_LEN;
 	memcpy(key, id, n);
 	key[n] = alarms ? '+' : '-';
 	key[n + 1] = '\0';
@@ -168,7 +170,9 @@ static struct vevent **slot(const char *key)
 
 struct vtext *vevents_get(const char *id, const char *stamp, int alarms)
 {
-	char key[40];
+	char key[VEVENT_KEY_LEN + 2];
+	if (strlen(id) > VEVENT_KEY_LEN)
+		return NULL;
 	make_key(key, id, alarms);
 	struct vtext *v = NULL;
 	pthread_mutex_lock(&lock);
@@ -196,10 +200,10 @@ static void clear_locked(void)
 
 void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
 {
-	char key[40];
-	make_key(key, id, alarms);
-	if (strlen(stamp) >= sizeof(((struct vevent *)0)->stamp))
+	char key[VEVENT_KEY_LEN + 2];
+	if (strlen(id) > VEVENT_KEY_LEN || strlen(stamp) >= VEVENT_STAMP_LEN)
 		return;
+	make_key(key, id, alarms);
 	pthread_mutex_lock(&lock);
 	if (!table)
 		table = calloc(SLOTS, sizeof(*table));

@@ -19,6 +19,13 @@
 	"e.version || '.' || e.series_sequence || '.' ||" \
 	" coalesce((SELECT a.version FROM agreements a WHERE a.id = e.agreement_id), 0) || '.' ||" \
 	" (SELECT n.rev FROM org_names n)"
+/* The stamp of e's VEVENT in a feed that asks for language lang (text,
+ * NULL for none): an event whose title has a text of its own there
+ * (events.titles, sql/013) has "@" added; such a text is kept under
+ * "id@lang" (feed_serve.c), apart from the one every other feed shares,
+ * and never stored in vevent_texts. */
+#define VEVENT_STAMP_IN(lang) \
+	VEVENT_STAMP " || liaison_title_stamp(e.titles, " lang ", e.title)"
 
 /* Whether a feed whose window reaches `past` back (an interval) shows e: a
  * cancelled item until 30 days after its last occurrence or its
@@ -58,11 +65,12 @@
  * number of changes and the last one's time: its series' cancelled
  * occurrences, its agreement, the names of the orgs it names), the
  * series' cancelled occurrences, the series' zone, the owner's name, the
- * partners' and the parties' names (VEVENT_ORG_NAME.. of vevents.h), then
- * EVENT_COLS; a WHERE clause follows. */
-#define VEVENT_SELECT \
+ * partners' and the parties' names, the title in language lang when it
+ * differs from the event's (NULL otherwise) (VEVENT_ORG_NAME..VEVENT_TITLE
+ * of vevents.h), then EVENT_COLS; a WHERE clause follows. */
+#define VEVENT_SELECT_IN(lang) \
 	"SELECT e.id," \
-	"       " VEVENT_STAMP "," \
+	"       " VEVENT_STAMP_IN(lang) "," \
 	"       (SELECT p.uid FROM events p WHERE p.id = e.parent_id)," \
 	"       a.title," \
 	"       a.stage," \
@@ -82,10 +90,14 @@
 	"       o.name," \
 	"       " VEVENT_ORG_NAMES("e.partners") "," \
 	"       " VEVENT_ORG_NAMES("a.parties") "," \
+	"       CASE WHEN e.titles IS NOT NULL AND " lang " IS NOT NULL" \
+	"            THEN liaison_title_in(e.titles, " lang ", e.title) END," \
 	"       " EVENT_COLS \
 	"  FROM events e" \
 	"  JOIN orgs o ON o.id = e.org_id" \
 	"  LEFT JOIN agreements a ON a.id = e.agreement_id "
+/* The rows for every feed without a language (and the warmer). */
+#define VEVENT_SELECT VEVENT_SELECT_IN("NULL::text")
 
 /* Whether e has a stored text, for alarms (a boolean literal) and renderer
  * $n, that is current. */
