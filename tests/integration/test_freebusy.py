@@ -278,7 +278,7 @@ def test_freebusy_feed_validation(ctx):
             ({"filter": {"locations": [5]}}, "filter.locations[0]"),
             ({"filter": {"locations": ["x" * 201]}}, "filter.locations[0]"),
             ({"filter": {"locations": ["a"] * 51}}, "filter.locations"),
-            ({"filter": {"people": ["someone"]}}, "filter.people")]:
+            ({"filter": {"rooms": ["1"]}}, "filter.rooms")]:
         p = problem(d.request("POST", "/v1/feeds", token=k["host"],
                               body=dict({"name": "x"}, **body)), 422)
         assert [e["field"] for e in p["errors"]] == [field], (body, p)
@@ -338,3 +338,40 @@ def test_freebusy_never_offers_time_it_could_not_count(ctx):
     assert got == [[start, busy[0], "BUSY-UNAVAILABLE"], busy + ["BUSY"],
                    [busy[1], end, "BUSY-UNAVAILABLE"]], (got, d.logtext()[-2000:])
     assert "could not be expanded in time" in d.logtext()
+
+
+def test_freebusy_of_a_person(ctx):
+    """A person's busy time ("people", from visits' programmes): the items
+    they take part in or interpret, in every visit the feed's org is party
+    to, and nothing of anyone else's."""
+    db, k, d = world(ctx)
+    a, b = day(10).isoformat(), day(20).isoformat()
+
+    def visit(date, title, items):
+        body = {"direction": "inbound", "title": title, "timezone": "Asia/Ho_Chi_Minh",
+                "arrive": f"{date}T08:00:00", "depart": f"{date}T20:00:00",
+                "partners": ["busan-city"], "status": "confirmed",
+                "delegates": [{"name": "Trần Thị Mai", "role": "interpreter"},
+                              {"name": "Kim Min-jun", "role": "head"}],
+                "programme": items}
+        r = d.request("POST", "/v1/visits", body=body, token=k["host"])
+        assert r.status == 201, r
+
+    visit(a, "Busan delegation", [
+        {"title": "Working session", "start": f"{a}T09:00:00", "end": f"{a}T11:00:00",
+         "location": "HCMC DOST", "people": ["Kim Min-jun"], "interpreter": "Trần Thị Mai"},
+        {"title": "Lunch", "start": f"{a}T12:00:00", "end": f"{a}T13:00:00",
+         "location": "Rex", "people": ["Kim Min-jun"]}])
+    visit(b, "Busan follow-up", [
+        {"title": "Site visit", "start": f"{b}T14:00:00", "end": f"{b}T16:30:00",
+         "location": "SIHUB", "people": ["Trần Thị Mai"]}])
+    feed = make_feed(d, k["host"], name="Mai's time", mode="freebusy",
+                     filter={"people": ["Trần Thị Mai"]})
+    fb = read(d.request("GET", path_of(feed)).body)
+    assert fb["icalendar"] == [[z(f"{a}T09:00:00"), z(f"{a}T11:00:00"), "BUSY"],
+                               [z(f"{b}T14:00:00"), z(f"{b}T16:30:00"), "BUSY"]], fb
+    feed = make_feed(d, k["host"], name="Kim's time", mode="freebusy",
+                     filter={"people": ["Kim Min-jun"]})
+    fb = read(d.request("GET", path_of(feed)).body)
+    assert fb["icalendar"] == [[z(f"{a}T09:00:00"), z(f"{a}T11:00:00"), "BUSY"],
+                               [z(f"{a}T12:00:00"), z(f"{a}T13:00:00"), "BUSY"]], fb
