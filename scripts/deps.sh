@@ -9,7 +9,8 @@ build="gcc make pkg-config libevent-dev libpq-dev libical-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libsystemd-dev zlib1g-dev libicu-dev
 libcmocka-dev"
 server="postgresql-15 util-linux curl"
-tests="python3 python3-icalendar python3-recurring-ical-events calcurse systemd procps curl openssl nginx-light"
+tests="python3 python3-icalendar python3-recurring-ical-events calcurse systemd procps curl openssl nginx-light
+chromium"
 bench="wrk postgresql-contrib procps nginx-light radicale"
 fuzz="clang libclang-rt-14-dev"
 

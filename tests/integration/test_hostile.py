@@ -101,6 +101,12 @@ CASES = [
     ("patch stale", "PATCH", "/v1/events/{id}", {"title": "x"}, {"If-Match": '"999"'}, 412, None),
     ("patch bad start", "PATCH", "/v1/events/{id}", {"start": "soon"}, {}, 422, "start"),
     ("org slug sql", "POST", "/v1/orgs", {"slug": "x'; DROP TABLE orgs; --", "name": "x"}, {}, 422, "slug"),
+    ("feed id sql", "GET", "/v1/feeds/'%3B%20DROP%20TABLE%20feeds", None, {}, 404, None),
+    ("page lang markup", "GET", "/feeds/{feed}?lang=%3Cscript%3E", None, {}, 422, "lang"),
+    ("page lang long", "GET", "/feeds/{feed}?lang=" + "a" * 5000, None, {}, 422, "lang"),
+    ("page embed", "GET", "/feeds/{feed}?embed=%27%20OR%201%3D1", None, {}, 422, "embed"),
+    ("page token sql", "GET", "/feeds/'%20OR%201%3D1%20--", None, {}, 404, None),
+    ("page token long", "GET", "/feeds/" + "A" * 5000, None, {}, 404, None),
 ]
 
 
@@ -115,6 +121,8 @@ def test_hostile_table(ctx):
     assert len(CASES) >= 60
     db, k, d = world(ctx)
     existing = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
+    feed = d.request("POST", "/v1/feeds", body={"name": "f"}, token=k["host"]).json()
+    feed_token = feed["url"].split("/feeds/")[1][:-len(".ics")]
     before = snapshot(ctx, db)
     failures = []
     for name, method, path, body, headers, status, field in CASES:
@@ -127,8 +135,8 @@ def test_hostile_table(ctx):
             hdrs["Content-Type"] = "application/json"
         else:
             data = None
-        r = d.request(method, path.replace("{id}", existing["id"]), body=data, headers=hdrs,
-                      token=k["host"])
+        r = d.request(method, path.replace("{id}", existing["id"]).replace("{feed}", feed_token),
+                      body=data, headers=hdrs, token=k["host"])
         try:
             p = problem(r, status)
             if field is not None:

@@ -29,6 +29,7 @@ ROUTE_OF = {
     "get agreement": ("GET", "/v1/agreements/{id}"),
     "patch agreement": ("PATCH", "/v1/agreements/{id}"),
     "first key": ("POST", "/v1/orgs/{slug}/keys"),
+    "get feed": ("GET", "/v1/feeds/{id}"),
 }
 
 
@@ -46,6 +47,7 @@ def setup(ctx):
             "event": d.request("POST", "/v1/events", token=t, body=dict(VISIT, partners=[])).json()["id"],
             "agreement": d.request("POST", "/v1/agreements", token=t, body=dict(LOI, parties=[])).json()["id"],
             "key": d.request("POST", "/v1/keys", token=t, body={"name": "victim"}).json()["id"],
+            "feed": d.request("POST", "/v1/feeds", token=t, body={"name": "f"}).json()["id"],
         }
     return d, keys, own
 
@@ -67,6 +69,7 @@ def expected(route, org, role, target):
         "create agreement": 201 if writer else 403,
         "patch agreement": 403 if not writer or not mine else 200,
         "first key": 201 if admin and org == "host" else 403,
+        "get feed": (200 if mine else 404) if admin else 403,
     }[route]
 
 
@@ -96,6 +99,7 @@ def test_role_matrix(ctx):
                     "create agreement": ("POST", "/v1/agreements", dict(LOI, parties=[])),
                     "get agreement": ("GET", f"/v1/agreements/{res['agreement']}", None),
                     "patch agreement": ("PATCH", f"/v1/agreements/{res['agreement']}", {"stage": "drafting"}),
+                    "get feed": ("GET", f"/v1/feeds/{res['feed']}", None),
                 }
                 for name, (method, path, body) in calls.items():
                     want = expected(name, org, role, target)
