@@ -8,6 +8,8 @@
 #include "server.h"
 
 #include "api/feed_cache.h"
+#include "api/feed_fetches.h"
+#include "api/feed_page.h"
 #include "api/routes.h"
 #include "clock.h"
 #include "config.h"
@@ -168,13 +170,14 @@ static int worker_setup(struct worker *w)
 	w->cx.cfg = cfg;
 	w->cx.auth = authcache_new();
 	w->cx.feeds = feedcache_new();
+	w->cx.pages = pagecache_new();
 	w->cx.auth_generation = &w->srv->auth_generation;
 	w->cx.data_generation = &w->srv->data_generation;
 	w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;
 	w->drain_timer = w->base ? evtimer_new(w->base, on_drain_timeout, w) : NULL;
 	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
-	if (!w->base || !w->cx.auth || !w->cx.feeds || !w->stop_ev || !w->drain_timer ||
-	    !w->heartbeat)
+	if (!w->base || !w->cx.auth || !w->cx.feeds || !w->cx.pages || !w->stop_ev ||
+	    !w->drain_timer || !w->heartbeat)
 		return -1;
 	struct dbpool_options opt = {.conninfo = cfg->database,
 	                             .size = cfg->db_pool_size,
@@ -186,6 +189,8 @@ static int worker_setup(struct worker *w)
 	if (!w->cx.db)
 		return -1;
 	metrics_pool(w->index, w->cx.db);
+	if (!(w->cx.fetches = fetchlog_new(w->base, w->cx.db)))
+		return -1;
 	evutil_socket_t fd = bind_socket(cfg, 1);
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
@@ -202,9 +207,11 @@ static int worker_setup(struct worker *w)
 static void worker_teardown(struct worker *w)
 {
 	httpd_free(w->httpd);
+	fetchlog_free(w->cx.fetches);
 	dbpool_free(w->cx.db);
 	authcache_free(w->cx.auth);
 	feedcache_free(w->cx.feeds);
+	pagecache_free(w->cx.pages);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->drain_timer)
@@ -427,6 +434,7 @@ static void wire_routes(struct server *srv)
 	router_set(routes, n);
 	for (size_t i = 0; i < n; i++)
 		metrics_route(i, routes[i].pattern, http_method_name(routes[i].method));
+	metrics_feed_clients(fetch_client_names, FC_COUNT);
 	metrics_gauge("liaison_http_requests_in_flight", gauge_inflight, srv);
 	metrics_gauge("liaison_http_connections", gauge_connections, NULL);
 	metrics_gauge("liaison_http_connections_max", gauge_connections_max, NULL);

@@ -1,6 +1,8 @@
 /* feed_cache.c - see feed_cache.h. */
 #include "api/feed_cache.h"
 
+#include "api/feed_fetches.h"
+#include "http/context.h"
 #include "http/http.h"
 #include "http/negotiate.h"
 #include "macros.h"
@@ -94,6 +96,11 @@ struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash)
 	return &c->slots[idx & (FEED_SLOTS - 1)];
 }
 
+void feed_fetched(struct req *r, const char *hash, int status, size_t bytes)
+{
+	fetchlog_record(r->cx->fetches, hash, status, bytes, req_header(r, "User-Agent"));
+}
+
 /* Last-Modified is the second the content last changed (see
  * feed_rendered), never later than now (the Date header); If-Modified-Since
  * gets a 304 only for a date at or after that second. */
@@ -111,19 +118,22 @@ void feed_entry_serve(struct req *r, struct feed_entry *e)
 	const char *inm = req_header(r, "If-None-Match");
 	int64_t since = http_date_parse(req_header(r, "If-Modified-Since"));
 	if (etag_listed(inm, etag) || (!inm && since >= 0 && changed <= since)) {
+		feed_fetched(r, e->hash, 304, 0);
 		reply_empty(r, 304);
 		return;
 	}
 	/* Compressed when first sent compressed: a rendering that no client
 	 * takes gzipped, or that is only revalidated, never costs the deflate. */
 	if (gz && !e->gz && !(e->gz = gzip_body(e->body, e->len, &e->gzlen))) {
+		feed_fetched(r, e->hash, 500, 0);
 		reply_problem(r, 500, "cannot compress the feed");
 		return;
 	}
 	if (gz)
 		req_add_header(r, "Content-Encoding", "gzip");
 	char *body = gz ? e->gz : e->body;
+	size_t len = gz ? e->gzlen : e->len;
+	feed_fetched(r, e->hash, 200, len);
 	shared_of(body)->refs++;
-	reply_shared(r, 200, "text/calendar; charset=utf-8", body, gz ? e->gzlen : e->len,
-	             shared_sent, body);
+	reply_shared(r, 200, "text/calendar; charset=utf-8", body, len, shared_sent, body);
 }

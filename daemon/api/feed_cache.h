@@ -40,8 +40,12 @@ struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash);
 /* Empties e, keeping the rendering under way for it. */
 void feed_entry_clear(struct feed_entry *e);
 /* Answers r from e: 304 when the client has it, else its bytes (gzipped
- * when the client takes gzip, made the first time that is asked). */
+ * when the client takes gzip, made the first time that is asked); the
+ * fetch is recorded. */
 void feed_entry_serve(struct req *r, struct feed_entry *e);
+/* Records r, a fetch of the feed of token hash `hash`, answered status
+ * with bytes of body (api/feed_fetches.c: in memory, written later). */
+void feed_fetched(struct req *r, const char *hash, int status, size_t bytes);
 /* A body of len bytes to keep in an entry (one reference), and its end. */
 char *feed_body_new(size_t len);
 void feed_body_unref(char *p);

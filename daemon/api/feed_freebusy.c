@@ -11,6 +11,7 @@
  * the start of today plus future_days, so that its bytes change once a day
  * at most when nothing else does. */
 #include "api/feed_fetch.h"
+#include "api/feed_select.h"
 
 #include "api/feed_cache.h"
 #include "api/feeds_sql.h"
@@ -206,14 +207,14 @@ static void on_rows(PGresult *res, void *arg)
 static char *fb_statement(struct listq *q, const PGresult *feed, int64_t from, int64_t to)
 {
 	struct evbuffer *sql = evbuffer_new(), *cond = evbuffer_new();
-	json_t *filter = json_loads(PQgetvalue(feed, 0, FEED_COL_FILTER), 0, NULL);
+	json_t *filter = json_loads(PQgetvalue(feed, 0, FL_FILTER), 0, NULL);
 	char *out = NULL;
 	if (sql && cond) {
 		char f[24], t[24];
 		snprintf(f, sizeof(f), "%lld", (long long)from);
 		snprintf(t, sizeof(t), "%lld", (long long)to);
-		int me = listq_param(q, PQgetvalue(feed, 0, FEED_COL_ORG_ID)),
-		    pf = listq_param(q, f), pt = listq_param(q, t);
+		int me = listq_param(q, PQgetvalue(feed, 0, FL_ORG)), pf = listq_param(q, f),
+		    pt = listq_param(q, t);
 		filters_feed_sql(cond, q, filter, me);
 		const char *c = (const char *)evbuffer_pullup(cond, -1);
 		size_t n = evbuffer_get_length(cond);
@@ -251,14 +252,14 @@ void feed_freebusy_fetch(struct feedfetch *ff, const PGresult *feed)
 		return;
 	}
 	fb->ff = ff;
-	snprintf(fb->feed_id, sizeof(fb->feed_id), "%s", PQgetvalue(feed, 0, FEED_COL_ID));
+	snprintf(fb->feed_id, sizeof(fb->feed_id), "%s", PQgetvalue(feed, 0, FL_ID));
 	snprintf(fb->uid, sizeof(fb->uid), "freebusy-%s@liaison", fb->feed_id);
-	snprintf(fb->name, sizeof(fb->name), "%s", PQgetvalue(feed, 0, FEED_COL_NAME));
-	snprintf(fb->org_slug, sizeof(fb->org_slug), "%s", PQgetvalue(feed, 0, FEED_COL_ORG_SLUG));
-	snprintf(fb->org_name, sizeof(fb->org_name), "%s", PQgetvalue(feed, 0, FEED_COL_ORG_NAME));
+	snprintf(fb->name, sizeof(fb->name), "%s", PQgetvalue(feed, 0, FL_NAME));
+	snprintf(fb->org_slug, sizeof(fb->org_slug), "%s", PQgetvalue(feed, 0, FL_SLUG));
+	snprintf(fb->org_name, sizeof(fb->org_name), "%s", PQgetvalue(feed, 0, FL_ORG_NAME));
 	int64_t today = (int64_t)time(NULL) / DAY * DAY;
-	int64_t from = today - (int64_t)atoi(PQgetvalue(feed, 0, FEED_COL_PAST_DAYS)) * DAY;
-	int64_t to = today + (int64_t)atoi(PQgetvalue(feed, 0, FEED_COL_FUTURE_DAYS)) * DAY;
+	int64_t from = today - (int64_t)atoi(PQgetvalue(feed, 0, FL_PAST)) * DAY;
+	int64_t to = today + (int64_t)atoi(PQgetvalue(feed, 0, FL_FUTURE)) * DAY;
 	busyset_init(&fb->busy, from, to, FB_MAX_PERIODS);
 	char *sql = fb_statement(q, feed, from, to);
 	int rc = sql ? dbpool_query_text(feedfetch_db(ff), sql, q->n, q->params, on_rows, fb) : -2;

@@ -18,6 +18,7 @@
 
 #include "api/feed_cache.h"
 #include "api/feed_fetch.h"
+#include "api/feed_select.h"
 #include "api/feeds_sql.h"
 #include "api/filters.h"
 #include "clock.h"
@@ -46,10 +47,9 @@ struct feedfetch {
 	char feed_id[37];
 	char name[201];
 	int alarms;
-	char lang[36];              /* the feed's language, or "" */
-	int past_days, future_days; /* the window; future_days 0: none */
-	char digest[33];            /* what it rendered to last time, or "" */
-	int64_t changed;            /* and since which second */
+	char lang[36];   /* the feed's language, or "" */
+	char digest[33]; /* what it rendered to last time, or "" */
+	int64_t changed; /* and since which second */
 	/* the events, in feed order: their text, and the zone each uses */
 	int n;
 	struct vtext **texts;
@@ -89,10 +89,12 @@ static void feedfetch_free(struct feedfetch *ff)
 static void serve_stale_or_503(struct req *r, const char *hash)
 {
 	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
-	if (e->body && !strcmp(e->hash, hash))
+	if (e->body && !strcmp(e->hash, hash)) {
 		feed_entry_serve(r, e);
-	else
+	} else {
+		feed_fetched(r, hash, 503, 0);
 		reply_unavailable(r);
+	}
 }
 
 static void feed_not_found(struct req *r)
@@ -106,6 +108,9 @@ enum ff_end { FF_SERVE, FF_DB_ERROR, FF_STALE, FF_NOT_FOUND, FF_FAILED };
 
 static void ff_answer(struct req *r, enum ff_end how, struct feedfetch *ff, const void *arg)
 {
+	/* Each fetch is recorded (api/feed_fetches.c) before r is answered. */
+	if (how != FF_SERVE && how != FF_STALE)
+		feed_fetched(r, ff->hash, how == FF_NOT_FOUND ? 404 : 500, 0);
 	switch (how) {
 	case FF_SERVE: feed_entry_serve(r, feed_entry_for(r->cx->feeds, ff->hash)); break;
 	case FF_DB_ERROR: reply_db_error(r, arg); break;
@@ -579,37 +584,22 @@ static void on_feed_events(PGresult *res, void *arg)
 	}
 }
 
-/* The feed's events: what its org may see, through its filter, with the
- * columns above. */
+/* The feed's events: what its org may see, through its filter, in its
+ * window (api/feed_select.c), with the columns above. */
 static void fetch_events(struct feedfetch *ff, PGresult *feed)
 {
 	struct req *r = ff->r;
 	struct listq *q = listq_new();
 	struct evbuffer *sql = evbuffer_new();
-	json_t *filter = json_loads(PQgetvalue(feed, 0, 2), 0, NULL);
-	if (!q || !sql) {
+	if (!q || !sql || feed_select_sql(sql, q, feed) != 0 ||
+	    evbuffer_add_printf(sql, SQL_FEED_EVENTS_ROWS) < 0) {
 		listq_free(q);
 		if (sql)
 			evbuffer_free(sql);
-		json_decref(filter);
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
 	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
-	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
-	    slug = listq_param(q, PQgetvalue(feed, 0, 5)),
-	    past = listq_param(q, PQgetvalue(feed, 0, 7)),
-	    lang = listq_param(q, ff->lang[0] ? ff->lang : NULL);
-	int future = ff->future_days > 0 ? listq_param(q, PQgetvalue(feed, 0, 8)) : 0;
-	evbuffer_add_printf(sql, SQL_FEED_EVENTS_SHOWN, lang, me, slug, past);
-	if (future)
-		evbuffer_add_printf(sql, SQL_FEED_AHEAD("e"), future);
-	evbuffer_add_printf(sql, SQL_FEED_EVENTS_OVERRIDDEN, past);
-	if (future)
-		evbuffer_add_printf(sql, SQL_FEED_AHEAD("x"), future);
-	evbuffer_add_printf(sql, "))");
-	filters_feed_sql(sql, q, filter, me);
-	evbuffer_add_printf(sql, SQL_FEED_EVENTS_ORDERED);
 	/* The texts as rows of their own, "= ANY" for the reason
 	 * vevents_load_sql gives. */
 	if (ff->with_texts) {
@@ -618,7 +608,6 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		evbuffer_add_printf(sql, SQL_FEED_EVENTS_TEXTS, alarms, renderer);
 	}
 	evbuffer_add(sql, "", 1);
-	json_decref(filter);
 	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_feed_events, ff);
 	listq_free(q);
@@ -642,15 +631,13 @@ static void on_feed_found(PGresult *res, void *arg)
 		ff_end(ff, FF_NOT_FOUND, NULL);
 		return;
 	}
-	snprintf(ff->feed_id, sizeof(ff->feed_id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, 1));
-	ff->alarms = PQgetvalue(res, 0, 3)[0] == 't';
-	ff->past_days = atoi(PQgetvalue(res, 0, 7));
-	ff->future_days = PQgetisnull(res, 0, 8) ? 0 : atoi(PQgetvalue(res, 0, 8));
-	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, 9));
-	ff->changed = strtoll(PQgetvalue(res, 0, 10), NULL, 10);
-	snprintf(ff->lang, sizeof(ff->lang), "%s", PQgetvalue(res, 0, FEED_COL_LANGUAGE));
-	if (!strcmp(PQgetvalue(res, 0, FEED_COL_MODE), "freebusy"))
+	snprintf(ff->feed_id, sizeof(ff->feed_id), "%s", PQgetvalue(res, 0, FL_ID));
+	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, FL_NAME));
+	ff->alarms = PQgetvalue(res, 0, FL_ALARMS)[0] == 't';
+	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, FL_DIGEST));
+	ff->changed = strtoll(PQgetvalue(res, 0, FL_CHANGED), NULL, 10);
+	snprintf(ff->lang, sizeof(ff->lang), "%s", PQgetvalue(res, 0, FL_LANGUAGE));
+	if (!strcmp(PQgetvalue(res, 0, FL_MODE), "freebusy"))
 		feed_freebusy_fetch(ff, res);
 	else
 		fetch_events(ff, res);
@@ -661,19 +648,11 @@ const char feeds_lookup_sql[] = SQL_FEED_LOOKUP;
 
 void feeds_serve(struct req *r)
 {
-	/* Only "<43 base64url characters>.ics": anything else is simply 404,
-	 * with no hint whether such a feed ever existed. */
-	const char *seg = req_param(r, "token");
-	size_t n = seg ? strlen(seg) : 0;
-	char token[TOKEN_LEN + 1];
-	if (n != TOKEN_LEN + 4 || strcmp(seg + TOKEN_LEN, ".ics") != 0) {
-		feed_not_found(r);
-		return;
-	}
-	memcpy(token, seg, TOKEN_LEN);
-	token[TOKEN_LEN] = '\0';
+	/* Only "<43 base64url characters>.ics" (the router took the .ics):
+	 * anything else is simply 404, with no hint whether such a feed ever
+	 * existed. */
 	char hash[TOKEN_HASH_HEX + 1];
-	if (!token_well_formed(token) || token_hash(token, TOKEN_LEN, hash)) {
+	if (feed_token_hash(req_param(r, "token"), hash) != 0) {
 		feed_not_found(r);
 		return;
 	}

@@ -1,6 +1,7 @@
 /* feeds.c - /v1/feeds, for an org's admins: create (the token and URL are
  * shown once), list, read (with what the last rendering found), patch,
- * rotate the token, revoke. The feed itself is feed_serve.c. */
+ * rotate the token, revoke. The feed itself is feed_serve.c; one feed
+ * with the whole of its health, feed_health.c. */
 #include "api/feeds.h"
 
 #include "api/feeds_sql.h"
@@ -74,9 +75,9 @@ static void on_feed_written(PGresult *res, void *arg)
 
 static const char *const feed_fields[] = {"name",        "filter", "alarms",   "past_days",
                                           "future_days", "mode",   "language", NULL};
-static const char *const feed_ignored[] = {"id",         "created_at",  "url",
-                                           "size_bytes", "events",      "warnings",
-                                           "changed_at", "rendered_at", NULL};
+static const char *const feed_ignored[] = {"id",         "created_at", "url",         "size_bytes",
+                                           "events",     "warnings",   "changed_at",  "rendered_at",
+                                           "last_fetch", "fetched_by", "fetches_24h", NULL};
 
 /* The window members: past_days (0..3660; "" in past when absent) and
  * future_days (1..3660, or null for none). Returns 1 when future_days is
@@ -298,16 +299,6 @@ static void on_feed_one(PGresult *res, void *arg)
 		reply_raw(r, 200, "application/json", PQgetvalue(res, 0, 0),
 		          (size_t)PQgetlength(res, 0, 0));
 	}
-}
-
-void feeds_get(struct req *r)
-{
-	const char *id = feed_id_param(r);
-	if (!id)
-		return;
-	const char *p[] = {id, r->who.org_id};
-	if (dbpool_query(r->cx->db, SQL_FEED_GET, 2, p, on_feed_one, r) != 0)
-		reply_unavailable(r);
 }
 
 /* A patch's answer: a free/busy feed's rules and its mode first, then as

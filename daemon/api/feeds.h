@@ -1,4 +1,5 @@
-/* feeds.h - /v1/feeds (management) and /feeds/{token}.ics (the feed). */
+/* feeds.h - /v1/feeds (management), /feeds/{token}.ics (the feed) and
+ * /feeds/{token} (its subscribe page). */
 #ifndef LIAISON_FEEDS_H
 #define LIAISON_FEEDS_H
 
@@ -11,6 +12,7 @@ void feeds_patch(struct req *r);
 void feeds_delete(struct req *r);
 void feeds_rotate(struct req *r);
 void feeds_serve(struct req *r);
+void feed_page_serve(struct req *r);
 
 /* A feed by token hash, and the events to render by id: prepared by every
  * new connection (api/routes.c), so a feed asked for first thing after a start

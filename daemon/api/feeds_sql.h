@@ -4,6 +4,7 @@
 #ifndef LIAISON_FEEDS_SQL_H
 #define LIAISON_FEEDS_SQL_H
 
+#include "api/feed_health_sql.h"
 #include "api/filters.h"
 #include "api/occurrences_sql.h"
 #include "core/event_sql.h"
@@ -24,19 +25,17 @@
 	"  'language', f.language," \
 	"  'created_at', " EV_UTC("f.created_at") ")"
 /* With what the last rendering found (feed_state s): its size, its number
- * of items, and what an admin should know about them (Google Calendar
- * drops a subscription over about 1 MB without a word). */
+ * of items, when it was rendered and its bytes last changed; and its
+ * health (api/feed_health_sql.h): who fetched it, how often, and what an
+ * admin should know, knowing of changes those of its settings and of its
+ * rendered bytes (GET /v1/feeds/{id} looks at its items too). */
 #define FEED_STATE_JSON \
 	"jsonb_build_object(" \
 	"  'size_bytes', s.size_bytes," \
 	"  'events', s.events," \
 	"  'rendered_at', " EV_UTC("s.rendered_at") "," \
-	"  'changed_at', " EV_UTC("s.changed_at") "," \
-	"  'warnings', CASE WHEN s.size_bytes > 1048576" \
-	"              THEN jsonb_build_array('over 1 MB: Google Calendar drops subscriptions" \
-	" this large without a word; narrow the filter or the window (past_days, future_days)," \
-	" or serve it gzipped')" \
-	"              ELSE '[]'::jsonb END)"
+	"  'changed_at', " EV_UTC("s.changed_at") ") || " \
+	FEED_HEALTH_JSON("greatest(s.changed_at, f.updated_at)")
 
 /* A feed of org $1: name $2, token hash $3, filter $4, alarms $5, window
  * $6 and $7, mode $8, language $9. Orgs named by the filter must exist:
@@ -75,15 +74,6 @@
 	" WHERE f.org_id = $1::uuid" \
 	"   AND f.revoked_at IS NULL" \
 	" ORDER BY f.created_at, f.id"
-
-/* Feed $1 of org $2. */
-#define SQL_FEED_GET \
-	"SELECT (" FEED_JSON " || " FEED_STATE_JSON ")::text, NULL" \
-	"  FROM feeds f" \
-	"  LEFT JOIN feed_state s ON s.feed_id = f.id" \
-	" WHERE f.id = $1::uuid" \
-	"   AND f.org_id = $2::uuid" \
-	"   AND f.revoked_at IS NULL"
 
 /* A merge patch of feed $1 of org $2, of the members given ($3..: a flag
  * per member, then its value); orgs the filter names must exist, as at
@@ -132,9 +122,10 @@
 	"   AND revoked_at IS NULL" \
 	" RETURNING id"
 
-/* The feed of token hash $1, its window, what it rendered to last
- * (feed_state), its mode and its org's name (FEED_COL_*). */
-#define SQL_FEED_LOOKUP \
+/* A feed, its window, what it rendered to last (feed_state), its mode,
+ * its org's name and its language: the columns api/feed_select.h names
+ * (FL_ID...), then the tables. */
+#define FEED_LOOKUP_COLS \
 	"SELECT f.id," \
 	"       f.name," \
 	"       f.filter::text," \
@@ -148,30 +139,17 @@
 	"       floor(extract(epoch FROM s.changed_at))::bigint," \
 	"       f.mode," \
 	"       o.name," \
-	"       f.language" \
+	"       f.language"
+#define FEED_LOOKUP_FROM \
 	"  FROM feeds f" \
 	"  JOIN orgs o ON o.id = f.org_id" \
-	"  LEFT JOIN feed_state s ON s.feed_id = f.id" \
+	"  LEFT JOIN feed_state s ON s.feed_id = f.id"
+/* The feed of token hash $1. */
+#define SQL_FEED_LOOKUP \
+	FEED_LOOKUP_COLS \
+	FEED_LOOKUP_FROM \
 	" WHERE f.token_hash = $1" \
 	"   AND f.revoked_at IS NULL"
-/* clang-format on */
-enum {
-	FEED_COL_ID,
-	FEED_COL_NAME,
-	FEED_COL_FILTER,
-	FEED_COL_ALARMS,
-	FEED_COL_ORG_ID,
-	FEED_COL_ORG_SLUG,
-	FEED_COL_UPDATED,
-	FEED_COL_PAST_DAYS,
-	FEED_COL_FUTURE_DAYS,
-	FEED_COL_DIGEST,
-	FEED_COL_CHANGED,
-	FEED_COL_MODE,
-	FEED_COL_ORG_NAME,
-	FEED_COL_LANGUAGE
-};
-/* clang-format off */
 
 /* The feed's events, in pieces (feed_serve.c's fetch_events): m, the
  * single events and series the feed shows, with their stamps for the
@@ -199,7 +177,8 @@ enum {
 	"               AND x.status <> 'cancelled'" \
 	"               AND x.last_end_utc > (SELECT now() - $%d::integer * interval '1 day')"
 /* Then f: m's events and the live overrides of its series (a cancelled
- * one is its master's EXDATE), numbered in feed order. */
+ * one is its master's EXDATE), numbered in feed order; the statement goes
+ * on with more of its own or with SQL_FEED_EVENTS_ROWS. */
 #define SQL_FEED_EVENTS_ORDERED \
 	"   ORDER BY e.start_utc, e.id" \
 	"   LIMIT 50000), " \
@@ -212,8 +191,8 @@ enum {
 	"          SELECT e.id, e.start_utc, " VEVENT_STAMP \
 	"            FROM events e" \
 	"           WHERE e.series_id IN (SELECT id FROM m)" \
-	"             AND e.status <> 'cancelled') x) " \
-	"SELECT * FROM f"
+	"             AND e.status <> 'cancelled') x) "
+#define SQL_FEED_EVENTS_ROWS "SELECT * FROM f"
 /* And, while the VEVENT cache holds little, their stored texts as rows of
  * their own (alarms $n, renderer $m); "= ANY" for the reason
  * SQL_VEVENTS_LOAD gives. */

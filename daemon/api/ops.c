@@ -65,3 +65,16 @@ void ops_openapi(struct req *r)
 {
 	reply_raw(r, 200, "application/json", openapi_json, openapi_json_len);
 }
+
+/* Crawlers may fetch feeds and their subscribe pages (Google Calendar's
+ * fetcher obeys robots.txt, and a festival's page is meant to be found),
+ * never the API. */
+static const char robots_txt[] = "User-agent: *\n"
+                                 "Allow: /feeds/\n"
+                                 "Disallow: /v1/\n";
+
+void ops_robots(struct req *r)
+{
+	req_add_header(r, "Cache-Control", "max-age=86400");
+	reply_raw(r, 200, "text/plain; charset=utf-8", robots_txt, sizeof(robots_txt) - 1);
+}

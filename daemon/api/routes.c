@@ -41,6 +41,7 @@ static const struct route routes[] = {
 	{GET,    "/readyz",                      ops_readyz,               PUBLIC},
 	{GET,    "/metrics",                     ops_metrics,              PUBLIC},
 	{GET,    "/v1/openapi.json",             ops_openapi,              PUBLIC},
+	{GET,    "/robots.txt",                  ops_robots,               PUBLIC},
 	/* organisations and API keys: orgs.c, orgs_sql.h */
 	{GET,    "/v1/orgs",                     orgs_list,                VIEWER},
 	{POST,   "/v1/orgs",                     orgs_create,              HOST},
@@ -85,14 +86,17 @@ static const struct route routes[] = {
 	{GET,    "/v1/visits/{id}/tasks",        visit_tasks_list,         VIEWER},
 	{PATCH,  "/v1/visits/{id}/tasks/{task_id}",
 	                                         visit_tasks_patch,        EDITOR},
-	/* feeds: feeds.c (management), feed_serve.c (the feed), feeds_sql.h */
+	/* feeds: feeds.c (management), feed_health.c (one feed, with its
+	 * health), feed_serve.c (the feed), feed_page.c (its subscribe page),
+	 * feeds_sql.h, feed_health_sql.h, feed_page_sql.h */
 	{GET,    "/v1/feeds",                    feeds_list,               ADMIN},
 	{POST,   "/v1/feeds",                    feeds_create,             ADMIN},
 	{GET,    "/v1/feeds/{id}",               feeds_get,                ADMIN},
 	{PATCH,  "/v1/feeds/{id}",               feeds_patch,              ADMIN},
 	{DELETE, "/v1/feeds/{id}",               feeds_delete,             ADMIN},
 	{POST,   "/v1/feeds/{id}/rotate",        feeds_rotate,             ADMIN},
-	{GET,    "/feeds/{token}",               feeds_serve,              PUBLIC},
+	{GET,    "/feeds/{token}.ics",           feeds_serve,              PUBLIC},
+	{GET,    "/feeds/{token}",               feed_page_serve,          PUBLIC},
 	/* webhooks: webhooks.c, webhooks_sql.h; delivery is jobs/delivery.c */
 	{GET,    "/v1/webhooks",                 webhooks_list,            ADMIN},
 	{POST,   "/v1/webhooks",                 webhooks_create,          ADMIN},

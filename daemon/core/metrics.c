@@ -51,7 +51,8 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_reminder_plan_failures_total",
     "liaison_reminder_plans_parked_total",
     "liaison_webhook_messages_withheld_total",
-    "liaison_visit_tasks_overdue_total"};
+    "liaison_visit_tasks_overdue_total",
+    "liaison_feed_fetches_unrecorded_total"};
 
 #define MAX_POOLS  256
 #define MAX_GAUGES 16
@@ -171,6 +172,37 @@ static int render_feed_sizes(struct evbuffer *out)
 		rc |= evbuffer_add_printf(out, "liaison_feed_size_bytes{feed=\"%s\"} %zu\n",
 		                          feed_sizes[i].id, feed_sizes[i].bytes) < 0;
 	pthread_mutex_unlock(&feed_sizes_lock);
+	return rc;
+}
+
+#define FEED_CLIENTS 8
+static const char *const *feed_client_names;
+static size_t nfeed_clients;
+static _Atomic uint64_t feed_fetches[FEED_CLIENTS];
+
+void metrics_feed_clients(const char *const *names, size_t n)
+{
+	feed_client_names = names;
+	nfeed_clients = n < FEED_CLIENTS ? n : FEED_CLIENTS;
+}
+
+void metrics_feed_fetch(size_t client)
+{
+	if (client < FEED_CLIENTS)
+		atomic_fetch_add_explicit(&feed_fetches[client], 1, memory_order_relaxed);
+}
+
+static int render_feed_fetches(struct evbuffer *out)
+{
+	int rc =
+	    evbuffer_add_printf(out, "# HELP liaison_feed_fetches_total Feeds answered, by the "
+	                             "kind of client the User-Agent names.\n"
+	                             "# TYPE liaison_feed_fetches_total counter\n") < 0;
+	for (size_t i = 0; i < nfeed_clients; i++)
+		rc |= evbuffer_add_printf(out, "liaison_feed_fetches_total{client=\"%s\"} %llu\n",
+		                          feed_client_names[i],
+		                          (unsigned long long)atomic_load_explicit(
+		                              &feed_fetches[i], memory_order_relaxed)) < 0;
 	return rc;
 }
 
@@ -315,7 +347,7 @@ int metrics_render(struct evbuffer *out)
 {
 	size_t n = nroute_labels;
 	int rc = render_requests(out, n) | render_latency(out, n) | render_pools(out) |
-	         render_feed_sizes(out);
+	         render_feed_sizes(out) | render_feed_fetches(out);
 	for (int c = 0; c < M_COUNTER_COUNT; c++)
 		rc |= evbuffer_add_printf(out, "# TYPE %s counter\n%s %llu\n", counter_names[c],
 		                          counter_names[c],

@@ -34,18 +34,19 @@ enum metric_counter {
 	M_WEBHOOK_DELIVERED,
 	M_WEBHOOK_FAILED_ATTEMPTS,
 	M_WEBHOOK_ENDPOINTS_DISABLED,
-	M_FEED_VEVENTS_MEMORY,    /* VEVENTs a rendering found in memory */
-	M_FEED_VEVENTS_STORED,    /* ... took from the database's stored texts */
-	M_FEED_VEVENTS_RENDERED,  /* ... rendered through libical */
-	M_AUTH_THROTTLED,         /* lookups refused: too many failures from an address */
-	M_HTTP_CONN_REFUSED,      /* connections answered 503: max_connections */
-	M_HTTP_DEADLINES,         /* requests cut off: header_timeout, body_timeout */
-	M_HTTP_ACCEPT_ERRORS,     /* accept() failures (descriptors out) */
-	M_HTTP_BODIES_REFUSED,    /* bodies refused: max_bodies_in_flight */
-	M_REMINDER_PLAN_FAILURES, /* plans that failed, retries included */
-	M_REMINDER_PLANS_PARKED,  /* events whose plan failed a first time */
-	M_WEBHOOK_WITHHELD,       /* messages cancelled at claim: no longer visible */
-	M_TASKS_OVERDUE,          /* visits' tasks found open past their deadline */
+	M_FEED_VEVENTS_MEMORY,     /* VEVENTs a rendering found in memory */
+	M_FEED_VEVENTS_STORED,     /* ... took from the database's stored texts */
+	M_FEED_VEVENTS_RENDERED,   /* ... rendered through libical */
+	M_AUTH_THROTTLED,          /* lookups refused: too many failures from an address */
+	M_HTTP_CONN_REFUSED,       /* connections answered 503: max_connections */
+	M_HTTP_DEADLINES,          /* requests cut off: header_timeout, body_timeout */
+	M_HTTP_ACCEPT_ERRORS,      /* accept() failures (descriptors out) */
+	M_HTTP_BODIES_REFUSED,     /* bodies refused: max_bodies_in_flight */
+	M_REMINDER_PLAN_FAILURES,  /* plans that failed, retries included */
+	M_REMINDER_PLANS_PARKED,   /* events whose plan failed a first time */
+	M_WEBHOOK_WITHHELD,        /* messages cancelled at claim: no longer visible */
+	M_TASKS_OVERDUE,           /* visits' tasks found open past their deadline */
+	M_FEED_FETCHES_UNRECORDED, /* feed fetches not written: table full, database away */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);
@@ -53,5 +54,10 @@ void metrics_add(enum metric_counter c, uint64_t n);
 /* The size of a feed as last rendered here (liaison_feed_size_bytes, by
  * feed id; Google Calendar drops subscriptions over about 1 MB). */
 void metrics_feed_size(const char *feed_id, size_t bytes);
+/* Feed fetches by kind of client (liaison_feed_fetches_total{client}):
+ * the kinds' names, once before the threads start (at most 8), then a
+ * fetch by kind i. */
+void metrics_feed_clients(const char *const *names, size_t n);
+void metrics_feed_fetch(size_t client);
 
 #endif

@@ -13,6 +13,8 @@ struct config;
 struct dbpool;
 struct authcache;
 struct feedcache;
+struct fetchlog;
+struct pagecache;
 
 struct ctx {
 	int worker;               /* the thread's index, for logs */
@@ -20,6 +22,8 @@ struct ctx {
 	struct dbpool *db;        /* this thread's connections */
 	struct authcache *auth;   /* this thread's credentials (http/auth.c) */
 	struct feedcache *feeds;  /* this thread's rendered feeds (api/feed_cache.c) */
+	struct fetchlog *fetches; /* the feed fetches it answered (api/feed_fetches.c) */
+	struct pagecache *pages;  /* its rendered subscribe pages (api/feed_page.c) */
 	/* Bump to drop every cached credential of this instance (a key was
 	 * revoked); NOTIFY tells the other instances. */
 	_Atomic unsigned *auth_generation;

@@ -27,7 +27,9 @@ int router_index(const struct route *rt)
 }
 
 /* Walks pattern and path segment by segment; {name} takes one non-empty
- * segment. With r set, captured values are percent-decoded into it. */
+ * segment, or what of it comes before the literal rest of the pattern's
+ * segment ("{token}.ics" takes "abc" of "abc.ics"). With r set, captured
+ * values are percent-decoded into it. */
 static int match(const char *pattern, const char *path, struct req *r)
 {
 	const char *p = pattern, *s = path;
@@ -35,8 +37,11 @@ static int match(const char *pattern, const char *path, struct req *r)
 		if (*p == '{') {
 			const char *close = strchr(p, '}');
 			size_t seglen = strcspn(s, "/");
-			if (!close || seglen == 0)
+			size_t suffix = close ? strcspn(close + 1, "/") : 0;
+			if (!close || seglen <= suffix ||
+			    strncmp(s + seglen - suffix, close + 1, suffix))
 				return 0;
+			seglen -= suffix;
 			if (r) {
 				if (r->nparams == REQ_MAX_PARAMS)
 					return 0;

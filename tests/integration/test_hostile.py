@@ -231,6 +231,12 @@ CASES = [
     ("task stale", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"state": "done"}, {"If-Match": '"999"'}, 412, None),
     ("task id sql", "PATCH", "/v1/visits/{vid}/tasks/'%3B%20DROP", {"state": "done"}, {}, 404, None),
     ("task list visit sql", "GET", "/v1/visits/'%3B%20DROP/tasks", None, {}, 404, None),
+    ("feed id sql", "GET", "/v1/feeds/'%3B%20DROP%20TABLE%20feeds", None, {}, 404, None),
+    ("page lang markup", "GET", "/feeds/{feed}?lang=%3Cscript%3E", None, {}, 422, "lang"),
+    ("page lang long", "GET", "/feeds/{feed}?lang=" + "a" * 5000, None, {}, 422, "lang"),
+    ("page embed", "GET", "/feeds/{feed}?embed=%27%20OR%201%3D1", None, {}, 422, "embed"),
+    ("page token sql", "GET", "/feeds/'%20OR%201%3D1%20--", None, {}, 404, None),
+    ("page token long", "GET", "/feeds/" + "A" * 5000, None, {}, 404, None),
 ]
 
 
@@ -256,6 +262,8 @@ def test_hostile_table(ctx):
     visit = d.request("POST", "/v1/visits", body=BUSAN, token=k["host"]).json()
     tid = d.request("GET", f"/v1/visits/{visit['id']}/tasks",
                     token=k["host"]).json()["items"][0]["id"]
+    feed = d.request("POST", "/v1/feeds", body={"name": "f"}, token=k["host"]).json()
+    feed_token = feed["url"].split("/feeds/")[1][:-len(".ics")]
     before = snapshot(ctx, db)
     failures = []
     for name, method, path, body, headers, status, field in CASES:
@@ -269,7 +277,7 @@ def test_hostile_table(ctx):
         else:
             data = None
         path = path.replace("{id}", existing["id"]).replace("{vid}", visit["id"])
-        path = path.replace("{cid}", cl["id"]).replace("{tid}", tid)
+        path = path.replace("{cid}", cl["id"]).replace("{tid}", tid).replace("{feed}", feed_token)
         r = d.request(method, path, body=data, headers=hdrs, token=k["host"])
         try:
             p = problem(r, status)

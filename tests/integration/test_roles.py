@@ -44,6 +44,7 @@ ROUTE_OF = {
     "delete checklist": ("DELETE", "/v1/checklists/{id}"),
     "list tasks": ("GET", "/v1/visits/{id}/tasks"),
     "patch task": ("PATCH", "/v1/visits/{id}/tasks/{task_id}"),
+    "get feed": ("GET", "/v1/feeds/{id}"),
 }
 
 # A checklist of one task, which each org's visit gets.
@@ -65,6 +66,7 @@ def setup(ctx):
             "agreement": d.request("POST", "/v1/agreements", token=t, body=dict(LOI, parties=[])).json()["id"],
             "key": d.request("POST", "/v1/keys", token=t, body={"name": "victim"}).json()["id"],
             "checklist": d.request("POST", "/v1/checklists", token=t, body=CHECKLIST).json()["id"],
+            "feed": d.request("POST", "/v1/feeds", token=t, body={"name": "f"}).json()["id"],
         }
         v = d.request("POST", "/v1/visits", token=t, body=dict(SF, partners=[])).json()["id"]
         own[o]["visit"] = v
@@ -103,6 +105,7 @@ def expected(route, org, role, target):
         # a visit's tasks are its org's: another that sees the visit is refused
         "list tasks": 200 if mine else 403,
         "patch task": 403 if not writer or not mine else 200,
+        "get feed": (200 if mine else 404) if admin else 403,
     }[route]
 
 
@@ -149,6 +152,7 @@ def test_role_matrix(ctx):
                     "list tasks": ("GET", f"/v1/visits/{res['visit']}/tasks", None),
                     "patch task": ("PATCH", f"/v1/visits/{res['visit']}/tasks/{res['task']}",
                                    {"owner": role}),
+                    "get feed": ("GET", f"/v1/feeds/{res['feed']}", None),
                 }
                 for name, (method, path, body) in calls.items():
                     want = expected(name, org, role, target)

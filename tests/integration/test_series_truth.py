@@ -311,6 +311,10 @@ def test_feed_window_and_size(ctx):
     assert titles(full) == ["Far", "Last month", "Long ago", "Soon"]
     assert titles(near) == ["Last month", "Soon"]
     size = len(d.request("GET", path_of(near)).body)
+    # Fetches are written about a second after (api/feed_fetches.c): until
+    # then the feed is "never fetched".
+    harness.wait_for(lambda: d.request("GET", f"/v1/feeds/{near['id']}",
+                                       token=k["host"]).json()["fetches_24h"], 10, what="fetch")
     got = d.request("GET", f"/v1/feeds/{near['id']}", token=k["host"]).json()
     assert got["size_bytes"] == size and got["events"] == 2 and got["warnings"] == [], got
     r = d.request("PATCH", f"/v1/feeds/{near['id']}", token=k["host"],

@@ -19,6 +19,14 @@ static void test_route_patterns(void **state)
 	assert_false(router_pattern_matches("/v1/orgs/{slug}/keys", "/v1/orgs/x/keys/"));
 	assert_true(router_pattern_matches("/healthz", "/healthz"));
 	assert_false(router_pattern_matches("/healthz", "/healthzz"));
+	/* A parameter with a literal rest in its segment. */
+	assert_true(router_pattern_matches("/feeds/{token}.ics", "/feeds/abc.ics"));
+	assert_false(router_pattern_matches("/feeds/{token}.ics", "/feeds/.ics"));
+	assert_false(router_pattern_matches("/feeds/{token}.ics", "/feeds/abc"));
+	assert_false(router_pattern_matches("/feeds/{token}.ics", "/feeds/abc.icsx"));
+	assert_false(router_pattern_matches("/feeds/{token}.ics", "/feeds/abc.ics/x"));
+	assert_false(router_pattern_matches("/feeds/{token}.ics", "/feeds/ics"));
+	assert_true(router_pattern_matches("/feeds/{token}", "/feeds/abc.ics"));
 	size_t n;
 	const struct route *table = api_routes(&n);
 	router_set(table, n);

@@ -1,0 +1,47 @@
+/* feed_select.h - what a feed (api/feed_serve.c), its subscribe page
+ * (api/feed_page.c) and its health (api/feed_health.c) share, so that all
+ * three show the same items: the token's hash, and the statement that
+ * selects the feed's events. */
+#ifndef LIAISON_FEED_SELECT_H
+#define LIAISON_FEED_SELECT_H
+
+#include "macros.h"
+#include "token.h"
+
+#include <libpq-fe.h>
+
+struct evbuffer;
+struct listq;
+
+/* The columns of FEED_LOOKUP_COLS (api/feeds_sql.h). */
+enum {
+	FL_ID,
+	FL_NAME,
+	FL_FILTER,
+	FL_ALARMS,
+	FL_ORG,
+	FL_SLUG,
+	FL_UPDATED,
+	FL_PAST,
+	FL_FUTURE,
+	FL_DIGEST,
+	FL_CHANGED,
+	FL_MODE,
+	FL_ORG_NAME,
+	FL_LANGUAGE,
+	FL_NCOLS
+};
+
+/* The hash of a feed token (43 base64url characters, nothing else); 0, or
+ * -1 when it is not one. */
+int feed_token_hash(const char *token, char hash[TOKEN_HASH_HEX + 1]) WUR;
+
+/* Appends to sql the common table expressions m (the single events and
+ * series the feed in row 0 of lookup shows: what its org may see, through
+ * its filter, in its window) and f (m with the live overrides of its
+ * series, numbered in feed order), their parameters added to q. The
+ * statement goes on after "f AS (...) ": a SELECT, or ", more AS (...)".
+ * 0, or -1 when out of memory. */
+int feed_select_sql(struct evbuffer *sql, struct listq *q, const PGresult *lookup) WUR;
+
+#endif

@@ -1,0 +1,227 @@
+/* occ_expand.c - see occ_expand.h. The expansion is bounded: at most max
+ * occurrences, each series within RECUR_BUDGET_MS and all together within
+ * the caller's budget; what runs out of time is named, not cut silently. */
+#include "api/occ_expand.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int occ_push(struct occset *s, const struct occ *o)
+{
+	if (s->n == s->max) {
+		s->overflow = 1;
+		return -1;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct occ *bigger = realloc(s->items, cap * sizeof(*bigger));
+		if (!bigger) {
+			s->overflow = 1;
+			return -1;
+		}
+		s->items = bigger;
+		s->cap = cap;
+	}
+	s->items[s->n++] = *o;
+	return 0;
+}
+
+static int overlaps(const struct occset *s, int64_t start, int64_t end)
+{
+	return start < s->to && (end > s->from || start >= s->from);
+}
+
+/* Fills the end of an occurrence starting at wall time st. */
+static void occ_fill(struct occset *s, struct occ *o, const struct civil *st, int64_t start_utc,
+                     const char *tz)
+{
+	struct civil e;
+	o->start_utc = start_utc;
+	o->end_utc = recur_end(tz, st, start_utc, s->dur, &e);
+	civil_format(st, s->all_day, o->start);
+	civil_format(&e, s->all_day, o->end);
+}
+
+static int on_occurrence(const struct civil *st, int64_t start_utc, void *arg)
+{
+	struct occset *s = arg;
+	struct occ o = {.row = s->row, .series_row = s->row};
+	const char *tz = PQgetvalue(s->res, s->row, OCC_TZ);
+	occ_fill(s, &o, st, start_utc, tz);
+	/* A one-off event has no recurrence id; members of a set of dates do. */
+	if (PQgetisnull(s->res, s->row, OCC_RRULE) &&
+	    !strcmp(PQgetvalue(s->res, s->row, OCC_RDATES), "[]"))
+		o.rid[0] = '\0';
+	else
+		memcpy(o.rid, o.start, sizeof(o.rid));
+	if (recur_excluded(s->exdates, o.start) || !overlaps(s, o.start_utc, o.end_utc))
+		return 0;
+	return occ_push(s, &o);
+}
+
+static int read_row_times(struct occset *s, int row, struct civil *start)
+{
+	s->all_day = PQgetvalue(s->res, row, OCC_ALLDAY)[0] == 't';
+	if (civil_parse(PQgetvalue(s->res, row, OCC_START), s->all_day, start))
+		return -1;
+	struct civil end = *start;
+	if (!PQgetisnull(s->res, row, OCC_END)) {
+		if (civil_parse(PQgetvalue(s->res, row, OCC_END), s->all_day, &end))
+			return -1;
+	} else if (s->all_day) {
+		civil_add_days(&end, 1);
+	}
+	s->dur = civil_to_epoch(&end) - civil_to_epoch(start);
+	return 0;
+}
+
+static void expand_series(struct occset *s, int row)
+{
+	struct civil start;
+	if (read_row_times(s, row, &start))
+		return;
+	s->row = row;
+	s->exdates = json_loads(PQgetvalue(s->res, row, OCC_EXDATES), 0, NULL);
+	const char *tz = PQgetvalue(s->res, row, OCC_TZ);
+	const char *rrule =
+	    PQgetisnull(s->res, row, OCC_RRULE) ? NULL : PQgetvalue(s->res, row, OCC_RRULE);
+	/* Each series within a budget of its own, and all of them within the
+	 * caller's. */
+	struct recur_budget budget;
+	int64_t left = s->spent.limit_us - s->spent.spent_us;
+	recur_budget_init(&budget, RECUR_MAX_ITERATIONS, RECUR_BUDGET_MS);
+	if (budget.limit_us > left)
+		budget.limit_us = left;
+	long got = recur_expand_window(rrule, tz, &start, s->all_day, s->from - s->dur, s->to,
+	                               &budget, on_occurrence, s);
+	s->spent.spent_us += budget.spent_us;
+	if (got == RECUR_EXHAUSTED)
+		json_array_append_new(s->incomplete, json_string(PQgetvalue(s->res, row, OCC_ID)));
+	if (got >= 0 || got == RECUR_EXHAUSTED) {
+		json_t *rdates = json_loads(PQgetvalue(s->res, row, OCC_RDATES), 0, NULL);
+		size_t i;
+		json_t *v;
+		json_array_foreach(rdates, i, v)
+		{
+			struct civil c;
+			int64_t u;
+			if (!civil_parse(json_string_value(v), s->all_day, &c) &&
+			    tz_to_utc(tz, &c, &u) != TZ_UNKNOWN)
+				on_occurrence(&c, u, s);
+		}
+		json_decref(rdates);
+	}
+	json_decref(s->exdates);
+	s->exdates = NULL;
+}
+
+/* Whether rid is an occurrence of the series in row. */
+static int series_row_has(struct occset *s, int row, const char *rid)
+{
+	struct civil start, at;
+	int all_day = PQgetvalue(s->res, row, OCC_ALLDAY)[0] == 't';
+	if (civil_parse(PQgetvalue(s->res, row, OCC_START), all_day, &start) ||
+	    civil_parse(rid, all_day, &at))
+		return 0;
+	json_t *ex = json_loads(PQgetvalue(s->res, row, OCC_EXDATES), 0, NULL);
+	json_t *rd = json_loads(PQgetvalue(s->res, row, OCC_RDATES), 0, NULL);
+	int has = recur_is_occurrence(
+	    PQgetisnull(s->res, row, OCC_RRULE) ? NULL : PQgetvalue(s->res, row, OCC_RRULE),
+	    PQgetvalue(s->res, row, OCC_TZ), &start, all_day, ex, rd, &at);
+	json_decref(ex);
+	json_decref(rd);
+	return has;
+}
+
+/* Puts override row in place of its occurrence, or adds it when the
+ * occurrence it replaces lies outside the window but it does not. */
+static void apply_override(struct occset *s, int row)
+{
+	const char *series = PQgetvalue(s->res, row, OCC_SERIES);
+	const char *rid = PQgetvalue(s->res, row, OCC_RID);
+	int series_row = -1;
+	for (int i = 0; i < PQntuples(s->res); i++)
+		if (PQgetisnull(s->res, i, OCC_SERIES) &&
+		    !strcmp(PQgetvalue(s->res, i, OCC_ID), series))
+			series_row = i;
+	if (series_row < 0)
+		return;
+	struct civil start;
+	int64_t start_utc;
+	if (read_row_times(s, row, &start) ||
+	    tz_to_utc(PQgetvalue(s->res, row, OCC_TZ), &start, &start_utc) == TZ_UNKNOWN)
+		return;
+	struct occ o = {.row = row, .series_row = series_row};
+	occ_fill(s, &o, &start, start_utc, PQgetvalue(s->res, row, OCC_TZ));
+	snprintf(o.rid, sizeof(o.rid), "%s", rid);
+	for (size_t i = 0; i < s->n; i++) {
+		struct occ *x = &s->items[i];
+		if (x->series_row == series_row && !strcmp(x->rid, rid)) {
+			if (overlaps(s, o.start_utc, o.end_utc)) {
+				*x = o;
+			} else {
+				s->items[i] = s->items[--s->n];
+			}
+			return;
+		}
+	}
+	/* No occurrence of the window to replace: the override shows where it
+	 * is now if it names an occurrence of its series outside the window
+	 * (moved into it). One that names none (its series moved away from
+	 * it), or that is cancelled, shows nothing, as in feeds. */
+	if (overlaps(s, o.start_utc, o.end_utc) &&
+	    strcmp(PQgetvalue(s->res, row, OCC_STATUS), "cancelled") != 0 &&
+	    series_row_has(s, series_row, rid))
+		occ_push(s, &o);
+}
+
+const char *occ_event_id(const struct occset *s, const struct occ *o)
+{
+	return PQgetvalue(s->res, o->series_row, OCC_ID);
+}
+
+static int occ_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct occset *s = arg;
+	const struct occ *a = pa, *b = pb;
+	if (a->start_utc != b->start_utc)
+		return a->start_utc < b->start_utc ? -1 : 1;
+	int c = strcmp(occ_event_id(s, a), occ_event_id(s, b));
+	return c ? c : strcmp(a->rid, b->rid);
+}
+
+int occset_expand(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
+                  int64_t budget_ms)
+{
+	memset(s, 0, sizeof(*s));
+	s->res = res;
+	s->from = from;
+	s->to = to;
+	s->max = max;
+	s->incomplete = json_array();
+	if (!s->incomplete)
+		return -1;
+	recur_budget_init(&s->spent, 0, budget_ms);
+	int n = PQntuples(res);
+	for (int i = 0; i < n && !s->overflow; i++)
+		if (PQgetisnull(res, i, OCC_SERIES))
+			expand_series(s, i);
+	for (int i = 0; i < n && !s->overflow; i++)
+		if (!PQgetisnull(res, i, OCC_SERIES))
+			apply_override(s, i);
+	if (s->overflow)
+		return -1;
+	if (s->n > 1)
+		qsort_r(s->items, s->n, sizeof(*s->items), occ_cmp, s);
+	return 0;
+}
+
+void occset_free(struct occset *s)
+{
+	json_decref(s->incomplete);
+	free(s->items);
+	s->incomplete = NULL;
+	s->items = NULL;
+	s->n = s->cap = 0;
+}
