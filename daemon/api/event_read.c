@@ -17,7 +17,6 @@
 #include "validate.h"
 
 #include <event2/buffer.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,32 +62,6 @@ void events_get(struct req *r)
 
 /* ---- list ------------------------------------------------------------------ */
 
-/* The cursor is "<start epoch>_<event id>" of the last item sent. */
-static void cursor_param(struct req *r, struct listq *q, json_t *errors)
-{
-	const char *cur = req_query(r, "cursor");
-	if (!cur)
-		return;
-	/* Digits as we write them, within the years PostgreSQL's to_timestamp
-	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
-	const char *us = strchr(cur, '_');
-	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
-	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
-	                  ? strtoll(cur, NULL, 10)
-	                  : LLONG_MIN;
-	char id[40];
-	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
-	    strlen(us + 1) >= sizeof(id) || !valid_uuid(strcpy(id, us + 1))) {
-		jv_error(errors, "cursor", "not a cursor this server gave out");
-		return;
-	}
-	char num[24];
-	snprintf(num, sizeof(num), "%lld", t);
-	int a = listq_param(q, num), b = listq_param(q, id);
-	evbuffer_add_printf(
-	    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
-}
-
 struct listwait {
 	struct req *r;
 	int limit;
@@ -98,8 +71,9 @@ struct listwait {
 
 /* The query keeps rows whose span overlaps the window; a series is listed
  * only when one of its occurrences does. */
-static int row_in_window(const struct listwait *lw, PGresult *res, int i)
+static int row_in_window(const void *arg, const PGresult *res, int i)
 {
+	const struct listwait *lw = arg;
 	int has_rule = !PQgetisnull(res, i, 3);
 	if (!lw->windowed || (!has_rule && !strcmp(PQgetvalue(res, i, 9), "[]")))
 		return 1;
@@ -117,34 +91,6 @@ static int row_in_window(const struct listwait *lw, PGresult *res, int i)
 	return in;
 }
 
-static void reply_list(struct req *r, PGresult *res, const struct listwait *lw)
-{
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
-		reply_problem(r, 500, "out of memory");
-		return;
-	}
-	int n = PQntuples(res), limit = lw->limit;
-	int more = n > limit, sent = 0;
-	evbuffer_add(b, "{\"items\":[", 10);
-	for (int i = 0; i < n && i < limit; i++) {
-		if (!row_in_window(lw, res, i))
-			continue; /* the cursor still moves past it */
-		if (sent++)
-			evbuffer_add(b, ",", 1);
-		evbuffer_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-	}
-	evbuffer_add(b, "],\"next_cursor\":", 16);
-	if (more)
-		evbuffer_add_printf(b, "\"%s_%s\"}\n", PQgetvalue(res, limit - 1, 1),
-		                    PQgetvalue(res, limit - 1, 2));
-	else
-		evbuffer_add(b, "null}\n", 6);
-	size_t len = evbuffer_get_length(b);
-	reply_raw(r, 200, "application/json", evbuffer_pullup(b, -1), len);
-	evbuffer_free(b);
-}
-
 static void on_list_result(PGresult *res, void *arg)
 {
 	struct listwait *lw = arg;
@@ -154,7 +100,7 @@ static void on_list_result(PGresult *res, void *arg)
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		reply_db_error(r, res);
 	else
-		reply_list(r, res, lw);
+		filters_reply_page(r, res, lw->limit, row_in_window, lw);
 	free(lw);
 }
 
@@ -187,7 +133,7 @@ void events_list(struct req *r)
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
 	filters_apply(r, q, extra, errors);
 	if (!json_array_size(errors))
-		cursor_param(r, q, errors);
+		filters_cursor(r, q, "e.start_utc", "e.id", errors);
 	if (json_array_size(errors)) {
 		listq_free(q);
 		evbuffer_free(sql);

@@ -7,6 +7,7 @@
 #include "validate.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,7 @@ int listq_param(struct listq *q, const char *value)
 	return ++q->n;
 }
 
-/* Every value of a query parameter, repeated or comma-separated, as a JSON
- * array; NULL when the parameter is absent. */
-static json_t *filter_values(struct req *r, const char *name)
+json_t *filters_values(struct req *r, const char *name)
 {
 	json_t *out = NULL;
 	struct evkeyval *kv;
@@ -93,23 +92,30 @@ int filters_check_values(json_t *values, const char *name, json_t *errors)
 	return ok && (!values || json_array_size(values) > 0);
 }
 
+/* Events' filters: the condition of each, before and after its parameter. */
+static const struct filter_sql event_values[] = {
+    {"kind", "e.kind = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    {"org", "o.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    {"partner", "e.partners && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
+    {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
+    {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(", "::jsonb))))"},
+    {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    {NULL, NULL, NULL}};
+static const char *const event_search[] = {"e.title", "e.description", "e.location", NULL};
+const struct filter_target filter_events = {event_values, event_search, "e.start_utc"};
+
+static void target_condition(struct evbuffer *sql, const struct filter_target *t, const char *name,
+                             int param)
+{
+	for (const struct filter_sql *f = t->values; f->name; f++)
+		if (!strcmp(f->name, name))
+			evbuffer_add_printf(sql, " AND %s$%d%s", f->before, param, f->after);
+}
+
 /* The SQL condition for one filter: before and after its parameter. */
 void filters_sql_condition(struct evbuffer *sql, const char *name, int param)
 {
-	static const struct {
-		const char *name, *before, *after;
-	} f[] = {
-	    {"kind", "e.kind = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	    {"org", "o.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	    {"partner", "e.partners && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
-	    {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
-	    {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(",
-	     "::jsonb))))"},
-	    {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	};
-	for (size_t i = 0; i < ARRAY_LEN(f); i++)
-		if (!strcmp(f[i].name, name))
-			evbuffer_add_printf(sql, " AND %s$%d%s", f[i].before, param, f[i].after);
+	target_condition(sql, &filter_events, name, param);
 }
 
 int parse_instant(const char *s, int64_t *out)
@@ -146,7 +152,8 @@ int parse_instant(const char *s, int64_t *out)
 	return -1;
 }
 
-static void window_param(struct req *r, struct listq *q, const char *name, json_t *errors)
+static void window_param(struct req *r, struct listq *q, const struct filter_target *target,
+                         const char *name, json_t *errors)
 {
 	const char *v = req_query(r, name);
 	int64_t t;
@@ -169,7 +176,8 @@ static void window_param(struct req *r, struct listq *q, const char *name, json_
 	if (!strcmp(name, "from"))
 		q->from_param = n; /* its two halves: filters_lower_bound */
 	else
-		evbuffer_add_printf(q->sql, " AND e.start_utc < to_timestamp($%d::bigint)", n);
+		evbuffer_add_printf(q->sql, " AND %s < to_timestamp($%d::bigint)", target->starts,
+		                    n);
 }
 
 void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
@@ -188,7 +196,8 @@ void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
 		                    q->from_param);
 }
 
-static void text_search(struct req *r, struct listq *q, json_t *errors)
+static void text_search(struct req *r, struct listq *q, const struct filter_target *t,
+                        json_t *errors)
 {
 	const char *s = req_query(r, "q");
 	if (!s)
@@ -209,22 +218,24 @@ static void text_search(struct req *r, struct listq *q, json_t *errors)
 	pat[o++] = '%';
 	pat[o] = '\0';
 	int n = listq_param(q, pat);
-	evbuffer_add_printf(q->sql,
-	                    " AND (e.title ILIKE $%d OR e.description ILIKE $%d OR "
-	                    "e.location ILIKE $%d)",
-	                    n, n, n);
+	for (const char *const *c = t->search; *c; c++)
+		evbuffer_add_printf(q->sql, "%s%s ILIKE $%d", c == t->search ? " AND (" : " OR ",
+		                    *c, n);
+	evbuffer_add(q->sql, ")", 1);
 }
 
-static int known_params(struct req *r, const char *const *extra, json_t *errors)
+static int known_params(struct req *r, const struct filter_target *t, const char *const *extra,
+                        json_t *errors)
 {
-	static const char *const known[] = {"from", "to",      "kind", "org",   "partner", "tag",
-	                                    "city", "country", "q",    "limit", "cursor"};
+	static const char *const known[] = {"from", "to", "q", "limit", "cursor"};
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &r->query, next)
 	{
 		int ok = 0;
 		for (size_t i = 0; i < ARRAY_LEN(known); i++)
 			ok |= !strcmp(kv->key, known[i]);
+		for (const struct filter_sql *f = t->values; f->name; f++)
+			ok |= !strcmp(kv->key, f->name);
 		for (const char *const *x = extra; x && *x; x++)
 			ok |= !strcmp(kv->key, *x);
 		if (!ok) {
@@ -260,26 +271,56 @@ static void limit_param(struct req *r, struct listq *q, json_t *errors)
 	q->limit = filters_int_param(r, "limit", 1, 1000, 100, errors);
 }
 
-void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors)
+void filters_apply_to(struct req *r, struct listq *q, const struct filter_target *t,
+                      const char *const *extra, json_t *errors)
 {
-	static const char *const filters[] = {"kind", "org", "partner", "tag", "city", "country"};
-	if (!known_params(r, extra, errors))
+	if (!known_params(r, t, extra, errors))
 		return;
-	for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
-		json_t *vals = filter_values(r, filters[i]);
-		if (vals && filters_check_values(vals, filters[i], errors)) {
+	for (const struct filter_sql *f = t->values; f->name; f++) {
+		json_t *vals = filters_values(r, f->name);
+		if (vals && filters_check_values(vals, f->name, errors)) {
 			char *text = json_dumps(vals, JSON_COMPACT);
-			filters_sql_condition(q->sql, filters[i], listq_param(q, text));
+			target_condition(q->sql, t, f->name, listq_param(q, text));
 			free(text);
 		} else if (vals && json_array_size(vals) == 0) {
-			jv_error(errors, filters[i], "must not be empty");
+			jv_error(errors, f->name, "must not be empty");
 		}
 		json_decref(vals);
 	}
-	window_param(r, q, "from", errors);
-	window_param(r, q, "to", errors);
-	text_search(r, q, errors);
+	window_param(r, q, t, "from", errors);
+	window_param(r, q, t, "to", errors);
+	text_search(r, q, t, errors);
 	limit_param(r, q, errors);
+}
+
+void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors)
+{
+	filters_apply_to(r, q, &filter_events, extra, errors);
+}
+
+void filters_cursor(struct req *r, struct listq *q, const char *key, const char *id, json_t *errors)
+{
+	const char *cur = req_query(r, "cursor");
+	if (!cur)
+		return;
+	/* Digits as we write them, within the years PostgreSQL's to_timestamp
+	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
+	const char *us = strchr(cur, '_');
+	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
+	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
+	                  ? strtoll(cur, NULL, 10)
+	                  : LLONG_MIN;
+	char ident[40];
+	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
+	    strlen(us + 1) >= sizeof(ident) || !valid_uuid(strcpy(ident, us + 1))) {
+		jv_error(errors, "cursor", "not a cursor this server gave out");
+		return;
+	}
+	char num[24];
+	snprintf(num, sizeof(num), "%lld", t);
+	int a = listq_param(q, num), b = listq_param(q, ident);
+	evbuffer_add_printf(q->sql, " AND (%s, %s) > (to_timestamp($%d::bigint), $%d::uuid)", key,
+	                    id, a, b);
 }
 
 /* filter member -> the listing parameter with the same meaning */
@@ -328,4 +369,32 @@ json_t *filters_check_json(json_t *filter, json_t *errors)
 		json_decref(errs);
 	}
 	return json_incref(filter);
+}
+
+void filters_reply_page(struct req *r, const PGresult *res, int limit,
+                        int (*keep)(const void *arg, const PGresult *res, int i), const void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	int n = PQntuples(res), sent = 0;
+	evbuffer_add(b, "{\"items\":[", 10);
+	for (int i = 0; i < n && i < limit; i++) {
+		if (keep && !keep(arg, res, i))
+			continue; /* the cursor still moves past it */
+		if (sent++)
+			evbuffer_add(b, ",", 1);
+		evbuffer_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	}
+	evbuffer_add(b, "],\"next_cursor\":", 16);
+	if (n > limit)
+		evbuffer_add_printf(b, "\"%s_%s\"}\n", PQgetvalue(res, limit - 1, 1),
+		                    PQgetvalue(res, limit - 1, 2));
+	else
+		evbuffer_add(b, "null}\n", 6);
+	size_t len = evbuffer_get_length(b);
+	reply_raw(r, 200, "application/json", evbuffer_pullup(b, -1), len);
+	evbuffer_free(b);
 }
