@@ -16,6 +16,7 @@
 #include "api/ops.h"
 #include "api/orgs.h"
 #include "api/reminders.h"
+#include "api/reports.h"
 #include "api/webhooks.h"
 #include "core/vevents.h"
 #include "http/auth.h"
@@ -24,6 +25,7 @@
 #define GET    EVHTTP_REQ_GET
 #define POST   EVHTTP_REQ_POST
 #define PATCH  EVHTTP_REQ_PATCH
+#define PUT    EVHTTP_REQ_PUT
 #define DELETE EVHTTP_REQ_DELETE
 
 #define PUBLIC ROUTE_PUBLIC, ROLE_NONE
@@ -58,11 +60,18 @@ static const struct route routes[] = {
 	                                         events_cancel_occurrence, EDITOR},
 	/* occurrences: occurrences.c */
 	{GET,    "/v1/occurrences",              occurrences_list,         VIEWER},
-	/* agreements: agreements.c, agreements_sql.h */
+	/* agreements: agreements.c (writes, reads), agreement_list.c,
+	 * agreement_check.c and agreement_stages.c (validation),
+	 * agreements_sql.h; the follow-up template: follow_up.c */
 	{GET,    "/v1/agreements",               agreements_list,          VIEWER},
 	{POST,   "/v1/agreements",               agreements_create,        EDITOR},
 	{GET,    "/v1/agreements/{id}",          agreements_get,           VIEWER},
 	{PATCH,  "/v1/agreements/{id}",          agreements_patch,         EDITOR},
+	{DELETE, "/v1/agreements/{id}",          agreements_cancel,        EDITOR},
+	{GET,    "/v1/follow-up-template",       follow_up_get,            VIEWER},
+	{PUT,    "/v1/follow-up-template",       follow_up_put,            ADMIN},
+	/* reports: reports.c, reports_sql.h */
+	{GET,    "/v1/reports/cooperation",      reports_cooperation,      VIEWER},
 	/* feeds: feeds.c (management), feed_serve.c (the feed), feeds_sql.h */
 	{GET,    "/v1/feeds",                    feeds_list,               ADMIN},
 	{POST,   "/v1/feeds",                    feeds_create,             ADMIN},

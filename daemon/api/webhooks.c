@@ -32,7 +32,8 @@
 
 static const char *const types_known[] = {
     "reminder.due",      "event.created",     "event.updated",     "event.cancelled",
-    "agreement.created", "agreement.updated", "endpoint.disabled", "webhook.test"};
+    "agreement.created", "agreement.updated", "agreement.dormant", "agreement.expiring",
+    "endpoint.disabled", "webhook.test"};
 
 static int endpoint_id_ok(struct req *r)
 {
@@ -107,7 +108,8 @@ static char *check_types(json_t *v, json_t *errors)
 				jv_error(errors, field,
 				         "must be one of reminder.due, event.created, "
 				         "event.updated, event.cancelled, agreement.created, "
-				         "agreement.updated, endpoint.disabled, webhook.test");
+				         "agreement.updated, agreement.dormant, "
+				         "agreement.expiring, endpoint.disabled, webhook.test");
 			else
 				rc |= db_array_add(b, s);
 		}

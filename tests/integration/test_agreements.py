@@ -18,7 +18,8 @@ def test_create_read_and_deadline_events(ctx):
     assert r.status == 201, r
     a = r.json()
     assert r.header("Location") == f"/v1/agreements/{a['id']}"
-    assert a["org"] == "hcmc-dost" and a["parties"] == ["cabc"] and a["stage"] == "intent"
+    # "intent" is the name before sql/017 of letter_of_intent: still taken.
+    assert a["org"] == "hcmc-dost" and a["parties"] == ["cabc"] and a["stage"] == "letter_of_intent"
     assert [(m["title"], m["due"]) for m in a["milestones"]] == [
         ("Kick-off call", "2024-11-04T09:00:00"), ("MOU draft due", "2025-06-30")]
     assert a["signed_event_id"] and a["expires_event_id"] is None
@@ -40,7 +41,7 @@ def test_patch_keeps_or_replaces_events(ctx):
     r = d.request("PATCH", url, body={"stage": "drafting"}, token=k["editor"])
     assert r.status == 200, r
     b = r.json()
-    assert b["stage"] == "drafting" and b["milestones"] == a["milestones"]
+    assert b["stage"] == "negotiation" and b["milestones"] == a["milestones"]
     r = d.request("PATCH", url, token=k["editor"], body={
         "stage": "signed", "expires_on": "2029-10-14",
         "milestones": [{"title": "MOU signed", "due": "2025-03-01"}]})
@@ -197,7 +198,7 @@ def test_two_edits_keep_each_date_its_event(ctx):
         "event.created": dates, "agreement.created": [a["id"]],
         "agreement.updated": [a["id"]], "event.updated": [signed]}
     feed = wait_for(lambda: (lambda f: f if all(
-        "Agreement: MOU: Hai Phong – CABC (stage: intent)" in e["description"]
+        "Agreement: MOU: Hai Phong – CABC (stage: letter_of_intent)" in e["description"]
         for e in f.values()) else None)(feed_events(d, path)), 10, what="the new title")
     assert sorted(feed) == sorted(e["uid"] for e in before.values())
     assert all(e["status"] == "CONFIRMED" for e in feed.values())

@@ -271,7 +271,8 @@ print(json.dumps({str(e["SUMMARY"]): str(e.get("DESCRIPTION", "")) for e in cal.
     desc = json.loads(out.stdout)
     assert len(desc) == 2, desc
     for text in desc.values():
-        assert "Agreement: Letter of intent: Hai Phong – CABC (stage: intent)" in text, text
+        assert ("Agreement: Letter of intent: Hai Phong – CABC (stage: letter_of_intent)"
+                in text), text
         assert "Parties: cabc" in text and "Signed on: 2027-10-14" in text, text
 
 

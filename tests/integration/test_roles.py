@@ -28,6 +28,10 @@ ROUTE_OF = {
     "create agreement": ("POST", "/v1/agreements"),
     "get agreement": ("GET", "/v1/agreements/{id}"),
     "patch agreement": ("PATCH", "/v1/agreements/{id}"),
+    "cancel agreement": ("DELETE", "/v1/agreements/{id}"),
+    "get follow-up": ("GET", "/v1/follow-up-template"),
+    "put follow-up": ("PUT", "/v1/follow-up-template"),
+    "report": ("GET", "/v1/reports/cooperation"),
     "first key": ("POST", "/v1/orgs/{slug}/keys"),
 }
 
@@ -66,6 +70,9 @@ def expected(route, org, role, target):
         "cancel event": 403 if not writer or not mine else 200,
         "create agreement": 201 if writer else 403,
         "patch agreement": 403 if not writer or not mine else 200,
+        "cancel agreement": 403 if not writer or not mine else 200,
+        "get follow-up": 200, "report": 200,
+        "put follow-up": 200 if admin else 403,
         "first key": 201 if admin and org == "host" else 403,
     }[route]
 
@@ -96,6 +103,12 @@ def test_role_matrix(ctx):
                     "create agreement": ("POST", "/v1/agreements", dict(LOI, parties=[])),
                     "get agreement": ("GET", f"/v1/agreements/{res['agreement']}", None),
                     "patch agreement": ("PATCH", f"/v1/agreements/{res['agreement']}", {"stage": "drafting"}),
+                    "cancel agreement": ("DELETE", f"/v1/agreements/{res['agreement']}", None),
+                    "get follow-up": ("GET", "/v1/follow-up-template", None),
+                    "put follow-up": ("PUT", "/v1/follow-up-template",
+                                      {"steps": [{"title": "Annual review", "days": 365}]}),
+                    "report": ("GET", "/v1/reports/cooperation?from=2024-01-01&to=2025-01-01",
+                               None),
                 }
                 for name, (method, path, body) in calls.items():
                     want = expected(name, org, role, target)

@@ -1,0 +1,38 @@
+"""The demo data `make run` loads (scripts/demo.sh, scripts/demo-events.sh)
+loads into an empty database through the API, whole: its agreements with
+their history, their links to the events before them, and the follow-up
+template's milestones on the MOU followed to signature."""
+import os
+import subprocess
+
+from harness import ROOT, binary, run_cli
+
+
+def test_demo_data_loads_with_agreements_and_their_history(ctx):
+    db = ctx.database()
+    run_cli(["migrate"], db)
+    env = dict(os.environ, LIAISON_DATABASE=db)
+    token = os.path.join(ctx.tmp, "demo-admin-token")
+    out = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh"), binary(), token], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    d = ctx.daemon(db)
+    out = subprocess.run([os.path.join(ROOT, "scripts", "demo-events.sh"),
+                          f"http://127.0.0.1:{d.port}", os.path.join(ctx.tmp, "demo-keys")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    t = open(token).read().strip()
+    items = d.request("GET", "/v1/agreements", token=t).json()["items"]
+    by = {a["title"]: a for a in items}
+    assert len(items) == 5, sorted(by)
+    sf = by["Letter of intent: Hải Phòng – San Francisco Chamber of Commerce"]
+    assert sf["stage"] == "letter_of_intent" and sf["history"][0]["on"] == "2024-10-13"
+    trip = d.request("GET", f"/v1/events/{sf['events'][0]}", token=t).json()
+    assert trip["title"] == "Đoàn Hải Phòng tại San Francisco"
+    mou = by["MOU: HCMC DOST – Busan Metropolitan City on startup exchange"]
+    assert [h["stage"] for h in mou["history"]] == ["letter_of_intent", "negotiation", "signed"]
+    assert [(m["title"], m["due"]) for m in mou["milestones"]] == [
+        ("First joint activity", "2025-05-30"), ("Report to partner", "2025-08-28"),
+        ("Annual review", "2026-03-01")]
+    assert len(mou["events"]) == 1
+    assert by["MOU Bình Dương – Eindhoven"]["stage"] == "active"

@@ -1,0 +1,142 @@
+"""GET /v1/reports/cooperation: an office's quarter per partner org, per
+country and in all, in JSON and CSV (RFC 4180, formula cells defused),
+with nothing in it that the caller's org may not see."""
+import csv
+import io
+
+from harness import problem, run_cli
+from test_agreement_stages import create
+from test_agreements import sql
+from test_events import world
+
+Q1 = "?from=2025-01-01&to=2025-04-01"
+EMPTY = {"letter_of_intent": 0, "negotiation": 0, "signed": 0, "active": 0, "expired": 0,
+         "terminated": 0, "renewed": 0}
+
+
+def pending(group):
+    return dict(group, visits={"inbound": None, "outbound": None}, items_held=None)
+
+
+def setup(ctx):
+    db, k, d = world(ctx)
+    run_cli(["org", "create", "seoul-tp", "--name", "Seoul Techno Park", "--country", "KR"], db)
+    k["seoul-tp"] = run_cli(["key", "create", "seoul-tp", "--role", "admin"], db).stdout.strip()
+    sql(ctx, db, "UPDATE orgs SET country = CASE slug WHEN 'busan-city' THEN 'KR' "
+                 "WHEN 'cabc' THEN 'CA' WHEN 'hcmc-dost' THEN 'VN' ELSE country END")
+    sql(ctx, db, "UPDATE orgs SET name = '=HYPERLINK(\"http://x.example\",\"Busan, \"\"city\"\"\")' "
+                 "WHERE slug = 'busan-city'")
+    tz = "Asia/Ho_Chi_Minh"
+    # The host's letter of intent with CABC, in the quarter.
+    create(d, k, {"title": "LOI HCMC – CABC", "parties": ["cabc"], "timezone": tz,
+                  "history": [{"stage": "letter_of_intent", "on": "2025-01-10"}]})
+    # The host's MOU with Busan and Seoul TP, signed in the quarter, active
+    # since: at the quarter's end it was signed.
+    create(d, k, {"title": "MOU HCMC – Busan – Seoul TP", "parties": ["busan-city", "seoul-tp"],
+                  "timezone": tz, "stage": "active",
+                  "history": [{"stage": "negotiation", "on": "2024-11-01"},
+                              {"stage": "signed", "on": "2025-02-01"},
+                              {"stage": "active", "on": "2025-05-01"}]})
+    # Busan's, naming the host: dormant at the quarter's end (nothing since 2024-06).
+    create(d, k, {"title": "Busan – HCMC exchange", "parties": ["hcmc-dost"], "timezone": tz,
+                  "history": [{"stage": "signed", "on": "2024-06-01"}]}, who="busan-city")
+    # Busan's private one without the host, and CABC's with Busan: not the host's.
+    create(d, k, {"title": "Busan alone", "parties": [], "visibility": "private",
+                  "timezone": tz, "history": [{"stage": "signed", "on": "2025-02-02"}]},
+           who="busan-city")
+    create(d, k, {"title": "CABC – Busan", "parties": ["busan-city"], "timezone": tz,
+                  "history": [{"stage": "signed", "on": "2025-02-03"}]}, who="cabc")
+    # The host's, ended in 2023: not in a 2025 quarter; and one made after it.
+    create(d, k, {"title": "Old MOU", "parties": ["cabc"], "timezone": tz,
+                  "history": [{"stage": "signed", "on": "2021-01-01"},
+                              {"stage": "terminated", "on": "2023-01-01"}]})
+    create(d, k, {"title": "Later LOI", "parties": ["cabc"], "timezone": tz,
+                  "history": [{"stage": "letter_of_intent", "on": "2025-06-01"}]})
+    return db, k, d
+
+
+def test_the_quarter_per_partner_country_and_in_all(ctx):
+    db, k, d = setup(ctx)
+    r = d.request("GET", "/v1/reports/cooperation" + Q1, token=k["viewer"])
+    assert r.status == 200 and r.header("Content-Type") == "application/json", r
+    rep = r.json()
+    busan_name = '=HYPERLINK("http://x.example","Busan, ""city""")'
+    assert rep["from"] == "2025-01-01" and rep["to"] == "2025-04-01"
+    by_org = {p["org"]: p for p in rep["partners"]}
+    assert sorted(by_org) == ["busan-city", "cabc", "seoul-tp"]
+    assert by_org["busan-city"] == pending({
+        "org": "busan-city", "name": busan_name, "country": "KR",
+        "agreements": {"total": 2, "by_stage": dict(EMPTY, signed=2), "signed_in_period": 1,
+                       "dormant": 1, "expiring": 0}})
+    assert by_org["seoul-tp"]["agreements"] == {
+        "total": 1, "by_stage": dict(EMPTY, signed=1), "signed_in_period": 1, "dormant": 0,
+        "expiring": 0}
+    assert by_org["cabc"]["agreements"] == {
+        "total": 1, "by_stage": dict(EMPTY, letter_of_intent=1), "signed_in_period": 0,
+        "dormant": 0, "expiring": 0}
+    # The MOU with Busan and Seoul TP counts once for Korea.
+    assert [(c["country"], c["agreements"]["total"]) for c in rep["countries"]] == [
+        ("CA", 1), ("KR", 2)]
+    assert rep["total"] == pending({"agreements": {
+        "total": 3, "by_stage": dict(EMPTY, letter_of_intent=1, signed=2),
+        "signed_in_period": 1, "dormant": 1, "expiring": 0}})
+    assert rep["not_yet_counted"] == ["visits", "items_held"]
+    # Busan's own report: its private agreement is its own to count.
+    b = d.request("GET", "/v1/reports/cooperation" + Q1, token=k["busan-city"]).json()
+    assert b["total"]["agreements"]["total"] == 4
+    text = str(rep)
+    for hidden in ("Busan alone", "CABC – Busan"):
+        assert hidden not in text
+
+
+def test_csv_by_accept_or_format(ctx):
+    db, k, d = setup(ctx)
+    j = d.request("GET", "/v1/reports/cooperation" + Q1, token=k["host"]).json()
+    for extra, headers in [("", {"Accept": "text/csv"}), ("&format=csv", {}),
+                           ("&format=csv", {"Accept": "application/json"}),
+                           ("", {"Accept": "application/json;q=0.5, text/csv"})]:
+        r = d.request("GET", "/v1/reports/cooperation" + Q1 + extra, token=k["host"],
+                      headers=headers)
+        assert r.status == 200, r
+        assert r.header("Content-Type").startswith("text/csv"), r.headers
+        assert "cooperation-2025-01-01-2025-04-01.csv" in r.header("Content-Disposition")
+        text = r.body.decode()
+        assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        assert [(x["scope"], x["org"] or x["country"]) for x in rows] == [
+            ("partner", "busan-city"), ("partner", "cabc"), ("partner", "seoul-tp"),
+            ("country", "CA"), ("country", "KR"), ("total", "")]
+        busan = rows[0]
+        # A cell that would run as a formula is kept as text.
+        assert busan["name"] == "'" + j["partners"][0]["name"], busan["name"]
+        assert busan["signed"] == "2" and busan["signed_in_period"] == "1"
+        assert busan["dormant"] == "1" and busan["visits_in"] == "" and busan["items_held"] == ""
+        assert rows[-1]["agreements"] == "3"
+    for accept in ["application/json", "text/csv;q=0.1, application/json", "*/*", None]:
+        r = d.request("GET", "/v1/reports/cooperation" + Q1, token=k["host"],
+                      headers={"Accept": accept} if accept else {})
+        assert r.header("Content-Type") == "application/json", (accept, r.headers)
+
+
+def test_formula_cells_of_every_kind_are_defused(ctx):
+    db, k, d = setup(ctx)
+    for name in ["+SUM(1,1)", "-2+3", "@cmd", "\tx", "plain, with \"quotes\"\nand a line"]:
+        sql(ctx, db, "UPDATE orgs SET name = $$" + name + "$$ WHERE slug = 'cabc'")
+        r = d.request("GET", "/v1/reports/cooperation" + Q1 + "&format=csv", token=k["host"])
+        rows = list(csv.DictReader(io.StringIO(r.body.decode(), newline="")))
+        cabc = [x for x in rows if x["org"] == "cabc"][0]
+        want = name if name[0] not in "+-@\t" else "'" + name
+        assert cabc["name"] == want, (name, cabc["name"])
+
+
+def test_bad_queries(ctx):
+    db, k, d = world(ctx)
+    for query, field in [("", "from"), ("?from=2025-01-01", "to"),
+                         ("?from=2025-13-01&to=2025-04-01", "from"),
+                         ("?from=2025-04-01&to=2025-01-01", "to"),
+                         ("?from=2025-01-01&to=2025-01-01", "to"),
+                         ("?from=2025-01-01T00:00:00Z&to=2025-04-01", "from"),
+                         (Q1 + "&format=xlsx", "format"), (Q1 + "&org=cabc", "org")]:
+        p = problem(d.request("GET", "/v1/reports/cooperation" + query, token=k["host"]), 422)
+        assert field in [e["field"] for e in p["errors"]], (query, p)
+    problem(d.request("GET", "/v1/reports/cooperation" + Q1), 401)
