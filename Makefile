@@ -6,7 +6,8 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 #   make bench      the benchmarks in tests/bench/ (not part of check)
-#   make lint       clang-format, cppcheck and the layers (scripts/check-layers.py)
+#   make lint       clang-format, cppcheck, the layers (scripts/check-layers.py)
+#                   and the OpenAPI document (redocly.yaml)
 
 CC ?= cc
 BUILD ?= build
@@ -45,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Not a unit test (no test_ prefix): test_database.py runs it against the cluster.
 PROBE_BIN := $(BUILD)/tests/dbpool_probe
 
-.PHONY: FORCE all deps check asan layers run install clean bench unit-bins format lint valgrind fuzz fuzz-bins fuzz-run
+.PHONY: FORCE all deps check asan layers run install clean bench unit-bins format lint openapi-lint valgrind fuzz fuzz-bins fuzz-run
 
 all: $(BIN)
 
@@ -168,7 +169,21 @@ format:
 layers:
 	$(PYTHON) scripts/check-layers.py
 
-lint: layers
+# The OpenAPI document as a generated client sees it: @redocly/cli's
+# recommended rules, with a name, a 4xx answer and a license made errors
+# (redocly.yaml). Its 1.x line still runs on Debian 12's node 18.
+REDOCLY_VERSION := 1.34.5
+REDOCLY := $(BUILD)/node/node_modules/.bin/redocly
+
+$(REDOCLY):
+	npm install --silent --no-audit --no-fund --prefix $(BUILD)/node @redocly/cli@$(REDOCLY_VERSION)
+
+openapi-lint: $(REDOCLY)
+	$(REDOCLY) lint --config redocly.yaml --format stylish daemon/api/openapi.json
+
+lint:
+	@scripts/deps.sh lint
+	@$(MAKE) --no-print-directory layers openapi-lint
 	clang-format --dry-run --Werror common/*.[ch] daemon/*.[ch] daemon/*/*.[ch] tests/unit/*.c tests/integration/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem --inline-suppr -Icommon -Idaemon common daemon

@@ -126,22 +126,68 @@ static void add_dates(icalcomponent *ve, json_t *ev, const char *key, int all_da
 	}
 }
 
-static void add_list(struct evbuffer *b, const char *label, json_t *list)
+/* Orgs as people know them: by their names (one for each slug, in the
+ * order people look them up: VEVENT_ORG_NAMES), else by their slugs. */
+static void add_orgs(struct evbuffer *b, json_t *slugs, json_t *names)
 {
-	if (!json_array_size(list))
-		return;
-	evbuffer_add_printf(b, "%s", label);
+	json_t *list = json_array_size(names) == json_array_size(slugs) ? names : slugs;
 	size_t i;
 	json_t *v;
 	json_array_foreach(list, i, v)
 	{
 		evbuffer_add_printf(b, "%s%s", i ? ", " : "", json_string_value(v));
 	}
+}
+
+/* "2027-10-14" as "14 Oct 2027": no reader takes it for 10 February. */
+static void add_day(struct evbuffer *b, const char *before, const char *date)
+{
+	static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct civil c;
+	if (!date || civil_parse(date, 1, &c) || c.month < 1 || c.month > 12)
+		return;
+	evbuffer_add_printf(b, "%s%d %s %d", before, c.day, months[c.month - 1], c.year);
+}
+
+/* An agreement in one line: "Agreement: MOU on startup exchange (signed
+ * 2 Jan 2025, expires 2 Jan 2030) with Busan Metropolitan City". */
+static void add_agreement(struct evbuffer *b, json_t *ag)
+{
+	static const char *const words[][2] = {
+	    {"intent", "letter of intent"}, {"drafting", "being drafted"},
+	    {"signed", "signed"},           {"renewal", "up for renewal"},
+	    {"expired", "expired"},         {"terminated", "terminated"}};
+	const char *stage = str(ag, "stage") ? str(ag, "stage") : "";
+	const char *said = stage, *signed_on = str(ag, "signed_on"),
+	           *expires_on = str(ag, "expires_on");
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+		if (!strcmp(stage, words[i][0]))
+			said = words[i][1];
+	evbuffer_add_printf(b, "Agreement: %s (%s", str(ag, "title") ? str(ag, "title") : "", said);
+	/* "signed 2 Jan 2025", "expired 2 Jan 2030": the date of the stage
+	 * joins its word. */
+	if (!strcmp(stage, "signed")) {
+		add_day(b, " ", signed_on);
+		signed_on = NULL;
+	} else if (!strcmp(stage, "expired")) {
+		add_day(b, " ", expires_on);
+		expires_on = NULL;
+	}
+	add_day(b, ", signed ", signed_on);
+	add_day(b, ", expires ", expires_on);
+	evbuffer_add(b, ")", 1);
+	if (json_array_size(json_object_get(ag, "parties"))) {
+		evbuffer_add_printf(b, " with ");
+		add_orgs(b, json_object_get(ag, "parties"), json_object_get(ag, "party_names"));
+	}
 	evbuffer_add(b, "\n", 1);
 }
 
-/* The description, with what a calendar has no property for: the
- * partners, and for an agreement's dates the agreement itself. */
+/* The description, with what a calendar has no property for, in words a
+ * person reads at a glance: which org holds the item, its partners, and
+ * for an agreement's dates the agreement itself (whose parties are the
+ * item's partners: said once). Orgs by their names, never their slugs. */
 static char *description(json_t *ev)
 {
 	struct evbuffer *b = evbuffer_new();
@@ -150,18 +196,19 @@ static char *description(json_t *ev)
 	const char *d = str(ev, "description");
 	if (d)
 		evbuffer_add_printf(b, "%s\n\n", d);
-	add_list(b, "Partners: ", json_object_get(ev, "partners"));
+	const char *holder = str(ev, "org_name") ? str(ev, "org_name") : str(ev, "org");
+	if (holder)
+		evbuffer_add_printf(b, "Held by: %s\n", holder);
 	json_t *ag = json_object_get(ev, "agreement");
-	if (json_is_object(ag)) {
-		evbuffer_add_printf(b, "Agreement: %s (stage: %s)\n",
-		                    str(ag, "title") ? str(ag, "title") : "",
-		                    str(ag, "stage") ? str(ag, "stage") : "");
-		add_list(b, "Parties: ", json_object_get(ag, "parties"));
-		if (str(ag, "signed_on"))
-			evbuffer_add_printf(b, "Signed on: %s\n", str(ag, "signed_on"));
-		if (str(ag, "expires_on"))
-			evbuffer_add_printf(b, "Expires on: %s\n", str(ag, "expires_on"));
+	json_t *partners = json_object_get(ev, "partners");
+	if (json_array_size(partners) &&
+	    !(json_is_object(ag) && json_equal(partners, json_object_get(ag, "parties")))) {
+		evbuffer_add_printf(b, "Partners: ");
+		add_orgs(b, partners, json_object_get(ev, "partner_names"));
+		evbuffer_add(b, "\n", 1);
 	}
+	if (json_is_object(ag))
+		add_agreement(b, ag);
 	/* No trailing blank lines. */
 	size_t n = evbuffer_get_length(b);
 	char *out = n ? malloc(n + 1) : NULL;
@@ -179,6 +226,35 @@ static void add_text(icalcomponent *ve, icalproperty *(*make)(const char *), con
 {
 	if (v)
 		icalcomponent_add_property(ve, make(v));
+}
+
+/* ORGANIZER: the org that holds the item, by name (CN), so that clients
+ * show who it is from. Its value must be a cal-address, and clients take
+ * it as an e-mail address (Outlook resolves it as one; Apple Calendar and
+ * Outlook treat an item whose organiser is one of the user's own
+ * addresses as the user's own meeting). Orgs have no address here, so it
+ * is <slug>@liaison.invalid: a well-formed mailto that matches no user and
+ * that no mail can ever reach (RFC 6761: .invalid never resolves), in the
+ * spirit of the "invalid:nomail" Outlook itself writes for an organiser
+ * without one. Quotes and control characters in the name are plainly
+ * replaced, not caret-encoded (RFC 6868): not every reader decodes that. */
+void ics_add_organizer(icalcomponent *c, const char *slug, const char *name)
+{
+	if (!slug)
+		return;
+	char addr[128], cn[256];
+	snprintf(addr, sizeof(addr), "mailto:%s@liaison.invalid", slug);
+	icalproperty *p = icalproperty_new_organizer(addr);
+	if (name) {
+		snprintf(cn, sizeof(cn), "%s", name);
+		for (char *x = cn; *x; x++)
+			if (*x == '"')
+				*x = '\'';
+			else if ((unsigned char)*x < 0x20 || *x == 0x7f)
+				*x = ' ';
+		icalproperty_add_parameter(p, icalparameter_new_cn(cn));
+	}
+	icalcomponent_add_property(c, p);
 }
 
 static void add_alarms(icalcomponent *ve, json_t *ev, const char *title)
@@ -246,6 +322,7 @@ static icalcomponent *vevent(json_t *ev, int alarms, const char **zone_out)
 	add_text(ve, icalproperty_new_location, str(ev, "location"));
 	add_text(ve, icalproperty_new_url, str(ev, "url"));
 	add_text(ve, icalproperty_new_relatedto, str(ev, "parent_uid"));
+	ics_add_organizer(ve, str(ev, "org"), str(ev, "org_name"));
 	const char *status = str(ev, "status");
 	icalcomponent_add_property(
 	    ve, icalproperty_new_status(
@@ -327,8 +404,10 @@ static const char fingerprint_sample[] =
     " \"location\": \"Room 1, Tower\", \"url\": \"https://example.org/a?b=c\","
     " \"parent_uid\": \"parent@liaison\", \"kind\": \"meeting\", \"tags\": [\"a\", \"b,c\"],"
     " \"partners\": [\"busan\", \"hcmc-dost\"], \"reminders\": [\"-P1D\", \"-PT15M\"],"
+    " \"org\": \"cabc\", \"org_name\": \"Canada-ASEAN \\\"CABC\\\"; Toronto\","
+    " \"partner_names\": [\"Busan Metropolitan City\", \"S\u1edf KH&CN TP.HCM\"],"
     " \"agreement\": {\"title\": \"MOU\", \"stage\": \"signed\", \"parties\": [\"x\", \"y\"],"
-    " \"signed_on\": \"2025-01-02\", \"expires_on\": \"2030-01-02\"}}";
+    " \"party_names\": [\"X\"], \"signed_on\": \"2025-01-02\", \"expires_on\": \"2030-01-02\"}}";
 static const char fingerprint_override[] =
     "{\"uid\": \"fingerprint@liaison\", \"timezone\": \"UTC\", \"all_day\": true,"
     " \"start\": \"2026-03-09\", \"end\": \"2026-03-11\", \"series_id\": \"s\","

@@ -5,6 +5,7 @@
 #include "macros.h"
 
 #include <jansson.h>
+#include <libical/ical.h>
 #include <stddef.h>
 
 /* A calendar is rendered in parts, so that callers can keep rendered
@@ -22,6 +23,9 @@ char *ics_render_head(const char *name, const char *const *zones, size_t nz);
  * the output, so stored renderings of an older renderer are not used. */
 #define ICS_FINGERPRINT_LEN 16
 int ics_render_fingerprint(char out[ICS_FINGERPRINT_LEN + 1]) WUR;
+/* Adds to c an ORGANIZER naming the org of slug by its name (CN); the
+ * address is <slug>@liaison.invalid (see ics_render.c). */
+void ics_add_organizer(icalcomponent *c, const char *slug, const char *name);
 /* strcmp for qsort of zone names. */
 int ics_zone_cmp(const void *a, const void *b);
 

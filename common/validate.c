@@ -80,3 +80,28 @@ int valid_role(const char *s)
 {
 	return !strcmp(s, "admin") || !strcmp(s, "editor") || !strcmp(s, "viewer");
 }
+
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int valid_lang_tag(const char *s)
+{
+	size_t n = 0;
+	while (is_alpha(s[n]))
+		n++;
+	if (n < 2 || n > 3 || strlen(s) > 35)
+		return 0;
+	for (const char *p = s + n; *p;) {
+		if (*p++ != '-')
+			return 0;
+		size_t k = 0;
+		while (is_alpha(p[k]) || (p[k] >= '0' && p[k] <= '9'))
+			k++;
+		if (k < 1 || k > 8)
+			return 0;
+		p += k;
+	}
+	return 1;
+}

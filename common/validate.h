@@ -18,5 +18,9 @@ int valid_text(const char *s, size_t max, int allow_newlines);
 int valid_uuid(const char *s);
 /* "admin", "editor" or "viewer". */
 int valid_role(const char *s);
+/* A language tag as far as titles and feeds use them (BCP 47's language
+ * and subtags): "vi", "en-GB", "zh-Hant-TW"; at most 35 bytes. The same
+ * shape as the CHECK of visit_delegates.language (sql/013). */
+int valid_lang_tag(const char *s);
 
 #endif

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Posts the demo data (scripts/demo-events.tsv: owner slug, TAB, collection
-# ("events", "agreements", or "follow-up-template", which is PUT), TAB,
-# JSON) through the running daemon's API, once. "@N" in a JSON stands for
-# the id of the item of line N (an agreement links the events before it).
+# ("events", "agreements", "checklists", "visits", or "follow-up-template",
+# which is PUT), TAB, JSON) through the running daemon's API, once. "@N" in
+# a JSON stands for the id of the item of line N (an agreement links the
+# events before it).
 #   scripts/demo-events.sh BASEURL KEYDIR
 set -eu
 base=$1

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages liaison needs to build, run or test.
-# Usage: scripts/deps.sh build|run|check|bench|fuzz
+# Usage: scripts/deps.sh build|run|check|bench|fuzz|lint
 # As root the missing packages are installed; otherwise the one apt-get
 # line to run is printed and the script fails.
 set -eu
@@ -9,9 +9,13 @@ build="gcc make pkg-config libevent-dev libpq-dev libical-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libsystemd-dev zlib1g-dev libicu-dev
 libcmocka-dev"
 server="postgresql-15 util-linux curl"
-tests="python3 python3-icalendar python3-recurring-ical-events calcurse systemd procps curl openssl nginx-light"
+tests="python3 python3-icalendar python3-recurring-ical-events python3-vobject calcurse systemd procps curl openssl nginx-light
+chromium"
 bench="wrk postgresql-contrib procps nginx-light radicale"
 fuzz="clang libclang-rt-14-dev"
+lint="clang-format cppcheck nodejs python3"
+# Debian's nodejs comes without npm; NodeSource's carries its own.
+command -v npm >/dev/null 2>&1 || lint="$lint npm"
 
 case "${1:-build}" in
 build) want="$build" ;;
@@ -19,7 +23,8 @@ run) want="$build $server" ;;
 check) want="$build $server $tests" ;;
 bench) want="$build $server $tests $bench" ;;
 fuzz) want="$build $fuzz" ;;
-*) echo "usage: $0 build|run|check|bench|fuzz" >&2; exit 2 ;;
+lint) want="$lint" ;;
+*) echo "usage: $0 build|run|check|bench|fuzz|lint" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -213,21 +213,8 @@ static void check_milestones(struct agop *op, json_t *errors)
 	{
 		char base[48], field[192];
 		snprintf(base, sizeof(base), "milestones[%zu]", i);
-		if (!json_is_object(m)) {
-			jv_error(errors, base, "must be an object");
+		if (!jv_entry(m, base, allowed, ignored, errors))
 			continue;
-		}
-		json_t *unknown = json_array();
-		jv_known(m, allowed, ignored, unknown);
-		size_t k;
-		json_t *u;
-		json_array_foreach(unknown, k, u)
-		{
-			snprintf(field, sizeof(field), "%s.%s", base,
-			         json_string_value(json_object_get(u, "field")));
-			jv_error(errors, field, "unknown field");
-		}
-		json_decref(unknown);
 		snprintf(field, sizeof(field), "%s.title", base);
 		const char *title = jv_string_at(m, "title", field, 1, 500, 0, errors);
 		snprintf(field, sizeof(field), "%s.due", base);

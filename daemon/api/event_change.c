@@ -203,7 +203,12 @@ void try_override_again(struct evop *op)
 /* ---- patch and cancel ------------------------------------------------------ */
 
 /* The columns of SQL_EVENT_LOAD_FOR_CHANGE after the event's own. */
-enum { CHANGE_OVERRIDES_COL = 3 + EVENT_NCOLS, CHANGE_OVERRIDES_REV_COL, CHANGE_MASTER_COL };
+enum {
+	CHANGE_OVERRIDES_COL = 3 + EVENT_NCOLS,
+	CHANGE_OVERRIDES_REV_COL,
+	CHANGE_MASTER_COL,
+	CHANGE_VISIT_COL
+};
 
 /* Fields that name the event itself: a patch may not move them. */
 static int patch_moves_identity(struct evop *op, json_t *current, json_t *patch)
@@ -329,6 +334,16 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 	}
 	if (PQgetvalue(res, 0, 1)[0] != 't') {
 		op_fail(op, 403, "only the owner org may change this event");
+		return;
+	}
+	if (!PQgetisnull(res, 0, CHANGE_VISIT_COL)) {
+		/* A visit's own event or an item of its programme: the visit
+		 * writes it (api/visits.c), and would undo a change made here. */
+		char m[120];
+		snprintf(m, sizeof(m),
+		         "this event is part of visit %s: change it through /v1/visits",
+		         PQgetvalue(res, 0, CHANGE_VISIT_COL));
+		op_fail(op, 409, m);
 		return;
 	}
 	snprintf(op->version, sizeof(op->version), "%s", PQgetvalue(res, 0, 0));

@@ -144,16 +144,7 @@ void events_list(struct req *r)
 	char lim[16];
 	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
 	int limit = listq_param(q, lim); /* a parameter: every page size shares one plan */
-	if (q->has_from) {
-		/* Rows of the first half all precede those of the second. */
-		evbuffer_add_printf(sql, "SELECT * FROM (");
-		list_half(sql, q, me, slug, limit, 0);
-		evbuffer_add_printf(sql, " UNION ALL ");
-		list_half(sql, q, me, slug, limit, 1);
-		evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT $%d::integer", limit);
-	} else {
-		list_half(sql, q, me, slug, limit, -1);
-	}
+	filters_halves(sql, q, me, slug, limit, list_half);
 	evbuffer_add(sql, "", 1);
 	struct listwait *lw = malloc(sizeof(*lw));
 	int rc = -1;

@@ -10,30 +10,63 @@
 
 /* clang-format off */
 
-/* Visits and meetings at the same place whose spans overlap e's, the
- * first 50 by start (an answer stays bounded however crowded a venue).
- * Places compare as liaison_place makes them (trimmed, white space
- * collapsed, lower case), spans as liaison_busy (an item without an end
- * is busy at its instant: what spans it conflicts); the conditions match
- * the partial GiST index events_place (010). */
+/* Visits and meetings at the same place whose spans overlap e's, and
+ * programme items (sql/013) that name one of the people e names, the
+ * first 50 by start (an answer stays bounded however crowded a venue or
+ * a calendar). Places compare as liaison_place makes them (trimmed, white
+ * space collapsed, lower case), and so do people's names; spans as
+ * liaison_busy (an item without an end is busy at its instant: what spans
+ * it conflicts); the conditions on places match the partial GiST index
+ * events_place (010). A clash of people names the person ("person", as e
+ * names them) and is looked for only in visits the caller is party to,
+ * the only ones whose people it may know. */
+#define EV_PLACE_CONFLICTS(me, myslug) \
+	"SELECT jsonb_build_object('id', c.id, 'title', c.title) AS j, c.start_utc, c.id," \
+	"       ''::text AS person" \
+	"  FROM events c" \
+	" WHERE e.kind IN ('visit', 'meeting')" \
+	"   AND e.location IS NOT NULL" \
+	"   AND e.status <> 'cancelled'" \
+	"   AND liaison_place(e.location) <> ''" \
+	"   AND c.kind IN ('visit', 'meeting')" \
+	"   AND c.location IS NOT NULL" \
+	"   AND c.status <> 'cancelled'" \
+	"   AND liaison_place(c.location) = liaison_place(e.location)" \
+	"   AND liaison_busy(c.start_utc, c.end_utc, c.last_end_utc)" \
+	"       && liaison_busy(e.start_utc, e.end_utc, e.last_end_utc)" \
+	"   AND c.id <> e.id" \
+	"   AND " EV_VISIBLE("c", me, myslug) \
+	" ORDER BY c.start_utc, c.id" \
+	" LIMIT 50"
+#define EV_PEOPLE_CONFLICTS(me, myslug) \
+	"SELECT jsonb_build_object('id', c.id, 'title', c.title, 'person', d.name), c.start_utc," \
+	"       c.id, d.person" \
+	"  FROM visit_items i" \
+	"  JOIN visit_delegates d ON d.visit_id = i.visit_id" \
+	"                        AND (d.id = ANY (i.people) OR d.id = i.interpreter)" \
+	"  JOIN visit_delegates d2 ON d2.person = d.person" \
+	"  JOIN visit_items i2 ON i2.visit_id = d2.visit_id" \
+	"                     AND (d2.id = ANY (i2.people) OR d2.id = i2.interpreter)" \
+	"  JOIN events c ON c.id = i2.event_id" \
+	"  JOIN visits v2 ON v2.id = i2.visit_id" \
+	" WHERE i.event_id = e.id" \
+	"   AND i.removed_at IS NULL" \
+	"   AND e.status <> 'cancelled'" \
+	"   AND i2.removed_at IS NULL" \
+	"   AND c.status <> 'cancelled'" \
+	"   AND c.id <> e.id" \
+	"   AND liaison_busy(c.start_utc, c.end_utc, c.last_end_utc)" \
+	"       && liaison_busy(e.start_utc, e.end_utc, e.last_end_utc)" \
+	"   AND (v2.org_id = " me " OR " myslug " = ANY (v2.partners))" \
+	" ORDER BY c.start_utc, c.id, d.person" \
+	" LIMIT 50"
 #define EV_CONFLICTS(me, myslug) \
-	"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'title', c.title)" \
-	"                           ORDER BY c.start_utc, c.id), '[]')" \
-	"   FROM (SELECT c.id, c.title, c.start_utc" \
-	"           FROM events c" \
-	"          WHERE e.kind IN ('visit', 'meeting')" \
-	"            AND e.location IS NOT NULL" \
-	"            AND e.status <> 'cancelled'" \
-	"            AND liaison_place(e.location) <> ''" \
-	"            AND c.kind IN ('visit', 'meeting')" \
-	"            AND c.location IS NOT NULL" \
-	"            AND c.status <> 'cancelled'" \
-	"            AND liaison_place(c.location) = liaison_place(e.location)" \
-	"            AND liaison_busy(c.start_utc, c.end_utc, c.last_end_utc)" \
-	"                && liaison_busy(e.start_utc, e.end_utc, e.last_end_utc)" \
-	"            AND c.id <> e.id" \
-	"            AND " EV_VISIBLE("c", me, myslug) \
-	"          ORDER BY c.start_utc, c.id" \
+	"(SELECT coalesce(jsonb_agg(c.j ORDER BY c.start_utc, c.id, c.person), '[]')" \
+	"   FROM (SELECT *" \
+	"           FROM ((" EV_PLACE_CONFLICTS(me, myslug) ")" \
+	"                 UNION ALL" \
+	"                 (" EV_PEOPLE_CONFLICTS(me, myslug) ")) u" \
+	"          ORDER BY u.start_utc, u.id, u.person" \
 	"          LIMIT 50) c)"
 
 /* The 25 columns every write sets (EV_COLUMNS), from parameters $2..$26
@@ -212,7 +245,8 @@
 
 /* The event as stored; for a master, the overrides a change of its
  * occurrences concerns and its overrides_rev; for an override, its master
- * as far as a check of its occurrence and audience needs it. */
+ * as far as a check of its occurrence and audience needs it; the visit
+ * whose event it is (sql/013), which alone may change it. */
 #define SQL_EVENT_LOAD_FOR_CHANGE \
 	"SELECT e.version, e.org_id = $2::uuid, o.timezone, " EVENT_COLS "," \
 	"       CASE WHEN e.series_id IS NULL THEN " SERIES_OVERRIDES("e") " END," \
@@ -224,7 +258,8 @@
 	"                 'rdates', " EV_LOCAL_LIST("s.rdates") "," \
 	"                 'visibility', s.visibility, 'partners', to_jsonb(s.partners))" \
 	"          FROM events s" \
-	"         WHERE s.id = e.series_id)::text" \
+	"         WHERE s.id = e.series_id)::text," \
+	"       e.visit_id" \
 	"  FROM events e" \
 	"  JOIN orgs o ON o.id = e.org_id" \
 	" WHERE e.id = $1::uuid" \

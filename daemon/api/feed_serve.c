@@ -9,10 +9,15 @@
  * asks which events the feed shows and their stamps, takes the VEVENTs it
  * can from the shared cache (core/vevents.c), then from those stored in
  * the database (brought along with the list while the cache holds little),
- * and renders only the rest. */
+ * and renders only the rest. A free/busy feed is rendered by
+ * feed_freebusy.c, which ends its fetch through feed_fetch.h. A feed that
+ * asks for a language (sql/013) shows titles given in several languages
+ * in that one: such an event's text is kept under "id@lang" and never
+ * stored (vevents_sql.h). */
 #include "api/feeds.h"
 
 #include "api/feed_cache.h"
+#include "api/feed_fetch.h"
 #include "api/feeds_sql.h"
 #include "api/filters.h"
 #include "clock.h"
@@ -41,13 +46,14 @@ struct feedfetch {
 	char feed_id[37];
 	char name[201];
 	int alarms;
+	char lang[36];              /* the feed's language, or "" */
 	int past_days, future_days; /* the window; future_days 0: none */
 	char digest[33];            /* what it rendered to last time, or "" */
 	int64_t changed;            /* and since which second */
 	/* the events, in feed order: their text, and the zone each uses */
 	int n;
 	struct vtext **texts;
-	char (*ids)[37], (*stamps)[48];
+	char (*ids)[37], (*stamps)[VEVENT_STAMP_LEN];
 	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
 	int nmissing;
 	int *slots; /* the missing positions by id (position + 1; 0: free), for rows */
@@ -126,6 +132,49 @@ static void ff_fail(struct feedfetch *ff, const PGresult *res)
 		ff_end(ff, FF_DB_ERROR, res);
 	else
 		ff_end(ff, FF_STALE, NULL);
+}
+
+/* The content changed now: this second, or, if the last change took it
+ * already, the next one. */
+static void ff_changed_now(struct feedfetch *ff)
+{
+	int64_t now = (int64_t)time(NULL);
+	ff->changed = ff->digest[0] && ff->changed >= now ? ff->changed + 1 : now;
+}
+
+/* ---- for the renderers of other modes (feed_fetch.h) ---------------------- */
+
+struct dbpool *feedfetch_db(const struct feedfetch *ff)
+{
+	return ff->r->cx->db;
+}
+
+const char *feedfetch_digest(const struct feedfetch *ff)
+{
+	return ff->digest;
+}
+
+int64_t feedfetch_changed(const struct feedfetch *ff)
+{
+	return ff->changed;
+}
+
+void feedfetch_set_changed(struct feedfetch *ff, int64_t changed)
+{
+	if (changed)
+		ff->changed = changed;
+	else
+		ff_changed_now(ff);
+}
+
+void feedfetch_query_failed(struct feedfetch *ff, const PGresult *res)
+{
+	ff_fail(ff, res);
+}
+
+void feedfetch_failed(struct feedfetch *ff, const char *why)
+{
+	ff_end(ff, FF_FAILED, why);
 }
 
 static int ff_wait(struct feedfetch *ff, struct req *r)
@@ -208,7 +257,6 @@ static void feed_state_write(struct feedfetch *ff, const char *digest, size_t le
 
 static void feed_rendered(struct feedfetch *ff)
 {
-	struct req *r = ff->r;
 	log_debug("feed %.8s: %d events, %d from memory, %d stored, %d rendered; stored texts %s",
 	          ff->hash, ff->n, ff->nmemory, ff->nstored, ff->nrendered,
 	          ff->with_texts     ? "came with the list"
@@ -232,23 +280,47 @@ static void feed_rendered(struct feedfetch *ff)
 	 * content it does not have. Beyond now, Last-Modified says now until
 	 * the clock catches up, and the client revalidates once more. */
 	if (strcmp(digest, ff->digest) != 0) {
-		int64_t now = (int64_t)time(NULL);
-		ff->changed = ff->digest[0] && ff->changed >= now ? ff->changed + 1 : now;
+		ff_changed_now(ff);
 		feed_state_write(ff, digest, len);
 	}
+	feedfetch_keep(ff, ics, len, digest);
+}
+
+void feedfetch_keep(struct feedfetch *ff, char *body, size_t len, const char *digest)
+{
+	struct req *r = ff->r;
 	metrics_feed_size(ff->feed_id, len);
 	struct feed_entry *e = feed_entry_for(r->cx->feeds, ff->hash);
 	feed_entry_clear(e);
 	memcpy(e->hash, ff->hash, sizeof(e->hash));
 	e->generation = ff->generation;
 	e->rendered_ms = now_monotonic_ms();
-	e->body = ics;
+	e->body = body;
 	e->len = len;
 	e->changed = ff->changed;
 	/* A strong ETag per content coding. */
 	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
 	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
 	ff_end(ff, FF_SERVE, NULL);
+}
+
+/* The cache's key of an event's text in this feed: its id, or "id@lang"
+ * when its stamp says its title is the feed language's own. */
+static const char *cache_key(const struct feedfetch *ff, const char *id, const char *stamp,
+                             char out[VEVENT_KEY_LEN + 1])
+{
+	size_t n = strlen(stamp);
+	if (!ff->lang[0] || n == 0 || stamp[n - 1] != '@')
+		return id;
+	snprintf(out, VEVENT_KEY_LEN + 1, "%s@%s", id, ff->lang);
+	return out;
+}
+
+/* Whether a text is every feed's (it may be stored in the database). */
+static int shared_text(const char *stamp)
+{
+	size_t n = strlen(stamp);
+	return n == 0 || stamp[n - 1] != '@';
 }
 
 /* Rows come back in any order and name their event by id: a table of the
@@ -309,13 +381,15 @@ static void on_missing_events(PGresult *res, void *arg)
 				continue;
 			struct vtext *v = vevents_render(res, k, ff->alarms);
 			if (v) {
+				const char *stamp = PQgetvalue(res, k, 1);
+				char key[VEVENT_KEY_LEN + 1];
 				ff->nrendered++;
 				ff->texts[i] = v;
-				vevents_put(PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
+				vevents_put(cache_key(ff, PQgetvalue(res, k, 0), stamp, key), stamp,
 				            ff->alarms, v);
-				vevents_batch_add(&store, PQgetvalue(res, k, 0),
-				                  PQgetvalue(res, k, 1), ff->alarms, v->text,
-				                  v->zone);
+				if (shared_text(stamp))
+					vevents_batch_add(&store, PQgetvalue(res, k, 0), stamp,
+					                  ff->alarms, v->text, v->zone);
 			}
 		}
 		vevents_store(ff->r->cx->db, store);
@@ -356,9 +430,10 @@ static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
 	int rc = -1;
 	if (ids) {
 		const char *p[] = {ids, ff->alarms ? "t" : "f", vevents_renderer()};
+		const char *m[] = {ids, ff->lang[0] ? ff->lang : NULL};
 		rc = stored
 		         ? dbpool_query(ff->r->cx->db, vevents_load_sql, 3, p, on_stored_texts, ff)
-		         : dbpool_query(ff->r->cx->db, feeds_missing_sql, 1, p, on_missing_events,
+		         : dbpool_query(ff->r->cx->db, feeds_missing_sql, 2, m, on_missing_events,
 		                        ff);
 	}
 	free(ids);
@@ -462,7 +537,9 @@ static int take_events(struct feedfetch *ff, const PGresult *res)
 		int i = (int)pos - 1;
 		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, k, COL_ID));
 		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, k, COL_STAMP));
-		ff->texts[i] = vevents_get(ff->ids[i], ff->stamps[i], ff->alarms);
+		char key[VEVENT_KEY_LEN + 1];
+		ff->texts[i] = vevents_get(cache_key(ff, ff->ids[i], ff->stamps[i], key),
+		                           ff->stamps[i], ff->alarms);
 	}
 	for (int i = 0; i < ff->n; i++)
 		if (!ff->texts[i])
@@ -521,23 +598,17 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
 	int me = listq_param(q, PQgetvalue(feed, 0, 4)),
 	    slug = listq_param(q, PQgetvalue(feed, 0, 5)),
-	    past = listq_param(q, PQgetvalue(feed, 0, 7));
+	    past = listq_param(q, PQgetvalue(feed, 0, 7)),
+	    lang = listq_param(q, ff->lang[0] ? ff->lang : NULL);
 	int future = ff->future_days > 0 ? listq_param(q, PQgetvalue(feed, 0, 8)) : 0;
-	evbuffer_add_printf(sql, SQL_FEED_EVENTS_SHOWN, me, slug, past);
+	evbuffer_add_printf(sql, SQL_FEED_EVENTS_SHOWN, lang, me, slug, past);
 	if (future)
 		evbuffer_add_printf(sql, SQL_FEED_AHEAD("e"), future);
 	evbuffer_add_printf(sql, SQL_FEED_EVENTS_OVERRIDDEN, past);
 	if (future)
 		evbuffer_add_printf(sql, SQL_FEED_AHEAD("x"), future);
 	evbuffer_add_printf(sql, "))");
-	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
-		json_t *vals = json_object_get(filter, filter_json_keys[i].member);
-		if (json_array_size(vals)) {
-			char *text = json_dumps(vals, JSON_COMPACT);
-			filters_sql_condition(sql, filter_json_keys[i].param, listq_param(q, text));
-			free(text);
-		}
-	}
+	filters_feed_sql(sql, q, filter, me);
 	evbuffer_add_printf(sql, SQL_FEED_EVENTS_ORDERED);
 	/* The texts as rows of their own, "= ANY" for the reason
 	 * vevents_load_sql gives. */
@@ -578,7 +649,11 @@ static void on_feed_found(PGresult *res, void *arg)
 	ff->future_days = PQgetisnull(res, 0, 8) ? 0 : atoi(PQgetvalue(res, 0, 8));
 	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, 9));
 	ff->changed = strtoll(PQgetvalue(res, 0, 10), NULL, 10);
-	fetch_events(ff, res);
+	snprintf(ff->lang, sizeof(ff->lang), "%s", PQgetvalue(res, 0, FEED_COL_LANGUAGE));
+	if (!strcmp(PQgetvalue(res, 0, FEED_COL_MODE), "freebusy"))
+		feed_freebusy_fetch(ff, res);
+	else
+		fetch_events(ff, res);
 }
 
 /* The feed, its window, and what it rendered to last (feed_state). */

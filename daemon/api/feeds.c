@@ -72,8 +72,8 @@ static void on_feed_written(PGresult *res, void *arg)
 	free(op);
 }
 
-static const char *const feed_fields[] = {"name",      "filter",      "alarms",
-                                          "past_days", "future_days", NULL};
+static const char *const feed_fields[] = {"name",        "filter", "alarms",   "past_days",
+                                          "future_days", "mode",   "language", NULL};
 static const char *const feed_ignored[] = {"id",         "created_at",  "url",
                                            "size_bytes", "events",      "warnings",
                                            "changed_at", "rendered_at", NULL};
@@ -102,6 +102,85 @@ static int window_days(json_t *body, char past[16], char future[16], json_t *err
 	return 1;
 }
 
+/* A feed's "mode": "events" or "freebusy"; dflt when absent, NULL (named
+ * in errors) when bad. */
+static const char *mode_member(json_t *body, const char *dflt, json_t *errors)
+{
+	json_t *m = json_object_get(body, "mode");
+	const char *mode = !m || json_is_null(m) ? dflt : json_string_value(m);
+	if (m && (!mode || (strcmp(mode, "events") && strcmp(mode, "freebusy")))) {
+		jv_error(errors, "mode", "must be \"events\" or \"freebusy\"");
+		return NULL;
+	}
+	return mode;
+}
+
+/* What a new free/busy feed may not have: alarms, a window without an end
+ * or longer than FREEBUSY_MAX_DAYS (sql/015 holds the same rules); and its
+ * window's defaults: from today, 90 days. */
+#define FREEBUSY_MAX_DAYS 366
+#define FREEBUSY_WINDOW_MESSAGE                                                                    \
+	"a free/busy feed's window (past_days + future_days) must end and span at most 366 days"
+static void freebusy_check(int alarms, char past[16], char future[16], int *has_future,
+                           json_t *errors)
+{
+	int given = *has_future > 0;
+	if (alarms)
+		jv_error(errors, "alarms", "a free/busy feed has no alarms");
+	if (!past[0])
+		snprintf(past, 16, "0");
+	if (*has_future < 0) {
+		snprintf(future, 16, "90");
+		*has_future = 1;
+	} else if (*has_future == 0) {
+		jv_error(errors, "future_days", FREEBUSY_WINDOW_MESSAGE);
+		return;
+	}
+	if (atoi(past) + atoi(future) > FREEBUSY_MAX_DAYS)
+		jv_error(errors, given ? "future_days" : "past_days", FREEBUSY_WINDOW_MESSAGE);
+}
+
+/* A write refused by one of a free/busy feed's rules (sql/015), which a
+ * patch can break with what the feed has already: 422 naming the field. */
+static int freebusy_refused(struct req *r, const PGresult *res, json_t *body)
+{
+	const char *c = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	const char *field = NULL, *message = NULL;
+	if (c && !strcmp(c, "feeds_freebusy_alarms")) {
+		field = "alarms";
+		message = "a free/busy feed has no alarms";
+	} else if (c && !strcmp(c, "feeds_freebusy_window")) {
+		field = json_object_get(body, "past_days") && !json_object_get(body, "future_days")
+		            ? "past_days"
+		            : "future_days";
+		message = FREEBUSY_WINDOW_MESSAGE;
+	}
+	if (!field)
+		return 0;
+	json_t *errors = json_array();
+	jv_error(errors, field, message);
+	reply_problem_fields(r, 422, "the feed is not valid", errors);
+	return 1;
+}
+
+/* language: a language tag (titles given in several languages show in
+ * it), or null for none. Returns 1 when given (its text in out, "" for
+ * null), 0 when absent. */
+static int feed_language(json_t *body, char out[36], json_t *errors)
+{
+	json_t *v = json_object_get(body, "language");
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	const char *s = json_string_value(v);
+	if (s && valid_lang_tag(s))
+		snprintf(out, 36, "%s", s);
+	else if (!json_is_null(v))
+		jv_error(errors, "language",
+		         "must be a language tag such as vi, en or ko, or null");
+	return 1;
+}
+
 void feeds_create(struct req *r)
 {
 	json_t *body = req_json_body(r, 0);
@@ -113,9 +192,13 @@ void feeds_create(struct req *r)
 	json_t *alarms = json_object_get(body, "alarms");
 	if (alarms && !json_is_boolean(alarms) && !json_is_null(alarms))
 		jv_error(errors, "alarms", "must be true or false");
-	json_t *filter = filters_check_json(json_object_get(body, "filter"), errors);
-	char past[16], future[16];
+	json_t *filter = filters_check_feed_json(json_object_get(body, "filter"), errors);
+	char past[16], future[16], lang[36];
 	int has_future = window_days(body, past, future, errors);
+	feed_language(body, lang, errors);
+	const char *mode = mode_member(body, "events", errors);
+	if (mode && !strcmp(mode, "freebusy"))
+		freebusy_check(json_is_true(alarms), past, future, &has_future, errors);
 	if (json_array_size(errors)) {
 		json_decref(filter);
 		json_decref(body);
@@ -140,10 +223,12 @@ void feeds_create(struct req *r)
 	                   ftext ? ftext : "{}",
 	                   json_is_true(alarms) ? "true" : "false",
 	                   past[0] ? past : "365",
-	                   has_future > 0 ? future : NULL};
+	                   has_future > 0 ? future : NULL,
+	                   mode,
+	                   lang[0] ? lang : NULL};
 	op->r = r;
 	op->status = 201;
-	if (dbpool_query(r->cx->db, SQL_FEED_CREATE, 7, p, on_feed_written, op) != 0) {
+	if (dbpool_query(r->cx->db, SQL_FEED_CREATE, 9, p, on_feed_written, op) != 0) {
 		free(op);
 		reply_unavailable(r);
 	}
@@ -225,6 +310,31 @@ void feeds_get(struct req *r)
 		reply_unavailable(r);
 }
 
+/* A patch's answer: a free/busy feed's rules and its mode first, then as
+ * a feed's. */
+struct patchop {
+	struct req *r;
+	json_t *body;
+};
+
+static void on_feed_patched(PGresult *res, void *arg)
+{
+	struct patchop *op = arg;
+	struct req *r = op->r;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    PQgetvalue(res, 0, 2)[0] == 't') {
+		json_t *errors = json_array();
+		jv_error(errors, "mode",
+		         "cannot be changed: make a feed of the other mode instead");
+		reply_problem_fields(r, 422, "the feed is not valid", errors);
+	} else if (!res || PQresultStatus(res) == PGRES_TUPLES_OK ||
+	           !freebusy_refused(r, res, op->body)) {
+		on_feed_one(res, r);
+	}
+	json_decref(op->body);
+	free(op);
+}
+
 void feeds_patch(struct req *r)
 {
 	const char *id = feed_id_param(r);
@@ -242,11 +352,16 @@ void feeds_patch(struct req *r)
 	if (alarms && !json_is_boolean(alarms))
 		jv_error(errors, "alarms", "must be true or false");
 	json_t *f = json_object_get(body, "filter");
-	json_t *filter = f ? filters_check_json(f, errors) : NULL;
-	char past[16], future[16];
+	json_t *filter = f ? filters_check_feed_json(f, errors) : NULL;
+	char past[16], future[16], lang[36];
 	int has_future = window_days(body, past, future, errors);
+	int has_lang = feed_language(body, lang, errors);
 	if (json_is_null(json_object_get(body, "past_days")))
 		jv_error(errors, "past_days", "must be a whole number of days from 0 to 3660");
+	/* The mode stays what it was made: a URL handed out for busy time
+	 * only must never start to carry titles. Sent back unchanged, it
+	 * passes (SQL_FEED_PATCH compares it). */
+	const char *mode = mode_member(body, NULL, errors);
 	if (json_array_size(errors)) {
 		json_decref(filter);
 		json_decref(body);
@@ -266,9 +381,22 @@ void feeds_patch(struct req *r)
 	                   past[0] ? "true" : "false",
 	                   past[0] ? past : NULL,
 	                   has_future >= 0 ? "true" : "false",
-	                   has_future > 0 ? future : NULL};
-	if (dbpool_query(r->cx->db, SQL_FEED_PATCH, 12, p, on_feed_one, r) != 0)
-		reply_unavailable(r);
+	                   has_future > 0 ? future : NULL,
+	                   mode,
+	                   has_lang ? "true" : "false",
+	                   lang[0] ? lang : NULL};
+	struct patchop *op = malloc(sizeof(*op));
+	if (!op) {
+		reply_problem(r, 500, "out of memory");
+	} else {
+		op->r = r;
+		op->body = json_incref(body);
+		if (dbpool_query(r->cx->db, SQL_FEED_PATCH, 15, p, on_feed_patched, op) != 0) {
+			json_decref(op->body);
+			free(op);
+			reply_unavailable(r);
+		}
+	}
 	free(ftext);
 	json_decref(filter);
 	json_decref(body);

@@ -80,6 +80,8 @@ int filters_check_values(json_t *values, const char *name, json_t *errors)
 			good = valid_slug(s);
 		} else if (good && !strcmp(name, "country")) {
 			good = valid_country(s);
+		} else if (good && !strcmp(name, "visit")) {
+			good = valid_uuid(s);
 		}
 		if (!good) {
 			char field[64];
@@ -100,22 +102,32 @@ static const struct filter_sql event_values[] = {
     {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
     {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(", "::jsonb))))"},
     {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    {"visit", "e.visit_id = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)::uuid))"},
+    /* written by target_condition: it needs the viewer's org */
+    {"person", NULL, NULL},
     {NULL, NULL, NULL}};
 static const char *const event_search[] = {"e.title", "e.description", "e.location", NULL};
 const struct filter_target filter_events = {event_values, event_search, "e.start_utc"};
 
+/* A person is named on an item only for orgs party to its visit ($me, the
+ * viewer's org: sql/013, liaison_event_has_people). */
 static void target_condition(struct evbuffer *sql, const struct filter_target *t, const char *name,
-                             int param)
+                             int param, int me)
 {
+	if (!strcmp(name, "person")) {
+		evbuffer_add_printf(
+		    sql, " AND liaison_event_has_people(e.id, $%d::uuid, $%d::jsonb)", me, param);
+		return;
+	}
 	for (const struct filter_sql *f = t->values; f->name; f++)
 		if (!strcmp(f->name, name))
 			evbuffer_add_printf(sql, " AND %s$%d%s", f->before, param, f->after);
 }
 
 /* The SQL condition for one filter: before and after its parameter. */
-void filters_sql_condition(struct evbuffer *sql, const char *name, int param)
+void filters_sql_condition(struct evbuffer *sql, const char *name, int param, int me)
 {
-	target_condition(sql, &filter_events, name, param);
+	target_condition(sql, &filter_events, name, param, me);
 }
 
 int parse_instant(const char *s, int64_t *out)
@@ -194,6 +206,20 @@ void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
 	else
 		evbuffer_add_printf(out, " AND e.start_utc >= to_timestamp($%d::bigint)",
 		                    q->from_param);
+}
+
+void filters_halves(struct evbuffer *sql, const struct listq *q, int me, int slug, int limit,
+                    filters_half_fn half)
+{
+	if (!q->has_from) {
+		half(sql, q, me, slug, limit, -1);
+		return;
+	}
+	evbuffer_add_printf(sql, "SELECT * FROM (");
+	half(sql, q, me, slug, limit, 0);
+	evbuffer_add_printf(sql, " UNION ALL ");
+	half(sql, q, me, slug, limit, 1);
+	evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT $%d::integer", limit);
 }
 
 static void text_search(struct req *r, struct listq *q, const struct filter_target *t,
@@ -280,7 +306,8 @@ void filters_apply_to(struct req *r, struct listq *q, const struct filter_target
 		json_t *vals = filters_values(r, f->name);
 		if (vals && filters_check_values(vals, f->name, errors)) {
 			char *text = json_dumps(vals, JSON_COMPACT);
-			target_condition(q->sql, t, f->name, listq_param(q, text));
+			int me = strcmp(f->name, "person") ? 0 : listq_param(q, r->who.org_id);
+			target_condition(q->sql, t, f->name, listq_param(q, text), me);
 			free(text);
 		} else if (vals && json_array_size(vals) == 0) {
 			jv_error(errors, f->name, "must not be empty");
@@ -323,10 +350,91 @@ void filters_cursor(struct req *r, struct listq *q, const char *key, const char 
 	                    id, a, b);
 }
 
+/* Members only feeds' filters have (not lists, not webhooks), whose
+ * names are never listing parameters: each its condition before and after
+ * its parameter, a JSON array of text. One line a member. */
+static const struct {
+	const char *member, *before, *after;
+} feed_members[] = {
+    /* a venue: places compare as conflicts compare them (sql/010) */
+    {"locations",
+     "liaison_place(e.location) = ANY(ARRAY(SELECT liaison_place(jsonb_array_elements_text(",
+     "::jsonb))))"},
+};
+
+static int feed_member(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_LEN(feed_members); i++)
+		if (!strcmp(key, feed_members[i].member))
+			return (int)i;
+	return -1;
+}
+
+json_t *filters_check_feed_json(json_t *filter, json_t *errors)
+{
+	if (!json_is_object(filter))
+		return filters_check_json(filter, errors);
+	json_t *shared = json_copy(filter);
+	const char *key;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(shared, tmp, key, v)
+	{
+		if (feed_member(key) < 0)
+			continue;
+		char field[96];
+		snprintf(field, sizeof(field), "filter.%s", key);
+		size_t i;
+		json_t *x;
+		if (!json_is_array(v) || json_array_size(v) > 50)
+			jv_error(errors, field, "must be an array of at most 50 values");
+		else
+			json_array_foreach(v, i, x)
+			{
+				if (json_is_string(x) && valid_text(json_string_value(x), 200, 0))
+					continue;
+				snprintf(field, sizeof(field), "filter.%s[%zu]", key, i);
+				jv_error(errors, field, "must be 1-200 bytes of text");
+			}
+		json_object_del(shared, key);
+	}
+	json_t *checked = filters_check_json(shared, errors);
+	json_decref(shared);
+	json_decref(checked);
+	return json_incref(filter);
+}
+
+/* The parameter of filter member key, or 0 when it has no values. */
+static int member_param(struct listq *q, json_t *filter, const char *key)
+{
+	json_t *v = json_object_get(filter, key);
+	if (!json_array_size(v))
+		return 0;
+	char *text = json_dumps(v, JSON_COMPACT);
+	int n = text ? listq_param(q, text) : -1;
+	free(text);
+	return n;
+}
+
+void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter, int me)
+{
+	for (size_t i = 0; i < ARRAY_LEN(filter_json_keys); i++) {
+		int n = member_param(q, filter, filter_json_keys[i].member);
+		if (n)
+			filters_sql_condition(sql, filter_json_keys[i].param, n, me);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(feed_members); i++) {
+		int n = member_param(q, filter, feed_members[i].member);
+		if (n)
+			evbuffer_add_printf(sql, " AND %s$%d%s", feed_members[i].before, n,
+			                    feed_members[i].after);
+	}
+}
+
 /* filter member -> the listing parameter with the same meaning */
 const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS] = {
-    {"kinds", "kind"}, {"orgs", "org"},    {"partners", "partner"},
-    {"tags", "tag"},   {"cities", "city"}, {"countries", "country"}};
+    {"kinds", "kind"},  {"orgs", "org"},          {"partners", "partner"}, {"tags", "tag"},
+    {"cities", "city"}, {"countries", "country"}, {"visits", "visit"},     {"people", "person"}};
 
 json_t *filters_check_json(json_t *filter, json_t *errors)
 {

@@ -1,8 +1,9 @@
 /* filters.h - the query parameters every listing shares (lists,
  * occurrences; feeds and webhooks use the same names): kind, org, partner,
- * tag, city, country (repeated or comma-separated: ORed; different ones:
- * ANDed), q, from/to, limit. They become SQL conditions on events e and
- * orgs o, with every value passed as a parameter. */
+ * tag, city, country, visit, person (repeated or comma-separated: ORed;
+ * different ones: ANDed), q, from/to, limit, cursor. They become SQL
+ * conditions on events e and orgs o, with every value passed as a
+ * parameter. */
 #ifndef LIAISON_FILTERS_H
 #define LIAISON_FILTERS_H
 
@@ -35,10 +36,10 @@ void listq_free(struct listq *q);
 int listq_param(struct listq *q, const char *value);
 
 /* What the filters of one kind of list become in SQL: the value filters it
- * takes (of kind, org, partner, tag, city, country) with the condition of
- * each, before and after its parameter; the columns q searches; and the
- * time `to` bounds (items start before it). Events' is filter_events;
- * agreements give their own (agreement_list.c). */
+ * takes (of kind, org, partner, tag, city, country, visit, person) with
+ * the condition of each, before and after its parameter; the columns q
+ * searches; and the time `to` bounds (items start before it). Events' is
+ * filter_events; agreements give their own (agreement_list.c). */
 struct filter_sql {
 	const char *name, *before, *after;
 };
@@ -76,14 +77,25 @@ void filters_reply_page(struct req *r, const PGresult *res, int limit,
  * index: the GiST span index for the first, (start_utc, id) for the
  * second, which also yields rows in list order. Nothing without from. */
 void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out);
+/* A list's statement into sql: with from, the two halves (half 0, then
+ * 1; rows of the first all precede those of the second), each LIMIT
+ * $limit, in list order; without, one (half -1). half() writes one half:
+ * its SELECT with q's conditions and filters_lower_bound, ORDER BY and
+ * LIMIT. me and slug are the caller's $n. */
+typedef void (*filters_half_fn)(struct evbuffer *out, const struct listq *q, int me, int slug,
+                                int limit, int half);
+void filters_halves(struct evbuffer *sql, const struct listq *q, int me, int slug, int limit,
+                    filters_half_fn half);
 /* The same filters given as JSON arrays (feeds, webhooks): checks the
  * values of one (name "kind", "org", ...) into errors as name[i]; appends
  * its " AND ..." condition with the values as parameter $param. */
 int filters_check_values(json_t *values, const char *name, json_t *errors);
-void filters_sql_condition(struct evbuffer *sql, const char *name, int param);
+/* me: the $n of the viewer's org id, which "person" needs (0 otherwise):
+ * a person is named on an item only for orgs party to its visit. */
+void filters_sql_condition(struct evbuffer *sql, const char *name, int param, int me);
 /* The JSON form of the filters, as feeds and webhooks store them: member
  * name ("kinds") and the listing parameter it stands for ("kind"). */
-#define FILTER_JSON_KEYS 6
+#define FILTER_JSON_KEYS 8
 struct filter_json_key {
 	const char *member, *param;
 };
@@ -92,6 +104,12 @@ extern const struct filter_json_key filter_json_keys[FILTER_JSON_KEYS];
  * errors as filter.kinds[2]; returns a new reference, or NULL if not an
  * object. */
 json_t *filters_check_json(json_t *filter, json_t *errors) WUR;
+/* A feed's filter: the members above and those only feeds have
+ * ("locations": a venue, compared as conflicts compare places). Checked
+ * into errors as filters_check_json does; its conditions, with their
+ * parameters added to q, appended to sql. */
+json_t *filters_check_feed_json(json_t *filter, json_t *errors) WUR;
+void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter, int me);
 /* A CTE "missing" whose k names the first filter member (orgs, partners)
  * that lists an org slug that does not exist; param is the filter's $n. */
 #define FILTER_MISSING_ORGS(param)                                                                 \

@@ -193,7 +193,10 @@ static void on_written(PGresult *res, void *arg)
 	if (ok == 0)
 		return;
 	int settle = 0;
-	if (ok > 0 && PQntuples(res) == 1) {
+	if (ok > 0 && PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 1), "visit")) {
+		/* An event of a visit (sql/013): the visit writes it. */
+		refuse_one(im, "uid", "is an event of a visit: change it through /v1/visits");
+	} else if (ok > 0 && PQntuples(res) == 1) {
 		const char *what = PQgetvalue(res, 0, 1);
 		json_t *list = !strcmp(what, "created")   ? im->created
 		               : !strcmp(what, "updated") ? im->updated

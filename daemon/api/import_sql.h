@@ -9,6 +9,11 @@
 
 /* clang-format off */
 
+/* An event of a visit (sql/013) is the visit's to write: the upsert
+ * leaves it alone, and the answer says 'visit' for it (import.c refuses
+ * the VEVENT), so re-importing an export of the org's own feed cannot
+ * rewrite a visit's items round the visit. */
+
 /* The columns an import owns. Visibility is written only towards
  * private: CLASS:PRIVATE or CONFIDENTIAL makes an event private, a file
  * without it keeps what the API set. */
@@ -38,12 +43,13 @@
 	"       cancelled_at = CASE WHEN EXCLUDED.status = 'cancelled'" \
 	"                           THEN coalesce(events.cancelled_at, now()) END" \
 	" WHERE " ICS_CURRENT " IS DISTINCT FROM " ICS_EXCLUDED \
+	"   AND events.visit_id IS NULL" \
 	" RETURNING id, xmax = 0 AS created"
 #define ICS_ANSWER(unchanged_where) \
 	"SELECT id::text, CASE WHEN created THEN 'created' ELSE 'updated' END" \
 	"  FROM up " \
 	"UNION ALL " \
-	"SELECT id::text, 'unchanged'" \
+	"SELECT id::text, CASE WHEN visit_id IS NULL THEN 'unchanged' ELSE 'visit' END" \
 	"  FROM events" \
 	" WHERE " unchanged_where \
 	"   AND NOT EXISTS (SELECT 1 FROM up)"

@@ -52,6 +52,27 @@ void jv_known(json_t *obj, const char *const *allowed, const char *const *ignore
 	}
 }
 
+int jv_entry(json_t *x, const char *base, const char *const *allowed, const char *const *ignored,
+             json_t *errors)
+{
+	if (!json_is_object(x)) {
+		jv_error(errors, base, "must be an object");
+		return 0;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(x, key, v)
+	{
+		(void)v;
+		if (!listed(key, allowed) && !listed(key, ignored)) {
+			char field[192];
+			snprintf(field, sizeof(field), "%.100s.%.60s", base, key);
+			jv_error(errors, field, "unknown field");
+		}
+	}
+	return 1;
+}
+
 const char *jv_string_at(json_t *obj, const char *key, const char *field, int required, size_t max,
                          int allow_newlines, json_t *errors)
 {
@@ -91,6 +112,30 @@ const char *jv_string(json_t *obj, const char *key, int required, size_t max, in
                       json_t *errors)
 {
 	return jv_string_at(obj, key, key, required, max, allow_newlines, errors);
+}
+
+size_t jv_errors_rename(json_t *errors, json_t *from, const char *prefix,
+                        const char *const (*map)[2], size_t nmap)
+{
+	size_t i, moved = 0;
+	json_t *e;
+	json_array_foreach(from, i, e)
+	{
+		const char *f = json_string_value(json_object_get(e, "field"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		if (!f || !msg)
+			continue;
+		size_t base = strcspn(f, "[");
+		for (size_t k = 0; k < nmap; k++) {
+			if (strlen(map[k][0]) != base || strncmp(map[k][0], f, base))
+				continue;
+			char field[192];
+			snprintf(field, sizeof(field), "%s%s%s", prefix, map[k][1], f + base);
+			jv_error(errors, field, msg);
+			moved++;
+		}
+	}
+	return moved;
 }
 
 int jv_index_of(json_t *array, const char *s)

@@ -25,23 +25,6 @@
 #define MAX_OCCURRENCES 100000
 #define OCC_BUDGET_MS   1000 /* all the request's expansions together */
 
-/* Columns of the candidate query. */
-enum {
-	C_ID,
-	C_SERIES,
-	C_RID,
-	C_TITLE,
-	C_KIND,
-	C_STATUS,
-	C_TZ,
-	C_ALLDAY,
-	C_START,
-	C_END,
-	C_RRULE,
-	C_EXDATES,
-	C_RDATES
-};
-
 struct occ {
 	int64_t start_utc, end_utc;
 	int row;             /* the row that describes it (an override's, if any) */
@@ -51,8 +34,8 @@ struct occ {
 };
 
 struct occwork {
-	struct req *r;
-	PGresult *res;
+	struct req *r; /* NULL for occurrences_expand */
+	const PGresult *res;
 	int64_t from, to;
 	int limit;
 	long long cur_t;
@@ -66,8 +49,11 @@ struct occwork {
 	int all_day;
 	int64_t dur; /* wall-clock length in seconds */
 	json_t *exdates;
-	/* Series whose expansion ran out of budget: named in the answer. */
+	/* Series whose expansion ran out of budget: named in the answer, and
+	 * told to cut (occurrences_expand's caller). */
 	json_t *incomplete;
+	occ_cut_fn cut;
+	void *arg;
 	struct recur_budget spent; /* the whole request's expansions */
 };
 
@@ -111,11 +97,11 @@ static int on_occurrence(const struct civil *s, int64_t start_utc, void *arg)
 {
 	struct occwork *w = arg;
 	struct occ o = {.row = w->row, .series_row = w->row};
-	const char *tz = PQgetvalue(w->res, w->row, C_TZ);
+	const char *tz = PQgetvalue(w->res, w->row, OCC_TZ);
 	occ_fill(w, &o, s, start_utc, tz);
 	/* A one-off event has no recurrence id; members of a set of dates do. */
-	if (PQgetisnull(w->res, w->row, C_RRULE) &&
-	    !strcmp(PQgetvalue(w->res, w->row, C_RDATES), "[]"))
+	if (PQgetisnull(w->res, w->row, OCC_RRULE) &&
+	    !strcmp(PQgetvalue(w->res, w->row, OCC_RDATES), "[]"))
 		o.rid[0] = '\0';
 	else
 		memcpy(o.rid, o.start, sizeof(o.rid));
@@ -126,12 +112,12 @@ static int on_occurrence(const struct civil *s, int64_t start_utc, void *arg)
 
 static int read_row_times(struct occwork *w, int row, struct civil *start)
 {
-	w->all_day = PQgetvalue(w->res, row, C_ALLDAY)[0] == 't';
-	if (civil_parse(PQgetvalue(w->res, row, C_START), w->all_day, start))
+	w->all_day = PQgetvalue(w->res, row, OCC_ALLDAY)[0] == 't';
+	if (civil_parse(PQgetvalue(w->res, row, OCC_START), w->all_day, start))
 		return -1;
 	struct civil end = *start;
-	if (!PQgetisnull(w->res, row, C_END)) {
-		if (civil_parse(PQgetvalue(w->res, row, C_END), w->all_day, &end))
+	if (!PQgetisnull(w->res, row, OCC_END)) {
+		if (civil_parse(PQgetvalue(w->res, row, OCC_END), w->all_day, &end))
 			return -1;
 	} else if (w->all_day) {
 		civil_add_days(&end, 1);
@@ -146,10 +132,10 @@ static void expand_series(struct occwork *w, int row)
 	if (read_row_times(w, row, &start))
 		return;
 	w->row = row;
-	w->exdates = json_loads(PQgetvalue(w->res, row, C_EXDATES), 0, NULL);
-	const char *tz = PQgetvalue(w->res, row, C_TZ);
+	w->exdates = json_loads(PQgetvalue(w->res, row, OCC_EXDATES), 0, NULL);
+	const char *tz = PQgetvalue(w->res, row, OCC_TZ);
 	const char *rrule =
-	    PQgetisnull(w->res, row, C_RRULE) ? NULL : PQgetvalue(w->res, row, C_RRULE);
+	    PQgetisnull(w->res, row, OCC_RRULE) ? NULL : PQgetvalue(w->res, row, OCC_RRULE);
 	/* Each series within a budget of its own, and all of them within the
 	 * request's: what runs out is named in the answer, not cut silently. */
 	struct recur_budget budget;
@@ -161,9 +147,11 @@ static void expand_series(struct occwork *w, int row)
 	                               &budget, on_occurrence, w);
 	w->spent.spent_us += budget.spent_us;
 	if (got == RECUR_EXHAUSTED)
-		json_array_append_new(w->incomplete, json_string(PQgetvalue(w->res, row, C_ID)));
+		json_array_append_new(w->incomplete, json_string(PQgetvalue(w->res, row, OCC_ID)));
+	if (got == RECUR_EXHAUSTED && w->cut)
+		w->cut(w->res, row, w->arg);
 	if (got >= 0 || got == RECUR_EXHAUSTED) {
-		json_t *rdates = json_loads(PQgetvalue(w->res, row, C_RDATES), 0, NULL);
+		json_t *rdates = json_loads(PQgetvalue(w->res, row, OCC_RDATES), 0, NULL);
 		size_t i;
 		json_t *v;
 		json_array_foreach(rdates, i, v)
@@ -184,15 +172,15 @@ static void expand_series(struct occwork *w, int row)
 static int series_row_has(struct occwork *w, int row, const char *rid)
 {
 	struct civil start, at;
-	int all_day = PQgetvalue(w->res, row, C_ALLDAY)[0] == 't';
-	if (civil_parse(PQgetvalue(w->res, row, C_START), all_day, &start) ||
+	int all_day = PQgetvalue(w->res, row, OCC_ALLDAY)[0] == 't';
+	if (civil_parse(PQgetvalue(w->res, row, OCC_START), all_day, &start) ||
 	    civil_parse(rid, all_day, &at))
 		return 0;
-	json_t *ex = json_loads(PQgetvalue(w->res, row, C_EXDATES), 0, NULL);
-	json_t *rd = json_loads(PQgetvalue(w->res, row, C_RDATES), 0, NULL);
+	json_t *ex = json_loads(PQgetvalue(w->res, row, OCC_EXDATES), 0, NULL);
+	json_t *rd = json_loads(PQgetvalue(w->res, row, OCC_RDATES), 0, NULL);
 	int has = recur_is_occurrence(
-	    PQgetisnull(w->res, row, C_RRULE) ? NULL : PQgetvalue(w->res, row, C_RRULE),
-	    PQgetvalue(w->res, row, C_TZ), &start, all_day, ex, rd, &at);
+	    PQgetisnull(w->res, row, OCC_RRULE) ? NULL : PQgetvalue(w->res, row, OCC_RRULE),
+	    PQgetvalue(w->res, row, OCC_TZ), &start, all_day, ex, rd, &at);
 	json_decref(ex);
 	json_decref(rd);
 	return has;
@@ -202,22 +190,22 @@ static int series_row_has(struct occwork *w, int row, const char *rid)
  * occurrence it replaces lies outside the window but it does not. */
 static void apply_override(struct occwork *w, int row)
 {
-	const char *series = PQgetvalue(w->res, row, C_SERIES);
-	const char *rid = PQgetvalue(w->res, row, C_RID);
+	const char *series = PQgetvalue(w->res, row, OCC_SERIES);
+	const char *rid = PQgetvalue(w->res, row, OCC_RID);
 	int series_row = -1;
 	for (int i = 0; i < PQntuples(w->res); i++)
-		if (PQgetisnull(w->res, i, C_SERIES) &&
-		    !strcmp(PQgetvalue(w->res, i, C_ID), series))
+		if (PQgetisnull(w->res, i, OCC_SERIES) &&
+		    !strcmp(PQgetvalue(w->res, i, OCC_ID), series))
 			series_row = i;
 	if (series_row < 0)
 		return;
 	struct civil start;
 	int64_t start_utc;
 	if (read_row_times(w, row, &start) ||
-	    tz_to_utc(PQgetvalue(w->res, row, C_TZ), &start, &start_utc) == TZ_UNKNOWN)
+	    tz_to_utc(PQgetvalue(w->res, row, OCC_TZ), &start, &start_utc) == TZ_UNKNOWN)
 		return;
 	struct occ o = {.row = row, .series_row = series_row};
-	occ_fill(w, &o, &start, start_utc, PQgetvalue(w->res, row, C_TZ));
+	occ_fill(w, &o, &start, start_utc, PQgetvalue(w->res, row, OCC_TZ));
 	snprintf(o.rid, sizeof(o.rid), "%s", rid);
 	for (size_t i = 0; i < w->n; i++) {
 		struct occ *x = &w->items[i];
@@ -235,14 +223,14 @@ static void apply_override(struct occwork *w, int row)
 	 * (moved into it). One that names none (its series moved away from
 	 * it), or that is cancelled, shows nothing, as in feeds. */
 	if (overlaps(w, o.start_utc, o.end_utc) &&
-	    strcmp(PQgetvalue(w->res, row, C_STATUS), "cancelled") != 0 &&
+	    strcmp(PQgetvalue(w->res, row, OCC_STATUS), "cancelled") != 0 &&
 	    series_row_has(w, series_row, rid))
 		occ_push(w, &o);
 }
 
 static const char *event_id_of(const struct occwork *w, const struct occ *o)
 {
-	return PQgetvalue(w->res, o->series_row, C_ID);
+	return PQgetvalue(w->res, o->series_row, OCC_ID);
 }
 
 static int occ_cmp_ctx(const struct occwork *w, const struct occ *a, const struct occ *b)
@@ -277,12 +265,12 @@ static json_t *occ_json(const struct occwork *w, const struct occ *o)
 	json_t *j = json_pack(
 	    "{s:s, s:o, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s}", "event_id",
 	    event_id_of(w, o), "recurrence_id", o->rid[0] ? json_string(o->rid) : json_null(),
-	    "title", PQgetvalue(w->res, r, C_TITLE), "kind", PQgetvalue(w->res, r, C_KIND),
-	    "status", PQgetvalue(w->res, r, C_STATUS), "timezone", PQgetvalue(w->res, r, C_TZ),
-	    "all_day", PQgetvalue(w->res, r, C_ALLDAY)[0] == 't', "start", o->start, "end", o->end,
-	    "start_utc", su, "end_utc", eu);
+	    "title", PQgetvalue(w->res, r, OCC_TITLE), "kind", PQgetvalue(w->res, r, OCC_KIND),
+	    "status", PQgetvalue(w->res, r, OCC_STATUS), "timezone", PQgetvalue(w->res, r, OCC_TZ),
+	    "all_day", PQgetvalue(w->res, r, OCC_ALLDAY)[0] == 't', "start", o->start, "end",
+	    o->end, "start_utc", su, "end_utc", eu);
 	if (j && r != o->series_row)
-		json_object_set_new(j, "override_id", json_string(PQgetvalue(w->res, r, C_ID)));
+		json_object_set_new(j, "override_id", json_string(PQgetvalue(w->res, r, OCC_ID)));
 	return j;
 }
 
@@ -324,6 +312,36 @@ static void reply_page(struct occwork *w)
 	reply_json(w->r, 200, body);
 }
 
+/* Every series expanded, then the overrides put in place, within
+ * OCC_BUDGET_MS for all: 0, or -1 when there were more than
+ * MAX_OCCURRENCES (or memory ran out). */
+static int expand_rows(struct occwork *w)
+{
+	recur_budget_init(&w->spent, 0, OCC_BUDGET_MS);
+	int n = PQntuples(w->res);
+	for (int i = 0; i < n && !w->overflow; i++)
+		if (PQgetisnull(w->res, i, OCC_SERIES))
+			expand_series(w, i);
+	for (int i = 0; i < n && !w->overflow; i++)
+		if (!PQgetisnull(w->res, i, OCC_SERIES))
+			apply_override(w, i);
+	return w->overflow ? -1 : 0;
+}
+
+int occurrences_expand(const PGresult *res, int64_t from, int64_t to, occ_each_fn each,
+                       occ_cut_fn cut, void *arg)
+{
+	struct occwork w = {.res = res, .from = from, .to = to, .cut = cut, .arg = arg};
+	if (!(w.incomplete = json_array()))
+		return -1;
+	int rc = expand_rows(&w);
+	for (size_t i = 0; rc == 0 && i < w.n; i++)
+		each(res, w.items[i].row, w.items[i].start_utc, w.items[i].end_utc, arg);
+	json_decref(w.incomplete);
+	free(w.items);
+	return rc;
+}
+
 static void on_candidates(PGresult *res, void *arg)
 {
 	struct occwork *w = arg;
@@ -335,21 +353,13 @@ static void on_candidates(PGresult *res, void *arg)
 	}
 	w->res = res;
 	w->incomplete = json_array();
-	recur_budget_init(&w->spent, 0, OCC_BUDGET_MS);
-	int n = PQntuples(res);
-	if (n > MAX_CANDIDATES * 2) {
+	if (PQntuples(res) > MAX_CANDIDATES * 2) {
 		json_decref(w->incomplete);
 		free(w);
 		reply_problem(r, 422, "too many events in this window; narrow it or filter");
 		return;
 	}
-	for (int i = 0; i < n && !w->overflow; i++)
-		if (PQgetisnull(res, i, C_SERIES))
-			expand_series(w, i);
-	for (int i = 0; i < n && !w->overflow; i++)
-		if (!PQgetisnull(res, i, C_SERIES))
-			apply_override(w, i);
-	if (w->overflow) {
+	if (expand_rows(w) != 0) {
 		json_decref(w->incomplete);
 		free(w->items);
 		free(w);

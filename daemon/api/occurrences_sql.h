@@ -7,12 +7,14 @@
 
 /* clang-format off */
 
-/* The columns of a candidate (occurrences.c's C_ID..C_RDATES). */
-#define OCC_COLUMNS \
+/* The columns of a candidate (OCC_ID..OCC_RDATES below), its title given
+ * as title (a free/busy feed's reads none). */
+#define OCC_COLUMNS OCC_COLUMNS_TITLED("e.title")
+#define OCC_COLUMNS_TITLED(title) \
 	"e.id," \
 	" e.series_id," \
 	" " EV_LOCAL("e.recurrence_id") "," \
-	" e.title," \
+	" " title "," \
 	" e.kind," \
 	" e.status," \
 	" e.timezone," \
@@ -22,6 +24,25 @@
 	" e.rrule," \
 	" " EV_LOCAL_LIST("e.exdates") "::text," \
 	" " EV_LOCAL_LIST("e.rdates") "::text"
+
+/* clang-format on */
+enum occ_column {
+	OCC_ID,
+	OCC_SERIES,
+	OCC_RID,
+	OCC_TITLE,
+	OCC_KIND,
+	OCC_STATUS,
+	OCC_TZ,
+	OCC_ALLDAY,
+	OCC_START,
+	OCC_END,
+	OCC_RRULE,
+	OCC_EXDATES,
+	OCC_RDATES,
+	OCC_NCOLS
+};
+/* clang-format off */
 
 /* Within "WITH cand AS (...": one half of the candidates (series that
  * started before the window and still run, and those that start in it:

@@ -10,6 +10,7 @@
 #include "api/routes.h"
 
 #include "api/agreements.h"
+#include "api/checklists.h"
 #include "api/events.h"
 #include "api/feeds.h"
 #include "api/occurrences.h"
@@ -17,6 +18,7 @@
 #include "api/orgs.h"
 #include "api/reminders.h"
 #include "api/reports.h"
+#include "api/visits.h"
 #include "api/webhooks.h"
 #include "core/vevents.h"
 #include "http/auth.h"
@@ -72,6 +74,26 @@ static const struct route routes[] = {
 	{PUT,    "/v1/follow-up-template",       follow_up_put,            ADMIN},
 	/* reports: reports.c, reports_sql.h */
 	{GET,    "/v1/reports/cooperation",      reports_cooperation,      VIEWER},
+	/* visits: visits.c (writes, reads), visit_list.c, visits_sql.h; validation
+	 * in visit_check.c, visit_items.c, visit_text.c; the printable
+	 * programme: programme.c */
+	{GET,    "/v1/visits",                   visits_list,              VIEWER},
+	{POST,   "/v1/visits",                   visits_create,            EDITOR},
+	{GET,    "/v1/visits/{id}",              visits_get,               VIEWER},
+	{PATCH,  "/v1/visits/{id}",              visits_patch,             EDITOR},
+	{DELETE, "/v1/visits/{id}",              visits_cancel,            EDITOR},
+	{DELETE, "/v1/visits/{id}/delegates/{delegate_id}",
+	                                         visits_delete_delegate,   EDITOR},
+	{GET,    "/v1/visits/{id}/programme",    visits_programme,         VIEWER},
+	/* protocol tasks: checklists.c (templates), visit_tasks.c; sql/016 */
+	{GET,    "/v1/checklists",               checklists_list,          VIEWER},
+	{POST,   "/v1/checklists",               checklists_create,        EDITOR},
+	{GET,    "/v1/checklists/{id}",          checklists_get,           VIEWER},
+	{PATCH,  "/v1/checklists/{id}",          checklists_patch,         EDITOR},
+	{DELETE, "/v1/checklists/{id}",          checklists_delete,        EDITOR},
+	{GET,    "/v1/visits/{id}/tasks",        visit_tasks_list,         VIEWER},
+	{PATCH,  "/v1/visits/{id}/tasks/{task_id}",
+	                                         visit_tasks_patch,        EDITOR},
 	/* feeds: feeds.c (management), feed_serve.c (the feed), feeds_sql.h */
 	{GET,    "/v1/feeds",                    feeds_list,               ADMIN},
 	{POST,   "/v1/feeds",                    feeds_create,             ADMIN},

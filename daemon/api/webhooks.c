@@ -33,6 +33,7 @@
 static const char *const types_known[] = {
     "reminder.due",      "event.created",     "event.updated",     "event.cancelled",
     "agreement.created", "agreement.updated", "agreement.dormant", "agreement.expiring",
+    "visit.created",     "visit.updated",     "visit.cancelled",   "visit.task_overdue",
     "endpoint.disabled", "webhook.test"};
 
 static int endpoint_id_ok(struct req *r)
@@ -109,7 +110,9 @@ static char *check_types(json_t *v, json_t *errors)
 				         "must be one of reminder.due, event.created, "
 				         "event.updated, event.cancelled, agreement.created, "
 				         "agreement.updated, agreement.dormant, "
-				         "agreement.expiring, endpoint.disabled, webhook.test");
+				         "agreement.expiring, visit.created, visit.updated, "
+				         "visit.cancelled, visit.task_overdue, endpoint.disabled, "
+				         "webhook.test");
 			else
 				rc |= db_array_add(b, s);
 		}

@@ -157,6 +157,8 @@
 	"  'attempts', m.attempts," \
 	"  'event_id', m.event_id," \
 	"  'agreement_id', m.agreement_id," \
+	"  'visit_id', m.visit_id," \
+	"  'task_id', m.task_id," \
 	"  'created_at', " EV_UTC("m.created_at") "," \
 	"  'next_attempt_at', CASE WHEN m.state = 'pending'" \
 	"                     THEN " EV_UTC("m.next_attempt_at") " END," \

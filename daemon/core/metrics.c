@@ -51,7 +51,8 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_reminder_plan_failures_total",
     "liaison_reminder_plans_parked_total",
     "liaison_webhook_messages_withheld_total",
-    "liaison_agreement_notices_total"};
+    "liaison_agreement_notices_total",
+    "liaison_visit_tasks_overdue_total"};
 
 #define MAX_POOLS  256
 #define MAX_GAUGES 16

@@ -46,6 +46,7 @@ enum metric_counter {
 	M_REMINDER_PLANS_PARKED,  /* events whose plan failed a first time */
 	M_WEBHOOK_WITHHELD,       /* messages cancelled at claim: no longer visible */
 	M_AGREEMENT_NOTICES,      /* agreement.dormant and .expiring notices written */
+	M_TASKS_OVERDUE,          /* visits' tasks found open past their deadline */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);

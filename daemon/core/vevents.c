@@ -25,8 +25,8 @@
 #define MAX_USE (SLOTS / 4 * 3)
 
 struct vevent {
-	char key[40]; /* uuid + alarms flag */
-	char stamp[48];
+	char key[VEVENT_KEY_LEN + 2]; /* id (maybe "@lang") + alarms flag */
+	char stamp[VEVENT_STAMP_LEN];
 	struct vtext *v;
 };
 
@@ -77,12 +77,25 @@ static void add_cancelled(json_t *ev, const char *cancelled)
 	json_decref(more);
 }
 
+/* The JSON array of column col of row k, or an empty one. */
+static json_t *json_column(const PGresult *res, int k, int col)
+{
+	json_t *v = PQgetisnull(res, k, col) ? NULL : json_loads(PQgetvalue(res, k, col), 0, NULL);
+	if (json_is_array(v))
+		return v;
+	json_decref(v);
+	return json_array();
+}
+
 /* A row as the event the renderer takes: the API's representation (built
  * from plain columns, which costs the database far less than JSON), with
- * the parent's UID, the agreement, and for a series its cancelled
- * occurrences as EXDATEs. What changes the VEVENT from elsewhere (an
- * override cancelled, the agreement renamed) moves its SEQUENCE and
- * DTSTAMP too, which calendars compare to notice a change. */
+ * the parent's UID, the agreement, the names of the orgs it names (owner,
+ * partners, parties), and for a series its cancelled occurrences as
+ * EXDATEs. What changes the VEVENT from elsewhere moves its DTSTAMP too,
+ * which calendars compare to notice a change: an override cancelled, the
+ * agreement changed (these move SEQUENCE as well), an org it names
+ * renamed (not SEQUENCE: renames are not counted per event, and a count
+ * over the orgs it names would go back when a partner is taken off). */
 static json_t *row_event(const PGresult *res, int k)
 {
 	json_t *ev = event_json_build(res, k, VEVENT_COLS);
@@ -90,13 +103,15 @@ static json_t *row_event(const PGresult *res, int k)
 		return NULL;
 	if (!PQgetisnull(res, k, 2))
 		json_object_set_new(ev, "parent_uid", json_string(PQgetvalue(res, k, 2)));
+	json_object_set_new(ev, "org_name", json_string(PQgetvalue(res, k, VEVENT_ORG_NAME)));
+	json_object_set_new(ev, "partner_names", json_column(res, k, VEVENT_PARTNER_NAMES));
 	if (!PQgetisnull(res, k, 3)) {
-		json_t *parties = json_loads(PQgetvalue(res, k, 5), 0, NULL);
-		json_t *ag = json_pack(
-		    "{s:s, s:s, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 3), "stage",
-		    PQgetvalue(res, k, 4), "parties", parties ? parties : json_array(), "signed_on",
-		    PQgetisnull(res, k, 6) ? NULL : PQgetvalue(res, k, 6), "expires_on",
-		    PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7));
+		json_t *ag =
+		    json_pack("{s:s, s:s, s:o, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 3),
+		              "stage", PQgetvalue(res, k, 4), "parties", json_column(res, k, 5),
+		              "party_names", json_column(res, k, VEVENT_PARTY_NAMES), "signed_on",
+		              PQgetisnull(res, k, 6) ? NULL : PQgetvalue(res, k, 6), "expires_on",
+		              PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7));
 		if (ag)
 			json_object_set_new(ev, "agreement", ag);
 	}
@@ -114,6 +129,8 @@ static json_t *row_event(const PGresult *res, int k)
 	if (!PQgetisnull(res, k, VEVENT_SERIES_ZONE))
 		json_object_set_new(ev, "series_timezone",
 		                    json_string(PQgetvalue(res, k, VEVENT_SERIES_ZONE)));
+	if (!PQgetisnull(res, k, VEVENT_TITLE)) /* in the feed's language */
+		json_object_set_new(ev, "title", json_string(PQgetvalue(res, k, VEVENT_TITLE)));
 	return ev;
 }
 
@@ -133,11 +150,11 @@ static struct vevent **table; /* SLOTS pointers, NULL when empty */
 static size_t used;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void make_key(char key[40], const char *id, int alarms)
+static void make_key(char key[VEVENT_KEY_LEN + 2], const char *id, int alarms)
 {
 	size_t n = strlen(id);
-	if (n > 37)
-		n = 37;
+	if (n > VEVENT_KEY_LEN)
+		n = VEVENT_KEY_LEN;
 	memcpy(key, id, n);
 	key[n] = alarms ? '+' : '-';
 	key[n + 1] = '\0';
@@ -153,7 +170,9 @@ static struct vevent **slot(const char *key)
 
 struct vtext *vevents_get(const char *id, const char *stamp, int alarms)
 {
-	char key[40];
+	char key[VEVENT_KEY_LEN + 2];
+	if (strlen(id) > VEVENT_KEY_LEN)
+		return NULL;
 	make_key(key, id, alarms);
 	struct vtext *v = NULL;
 	pthread_mutex_lock(&lock);
@@ -181,10 +200,10 @@ static void clear_locked(void)
 
 void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
 {
-	char key[40];
-	make_key(key, id, alarms);
-	if (strlen(stamp) >= sizeof(((struct vevent *)0)->stamp))
+	char key[VEVENT_KEY_LEN + 2];
+	if (strlen(id) > VEVENT_KEY_LEN || strlen(stamp) >= VEVENT_STAMP_LEN)
 		return;
+	make_key(key, id, alarms);
 	pthread_mutex_lock(&lock);
 	if (!table)
 		table = calloc(SLOTS, sizeof(*table));

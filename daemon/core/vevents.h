@@ -27,6 +27,12 @@ struct vtext {
 struct vtext *vtext_new(const char *text, size_t len, const char *zone) WUR;
 void vtext_unref(struct vtext *v);
 
+/* The cache keys a text by id and alarms: an event's id, or "id@lang"
+ * for its text in a feed of language lang where its title differs there
+ * (a stamp that ends in "@", feed_serve.c); a longer id is never kept,
+ * nor a stamp of VEVENT_STAMP_LEN or more. */
+#define VEVENT_KEY_LEN   72
+#define VEVENT_STAMP_LEN 48
 /* id's text for stamp and alarms, with a reference for the caller; NULL
  * when it is not kept. Safe from any thread. */
 struct vtext *vevents_get(const char *id, const char *stamp, int alarms) WUR;
@@ -37,6 +43,10 @@ enum {
 	VEVENT_SERIES_CHANGED,
 	VEVENT_CANCELLED,
 	VEVENT_SERIES_ZONE,
+	VEVENT_ORG_NAME,
+	VEVENT_PARTNER_NAMES,
+	VEVENT_PARTY_NAMES,
+	VEVENT_TITLE,
 	VEVENT_COLS
 };
 /* Renders row k of a VEVENT_SELECT result (through libical); NULL when the

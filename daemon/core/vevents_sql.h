@@ -11,11 +11,21 @@
 
 /* What a VEVENT's text depends on besides the event's own version: the
  * cancelled occurrences of a series (its EXDATEs; series_sequence counts
- * their changes, sql/009) and its agreement, shown in the description.
- * Rows are stored under this stamp. */
+ * their changes, sql/009), its agreement, shown in the description, and
+ * the names of the orgs it names (org_names.rev counts every rename,
+ * sql/015; one row, read once per statement). Rows are stored under this
+ * stamp. */
 #define VEVENT_STAMP \
 	"e.version || '.' || e.series_sequence || '.' ||" \
-	" coalesce((SELECT a.version FROM agreements a WHERE a.id = e.agreement_id), 0)"
+	" coalesce((SELECT a.version FROM agreements a WHERE a.id = e.agreement_id), 0) || '.' ||" \
+	" (SELECT n.rev FROM org_names n)"
+/* The stamp of e's VEVENT in a feed that asks for language lang (text,
+ * NULL for none): an event whose title has a text of its own there
+ * (events.titles, sql/013) has "@" added; such a text is kept under
+ * "id@lang" (feed_serve.c), apart from the one every other feed shares,
+ * and never stored in vevent_texts. */
+#define VEVENT_STAMP_IN(lang) \
+	VEVENT_STAMP " || liaison_title_stamp(e.titles, " lang ", e.title)"
 
 /* Whether a feed whose window reaches `past` back (an interval) shows e: a
  * cancelled item until 30 days after its last occurrence or its
@@ -37,14 +47,30 @@
  * renderer's work). */
 #define VEVENT_IN_FEEDS VEVENT_SHOWN("interval '365 days'")
 
+/* The names of the orgs of a slug array (a slug no org has stands for
+ * itself), in the order a person looks them up (the array's own order is
+ * no one's), as JSON text; NULL for an empty array. */
+#define VEVENT_ORG_NAMES(slugs) \
+	"CASE WHEN cardinality(" slugs ") > 0" \
+	"     THEN (SELECT jsonb_agg(coalesce(p.name, s.slug)" \
+	"                            ORDER BY lower(coalesce(p.name, s.slug)), s.slug)" \
+	"             FROM unnest(" slugs ") s(slug)" \
+	"             LEFT JOIN orgs p ON p.slug = s.slug)::text END"
+/* When the names of the orgs of a slug array last changed. */
+#define VEVENT_NAMED_AT(slugs) \
+	"(SELECT max(p.named_at) FROM orgs p WHERE p.slug = ANY(" slugs "))"
+
 /* The rows vevents_render takes: id, stamp, the parent's UID, the
  * agreement, what changed the VEVENT besides the event's own row (the
  * number of changes and the last one's time: its series' cancelled
- * occurrences, its agreement), the series' cancelled occurrences, then
- * EVENT_COLS; a WHERE clause follows. */
-#define VEVENT_SELECT \
+ * occurrences, its agreement, the names of the orgs it names), the
+ * series' cancelled occurrences, the series' zone, the owner's name, the
+ * partners' and the parties' names, the title in language lang when it
+ * differs from the event's (NULL otherwise) (VEVENT_ORG_NAME..VEVENT_TITLE
+ * of vevents.h), then EVENT_COLS; a WHERE clause follows. */
+#define VEVENT_SELECT_IN(lang) \
 	"SELECT e.id," \
-	"       " VEVENT_STAMP "," \
+	"       " VEVENT_STAMP_IN(lang) "," \
 	"       (SELECT p.uid FROM events p WHERE p.id = e.parent_id)," \
 	"       a.title," \
 	"       a.stage," \
@@ -52,17 +78,26 @@
 	"       to_char(a.signed_on, 'YYYY-MM-DD')," \
 	"       to_char(a.expires_on, 'YYYY-MM-DD')," \
 	"       e.series_sequence + coalesce(a.version - 1, 0)," \
-	"       " EV_UTC("greatest(e.series_changed_at, a.updated_at)") "," \
+	"       " EV_UTC("greatest(e.series_changed_at, a.updated_at, o.named_at," \
+	"                           " VEVENT_NAMED_AT("e.partners") "," \
+	"                           " VEVENT_NAMED_AT("a.parties") ")") "," \
 	"       CASE WHEN e.rrule IS NOT NULL OR cardinality(e.rdates) > 0" \
 	"            THEN (SELECT jsonb_agg(" EV_LOCAL("x.recurrence_id") " ORDER BY x.recurrence_id)" \
 	"                    FROM events x" \
 	"                   WHERE x.series_id = e.id" \
 	"                     AND x.status = 'cancelled')::text END," \
 	"       (SELECT s.timezone FROM events s WHERE s.id = e.series_id)," \
+	"       o.name," \
+	"       " VEVENT_ORG_NAMES("e.partners") "," \
+	"       " VEVENT_ORG_NAMES("a.parties") "," \
+	"       CASE WHEN e.titles IS NOT NULL AND " lang " IS NOT NULL" \
+	"            THEN liaison_title_in(e.titles, " lang ", e.title) END," \
 	"       " EVENT_COLS \
 	"  FROM events e" \
 	"  JOIN orgs o ON o.id = e.org_id" \
 	"  LEFT JOIN agreements a ON a.id = e.agreement_id "
+/* The rows for every feed without a language (and the warmer). */
+#define VEVENT_SELECT VEVENT_SELECT_IN("NULL::text")
 
 /* Whether e has a stored text, for alarms (a boolean literal) and renderer
  * $n, that is current. */

@@ -49,8 +49,9 @@ static int match(const char *pattern, const char *path, struct req *r)
 					free(val);
 					return 0;
 				}
-				static const char *const names[] = {"id", "slug", "token",
-				                                    "recurrence_id"};
+				static const char *const names[] = {"id",          "slug",
+				                                    "token",       "recurrence_id",
+				                                    "delegate_id", "task_id"};
 				const char *name = NULL;
 				size_t nlen = (size_t)(close - p - 1);
 				for (size_t i = 0; i < ARRAY_LEN(names); i++)

@@ -1,8 +1,10 @@
 /* sched_state.h - the scheduler thread's state, shared by the files of
  * its loop: scheduler.c (the thread, timers, notifications), planner.c
- * (reminder plans, firing), delivery.c (claiming, sending, recording
- * attempts) and follow.c (dormant and expiring agreements). Each step below runs on that loop only;
- * a step asked for while it runs is run once more when it ends (the *_again flags). */
+ * (reminder plans, firing), overdue.c (visits' tasks past their
+ * deadline), delivery.c (claiming, sending, recording attempts) and
+ * follow.c (dormant and expiring agreements). Each step below runs on that
+ * loop only; a step asked for while it runs is run once more when it ends
+ * (the *_again flags). */
 #ifndef LIAISON_SCHED_STATE_H
 #define LIAISON_SCHED_STATE_H
 
@@ -58,6 +60,7 @@ struct scheduler {
 	int stopping;
 	int plan_busy, plan_again, plan_writes, plan_rows;
 	int fire_busy, fire_again;
+	int overdue_busy;
 	int claim_busy, claim_again;
 	int next_busy;
 	int follow_busy, follow_due; /* due: an agreement was written since the last pass */
@@ -73,13 +76,14 @@ struct scheduler {
 };
 
 /* The steps, each one statement in flight at most. */
-void plan_step(struct scheduler *sc);   /* planner.c: plans of queued events */
-void plan_extend(struct scheduler *sc); /* planner.c: open series planned further, hourly */
-void fire_step(struct scheduler *sc);   /* planner.c: due reminders become messages */
-void claim_step(struct scheduler *sc);  /* delivery.c: due messages claimed and sent */
-void next_step(struct scheduler *sc);   /* scheduler.c: a timer for the next due time */
-void follow_step(struct scheduler *sc); /* follow.c: dormant and expiring agreements */
-void follow_tick(struct scheduler *sc); /* follow.c: follow_step when due (the poll) */
+void plan_step(struct scheduler *sc);    /* planner.c: plans of queued events */
+void plan_extend(struct scheduler *sc);  /* planner.c: open series planned further, hourly */
+void fire_step(struct scheduler *sc);    /* planner.c: due reminders become messages */
+void overdue_step(struct scheduler *sc); /* overdue.c: visit.task_overdue for late tasks */
+void claim_step(struct scheduler *sc);   /* delivery.c: due messages claimed and sent */
+void next_step(struct scheduler *sc);    /* scheduler.c: a timer for the next due time */
+void follow_step(struct scheduler *sc);  /* follow.c: dormant and expiring agreements */
+void follow_tick(struct scheduler *sc);  /* follow.c: follow_step when due (the poll) */
 /* delivery.c: frees a claimed job (its lease runs out if not recorded). */
 void job_free(struct job *j);
 

@@ -3,8 +3,8 @@
  * sender. NOTIFY wakes it (liaison_reminders, liaison_messages); a timer
  * set to the next due time keeps it punctual; a one-second poll covers
  * lost notifications and other instances' work. The steps themselves are
- * planner.c (reminders), delivery.c (messages) and follow.c (dormant and
- * expiring agreements). Every state change is
+ * planner.c (reminders), overdue.c (tasks past their deadline), delivery.c
+ * (messages) and follow.c (dormant and expiring agreements). Every state change is
  * one statement in PostgreSQL, so any instance may die at any point: at
  * worst a message is sent again with the same id. The loop also keeps the
  * stored VEVENTs current (warmer.c). */
@@ -113,6 +113,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	plan_extend(sc);
 	plan_step(sc);
 	fire_step(sc);
+	overdue_step(sc);
 	claim_step(sc);
 	follow_tick(sc);
 }

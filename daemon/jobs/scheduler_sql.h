@@ -7,6 +7,7 @@
 #include "core/agreement_sql.h"
 #include "core/event_sql.h"
 #include "core/remind_row.h"
+#include "core/visit_sql.h"
 #include "core/vevents_sql.h"
 
 /* clang-format off */
@@ -160,6 +161,43 @@
 	"          FROM fired" \
 	"         WHERE state = 'missed')"
 
+/* Open tasks of visits (sql/016) whose deadline has passed (the end of
+ * their day in the visit's zone), $1 at most, each told once: marked
+ * (overdue_at) in the statement that writes visit.task_overdue for the
+ * endpoints of the visit's org (liaison_task_endpoints), whose bodies are
+ * built when claimed. A deadline moved later is told again when it
+ * passes (sql/016 clears overdue_at). The date bound lets the partial
+ * index visit_tasks_open find them: a deadline's day has ended only if it
+ * is at most the day after UTC's today. */
+#define SCHED_TASKS_OVERDUE \
+	"WITH due AS (" \
+	"  SELECT t.id, t.visit_id" \
+	"    FROM visit_tasks t" \
+	"    JOIN events e ON e.id = t.event_id" \
+	"   WHERE t.state = 'open'" \
+	"     AND t.overdue_at IS NULL" \
+	"     AND t.due <= (now() AT TIME ZONE 'UTC')::date + 1" \
+	"     AND e.end_utc <= now()" \
+	"     AND e.status <> 'cancelled'" \
+	"   ORDER BY e.end_utc" \
+	"   LIMIT $1::int" \
+	"     FOR UPDATE OF t SKIP LOCKED), " \
+	"marked AS (" \
+	"  UPDATE visit_tasks t" \
+	"     SET overdue_at = now()" \
+	"    FROM due" \
+	"   WHERE t.id = due.id" \
+	"  RETURNING t.id, t.visit_id), " \
+	"msgs AS (" \
+	"  INSERT INTO webhook_messages (id, endpoint_id, type, visit_id, task_id)" \
+	"  SELECT liaison_message_id(), w, 'visit.task_overdue', v.id, m.id" \
+	"    FROM marked m" \
+	"    JOIN visits v ON v.id = m.visit_id," \
+	"         liaison_task_endpoints(v) w" \
+	"  RETURNING 1) " \
+	"SELECT (SELECT count(*) FROM marked)," \
+	"       (SELECT count(*) FROM msgs)"
+
 /* When the next reminder or message falls due, in Unix milliseconds. */
 #define SCHED_NEXT_DUE \
 	"SELECT (extract(epoch FROM least(" \
@@ -171,7 +209,9 @@
 /* Claims due messages ($2 at most; at most $3 in flight per endpoint over
  * all instances, fewer for rate-limited ones) with a lease ($4 ms). Each
  * claim asks again whether the endpoint may be told about the message's
- * event or agreement (011: its org may see it, its filter passes it), in
+ * event, agreement or visit (011, 013: its org may see it, its filter
+ * passes it; a visit's delegates only to orgs party to it; a task, 016,
+ * only to its visit's org and while it is open and overdue), in
  * the statement that builds the body of a change notification when it is
  * first claimed, so the decision and the body come from one snapshot. A
  * message that no longer passes is cancelled, never sent. The question
@@ -236,6 +276,24 @@
 	"                           AND ((a.updated_at <= m.created_at" \
 	"                                 AND w.updated_at <= m.created_at)" \
 	"                                OR liaison_endpoint_sees_agreement(w, a)))" \
+	"              WHEN m.task_id IS NOT NULL THEN" \
+	"                EXISTS (SELECT 1 FROM visit_tasks t" \
+	"                          JOIN visits v ON v.id = t.visit_id" \
+	"                          JOIN events e ON e.id = t.event_id" \
+	"                         WHERE t.id = m.task_id" \
+	"                           AND t.state = 'open'" \
+	"                           AND e.status <> 'cancelled'" \
+	"                           AND e.end_utc <= now()" \
+	"                           AND v.org_id = w.org_id" \
+	"                           AND ((v.updated_at <= m.created_at" \
+	"                                 AND w.updated_at <= m.created_at)" \
+	"                                OR liaison_endpoint_sees_visit(w, v)))" \
+	"              WHEN m.visit_id IS NOT NULL THEN" \
+	"                EXISTS (SELECT 1 FROM visits v" \
+	"                         WHERE v.id = m.visit_id" \
+	"                           AND ((v.updated_at <= m.created_at" \
+	"                                 AND w.updated_at <= m.created_at)" \
+	"                                OR liaison_endpoint_sees_visit(w, v)))" \
 	"              ELSE true END AS ok" \
 	"    FROM pick" \
 	"    JOIN webhook_messages m ON m.id = pick.id" \
@@ -273,6 +331,26 @@
 	"               JOIN orgs wo ON wo.id = we.org_id" \
 	"              WHERE a.id = m.agreement_id" \
 	"                AND we.id = m.endpoint_id)" \
+	"           WHEN m.task_id IS NOT NULL THEN (" \
+	"             SELECT jsonb_build_object('type', m.type, 'timestamp', " EV_UTC("m.created_at") "," \
+	"                                       'data', jsonb_build_object(" \
+	"                                         'visit', " VISIT_JSON("true", "'{}'::jsonb") "," \
+	"                                         'task', " VISIT_TASK_JSON "))::text" \
+	"               FROM visit_tasks t" \
+	"               JOIN events e ON e.id = t.event_id" \
+	"               JOIN visits v ON v.id = t.visit_id" \
+	"               JOIN orgs o ON o.id = v.org_id" \
+	"              WHERE t.id = m.task_id)" \
+	"           WHEN m.visit_id IS NOT NULL THEN (" \
+	"             SELECT jsonb_build_object('type', m.type, 'timestamp', " EV_UTC("m.created_at") "," \
+	"                                       'data', jsonb_build_object('visit', " \
+	"                      " VISIT_JSON("liaison_visit_party(v, (SELECT x.org_id" \
+	"                                                              FROM webhook_endpoints x" \
+	"                                                             WHERE x.id = m.endpoint_id))", \
+	                                    "'{}'::jsonb") "))::text" \
+	"               FROM visits v" \
+	"               JOIN orgs o ON o.id = v.org_id" \
+	"              WHERE v.id = m.visit_id)" \
 	"           END)" \
 	"    FROM chk" \
 	"   WHERE m.id = chk.id" \

@@ -198,7 +198,8 @@ def test_two_edits_keep_each_date_its_event(ctx):
         "event.created": dates, "agreement.created": [a["id"]],
         "agreement.updated": [a["id"]], "event.updated": [signed]}
     feed = wait_for(lambda: (lambda f: f if all(
-        "Agreement: MOU: Hai Phong – CABC (stage: letter_of_intent)" in e["description"]
+        "Agreement: MOU: Hai Phong – CABC (letter of intent, signed 14 Oct 2027) with cabc"
+        in e["description"]
         for e in f.values()) else None)(feed_events(d, path)), 10, what="the new title")
     assert sorted(feed) == sorted(e["uid"] for e in before.values())
     assert all(e["status"] == "CONFIRMED" for e in feed.values())

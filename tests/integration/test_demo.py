@@ -1,6 +1,6 @@
 """The demo data `make run` loads (scripts/demo.sh, scripts/demo-events.sh)
 loads into an empty database through the API, whole: its agreements with
-their history, their links to the events before them, and the follow-up
+their history, the CABC letter's link to the meeting before it, and the follow-up
 template's milestones on the MOU followed to signature."""
 import os
 import subprocess
@@ -27,12 +27,12 @@ def test_demo_data_loads_with_agreements_and_their_history(ctx):
     assert len(items) == 5, sorted(by)
     sf = by["Letter of intent: Hải Phòng – San Francisco Chamber of Commerce"]
     assert sf["stage"] == "letter_of_intent" and sf["history"][0]["on"] == "2024-10-13"
-    trip = d.request("GET", f"/v1/events/{sf['events'][0]}", token=t).json()
-    assert trip["title"] == "Đoàn Hải Phòng tại San Francisco"
     mou = by["MOU: HCMC DOST – Busan Metropolitan City on startup exchange"]
     assert [h["stage"] for h in mou["history"]] == ["letter_of_intent", "negotiation", "signed"]
     assert [(m["title"], m["due"]) for m in mou["milestones"]] == [
         ("First joint activity", "2025-05-30"), ("Report to partner", "2025-08-28"),
         ("Annual review", "2026-03-01")]
-    assert len(mou["events"]) == 1
+    cabc = by["Letter of intent: Hải Phòng – Canada-ASEAN Business Council"]
+    meeting = d.request("GET", f"/v1/events/{cabc['events'][0]}", token=t).json()
+    assert meeting["title"] == "Hải Phòng delegation meets the Canada-ASEAN Business Council"
     assert by["MOU Bình Dương – Eindhoven"]["stage"] == "active"

@@ -5,12 +5,14 @@ import uuid
 
 from harness import problem
 from test_events import VISIT, world
+from test_visits import BUSAN
 
 TORONTO = dict(VISIT, timezone="America/Toronto")
 
 
-def ev(**over):
-    body = dict(VISIT, partners=[])
+def replaced(body, over):
+    """body (copied) with fields replaced; ... removes one."""
+    body = json.loads(json.dumps(body))
     for k, v in over.items():
         if v is ...:
             body.pop(k, None)
@@ -24,6 +26,32 @@ def ag(**over):
             "timezone": "Asia/Ho_Chi_Minh"}
     body.update(over)
     return body
+
+
+def ev(**over):
+    return replaced(dict(VISIT, partners=[]), over)
+
+
+def vis(**over):
+    """The Busan visit with fields replaced."""
+    return replaced(BUSAN, over)
+
+
+def delegate(**over):
+    return vis(delegates=[dict({"name": "Kim Min-jun"}, **over)], programme=[])
+
+
+def item(**over):
+    return vis(programme=[dict({"title": "Talks", "start": "2024-08-21T14:00:00"}, **over)])
+
+
+def checklist(**over):
+    return replaced({"name": "Letters", "tasks": [{"title": "Invitation letter",
+                                                    "offset_days": -90}]}, over)
+
+
+def task(**over):
+    return checklist(tasks=[dict({"title": "Invitation letter", "offset_days": -90}, **over)])
 
 
 def raw(data, ct="application/json"):
@@ -153,6 +181,108 @@ CASES = [
     ("report backwards", "GET", "/v1/reports/cooperation?from=2025-04-01&to=2025-01-01", None, {}, 422, "to"),
     ("report format", "GET", "/v1/reports/cooperation?from=2025-01-01&to=2025-04-01&format=xls", None, {}, 422, "format"),
     ("report unknown", "GET", "/v1/reports/cooperation?from=2025-01-01&to=2025-04-01&org=x", None, {}, 422, "org"),
+    ("feed mode", "POST", "/v1/feeds", {"name": "x", "mode": "busy"}, {}, 422, "mode"),
+    ("feed mode object", "POST", "/v1/feeds", {"name": "x", "mode": {"$ne": 1}}, {}, 422, "mode"),
+    ("free/busy alarms", "POST", "/v1/feeds", {"name": "x", "mode": "freebusy", "alarms": True}, {}, 422, "alarms"),
+    ("free/busy open end", "POST", "/v1/feeds", {"name": "x", "mode": "freebusy", "future_days": None}, {}, 422, "future_days"),
+    ("free/busy long", "POST", "/v1/feeds", {"name": "x", "mode": "freebusy", "future_days": 3660}, {}, 422, "future_days"),
+    ("feed locations text", "POST", "/v1/feeds", {"name": "x", "filter": {"locations": "Room 1"}}, {}, 422, "filter.locations"),
+    ("feed location control", "POST", "/v1/feeds", {"name": "x", "filter": {"locations": ["a\x07b"]}}, {}, 422, "filter.locations[0]"),
+    ("feed locations many", "POST", "/v1/feeds", {"name": "x", "filter": {"locations": ["a"] * 51}}, {}, 422, "filter.locations"),
+    ("webhook locations", "POST", "/v1/webhooks", {"url": "https://example.org/h", "types": ["event.created"], "filter": {"locations": ["Room 1"]}}, {}, 422, "filter.locations"),
+    # visits
+    ("visit syntax", "POST", "/v1/visits", raw(b'{"direction": "inbound",'), {}, 400, None),
+    ("visit array body", "POST", "/v1/visits", raw(b"[]"), {}, 400, None),
+    ("visit text/plain", "POST", "/v1/visits", raw(b"{}", "text/plain"), {}, 415, None),
+    ("visit direction missing", "POST", "/v1/visits", vis(direction=...), {}, 422, "direction"),
+    ("visit direction sql", "POST", "/v1/visits", vis(direction="in'; --"), {}, 422, "direction"),
+    ("visit title number", "POST", "/v1/visits", vis(title={"en": 5}), {}, 422, "title.en"),
+    ("visit title lang sql", "POST", "/v1/visits", vis(title={"en'; DROP": "x"}), {}, 422, "title.en'; DROP"),
+    ("visit title langs", "POST", "/v1/visits", vis(title={f"l{c}{c}": "x" for c in "abcdefghijk"}), {}, 422, "title"),
+    ("visit title empty map", "POST", "/v1/visits", vis(title={}), {}, 422, "title"),
+    ("visit title control", "POST", "/v1/visits", vis(title="a\x1bb"), {}, 422, "title"),
+    ("visit languages", "POST", "/v1/visits", vis(languages=["x y"]), {}, 422, "languages[0]"),
+    ("visit arrive offset", "POST", "/v1/visits", vis(arrive="2024-08-21T09:00:00+07:00"), {}, 422, "arrive"),
+    ("visit arrive missing", "POST", "/v1/visits", vis(arrive=...), {}, 422, "arrive"),
+    ("visit depart before", "POST", "/v1/visits", vis(depart="2024-08-20T09:00:00"), {}, 422, "depart"),
+    ("visit zone traversal", "POST", "/v1/visits", vis(timezone="../../etc/passwd"), {}, 422, "timezone"),
+    ("visit status", "POST", "/v1/visits", vis(status="deleted"), {}, 422, "status"),
+    ("visit visibility", "POST", "/v1/visits", vis(visibility="public"), {}, 422, "visibility"),
+    ("visit partner sql", "POST", "/v1/visits", vis(partners=["'; DROP TABLE visits; --"]), {}, 422, "partners[0]"),
+    ("visit partner unknown", "POST", "/v1/visits", vis(partners=["nobody"]), {}, 422, "partners[0]"),
+    ("visit purpose long", "POST", "/v1/visits", vis(purpose="p" * 5001), {}, 422, "purpose"),
+    ("visit unknown field", "POST", "/v1/visits", vis(colour="red"), {}, 422, "colour"),
+    ("visit delegates object", "POST", "/v1/visits", vis(delegates={"a": 1}), {}, 422, "delegates"),
+    ("visit delegates many", "POST", "/v1/visits", vis(programme=[], delegates=[{"name": f"p{i}"} for i in range(201)]), {}, 422, "delegates"),
+    ("visit delegate string", "POST", "/v1/visits", vis(delegates=["Kim"], programme=[]), {}, 422, "delegates[0]"),
+    ("visit delegate control", "POST", "/v1/visits", delegate(name="a\x07b"), {}, 422, "delegates[0].name"),
+    ("visit delegate long", "POST", "/v1/visits", delegate(name="n" * 201), {}, 422, "delegates[0].name"),
+    ("visit delegate role sql", "POST", "/v1/visits", delegate(role="'; DROP TABLE visits; --"), {}, 422, "delegates[0].role"),
+    ("visit delegate language", "POST", "/v1/visits", delegate(language="<script>"), {}, 422, "delegates[0].language"),
+    ("visit delegate notes long", "POST", "/v1/visits", delegate(notes="n" * 2001), {}, 422, "delegates[0].notes"),
+    ("visit delegate unknown", "POST", "/v1/visits", delegate(passport="B1234567"), {}, 422, "delegates[0].passport"),
+    ("visit programme many", "POST", "/v1/visits", vis(programme=[{"title": "x", "start": "2024-08-21T14:00:00"}] * 201), {}, 422, "programme"),
+    ("visit item start", "POST", "/v1/visits", item(start="soon"), {}, 422, "programme[0].start"),
+    ("visit item start number", "POST", "/v1/visits", item(start=1724223600), {}, 422, "programme[0].start"),
+    ("visit item early", "POST", "/v1/visits", item(start="2024-08-20T14:00:00"), {}, 422, "programme[0].start"),
+    ("visit item dst gap", "POST", "/v1/visits", vis(timezone="America/Toronto", arrive="2026-03-07T09:00:00", depart="2026-03-09T18:00:00", programme=[{"title": "x", "start": "2026-03-08T02:30:00"}]), {}, 422, "programme[0].start"),
+    ("visit item kind", "POST", "/v1/visits", item(kind="party"), {}, 422, "programme[0].kind"),
+    ("visit item title missing", "POST", "/v1/visits", item(title=None), {}, 422, "programme[0].title"),
+    ("visit item people object", "POST", "/v1/visits", item(people={"$ne": 1}), {}, 422, "programme[0].people"),
+    ("visit item person unknown", "POST", "/v1/visits", item(people=["' OR 1=1 --"]), {}, 422, "programme[0].people[0]"),
+    ("visit item interpreter number", "POST", "/v1/visits", item(interpreter=7), {}, 422, "programme[0].interpreter"),
+    ("visit item reminder", "POST", "/v1/visits", item(reminders=["P1D"]), {}, 422, "programme[0].reminders[0]"),
+    ("visit item location long", "POST", "/v1/visits", item(location="l" * 501), {}, 422, "programme[0].location"),
+    ("visit item unknown", "POST", "/v1/visits", item(colour="red"), {}, 422, "programme[0].colour"),
+    ("visit idempotency key control", "POST", "/v1/visits", vis(), {"Idempotency-Key": "a\x01b"}, 400, "Idempotency-Key"),
+    ("visit list direction", "GET", "/v1/visits?direction=up", None, {}, 422, "direction[0]"),
+    ("visit list status sql", "GET", "/v1/visits?status=%27%3B%20DROP", None, {}, 422, "status[0]"),
+    ("visit list cursor", "GET", "/v1/visits?cursor=..%2F..%2Fetc", None, {}, 422, "cursor"),
+    ("visit list visit", "GET", "/v1/visits?visit=1%20OR%201%3D1", None, {}, 422, "visit[0]"),
+    ("events list visit", "GET", "/v1/events?visit=x", None, {}, 422, "visit[0]"),
+    ("visit id sql", "GET", "/v1/visits/'%3B%20DROP%20TABLE%20visits", None, {}, 404, None),
+    ("visit patch array", "PATCH", "/v1/visits/{vid}", raw(b"[1]"), {}, 400, None),
+    ("visit patch stale", "PATCH", "/v1/visits/{vid}", {"status": "completed"}, {"If-Match": '"999"'}, 412, None),
+    ("visit patch item id", "PATCH", "/v1/visits/{vid}", {"programme": [{"id": str(uuid.uuid4()), "title": "x", "start": "2024-08-21T14:00:00"}]}, {}, 422, "programme[0].id"),
+    ("visit patch delegate id", "PATCH", "/v1/visits/{vid}", {"delegates": [{"id": "x", "name": "y"}]}, {}, 422, "delegates[0].id"),
+    ("visit patch bad arrive", "PATCH", "/v1/visits/{vid}", {"arrive": "soon"}, {}, 422, "arrive"),
+    ("visit delegate id sql", "DELETE", "/v1/visits/{vid}/delegates/'%3B%20DROP", None, {}, 404, None),
+    ("visit delegate unknown id", "DELETE", "/v1/visits/{vid}/delegates/" + str(uuid.uuid4()), None, {}, 404, None),
+    ("programme lang", "GET", "/v1/visits/{vid}/programme?lang=%3Cscript%3E", None, {}, 422, "lang"),
+    ("feed filter visits", "POST", "/v1/feeds", {"name": "x", "filter": {"visits": ["1 OR 1=1"]}}, {}, 422, "filter.visits[0]"),
+    ("feed filter people", "POST", "/v1/feeds", {"name": "x", "filter": {"people": [{"$ne": 1}]}}, {}, 422, "filter.people[0]"),
+    ("feed language script", "POST", "/v1/feeds", {"name": "x", "language": "<script>"}, {}, 422, "language"),
+    ("feed language object", "POST", "/v1/feeds", {"name": "x", "language": {"$ne": 1}}, {}, 422, "language"),
+    ("feed language sql", "POST", "/v1/feeds", {"name": "x", "language": "en'; DROP TABLE feeds; --"}, {}, 422, "language"),
+    ("feed language long", "POST", "/v1/feeds", {"name": "x", "language": "en-" + "-".join(["abcdefgh"] * 5)}, {}, 422, "language"),
+    # checklists and a visit's tasks
+    ("checklist syntax", "POST", "/v1/checklists", raw(b'{"name": "x",'), {}, 400, None),
+    ("checklist text/plain", "POST", "/v1/checklists", raw(b"{}", "text/plain"), {}, 415, None),
+    ("checklist tasks object", "POST", "/v1/checklists", checklist(tasks={"a": 1}), {}, 422, "tasks"),
+    ("checklist tasks many", "POST", "/v1/checklists", checklist(tasks=[{"title": "x", "offset_days": 1}] * 51), {}, 422, "tasks"),
+    ("checklist name missing", "POST", "/v1/checklists", checklist(name=...), {}, 422, "name"),
+    ("checklist direction sql", "POST", "/v1/checklists", checklist(direction="in'; --"), {}, 422, "direction"),
+    ("checklist task string", "POST", "/v1/checklists", checklist(tasks=["letters"]), {}, 422, "tasks[0]"),
+    ("checklist task offset text", "POST", "/v1/checklists", task(offset_days="-90"), {}, 422, "tasks[0].offset_days"),
+    ("checklist task offset huge", "POST", "/v1/checklists", task(offset_days=10 ** 15), {}, 422, "tasks[0].offset_days"),
+    ("checklist task offset float", "POST", "/v1/checklists", task(offset_days=1e300), {}, 422, "tasks[0].offset_days"),
+    ("checklist task anchor sql", "POST", "/v1/checklists", task(anchor="arrive'; --"), {}, 422, "tasks[0].anchor"),
+    ("checklist task title control", "POST", "/v1/checklists", task(title="a\x07b"), {}, 422, "tasks[0].title"),
+    ("checklist task owner long", "POST", "/v1/checklists", task(owner="o" * 201), {}, 422, "tasks[0].owner"),
+    ("checklist task reminder sql", "POST", "/v1/checklists", task(reminders=["'; DROP TABLE events; --"]), {}, 422, "tasks[0].reminders[0]"),
+    ("checklist task reminders many", "POST", "/v1/checklists", task(reminders=["-P1D"] * 11), {}, 422, "tasks[0].reminders"),
+    ("checklist task unknown", "POST", "/v1/checklists", task(due="2024-01-01"), {}, 422, "tasks[0].due"),
+    ("checklist id sql", "GET", "/v1/checklists/'%3B%20DROP%20TABLE%20checklists", None, {}, 404, None),
+    ("checklist patch stale", "PATCH", "/v1/checklists/{cid}", {"name": "x"}, {"If-Match": '"999"'}, 412, None),
+    ("checklist patch bad", "PATCH", "/v1/checklists/{cid}", {"tasks": None}, {}, 422, "tasks"),
+    ("task state sql", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"state": "done'; --"}, {}, 422, "state"),
+    ("task state object", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"state": {"$ne": 1}}, {}, 422, "state"),
+    ("task owner control", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"owner": "a\x1bb"}, {}, 422, "owner"),
+    ("task unknown", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"offset": 3}, {}, 422, "offset"),
+    ("task array body", "PATCH", "/v1/visits/{vid}/tasks/{tid}", raw(b"[1]"), {}, 400, None),
+    ("task stale", "PATCH", "/v1/visits/{vid}/tasks/{tid}", {"state": "done"}, {"If-Match": '"999"'}, 412, None),
+    ("task id sql", "PATCH", "/v1/visits/{vid}/tasks/'%3B%20DROP", {"state": "done"}, {}, 404, None),
+    ("task list visit sql", "GET", "/v1/visits/'%3B%20DROP/tasks", None, {}, 404, None),
 ]
 
 
@@ -164,14 +294,25 @@ def snapshot(ctx, db):
         "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM agreements), "
         "(SELECT count(*) FROM agreement_links), "
         "(SELECT count(*) FROM agreement_idempotency_keys), "
-        "(SELECT count(*) FROM agreement_follow_ups)", db.split("dbname=")[1])
+        "(SELECT count(*) FROM agreement_follow_ups), "
+        "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM visits), "
+        "(SELECT count(*) FROM visit_delegates), (SELECT count(*) FROM visit_items), "
+        "(SELECT count(*) FROM feeds), "
+        "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM checklists), "
+        "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM visit_tasks), "
+        "(SELECT count(*) FROM webhook_endpoints)",
+        db.split("dbname=")[1])
 
 
 def test_hostile_table(ctx):
-    assert len(CASES) >= 60
+    assert len(CASES) >= 120
     db, k, d = world(ctx)
     existing = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
     agreement = d.request("POST", "/v1/agreements", body=ag(), token=k["host"]).json()
+    cl = d.request("POST", "/v1/checklists", body=checklist(), token=k["host"]).json()
+    visit = d.request("POST", "/v1/visits", body=BUSAN, token=k["host"]).json()
+    tid = d.request("GET", f"/v1/visits/{visit['id']}/tasks",
+                    token=k["host"]).json()["items"][0]["id"]
     before = snapshot(ctx, db)
     failures = []
     for name, method, path, body, headers, status, field in CASES:
@@ -184,8 +325,10 @@ def test_hostile_table(ctx):
             hdrs["Content-Type"] = "application/json"
         else:
             data = None
-        r = d.request(method, path.replace("{id}", existing["id"]).replace(
-            "{aid}", agreement["id"]), body=data, headers=hdrs, token=k["host"])
+        path = path.replace("{id}", existing["id"]).replace("{vid}", visit["id"])
+        path = path.replace("{cid}", cl["id"]).replace("{tid}", tid)
+        path = path.replace("{aid}", agreement["id"])
+        r = d.request(method, path, body=data, headers=hdrs, token=k["host"])
         try:
             p = problem(r, status)
             if field is not None:

@@ -5,6 +5,7 @@ import uuid
 from harness import run_cli
 from test_events import VISIT
 from test_agreements import LOI
+from test_visits import SF
 
 ROLES = ["admin", "editor", "viewer"]
 
@@ -33,7 +34,24 @@ ROUTE_OF = {
     "put follow-up": ("PUT", "/v1/follow-up-template"),
     "report": ("GET", "/v1/reports/cooperation"),
     "first key": ("POST", "/v1/orgs/{slug}/keys"),
+    "list visits": ("GET", "/v1/visits"),
+    "create visit": ("POST", "/v1/visits"),
+    "get visit": ("GET", "/v1/visits/{id}"),
+    "visit programme": ("GET", "/v1/visits/{id}/programme"),
+    "patch visit": ("PATCH", "/v1/visits/{id}"),
+    "cancel visit": ("DELETE", "/v1/visits/{id}"),
+    "delete delegate": ("DELETE", "/v1/visits/{id}/delegates/{delegate_id}"),
+    "list checklists": ("GET", "/v1/checklists"),
+    "create checklist": ("POST", "/v1/checklists"),
+    "get checklist": ("GET", "/v1/checklists/{id}"),
+    "patch checklist": ("PATCH", "/v1/checklists/{id}"),
+    "delete checklist": ("DELETE", "/v1/checklists/{id}"),
+    "list tasks": ("GET", "/v1/visits/{id}/tasks"),
+    "patch task": ("PATCH", "/v1/visits/{id}/tasks/{task_id}"),
 }
+
+# A checklist of one task, which each org's visit gets.
+CHECKLIST = {"name": "Letters", "tasks": [{"title": "Invitation letter", "offset_days": -30}]}
 
 
 def setup(ctx):
@@ -50,7 +68,11 @@ def setup(ctx):
             "event": d.request("POST", "/v1/events", token=t, body=dict(VISIT, partners=[])).json()["id"],
             "agreement": d.request("POST", "/v1/agreements", token=t, body=dict(LOI, parties=[])).json()["id"],
             "key": d.request("POST", "/v1/keys", token=t, body={"name": "victim"}).json()["id"],
+            "checklist": d.request("POST", "/v1/checklists", token=t, body=CHECKLIST).json()["id"],
         }
+        v = d.request("POST", "/v1/visits", token=t, body=dict(SF, partners=[])).json()["id"]
+        own[o]["visit"] = v
+        own[o]["task"] = d.request("GET", f"/v1/visits/{v}/tasks", token=t).json()["items"][0]["id"]
     return d, keys, own
 
 
@@ -74,6 +96,20 @@ def expected(route, org, role, target):
         "get follow-up": 200, "report": 200,
         "put follow-up": 200 if admin else 403,
         "first key": 201 if admin and org == "host" else 403,
+        "list visits": 200, "get visit": 200, "visit programme": 200,
+        "create visit": 201 if writer else 403,
+        "patch visit": 403 if not writer or not mine else 200,
+        "cancel visit": 403 if not writer or not mine else 200,
+        # a delegate that is not there: the role and the owner are checked first
+        "delete delegate": 403 if not writer or not mine else 404,
+        # an org's checklists are its own: another's is not found
+        "list checklists": 200, "get checklist": 200 if mine else 404,
+        "create checklist": 201 if writer else 403,
+        "patch checklist": 403 if not writer else 200 if mine else 404,
+        "delete checklist": 403 if not writer else 404,  # one that is not there
+        # a visit's tasks are its org's: another that sees the visit is refused
+        "list tasks": 200 if mine else 403,
+        "patch task": 403 if not writer or not mine else 200,
     }[route]
 
 
@@ -109,6 +145,23 @@ def test_role_matrix(ctx):
                                       {"steps": [{"title": "Annual review", "days": 365}]}),
                     "report": ("GET", "/v1/reports/cooperation?from=2024-01-01&to=2025-01-01",
                                None),
+                    "list visits": ("GET", "/v1/visits", None),
+                    "create visit": ("POST", "/v1/visits", dict(SF, partners=[])),
+                    "get visit": ("GET", f"/v1/visits/{res['visit']}", None),
+                    "visit programme": ("GET", f"/v1/visits/{res['visit']}/programme", None),
+                    "patch visit": ("PATCH", f"/v1/visits/{res['visit']}", {"purpose": role}),
+                    "cancel visit": ("DELETE", f"/v1/visits/{res['visit']}", None),
+                    "delete delegate": ("DELETE", f"/v1/visits/{res['visit']}/delegates/"
+                                        f"{uuid.uuid4()}", None),
+                    "list checklists": ("GET", "/v1/checklists", None),
+                    "create checklist": ("POST", "/v1/checklists", CHECKLIST),
+                    "get checklist": ("GET", f"/v1/checklists/{res['checklist']}", None),
+                    "patch checklist": ("PATCH", f"/v1/checklists/{res['checklist']}",
+                                        {"name": role}),
+                    "delete checklist": ("DELETE", f"/v1/checklists/{uuid.uuid4()}", None),
+                    "list tasks": ("GET", f"/v1/visits/{res['visit']}/tasks", None),
+                    "patch task": ("PATCH", f"/v1/visits/{res['visit']}/tasks/{res['task']}",
+                                   {"owner": role}),
                 }
                 for name, (method, path, body) in calls.items():
                     want = expected(name, org, role, target)

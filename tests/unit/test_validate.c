@@ -49,11 +49,31 @@ static void test_identifiers(void **state)
 	assert_false(valid_role("root"));
 }
 
+static void test_lang_tags(void **state)
+{
+	(void)state;
+	assert_true(valid_lang_tag("vi"));
+	assert_true(valid_lang_tag("en-GB"));
+	assert_true(valid_lang_tag("zh-Hant-TW"));
+	assert_true(valid_lang_tag("haw"));
+	assert_false(valid_lang_tag(""));
+	assert_false(valid_lang_tag("x"));
+	assert_false(valid_lang_tag("engl"));
+	assert_false(valid_lang_tag("en-"));
+	assert_false(valid_lang_tag("en--GB"));
+	assert_false(valid_lang_tag("en-abcdefghi"));
+	assert_false(valid_lang_tag("en_GB"));
+	assert_false(valid_lang_tag("<script>"));
+	assert_true(valid_lang_tag("en-GB-aaaaaaaa-bbbbbbbb-cccccccc-dd"));   /* 35 bytes */
+	assert_false(valid_lang_tag("en-GB-aaaaaaaa-bbbbbbbb-cccccccc-ddd")); /* 36 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_text),
 	    cmocka_unit_test(test_identifiers),
+	    cmocka_unit_test(test_lang_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
