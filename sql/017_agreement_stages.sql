@@ -1,27 +1,23 @@
 -- 017_agreement_stages.sql: agreements that lead somewhere (issue 17).
 --
--- Stages become letter_of_intent, negotiation, signed, active, and then
--- expired, terminated or renewed; each change is kept in history
+-- The stages stay SPEC's (003's check: intent, drafting, signed, renewal,
+-- expired, terminated); the issue's names for them are taken as input
+-- only (api/agreement_stages.c). Each change of stage is kept in history
 -- ([{stage, on, note}], dates in the agreement's zone), and the database
--- keeps history's last stage equal to stage for every writer. An agreement
--- links to the events that carry it out (agreement_links: one row per
--- link and one column per linked table, so visits are one more kind:
--- 'visit' in the kind check, a visit_id column, its own unique key). A
--- milestone can be done (events.agreement_done_on); termination cancels
--- an agreement's future dates and marks them (events.agreement_suspended)
--- so that leaving 'terminated' brings them back. An org's follow-up
--- template makes milestones at signature. Dormancy and expiry are worked
--- out by the functions below, once, for the API, the report and the
--- scheduler; the scheduler's notices are written once per dormancy and
--- per expiry date (agreement_notices), whichever instance gets there.
+-- keeps history's last stage equal to stage for every writer. An
+-- agreement links to the events that carry it out and the visits that
+-- prepared it (agreement_links: one row per link and one column per
+-- linked table). A milestone can be done (events.agreement_done_on);
+-- termination cancels an agreement's future dates and marks them
+-- (events.agreement_suspended) so that leaving 'terminated' brings them
+-- back. An org's follow-up template makes milestones at signature.
+-- Dormancy and expiry are worked out by the functions below, once, for
+-- the API, the report and the scheduler; the scheduler's notices are
+-- written once per dormancy and per expiry date (agreement_notices),
+-- whichever instance gets there.
 
 -- ---- stages -------------------------------------------------------------------
 
--- The stages before 017 under their new names: intent and drafting are the
--- first two; renewal ("up for renewal") is an agreement still in force,
--- now active, whose history says what it was. Nothing is lost: the old
--- names are still taken as input (api/agreement_stages.c).
-ALTER TABLE agreements DROP CONSTRAINT agreements_stage_check;
 ALTER TABLE agreements ADD COLUMN history jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE agreements ADD COLUMN dormant_after_days integer NOT NULL DEFAULT 180
     CHECK (dormant_after_days BETWEEN 1 AND 3650);
@@ -30,68 +26,60 @@ ALTER TABLE agreements ADD COLUMN expiring_notice_days integer NOT NULL DEFAULT 
 
 -- History for the rows there are, from what they hold: the signature on
 -- signed_on, the stage reached on the day it was last changed (or on its
--- expiry), never after today. A rename moves the version and updated_at
--- (its dates' VEVENTs show the stage, and calendars compare SEQUENCE and
--- DTSTAMP) without a webhook message: the agreement did not change.
+-- expiry), never after today. Only history is written: stage, version
+-- and updated_at stay, so the VEVENTs of their dates (which show the
+-- stage, and whose SEQUENCE and DTSTAMP come from version and updated_at)
+-- keep their bytes, and no webhook message is queued: the agreement did
+-- not change.
 ALTER TABLE agreements DISABLE TRIGGER agreements_webhooks;
 WITH d AS (
     SELECT a.id,
-           a.stage AS was,
-           CASE a.stage WHEN 'intent' THEN 'letter_of_intent'
-                        WHEN 'drafting' THEN 'negotiation'
-                        WHEN 'renewal' THEN 'active'
-                        ELSE a.stage END AS stage,
+           a.stage,
            (now() AT TIME ZONE a.timezone)::date AS today,
            (a.created_at AT TIME ZONE a.timezone)::date AS created,
            (a.updated_at AT TIME ZONE a.timezone)::date AS updated,
            a.signed_on,
-           a.expires_on
+           a.expires_on,
+           -- signed before it reached this stage
+           a.stage IN ('renewal', 'expired', 'terminated')
+               AND (a.signed_on IS NOT NULL OR a.stage = 'renewal') AS was_signed
       FROM agreements a),
 s AS (
     SELECT d.*,
            least(coalesce(d.signed_on, d.created), d.today) AS signed
       FROM d),
 h AS (
-    SELECT s.id, s.was, s.stage,
-           CASE WHEN s.was IN ('intent', 'drafting') THEN
+    SELECT s.id,
+           CASE WHEN s.stage IN ('intent', 'drafting') THEN
                      jsonb_build_array(jsonb_build_object(
                          'stage', s.stage, 'on', least(s.created, s.signed),
                          'note', 'recorded at the upgrade to stage history'))
-                WHEN s.was = 'signed' THEN
+                WHEN s.stage = 'signed' THEN
                      jsonb_build_array(jsonb_build_object(
                          'stage', 'signed', 'on', s.signed,
                          'note', 'recorded at the upgrade to stage history'))
                 ELSE
-                     CASE WHEN s.signed_on IS NOT NULL OR s.was = 'renewal' THEN
+                     CASE WHEN s.was_signed THEN
                                jsonb_build_array(jsonb_build_object(
                                    'stage', 'signed', 'on', s.signed,
                                    'note', 'recorded at the upgrade to stage history'))
                           ELSE '[]'::jsonb END
                      || jsonb_build_array(jsonb_build_object(
                          'stage', s.stage,
-                         'on', greatest(CASE WHEN s.signed_on IS NOT NULL OR s.was = 'renewal'
-                                             THEN s.signed END,
-                                        least(CASE WHEN s.was = 'expired'
+                         'on', greatest(CASE WHEN s.was_signed THEN s.signed END,
+                                        least(CASE WHEN s.stage = 'expired'
                                                    THEN coalesce(s.expires_on, s.updated)
                                                    ELSE s.updated END,
                                               s.today)),
-                         'note', CASE WHEN s.was = 'renewal'
-                                      THEN 'was "renewal" (up for renewal) before stage history'
-                                      ELSE 'recorded at the upgrade to stage history' END))
+                         'note', 'recorded at the upgrade to stage history'))
            END AS history
       FROM s)
 UPDATE agreements a
-   SET stage = h.stage,
-       history = h.history,
-       version = a.version + (h.was <> h.stage)::integer,
-       updated_at = CASE WHEN h.was <> h.stage THEN now() ELSE a.updated_at END
+   SET history = h.history
   FROM h
  WHERE h.id = a.id;
 ALTER TABLE agreements ENABLE TRIGGER agreements_webhooks;
 
-ALTER TABLE agreements ADD CONSTRAINT agreements_stage_check
-    CHECK (stage IN ('letter_of_intent', 'negotiation', 'signed', 'active',
-                     'expired', 'terminated', 'renewed'));
 ALTER TABLE agreements ADD CONSTRAINT agreements_history_check
     CHECK (jsonb_typeof(history) = 'array'
            AND jsonb_array_length(history) BETWEEN 1 AND 100
@@ -172,11 +160,11 @@ CREATE TABLE agreement_idempotency_keys (
     PRIMARY KEY (org_id, key)
 );
 
--- The stages in which an agreement is still going somewhere: it can be
--- dormant or expiring only then.
+-- The stages in which an agreement is still going somewhere (up for
+-- renewal is still in force): it can be dormant or expiring only then.
 CREATE FUNCTION liaison_agreement_live(stage text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT stage IN ('letter_of_intent', 'negotiation', 'signed', 'active')
+    SELECT stage IN ('intent', 'drafting', 'signed', 'renewal')
 $$;
 
 -- Today in the agreement's zone.

@@ -1,7 +1,7 @@
 /* agreement_list.c - GET /v1/agreements: the agreements the caller may
  * see, with the list filters every list takes (filters.c: org, partner,
  * country, q, from/to, limit, and its cursor) and their own: stage
- * (the names before sql/017 taken too), dormant, expiring. An agreement
+ * (issue 17's names taken too), dormant, expiring. An agreement
  * is in a window [from, to) when its span (AG_STARTS, AG_ENDS) overlaps
  * it. */
 #include "api/agreements.h"
@@ -26,7 +26,7 @@ static const struct filter_sql values[] = {{"org", AG_FILTER_ORG, "::jsonb)))"},
 static const char *const search[] = {"a.title", "a.description", NULL};
 static const struct filter_target agreements = {values, search, AG_STARTS};
 
-/* stage=...: each a stage (or an old name of one), as $n. */
+/* stage=...: each a stage (or the issue's name of one), as $n. */
 static void stage_param(struct req *r, struct listq *q, json_t *errors)
 {
 	json_t *vals = filters_values(r, "stage"), *stages = json_array();
@@ -38,7 +38,7 @@ static void stage_param(struct req *r, struct listq *q, json_t *errors)
 		char field[32];
 		snprintf(field, sizeof(field), "stage[%zu]", i);
 		if (!s)
-			jv_error(errors, field, "not a stage");
+			jv_error(errors, field, ag_stage_fault(json_string_value(v)));
 		else if (json_array_append_new(stages, json_string(s)))
 			jv_error(errors, "stage", "out of memory");
 	}

@@ -44,9 +44,11 @@ void agop_free(struct agop *op);
 int ag_validate(struct agop *op, const char *default_tz);
 
 /* agreement_stages.c */
-/* The stage name s stands for: itself, or the stage an old name (intent,
- * drafting, renewal: before sql/017) became; NULL when it is none. */
+/* The stage (SPEC's name) that s stands for: itself, or the stage one of
+ * issue 17's names is taken for (letter_of_intent, negotiation, active);
+ * NULL when it is none, and then ag_stage_fault(s) says why. */
 const char *ag_stage(const char *s);
+const char *ag_stage_fault(const char *s);
 /* Checks "stage" and "history" into op->stage and op->history: the
  * history as sent or stored, with an entry for a stage it does not end
  * with yet (dated today, or on signed_on / expires_on when that is the

@@ -1,7 +1,7 @@
 /* agreement_stages.c - an agreement's stage and its history (sql/017):
- * the stage names (those before 017 still taken), the history a write
- * keeps (as sent or as stored, with an entry for a stage it does not end
- * with yet), and the org's follow-up template, whose steps become
+ * SPEC's stage names (and the issue's names taken for them), the history
+ * a write keeps (as sent or as stored, with an entry for a stage it does
+ * not end with yet), and the org's follow-up template, whose steps become
  * milestones when the agreement is signed. */
 #include "api/agreement_op.h"
 
@@ -12,25 +12,40 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const stages[] = {"letter_of_intent", "negotiation", "signed", "active",
-                                     "expired",          "terminated",  "renewed"};
-/* The names before sql/017, and what each became (017 renamed the rows). */
+/* SPEC's stages: what is stored, answered, shown in feeds and sent. */
+static const char *const stages[] = {"intent",  "drafting", "signed",
+                                     "renewal", "expired",  "terminated"};
+/* Issue 17 names the stages otherwise; a client that uses its names is
+ * understood. An agreement in force ("active") is signed in SPEC's terms.
+ * "renewed" has no counterpart: SPEC's renewal is an agreement up for
+ * renewal (SPEC: "an MOU signed in 2015 that comes up for renewal"), and
+ * taking a renewed one for that would say the opposite; it is refused
+ * with what to send instead. */
 static const struct {
-	const char *old, *now;
-} renamed[] = {{"intent", "letter_of_intent"}, {"drafting", "negotiation"}, {"renewal", "active"}};
+	const char *name, *stage;
+} synonyms[] = {{"letter_of_intent", "intent"}, {"negotiation", "drafting"}, {"active", "signed"}};
 
 #define STAGE_LIST                                                                                 \
-	"must be letter_of_intent, negotiation, signed, active, expired, terminated or renewed"
+	"must be intent, drafting, signed, renewal, expired or terminated (letter_of_intent, "     \
+	"negotiation and active are taken as intent, drafting and signed)"
+#define STAGE_RENEWED                                                                              \
+	"renewed is not a stage: a renewed agreement is signed again (stage signed with its new "  \
+	"signed_on and expires_on); renewal is an agreement up for renewal"
 
 const char *ag_stage(const char *s)
 {
 	for (size_t i = 0; s && i < ARRAY_LEN(stages); i++)
 		if (!strcmp(s, stages[i]))
 			return stages[i];
-	for (size_t i = 0; s && i < ARRAY_LEN(renamed); i++)
-		if (!strcmp(s, renamed[i].old))
-			return renamed[i].now;
+	for (size_t i = 0; s && i < ARRAY_LEN(synonyms); i++)
+		if (!strcmp(s, synonyms[i].name))
+			return synonyms[i].stage;
 	return NULL;
+}
+
+const char *ag_stage_fault(const char *s)
+{
+	return s && !strcmp(s, "renewed") ? STAGE_RENEWED : STAGE_LIST;
 }
 
 const char *ag_past_date(const struct agop *op, json_t *v, const char *field, json_t *errors,
@@ -71,8 +86,8 @@ static void unknown_members(json_t *o, const char *const *allowed, const char *b
 }
 
 /* One history entry, checked as history[i] against the one before it
- * (prev, or NULL); its normal form ({stage, on, note?}: old stage names
- * become new ones) is appended to out. */
+ * (prev, or NULL); its normal form ({stage, on, note?}: the issue's names
+ * become SPEC's) is appended to out. */
 static void check_entry(struct agop *op, json_t *e, size_t i, json_t *prev, json_t *out,
                         json_t *errors)
 {
@@ -88,10 +103,16 @@ static void check_entry(struct agop *op, json_t *e, size_t i, json_t *prev, json
 	const char *name = jv_string_at(e, "stage", field, 1, 32, 0, errors);
 	const char *stage = ag_stage(name);
 	if (name && !stage)
-		jv_error(errors, field, STAGE_LIST);
-	const char *prev_stage = json_string_value(json_object_get(prev, "stage"));
-	if (stage && prev_stage && !strcmp(stage, prev_stage))
-		jv_error(errors, field, "is the stage of the entry before it: not a change");
+		jv_error(errors, field, ag_stage_fault(name));
+	const char *prev_stage = ag_stage(json_string_value(json_object_get(prev, "stage")));
+	if (stage && prev_stage && !strcmp(stage, prev_stage)) {
+		char msg[96];
+		snprintf(msg, sizeof(msg),
+		         "is taken as %s, the stage of the entry before it: not a change", stage);
+		jv_error(errors, field,
+		         strcmp(name, stage) ? msg
+		                             : "is the stage of the entry before it: not a change");
+	}
 	snprintf(field, sizeof(field), "%s.on", base);
 	int ok = 1;
 	const char *on = ag_past_date(op, json_object_get(e, "on"), field, errors, &ok);
@@ -162,7 +183,7 @@ void ag_check_stages(struct agop *op, json_t *errors)
 		if (!name)
 			return;
 		if (!(stage = ag_stage(name))) {
-			jv_error(errors, "stage", STAGE_LIST);
+			jv_error(errors, "stage", ag_stage_fault(name));
 			return;
 		}
 	}

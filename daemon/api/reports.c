@@ -23,8 +23,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const stage_cols[] = {"letter_of_intent", "negotiation", "signed", "active",
-                                         "expired",          "terminated",  "renewed"};
+static const char *const stage_cols[] = {"intent",  "drafting", "signed",
+                                         "renewal", "expired",  "terminated"};
 
 /* ---- CSV ------------------------------------------------------------------------ */
 

@@ -14,13 +14,12 @@
 	"jsonb_build_object(" \
 	"  'total', count(*)," \
 	"  'by_stage', jsonb_build_object(" \
-	"    'letter_of_intent', count(*) FILTER (WHERE c.stage = 'letter_of_intent')," \
-	"    'negotiation', count(*) FILTER (WHERE c.stage = 'negotiation')," \
+	"    'intent', count(*) FILTER (WHERE c.stage = 'intent')," \
+	"    'drafting', count(*) FILTER (WHERE c.stage = 'drafting')," \
 	"    'signed', count(*) FILTER (WHERE c.stage = 'signed')," \
-	"    'active', count(*) FILTER (WHERE c.stage = 'active')," \
+	"    'renewal', count(*) FILTER (WHERE c.stage = 'renewal')," \
 	"    'expired', count(*) FILTER (WHERE c.stage = 'expired')," \
-	"    'terminated', count(*) FILTER (WHERE c.stage = 'terminated')," \
-	"    'renewed', count(*) FILTER (WHERE c.stage = 'renewed'))," \
+	"    'terminated', count(*) FILTER (WHERE c.stage = 'terminated'))," \
 	"  'signed_in_period', count(*) FILTER (WHERE c.signed)," \
 	"  'dormant', count(*) FILTER (WHERE c.dormant)," \
 	"  'expiring', count(*) FILTER (WHERE c.expiring))"

@@ -16,7 +16,7 @@ from test_webhooks import FAST, daemon_alone
 STEPS = [{"title": "First joint activity", "days": 90, "reminders": ["-P14D"]},
          {"title": "Report to partner", "days": 180},
          {"title": "Annual review", "days": 365, "reminders": ["-P30D", "-P7D"]}]
-MOU = {"title": "MOU: Hai Phong – San Francisco Chamber of Commerce", "stage": "negotiation",
+MOU = {"title": "MOU: Hai Phong – San Francisco Chamber of Commerce", "stage": "drafting",
        "parties": ["cabc"], "timezone": "America/Los_Angeles"}
 
 
@@ -54,7 +54,7 @@ def test_the_follow_up_template_makes_milestones_at_signature(ctx):
     assert ev["kind"] == "deadline" and ev["agreement_id"] == a["id"]
     assert ev["reminders"] == ["-P30D", "-P7D"] and ev["partners"] == ["cabc"]
     # Only at signature: later stages and edits make none again.
-    t = patch(d, k, a["id"], {"stage": "active",
+    t = patch(d, k, a["id"], {"stage": "renewal",
                               "milestones": s["milestones"][:2]}).json()
     assert [m["title"] for m in t["milestones"]] == ["First joint activity",
                                                       "Report to partner"]
@@ -70,7 +70,7 @@ def test_the_follow_up_template_makes_milestones_at_signature(ctx):
         ("Annual review", "2026-05-15")]
     # Without signed_on, the signature's day in the history counts.
     c = create(d, k, dict(MOU, stage="signed", history=[
-        {"stage": "negotiation", "on": "2025-01-02"}, {"stage": "signed", "on": "2025-02-01"}]))
+        {"stage": "drafting", "on": "2025-01-02"}, {"stage": "signed", "on": "2025-02-01"}]))
     assert c["milestones"][0]["due"] == "2025-05-02"
     # An org without a template gets none.
     e = create(d, k, dict(MOU, stage="signed", signed_on="2025-06-01", parties=[]), who="cabc")
@@ -87,8 +87,8 @@ def test_last_activity_dormancy_and_expiry(ctx):
     tz = MOU["timezone"]
     held = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, partners=[])).json()
     # Last heard of in January 2024: dormant (180 days by default).
-    a = create(d, k, dict(MOU, history=[{"stage": "letter_of_intent", "on": "2024-01-05"},
-                                        {"stage": "negotiation", "on": "2024-01-20"}]))
+    a = create(d, k, dict(MOU, history=[{"stage": "intent", "on": "2024-01-05"},
+                                        {"stage": "drafting", "on": "2024-01-20"}]))
     assert a["last_activity_on"] == "2024-01-20" and a["dormant"] is True
     assert a["dormant_after_days"] == 180 and a["expiring_notice_days"] == 90
     # A linked event held later is activity (VISIT: 21 August 2024).
@@ -109,7 +109,7 @@ def test_last_activity_dormancy_and_expiry(ctx):
                               body={"dormant_after_days": bad}), 422)
         assert p["errors"][0]["field"] == "dormant_after_days"
     # Expiring within 90 days, or within the agreement's own notice.
-    x = create(d, k, dict(MOU, stage="active", expires_on=day(tz, 60)))
+    x = create(d, k, dict(MOU, stage="signed", expires_on=day(tz, 60)))
     assert x["expiring"] is True and x["dormant"] is False
     y = patch(d, k, x["id"], {"expiring_notice_days": 30}).json()
     assert y["expiring"] is False
@@ -118,7 +118,7 @@ def test_last_activity_dormancy_and_expiry(ctx):
                               "milestones": [], "stage": "expired"}).json()
     assert z["dormant"] is False and z["expiring"] is False
     # /metrics counts them as the scheduler last did.
-    create(d, k, dict(MOU, history=[{"stage": "negotiation", "on": "2020-02-02"}]))
+    create(d, k, dict(MOU, history=[{"stage": "drafting", "on": "2020-02-02"}]))
     create(d, k, dict(MOU, stage="signed", expires_on=day(tz, 10)))
     wait_for(lambda: metric(d, "liaison_agreements_dormant") == 1 and
              metric(d, "liaison_agreements_expiring") == 1, 10,
@@ -134,19 +134,19 @@ def test_dormant_and_expiring_webhooks_once_across_instances_and_restarts(ctx):
     assert r.status == 201, r
     rx.secrets.append(r.json()["secret"])
     tz = MOU["timezone"]
-    old = [{"stage": "negotiation", "on": "2024-01-20"}]
+    old = [{"stage": "drafting", "on": "2024-01-20"}]
     hidden = d1.request("POST", "/v1/events", token=k["busan-city"], body=dict(
         VISIT, visibility="private", partners=[])).json()
     # The host's own, dormant; one expiring; Busan's network one, dormant,
     # that links an event of Busan's the host may not see; Busan's private
     # one, dormant, that the host may not see at all.
     mine = create(d1, k, dict(MOU, history=old))
-    soon = create(d2, k, dict(MOU, stage="active", expires_on=day(tz, 30)))
+    soon = create(d2, k, dict(MOU, stage="signed", expires_on=day(tz, 30)))
     theirs = create(d2, k, dict(MOU, history=old, parties=[], events=[hidden["id"]]),
                     who="busan-city")
     private = create(d1, k, dict(MOU, history=old, parties=[], visibility="private"),
                      who="busan-city")
-    create(d1, k, dict(MOU, stage="active"))  # lively: nothing to say
+    create(d1, k, dict(MOU, stage="signed"))  # lively: nothing to say
 
     def got():
         out = {}
@@ -180,7 +180,7 @@ def test_dormant_and_expiring_webhooks_once_across_instances_and_restarts(ctx):
     # history moved back 200 days), that is a new dormancy, told once.
     patch(d3, k, mine["id"], {"stage": "signed"})
     ago = day(tz, -200)
-    sql(ctx, db, f"""UPDATE agreements SET history = '[{{"stage": "negotiation",
+    sql(ctx, db, f"""UPDATE agreements SET history = '[{{"stage": "drafting",
                  "on": "2024-01-20"}}, {{"stage": "signed", "on": "{ago}"}}]'
                  WHERE id = '{mine["id"]}'""")
     want["agreement.dormant"] = sorted([mine["id"], mine["id"], theirs["id"]])

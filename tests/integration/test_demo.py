@@ -26,13 +26,13 @@ def test_demo_data_loads_with_agreements_and_their_history(ctx):
     by = {a["title"]: a for a in items}
     assert len(items) == 5, sorted(by)
     sf = by["Letter of intent: Hải Phòng – San Francisco Chamber of Commerce"]
-    assert sf["stage"] == "letter_of_intent" and sf["history"][0]["on"] == "2024-10-13"
+    assert sf["stage"] == "intent" and sf["history"][0]["on"] == "2024-10-13"
     mou = by["MOU: HCMC DOST – Busan Metropolitan City on startup exchange"]
-    assert [h["stage"] for h in mou["history"]] == ["letter_of_intent", "negotiation", "signed"]
+    assert [h["stage"] for h in mou["history"]] == ["intent", "drafting", "signed"]
     assert [(m["title"], m["due"]) for m in mou["milestones"]] == [
         ("First joint activity", "2025-05-30"), ("Report to partner", "2025-08-28"),
         ("Annual review", "2026-03-01")]
     cabc = by["Letter of intent: Hải Phòng – Canada-ASEAN Business Council"]
     meeting = d.request("GET", f"/v1/events/{cabc['events'][0]}", token=t).json()
     assert meeting["title"] == "Hải Phòng delegation meets the Canada-ASEAN Business Council"
-    assert by["MOU Bình Dương – Eindhoven"]["stage"] == "active"
+    assert by["MOU Bình Dương – Eindhoven"]["stage"] == "renewal"

@@ -10,8 +10,7 @@ from test_agreements import sql
 from test_events import world
 
 Q1 = "?from=2025-01-01&to=2025-04-01"
-EMPTY = {"letter_of_intent": 0, "negotiation": 0, "signed": 0, "active": 0, "expired": 0,
-         "terminated": 0, "renewed": 0}
+EMPTY = {"intent": 0, "drafting": 0, "signed": 0, "renewal": 0, "expired": 0, "terminated": 0}
 
 
 def pending(group):
@@ -29,14 +28,14 @@ def setup(ctx):
     tz = "Asia/Ho_Chi_Minh"
     # The host's letter of intent with CABC, in the quarter.
     create(d, k, {"title": "LOI HCMC – CABC", "parties": ["cabc"], "timezone": tz,
-                  "history": [{"stage": "letter_of_intent", "on": "2025-01-10"}]})
-    # The host's MOU with Busan and Seoul TP, signed in the quarter, active
-    # since: at the quarter's end it was signed.
+                  "history": [{"stage": "intent", "on": "2025-01-10"}]})
+    # The host's MOU with Busan and Seoul TP, signed in the quarter, up for
+    # renewal since May: at the quarter's end it was signed.
     create(d, k, {"title": "MOU HCMC – Busan – Seoul TP", "parties": ["busan-city", "seoul-tp"],
-                  "timezone": tz, "stage": "active",
-                  "history": [{"stage": "negotiation", "on": "2024-11-01"},
+                  "timezone": tz, "stage": "renewal",
+                  "history": [{"stage": "drafting", "on": "2024-11-01"},
                               {"stage": "signed", "on": "2025-02-01"},
-                              {"stage": "active", "on": "2025-05-01"}]})
+                              {"stage": "renewal", "on": "2025-05-01"}]})
     # Busan's, naming the host: dormant at the quarter's end (nothing since 2024-06).
     create(d, k, {"title": "Busan – HCMC exchange", "parties": ["hcmc-dost"], "timezone": tz,
                   "history": [{"stage": "signed", "on": "2024-06-01"}]}, who="busan-city")
@@ -51,7 +50,7 @@ def setup(ctx):
                   "history": [{"stage": "signed", "on": "2021-01-01"},
                               {"stage": "terminated", "on": "2023-01-01"}]})
     create(d, k, {"title": "Later LOI", "parties": ["cabc"], "timezone": tz,
-                  "history": [{"stage": "letter_of_intent", "on": "2025-06-01"}]})
+                  "history": [{"stage": "intent", "on": "2025-06-01"}]})
     return db, k, d
 
 
@@ -72,13 +71,13 @@ def test_the_quarter_per_partner_country_and_in_all(ctx):
         "total": 1, "by_stage": dict(EMPTY, signed=1), "signed_in_period": 1, "dormant": 0,
         "expiring": 0}
     assert by_org["cabc"]["agreements"] == {
-        "total": 1, "by_stage": dict(EMPTY, letter_of_intent=1), "signed_in_period": 0,
+        "total": 1, "by_stage": dict(EMPTY, intent=1), "signed_in_period": 0,
         "dormant": 0, "expiring": 0}
     # The MOU with Busan and Seoul TP counts once for Korea.
     assert [(c["country"], c["agreements"]["total"]) for c in rep["countries"]] == [
         ("CA", 1), ("KR", 2)]
     assert rep["total"] == pending({"agreements": {
-        "total": 3, "by_stage": dict(EMPTY, letter_of_intent=1, signed=2),
+        "total": 3, "by_stage": dict(EMPTY, intent=1, signed=2),
         "signed_in_period": 1, "dormant": 1, "expiring": 0}})
     assert rep["not_yet_counted"] == ["visits", "items_held"]
     # Busan's own report: its private agreement is its own to count.
@@ -112,6 +111,9 @@ def test_csv_by_accept_or_format(ctx):
         assert busan["signed"] == "2" and busan["signed_in_period"] == "1"
         assert busan["dormant"] == "1" and busan["visits_in"] == "" and busan["items_held"] == ""
         assert rows[-1]["agreements"] == "3"
+        # The columns say SPEC's stage names.
+        assert list(rows[0])[5:11] == ["intent", "drafting", "signed", "renewal", "expired",
+                                       "terminated"], list(rows[0])
     for accept in ["application/json", "text/csv;q=0.1, application/json", "*/*", None]:
         r = d.request("GET", "/v1/reports/cooperation" + Q1, token=k["host"],
                       headers={"Accept": accept} if accept else {})
