@@ -3,7 +3,7 @@
 # ("events", "agreements", "checklists", "visits", or "follow-up-template",
 # which is PUT), TAB, JSON) through the running daemon's API, once. "@N" in
 # a JSON stands for the id of the item of line N (an agreement links the
-# events before it).
+# visits and events before it).
 #   scripts/demo-events.sh BASEURL KEYDIR
 set -eu
 base=$1

@@ -115,15 +115,21 @@ ALTER TABLE events ADD CONSTRAINT events_agreement_suspended
 
 -- ---- links ------------------------------------------------------------------------
 
+-- A link names an event that carries the agreement out (kind 'event') or a
+-- visit that prepared it (kind 'visit', 013's visits).
 CREATE TABLE agreement_links (
     agreement_id  uuid NOT NULL REFERENCES agreements (id),
-    kind          text NOT NULL CHECK (kind IN ('event')),
+    kind          text NOT NULL CHECK (kind IN ('event', 'visit')),
     event_id      uuid REFERENCES events (id),
+    visit_id      uuid REFERENCES visits (id),
     created_at    timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT agreement_links_target CHECK ((kind = 'event') = (event_id IS NOT NULL)),
-    CONSTRAINT agreement_links_event UNIQUE (agreement_id, kind, event_id)
+    CONSTRAINT agreement_links_target CHECK ((kind = 'event') = (event_id IS NOT NULL)
+                                             AND (kind = 'visit') = (visit_id IS NOT NULL)),
+    CONSTRAINT agreement_links_event UNIQUE (agreement_id, kind, event_id),
+    CONSTRAINT agreement_links_visit UNIQUE (agreement_id, kind, visit_id)
 );
 CREATE INDEX agreement_links_by_event ON agreement_links (event_id) WHERE event_id IS NOT NULL;
+CREATE INDEX agreement_links_by_visit ON agreement_links (visit_id) WHERE visit_id IS NOT NULL;
 
 -- ---- follow-through ----------------------------------------------------------------
 
@@ -184,9 +190,10 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The latest day on or before asof with activity: a stage change, a
--- milestone done, or a linked event held (begun, not cancelled; a series
--- counts as held while it runs, up to its last occurrence's end), all as
--- dates in the agreement's zone.
+-- milestone done, a linked event held (begun, not cancelled; a series
+-- counts as held while it runs, up to its last occurrence's end), or a
+-- linked visit held (arrived, neither proposed nor cancelled; held while
+-- it runs, up to its departure), all as dates in the agreement's zone.
 CREATE FUNCTION liaison_agreement_last_activity(a agreements, asof date) RETURNS date
 LANGUAGE sql STABLE AS $$
     SELECT max(x.d)
@@ -211,7 +218,18 @@ LANGUAGE sql STABLE AS $$
                AND l.kind = 'event'
                AND e.status <> 'cancelled'
                AND e.start_utc <= now()
-               AND (e.start_utc AT TIME ZONE a.timezone)::date <= asof) x
+               AND (e.start_utc AT TIME ZONE a.timezone)::date <= asof
+            UNION ALL
+            SELECT least((least(v.depart AT TIME ZONE v.timezone, now())
+                          AT TIME ZONE a.timezone)::date,
+                         asof)
+              FROM agreement_links l
+              JOIN visits v ON v.id = l.visit_id
+             WHERE l.agreement_id = a.id
+               AND l.kind = 'visit'
+               AND v.status IN ('confirmed', 'in_progress', 'completed')
+               AND v.arrive AT TIME ZONE v.timezone <= now()
+               AND ((v.arrive AT TIME ZONE v.timezone) AT TIME ZONE a.timezone)::date <= asof) x
      WHERE x.d <= asof
 $$;
 

@@ -330,21 +330,26 @@ static void check_parties(struct agop *op, json_t *errors)
 	op->parties = p;
 }
 
-/* The events the agreement links to: event ids, each once (the database
- * checks that the caller may see them). */
-static void check_links(struct agop *op, json_t *errors)
+/* The ids that member key ("events", "visits") of the body lists, into
+ * *out, each once (the database checks that the caller may see what they
+ * name); one and many name them in errors ("an event id", "event ids"). */
+static void check_links(struct agop *op, const char *key, const char *one, const char *many,
+                        json_t **out, json_t *errors)
 {
-	json_t *v = json_object_get(op->body, "events");
-	if (!(op->links = json_array())) {
+	json_t *v = json_object_get(op->body, key);
+	if (!(*out = json_array())) {
 		op->oom = 1;
 		return;
 	}
 	if (!v || json_is_null(v))
 		return;
+	char msg[64];
 	if (!json_is_array(v) || json_array_size(v) > AG_MAX_LINKS) {
-		jv_error(errors, "events", "must be an array of at most 200 event ids");
+		snprintf(msg, sizeof(msg), "must be an array of at most %d %s", AG_MAX_LINKS, many);
+		jv_error(errors, key, msg);
 		return;
 	}
+	snprintf(msg, sizeof(msg), "must be %s", one);
 	size_t i;
 	json_t *id;
 	json_array_foreach(v, i, id)
@@ -352,9 +357,9 @@ static void check_links(struct agop *op, json_t *errors)
 		const char *s = json_string_value(id);
 		if (!s || !valid_uuid(s)) {
 			char field[32];
-			snprintf(field, sizeof(field), "events[%zu]", i);
-			jv_error(errors, field, "must be an event id");
-		} else if (jv_index_of(op->links, s) < 0 && json_array_append(op->links, id)) {
+			snprintf(field, sizeof(field), "%s[%zu]", key, i);
+			jv_error(errors, field, msg);
+		} else if (jv_index_of(*out, s) < 0 && json_array_append(*out, id)) {
 			op->oom = 1;
 		}
 	}
@@ -388,7 +393,7 @@ int ag_validate(struct agop *op, const char *default_tz)
 	/* clang-format off */
 	static const char *const allowed[] = {
 	    "title", "description", "parties", "stage", "signed_on", "expires_on", "timezone",
-	    "visibility", "history", "events", "milestones", "dormant_after_days",
+	    "visibility", "history", "events", "visits", "milestones", "dormant_after_days",
 	    "expiring_notice_days", NULL};
 	static const char *const ignored[] = {
 	    "id", "org", "created_at", "updated_at", "signed_event_id", "expires_event_id",
@@ -414,7 +419,8 @@ int ag_validate(struct agop *op, const char *default_tz)
 	check_dates(op, errors);
 	ag_check_stages(op, errors);
 	check_milestones(op, errors);
-	check_links(op, errors);
+	check_links(op, "events", "an event id", "event ids", &op->links, errors);
+	check_links(op, "visits", "a visit id", "visit ids", &op->visits, errors);
 	op->dormant_days = check_days(op->body, "dormant_after_days", 180, errors);
 	op->expiring_days = check_days(op->body, "expiring_notice_days", 90, errors);
 	if (errors && !json_array_size(errors))

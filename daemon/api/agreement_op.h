@@ -26,6 +26,7 @@ struct agop {
 	json_t *before;   /* patch: the agreement as stored (NULL: a create) */
 	json_t *history;  /* the history to write */
 	json_t *links;    /* the ids of the events it links to */
+	json_t *visits;   /* the ids of the visits it links to */
 	json_t *template; /* the caller org's follow-up steps, or NULL */
 	int dormant_days, expiring_days;
 	int stage_given, history_given; /* the request itself named them */

@@ -33,6 +33,7 @@ void agop_free(struct agop *op)
 	json_decref(op->before);
 	json_decref(op->history);
 	json_decref(op->links);
+	json_decref(op->visits);
 	json_decref(op->template);
 	free(op);
 }
@@ -122,7 +123,8 @@ static void answer(struct agop *op)
 static void prepare_create(struct agop *op);
 
 /* The write was refused inside the statement: a party that names no org,
- * or a linked event the caller may not see. */
+ * or a linked event or visit the caller may not see (column 3, 4: its
+ * index in op->links, op->visits), named as the body has it. */
 static void refuse(struct agop *op, PGresult *res)
 {
 	char field[32] = "parties";
@@ -133,10 +135,18 @@ static void refuse(struct agop *op, PGresult *res)
 		ag_fail_field(op, 422, field, "no org has this slug");
 		return;
 	}
-	json_t *id = json_array_get(op->links, (size_t)atoi(PQgetvalue(res, 0, 3)));
-	int at = jv_index_of(json_object_get(op->body, "events"), json_string_value(id));
-	snprintf(field, sizeof(field), at >= 0 ? "events[%d]" : "events", at);
-	ag_fail_field(op, 422, field, "no event you may see has this id");
+	int event = !PQgetisnull(res, 0, 3);
+	const char *key = event ? "events" : "visits";
+	json_t *ids = event ? op->links : op->visits;
+	json_t *id = json_array_get(ids, (size_t)atoi(PQgetvalue(res, 0, event ? 3 : 4)));
+	int at = jv_index_of(json_object_get(op->body, key), json_string_value(id));
+	if (at >= 0)
+		snprintf(field, sizeof(field), "%s[%d]", key, at);
+	else
+		snprintf(field, sizeof(field), "%s", key);
+	ag_fail_field(op, 422, field,
+	              event ? "no event you may see has this id"
+	                    : "no visit you may see has this id");
 }
 
 static void on_written(PGresult *res, void *arg)
@@ -166,7 +176,8 @@ static void on_written(PGresult *res, void *arg)
 	}
 	if (PQntuples(res) != 1) {
 		ag_fail(op, 500, "the agreement was not written");
-	} else if (PQgetisnull(res, 0, 0) && (!PQgetisnull(res, 0, 2) || !PQgetisnull(res, 0, 3))) {
+	} else if (PQgetisnull(res, 0, 0) && (!PQgetisnull(res, 0, 2) || !PQgetisnull(res, 0, 3) ||
+	                                      !PQgetisnull(res, 0, 4))) {
 		refuse(op, res);
 	} else if (PQgetisnull(res, 0, 0)) {
 		ag_fail(op, 412, "the agreement changed meanwhile; read it again");
@@ -184,6 +195,7 @@ static void ag_write(struct agop *op)
 	char *events = json_dumps(op->events, JSON_COMPACT);
 	char *history = json_dumps(op->history, JSON_COMPACT);
 	char *links = json_dumps(op->links, JSON_COMPACT);
+	char *visits = json_dumps(op->visits, JSON_COMPACT);
 	char dormant[16], expiring[16];
 	snprintf(dormant, sizeof(dormant), "%d", op->dormant_days);
 	snprintf(expiring, sizeof(expiring), "%d", op->expiring_days);
@@ -203,16 +215,18 @@ static void ag_write(struct agop *op)
 	                   expiring,
 	                   who->org_slug,
 	                   creating ? (op->idem_key[0] ? op->idem_key : NULL) : op->id,
-	                   creating ? op->body_hash : op->version};
-	if (!events || !history || !links || (op->parties && !parties))
+	                   creating ? op->body_hash : op->version,
+	                   visits};
+	if (!events || !history || !links || !visits || (op->parties && !parties))
 		ag_fail(op, 500, "out of memory");
 	else
-		ag_submit(op, creating ? SQL_AGREEMENT_CREATE : SQL_AGREEMENT_UPDATE, 17, p,
+		ag_submit(op, creating ? SQL_AGREEMENT_CREATE : SQL_AGREEMENT_UPDATE, 18, p,
 		          on_written);
 	free(parties);
 	free(events);
 	free(history);
 	free(links);
+	free(visits);
 }
 
 static struct agop *agop_new(struct req *r, json_t *body)

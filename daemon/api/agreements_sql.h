@@ -8,11 +8,13 @@
  * $11 its history, $12 the ids of the events it links to (JSON), $13
  * dormant_after_days, $14 expiring_notice_days, $15 the caller's slug;
  * for a create $16 the Idempotency-Key and $17 the body's hash, for a
- * patch $16 its id and $17 its version as read. */
+ * patch $16 its id and $17 its version as read; $18 the ids of the
+ * visits it links to (JSON). */
 #ifndef LIAISON_AGREEMENTS_SQL_H
 #define LIAISON_AGREEMENTS_SQL_H
 
 #include "core/agreement_sql.h"
+#include "core/visit_sql.h"
 
 /* clang-format off */
 
@@ -62,9 +64,10 @@
 	"GROUP BY p " \
 	"ORDER BY min(n))"
 
-/* A party that names no org, or a linked event the caller may not see,
- * stops the write inside the statement; the answer row then reports it
- * (columns 2 and 3) with no agreement (column 0). */
+/* A party that names no org, or a linked event or visit the caller may
+ * not see, stops the write inside the statement; the answer row then
+ * reports it (columns 2, 3 and 4: the first such of each) with no
+ * agreement (column 0). */
 #define AG_MISSING \
 	"missing AS (" \
 	"  SELECT min(p) AS p" \
@@ -76,14 +79,23 @@
 	"   WHERE NOT EXISTS (SELECT 1" \
 	"                       FROM events e" \
 	"                      WHERE e.id = t.id::uuid" \
-	"                        AND " EV_VISIBLE("e", "$1::uuid", "$15::text") "))"
+	"                        AND " EV_VISIBLE("e", "$1::uuid", "$15::text") ")), " \
+	"badvisit AS (" \
+	"  SELECT min(t.n) - 1 AS n" \
+	"    FROM jsonb_array_elements_text($18::jsonb) WITH ORDINALITY AS t(id, n)" \
+	"   WHERE NOT EXISTS (SELECT 1" \
+	"                       FROM visits v" \
+	"                      WHERE v.id = t.id::uuid" \
+	"                        AND " VISIT_VISIBLE("$1::uuid", "$15::text") "))"
 #define AG_WRITABLE \
-	"(SELECT p FROM missing) IS NULL AND (SELECT n FROM badlink) IS NULL"
+	"(SELECT p FROM missing) IS NULL AND (SELECT n FROM badlink) IS NULL" \
+	" AND (SELECT n FROM badvisit) IS NULL"
 #define AG_ANSWER \
 	"SELECT (SELECT id FROM a)," \
 	"       (SELECT version FROM a)," \
 	"       (SELECT p FROM missing)," \
-	"       (SELECT n FROM badlink)"
+	"       (SELECT n FROM badlink)," \
+	"       (SELECT n FROM badvisit)"
 
 #define SQL_AGREEMENT_CREATE \
 	"WITH " AG_MISSING ", " \
@@ -101,6 +113,11 @@
 	"SELECT a.id, 'event', t.id::uuid " \
 	"FROM a, jsonb_array_elements_text($12::jsonb) AS t(id) " \
 	"ON CONFLICT DO NOTHING), " \
+	"lv AS (" \
+	"INSERT INTO agreement_links (agreement_id, kind, visit_id) " \
+	"SELECT a.id, 'visit', t.id::uuid " \
+	"FROM a, jsonb_array_elements_text($18::jsonb) AS t(id) " \
+	"ON CONFLICT DO NOTHING), " \
 	"k AS (" \
 	"INSERT INTO agreement_idempotency_keys (org_id, key, request_hash, agreement_id) " \
 	"SELECT $1::uuid, $16::text, $17::text, a.id " \
@@ -117,8 +134,9 @@
  * unless a termination takes it), one no date keeps is cancelled, all
  * take the parties and visibility; shown says whether a calendar shows
  * the change (SEQUENCE), as for events. ladd and lgone are the links to
- * make and to drop (only among the events the caller may see: a link to
- * an event hidden from it stays). The agreement's version moves only when
+ * events to make and to drop (only among the events the caller may see: a
+ * link to an event hidden from it stays), vadd and vgone those to visits
+ * (likewise). The agreement's version moves only when
  * it, one of its events or one of its links changes, so a patch that
  * changes nothing writes no event, sends no webhook and keeps the ETag.
  * The UPDATE of events runs even when ch is empty: its statement trigger
@@ -186,6 +204,18 @@
 	"WHERE l.agreement_id = $16::uuid AND l.kind = 'event' " \
 	" AND " EV_VISIBLE("e", "$1::uuid", "$15::text") " " \
 	" AND l.event_id NOT IN (SELECT t.id::uuid FROM jsonb_array_elements_text($12::jsonb) AS t(id))), " \
+	"vadd AS (" \
+	"SELECT DISTINCT t.id::uuid AS id " \
+	"FROM jsonb_array_elements_text($18::jsonb) AS t(id) " \
+	"WHERE NOT EXISTS (SELECT 1 FROM agreement_links l " \
+	" WHERE l.agreement_id = $16::uuid AND l.kind = 'visit' AND l.visit_id = t.id::uuid)), " \
+	"vgone AS (" \
+	"SELECT l.visit_id AS id " \
+	"FROM agreement_links l " \
+	"JOIN visits v ON v.id = l.visit_id " \
+	"WHERE l.agreement_id = $16::uuid AND l.kind = 'visit' " \
+	" AND " VISIT_VISIBLE("$1::uuid", "$15::text") " " \
+	" AND l.visit_id NOT IN (SELECT t.id::uuid FROM jsonb_array_elements_text($18::jsonb) AS t(id))), " \
 	"changed AS (" \
 	"SELECT (g.title, g.description, g.parties, g.stage, g.signed_on, g.expires_on, " \
 	"  g.timezone, g.visibility, g.history, g.dormant_after_days, g.expiring_notice_days) " \
@@ -195,7 +225,9 @@
 	" OR EXISTS (SELECT 1 FROM ch) " \
 	" OR EXISTS (SELECT 1 FROM dates WHERE dates.id IS NULL) " \
 	" OR EXISTS (SELECT 1 FROM ladd) " \
-	" OR EXISTS (SELECT 1 FROM lgone) AS yes " \
+	" OR EXISTS (SELECT 1 FROM lgone) " \
+	" OR EXISTS (SELECT 1 FROM vadd) " \
+	" OR EXISTS (SELECT 1 FROM vgone) AS yes " \
 	"FROM agreements g, ps " \
 	"WHERE g.id = $16::uuid), " \
 	"a AS (" \
@@ -229,7 +261,16 @@
 	"ld AS (" \
 	"DELETE FROM agreement_links l " \
 	"USING a, lgone " \
-	"WHERE l.agreement_id = a.id AND l.kind = 'event' AND l.event_id = lgone.id) " \
+	"WHERE l.agreement_id = a.id AND l.kind = 'event' AND l.event_id = lgone.id), " \
+	"vi AS (" \
+	"INSERT INTO agreement_links (agreement_id, kind, visit_id) " \
+	"SELECT a.id, 'visit', vadd.id " \
+	"FROM a, vadd " \
+	"ON CONFLICT DO NOTHING), " \
+	"vd AS (" \
+	"DELETE FROM agreement_links l " \
+	"USING a, vgone " \
+	"WHERE l.agreement_id = a.id AND l.kind = 'visit' AND l.visit_id = vgone.id) " \
 	AG_ANSWER
 
 /* An agreement ($1) as org $2 (slug $3) sees it, its version, whether the

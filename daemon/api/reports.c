@@ -1,11 +1,10 @@
 /* reports.c - GET /v1/reports/cooperation?from=&to=: what the caller's
  * org did with each partner org, each country and in all over a period,
  * so that an office can paste its quarterly report: agreements by stage
- * at the period's end, signed in it, dormant and expiring
- * (reports_sql.h); visits and items held get their place, null until
- * visits land. JSON, or CSV (RFC 4180) by Accept: text/csv or
- * ?format=csv, one row a group, with cells that a spreadsheet would run
- * as a formula defused. */
+ * at the period's end, signed in it, dormant and expiring; visits in and
+ * out and programme items held in it (reports_sql.h). JSON, or CSV (RFC
+ * 4180) by Accept: text/csv or ?format=csv, one row a group, with cells
+ * that a spreadsheet would run as a formula defused. */
 #include "api/reports.h"
 
 #include "api/jsonv.h"
@@ -58,7 +57,7 @@ static void csv_number(struct evbuffer *b, json_t *v)
 	if (json_is_integer(v))
 		evbuffer_add_printf(b, ",%lld", (long long)json_integer_value(v));
 	else
-		evbuffer_add(b, ",", 1); /* not counted yet */
+		evbuffer_add(b, ",", 1); /* not reached: every count is a number */
 }
 
 /* One row: the group's scope (partner, country, total), org, name and

@@ -23,18 +23,35 @@
 	"  'signed_in_period', count(*) FILTER (WHERE c.signed)," \
 	"  'dormant', count(*) FILTER (WHERE c.dormant)," \
 	"  'expiring', count(*) FILTER (WHERE c.expiring))"
-/* What visits will count when they land (sql/013): left null, named in
- * not_yet_counted. */
-#define REPORT_PENDING \
-	"'visits', jsonb_build_object('inbound', NULL, 'outbound', NULL)," \
-	"'items_held', NULL"
+/* The visits of vis (aggregates over vis): in and out as the caller sees
+ * them. */
+#define REPORT_VISITS \
+	"jsonb_build_object(" \
+	"  'inbound', count(*) FILTER (WHERE vis.dir = 'inbound')," \
+	"  'outbound', count(*) FILTER (WHERE vis.dir = 'outbound'))"
+/* A visit v that took place (or takes place): neither only proposed nor
+ * cancelled. */
+#define REPORT_VISIT_HELD "v.status IN ('confirmed', 'in_progress', 'completed')"
+/* What the rows of c, vis and itm whose ids ids (a query of ids, over a
+ * group g) hold: the group's agreements, visits and items held. */
+#define REPORT_GROUP(ag_ids, visit_ids) \
+	"'agreements', (SELECT " REPORT_COUNTS " FROM c WHERE c.id IN (" ag_ids "))," \
+	"'visits', (SELECT " REPORT_VISITS " FROM vis WHERE vis.id IN (" visit_ids "))," \
+	"'items_held', (SELECT count(*) FROM itm WHERE itm.visit_id IN (" visit_ids "))"
 
 /* The agreements the caller's org is party to (owner or named in
  * parties), as they stood on the period's last day (asof; today when the
  * period has not ended): its stage then (none: not made yet), signed in
  * the period, dormant and expiring then. One that had ended before the
  * period and did not change in it is left out. p: each agreement's
- * partner orgs, its owner and parties other than the caller. */
+ * partner orgs, its owner and parties other than the caller.
+ * The visits the caller's org is party to (owner or partner: so it may
+ * see them) that took place and arrived in the period (local dates in
+ * the visit's zone), each inbound or outbound as the caller sees it (a
+ * partner's outbound visit to it is inbound); itm: their programme items
+ * held in the period (begun, neither removed nor cancelled) of such
+ * visits; vp: each of those visits' partner orgs, as p. A partner or a
+ * country is listed when it has an agreement, a visit or an item. */
 #define SQL_REPORT_COOPERATION \
 	"WITH ag AS (" \
 	"  SELECT a.id," \
@@ -67,31 +84,57 @@
 	"    FROM c" \
 	"    JOIN agreements a ON a.id = c.id" \
 	"    JOIN orgs po ON (po.slug = ANY(a.parties) OR po.id = a.org_id)" \
-	"                AND po.id <> $1::uuid) " \
+	"                AND po.id <> $1::uuid), " \
+	"vis AS (" \
+	"  SELECT v.id," \
+	"         CASE WHEN v.org_id = $1::uuid THEN v.direction" \
+	"              WHEN v.direction = 'inbound' THEN 'outbound'" \
+	"              ELSE 'inbound' END AS dir" \
+	"    FROM visits v" \
+	"   WHERE (v.org_id = $1::uuid OR $2::text = ANY(v.partners))" \
+	"     AND " REPORT_VISIT_HELD \
+	"     AND v.arrive >= $3::date" \
+	"     AND v.arrive < $4::date), " \
+	"itm AS (" \
+	"  SELECT i.id, i.visit_id" \
+	"    FROM visit_items i" \
+	"    JOIN visits v ON v.id = i.visit_id" \
+	"    JOIN events e ON e.id = i.event_id" \
+	"   WHERE (v.org_id = $1::uuid OR $2::text = ANY(v.partners))" \
+	"     AND " REPORT_VISIT_HELD \
+	"     AND i.removed_at IS NULL" \
+	"     AND e.status <> 'cancelled'" \
+	"     AND e.start_utc <= now()" \
+	"     AND e.start_local >= $3::date" \
+	"     AND e.start_local < $4::date), " \
+	"vp AS (" \
+	"  SELECT DISTINCT v.id, po.slug, po.name, po.country" \
+	"    FROM visits v" \
+	"    JOIN orgs po ON (po.slug = ANY(v.partners) OR po.id = v.org_id)" \
+	"                AND po.id <> $1::uuid" \
+	"   WHERE v.id IN (SELECT id FROM vis UNION SELECT visit_id FROM itm)), " \
+	"g AS (" \
+	"  SELECT slug, name, country FROM p" \
+	"  UNION" \
+	"  SELECT slug, name, country FROM vp) " \
 	"SELECT jsonb_build_object(" \
 	"  'from', $3::date," \
 	"  'to', $4::date," \
-	"  'partners', (SELECT coalesce(jsonb_agg(x.j ORDER BY x.slug), '[]')" \
-	"                 FROM (SELECT p.slug, jsonb_build_object(" \
-	"                         'org', p.slug, 'name', p.name, 'country', p.country," \
-	"                         'agreements', " REPORT_COUNTS "," \
-	"                         " REPORT_PENDING ") AS j" \
-	"                         FROM p" \
-	"                         JOIN c ON c.id = p.id" \
-	"                        GROUP BY p.slug, p.name, p.country) x)," \
-	"  'countries', (SELECT coalesce(jsonb_agg(x.j ORDER BY x.country NULLS LAST), '[]')" \
-	"                  FROM (SELECT pc.country, jsonb_build_object(" \
-	"                          'country', pc.country," \
-	"                          'agreements', " REPORT_COUNTS "," \
-	"                          " REPORT_PENDING ") AS j" \
-	"                          FROM (SELECT DISTINCT p.id, p.country FROM p) pc" \
-	"                          JOIN c ON c.id = pc.id" \
-	"                         GROUP BY pc.country) x)," \
-	"  'total', (SELECT jsonb_build_object(" \
-	"              'agreements', " REPORT_COUNTS "," \
-	"              " REPORT_PENDING ")" \
-	"              FROM c)," \
-	"  'not_yet_counted', jsonb_build_array('visits', 'items_held'))::text"
+	"  'partners', (SELECT coalesce(jsonb_agg(jsonb_build_object(" \
+	"                 'org', g.slug, 'name', g.name, 'country', g.country," \
+	"                 " REPORT_GROUP("SELECT p.id FROM p WHERE p.slug = g.slug", \
+	                                "SELECT vp.id FROM vp WHERE vp.slug = g.slug") \
+	"               ) ORDER BY g.slug), '[]')" \
+	"                 FROM g)," \
+	"  'countries', (SELECT coalesce(jsonb_agg(jsonb_build_object(" \
+	"                  'country', gc.country," \
+	"                  " REPORT_GROUP("SELECT p.id FROM p WHERE p.country IS NOT DISTINCT FROM gc.country", \
+	                                 "SELECT vp.id FROM vp WHERE vp.country IS NOT DISTINCT FROM gc.country") \
+	"                ) ORDER BY gc.country NULLS LAST), '[]')" \
+	"                  FROM (SELECT DISTINCT country FROM g) gc)," \
+	"  'total', jsonb_build_object(" \
+	"             " REPORT_GROUP("SELECT id FROM c", "SELECT id FROM vis UNION SELECT visit_id FROM itm") \
+	"           ))::text"
 
 /* clang-format on */
 

@@ -7,6 +7,7 @@
 #define LIAISON_AGREEMENT_SQL_H
 
 #include "core/event_sql.h"
+#include "core/visit_sql.h"
 
 /* clang-format off */
 /* A date event e of a that is still one of its dates: live, or cancelled
@@ -25,7 +26,7 @@
 /* Today in the agreement's zone. */
 #define AG_TODAY "liaison_agreement_today(a)"
 /* The representation as the org with id me (slug myslug) sees it: the
- * linked events it lists are those that org may see. */
+ * linked events and visits it lists are those that org may see. */
 #define AG_JSON(me, myslug) \
 	"jsonb_build_object(" \
 	"  'id', a.id," \
@@ -56,6 +57,13 @@
 	"             WHERE l.agreement_id = a.id" \
 	"               AND l.kind = 'event'" \
 	"               AND " EV_VISIBLE("e", me, myslug) ")," \
+	"  'visits', (SELECT coalesce(jsonb_agg(l.visit_id ORDER BY v.arrive AT TIME ZONE v.timezone," \
+	"                                                   v.id), '[]')" \
+	"              FROM agreement_links l" \
+	"              JOIN visits v ON v.id = l.visit_id" \
+	"             WHERE l.agreement_id = a.id" \
+	"               AND l.kind = 'visit'" \
+	"               AND " VISIT_VISIBLE(me, myslug) ")," \
 	"  'last_activity_on', liaison_agreement_last_activity(a, " AG_TODAY ")," \
 	"  'dormant', liaison_agreement_dormant(a, " AG_TODAY ")," \
 	"  'dormant_after_days', a.dormant_after_days," \
