@@ -1,8 +1,9 @@
 /* agreement_check.c - the validation of an agreement (agreements.c): its
- * fields, its parties, and its dates as the deadline events to write
- * (signed_on, expires_on and each milestone, in the agreement's zone);
- * for a patch, which stored milestone each patched one continues, so that
- * it keeps its event (id, UID). */
+ * fields, its parties, its links, and its dates as the deadline events to
+ * write (signed_on, expires_on and each milestone, in the agreement's
+ * zone); for a patch, which stored milestone each patched one continues,
+ * so that it keeps its event (id, UID). Stages and history are
+ * agreement_stages.c's. */
 #include "api/agreement_op.h"
 
 #include "api/jsonv.h"
@@ -15,14 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define MAX_MILESTONES 100
+#define MAX_MILESTONES AG_MAX_MILESTONES
 
 /* ---- validation ------------------------------------------------------------ */
 
 /* One deadline event row for the recordset. */
-static json_t *deadline_row(const char *part, const char *title, const char *due, const char *tz,
-                            json_t *reminders, const char *field, json_t *errors)
+json_t *ag_deadline_row(const char *part, const char *title, const char *due, const char *tz,
+                        json_t *reminders, const char *done_on, const char *field, json_t *errors)
 {
 	struct civil s;
 	int all_day = strlen(due) == 10;
@@ -48,14 +50,14 @@ static json_t *deadline_row(const char *part, const char *title, const char *due
 			eu = su + 86400;
 	}
 	civil_format(&e, all_day, end);
-	return json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o}", "part", part, "title", title,
-	                 "all_day", all_day, "start_local", start, "end_local",
+	return json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o, s:s?}", "part", part, "title",
+	                 title, "all_day", all_day, "start_local", start, "end_local",
 	                 all_day ? json_string(end) : json_null(), "start_utc", (json_int_t)su,
 	                 "end_utc", (json_int_t)eu, "reminders",
-	                 reminders ? json_incref(reminders) : json_array());
+	                 reminders ? json_incref(reminders) : json_array(), "done_on", done_on);
 }
 
-static json_t *check_reminders(json_t *m, const char *base, json_t *errors)
+json_t *ag_check_reminders(json_t *m, const char *base, json_t *errors)
 {
 	json_t *a = json_object_get(m, "reminders");
 	if (!a || json_is_null(a))
@@ -80,7 +82,7 @@ static json_t *check_reminders(json_t *m, const char *base, json_t *errors)
 	return a;
 }
 
-/* Appends row (made by deadline_row) to op's events. A row that is NULL
+/* Appends row (made by ag_deadline_row) to op's events. A row that is NULL
  * while deadline_row added no error, or that cannot be appended, means
  * memory ran out: the request then fails whole (a date silently left out
  * would cancel its event). */
@@ -103,7 +105,7 @@ static int same_string(json_t *a, json_t *b)
 	       !strcmp(json_string_value(a), json_string_value(b));
 }
 
-/* Whether patched milestone m (its row made by deadline_row) is stored
+/* Whether patched milestone m (its row made by ag_deadline_row) is stored
  * milestone s by the rule of pass: 0 the event_id sent back, 1 title and
  * due, 2 title, 3 due. */
 static int same_milestone(int pass, json_t *m, json_t *row, json_t *s)
@@ -198,8 +200,8 @@ static void check_milestones(struct agop *op, json_t *errors)
 		jv_error(errors, "milestones", "must be an array of at most 100 milestones");
 		return;
 	}
-	static const char *const allowed[] = {"title", "due", "reminders", NULL};
-	static const char *const ignored[] = {"event_id", NULL};
+	static const char *const allowed[] = {"title", "due", "reminders", "done_on", NULL};
+	static const char *const ignored[] = {"event_id", "status", NULL};
 	json_t *rows = json_array();
 	if (!rows) {
 		op->oom = 1;
@@ -217,11 +219,16 @@ static void check_milestones(struct agop *op, json_t *errors)
 		const char *title = jv_string_at(m, "title", field, 1, 500, 0, errors);
 		snprintf(field, sizeof(field), "%s.due", base);
 		const char *due = jv_string_at(m, "due", field, 1, 19, 0, errors);
-		json_t *rem = check_reminders(m, base, errors);
-		if (title && due && op->timezone) {
+		json_t *rem = ag_check_reminders(m, base, errors);
+		char done_field[192];
+		snprintf(done_field, sizeof(done_field), "%s.done_on", base);
+		int done_ok = 1;
+		const char *done =
+		    ag_past_date(op, json_object_get(m, "done_on"), done_field, errors, &done_ok);
+		if (title && due && op->timezone && done_ok) {
 			size_t before = json_array_size(errors);
-			json_t *row =
-			    deadline_row("milestone", title, due, op->timezone, rem, field, errors);
+			json_t *row = ag_deadline_row("milestone", title, due, op->timezone, rem,
+			                              done, field, errors);
 			if (!row && json_array_size(errors) == before)
 				op->oom = 1;
 			if (row && json_array_append_new(rows, row))
@@ -286,16 +293,16 @@ static void check_dates(struct agop *op, json_t *errors)
 		date_title(title, sizeof(title), op->title, ": signed");
 		size_t before = json_array_size(errors);
 		add_row(op,
-		        deadline_row("signed", title, op->signed_on, op->timezone, NULL,
-		                     "signed_on", errors),
+		        ag_deadline_row("signed", title, op->signed_on, op->timezone, NULL, NULL,
+		                        "signed_on", errors),
 		        before, errors);
 	}
 	if (op->expires_on && op->title && op->timezone) {
 		date_title(title, sizeof(title), op->title, ": expires");
 		size_t before = json_array_size(errors);
 		add_row(op,
-		        deadline_row("expires", title, op->expires_on, op->timezone, thirty,
-		                     "expires_on", errors),
+		        ag_deadline_row("expires", title, op->expires_on, op->timezone, thirty,
+		                        NULL, "expires_on", errors),
 		        before, errors);
 	}
 	json_decref(thirty);
@@ -323,27 +330,80 @@ static void check_parties(struct agop *op, json_t *errors)
 	op->parties = p;
 }
 
+/* The ids that member key ("events", "visits") of the body lists, into
+ * *out, each once (the database checks that the caller may see what they
+ * name); one and many name them in errors ("an event id", "event ids"). */
+static void check_links(struct agop *op, const char *key, const char *one, const char *many,
+                        json_t **out, json_t *errors)
+{
+	json_t *v = json_object_get(op->body, key);
+	if (!(*out = json_array())) {
+		op->oom = 1;
+		return;
+	}
+	if (!v || json_is_null(v))
+		return;
+	char msg[64];
+	if (!json_is_array(v) || json_array_size(v) > AG_MAX_LINKS) {
+		snprintf(msg, sizeof(msg), "must be an array of at most %d %s", AG_MAX_LINKS, many);
+		jv_error(errors, key, msg);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "must be %s", one);
+	size_t i;
+	json_t *id;
+	json_array_foreach(v, i, id)
+	{
+		const char *s = json_string_value(id);
+		if (!s || !valid_uuid(s)) {
+			char field[32];
+			snprintf(field, sizeof(field), "%s[%zu]", key, i);
+			jv_error(errors, field, msg);
+		} else if (jv_index_of(*out, s) < 0 && json_array_append(*out, id)) {
+			op->oom = 1;
+		}
+	}
+}
+
+/* A number of days, 1 to 3650; dflt when absent or null. */
+static int check_days(json_t *body, const char *key, int dflt, json_t *errors)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v))
+		return dflt;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3650) {
+		jv_error(errors, key, "must be a whole number of days from 1 to 3650");
+		return dflt;
+	}
+	return (int)json_integer_value(v);
+}
+
+/* Today in the agreement's zone; far ahead when the zone is not valid
+ * (its fault is named already: no date is refused for being ahead). */
+static void set_today(struct agop *op)
+{
+	struct civil now;
+	snprintf(op->today, sizeof(op->today), "9999-12-31");
+	if (op->timezone && tz_from_utc(op->timezone, (int64_t)time(NULL), &now) == TZ_OK)
+		civil_format(&now, 1, op->today);
+}
+
 int ag_validate(struct agop *op, const char *default_tz)
 {
-	static const char *const allowed[] = {"title",      "description", "parties",  "stage",
-	                                      "signed_on",  "expires_on",  "timezone", "visibility",
-	                                      "milestones", NULL};
+	/* clang-format off */
+	static const char *const allowed[] = {
+	    "title", "description", "parties", "stage", "signed_on", "expires_on", "timezone",
+	    "visibility", "history", "events", "visits", "milestones", "dormant_after_days",
+	    "expiring_notice_days", NULL};
 	static const char *const ignored[] = {
-	    "id", "org", "created_at", "updated_at", "signed_event_id", "expires_event_id", NULL};
-	static const char *const stages[] = {"intent",  "drafting", "signed",
-	                                     "renewal", "expired",  "terminated"};
+	    "id", "org", "created_at", "updated_at", "signed_event_id", "expires_event_id",
+	    "last_activity_on", "dormant", "expiring", NULL};
+	/* clang-format on */
 	json_t *errors = json_array();
 	op->events = json_array();
 	jv_known(op->body, allowed, ignored, errors);
 	op->title = jv_string(op->body, "title", 1, 500, 0, errors);
 	op->description = jv_string(op->body, "description", 0, 20000, 1, errors);
-	op->stage = jv_string(op->body, "stage", 1, 16, 0, errors);
-	int ok = 0;
-	for (size_t i = 0; op->stage && i < ARRAY_LEN(stages); i++)
-		ok |= !strcmp(op->stage, stages[i]);
-	if (op->stage && !ok)
-		jv_error(errors, "stage",
-		         "must be intent, drafting, signed, renewal, expired or terminated");
 	op->visibility = jv_string(op->body, "visibility", 0, 16, 0, errors);
 	if (!op->visibility)
 		op->visibility = "network";
@@ -354,10 +414,18 @@ int ag_validate(struct agop *op, const char *default_tz)
 		op->timezone = default_tz;
 	if (!(op->timezone = tz_canonical(op->timezone)))
 		jv_error(errors, "timezone", "unknown IANA time zone");
+	set_today(op);
 	check_parties(op, errors);
 	check_dates(op, errors);
+	ag_check_stages(op, errors);
 	check_milestones(op, errors);
-	if (op->oom || !errors) {
+	check_links(op, "events", "an event id", "event ids", &op->links, errors);
+	check_links(op, "visits", "a visit id", "visit ids", &op->visits, errors);
+	op->dormant_days = check_days(op->body, "dormant_after_days", 180, errors);
+	op->expiring_days = check_days(op->body, "expiring_notice_days", 90, errors);
+	if (errors && !json_array_size(errors))
+		ag_follow_up(op, errors);
+	if (op->oom || !errors || !op->events) {
 		struct req *r = op->r;
 		json_decref(errors);
 		agop_free(op);

@@ -71,8 +71,9 @@ struct listwait {
 
 /* The query keeps rows whose span overlaps the window; a series is listed
  * only when one of its occurrences does. */
-static int row_in_window(const struct listwait *lw, PGresult *res, int i)
+static int row_in_window(const void *arg, const PGresult *res, int i)
 {
+	const struct listwait *lw = arg;
 	int has_rule = !PQgetisnull(res, i, 3);
 	if (!lw->windowed || (!has_rule && !strcmp(PQgetvalue(res, i, 9), "[]")))
 		return 1;
@@ -90,34 +91,6 @@ static int row_in_window(const struct listwait *lw, PGresult *res, int i)
 	return in;
 }
 
-static void reply_list(struct req *r, PGresult *res, const struct listwait *lw)
-{
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
-		reply_problem(r, 500, "out of memory");
-		return;
-	}
-	int n = PQntuples(res), limit = lw->limit;
-	int more = n > limit, sent = 0;
-	evbuffer_add(b, "{\"items\":[", 10);
-	for (int i = 0; i < n && i < limit; i++) {
-		if (!row_in_window(lw, res, i))
-			continue; /* the cursor still moves past it */
-		if (sent++)
-			evbuffer_add(b, ",", 1);
-		evbuffer_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-	}
-	evbuffer_add(b, "],\"next_cursor\":", 16);
-	if (more)
-		evbuffer_add_printf(b, "\"%s_%s\"}\n", PQgetvalue(res, limit - 1, 1),
-		                    PQgetvalue(res, limit - 1, 2));
-	else
-		evbuffer_add(b, "null}\n", 6);
-	size_t len = evbuffer_get_length(b);
-	reply_raw(r, 200, "application/json", evbuffer_pullup(b, -1), len);
-	evbuffer_free(b);
-}
-
 static void on_list_result(PGresult *res, void *arg)
 {
 	struct listwait *lw = arg;
@@ -127,7 +100,7 @@ static void on_list_result(PGresult *res, void *arg)
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		reply_db_error(r, res);
 	else
-		reply_list(r, res, lw);
+		filters_reply_page(r, res, lw->limit, row_in_window, lw);
 	free(lw);
 }
 
@@ -160,7 +133,7 @@ void events_list(struct req *r)
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
 	filters_apply(r, q, extra, errors);
 	if (!json_array_size(errors))
-		filters_cursor(r, q, errors);
+		filters_cursor(r, q, "e.start_utc", "e.id", errors);
 	if (json_array_size(errors)) {
 		listq_free(q);
 		evbuffer_free(sql);

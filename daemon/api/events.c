@@ -18,6 +18,7 @@
 #include "api/event_op.h"
 #include "api/event_params.h"
 #include "api/events_sql.h"
+#include "api/idem.h"
 #include "api/import.h"
 #include "api/jsonv.h"
 #include "dbpool.h"
@@ -25,10 +26,8 @@
 #include "http/context.h"
 #include "http/http.h"
 #include "log.h"
-#include "token.h"
 #include "validate.h"
 
-#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,21 +297,12 @@ int validate(struct evop *op, const char *tz)
 
 static int read_idempotency_key(struct evop *op)
 {
-	const char *key = req_header(op->r, "Idempotency-Key");
-	if (!key)
-		return 0;
-	if (!valid_text(key, sizeof(op->idem_key) - 1, 0)) {
-		op_fail_field(op, 400, "Idempotency-Key", "must be 1-255 printable characters");
-		return -1;
-	}
-	snprintf(op->idem_key, sizeof(op->idem_key), "%s", key);
-	struct evbuffer *in = evhttp_request_get_input_buffer(op->r->ev);
-	if (token_hash((const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in),
-	               op->body_hash)) {
+	int rc = idem_read(op->r, op->idem_key, op->body_hash);
+	if (rc == -1)
+		op_fail_field(op, 400, "Idempotency-Key", IDEM_BAD_KEY);
+	else if (rc == -2)
 		op_fail(op, 500, "cannot hash the body");
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 void events_create(struct req *r)

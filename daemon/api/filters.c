@@ -94,32 +94,40 @@ int filters_check_values(json_t *values, const char *name, json_t *errors)
 	return ok && (!values || json_array_size(values) > 0);
 }
 
-/* The SQL condition for one filter: before and after its parameter. A
- * person is named on an item only for orgs party to its visit ($me, the
+/* Events' filters: the condition of each, before and after its parameter. */
+static const struct filter_sql event_values[] = {
+    {"kind", "e.kind = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    {"org", "o.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    {"partner", "e.partners && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
+    {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
+    {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(", "::jsonb))))"},
+    {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    {"visit", "e.visit_id = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)::uuid))"},
+    /* written by target_condition: it needs the viewer's org */
+    {"person", NULL, NULL},
+    {NULL, NULL, NULL}};
+static const char *const event_search[] = {"e.title", "e.description", "e.location", NULL};
+const struct filter_target filter_events = {event_values, event_search, "e.start_utc"};
+
+/* A person is named on an item only for orgs party to its visit ($me, the
  * viewer's org: sql/013, liaison_event_has_people). */
-void filters_sql_condition(struct evbuffer *sql, const char *name, int param, int me)
+static void target_condition(struct evbuffer *sql, const struct filter_target *t, const char *name,
+                             int param, int me)
 {
-	static const struct {
-		const char *name, *before, *after;
-	} f[] = {
-	    {"kind", "e.kind = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	    {"org", "o.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	    {"partner", "e.partners && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
-	    {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
-	    {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(",
-	     "::jsonb))))"},
-	    {"country", "e.country = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-	    {"visit", "e.visit_id = ANY(ARRAY(SELECT jsonb_array_elements_text(",
-	     "::jsonb)::uuid))"},
-	};
 	if (!strcmp(name, "person")) {
 		evbuffer_add_printf(
 		    sql, " AND liaison_event_has_people(e.id, $%d::uuid, $%d::jsonb)", me, param);
 		return;
 	}
-	for (size_t i = 0; i < ARRAY_LEN(f); i++)
-		if (!strcmp(f[i].name, name))
-			evbuffer_add_printf(sql, " AND %s$%d%s", f[i].before, param, f[i].after);
+	for (const struct filter_sql *f = t->values; f->name; f++)
+		if (!strcmp(f->name, name))
+			evbuffer_add_printf(sql, " AND %s$%d%s", f->before, param, f->after);
+}
+
+/* The SQL condition for one filter: before and after its parameter. */
+void filters_sql_condition(struct evbuffer *sql, const char *name, int param, int me)
+{
+	target_condition(sql, &filter_events, name, param, me);
 }
 
 int parse_instant(const char *s, int64_t *out)
@@ -156,7 +164,8 @@ int parse_instant(const char *s, int64_t *out)
 	return -1;
 }
 
-static void window_param(struct req *r, struct listq *q, const char *name, json_t *errors)
+static void window_param(struct req *r, struct listq *q, const struct filter_target *target,
+                         const char *name, json_t *errors)
 {
 	const char *v = req_query(r, name);
 	int64_t t;
@@ -179,7 +188,8 @@ static void window_param(struct req *r, struct listq *q, const char *name, json_
 	if (!strcmp(name, "from"))
 		q->from_param = n; /* its two halves: filters_lower_bound */
 	else
-		evbuffer_add_printf(q->sql, " AND e.start_utc < to_timestamp($%d::bigint)", n);
+		evbuffer_add_printf(q->sql, " AND %s < to_timestamp($%d::bigint)", target->starts,
+		                    n);
 }
 
 void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
@@ -198,31 +208,6 @@ void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
 		                    q->from_param);
 }
 
-void filters_cursor(struct req *r, struct listq *q, json_t *errors)
-{
-	const char *cur = req_query(r, "cursor");
-	if (!cur)
-		return;
-	/* Digits as we write them, within the years PostgreSQL's to_timestamp
-	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
-	const char *us = strchr(cur, '_');
-	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
-	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
-	                  ? strtoll(cur, NULL, 10)
-	                  : LLONG_MIN;
-	char id[40];
-	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
-	    strlen(us + 1) >= sizeof(id) || !valid_uuid(strcpy(id, us + 1))) {
-		jv_error(errors, "cursor", "not a cursor this server gave out");
-		return;
-	}
-	char num[24];
-	snprintf(num, sizeof(num), "%lld", t);
-	int a = listq_param(q, num), b = listq_param(q, id);
-	evbuffer_add_printf(
-	    q->sql, " AND (e.start_utc, e.id) > (to_timestamp($%d::bigint), $%d::uuid)", a, b);
-}
-
 void filters_halves(struct evbuffer *sql, const struct listq *q, int me, int slug, int limit,
                     filters_half_fn half)
 {
@@ -237,7 +222,8 @@ void filters_halves(struct evbuffer *sql, const struct listq *q, int me, int slu
 	evbuffer_add_printf(sql, ") x ORDER BY t, id LIMIT $%d::integer", limit);
 }
 
-static void text_search(struct req *r, struct listq *q, json_t *errors)
+static void text_search(struct req *r, struct listq *q, const struct filter_target *t,
+                        json_t *errors)
 {
 	const char *s = req_query(r, "q");
 	if (!s)
@@ -258,23 +244,24 @@ static void text_search(struct req *r, struct listq *q, json_t *errors)
 	pat[o++] = '%';
 	pat[o] = '\0';
 	int n = listq_param(q, pat);
-	evbuffer_add_printf(q->sql,
-	                    " AND (e.title ILIKE $%d OR e.description ILIKE $%d OR "
-	                    "e.location ILIKE $%d)",
-	                    n, n, n);
+	for (const char *const *c = t->search; *c; c++)
+		evbuffer_add_printf(q->sql, "%s%s ILIKE $%d", c == t->search ? " AND (" : " OR ",
+		                    *c, n);
+	evbuffer_add(q->sql, ")", 1);
 }
 
-static int known_params(struct req *r, const char *const *extra, json_t *errors)
+static int known_params(struct req *r, const struct filter_target *t, const char *const *extra,
+                        json_t *errors)
 {
-	static const char *const known[] = {"from", "to",    "kind",    "org",   "partner",
-	                                    "tag",  "city",  "country", "visit", "person",
-	                                    "q",    "limit", "cursor"};
+	static const char *const known[] = {"from", "to", "q", "limit", "cursor"};
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &r->query, next)
 	{
 		int ok = 0;
 		for (size_t i = 0; i < ARRAY_LEN(known); i++)
 			ok |= !strcmp(kv->key, known[i]);
+		for (const struct filter_sql *f = t->values; f->name; f++)
+			ok |= !strcmp(kv->key, f->name);
 		for (const char *const *x = extra; x && *x; x++)
 			ok |= !strcmp(kv->key, *x);
 		if (!ok) {
@@ -310,28 +297,57 @@ static void limit_param(struct req *r, struct listq *q, json_t *errors)
 	q->limit = filters_int_param(r, "limit", 1, 1000, 100, errors);
 }
 
-void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors)
+void filters_apply_to(struct req *r, struct listq *q, const struct filter_target *t,
+                      const char *const *extra, json_t *errors)
 {
-	static const char *const filters[] = {"kind", "org",     "partner", "tag",
-	                                      "city", "country", "visit",   "person"};
-	if (!known_params(r, extra, errors))
+	if (!known_params(r, t, extra, errors))
 		return;
-	for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
-		json_t *vals = filters_values(r, filters[i]);
-		if (vals && filters_check_values(vals, filters[i], errors)) {
+	for (const struct filter_sql *f = t->values; f->name; f++) {
+		json_t *vals = filters_values(r, f->name);
+		if (vals && filters_check_values(vals, f->name, errors)) {
 			char *text = json_dumps(vals, JSON_COMPACT);
-			int me = strcmp(filters[i], "person") ? 0 : listq_param(q, r->who.org_id);
-			filters_sql_condition(q->sql, filters[i], listq_param(q, text), me);
+			int me = strcmp(f->name, "person") ? 0 : listq_param(q, r->who.org_id);
+			target_condition(q->sql, t, f->name, listq_param(q, text), me);
 			free(text);
 		} else if (vals && json_array_size(vals) == 0) {
-			jv_error(errors, filters[i], "must not be empty");
+			jv_error(errors, f->name, "must not be empty");
 		}
 		json_decref(vals);
 	}
-	window_param(r, q, "from", errors);
-	window_param(r, q, "to", errors);
-	text_search(r, q, errors);
+	window_param(r, q, t, "from", errors);
+	window_param(r, q, t, "to", errors);
+	text_search(r, q, t, errors);
 	limit_param(r, q, errors);
+}
+
+void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors)
+{
+	filters_apply_to(r, q, &filter_events, extra, errors);
+}
+
+void filters_cursor(struct req *r, struct listq *q, const char *key, const char *id, json_t *errors)
+{
+	const char *cur = req_query(r, "cursor");
+	if (!cur)
+		return;
+	/* Digits as we write them, within the years PostgreSQL's to_timestamp
+	 * takes (0001-9999): a crafted 10000000000000 was a 500. */
+	const char *us = strchr(cur, '_');
+	size_t nd = us ? (size_t)(us - cur) : 0, neg = cur[0] == '-';
+	long long t = nd > neg && nd <= 13 && strspn(cur + neg, "0123456789") == nd - neg
+	                  ? strtoll(cur, NULL, 10)
+	                  : LLONG_MIN;
+	char ident[40];
+	if (strlen(cur) > 80 || t < -62135596800LL || t > 253402300799LL ||
+	    strlen(us + 1) >= sizeof(ident) || !valid_uuid(strcpy(ident, us + 1))) {
+		jv_error(errors, "cursor", "not a cursor this server gave out");
+		return;
+	}
+	char num[24];
+	snprintf(num, sizeof(num), "%lld", t);
+	int a = listq_param(q, num), b = listq_param(q, ident);
+	evbuffer_add_printf(q->sql, " AND (%s, %s) > (to_timestamp($%d::bigint), $%d::uuid)", key,
+	                    id, a, b);
 }
 
 /* Members only feeds' filters have (not lists, not webhooks), whose
@@ -461,4 +477,32 @@ json_t *filters_check_json(json_t *filter, json_t *errors)
 		json_decref(errs);
 	}
 	return json_incref(filter);
+}
+
+void filters_reply_page(struct req *r, const PGresult *res, int limit,
+                        int (*keep)(const void *arg, const PGresult *res, int i), const void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	int n = PQntuples(res), sent = 0;
+	evbuffer_add(b, "{\"items\":[", 10);
+	for (int i = 0; i < n && i < limit; i++) {
+		if (keep && !keep(arg, res, i))
+			continue; /* the cursor still moves past it */
+		if (sent++)
+			evbuffer_add(b, ",", 1);
+		evbuffer_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	}
+	evbuffer_add(b, "],\"next_cursor\":", 16);
+	if (n > limit)
+		evbuffer_add_printf(b, "\"%s_%s\"}\n", PQgetvalue(res, limit - 1, 1),
+		                    PQgetvalue(res, limit - 1, 2));
+	else
+		evbuffer_add(b, "null}\n", 6);
+	size_t len = evbuffer_get_length(b);
+	reply_raw(r, 200, "application/json", evbuffer_pullup(b, -1), len);
+	evbuffer_free(b);
 }

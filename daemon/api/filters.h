@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdint.h>
 
 struct req;
@@ -34,12 +35,42 @@ void listq_free(struct listq *q);
 /* Adds a parameter (copied) and returns its number ($n). */
 int listq_param(struct listq *q, const char *value);
 
-/* Every value of a query parameter, repeated or comma-separated, as a JSON
- * array; NULL when the parameter is absent. */
-json_t *filters_values(struct req *r, const char *name) WUR;
+/* What the filters of one kind of list become in SQL: the value filters it
+ * takes (of kind, org, partner, tag, city, country, visit, person) with
+ * the condition of each, before and after its parameter; the columns q
+ * searches; and the time `to` bounds (items start before it). Events' is
+ * filter_events; agreements give their own (agreement_list.c). */
+struct filter_sql {
+	const char *name, *before, *after;
+};
+struct filter_target {
+	const struct filter_sql *values; /* up to a NULL name */
+	const char *const *search;       /* NULL-terminated */
+	const char *starts;
+};
+extern const struct filter_target filter_events;
+
 /* Checks r's query parameters (extra: more names the route accepts) and
  * appends " AND ..." conditions for them to q->sql. Faults go to errors. */
 void filters_apply(struct req *r, struct listq *q, const char *const *extra, json_t *errors);
+/* The same for the list t describes. */
+void filters_apply_to(struct req *r, struct listq *q, const struct filter_target *t,
+                      const char *const *extra, json_t *errors);
+/* Every value of query parameter name, repeated or comma-separated, as a
+ * JSON array; NULL when it is absent. */
+json_t *filters_values(struct req *r, const char *name) WUR;
+/* The cursor of a list ordered by key (an expression of whole seconds),
+ * then id: the "<epoch seconds>_<id>" of the last item a page sent
+ * (FILTERS_CURSOR), as " AND (key, id) > (...)". */
+void filters_cursor(struct req *r, struct listq *q, const char *key, const char *id,
+                    json_t *errors);
+/* Answers a page of a list: {"items", "next_cursor"}, the items column 0
+ * of res's rows (up to limit of them; keep, when given, says which are
+ * listed: the cursor moves past the others), next_cursor the cursor of
+ * row limit-1 (its time in column 1, its id in column 2) when res has
+ * more rows, else null. */
+void filters_reply_page(struct req *r, const PGresult *res, int limit,
+                        int (*keep)(const void *arg, const PGresult *res, int i), const void *arg);
 /* Items overlap [from, to) when they start before to (a condition
  * filters_apply adds) and either started before from and still run (half
  * 0) or start at from or later (half 1). Split so that each half can use an
@@ -89,9 +120,6 @@ void filters_feed_sql(struct evbuffer *sql, struct listq *q, json_t *filter, int
 /* An integer query parameter in [min, max]; dflt when absent or bad (a
  * bad one is named in errors, which may be NULL once it was checked). */
 int filters_int_param(struct req *r, const char *name, int min, int max, int dflt, json_t *errors);
-/* cursor=: "<start epoch>_<id>" of the last item of a page (lists by
- * start time: events, visits) becomes " AND (e.start_utc, e.id) > ...". */
-void filters_cursor(struct req *r, struct listq *q, json_t *errors);
 /* RFC 3339 instant ("2024-08-21T07:00:00Z", "...+07:00") or a date (UTC). */
 int parse_instant(const char *s, int64_t *out) WUR;
 

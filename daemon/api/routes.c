@@ -17,6 +17,7 @@
 #include "api/ops.h"
 #include "api/orgs.h"
 #include "api/reminders.h"
+#include "api/reports.h"
 #include "api/visits.h"
 #include "api/webhooks.h"
 #include "core/vevents.h"
@@ -26,6 +27,7 @@
 #define GET    EVHTTP_REQ_GET
 #define POST   EVHTTP_REQ_POST
 #define PATCH  EVHTTP_REQ_PATCH
+#define PUT    EVHTTP_REQ_PUT
 #define DELETE EVHTTP_REQ_DELETE
 
 #define PUBLIC ROUTE_PUBLIC, ROLE_NONE
@@ -61,11 +63,18 @@ static const struct route routes[] = {
 	                                         events_cancel_occurrence, EDITOR},
 	/* occurrences: occurrences.c */
 	{GET,    "/v1/occurrences",              occurrences_list,         VIEWER},
-	/* agreements: agreements.c, agreements_sql.h */
+	/* agreements: agreements.c (writes, reads), agreement_list.c,
+	 * agreement_check.c and agreement_stages.c (validation),
+	 * agreements_sql.h; the follow-up template: follow_up.c */
 	{GET,    "/v1/agreements",               agreements_list,          VIEWER},
 	{POST,   "/v1/agreements",               agreements_create,        EDITOR},
 	{GET,    "/v1/agreements/{id}",          agreements_get,           VIEWER},
 	{PATCH,  "/v1/agreements/{id}",          agreements_patch,         EDITOR},
+	{DELETE, "/v1/agreements/{id}",          agreements_cancel,        EDITOR},
+	{GET,    "/v1/follow-up-template",       follow_up_get,            VIEWER},
+	{PUT,    "/v1/follow-up-template",       follow_up_put,            ADMIN},
+	/* reports: reports.c, reports_sql.h */
+	{GET,    "/v1/reports/cooperation",      reports_cooperation,      VIEWER},
 	/* visits: visits.c (writes, reads), visit_list.c, visits_sql.h; validation
 	 * in visit_check.c, visit_items.c, visit_text.c; the printable
 	 * programme: programme.c */

@@ -144,7 +144,7 @@ void visits_list(struct req *r)
 	list_enum(r, q, "direction", visit_directions, errors);
 	list_enum(r, q, "status", visit_statuses, errors);
 	if (!json_array_size(errors))
-		filters_cursor(r, q, errors);
+		filters_cursor(r, q, "e.start_utc", "e.id", errors);
 	if (json_array_size(errors)) {
 		listq_free(q);
 		evbuffer_free(sql);

@@ -31,9 +31,10 @@
 #define DELIVERIES_MAX     200
 
 static const char *const types_known[] = {
-    "reminder.due",      "event.created",      "event.updated",     "event.cancelled",
-    "agreement.created", "agreement.updated",  "visit.created",     "visit.updated",
-    "visit.cancelled",   "visit.task_overdue", "endpoint.disabled", "webhook.test"};
+    "reminder.due",      "event.created",     "event.updated",     "event.cancelled",
+    "agreement.created", "agreement.updated", "agreement.dormant", "agreement.expiring",
+    "visit.created",     "visit.updated",     "visit.cancelled",   "visit.task_overdue",
+    "endpoint.disabled", "webhook.test"};
 
 static int endpoint_id_ok(struct req *r)
 {
@@ -108,7 +109,8 @@ static char *check_types(json_t *v, json_t *errors)
 				jv_error(errors, field,
 				         "must be one of reminder.due, event.created, "
 				         "event.updated, event.cancelled, agreement.created, "
-				         "agreement.updated, visit.created, visit.updated, "
+				         "agreement.updated, agreement.dormant, "
+				         "agreement.expiring, visit.created, visit.updated, "
 				         "visit.cancelled, visit.task_overdue, endpoint.disabled, "
 				         "webhook.test");
 			else

@@ -51,6 +51,7 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_reminder_plan_failures_total",
     "liaison_reminder_plans_parked_total",
     "liaison_webhook_messages_withheld_total",
+    "liaison_agreement_notices_total",
     "liaison_visit_tasks_overdue_total",
     "liaison_feed_fetches_unrecorded_total"};
 
@@ -343,11 +344,38 @@ static int render_pools(struct evbuffer *out)
 	return rc;
 }
 
+/* -1 until the scheduler has counted. */
+static _Atomic int64_t agreements_dormant = -1, agreements_expiring = -1;
+
+void metrics_agreements(int64_t dormant, int64_t expiring)
+{
+	atomic_store_explicit(&agreements_dormant, dormant, memory_order_relaxed);
+	atomic_store_explicit(&agreements_expiring, expiring, memory_order_relaxed);
+}
+
+static int render_agreements(struct evbuffer *out)
+{
+	int64_t dormant = atomic_load_explicit(&agreements_dormant, memory_order_relaxed);
+	int64_t expiring = atomic_load_explicit(&agreements_expiring, memory_order_relaxed);
+	if (dormant < 0)
+		return 0;
+	return evbuffer_add_printf(out,
+	                           "# HELP liaison_agreements_dormant Live agreements with no "
+	                           "activity for their dormant_after_days.\n"
+	                           "# TYPE liaison_agreements_dormant gauge\n"
+	                           "liaison_agreements_dormant %lld\n"
+	                           "# HELP liaison_agreements_expiring Live agreements within "
+	                           "their expiring_notice_days of expiry.\n"
+	                           "# TYPE liaison_agreements_expiring gauge\n"
+	                           "liaison_agreements_expiring %lld\n",
+	                           (long long)dormant, (long long)expiring) < 0;
+}
+
 int metrics_render(struct evbuffer *out)
 {
 	size_t n = nroute_labels;
 	int rc = render_requests(out, n) | render_latency(out, n) | render_pools(out) |
-	         render_feed_sizes(out) | render_feed_fetches(out);
+	         render_feed_sizes(out) | render_feed_fetches(out) | render_agreements(out);
 	for (int c = 0; c < M_COUNTER_COUNT; c++)
 		rc |= evbuffer_add_printf(out, "# TYPE %s counter\n%s %llu\n", counter_names[c],
 		                          counter_names[c],

@@ -45,12 +45,17 @@ enum metric_counter {
 	M_REMINDER_PLAN_FAILURES,  /* plans that failed, retries included */
 	M_REMINDER_PLANS_PARKED,   /* events whose plan failed a first time */
 	M_WEBHOOK_WITHHELD,        /* messages cancelled at claim: no longer visible */
+	M_AGREEMENT_NOTICES,       /* agreement.dormant and .expiring notices written */
 	M_TASKS_OVERDUE,           /* visits' tasks found open past their deadline */
 	M_FEED_FETCHES_UNRECORDED, /* feed fetches not written: table full, database away */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);
 void metrics_add(enum metric_counter c, uint64_t n);
+/* The agreements dormant and expiring now, as this instance's scheduler
+ * last counted them (liaison_agreements_dormant, _expiring: absent until
+ * it has). */
+void metrics_agreements(int64_t dormant, int64_t expiring);
 /* The size of a feed as last rendered here (liaison_feed_size_bytes, by
  * feed id; Google Calendar drops subscriptions over about 1 MB). */
 void metrics_feed_size(const char *feed_id, size_t bytes);

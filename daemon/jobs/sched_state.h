@@ -1,8 +1,10 @@
 /* sched_state.h - the scheduler thread's state, shared by the files of
  * its loop: scheduler.c (the thread, timers, notifications), planner.c
  * (reminder plans, firing), overdue.c (visits' tasks past their
- * deadline) and delivery.c (claiming, sending, recording attempts). Each step below runs on that
- * loop only; a step asked for while it runs is run once more when it ends (the *_again flags). */
+ * deadline), delivery.c (claiming, sending, recording attempts) and
+ * follow.c (dormant and expiring agreements). Each step below runs on that
+ * loop only; a step asked for while it runs is run once more when it ends
+ * (the *_again flags). */
 #ifndef LIAISON_SCHED_STATE_H
 #define LIAISON_SCHED_STATE_H
 
@@ -61,7 +63,9 @@ struct scheduler {
 	int overdue_busy;
 	int claim_busy, claim_again;
 	int next_busy;
-	int jobs;                             /* claimed and not yet reported */
+	int follow_busy, follow_due; /* due: an agreement was written since the last pass */
+	int64_t last_follow_ms;      /* monotonic, the last follow_step sent (0: none) */
+	int jobs;                    /* claimed and not yet reported */
 	struct job *outcomes, *outcomes_tail; /* attempts made, not yet recorded */
 	struct job *all_jobs;
 	int reports_in_flight;
@@ -78,6 +82,8 @@ void fire_step(struct scheduler *sc);    /* planner.c: due reminders become mess
 void overdue_step(struct scheduler *sc); /* overdue.c: visit.task_overdue for late tasks */
 void claim_step(struct scheduler *sc);   /* delivery.c: due messages claimed and sent */
 void next_step(struct scheduler *sc);    /* scheduler.c: a timer for the next due time */
+void follow_step(struct scheduler *sc);  /* follow.c: dormant and expiring agreements */
+void follow_tick(struct scheduler *sc);  /* follow.c: follow_step when due (the poll) */
 /* delivery.c: frees a claimed job (its lease runs out if not recorded). */
 void job_free(struct job *j);
 

@@ -3,8 +3,8 @@
  * sender. NOTIFY wakes it (liaison_reminders, liaison_messages); a timer
  * set to the next due time keeps it punctual; a one-second poll covers
  * lost notifications and other instances' work. The steps themselves are
- * planner.c (reminders), overdue.c (tasks past their deadline) and
- * delivery.c (messages). Every state change is
+ * planner.c (reminders), overdue.c (tasks past their deadline), delivery.c
+ * (messages) and follow.c (dormant and expiring agreements). Every state change is
  * one statement in PostgreSQL, so any instance may die at any point: at
  * worst a message is sent again with the same id. The loop also keeps the
  * stored VEVENTs current (warmer.c). */
@@ -115,12 +115,20 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	fire_step(sc);
 	overdue_step(sc);
 	claim_step(sc);
+	follow_tick(sc);
 }
 
 static void on_notify_reminders(const char *payload, void *arg)
 {
 	UNUSED(payload);
 	plan_step(arg);
+}
+
+static void on_notify_agreements(const char *payload, void *arg)
+{
+	UNUSED(payload);
+	struct scheduler *sc = arg;
+	sc->follow_due = 1; /* the poll runs it, at most every few seconds */
 }
 
 static void on_notify_messages(const char *payload, void *arg)
@@ -219,6 +227,7 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	    !sc->due_timer || !sc->drain_timer ||
 	    dblisten_on(sc->listen, "liaison_reminders", on_notify_reminders, sc) ||
 	    dblisten_on(sc->listen, "liaison_messages", on_notify_messages, sc) ||
+	    dblisten_on(sc->listen, "liaison_agreements", on_notify_agreements, sc) ||
 	    dblisten_start(sc->listen))
 		goto fail;
 	struct timeval poll = timeval_ms(POLL_MS);

@@ -324,10 +324,13 @@
 	"              WHERE e.id = m.event_id)" \
 	"           WHEN m.agreement_id IS NOT NULL THEN (" \
 	"             SELECT jsonb_build_object('type', m.type, 'timestamp', " EV_UTC("m.created_at") "," \
-	"                                       'data', jsonb_build_object('agreement', (" AG_JSON("events") ")::jsonb))::text" \
+	"                                       'data', jsonb_build_object('agreement', (" AG_JSON("we.org_id", "wo.slug") ")::jsonb))::text" \
 	"               FROM agreements a" \
-	"               JOIN orgs o ON o.id = a.org_id" \
-	"              WHERE a.id = m.agreement_id)" \
+	"               JOIN orgs o ON o.id = a.org_id," \
+	"                    webhook_endpoints we" \
+	"               JOIN orgs wo ON wo.id = we.org_id" \
+	"              WHERE a.id = m.agreement_id" \
+	"                AND we.id = m.endpoint_id)" \
 	"           WHEN m.task_id IS NOT NULL THEN (" \
 	"             SELECT jsonb_build_object('type', m.type, 'timestamp', " EV_UTC("m.created_at") "," \
 	"                                       'data', jsonb_build_object(" \
@@ -464,6 +467,61 @@
 	"  AND NOT " VEVENT_STORED("false", "$2") \
 	" ORDER BY e.id" \
 	" LIMIT " SQL_NUMBER(WARM_BATCH)
+
+/* The follow-through of agreements (follow.c): each live agreement that
+ * is dormant or expiring today (sql/017's rules) and has no notice of it
+ * yet gets one, $1 at most, with an agreement.dormant or
+ * agreement.expiring message for every endpoint that may be told (011's
+ * rule, asked again when the message is claimed, whose body is built
+ * then). A notice's key (the last activity before the dormancy, the
+ * expiry date) makes it once: an instance that finds it written sends
+ * nothing, and one that writes it meanwhile waits on the key and then
+ * sends nothing either. Returns the agreements dormant and expiring now,
+ * the notices written and the messages queued. */
+#define SCHED_FOLLOW \
+	"WITH st AS (" \
+	"  SELECT a.id," \
+	"         a.expires_on," \
+	"         liaison_agreement_last_activity(a, liaison_agreement_today(a)) AS last," \
+	"         liaison_agreement_dormant(a, liaison_agreement_today(a)) AS dormant," \
+	"         liaison_agreement_expiring(a, liaison_agreement_today(a)) AS expiring" \
+	"    FROM agreements a" \
+	"   WHERE liaison_agreement_live(a.stage)), " \
+	"due AS (" \
+	"  SELECT st.id, 'agreement.dormant' AS type, st.last AS key" \
+	"    FROM st" \
+	"   WHERE st.dormant" \
+	"  UNION ALL" \
+	"  SELECT st.id, 'agreement.expiring', st.expires_on" \
+	"    FROM st" \
+	"   WHERE st.expiring), " \
+	"fresh AS (" \
+	"  SELECT d.*" \
+	"    FROM due d" \
+	"   WHERE NOT EXISTS (SELECT 1" \
+	"                       FROM agreement_notices n" \
+	"                      WHERE n.agreement_id = d.id" \
+	"                        AND n.type = d.type" \
+	"                        AND n.key = d.key)" \
+	"   ORDER BY d.id, d.type" \
+	"   LIMIT $1::int), " \
+	"ins AS (" \
+	"  INSERT INTO agreement_notices (agreement_id, type, key)" \
+	"  SELECT id, type, key" \
+	"    FROM fresh " \
+	"  ON CONFLICT DO NOTHING" \
+	"  RETURNING agreement_id, type), " \
+	"msgs AS (" \
+	"  INSERT INTO webhook_messages (id, endpoint_id, type, agreement_id)" \
+	"  SELECT liaison_message_id(), w, ins.type, a.id" \
+	"    FROM ins" \
+	"    JOIN agreements a ON a.id = ins.agreement_id," \
+	"         liaison_agreement_endpoints(a, ins.type) w" \
+	"  RETURNING 1) " \
+	"SELECT (SELECT count(*) FROM st WHERE dormant)," \
+	"       (SELECT count(*) FROM st WHERE expiring)," \
+	"       (SELECT count(*) FROM ins)," \
+	"       (SELECT count(*) FROM msgs)"
 
 /* clang-format on */
 

@@ -21,6 +21,13 @@ def replaced(body, over):
     return body
 
 
+def ag(**over):
+    body = {"title": "Letter of intent", "stage": "intent", "parties": [],
+            "timezone": "Asia/Ho_Chi_Minh"}
+    body.update(over)
+    return body
+
+
 def ev(**over):
     return replaced(dict(VISIT, partners=[]), over)
 
@@ -129,6 +136,59 @@ CASES = [
     ("patch stale", "PATCH", "/v1/events/{id}", {"title": "x"}, {"If-Match": '"999"'}, 412, None),
     ("patch bad start", "PATCH", "/v1/events/{id}", {"start": "soon"}, {}, 422, "start"),
     ("org slug sql", "POST", "/v1/orgs", {"slug": "x'; DROP TABLE orgs; --", "name": "x"}, {}, 422, "slug"),
+    # agreements (issue 17): stages and history, links, follow-through
+    ("agreement stage", "POST", "/v1/agreements", ag(stage="maybe"), {}, 422, "stage"),
+    ("agreement stage sql", "POST", "/v1/agreements", ag(stage="signed'; --"), {}, 422, "stage"),
+    ("agreement stage renewed", "POST", "/v1/agreements", ag(stage="renewed"), {}, 422, "stage"),
+    ("history synonym repeats", "POST", "/v1/agreements", ag(history=[{"stage": "signed", "on": "2024-01-01"}, {"stage": "active", "on": "2024-02-01"}]), {}, 422, "history[1].stage"),
+    ("agreement stage object", "POST", "/v1/agreements", ag(stage={"$ne": 1}), {}, 422, "stage"),
+    ("history object", "POST", "/v1/agreements", ag(history={"stage": "signed"}), {}, 422, "history"),
+    ("history empty", "POST", "/v1/agreements", ag(history=[]), {}, 422, "history"),
+    ("history ahead", "POST", "/v1/agreements", ag(history=[{"stage": "signed", "on": "2999-01-01"}]), {}, 422, "history[0].on"),
+    ("history not a date", "POST", "/v1/agreements", ag(history=[{"stage": "signed", "on": "soon"}]), {}, 422, "history[0].on"),
+    ("history backwards", "POST", "/v1/agreements", ag(history=[{"stage": "drafting", "on": "2024-02-01"}, {"stage": "signed", "on": "2024-01-01"}]), {}, 422, "history[1].on"),
+    ("history unknown stage", "POST", "/v1/agreements", ag(history=[{"stage": "won", "on": "2024-01-01"}]), {}, 422, "history[0].stage"),
+    ("history note long", "POST", "/v1/agreements", ag(history=[{"stage": "signed", "on": "2024-01-01", "note": "n" * 501}]), {}, 422, "history[0].note"),
+    ("history many", "POST", "/v1/agreements", ag(history=[{"stage": "signed", "on": "2024-01-01"}, {"stage": "renewal", "on": "2024-01-01"}] * 51), {}, 422, "history"),
+    ("links object", "POST", "/v1/agreements", ag(events={"id": 1}), {}, 422, "events"),
+    ("link not an id", "POST", "/v1/agreements", ag(events=["'; DROP TABLE events; --"]), {}, 422, "events[0]"),
+    ("link unknown", "POST", "/v1/agreements", ag(events=[str(uuid.uuid4())]), {}, 422, "events[0]"),
+    ("links many", "POST", "/v1/agreements", ag(events=[str(uuid.uuid4()) for _ in range(201)]), {}, 422, "events"),
+    ("done ahead", "POST", "/v1/agreements", ag(milestones=[{"title": "m", "due": "2025-01-01", "done_on": "2999-01-01"}]), {}, 422, "milestones[0].done_on"),
+    ("done not a date", "POST", "/v1/agreements", ag(milestones=[{"title": "m", "due": "2025-01-01", "done_on": 1}]), {}, 422, "milestones[0].done_on"),
+    ("dormant days zero", "POST", "/v1/agreements", ag(dormant_after_days=0), {}, 422, "dormant_after_days"),
+    ("dormant days huge", "POST", "/v1/agreements", ag(dormant_after_days=99999), {}, 422, "dormant_after_days"),
+    ("expiring days text", "POST", "/v1/agreements", ag(expiring_notice_days="90"), {}, 422, "expiring_notice_days"),
+    ("agreement idempotency key", "POST", "/v1/agreements", ag(), {"Idempotency-Key": "k\x7f"}, 400, "Idempotency-Key"),
+    ("agreement unknown field", "POST", "/v1/agreements", ag(delegates=[]), {}, 422, "delegates"),
+    ("visit links object", "POST", "/v1/agreements", ag(visits={"$ne": 1}), {}, 422, "visits"),
+    ("visit link sql", "POST", "/v1/agreements", ag(visits=["'; DROP TABLE visits; --"]), {}, 422, "visits[0]"),
+    ("visit link number", "POST", "/v1/agreements", ag(visits=[7]), {}, 422, "visits[0]"),
+    ("visit link unknown", "POST", "/v1/agreements", ag(visits=[str(uuid.uuid4())]), {}, 422, "visits[0]"),
+    ("visit links many", "POST", "/v1/agreements", ag(visits=[str(uuid.uuid4()) for _ in range(201)]), {}, 422, "visits"),
+    ("agreement patch visit unknown", "PATCH", "/v1/agreements/{aid}", {"visits": [str(uuid.uuid4())]}, {}, 422, "visits[0]"),
+    ("agreement patch stale", "PATCH", "/v1/agreements/{aid}", {"title": "x"}, {"If-Match": '"999"'}, 412, None),
+    ("agreement patch stage", "PATCH", "/v1/agreements/{aid}", {"stage": "done"}, {}, 422, "stage"),
+    ("agreement patch history null", "PATCH", "/v1/agreements/{aid}", {"history": None}, {}, 422, "history"),
+    ("agreement delete stale", "DELETE", "/v1/agreements/{aid}", None, {"If-Match": '"999"'}, 412, None),
+    ("agreement delete sql", "DELETE", "/v1/agreements/'%3B%20DROP%20TABLE%20agreements", None, {}, 404, None),
+    ("agreement delete unknown", "DELETE", "/v1/agreements/" + str(uuid.uuid4()), None, {}, 404, None),
+    ("agreements stage", "GET", "/v1/agreements?stage=won", None, {}, 422, "stage[0]"),
+    ("agreements dormant", "GET", "/v1/agreements?dormant=1", None, {}, 422, "dormant"),
+    ("agreements kind", "GET", "/v1/agreements?kind=visit", None, {}, 422, "kind"),
+    ("agreements cursor", "GET", "/v1/agreements?cursor=1_x", None, {}, 422, "cursor"),
+    ("agreements partner sql", "GET", "/v1/agreements?partner=a%27%20OR%201%3D1", None, {}, 422, "partner[0]"),
+    ("follow-up not an array", "PUT", "/v1/follow-up-template", {"steps": {"title": "x"}}, {}, 422, "steps"),
+    ("follow-up too many", "PUT", "/v1/follow-up-template", {"steps": [{"title": "x", "days": 1}] * 21}, {}, 422, "steps"),
+    ("follow-up days", "PUT", "/v1/follow-up-template", {"steps": [{"title": "x", "days": -1}]}, {}, 422, "steps[0].days"),
+    ("follow-up title control", "PUT", "/v1/follow-up-template", {"steps": [{"title": "a\x07b", "days": 1}]}, {}, 422, "steps[0].title"),
+    ("follow-up reminder", "PUT", "/v1/follow-up-template", {"steps": [{"title": "x", "days": 1, "reminders": ["-P9999D"]}]}, {}, 422, "steps[0].reminders[0]"),
+    ("follow-up array body", "PUT", "/v1/follow-up-template", raw(b"[]"), {}, 400, None),
+    ("report no window", "GET", "/v1/reports/cooperation", None, {}, 422, "from"),
+    ("report bad date", "GET", "/v1/reports/cooperation?from=2025-02-30&to=2025-04-01", None, {}, 422, "from"),
+    ("report backwards", "GET", "/v1/reports/cooperation?from=2025-04-01&to=2025-01-01", None, {}, 422, "to"),
+    ("report format", "GET", "/v1/reports/cooperation?from=2025-01-01&to=2025-04-01&format=xls", None, {}, 422, "format"),
+    ("report unknown", "GET", "/v1/reports/cooperation?from=2025-01-01&to=2025-04-01&org=x", None, {}, 422, "org"),
     ("feed mode", "POST", "/v1/feeds", {"name": "x", "mode": "busy"}, {}, 422, "mode"),
     ("feed mode object", "POST", "/v1/feeds", {"name": "x", "mode": {"$ne": 1}}, {}, 422, "mode"),
     ("free/busy alarms", "POST", "/v1/feeds", {"name": "x", "mode": "freebusy", "alarms": True}, {}, 422, "alarms"),
@@ -245,6 +305,10 @@ def snapshot(ctx, db):
         "SELECT (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM events), "
         "(SELECT count(*) FROM orgs), (SELECT count(*) FROM api_keys), "
         "(SELECT count(*) FROM idempotency_keys), "
+        "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM agreements), "
+        "(SELECT count(*) FROM agreement_links), "
+        "(SELECT count(*) FROM agreement_idempotency_keys), "
+        "(SELECT count(*) FROM agreement_follow_ups), "
         "(SELECT count(*) || ':' || coalesce(sum(version), 0) FROM visits), "
         "(SELECT count(*) FROM visit_delegates), (SELECT count(*) FROM visit_items), "
         "(SELECT count(*) FROM feeds), "
@@ -258,6 +322,7 @@ def test_hostile_table(ctx):
     assert len(CASES) >= 120
     db, k, d = world(ctx)
     existing = d.request("POST", "/v1/events", body=VISIT, token=k["host"]).json()
+    agreement = d.request("POST", "/v1/agreements", body=ag(), token=k["host"]).json()
     cl = d.request("POST", "/v1/checklists", body=checklist(), token=k["host"]).json()
     visit = d.request("POST", "/v1/visits", body=BUSAN, token=k["host"]).json()
     tid = d.request("GET", f"/v1/visits/{visit['id']}/tasks",
@@ -278,6 +343,7 @@ def test_hostile_table(ctx):
             data = None
         path = path.replace("{id}", existing["id"]).replace("{vid}", visit["id"])
         path = path.replace("{cid}", cl["id"]).replace("{tid}", tid).replace("{feed}", feed_token)
+        path = path.replace("{aid}", agreement["id"])
         r = d.request(method, path, body=data, headers=hdrs, token=k["host"])
         try:
             p = problem(r, status)

@@ -72,6 +72,26 @@ def test_openapi_matches_routes(ctx):
             assert status != 404, (method, path)
 
 
+def test_operations_name_themselves_and_their_4xx(ctx):
+    # Every operation that has an operationId has its own, camelCase; the
+    # agreement, follow-up and report operations (issue 17) all have one,
+    # and list their 4xx answers.
+    doc = json.load(open(os.path.join(harness.ROOT, "daemon", "api", "openapi.json")))
+    methods = ("get", "post", "patch", "delete", "put")
+    ids = [op["operationId"] for ops in doc["paths"].values() for m, op in ops.items()
+           if m in methods and "operationId" in op]
+    assert len(ids) == len(set(ids)), ids
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", i) for i in ids), ids
+    for path in ("/v1/agreements", "/v1/agreements/{id}", "/v1/follow-up-template",
+                 "/v1/reports/cooperation"):
+        for m, op in doc["paths"][path].items():
+            if m not in methods:
+                continue
+            assert op.get("operationId"), (m, path)
+            fours = [c for c in op["responses"] if c.startswith("4")]
+            assert "401" in fours and len(fours) >= 2, (m, path, fours)
+
+
 def test_every_operation_is_named_and_answers_its_errors(ctx):
     """What a generated client needs (openapi-generator, openapi-typescript):
     a readable unique method name per operation, its error answers, and a

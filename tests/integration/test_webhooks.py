@@ -59,9 +59,10 @@ def test_endpoint_crud_and_secret_shown_once(ctx):
     # Other orgs and lesser roles see nothing of it.
     assert d.request("GET", f"/v1/webhooks/{ep['id']}", token=k["cabc"]).status == 404
     problem(d.request("GET", "/v1/webhooks", token=k["editor"]), 403)
-    # Defaults: every type.
+    # Defaults: every type (agreement.dormant and agreement.expiring too).
     r = d.request("POST", "/v1/webhooks", token=k["host"], body={"url": "http://127.0.0.1:9/x"})
-    assert r.status == 201 and len(r.json()["types"]) == 12, r
+    assert r.status == 201 and len(r.json()["types"]) == 14, r
+    assert {"agreement.dormant", "agreement.expiring"} <= set(r.json()["types"])
     # Patch and rotate.
     r = d.request("PATCH", f"/v1/webhooks/{ep['id']}", token=k["host"],
                   body={"types": ["event.created", "event.cancelled"], "rate_limit": None,
