@@ -181,7 +181,7 @@ static void on_list(PGresult *res, void *arg)
 void agreements_list(struct req *r)
 {
 	const char *p[] = {r->who.org_id, r->who.org_slug};
-	if (dbpool_query(r->cx->db, SQL_AGREEMENT_LIST, 2, p, on_list, r) != 0)
+	if (dbpool_query(r->cx->db_read, SQL_AGREEMENT_LIST, 2, p, on_list, r) != 0)
 		reply_unavailable(r);
 }
 

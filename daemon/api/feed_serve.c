@@ -10,7 +10,13 @@
  * can from the shared cache (core/vevents.c), then from those stored in
  * the database (brought along with the list while the cache holds little),
  * and renders only the rest. A free/busy feed is rendered by
- * feed_freebusy.c, which ends its fetch through feed_fetch.h. */
+ * feed_freebusy.c, which ends its fetch through feed_fetch.h.
+ *
+ * With a standby (read_database), the events and their texts are read
+ * there (cx->db_read); the feed's lookup stays on the primary, where the
+ * token is revoked and the last rendering's digest written, so that a
+ * standby never serves a revoked token nor dates the same bytes twice;
+ * what a rendering writes goes to the primary. */
 #include "api/feeds.h"
 
 #include "api/feed_cache.h"
@@ -143,6 +149,11 @@ static void ff_changed_now(struct feedfetch *ff)
 struct dbpool *feedfetch_db(const struct feedfetch *ff)
 {
 	return ff->r->cx->db;
+}
+
+struct dbpool *feedfetch_db_read(const struct feedfetch *ff)
+{
+	return ff->r->cx->db_read;
 }
 
 const char *feedfetch_digest(const struct feedfetch *ff)
@@ -405,10 +416,10 @@ static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
 	int rc = -1;
 	if (ids) {
 		const char *p[] = {ids, ff->alarms ? "t" : "f", vevents_renderer()};
-		rc = stored
-		         ? dbpool_query(ff->r->cx->db, vevents_load_sql, 3, p, on_stored_texts, ff)
-		         : dbpool_query(ff->r->cx->db, feeds_missing_sql, 1, p, on_missing_events,
-		                        ff);
+		rc = stored ? dbpool_query(ff->r->cx->db_read, vevents_load_sql, 3, p,
+		                           on_stored_texts, ff)
+		            : dbpool_query(ff->r->cx->db_read, feeds_missing_sql, 1, p,
+		                           on_missing_events, ff);
 	}
 	free(ids);
 	return rc;
@@ -590,7 +601,7 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	}
 	evbuffer_add(sql, "", 1);
 	json_decref(filter);
-	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	int rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_feed_events, ff);
 	listq_free(q);
 	evbuffer_free(sql);
