@@ -86,10 +86,19 @@ static const char guard_sql[] =
     "            ELSE ('standby behind: replayed ' ||"
     "                  coalesce(pg_last_wal_replay_lsn()::text, 'nothing') ||"
     "                  ', needs ' || $1)::boolean END";
-/* Read behind a standby's job: past every commit the statement before it
- * saw, whatever the commit mode; on the standby, as far as it had replayed
- * then. */
-static const char sample_sql[] = "SELECT pg_current_wal_insert_lsn()::text";
+/* Read behind a standby's job on the primary: the insert position, past
+ * every commit the statement before it saw whatever the commit mode
+ * (commits need not be flushed yet). Just past a page's header (a new
+ * page, or a segment after a switch) it is taken back to the page's
+ * start: no record lies between, and a standby that has replayed all
+ * reports the start, which it would otherwise never reach while nothing
+ * is written. On the standby, as far as it had replayed then. */
+const char dbpool_wal_position_sql[] =
+    "SELECT (CASE WHEN o = 40 THEN l - 40"
+    "             WHEN o % current_setting('wal_block_size')::integer = 24 THEN l - 24"
+    "             ELSE l END)::text"
+    "  FROM pg_current_wal_insert_lsn() l,"
+    "       LATERAL (SELECT (pg_walfile_name_offset(l)).file_offset AS o) w";
 static const char replayed_sql[] = "SELECT pg_last_wal_replay_lsn()::text";
 
 struct dbjob {
@@ -693,8 +702,9 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 		sent = PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
 	}
 	if (sent == 1 && phase_after(j, J_QUERY) == J_SAMPLE)
-		sent = PQsendQueryParams(c->pg, j->on_standby ? replayed_sql : sample_sql, 0, NULL,
-		                         NULL, NULL, NULL, 0);
+		sent =
+		    PQsendQueryParams(c->pg, j->on_standby ? replayed_sql : dbpool_wal_position_sql,
+		                      0, NULL, NULL, NULL, NULL, 0);
 	return sent == 1 && PQpipelineSync(c->pg) == 1 ? 0 : -1;
 }
 

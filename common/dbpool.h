@@ -55,6 +55,9 @@ typedef void (*db_connected_cb)(void *arg);
  * every commit its statement saw. On the standby it is followed by a
  * reading of the standby's replay position, handed to seen() the same way
  * (another standby, behind that one, must catch up before it answers). */
+/* The statement that reads the primary's position (one text column). */
+extern const char dbpool_wal_position_sql[];
+
 struct dbpool_floor {
 	int (*route)(void *arg, char *lsn, size_t len, uint64_t *token);
 	void (*sampled)(void *arg, const char *lsn, uint64_t token, int64_t submitted_us);

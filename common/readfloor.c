@@ -25,9 +25,6 @@ struct readfloor {
 	struct dbpool_floor policy;
 };
 
-/* What a refresh reads: as dbpool reads it behind a read. */
-static const char refresh_sql[] = "SELECT pg_current_wal_insert_lsn()::text";
-
 /* Never read: older than any age. */
 #define NEVER_US (-((int64_t)1 << 62))
 
@@ -112,7 +109,7 @@ void readfloor_refresh(struct readfloor *f, struct dbpool *pool)
 		return;
 	f->refresh_token = atomic_load(&f->changes); /* before the reading is sent */
 	f->refresh_us = now_monotonic_us();
-	if (dbpool_query(pool, refresh_sql, 0, NULL, on_refreshed, f) != 0)
+	if (dbpool_query(pool, dbpool_wal_position_sql, 0, NULL, on_refreshed, f) != 0)
 		atomic_store(&f->refreshing, 0);
 }
 

@@ -44,10 +44,18 @@ def teardown_module():
             PAIR.pop(name).destroy()
 
 
+# The primary's position as liaisond reads it (dbpool_wal_position_sql):
+# just past a page's header it is the page's start.
+POSITION = ("SELECT CASE WHEN o = 40 THEN l - 40"
+            " WHEN o % current_setting('wal_block_size')::integer = 24 THEN l - 24 ELSE l END"
+            " FROM pg_current_wal_insert_lsn() l,"
+            " LATERAL (SELECT (pg_walfile_name_offset(l)).file_offset AS o) w")
+
+
 def caught_up(timeout=10):
     """Waits until the standby has replayed all the primary has written."""
     primary, standby = pair()
-    lsn = primary.psql("SELECT pg_current_wal_insert_lsn()")
+    lsn = primary.psql(POSITION)
     harness.wait_for(lambda: standby.psql(
         f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn") == "t", timeout,
         what="the standby to replay the primary's WAL")
@@ -126,19 +134,50 @@ def test_reads_go_to_the_standby(ctx):
     assert 'liaison_db_queries_total{worker="0",database="standby"}' in m
 
 
+def test_reads_stay_on_the_standby_after_a_wal_switch(ctx):
+    """After a switch to a new WAL segment the primary's insert position is
+    past the new segment's header, where a standby that has replayed all
+    never gets while nothing is written: that must not keep reads away."""
+    primary, standby = pair()
+    name, k, (d,) = world(ctx)
+    d.request("POST", "/v1/events", token=k["host"], body=VISIT)
+    primary.psql("SELECT pg_switch_wal()")
+    caught_up()
+    replayed = standby.psql("SELECT pg_last_wal_replay_lsn()")
+    assert primary.psql(f"SELECT pg_current_wal_insert_lsn() > '{replayed}'") == "t"
+    time.sleep(0.5)  # the floor is read again (every 250 ms)
+    before = calls(standby, name, GUARD)
+    for _ in range(10):
+        assert titles(d, "/v1/events", k["host"]) == [VISIT["title"]]
+    assert calls(standby, name, GUARD) >= before + 9
+
+
 def test_a_change_shows_at_once_while_the_standby_is_paused(ctx):
     primary, standby = pair()
     name, k, (d,) = world(ctx)
     d.request("POST", "/v1/events", token=k["host"], body=VISIT)
     feed = make_feed(d, k["host"])
-    caught_up()
     assert VISIT["title"].encode() in d.request("GET", path_of(feed)).body
+    time.sleep(0.2)  # what the rendering writes back (its state, its VEVENTs)
+    caught_up()
+    time.sleep(0.3)  # the floor is read again: the standby is not behind it
     standby.psql("SELECT pg_wal_replay_pause()")
     try:
         harness.wait_for(lambda: standby.psql("SELECT pg_get_wal_replay_pause_state()")
                          == "paused", 10, what="the standby's replay to pause")
+        # The standby answers while nothing changed...
+        before = calls(standby, name, GUARD)
+        assert titles(d, "/v1/events", k["host"]) == [VISIT["title"]]
+        assert calls(standby, name, GUARD) > before
+        # ... and the read right after a write does not: it is this write,
+        # even of what no NOTIFY tells of (webhook endpoints).
+        hook = d.request("POST", "/v1/webhooks", token=k["host"],
+                         body={"url": "https://hooks.example.org/liaison"}).json()
+        assert [h["id"] for h in d.request(
+            "GET", "/v1/webhooks", token=k["host"]).json()["items"]] == [hook["id"]]
         ev = d.request("POST", "/v1/events", token=k["host"],
                        body=dict(VISIT, title="Shown while paused")).json()
+        assert "Shown while paused" in titles(d, "/v1/events", k["host"])
         ag = d.request("POST", "/v1/agreements", token=k["host"], body={
             "title": "MOU while paused", "stage": "signed", "parties": ["busan-city"],
             "signed_on": "2027-02-01", "timezone": "Asia/Ho_Chi_Minh"}).json()
