@@ -46,6 +46,10 @@ static const struct setting settings[] = {
      "address and port to serve on"},
     {"database", K_STRING, OFF(database), 0, 0, false, "",
      "libpq conninfo or URI; empty: libpq's PG* variables"},
+    {"read_database", K_STRING, OFF(read_database), 0, 0, false, "",
+     "a streaming standby of database (libpq conninfo or URI) for feeds, lists, occurrences "
+     "and reports; a read goes to database when the standby has not replayed the last change "
+     "it depends on; empty: none"},
     {"public_url", K_URL, OFF(public_url), 0, 0, false, "",
      "base of feed URLs handed out (default http://<listen>)"},
     {"threads", K_INT, OFF(threads), 0, 256, false, "0",

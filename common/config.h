@@ -18,6 +18,7 @@ struct config {
 	char listen_host[256];
 	int listen_port;
 	char *database;
+	char *read_database; /* a streaming standby's conninfo; "": none */
 	char *public_url;
 	int threads;
 	int db_pool_size;             /* connections per worker thread */

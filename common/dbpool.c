@@ -32,7 +32,15 @@
  * none left up, work is refused at once until a connection is made again.
  * Work waiting in the queue for a connection waits at most the timeout.
  * TCP keepalives (libpq's keepalives options, which a conninfo may
- * override) find a dead peer on an idle connection. */
+ * override) find a dead peer on an idle connection.
+ *
+ * A standby's pool (dbpool_options.primary, dbpool.h's dbpool_floor) sends
+ * each job as Parse (when it prepares), the guard, the job's statement,
+ * the standby's replay position and Sync: a guard that fails aborts the
+ * rest of that transaction, so one round trip decides, and the statement
+ * never runs on a standby that is behind. A job that does not get its
+ * answer there is handed, params and all, to the primary's pool, where its
+ * statement is followed by the reading of the primary's WAL position. */
 #include "dbpool.h"
 
 #include "log.h"
@@ -64,8 +72,34 @@ enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 #define PIPELINE_MAX 4
 
 /* Where a job in flight is in its answer: the results of its Parse (when it
- * prepares its statement first), of its query, then its Sync. */
-enum job_phase { J_PREPARE, J_QUERY, J_SYNC };
+ * prepares its statement first), of a standby's guard, of its query, of
+ * the primary's WAL position after a standby's job, then its Sync. */
+enum job_phase { J_PREPARE, J_GUARD, J_QUERY, J_SAMPLE, J_SYNC };
+
+/* Fails, which aborts the job's transaction before its statement, unless
+ * the server is a standby that has replayed $1. Never constant (the planner
+ * would raise the cast's error while planning): the message says how far
+ * the standby is. */
+static const char guard_sql[] =
+    "SELECT CASE WHEN pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn"
+    "            THEN true"
+    "            ELSE ('standby behind: replayed ' ||"
+    "                  coalesce(pg_last_wal_replay_lsn()::text, 'nothing') ||"
+    "                  ', needs ' || $1)::boolean END";
+/* Read behind a standby's job on the primary: the insert position, past
+ * every commit the statement before it saw whatever the commit mode
+ * (commits need not be flushed yet). Just past a page's header (a new
+ * page, or a segment after a switch) it is taken back to the page's
+ * start: no record lies between, and a standby that has replayed all
+ * reports the start, which it would otherwise never reach while nothing
+ * is written. On the standby, as far as it had replayed then. */
+const char dbpool_wal_position_sql[] =
+    "SELECT (CASE WHEN o = 40 THEN l - 40"
+    "             WHEN o % current_setting('wal_block_size')::integer = 24 THEN l - 24"
+    "             ELSE l END)::text"
+    "  FROM pg_current_wal_insert_lsn() l,"
+    "       LATERAL (SELECT (pg_walfile_name_offset(l)).file_offset AS o) w";
+static const char replayed_sql[] = "SELECT pg_last_wal_replay_lsn()::text";
 
 struct dbjob {
 	struct dbjob *next; /* in the pool's queue, then in a connection's flight */
@@ -81,6 +115,17 @@ struct dbjob {
 	char **params; /* copies: the caller's buffers may be gone by dispatch */
 	db_result_cb cb;
 	void *arg;
+	/* A read given to a standby's pool: that pool (NULL for any other job),
+	 * whether the job is on the standby now (sent behind the guard), whether
+	 * the guard stopped it, the floor's token, when it was submitted, and
+	 * the guard's position, then the position read behind it (sampled). */
+	struct dbpool *standby;
+	int on_standby;
+	int guard_failed;
+	int sampled;
+	uint64_t token;
+	int64_t submitted_us;
+	char lsn[32];
 };
 
 struct dbconn {
@@ -131,15 +176,20 @@ struct dbpool {
 	db_notify_cb on_notify;
 	db_connected_cb on_connected;
 	void *cb_arg;
+	struct dbpool *primary; /* a standby's pool: where its jobs go otherwise */
+	const struct dbpool_floor *floor;
+	const char *label; /* "database" or "standby", for logs */
 	_Atomic int n_connected, n_busy, n_queued;
 	_Atomic uint64_t connect_failures, queries, refused, pipelined, timeouts;
 	_Atomic uint64_t callback_max_us; /* the longest a callback held the loop */
+	_Atomic uint64_t diverted, fallbacks, behind;
 };
 
 static void conn_connect(struct dbconn *c);
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
 static void pool_dispatch(struct dbpool *p);
 static void queue_arm(struct dbpool *p);
+static void job_to_primary(struct dbjob *j);
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -226,8 +276,13 @@ static struct dbjob *job_new(const char *sql, int nparams, const char *const *pa
 	return j;
 }
 
+/* No answer: a standby's job goes to the primary, any other is told. */
 static void job_fail(struct dbjob *j)
 {
+	if (j->on_standby) {
+		job_to_primary(j);
+		return;
+	}
 	if (j->cb)
 		j->cb(NULL, j->arg);
 	job_free(j);
@@ -349,7 +404,7 @@ static void conn_reset(struct dbconn *c, const char *why)
 	struct dbpool *p = c->pool;
 	int was_ready = c->state == C_READY;
 	if (why)
-		log_warn("database connection lost: %s", why);
+		log_warn("%s connection lost: %s", p->label, why);
 	conn_clear_events(c);
 	if (c->pg) {
 		PQfinish(c->pg);
@@ -513,7 +568,7 @@ static void conn_ready(struct dbconn *c)
 	p->down = 0;
 	int first = atomic_fetch_add(&p->n_connected, 1) == 0;
 	if (first)
-		log_info("database connected");
+		log_info("%s connected", p->label);
 	if (p->on_connected)
 		p->on_connected(p->cb_arg);
 	pool_dispatch(p);
@@ -587,33 +642,58 @@ static int prepared_index(const struct dbconn *c, const struct dbjob *j)
 	return -1;
 }
 
+/* The phase whose results come after those of phase ph. */
+static enum job_phase phase_after(const struct dbjob *j, enum job_phase ph)
+{
+	switch (ph) {
+	case J_PREPARE: return j->on_standby ? J_GUARD : J_QUERY;
+	case J_GUARD: return J_QUERY;
+	case J_QUERY: return j->standby ? J_SAMPLE : J_SYNC;
+	default: return J_SYNC;
+	}
+}
+
 /* Sends the job: as a prepared statement when the session has it (or has
  * its Parse in flight: the server takes messages in order), prepared
- * first when there is room, as a one-off statement otherwise; then its
- * Sync. */
+ * first when there is room, as a one-off statement otherwise; on a standby
+ * the guard before it (after the Parse, so that a guard that fails does not
+ * leave the statement unprepared), on the primary after a standby's job the
+ * reading of the WAL position behind it; then its Sync. */
 static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 {
 	const char *const *params = (const char *const *)j->params;
 	char name[16];
 	int idx = prepared_index(c, j);
+	j->slot = -1;
 	if (idx < 0 && c->nprepared < MAX_PREPARED) {
 		idx = c->nprepared;
+		/* A job on a standby may move to the primary after this session
+		 * is gone: it keeps its own text. */
+		char *text = j->by_text && j->on_standby ? strdup(j->sql) : j->sql_copy;
 		snprintf(name, sizeof(name), "lz%d", idx);
-		if (PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL) != 1)
+		if ((j->by_text && !text) ||
+		    PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL) != 1) {
+			if (text != j->sql_copy)
+				free(text);
 			return -1;
+		}
 		/* The session keeps the statement from here on: later jobs may
 		 * use it before its Parse is answered. */
 		c->prepared[idx].literal = j->by_text ? NULL : j->sql;
-		c->prepared[idx].text = j->by_text ? j->sql_copy : NULL;
+		c->prepared[idx].text = j->by_text ? text : NULL;
 		c->prepared[idx].dead = 0;
-		if (j->by_text)
+		if (j->by_text && text == j->sql_copy)
 			j->sql_copy = NULL; /* j->sql still points to it */
 		c->nprepared++;
 		j->slot = idx;
 		j->phase = J_PREPARE;
 	} else {
-		j->phase = J_QUERY;
+		j->phase = phase_after(j, J_PREPARE);
 	}
+	const char *guard_params[] = {j->lsn};
+	if (j->on_standby &&
+	    PQsendQueryParams(c->pg, guard_sql, 1, NULL, guard_params, NULL, NULL, 0) != 1)
+		return -1;
 	int sent;
 	if (idx >= 0) {
 		snprintf(name, sizeof(name), "lz%d", idx);
@@ -621,6 +701,10 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 	} else {
 		sent = PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
 	}
+	if (sent == 1 && phase_after(j, J_QUERY) == J_SAMPLE)
+		sent =
+		    PQsendQueryParams(c->pg, j->on_standby ? replayed_sql : dbpool_wal_position_sql,
+		                      0, NULL, NULL, NULL, NULL, 0);
 	return sent == 1 && PQpipelineSync(c->pg) == 1 ? 0 : -1;
 }
 
@@ -692,15 +776,25 @@ static void pool_dispatch(struct dbpool *p)
 }
 
 /* Keeps a result of the job at the head: the first error wins, else the
- * last result. An aborted query (after its Parse failed) reports that
- * Parse's error. */
+ * query's result. An aborted query (after its Parse or a guard failed)
+ * reports that error. The WAL position after it is kept aside. */
 static void job_keep(struct dbjob *j, PGresult *r)
 {
-	if ((j->result && result_failed(j->result)) ||
-	    (j->phase == J_PREPARE && !result_failed(r))) {
-		PQclear(r); /* after the first error, or the Parse's COMMAND_OK */
+	if (j->phase == J_SAMPLE) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    !PQgetisnull(r, 0, 0) && PQgetlength(r, 0, 0) < (int)sizeof(j->lsn)) {
+			memcpy(j->lsn, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0) + 1);
+			j->sampled = 1;
+		}
+		PQclear(r);
 		return;
 	}
+	if ((j->result && result_failed(j->result)) || (j->phase != J_QUERY && !result_failed(r))) {
+		PQclear(r); /* after the first error, or the Parse's or guard's success */
+		return;
+	}
+	if (j->phase == J_GUARD)
+		j->guard_failed = 1;
 	PQclear(j->result);
 	j->result = r;
 }
@@ -721,7 +815,7 @@ static int conn_collect_flight(struct dbconn *c, struct dbjob **done)
 				 * statement is not there, under that name, for anyone. */
 				if (j->phase == J_PREPARE && j->result)
 					c->prepared[j->slot].dead = 1;
-				j->phase = j->phase == J_PREPARE ? J_QUERY : J_SYNC;
+				j->phase = phase_after(j, j->phase);
 			} else {
 				job_keep(j, r);
 			}
@@ -760,10 +854,31 @@ static void jobs_deliver(struct dbpool *p, struct dbjob *j)
 			/* Cancelled at its deadline (statement_timeout): to the caller
 			 * the database did not answer in time. */
 			atomic_fetch_add(&p->timeouts, 1);
-			log_warn("database statement cancelled at its deadline (%lld ms): %.60s",
-			         (long long)p->timeout_ms, j->sql);
+			log_warn("%s statement cancelled at its deadline (%lld ms): %.60s",
+			         p->label, (long long)p->timeout_ms, j->sql);
 			PQclear(res);
 			res = NULL;
+		}
+		if (j->on_standby && (!res || result_failed(res))) {
+			/* Behind its floor, or failed there (a conflict with
+			 * recovery, say): the primary answers. */
+			if (j->guard_failed) {
+				atomic_fetch_add(&p->behind, 1);
+				p->floor->behind(p->floor->arg);
+			} else if (res) {
+				log_debug("standby: %s", PQresultErrorMessage(res));
+			}
+			PQclear(res);
+			job_to_primary(j);
+			j = next;
+			continue;
+		}
+		if (j->sampled && j->on_standby) {
+			const struct dbpool_floor *f = j->standby->floor;
+			f->seen(f->arg, j->lsn);
+		} else if (j->sampled) {
+			const struct dbpool_floor *f = j->standby->floor;
+			f->sampled(f->arg, j->lsn, j->token, j->submitted_us);
 		}
 		if (j->cb) {
 			int64_t t0 = now_monotonic_us();
@@ -892,6 +1007,11 @@ struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *
 	p->cb_arg = opt->cb_arg;
 	p->prepare = opt->prepare;
 	p->quick = opt->quick;
+	if (opt->primary && opt->floor) {
+		p->primary = opt->primary;
+		p->floor = opt->floor;
+	}
+	p->label = p->primary ? "standby" : "database";
 	p->timeout_ms = opt->query_timeout_ms > 0 ? opt->query_timeout_ms : DBPOOL_QUERY_TIMEOUT_MS;
 	int64_t grace = p->timeout_ms / 4;
 	grace = grace < GRACE_MIN_MS ? GRACE_MIN_MS : grace > GRACE_MAX_MS ? GRACE_MAX_MS : grace;
@@ -960,14 +1080,15 @@ static int is_quick(const struct dbpool *p, const char *sql)
 	return 0;
 }
 
+/* Takes j, or refuses it (-1) and leaves it to the caller. */
 static int submit(struct dbpool *p, struct dbjob *j)
 {
 	if ((p->down && atomic_load(&p->n_connected) == 0) ||
 	    (atomic_load(&p->n_queued) >= p->queue_max && !find_taker(p))) {
 		atomic_fetch_add(&p->refused, 1);
-		job_free(j);
 		return -1;
 	}
+	j->quick = !j->by_text && is_quick(p, j->sql);
 	/* Behind work already queued, so that jobs keep their order. */
 	queue_push(p, j);
 	pool_dispatch(p);
@@ -976,14 +1097,55 @@ static int submit(struct dbpool *p, struct dbjob *j)
 	return 0;
 }
 
+/* A standby's job that will not be answered there: to the primary, as
+ * it is, or, refused there too, told it failed. */
+static void job_to_primary(struct dbjob *j)
+{
+	struct dbpool *standby = j->standby;
+	if (j->on_standby)
+		atomic_fetch_add(&standby->fallbacks, 1);
+	j->on_standby = 0;
+	j->guard_failed = 0;
+	j->sampled = 0; /* a standby's position says nothing of the primary */
+	j->next = NULL;
+	PQclear(j->result);
+	j->result = NULL;
+	if (submit(standby->primary, j) != 0)
+		job_fail(j);
+}
+
+/* A standby's pool: to the standby when the floor and the pool allow,
+ * else to the primary. */
+static int submit_read(struct dbpool *p, struct dbjob *j)
+{
+	j->standby = p;
+	j->submitted_us = now_monotonic_us();
+	int ok = p->floor->route(p->floor->arg, j->lsn, sizeof(j->lsn), &j->token);
+	if (ok && atomic_load(&p->n_connected) > 0) {
+		j->on_standby = 1;
+		if (submit(p, j) == 0)
+			return 0;
+		j->on_standby = 0;
+	}
+	atomic_fetch_add(&p->diverted, 1);
+	return submit(p->primary, j);
+}
+
+static int submit_job(struct dbpool *p, struct dbjob *j)
+{
+	int rc = p->primary ? submit_read(p, j) : submit(p, j);
+	if (rc != 0)
+		job_free(j);
+	return rc;
+}
+
 int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *const *params,
                  db_result_cb cb, void *arg)
 {
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j)
 		return -1;
-	j->quick = is_quick(p, sql);
-	return submit(p, j);
+	return submit_job(p, j);
 }
 
 int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char *const *params,
@@ -996,7 +1158,7 @@ int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char
 	}
 	j->sql = j->sql_copy;
 	j->by_text = 1;
-	return submit(p, j);
+	return submit_job(p, j);
 }
 
 int dbpool_up(const struct dbpool *p)
@@ -1016,4 +1178,7 @@ void dbpool_get_stats(const struct dbpool *p, struct dbpool_stats *out)
 	out->pipelined = atomic_load(&p->pipelined);
 	out->timeouts = atomic_load(&p->timeouts);
 	out->callback_max_us = atomic_load(&p->callback_max_us);
+	out->diverted = atomic_load(&p->diverted);
+	out->fallbacks = atomic_load(&p->fallbacks);
+	out->behind = atomic_load(&p->behind);
 }

@@ -8,7 +8,12 @@
  * Every statement has a deadline (query_timeout_ms): the server cancels
  * it then (statement_timeout), and a server that does not answer at all
  * (a frozen host, a partition) loses the connection a moment later, so a
- * callback always comes within about the deadline, never later. */
+ * callback always comes within about the deadline, never later.
+ *
+ * A pool may stand in for another for reads: a streaming standby's
+ * (dbpool_options.primary). Its jobs are the same calls; which of them
+ * the standby may answer is its floor's to say (common/readfloor.c), and
+ * any it may not, or cannot, go to the primary: see dbpool_floor. */
 #ifndef LIAISON_DBPOOL_H
 #define LIAISON_DBPOOL_H
 
@@ -33,6 +38,34 @@ typedef void (*db_notify_cb)(const char *channel, const char *payload, void *arg
 /* Called each time a connection is (re-)established and set up. */
 typedef void (*db_connected_cb)(void *arg);
 
+/* When a standby may answer a read. Each job submitted to a standby's pool
+ * is routed at once: route() says whether it may go to the standby, and
+ * if so the WAL position (text, "X/Y") the standby must have replayed
+ * before the job's statement begins; *token is handed back to sampled().
+ * On the standby the job is sent behind a guard, in the same transaction,
+ * that fails unless the server is still in recovery and has replayed that
+ * position: the statement's snapshot, taken after the guard, holds
+ * everything committed up to there. A job the guard stops (behind() is
+ * told), that fails there in any way (an error, a lost connection, its
+ * deadline, a full queue), or that route() or a standby with no
+ * connection up turns away, runs on the primary instead, and no caller
+ * sees the difference. On the primary it is followed, in the same
+ * transaction, by a reading of the primary's WAL insert position, handed
+ * to sampled() before the job's callback runs: a position at or past
+ * every commit its statement saw. On the standby it is followed by a
+ * reading of the standby's replay position, handed to seen() the same way
+ * (another standby, behind that one, must catch up before it answers). */
+/* The statement that reads the primary's position (one text column). */
+extern const char dbpool_wal_position_sql[];
+
+struct dbpool_floor {
+	int (*route)(void *arg, char *lsn, size_t len, uint64_t *token);
+	void (*sampled)(void *arg, const char *lsn, uint64_t token, int64_t submitted_us);
+	void (*seen)(void *arg, const char *lsn);
+	void (*behind)(void *arg);
+	void *arg;
+};
+
 struct dbpool_options {
 	const char *conninfo;
 	int size;
@@ -50,6 +83,10 @@ struct dbpool_options {
 	db_notify_cb on_notify;
 	db_connected_cb on_connected;
 	void *cb_arg;
+	/* A standby's pool: where its jobs go when it may not answer them, and
+	 * who says so (both or neither). */
+	struct dbpool *primary;
+	const struct dbpool_floor *floor;
 };
 
 struct dbpool_stats {
@@ -63,6 +100,12 @@ struct dbpool_stats {
 	uint64_t pipelined;       /* jobs sent behind others in flight */
 	uint64_t timeouts;        /* statements past their deadline (either side) */
 	uint64_t callback_max_us; /* the longest one result's callback took */
+	/* A standby's pool: jobs sent to the primary straight away (the floor
+	 * said so, or no connection was up), jobs that went there after the
+	 * standby took them, and of those the ones its guard stopped. */
+	uint64_t diverted;
+	uint64_t fallbacks;
+	uint64_t behind;
 };
 
 struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *opt) WUR;

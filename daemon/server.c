@@ -27,6 +27,7 @@
 #include "jobs/scheduler.h"
 #include "log.h"
 #include "macros.h"
+#include "readfloor.h"
 #include "version.h"
 
 #include <arpa/inet.h>
@@ -62,6 +63,7 @@ struct worker {
 	struct event *stop_ev; /* activated from the main thread */
 	struct event *drain_timer;
 	struct event *heartbeat;
+	struct event *floor_tick; /* worker 0 with a standby: readfloor_refresh */
 	_Atomic int64_t last_beat_ms;
 	int running; /* its thread was started: join it at the end */
 };
@@ -77,6 +79,8 @@ struct server {
 	/* Bumped when events or feeds change anywhere: rendered feeds cached
 	 * under an older generation are rendered again. */
 	_Atomic unsigned data_generation;
+	/* With a standby (read_database): when it may answer reads. */
+	struct readfloor *floor;
 	/* Reloadable settings that workers read: copied here, never read from
 	 * the config that a SIGHUP rewrites. */
 	_Atomic int64_t shutdown_timeout_ms;
@@ -138,6 +142,14 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+static void on_floor_tick(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct worker *w = arg;
+	readfloor_refresh(w->cx.floor, w->cx.db);
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	UNUSED(fd);
@@ -191,6 +203,29 @@ static int worker_setup(struct worker *w)
 	metrics_pool(w->index, w->cx.db);
 	if (!(w->cx.fetches = fetchlog_new(w->base, w->cx.db)))
 		return -1;
+	w->cx.db_read = w->cx.db;
+	w->cx.floor = w->srv->floor;
+	if (w->srv->floor) {
+		struct dbpool_options ro = {.conninfo = cfg->read_database,
+		                            .size = cfg->db_pool_size,
+		                            .queue_max = cfg->db_queue_max,
+		                            .query_timeout_ms = cfg->db_query_timeout_ms,
+		                            .prepare = api_standby_statements,
+		                            .primary = w->cx.db,
+		                            .floor = readfloor_policy(w->srv->floor)};
+		w->cx.db_read = dbpool_new(w->base, &ro);
+		if (!w->cx.db_read)
+			return -1;
+		metrics_standby_pool(w->index, w->cx.db_read);
+		/* One worker keeps the floor young for all, from the start. */
+		struct timeval tick = timeval_ms(READFLOOR_REFRESH_MS);
+		if (w->index == 0 &&
+		    (!(w->floor_tick = event_new(w->base, -1, EV_PERSIST, on_floor_tick, w)) ||
+		     event_add(w->floor_tick, &tick) != 0))
+			return -1;
+		if (w->floor_tick)
+			event_active(w->floor_tick, 0, 0);
+	}
 	evutil_socket_t fd = bind_socket(cfg, 1);
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
@@ -208,6 +243,8 @@ static void worker_teardown(struct worker *w)
 {
 	httpd_free(w->httpd);
 	fetchlog_free(w->cx.fetches);
+	if (w->cx.db_read != w->cx.db)
+		dbpool_free(w->cx.db_read); /* first: it hands work to db */
 	dbpool_free(w->cx.db);
 	authcache_free(w->cx.auth);
 	feedcache_free(w->cx.feeds);
@@ -218,6 +255,8 @@ static void worker_teardown(struct worker *w)
 		event_free(w->drain_timer);
 	if (w->heartbeat)
 		event_free(w->heartbeat);
+	if (w->floor_tick)
+		event_free(w->floor_tick);
 	if (w->base)
 		event_base_free(w->base);
 }
@@ -323,10 +362,13 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* The floor first: a worker that sees the new generation renders from a
+ * standby only once it has replayed the change. */
 static void on_data_changed(const char *payload, void *arg)
 {
 	struct server *srv = arg;
 	UNUSED(payload); /* NULL after a reconnect: anything may have changed */
+	readfloor_changed(srv->floor);
 	atomic_fetch_add(&srv->data_generation, 1);
 }
 
@@ -334,6 +376,7 @@ static void on_keys_changed(const char *payload, void *arg)
 {
 	struct server *srv = arg;
 	UNUSED(payload); /* NULL after a reconnect: also drop everything */
+	readfloor_changed(srv->floor);
 	atomic_fetch_add(&srv->auth_generation, 1);
 }
 
@@ -460,6 +503,8 @@ int server_run(struct config *cfg, const struct config_sources *src)
 	wire_routes(&srv);
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();
+	if (cfg->read_database && *cfg->read_database && !(srv.floor = readfloor_new()))
+		goto out;
 	if (!srv.workers || !m.base || !port_free(cfg))
 		goto out;
 	listen = dblisten_new(m.base, cfg->database);
@@ -492,6 +537,7 @@ out:
 	if (m.base)
 		event_base_free(m.base);
 	free(srv.workers);
+	readfloor_free(srv.floor);
 	if (rc == 0)
 		log_info("stopped");
 	return rc;

@@ -108,6 +108,14 @@ def run_integration(pattern, tally):
                     detail = traceback.format_exc()
                     detail += ctx.close(quiet=True)
                     tally.record(full, "fail", detail)
+            # What a module made once for its tests (a standby, say) goes
+            # with its last test.
+            if hasattr(mod, "teardown_module"):
+                try:
+                    mod.teardown_module()
+                except Exception:
+                    tally.record(f"integration/{modname}/teardown_module", "fail",
+                                 traceback.format_exc())
     finally:
         harness.Cluster.stop_all()
 

@@ -154,7 +154,7 @@ void events_list(struct req *r)
 		lw->windowed = q->has_from || q->has_to;
 		lw->from = q->has_from ? q->from : INT64_MIN;
 		lw->to = q->has_to ? q->to : INT64_MAX;
-		rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+		rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
 		                       q->params, on_list_result, lw);
 	}
 	listq_free(q);

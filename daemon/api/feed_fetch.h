@@ -13,11 +13,14 @@
 struct feedfetch;
 struct dbpool;
 
-/* The pool to ask; the digest of the last rendering's content ("" before
+/* The pool to ask (the primary: for what a rendering writes and reads
+ * back); the pool to read the feed's rows from (a standby's, when there
+ * is one); the digest of the last rendering's content ("" before
  * the first); the second that content appeared (0 before the first);
  * and the second the content of this rendering appeared: changed, or 0
  * for now (this second, or the next if the last change took it). */
 struct dbpool *feedfetch_db(const struct feedfetch *ff);
+struct dbpool *feedfetch_db_read(const struct feedfetch *ff);
 const char *feedfetch_digest(const struct feedfetch *ff);
 int64_t feedfetch_changed(const struct feedfetch *ff);
 void feedfetch_set_changed(struct feedfetch *ff, int64_t changed);

@@ -262,7 +262,8 @@ void feed_freebusy_fetch(struct feedfetch *ff, const PGresult *feed)
 	int64_t to = today + (int64_t)atoi(PQgetvalue(feed, 0, FL_FUTURE)) * DAY;
 	busyset_init(&fb->busy, from, to, FB_MAX_PERIODS);
 	char *sql = fb_statement(q, feed, from, to);
-	int rc = sql ? dbpool_query_text(feedfetch_db(ff), sql, q->n, q->params, on_rows, fb) : -2;
+	int rc =
+	    sql ? dbpool_query_text(feedfetch_db_read(ff), sql, q->n, q->params, on_rows, fb) : -2;
 	free(sql);
 	listq_free(q);
 	if (rc == -2) {

@@ -13,7 +13,13 @@
  * feed_freebusy.c, which ends its fetch through feed_fetch.h. A feed that
  * asks for a language (sql/013) shows titles given in several languages
  * in that one: such an event's text is kept under "id@lang" and never
- * stored (vevents_sql.h). */
+ * stored (vevents_sql.h).
+ *
+ * With a standby (read_database), the events and their texts are read
+ * there (cx->db_read); the feed's lookup stays on the primary, where the
+ * token is revoked and the last rendering's digest written, so that a
+ * standby never serves a revoked token nor dates the same bytes twice;
+ * what a rendering writes goes to the primary. */
 #include "api/feeds.h"
 
 #include "api/feed_cache.h"
@@ -152,6 +158,11 @@ static void ff_changed_now(struct feedfetch *ff)
 struct dbpool *feedfetch_db(const struct feedfetch *ff)
 {
 	return ff->r->cx->db;
+}
+
+struct dbpool *feedfetch_db_read(const struct feedfetch *ff)
+{
+	return ff->r->cx->db_read;
 }
 
 const char *feedfetch_digest(const struct feedfetch *ff)
@@ -436,10 +447,10 @@ static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
 	if (ids) {
 		const char *p[] = {ids, ff->alarms ? "t" : "f", vevents_renderer()};
 		const char *m[] = {ids, ff->lang[0] ? ff->lang : NULL};
-		rc = stored
-		         ? dbpool_query(ff->r->cx->db, vevents_load_sql, 3, p, on_stored_texts, ff)
-		         : dbpool_query(ff->r->cx->db, feeds_missing_sql, 2, m, on_missing_events,
-		                        ff);
+		rc = stored ? dbpool_query(ff->r->cx->db_read, vevents_load_sql, 3, p,
+		                           on_stored_texts, ff)
+		            : dbpool_query(ff->r->cx->db_read, feeds_missing_sql, 2, m,
+		                           on_missing_events, ff);
 	}
 	free(ids);
 	return rc;
@@ -608,7 +619,7 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 		evbuffer_add_printf(sql, SQL_FEED_EVENTS_TEXTS, alarms, renderer);
 	}
 	evbuffer_add(sql, "", 1);
-	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	int rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_feed_events, ff);
 	listq_free(q);
 	evbuffer_free(sql);

@@ -275,7 +275,7 @@ static void on_feed_list(PGresult *res, void *arg)
 void feeds_list(struct req *r)
 {
 	const char *p[] = {r->who.org_id};
-	if (dbpool_query(r->cx->db, SQL_FEED_LIST, 1, p, on_feed_list, r) != 0)
+	if (dbpool_query(r->cx->db_read, SQL_FEED_LIST, 1, p, on_feed_list, r) != 0)
 		reply_unavailable(r);
 }
 

@@ -189,7 +189,7 @@ void occurrences_list(struct req *r)
 		return;
 	}
 	json_decref(errors);
-	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	int rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_candidates, w);
 	listq_free(q);
 	evbuffer_free(sql);

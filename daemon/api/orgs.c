@@ -43,11 +43,24 @@ static int result_ok(struct req *r, PGresult *res)
 	return 1;
 }
 
+static void submit_to(struct dbpool *db, struct req *r, const char *sql, int n,
+                      const char *const *params, db_result_cb cb)
+{
+	if (dbpool_query(db, sql, n, params, cb, r) != 0)
+		reply_unavailable(r);
+}
+
 static void submit(struct req *r, const char *sql, int n, const char *const *params,
                    db_result_cb cb)
 {
-	if (dbpool_query(r->cx->db, sql, n, params, cb, r) != 0)
-		reply_unavailable(r);
+	submit_to(r->cx->db, r, sql, n, params, cb);
+}
+
+/* A list: where lists are read (a standby, when there is one). */
+static void submit_list(struct req *r, const char *sql, int n, const char *const *params,
+                        db_result_cb cb)
+{
+	submit_to(r->cx->db_read, r, sql, n, params, cb);
 }
 
 /* ---- orgs ---------------------------------------------------------------- */
@@ -65,7 +78,7 @@ static void on_org_list(PGresult *res, void *arg)
 
 void orgs_list(struct req *r)
 {
-	submit(r, SQL_ORG_LIST, 0, NULL, on_org_list);
+	submit_list(r, SQL_ORG_LIST, 0, NULL, on_org_list);
 }
 
 static void on_org_get(PGresult *res, void *arg)
@@ -259,7 +272,7 @@ static void on_key_list(PGresult *res, void *arg)
 void keys_list(struct req *r)
 {
 	const char *params[] = {r->who.org_id};
-	submit(r, SQL_KEY_LIST, 1, params, on_key_list);
+	submit_list(r, SQL_KEY_LIST, 1, params, on_key_list);
 }
 
 static void on_key_deleted(PGresult *res, void *arg)

@@ -122,6 +122,6 @@ void events_reminders(struct req *r)
 	}
 	json_decref(errors);
 	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	if (dbpool_query(r->cx->db, SQL_EVENT_PLAN, 3, p, on_event_plan, r) != 0)
+	if (dbpool_query(r->cx->db_read, SQL_EVENT_PLAN, 3, p, on_event_plan, r) != 0)
 		reply_unavailable(r);
 }

@@ -16,5 +16,8 @@ const struct route *api_routes(size_t *n);
  * which work may be pipelined (dbpool.h). NULL-terminated. */
 extern const char *const api_prepared_statements[];
 extern const char *const api_quick_statements[];
+/* Those a new connection to a standby (read_database) prepares: a feed's
+ * render. */
+extern const char *const api_standby_statements[];
 
 #endif

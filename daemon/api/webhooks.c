@@ -363,7 +363,7 @@ static void on_list(PGresult *res, void *arg)
 void webhooks_list(struct req *r)
 {
 	const char *p[] = {r->who.org_id};
-	if (dbpool_query(r->cx->db, WH_LIST, 1, p, on_list, r) != 0)
+	if (dbpool_query(r->cx->db_read, WH_LIST, 1, p, on_list, r) != 0)
 		reply_unavailable(r);
 }
 
@@ -533,7 +533,7 @@ void webhooks_deliveries(struct req *r)
 	snprintf(lim1, sizeof(lim1), "%d", limit + 1);
 	const char *p[] = {r->who.org_id,           req_param(r, "id"),       status,
 	                   cur_t[0] ? cur_t : NULL, cur_t[0] ? cur_id : NULL, lim1};
-	if (dbpool_query(r->cx->db, WH_DELIVERIES, 6, p, on_deliveries, r) != 0)
+	if (dbpool_query(r->cx->db_read, WH_DELIVERIES, 6, p, on_deliveries, r) != 0)
 		reply_unavailable(r);
 }
 

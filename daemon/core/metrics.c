@@ -62,7 +62,7 @@ static struct {
 	const char *pattern, *method;
 } route_labels[MAX_ROUTES];
 static size_t nroute_labels;
-static struct dbpool *pools[MAX_POOLS];
+static struct dbpool *pools[MAX_POOLS], *standby_pools[MAX_POOLS];
 static int npools;
 static struct {
 	const char *name;
@@ -88,6 +88,12 @@ void metrics_pool(int worker, struct dbpool *db)
 	pools[worker] = db;
 	if (worker >= npools)
 		npools = worker + 1;
+}
+
+void metrics_standby_pool(int worker, struct dbpool *db)
+{
+	if (worker >= 0 && worker < MAX_POOLS)
+		standby_pools[worker] = db;
 }
 
 void metrics_gauge(const char *name, int64_t (*read)(void *arg), void *arg)
@@ -292,6 +298,40 @@ static int render_latency(struct evbuffer *out, size_t n)
 	return rc;
 }
 
+/* Where the reads given to the standby pools went. */
+static int render_standby(struct evbuffer *out)
+{
+	static const struct {
+		const char *name, *help;
+	} g[] = {
+	    {"liaison_db_standby_diverted_total",
+	     "Reads sent to the primary at once: the standby had not replayed a change this "
+	     "instance knows of, or was found behind a moment ago, or was down."},
+	    {"liaison_db_standby_fallbacks_total",
+	     "Reads the standby took but did not answer (behind, failed or gone): answered by "
+	     "the primary."},
+	    {"liaison_db_standby_behind_total",
+	     "Of those, the reads its guard stopped: it had not replayed the floor."},
+	};
+	int rc = 0;
+	for (size_t k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
+		int any = 0;
+		for (int i = 0; i < npools; i++) {
+			if (!standby_pools[i])
+				continue;
+			if (!any++)
+				rc |= evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n",
+				                          g[k].name, g[k].help, g[k].name) < 0;
+			struct dbpool_stats st;
+			dbpool_get_stats(standby_pools[i], &st);
+			const uint64_t v[] = {st.diverted, st.fallbacks, st.behind};
+			rc |= evbuffer_add_printf(out, "%s{worker=\"%d\"} %llu\n", g[k].name, i,
+			                          (unsigned long long)v[k]) < 0;
+		}
+	}
+	return rc;
+}
+
 static int render_pools(struct evbuffer *out)
 {
 	static const struct {
@@ -315,19 +355,23 @@ static int render_pools(struct evbuffer *out)
 	for (size_t k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
 		rc |= evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", g[k].name, g[k].help,
 		                          g[k].name, g[k].type) < 0;
-		for (int i = 0; i < npools; i++) {
-			if (!pools[i])
+		for (int i = 0; i < 2 * npools; i++) {
+			struct dbpool *p = i < npools ? pools[i] : standby_pools[i - npools];
+			if (!p)
 				continue;
 			struct dbpool_stats st;
-			dbpool_get_stats(pools[i], &st);
+			dbpool_get_stats(p, &st);
 			const uint64_t v[] = {
 			    (uint64_t)st.size,   (uint64_t)st.connected, (uint64_t)st.busy,
 			    (uint64_t)st.queued, st.connect_failures,    st.queries,
 			    st.refused,          st.pipelined,           st.timeouts};
-			rc |= evbuffer_add_printf(out, "%s{worker=\"%d\"} %llu\n", g[k].name, i,
+			rc |= evbuffer_add_printf(out, "%s{worker=\"%d\"%s} %llu\n", g[k].name,
+			                          i % npools,
+			                          i < npools ? "" : ",database=\"standby\"",
 			                          (unsigned long long)v[k]) < 0;
 		}
 	}
+	rc |= render_standby(out);
 	rc |= evbuffer_add_printf(out, "# HELP liaison_db_callback_max_seconds The longest work on "
 	                               "one query's result held the worker's loop (a feed's "
 	                               "rendering above all), since start.\n"

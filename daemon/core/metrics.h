@@ -16,6 +16,9 @@ struct evbuffer;
 void metrics_route(size_t i, const char *pattern, const char *method);
 /* A worker's pool, by the worker's index (at most 256). */
 void metrics_pool(int worker, struct dbpool *db);
+/* A worker's standby pool (read_database): the same figures, labelled
+ * database="standby", and where its reads went. */
+void metrics_standby_pool(int worker, struct dbpool *db);
 /* A gauge read when /metrics renders (at most 16), in the order given. */
 void metrics_gauge(const char *name, int64_t (*read)(void *arg), void *arg);
 /* route_index: position in the route table, or -1 for unmatched paths. */

@@ -11,6 +11,7 @@
 
 struct config;
 struct dbpool;
+struct readfloor;
 struct authcache;
 struct feedcache;
 struct fetchlog;
@@ -24,6 +25,13 @@ struct ctx {
 	struct feedcache *feeds;  /* this thread's rendered feeds (api/feed_cache.c) */
 	struct fetchlog *fetches; /* the feed fetches it answered (api/feed_fetches.c) */
 	struct pagecache *pages;  /* its rendered subscribe pages (api/feed_page.c) */
+	/* Where feeds, lists, occurrences and reports read: the standby's
+	 * pool (read_database), which hands to db what the standby may not
+	 * answer, or db itself when there is no standby. Never for a write,
+	 * nor for a read that decides one. */
+	struct dbpool *db_read;
+	/* When the standby may answer (common/readfloor.h); NULL without one. */
+	struct readfloor *floor;
 	/* Bump to drop every cached credential of this instance (a key was
 	 * revoked); NOTIFY tells the other instances. */
 	_Atomic unsigned *auth_generation;

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "cidr.h"
 #include "macros.h"
+#include "readfloor.h"
 
 #include "config.h"
 
@@ -277,9 +278,15 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 	access_log(r, status, len, dur);
 	metrics_request(r->route_index, status, dur);
 	/* A change made here shows in this instance's feeds at once (read your
-	 * writes); other instances hear of it through NOTIFY. */
-	if (status < 300 && r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD &&
-	    r->method != EVHTTP_REQ_OPTIONS)
+	 * writes); other instances hear of it through NOTIFY. Reads go to the
+	 * primary until a standby has replayed it: after a success, and after
+	 * a 5xx, which may follow a commit whose answer was lost; not for a
+	 * refusal, nor for anyone without a key. */
+	int writes = r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD &&
+	             r->method != EVHTTP_REQ_OPTIONS;
+	if (writes && r->who.key_id[0] && (status < 400 || status >= 500))
+		readfloor_changed(r->cx->floor);
+	if (writes && status < 300)
 		atomic_fetch_add(r->cx->data_generation, 1);
 	/* A request counts as done once its answer is written, so that a
 	 * stopping worker does not close connections with answers unsent

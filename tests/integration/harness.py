@@ -63,16 +63,19 @@ def wait_for(pred, timeout, interval=0.05, what="condition"):
 
 
 class Cluster:
-    """A throw-away PostgreSQL cluster."""
+    """A throw-away PostgreSQL cluster; given a primary, a streaming
+    standby of it (pg_basebackup -R). opts: more server options."""
     _shared = None
     _all = []
 
-    def __init__(self):
+    def __init__(self, opts="", primary=None):
         self.tmp = tempfile.mkdtemp(prefix="lzt-", dir="/tmp")
         os.chmod(self.tmp, 0o755)  # the postgres user must reach it when we are root
         self.datadir = os.path.join(self.tmp, "data")
         self.sockdir = None
         self.dbs = 0
+        self.opts = opts
+        self.primary = primary
         Cluster._all.append(self)
         self.start()
 
@@ -90,8 +93,10 @@ class Cluster:
         cls._shared = None
 
     def start(self):
-        out = subprocess.run([PGCLUSTER, "start", self.datadir, "--fast"], capture_output=True,
-                             text=True)
+        cmd = ([PGCLUSTER, "standby", self.datadir, self.primary.sockdir] if self.primary
+               else [PGCLUSTER, "start", self.datadir])
+        out = subprocess.run(cmd + ["--fast"], capture_output=True, text=True,
+                             env=dict(os.environ, PGCLUSTER_OPTS=self.opts))
         if out.returncode != 0:
             raise RuntimeError(f"cannot start PostgreSQL: {out.stderr}")
         self.sockdir = out.stdout.strip()
