@@ -126,7 +126,7 @@ void agreements_list(struct req *r)
 	evbuffer_add(sql, "", 1);
 	lw->r = r;
 	lw->limit = q->limit;
-	int rc = dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
+	int rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
 	                           q->params, on_list, lw);
 	listq_free(q);
 	evbuffer_free(sql);

@@ -252,7 +252,7 @@ void reports_cooperation(struct req *r)
 	w->r = r;
 	w->csv = csv;
 	const char *p[] = {r->who.org_id, r->who.org_slug, from, to};
-	if (dbpool_query(r->cx->db, SQL_REPORT_COOPERATION, 4, p, on_report, w) != 0) {
+	if (dbpool_query(r->cx->db_read, SQL_REPORT_COOPERATION, 4, p, on_report, w) != 0) {
 		free(w);
 		reply_unavailable(r);
 	}

@@ -161,8 +161,8 @@ void visits_list(struct req *r)
 	vl->limit = q->limit;
 	int rc = evbuffer_add(sql, "", 1) != 0
 	             ? -2
-	             : dbpool_query_text(r->cx->db, (const char *)evbuffer_pullup(sql, -1), q->n,
-	                                 q->params, on_list, vl);
+	             : dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1),
+	                                 q->n, q->params, on_list, vl);
 	listq_free(q);
 	evbuffer_free(sql);
 	if (rc != 0) {
