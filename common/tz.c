@@ -8,6 +8,8 @@
  * either sees it. */
 #include "tz.h"
 
+#include "tz_offsets.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -433,58 +435,66 @@ void civil_add_days(struct civil *c, int days)
 
 /* ---- zones --------------------------------------------------------------- */
 
-/* libical's builtin zone table and each zone's lazily expanded list of
- * transitions are shared and unlocked: every call into them is made under
- * this mutex. The calls are short (a binary search once expanded). */
-static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
-
 int tz_is_utc(const char *zone)
 {
 	const char *c = tz_canonical(zone);
 	return c && !strcmp(c, "UTC");
 }
 
-/* UTC offset in seconds at instant t. */
-static int offset_at(icaltimezone *z, int64_t t)
+/* What zone names: UTC (1), or a zone's offsets in *z (0; NULL when it
+ * names none). The last name a thread resolved is remembered: callers
+ * convert many times in one zone, and finding a name costs more than
+ * converting with it. */
+static int zone_resolve(const char *zone, struct tz_offsets **z)
 {
-	struct icaltimetype tt =
-	    icaltime_from_timet_with_zone((time_t)t, 0, icaltimezone_get_utc_timezone());
-	return icaltimezone_get_utc_offset_of_utc_time(z, &tt, NULL);
-}
-
-static icaltimezone *zone_get(const char *zone)
-{
+	static _Thread_local struct {
+		char name[TZ_NAME_MAX + 1];
+		int utc;
+		struct tz_offsets *z;
+	} last;
+	if (last.name[0] && !strcmp(zone, last.name)) {
+		*z = last.z;
+		return last.utc;
+	}
 	const char *c = tz_canonical(zone);
 	if (!c && legacy_zone(zone))
 		c = zone;
-	return c ? icaltimezone_get_builtin_timezone(c) : NULL;
+	int utc = c && !strcmp(c, "UTC");
+	*z = c && !utc ? tz_offsets_of(c) : NULL;
+	if ((utc || *z) && strlen(zone) <= TZ_NAME_MAX) {
+		strcpy(last.name, zone);
+		last.utc = utc;
+		last.z = *z;
+	}
+	return utc;
 }
 
-enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)
+static int offset_at(struct tz_offsets *z, int64_t t, int cached)
+{
+	return cached ? tz_offsets_at(z, t) : tz_offsets_at_uncached(z, t);
+}
+
+static enum tz_result to_utc(const char *zone, const struct civil *w, int64_t *utc, int cached)
 {
 	int64_t local = civil_to_epoch(w);
-	if (tz_is_utc(zone)) {
+	struct tz_offsets *z;
+	if (zone_resolve(zone, &z)) {
 		*utc = local;
 		return TZ_OK;
 	}
-	pthread_mutex_lock(&zone_lock);
-	icaltimezone *z = zone_get(zone);
-	if (!z) {
-		pthread_mutex_unlock(&zone_lock);
+	if (!z)
 		return TZ_UNKNOWN;
-	}
 	/* The offsets in force a day either side bracket every real transition;
 	 * an instant u is valid for this wall time when u + offset(u) == local. */
-	int before = offset_at(z, local - 86400);
-	int after = offset_at(z, local + 86400);
+	int before = offset_at(z, local - 86400, cached);
+	int after = offset_at(z, local + 86400, cached);
 	int64_t best = INT64_MAX;
 	const int cand[2] = {before, after};
 	for (int i = 0; i < 2; i++) {
 		int64_t u = local - cand[i];
-		if (offset_at(z, u) == cand[i] && u < best)
+		if (offset_at(z, u, cached) == cand[i] && u < best)
 			best = u;
 	}
-	pthread_mutex_unlock(&zone_lock);
 	if (best == INT64_MAX) {
 		*utc = local - before;
 		return TZ_GAP;
@@ -493,20 +503,37 @@ enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)
 	return TZ_OK;
 }
 
-enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w)
+static enum tz_result from_utc(const char *zone, int64_t utc, struct civil *w, int cached)
 {
-	if (tz_is_utc(zone)) {
+	struct tz_offsets *z;
+	if (zone_resolve(zone, &z)) {
 		civil_from_epoch(utc, w);
 		return TZ_OK;
 	}
-	pthread_mutex_lock(&zone_lock);
-	icaltimezone *z = zone_get(zone);
-	int off = z ? offset_at(z, utc) : 0;
-	pthread_mutex_unlock(&zone_lock);
 	if (!z)
 		return TZ_UNKNOWN;
-	civil_from_epoch(utc + off, w);
+	civil_from_epoch(utc + offset_at(z, utc, cached), w);
 	return TZ_OK;
+}
+
+enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)
+{
+	return to_utc(zone, w, utc, 1);
+}
+
+enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w)
+{
+	return from_utc(zone, utc, w, 1);
+}
+
+enum tz_result tz_to_utc_uncached(const char *zone, const struct civil *w, int64_t *utc)
+{
+	return to_utc(zone, w, utc, 0);
+}
+
+enum tz_result tz_from_utc_uncached(const char *zone, int64_t utc, struct civil *w)
+{
+	return from_utc(zone, utc, w, 0);
 }
 
 /* libical's data for zones without DST ends in an observance at the 2^31
@@ -540,13 +567,10 @@ static void drop_no_op_observances(icalcomponent *vtz)
 
 icalcomponent *tz_vtimezone(const char *zone)
 {
-	if (tz_is_utc(zone))
+	struct tz_offsets *z;
+	if (zone_resolve(zone, &z))
 		return NULL;
-	pthread_mutex_lock(&zone_lock);
-	icaltimezone *z = zone_get(zone);
-	icalcomponent *src = z ? icaltimezone_get_component(z) : NULL;
-	icalcomponent *vtz = src ? icalcomponent_new_clone(src) : NULL;
-	pthread_mutex_unlock(&zone_lock);
+	icalcomponent *vtz = z ? tz_offsets_vtimezone(z) : NULL;
 	if (!vtz)
 		return NULL;
 	/* The plain IANA name (libical's builtin zones carry a path prefix),

@@ -57,6 +57,10 @@ enum tz_result { TZ_OK = 0, TZ_GAP = 1, TZ_UNKNOWN = 2 };
 enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc) WUR;
 /* The wall time of instant utc in zone. */
 enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w) WUR;
+/* Both read a zone's offsets from tables built from libical's answers
+ * (tz_offsets.c). For tests: the same, asking libical each time. */
+enum tz_result tz_to_utc_uncached(const char *zone, const struct civil *w, int64_t *utc) WUR;
+enum tz_result tz_from_utc_uncached(const char *zone, int64_t utc, struct civil *w) WUR;
 
 /* A VTIMEZONE for zone (TZID the plain IANA name, rules from 1970 on),
  * for the caller to add to a calendar; NULL for UTC or an unknown zone. */
