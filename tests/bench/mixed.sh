@@ -31,10 +31,11 @@ psql_b -c "INSERT INTO events (org_id, uid, kind, title, location, timezone, sta
          ELSE (s + interval '1 hour') AT TIME ZONE o.timezone END,
     CASE WHEN g % 10 = 0 THEN 'FREQ=WEEKLY;COUNT=52' END,
     CASE WHEN g % 3 = 0 THEN ARRAY['busan-city'] ELSE '{}' END
-  FROM orgs o, (SELECT g, date_trunc('hour', now()) + (g % 360) * interval '1 day'
+  FROM orgs o, (SELECT g, date_trunc('hour', localtimestamp) + (g % 360) * interval '1 day'
                                                      + (g % 9) * interval '1 hour' AS s
                   FROM generate_series(1, 5000) g) x
   WHERE o.slug = (ARRAY['hcmc-dost','busan-city','cabc'])[1 + x.g % 3]"
+psql_b -c "VACUUM ANALYZE events"
 bench_daemon --threads 2
 PORT1=$PORT
 PID1=$DAEMON_PID
