@@ -865,9 +865,9 @@ static void jobs_deliver(struct dbpool *p, struct dbjob *j)
 			if (j->guard_failed) {
 				atomic_fetch_add(&p->behind, 1);
 				p->floor->behind(p->floor->arg);
-			} else if (res) {
-				log_debug("standby: %s", PQresultErrorMessage(res));
 			}
+			if (res)
+				log_debug("standby: %s", PQresultErrorMessage(res));
 			PQclear(res);
 			job_to_primary(j);
 			j = next;
