@@ -14,7 +14,15 @@ struct evbuffer;
 struct pagecache;
 
 /* The page's columns after OCC_COLUMNS (FEED_PAGE_COLUMNS). */
-enum { PC_DESCRIPTION = OCC_NCOLS, PC_LOCATION, PC_CITY, PC_COUNTRY, PC_ORG_NAME, PC_URL };
+enum {
+	PC_DESCRIPTION = OCC_NCOLS,
+	PC_LOCATION,
+	PC_CITY,
+	PC_COUNTRY,
+	PC_ORG_NAME,
+	PC_URL,
+	PC_PARTNERS
+};
 
 /* The days the page shows, from now. */
 #define FEED_PAGE_DAYS 60
@@ -26,7 +34,7 @@ struct page_words {
 	const char *calendar_of, *subscribe, *google, *outlook, *m365, *apple;
 	const char *or_copy, *copy, *copied, *key_note, *refresh_note;
 	const char *agenda, *nothing, *more, *all_day, *until, *times_in;
-	const char *cancelled, *rescheduled, *tentative, *details, *open_full;
+	const char *cancelled, *rescheduled, *tentative, *details, *open_full, *with;
 	const char *kinds[PAGE_KINDS]; /* page_kind_names' */
 	const char *weekdays[7];
 	const char *months[12];

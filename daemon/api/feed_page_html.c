@@ -301,6 +301,25 @@ static int item_when(struct evbuffer *b, const struct feed_page *p, const struct
 	return rc | evbuffer_add(b, "</p>", 4);
 }
 
+/* " · with Busan Metropolitan City, CABC": the partners by their names
+ * (names, a JSON array from VEVENT_ORG_NAMES, or ""), as feeds name them. */
+static int partner_names(struct evbuffer *b, const struct page_words *w, const char *names)
+{
+	json_t *list = nonempty(names) ? json_loads(names, 0, NULL) : NULL;
+	size_t i;
+	json_t *v;
+	int rc = 0;
+	json_array_foreach(list, i, v)
+	{
+		rc |= evbuffer_add_printf(b, "%s", i ? ", " : " · ") < 0;
+		if (i == 0)
+			rc |= evbuffer_add_printf(b, "%s", w->with) < 0;
+		rc |= html_escape(b, json_string_value(v) ? json_string_value(v) : "");
+	}
+	json_decref(list);
+	return rc;
+}
+
 static int item(struct evbuffer *b, const struct feed_page *p, const struct shown *s)
 {
 	const struct occ *o = s->o;
@@ -339,6 +358,7 @@ static int item(struct evbuffer *b, const struct feed_page *p, const struct show
 	}
 	rc |= evbuffer_add_printf(b, "<p class=\"who\">") < 0;
 	rc |= html_escape(b, col(p, row, PC_ORG_NAME));
+	rc |= partner_names(b, w, col(p, row, PC_PARTNERS));
 	rc |= evbuffer_add_printf(b, "</p>") < 0;
 	if (nonempty(col(p, row, PC_DESCRIPTION))) {
 		rc |= evbuffer_add_printf(b, "<details><summary>%s</summary><p class=\"desc\">",

@@ -24,7 +24,8 @@
  * overrides does, at most $max of them; then w's events and all their
  * overrides, cancelled ones too (the page shows a cancelled occurrence as
  * cancelled), with OCC_COLUMNS first (api/occ_expand.h) and the page's
- * own after them (PC_DESCRIPTION...). */
+ * own after them (PC_DESCRIPTION...; the partners by name, a JSON
+ * array, or NULL). */
 #define FEED_PAGE_COLUMNS \
 	OCC_COLUMNS "," \
 	" e.description," \
@@ -32,7 +33,8 @@
 	" e.city," \
 	" e.country," \
 	" o.name," \
-	" e.url"
+	" e.url," \
+	" " VEVENT_ORG_NAMES("e.partners")
 #define SQL_FEED_PAGE_ITEMS \
 	", w AS MATERIALIZED (" \
 	"  SELECT e.id" \

@@ -180,6 +180,9 @@ def test_page_shows_what_the_feed_shows(ctx):
                      "address": {"@type": "PostalAddress", "addressLocality": "Ho Chi Minh City",
                                  "addressCountry": "VN"}},
         "description": "Quà tặng </script><b>bold</b>\nDòng hai"}, visit
+    # Who holds an item and with whom, by the orgs' names as feeds say it.
+    busan = d.request("GET", "/v1/orgs/busan-city", token=k["host"]).json()["name"]
+    assert f"Org hcmc-dost · with {busan}" in page.text(), page.text()
     fest = by[("FLY ASIA", str(day(10)))]
     assert fest["endDate"] == str(day(12)) and fest["organizer"]["name"] == "busan-city"
     # Feed text never became markup: no tag but the page's own.
