@@ -51,10 +51,8 @@ static void ag_fail(struct agop *op, int status, const char *detail)
 static void ag_fail_field(struct agop *op, int status, const char *field, const char *msg)
 {
 	struct req *r = op->r;
-	json_t *errors = json_array();
-	jv_error(errors, field, msg);
 	agop_free(op);
-	reply_problem_fields(r, status, msg, errors);
+	reply_problem_field(r, status, msg, field, msg);
 }
 
 static void ag_submit(struct agop *op, const char *sql, int n, const char *const *p,

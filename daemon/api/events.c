@@ -59,10 +59,8 @@ void op_fail(struct evop *op, int status, const char *detail)
 void op_fail_field(struct evop *op, int status, const char *field, const char *msg)
 {
 	struct req *r = op->r;
-	json_t *errors = json_array();
-	jv_error(errors, field, msg);
 	evop_free(op);
-	reply_problem_fields(r, status, msg, errors);
+	reply_problem_field(r, status, msg, field, msg);
 }
 
 int op_submit(struct evop *op, const char *sql, int n, const char *const *params, db_result_cb cb)

@@ -158,9 +158,7 @@ static int freebusy_refused(struct req *r, const PGresult *res, json_t *body)
 	}
 	if (!field)
 		return 0;
-	json_t *errors = json_array();
-	jv_error(errors, field, message);
-	reply_problem_fields(r, 422, "the feed is not valid", errors);
+	reply_problem_field(r, 422, "the feed is not valid", field, message);
 	return 1;
 }
 
@@ -314,10 +312,8 @@ static void on_feed_patched(PGresult *res, void *arg)
 	struct req *r = op->r;
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 	    PQgetvalue(res, 0, 2)[0] == 't') {
-		json_t *errors = json_array();
-		jv_error(errors, "mode",
-		         "cannot be changed: make a feed of the other mode instead");
-		reply_problem_fields(r, 422, "the feed is not valid", errors);
+		reply_problem_field(r, 422, "the feed is not valid", "mode",
+		                    "cannot be changed: make a feed of the other mode instead");
 	} else if (!res || PQresultStatus(res) == PGRES_TUPLES_OK ||
 	           !freebusy_refused(r, res, op->body)) {
 		on_feed_one(res, r);

@@ -110,9 +110,8 @@ static void on_org_created(PGresult *res, void *arg)
 	if (!result_ok(r, res))
 		return;
 	if (PQntuples(res) != 1) {
-		json_t *errors = json_array();
-		jv_error(errors, "slug", "an org with this slug exists");
-		reply_problem_fields(r, 409, "an org with this slug exists", errors);
+		reply_problem_field(r, 409, "an org with this slug exists", "slug",
+		                    "an org with this slug exists");
 		return;
 	}
 	char loc[128];

@@ -163,9 +163,8 @@ static int wants_csv(struct req *r)
 	if (f && (!strcmp(f, "csv") || !strcmp(f, "json")))
 		return !strcmp(f, "csv");
 	if (f) {
-		json_t *errors = json_array();
-		jv_error(errors, "format", "must be json or csv");
-		reply_problem_fields(r, 422, "the query is not valid", errors);
+		reply_problem_field(r, 422, "the query is not valid", "format",
+		                    "must be json or csv");
 		return -1;
 	}
 	const char *accept = req_header(r, "Accept");

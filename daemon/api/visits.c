@@ -69,10 +69,8 @@ static void vop_fail(struct vop *op, int status, const char *detail)
 static void vop_fail_field(struct vop *op, int status, const char *field, const char *msg)
 {
 	struct req *r = op->r;
-	json_t *errors = json_array();
-	jv_error(errors, field, msg);
 	vop_free(op);
-	reply_problem_fields(r, status, msg, errors);
+	reply_problem_field(r, status, msg, field, msg);
 }
 
 static int submit(struct vop *op, const char *sql, int n, const char *const *p, db_result_cb cb)

@@ -405,6 +405,17 @@ void reply_problem_fields(struct req *r, int status, const char *detail, json_t 
 	reply_json_typed(r, status, p, "application/problem+json");
 }
 
+void reply_problem_field(struct req *r, int status, const char *detail, const char *field,
+                         const char *message)
+{
+	json_t *errors = json_array();
+	if (errors && problem_add(errors, field, message) != 0) {
+		json_decref(errors);
+		errors = NULL;
+	}
+	reply_problem_fields(r, status, detail, errors);
+}
+
 void reply_problem(struct req *r, int status, const char *detail)
 {
 	reply_problem_fields(r, status, detail, NULL);

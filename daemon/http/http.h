@@ -114,6 +114,9 @@ void reply_problem(struct req *r, int status, const char *detail);
  * Past PROBLEM_MAX_ERRORS, detail says how many more and "errors_omitted"
  * counts them. */
 void reply_problem_fields(struct req *r, int status, const char *detail, json_t *errors);
+/* The same with one error: field at fault and what is wrong with it. */
+void reply_problem_field(struct req *r, int status, const char *detail, const char *field,
+                         const char *message);
 /* 500 for a query that failed: logs the database's message (never sent
  * to the client) with the request id. */
 void reply_db_error(struct req *r, const PGresult *res);
