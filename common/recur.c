@@ -13,6 +13,7 @@
 #include "macros.h"
 
 #include <libical/ical.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,35 +129,12 @@ static int count_of(const short *a, size_t size)
  * 28 years, which hold every combination of weekday, leap year and date,
  * times the BYHOUR, BYMINUTE and BYSECOND values that expand it: 0 when no
  * date passes. Ordinals (2TU) and BYWEEKNO only narrow further; a rule
- * they empty is caught by the expansion's bounds. */
-static long largest_set(const struct icalrecurrencetype *r)
+ * they empty is caught by the expansion's bounds. The walk stops once the
+ * set reaches `enough` (at least 1): every expansion asks whether a rule
+ * matches at all, and most do on their first day. */
+static long largest_set(const struct icalrecurrencetype *r, long enough)
 {
-	struct civil c = {2000, 1, 1, 0, 0, 0};
-	int64_t day0 = civil_to_epoch(&c) / 86400;
-	int64_t period = -1;
-	long in_period = 0, largest = 0;
-	for (int64_t day = day0; day < day0 + 10227; day++) {
-		civil_from_epoch(day * 86400, &c);
-		struct civil jan1 = {c.year, 1, 1, 0, 0, 0}, next = {c.year + 1, 1, 1, 0, 0, 0};
-		struct civil mon1 = {c.year, c.month, 1, 0, 0, 0};
-		struct civil mon2 = {
-		    c.month == 12 ? c.year + 1 : c.year, c.month % 12 + 1, 1, 0, 0, 0};
-		int yday = (int)(day - civil_to_epoch(&jan1) / 86400) + 1;
-		int diy = (int)((civil_to_epoch(&next) - civil_to_epoch(&jan1)) / 86400);
-		int dim = (int)((civil_to_epoch(&mon2) - civil_to_epoch(&mon1)) / 86400);
-		int weekday =
-		    (int)((day % 7 + 11) % 7) + 1; /* 1970-01-01 was a Thursday; 1: Sunday */
-		int64_t p = r->freq == ICAL_YEARLY_RECURRENCE    ? c.year
-		            : r->freq == ICAL_MONTHLY_RECURRENCE ? c.year * 12 + c.month
-		            : r->freq == ICAL_WEEKLY_RECURRENCE  ? (day + 3) / 7 /* Monday-based */
-		                                                 : day;
-		if (p != period) {
-			period = p;
-			in_period = 0;
-		}
-		if (day_passes(r, &c, weekday, yday, dim, diy) && ++in_period > largest)
-			largest = in_period;
-	}
+	static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	long times = 1;
 	if (r->freq >= ICAL_DAILY_RECURRENCE && HAS(r, by_hour))
 		times *= count_of(r->by_hour, ICAL_BY_HOUR_SIZE);
@@ -164,19 +142,45 @@ static long largest_set(const struct icalrecurrencetype *r)
 		times *= count_of(r->by_minute, ICAL_BY_MINUTE_SIZE);
 	if (r->freq >= ICAL_MINUTELY_RECURRENCE && HAS(r, by_second))
 		times *= count_of(r->by_second, ICAL_BY_SECOND_SIZE);
+	long in_period = 0, largest = 0;
+	int weekday = 7; /* 2000-01-01 was a Saturday; 1: Sunday */
+	for (int year = 2000; year < 2028; year++) {
+		int leap = year % 4 == 0; /* 2000 too; 2100 is past the walk */
+		int yday = 0;
+		for (int month = 1; month <= 12; month++) {
+			int dim = month_days[month - 1] + (month == 2 && leap);
+			for (int day = 1; day <= dim; day++, weekday = weekday % 7 + 1) {
+				yday++;
+				if (r->freq == ICAL_YEARLY_RECURRENCE    ? yday == 1
+				    : r->freq == ICAL_MONTHLY_RECURRENCE ? day == 1
+				    : r->freq == ICAL_WEEKLY_RECURRENCE  ? weekday == 2 /* Monday */
+				                                         : 1)
+					in_period = 0;
+				struct civil c = {year, month, day, 0, 0, 0};
+				if (!day_passes(r, &c, weekday, yday, dim, 365 + leap) ||
+				    ++in_period <= largest)
+					continue;
+				largest = in_period;
+				if (r->freq < ICAL_DAILY_RECURRENCE || largest * times >= enough)
+					return r->freq >= ICAL_DAILY_RECURRENCE ? largest * times
+					                                        : times;
+			}
+		}
+	}
 	return r->freq >= ICAL_DAILY_RECURRENCE ? largest * times : (largest ? times : 0);
 }
 
 /* Whether BYSETPOS names a position some set can have. */
-static int setpos_reachable(const struct icalrecurrencetype *r, long largest)
+static int setpos_reachable(const struct icalrecurrencetype *r)
 {
 	if (!HAS(r, by_set_pos))
 		return 1;
+	long nearest = LONG_MAX;
 	for (size_t i = 0; i < ICAL_BY_SETPOS_SIZE && r->by_set_pos[i] != ICAL_RECURRENCE_ARRAY_MAX;
 	     i++)
-		if (abs(r->by_set_pos[i]) <= largest)
-			return 1;
-	return 0;
+		if (abs(r->by_set_pos[i]) < nearest)
+			nearest = abs(r->by_set_pos[i]);
+	return largest_set(r, nearest) >= nearest;
 }
 
 /* RFC 5545 3.3.10: which BYxxx parts a FREQ takes. */
@@ -198,6 +202,32 @@ static const char *misplaced_part(const struct icalrecurrencetype *r)
 	return NULL;
 }
 
+/* Whether libical can step the rule in bounded time: asked when a rule is
+ * written (recur_validate) and again before every expansion, so that a
+ * rule stored by other means (SQL, an older version) costs no more than
+ * one the API took. One step of libical's searches for the next instance
+ * inside one call, which no budget between calls can stop: a SECONDLY or
+ * MINUTELY rule whose filters pass over most seconds searches the window
+ * second by second (18 s a year for FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30),
+ * and a rule that matches no date searches to the window's end, or to the
+ * year 2582 without one. A part its FREQ does not take (refused at write
+ * by name) leaves the question to libical: largest_set reads the filters
+ * as RFC 5545 places them. */
+enum rule_steps { RULE_STEPS, RULE_UNSUPPORTED, RULE_NEVER };
+
+static const char *const rule_refusal[] = {
+    NULL, "SECONDLY and MINUTELY rules are not supported",
+    "the rule matches no date (e.g. BYMONTHDAY=30 with BYMONTH=2)"};
+
+static enum rule_steps rule_steps(const struct icalrecurrencetype *r)
+{
+	if (!misplaced_part(r) && largest_set(r, 1) == 0)
+		return RULE_NEVER;
+	if (r->freq == ICAL_SECONDLY_RECURRENCE || r->freq == ICAL_MINUTELY_RECURRENCE)
+		return RULE_UNSUPPORTED;
+	return RULE_STEPS;
+}
+
 int recur_validate(const char *rrule, int all_day, char *err, size_t errlen)
 {
 	unsigned seen;
@@ -215,8 +245,9 @@ int recur_validate(const char *rrule, int all_day, char *err, size_t errlen)
 		icalerror_clear_errno();
 		return fail(err, errlen, "not a valid RFC 5545 rule");
 	}
-	if (r.freq == ICAL_SECONDLY_RECURRENCE || r.freq == ICAL_MINUTELY_RECURRENCE)
-		return fail(err, errlen, "SECONDLY and MINUTELY rules are not supported");
+	enum rule_steps steps = rule_steps(&r);
+	if (steps != RULE_STEPS)
+		return fail(err, errlen, rule_refusal[steps]);
 	if (r.freq == ICAL_HOURLY_RECURRENCE && !(seen & 6u))
 		return fail(err, errlen, "an HOURLY rule needs COUNT or UNTIL");
 	if (r.count < 0 || r.count > RECUR_MAX_COUNT)
@@ -234,11 +265,7 @@ int recur_validate(const char *rrule, int all_day, char *err, size_t errlen)
 	const char *why = misplaced_part(&r);
 	if (why)
 		return fail(err, errlen, why);
-	long largest = largest_set(&r);
-	if (!largest)
-		return fail(err, errlen,
-		            "the rule matches no date (e.g. BYMONTHDAY=30 with BYMONTH=2)");
-	if (!setpos_reachable(&r, largest))
+	if (!setpos_reachable(&r))
 		return fail(err, errlen, "BYSETPOS names a position no set of the rule reaches");
 	/* libical refuses to step some rules it parses: refuse them here. */
 	struct icaltimetype t = icaltime_null_time();
@@ -405,14 +432,16 @@ static void bound_until(struct icalrecurrencetype *r, const char *zone, int all_
 
 /* The iterator over rrule from dtstart in zone, set for occurrences from
  * about from_utc to until_utc (INT64_MIN, INT64_MAX: all of them); NULL
- * when libical cannot step the rule. */
+ * when libical cannot step the rule, or not in bounded time (*steps says
+ * which). */
 static icalrecur_iterator *iterator_for(const char *rrule, const char *zone,
                                         const struct civil *dtstart, int all_day, int64_t from_utc,
-                                        int64_t until_utc)
+                                        int64_t until_utc, enum rule_steps *steps)
 {
 	icalerror_clear_errno();
 	struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
-	if (r.freq == ICAL_NO_RECURRENCE)
+	*steps = RULE_STEPS;
+	if (r.freq == ICAL_NO_RECURRENCE || (*steps = rule_steps(&r)) != RULE_STEPS)
 		return NULL;
 	localise_until(&r, zone);
 	bound_until(&r, zone, all_day, until_utc);
@@ -445,7 +474,17 @@ long recur_expand_window(const char *rrule, const char *zone, const struct civil
 		recur_budget_init(&own, RECUR_MAX_ITERATIONS, RECUR_BUDGET_MS);
 		budget = &own;
 	}
-	icalrecur_iterator *it = iterator_for(rrule, zone, dtstart, all_day, from_utc, until_utc);
+	enum rule_steps steps;
+	icalrecur_iterator *it =
+	    iterator_for(rrule, zone, dtstart, all_day, from_utc, until_utc, &steps);
+	/* A rule the API refuses: one that matches no date has no instance;
+	 * a SECONDLY or MINUTELY one is taken as one whose expansion ran out
+	 * of budget (callers name it, and free/busy counts its time as
+	 * unknown), which at its cost it would have. */
+	if (steps == RULE_NEVER)
+		return 0;
+	if (steps == RULE_UNSUPPORTED)
+		return RECUR_EXHAUSTED;
 	if (!it)
 		return -1;
 	long n = 0;
@@ -492,8 +531,10 @@ struct recur_walk {
 struct recur_walk *recur_walk_new(const char *rrule, const char *zone, const struct civil *dtstart,
                                   int all_day)
 {
+	enum rule_steps steps;
 	struct recur_walk *w = calloc(1, sizeof(*w));
-	if (w && !(w->it = iterator_for(rrule, zone, dtstart, all_day, INT64_MIN, INT64_MAX))) {
+	if (w &&
+	    !(w->it = iterator_for(rrule, zone, dtstart, all_day, INT64_MIN, INT64_MAX, &steps))) {
 		free(w);
 		w = NULL;
 	}

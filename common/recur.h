@@ -41,7 +41,10 @@ typedef int (*recur_cb)(const struct civil *start, int64_t start_utc, void *arg)
  * earlier ones may come too: the caller trims the window). Without an
  * rrule, dtstart alone. Within budget (NULL: RECUR_MAX_ITERATIONS steps
  * and RECUR_BUDGET_MS). Returns the number visited, -1 on error, or
- * RECUR_EXHAUSTED when the budget ran out first. */
+ * RECUR_EXHAUSTED when the budget ran out first. A rule stored without
+ * recur_validate's checks is read as they would have refused it: one that
+ * matches no date visits none, a SECONDLY or MINUTELY one is
+ * RECUR_EXHAUSTED at once (libical cannot step either in bounded time). */
 long recur_expand_window(const char *rrule, const char *zone, const struct civil *dtstart,
                          int all_day, int64_t from_utc, int64_t until_utc,
                          struct recur_budget *budget, recur_cb cb, void *arg);

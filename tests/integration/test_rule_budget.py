@@ -124,3 +124,70 @@ def test_vtimezone_rules_in_a_file_are_bounded(ctx):
         assert any("VTIMEZONE" in w["field"] or "Evil" in w["message"]
                    for w in got["warnings"]), got
     assert rss_kb(d.proc.pid) < 400 * 1024
+
+
+def test_a_stored_secondly_rrule_that_never_matches_holds_no_worker(ctx):
+    """FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30, stored by SQL (the API and
+    imports refuse it): one libical step of it searched a year's window
+    second by second (18 s), holding the worker of /v1/occurrences, of a
+    free/busy feed or of the subscribe page, and the planner's loop. It is
+    read as the API refuses it: it matches no date, so it has no
+    occurrence, no busy time and no reminder, and every reader answers
+    within the client's ordinary timeout while the server answers others."""
+    import datetime
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness import wait_for
+    from test_feeds import make_feed, path_of
+    from test_freebusy import read
+
+    db, k, d = world(ctx)
+    dbname = db.split("dbname=")[1]
+    sql = lambda q: ctx.cluster.psql(q, dbname)  # noqa: E731
+    first = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=10)
+    days = [(first + datetime.timedelta(days=n)).isoformat() for n in (0, 1, 8, 15)]
+    template = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Legacy", "timezone": "UTC", "start": f"{days[0]}T09:00:00",
+        "end": f"{days[0]}T10:00:00", "rrule": "FREQ=DAILY;COUNT=2",
+        "reminders": ["-PT1H"]}).json()
+    for i in range(4):
+        sql(f"INSERT INTO events (org_id, uid, kind, title, timezone, start_local, end_local, "
+            f"start_utc, end_utc, last_end_utc, rrule, reminders) SELECT org_id, 'secondly-{i}', "
+            f"kind, 'Secondly {i}', timezone, start_local, end_local, start_utc, end_utc, "
+            f"'infinity', 'FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30', reminders FROM events "
+            f"WHERE id = '{template['id']}'")
+    good = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Weekly", "timezone": "UTC", "start": f"{days[1]}T09:00:00",
+        "end": f"{days[1]}T10:00:00", "rrule": "FREQ=WEEKLY;COUNT=3",
+        "reminders": ["-PT1H"]}).json()
+    busy = make_feed(d, k["host"], mode="freebusy", past_days=0, future_days=366)
+    page = make_feed(d, k["host"], name="Page")
+    to = (first + datetime.timedelta(days=360)).isoformat()
+    occurrences = f"/v1/occurrences?from={days[0]}&to={to}&limit=1000"
+    with ThreadPoolExecutor(6) as pool:
+        asked = [pool.submit(d.request, "GET", occurrences, token=k["host"]) for _ in range(3)]
+        asked += [pool.submit(d.request, "GET", path_of(busy)) for _ in range(2)]
+        asked.append(pool.submit(d.request, "GET", path_of(page)[:-len(".ics")]))
+        meanwhile = d.request("GET", f"/v1/events/{good['id']}", token=k["host"])
+        answers = [a.result() for a in asked]
+    assert meanwhile.status == 200, meanwhile
+    assert all(a.status == 200 for a in answers), answers
+    for occ in (a.json() for a in answers[:3]):
+        assert sorted((o["start"], o["title"]) for o in occ["items"]) == [
+            (f"{days[0]}T09:00:00", "Legacy"), (f"{days[1]}T09:00:00", "Legacy"),
+            (f"{days[1]}T09:00:00", "Weekly"), (f"{days[2]}T09:00:00", "Weekly"),
+            (f"{days[3]}T09:00:00", "Weekly")], occ
+        assert "warnings" not in occ, occ
+    for fb in answers[3:5]:
+        assert [p[0] for p in read(fb.body)["icalendar"]] == [
+            f"{x}T09:00:00Z" for x in days], fb.body
+    html = answers[5].body.decode()
+    assert "Secondly" not in html and "Weekly" in html and "Legacy" in html
+    # The planner: the later event's reminders are planned, the stored
+    # rule's none, and nothing is left queued or parked.
+    wait_for(lambda: sql(f"SELECT count(*) FROM reminders WHERE event_id = '{good['id']}'") == "3",
+             30, what="the weekly event's reminders")
+    wait_for(lambda: sql("SELECT count(*) FROM reminder_queue") == "0", 30,
+             what="the queue to empty")
+    assert sql("SELECT count(*) FROM reminders r JOIN events e ON e.id = r.event_id "
+               "WHERE e.title LIKE 'Secondly%'") == "0"

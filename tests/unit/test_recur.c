@@ -295,6 +295,54 @@ static void test_expansion_budget(void **state)
 	                 INT64_MAX);
 }
 
+/* A rule stored without the API's checks (by SQL) is read as the API
+ * would have refused it, within the expansion's budget on every path: one
+ * libical step of FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30 searched a year's
+ * window second by second (18 s), past any budget. A rule that matches no
+ * date has no instance; a SECONDLY or MINUTELY one is one whose expansion
+ * ran out of budget. */
+static void test_stored_rules_the_api_refuses(void **state)
+{
+	(void)state;
+	struct civil start = {2026, 1, 5, 9, 0, 0};
+	int64_t from = 1798761600; /* 2027-01-01Z */
+	static const struct {
+		const char *rule;
+		long expect;
+	} stored[] = {{"FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30", 0},
+	              {"FREQ=MINUTELY;BYMONTH=4;BYMONTHDAY=31", 0},
+	              {"FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", 0},
+	              {"FREQ=SECONDLY;BYMONTH=2;COUNT=3", RECUR_EXHAUSTED},
+	              {"FREQ=MINUTELY;BYHOUR=3", RECUR_EXHAUSTED}};
+	for (size_t i = 0; i < sizeof(stored) / sizeof(*stored); i++) {
+		struct recur_budget b;
+		recur_budget_init(&b, RECUR_MAX_ITERATIONS, 2000);
+		struct count_in c = {from, from + 366 * 86400LL, 0, 0};
+		long got = recur_expand_window(stored[i].rule, "Asia/Seoul", &start, 0, c.from,
+		                               c.to, &b, count_window, &c);
+		if (got != stored[i].expect || c.n != 0)
+			fail_msg("%s: %ld, %d occurrences", stored[i].rule, got, c.n);
+		if (b.spent_us > b.limit_us)
+			fail_msg("%s spent %lld ms of its 2000", stored[i].rule,
+			         (long long)(b.spent_us / 1000));
+		char err[160];
+		assert_int_equal(recur_validate(stored[i].rule, 0, err, sizeof(err)), -1);
+		assert_null(recur_walk_new(stored[i].rule, "Asia/Seoul", &start, 0));
+	}
+	/* The other readers: no end known, no first instance, not an
+	 * occurrence; a window it cannot be counted in is listed. */
+	const char *secondly = "FREQ=SECONDLY;BYMONTH=2;COUNT=3";
+	struct civil first, feb = {2027, 2, 1, 0, 0, 1}, end = {2026, 1, 5, 10, 0, 0};
+	assert_int_equal(recur_last_start(secondly, "UTC", &start, 0), INT64_MAX);
+	assert_int_equal(recur_first(secondly, "UTC", &start, 0, &first), -1);
+	assert_int_equal(recur_is_occurrence(secondly, "UTC", &start, 0, NULL, NULL, &feb), 0);
+	assert_int_equal(
+	    recur_occurs_in(secondly, "UTC", &start, &end, 0, NULL, NULL, from, from + 86400), 1);
+	assert_int_equal(
+	    recur_first("FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30;COUNT=1", "UTC", &start, 0, &first),
+	    -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +353,7 @@ int main(void)
 	    cmocka_unit_test(test_rules_that_never_match_are_refused),
 	    cmocka_unit_test(test_long_series_expand_near_the_window),
 	    cmocka_unit_test(test_expansion_budget),
+	    cmocka_unit_test(test_stored_rules_the_api_refuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
