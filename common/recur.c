@@ -3,8 +3,10 @@
  * grammar and its rules for which BYxxx parts go with which FREQ, then
  * handed to libical, which must be able to step it, and checked to match
  * some date at all (BYMONTH=2;BYMONTHDAY=30 never does, and libical steps
- * through centuries looking: 22 s for an HOURLY one from 1900). Then it is
- * iterated within a budget of steps and time (struct recur_budget), from
+ * through centuries looking: 22 s for an HOURLY one from 1900). That check
+ * and the refusal of SECONDLY and MINUTELY rules (rule_steps) are made
+ * again before every expansion, for rules stored by other means. Then it
+ * is iterated within a budget of steps and time (struct recur_budget), from
  * near the window asked for rather than from DTSTART where the rule
  * allows (a rule with COUNT must count from DTSTART). */
 #include "recur.h"
