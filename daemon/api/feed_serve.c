@@ -95,7 +95,7 @@ static void feedfetch_free(struct feedfetch *ff)
 static void serve_stale_or_503(struct req *r, const char *hash)
 {
 	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
-	if (e->body && !strcmp(e->hash, hash)) {
+	if (feed_entry_ready(e) && !strcmp(e->hash, hash)) {
 		feed_entry_serve(r, e);
 	} else {
 		feed_fetched(r, hash, 503, 0);
@@ -311,9 +311,12 @@ void feedfetch_keep(struct feedfetch *ff, char *body, size_t len, const char *di
 	memcpy(e->hash, ff->hash, sizeof(e->hash));
 	e->generation = ff->generation;
 	e->rendered_ms = now_monotonic_ms();
-	e->body = body;
-	e->len = len;
 	e->changed = ff->changed;
+	if (feed_entry_set_body(e, body, len) != 0) {
+		feed_entry_clear(e);
+		ff_end(ff, FF_FAILED, "cannot keep the feed");
+		return;
+	}
 	/* A strong ETag per content coding. */
 	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
 	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
@@ -669,7 +672,7 @@ void feeds_serve(struct req *r)
 	}
 	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
 	unsigned generation = atomic_load(r->cx->data_generation);
-	if (e->body && !strcmp(e->hash, hash) && e->generation == generation &&
+	if (feed_entry_ready(e) && !strcmp(e->hash, hash) && e->generation == generation &&
 	    now_monotonic_ms() - e->rendered_ms < FEED_TTL_MS) {
 		feed_entry_serve(r, e);
 		return;
