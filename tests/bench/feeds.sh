@@ -211,13 +211,21 @@ lz_rps=$(median <"$BENCH_TMP/lz.rates")
 sz_rps=$(median <"$BENCH_TMP/sz.rates")
 
 # RSS with 100 feeds of N/10 events cached (each fetched once per thread).
+# Bodies kept in memory files (sendfile) are memory too, though not RSS.
+memfd_kib() {
+	for f in /proc/"$1"/fd/*; do
+		case $(readlink "$f" 2>/dev/null) in /memfd:*) stat -L -c %s "$f" ;; esac
+	done | awk '{ s += $1 } END { printf "%d\n", s / 1024 }'
+}
 rss0=$(rss_kib "$DAEMON_PID")
+files0=$(memfd_kib "$DAEMON_PID")
 for i in $(seq 100); do
 	p=$(feed_path "{\"name\": \"f$i\", \"filter\": {\"tags\": [\"small\"]}}")
 	curl -sf -o /dev/null "http://127.0.0.1:$PORT$p"
 	curl -sf -o /dev/null "http://127.0.0.1:$PORT$p"
 done
 rss100=$(rss_kib "$DAEMON_PID")
+files100=$(memfd_kib "$DAEMON_PID")
 
 echo "feeds: $N events, 2 cores shared by everything"
 if [ "${FEEDS_ONLY:-}" != cached ]; then
@@ -236,4 +244,5 @@ echo "    plain: liaisond $l_rps/s, nginx (sendfile off) $n_rps/s, ratio $(ratio
 echo "    plain: liaisond $l_rps/s, nginx (sendfile on) $s_rps/s, ratio $(ratio "$l_rps" "$s_rps")"
 echo "    gzip ($(wc -c <"$BENCH_TMP/small.ics.gz") bytes): liaisond $lz_rps/s," \
 	"nginx (gzip_static, sendfile on) $sz_rps/s, ratio $(ratio "$lz_rps" "$sz_rps")"
-echo "  RSS: $((rss0 / 1024)) MiB before, $((rss100 / 1024)) MiB with 100 more feeds cached"
+echo "  RSS: $((rss0 / 1024)) MiB before, $((rss100 / 1024)) MiB with 100 more feeds cached;" \
+	"in memory files besides: $((files0 / 1024)) MiB before, $((files100 / 1024)) MiB after"
