@@ -7,14 +7,26 @@
 #include "http/negotiate.h"
 #include "macros.h"
 
+#include <errno.h>
+#include <event2/buffer.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FEED_SLOTS 256 /* per worker thread; a power of two */
+/* A body this large goes to a memory file: below it libevent writes it in
+ * one go anyway (its bufferevents write at most 16 KiB per turn of the
+ * loop, sendfile as much as the socket takes). The files per thread are
+ * few, so that cached feeds never take the descriptors connections need;
+ * past them bodies stay in memory. */
+#define FILE_MIN  16384
+#define FILES_MAX 32
 struct feedcache {
 	struct feed_entry slots[FEED_SLOTS];
+	int nfiles;
 };
 
 /* A rendered body is shared with the answers still sending it (a reference
@@ -55,16 +67,89 @@ static void shared_sent(const void *data, size_t len, void *arg)
 
 struct feedcache *feedcache_new(void)
 {
-	return calloc(1, sizeof(struct feedcache));
+	struct feedcache *c = calloc(1, sizeof(struct feedcache));
+	for (int i = 0; c && i < FEED_SLOTS; i++)
+		c->slots[i].cache = c;
+	return c;
+}
+
+/* A memory file holding data, as a segment that closes it once neither
+ * the entry nor an answer still sending it holds it; NULL when the thread
+ * has its files already or the system will not give one (the caller keeps
+ * data in memory). */
+static struct evbuffer_file_segment *file_of(struct feedcache *c, const char *data, size_t len,
+                                             int *fdp)
+{
+	if (c->nfiles >= FILES_MAX)
+		return NULL;
+	int fd = memfd_create("liaison-feed", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (size_t at = 0; at < len;) {
+		ssize_t n = write(fd, data + at, len - at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return NULL;
+		}
+		at += (size_t)n;
+	}
+	struct evbuffer_file_segment *seg =
+	    evbuffer_file_segment_new(fd, 0, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE);
+	if (!seg) {
+		close(fd);
+		return NULL;
+	}
+	c->nfiles++;
+	*fdp = fd;
+	return seg;
+}
+
+static void file_drop(struct feedcache *c, struct evbuffer_file_segment *seg)
+{
+	if (!seg)
+		return;
+	evbuffer_file_segment_free(seg);
+	c->nfiles--;
 }
 
 void feed_entry_clear(struct feed_entry *e)
 {
 	struct feedfetch *inflight = e->inflight;
+	struct feedcache *c = e->cache;
 	feed_body_unref(e->body);
 	feed_body_unref(e->gz);
+	file_drop(c, e->file);
+	file_drop(c, e->gzfile);
 	memset(e, 0, sizeof(*e));
 	e->inflight = inflight;
+	e->cache = c;
+}
+
+int feed_entry_ready(const struct feed_entry *e)
+{
+	return e->body || e->file;
+}
+
+/* Into a file when large enough and one is free, else kept as it is. */
+static void place(struct feed_entry *e, char **body, struct evbuffer_file_segment **file,
+                  size_t len, int *fd)
+{
+	if (len >= FILE_MIN && (*file = file_of(e->cache, *body, len, fd))) {
+		feed_body_unref(*body);
+		*body = NULL;
+	}
+}
+
+int feed_entry_set_body(struct feed_entry *e, char *body, size_t len)
+{
+	if (!body)
+		return -1;
+	e->body = body;
+	e->len = len;
+	place(e, &e->body, &e->file, len, &e->fd);
+	return 0;
 }
 
 void feedcache_free(struct feedcache *c)
@@ -86,6 +171,28 @@ static char *gzip_body(const char *data, size_t len, size_t *outlen)
 		out = NULL;
 	}
 	return out;
+}
+
+/* e's gzip body, made from its plain one (read back from its file through
+ * a mapping when it is there); 0, or -1. */
+static int gzip_entry(struct feed_entry *e)
+{
+	const char *plain = e->body;
+	void *map = NULL;
+	if (!plain) {
+		map = mmap(NULL, e->len, PROT_READ, MAP_SHARED, e->fd, 0);
+		if (map == MAP_FAILED)
+			return -1;
+		plain = map;
+	}
+	e->gz = gzip_body(plain, e->len, &e->gzlen);
+	if (map)
+		munmap(map, e->len);
+	if (!e->gz)
+		return -1;
+	int fd;
+	place(e, &e->gz, &e->gzfile, e->gzlen, &fd);
+	return 0;
 }
 
 struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash)
@@ -124,16 +231,22 @@ void feed_entry_serve(struct req *r, struct feed_entry *e)
 	}
 	/* Compressed when first sent compressed: a rendering that no client
 	 * takes gzipped, or that is only revalidated, never costs the deflate. */
-	if (gz && !e->gz && !(e->gz = gzip_body(e->body, e->len, &e->gzlen))) {
+	if (gz && !e->gz && !e->gzfile && gzip_entry(e) != 0) {
 		feed_fetched(r, e->hash, 500, 0);
 		reply_problem(r, 500, "cannot compress the feed");
 		return;
 	}
 	if (gz)
 		req_add_header(r, "Content-Encoding", "gzip");
+	static const char type[] = "text/calendar; charset=utf-8";
 	char *body = gz ? e->gz : e->body;
+	struct evbuffer_file_segment *file = gz ? e->gzfile : e->file;
 	size_t len = gz ? e->gzlen : e->len;
 	feed_fetched(r, e->hash, 200, len);
+	if (file) {
+		reply_file_segment(r, 200, type, file, 0, len);
+		return;
+	}
 	shared_of(body)->refs++;
-	reply_shared(r, 200, "text/calendar; charset=utf-8", body, len, shared_sent, body);
+	reply_shared(r, 200, type, body, len, shared_sent, body);
 }

@@ -95,7 +95,7 @@ static void feedfetch_free(struct feedfetch *ff)
 static void serve_stale_or_503(struct req *r, const char *hash)
 {
 	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
-	if (e->body && !strcmp(e->hash, hash)) {
+	if (feed_entry_ready(e) && !strcmp(e->hash, hash)) {
 		feed_entry_serve(r, e);
 	} else {
 		feed_fetched(r, hash, 503, 0);
@@ -209,7 +209,12 @@ static int ff_wait(struct feedfetch *ff, struct req *r)
 }
 
 /* The calendar: the head with one VTIMEZONE per zone used (sorted, so the
- * same events give the same bytes), the VEVENTs in order, the tail. */
+ * same events give the same bytes), the VEVENTs in order, the tail. A feed
+ * uses few zones over many events: a zone already listed among the first
+ * ZONES_SEEN is not listed again, so that the sort sees a handful of names,
+ * not one per event; past them the sort removes repeats. */
+#define ZONES_SEEN 32
+
 static char *assemble(struct feedfetch *ff, size_t *len)
 {
 	const char **names = calloc((size_t)ff->n + 1, sizeof(char *));
@@ -218,8 +223,12 @@ static char *assemble(struct feedfetch *ff, size_t *len)
 		if (!ff->texts[i])
 			continue;
 		total += ff->texts[i]->len;
-		if (ff->texts[i]->zone[0])
-			names[nz++] = ff->texts[i]->zone;
+		const char *zone = ff->texts[i]->zone;
+		size_t k = 0;
+		while (zone[0] && k < nz && k < ZONES_SEEN && strcmp(names[k], zone))
+			k++;
+		if (zone[0] && (k == nz || k == ZONES_SEEN))
+			names[nz++] = zone;
 	}
 	if (!names)
 		return NULL;
@@ -311,9 +320,12 @@ void feedfetch_keep(struct feedfetch *ff, char *body, size_t len, const char *di
 	memcpy(e->hash, ff->hash, sizeof(e->hash));
 	e->generation = ff->generation;
 	e->rendered_ms = now_monotonic_ms();
-	e->body = body;
-	e->len = len;
 	e->changed = ff->changed;
+	if (feed_entry_set_body(e, body, len) != 0) {
+		feed_entry_clear(e);
+		ff_end(ff, FF_FAILED, "cannot keep the feed");
+		return;
+	}
 	/* A strong ETag per content coding. */
 	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
 	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
@@ -532,6 +544,17 @@ static atomic_int memory_warm;
  * position. */
 enum { COL_ID, COL_STAMP, COL_BODY, COL_ZONE, COL_POS };
 
+/* Value (k, col) of res into out, cut to its size as snprintf would; once
+ * per event, where snprintf's parsing of "%s" showed. */
+static void copy_value(char *out, size_t size, const PGresult *res, int k, int col)
+{
+	size_t n = (size_t)PQgetlength(res, k, col);
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, PQgetvalue(res, k, col), n);
+	out[n] = '\0';
+}
+
 /* Puts the feed's events in order, each with its VEVENT from memory if the
  * cache has it; 0, or -1 when the rows do not make a feed. */
 static int take_events(struct feedfetch *ff, const PGresult *res)
@@ -551,8 +574,8 @@ static int take_events(struct feedfetch *ff, const PGresult *res)
 		if (pos < 1 || pos > ff->n || ff->ids[pos - 1][0])
 			return -1;
 		int i = (int)pos - 1;
-		snprintf(ff->ids[i], sizeof(ff->ids[i]), "%s", PQgetvalue(res, k, COL_ID));
-		snprintf(ff->stamps[i], sizeof(ff->stamps[i]), "%s", PQgetvalue(res, k, COL_STAMP));
+		copy_value(ff->ids[i], sizeof(ff->ids[i]), res, k, COL_ID);
+		copy_value(ff->stamps[i], sizeof(ff->stamps[i]), res, k, COL_STAMP);
 		char key[VEVENT_KEY_LEN + 1];
 		ff->texts[i] = vevents_get(cache_key(ff, ff->ids[i], ff->stamps[i], key),
 		                           ff->stamps[i], ff->alarms);
@@ -669,7 +692,7 @@ void feeds_serve(struct req *r)
 	}
 	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
 	unsigned generation = atomic_load(r->cx->data_generation);
-	if (e->body && !strcmp(e->hash, hash) && e->generation == generation &&
+	if (feed_entry_ready(e) && !strcmp(e->hash, hash) && e->generation == generation &&
 	    now_monotonic_ms() - e->rendered_ms < FEED_TTL_MS) {
 		feed_entry_serve(r, e);
 		return;

@@ -37,7 +37,10 @@ struct vtext *vtext_new(const char *text, size_t len, const char *zone)
 		return NULL;
 	atomic_init(&v->refs, 1);
 	v->len = len;
-	snprintf(v->zone, sizeof(v->zone), "%s", zone ? zone : "");
+	/* As snprintf would, without its parsing: once per text of a feed. */
+	size_t z = zone ? strnlen(zone, sizeof(v->zone) - 1) : 0;
+	memcpy(v->zone, zone ? zone : "", z);
+	v->zone[z] = '\0';
 	memcpy(v->text, text, len);
 	v->text[len] = '\0';
 	return v;

@@ -329,6 +329,23 @@ void reply_shared(struct req *r, int status, const char *content_type, const voi
 	finish(r, status, b);
 }
 
+void reply_file_segment(struct req *r, int status, const char *content_type,
+                        struct evbuffer_file_segment *seg, size_t offset, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+	/* Without the flag libevent maps the segment and copies it out. */
+	if (!b || evbuffer_set_flags(b, EVBUFFER_FLAG_DRAINS_TO_FD) != 0 ||
+	    evbuffer_add_file_segment(b, seg, (ev_off_t)offset, (ev_off_t)len) != 0) {
+		if (b)
+			evbuffer_free(b);
+		finish(r, 500, NULL);
+		return;
+	}
+	if (content_type)
+		req_add_header(r, "Content-Type", content_type);
+	finish(r, status, b);
+}
+
 void reply_empty(struct req *r, int status)
 {
 	finish(r, status, NULL);

@@ -19,6 +19,7 @@ struct ctx;
 struct route;
 struct req;
 struct evbuffer;
+struct evbuffer_file_segment;
 
 #define REQ_MAX_PARAMS 4
 
@@ -106,6 +107,12 @@ void reply_raw(struct req *r, int status, const char *content_type, const void *
  * is called once they are written (or the answer is dropped). */
 void reply_shared(struct req *r, int status, const char *content_type, const void *data, size_t len,
                   void (*sent)(const void *data, size_t len, void *arg), void *arg);
+/* The same for bytes [offset, offset + len) of a file segment (a reference
+ * is taken): marked as draining to a descriptor, the body goes out by
+ * sendfile from the file, never through user memory, so a transport must
+ * move it into the socket's buffer as it is, not read it. */
+void reply_file_segment(struct req *r, int status, const char *content_type,
+                        struct evbuffer_file_segment *seg, size_t offset, size_t len);
 void reply_empty(struct req *r, int status);
 void reply_problem(struct req *r, int status, const char *detail);
 /* An answer lists this many errors at most, and how many more there were. */

@@ -6,9 +6,13 @@
 #    and after one event changed; the first and cold times beside Radicale (Debian's radicale) serving the same N
 #    events as its calendar collection (GET of the collection, median of 5);
 #  - a feed of N/10 events served by liaisond from memory under wrk beside
-#    nginx serving the same bytes as a static file, same connections;
+#    nginx serving the same bytes as a static file, same connections: with
+#    nginx's own defaults (sendfile off), then with Debian's (sendfile on,
+#    tcp_nopush on), plain and gzipped (nginx's gzip_static serving the
+#    bytes liaisond sends gzipped), medians of 3 alternated runs;
 #  - liaisond's RSS with 100 feeds cached.
 #   tests/bench/feeds.sh BIN [EVENTS] [CONNECTIONS] [SECONDS]
+# FEEDS_ONLY=cached measures only the feed from memory beside nginx.
 set -eu
 BIN=$(realpath "$1")
 N=${2:-10000}
@@ -43,11 +47,16 @@ psql_b -c "INSERT INTO events (org_id, uid, kind, title, description, location, 
                 FROM generate_series(1, $N) g) x WHERE o.slug = 'hcmc-dost'"
 psql_b -c "VACUUM ANALYZE events"
 
+RAD_PID=
+stop_nginx() { [ -f "$BENCH_TMP/nginx/nginx.pid" ] && kill "$(cat "$BENCH_TMP/nginx/nginx.pid")" 2>/dev/null || true; }
+trap '[ -n "$RAD_PID" ] && kill $RAD_PID 2>/dev/null; stop_nginx; bench_cleanup' EXIT INT TERM
+
 bench_daemon --threads 2
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 feed_path() { api -d "$1" "http://127.0.0.1:$PORT/v1/feeds" |
 	/usr/bin/python3 -c 'import sys, json; u = json.load(sys.stdin)["url"]; print(u[u.index("/feeds/"):])'; }
 
+if [ "${FEEDS_ONLY:-}" != cached ]; then
 # Renders of the whole set, each by a daemon just started (nothing in its
 # memory), 3 rounds: first with nothing stored in vevent_texts (every
 # event rendered through libical, as after an upgrade or a bulk load), then
@@ -138,7 +147,6 @@ level = warning
 CONF
 radicale --config "$BENCH_TMP/radicale.conf" >"$BENCH_TMP/radicale.log" 2>&1 &
 RAD_PID=$!
-trap 'kill $RAD_PID 2>/dev/null; stop_nginx 2>/dev/null; bench_cleanup' EXIT INT TERM
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$RPORT/" && break; sleep 0.1; done
 : >"$BENCH_TMP/rad"
 for i in 1 2 3 4 5; do
@@ -148,13 +156,22 @@ done
 rad=$(median <"$BENCH_TMP/rad")
 rad_vevents=$(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/rad.ics" || true)
 
-# The small feed from memory beside nginx with the same bytes.
+fi
+
+# The small feed from memory beside nginx with the same bytes: nginx's own
+# defaults (sendfile off) on NPORT; Debian's nginx.conf (sendfile on,
+# tcp_nopush on) on SPORT, where gzip_static serves the gzip bytes liaisond
+# sends, so both sides send the same bytes either way.
 small=$(feed_path '{"name": "small", "filter": {"tags": ["small"]}}')
 curl -sf -o "$BENCH_TMP/small.ics" "http://127.0.0.1:$PORT$small"
+curl -sf -H 'Accept-Encoding: gzip' -o "$BENCH_TMP/small.ics.gz" "http://127.0.0.1:$PORT$small"
+gzip -dc "$BENCH_TMP/small.ics.gz" | cmp -s - "$BENCH_TMP/small.ics" ||
+	{ echo "the gzipped feed is not the feed" >&2; exit 1; }
 small_vevents=$(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/small.ics")
 NPORT=$(free_port)
+SPORT=$(free_port)
 mkdir -p "$BENCH_TMP/nginx/www"
-cp "$BENCH_TMP/small.ics" "$BENCH_TMP/nginx/www/small.ics"
+cp "$BENCH_TMP/small.ics" "$BENCH_TMP/small.ics.gz" "$BENCH_TMP/nginx/www/"
 cat >"$BENCH_TMP/nginx/nginx.conf" <<CONF
 worker_processes 2;
 pid $BENCH_TMP/nginx/nginx.pid;
@@ -164,35 +181,68 @@ http {
   access_log off;
   types { text/calendar ics; }
   server { listen 127.0.0.1:$NPORT; root $BENCH_TMP/nginx/www; etag on; }
+  server { listen 127.0.0.1:$SPORT; root $BENCH_TMP/nginx/www; etag on;
+           sendfile on; tcp_nopush on; gzip_static on; }
 }
 CONF
 nginx -c "$BENCH_TMP/nginx/nginx.conf" -p "$BENCH_TMP/nginx"
-stop_nginx() { kill "$(cat "$BENCH_TMP/nginx/nginx.pid")" 2>/dev/null || true; }
-wrk -t2 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$PORT$small" >"$BENCH_TMP/l.out"
-wrk -t2 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$NPORT/small.ics" >"$BENCH_TMP/n.out"
-wrk_all_ok "$BENCH_TMP/l.out"
-wrk_all_ok "$BENCH_TMP/n.out"
-l_rps=$(wrk_rate <"$BENCH_TMP/l.out")
-n_rps=$(wrk_rate <"$BENCH_TMP/n.out")
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$SPORT/small.ics" && break; sleep 0.1; done
+[ "$(curl -sf -H 'Accept-Encoding: gzip' "http://127.0.0.1:$SPORT/small.ics" | cmp - "$BENCH_TMP/small.ics.gz" && echo same)" = same ] ||
+	{ echo "nginx's gzip_static does not send liaisond's gzip bytes" >&2; exit 1; }
+# wrk_rate of one run: name, url, then wrk's own options.
+wrk_run() {
+	name=$1 url=$2
+	shift 2
+	wrk -t2 -c"$CONNS" -d"${SECS}s" "$@" "$url" >"$BENCH_TMP/$name.out"
+	wrk_all_ok "$BENCH_TMP/$name.out"
+	wrk_rate <"$BENCH_TMP/$name.out" >>"$BENCH_TMP/$name.rates"
+}
+for _ in 1 2 3; do
+	wrk_run l "http://127.0.0.1:$PORT$small"
+	wrk_run n "http://127.0.0.1:$NPORT/small.ics"
+	wrk_run s "http://127.0.0.1:$SPORT/small.ics"
+	wrk_run lz "http://127.0.0.1:$PORT$small" -H 'Accept-Encoding: gzip'
+	wrk_run sz "http://127.0.0.1:$SPORT/small.ics" -H 'Accept-Encoding: gzip'
+done
+l_rps=$(median <"$BENCH_TMP/l.rates")
+n_rps=$(median <"$BENCH_TMP/n.rates")
+s_rps=$(median <"$BENCH_TMP/s.rates")
+lz_rps=$(median <"$BENCH_TMP/lz.rates")
+sz_rps=$(median <"$BENCH_TMP/sz.rates")
 
 # RSS with 100 feeds of N/10 events cached (each fetched once per thread).
+# Bodies kept in memory files (sendfile) are memory too, though not RSS.
+memfd_kib() {
+	for f in /proc/"$1"/fd/*; do
+		case $(readlink "$f" 2>/dev/null) in /memfd:*) stat -L -c %s "$f" ;; esac
+	done | awk '{ s += $1 } END { printf "%d\n", s / 1024 }'
+}
 rss0=$(rss_kib "$DAEMON_PID")
+files0=$(memfd_kib "$DAEMON_PID")
 for i in $(seq 100); do
 	p=$(feed_path "{\"name\": \"f$i\", \"filter\": {\"tags\": [\"small\"]}}")
 	curl -sf -o /dev/null "http://127.0.0.1:$PORT$p"
 	curl -sf -o /dev/null "http://127.0.0.1:$PORT$p"
 done
 rss100=$(rss_kib "$DAEMON_PID")
+files100=$(memfd_kib "$DAEMON_PID")
 
 echo "feeds: $N events, 2 cores shared by everything"
-echo "  feed of all ($vevents VEVENTs, $(wc -c <"$BENCH_TMP/all.ics") bytes), time to the last byte:"
-echo "    first render (just started, nothing stored: every event through libical): ${first}s (median of 3)"
-echo "    cold (just started, VEVENTs stored by an earlier render): ${cold}s (median of 3)"
-echo "    longest the loop was held by one query's callback: first render ${held_first} ms," \
-	"cold ${held_cold} ms (max of 3 each)"
-echo "    a new feed over events rendered before: ${newfeed}s; after one event changed: ${changed}s (medians of 5)"
-echo "  Radicale GET of the same collection ($rad_vevents VEVENTs): ${rad}s (median of 5);" \
-	"liaisond is $(ratio "$rad" "$cold") times faster cold, $(ratio "$rad" "$first") times on a first render"
-echo "  from memory, $small_vevents VEVENTs ($(wc -c <"$BENCH_TMP/small.ics") bytes), $CONNS connections:" \
-	"liaisond $l_rps/s, nginx $n_rps/s, ratio $(ratio "$l_rps" "$n_rps")"
-echo "  RSS: $((rss0 / 1024)) MiB before, $((rss100 / 1024)) MiB with 100 more feeds cached"
+if [ "${FEEDS_ONLY:-}" != cached ]; then
+	echo "  feed of all ($vevents VEVENTs, $(wc -c <"$BENCH_TMP/all.ics") bytes), time to the last byte:"
+	echo "    first render (just started, nothing stored: every event through libical): ${first}s (median of 3)"
+	echo "    cold (just started, VEVENTs stored by an earlier render): ${cold}s (median of 3)"
+	echo "    longest the loop was held by one query's callback: first render ${held_first} ms," \
+		"cold ${held_cold} ms (max of 3 each)"
+	echo "    a new feed over events rendered before: ${newfeed}s; after one event changed: ${changed}s (medians of 5)"
+	echo "  Radicale GET of the same collection ($rad_vevents VEVENTs): ${rad}s (median of 5);" \
+		"liaisond is $(ratio "$rad" "$cold") times faster cold, $(ratio "$rad" "$first") times on a first render"
+fi
+echo "  from memory, $small_vevents VEVENTs ($(wc -c <"$BENCH_TMP/small.ics") bytes), $CONNS connections," \
+	"medians of 3:"
+echo "    plain: liaisond $l_rps/s, nginx (sendfile off) $n_rps/s, ratio $(ratio "$l_rps" "$n_rps")"
+echo "    plain: liaisond $l_rps/s, nginx (sendfile on) $s_rps/s, ratio $(ratio "$l_rps" "$s_rps")"
+echo "    gzip ($(wc -c <"$BENCH_TMP/small.ics.gz") bytes): liaisond $lz_rps/s," \
+	"nginx (gzip_static, sendfile on) $sz_rps/s, ratio $(ratio "$lz_rps" "$sz_rps")"
+echo "  RSS: $((rss0 / 1024)) MiB before, $((rss100 / 1024)) MiB with 100 more feeds cached;" \
+	"in memory files besides: $((files0 / 1024)) MiB before, $((files100 / 1024)) MiB after"

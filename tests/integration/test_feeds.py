@@ -198,6 +198,51 @@ def test_cached_feed_served_while_database_is_down(ctx):
     assert r.header("Retry-After")
 
 
+
+def test_large_feed_is_sent_from_a_memory_file(ctx):
+    """A feed larger than one write is kept in a memory file and sent from
+    there (sendfile): the same bytes as before, for GET, HEAD, gzip, 304 and
+    while the database is down; a new rendering closes the old file."""
+    import gzip
+    import os
+    import harness
+    cluster = ctx.private_cluster()
+    db = cluster.conninfo()
+    token = ctx.org_with_key(db, "hcmc-dost", tz="Asia/Ho_Chi_Minh")
+    d = ctx.daemon(db, args=["--threads", "1"])
+    for i in range(60):
+        r = d.request("POST", "/v1/events", token=token, body=dict(
+            VISIT, partners=[], title=f"Visit {i} " + "kết nối hệ sinh thái " * 8,
+            start=f"2027-03-{1 + i % 28:02d}T14:00:00", end=f"2027-03-{1 + i % 28:02d}T17:00:00"))
+        assert r.status == 201, r
+    feed = make_feed(d, token)
+
+    def files():
+        fds = f"/proc/{d.proc.pid}/fd"
+        return sum("memfd:liaison-feed" in os.readlink(f"{fds}/{n}") for n in os.listdir(fds))
+
+    assert files() == 0
+    a = d.request("GET", path_of(feed))
+    assert a.status == 200 and len(a.body) > 32768 and len(parse(a.body)["events"]) == 60
+    assert files() == 1
+    b = d.request("GET", path_of(feed))
+    assert b.body == a.body and b.header("ETag") == a.header("ETag")
+    h = d.request("HEAD", path_of(feed))
+    assert h.status == 200 and h.body == b"" and h.header("Content-Length") == str(len(a.body))
+    assert d.request("GET", path_of(feed), headers={"If-None-Match": a.header("ETag")}).status == 304
+    gz = d.request("GET", path_of(feed), headers={"Accept-Encoding": "gzip"})
+    assert gz.header("Content-Encoding") == "gzip" and gzip.decompress(gz.body) == a.body
+    ev = d.request("GET", "/v1/events?limit=1", token=token).json()["items"][0]
+    d.request("PATCH", f"/v1/events/{ev['id']}", token=token, body={"title": "Renamed"})
+    c = d.request("GET", path_of(feed))
+    assert c.status == 200 and c.body != a.body and b"SUMMARY:Renamed" in c.body
+    assert files() == 1  # the old rendering's file is closed
+    cluster.stop()
+    harness.wait_for(lambda: d.request("GET", "/readyz").status == 503, 10, what="outage")
+    stale = d.request("GET", path_of(feed))
+    assert stale.status == 200 and stale.body == c.body
+
+
 EXPAND = r'''
 import sys, json, datetime, icalendar, recurring_ical_events
 cal = icalendar.Calendar.from_ical(sys.stdin.buffer.read())
