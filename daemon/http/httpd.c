@@ -361,13 +361,16 @@ static struct req *make_req(struct hconn *c, enum evhttp_cmd_type m, const char 
 	return r;
 }
 
+/* Reading stays enabled: turning it off and on again costs two epoll_ctl
+ * calls per request. What comes in meanwhile (a pipelined request, a body
+ * sent late) turns it off then, in on_read, so that no more is read until
+ * the request is answered. */
 static void hand_over(struct hconn *c)
 {
 	c->state = C_WAIT;
 	evictable(c, 0);
 	heads_listed(c, 0);
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
 }
 
 /* An answer for a request whose head could not be read: problem+json
@@ -487,7 +490,6 @@ static void body_done(struct hconn *c)
 	c->body_pending = 0;
 	c->state = C_HANDLER;
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
 	c->next(c->req);
 }
 
@@ -600,6 +602,69 @@ static const char *http_date(void)
 	return buf;
 }
 
+/* The answer's head is built by copying into a buffer on the stack (a
+ * printf per header was a visible share of a short answer's cost); a head
+ * too large for it goes on in an evbuffer. */
+struct head_buf {
+	char *p;
+	size_t len, cap;
+	struct evbuffer *spill;
+	int bad;
+};
+
+static void head_add(struct head_buf *h, const char *s, size_t n)
+{
+	if (h->bad)
+		return;
+	if (!h->spill && h->len + n <= h->cap) {
+		memcpy(h->p + h->len, s, n);
+		h->len += n;
+		return;
+	}
+	if (!h->spill && (!(h->spill = evbuffer_new()) || evbuffer_add(h->spill, h->p, h->len))) {
+		h->bad = 1;
+		return;
+	}
+	h->bad = evbuffer_add(h->spill, s, n) != 0;
+}
+
+static void head_str(struct head_buf *h, const char *s)
+{
+	head_add(h, s, strlen(s));
+}
+
+static void head_uint(struct head_buf *h, size_t v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	head_add(h, digits + i, sizeof(digits) - i);
+}
+
+/* The answer is out: the connection waits for the next request, or
+ * lingers. Returns whether a pipelined request is already read. */
+static int answer_written(struct hconn *c)
+{
+	c->answer_pending = 0;
+	request_done(c->h);
+	if (c->close_after) {
+		start_linger(c);
+		return 0;
+	}
+	set_idle(c);
+	return evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+}
+
+/* The head and body are written straight to the socket, in one writev, in
+ * the loop iteration that made them: handing them to the bufferevent cost
+ * an epoll_ctl to watch for writability, a loop iteration to write, and
+ * another epoll_ctl to stop watching. What the socket does not take at
+ * once (or a write that fails: the bufferevent then reports it) goes
+ * through the bufferevent, as does everything behind a 100 Continue not
+ * yet written. */
 static void respond(struct req *r, int status, struct evbuffer *body)
 {
 	struct hconn *c = r->conn;
@@ -615,34 +680,66 @@ static void respond(struct req *r, int status, struct evbuffer *body)
 	int closing = c->close_after || !c->keep_alive || c->body_pending || c->h->stopping ||
 	              (conn_hdr && !strcasecmp(conn_hdr, "close"));
 	size_t len = body ? evbuffer_get_length(body) : 0;
-	int bad = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-	                              http_reason(status), http_date()) < 0;
+	char stack[2048];
+	struct head_buf hb = {stack, 0, sizeof(stack), NULL, 0};
+	head_str(&hb, "HTTP/1.1 ");
+	head_uint(&hb, (size_t)status);
+	head_str(&hb, " ");
+	head_str(&hb, http_reason(status));
+	head_str(&hb, "\r\nDate: ");
+	head_str(&hb, http_date());
+	head_str(&hb, "\r\n");
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, hdrs, next)
 	{
-		if (strcasecmp(kv->key, "Connection") != 0)
-			bad |= evbuffer_add_printf(out, "%s: %s\r\n", kv->key, kv->value) < 0;
+		if (strcasecmp(kv->key, "Connection") != 0) {
+			head_str(&hb, kv->key);
+			head_str(&hb, ": ");
+			head_str(&hb, kv->value);
+			head_str(&hb, "\r\n");
+		}
 	}
 	if (status >= 200 && status != 204 && status != 304 &&
-	    !evhttp_find_header(hdrs, "Content-Length"))
-		bad |= evbuffer_add_printf(out, "Content-Length: %zu\r\n", len) < 0;
+	    !evhttp_find_header(hdrs, "Content-Length")) {
+		head_str(&hb, "Content-Length: ");
+		head_uint(&hb, len);
+		head_str(&hb, "\r\n");
+	}
 	if (closing)
-		bad |= evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+		head_str(&hb, "Connection: close\r\n\r\n");
 	else if (c->minor == 0)
-		bad |= evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+		head_str(&hb, "Connection: keep-alive\r\n\r\n");
 	else
-		bad |= evbuffer_add(out, "\r\n", 2);
-	if (len)
-		bad |= evbuffer_add_buffer(out, body);
+		head_str(&hb, "\r\n");
 	c->close_after = closing;
 	c->answer_pending = 1;
+	struct evbuffer *msg = body ? body : evbuffer_new();
+	int bad = hb.bad || !msg ||
+	          (hb.spill ? evbuffer_prepend_buffer(msg, hb.spill)
+	                    : evbuffer_prepend(msg, stack, hb.len)) != 0;
+	if (hb.spill)
+		evbuffer_free(hb.spill);
+	if (!bad && !evbuffer_get_length(out))
+		evbuffer_write(msg, bufferevent_getfd(c->bev));
+	int done = !bad && !evbuffer_get_length(msg);
+	if (!bad && !done)
+		bad = evbuffer_add_buffer(out, msg) != 0;
+	if (msg && msg != body)
+		evbuffer_free(msg);
 	if (bad) {
 		conn_free(c); /* out of memory: half an answer must not go out */
 		return;
 	}
+	if (done) {
+		/* A pipelined request waits for the loop: answered at once, the
+		 * next would be read here, inside this answer's call. */
+		if (answer_written(c))
+			bufferevent_trigger(c->bev, EV_READ,
+			                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+		return;
+	}
 	c->state = C_WRITE;
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
@@ -657,31 +754,32 @@ static void on_read(struct bufferevent *bev, void *arg)
 	case C_HEAD: read_head(c); break;
 	case C_BODY: read_body(c); break;
 	case C_LINGER: linger_read(c); break;
-	default: break; /* kept for after the answer */
+	default:
+		/* Kept for after the answer, and no more read until then. */
+		bufferevent_disable(c->bev, EV_READ);
+		break;
 	}
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct hconn *c = arg;
+	UNUSED(bev);
 	if (c->state != C_WRITE)
 		return; /* a 100 Continue went out */
-	c->answer_pending = 0;
-	request_done(c->h);
-	if (c->close_after) {
-		start_linger(c);
-		return;
-	}
-	set_idle(c);
-	if (evbuffer_get_length(bufferevent_get_input(bev)))
+	if (answer_written(c))
 		read_head(c); /* a pipelined request */
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	UNUSED(bev);
-	UNUSED(what);
 	struct hconn *c = arg;
+	/* A client that shuts its side after its request still gets the
+	 * answer: the end of input is met again once reading resumes. */
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    (c->state == C_WAIT || c->state == C_HANDLER || c->state == C_WRITE))
+		return;
 	conn_drop(c); /* end of input, an error, or a write that stalled */
 }
 
