@@ -1,19 +1,32 @@
 #!/bin/sh
 # The events API at scale. With N events in the database (1,000,000 by
-# default, loaded by SQL), in one run:
+# default, loaded by SQL), in each round, for each BIN given (e.g. the
+# previous build beside this one), then the references:
 #  - wrk POST /v1/events beside pgbench doing a single-row INSERT into events;
 #  - wrk GET /v1/events/{id} (random ids) beside pgbench doing a single-row
 #    SELECT of events by id; same client count for both;
+#  - wrk GET /v1/orgs/{slug}, a route of one single-row query, beside
+#    pgbench running that query;
 #  - the latency (p50, p99) of a one-month list query, GET /v1/events?from&to;
 #  - first, how long the daemon took to store the loaded events' VEVENTs in
 #    the background (warmer.c), which it waits for before measuring.
-#   tests/bench/events_api.sh BIN [EVENTS] [CLIENTS] [SECONDS]
+# Prints each round's figures, then the medians (ratios: the median of the
+# rounds' ratios, each against the reference of its own round).
+#   tests/bench/events_api.sh BIN [BIN2] [EVENTS] [CLIENTS] [SECONDS] [ROUNDS]
 set -eu
-BIN=$(realpath "$1")
-EVENTS=${2:-1000000}
-CLIENTS=${3:-16}
-SECS=${4:-10}
+BINS=$(realpath "$1")
+shift
+if [ $# -gt 0 ] && [ -x "$1" ]; then
+	BINS="$BINS $(realpath "$1")"
+	shift
+fi
+EVENTS=${1:-1000000}
+CLIENTS=${2:-16}
+SECS=${3:-10}
+ROUNDS=${4:-1}
+BIN=${BINS%% *}
 . "$(dirname "$0")/lib.sh"
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_cluster
 bench_org
@@ -83,28 +96,68 @@ cat >"$BENCH_TMP/select.sql" <<SQL
 \set n random(1, $nids)
 SELECT e.* FROM bench_ids b JOIN events e ON e.id = b.id WHERE b.n = :n;
 SQL
-url="http://127.0.0.1:$PORT"
+cat >"$BENCH_TMP/org.sql" <<'SQL'
+SELECT slug, name, timezone, country, is_host, to_char(created_at, 'YYYY-MM-DD"T"HH24.MI.SS"Z"') FROM orgs WHERE slug = 'hcmc-dost';
+SQL
 pgb() { "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j2 -T "$SECS" -f "$1" -h "$SOCK" -U liaison bench 2>/dev/null | pgbench_rate; }
+kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
 
-wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/post.lua" "$url/v1/events" >"$BENCH_TMP/post.out"
-create_rps=$(wrk_rate <"$BENCH_TMP/post.out")
-create_tps=$(pgb "$BENCH_TMP/insert.sql")
-wrk -t2 -c"$CLIENTS" -d2s -s "$BENCH_TMP/get.lua" "$url" >/dev/null
-wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/get.lua" "$url" >"$BENCH_TMP/get.out"
-read_rps=$(wrk_rate <"$BENCH_TMP/get.out")
-read_tps=$(pgb "$BENCH_TMP/select.sql")
-wrk -t1 -c4 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
-	"$url/v1/events?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&limit=100" >"$BENCH_TMP/list.out"
-for f in post get list; do wrk_all_ok "$BENCH_TMP/$f.out"; done
-p50=$(awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out")
-p99=$(awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out")
-
-echo "events_api: events=$(psql_b -c 'SELECT count(*) FROM events') clients=$CLIENTS seconds=$SECS cores=$(nproc) (loaded in ${load_s}s;" \
+echo "events_api: events=$EVENTS clients=$CLIENTS seconds=$SECS rounds=$ROUNDS cores=$(nproc) (loaded in ${load_s}s;" \
 	"the $in_feeds a feed may show stored as VEVENTs in the background within ${warm_s}s of the start)"
-echo "  create: liaisond POST /v1/events      $create_rps req/s"
-echo "          pgbench INSERT (prepared)      $create_tps tps"
-echo "          ratio                          $(ratio "$create_rps" "$create_tps")"
-echo "  read:   liaisond GET /v1/events/{id}  $read_rps req/s"
-echo "          pgbench SELECT by id (prep.)   $read_tps tps"
-echo "          ratio                          $(ratio "$read_rps" "$read_tps")"
-echo "  one-month list (limit 100, 4 conns):   p50 $p50, p99 $p99"
+for round in $(seq "$ROUNDS"); do
+	n=0
+	for b in $BINS; do
+		n=$((n + 1))
+		BIN=$b
+		bench_daemon
+		url="http://127.0.0.1:$PORT"
+		wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/post.lua" "$url/v1/events" >"$BENCH_TMP/post.out"
+		wrk -t2 -c"$CLIENTS" -d2s -s "$BENCH_TMP/get.lua" "$url" >/dev/null
+		wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/get.lua" "$url" >"$BENCH_TMP/get.out"
+		wrk -t2 -c"$CLIENTS" -d"${SECS}s" -H "Authorization: Bearer $TOKEN" \
+			"$url/v1/orgs/hcmc-dost" >"$BENCH_TMP/org.out"
+		wrk -t1 -c4 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
+			"$url/v1/events?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&limit=100" >"$BENCH_TMP/list.out"
+		for f in post get org list; do wrk_all_ok "$BENCH_TMP/$f.out"; done
+		wrk_rate <"$BENCH_TMP/post.out" >>"$BENCH_TMP/create.$n"
+		wrk_rate <"$BENCH_TMP/get.out" >>"$BENCH_TMP/read.$n"
+		wrk_rate <"$BENCH_TMP/org.out" >>"$BENCH_TMP/org.$n"
+		awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out" >"$BENCH_TMP/p50.$n"
+		awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out" >"$BENCH_TMP/p99.$n"
+		kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null || true
+		DAEMON_PID=
+	done
+	pgb "$BENCH_TMP/insert.sql" >>"$BENCH_TMP/insert"
+	pgb "$BENCH_TMP/select.sql" >>"$BENCH_TMP/select"
+	pgb "$BENCH_TMP/org.sql" >>"$BENCH_TMP/orgsel"
+	n=0
+	for b in $BINS; do
+		n=$((n + 1))
+		for m in create:insert read:select org:orgsel; do
+			echo "$(ratio "$(tail -1 "$BENCH_TMP/${m%%:*}.$n")" "$(tail -1 "$BENCH_TMP/${m##*:}")")" \
+				>>"$BENCH_TMP/ratio.${m%%:*}.$n"
+		done
+		echo "  round $round: $b create $(tail -1 "$BENCH_TMP/create.$n") ($(tail -1 "$BENCH_TMP/ratio.create.$n"))," \
+			"read $(tail -1 "$BENCH_TMP/read.$n") ($(tail -1 "$BENCH_TMP/ratio.read.$n"))," \
+			"org $(tail -1 "$BENCH_TMP/org.$n") ($(tail -1 "$BENCH_TMP/ratio.org.$n")) req/s"
+	done
+	echo "  round $round: pgbench insert $(tail -1 "$BENCH_TMP/insert"), select $(tail -1 "$BENCH_TMP/select")," \
+		"org select $(tail -1 "$BENCH_TMP/orgsel") tps"
+done
+
+n=0
+for b in $BINS; do
+	n=$((n + 1))
+	echo "  $b"
+	echo "  create: liaisond POST /v1/events      $(median <"$BENCH_TMP/create.$n") req/s"
+	echo "          pgbench INSERT (prepared)      $(median <"$BENCH_TMP/insert") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/ratio.create.$n")"
+	echo "  read:   liaisond GET /v1/events/{id}  $(median <"$BENCH_TMP/read.$n") req/s"
+	echo "          pgbench SELECT by id (prep.)   $(median <"$BENCH_TMP/select") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/ratio.read.$n")"
+	echo "  one query: GET /v1/orgs/{slug}        $(median <"$BENCH_TMP/org.$n") req/s"
+	echo "          pgbench same SELECT (prep.)    $(median <"$BENCH_TMP/orgsel") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/ratio.org.$n")"
+	echo "  one-month list (limit 100, 4 conns):   p50 $(cat "$BENCH_TMP/p50.$n"), p99 $(cat "$BENCH_TMP/p99.$n") (last round)"
+done
