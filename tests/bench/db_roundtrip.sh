@@ -57,9 +57,9 @@ for round in $(seq "$ROUNDS"); do
 		kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null || true
 		DAEMON_PID=
 	done
+	pgb prepared >>"$BENCH_TMP/prepared" # the reference: next to the daemons' runs
 	pgb simple >>"$BENCH_TMP/simple"
 	pgb extended >>"$BENCH_TMP/extended"
-	pgb prepared >>"$BENCH_TMP/prepared"
 	n=0
 	for b in $BINS; do
 		n=$((n + 1))

@@ -10,8 +10,9 @@
 #  - the latency (p50, p99) of a one-month list query, GET /v1/events?from&to;
 #  - first, how long the daemon took to store the loaded events' VEVENTs in
 #    the background (warmer.c), which it waits for before measuring.
-# Prints each round's figures, then the medians (ratios: the median of the
-# rounds' ratios, each against the reference of its own round).
+# Each measure of every BIN is taken right before its reference. Prints
+# each round's figures, then the medians (ratios: the median of the rounds'
+# ratios, each against the reference taken beside it).
 #   tests/bench/events_api.sh BIN [BIN2] [EVENTS] [CLIENTS] [SECONDS] [ROUNDS]
 set -eu
 BINS=$(realpath "$1")
@@ -102,62 +103,77 @@ SQL
 pgb() { "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j2 -T "$SECS" -f "$1" -h "$SOCK" -U liaison bench 2>/dev/null | pgbench_rate; }
 kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null || true
 DAEMON_PID=
+# One daemon per BIN, all up for the whole run, so that each measure of
+# every BIN is taken right beside its reference (the machine is shared:
+# what else runs on it changes from one minute to the next).
+n=0
+pids=
+for b in $BINS; do
+	n=$((n + 1))
+	BIN=$b
+	bench_daemon
+	eval "port_$n=$PORT"
+	pids="$pids $DAEMON_PID"
+	DAEMON_PID=
+done
+trap 'kill $pids 2>/dev/null; bench_cleanup' EXIT INT TERM
+nbins=$n
+
+# measure NAME REFERENCE.sql WRK-ARGS...: each BIN's req/s, then pgbench's
+# tps, then each BIN's ratio to it, appended to NAME.n, NAME.ref, NAME.ratio.n.
+measure() {
+	name=$1 ref=$2
+	shift 2
+	for n in $(seq "$nbins"); do
+		eval "url=http://127.0.0.1:\$port_$n"
+		wrk -t2 -c"$CLIENTS" -d"${SECS}s" "$@" "$url$path" >"$BENCH_TMP/$name.out"
+		wrk_all_ok "$BENCH_TMP/$name.out"
+		wrk_rate <"$BENCH_TMP/$name.out" >>"$BENCH_TMP/$name.$n"
+	done
+	pgb "$ref" >>"$BENCH_TMP/$name.ref"
+	for n in $(seq "$nbins"); do
+		echo "$(ratio "$(tail -1 "$BENCH_TMP/$name.$n")" "$(tail -1 "$BENCH_TMP/$name.ref")")" \
+			>>"$BENCH_TMP/$name.ratio.$n"
+	done
+}
 
 echo "events_api: events=$EVENTS clients=$CLIENTS seconds=$SECS rounds=$ROUNDS cores=$(nproc) (loaded in ${load_s}s;" \
 	"the $in_feeds a feed may show stored as VEVENTs in the background within ${warm_s}s of the start)"
-for round in $(seq "$ROUNDS"); do
-	n=0
-	for b in $BINS; do
-		n=$((n + 1))
-		BIN=$b
-		bench_daemon
-		url="http://127.0.0.1:$PORT"
-		wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/post.lua" "$url/v1/events" >"$BENCH_TMP/post.out"
-		wrk -t2 -c"$CLIENTS" -d2s -s "$BENCH_TMP/get.lua" "$url" >/dev/null
-		wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/get.lua" "$url" >"$BENCH_TMP/get.out"
-		wrk -t2 -c"$CLIENTS" -d"${SECS}s" -H "Authorization: Bearer $TOKEN" \
-			"$url/v1/orgs/hcmc-dost" >"$BENCH_TMP/org.out"
-		wrk -t1 -c4 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
-			"$url/v1/events?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&limit=100" >"$BENCH_TMP/list.out"
-		for f in post get org list; do wrk_all_ok "$BENCH_TMP/$f.out"; done
-		wrk_rate <"$BENCH_TMP/post.out" >>"$BENCH_TMP/create.$n"
-		wrk_rate <"$BENCH_TMP/get.out" >>"$BENCH_TMP/read.$n"
-		wrk_rate <"$BENCH_TMP/org.out" >>"$BENCH_TMP/org.$n"
-		awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out" >"$BENCH_TMP/p50.$n"
-		awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out" >"$BENCH_TMP/p99.$n"
-		kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null || true
-		DAEMON_PID=
-	done
-	pgb "$BENCH_TMP/insert.sql" >>"$BENCH_TMP/insert"
-	pgb "$BENCH_TMP/select.sql" >>"$BENCH_TMP/select"
-	pgb "$BENCH_TMP/org.sql" >>"$BENCH_TMP/orgsel"
-	n=0
-	for b in $BINS; do
-		n=$((n + 1))
-		for m in create:insert read:select org:orgsel; do
-			echo "$(ratio "$(tail -1 "$BENCH_TMP/${m%%:*}.$n")" "$(tail -1 "$BENCH_TMP/${m##*:}")")" \
-				>>"$BENCH_TMP/ratio.${m%%:*}.$n"
-		done
-		echo "  round $round: $b create $(tail -1 "$BENCH_TMP/create.$n") ($(tail -1 "$BENCH_TMP/ratio.create.$n"))," \
-			"read $(tail -1 "$BENCH_TMP/read.$n") ($(tail -1 "$BENCH_TMP/ratio.read.$n"))," \
-			"org $(tail -1 "$BENCH_TMP/org.$n") ($(tail -1 "$BENCH_TMP/ratio.org.$n")) req/s"
-	done
-	echo "  round $round: pgbench insert $(tail -1 "$BENCH_TMP/insert"), select $(tail -1 "$BENCH_TMP/select")," \
-		"org select $(tail -1 "$BENCH_TMP/orgsel") tps"
+for n in $(seq "$nbins"); do
+	eval "url=http://127.0.0.1:\$port_$n"
+	wrk -t2 -c"$CLIENTS" -d2s -s "$BENCH_TMP/get.lua" "$url" >/dev/null
 done
-
+for round in $(seq "$ROUNDS"); do
+	path=/v1/events measure create "$BENCH_TMP/insert.sql" -s "$BENCH_TMP/post.lua"
+	path= measure read "$BENCH_TMP/select.sql" -s "$BENCH_TMP/get.lua"
+	path=/v1/orgs/hcmc-dost measure org "$BENCH_TMP/org.sql" -H "Authorization: Bearer $TOKEN"
+	n=0
+	for b in $BINS; do
+		n=$((n + 1))
+		echo "  round $round: $b create $(tail -1 "$BENCH_TMP/create.$n") ($(tail -1 "$BENCH_TMP/create.ratio.$n"))," \
+			"read $(tail -1 "$BENCH_TMP/read.$n") ($(tail -1 "$BENCH_TMP/read.ratio.$n"))," \
+			"org $(tail -1 "$BENCH_TMP/org.$n") ($(tail -1 "$BENCH_TMP/org.ratio.$n")) req/s"
+	done
+	echo "  round $round: pgbench insert $(tail -1 "$BENCH_TMP/create.ref"), select $(tail -1 "$BENCH_TMP/read.ref")," \
+		"org select $(tail -1 "$BENCH_TMP/org.ref") tps"
+done
 n=0
 for b in $BINS; do
 	n=$((n + 1))
+	eval "url=http://127.0.0.1:\$port_$n"
+	wrk -t1 -c4 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
+		"$url/v1/events?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&limit=100" >"$BENCH_TMP/list.out"
+	wrk_all_ok "$BENCH_TMP/list.out"
 	echo "  $b"
 	echo "  create: liaisond POST /v1/events      $(median <"$BENCH_TMP/create.$n") req/s"
-	echo "          pgbench INSERT (prepared)      $(median <"$BENCH_TMP/insert") tps"
-	echo "          ratio                          $(median <"$BENCH_TMP/ratio.create.$n")"
+	echo "          pgbench INSERT (prepared)      $(median <"$BENCH_TMP/create.ref") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/create.ratio.$n")"
 	echo "  read:   liaisond GET /v1/events/{id}  $(median <"$BENCH_TMP/read.$n") req/s"
-	echo "          pgbench SELECT by id (prep.)   $(median <"$BENCH_TMP/select") tps"
-	echo "          ratio                          $(median <"$BENCH_TMP/ratio.read.$n")"
+	echo "          pgbench SELECT by id (prep.)   $(median <"$BENCH_TMP/read.ref") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/read.ratio.$n")"
 	echo "  one query: GET /v1/orgs/{slug}        $(median <"$BENCH_TMP/org.$n") req/s"
-	echo "          pgbench same SELECT (prep.)    $(median <"$BENCH_TMP/orgsel") tps"
-	echo "          ratio                          $(median <"$BENCH_TMP/ratio.org.$n")"
-	echo "  one-month list (limit 100, 4 conns):   p50 $(cat "$BENCH_TMP/p50.$n"), p99 $(cat "$BENCH_TMP/p99.$n") (last round)"
+	echo "          pgbench same SELECT (prep.)    $(median <"$BENCH_TMP/org.ref") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/org.ratio.$n")"
+	echo "  one-month list (limit 100, 4 conns):   p50 $(awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out")," \
+		"p99 $(awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out")"
 done
