@@ -50,6 +50,7 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +62,7 @@
 #define OVERSHOOT       64 /* connections past the cap while another worker closes idle ones */
 #define MAX_HTTPDS      256
 #define SLOW_HEAD_MS    1000 /* past the cap, a head slower than this may be cut */
+#define READ_CHUNK      4096 /* bytes read at most per readable event, as libevent does */
 
 static struct {
 	int max_conns;
@@ -74,7 +76,9 @@ enum cstate { C_IDLE, C_HEAD, C_WAIT, C_BODY, C_HANDLER, C_WRITE, C_LINGER };
 
 struct hconn {
 	struct httpd *h;
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* writes, and holds the input read by rev */
+	struct event *rev;       /* the socket's readability, while reading */
+	int reading;
 	struct event *timer;
 	enum cstate state;
 	struct req *req;
@@ -250,6 +254,7 @@ static void conn_free(struct hconn *c)
 	heads_listed(c, 0);
 	LIST_REMOVE(c, link);
 	event_free(c->timer);
+	event_free(c->rev);
 	bufferevent_free(c->bev);
 	atomic_fetch_sub(&open_conns, 1);
 	free(c);
@@ -294,13 +299,24 @@ static int evict_one(struct httpd *h)
 	return 1;
 }
 
+/* Reading on or off; a change is an epoll_ctl, so it is made only when
+ * it changes something. */
+static void reading(struct hconn *c, int on)
+{
+	if (on && !c->reading)
+		event_add(c->rev, NULL);
+	else if (!on && c->reading)
+		event_del(c->rev);
+	c->reading = on;
+}
+
 static void set_idle(struct hconn *c)
 {
 	c->state = C_IDLE;
 	memset(&c->scan, 0, sizeof(c->scan));
 	evictable(c, 1);
 	arm(c, lim.idle_ms);
-	bufferevent_enable(c->bev, EV_READ);
+	reading(c, 1);
 }
 
 static void start_linger(struct hconn *c)
@@ -310,7 +326,7 @@ static void start_linger(struct hconn *c)
 	c->lingered = 0;
 	evictable(c, 1);
 	arm(c, LINGER_MS);
-	bufferevent_enable(c->bev, EV_READ);
+	reading(c, 1);
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
@@ -585,7 +601,7 @@ void httpd_read_body(struct req *r, int keep, void (*next)(struct req *r))
 		body_fail(c, 500, "out of memory");
 		return;
 	}
-	bufferevent_enable(c->bev, EV_READ);
+	reading(c, 1);
 	read_body(c);
 }
 
@@ -756,7 +772,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	case C_LINGER: linger_read(c); break;
 	default:
 		/* Kept for after the answer, and no more read until then. */
-		bufferevent_disable(c->bev, EV_READ);
+		reading(c, 0);
 		break;
 	}
 }
@@ -774,13 +790,57 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	UNUSED(bev);
+	UNUSED(what);
+	conn_drop(arg); /* a write that failed or stalled */
+}
+
+/* The socket is readable: one readv into the input buffer. (The
+ * bufferevent's own reading asked the kernel first how much was waiting,
+ * an ioctl per read: a system call more per request.) */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(what);
 	struct hconn *c = arg;
-	/* A client that shuts its side after its request still gets the
-	 * answer: the end of input is met again once reading resumes. */
-	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
-	    (c->state == C_WAIT || c->state == C_HANDLER || c->state == C_WRITE))
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	int nv = evbuffer_reserve_space(in, READ_CHUNK, v, 2);
+	if (nv < 1) {
+		conn_drop(c); /* out of memory */
 		return;
-	conn_drop(c); /* end of input, an error, or a write that stalled */
+	}
+	for (int i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	ssize_t n = readv(fd, iov, nv);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return; /* what was reserved stays for the next read */
+	if (n == 0 && (c->state == C_WAIT || c->state == C_HANDLER || c->state == C_WRITE ||
+	               (c->state == C_IDLE && evbuffer_get_length(in)))) {
+		/* A client that shuts its side after its requests still gets the
+		 * answers, also those of requests read but not started yet (idle
+		 * with input: the next one's turn is a deferred callback away).
+		 * The end of input is met again once reading resumes. */
+		reading(c, 0);
+		return;
+	}
+	if (n <= 0) {
+		conn_drop(c); /* end of input, or an error */
+		return;
+	}
+	size_t got = (size_t)n;
+	int used = 0;
+	for (int i = 0; i < nv && got; i++, used++) {
+		if (v[i].iov_len > got)
+			v[i].iov_len = got;
+		got -= v[i].iov_len;
+	}
+	if (evbuffer_commit_space(in, v, used) != 0) {
+		conn_drop(c);
+		return;
+	}
+	on_read(c->bev, c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -887,7 +947,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct bufferevent *bev =
 	    c ? bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
 	struct event *timer = bev ? evtimer_new(h->base, on_timer, c) : NULL;
-	if (!timer) {
+	struct event *rev =
+	    timer ? event_new(h->base, fd, EV_READ | EV_PERSIST, on_readable, c) : NULL;
+	if (!rev) {
+		if (timer)
+			event_free(timer);
 		if (bev)
 			bufferevent_free(bev);
 		else
@@ -897,7 +961,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->h = h;
+	/* bufferevent_socket_new freezes the input's end for its own reads
+	 * only; on_readable adds to it. */
+	evbuffer_unfreeze(bufferevent_get_input(bev), 0);
 	c->bev = bev;
+	c->rev = rev;
 	c->timer = timer;
 	c->keep_alive = 1;
 	const void *addr = sa->sa_family == AF_INET6
