@@ -50,6 +50,7 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +62,7 @@
 #define OVERSHOOT       64 /* connections past the cap while another worker closes idle ones */
 #define MAX_HTTPDS      256
 #define SLOW_HEAD_MS    1000 /* past the cap, a head slower than this may be cut */
+#define READ_CHUNK      4096 /* bytes read at most per readable event, as libevent does */
 
 static struct {
 	int max_conns;
@@ -74,7 +76,9 @@ enum cstate { C_IDLE, C_HEAD, C_WAIT, C_BODY, C_HANDLER, C_WRITE, C_LINGER };
 
 struct hconn {
 	struct httpd *h;
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* writes, and holds the input read by rev */
+	struct event *rev;       /* the socket's readability, while reading */
+	int reading;
 	struct event *timer;
 	enum cstate state;
 	struct req *req;
@@ -250,6 +254,7 @@ static void conn_free(struct hconn *c)
 	heads_listed(c, 0);
 	LIST_REMOVE(c, link);
 	event_free(c->timer);
+	event_free(c->rev);
 	bufferevent_free(c->bev);
 	atomic_fetch_sub(&open_conns, 1);
 	free(c);
@@ -294,13 +299,24 @@ static int evict_one(struct httpd *h)
 	return 1;
 }
 
+/* Reading on or off; a change is an epoll_ctl, so it is made only when
+ * it changes something. */
+static void reading(struct hconn *c, int on)
+{
+	if (on && !c->reading)
+		event_add(c->rev, NULL);
+	else if (!on && c->reading)
+		event_del(c->rev);
+	c->reading = on;
+}
+
 static void set_idle(struct hconn *c)
 {
 	c->state = C_IDLE;
 	memset(&c->scan, 0, sizeof(c->scan));
 	evictable(c, 1);
 	arm(c, lim.idle_ms);
-	bufferevent_enable(c->bev, EV_READ);
+	reading(c, 1);
 }
 
 static void start_linger(struct hconn *c)
@@ -310,7 +326,7 @@ static void start_linger(struct hconn *c)
 	c->lingered = 0;
 	evictable(c, 1);
 	arm(c, LINGER_MS);
-	bufferevent_enable(c->bev, EV_READ);
+	reading(c, 1);
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
@@ -361,13 +377,16 @@ static struct req *make_req(struct hconn *c, enum evhttp_cmd_type m, const char 
 	return r;
 }
 
+/* Reading stays enabled: turning it off and on again costs two epoll_ctl
+ * calls per request. What comes in meanwhile (a pipelined request, a body
+ * sent late) turns it off then, in on_read, so that no more is read until
+ * the request is answered. */
 static void hand_over(struct hconn *c)
 {
 	c->state = C_WAIT;
 	evictable(c, 0);
 	heads_listed(c, 0);
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
 }
 
 /* An answer for a request whose head could not be read: problem+json
@@ -487,7 +506,6 @@ static void body_done(struct hconn *c)
 	c->body_pending = 0;
 	c->state = C_HANDLER;
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
 	c->next(c->req);
 }
 
@@ -583,7 +601,7 @@ void httpd_read_body(struct req *r, int keep, void (*next)(struct req *r))
 		body_fail(c, 500, "out of memory");
 		return;
 	}
-	bufferevent_enable(c->bev, EV_READ);
+	reading(c, 1);
 	read_body(c);
 }
 
@@ -600,6 +618,69 @@ static const char *http_date(void)
 	return buf;
 }
 
+/* The answer's head is built by copying into a buffer on the stack (a
+ * printf per header was a visible share of a short answer's cost); a head
+ * too large for it goes on in an evbuffer. */
+struct head_buf {
+	char *p;
+	size_t len, cap;
+	struct evbuffer *spill;
+	int bad;
+};
+
+static void head_add(struct head_buf *h, const char *s, size_t n)
+{
+	if (h->bad)
+		return;
+	if (!h->spill && h->len + n <= h->cap) {
+		memcpy(h->p + h->len, s, n);
+		h->len += n;
+		return;
+	}
+	if (!h->spill && (!(h->spill = evbuffer_new()) || evbuffer_add(h->spill, h->p, h->len))) {
+		h->bad = 1;
+		return;
+	}
+	h->bad = evbuffer_add(h->spill, s, n) != 0;
+}
+
+static void head_str(struct head_buf *h, const char *s)
+{
+	head_add(h, s, strlen(s));
+}
+
+static void head_uint(struct head_buf *h, size_t v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	head_add(h, digits + i, sizeof(digits) - i);
+}
+
+/* The answer is out: the connection waits for the next request, or
+ * lingers. Returns whether a pipelined request is already read. */
+static int answer_written(struct hconn *c)
+{
+	c->answer_pending = 0;
+	request_done(c->h);
+	if (c->close_after) {
+		start_linger(c);
+		return 0;
+	}
+	set_idle(c);
+	return evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+}
+
+/* The head and body are written straight to the socket, in one writev, in
+ * the loop iteration that made them: handing them to the bufferevent cost
+ * an epoll_ctl to watch for writability, a loop iteration to write, and
+ * another epoll_ctl to stop watching. What the socket does not take at
+ * once (or a write that fails: the bufferevent then reports it) goes
+ * through the bufferevent, as does everything behind a 100 Continue not
+ * yet written. */
 static void respond(struct req *r, int status, struct evbuffer *body)
 {
 	struct hconn *c = r->conn;
@@ -615,34 +696,66 @@ static void respond(struct req *r, int status, struct evbuffer *body)
 	int closing = c->close_after || !c->keep_alive || c->body_pending || c->h->stopping ||
 	              (conn_hdr && !strcasecmp(conn_hdr, "close"));
 	size_t len = body ? evbuffer_get_length(body) : 0;
-	int bad = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-	                              http_reason(status), http_date()) < 0;
+	char stack[2048];
+	struct head_buf hb = {stack, 0, sizeof(stack), NULL, 0};
+	head_str(&hb, "HTTP/1.1 ");
+	head_uint(&hb, (size_t)status);
+	head_str(&hb, " ");
+	head_str(&hb, http_reason(status));
+	head_str(&hb, "\r\nDate: ");
+	head_str(&hb, http_date());
+	head_str(&hb, "\r\n");
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, hdrs, next)
 	{
-		if (strcasecmp(kv->key, "Connection") != 0)
-			bad |= evbuffer_add_printf(out, "%s: %s\r\n", kv->key, kv->value) < 0;
+		if (strcasecmp(kv->key, "Connection") != 0) {
+			head_str(&hb, kv->key);
+			head_str(&hb, ": ");
+			head_str(&hb, kv->value);
+			head_str(&hb, "\r\n");
+		}
 	}
 	if (status >= 200 && status != 204 && status != 304 &&
-	    !evhttp_find_header(hdrs, "Content-Length"))
-		bad |= evbuffer_add_printf(out, "Content-Length: %zu\r\n", len) < 0;
+	    !evhttp_find_header(hdrs, "Content-Length")) {
+		head_str(&hb, "Content-Length: ");
+		head_uint(&hb, len);
+		head_str(&hb, "\r\n");
+	}
 	if (closing)
-		bad |= evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+		head_str(&hb, "Connection: close\r\n\r\n");
 	else if (c->minor == 0)
-		bad |= evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+		head_str(&hb, "Connection: keep-alive\r\n\r\n");
 	else
-		bad |= evbuffer_add(out, "\r\n", 2);
-	if (len)
-		bad |= evbuffer_add_buffer(out, body);
+		head_str(&hb, "\r\n");
 	c->close_after = closing;
 	c->answer_pending = 1;
+	struct evbuffer *msg = body ? body : evbuffer_new();
+	int bad = hb.bad || !msg ||
+	          (hb.spill ? evbuffer_prepend_buffer(msg, hb.spill)
+	                    : evbuffer_prepend(msg, stack, hb.len)) != 0;
+	if (hb.spill)
+		evbuffer_free(hb.spill);
+	if (!bad && !evbuffer_get_length(out))
+		evbuffer_write(msg, bufferevent_getfd(c->bev));
+	int done = !bad && !evbuffer_get_length(msg);
+	if (!bad && !done)
+		bad = evbuffer_add_buffer(out, msg) != 0;
+	if (msg && msg != body)
+		evbuffer_free(msg);
 	if (bad) {
 		conn_free(c); /* out of memory: half an answer must not go out */
 		return;
 	}
+	if (done) {
+		/* A pipelined request waits for the loop: answered at once, the
+		 * next would be read here, inside this answer's call. */
+		if (answer_written(c))
+			bufferevent_trigger(c->bev, EV_READ,
+			                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+		return;
+	}
 	c->state = C_WRITE;
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
@@ -657,23 +770,20 @@ static void on_read(struct bufferevent *bev, void *arg)
 	case C_HEAD: read_head(c); break;
 	case C_BODY: read_body(c); break;
 	case C_LINGER: linger_read(c); break;
-	default: break; /* kept for after the answer */
+	default:
+		/* Kept for after the answer, and no more read until then. */
+		reading(c, 0);
+		break;
 	}
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct hconn *c = arg;
+	UNUSED(bev);
 	if (c->state != C_WRITE)
 		return; /* a 100 Continue went out */
-	c->answer_pending = 0;
-	request_done(c->h);
-	if (c->close_after) {
-		start_linger(c);
-		return;
-	}
-	set_idle(c);
-	if (evbuffer_get_length(bufferevent_get_input(bev)))
+	if (answer_written(c))
 		read_head(c); /* a pipelined request */
 }
 
@@ -681,8 +791,56 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	UNUSED(bev);
 	UNUSED(what);
+	conn_drop(arg); /* a write that failed or stalled */
+}
+
+/* The socket is readable: one readv into the input buffer. (The
+ * bufferevent's own reading asked the kernel first how much was waiting,
+ * an ioctl per read: a system call more per request.) */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(what);
 	struct hconn *c = arg;
-	conn_drop(c); /* end of input, an error, or a write that stalled */
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	int nv = evbuffer_reserve_space(in, READ_CHUNK, v, 2);
+	if (nv < 1) {
+		conn_drop(c); /* out of memory */
+		return;
+	}
+	for (int i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	ssize_t n = readv(fd, iov, nv);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return; /* what was reserved stays for the next read */
+	if (n == 0 && (c->state == C_WAIT || c->state == C_HANDLER || c->state == C_WRITE ||
+	               (c->state == C_IDLE && evbuffer_get_length(in)))) {
+		/* A client that shuts its side after its requests still gets the
+		 * answers, also those of requests read but not started yet (idle
+		 * with input: the next one's turn is a deferred callback away).
+		 * The end of input is met again once reading resumes. */
+		reading(c, 0);
+		return;
+	}
+	if (n <= 0) {
+		conn_drop(c); /* end of input, or an error */
+		return;
+	}
+	size_t got = (size_t)n;
+	int used = 0;
+	for (int i = 0; i < nv && got; i++, used++) {
+		if (v[i].iov_len > got)
+			v[i].iov_len = got;
+		got -= v[i].iov_len;
+	}
+	if (evbuffer_commit_space(in, v, used) != 0) {
+		conn_drop(c);
+		return;
+	}
+	on_read(c->bev, c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -789,7 +947,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct bufferevent *bev =
 	    c ? bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
 	struct event *timer = bev ? evtimer_new(h->base, on_timer, c) : NULL;
-	if (!timer) {
+	struct event *rev =
+	    timer ? event_new(h->base, fd, EV_READ | EV_PERSIST, on_readable, c) : NULL;
+	if (!rev) {
+		if (timer)
+			event_free(timer);
 		if (bev)
 			bufferevent_free(bev);
 		else
@@ -799,7 +961,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->h = h;
+	/* bufferevent_socket_new freezes the input's end for its own reads
+	 * only; on_readable adds to it. */
+	evbuffer_unfreeze(bufferevent_get_input(bev), 0);
 	c->bev = bev;
+	c->rev = rev;
 	c->timer = timer;
 	c->keep_alive = 1;
 	const void *addr = sa->sa_family == AF_INET6

@@ -1,19 +1,33 @@
 #!/bin/sh
 # The events API at scale. With N events in the database (1,000,000 by
-# default, loaded by SQL), in one run:
+# default, loaded by SQL), in each round, for each BIN given (e.g. the
+# previous build beside this one), then the references:
 #  - wrk POST /v1/events beside pgbench doing a single-row INSERT into events;
 #  - wrk GET /v1/events/{id} (random ids) beside pgbench doing a single-row
 #    SELECT of events by id; same client count for both;
+#  - wrk GET /v1/orgs/{slug}, a route of one single-row query, beside
+#    pgbench running that query;
 #  - the latency (p50, p99) of a one-month list query, GET /v1/events?from&to;
 #  - first, how long the daemon took to store the loaded events' VEVENTs in
 #    the background (warmer.c), which it waits for before measuring.
-#   tests/bench/events_api.sh BIN [EVENTS] [CLIENTS] [SECONDS]
+# Each measure of every BIN is taken right before its reference. Prints
+# each round's figures, then the medians (ratios: the median of the rounds'
+# ratios, each against the reference taken beside it).
+#   tests/bench/events_api.sh BIN [BIN2] [EVENTS] [CLIENTS] [SECONDS] [ROUNDS]
 set -eu
-BIN=$(realpath "$1")
-EVENTS=${2:-1000000}
-CLIENTS=${3:-16}
-SECS=${4:-10}
+BINS=$(realpath "$1")
+shift
+if [ $# -gt 0 ] && [ -x "$1" ]; then
+	BINS="$BINS $(realpath "$1")"
+	shift
+fi
+EVENTS=${1:-1000000}
+CLIENTS=${2:-16}
+SECS=${3:-10}
+ROUNDS=${4:-1}
+BIN=${BINS%% *}
 . "$(dirname "$0")/lib.sh"
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_cluster
 bench_org
@@ -83,28 +97,83 @@ cat >"$BENCH_TMP/select.sql" <<SQL
 \set n random(1, $nids)
 SELECT e.* FROM bench_ids b JOIN events e ON e.id = b.id WHERE b.n = :n;
 SQL
-url="http://127.0.0.1:$PORT"
+cat >"$BENCH_TMP/org.sql" <<'SQL'
+SELECT slug, name, timezone, country, is_host, to_char(created_at, 'YYYY-MM-DD"T"HH24.MI.SS"Z"') FROM orgs WHERE slug = 'hcmc-dost';
+SQL
 pgb() { "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j2 -T "$SECS" -f "$1" -h "$SOCK" -U liaison bench 2>/dev/null | pgbench_rate; }
+kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+# One daemon per BIN, all up for the whole run, so that each measure of
+# every BIN is taken right beside its reference (the machine is shared:
+# what else runs on it changes from one minute to the next).
+n=0
+pids=
+for b in $BINS; do
+	n=$((n + 1))
+	BIN=$b
+	bench_daemon
+	eval "port_$n=$PORT"
+	pids="$pids $DAEMON_PID"
+	DAEMON_PID=
+done
+trap 'kill $pids 2>/dev/null; bench_cleanup' EXIT INT TERM
+nbins=$n
 
-wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/post.lua" "$url/v1/events" >"$BENCH_TMP/post.out"
-create_rps=$(wrk_rate <"$BENCH_TMP/post.out")
-create_tps=$(pgb "$BENCH_TMP/insert.sql")
-wrk -t2 -c"$CLIENTS" -d2s -s "$BENCH_TMP/get.lua" "$url" >/dev/null
-wrk -t2 -c"$CLIENTS" -d"${SECS}s" -s "$BENCH_TMP/get.lua" "$url" >"$BENCH_TMP/get.out"
-read_rps=$(wrk_rate <"$BENCH_TMP/get.out")
-read_tps=$(pgb "$BENCH_TMP/select.sql")
-wrk -t1 -c4 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
-	"$url/v1/events?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&limit=100" >"$BENCH_TMP/list.out"
-for f in post get list; do wrk_all_ok "$BENCH_TMP/$f.out"; done
-p50=$(awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out")
-p99=$(awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out")
+# measure NAME REFERENCE.sql WRK-ARGS...: each BIN's req/s, then pgbench's
+# tps, then each BIN's ratio to it, appended to NAME.n, NAME.ref, NAME.ratio.n.
+measure() {
+	name=$1 ref=$2
+	shift 2
+	for n in $(seq "$nbins"); do
+		eval "url=http://127.0.0.1:\$port_$n"
+		wrk -t2 -c"$CLIENTS" -d"${SECS}s" "$@" "$url$path" >"$BENCH_TMP/$name.out"
+		wrk_all_ok "$BENCH_TMP/$name.out"
+		wrk_rate <"$BENCH_TMP/$name.out" >>"$BENCH_TMP/$name.$n"
+	done
+	pgb "$ref" >>"$BENCH_TMP/$name.ref"
+	for n in $(seq "$nbins"); do
+		echo "$(ratio "$(tail -1 "$BENCH_TMP/$name.$n")" "$(tail -1 "$BENCH_TMP/$name.ref")")" \
+			>>"$BENCH_TMP/$name.ratio.$n"
+	done
+}
 
-echo "events_api: events=$(psql_b -c 'SELECT count(*) FROM events') clients=$CLIENTS seconds=$SECS cores=$(nproc) (loaded in ${load_s}s;" \
+echo "events_api: events=$EVENTS clients=$CLIENTS seconds=$SECS rounds=$ROUNDS cores=$(nproc) (loaded in ${load_s}s;" \
 	"the $in_feeds a feed may show stored as VEVENTs in the background within ${warm_s}s of the start)"
-echo "  create: liaisond POST /v1/events      $create_rps req/s"
-echo "          pgbench INSERT (prepared)      $create_tps tps"
-echo "          ratio                          $(ratio "$create_rps" "$create_tps")"
-echo "  read:   liaisond GET /v1/events/{id}  $read_rps req/s"
-echo "          pgbench SELECT by id (prep.)   $read_tps tps"
-echo "          ratio                          $(ratio "$read_rps" "$read_tps")"
-echo "  one-month list (limit 100, 4 conns):   p50 $p50, p99 $p99"
+for n in $(seq "$nbins"); do
+	eval "url=http://127.0.0.1:\$port_$n"
+	wrk -t2 -c"$CLIENTS" -d2s -s "$BENCH_TMP/get.lua" "$url" >/dev/null
+done
+for round in $(seq "$ROUNDS"); do
+	path=/v1/events measure create "$BENCH_TMP/insert.sql" -s "$BENCH_TMP/post.lua"
+	path= measure read "$BENCH_TMP/select.sql" -s "$BENCH_TMP/get.lua"
+	path=/v1/orgs/hcmc-dost measure org "$BENCH_TMP/org.sql" -H "Authorization: Bearer $TOKEN"
+	n=0
+	for b in $BINS; do
+		n=$((n + 1))
+		echo "  round $round: $b create $(tail -1 "$BENCH_TMP/create.$n") ($(tail -1 "$BENCH_TMP/create.ratio.$n"))," \
+			"read $(tail -1 "$BENCH_TMP/read.$n") ($(tail -1 "$BENCH_TMP/read.ratio.$n"))," \
+			"org $(tail -1 "$BENCH_TMP/org.$n") ($(tail -1 "$BENCH_TMP/org.ratio.$n")) req/s"
+	done
+	echo "  round $round: pgbench insert $(tail -1 "$BENCH_TMP/create.ref"), select $(tail -1 "$BENCH_TMP/read.ref")," \
+		"org select $(tail -1 "$BENCH_TMP/org.ref") tps"
+done
+n=0
+for b in $BINS; do
+	n=$((n + 1))
+	eval "url=http://127.0.0.1:\$port_$n"
+	wrk -t1 -c4 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
+		"$url/v1/events?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&limit=100" >"$BENCH_TMP/list.out"
+	wrk_all_ok "$BENCH_TMP/list.out"
+	echo "  $b"
+	echo "  create: liaisond POST /v1/events      $(median <"$BENCH_TMP/create.$n") req/s"
+	echo "          pgbench INSERT (prepared)      $(median <"$BENCH_TMP/create.ref") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/create.ratio.$n")"
+	echo "  read:   liaisond GET /v1/events/{id}  $(median <"$BENCH_TMP/read.$n") req/s"
+	echo "          pgbench SELECT by id (prep.)   $(median <"$BENCH_TMP/read.ref") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/read.ratio.$n")"
+	echo "  one query: GET /v1/orgs/{slug}        $(median <"$BENCH_TMP/org.$n") req/s"
+	echo "          pgbench same SELECT (prep.)    $(median <"$BENCH_TMP/org.ref") tps"
+	echo "          ratio                          $(median <"$BENCH_TMP/org.ratio.$n")"
+	echo "  one-month list (limit 100, 4 conns):   p50 $(awk '/^ +50%/ {print $2}' "$BENCH_TMP/list.out")," \
+		"p99 $(awk '/^ +99%/ {print $2}' "$BENCH_TMP/list.out")"
+done

@@ -307,6 +307,28 @@ def test_pipelined_requests_keep_their_order(ctx):
     c.close()
 
 
+def test_half_closed_client_still_gets_its_answers(ctx):
+    """A client may shut its sending side once its requests are out (the
+    socket stays open for reading): every answer still reaches it, also
+    those the database answers after the end of input has arrived."""
+    db = ctx.database()
+    token = ctx.org_with_key(db)
+    d = ctx.daemon(db)
+    get = f"GET /v1/orgs/hub HTTP/1.1\r\nHost: x\r\n" \
+        f"Authorization: Bearer {token}\r\n\r\n".encode()
+    for requests in (get, get * 3):
+        c = Raw(d)
+        c.send(requests)
+        c.s.shutdown(socket.SHUT_WR)
+        for _ in range(requests.count(b"GET ")):
+            st, h, body = c.response()
+            assert st == 200, (st, body)
+            assert json.loads(body)["slug"]
+        assert c.closed()
+        c.close()
+    assert d.request("GET", "/healthz").status == 200
+
+
 def test_expect_100_continue(ctx):
     db = ctx.database()
     token = ctx.org_with_key(db)
