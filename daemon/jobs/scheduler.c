@@ -187,6 +187,7 @@ static void scheduler_free(struct scheduler *sc)
 	sender_free(sc->sender); /* cancels transfers still open */
 	while (sc->all_jobs)     /* theirs, and outcomes not recorded: leases run out */
 		job_free(sc->all_jobs);
+	lanes_sweep(sc, 1);
 	dblisten_free(sc->listen);
 	warmer_free(sc->warmer);
 	dbpool_free(sc->db);
