@@ -77,7 +77,7 @@ struct scheduler {
 	int stopping;
 	int plan_busy, plan_again, plan_writes, plan_rows;
 	int plan_single; /* the last batch failed: the next is written one event a statement */
-	int fire_busy, fire_again;
+	int fire_busy, fire_again; /* busy: statements in flight */
 	int overdue_busy;
 	int claim_busy, claim_again;
 	int next_busy;
