@@ -12,6 +12,7 @@
 #include "jobs/sender.h"
 #include "log.h"
 #include "macros.h"
+#include "strhash.h"
 #include "validate.h"
 #include "whsig.h"
 
@@ -21,12 +22,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLAIM_BATCH     256
-#define LEASE_MARGIN_MS 5000
+#define CLAIM_BATCH 1000
+/* Messages claimed ahead of the places to send them, per endpoint and in
+ * all, as a multiple of the concurrency: a claim is one statement for a
+ * thousand messages instead of one per place freed. A claim asks whether
+ * the endpoint may still see what a message tells, so a message waits
+ * for a place LANE_WAIT_MAX_MS at most: later it goes back unsent, to be
+ * asked again, and its endpoint is claimed no further ahead than its
+ * places for SLOW_HOLD_MS. */
+#define PREFETCH         8
+#define LANE_WAIT_MAX_MS 250
+#define SLOW_HOLD_MS     60000
+#define LEASE_MARGIN_MS  5000
 /* The longest a claimed message waits in memory for its endpoint's rate
  * limit: well inside its lease, so no other claim takes it meanwhile. */
 #define RATE_WAIT_MAX_MS  (LEASE_MARGIN_MS - 1000)
-#define REPORT_BATCH      128
+#define REPORT_BATCH      1000
 #define REPORTS_IN_FLIGHT 2
 
 void job_free(struct job *j)
@@ -49,6 +60,131 @@ void job_free(struct job *j)
 	free(j->previous);
 	free(j->response);
 	free(j);
+}
+
+/* ---- lanes: each endpoint's places ------------------------------------------ */
+
+static struct lane *lane_get(struct scheduler *sc, const char *endpoint)
+{
+	struct lane **b = &sc->lanes[str_hash(endpoint) % LANE_BUCKETS];
+	for (struct lane *l = *b; l; l = l->hnext)
+		if (!strcmp(l->endpoint, endpoint))
+			return l;
+	struct lane *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	snprintf(l->endpoint, sizeof(l->endpoint), "%s", endpoint);
+	l->hnext = *b;
+	*b = l;
+	return l;
+}
+
+/* Frees the lanes with nothing in them and nothing to remember; all of
+ * them when all is set (at exit, the jobs being freed apart). */
+void lanes_sweep(struct scheduler *sc, int all)
+{
+	int64_t now = now_monotonic_ms();
+	for (size_t i = 0; i < LANE_BUCKETS; i++) {
+		struct lane **p = &sc->lanes[i];
+		while (*p) {
+			struct lane *l = *p;
+			if (all || (!l->inflight && !l->head && l->slow_until <= now)) {
+				*p = l->hnext;
+				free(l);
+			} else {
+				p = &l->hnext;
+			}
+		}
+	}
+}
+
+static void job_send(struct job *j);
+static void outcome_add(struct job *j);
+
+/* Sends what l's places allow, in the order claimed. A message that has
+ * waited past LANE_WAIT_MAX_MS goes back unsent (due at once, no attempt
+ * counted), and the endpoint is claimed no further ahead than its places
+ * for a while. */
+static void lane_pump(struct scheduler *sc, struct lane *l)
+{
+	int64_t now = now_monotonic_ms();
+	while (l->head) {
+		struct job *j = l->head;
+		int late = now - j->ready_ms > LANE_WAIT_MAX_MS;
+		if (!late && !sc->stopping) {
+			if (l->inflight >= sc->cfg->webhook_endpoint_concurrency)
+				return;
+			if (sc->sending >= sc->cfg->webhook_concurrency) {
+				sc->lanes_full = 1;
+				return;
+			}
+		}
+		l->head = j->lane_next;
+		if (!l->head)
+			l->tail = NULL;
+		j->lane_next = NULL;
+		if (late || sc->stopping) {
+			if (late)
+				l->slow_until = now + SLOW_HOLD_MS;
+			j->lane = NULL;
+			j->state = "pending";
+			j->delay_ms = 0;
+			j->tried = 0;
+			outcome_add(j);
+			continue;
+		}
+		l->inflight++;
+		sc->sending++;
+		j->sending = 1;
+		job_send(j);
+	}
+}
+
+/* j is ready to go: into its endpoint's lane (sent at once if there is no
+ * lane to be had: better early than never). */
+static void lane_enqueue(struct job *j)
+{
+	struct scheduler *sc = j->sc;
+	struct lane *l = lane_get(sc, j->endpoint);
+	if (!l) {
+		sc->sending++;
+		j->sending = 1;
+		job_send(j);
+		return;
+	}
+	j->lane = l;
+	j->lane_next = NULL;
+	j->ready_ms = now_monotonic_ms();
+	if (l->tail)
+		l->tail->lane_next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	lane_pump(sc, l);
+}
+
+/* An attempt ended: its place goes to the next in its lane, and if lanes
+ * waited for the instance's places, to them. */
+static void lane_done(struct job *j)
+{
+	struct scheduler *sc = j->sc;
+	if (!j->sending)
+		return;
+	j->sending = 0;
+	sc->sending--;
+	struct lane *l = j->lane;
+	j->lane = NULL;
+	if (l) {
+		l->inflight--;
+		lane_pump(sc, l);
+	}
+	if (sc->lanes_full && sc->sending < sc->cfg->webhook_concurrency) {
+		sc->lanes_full = 0;
+		for (size_t i = 0; i < LANE_BUCKETS; i++)
+			for (struct lane *x = sc->lanes[i]; x; x = x->hnext)
+				if (x->head)
+					lane_pump(sc, x);
+	}
 }
 
 /* Token bucket per rate-limited endpoint: the wait in ms before the next
@@ -237,6 +373,8 @@ static void on_sent(const struct send_result *res, void *arg)
 	else if (!j->ok)
 		snprintf(j->error, sizeof(j->error), "the endpoint answered %ld", res->status);
 	j->response = printable(res->response ? res->response : "", res->response_len);
+	/* Its place first: a report that cannot be written frees j. */
+	lane_done(j);
 	outcome_add(j);
 }
 
@@ -293,7 +431,7 @@ static void job_go(struct job *j)
 		if (j->wait && evtimer_add(j->wait, &tv) == 0)
 			return;
 	}
-	job_send(j);
+	lane_enqueue(j);
 }
 
 static void on_rate_wait(evutil_socket_t fd, short what, void *arg)
@@ -383,15 +521,33 @@ void claim_step(struct scheduler *sc)
 		sc->claim_again = 1;
 		return;
 	}
-	int room = sc->cfg->webhook_concurrency - sc->jobs;
+	int room = sc->cfg->webhook_concurrency * PREFETCH - sc->jobs;
 	if (room <= 0)
 		return; /* a finished attempt claims again */
-	char limit[16], per_endpoint[16], lease[24];
+	lanes_sweep(sc, 0);
+	struct evbuffer *slow = evbuffer_new();
+	char *slow_list = NULL;
+	int64_t now = now_monotonic_ms();
+	int ok = slow != NULL;
+	for (size_t i = 0; ok && i < LANE_BUCKETS; i++)
+		for (struct lane *l = sc->lanes[i]; ok && l; l = l->hnext)
+			if (l->slow_until > now && db_array_add(slow, l->endpoint))
+				ok = 0;
+	if (ok)
+		slow_list = db_array_end(slow);
+	if (slow)
+		evbuffer_free(slow);
+	if (!slow_list)
+		return; /* out of memory: the poll claims again */
+	char limit[16], per_endpoint[16], places[16], lease[24];
 	snprintf(limit, sizeof(limit), "%d", room < CLAIM_BATCH ? room : CLAIM_BATCH);
-	snprintf(per_endpoint, sizeof(per_endpoint), "%d", sc->cfg->webhook_endpoint_concurrency);
+	snprintf(per_endpoint, sizeof(per_endpoint), "%d",
+	         sc->cfg->webhook_endpoint_concurrency * PREFETCH);
+	snprintf(places, sizeof(places), "%d", sc->cfg->webhook_endpoint_concurrency);
 	snprintf(lease, sizeof(lease), "%lld",
 	         (long long)(sc->cfg->webhook_timeout_ms + LEASE_MARGIN_MS));
-	const char *p[] = {sc->instance, limit, per_endpoint, lease};
-	if (sched_query(sc, SCHED_CLAIM, 4, p, on_claimed, sc) == 0)
+	const char *p[] = {sc->instance, limit, per_endpoint, lease, slow_list, places};
+	if (sched_query(sc, SCHED_CLAIM, 6, p, on_claimed, sc) == 0)
 		sc->claim_busy = 1;
+	free(slow_list);
 }

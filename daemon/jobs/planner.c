@@ -1,7 +1,7 @@
 /* planner.c - reminders: the fire times of queued events are planned
  * (common/remind.c through core/remind_row.c) PLAN_BATCH at a time into
- * the reminders table; an event that cannot be planned is parked and
- * tried again later; open-ended series are planned further every hour;
+ * the reminders table, one statement per batch; an event that cannot be
+ * planned is parked and tried again later; open-ended series are planned further every hour;
  * due reminders become messages in the statement that marks them sent. */
 #include "clock.h"
 #include "core/metrics.h"
@@ -15,29 +15,76 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_BATCH      64
-#define FIRE_BATCH      1000
+#define PLAN_BATCH 1000
+/* Fire times per SCHED_PLAN_WRITE: a batch of long series is cut into
+ * several statements, whose arrays stay a few megabytes at most. */
+#define PLAN_WRITE_FIRES 20000
+/* Reminders made messages per statement: the first arrive sooner with
+ * smaller batches, and two statements in flight use both cores. */
+#define FIRE_BATCH      500
+#define FIRES_IN_FLIGHT 2
 #define PLAN_HORIZON_S  (400LL * 86400)
 #define EXTEND_EVERY_MS (3600LL * 1000)
 
-/* PostgreSQL array literals, built as the plan is walked. */
-struct planarrays {
-	struct evbuffer *a[6]; /* occurrence start, end, start local, end local, trigger, fire */
+/* A batch of plans on its way into one SCHED_PLAN_WRITE: PostgreSQL
+ * array literals built as the plans are walked. */
+struct planwrite {
+	struct scheduler *sc;
+	struct evbuffer *ev[5];   /* per event: id, version, ticket, cutoff, until */
+	struct evbuffer *fire[7]; /* per fire time: event, start, end, start and end local,
+	                             trigger, fire time */
+	int nevents;
+	int64_t nfires;
+	const char *event; /* the event being walked (its id in the claimed rows) */
 	int failed;
+	char first[37]; /* the first event's id, for the log */
 };
+
+static void planwrite_free(struct planwrite *pw)
+{
+	if (!pw)
+		return;
+	for (int i = 0; i < 5; i++)
+		if (pw->ev[i])
+			evbuffer_free(pw->ev[i]);
+	for (int i = 0; i < 7; i++)
+		if (pw->fire[i])
+			evbuffer_free(pw->fire[i]);
+	free(pw);
+}
+
+static struct planwrite *planwrite_new(struct scheduler *sc)
+{
+	struct planwrite *pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return NULL;
+	pw->sc = sc;
+	int ok = 1;
+	for (int i = 0; i < 5; i++)
+		ok &= (pw->ev[i] = evbuffer_new()) != NULL;
+	for (int i = 0; i < 7; i++)
+		ok &= (pw->fire[i] = evbuffer_new()) != NULL;
+	if (!ok) {
+		planwrite_free(pw);
+		return NULL;
+	}
+	return pw;
+}
 
 static int on_fire_time(const struct remind_fire *f, void *arg)
 {
-	struct planarrays *pa = arg;
-	if (sched_array_add_int(pa->a[0], f->occ_start) ||
-	    sched_array_add_int(pa->a[1], f->occ_end) || db_array_add(pa->a[2], f->start_local) ||
-	    db_array_add(pa->a[3], f->end_local) || db_array_add(pa->a[4], f->trigger) ||
-	    sched_array_add_int(pa->a[5], f->fire_at))
-		pa->failed = 1;
+	struct planwrite *pw = arg;
+	if (db_array_add(pw->fire[0], pw->event) ||
+	    sched_array_add_int(pw->fire[1], f->occ_start) ||
+	    sched_array_add_int(pw->fire[2], f->occ_end) ||
+	    db_array_add(pw->fire[3], f->start_local) || db_array_add(pw->fire[4], f->end_local) ||
+	    db_array_add(pw->fire[5], f->trigger) || sched_array_add_int(pw->fire[6], f->fire_at))
+		pw->failed = 1;
+	pw->nfires++;
 	return 0;
 }
 
-/* One plan written or parked: once the batch is done, the next step. */
+/* One write done (or refused): once the batch's are, the next step. */
 static void plan_write_done(struct scheduler *sc)
 {
 	if (--sc->plan_writes == 0) {
@@ -54,9 +101,44 @@ static void plan_write_done(struct scheduler *sc)
 
 static void on_plan_written(PGresult *res, void *arg)
 {
-	struct scheduler *sc = arg;
-	sched_ok_rows(res, "writing a reminder plan");
+	struct planwrite *pw = arg;
+	struct scheduler *sc = pw->sc;
+	if (!sched_ok_rows(res, "writing reminder plans") && pw->nevents > 1) {
+		/* Nothing of the batch was written (one statement). Its events
+		 * are planned again one statement each, so that one that cannot
+		 * be written holds up no other. */
+		log_warn("scheduler: a batch of %d reminder plans (from event %s) is written again "
+		         "one by one",
+		         pw->nevents, pw->first);
+		sc->plan_single = 1;
+		sc->plan_again = 1;
+	}
+	planwrite_free(pw);
 	plan_write_done(sc);
+}
+
+static void planwrite_send(struct planwrite *pw)
+{
+	struct scheduler *sc = pw->sc;
+	char *arrs[12] = {0};
+	int ok = !pw->failed;
+	for (int i = 0; ok && i < 5; i++)
+		ok &= (arrs[i] = db_array_end(pw->ev[i])) != NULL;
+	for (int i = 0; ok && i < 7; i++)
+		ok &= (arrs[5 + i] = db_array_end(pw->fire[i])) != NULL;
+	const char *p[12];
+	for (int i = 0; i < 12; i++)
+		p[i] = arrs[i];
+	if (ok && sched_query(sc, SCHED_PLAN_WRITE, 12, p, on_plan_written, pw) == 0) {
+		sc->plan_writes++;
+		pw = NULL;
+	} else {
+		/* The rows stay queued: planned on the next round. */
+		log_error("scheduler: cannot write %d reminder plans now", pw->nevents);
+	}
+	for (int i = 0; i < 12; i++)
+		free(arrs[i]);
+	planwrite_free(pw);
 }
 
 struct parked {
@@ -99,54 +181,84 @@ static void park_plan(struct scheduler *sc, PGresult *res, int row, const char *
 		free(pk);
 }
 
-static void write_plan(struct scheduler *sc, PGresult *res, int row)
+/* Keeps the first keep bytes of *b (libevent cuts only at the front). */
+static int buf_cut(struct evbuffer **b, size_t keep)
 {
-	struct planarrays pa = {0};
+	if (evbuffer_get_length(*b) == keep)
+		return 0;
+	struct evbuffer *n = evbuffer_new();
+	if (!n || (keep && evbuffer_remove_buffer(*b, n, keep) != (int)keep)) {
+		if (n)
+			evbuffer_free(n);
+		return -1;
+	}
+	evbuffer_free(*b);
+	*b = n;
+	return 0;
+}
+
+/* Adds the plan of the event in row to pw; 0 when added, 1 when parked
+ * instead, -1 when out of memory (pw is then unusable). */
+static int plan_add(struct planwrite *pw, PGresult *res, int row)
+{
 	char until[24];
-	char *arrs[6] = {0};
-	int ok = 1;
-	for (int i = 0; i < 6; i++)
-		ok &= (pa.a[i] = evbuffer_new()) != NULL;
 	int64_t after = strtoll(PQgetvalue(res, row, P_AFTER), NULL, 10);
 	int64_t horizon = strtoll(PQgetvalue(res, row, P_NOW), NULL, 10) + PLAN_HORIZON_S;
 	const char *why = NULL;
-	if (ok && remind_plan_row(res, row, after, horizon, on_fire_time, &pa, until, &why) != 0) {
-		park_plan(sc, res, row, why);
-		ok = 0;
+	/* A plan that fails part way leaves fire times behind: they are cut
+	 * off again below. */
+	size_t mark[7];
+	for (int i = 0; i < 7; i++)
+		mark[i] = evbuffer_get_length(pw->fire[i]);
+	int64_t nfires = pw->nfires;
+	pw->event = PQgetvalue(res, row, P_ID);
+	if (remind_plan_row(res, row, after, horizon, on_fire_time, pw, until, &why) != 0) {
+		for (int i = 0; i < 7; i++)
+			if (buf_cut(&pw->fire[i], mark[i]) != 0)
+				pw->failed = 1;
+		pw->nfires = nfires;
+		park_plan(pw->sc, res, row, why);
+		return pw->failed ? -1 : 1;
 	}
-	ok &= !pa.failed;
-	for (int i = 0; ok && i < 6; i++)
-		ok &= (arrs[i] = db_array_end(pa.a[i])) != NULL;
-	if (ok) {
-		const char *p[] = {PQgetvalue(res, row, P_ID),
-		                   PQgetvalue(res, row, P_VERSION),
-		                   PQgetvalue(res, row, P_TICKET),
-		                   arrs[0],
-		                   arrs[1],
-		                   arrs[2],
-		                   arrs[3],
-		                   arrs[4],
-		                   arrs[5],
-		                   PQgetvalue(res, row, P_CUTOFF),
-		                   until[0] ? until : NULL};
-		if (sched_query(sc, SCHED_PLAN_WRITE, 11, p, on_plan_written, sc) == 0)
-			sc->plan_writes++;
-	}
-	for (int i = 0; i < 6; i++) {
-		free(arrs[i]);
-		if (pa.a[i])
-			evbuffer_free(pa.a[i]);
-	}
+	if (!pw->nevents)
+		snprintf(pw->first, sizeof(pw->first), "%s", pw->event);
+	if (db_array_add(pw->ev[0], pw->event) ||
+	    db_array_add(pw->ev[1], PQgetvalue(res, row, P_VERSION)) ||
+	    db_array_add(pw->ev[2], PQgetvalue(res, row, P_TICKET)) ||
+	    db_array_add(pw->ev[3], PQgetvalue(res, row, P_CUTOFF)) ||
+	    db_array_add(pw->ev[4], until[0] ? until : NULL))
+		pw->failed = 1;
+	pw->nevents++;
+	return pw->failed ? -1 : 0;
 }
 
 static void on_plan_claimed(PGresult *res, void *arg)
 {
 	struct scheduler *sc = arg;
 	sc->plan_rows = 0;
+	/* A batch that failed is written one statement per event, once. */
+	int single = sc->plan_single;
+	sc->plan_single = 0;
 	if (sched_ok_rows(res, "reading the reminder queue")) {
 		sc->plan_rows = PQntuples(res);
-		for (int i = 0; i < PQntuples(res); i++)
-			write_plan(sc, res, i);
+		struct planwrite *pw = NULL;
+		for (int i = 0; i < PQntuples(res); i++) {
+			if (!pw && !(pw = planwrite_new(sc)))
+				break; /* the rest stays queued */
+			if (plan_add(pw, res, i) < 0) {
+				planwrite_free(pw);
+				pw = NULL;
+				continue;
+			}
+			if (pw->nevents && (single || pw->nfires >= PLAN_WRITE_FIRES)) {
+				planwrite_send(pw);
+				pw = NULL;
+			}
+		}
+		if (pw && pw->nevents)
+			planwrite_send(pw);
+		else
+			planwrite_free(pw);
 	}
 	if (sc->plan_writes == 0) {
 		sc->plan_busy = 0;
@@ -198,7 +310,7 @@ void plan_extend(struct scheduler *sc)
 static void on_fired(PGresult *res, void *arg)
 {
 	struct scheduler *sc = arg;
-	sc->fire_busy = 0;
+	sc->fire_busy--;
 	if (sched_ok_rows(res, "firing reminders") && PQntuples(res) == 1) {
 		long fired = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		long missed = strtol(PQgetvalue(res, 0, 1), NULL, 10);
@@ -211,9 +323,13 @@ static void on_fired(PGresult *res, void *arg)
 			    missed, PQgetvalue(res, 0, 3));
 		if (msgs)
 			claim_step(sc);
+		/* A full batch: more may be due, taken by two statements side by
+		 * side (SKIP LOCKED keeps them apart). */
 		if (fired == FIRE_BATCH || sc->fire_again) {
 			sc->fire_again = 0;
 			fire_step(sc);
+			if (fired == FIRE_BATCH)
+				fire_step(sc);
 		}
 	}
 	next_step(sc);
@@ -224,7 +340,7 @@ void fire_step(struct scheduler *sc)
 {
 	if (sc->stopping)
 		return;
-	if (sc->fire_busy) {
+	if (sc->fire_busy >= FIRES_IN_FLIGHT) {
 		sc->fire_again = 1;
 		return;
 	}
@@ -232,5 +348,5 @@ void fire_step(struct scheduler *sc)
 	snprintf(batch, sizeof(batch), "%d", FIRE_BATCH);
 	const char *p[] = {batch};
 	if (sched_query(sc, SCHED_FIRE, 1, p, on_fired, sc) == 0)
-		sc->fire_busy = 1;
+		sc->fire_busy++;
 }

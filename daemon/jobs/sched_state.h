@@ -17,7 +17,20 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define MAX_BUCKETS 256
+#define MAX_BUCKETS  256
+#define LANE_BUCKETS 64
+
+struct job;
+
+/* An endpoint's messages claimed by this instance: at most
+ * webhook_endpoint_concurrency in flight, the others waiting in order. */
+struct lane {
+	char endpoint[40];
+	int inflight;
+	struct job *head, *tail; /* waiting for a place */
+	int64_t slow_until;      /* monotonic: claims take no more than it sends at once */
+	struct lane *hnext;      /* in its bucket of sc->lanes */
+};
 
 struct bucket {
 	char endpoint[40];
@@ -32,7 +45,11 @@ struct job {
 	double rate;
 	int attempts;       /* the number of the attempt about to be made */
 	int64_t claimed_ms; /* monotonic, when claimed */
+	int64_t ready_ms;   /* monotonic, when it joined its lane */
 	struct event *wait; /* rate limit */
+	struct lane *lane;  /* while waiting for a place or in flight */
+	struct job *lane_next;
+	int sending; /* an attempt is in flight */
 	/* the outcome of its attempt */
 	struct send_result res;
 	char *response;
@@ -59,13 +76,17 @@ struct scheduler {
 	char instance[37];
 	int stopping;
 	int plan_busy, plan_again, plan_writes, plan_rows;
-	int fire_busy, fire_again;
+	int plan_single; /* the last batch failed: the next is written one event a statement */
+	int fire_busy, fire_again; /* busy: statements in flight */
 	int overdue_busy;
 	int claim_busy, claim_again;
 	int next_busy;
 	int follow_busy, follow_due; /* due: an agreement was written since the last pass */
 	int64_t last_follow_ms;      /* monotonic, the last follow_step sent (0: none) */
 	int jobs;                    /* claimed and not yet reported */
+	int sending;                 /* attempts in flight */
+	int lanes_full;              /* a lane waited for webhook_concurrency */
+	struct lane *lanes[LANE_BUCKETS];
 	struct job *outcomes, *outcomes_tail; /* attempts made, not yet recorded */
 	struct job *all_jobs;
 	int reports_in_flight;
@@ -86,6 +107,8 @@ void follow_step(struct scheduler *sc);  /* follow.c: dormant and expiring agree
 void follow_tick(struct scheduler *sc);  /* follow.c: follow_step when due (the poll) */
 /* delivery.c: frees a claimed job (its lease runs out if not recorded). */
 void job_free(struct job *j);
+/* delivery.c: frees idle lanes (all of them when all is set, at exit). */
+void lanes_sweep(struct scheduler *sc, int all);
 
 /* Sends a statement on the scheduler's pool (counted in db_ops); -1 when
  * the pool refused it. */

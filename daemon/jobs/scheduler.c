@@ -187,6 +187,7 @@ static void scheduler_free(struct scheduler *sc)
 	sender_free(sc->sender); /* cancels transfers still open */
 	while (sc->all_jobs)     /* theirs, and outcomes not recorded: leases run out */
 		job_free(sc->all_jobs);
+	lanes_sweep(sc, 1);
 	dblisten_free(sc->listen);
 	warmer_free(sc->warmer);
 	dbpool_free(sc->db);
@@ -211,7 +212,10 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	struct dbpool_options opt = {.conninfo = cfg->database,
 	                             .size = 6,
 	                             .queue_max = 100000,
-	                             .query_timeout_ms = cfg->db_query_timeout_ms};
+	                             .query_timeout_ms = cfg->db_query_timeout_ms,
+	                             /* Compiling the batch statements' plans took
+	                              * longer than running them. */
+	                             .setup_sql = "SET jit = off"};
 	struct sender_options so = {.timeout_ms = cfg->webhook_timeout_ms,
 	                            .allow_private = cfg->webhook_allow_private,
 	                            .ca_file = cfg->webhook_ca_file};

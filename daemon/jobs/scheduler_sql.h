@@ -33,42 +33,58 @@
 	" ORDER BY q.queued_at" \
 	" LIMIT $1::int"
 
-/* Writes one event's plan if the event is still at the version planned:
- * pending rows no longer planned go, new ones come (only if due after the
- * change, $10), and rows already sent or missed are never touched. */
+/* Writes the plans of a batch of events, each only if the event is
+ * still at the version planned: per event $1 its id, $2 version, $3
+ * queue ticket, $4 cutoff and $5 where its plan stops (NULL: complete);
+ * per fire time $6 the event, $7 to $12 the occurrence's start and end,
+ * their local texts, the trigger and the fire time. Pending rows no
+ * longer planned go, new ones come (only if due after the change, the
+ * cutoff), and rows already sent or missed are never touched. One
+ * statement for the batch: per event, it cost a round trip and a commit
+ * each (tests/bench/webhooks.sh). Rows are written in event order, so
+ * that two instances planning the same events take their locks in the
+ * same order. */
 #define SCHED_PLAN_WRITE \
-	"WITH cur AS (" \
-	"  SELECT id" \
-	"    FROM events" \
-	"   WHERE id = $1::uuid" \
-	"     AND version = $2::int), " \
-	"n AS (" \
+	"WITH b AS (" \
 	"  SELECT *" \
-	"    FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[]," \
-	"                $9::bigint[]) AS n(os, oe, sl, el, tr, fa)" \
-	"   WHERE EXISTS (SELECT 1 FROM cur)), " \
+	"    FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[])" \
+	"         AS b(id, version, ticket, cutoff, until)), " \
+	"cur AS (" \
+	"  SELECT b.*" \
+	"    FROM b" \
+	"    JOIN events e ON e.id = b.id" \
+	"                 AND e.version = b.version), " \
+	"n AS (" \
+	"  SELECT DISTINCT ON (n.eid, n.os, n.tr)" \
+	"         n.eid, to_timestamp(n.os) AS os, to_timestamp(n.oe) AS oe, n.sl, n.el, n.tr," \
+	"         n.fa, cur.cutoff" \
+	"    FROM unnest($6::uuid[], $7::bigint[], $8::bigint[], $9::text[], $10::text[]," \
+	"                $11::text[], $12::bigint[]) AS n(eid, os, oe, sl, el, tr, fa)" \
+	"    JOIN cur ON cur.id = n.eid" \
+	"   ORDER BY n.eid, n.os, n.tr), " \
 	"del AS (" \
 	"  DELETE FROM reminders r" \
-	"   WHERE r.event_id = $1::uuid" \
+	"   USING cur" \
+	"   WHERE r.event_id = cur.id" \
 	"     AND r.state = 'pending'" \
-	"     AND EXISTS (SELECT 1 FROM cur)" \
 	"     AND NOT EXISTS (SELECT 1" \
 	"                       FROM n" \
-	"                      WHERE to_timestamp(n.os) = r.occurrence_start" \
+	"                      WHERE n.eid = r.event_id" \
+	"                        AND n.os = r.occurrence_start" \
 	"                        AND n.tr = r.trigger)), " \
 	"ins AS (" \
 	"  INSERT INTO reminders (event_id, occurrence_start, occurrence_end, start_local," \
 	"                         end_local, trigger, fire_at)" \
-	"  SELECT $1::uuid, to_timestamp(n.os), to_timestamp(n.oe), n.sl, n.el, n.tr," \
-	"         to_timestamp(n.fa)" \
+	"  SELECT n.eid, n.os, n.oe, n.sl, n.el, n.tr, to_timestamp(n.fa)" \
 	"    FROM n" \
-	"   WHERE n.fa > $10::bigint" \
+	"   WHERE n.fa > n.cutoff" \
 	"      OR EXISTS (SELECT 1" \
 	"                   FROM reminders p" \
-	"                  WHERE p.event_id = $1::uuid" \
+	"                  WHERE p.event_id = n.eid" \
 	"                    AND p.state = 'pending'" \
-	"                    AND p.occurrence_start = to_timestamp(n.os)" \
+	"                    AND p.occurrence_start = n.os" \
 	"                    AND p.trigger = n.tr)" \
+	"   ORDER BY n.eid, n.os, n.tr" \
 	"  ON CONFLICT (event_id, occurrence_start, trigger) DO UPDATE" \
 	"     SET occurrence_end = EXCLUDED.occurrence_end," \
 	"         start_local = EXCLUDED.start_local," \
@@ -78,15 +94,17 @@
 	"  RETURNING 1), " \
 	"pl AS (" \
 	"  INSERT INTO reminder_plans (event_id, planned_until)" \
-	"  SELECT $1::uuid, to_timestamp($11::bigint)" \
+	"  SELECT id, to_timestamp(until)" \
 	"    FROM cur" \
+	"   ORDER BY id" \
 	"  ON CONFLICT (event_id) DO UPDATE" \
 	"     SET planned_until = EXCLUDED.planned_until), " \
 	"dq AS (" \
-	"  DELETE FROM reminder_queue" \
-	"   WHERE event_id = $1::uuid" \
-	"     AND ticket = $3::bigint) " \
-	"SELECT EXISTS (SELECT 1 FROM cur)," \
+	"  DELETE FROM reminder_queue q" \
+	"   USING b" \
+	"   WHERE q.event_id = b.id" \
+	"     AND q.ticket = b.ticket) " \
+	"SELECT (SELECT count(*) FROM cur)," \
 	"       (SELECT count(*) FROM ins)"
 
 /* A plan that failed (event $1 at ticket $2, the reason $3) is parked:
@@ -206,8 +224,9 @@
 	"          (SELECT min(lease_until) FROM webhook_messages WHERE state = 'sending')))" \
 	"        * 1000)::bigint"
 
-/* Claims due messages ($2 at most; at most $3 in flight per endpoint over
- * all instances, fewer for rate-limited ones) with a lease ($4 ms). Each
+/* Claims due messages ($2 at most; at most $3 claimed per endpoint over
+ * all instances, $6 for the endpoints in $5 (slow ones), fewer for
+ * rate-limited ones) with a lease ($4 ms). Each
  * claim asks again whether the endpoint may be told about the message's
  * event, agreement or visit (011, 013: its org may see it, its filter
  * passes it; a visit's delegates only to orgs party to it; a task, 016,
@@ -221,16 +240,31 @@
  * number returned is the one about to be made; attempts are counted when
  * they are recorded (SCHED_REPORT). */
 #define SCHED_CLAIM \
-	"WITH due AS (" \
-	"  SELECT m.id, m.endpoint_id, m.next_attempt_at" \
-	"    FROM webhook_messages m" \
-	"   WHERE m.state = 'pending'" \
-	"     AND m.next_attempt_at <= now()" \
-	"     AND EXISTS (SELECT 1 FROM webhook_endpoints w" \
-	"                  WHERE w.id = m.endpoint_id AND w.enabled AND w.deleted_at IS NULL)" \
-	"   ORDER BY m.next_attempt_at" \
-	"   LIMIT $2::int" \
-	"     FOR UPDATE OF m SKIP LOCKED), " \
+	"WITH busy AS (" \
+	"  SELECT s.endpoint_id, count(*) AS n" \
+	"    FROM webhook_messages s" \
+	"   WHERE s.state = 'sending'" \
+	"     AND s.lease_until >= now()" \
+	"   GROUP BY s.endpoint_id), " \
+	"due AS (" \
+	"  SELECT d.*" \
+	"    FROM webhook_endpoints w" \
+	"    LEFT JOIN busy b ON b.endpoint_id = w.id" \
+	"   CROSS JOIN LATERAL (SELECT CASE WHEN w.id = ANY ($5::uuid[]) THEN $6::int" \
+	"                                   ELSE $3::int END AS cap) c" \
+	"   CROSS JOIN LATERAL (" \
+	"     SELECT m.id, m.endpoint_id, m.next_attempt_at" \
+	"       FROM webhook_messages m" \
+	"      WHERE m.endpoint_id = w.id" \
+	"        AND m.state = 'pending'" \
+	"        AND m.next_attempt_at <= now()" \
+	"      ORDER BY m.next_attempt_at" \
+	"      LIMIT (SELECT greatest(0, least(c.cap, greatest(1, floor(coalesce(w.rate_limit * 5," \
+	"                                                                       c.cap)))::int)" \
+	"                                - coalesce(b.n, 0)))" \
+	"        FOR UPDATE OF m SKIP LOCKED) d" \
+	"   WHERE w.enabled" \
+	"     AND w.deleted_at IS NULL), " \
 	"lapsed AS (" \
 	"  SELECT m.id, m.endpoint_id, m.next_attempt_at" \
 	"    FROM webhook_messages m" \
@@ -241,27 +275,13 @@
 	"   ORDER BY m.lease_until" \
 	"   LIMIT $2::int" \
 	"     FOR UPDATE OF m SKIP LOCKED), " \
-	"cand AS (" \
-	"  SELECT * FROM due" \
-	"  UNION ALL" \
-	"  SELECT * FROM lapsed), " \
-	"ranked AS (" \
-	"  SELECT c.id, c.endpoint_id," \
-	"         row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n" \
-	"    FROM cand c), " \
-	"busy AS (" \
-	"  SELECT s.endpoint_id, count(*) AS n" \
-	"    FROM webhook_messages s" \
-	"   WHERE s.state = 'sending'" \
-	"     AND s.lease_until >= now()" \
-	"   GROUP BY s.endpoint_id), " \
 	"pick AS (" \
-	"  SELECT r.id" \
-	"    FROM ranked r" \
-	"    JOIN webhook_endpoints w ON w.id = r.endpoint_id" \
-	"    LEFT JOIN busy b ON b.endpoint_id = r.endpoint_id" \
-	"   WHERE r.n <= least($3::int, greatest(1, floor(coalesce(w.rate_limit * 5, $3::int))))::int" \
-	"                - coalesce(b.n, 0)), " \
+	"  SELECT c.id" \
+	"    FROM (SELECT * FROM due" \
+	"          UNION ALL" \
+	"          SELECT * FROM lapsed) c" \
+	"   ORDER BY c.next_attempt_at" \
+	"   LIMIT $2::int), " \
 	"chk AS (" \
 	"  SELECT m.id," \
 	"         CASE WHEN m.event_id IS NOT NULL THEN" \

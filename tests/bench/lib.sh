@@ -56,3 +56,15 @@ wrk_all_ok() {
 	fi
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# CPU time in clock ticks used so far by process $1 (with its children
+# that have exited) and its living children: a cost per unit of work that
+# a shared machine's load inflates far less than wall time.
+cpu_ticks() {
+	for p in "$1" $(pgrep -P "$1"); do
+		cat "/proc/$p/stat" 2>/dev/null
+	done | awk 'NR == 1 { sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15; next }
+		{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+# The postmaster of the bench cluster.
+pg_pid() { head -1 "$("$TOP/scripts/pgcluster.sh" datadir "$BENCH_TMP/data")/postmaster.pid"; }

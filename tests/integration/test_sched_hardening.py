@@ -192,6 +192,46 @@ def test_unplannable_rules_do_not_stop_other_orgs_reminders(ctx):
                             dbname(db)) == "0"
 
 
+def test_a_plan_the_database_refuses_holds_up_no_other_in_its_batch(ctx):
+    # Plans are written a batch to a statement: one event whose reminders
+    # the database refuses (a trigger here, as a broken row or a constraint
+    # would) must not keep the others of its batch unplanned.
+    db, k, d = daemon_alone(ctx, FAST)
+    ctx.cluster.psql("""
+        CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF (SELECT title FROM events WHERE id = NEW.event_id) = 'Poison' THEN
+                RAISE EXCEPTION 'refused for the test';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_refuse BEFORE INSERT ON reminders
+            FOR EACH ROW EXECUTE FUNCTION test_refuse()""", dbname(db))
+    ctx.cluster.psql("""
+        INSERT INTO events (org_id, uid, kind, title, timezone, start_local, start_utc,
+                            end_utc, last_end_utc, reminders)
+        SELECT o.id, 'batch-' || g || '@test', 'meeting',
+               CASE WHEN g = 25 THEN 'Poison' ELSE 'Batch ' || g END, 'UTC',
+               '2027-03-01 09:00', '2027-03-01 09:00Z', '2027-03-01 10:00Z',
+               '2027-03-01 10:00Z', ARRAY['-PT1H']
+          FROM orgs o, generate_series(1, 50) g
+         WHERE o.slug = 'hcmc-dost'""", dbname(db))
+    poison = ctx.cluster.psql("SELECT id FROM events WHERE title = 'Poison'", dbname(db))
+    wait_for(lambda: ctx.cluster.psql(
+        "SELECT count(DISTINCT event_id) FROM reminders", dbname(db)) == "49",
+        15, interval=0.2, what="the 49 others' reminders to be planned")
+    assert ctx.cluster.psql(
+        f"SELECT count(*) FROM reminders WHERE event_id = '{poison}'", dbname(db)) == "0"
+    assert ctx.cluster.psql(
+        f"SELECT count(*) FROM reminder_queue WHERE event_id = '{poison}'", dbname(db)) == "1"
+    # Once the database takes it, it is planned too (the queue kept it).
+    ctx.cluster.psql("DROP TRIGGER test_refuse ON reminders", dbname(db))
+    wait_for(lambda: ctx.cluster.psql(
+        f"SELECT count(*) FROM reminders WHERE event_id = '{poison}'", dbname(db)) == "1",
+        15, interval=0.2, what="the refused event to be planned once it is taken")
+    assert ctx.cluster.psql("SELECT count(*) FROM reminder_queue", dbname(db)) == "0"
+
+
 # ---- 7. a frozen database ---------------------------------------------------------
 
 
