@@ -93,6 +93,9 @@ static void on_org_get(PGresult *res, void *arg)
 	reply_json(r, 200, org_json(res, 0, 0));
 }
 
+/* A quick statement of the pools (api/routes.c): one row by key. */
+const char orgs_get_sql[] = SQL_ORG_GET;
+
 void orgs_get(struct req *r)
 {
 	const char *slug = req_param(r, "slug");
@@ -101,7 +104,7 @@ void orgs_get(struct req *r)
 		return;
 	}
 	const char *params[] = {slug};
-	submit(r, SQL_ORG_GET, 1, params, on_org_get);
+	submit(r, orgs_get_sql, 1, params, on_org_get);
 }
 
 static void on_org_created(PGresult *res, void *arg)

@@ -4,6 +4,8 @@
 
 struct req;
 
+extern const char orgs_get_sql[];
+
 void orgs_list(struct req *r);
 void orgs_get(struct req *r);
 void orgs_create(struct req *r);

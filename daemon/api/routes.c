@@ -131,6 +131,7 @@ const struct route *api_routes(size_t *n)
 const char *const api_prepared_statements[] = {
     auth_key_sql, events_get_sql, feeds_lookup_sql, vevents_load_sql, feeds_missing_sql, NULL};
 
-const char *const api_quick_statements[] = {auth_key_sql, events_get_sql, feeds_lookup_sql, NULL};
+const char *const api_quick_statements[] = {auth_key_sql, events_get_sql, feeds_lookup_sql,
+                                            orgs_get_sql, NULL};
 
 const char *const api_standby_statements[] = {vevents_load_sql, feeds_missing_sql, NULL};

@@ -735,8 +735,12 @@ static void respond(struct req *r, int status, struct evbuffer *body)
 	                    : evbuffer_prepend(msg, stack, hb.len)) != 0;
 	if (hb.spill)
 		evbuffer_free(hb.spill);
+	/* A body kept in a file (reply_file_segment) goes by sendfile after the
+	 * head's writev: one write each, in this call too. */
 	if (!bad && !evbuffer_get_length(out))
-		evbuffer_write(msg, bufferevent_getfd(c->bev));
+		while (evbuffer_get_length(msg) &&
+		       evbuffer_write(msg, bufferevent_getfd(c->bev)) > 0)
+			;
 	int done = !bad && !evbuffer_get_length(msg);
 	if (!bad && !done)
 		bad = evbuffer_add_buffer(out, msg) != 0;
