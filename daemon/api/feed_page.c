@@ -187,6 +187,15 @@ static void page_render(struct pagework *w, int overflow)
 	page_free(w);
 }
 
+/* Runs the next slice once the loop has looked for input: a zero timer
+ * (an event made active from its own callback would run again at once,
+ * before any other connection is read). */
+static void next_slice(struct event *slice)
+{
+	static const struct timeval now = {0, 0};
+	evtimer_add(slice, &now);
+}
+
 static void on_slice(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -194,7 +203,7 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 	struct pagework *w = arg;
 	int rc = occset_step(&w->set, PAGE_SLICE_US);
 	if (rc == 1)
-		event_active(w->slice, EV_TIMEOUT, 0);
+		next_slice(w->slice);
 	else
 		page_render(w, rc != 0);
 }
@@ -209,7 +218,7 @@ static void on_items(PGresult *res, void *arg)
 		return;
 	}
 	if (!(w->items = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES)) ||
-	    !(w->slice = event_new(r->cx->base, -1, 0, on_slice, w)) ||
+	    !(w->slice = evtimer_new(r->cx->base, on_slice, w)) ||
 	    occset_begin(&w->set, w->items, w->from, w->to, PAGE_MAX_OCCURRENCES, PAGE_BUDGET_MS) !=
 	        0) {
 		reply_problem(r, 500, "out of memory");

@@ -87,10 +87,22 @@ static int read_row_times(struct occset *s, int row, struct civil *start)
 	return 0;
 }
 
+static int named_incomplete(const struct occset *s, const char *id)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(s->incomplete, i, v)
+	{
+		if (!strcmp(json_string_value(v), id))
+			return 1;
+	}
+	return 0;
+}
+
 static void expand_series(struct occset *s, int row)
 {
 	struct civil start;
-	if (read_row_times(s, row, &start))
+	if (named_incomplete(s, PQgetvalue(s->res, row, OCC_ID)) || read_row_times(s, row, &start))
 		return;
 	s->row = row;
 	s->exdates = json_loads(PQgetvalue(s->res, row, OCC_EXDATES), 0, NULL);
@@ -232,7 +244,6 @@ int occset_begin(struct occset *s, const PGresult *res, int64_t from, int64_t to
 	s->lo = INT64_MIN;
 	s->until = to;
 	s->max = max;
-	s->budget_ms = budget_ms;
 	s->incomplete = json_array();
 	recur_budget_init(&s->spent, 0, budget_ms);
 	return s->incomplete ? 0 : -1;
@@ -244,14 +255,15 @@ void occset_narrow(struct occset *s, int64_t lo, int64_t until)
 	s->until = until < s->to ? until : s->to;
 }
 
+/* A series that ran out of time stays named and is not tried again: it
+ * would run out again, further on. */
 void occset_restart(struct occset *s, int64_t until)
 {
-	json_array_clear(s->incomplete);
 	s->n = 0;
 	s->overflow = 0;
 	s->phase = s->next = 0;
 	s->until = until < s->to ? until : s->to;
-	recur_budget_init(&s->spent, 0, s->budget_ms);
+	s->spent.spent_us = 0;
 }
 
 /* The phases: the series' own occurrences, then the overrides, then the

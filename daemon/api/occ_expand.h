@@ -41,7 +41,6 @@ struct occset {
 	/* What is expanded: occurrences that start in [lo, until) (occset_narrow;
 	 * by default the whole window). */
 	int64_t lo, until;
-	int64_t budget_ms;
 	/* where the work stands: the next row of the phase (occset_step) */
 	int phase, next;
 	/* while expanding */
@@ -70,7 +69,9 @@ int occset_step(struct occset *s, int64_t slice_us);
  * their place among the others; some that start before lo may be
  * missing). A page needs no more than the occurrences up to its last. */
 void occset_narrow(struct occset *s, int64_t lo, int64_t until);
-/* Starts again, empty, with a later until (a page that did not fill). */
+/* Starts again, empty, with a later until (a page that did not fill),
+ * with the whole budget again but for the series that ran out of theirs:
+ * those stay named and are not expanded again. */
 void occset_restart(struct occset *s, int64_t until);
 void occset_free(struct occset *s);
 /* The id of the event (its series) an occurrence belongs to. */

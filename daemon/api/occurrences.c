@@ -49,6 +49,10 @@ struct occwork {
 	int64_t start; /* where the expansion starts: from, or the cursor's time */
 	int late;      /* candidates asked for that start from there on */
 	int64_t cut;   /* the start of the last of them, when there were more */
+	int passes;    /* over these rows */
+	/* Carried over when more rows are asked for: the series that ran out
+	 * of time. */
+	json_t *named;
 };
 
 static int ask_candidates(struct occwork *w);
@@ -128,39 +132,55 @@ static void work_free(struct occwork *w)
 	if (w->slice)
 		event_free(w->slice);
 	PQclear(w->res);
+	json_decref(w->named);
 	free(w);
 }
 
-/* Whether the occurrences expanded so far decide the page: all of the
- * window's, or the page's and one more (which starts before the horizon,
- * as every one found does). */
-static int page_decided(const struct occwork *w)
+/* The occurrences expanded so far that come after the cursor. They decide
+ * the page when they are all of the window's, or the page's and one more
+ * (which starts before the horizon, as every one found does). */
+static size_t found_after(const struct occwork *w)
 {
-	if (w->set.until >= w->to)
-		return 1;
 	size_t after = 0;
 	for (size_t i = 0; i < w->set.n; i++)
 		after += after_cursor(w, &w->set.items[i]);
-	return after > (size_t)w->limit;
+	return after;
 }
 
-/* A page not decided by the horizon: 1 when the expansion goes on further
- * (twice as far, up to what the rows cover), 0 when more rows were asked
- * for, -1 when that failed (answered). */
-static int go_further(struct occwork *w)
+/* A page not decided by the horizon (found: the occurrences after the
+ * cursor): 1 when the expansion goes on further, 0 when more rows were
+ * asked for, -1 when that failed (answered). Further is where the page
+ * would end at the density found, with room to spare, twice as far at
+ * least; the third time, as far as the rows cover. */
+static int go_further(struct occwork *w, size_t found)
 {
 	int64_t until = w->set.until, cover = w->cut < w->to ? w->cut : w->to;
 	if (until < cover) {
-		int64_t further = w->start + 2 * (until - w->start);
+		int64_t span = until - w->start, further = cover;
+		if (found && ++w->passes < 3 && span < (cover - w->start) / 2)
+			further = w->start + span * 2 * ((int64_t)w->limit + 1) / (int64_t)found;
+		if (further < w->start + 2 * span)
+			further = w->start + 2 * span;
 		occset_restart(&w->set, further < cover ? further : cover);
 		return 1;
 	}
 	/* The rows ran out first: four times as many. */
+	json_decref(w->named);
+	w->named = json_incref(w->set.incomplete);
 	occset_free(&w->set);
 	PQclear(w->res);
 	w->res = NULL;
 	w->late = w->late * 4 < MAX_CANDIDATES ? w->late * 4 : MAX_CANDIDATES;
 	return ask_candidates(w) == 0 ? 0 : -1;
+}
+
+/* Runs the next slice once the loop has looked for input: a zero timer
+ * (an event made active from its own callback would run again at once,
+ * before any other connection is read). */
+static void next_slice(struct event *slice)
+{
+	static const struct timeval now = {0, 0};
+	evtimer_add(slice, &now);
 }
 
 static void on_slice(evutil_socket_t fd, short what, void *arg)
@@ -169,8 +189,9 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct occwork *w = arg;
 	int rc = occset_step(&w->set, OCC_SLICE_US);
-	if (rc == 0 && !page_decided(w)) {
-		rc = go_further(w);
+	size_t found = 0;
+	if (rc == 0 && w->set.until < w->to && (found = found_after(w)) <= (size_t)w->limit) {
+		rc = go_further(w, found);
 		if (rc == 0)
 			return;
 		if (rc < 0) {
@@ -179,7 +200,7 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (rc == 1) {
-		event_active(w->slice, EV_TIMEOUT, 0);
+		next_slice(w->slice);
 		return;
 	}
 	if (rc < 0)
@@ -190,18 +211,26 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 	work_free(w);
 }
 
-/* How far the expansion goes at first: as far as the rows cover when the
- * later ones were cut, else as far as the page would reach if each row
- * had one occurrence and they were spread evenly, and a day at least. */
-static void first_horizon(struct occwork *w, int rows)
+/* How far the expansion goes at first: as far as the page would reach if
+ * each event had one occurrence in the window and each series one a week
+ * (with half as much again to spare), a day at least, and no further than
+ * the rows cover when the later ones were cut. */
+static void first_horizon(struct occwork *w, const PGresult *res)
 {
-	int64_t span = w->to - w->start;
-	if (rows > w->limit + 1)
-		span = span / rows * (w->limit + 1);
+	int64_t window = w->to - w->start, once = 0, weekly = 0;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (PQgetisnull(res, i, OCC_SERIES))
+			PQgetisnull(res, i, OCC_RRULE) ? once++ : weekly++;
+	/* items per second: once / window + weekly / week */
+	double rate = (double)once / (double)window + (double)weekly / (7 * 86400.0);
+	double span = rate > 0 ? 1.5 * (w->limit + 1) / rate : (double)window;
+	if (span > (double)window)
+		span = (double)window;
 	if (span < 86400)
 		span = 86400;
-	int64_t until = w->cut < w->to ? w->cut : w->start + span;
-	occset_narrow(&w->set, w->start > w->from ? w->start : INT64_MIN, until);
+	int64_t until = w->start + (int64_t)span;
+	occset_narrow(&w->set, w->start > w->from ? w->start : INT64_MIN,
+	              until < w->cut ? until : w->cut);
 }
 
 static void on_candidates(PGresult *res, void *arg)
@@ -213,17 +242,20 @@ static void on_candidates(PGresult *res, void *arg)
 	} else if (PQntuples(res) > MAX_CANDIDATES * 2) {
 		reply_problem(r, 422, "too many events in this window; narrow it or filter");
 	} else if (!(w->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES)) ||
-	           (!w->slice && !(w->slice = event_new(r->cx->base, -1, 0, on_slice, w))) ||
+	           (!w->slice && !(w->slice = evtimer_new(r->cx->base, on_slice, w))) ||
 	           occset_begin(&w->set, w->res, w->from, w->to, MAX_OCCURRENCES, OCC_BUDGET_MS) !=
 	               0) {
 		reply_problem(r, 500, "out of memory");
 	} else {
+		if (w->named)
+			json_array_extend(w->set.incomplete, w->named);
+		w->passes = 0;
 		int n = PQntuples(res);
 		w->cut = INT64_MAX;
 		for (int i = 0; i < n && w->cut == INT64_MAX; i++)
 			if (!PQgetisnull(res, i, OCC_NCOLS))
 				w->cut = strtoll(PQgetvalue(res, i, OCC_NCOLS), NULL, 10);
-		first_horizon(w, n);
+		first_horizon(w, res);
 		on_slice(-1, 0, w);
 		return;
 	}

@@ -55,7 +55,7 @@ enum occ_column {
  * all known, and a page seldom needs more (the horizon below says how far
  * that is; more are asked for when the page is not full by then). */
 #define SQL_OCC_CANDIDATES \
-	"(SELECT e.id, e.start_utc" \
+	"(SELECT e.*" \
 	"   FROM events e" \
 	"   JOIN orgs o ON o.id = e.org_id" \
 	"  WHERE e.series_id IS NULL" \
@@ -84,27 +84,39 @@ enum occ_column {
 	"     AND e.last_end_utc > to_timestamp($%d::bigint)" \
 	"     AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text")
 
-/* Then (after the filters) each candidate once, and its overrides; each
- * row ends with the horizon: the start (Unix seconds) of the last event
- * of the second half when it was cut at its LIMIT (%d), else NULL. */
+/* Then (after the filters) each candidate once (the halves are apart;
+ * a series moved in may be in one of them), and its overrides; those that
+ * start in the window first (they are expanded in this order, and a
+ * long-running series is likelier to spend the budget); each row
+ * ends with the horizon: the start (Unix seconds) of the last event of
+ * the second half when it was cut at its LIMIT (%d), else NULL. */
 #define SQL_OCC_ROWS \
 	"      LIMIT %d), " \
-	"c AS (" \
-	"  SELECT id FROM early" \
-	"  UNION SELECT id FROM late" \
-	"  UNION SELECT id FROM moved), " \
 	"hz AS (" \
 	"  SELECT CASE WHEN count(*) >= %d" \
 	"              THEN extract(epoch FROM max(start_utc))::bigint END AS h" \
 	"    FROM late) " \
 	"SELECT " OCC_COLUMNS ", hz.h" \
-	"  FROM events e" \
-	"  JOIN c ON c.id = e.id" \
+	"  FROM late e" \
 	" CROSS JOIN hz " \
+	"UNION ALL " \
+	"SELECT " OCC_COLUMNS ", hz.h" \
+	"  FROM early e" \
+	" CROSS JOIN hz " \
+	"UNION ALL " \
+	"SELECT " OCC_COLUMNS ", hz.h" \
+	"  FROM events e" \
+	" CROSS JOIN hz" \
+	" WHERE e.id IN (SELECT id FROM moved)" \
+	"   AND e.id NOT IN (SELECT id FROM early)" \
+	"   AND e.id NOT IN (SELECT id FROM late) " \
 	"UNION ALL " \
 	"SELECT " OCC_COLUMNS ", NULL" \
 	"  FROM events e" \
-	" WHERE e.series_id IN (SELECT id FROM c)"
+	" WHERE e.series_id IN (" \
+	"       SELECT id FROM early" \
+	"       UNION ALL SELECT id FROM late" \
+	"       UNION ALL SELECT id FROM moved)"
 
 /* clang-format on */
 
