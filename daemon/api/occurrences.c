@@ -305,6 +305,8 @@ static struct evbuffer *candidates_sql(struct occwork *w, struct listq *q, json_
 	if (!w->late)
 		w->late = 2 * w->limit + 2;
 	w->start = w->has_cursor && w->cur_t > w->from ? w->cur_t : w->from;
+	if (w->start > w->to) /* a cursor past the window: nothing after it */
+		w->start = w->to;
 	snprintf(lo, sizeof(lo), "%lld", (long long)w->start);
 	int plo = listq_param(q, lo);
 	int rc = plo < 0 || me < 0 || slug < 0;

@@ -115,3 +115,16 @@ def test_small_pages_say_what_one_page_says(ctx):
             if not cursor:
                 break
         assert items == whole["items"], (limit, items)
+
+
+def test_a_cursor_past_the_window_gives_an_empty_page(ctx):
+    """The expansion starts at the cursor's time: one past the window (or
+    at the end of time) starts nothing, and answers an empty page."""
+    db, k, d = world(ctx)
+    d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Weekly", "start": "2027-01-04T09:00:00",
+        "rrule": "FREQ=WEEKLY;COUNT=12"})
+    for t in ["1900000000", "9223372036854775807"]:
+        page = occ(d, k["host"], "from=2027-01-01&to=2027-04-01&limit=5"
+                   f"&cursor={t}_00000000-0000-0000-0000-000000000000_")
+        assert page == {"items": [], "next_cursor": None}, page
