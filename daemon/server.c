@@ -178,6 +178,7 @@ static int worker_setup(struct worker *w)
 {
 	const struct config *cfg = w->srv->cfg;
 	w->base = worker_base();
+	w->cx.base = w->base;
 	w->cx.worker = w->index;
 	w->cx.cfg = cfg;
 	w->cx.auth = authcache_new();

@@ -13,7 +13,11 @@
  * A page embedded on a busy site is asked for by each of its visitors: a
  * rendered page is kept per worker thread, by token, language and embed,
  * while nothing changed anywhere (the data generation, as for feeds: a
- * revocation too) and for at most a minute. */
+ * revocation too) and for at most a minute.
+ *
+ * The expansion is cut into slices between which the worker's loop turns
+ * (as /v1/occurrences'), so that a large feed's page holds up no other
+ * request. */
 #include "api/feeds.h"
 
 #include "api/feed_page.h"
@@ -30,6 +34,7 @@
 #include "token.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +44,7 @@
 #define PAGE_MAX_EVENTS      5000  /* events and series in the window */
 #define PAGE_MAX_OCCURRENCES 10000 /* their occurrences */
 #define PAGE_BUDGET_MS       500   /* all the expansions together */
+#define PAGE_SLICE_US        2000  /* the loop turns between slices of this much work */
 
 /* Rendered pages kept per worker thread. */
 #define PAGE_SLOTS    64 /* a power of two */
@@ -89,11 +95,18 @@ struct pagework {
 	char owner[201];
 	char zone[65];
 	int64_t from, to;
+	PGresult *items; /* the rows, kept while the slices run */
+	struct event *slice;
+	struct occset set;
 };
 
 static void page_free(struct pagework *w)
 {
 	memset(w->token, 0, sizeof(w->token));
+	occset_free(&w->set);
+	if (w->slice)
+		event_free(w->slice);
+	PQclear(w->items);
 	free(w);
 }
 
@@ -139,23 +152,15 @@ static int page_kept(struct req *r, const char *key, unsigned generation,
 	return 1;
 }
 
-static void on_items(PGresult *res, void *arg)
+/* Once the occurrences are expanded (overflow: there were too many). */
+static void page_render(struct pagework *w, int overflow)
 {
-	struct pagework *w = arg;
 	struct req *r = w->r;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_query_failed(r, res);
-		page_free(w);
-		return;
-	}
 	/* Past its bounds the page says there is more and shows what it has,
 	 * or nothing when the occurrences overflowed (they are then neither
 	 * complete nor in order). */
-	struct occset set;
-	int overflow =
-	    occset_expand(&set, res, w->from, w->to, PAGE_MAX_OCCURRENCES, PAGE_BUDGET_MS) != 0;
 	if (overflow)
-		set.n = 0;
+		w->set.n = 0;
 	struct feed_page p = {.words = w->words,
 	                      .embed = w->embed,
 	                      .name = w->name,
@@ -165,8 +170,8 @@ static void on_items(PGresult *res, void *arg)
 	                      .base = r->cx->cfg->public_url,
 	                      .from = w->from,
 	                      .to = w->to,
-	                      .set = &set,
-	                      .overflow = overflow || PQntuples(res) >= PAGE_MAX_EVENTS};
+	                      .set = &w->set,
+	                      .overflow = overflow || PQntuples(w->items) >= PAGE_MAX_EVENTS};
 	struct evbuffer *b = evbuffer_new();
 	if (!b || feed_page_html(b, &p) != 0) {
 		reply_problem(r, 500, "out of memory");
@@ -179,8 +184,48 @@ static void on_items(PGresult *res, void *arg)
 	}
 	if (b)
 		evbuffer_free(b);
-	occset_free(&set);
 	page_free(w);
+}
+
+/* Runs the next slice once the loop has looked for input: a zero timer
+ * (an event made active from its own callback would run again at once,
+ * before any other connection is read). */
+static void next_slice(struct event *slice)
+{
+	static const struct timeval now = {0, 0};
+	evtimer_add(slice, &now);
+}
+
+static void on_slice(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pagework *w = arg;
+	int rc = occset_step(&w->set, PAGE_SLICE_US);
+	if (rc == 1)
+		next_slice(w->slice);
+	else
+		page_render(w, rc != 0);
+}
+
+static void on_items(PGresult *res, void *arg)
+{
+	struct pagework *w = arg;
+	struct req *r = w->r;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_query_failed(r, res);
+		page_free(w);
+		return;
+	}
+	if (!(w->items = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES)) ||
+	    !(w->slice = evtimer_new(r->cx->base, on_slice, w)) ||
+	    occset_begin(&w->set, w->items, w->from, w->to, PAGE_MAX_OCCURRENCES, PAGE_BUDGET_MS) !=
+	        0) {
+		reply_problem(r, 500, "out of memory");
+		page_free(w);
+		return;
+	}
+	on_slice(-1, 0, w);
 }
 
 /* The items of the window, through the feed's selection. */

@@ -1,7 +1,11 @@
 /* occ_expand.c - see occ_expand.h. The expansion is bounded: at most max
  * occurrences, each series within RECUR_BUDGET_MS and all together within
- * the caller's budget; what runs out of time is named, not cut silently. */
+ * the caller's budget; what runs out of time is named, not cut silently.
+ * It goes a row at a time (series first, then the overrides), so that a
+ * caller may stop between rows and go on later. */
 #include "api/occ_expand.h"
+
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +31,14 @@ static int occ_push(struct occset *s, const struct occ *o)
 	return 0;
 }
 
+/* Whether an occurrence is one of those expanded: of the window, and
+ * starting before until. */
 static int overlaps(const struct occset *s, int64_t start, int64_t end)
+{
+	return start < s->until && (end > s->from || start >= s->from);
+}
+
+static int overlaps_window(const struct occset *s, int64_t start, int64_t end)
 {
 	return start < s->to && (end > s->from || start >= s->from);
 }
@@ -76,10 +87,22 @@ static int read_row_times(struct occset *s, int row, struct civil *start)
 	return 0;
 }
 
+static int named_incomplete(const struct occset *s, const char *id)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(s->incomplete, i, v)
+	{
+		if (!strcmp(json_string_value(v), id))
+			return 1;
+	}
+	return 0;
+}
+
 static void expand_series(struct occset *s, int row)
 {
 	struct civil start;
-	if (read_row_times(s, row, &start))
+	if (named_incomplete(s, PQgetvalue(s->res, row, OCC_ID)) || read_row_times(s, row, &start))
 		return;
 	s->row = row;
 	s->exdates = json_loads(PQgetvalue(s->res, row, OCC_EXDATES), 0, NULL);
@@ -93,8 +116,9 @@ static void expand_series(struct occset *s, int row)
 	recur_budget_init(&budget, RECUR_MAX_ITERATIONS, RECUR_BUDGET_MS);
 	if (budget.limit_us > left)
 		budget.limit_us = left;
-	long got = recur_expand_window(rrule, tz, &start, s->all_day, s->from - s->dur, s->to,
-	                               &budget, on_occurrence, s);
+	int64_t lo = s->from - s->dur > s->lo ? s->from - s->dur : s->lo;
+	long got = recur_expand_window(rrule, tz, &start, s->all_day, lo, s->until, &budget,
+	                               on_occurrence, s);
 	s->spent.spent_us += budget.spent_us;
 	if (got == RECUR_EXHAUSTED)
 		json_array_append_new(s->incomplete, json_string(PQgetvalue(s->res, row, OCC_ID)));
@@ -134,6 +158,24 @@ static int series_row_has(struct occset *s, int row, const char *rid)
 	return has;
 }
 
+/* Whether the occurrence rid of the series in row is of the window but
+ * was not expanded (it starts before lo or from until on): an override of
+ * it shows where it is now, as if it had been found, cancelled or not. */
+static int replaced_unexpanded(struct occset *s, int row, const char *rid)
+{
+	struct civil start, at, end;
+	int64_t at_utc;
+	if (s->lo == INT64_MIN && s->until == s->to)
+		return 0;
+	const char *tz = PQgetvalue(s->res, row, OCC_TZ);
+	if (read_row_times(s, row, &start) || civil_parse(rid, s->all_day, &at) ||
+	    tz_to_utc(tz, &at, &at_utc) == TZ_UNKNOWN)
+		return 0;
+	int64_t end_utc = recur_end(tz, &at, at_utc, s->dur, &end);
+	return overlaps_window(s, at_utc, end_utc) &&
+	       !(overlaps(s, at_utc, end_utc) && at_utc >= s->lo);
+}
+
 /* Puts override row in place of its occurrence, or adds it when the
  * occurrence it replaces lies outside the window but it does not. */
 static void apply_override(struct occset *s, int row)
@@ -171,7 +213,8 @@ static void apply_override(struct occset *s, int row)
 	 * (moved into it). One that names none (its series moved away from
 	 * it), or that is cancelled, shows nothing, as in feeds. */
 	if (overlaps(s, o.start_utc, o.end_utc) &&
-	    strcmp(PQgetvalue(s->res, row, OCC_STATUS), "cancelled") != 0 &&
+	    (strcmp(PQgetvalue(s->res, row, OCC_STATUS), "cancelled") != 0 ||
+	     replaced_unexpanded(s, series_row, rid)) &&
 	    series_row_has(s, series_row, rid))
 		occ_push(s, &o);
 }
@@ -191,30 +234,79 @@ static int occ_cmp(const void *pa, const void *pb, void *arg)
 	return c ? c : strcmp(a->rid, b->rid);
 }
 
-int occset_expand(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
-                  int64_t budget_ms)
+int occset_begin(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
+                 int64_t budget_ms)
 {
 	memset(s, 0, sizeof(*s));
 	s->res = res;
 	s->from = from;
 	s->to = to;
+	s->lo = INT64_MIN;
+	s->until = to;
 	s->max = max;
 	s->incomplete = json_array();
-	if (!s->incomplete)
-		return -1;
 	recur_budget_init(&s->spent, 0, budget_ms);
-	int n = PQntuples(res);
-	for (int i = 0; i < n && !s->overflow; i++)
-		if (PQgetisnull(res, i, OCC_SERIES))
-			expand_series(s, i);
-	for (int i = 0; i < n && !s->overflow; i++)
-		if (!PQgetisnull(res, i, OCC_SERIES))
-			apply_override(s, i);
+	return s->incomplete ? 0 : -1;
+}
+
+void occset_narrow(struct occset *s, int64_t lo, int64_t until)
+{
+	s->lo = lo;
+	s->until = until < s->to ? until : s->to;
+}
+
+/* A series that ran out of time stays named and is not tried again: it
+ * would run out again, further on. */
+void occset_restart(struct occset *s, int64_t until)
+{
+	s->n = 0;
+	s->overflow = 0;
+	s->phase = s->next = 0;
+	s->until = until < s->to ? until : s->to;
+	s->spent.spent_us = 0;
+}
+
+/* The phases: the series' own occurrences, then the overrides, then the
+ * order. */
+enum { PHASE_SERIES, PHASE_OVERRIDES, PHASE_SORT, PHASE_DONE };
+
+int occset_step(struct occset *s, int64_t slice_us)
+{
+	int64_t t0 = now_monotonic_us();
+	int n = PQntuples(s->res);
+	while (!s->overflow && s->phase < PHASE_SORT) {
+		if (s->next == n) {
+			s->phase++;
+			s->next = 0;
+			continue;
+		}
+		int row = s->next++;
+		int is_override = !PQgetisnull(s->res, row, OCC_SERIES);
+		if (s->phase == PHASE_SERIES && !is_override)
+			expand_series(s, row);
+		else if (s->phase == PHASE_OVERRIDES && is_override)
+			apply_override(s, row);
+		else
+			continue;
+		if (now_monotonic_us() - t0 >= slice_us)
+			break;
+	}
 	if (s->overflow)
 		return -1;
-	if (s->n > 1)
+	if (s->phase < PHASE_SORT)
+		return 1;
+	if (s->phase == PHASE_SORT && s->n > 1)
 		qsort_r(s->items, s->n, sizeof(*s->items), occ_cmp, s);
+	s->phase = PHASE_DONE;
 	return 0;
+}
+
+int occset_expand(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
+                  int64_t budget_ms)
+{
+	if (occset_begin(s, res, from, to, max, budget_ms) != 0)
+		return -1;
+	return occset_step(s, INT64_MAX) == 0 ? 0 : -1;
 }
 
 void occset_free(struct occset *s)

@@ -38,6 +38,11 @@ struct occset {
 	int overflow; /* more than max, or out of memory */
 	/* Ids of series whose expansion ran out of time (strings). */
 	json_t *incomplete;
+	/* What is expanded: occurrences that start in [lo, until) (occset_narrow;
+	 * by default the whole window). */
+	int64_t lo, until;
+	/* where the work stands: the next row of the phase (occset_step) */
+	int phase, next;
 	/* while expanding */
 	int row, all_day;
 	int64_t dur; /* wall-clock length in seconds */
@@ -50,6 +55,24 @@ struct occset {
  * 0, or -1 on overflow. s is cleared by occset_free, whatever the result. */
 int occset_expand(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
                   int64_t budget_ms);
+
+/* The same in steps, so that a long expansion can let its loop turn
+ * between them: occset_begin sets it up (0, or -1 out of memory), then
+ * occset_step works for about slice_us at a time (a series is never cut)
+ * and returns 1 while there is more to do, 0 once the occurrences are
+ * complete and sorted, -1 on overflow. res must live until occset_free. */
+int occset_begin(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
+                 int64_t budget_ms);
+int occset_step(struct occset *s, int64_t slice_us);
+/* Before the first step: only the occurrences that start in [lo, until)
+ * are wanted (those of the window that start there are then all found, in
+ * their place among the others; some that start before lo may be
+ * missing). A page needs no more than the occurrences up to its last. */
+void occset_narrow(struct occset *s, int64_t lo, int64_t until);
+/* Starts again, empty, with a later until (a page that did not fill),
+ * with the whole budget again but for the series that ran out of theirs:
+ * those stay named and are not expanded again. */
+void occset_restart(struct occset *s, int64_t until);
 void occset_free(struct occset *s);
 /* The id of the event (its series) an occurrence belongs to. */
 const char *occ_event_id(const struct occset *s, const struct occ *o);

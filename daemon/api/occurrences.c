@@ -3,7 +3,15 @@
  * stays 09:00 local across DST), exdates removed, rdates added, and
  * overrides (events with series_id + recurrence_id) put in place of the
  * occurrence they replace. The window is at most 366 days and the
- * expansion is bounded, so one request costs a bounded amount of work. */
+ * expansion is bounded, so one request costs a bounded amount of work.
+ *
+ * A page needs only the occurrences up to its last: the expansion starts
+ * at the cursor and goes up to a horizon guessed from the rows' density,
+ * pushed further (twice as far each time) until the page is full with one
+ * to spare or the horizon is the window's end; what starts before the
+ * horizon is then all known, so the page is what the whole window's
+ * expansion would give. The work is cut into slices between which the
+ * worker's loop turns, so that the requests behind it do not wait. */
 #include "api/occurrences.h"
 
 #include "dbpool.h"
@@ -17,6 +25,7 @@
 #include "clock.h"
 #include "validate.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +34,28 @@
 #define MAX_CANDIDATES  10000
 #define MAX_OCCURRENCES 100000
 #define OCC_BUDGET_MS   1000 /* all the request's expansions together */
+#define OCC_SLICE_US    2000 /* the loop turns between slices of this much work */
 
 struct occwork {
 	struct req *r;
+	PGresult *res; /* the rows, kept while the slices run */
+	struct event *slice;
 	struct occset set;
 	int limit;
 	long long cur_t;
 	char cur_id[40], cur_rid[CIVIL_LEN];
 	int has_cursor;
 	int64_t from, to;
+	int64_t start; /* where the expansion starts: from, or the cursor's time */
+	int late;      /* candidates asked for that start from there on */
+	int64_t cut;   /* the start of the last of them, when there were more */
+	int passes;    /* over these rows */
+	/* Carried over when more rows are asked for: the series that ran out
+	 * of time. */
+	json_t *named;
 };
+
+static int ask_candidates(struct occwork *w);
 
 static int after_cursor(const struct occwork *w, const struct occ *o)
 {
@@ -105,6 +126,113 @@ static void reply_page(struct occwork *w)
 	reply_json(w->r, 200, body);
 }
 
+static void work_free(struct occwork *w)
+{
+	occset_free(&w->set);
+	if (w->slice)
+		event_free(w->slice);
+	PQclear(w->res);
+	json_decref(w->named);
+	free(w);
+}
+
+/* The occurrences expanded so far that come after the cursor. They decide
+ * the page when they are all of the window's, or the page's and one more
+ * (which starts before the horizon, as every one found does). */
+static size_t found_after(const struct occwork *w)
+{
+	size_t after = 0;
+	for (size_t i = 0; i < w->set.n; i++)
+		after += after_cursor(w, &w->set.items[i]);
+	return after;
+}
+
+/* A page not decided by the horizon (found: the occurrences after the
+ * cursor): 1 when the expansion goes on further, 0 when more rows were
+ * asked for, -1 when that failed (answered). Further is where the page
+ * would end at the density found, with room to spare, twice as far at
+ * least; the third time, as far as the rows cover. */
+static int go_further(struct occwork *w, size_t found)
+{
+	int64_t until = w->set.until, cover = w->cut < w->to ? w->cut : w->to;
+	if (until < cover) {
+		int64_t span = until - w->start, further = cover;
+		if (found && ++w->passes < 3 && span < (cover - w->start) / 2)
+			further = w->start + span * 2 * ((int64_t)w->limit + 1) / (int64_t)found;
+		if (further < w->start + 2 * span)
+			further = w->start + 2 * span;
+		occset_restart(&w->set, further < cover ? further : cover);
+		return 1;
+	}
+	/* The rows ran out first: four times as many. */
+	json_decref(w->named);
+	w->named = json_incref(w->set.incomplete);
+	occset_free(&w->set);
+	PQclear(w->res);
+	w->res = NULL;
+	w->late = w->late * 4 < MAX_CANDIDATES ? w->late * 4 : MAX_CANDIDATES;
+	return ask_candidates(w) == 0 ? 0 : -1;
+}
+
+/* Runs the next slice once the loop has looked for input: a zero timer
+ * (an event made active from its own callback would run again at once,
+ * before any other connection is read). */
+static void next_slice(struct event *slice)
+{
+	static const struct timeval now = {0, 0};
+	evtimer_add(slice, &now);
+}
+
+static void on_slice(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct occwork *w = arg;
+	int rc = occset_step(&w->set, OCC_SLICE_US);
+	size_t found = 0;
+	if (rc == 0 && w->set.until < w->to && (found = found_after(w)) <= (size_t)w->limit) {
+		rc = go_further(w, found);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			work_free(w);
+			return;
+		}
+	}
+	if (rc == 1) {
+		next_slice(w->slice);
+		return;
+	}
+	if (rc < 0)
+		reply_problem(w->r, 422,
+		              "too many occurrences in this window; narrow it or filter");
+	else
+		reply_page(w);
+	work_free(w);
+}
+
+/* How far the expansion goes at first: as far as the page would reach if
+ * each event had one occurrence in the window and each series one a week
+ * (with half as much again to spare), a day at least, and no further than
+ * the rows cover when the later ones were cut. */
+static void first_horizon(struct occwork *w, const PGresult *res)
+{
+	int64_t window = w->to - w->start, once = 0, weekly = 0;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (PQgetisnull(res, i, OCC_SERIES))
+			PQgetisnull(res, i, OCC_RRULE) ? once++ : weekly++;
+	/* items per second: once / window + weekly / week */
+	double rate = (double)once / (double)window + (double)weekly / (7 * 86400.0);
+	double span = rate > 0 ? 1.5 * (w->limit + 1) / rate : (double)window;
+	if (span > (double)window)
+		span = (double)window;
+	if (span < 86400)
+		span = 86400;
+	int64_t until = w->start + (int64_t)span;
+	occset_narrow(&w->set, w->start > w->from ? w->start : INT64_MIN,
+	              until < w->cut ? until : w->cut);
+}
+
 static void on_candidates(PGresult *res, void *arg)
 {
 	struct occwork *w = arg;
@@ -113,13 +241,25 @@ static void on_candidates(PGresult *res, void *arg)
 		reply_query_failed(r, res);
 	} else if (PQntuples(res) > MAX_CANDIDATES * 2) {
 		reply_problem(r, 422, "too many events in this window; narrow it or filter");
-	} else if (occset_expand(&w->set, res, w->from, w->to, MAX_OCCURRENCES, OCC_BUDGET_MS)) {
-		reply_problem(r, 422, "too many occurrences in this window; narrow it or filter");
+	} else if (!(w->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES)) ||
+	           (!w->slice && !(w->slice = evtimer_new(r->cx->base, on_slice, w))) ||
+	           occset_begin(&w->set, w->res, w->from, w->to, MAX_OCCURRENCES, OCC_BUDGET_MS) !=
+	               0) {
+		reply_problem(r, 500, "out of memory");
 	} else {
-		reply_page(w);
+		if (w->named)
+			json_array_extend(w->set.incomplete, w->named);
+		w->passes = 0;
+		int n = PQntuples(res);
+		w->cut = INT64_MAX;
+		for (int i = 0; i < n && w->cut == INT64_MAX; i++)
+			if (!PQgetisnull(res, i, OCC_NCOLS))
+				w->cut = strtoll(PQgetvalue(res, i, OCC_NCOLS), NULL, 10);
+		first_horizon(w, res);
+		on_slice(-1, 0, w);
+		return;
 	}
-	occset_free(&w->set);
-	free(w);
+	work_free(w);
 }
 
 static int read_window(struct req *r, struct listq *q, struct occwork *w, json_t *errors)
@@ -148,45 +288,63 @@ static int read_window(struct req *r, struct listq *q, struct occwork *w, json_t
 	return json_array_size(errors) == 0;
 }
 
-void occurrences_list(struct req *r)
+/* The statement for the candidates (SQL_OCC_*), the window and cursor
+ * read and checked into w; NULL with errors. */
+static struct evbuffer *candidates_sql(struct occwork *w, struct listq *q, json_t *errors)
 {
-	struct listq *q = listq_new();
-	struct occwork *w = calloc(1, sizeof(*w));
-	json_t *errors = json_array();
-	if (!q || !w || !errors) {
-		free(w);
-		listq_free(q);
-		json_decref(errors);
-		reply_problem(r, 500, "out of memory");
-		return;
-	}
-	w->r = r;
+	struct req *r = w->r;
 	int me = listq_param(q, r->who.org_id), slug = listq_param(q, r->who.org_slug);
 	struct evbuffer *sql = evbuffer_new();
 	filters_apply(r, q, NULL, errors);
-	if (sql && !json_array_size(errors) && read_window(r, q, w, errors)) {
-		/* Candidates: series that started before the window and still run,
-		 * and those that start in it (two index-friendly halves). */
-		evbuffer_add_printf(sql, "WITH cand AS (");
-		for (int half = 0; half < 2; half++) {
-			evbuffer_add_printf(sql, "%s" SQL_OCC_CANDIDATES, half ? " UNION ALL " : "",
-			                    me, slug);
-			evbuffer_add_buffer_reference(sql, q->sql);
-			filters_lower_bound(q, half, sql);
-			evbuffer_add_printf(sql, " LIMIT %d)", MAX_CANDIDATES);
-		}
-		evbuffer_add_printf(sql, SQL_OCC_MOVED_IN, q->from_param, me, slug);
-		evbuffer_add_buffer_reference(sql, q->sql);
-		evbuffer_add_printf(sql, SQL_OCC_ROWS, MAX_CANDIDATES);
-		evbuffer_add(sql, "", 1);
-	}
-	if (!sql || json_array_size(errors)) {
-		free(w);
-		listq_free(q);
+	if (!sql || json_array_size(errors) || !read_window(r, q, w, errors)) {
 		if (sql)
 			evbuffer_free(sql);
+		return NULL;
+	}
+	char lo[24];
+	if (!w->late)
+		w->late = 2 * w->limit + 2;
+	w->start = w->has_cursor && w->cur_t > w->from ? w->cur_t : w->from;
+	if (w->start > w->to) /* a cursor past the window: nothing after it */
+		w->start = w->to;
+	snprintf(lo, sizeof(lo), "%lld", (long long)w->start);
+	int plo = listq_param(q, lo);
+	int rc = plo < 0 || me < 0 || slug < 0;
+	rc = rc || evbuffer_add_printf(sql, "WITH early AS " SQL_OCC_CANDIDATES, me, slug) < 0 ||
+	     evbuffer_add_buffer_reference(sql, q->sql) != 0 ||
+	     evbuffer_add_printf(sql, SQL_OCC_BEFORE_LO, plo, plo, plo, MAX_CANDIDATES) < 0 ||
+	     evbuffer_add_printf(sql, "late AS " SQL_OCC_CANDIDATES, me, slug) < 0 ||
+	     evbuffer_add_buffer_reference(sql, q->sql) != 0 ||
+	     evbuffer_add_printf(sql, SQL_OCC_FROM_LO, plo, w->late) < 0 ||
+	     evbuffer_add_printf(sql, SQL_OCC_MOVED_IN, q->from_param, me, slug) < 0 ||
+	     evbuffer_add_buffer_reference(sql, q->sql) != 0 ||
+	     evbuffer_add_printf(sql, SQL_OCC_ROWS, MAX_CANDIDATES, w->late) < 0 ||
+	     evbuffer_add(sql, "", 1) != 0;
+	if (rc) {
+		evbuffer_free(sql);
+		jv_error(errors, "filters", "too many filters");
+		return NULL;
+	}
+	return sql;
+}
+
+/* Asks for the candidates: 0, or -1 having answered. */
+static int ask_candidates(struct occwork *w)
+{
+	struct req *r = w->r;
+	struct listq *q = listq_new();
+	json_t *errors = json_array();
+	if (!q || !errors) {
+		listq_free(q);
+		json_decref(errors);
+		reply_problem(r, 500, "out of memory");
+		return -1;
+	}
+	struct evbuffer *sql = candidates_sql(w, q, errors);
+	if (!sql) {
+		listq_free(q);
 		reply_problem_fields(r, 422, "the query is not valid", errors);
-		return;
+		return -1;
 	}
 	json_decref(errors);
 	int rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
@@ -194,9 +352,22 @@ void occurrences_list(struct req *r)
 	listq_free(q);
 	evbuffer_free(sql);
 	if (rc != 0) {
-		free(w);
 		reply_unavailable(r);
+		return -1;
 	}
+	return 0;
+}
+
+void occurrences_list(struct req *r)
+{
+	struct occwork *w = calloc(1, sizeof(*w));
+	if (!w) {
+		reply_problem(r, 500, "out of memory");
+		return;
+	}
+	w->r = r;
+	if (ask_candidates(w) != 0)
+		free(w);
 }
 
 int occurrences_expand(const PGresult *res, int64_t from, int64_t to, occ_each_fn each,

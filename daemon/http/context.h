@@ -16,6 +16,7 @@ struct authcache;
 struct feedcache;
 struct fetchlog;
 struct pagecache;
+struct event_base;
 
 struct ctx {
 	int worker;               /* the thread's index, for logs */
@@ -37,6 +38,9 @@ struct ctx {
 	_Atomic unsigned *auth_generation;
 	/* Bump to have feeds rendered again (events or feeds changed). */
 	_Atomic unsigned *data_generation;
+	/* The thread's loop: for work cut into slices that let it turn
+	 * between them (api/occurrences.c). */
+	struct event_base *base;
 };
 
 #endif

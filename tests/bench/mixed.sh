@@ -7,11 +7,16 @@
 # p99 alone (one client, a few seconds each) and under the mix, and the
 # errors; a route whose writes queue behind renders and expansions on the
 # same loops shows it in the mix's p99.
-#   tests/bench/mixed.sh BIN [SECONDS] [CLIENTS]
+#   tests/bench/mixed.sh BIN [SECONDS] [CLIENTS] [OTHER_BIN [ROUNDS]]
+# With OTHER_BIN (an older build, say), the two take turns on the same
+# data, OTHER_BIN first, ROUNDS times each (3 by default), and the medians
+# of each route's mixed p50 and p99 over the rounds end the output.
 set -eu
 BIN=$(realpath "$1")
 SECS=${2:-60}
 CLIENTS=${3:-8}
+OTHER=${4:+$(realpath "$4")}
+ROUNDS=${5:-3}
 . "$(dirname "$0")/lib.sh"
 
 bench_cluster
@@ -36,18 +41,14 @@ psql_b -c "INSERT INTO events (org_id, uid, kind, title, location, timezone, sta
                   FROM generate_series(1, 5000) g) x
   WHERE o.slug = (ARRAY['hcmc-dost','busan-city','cabc'])[1 + x.g % 3]"
 psql_b -c "VACUUM ANALYZE events"
-bench_daemon --threads 2
-PORT1=$PORT
-PID1=$DAEMON_PID
-bench_daemon --threads 2
-PORT2=$PORT
+PID1=
 trap 'kill $PID1 2>/dev/null; bench_cleanup' EXIT INT TERM
 
-/usr/bin/python3 - "$PORT1" "$PORT2" "$SECS" "$CLIENTS" $TOKENS <<'PY'
+cat >"$BENCH_TMP/mix.py" <<'PY'
 import http.client, json, random, sys, threading, time
 
-ports = [int(sys.argv[1]), int(sys.argv[2])]
-secs, clients, tokens = float(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+label, ports = sys.argv[1], [int(sys.argv[2]), int(sys.argv[3])]
+secs, clients, tokens = float(sys.argv[4]), int(sys.argv[5]), sys.argv[6:]
 rnd = random.Random(7)
 
 
@@ -154,7 +155,7 @@ for kind in ["create", "patch", "feed", "occurrences", "read"]:
     for route, xs in out.items():
         alone.setdefault(route, []).extend(xs)
 mixed, errors = run(secs, clients, KINDS)
-print(f"mixed: {clients} clients on 2 instances, {secs:.0f} s, 3 orgs, 5,000 events "
+print(f"mixed ({label}): {clients} clients on 2 instances, {secs:.0f} s, 3 orgs, 5,000 events "
       f"(30 % creates, 25 % patches/cancels/restores, 24 % conditional feeds, "
       f"10 % one-year occurrences, 11 % reads)")
 print(f"  {'route':12} {'alone p50':>10} {'alone p99':>10} {'mixed p50':>10} {'mixed p99':>10} "
@@ -163,4 +164,47 @@ for route in ["write", "feed", "occurrences", "read"]:
     a, m = alone.get(route, []), mixed.get(route, [])
     print(f"  {route:12} {pct(a, .5):9.1f}ms {pct(a, .99):9.1f}ms {pct(m, .5):9.1f}ms "
           f"{pct(m, .99):9.1f}ms {len(m):9d}  {errors.get(route, {}) or 0}")
+    with open(sys.argv[0] + ".figures", "a") as f:
+        f.write(f"{label} {route} {pct(m, .5):.1f} {pct(m, .99):.1f}\n")
 PY
+
+# Two instances of $1, the load, and the figures labelled $2.
+run_mix() {
+	BIN=$1
+	bench_daemon --threads 2
+	PORT1=$PORT
+	PID1=$DAEMON_PID
+	bench_daemon --threads 2
+	PORT2=$PORT
+	/usr/bin/python3 "$BENCH_TMP/mix.py" "$2" "$PORT1" "$PORT2" "$SECS" "$CLIENTS" $TOKENS
+	kill "$PID1" "$DAEMON_PID"
+	wait "$PID1" "$DAEMON_PID" 2>/dev/null || true
+	PID1=
+	DAEMON_PID=
+}
+
+if [ -z "$OTHER" ]; then
+	run_mix "$BIN" "$(basename "$(dirname "$BIN")")/$(basename "$BIN")"
+	exit 0
+fi
+NEW=$BIN
+for r in $(seq "$ROUNDS"); do
+	run_mix "$OTHER" "other"
+	run_mix "$NEW" "this"
+done
+echo "medians over $ROUNDS rounds of each (mixed p50 / p99, ms):"
+awk '{ k = $1 " " $2; n[k]++; p50[k, n[k]] = $3; p99[k, n[k]] = $4 }
+	function med(a, k, c,   i, j, t, v) {
+		for (i = 1; i <= c; i++) v[i] = a[k, i]
+		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++)
+			if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+		return v[int((c + 1) / 2)]
+	}
+	END {
+		split("write feed occurrences read", routes, " ")
+		for (i = 1; i <= 4; i++) {
+			a = "other " routes[i]; b = "this " routes[i]
+			printf "  %-12s other %7.1f / %7.1f   this %7.1f / %7.1f\n", routes[i],
+			       med(p50, a, n[a]), med(p99, a, n[a]), med(p50, b, n[b]), med(p99, b, n[b])
+		}
+	}' "$BENCH_TMP/mix.py.figures"
