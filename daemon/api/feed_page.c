@@ -187,15 +187,6 @@ static void page_render(struct pagework *w, int overflow)
 	page_free(w);
 }
 
-/* Runs the next slice once the loop has looked for input: a zero timer
- * (an event made active from its own callback would run again at once,
- * before any other connection is read). */
-static void next_slice(struct event *slice)
-{
-	static const struct timeval now = {0, 0};
-	evtimer_add(slice, &now);
-}
-
 static void on_slice(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -203,7 +194,7 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 	struct pagework *w = arg;
 	int rc = occset_step(&w->set, PAGE_SLICE_US);
 	if (rc == 1)
-		next_slice(w->slice);
+		occset_next_slice(w->slice);
 	else
 		page_render(w, rc != 0);
 }

@@ -317,3 +317,9 @@ void occset_free(struct occset *s)
 	s->items = NULL;
 	s->n = s->cap = 0;
 }
+
+void occset_next_slice(struct event *slice)
+{
+	static const struct timeval now = {0, 0};
+	evtimer_add(slice, &now);
+}

@@ -11,6 +11,7 @@
 #include "recur.h"
 #include "tz.h"
 
+#include <event2/event.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -64,6 +65,10 @@ int occset_expand(struct occset *s, const PGresult *res, int64_t from, int64_t t
 int occset_begin(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
                  int64_t budget_ms);
 int occset_step(struct occset *s, int64_t slice_us);
+/* Has slice's callback run the next step once the loop has looked for
+ * input: a zero timer (an event made active from its own callback would
+ * run again at once, before any other connection is read). */
+void occset_next_slice(struct event *slice);
 /* Before the first step: only the occurrences that start in [lo, until)
  * are wanted (those of the window that start there are then all found, in
  * their place among the others; some that start before lo may be

@@ -174,15 +174,6 @@ static int go_further(struct occwork *w, size_t found)
 	return ask_candidates(w) == 0 ? 0 : -1;
 }
 
-/* Runs the next slice once the loop has looked for input: a zero timer
- * (an event made active from its own callback would run again at once,
- * before any other connection is read). */
-static void next_slice(struct event *slice)
-{
-	static const struct timeval now = {0, 0};
-	evtimer_add(slice, &now);
-}
-
 static void on_slice(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -200,7 +191,7 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (rc == 1) {
-		next_slice(w->slice);
+		occset_next_slice(w->slice);
 		return;
 	}
 	if (rc < 0)
