@@ -224,9 +224,11 @@
 	"          (SELECT min(lease_until) FROM webhook_messages WHERE state = 'sending')))" \
 	"        * 1000)::bigint"
 
-/* Claims due messages ($2 at most; at most $3 claimed per endpoint over
- * all instances, $6 for the endpoints in $5 (slow ones), fewer for
- * rate-limited ones) with a lease ($4 ms). Each
+/* Claims due messages ($2 at most) with a lease ($4 ms): per endpoint,
+ * at most $3 claimed over all instances (ahead of its $6 places), or $6
+ * when another instance holds some of its messages (so that the places
+ * stay the endpoint's over all instances) or it is in $5 (slow), fewer
+ * for rate-limited ones. Each
  * claim asks again whether the endpoint may be told about the message's
  * event, agreement or visit (011, 013: its org may see it, its filter
  * passes it; a visit's delegates only to orgs party to it; a task, 016,
@@ -241,7 +243,8 @@
  * they are recorded (SCHED_REPORT). */
 #define SCHED_CLAIM \
 	"WITH busy AS (" \
-	"  SELECT s.endpoint_id, count(*) AS n" \
+	"  SELECT s.endpoint_id, count(*) AS n," \
+	"         count(*) FILTER (WHERE s.claimed_by <> $1::uuid) AS others" \
 	"    FROM webhook_messages s" \
 	"   WHERE s.state = 'sending'" \
 	"     AND s.lease_until >= now()" \
@@ -250,7 +253,8 @@
 	"  SELECT d.*" \
 	"    FROM webhook_endpoints w" \
 	"    LEFT JOIN busy b ON b.endpoint_id = w.id" \
-	"   CROSS JOIN LATERAL (SELECT CASE WHEN w.id = ANY ($5::uuid[]) THEN $6::int" \
+	"   CROSS JOIN LATERAL (SELECT CASE WHEN w.id = ANY ($5::uuid[])" \
+	"                                     OR coalesce(b.others, 0) > 0 THEN $6::int" \
 	"                                   ELSE $3::int END AS cap) c" \
 	"   CROSS JOIN LATERAL (" \
 	"     SELECT m.id, m.endpoint_id, m.next_attempt_at" \
