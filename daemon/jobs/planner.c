@@ -19,6 +19,7 @@
 /* Fire times per SCHED_PLAN_WRITE: a batch of long series is cut into
  * several statements, whose arrays stay a few megabytes at most. */
 #define PLAN_WRITE_FIRES 20000
+#define PLAN_SLICE_MS    50
 /* Reminders made messages per statement: the first arrive sooner with
  * smaller batches, and two statements in flight use both cores. */
 #define FIRE_BATCH      500
@@ -242,7 +243,15 @@ static void on_plan_claimed(PGresult *res, void *arg)
 	if (sched_ok_rows(res, "reading the reminder queue")) {
 		sc->plan_rows = PQntuples(res);
 		struct planwrite *pw = NULL;
+		int64_t t0 = now_monotonic_ms();
 		for (int i = 0; i < PQntuples(res); i++) {
+			/* Walking plans holds the scheduler's loop (timers,
+			 * deliveries): past PLAN_SLICE_MS the rest stays queued,
+			 * taken by the next round once these are written. */
+			if (i && now_monotonic_ms() - t0 > PLAN_SLICE_MS) {
+				sc->plan_again = 1;
+				break;
+			}
 			if (!pw && !(pw = planwrite_new(sc)))
 				break; /* the rest stays queued */
 			if (plan_add(pw, res, i) < 0) {
