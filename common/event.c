@@ -351,8 +351,11 @@ int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json
 	if (e->country && !valid_country(e->country))
 		err(errors, "country", "must be an ISO 3166-1 alpha-2 code such as VN");
 	e->timezone = text(obj, "timezone", 64, 0, 0, errors);
-	if (!e->timezone && !json_object_get(obj, "timezone"))
+	json_t *zone = json_object_get(obj, "timezone");
+	if (!e->timezone && (!zone || json_is_null(zone)))
 		e->timezone = default_tz;
+	else if (!e->timezone && json_is_string(zone) && !*json_string_value(zone))
+		err(errors, "timezone", "unknown IANA time zone"); /* "" names no zone */
 	if (e->timezone && !(e->timezone = tz_canonical(e->timezone)))
 		err(errors, "timezone", "unknown IANA time zone");
 	check_times(obj, e, errors);

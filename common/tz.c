@@ -452,6 +452,10 @@ static int zone_resolve(const char *zone, struct tz_offsets **z)
 		int utc;
 		struct tz_offsets *z;
 	} last;
+	if (!zone) {
+		*z = NULL;
+		return 0;
+	}
 	if (last.name[0] && !strcmp(zone, last.name)) {
 		*z = last.z;
 		return last.utc;
