@@ -441,6 +441,17 @@ static void on_rate_wait(evutil_socket_t fd, short what, void *arg)
 	job_go(arg);
 }
 
+/* A message claimed ahead of its time, now due. */
+static void on_due_wait(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct job *j = arg;
+	event_free(j->wait); /* a rate limit's wait has its own */
+	j->wait = NULL;
+	job_go(j);
+}
+
 static char *dup_or_null(PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
@@ -480,6 +491,13 @@ static void start_job(struct scheduler *sc, PGresult *res, int row)
 		on_sent(&fail, j);
 		return;
 	}
+	int64_t early = strtoll(PQgetvalue(res, row, 10), NULL, 10) - now_realtime_ms();
+	if (early > 0) {
+		j->wait = evtimer_new(sc->base, on_due_wait, j);
+		struct timeval tv = timeval_ms(early);
+		if (j->wait && evtimer_add(j->wait, &tv) == 0)
+			return;
+	}
 	job_go(j);
 }
 
@@ -488,16 +506,23 @@ static void on_claimed(PGresult *res, void *arg)
 	struct scheduler *sc = arg;
 	sc->claim_busy = 0;
 	int n = 0;
-	long withheld = 0;
+	long withheld = 0, missed = 0;
 	if (sched_ok_rows(res, "claiming messages")) {
 		n = PQntuples(res);
 		withheld = n ? strtol(PQgetvalue(res, 0, 8), NULL, 10) : 0;
+		missed = n ? strtol(PQgetvalue(res, 0, 9), NULL, 10) : 0;
 		if (withheld > 0) {
 			metrics_add(M_WEBHOOK_WITHHELD, (uint64_t)withheld);
 			log_info(
 			    "scheduler: %ld messages cancelled unsent: their endpoints' orgs may "
 			    "no longer see their event or agreement",
 			    withheld);
+		}
+		if (missed > 0) {
+			metrics_add(M_REMINDERS_MISSED, (uint64_t)missed);
+			log_warn("scheduler: %ld reminders not sent: their occurrence had ended "
+			         "before they could be sent",
+			         missed);
 		}
 		/* A row without id only carries that count. */
 		for (int i = 0; i < n && !sc->stopping; i++)
@@ -506,7 +531,7 @@ static void on_claimed(PGresult *res, void *arg)
 	}
 	/* Cancelled messages took places in the batch (and in their
 	 * endpoints' share) that others behind them may have now. */
-	if (sc->claim_again || n == CLAIM_BATCH || withheld > 0) {
+	if (sc->claim_again || n == CLAIM_BATCH || withheld > 0 || missed > 0) {
 		sc->claim_again = 0;
 		claim_step(sc);
 	}
@@ -539,15 +564,16 @@ void claim_step(struct scheduler *sc)
 		evbuffer_free(slow);
 	if (!slow_list)
 		return; /* out of memory: the poll claims again */
-	char limit[16], per_endpoint[16], places[16], lease[24];
+	char limit[16], per_endpoint[16], places[16], lease[24], ahead[16];
 	snprintf(limit, sizeof(limit), "%d", room < CLAIM_BATCH ? room : CLAIM_BATCH);
 	snprintf(per_endpoint, sizeof(per_endpoint), "%d",
 	         sc->cfg->webhook_endpoint_concurrency * PREFETCH);
 	snprintf(places, sizeof(places), "%d", sc->cfg->webhook_endpoint_concurrency);
 	snprintf(lease, sizeof(lease), "%lld",
 	         (long long)(sc->cfg->webhook_timeout_ms + LEASE_MARGIN_MS));
-	const char *p[] = {sc->instance, limit, per_endpoint, lease, slow_list, places};
-	if (sched_query(sc, SCHED_CLAIM, 6, p, on_claimed, sc) == 0)
+	snprintf(ahead, sizeof(ahead), "%d", CLAIM_AHEAD_MS);
+	const char *p[] = {sc->instance, limit, per_endpoint, lease, slow_list, places, ahead};
+	if (sched_query(sc, SCHED_CLAIM, 7, p, on_claimed, sc) == 0)
 		sc->claim_busy = 1;
 	free(slow_list);
 }

@@ -353,9 +353,10 @@ void fire_step(struct scheduler *sc)
 		sc->fire_again = 1;
 		return;
 	}
-	char batch[16];
+	char batch[16], ahead[16];
 	snprintf(batch, sizeof(batch), "%d", FIRE_BATCH);
-	const char *p[] = {batch};
-	if (sched_query(sc, SCHED_FIRE, 1, p, on_fired, sc) == 0)
+	snprintf(ahead, sizeof(ahead), "%d", FIRE_AHEAD_MS);
+	const char *p[] = {batch, ahead};
+	if (sched_query(sc, SCHED_FIRE, 2, p, on_fired, sc) == 0)
 		sc->fire_busy++;
 }

@@ -19,6 +19,16 @@
 
 #define MAX_BUCKETS  256
 #define LANE_BUCKETS 64
+/* Reminders become messages this long before they fall due (sql/019):
+ * long enough for a burst of ten thousand to be written before its fire
+ * time on two busy cores, short enough that little is taken back by
+ * changes. */
+#define FIRE_AHEAD_MS 10000
+/* Messages are claimed this long before they fall due, and held until
+ * then: at its fire time a reminder needs no round trip to the database.
+ * What a claim decided (the endpoint may see the event) is that much
+ * older when sent, as a claimed message's wait for a place may be. */
+#define CLAIM_AHEAD_MS 100
 
 struct job;
 
@@ -46,7 +56,7 @@ struct job {
 	int attempts;       /* the number of the attempt about to be made */
 	int64_t claimed_ms; /* monotonic, when claimed */
 	int64_t ready_ms;   /* monotonic, when it joined its lane */
-	struct event *wait; /* rate limit */
+	struct event *wait; /* its time (claimed ahead), then its rate limit */
 	struct lane *lane;  /* while waiting for a place or in flight */
 	struct job *lane_next;
 	int sending; /* an attempt is in flight */

@@ -88,7 +88,11 @@ void next_step(struct scheduler *sc)
 {
 	if (sc->stopping || sc->next_busy)
 		return;
-	if (sched_query(sc, SCHED_NEXT_DUE, 0, NULL, on_next_due, sc) == 0)
+	char fire[16], claim[16];
+	snprintf(fire, sizeof(fire), "%d", FIRE_AHEAD_MS);
+	snprintf(claim, sizeof(claim), "%d", CLAIM_AHEAD_MS);
+	const char *p[] = {fire, claim};
+	if (sched_query(sc, SCHED_NEXT_DUE, 2, p, on_next_due, sc) == 0)
 		sc->next_busy = 1;
 }
 

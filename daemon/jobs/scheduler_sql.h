@@ -130,15 +130,20 @@
 	" WHERE p.planned_until < now() + interval '30 days' " \
 	"ON CONFLICT (event_id) DO NOTHING"
 
-/* Due reminders become messages for every matching endpoint, in the
- * statement that marks them sent (an outbox). A reminder whose occurrence
- * has ended is marked missed instead and sends nothing. */
+/* Reminders due, or due within $2 ms, become messages for every matching
+ * endpoint, in the statement that marks them sent (an outbox); a message
+ * waits for its reminder's fire time (next_attempt_at) and until then is
+ * taken back by any change that could alter it (sql/019). A reminder
+ * whose occurrence has ended is marked missed instead and sends nothing;
+ * one whose occurrence will have ended by its fire time is left until it
+ * falls due, so that it is judged by the occurrence as it is then. */
 #define SCHED_FIRE \
 	"WITH due AS (" \
 	"  SELECT id" \
 	"    FROM reminders" \
 	"   WHERE state = 'pending'" \
-	"     AND fire_at <= now()" \
+	"     AND fire_at <= now() + $2::bigint * interval '1 millisecond'" \
+	"     AND (fire_at <= now() OR occurrence_end >= fire_at)" \
 	"   ORDER BY fire_at" \
 	"   LIMIT $1::int" \
 	"     FOR UPDATE SKIP LOCKED), " \
@@ -149,8 +154,9 @@
 	"   WHERE r.id = due.id" \
 	"  RETURNING r.*), " \
 	"msgs AS (" \
-	"  INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id, body)" \
-	"  SELECT liaison_message_id(), w, 'reminder.due', e.id, f.id," \
+	"  INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id," \
+	"                                next_attempt_at, body)" \
+	"  SELECT liaison_message_id(), w, 'reminder.due', e.id, f.id, greatest(f.fire_at, now())," \
 	"         jsonb_build_object(" \
 	"           'type', 'reminder.due'," \
 	"           'timestamp', " EV_UTC("f.fire_at") "," \
@@ -216,15 +222,19 @@
 	"SELECT (SELECT count(*) FROM marked)," \
 	"       (SELECT count(*) FROM msgs)"
 
-/* When the next reminder or message falls due, in Unix milliseconds. */
+/* When the next reminder is to be fired ($1 ms ahead of its fire time) or
+ * message claimed ($2 ms ahead of its time), in Unix milliseconds. */
 #define SCHED_NEXT_DUE \
 	"SELECT (extract(epoch FROM least(" \
-	"          (SELECT min(fire_at) FROM reminders WHERE state = 'pending')," \
-	"          (SELECT min(next_attempt_at) FROM webhook_messages WHERE state = 'pending')," \
+	"          (SELECT min(fire_at) FROM reminders WHERE state = 'pending')" \
+	"            - $1::bigint * interval '1 millisecond'," \
+	"          (SELECT min(next_attempt_at) FROM webhook_messages WHERE state = 'pending')" \
+	"            - $2::bigint * interval '1 millisecond'," \
 	"          (SELECT min(lease_until) FROM webhook_messages WHERE state = 'sending')))" \
 	"        * 1000)::bigint"
 
-/* Claims due messages ($2 at most) with a lease ($4 ms): per endpoint,
+/* Claims messages due within $7 ms ($2 at most; each is sent at its time,
+ * sql/019) with a lease ($4 ms): per endpoint,
  * at most $3 claimed over all instances (ahead of its $6 places), or $6
  * when another instance holds some of its messages (so that the places
  * stay the endpoint's over all instances) or it is in $5 (slow), fewer
@@ -238,7 +248,10 @@
  * message that no longer passes is cancelled, never sent. The question
  * is asked only of messages whose subject or endpoint changed since the
  * message was written (the answer given then stands otherwise): asked of
- * every message, it halved the deliveries a second. The attempt
+ * every message, it halved the deliveries a second. A reminder first
+ * claimed after its occurrence has ended (written ahead of its fire time,
+ * sql/019, and not sent in time: this instance was down) is not sent and
+ * its reminder is missed, as if it had been fired late. The attempt
  * number returned is the one about to be made; attempts are counted when
  * they are recorded (SCHED_REPORT). */
 #define SCHED_CLAIM \
@@ -261,7 +274,7 @@
 	"       FROM webhook_messages m" \
 	"      WHERE m.endpoint_id = w.id" \
 	"        AND m.state = 'pending'" \
-	"        AND m.next_attempt_at <= now()" \
+	"        AND m.next_attempt_at <= now() + $7::bigint * interval '1 millisecond'" \
 	"      ORDER BY m.next_attempt_at" \
 	"      LIMIT (SELECT greatest(0, least(c.cap, greatest(1, floor(coalesce(w.rate_limit * 5," \
 	"                                                                       c.cap)))::int)" \
@@ -318,7 +331,12 @@
 	"                           AND ((v.updated_at <= m.created_at" \
 	"                                 AND w.updated_at <= m.created_at)" \
 	"                                OR liaison_endpoint_sees_visit(w, v)))" \
-	"              ELSE true END AS ok" \
+	"              ELSE true END AS ok," \
+	"         m.reminder_id IS NOT NULL" \
+	"           AND m.attempts = 0" \
+	"           AND EXISTS (SELECT 1 FROM reminders r" \
+	"                        WHERE r.id = m.reminder_id" \
+	"                          AND r.occurrence_end < now()) AS late" \
 	"    FROM pick" \
 	"    JOIN webhook_messages m ON m.id = pick.id" \
 	"    JOIN webhook_endpoints w ON w.id = m.endpoint_id), " \
@@ -328,12 +346,18 @@
 	"         finished_at = now()," \
 	"         lease_until = NULL," \
 	"         claimed_by = NULL," \
-	"         last_error = 'not sent: the endpoint''s org may no longer see its subject, " \
-	"or its filter no longer passes it'" \
+	"         last_error = CASE WHEN chk.late THEN 'not sent: its occurrence had ended'" \
+	"                           ELSE 'not sent: the endpoint''s org may no longer see its " \
+	"subject, or its filter no longer passes it' END" \
 	"    FROM chk" \
 	"   WHERE m.id = chk.id" \
-	"     AND NOT chk.ok" \
-	"  RETURNING m.id), " \
+	"     AND (NOT chk.ok OR chk.late)" \
+	"  RETURNING m.id, m.reminder_id, chk.late), " \
+	"missed AS (" \
+	"  UPDATE reminders r" \
+	"     SET state = 'missed'" \
+	"   WHERE r.id IN (SELECT reminder_id FROM withheld WHERE late)" \
+	"  RETURNING 1), " \
 	"upd AS (" \
 	"  UPDATE webhook_messages m" \
 	"     SET state = 'sending'," \
@@ -379,14 +403,18 @@
 	"    FROM chk" \
 	"   WHERE m.id = chk.id" \
 	"     AND chk.ok" \
-	"  RETURNING m.id, m.endpoint_id, m.body, m.attempts + 1 AS attempt) " \
+	"     AND NOT chk.late" \
+	"  RETURNING m.id, m.endpoint_id, m.body, m.attempts + 1 AS attempt, m.next_attempt_at) " \
 	"SELECT u.id, u.endpoint_id, u.body, u.attempt, w.url, w.secret," \
 	"       CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.rate_limit," \
-	"       (SELECT count(*) FROM withheld)" \
+	"       (SELECT count(*) FROM withheld WHERE NOT late)," \
+	"       (SELECT count(*) FROM missed)," \
+	"       (extract(epoch FROM u.next_attempt_at) * 1000)::bigint" \
 	"  FROM upd u" \
 	"  JOIN webhook_endpoints w ON w.id = u.endpoint_id" \
 	" UNION ALL " \
-	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)" \
+	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
+	"       count(*) FILTER (WHERE NOT late), (SELECT count(*) FROM missed), NULL" \
 	"  FROM withheld" \
 	" WHERE NOT EXISTS (SELECT 1 FROM upd)" \
 	"HAVING count(*) > 0"

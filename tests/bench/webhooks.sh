@@ -11,6 +11,8 @@
 #    (what the noise of a shared machine inflates least);
 #  - 100 reminders due at once: lateness p50/p99;
 #  - liaisond's peak RSS (VmHWM) over the run.
+# With PGSS=1, also the statements that took the most PostgreSQL time over
+# the burst (pg_stat_statements: where the CPU per message goes).
 #   tests/bench/webhooks.sh BIN [REMINDERS] [LEAD_SECONDS]
 set -eu
 BIN=$(realpath "$1")
@@ -19,6 +21,7 @@ LEAD=${3:-40}
 . "$(dirname "$0")/lib.sh"
 command -v nginx >/dev/null || { echo "needs nginx (scripts/deps.sh bench)" >&2; exit 1; }
 
+[ -z "${PGSS:-}" ] || export PGCLUSTER_OPTS="${PGCLUSTER_OPTS:-} -c shared_preload_libraries=pg_stat_statements"
 bench_cluster
 bench_org
 psql_b() { "$PGBIN/psql" -X -q -tA -d "$DB" "$@"; }
@@ -109,6 +112,9 @@ for _ in $(seq $((LEAD * 50))); do
 	sleep 0.02
 done
 planned_ms=$(( $(date +%s%3N) - loaded_ms ))
+if [ -n "${PGSS:-}" ]; then
+	psql_b -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+fi
 cpu0="$(cpu_ticks "$pg") $(cpu_ticks "$DAEMON_PID") $(cpu_ticks "$ngx")"
 [ "$(date +%s)" -lt "$fire" ] || { echo "planning took past the fire time; raise LEAD" >&2; exit 1; }
 set -- $(measure "$N" "$fire") || true
@@ -118,6 +124,11 @@ set -- $cpu0 $(cpu_ticks "$pg") $(cpu_ticks "$DAEMON_PID") $(cpu_ticks "$ngx")
 per_msg() { awk -v a="$1" -v b="$2" -v n="$N" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }'; }
 cpu_pg=$(per_msg "$1" "$4") cpu_daemon=$(per_msg "$2" "$5") cpu_nginx=$(per_msg "$3" "$6")
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status")
+if [ -n "${PGSS:-}" ]; then
+	stmts=$(psql_b -F ' | ' -c "SELECT calls, round(total_exec_time), rows,
+	    regexp_replace(left(query, 70), '\s+', ' ', 'g')
+	  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8")
+fi
 
 : >"$BENCH_TMP/nginx/hooks.log"
 kill -USR1 "$(cat "$BENCH_TMP/nginx/nginx.pid")"
@@ -138,3 +149,7 @@ echo "  CPU per message from planned to delivered: PostgreSQL ${cpu_pg} us, liai
 	"${cpu_daemon} us, nginx ${cpu_nginx} us"
 echo "  100 reminders due at once: lateness p50 ${small_p50} ms, p99 ${small_p99} ms"
 echo "  liaisond peak RSS: $((peak_kib / 1024)) MiB"
+if [ -n "${PGSS:-}" ]; then
+	echo "  statements over the burst (calls | ms | rows | text):"
+	echo "$stmts" | sed 's/^/    /'
+fi
