@@ -56,9 +56,12 @@
 	"                            ORDER BY lower(coalesce(p.name, s.slug)), s.slug)" \
 	"             FROM unnest(" slugs ") s(slug)" \
 	"             LEFT JOIN orgs p ON p.slug = s.slug)::text END"
-/* When the names of the orgs of a slug array last changed. */
+/* When the names of the orgs of a slug array last changed; NULL for an
+ * empty array without a scan of orgs (most events name no partner, and the
+ * scan per row was a first render's largest subplan). */
 #define VEVENT_NAMED_AT(slugs) \
-	"(SELECT max(p.named_at) FROM orgs p WHERE p.slug = ANY(" slugs "))"
+	"CASE WHEN cardinality(" slugs ") > 0" \
+	"     THEN (SELECT max(p.named_at) FROM orgs p WHERE p.slug = ANY(" slugs ")) END"
 
 /* The rows vevents_render takes: id, stamp, the parent's UID, the
  * agreement, what changed the VEVENT besides the event's own row (the
