@@ -288,27 +288,21 @@ static void put_recurrence_id(struct out *doc, struct out *line, const struct ci
 	put_time_prop(doc, line, "RECURRENCE-ID", &c, 0, "UTC");
 }
 
-static void put_exdates(struct out *doc, struct out *line, json_t *ev, int all_day,
+static void put_exdates(struct out *doc, struct out *line, const struct ics_event *ev, int all_day,
                         const char *zone)
 {
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, "exdates"), i, v)
-	{
+	for (size_t i = 0; i < ev->exdates.n; i++) {
 		struct civil c;
-		if (!local_time(json_string_value(v), all_day, &c))
+		if (!local_time(ev->exdates.v[i], all_day, &c))
 			put_time_prop(doc, line, "EXDATE", &c, all_day, zone);
 	}
 }
 
-static void put_rdates(struct out *doc, json_t *ev, int all_day, const char *zone)
+static void put_rdates(struct out *doc, const struct ics_event *ev, int all_day, const char *zone)
 {
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, "rdates"), i, v)
-	{
+	for (size_t i = 0; i < ev->rdates.n; i++) {
 		struct civil c;
-		if (local_time(json_string_value(v), all_day, &c))
+		if (local_time(ev->rdates.v[i], all_day, &c))
 			continue;
 		struct icaltimetype t = ical_time(&c, all_day);
 		int utc = !all_day && tz_is_utc(zone);
@@ -332,16 +326,13 @@ static const char *said(const char *s)
 
 /* Orgs as people know them: by their names (one for each slug, in the
  * order people look them up: VEVENT_ORG_NAMES), else by their slugs. */
-static void add_orgs(struct out *b, json_t *slugs, json_t *names)
+static void add_orgs(struct out *b, const struct ics_list *slugs, const struct ics_list *names)
 {
-	json_t *list = json_array_size(names) == json_array_size(slugs) ? names : slugs;
-	size_t i;
-	json_t *v;
-	json_array_foreach(list, i, v)
-	{
+	const struct ics_list *list = names->n == slugs->n ? names : slugs;
+	for (size_t i = 0; i < list->n; i++) {
 		if (i)
 			put(b, ", ", 2);
-		put_s(b, said(json_string_value(v)));
+		put_s(b, said(list->v[i]));
 	}
 }
 
@@ -361,20 +352,19 @@ static void add_day(struct out *b, const char *before, const char *date)
 
 /* An agreement in one line: "Agreement: MOU on startup exchange (signed
  * 2 Jan 2025, expires 2 Jan 2030) with Busan Metropolitan City". */
-static void add_agreement(struct out *b, json_t *ag)
+static void add_agreement(struct out *b, const struct ics_agreement *ag)
 {
 	static const char *const words[][2] = {
 	    {"intent", "letter of intent"}, {"drafting", "being drafted"},
 	    {"signed", "signed"},           {"renewal", "up for renewal"},
 	    {"expired", "expired"},         {"terminated", "terminated"}};
-	const char *stage = str(ag, "stage") ? str(ag, "stage") : "";
-	const char *word = stage, *signed_on = str(ag, "signed_on"),
-	           *expires_on = str(ag, "expires_on");
+	const char *stage = ag->stage ? ag->stage : "";
+	const char *word = stage, *signed_on = ag->signed_on, *expires_on = ag->expires_on;
 	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
 		if (!strcmp(stage, words[i][0]))
 			word = words[i][1];
 	put_s(b, "Agreement: ");
-	put_s(b, str(ag, "title") ? str(ag, "title") : "");
+	put_s(b, ag->title ? ag->title : "");
 	put_s(b, " (");
 	put_s(b, word);
 	/* "signed 2 Jan 2025", "expired 2 Jan 2030": the date of the stage
@@ -389,9 +379,9 @@ static void add_agreement(struct out *b, json_t *ag)
 	add_day(b, ", signed ", signed_on);
 	add_day(b, ", expires ", expires_on);
 	put_c(b, ')');
-	if (json_array_size(json_object_get(ag, "parties"))) {
+	if (ag->parties.n) {
 		put_s(b, " with ");
-		add_orgs(b, json_object_get(ag, "parties"), json_object_get(ag, "party_names"));
+		add_orgs(b, &ag->parties, &ag->party_names);
 	}
 	put_c(b, '\n');
 }
@@ -401,28 +391,26 @@ static void add_agreement(struct out *b, json_t *ag)
  * which org holds the item, its partners, and for an agreement's dates
  * the agreement itself (whose parties are the item's partners: said
  * once). Orgs by their names, never their slugs. */
-static int description(struct out *b, json_t *ev)
+static int description(struct out *b, const struct ics_event *ev)
 {
-	const char *d = str(ev, "description");
+	const char *d = ev->description;
 	if (d) {
 		put_s(b, d);
 		put(b, "\n\n", 2);
 	}
-	const char *holder = str(ev, "org_name") ? str(ev, "org_name") : str(ev, "org");
+	const char *holder = ev->org_name ? ev->org_name : ev->org;
 	if (holder) {
 		put_s(b, "Held by: ");
 		put_s(b, holder);
 		put_c(b, '\n');
 	}
-	json_t *ag = json_object_get(ev, "agreement");
-	json_t *partners = json_object_get(ev, "partners");
-	if (json_array_size(partners) &&
-	    !(json_is_object(ag) && json_equal(partners, json_object_get(ag, "parties")))) {
+	const struct ics_agreement *ag = ev->agreement;
+	if (ev->partners.n && !(ag && ag->same_partners)) {
 		put_s(b, "Partners: ");
-		add_orgs(b, partners, json_object_get(ev, "partner_names"));
+		add_orgs(b, &ev->partners, &ev->partner_names);
 		put_c(b, '\n');
 	}
-	if (json_is_object(ag))
+	if (ag)
 		add_agreement(b, ag);
 	/* No trailing blank lines (a description of blank lines stays, empty). */
 	int any = b->len > 0;
@@ -494,15 +482,13 @@ static void put_organizer(struct out *doc, struct out *line, const char *slug, c
 	end_line(doc, line);
 }
 
-static void put_alarms(struct out *doc, struct out *line, json_t *ev, const char *title)
+static void put_alarms(struct out *doc, struct out *line, const struct ics_event *ev,
+                       const char *title)
 {
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, "reminders"), i, v)
-	{
-		if (!json_string_value(v))
+	for (size_t i = 0; i < ev->reminders.n; i++) {
+		if (!ev->reminders.v[i])
 			continue;
-		struct icaldurationtype d = icaldurationtype_from_string(json_string_value(v));
+		struct icaldurationtype d = icaldurationtype_from_string(ev->reminders.v[i]);
 		if (icaldurationtype_is_bad_duration(d))
 			continue;
 		put_s(doc, "BEGIN:VALARM\r\nACTION:DISPLAY\r\n");
@@ -513,22 +499,19 @@ static void put_alarms(struct out *doc, struct out *line, json_t *ev, const char
 	}
 }
 
-static void put_categories(struct out *doc, struct out *line, json_t *ev)
+static void put_categories(struct out *doc, struct out *line, const struct ics_event *ev)
 {
-	const char *kind = str(ev, "kind");
+	const char *kind = ev->kind;
 	if (kind) {
 		put_s(line, "CATEGORIES:");
 		put_text(line, kind, 1);
 		end_line(doc, line);
 	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, "tags"), i, v)
-	{
-		if (!json_string_value(v))
+	for (size_t i = 0; i < ev->tags.n; i++) {
+		if (!ev->tags.v[i])
 			continue;
 		put_s(line, "CATEGORIES:");
-		put_text(line, json_string_value(v), 1);
+		put_text(line, ev->tags.v[i], 1);
 		end_line(doc, line);
 	}
 }
@@ -547,34 +530,32 @@ static int civil_after(const struct civil *a, const struct civil *b)
 /* The VEVENT, written as libical 3.0.16 wrote the component the renderer
  * once built (icalcomponent_as_ical_string): properties in the order they
  * were added, each folded alone, then the VALARMs. */
-static void vevent(struct out *doc, json_t *ev, int alarms, const char *zone, int all_day,
-                   const struct civil *start)
+static void vevent(struct out *doc, const struct ics_event *ev, int alarms, const char *zone,
+                   int all_day, const struct civil *start)
 {
 	char line_buf[512], desc_buf[1024], seq[32];
 	struct out line, desc;
 	out_init(&line, line_buf, sizeof(line_buf));
 	put_s(doc, "BEGIN:VEVENT\r\n");
-	put_text_prop(doc, &line, "UID", str(ev, "uid"));
-	const char *changed = str(ev, "updated_at");
+	put_text_prop(doc, &line, "UID", ev->uid);
+	const char *changed = ev->updated_at;
 	put_stamp(doc, &line, "DTSTAMP", icalproperty_new_dtstamp, changed);
 	put_stamp(doc, &line, "LAST-MODIFIED", icalproperty_new_lastmodified, changed);
-	put_stamp(doc, &line, "CREATED", icalproperty_new_created, str(ev, "created_at"));
-	snprintf(seq, sizeof(seq), "SEQUENCE:%d\r\n",
-	         (int)json_integer_value(json_object_get(ev, "sequence")));
+	put_stamp(doc, &line, "CREATED", icalproperty_new_created, ev->created_at);
+	snprintf(seq, sizeof(seq), "SEQUENCE:%d\r\n", (int)ev->sequence);
 	put_s(doc, seq);
 	put_time_prop(doc, &line, "DTSTART", start, all_day, zone);
 	struct civil end;
-	if (!local_time(str(ev, "end"), all_day, &end) && civil_after(&end, start))
+	if (!local_time(ev->end, all_day, &end) && civil_after(&end, start))
 		put_time_prop(doc, &line, "DTEND", &end, all_day, zone);
-	if (str(ev, "rrule"))
-		put_ical(doc,
-		         icalproperty_new_rrule(icalrecurrencetype_from_string(str(ev, "rrule"))));
+	if (ev->rrule)
+		put_ical(doc, icalproperty_new_rrule(icalrecurrencetype_from_string(ev->rrule)));
 	put_exdates(doc, &line, ev, all_day, zone);
 	put_rdates(doc, ev, all_day, zone);
 	struct civil rid;
-	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid))
-		put_recurrence_id(doc, &line, &rid, all_day, zone, str(ev, "series_timezone"));
-	const char *title = str(ev, "title") ? str(ev, "title") : "(no title)";
+	if (ev->series_id && !local_time(ev->recurrence_id, all_day, &rid))
+		put_recurrence_id(doc, &line, &rid, all_day, zone, ev->series_timezone);
+	const char *title = ev->title ? ev->title : "(no title)";
 	put_text_prop(doc, &line, "SUMMARY", title);
 	out_init(&desc, desc_buf, sizeof(desc_buf));
 	int any = description(&desc, ev);
@@ -583,15 +564,15 @@ static void vevent(struct out *doc, json_t *ev, int alarms, const char *zone, in
 	else if (any)
 		put_text_prop(doc, &line, "DESCRIPTION", desc.p);
 	out_free(&desc);
-	put_text_prop(doc, &line, "LOCATION", str(ev, "location"));
-	if (str(ev, "url")) {
+	put_text_prop(doc, &line, "LOCATION", ev->location);
+	if (ev->url) {
 		put_s(&line, "URL:");
-		put_s(&line, str(ev, "url"));
+		put_s(&line, ev->url);
 		end_line(doc, &line);
 	}
-	put_text_prop(doc, &line, "RELATED-TO", str(ev, "parent_uid"));
-	put_organizer(doc, &line, str(ev, "org"), str(ev, "org_name"));
-	const char *status = str(ev, "status");
+	put_text_prop(doc, &line, "RELATED-TO", ev->parent_uid);
+	put_organizer(doc, &line, ev->org, ev->org_name);
+	const char *status = ev->status;
 	put_s(doc, status && !strcmp(status, "cancelled")   ? "STATUS:CANCELLED\r\n"
 	           : status && !strcmp(status, "tentative") ? "STATUS:TENTATIVE\r\n"
 	                                                    : "STATUS:CONFIRMED\r\n");
@@ -604,12 +585,12 @@ static void vevent(struct out *doc, json_t *ev, int alarms, const char *zone, in
 	out_free(&line);
 }
 
-char *ics_render_vevent(json_t *ev, int alarms, const char **zone_out)
+char *ics_render_event(const struct ics_event *ev, int alarms, const char **zone_out)
 {
-	const char *zone = str(ev, "timezone");
-	int all_day = json_is_true(json_object_get(ev, "all_day"));
+	const char *zone = ev->timezone;
+	int all_day = ev->all_day;
 	struct civil start;
-	if (!zone || !str(ev, "uid") || local_time(str(ev, "start"), all_day, &start))
+	if (!zone || !ev->uid || local_time(ev->start, all_day, &start))
 		return NULL;
 	char buf[4096];
 	struct out doc;
@@ -622,6 +603,83 @@ char *ics_render_vevent(json_t *ev, int alarms, const char **zone_out)
 		*zone_out = all_day ? NULL : zone;
 	}
 	out_free(&doc);
+	return text;
+}
+
+/* The strings of array key of o (NULL for what is not one), in v (room
+ * for max); the list is empty when there is no such array or no room. */
+static struct ics_list json_list(json_t *o, const char *key, const char **v, size_t max)
+{
+	json_t *a = json_object_get(o, key);
+	struct ics_list l = {0, v};
+	if (json_array_size(a) > max)
+		return l;
+	for (; l.n < json_array_size(a); l.n++)
+		v[l.n] = json_string_value(json_array_get(a, l.n));
+	return l;
+}
+
+#define JSON_LIST_MAX 256
+
+char *ics_render_vevent(json_t *o, int alarms, const char **zone_out)
+{
+	/* An API object holds few items in a list; a longer one (never made
+	 * here) is read from the heap. */
+	size_t max = JSON_LIST_MAX;
+	const char *const keys[] = {"exdates",   "rdates",   "tags",
+	                            "reminders", "partners", "partner_names"};
+	for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++)
+		if (json_array_size(json_object_get(o, keys[k])) > max)
+			max = json_array_size(json_object_get(o, keys[k]));
+	json_t *ag = json_object_get(o, "agreement");
+	if (json_is_object(ag) && json_array_size(json_object_get(ag, "parties")) > max)
+		max = json_array_size(json_object_get(ag, "parties"));
+	if (json_is_object(ag) && json_array_size(json_object_get(ag, "party_names")) > max)
+		max = json_array_size(json_object_get(ag, "party_names"));
+	const char **v = malloc(8 * max * sizeof(*v));
+	if (!v)
+		return NULL;
+	struct ics_agreement a = {
+	    str(ag, "title"),
+	    str(ag, "stage"),
+	    str(ag, "signed_on"),
+	    str(ag, "expires_on"),
+	    json_list(ag, "parties", v + 6 * max, max),
+	    json_list(ag, "party_names", v + 7 * max, max),
+	    json_equal(json_object_get(o, "partners"), json_object_get(ag, "parties")),
+	};
+	struct ics_event ev = {
+	    .uid = str(o, "uid"),
+	    .timezone = str(o, "timezone"),
+	    .all_day = json_is_true(json_object_get(o, "all_day")),
+	    .start = str(o, "start"),
+	    .end = str(o, "end"),
+	    .rrule = str(o, "rrule"),
+	    .series_id = str(o, "series_id"),
+	    .recurrence_id = str(o, "recurrence_id"),
+	    .series_timezone = str(o, "series_timezone"),
+	    .title = str(o, "title"),
+	    .description = str(o, "description"),
+	    .location = str(o, "location"),
+	    .url = str(o, "url"),
+	    .parent_uid = str(o, "parent_uid"),
+	    .org = str(o, "org"),
+	    .org_name = str(o, "org_name"),
+	    .status = str(o, "status"),
+	    .kind = str(o, "kind"),
+	    .created_at = str(o, "created_at"),
+	    .updated_at = str(o, "updated_at"),
+	    .sequence = json_integer_value(json_object_get(o, "sequence")),
+	    .exdates = json_list(o, "exdates", v, max),
+	    .rdates = json_list(o, "rdates", v + max, max),
+	    .tags = json_list(o, "tags", v + 2 * max, max),
+	    .reminders = json_list(o, "reminders", v + 3 * max, max),
+	    .partners = json_list(o, "partners", v + 4 * max, max),
+	    .partner_names = json_list(o, "partner_names", v + 5 * max, max),
+	    .agreement = json_is_object(ag) ? &a : NULL,
+	};
+	char *text = ics_render_event(&ev, alarms, zone_out);
+	free(v);
 	return text;
 }
 

@@ -74,8 +74,9 @@ if [ "${FEEDS_ONLY:-}" = renders ]; then
 	render_once() {
 		bench_daemon --threads 2
 		t0=$(cpu_ticks "$DAEMON_PID")
+		pg0=$(cpu_ticks "$(pg_pid)")
 		curl -s -o "$BENCH_TMP/$1.$2.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/r.$1.$2"
-		echo "$1 $(($(cpu_ticks "$DAEMON_PID") - t0))" >>"$BENCH_TMP/r.cpu.$2"
+		echo "$1 $(($(cpu_ticks "$DAEMON_PID") - t0)) $(($(cpu_ticks "$(pg_pid)") - pg0))" >>"$BENCH_TMP/r.cpu.$2"
 		for _ in $(seq 50); do # the write-back ends after the answer
 			[ "$(psql_b -c "SELECT count(*) FROM vevent_texts")" -ge "$N" ] && break
 			sleep 0.1
@@ -100,13 +101,15 @@ cal = icalendar.Calendar.from_ical(open(sys.argv[1], "rb").read())
 n = len(recurring_ical_events.of(cal).between(datetime.date(2026, 1, 1), datetime.date(2029, 1, 1)))
 print(f"  python3-icalendar read {len(cal.walk('VEVENT'))} VEVENTs, {n} occurrences")
 PY
-	cpu() { awk -v k="$1" '$1 == k { print $2 * 10 }' "$BENCH_TMP/r.cpu.$2" | median; }
+	cpu() { awk -v k="$1" -v f="${3:-2}" '$1 == k { print $f * 10 }' "$BENCH_TMP/r.cpu.$2" | median; }
 	echo "feeds: renders of all $N events ($(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/first.new.ics") VEVENTs," \
 		"$(wc -c <"$BENCH_TMP/first.new.ics") bytes), each by a daemon just started, medians of 5:"
 	for who in new ${OLD:+old}; do
 		[ "$who" = new ] && b=$NEW || b=$OLD
-		echo "  $b: first render $(median <"$BENCH_TMP/r.first.$who")s (daemon CPU $(cpu first $who) ms)," \
-			"cold $(median <"$BENCH_TMP/r.cold.$who")s (daemon CPU $(cpu cold $who) ms)"
+		echo "  $b: first render $(median <"$BENCH_TMP/r.first.$who")s" \
+			"(CPU: daemon $(cpu first $who) ms, PostgreSQL $(cpu first $who 3) ms)," \
+			"cold $(median <"$BENCH_TMP/r.cold.$who")s" \
+			"(CPU: daemon $(cpu cold $who) ms, PostgreSQL $(cpu cold $who 3) ms)"
 	done
 	[ -n "$OLD" ] && echo "  new/old wall: first $(ratio "$(median <"$BENCH_TMP/r.first.new")" \
 		"$(median <"$BENCH_TMP/r.first.old")"), cold $(ratio "$(median <"$BENCH_TMP/r.cold.new")" \
