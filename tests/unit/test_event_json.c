@@ -149,8 +149,10 @@ static void test_same_bytes(void **state)
 	for (size_t n = 0; n < sizeof(numbers) / sizeof(*numbers); n++) {
 		memcpy(row, plain, sizeof(row));
 		row[26] = numbers[n];
-		row[27] = numbers[n];
 		row[10] = numbers[n];
+		/* Instants within what gmtime and a 20-character RFC 3339 time
+		 * cover (clock.c's rfc3339_utc has no answer past them). */
+		row[27] = n < 2 ? numbers[n] : "1790000000";
 		bad |= differs(row);
 	}
 	assert_int_equal(bad, 0);
