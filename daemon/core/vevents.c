@@ -119,11 +119,13 @@ static int list_of(const PGresult *res, int k, int col, int locals, int all_day,
 	size_t max = 1, len = strlen(s) + 1;
 	for (const char *c = s; *c; c++)
 		max += *c == ',';
-	char *block = malloc(max * sizeof(char *) + len + (locals ? max * CIVIL_LEN : 0));
+	/* The pointers, then the elements' text, then the wall times. */
+	size_t ptrs = max * sizeof(const char *);
+	char *block = malloc(ptrs + len + (locals ? max * CIVIL_LEN : 0));
 	if (!block)
 		return -1;
 	const char **v = (const char **)(void *)block;
-	char *buf = block + max * sizeof(char *), *times = buf + len;
+	char *buf = block + ptrs, *times = buf + len;
 	size_t n = 0;
 	while (*s && *s != '}' && n < max) {
 		char *at = buf;
