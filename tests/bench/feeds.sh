@@ -119,7 +119,7 @@ fi
 if [ "${FEEDS_ONLY:-}" != cached ]; then
 # Renders of the whole set, each by a daemon just started (nothing in its
 # memory), 3 rounds: first with nothing stored in vevent_texts (every
-# event rendered through libical, as after an upgrade or a bulk load), then
+# event rendered, as after an upgrade or a bulk load), then
 # cold with the VEVENTs that render stored. Then a new feed over events
 # already in memory (5 feeds), and a feed after one of its events changed
 # (5 changes).
@@ -290,7 +290,7 @@ files100=$(memfd_kib "$DAEMON_PID")
 echo "feeds: $N events, 2 cores shared by everything"
 if [ "${FEEDS_ONLY:-}" != cached ]; then
 	echo "  feed of all ($vevents VEVENTs, $(wc -c <"$BENCH_TMP/all.ics") bytes), time to the last byte:"
-	echo "    first render (just started, nothing stored: every event through libical): ${first}s (median of 3)"
+	echo "    first render (just started, nothing stored: every event rendered): ${first}s (median of 3)"
 	echo "    cold (just started, VEVENTs stored by an earlier render): ${cold}s (median of 3)"
 	echo "    longest the loop was held by one query's callback: first render ${held_first} ms," \
 		"cold ${held_cold} ms (max of 3 each)"
