@@ -1,10 +1,13 @@
 /* ics_render.c - events (the API's JSON representation) as an RFC 5545
- * calendar, through libical: one VTIMEZONE per TZID used (plain IANA
- * names, rules from 1970), all-day items as VALUE=DATE, UTC items with Z,
- * RRULE/EXDATE/RDATE, overrides with RECURRENCE-ID, DTSTAMP equal to the
- * item's last change so an unchanged feed renders to the same bytes.
- * libical escapes text and folds lines at 75 octets, never inside a UTF-8
- * character (3.0.16). */
+ * calendar: one VTIMEZONE per TZID used (plain IANA names, rules from
+ * 1970), all-day items as VALUE=DATE, UTC items with Z, RRULE/EXDATE/RDATE,
+ * overrides with RECURRENCE-ID, DTSTAMP equal to the item's last change so
+ * an unchanged feed renders to the same bytes. The head is made through
+ * libical; a VEVENT is written here, byte for byte as libical 3.0.16 wrote
+ * the component the renderer used to build (its escaping and folding,
+ * below), for building and printing that tree was most of a first
+ * render's time. tests/unit/test_ics_render_same.c holds the two to the
+ * same bytes. */
 #include "ics_render.h"
 
 #include "token.h"
@@ -22,149 +25,348 @@ static const char *str(json_t *ev, const char *key)
 	return s && *s ? s : NULL;
 }
 
-/* A local wall time (or date) of the event as a libical time. */
-static int local_time(const char *text, int all_day, struct icaltimetype *out)
+/* Text being written: in the caller's buffer until it outgrows it, then on
+ * the heap; failed once memory ran out (everything after is dropped). */
+struct out {
+	char *p;
+	size_t len, cap;
+	int heap, failed;
+};
+
+static void out_init(struct out *o, char *buf, size_t cap)
 {
-	struct civil c;
-	if (!text || civil_parse(text, all_day, &c))
+	*o = (struct out){buf, 0, cap, 0, 0};
+}
+
+static void out_free(struct out *o)
+{
+	if (o->heap)
+		free(o->p);
+}
+
+static int grow(struct out *o, size_t n)
+{
+	size_t cap = o->cap * 2;
+	while (cap < o->len + n + 1)
+		cap *= 2;
+	char *p = o->heap ? realloc(o->p, cap) : malloc(cap);
+	if (!p) {
+		o->failed = 1;
 		return -1;
-	*out = icaltime_null_time();
-	out->year = c.year;
-	out->month = c.month;
-	out->day = c.day;
-	out->is_date = all_day;
-	if (!all_day) {
-		out->hour = c.hour;
-		out->minute = c.minute;
-		out->second = c.second;
 	}
+	if (!o->heap)
+		memcpy(p, o->p, o->len);
+	o->p = p;
+	o->cap = cap;
+	o->heap = 1;
 	return 0;
 }
 
-/* "2024-08-20T07:00:00Z" as a UTC libical time. */
-static struct icaltimetype utc_time(const char *rfc3339)
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->failed || (o->len + n + 1 > o->cap && grow(o, n)))
+		return;
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void put_s(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void put_c(struct out *o, char c)
+{
+	put(o, &c, 1);
+}
+
+/* One content line (name, parameters, value, CRLF) into doc, folded as
+ * libical 3.0.16 folds (icalproperty.c, fold_property_line), which the
+ * stored texts and every feed served so far were made with: the line with
+ * its CRLF is cut into pieces, each under 75 octets where at least 75
+ * remain, just after the last ';', ':' or ' ' of its first 74 octets (not
+ * the first), else before the last octet that starts a UTF-8 character
+ * among its first 75, else after 74; pieces after the first start with
+ * CRLF and a space. A line of 73 or 74 octets is folded too. */
+static void put_folded(struct out *doc, const char *s, size_t left)
+{
+	for (int first = 1; left > 0; first = 0) {
+		size_t next = left;
+		if (left >= 75) {
+			next = 0;
+			for (size_t at = 73; at > 0 && !next; at--)
+				if (s[at] == ';' || s[at] == ':' || s[at] == ' ')
+					next = at + 1;
+			for (size_t at = 74; at > 0 && !next; at--)
+				if (!((unsigned char)s[at] & 0x80) ||
+				    ((unsigned char)s[at] & 0xc0) == 0xc0)
+					next = at;
+			if (!next)
+				next = 74;
+		}
+		if (!first)
+			put(doc, "\r\n ", 3);
+		put(doc, s, next);
+		s += next;
+		left -= next;
+	}
+}
+
+/* Ends the line being written in line and puts it into doc. */
+static void end_line(struct out *doc, struct out *line)
+{
+	put(line, "\r\n", 2);
+	if (line->failed)
+		doc->failed = 1;
+	else
+		put_folded(doc, line->p, line->len);
+	line->len = 0;
+}
+
+/* A TEXT value escaped as libical escapes it: newlines as \n, ';', ','
+ * and '\' with a backslash (in a list, CATEGORIES, ';' and ',' as they
+ * are), CR, BS and FF dropped, everything else as it is. */
+static void put_text(struct out *o, const char *v, int list)
+{
+	const char *special = list ? "\n\r\b\f\\" : "\n\r\b\f;,\\";
+	while (*v) {
+		size_t n = strcspn(v, special);
+		put(o, v, n);
+		v += n;
+		if (!*v)
+			break;
+		if (*v == '\n')
+			put(o, "\\n", 2);
+		else if (*v == ';' || *v == ',' || *v == '\\') {
+			char esc[2] = {'\\', *v};
+			put(o, esc, 2);
+		}
+		v++;
+	}
+}
+
+/* ";name=value", quoted when it holds ';', ':' or ',' (or is empty), with
+ * the octets a parameter may not hold written as libical writes them
+ * (RFC 6868's ^n, ^' and ^^, else a space). */
+static void put_param(struct out *o, const char *name, const char *value)
+{
+	int q = !*value || strpbrk(value, ";:,");
+	put_c(o, ';');
+	put_s(o, name);
+	put(o, q ? "=\"" : "=", q ? 2 : 1);
+	for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+		if (*c == ' ' || *c == '\t' || *c == '!' || (*c >= 0x80 && *c <= 0xf8) ||
+		    (q && *c >= 0x23 && *c <= 0x7e) ||
+		    (!q && ((*c >= 0x23 && *c <= 0x2b) || (*c >= 0x2d && *c <= 0x39) ||
+		            (*c >= 0x3c && *c <= 0x7e))))
+			put_c(o, (char)*c);
+		else if (*c == '\n')
+			put(o, "^n", 2);
+		else if (*c == '"')
+			put(o, "^'", 2);
+		else
+			put_c(o, ' ');
+	}
+	if (q)
+		put_c(o, '"');
+}
+
+/* A property made through libical, for what is rare enough not to be
+ * worth writing here (RRULE, RDATE, TRIGGER, an unreadable stamp). */
+static void put_ical(struct out *doc, icalproperty *p)
+{
+	char *s = p ? icalproperty_as_ical_string_r(p) : NULL;
+	if (s)
+		put_s(doc, s);
+	free(s);
+	if (p)
+		icalproperty_free(p);
+}
+
+static void digits(char *at, int v, int n)
+{
+	while (n-- > 0) {
+		at[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* A date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS, Z added in UTC); the
+ * fields are those civil_parse accepts. */
+static void put_time(struct out *o, const struct civil *c, int is_date, int utc)
+{
+	char b[16];
+	digits(b, c->year, 4);
+	digits(b + 4, c->month, 2);
+	digits(b + 6, c->day, 2);
+	if (is_date) {
+		put(o, b, 8);
+		return;
+	}
+	b[8] = 'T';
+	digits(b + 9, c->hour, 2);
+	digits(b + 11, c->minute, 2);
+	digits(b + 13, c->second, 2);
+	b[15] = 'Z';
+	put(o, b, utc ? 16 : 15);
+}
+
+/* A local wall time (or date) of the event. */
+static int local_time(const char *text, int all_day, struct civil *out)
+{
+	return !text || civil_parse(text, all_day, out) ? -1 : 0;
+}
+
+static struct icaltimetype ical_time(const struct civil *c, int is_date)
 {
 	struct icaltimetype t = icaltime_null_time();
+	t.year = c->year;
+	t.month = c->month;
+	t.day = c->day;
+	t.is_date = is_date;
+	if (!is_date) {
+		t.hour = c->hour;
+		t.minute = c->minute;
+		t.second = c->second;
+	}
+	return t;
+}
+
+/* A local time (or date) c of the event as property name in the event's
+ * zone: with TZID=<IANA name>; in UTC with Z; dates with VALUE=DATE. */
+static void put_time_prop(struct out *doc, struct out *line, const char *name,
+                          const struct civil *c, int is_date, const char *zone)
+{
+	int utc = !is_date && tz_is_utc(zone);
+	put_s(line, name);
+	if (is_date)
+		put_s(line, ";VALUE=DATE");
+	else if (!utc)
+		put_param(line, "TZID", zone);
+	put_c(line, ':');
+	put_time(line, c, is_date, utc);
+	end_line(doc, line);
+}
+
+/* "2024-08-20T07:00:00Z" (what follows the seconds is not read) as a UTC
+ * date-time property; one that cannot be read as libical writes a null
+ * time. */
+static void put_stamp(struct out *doc, struct out *line, const char *name,
+                      icalproperty *(*make)(struct icaltimetype), const char *rfc3339)
+{
 	struct civil c;
 	char head[20];
 	if (rfc3339 && strlen(rfc3339) >= 19) {
 		memcpy(head, rfc3339, 19);
 		head[19] = '\0';
 		if (!civil_parse(head, 0, &c)) {
-			t.year = c.year;
-			t.month = c.month;
-			t.day = c.day;
-			t.hour = c.hour;
-			t.minute = c.minute;
-			t.second = c.second;
-			t.zone = icaltimezone_get_utc_timezone();
+			put_s(line, name);
+			put_c(line, ':');
+			put_time(line, &c, 0, 1);
+			end_line(doc, line);
+			return;
 		}
 	}
-	return t;
-}
-
-static icalproperty *new_rdate(struct icaltimetype t)
-{
-	struct icaldatetimeperiodtype d = {t, icalperiodtype_null_period()};
-	return icalproperty_new_rdate(d);
-}
-
-/* A local time (or date) t of the event as a property made by make, in the
- * event's zone: with TZID=<IANA name>; for UTC the value itself carries
- * the zone and is written with Z (set before make copies it); dates get
- * VALUE=DATE. */
-static void add_time(icalcomponent *ve, icalproperty *(*make)(struct icaltimetype),
-                     struct icaltimetype t, const char *zone)
-{
-	int utc = !t.is_date && tz_is_utc(zone);
-	if (utc)
-		t.zone = icaltimezone_get_utc_timezone();
-	icalproperty *p = make(t);
-	if (!t.is_date && !utc)
-		icalproperty_add_parameter(p, icalparameter_new_tzid(zone));
-	if (t.is_date)
-		icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
-	icalcomponent_add_property(ve, p);
+	put_ical(doc, make(icaltime_null_time()));
 }
 
 /* RECURRENCE-ID is the DTSTART of the instance replaced: a wall time in
  * the series' zone. An override in a zone of its own names it as that
  * instant in UTC (clients match the two by instant), so that no VTIMEZONE
  * beyond the override's own is needed. */
-static void add_recurrence_id(icalcomponent *ve, struct icaltimetype rid, const char *zone,
-                              const char *series_zone)
+static void put_recurrence_id(struct out *doc, struct out *line, const struct civil *rid,
+                              int is_date, const char *zone, const char *series_zone)
 {
-	struct civil c = {rid.year, rid.month, rid.day, rid.hour, rid.minute, rid.second};
 	int64_t utc;
-	if (rid.is_date || !series_zone || !strcmp(series_zone, zone) ||
+	struct civil c = *rid;
+	if (is_date || !series_zone || !strcmp(series_zone, zone) ||
 	    tz_to_utc(series_zone, &c, &utc) == TZ_UNKNOWN) {
-		add_time(ve, icalproperty_new_recurrenceid, rid, zone);
+		put_time_prop(doc, line, "RECURRENCE-ID", rid, is_date, zone);
 		return;
 	}
 	civil_from_epoch(utc, &c);
-	struct icaltimetype u = icaltime_null_time();
-	u.year = c.year;
-	u.month = c.month;
-	u.day = c.day;
-	u.hour = c.hour;
-	u.minute = c.minute;
-	u.second = c.second;
-	add_time(ve, icalproperty_new_recurrenceid, u, "UTC");
+	put_time_prop(doc, line, "RECURRENCE-ID", &c, 0, "UTC");
 }
 
-static void add_dates(icalcomponent *ve, json_t *ev, const char *key, int all_day, const char *zone)
+static void put_exdates(struct out *doc, struct out *line, const struct ics_event *ev, int all_day,
+                        const char *zone)
 {
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, key), i, v)
-	{
-		struct icaltimetype t;
-		if (local_time(json_string_value(v), all_day, &t))
-			continue;
-		add_time(ve, !strcmp(key, "exdates") ? icalproperty_new_exdate : new_rdate, t,
-		         zone);
+	for (size_t i = 0; i < ev->exdates.n; i++) {
+		struct civil c;
+		if (!local_time(ev->exdates.v[i], all_day, &c))
+			put_time_prop(doc, line, "EXDATE", &c, all_day, zone);
 	}
+}
+
+static void put_rdates(struct out *doc, const struct ics_event *ev, int all_day, const char *zone)
+{
+	for (size_t i = 0; i < ev->rdates.n; i++) {
+		struct civil c;
+		if (local_time(ev->rdates.v[i], all_day, &c))
+			continue;
+		struct icaltimetype t = ical_time(&c, all_day);
+		int utc = !all_day && tz_is_utc(zone);
+		if (utc)
+			t.zone = icaltimezone_get_utc_timezone();
+		struct icaldatetimeperiodtype d = {t, icalperiodtype_null_period()};
+		icalproperty *p = icalproperty_new_rdate(d);
+		if (p && !all_day && !utc)
+			icalproperty_add_parameter(p, icalparameter_new_tzid(zone));
+		if (p && all_day)
+			icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
+		put_ical(doc, p);
+	}
+}
+
+/* A string of the API's, as printf's "%s" writes it. */
+static const char *said(const char *s)
+{
+	return s ? s : "(null)";
 }
 
 /* Orgs as people know them: by their names (one for each slug, in the
  * order people look them up: VEVENT_ORG_NAMES), else by their slugs. */
-static void add_orgs(struct evbuffer *b, json_t *slugs, json_t *names)
+static void add_orgs(struct out *b, const struct ics_list *slugs, const struct ics_list *names)
 {
-	json_t *list = json_array_size(names) == json_array_size(slugs) ? names : slugs;
-	size_t i;
-	json_t *v;
-	json_array_foreach(list, i, v)
-	{
-		evbuffer_add_printf(b, "%s%s", i ? ", " : "", json_string_value(v));
+	const struct ics_list *list = names->n == slugs->n ? names : slugs;
+	for (size_t i = 0; i < list->n; i++) {
+		if (i)
+			put(b, ", ", 2);
+		put_s(b, said(list->v[i]));
 	}
 }
 
 /* "2027-10-14" as "14 Oct 2027": no reader takes it for 10 February. */
-static void add_day(struct evbuffer *b, const char *before, const char *date)
+static void add_day(struct out *b, const char *before, const char *date)
 {
 	static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	struct civil c;
+	char day[64];
 	if (!date || civil_parse(date, 1, &c) || c.month < 1 || c.month > 12)
 		return;
-	evbuffer_add_printf(b, "%s%d %s %d", before, c.day, months[c.month - 1], c.year);
+	snprintf(day, sizeof(day), "%d %s %d", c.day, months[c.month - 1], c.year);
+	put_s(b, before);
+	put_s(b, day);
 }
 
 /* An agreement in one line: "Agreement: MOU on startup exchange (signed
  * 2 Jan 2025, expires 2 Jan 2030) with Busan Metropolitan City". */
-static void add_agreement(struct evbuffer *b, json_t *ag)
+static void add_agreement(struct out *b, const struct ics_agreement *ag)
 {
 	static const char *const words[][2] = {
 	    {"intent", "letter of intent"}, {"drafting", "being drafted"},
 	    {"signed", "signed"},           {"renewal", "up for renewal"},
 	    {"expired", "expired"},         {"terminated", "terminated"}};
-	const char *stage = str(ag, "stage") ? str(ag, "stage") : "";
-	const char *said = stage, *signed_on = str(ag, "signed_on"),
-	           *expires_on = str(ag, "expires_on");
+	const char *stage = ag->stage ? ag->stage : "";
+	const char *word = stage, *signed_on = ag->signed_on, *expires_on = ag->expires_on;
 	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
 		if (!strcmp(stage, words[i][0]))
-			said = words[i][1];
-	evbuffer_add_printf(b, "Agreement: %s (%s", str(ag, "title") ? str(ag, "title") : "", said);
+			word = words[i][1];
+	put_s(b, "Agreement: ");
+	put_s(b, ag->title ? ag->title : "");
+	put_s(b, " (");
+	put_s(b, word);
 	/* "signed 2 Jan 2025", "expired 2 Jan 2030": the date of the stage
 	 * joins its word. */
 	if (!strcmp(stage, "signed")) {
@@ -176,56 +378,59 @@ static void add_agreement(struct evbuffer *b, json_t *ag)
 	}
 	add_day(b, ", signed ", signed_on);
 	add_day(b, ", expires ", expires_on);
-	evbuffer_add(b, ")", 1);
-	if (json_array_size(json_object_get(ag, "parties"))) {
-		evbuffer_add_printf(b, " with ");
-		add_orgs(b, json_object_get(ag, "parties"), json_object_get(ag, "party_names"));
+	put_c(b, ')');
+	if (ag->parties.n) {
+		put_s(b, " with ");
+		add_orgs(b, &ag->parties, &ag->party_names);
 	}
-	evbuffer_add(b, "\n", 1);
+	put_c(b, '\n');
 }
 
-/* The description, with what a calendar has no property for, in words a
- * person reads at a glance: which org holds the item, its partners, and
- * for an agreement's dates the agreement itself (whose parties are the
- * item's partners: said once). Orgs by their names, never their slugs. */
-static char *description(json_t *ev)
+/* The description into b (nothing when there is none), with what a
+ * calendar has no property for, in words a person reads at a glance:
+ * which org holds the item, its partners, and for an agreement's dates
+ * the agreement itself (whose parties are the item's partners: said
+ * once). Orgs by their names, never their slugs. */
+static int description(struct out *b, const struct ics_event *ev)
 {
-	struct evbuffer *b = evbuffer_new();
-	if (!b)
-		return NULL;
-	const char *d = str(ev, "description");
-	if (d)
-		evbuffer_add_printf(b, "%s\n\n", d);
-	const char *holder = str(ev, "org_name") ? str(ev, "org_name") : str(ev, "org");
-	if (holder)
-		evbuffer_add_printf(b, "Held by: %s\n", holder);
-	json_t *ag = json_object_get(ev, "agreement");
-	json_t *partners = json_object_get(ev, "partners");
-	if (json_array_size(partners) &&
-	    !(json_is_object(ag) && json_equal(partners, json_object_get(ag, "parties")))) {
-		evbuffer_add_printf(b, "Partners: ");
-		add_orgs(b, partners, json_object_get(ev, "partner_names"));
-		evbuffer_add(b, "\n", 1);
+	const char *d = ev->description;
+	if (d) {
+		put_s(b, d);
+		put(b, "\n\n", 2);
 	}
-	if (json_is_object(ag))
+	const char *holder = ev->org_name ? ev->org_name : ev->org;
+	if (holder) {
+		put_s(b, "Held by: ");
+		put_s(b, holder);
+		put_c(b, '\n');
+	}
+	const struct ics_agreement *ag = ev->agreement;
+	if (ev->partners.n && !(ag && ag->same_partners)) {
+		put_s(b, "Partners: ");
+		add_orgs(b, &ev->partners, &ev->partner_names);
+		put_c(b, '\n');
+	}
+	if (ag)
 		add_agreement(b, ag);
-	/* No trailing blank lines. */
-	size_t n = evbuffer_get_length(b);
-	char *out = n ? malloc(n + 1) : NULL;
-	if (out) {
-		evbuffer_remove(b, out, n);
-		while (n > 0 && out[n - 1] == '\n')
-			n--;
-		out[n] = '\0';
-	}
-	evbuffer_free(b);
-	return out;
+	/* No trailing blank lines (a description of blank lines stays, empty). */
+	int any = b->len > 0;
+	while (b->len > 0 && b->p[b->len - 1] == '\n')
+		b->len--;
+	put(b, "", 0);
+	if (!b->failed)
+		b->p[b->len] = '\0';
+	return any;
 }
 
-static void add_text(icalcomponent *ve, icalproperty *(*make)(const char *), const char *v)
+/* A TEXT property, when there is a value. */
+static void put_text_prop(struct out *doc, struct out *line, const char *name, const char *v)
 {
-	if (v)
-		icalcomponent_add_property(ve, make(v));
+	if (!v)
+		return;
+	put_s(line, name);
+	put_c(line, ':');
+	put_text(line, v, 0);
+	end_line(doc, line);
 }
 
 /* ORGANIZER: the org that holds the item, by name (CN), so that clients
@@ -238,102 +443,244 @@ static void add_text(icalcomponent *ve, icalproperty *(*make)(const char *), con
  * spirit of the "invalid:nomail" Outlook itself writes for an organiser
  * without one. Quotes and control characters in the name are plainly
  * replaced, not caret-encoded (RFC 6868): not every reader decodes that. */
+static void organizer(const char *slug, const char *name, char addr[128], char cn[256])
+{
+	snprintf(addr, 128, "mailto:%s@liaison.invalid", slug);
+	if (!name)
+		return;
+	snprintf(cn, 256, "%s", name);
+	for (char *x = cn; *x; x++)
+		if (*x == '"')
+			*x = '\'';
+		else if ((unsigned char)*x < 0x20 || *x == 0x7f)
+			*x = ' ';
+}
+
 void ics_add_organizer(icalcomponent *c, const char *slug, const char *name)
 {
 	if (!slug)
 		return;
 	char addr[128], cn[256];
-	snprintf(addr, sizeof(addr), "mailto:%s@liaison.invalid", slug);
+	organizer(slug, name, addr, cn);
 	icalproperty *p = icalproperty_new_organizer(addr);
-	if (name) {
-		snprintf(cn, sizeof(cn), "%s", name);
-		for (char *x = cn; *x; x++)
-			if (*x == '"')
-				*x = '\'';
-			else if ((unsigned char)*x < 0x20 || *x == 0x7f)
-				*x = ' ';
+	if (name)
 		icalproperty_add_parameter(p, icalparameter_new_cn(cn));
-	}
 	icalcomponent_add_property(c, p);
 }
 
-static void add_alarms(icalcomponent *ve, json_t *ev, const char *title)
+static void put_organizer(struct out *doc, struct out *line, const char *slug, const char *name)
 {
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, "reminders"), i, v)
-	{
-		struct icaldurationtype d = icaldurationtype_from_string(json_string_value(v));
+	if (!slug)
+		return;
+	char addr[128], cn[256];
+	organizer(slug, name, addr, cn);
+	put_s(line, "ORGANIZER");
+	if (name)
+		put_param(line, "CN", cn);
+	put_c(line, ':');
+	put_s(line, addr);
+	end_line(doc, line);
+}
+
+static void put_alarms(struct out *doc, struct out *line, const struct ics_event *ev,
+                       const char *title)
+{
+	for (size_t i = 0; i < ev->reminders.n; i++) {
+		if (!ev->reminders.v[i])
+			continue;
+		struct icaldurationtype d = icaldurationtype_from_string(ev->reminders.v[i]);
 		if (icaldurationtype_is_bad_duration(d))
 			continue;
-		icalcomponent *a = icalcomponent_new(ICAL_VALARM_COMPONENT);
-		icalcomponent_add_property(a, icalproperty_new_action(ICAL_ACTION_DISPLAY));
+		put_s(doc, "BEGIN:VALARM\r\nACTION:DISPLAY\r\n");
 		struct icaltriggertype tr = {icaltime_null_time(), d};
-		icalcomponent_add_property(a, icalproperty_new_trigger(tr));
-		icalcomponent_add_property(a, icalproperty_new_description(title));
-		icalcomponent_add_component(ve, a);
+		put_ical(doc, icalproperty_new_trigger(tr));
+		put_text_prop(doc, line, "DESCRIPTION", title);
+		put_s(doc, "END:VALARM\r\n");
 	}
 }
 
-static void add_categories(icalcomponent *ve, json_t *ev)
+static void put_categories(struct out *doc, struct out *line, const struct ics_event *ev)
 {
-	const char *kind = str(ev, "kind");
-	if (kind)
-		icalcomponent_add_property(ve, icalproperty_new_categories(kind));
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, "tags"), i, v)
-	{
-		icalcomponent_add_property(ve, icalproperty_new_categories(json_string_value(v)));
+	const char *kind = ev->kind;
+	if (kind) {
+		put_s(line, "CATEGORIES:");
+		put_text(line, kind, 1);
+		end_line(doc, line);
+	}
+	for (size_t i = 0; i < ev->tags.n; i++) {
+		if (!ev->tags.v[i])
+			continue;
+		put_s(line, "CATEGORIES:");
+		put_text(line, ev->tags.v[i], 1);
+		end_line(doc, line);
 	}
 }
 
-static icalcomponent *vevent(json_t *ev, int alarms, const char **zone_out)
+/* Whether a is later than b (dates have no time of day). */
+static int civil_after(const struct civil *a, const struct civil *b)
 {
-	const char *zone = str(ev, "timezone");
-	int all_day = json_is_true(json_object_get(ev, "all_day"));
-	struct icaltimetype start, end;
-	if (!zone || !str(ev, "uid") || local_time(str(ev, "start"), all_day, &start))
-		return NULL;
-	icalcomponent *ve = icalcomponent_new(ICAL_VEVENT_COMPONENT);
-	icalcomponent_add_property(ve, icalproperty_new_uid(str(ev, "uid")));
-	struct icaltimetype changed = utc_time(str(ev, "updated_at"));
-	icalcomponent_add_property(ve, icalproperty_new_dtstamp(changed));
-	icalcomponent_add_property(ve, icalproperty_new_lastmodified(changed));
-	icalcomponent_add_property(ve, icalproperty_new_created(utc_time(str(ev, "created_at"))));
-	icalcomponent_add_property(ve, icalproperty_new_sequence((int)json_integer_value(
-	                                   json_object_get(ev, "sequence"))));
-	add_time(ve, icalproperty_new_dtstart, start, zone);
-	if (!local_time(str(ev, "end"), all_day, &end) && icaltime_compare(end, start) > 0)
-		add_time(ve, icalproperty_new_dtend, end, zone);
-	if (str(ev, "rrule"))
-		icalcomponent_add_property(
-		    ve, icalproperty_new_rrule(icalrecurrencetype_from_string(str(ev, "rrule"))));
-	add_dates(ve, ev, "exdates", all_day, zone);
-	add_dates(ve, ev, "rdates", all_day, zone);
-	struct icaltimetype rid;
-	if (str(ev, "series_id") && !local_time(str(ev, "recurrence_id"), all_day, &rid))
-		add_recurrence_id(ve, rid, zone, str(ev, "series_timezone"));
-	const char *title = str(ev, "title") ? str(ev, "title") : "(no title)";
-	icalcomponent_add_property(ve, icalproperty_new_summary(title));
-	char *desc = description(ev);
-	add_text(ve, icalproperty_new_description, desc);
-	free(desc);
-	add_text(ve, icalproperty_new_location, str(ev, "location"));
-	add_text(ve, icalproperty_new_url, str(ev, "url"));
-	add_text(ve, icalproperty_new_relatedto, str(ev, "parent_uid"));
-	ics_add_organizer(ve, str(ev, "org"), str(ev, "org_name"));
-	const char *status = str(ev, "status");
-	icalcomponent_add_property(
-	    ve, icalproperty_new_status(
-	            status && !strcmp(status, "cancelled")   ? ICAL_STATUS_CANCELLED
-	            : status && !strcmp(status, "tentative") ? ICAL_STATUS_TENTATIVE
-	                                                     : ICAL_STATUS_CONFIRMED));
-	add_categories(ve, ev);
+	const int x[] = {a->year, a->month, a->day, a->hour, a->minute, a->second};
+	const int y[] = {b->year, b->month, b->day, b->hour, b->minute, b->second};
+	for (size_t i = 0; i < sizeof(x) / sizeof(*x); i++)
+		if (x[i] != y[i])
+			return x[i] > y[i];
+	return 0;
+}
+
+/* The VEVENT, written as libical 3.0.16 wrote the component the renderer
+ * once built (icalcomponent_as_ical_string): properties in the order they
+ * were added, each folded alone, then the VALARMs. */
+static void vevent(struct out *doc, const struct ics_event *ev, int alarms, const char *zone,
+                   int all_day, const struct civil *start)
+{
+	char line_buf[512], desc_buf[1024], seq[32];
+	struct out line, desc;
+	out_init(&line, line_buf, sizeof(line_buf));
+	put_s(doc, "BEGIN:VEVENT\r\n");
+	put_text_prop(doc, &line, "UID", ev->uid);
+	const char *changed = ev->updated_at;
+	put_stamp(doc, &line, "DTSTAMP", icalproperty_new_dtstamp, changed);
+	put_stamp(doc, &line, "LAST-MODIFIED", icalproperty_new_lastmodified, changed);
+	put_stamp(doc, &line, "CREATED", icalproperty_new_created, ev->created_at);
+	snprintf(seq, sizeof(seq), "SEQUENCE:%d\r\n", (int)ev->sequence);
+	put_s(doc, seq);
+	put_time_prop(doc, &line, "DTSTART", start, all_day, zone);
+	struct civil end;
+	if (!local_time(ev->end, all_day, &end) && civil_after(&end, start))
+		put_time_prop(doc, &line, "DTEND", &end, all_day, zone);
+	if (ev->rrule)
+		put_ical(doc, icalproperty_new_rrule(icalrecurrencetype_from_string(ev->rrule)));
+	put_exdates(doc, &line, ev, all_day, zone);
+	put_rdates(doc, ev, all_day, zone);
+	struct civil rid;
+	if (ev->series_id && !local_time(ev->recurrence_id, all_day, &rid))
+		put_recurrence_id(doc, &line, &rid, all_day, zone, ev->series_timezone);
+	const char *title = ev->title ? ev->title : "(no title)";
+	put_text_prop(doc, &line, "SUMMARY", title);
+	out_init(&desc, desc_buf, sizeof(desc_buf));
+	int any = description(&desc, ev);
+	if (desc.failed)
+		doc->failed = 1;
+	else if (any)
+		put_text_prop(doc, &line, "DESCRIPTION", desc.p);
+	out_free(&desc);
+	put_text_prop(doc, &line, "LOCATION", ev->location);
+	if (ev->url) {
+		put_s(&line, "URL:");
+		put_s(&line, ev->url);
+		end_line(doc, &line);
+	}
+	put_text_prop(doc, &line, "RELATED-TO", ev->parent_uid);
+	put_organizer(doc, &line, ev->org, ev->org_name);
+	const char *status = ev->status;
+	put_s(doc, status && !strcmp(status, "cancelled")   ? "STATUS:CANCELLED\r\n"
+	           : status && !strcmp(status, "tentative") ? "STATUS:TENTATIVE\r\n"
+	                                                    : "STATUS:CONFIRMED\r\n");
+	put_categories(doc, &line, ev);
 	if (alarms)
-		add_alarms(ve, ev, title);
-	*zone_out = all_day ? NULL : zone;
-	return ve;
+		put_alarms(doc, &line, ev, title);
+	put_s(doc, "END:VEVENT\r\n");
+	if (line.failed)
+		doc->failed = 1;
+	out_free(&line);
+}
+
+char *ics_render_event(const struct ics_event *ev, int alarms, const char **zone_out)
+{
+	const char *zone = ev->timezone;
+	int all_day = ev->all_day;
+	struct civil start;
+	if (!zone || !ev->uid || local_time(ev->start, all_day, &start))
+		return NULL;
+	char buf[4096];
+	struct out doc;
+	out_init(&doc, buf, sizeof(buf));
+	vevent(&doc, ev, alarms, zone, all_day, &start);
+	char *text = doc.failed ? NULL : malloc(doc.len + 1);
+	if (text) {
+		memcpy(text, doc.p, doc.len);
+		text[doc.len] = '\0';
+		*zone_out = all_day ? NULL : zone;
+	}
+	out_free(&doc);
+	return text;
+}
+
+/* The strings of array key of o (NULL for what is not one), in v (room
+ * for max); the list is empty when there is no such array or no room. */
+static struct ics_list json_list(json_t *o, const char *key, const char **v, size_t max)
+{
+	json_t *a = json_object_get(o, key);
+	struct ics_list l = {0, v};
+	if (json_array_size(a) > max)
+		return l;
+	for (; l.n < json_array_size(a); l.n++)
+		v[l.n] = json_string_value(json_array_get(a, l.n));
+	return l;
+}
+
+#define JSON_LIST_MAX 256
+
+char *ics_render_vevent(json_t *o, int alarms, const char **zone_out)
+{
+	/* An API object holds few items in a list; a longer one (never made
+	 * here) is read from the heap. */
+	size_t max = JSON_LIST_MAX;
+	const char *const keys[] = {"exdates",   "rdates",   "tags",
+	                            "reminders", "partners", "partner_names"};
+	for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++)
+		if (json_array_size(json_object_get(o, keys[k])) > max)
+			max = json_array_size(json_object_get(o, keys[k]));
+	json_t *ag = json_object_get(o, "agreement");
+	if (json_is_object(ag) && json_array_size(json_object_get(ag, "parties")) > max)
+		max = json_array_size(json_object_get(ag, "parties"));
+	if (json_is_object(ag) && json_array_size(json_object_get(ag, "party_names")) > max)
+		max = json_array_size(json_object_get(ag, "party_names"));
+	const char **v = malloc(8 * max * sizeof(*v));
+	if (!v)
+		return NULL;
+	struct ics_agreement a = {
+	    str(ag, "title"),
+	    str(ag, "stage"),
+	    str(ag, "signed_on"),
+	    str(ag, "expires_on"),
+	    json_list(ag, "parties", v + 6 * max, max),
+	    json_list(ag, "party_names", v + 7 * max, max),
+	    json_equal(json_object_get(o, "partners"), json_object_get(ag, "parties")),
+	};
+	struct ics_event ev = {
+	    .uid = str(o, "uid"),
+	    .timezone = str(o, "timezone"),
+	    .all_day = json_is_true(json_object_get(o, "all_day")),
+	    .start = str(o, "start"),
+	    .end = str(o, "end"),
+	    .rrule = str(o, "rrule"),
+	    .series_id = str(o, "series_id"),
+	    .recurrence_id = str(o, "recurrence_id"),
+	    .series_timezone = str(o, "series_timezone"),
+	    .title = str(o, "title"),
+	    .description = str(o, "description"),
+	    .location = str(o, "location"),
+	    .url = str(o, "url"),
+	    .parent_uid = str(o, "parent_uid"),
+	    .org = str(o, "org"),
+	    .org_name = str(o, "org_name"),
+	    .status = str(o, "status"),
+	    .kind = str(o, "kind"),
+	    .created_at = str(o, "created_at"),
+	    .updated_at = str(o, "updated_at"),
+	    .sequence = json_integer_value(json_object_get(o, "sequence")),
+	    .exdates = json_list(o, "exdates", v, max),
+	    .rdates = json_list(o, "rdates", v + max, max),
+	    .tags = json_list(o, "tags", v + 2 * max, max),
+	    .reminders = json_list(o, "reminders", v + 3 * max, max),
+	    .partners = json_list(o, "partners", v + 4 * max, max),
+	    .partner_names = json_list(o, "partner_names", v + 5 * max, max),
+	    .agreement = json_is_object(ag) ? &a : NULL,
+	};
+	char *text = ics_render_event(&ev, alarms, zone_out);
+	free(v);
+	return text;
 }
 
 static void add_x(icalcomponent *cal, const char *name, const char *value)
@@ -341,16 +688,6 @@ static void add_x(icalcomponent *cal, const char *name, const char *value)
 	icalproperty *p = icalproperty_new_x(value);
 	icalproperty_set_x_name(p, name);
 	icalcomponent_add_property(cal, p);
-}
-
-char *ics_render_vevent(json_t *ev, int alarms, const char **zone_out)
-{
-	icalcomponent *ve = vevent(ev, alarms, zone_out);
-	if (!ve)
-		return NULL;
-	char *text = icalcomponent_as_ical_string_r(ve);
-	icalcomponent_free(ve);
-	return text;
 }
 
 char *ics_render_head(const char *name, const char *const *zones, size_t nz)

@@ -7,6 +7,7 @@
  * still asked for. Below: the same texts in the database. */
 #include "core/vevents.h"
 
+#include "clock.h"
 #include "core/event_json.h"
 #include "ics_render.h"
 #include "log.h"
@@ -52,100 +53,260 @@ void vtext_unref(struct vtext *v)
 		free(v);
 }
 
+/* A row of VEVENT_SELECT as the event the renderer takes (struct
+ * ics_event): what ics_render_vevent would read of the API's
+ * representation (event_json_build's object), with the parent's UID, the
+ * agreement, the names of the orgs it names (owner, partners, parties),
+ * and for a series its cancelled occurrences as EXDATEs; read from the
+ * columns without building that object, which cost more than the
+ * rendering itself. What changes the VEVENT from elsewhere moves its
+ * DTSTAMP too, which calendars compare to notice a change: an override
+ * cancelled, the agreement changed (these move SEQUENCE as well), an org
+ * it names renamed (not SEQUENCE: renames are not counted per event, and a
+ * count over the orgs it names would go back when a partner is taken off).
+ * The database's text is UTF-8 (initdb -E UTF8), which the object's
+ * strings must be. tests/unit/test_vevents_row.c holds this to the bytes
+ * of the object's rendering. */
+struct row {
+	struct ics_event ev;
+	struct ics_agreement ag;
+	char start[CIVIL_LEN], end[CIVIL_LEN], rid[CIVIL_LEN], created[21], updated[21];
+	void *mem[5];          /* the lists' blocks */
+	const char **exdates;  /* with the cancelled occurrences */
+	json_t *json[4];       /* cancelled, partner names, parties, party names */
+	const char **names[3]; /* their strings */
+};
+
+/* Column col of row k as str() reads the object's string: NULL for SQL
+ * NULL or "". */
+static const char *text_of(const PGresult *res, int k, int col)
+{
+	const char *v = PQgetisnull(res, k, col) ? NULL : PQgetvalue(res, k, col);
+	return v && *v ? v : NULL;
+}
+
+/* A wall time, of Unix seconds, as event_json.c writes it. */
+static const char *local_of(const PGresult *res, int k, int col, int all_day, char out[CIVIL_LEN])
+{
+	struct civil c;
+	if (PQgetisnull(res, k, col))
+		return NULL;
+	civil_from_epoch(strtoll(PQgetvalue(res, k, col), NULL, 10), &c);
+	civil_format(&c, all_day, out);
+	return out;
+}
+
+static const char *utc_of(const PGresult *res, int k, int col, char out[21])
+{
+	if (PQgetisnull(res, k, col))
+		return NULL;
+	rfc3339_utc(strtoll(PQgetvalue(res, k, col), NULL, 10), out);
+	return out;
+}
+
+/* PostgreSQL's text form of an array, "{a,"b c",NULL}", as a list (as
+ * event_json.c reads it: quoted elements take backslash escapes; unquoted
+ * NULL is NULL; locals are Unix seconds written as wall times), in one
+ * block *mem to be freed; -1 when out of memory. */
+static int list_of(const PGresult *res, int k, int col, int locals, int all_day,
+                   struct ics_list *out, void **mem)
+{
+	*out = (struct ics_list){0, NULL};
+	*mem = NULL;
+	const char *s = PQgetisnull(res, k, col) ? "" : PQgetvalue(res, k, col);
+	if (*s++ != '{' || *s == '}')
+		return 0;
+	size_t max = 1, len = strlen(s) + 1;
+	for (const char *c = s; *c; c++)
+		max += *c == ',';
+	/* The pointers, then the elements' text, then the wall times. */
+	size_t ptrs = max * sizeof(const char *);
+	char *block = malloc(ptrs + len + (locals ? max * CIVIL_LEN : 0));
+	if (!block)
+		return -1;
+	const char **v = (const char **)(void *)block;
+	char *buf = block + ptrs, *times = buf + len;
+	size_t n = 0;
+	while (*s && *s != '}' && n < max) {
+		char *at = buf;
+		int quoted = *s == '"';
+		if (quoted) {
+			for (s++; *s && *s != '"'; s++) {
+				if (*s == '\\' && s[1])
+					s++;
+				*buf++ = *s;
+			}
+			if (*s == '"')
+				s++;
+		} else {
+			while (*s && *s != ',' && *s != '}')
+				*buf++ = *s++;
+		}
+		*buf++ = '\0';
+		if (!quoted && !strcmp(at, "NULL")) {
+			v[n++] = NULL;
+		} else if (locals) {
+			struct civil c;
+			civil_from_epoch(strtoll(at, NULL, 10), &c);
+			civil_format(&c, all_day, times + n * CIVIL_LEN);
+			v[n] = times + n * CIVIL_LEN;
+			n++;
+		} else {
+			v[n++] = at;
+		}
+		if (*s == ',')
+			s++;
+	}
+	*out = (struct ics_list){n, v};
+	*mem = block;
+	return 0;
+}
+
+/* The strings of the JSON array in column col (as json_column: none when
+ * NULL or not an array), kept in *json and *names. */
+static int json_list_of(const PGresult *res, int k, int col, struct ics_list *out, json_t **json,
+                        const char ***names)
+{
+	*out = (struct ics_list){0, NULL};
+	*json = PQgetisnull(res, k, col) ? NULL : json_loads(PQgetvalue(res, k, col), 0, NULL);
+	size_t n = json_array_size(*json);
+	if (!n)
+		return 0;
+	if (!(*names = malloc(n * sizeof(**names))))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		(*names)[i] = json_string_value(json_array_get(*json, i));
+	*out = (struct ics_list){n, *names};
+	return 0;
+}
+
 /* A series' cancelled occurrences join its exdates, in order, once each:
  * every client honours an EXDATE (a cancelled RECURRENCE-ID instance is
  * shown as an event by some, struck through by others), and it stays with
  * the master for as long as the series is in the feed. */
-static void add_cancelled(json_t *ev, const char *cancelled)
+static int add_cancelled(struct row *w, const char *cancelled)
 {
-	json_t *more = json_loads(cancelled, 0, NULL);
-	json_t *ex = json_object_get(ev, "exdates");
-	if (!json_is_array(more) || !json_is_array(ex)) {
-		json_decref(more);
-		return;
-	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(more, i, v)
-	{
-		const char *s = json_string_value(v);
+	json_t *more = w->json[0] = json_loads(cancelled, 0, NULL);
+	size_t n = w->ev.exdates.n, m = json_array_size(more);
+	if (!json_is_array(more) || !m)
+		return 0;
+	if (!(w->exdates = malloc((n + m) * sizeof(*w->exdates))))
+		return -1;
+	memcpy(w->exdates, w->ev.exdates.v, n * sizeof(*w->exdates));
+	for (size_t i = 0; i < m; i++) {
+		const char *s = json_string_value(json_array_get(more, i));
 		size_t at = 0;
-		while (at < json_array_size(ex) &&
-		       strcmp(json_string_value(json_array_get(ex, at)), s) < 0)
+		if (!s)
+			continue;
+		while (at < n && w->exdates[at] && strcmp(w->exdates[at], s) < 0)
 			at++;
-		if (at == json_array_size(ex) ||
-		    strcmp(json_string_value(json_array_get(ex, at)), s))
-			json_array_insert(ex, at, v);
+		if (at == n || !w->exdates[at] || strcmp(w->exdates[at], s)) {
+			memmove(w->exdates + at + 1, w->exdates + at,
+			        (n - at) * sizeof(*w->exdates));
+			w->exdates[at] = s;
+			n++;
+		}
 	}
-	json_decref(more);
+	w->ev.exdates = (struct ics_list){n, w->exdates};
+	return 0;
 }
 
-/* The JSON array of column col of row k, or an empty one. */
-static json_t *json_column(const PGresult *res, int k, int col)
+/* Whether two lists are equal as json_equal finds two arrays of strings
+ * and nulls. */
+static int same_list(const struct ics_list *a, const struct ics_list *b)
 {
-	json_t *v = PQgetisnull(res, k, col) ? NULL : json_loads(PQgetvalue(res, k, col), 0, NULL);
-	if (json_is_array(v))
-		return v;
-	json_decref(v);
-	return json_array();
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if ((!a->v[i]) != (!b->v[i]) || (a->v[i] && strcmp(a->v[i], b->v[i])))
+			return 0;
+	return 1;
 }
 
-/* A row as the event the renderer takes: the API's representation (built
- * from plain columns, which costs the database far less than JSON), with
- * the parent's UID, the agreement, the names of the orgs it names (owner,
- * partners, parties), and for a series its cancelled occurrences as
- * EXDATEs. What changes the VEVENT from elsewhere moves its DTSTAMP too,
- * which calendars compare to notice a change: an override cancelled, the
- * agreement changed (these move SEQUENCE as well), an org it names
- * renamed (not SEQUENCE: renames are not counted per event, and a count
- * over the orgs it names would go back when a partner is taken off). */
-static json_t *row_event(const PGresult *res, int k)
+static void row_free(struct row *w)
 {
-	json_t *ev = event_json_build(res, k, VEVENT_COLS);
-	if (!ev)
-		return NULL;
-	if (!PQgetisnull(res, k, 2))
-		json_object_set_new(ev, "parent_uid", json_string(PQgetvalue(res, k, 2)));
-	json_object_set_new(ev, "org_name", json_string(PQgetvalue(res, k, VEVENT_ORG_NAME)));
-	json_object_set_new(ev, "partner_names", json_column(res, k, VEVENT_PARTNER_NAMES));
-	if (!PQgetisnull(res, k, 3)) {
-		json_t *ag =
-		    json_pack("{s:s, s:s, s:o, s:o, s:s?, s:s?}", "title", PQgetvalue(res, k, 3),
-		              "stage", PQgetvalue(res, k, 4), "parties", json_column(res, k, 5),
-		              "party_names", json_column(res, k, VEVENT_PARTY_NAMES), "signed_on",
-		              PQgetisnull(res, k, 6) ? NULL : PQgetvalue(res, k, 6), "expires_on",
-		              PQgetisnull(res, k, 7) ? NULL : PQgetvalue(res, k, 7));
-		if (ag)
-			json_object_set_new(ev, "agreement", ag);
-	}
-	long long more = strtoll(PQgetvalue(res, k, VEVENT_SERIES_SEQUENCE), NULL, 10);
-	if (more > 0)
-		json_object_set_new(
-		    ev, "sequence",
-		    json_integer(json_integer_value(json_object_get(ev, "sequence")) + more));
+	for (size_t i = 0; i < sizeof(w->mem) / sizeof(*w->mem); i++)
+		free(w->mem[i]);
+	for (size_t i = 0; i < sizeof(w->json) / sizeof(*w->json); i++)
+		json_decref(w->json[i]);
+	for (size_t i = 0; i < sizeof(w->names) / sizeof(*w->names); i++)
+		free(w->names[i]);
+	free(w->exdates);
+}
+
+static int row_event(const PGresult *res, int k, struct row *w)
+{
+	const int e = VEVENT_COLS;
+	struct ics_event *ev = &w->ev;
+	memset(w, 0, sizeof(*w));
+	ev->all_day = PQgetvalue(res, k, e + EVENT_C_ALL_DAY)[0] == 't';
+	ev->uid = text_of(res, k, e + EVENT_C_UID);
+	ev->timezone = text_of(res, k, e + EVENT_C_TIMEZONE);
+	ev->start = local_of(res, k, e + EVENT_C_START, ev->all_day, w->start);
+	ev->end = local_of(res, k, e + EVENT_C_END, ev->all_day, w->end);
+	ev->rrule = text_of(res, k, e + EVENT_C_RRULE);
+	ev->series_id = text_of(res, k, e + EVENT_C_SERIES_ID);
+	ev->recurrence_id = local_of(res, k, e + EVENT_C_RECURRENCE_ID, ev->all_day, w->rid);
+	ev->series_timezone = text_of(res, k, VEVENT_SERIES_ZONE);
+	/* In the feed's language when it differs. */
+	ev->title = PQgetisnull(res, k, VEVENT_TITLE) ? text_of(res, k, e + EVENT_C_TITLE)
+	                                              : text_of(res, k, VEVENT_TITLE);
+	ev->description = text_of(res, k, e + EVENT_C_DESCRIPTION);
+	ev->location = text_of(res, k, e + EVENT_C_LOCATION);
+	ev->url = text_of(res, k, e + EVENT_C_URL);
+	ev->parent_uid = text_of(res, k, 2);
+	ev->org = text_of(res, k, e + EVENT_C_ORG);
+	ev->org_name = text_of(res, k, VEVENT_ORG_NAME);
+	ev->status = text_of(res, k, e + EVENT_C_STATUS);
+	ev->kind = text_of(res, k, e + EVENT_C_KIND);
+	ev->created_at = utc_of(res, k, e + EVENT_C_CREATED_AT, w->created);
+	ev->updated_at = utc_of(res, k, e + EVENT_C_UPDATED_AT, w->updated);
 	const char *changed = PQgetvalue(res, k, VEVENT_SERIES_CHANGED);
-	const char *updated = json_string_value(json_object_get(ev, "updated_at"));
-	if (!PQgetisnull(res, k, VEVENT_SERIES_CHANGED) && updated && strcmp(changed, updated) > 0)
-		json_object_set_new(ev, "updated_at", json_string(changed));
-	if (!PQgetisnull(res, k, VEVENT_CANCELLED))
-		add_cancelled(ev, PQgetvalue(res, k, VEVENT_CANCELLED));
-	if (!PQgetisnull(res, k, VEVENT_SERIES_ZONE))
-		json_object_set_new(ev, "series_timezone",
-		                    json_string(PQgetvalue(res, k, VEVENT_SERIES_ZONE)));
-	if (!PQgetisnull(res, k, VEVENT_TITLE)) /* in the feed's language */
-		json_object_set_new(ev, "title", json_string(PQgetvalue(res, k, VEVENT_TITLE)));
-	return ev;
+	if (!PQgetisnull(res, k, VEVENT_SERIES_CHANGED) && ev->updated_at &&
+	    strcmp(changed, ev->updated_at) > 0)
+		ev->updated_at = changed;
+	long long more = strtoll(PQgetvalue(res, k, VEVENT_SERIES_SEQUENCE), NULL, 10);
+	ev->sequence = (PQgetisnull(res, k, e + EVENT_C_SEQUENCE)
+	                    ? 0
+	                    : strtoll(PQgetvalue(res, k, e + EVENT_C_SEQUENCE), NULL, 10)) +
+	               (more > 0 ? more : 0);
+	if (list_of(res, k, e + EVENT_C_EXDATES, 1, ev->all_day, &ev->exdates, &w->mem[0]) ||
+	    list_of(res, k, e + EVENT_C_RDATES, 1, ev->all_day, &ev->rdates, &w->mem[1]) ||
+	    list_of(res, k, e + EVENT_C_TAGS, 0, 0, &ev->tags, &w->mem[2]) ||
+	    list_of(res, k, e + EVENT_C_REMINDERS, 0, 0, &ev->reminders, &w->mem[3]) ||
+	    list_of(res, k, e + EVENT_C_PARTNERS, 0, 0, &ev->partners, &w->mem[4]))
+		return -1;
+	if (ev->partners.n && json_list_of(res, k, VEVENT_PARTNER_NAMES, &ev->partner_names,
+	                                   &w->json[1], &w->names[0]))
+		return -1;
+	if (!PQgetisnull(res, k, 3)) {
+		struct ics_agreement *ag = &w->ag;
+		ag->title = text_of(res, k, 3);
+		ag->stage = text_of(res, k, 4);
+		ag->signed_on = text_of(res, k, 6);
+		ag->expires_on = text_of(res, k, 7);
+		if (json_list_of(res, k, 5, &ag->parties, &w->json[2], &w->names[1]) ||
+		    json_list_of(res, k, VEVENT_PARTY_NAMES, &ag->party_names, &w->json[3],
+		                 &w->names[2]))
+			return -1;
+		ag->same_partners = same_list(&ev->partners, &ag->parties);
+		ev->agreement = ag;
+	}
+	if (!PQgetisnull(res, k, VEVENT_CANCELLED) &&
+	    add_cancelled(w, PQgetvalue(res, k, VEVENT_CANCELLED)))
+		return -1;
+	return 0;
 }
 
 struct vtext *vevents_render(const PGresult *res, int k, int alarms)
 {
-	json_t *ev = row_event(res, k);
+	struct row w;
 	const char *zone = NULL;
-	char *text = ev ? ics_render_vevent(ev, alarms, &zone) : NULL;
+	char *text = row_event(res, k, &w) == 0 ? ics_render_event(&w.ev, alarms, &zone) : NULL;
 	struct vtext *v =
 	    text ? vtext_new(text, strlen(text), zone && !tz_is_utc(zone) ? zone : NULL) : NULL;
 	free(text);
-	json_decref(ev);
+	row_free(&w);
 	return v;
 }
 

@@ -1,8 +1,8 @@
 /* vevents.h - rendered VEVENTs kept across feeds and threads, and in the
  * database (vevent_texts, 008) across restarts and instances. A feed is
- * assembled from the texts of its events; an event is rendered (through
- * libical) only when neither keeps its text for its current stamp, so a
- * change to one event costs one render, not one per event of every feed. */
+ * assembled from the texts of its events; an event is rendered only when
+ * neither keeps its text for its current stamp, so a change to one event
+ * costs one render, not one per event of every feed. */
 #ifndef LIAISON_VEVENTS_H
 #define LIAISON_VEVENTS_H
 
@@ -49,8 +49,8 @@ enum {
 	VEVENT_TITLE,
 	VEVENT_COLS
 };
-/* Renders row k of a VEVENT_SELECT result (through libical); NULL when the
- * row cannot be rendered or memory runs out. */
+/* Renders row k of a VEVENT_SELECT result; NULL when the row cannot be
+ * rendered or memory runs out. */
 struct vtext *vevents_render(const PGresult *res, int k, int alarms) WUR;
 
 /* The running renderer's fingerprint (see ics_render_fingerprint), or NULL

@@ -14,10 +14,13 @@
  * their changes, sql/009), its agreement, shown in the description, and
  * the names of the orgs it names (org_names.rev counts every rename,
  * sql/015; one row, read once per statement). Rows are stored under this
- * stamp. */
+ * stamp. Most events have no agreement: for them the CASE spares a probe
+ * of agreements per row of every feed's first query. */
 #define VEVENT_STAMP \
 	"e.version || '.' || e.series_sequence || '.' ||" \
-	" coalesce((SELECT a.version FROM agreements a WHERE a.id = e.agreement_id), 0) || '.' ||" \
+	" CASE WHEN e.agreement_id IS NULL THEN 0" \
+	"      ELSE coalesce((SELECT a.version FROM agreements a WHERE a.id = e.agreement_id), 0)" \
+	" END || '.' ||" \
 	" (SELECT n.rev FROM org_names n)"
 /* The stamp of e's VEVENT in a feed that asks for language lang (text,
  * NULL for none): an event whose title has a text of its own there
@@ -56,9 +59,12 @@
 	"                            ORDER BY lower(coalesce(p.name, s.slug)), s.slug)" \
 	"             FROM unnest(" slugs ") s(slug)" \
 	"             LEFT JOIN orgs p ON p.slug = s.slug)::text END"
-/* When the names of the orgs of a slug array last changed. */
+/* When the names of the orgs of a slug array last changed; NULL for an
+ * empty array without a scan of orgs (most events name no partner, and the
+ * scan per row was a first render's largest subplan). */
 #define VEVENT_NAMED_AT(slugs) \
-	"(SELECT max(p.named_at) FROM orgs p WHERE p.slug = ANY(" slugs "))"
+	"CASE WHEN cardinality(" slugs ") > 0" \
+	"     THEN (SELECT max(p.named_at) FROM orgs p WHERE p.slug = ANY(" slugs ")) END"
 
 /* The rows vevents_render takes: id, stamp, the parent's UID, the
  * agreement, what changed the VEVENT besides the event's own row (the

@@ -13,6 +13,11 @@
 #  - liaisond's RSS with 100 feeds cached.
 #   tests/bench/feeds.sh BIN [EVENTS] [CONNECTIONS] [SECONDS]
 # FEEDS_ONLY=cached measures only the feed from memory beside nginx.
+# FEEDS_ONLY=renders measures only the first and cold renders of the feed
+# of all, 5 rounds, and with FEEDS_VS=OTHER_BIN alternates them with that
+# binary's (same database, same feed): medians, ratios, the daemon's CPU
+# per render, and the feeds of both compared byte for byte and read by
+# python3-icalendar and recurring_ical_events.
 set -eu
 BIN=$(realpath "$1")
 N=${2:-10000}
@@ -56,10 +61,65 @@ api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application
 feed_path() { api -d "$1" "http://127.0.0.1:$PORT/v1/feeds" |
 	/usr/bin/python3 -c 'import sys, json; u = json.load(sys.stdin)["url"]; print(u[u.index("/feeds/"):])'; }
 
+if [ "${FEEDS_ONLY:-}" = renders ]; then
+	p=$(feed_path '{"name": "all"}')
+	kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+	NEW=$BIN
+	OLD=${FEEDS_VS:+$(realpath "$FEEDS_VS")}
+	: >"$BENCH_TMP/r.first.new"; : >"$BENCH_TMP/r.first.old"
+	: >"$BENCH_TMP/r.cold.new"; : >"$BENCH_TMP/r.cold.old"
+	: >"$BENCH_TMP/r.cpu.new"; : >"$BENCH_TMP/r.cpu.old"
+	# One render by a daemon just started: wall seconds to the last byte
+	# into r.$1.$2, the daemon's CPU ticks for it into r.cpu.$2.
+	render_once() {
+		bench_daemon --threads 2
+		t0=$(cpu_ticks "$DAEMON_PID")
+		pg0=$(cpu_ticks "$(pg_pid)")
+		curl -s -o "$BENCH_TMP/$1.$2.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/r.$1.$2"
+		echo "$1 $(($(cpu_ticks "$DAEMON_PID") - t0)) $(($(cpu_ticks "$(pg_pid)") - pg0))" >>"$BENCH_TMP/r.cpu.$2"
+		for _ in $(seq 50); do # the write-back ends after the answer
+			[ "$(psql_b -c "SELECT count(*) FROM vevent_texts")" -ge "$N" ] && break
+			sleep 0.1
+		done
+		kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+	}
+	for i in 1 2 3 4 5; do
+		for who in new ${OLD:+old}; do
+			[ "$who" = new ] && BIN=$NEW || BIN=$OLD
+			psql_b -c "TRUNCATE vevent_texts"
+			render_once first "$who"
+			psql_b -c "VACUUM ANALYZE vevent_texts"
+			render_once cold "$who"
+			cmp -s "$BENCH_TMP/first.new.ics" "$BENCH_TMP/first.$who.ics" &&
+				cmp -s "$BENCH_TMP/first.new.ics" "$BENCH_TMP/cold.$who.ics" ||
+				{ echo "feeds differ: first.new.ics, $who" >&2; exit 1; }
+		done
+	done
+	/usr/bin/python3 - "$BENCH_TMP/first.new.ics" <<'PY'
+import sys, datetime, icalendar, recurring_ical_events
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], "rb").read())
+n = len(recurring_ical_events.of(cal).between(datetime.date(2026, 1, 1), datetime.date(2029, 1, 1)))
+print(f"  python3-icalendar read {len(cal.walk('VEVENT'))} VEVENTs, {n} occurrences")
+PY
+	cpu() { awk -v k="$1" -v f="${3:-2}" '$1 == k { print $f * 10 }' "$BENCH_TMP/r.cpu.$2" | median; }
+	echo "feeds: renders of all $N events ($(grep -c '^BEGIN:VEVENT' "$BENCH_TMP/first.new.ics") VEVENTs," \
+		"$(wc -c <"$BENCH_TMP/first.new.ics") bytes), each by a daemon just started, medians of 5:"
+	for who in new ${OLD:+old}; do
+		[ "$who" = new ] && b=$NEW || b=$OLD
+		echo "  $b: first render $(median <"$BENCH_TMP/r.first.$who")s" \
+			"(CPU: daemon $(cpu first $who) ms, PostgreSQL $(cpu first $who 3) ms)," \
+			"cold $(median <"$BENCH_TMP/r.cold.$who")s" \
+			"(CPU: daemon $(cpu cold $who) ms, PostgreSQL $(cpu cold $who 3) ms)"
+	done
+	[ -n "$OLD" ] && echo "  new/old wall: first $(ratio "$(median <"$BENCH_TMP/r.first.new")" \
+		"$(median <"$BENCH_TMP/r.first.old")"), cold $(ratio "$(median <"$BENCH_TMP/r.cold.new")" \
+		"$(median <"$BENCH_TMP/r.cold.old")"); feeds byte-identical"
+	exit 0
+fi
 if [ "${FEEDS_ONLY:-}" != cached ]; then
 # Renders of the whole set, each by a daemon just started (nothing in its
 # memory), 3 rounds: first with nothing stored in vevent_texts (every
-# event rendered through libical, as after an upgrade or a bulk load), then
+# event rendered, as after an upgrade or a bulk load), then
 # cold with the VEVENTs that render stored. Then a new feed over events
 # already in memory (5 feeds), and a feed after one of its events changed
 # (5 changes).
@@ -230,7 +290,7 @@ files100=$(memfd_kib "$DAEMON_PID")
 echo "feeds: $N events, 2 cores shared by everything"
 if [ "${FEEDS_ONLY:-}" != cached ]; then
 	echo "  feed of all ($vevents VEVENTs, $(wc -c <"$BENCH_TMP/all.ics") bytes), time to the last byte:"
-	echo "    first render (just started, nothing stored: every event through libical): ${first}s (median of 3)"
+	echo "    first render (just started, nothing stored: every event rendered): ${first}s (median of 3)"
 	echo "    cold (just started, VEVENTs stored by an earlier render): ${cold}s (median of 3)"
 	echo "    longest the loop was held by one query's callback: first render ${held_first} ms," \
 		"cold ${held_cold} ms (max of 3 each)"
