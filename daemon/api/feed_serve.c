@@ -167,6 +167,11 @@ struct dbpool *feedfetch_db_read(const struct feedfetch *ff)
 	return ff->r->cx->db_read;
 }
 
+struct event_base *feedfetch_base(const struct feedfetch *ff)
+{
+	return ff->r->cx->base;
+}
+
 const char *feedfetch_digest(const struct feedfetch *ff)
 {
 	return ff->digest;
