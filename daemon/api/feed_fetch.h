@@ -12,6 +12,7 @@
 
 struct feedfetch;
 struct dbpool;
+struct event_base;
 
 /* The pool to ask (the primary: for what a rendering writes and reads
  * back); the pool to read the feed's rows from (a standby's, when there
@@ -24,6 +25,8 @@ struct dbpool *feedfetch_db_read(const struct feedfetch *ff);
 const char *feedfetch_digest(const struct feedfetch *ff);
 int64_t feedfetch_changed(const struct feedfetch *ff);
 void feedfetch_set_changed(struct feedfetch *ff, int64_t changed);
+/* The loop the fetch runs on, for work cut into slices. */
+struct event_base *feedfetch_base(const struct feedfetch *ff);
 
 /* Ends with a failed query (res NULL: the database could not be asked,
  * and a stale rendering is served if there is one), or with a 500. */

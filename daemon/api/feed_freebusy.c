@@ -3,7 +3,8 @@
  * chooses (an org's, a venue's: "locations"), in its window, with busy
  * periods only. No title, place, person or UID of an item leaves the
  * database for it. The occurrences are those /v1/occurrences would give
- * (api/occurrences.c), within its budgets; what counts and what the
+ * (api/occurrences.c), within its budgets and in its slices, between
+ * which the worker's loop turns; what counts and what the
  * feed's org may not show to others is FREEBUSY_COUNTS (api/feeds_sql.h).
  * Served, cached, revalidated and recorded as every feed (feed_serve.c).
  *
@@ -42,6 +43,7 @@ struct fbfetch {
 	int cut;                         /* series whose expansion ran out of budget */
 	char digest[TOKEN_HASH_HEX + 1]; /* the content's */
 	int asked;                       /* SQL_FEED_STATE_SINCE asked already */
+	PGresult *rows;                  /* kept while the expansion's slices run */
 };
 
 /* The column after OCC_COLUMNS: whether the row passes the feed's filter. */
@@ -50,6 +52,7 @@ enum { FB_PASSES = OCC_NCOLS };
 static void fb_free(struct fbfetch *fb)
 {
 	busyset_free(&fb->busy);
+	PQclear(fb->rows);
 	free(fb);
 }
 
@@ -166,6 +169,36 @@ static void fb_rendered(struct fbfetch *fb)
 		fb_keep(fb, 0);
 }
 
+/* The expansion is over: rc 0, or -1 with too many occurrences. */
+static void on_expanded(int rc, void *arg)
+{
+	struct fbfetch *fb = arg;
+	const char *why = NULL;
+	if (rc != 0)
+		why =
+		    "the free/busy feed has too many occurrences in its window: narrow its filter "
+		    "or window";
+	else if (fb->failed || busyset_merge(&fb->busy))
+		why = "cannot render the free/busy feed";
+	if (fb->cut)
+		log_warn(
+		    "free/busy feed %.8s: %d series could not be expanded in time; their part of "
+		    "the window is given as unavailable",
+		    fb->uid + strlen("freebusy-"), fb->cut);
+	PQclear(fb->rows);
+	fb->rows = NULL;
+	if (why) {
+		log_warn("%s", why);
+		feedfetch_failed(fb->ff, why);
+		fb_free(fb);
+	} else {
+		fb_rendered(fb);
+	}
+}
+
+/* The rows are expanded in slices between which the worker's loop turns
+ * (occurrences_expand), so that a large window does not hold the requests
+ * behind it. */
 static void on_rows(PGresult *res, void *arg)
 {
 	struct fbfetch *fb = arg;
@@ -178,27 +211,20 @@ static void on_rows(PGresult *res, void *arg)
 	int series = 0;
 	for (int i = 0; i < PQntuples(res); i++)
 		series += PQgetisnull(res, i, OCC_SERIES);
-	const char *why = NULL;
-	if (series > FB_MAX_SERIES)
-		why = "the free/busy feed has too many items in its window: narrow its filter or "
-		      "window";
-	else if (occurrences_expand(res, fb->busy.from, fb->busy.to, on_occurrence, on_cut, fb))
-		why =
-		    "the free/busy feed has too many occurrences in its window: narrow its filter "
-		    "or window";
-	else if (fb->failed || busyset_merge(&fb->busy))
-		why = "cannot render the free/busy feed";
-	if (fb->cut)
-		log_warn(
-		    "free/busy feed %.8s: %d series could not be expanded in time; their part of "
-		    "the window is given as unavailable",
-		    fb->uid + strlen("freebusy-"), fb->cut);
-	if (why) {
+	if (series > FB_MAX_SERIES) {
+		const char *why =
+		    "the free/busy feed has too many items in its window: narrow its filter or "
+		    "window";
 		log_warn("%s", why);
 		feedfetch_failed(ff, why);
 		fb_free(fb);
-	} else {
-		fb_rendered(fb);
+		return;
+	}
+	if (!(fb->rows = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES)) ||
+	    occurrences_expand(feedfetch_base(ff), fb->rows, fb->busy.from, fb->busy.to,
+	                       on_occurrence, on_cut, on_expanded, fb) != 0) {
+		feedfetch_failed(ff, "out of memory");
+		fb_free(fb);
 	}
 }
 

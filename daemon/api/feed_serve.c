@@ -24,6 +24,7 @@
 
 #include "api/feed_cache.h"
 #include "api/feed_fetch.h"
+#include "api/feed_rows_sql.h"
 #include "api/feed_select.h"
 #include "api/feeds_sql.h"
 #include "api/filters.h"
@@ -70,6 +71,7 @@ struct feedfetch {
 	int nwaiters, capwaiters;
 	struct feed_entry *slot;         /* where the rendering will be kept */
 	int with_texts;                  /* the first query brings the stored texts */
+	int ordered;                     /* its rows come in feed order (SQL_FEED_ROWS_ORDERED) */
 	int stored_asked;                /* or they were asked for by queries of their own */
 	int nmemory, nstored, nrendered; /* where the VEVENTs came from */
 	int chunks;                      /* second queries under way */
@@ -163,6 +165,11 @@ struct dbpool *feedfetch_db(const struct feedfetch *ff)
 struct dbpool *feedfetch_db_read(const struct feedfetch *ff)
 {
 	return ff->r->cx->db_read;
+}
+
+struct event_base *feedfetch_base(const struct feedfetch *ff)
+{
+	return ff->r->cx->base;
 }
 
 const char *feedfetch_digest(const struct feedfetch *ff)
@@ -560,7 +567,7 @@ static void copy_value(char *out, size_t size, const PGresult *res, int k, int c
 static int take_events(struct feedfetch *ff, const PGresult *res)
 {
 	for (int k = 0; k < PQntuples(res); k++)
-		ff->n += !PQgetisnull(res, k, COL_POS);
+		ff->n += ff->ordered || !PQgetisnull(res, k, COL_POS);
 	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
 	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
 	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
@@ -568,9 +575,10 @@ static int take_events(struct feedfetch *ff, const PGresult *res)
 	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps)
 		return -1;
 	for (int k = 0; k < PQntuples(res); k++) {
-		if (PQgetisnull(res, k, COL_POS))
+		if (!ff->ordered && PQgetisnull(res, k, COL_POS))
 			continue;
-		long long pos = strtoll(PQgetvalue(res, k, COL_POS), NULL, 10);
+		long long pos =
+		    ff->ordered ? k + 1 : strtoll(PQgetvalue(res, k, COL_POS), NULL, 10);
 		if (pos < 1 || pos > ff->n || ff->ids[pos - 1][0])
 			return -1;
 		int i = (int)pos - 1;
@@ -625,15 +633,17 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 	struct req *r = ff->r;
 	struct listq *q = listq_new();
 	struct evbuffer *sql = evbuffer_new();
+	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
+	ff->ordered = !ff->with_texts;
 	if (!q || !sql || feed_select_sql(sql, q, feed) != 0 ||
-	    evbuffer_add_printf(sql, SQL_FEED_EVENTS_ROWS) < 0) {
+	    evbuffer_add_printf(sql, ff->ordered ? SQL_FEED_ROWS_ORDERED : SQL_FEED_EVENTS_ROWS) <
+	        0) {
 		listq_free(q);
 		if (sql)
 			evbuffer_free(sql);
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
-	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
 	/* The texts as rows of their own, "= ANY" for the reason
 	 * vevents_load_sql gives. */
 	if (ff->with_texts) {

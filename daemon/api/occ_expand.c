@@ -301,14 +301,6 @@ int occset_step(struct occset *s, int64_t slice_us)
 	return 0;
 }
 
-int occset_expand(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
-                  int64_t budget_ms)
-{
-	if (occset_begin(s, res, from, to, max, budget_ms) != 0)
-		return -1;
-	return occset_step(s, INT64_MAX) == 0 ? 0 : -1;
-}
-
 void occset_free(struct occset *s)
 {
 	json_decref(s->incomplete);

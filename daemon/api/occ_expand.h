@@ -2,8 +2,9 @@
  * OCC_COLUMNS first (api/occurrences_sql.h): recurrences expanded in each
  * event's own zone (a weekly 09:00 stays 09:00 local across DST), exdates
  * removed, rdates added, and overrides put in place of the occurrence they
- * replace. One expansion serves /v1/occurrences (api/occurrences.c) and a
- * feed's subscribe page (api/feed_page.c), so both say the same. */
+ * replace. One expansion serves /v1/occurrences (api/occurrences.c), a
+ * feed's subscribe page (api/feed_page.c) and free/busy feeds
+ * (api/feed_freebusy.c), so all say the same. */
 #ifndef LIAISON_OCC_EXPAND_H
 #define LIAISON_OCC_EXPAND_H
 
@@ -52,12 +53,8 @@ struct occset {
 };
 
 /* Expands the rows of res over [from, to), keeping at most max occurrences,
- * every series within a budget of its own and all of them within budget_ms.
- * 0, or -1 on overflow. s is cleared by occset_free, whatever the result. */
-int occset_expand(struct occset *s, const PGresult *res, int64_t from, int64_t to, size_t max,
-                  int64_t budget_ms);
-
-/* The same in steps, so that a long expansion can let its loop turn
+ * every series within a budget of its own and all of them within
+ * budget_ms, in steps, so that a long expansion can let its loop turn
  * between them: occset_begin sets it up (0, or -1 out of memory), then
  * occset_step works for about slice_us at a time (a series is never cut)
  * and returns 1 while there is more to do, 0 once the occurrences are

@@ -361,24 +361,67 @@ void occurrences_list(struct req *r)
 		free(w);
 }
 
-int occurrences_expand(const PGresult *res, int64_t from, int64_t to, occ_each_fn each,
-                       occ_cut_fn cut, void *arg)
+/* An expansion for another caller (occurrences.h), a slice at a time. */
+struct occexpand {
+	struct occset set;
+	struct event *slice;
+	occ_each_fn each;
+	occ_cut_fn cut;
+	occ_done_fn done;
+	void *arg;
+};
+
+static void expand_free(struct occexpand *x)
 {
-	struct occset s;
-	int rc = occset_expand(&s, res, from, to, MAX_OCCURRENCES, OCC_BUDGET_MS);
-	for (size_t i = 0; rc == 0 && i < s.n; i++)
-		each(res, s.items[i].row, s.items[i].start_utc, s.items[i].end_utc, arg);
-	/* The series that ran out, by row: a series is the row with its id
-	 * and no series of its own. */
+	occset_free(&x->set);
+	if (x->slice)
+		event_free(x->slice);
+	free(x);
+}
+
+/* Then the occurrences in order, and the series that ran out, by row: a
+ * series is the row with its id and no series of its own. */
+static void on_expand_slice(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct occexpand *x = arg;
+	int rc = occset_step(&x->set, OCC_SLICE_US);
+	if (rc == 1) {
+		occset_next_slice(x->slice);
+		return;
+	}
+	const struct occset *s = &x->set;
+	for (size_t i = 0; rc == 0 && i < s->n; i++)
+		x->each(s->res, s->items[i].row, s->items[i].start_utc, s->items[i].end_utc,
+		        x->arg);
 	size_t k;
 	json_t *id;
-	json_array_foreach(s.incomplete, k, id)
+	json_array_foreach(s->incomplete, k, id)
 	{
-		for (int row = 0; cut && rc == 0 && row < PQntuples(res); row++)
-			if (PQgetisnull(res, row, OCC_SERIES) &&
-			    !strcmp(PQgetvalue(res, row, OCC_ID), json_string_value(id)))
-				cut(res, row, arg);
+		for (int row = 0; x->cut && rc == 0 && row < PQntuples(s->res); row++)
+			if (PQgetisnull(s->res, row, OCC_SERIES) &&
+			    !strcmp(PQgetvalue(s->res, row, OCC_ID), json_string_value(id)))
+				x->cut(s->res, row, x->arg);
 	}
-	occset_free(&s);
-	return rc;
+	occ_done_fn done = x->done;
+	void *done_arg = x->arg;
+	expand_free(x);
+	done(rc < 0 ? -1 : 0, done_arg);
+}
+
+int occurrences_expand(struct event_base *base, const PGresult *res, int64_t from, int64_t to,
+                       occ_each_fn each, occ_cut_fn cut, occ_done_fn done, void *arg)
+{
+	struct occexpand *x = calloc(1, sizeof(*x));
+	if (!x)
+		return -1;
+	*x = (struct occexpand){.each = each, .cut = cut, .done = done, .arg = arg};
+	if (occset_begin(&x->set, res, from, to, MAX_OCCURRENCES, OCC_BUDGET_MS) != 0 ||
+	    !(x->slice = evtimer_new(base, on_expand_slice, x))) {
+		expand_free(x);
+		return -1;
+	}
+	occset_next_slice(x->slice);
+	return 0;
 }

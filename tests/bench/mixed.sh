@@ -10,7 +10,9 @@
 #   tests/bench/mixed.sh BIN [SECONDS] [CLIENTS] [OTHER_BIN [ROUNDS]]
 # With OTHER_BIN (an older build, say), the two take turns on the same
 # data, OTHER_BIN first, ROUNDS times each (3 by default), and the medians
-# of each route's mixed p50 and p99 over the rounds end the output.
+# of each route's mixed p50 and p99 over the rounds end the output. Each
+# mix also says the CPU its two instances and PostgreSQL used: a closed
+# loop keeps the cores busy, so each route's wait follows the CPU of all.
 set -eu
 BIN=$(realpath "$1")
 SECS=${2:-60}
@@ -45,7 +47,7 @@ PID1=
 trap 'kill $PID1 2>/dev/null; bench_cleanup' EXIT INT TERM
 
 cat >"$BENCH_TMP/mix.py" <<'PY'
-import http.client, json, random, sys, threading, time
+import http.client, json, os, random, sys, threading, time
 
 label, ports = sys.argv[1], [int(sys.argv[2]), int(sys.argv[3])]
 secs, clients, tokens = float(sys.argv[4]), int(sys.argv[5]), sys.argv[6:]
@@ -149,12 +151,33 @@ def run(seconds, n, kinds):
     return out, errors
 
 
+def cpu_s(pid):
+    """CPU seconds used by pid (all its threads), its children that exited
+    and those alive (PostgreSQL's backends)."""
+    def stat(p):
+        with open(f"/proc/{p}/stat") as f:
+            return f.read().rsplit(") ", 1)[1].split()
+    t, fs = 0, stat(pid)
+    t += sum(int(x) for x in fs[11:15])
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and stat(p)[1] == str(pid):
+                t += sum(int(x) for x in stat(p)[11:13])
+        except (OSError, IndexError):
+            pass
+    return t / os.sysconf("SC_CLK_TCK")
+
+
 alone = {}
 for kind in ["create", "patch", "feed", "occurrences", "read"]:
     out, _ = run(3, 1, [kind])
     for route, xs in out.items():
         alone.setdefault(route, []).extend(xs)
+pids = [int(p) for p in os.environ.get("MIX_PIDS", "").split()]
+cpu0, t0 = [cpu_s(p) for p in pids], time.monotonic()
 mixed, errors = run(secs, clients, KINDS)
+cpu = [cpu_s(p) - c for p, c in zip(pids, cpu0)]
+wall = time.monotonic() - t0
 print(f"mixed ({label}): {clients} clients on 2 instances, {secs:.0f} s, 3 orgs, 5,000 events "
       f"(30 % creates, 25 % patches/cancels/restores, 24 % conditional feeds, "
       f"10 % one-year occurrences, 11 % reads)")
@@ -166,6 +189,13 @@ for route in ["write", "feed", "occurrences", "read"]:
           f"{pct(m, .99):9.1f}ms {len(m):9d}  {errors.get(route, {}) or 0}")
     with open(sys.argv[0] + ".figures", "a") as f:
         f.write(f"{label} {route} {pct(m, .5):.1f} {pct(m, .99):.1f}\n")
+if len(cpu) == 3:
+    n = sum(len(xs) for xs in mixed.values())
+    print(f"  CPU in the mix: liaisond {cpu[0] + cpu[1]:.1f} s, PostgreSQL {cpu[2]:.1f} s "
+          f"in {wall:.1f} s on {os.cpu_count()} cores; "
+          f"{1000 * (cpu[0] + cpu[1]) / n:.2f} + {1000 * cpu[2] / n:.2f} ms a request")
+    with open(sys.argv[0] + ".figures", "a") as f:
+        f.write(f"{label} cpu {1000 * (cpu[0] + cpu[1]) / n:.2f} {1000 * cpu[2] / n:.2f}\n")
 PY
 
 # Two instances of $1, the load, and the figures labelled $2.
@@ -176,7 +206,8 @@ run_mix() {
 	PID1=$DAEMON_PID
 	bench_daemon --threads 2
 	PORT2=$PORT
-	/usr/bin/python3 "$BENCH_TMP/mix.py" "$2" "$PORT1" "$PORT2" "$SECS" "$CLIENTS" $TOKENS
+	MIX_PIDS="$PID1 $DAEMON_PID $(pg_pid)" \
+		/usr/bin/python3 "$BENCH_TMP/mix.py" "$2" "$PORT1" "$PORT2" "$SECS" "$CLIENTS" $TOKENS
 	kill "$PID1" "$DAEMON_PID"
 	wait "$PID1" "$DAEMON_PID" 2>/dev/null || true
 	PID1=
@@ -207,4 +238,8 @@ awk '{ k = $1 " " $2; n[k]++; p50[k, n[k]] = $3; p99[k, n[k]] = $4 }
 			printf "  %-12s other %7.1f / %7.1f   this %7.1f / %7.1f\n", routes[i],
 			       med(p50, a, n[a]), med(p99, a, n[a]), med(p50, b, n[b]), med(p99, b, n[b])
 		}
+		a = "other cpu"; b = "this cpu"
+		if (n[a] && n[b])
+			printf "  CPU a request, liaisond + PostgreSQL (ms): other %.2f + %.2f   this %.2f + %.2f\n",
+			       med(p50, a, n[a]), med(p99, a, n[a]), med(p50, b, n[b]), med(p99, b, n[b])
 	}' "$BENCH_TMP/mix.py.figures"

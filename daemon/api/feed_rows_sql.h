@@ -1,0 +1,30 @@
+/* feed_rows_sql.h - how a feed (api/feed_serve.c) reads its events when
+ * the VEVENT cache holds their texts: the rows of f (feed_select.h), but
+ * ordered by the statement rather than numbered, with f itself left
+ * unreferenced (PostgreSQL then never evaluates it). f materialises m once
+ * more, sorts it again and numbers it by a window: as much work again as
+ * selecting m, once per rendering, and a rendering follows every write
+ * under a mixed load. Same rows, same order; the position is the row's. */
+#ifndef LIAISON_FEED_ROWS_SQL_H
+#define LIAISON_FEED_ROWS_SQL_H
+
+#include "core/vevents_sql.h"
+
+/* clang-format off */
+
+/* After feed_select_sql: m's events and the live overrides of its series
+ * (as in f), id and stamp, in feed order. */
+#define SQL_FEED_ROWS_ORDERED \
+	"SELECT x.id, x.stamp" \
+	"  FROM (SELECT id, start_utc, stamp" \
+	"          FROM m" \
+	"        UNION ALL" \
+	"        SELECT e.id, e.start_utc, " VEVENT_STAMP \
+	"          FROM events e" \
+	"         WHERE e.series_id IN (SELECT id FROM m)" \
+	"           AND e.status <> 'cancelled') x" \
+	" ORDER BY x.start_utc, x.id"
+
+/* clang-format on */
+
+#endif
