@@ -57,8 +57,37 @@ static json_t *local_time(const char *epoch, int all_day)
 	return json_string(out);
 }
 
-/* PostgreSQL's text form of an array, "{a,"b c",NULL}", as a JSON array:
- * quoted elements take backslash escapes; unquoted NULL is null. */
+/* The next element of PostgreSQL's text form of an array, "{a,"b c",NULL}"
+ * (*sp just past its '{'), into buf (as long as the text): quoted elements
+ * take backslash escapes; an unquoted NULL is null. 0 at the end. */
+static int array_next(const char **sp, char *buf, int *null)
+{
+	const char *s = *sp;
+	if (!*s || *s == '}')
+		return 0;
+	size_t n = 0;
+	int quoted = *s == '"';
+	if (quoted) {
+		for (s++; *s && *s != '"'; s++) {
+			if (*s == '\\' && s[1])
+				s++;
+			buf[n++] = *s;
+		}
+		if (*s == '"')
+			s++;
+	} else {
+		while (*s && *s != ',' && *s != '}')
+			buf[n++] = *s++;
+	}
+	buf[n] = '\0';
+	*null = !quoted && !strcmp(buf, "NULL");
+	if (*s == ',')
+		s++;
+	*sp = s;
+	return 1;
+}
+
+/* A text array as a JSON array. */
 static json_t *text_array(const char *s, int locals, int all_day)
 {
 	json_t *a = json_array();
@@ -67,28 +96,12 @@ static json_t *text_array(const char *s, int locals, int all_day)
 	char *buf = malloc(strlen(s) + 1);
 	if (!buf)
 		return a;
-	while (*s && *s != '}') {
-		size_t n = 0;
-		int quoted = *s == '"';
-		if (quoted) {
-			for (s++; *s && *s != '"'; s++) {
-				if (*s == '\\' && s[1])
-					s++;
-				buf[n++] = *s;
-			}
-			if (*s == '"')
-				s++;
-		} else {
-			while (*s && *s != ',' && *s != '}')
-				buf[n++] = *s++;
-		}
-		buf[n] = '\0';
-		json_t *v = !quoted && !strcmp(buf, "NULL") ? json_null()
-		            : locals                        ? local_time(buf, all_day)
-		                                            : json_string(buf);
+	int null;
+	while (array_next(&s, buf, &null)) {
+		json_t *v = null     ? json_null()
+		            : locals ? local_time(buf, all_day)
+		                     : json_string(buf);
 		json_array_append_new(a, v);
-		if (*s == ',')
-			s++;
 	}
 	free(buf);
 	return a;
@@ -237,25 +250,9 @@ static void put_local(struct out *o, const char *epoch, int all_day)
 static void put_array(struct out *o, const char *s, int locals, int all_day)
 {
 	put(o, "[", 1);
-	int any = 0;
+	int any = 0, null;
 	char *buf = *s++ == '{' ? malloc(strlen(s) + 1) : NULL;
-	while (buf && *s && *s != '}') {
-		size_t n = 0;
-		int quoted = *s == '"';
-		if (quoted) {
-			for (s++; *s && *s != '"'; s++) {
-				if (*s == '\\' && s[1])
-					s++;
-				buf[n++] = *s;
-			}
-			if (*s == '"')
-				s++;
-		} else {
-			while (*s && *s != ',' && *s != '}')
-				buf[n++] = *s++;
-		}
-		buf[n] = '\0';
-		int null = !quoted && !strcmp(buf, "NULL");
+	while (buf && array_next(&s, buf, &null)) {
 		if (null || locals || utf8_valid(buf)) {
 			put(o, ", ", any ? 2 : 0);
 			any = 1;
@@ -266,8 +263,6 @@ static void put_array(struct out *o, const char *s, int locals, int all_day)
 			else
 				put_string(o, buf);
 		}
-		if (*s == ',')
-			s++;
 	}
 	free(buf);
 	put(o, "]", 1);
