@@ -8,21 +8,15 @@
 #ifndef LIAISON_FEED_ROWS_SQL_H
 #define LIAISON_FEED_ROWS_SQL_H
 
-#include "core/vevents_sql.h"
+#include "api/feeds_sql.h"
 
 /* clang-format off */
 
-/* After feed_select_sql: m's events and the live overrides of its series
- * (as in f), id and stamp, in feed order. */
+/* After feed_select_sql: SQL_FEED_EVENTS_LIVE's rows, id and stamp, in
+ * feed order. */
 #define SQL_FEED_ROWS_ORDERED \
 	"SELECT x.id, x.stamp" \
-	"  FROM (SELECT id, start_utc, stamp" \
-	"          FROM m" \
-	"        UNION ALL" \
-	"        SELECT e.id, e.start_utc, " VEVENT_STAMP \
-	"          FROM events e" \
-	"         WHERE e.series_id IN (SELECT id FROM m)" \
-	"           AND e.status <> 'cancelled') x" \
+	"  FROM " SQL_FEED_EVENTS_LIVE \
 	" ORDER BY x.start_utc, x.id"
 
 /* clang-format on */

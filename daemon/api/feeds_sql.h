@@ -176,22 +176,25 @@
 	"             WHERE x.series_id IS NOT NULL" \
 	"               AND x.status <> 'cancelled'" \
 	"               AND x.last_end_utc > (SELECT now() - $%d::integer * interval '1 day')"
-/* Then f: m's events and the live overrides of its series (a cancelled
- * one is its master's EXDATE), numbered in feed order; the statement goes
- * on with more of its own or with SQL_FEED_EVENTS_ROWS. */
+/* m's events and the live overrides of its series (a cancelled one is its
+ * master's EXDATE): x(id, start_utc, stamp). */
+#define SQL_FEED_EVENTS_LIVE \
+	"(SELECT id, start_utc, stamp" \
+	"   FROM m" \
+	" UNION ALL" \
+	" SELECT e.id, e.start_utc, " VEVENT_STAMP \
+	"   FROM events e" \
+	"  WHERE e.series_id IN (SELECT id FROM m)" \
+	"    AND e.status <> 'cancelled') x"
+/* Then f: those numbered in feed order; the statement goes on with more of
+ * its own or with SQL_FEED_EVENTS_ROWS. */
 #define SQL_FEED_EVENTS_ORDERED \
 	"   ORDER BY e.start_utc, e.id" \
 	"   LIMIT 50000), " \
 	"f AS MATERIALIZED (" \
 	"  SELECT x.id, x.stamp, NULL::text AS body, NULL::text AS zone," \
 	"         row_number() OVER (ORDER BY x.start_utc, x.id) AS pos" \
-	"    FROM (SELECT id, start_utc, stamp" \
-	"            FROM m" \
-	"          UNION ALL" \
-	"          SELECT e.id, e.start_utc, " VEVENT_STAMP \
-	"            FROM events e" \
-	"           WHERE e.series_id IN (SELECT id FROM m)" \
-	"             AND e.status <> 'cancelled') x) "
+	"    FROM " SQL_FEED_EVENTS_LIVE ") "
 #define SQL_FEED_EVENTS_ROWS "SELECT * FROM f"
 /* And, while the VEVENT cache holds little, their stored texts as rows of
  * their own (alarms $n, renderer $m); "= ANY" for the reason
