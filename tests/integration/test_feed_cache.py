@@ -165,3 +165,49 @@ def test_memory_files_are_counted_for_the_process(ctx):
     for f, body in zip(feeds, bodies):
         assert d.request("GET", path_of(f)).body == body
     assert vevents_assembled(d) == base + 90 * 40  # each rendered once
+
+
+def test_renderings_replaced_while_other_workers_send_them(ctx):
+    """Four workers send a feed (from a memory file) and a small one (from
+    memory), plain and gzip, while changes have them rendered again and the
+    old renderings dropped under the answers still sending them: every
+    answer is whole, and its ETag is its own bytes' digest."""
+    import hashlib
+    d, token, solo = setup(ctx, 40, args=["--threads", "4"])
+    big, small = make_feed(d, token, name="Big"), make_feed(d, token, name="Small",
+                                                            filter={"tags": ["solo"]})
+    ev = d.request("GET", "/v1/events?limit=1", token=token).json()["items"][0]
+    stop, seen, errors = threading.Event(), [], []
+
+    def fetch(i):
+        try:
+            while not stop.is_set():
+                for feed, n in ((big, 40), (small, 1)):
+                    zipped = i % 2 == 1
+                    r = d.request("GET", path_of(feed),
+                                  headers={"Accept-Encoding": "gzip"} if zipped else {})
+                    body = gzip.decompress(r.body) if zipped else r.body
+                    digest = hashlib.sha256(body).hexdigest()[:32]
+                    assert r.status == 200, r
+                    assert r.header("ETag") == (f'"{digest}-gz"' if zipped else f'"{digest}"')
+                    assert body.count(b"BEGIN:VEVENT") == n and body.endswith(b"END:VCALENDAR\r\n")
+                    seen.append(digest)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+            stop.set()
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(15):
+            r = d.request("PATCH", f"/v1/events/{ev['id']}", token=token,
+                          body={"title": f"Renamed {i}"})
+            assert r.status == 200, r
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+    assert len(set(seen)) > 4  # renderings did change under the fetches
