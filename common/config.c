@@ -65,6 +65,9 @@ static const struct setting settings[] = {
     {"render_memory", K_BYTES, OFF(render_memory), 0, 0, false, "67108864",
      "bytes of heap the worker threads touch at start for renderings, shared among them "
      "(at most 32 MiB each; 0: none)"},
+    {"feed_cache_memory", K_BYTES, OFF(feed_cache_memory), 0, 0, false, "67108864",
+     "bytes the rendered feeds kept in memory (plain and gzip) may hold together, one copy "
+     "for all worker threads; past it the oldest renderings go (0: none kept)"},
     {"request_timeout", K_DURATION, OFF(request_timeout_ms), 1, 0, false, "30s",
      "how long an idle keep-alive connection stays open, and how long a response's "
      "write may stall"},

@@ -441,7 +441,8 @@ static int main_events(struct mainloop *m, struct event **evs, size_t n)
 }
 
 /* What /metrics reads besides counters: requests in flight over the
- * workers, and the HTTP layer's connection and body gauges. */
+ * workers, the HTTP layer's connection and body gauges, and what the
+ * rendered feeds kept hold. */
 static int64_t gauge_inflight(void *arg)
 {
 	struct server *srv = arg;
@@ -470,6 +471,18 @@ static int64_t gauge_body_bytes(void *arg)
 	return httpd_body_bytes();
 }
 
+static int64_t gauge_feed_bytes(void *arg)
+{
+	UNUSED(arg);
+	return feed_cache_bytes();
+}
+
+static int64_t gauge_feed_files(void *arg)
+{
+	UNUSED(arg);
+	return feed_cache_files();
+}
+
 /* The route table to the router, its labels to the metrics. */
 static void wire_routes(struct server *srv)
 {
@@ -483,6 +496,8 @@ static void wire_routes(struct server *srv)
 	metrics_gauge("liaison_http_connections", gauge_connections, NULL);
 	metrics_gauge("liaison_http_connections_max", gauge_connections_max, NULL);
 	metrics_gauge("liaison_http_body_bytes", gauge_body_bytes, NULL);
+	metrics_gauge("liaison_feed_cache_bytes", gauge_feed_bytes, NULL);
+	metrics_gauge("liaison_feed_cache_files", gauge_feed_files, NULL);
 }
 
 int server_run(struct config *cfg, const struct config_sources *src)
@@ -501,6 +516,7 @@ int server_run(struct config *cfg, const struct config_sources *src)
 		srv.nworkers = 1;
 	httpd_configure(cfg, srv.nworkers);
 	heap_configure();
+	feed_cache_configure((size_t)cfg->feed_cache_memory);
 	wire_routes(&srv);
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();
@@ -531,6 +547,7 @@ out:
 		stop_workers(&srv);
 	scheduler_stop(srv.scheduler, atomic_load(&srv.shutdown_timeout_ms));
 	vevents_clear();
+	feed_cache_clear();
 	dblisten_free(listen);
 	for (size_t i = 0; i < 4; i++)
 		if (evs[i])

@@ -1,7 +1,16 @@
-/* feed_cache.c - see feed_cache.h. */
+/* feed_cache.c - see feed_cache.h. The renderings are in a set-associative
+ * table keyed by token hash, under one mutex held only to find or place one
+ * (as core/vevents.c does): an answer takes a reference to the rendering
+ * and sends it after the lock is let go, so the lock is never held across
+ * a write to a socket. Its bytes are bounded: past the limit the renderings
+ * of an older generation go first, then the oldest. A rendering's bodies
+ * live as long as an answer still sends them, on whichever thread: counts
+ * kept with atomics, and for a memory file libevent's own, under its lock
+ * (evthread_use_pthreads, main.c). */
 #include "api/feed_cache.h"
 
 #include "api/feed_fetches.h"
+#include "clock.h"
 #include "http/context.h"
 #include "http/http.h"
 #include "http/negotiate.h"
@@ -9,30 +18,54 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+/* ---- one thread's renderings under way ------------------------------------ */
+
 #define FEED_SLOTS 256 /* per worker thread; a power of two */
-/* A body this large goes to a memory file: below it libevent writes it in
- * one go anyway (its bufferevents write at most 16 KiB per turn of the
- * loop, sendfile as much as the socket takes). The files per thread are
- * few, so that cached feeds never take the descriptors connections need;
- * past them bodies stay in memory. */
-#define FILE_MIN  16384
-#define FILES_MAX 32
 struct feedcache {
 	struct feed_entry slots[FEED_SLOTS];
-	int nfiles;
 };
+
+/* The first hex digits of a token hash, as a number (the hash is a
+ * digest: any of its digits spread evenly). */
+static unsigned hash_index(const char *hash, int digits)
+{
+	unsigned idx = 0;
+	for (int i = 0; i < digits; i++)
+		idx = idx << 4 | (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return idx;
+}
+
+struct feedcache *feedcache_new(void)
+{
+	return calloc(1, sizeof(struct feedcache));
+}
+
+void feedcache_free(struct feedcache *c)
+{
+	free(c);
+}
+
+struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash)
+{
+	return &c->slots[hash_index(hash, 4) & (FEED_SLOTS - 1)];
+}
+
+/* ---- bodies ----------------------------------------------------------------- */
 
 /* A rendered body is shared with the answers still sending it (a reference
  * in their output buffer, not a copy): a count sits before the bytes. */
 struct shared {
-	size_t refs;
+	atomic_size_t refs;
 	char data[];
 };
 
@@ -41,7 +74,7 @@ char *feed_body_new(size_t len)
 	struct shared *sh = malloc(sizeof(*sh) + len);
 	if (!sh)
 		return NULL;
-	sh->refs = 1;
+	atomic_init(&sh->refs, 1);
 	/* shared_of() finds the allocation again from the bytes. */
 	// cppcheck-suppress memleak
 	return sh->data;
@@ -54,7 +87,7 @@ static struct shared *shared_of(const char *p)
 
 void feed_body_unref(char *p)
 {
-	if (p && --shared_of(p)->refs == 0)
+	if (p && atomic_fetch_sub(&shared_of(p)->refs, 1) == 1)
 		free(shared_of(p));
 }
 
@@ -65,101 +98,322 @@ static void shared_sent(const void *data, size_t len, void *arg)
 	feed_body_unref(arg);
 }
 
-struct feedcache *feedcache_new(void)
+/* One content coding of a rendering: in memory or in a memory file. */
+struct coding {
+	char *mem;
+	struct evbuffer_file_segment *file;
+	int fd; /* file's, which it closes */
+	size_t len;
+};
+
+/* A body this large goes to a memory file: below it libevent writes it in
+ * one go anyway (its bufferevents write at most 16 KiB per turn of the
+ * loop, sendfile as much as the socket takes). The files are few, counted
+ * for the whole process until each is closed (its last answer sent), so
+ * that cached feeds never take the descriptors connections need; past
+ * them bodies stay in memory. */
+#define FILE_MIN  16384
+#define FILES_MAX 64
+static atomic_int nfiles;
+
+static void file_closed(const struct evbuffer_file_segment *seg, int flags, void *arg)
 {
-	struct feedcache *c = calloc(1, sizeof(struct feedcache));
-	for (int i = 0; c && i < FEED_SLOTS; i++)
-		c->slots[i].cache = c;
-	return c;
+	UNUSED(seg);
+	UNUSED(flags);
+	UNUSED(arg);
+	atomic_fetch_sub(&nfiles, 1);
 }
 
-/* A memory file holding data, as a segment that closes it once neither
- * the entry nor an answer still sending it holds it; NULL when the thread
- * has its files already or the system will not give one (the caller keeps
- * data in memory). */
-static struct evbuffer_file_segment *file_of(struct feedcache *c, const char *data, size_t len,
-                                             int *fdp)
+/* A memory file holding data, as a segment that closes it once neither the
+ * rendering nor an answer still sending it holds it; NULL when the files
+ * are taken or the system will not give one (the caller keeps data in
+ * memory). */
+static struct evbuffer_file_segment *file_of(const char *data, size_t len, int *fdp)
 {
-	if (c->nfiles >= FILES_MAX)
+	if (atomic_fetch_add(&nfiles, 1) >= FILES_MAX) {
+		atomic_fetch_sub(&nfiles, 1);
 		return NULL;
+	}
 	int fd = memfd_create("liaison-feed", MFD_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	for (size_t at = 0; at < len;) {
+	for (size_t at = 0; fd >= 0 && at < len;) {
 		ssize_t n = write(fd, data + at, len - at);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			close(fd);
-			return NULL;
+			fd = -1;
+		} else {
+			at += (size_t)n;
 		}
-		at += (size_t)n;
 	}
 	struct evbuffer_file_segment *seg =
-	    evbuffer_file_segment_new(fd, 0, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE);
+	    fd >= 0 ? evbuffer_file_segment_new(fd, 0, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE)
+	            : NULL;
 	if (!seg) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		atomic_fetch_sub(&nfiles, 1);
 		return NULL;
 	}
-	c->nfiles++;
+	evbuffer_file_segment_add_cleanup_cb(seg, file_closed, NULL);
 	*fdp = fd;
 	return seg;
 }
 
-static void file_drop(struct feedcache *c, struct evbuffer_file_segment *seg)
+/* A coding of mem (taken over): into a file when large enough and one is
+ * free, else kept as it is. */
+static void coding_set(struct coding *c, char *mem, size_t len)
 {
-	if (!seg)
-		return;
-	evbuffer_file_segment_free(seg);
-	c->nfiles--;
-}
-
-void feed_entry_clear(struct feed_entry *e)
-{
-	struct feedfetch *inflight = e->inflight;
-	struct feedcache *c = e->cache;
-	feed_body_unref(e->body);
-	feed_body_unref(e->gz);
-	file_drop(c, e->file);
-	file_drop(c, e->gzfile);
-	memset(e, 0, sizeof(*e));
-	e->inflight = inflight;
-	e->cache = c;
-}
-
-int feed_entry_ready(const struct feed_entry *e)
-{
-	return e->body || e->file;
-}
-
-/* Into a file when large enough and one is free, else kept as it is. */
-static void place(struct feed_entry *e, char **body, struct evbuffer_file_segment **file,
-                  size_t len, int *fd)
-{
-	if (len >= FILE_MIN && (*file = file_of(e->cache, *body, len, fd))) {
-		feed_body_unref(*body);
-		*body = NULL;
+	c->mem = mem;
+	c->len = len;
+	if (len >= FILE_MIN && (c->file = file_of(mem, len, &c->fd))) {
+		feed_body_unref(mem);
+		c->mem = NULL;
 	}
 }
 
-int feed_entry_set_body(struct feed_entry *e, char *body, size_t len)
+static void coding_clear(struct coding *c)
 {
-	if (!body)
-		return -1;
-	e->body = body;
-	e->len = len;
-	place(e, &e->body, &e->file, len, &e->fd);
-	return 0;
+	feed_body_unref(c->mem);
+	if (c->file)
+		evbuffer_file_segment_free(c->file);
 }
 
-void feedcache_free(struct feedcache *c)
+/* ---- renderings ------------------------------------------------------------ */
+
+struct feed_render {
+	atomic_int refs;
+	int kept; /* in the table (under the lock) */
+	char hash[TOKEN_HASH_HEX + 1];
+	unsigned generation;
+	int64_t rendered_ms;
+	int64_t changed;            /* the second its content last changed */
+	char etag[40], etag_gz[40]; /* unquoted */
+	struct coding plain;
+	_Atomic(struct coding *) gz; /* made on first demand, published under the lock */
+};
+
+void feed_render_unref(struct feed_render *fr)
 {
-	if (!c)
+	if (!fr || atomic_fetch_sub(&fr->refs, 1) != 1)
 		return;
-	for (int i = 0; i < FEED_SLOTS; i++)
-		feed_entry_clear(&c->slots[i]);
-	free(c);
+	coding_clear(&fr->plain);
+	struct coding *gz = atomic_load(&fr->gz);
+	if (gz)
+		coding_clear(gz);
+	free(gz);
+	free(fr);
 }
+
+static size_t render_bytes(const struct feed_render *fr)
+{
+	const struct coding *gz = atomic_load(&fr->gz);
+	return fr->plain.len + (gz ? gz->len : 0);
+}
+
+/* ---- the table ---------------------------------------------------------------- */
+
+#define SETS 1024 /* a power of two */
+#define WAYS 4    /* so 4,096 feeds at most */
+
+struct way {
+	char hash[TOKEN_HASH_HEX + 1];
+	struct feed_render *fr; /* NULL when empty */
+};
+
+static struct way *table; /* SETS * WAYS, made on first use */
+static size_t bytes, limit = 64u << 20;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void feed_cache_configure(size_t max)
+{
+	pthread_mutex_lock(&lock);
+	limit = max;
+	pthread_mutex_unlock(&lock);
+}
+
+static struct way *set_of(const char *hash)
+{
+	return &table[(hash_index(hash, 8) & (SETS - 1)) * WAYS];
+}
+
+/* The way holding hash's rendering, or NULL. Call locked. */
+static struct way *find_locked(const char *hash)
+{
+	struct way *set = table ? set_of(hash) : NULL;
+	for (int i = 0; set && i < WAYS; i++)
+		if (set[i].fr && !memcmp(set[i].hash, hash, TOKEN_HASH_HEX))
+			return &set[i];
+	return NULL;
+}
+
+/* Empties w. Call locked. */
+static void drop_locked(struct way *w)
+{
+	struct feed_render *fr = w->fr;
+	bytes -= render_bytes(fr);
+	fr->kept = 0;
+	w->fr = NULL;
+	w->hash[0] = '\0';
+	feed_render_unref(fr);
+}
+
+/* Whether a may go before b: another generation than the current one
+ * (stale, kept only for when the database is away) before the current,
+ * then the oldest. */
+static int goes_before(const struct feed_render *a, const struct feed_render *b, unsigned current)
+{
+	int sa = a->generation != current, sb = b->generation != current;
+	return sa != sb ? sa > sb : a->rendered_ms < b->rendered_ms;
+}
+
+/* Drops renderings until those kept hold at most the limit. Call locked. */
+static void shrink_locked(unsigned current)
+{
+	while (bytes > limit) {
+		struct way *victim = NULL;
+		for (size_t i = 0; i < (size_t)SETS * WAYS; i++)
+			if (table[i].fr &&
+			    (!victim || goes_before(table[i].fr, victim->fr, current)))
+				victim = &table[i];
+		if (!victim)
+			break;
+		drop_locked(victim);
+	}
+}
+
+/* Whether generation a is later than b (the counter wraps). */
+static int later(unsigned a, unsigned b)
+{
+	return (int)(a - b) > 0;
+}
+
+/* Puts fr in the table in place of its feed's rendering, or of the set's
+ * oldest. Call locked. */
+static void put_locked(struct feed_render *fr)
+{
+	if (!table && !(table = calloc((size_t)SETS * WAYS, sizeof(*table))))
+		return;
+	struct way *w = find_locked(fr->hash);
+	if (w && later(w->fr->generation, fr->generation))
+		return; /* a rendering of later data was kept meanwhile */
+	if (w)
+		drop_locked(w);
+	if (render_bytes(fr) > limit)
+		return;
+	struct way *set = set_of(fr->hash);
+	for (int i = 0; i < WAYS && !w; i++)
+		if (!set[i].fr)
+			w = &set[i];
+	if (!w) {
+		w = &set[0];
+		for (int i = 1; i < WAYS; i++)
+			if (goes_before(set[i].fr, w->fr, fr->generation))
+				w = &set[i];
+		drop_locked(w);
+	}
+	memcpy(w->hash, fr->hash, sizeof(w->hash));
+	w->fr = fr;
+	fr->kept = 1;
+	atomic_fetch_add(&fr->refs, 1);
+	bytes += render_bytes(fr);
+	shrink_locked(fr->generation);
+}
+
+struct feed_render *feed_cache_keep(const char *hash, unsigned generation, int64_t changed,
+                                    char *body, size_t len, const char *digest)
+{
+	struct feed_render *fr = body ? calloc(1, sizeof(*fr)) : NULL;
+	if (!fr) {
+		feed_body_unref(body);
+		return NULL;
+	}
+	atomic_init(&fr->refs, 1);
+	atomic_init(&fr->gz, NULL);
+	snprintf(fr->hash, sizeof(fr->hash), "%s", hash);
+	fr->generation = generation;
+	fr->rendered_ms = now_monotonic_ms();
+	fr->changed = changed;
+	/* A strong ETag per content coding. */
+	snprintf(fr->etag, sizeof(fr->etag), "%.32s", digest);
+	snprintf(fr->etag_gz, sizeof(fr->etag_gz), "%.32s-gz", digest);
+	coding_set(&fr->plain, body, len);
+	pthread_mutex_lock(&lock);
+	put_locked(fr);
+	pthread_mutex_unlock(&lock);
+	return fr;
+}
+
+/* hash's rendering with a reference for the caller, when there is one
+ * (and current is NULL) or it is current for *current; NULL if not. */
+static struct feed_render *get(const char *hash, const unsigned *current)
+{
+	int64_t now = current ? now_monotonic_ms() : 0;
+	struct feed_render *fr = NULL;
+	pthread_mutex_lock(&lock);
+	struct way *w = find_locked(hash);
+	if (w && (!current ||
+	          (w->fr->generation == *current && now - w->fr->rendered_ms < FEED_TTL_MS))) {
+		fr = w->fr;
+		atomic_fetch_add(&fr->refs, 1);
+	}
+	pthread_mutex_unlock(&lock);
+	return fr;
+}
+
+static int serve_from(struct req *r, struct feed_render *fr)
+{
+	if (!fr)
+		return 0;
+	feed_render_serve(r, fr);
+	feed_render_unref(fr);
+	return 1;
+}
+
+int feed_cache_serve(struct req *r, const char *hash, unsigned generation)
+{
+	return serve_from(r, get(hash, &generation));
+}
+
+int feed_cache_serve_stale(struct req *r, const char *hash)
+{
+	return serve_from(r, get(hash, NULL));
+}
+
+void feed_cache_drop(const char *hash)
+{
+	pthread_mutex_lock(&lock);
+	struct way *w = find_locked(hash);
+	if (w)
+		drop_locked(w);
+	pthread_mutex_unlock(&lock);
+}
+
+int64_t feed_cache_bytes(void)
+{
+	pthread_mutex_lock(&lock);
+	size_t n = bytes;
+	pthread_mutex_unlock(&lock);
+	return (int64_t)n;
+}
+
+int64_t feed_cache_files(void)
+{
+	return atomic_load(&nfiles);
+}
+
+void feed_cache_clear(void)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; table && i < (size_t)SETS * WAYS; i++)
+		if (table[i].fr)
+			drop_locked(&table[i]);
+	free(table);
+	table = NULL;
+	pthread_mutex_unlock(&lock);
+}
+
+/* ---- answers -------------------------------------------------------------- */
 
 /* gzip of a body, in memory shared like the body's. */
 static char *gzip_body(const char *data, size_t len, size_t *outlen)
@@ -173,49 +427,59 @@ static char *gzip_body(const char *data, size_t len, size_t *outlen)
 	return out;
 }
 
-/* e's gzip body, made from its plain one (read back from its file through
- * a mapping when it is there); 0, or -1. */
-static int gzip_entry(struct feed_entry *e)
+/* fr's gzip coding, made from its plain one (read back from its file
+ * through a mapping when it is there) the first time it is asked for; NULL
+ * when it cannot be made. Two threads may make it at once: the first to
+ * publish it wins, the other's is freed. */
+static struct coding *gz_of(struct feed_render *fr)
 {
-	const char *plain = e->body;
+	struct coding *gz = atomic_load_explicit(&fr->gz, memory_order_acquire);
+	if (gz)
+		return gz;
+	const char *plain = fr->plain.mem;
 	void *map = NULL;
 	if (!plain) {
-		map = mmap(NULL, e->len, PROT_READ, MAP_SHARED, e->fd, 0);
+		map = mmap(NULL, fr->plain.len, PROT_READ, MAP_SHARED, fr->plain.fd, 0);
 		if (map == MAP_FAILED)
-			return -1;
+			return NULL;
 		plain = map;
 	}
-	e->gz = gzip_body(plain, e->len, &e->gzlen);
+	size_t len = 0;
+	char *mem = gzip_body(plain, fr->plain.len, &len);
 	if (map)
-		munmap(map, e->len);
-	if (!e->gz)
-		return -1;
-	int fd;
-	place(e, &e->gz, &e->gzfile, e->gzlen, &fd);
-	return 0;
+		munmap(map, fr->plain.len);
+	if (!mem || !(gz = calloc(1, sizeof(*gz)))) {
+		feed_body_unref(mem);
+		return NULL;
+	}
+	coding_set(gz, mem, len);
+	struct coding *first = NULL;
+	pthread_mutex_lock(&lock);
+	if (atomic_compare_exchange_strong(&fr->gz, &first, gz) && fr->kept) {
+		bytes += len;
+		shrink_locked(fr->generation);
+	}
+	pthread_mutex_unlock(&lock);
+	if (!first)
+		return gz;
+	coding_clear(gz);
+	free(gz);
+	return first;
 }
 
-struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash)
+void feed_fetched(struct req *r, const char *hash, int status, size_t n)
 {
-	unsigned idx = 0;
-	for (int i = 0; i < 4; i++)
-		idx = idx << 4 | (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
-	return &c->slots[idx & (FEED_SLOTS - 1)];
-}
-
-void feed_fetched(struct req *r, const char *hash, int status, size_t bytes)
-{
-	fetchlog_record(r->cx->fetches, hash, status, bytes, req_header(r, "User-Agent"));
+	fetchlog_record(r->cx->fetches, hash, status, n, req_header(r, "User-Agent"));
 }
 
 /* Last-Modified is the second the content last changed (see
  * feed_rendered), never later than now (the Date header); If-Modified-Since
  * gets a 304 only for a date at or after that second. */
-void feed_entry_serve(struct req *r, struct feed_entry *e)
+void feed_render_serve(struct req *r, struct feed_render *fr)
 {
 	int gz = http_accepts_gzip(req_header(r, "Accept-Encoding"));
-	const char *etag = gz ? e->etag_gz : e->etag;
-	int64_t changed = e->changed, now = (int64_t)time(NULL);
+	const char *etag = gz ? fr->etag_gz : fr->etag;
+	int64_t changed = fr->changed, now = (int64_t)time(NULL);
 	char last_modified[32];
 	http_date_format(changed < now ? changed : now, last_modified);
 	req_set_etag(r, etag);
@@ -225,28 +489,26 @@ void feed_entry_serve(struct req *r, struct feed_entry *e)
 	const char *inm = req_header(r, "If-None-Match");
 	int64_t since = http_date_parse(req_header(r, "If-Modified-Since"));
 	if (etag_listed(inm, etag) || (!inm && since >= 0 && changed <= since)) {
-		feed_fetched(r, e->hash, 304, 0);
+		feed_fetched(r, fr->hash, 304, 0);
 		reply_empty(r, 304);
 		return;
 	}
 	/* Compressed when first sent compressed: a rendering that no client
 	 * takes gzipped, or that is only revalidated, never costs the deflate. */
-	if (gz && !e->gz && !e->gzfile && gzip_entry(e) != 0) {
-		feed_fetched(r, e->hash, 500, 0);
+	const struct coding *c = gz ? gz_of(fr) : &fr->plain;
+	if (!c) {
+		feed_fetched(r, fr->hash, 500, 0);
 		reply_problem(r, 500, "cannot compress the feed");
 		return;
 	}
 	if (gz)
 		req_add_header(r, "Content-Encoding", "gzip");
 	static const char type[] = "text/calendar; charset=utf-8";
-	char *body = gz ? e->gz : e->body;
-	struct evbuffer_file_segment *file = gz ? e->gzfile : e->file;
-	size_t len = gz ? e->gzlen : e->len;
-	feed_fetched(r, e->hash, 200, len);
-	if (file) {
-		reply_file_segment(r, 200, type, file, 0, len);
+	feed_fetched(r, fr->hash, 200, c->len);
+	if (c->file) {
+		reply_file_segment(r, 200, type, c->file, 0, c->len);
 		return;
 	}
-	shared_of(body)->refs++;
-	reply_shared(r, 200, type, body, len, shared_sent, body);
+	atomic_fetch_add(&shared_of(c->mem)->refs, 1);
+	reply_shared(r, 200, type, c->mem, c->len, shared_sent, c->mem);
 }

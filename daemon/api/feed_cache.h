@@ -1,10 +1,12 @@
-/* feed_cache.h - the rendered feeds of one worker thread, plain and gzip,
- * and how one is served from there (ETag, Last-Modified, 304, gzip). A
- * rendered body is shared with the answers still sending it: a large one
- * is kept in a memory file and sent from there by sendfile (the copy from
- * user memory into the socket is most of what serving a cached feed
- * costs), a small one in memory, by a count kept with its bytes. Only its
- * worker thread touches a cache. */
+/* feed_cache.h - the rendered feeds, plain and gzip, kept once for all the
+ * worker threads within a byte limit, and how one is served from there
+ * (ETag, Last-Modified, 304, gzip). A rendered body is shared with the
+ * answers still sending it, on whichever thread: a large one is kept in a
+ * memory file and sent from there by sendfile (the copy from user memory
+ * into the socket is most of what serving a cached feed costs), a small
+ * one in memory, by a count kept with its bytes. Each thread also keeps,
+ * per feed, the rendering it has under way (a request waits for its own
+ * thread's: its answer is written by that thread's loop). */
 #ifndef LIAISON_FEED_CACHE_H
 #define LIAISON_FEED_CACHE_H
 
@@ -15,52 +17,68 @@
 #include <stdint.h>
 
 struct req;
-struct feedcache;
-struct evbuffer_file_segment;
+struct feedfetch;
 
 #define FEED_TTL_MS (300 * 1000)
 
-/* One rendered feed, plain and gzip, with the headers that go with each.
- * It stays valid while no event or feed changed anywhere (the generation)
- * and for at most FEED_TTL_MS, since "a year back" and "cancelled for 30
- * days" move with the clock. While the database is down a stale entry is
- * served rather than none. */
-struct feedfetch;
+/* ---- one thread's renderings under way ------------------------------------ */
 
+struct feedcache;
+/* The slot of a feed on one thread (which may be another feed's too). */
 struct feed_entry {
-	char hash[TOKEN_HASH_HEX + 1];
-	struct feedfetch *inflight; /* a rendering of this slot under way */
-	struct feedcache *cache;    /* the entry's own */
-	unsigned generation;
-	int64_t rendered_ms;
-	/* Each body is in memory or in a memory file, or not made yet. */
-	char *body, *gz;
-	struct evbuffer_file_segment *file, *gzfile;
-	int fd; /* file's, which it closes */
-	size_t len, gzlen;
-	char etag[40], etag_gz[40]; /* tags unquoted */
-	int64_t changed;            /* the second its content last changed */
+	struct feedfetch *inflight; /* a rendering for this slot under way */
 };
-
 struct feedcache *feedcache_new(void);
 void feedcache_free(struct feedcache *c);
-/* The slot of the feed of token hash `hash` (which may hold another's). */
+/* The slot of the feed of token hash `hash`. */
 struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash);
-/* Empties e, keeping the rendering under way for it. */
-void feed_entry_clear(struct feed_entry *e);
-/* Gives e the body of len bytes (from feed_body_new; taken over, even on
- * failure); 0, or -1 when out of memory. */
-int feed_entry_set_body(struct feed_entry *e, char *body, size_t len) WUR;
-/* Whether e holds a rendering (of whichever feed). */
-int feed_entry_ready(const struct feed_entry *e);
-/* Answers r from e: 304 when the client has it, else its bytes (gzipped
+
+/* ---- the rendered feeds, shared by every thread ---------------------------- */
+
+/* One rendered feed, plain and gzip, with the headers that go with each.
+ * It is current while no event or feed changed anywhere (the generation)
+ * and for at most FEED_TTL_MS, since "a year back" and "cancelled for 30
+ * days" move with the clock. While the database is down a stale one is
+ * served rather than none. Never changed once made but for its gzip, made
+ * the first time a client asks for it; freed with its last reference. */
+struct feed_render;
+
+/* The bytes the renderings kept may hold together, plain and gzip, in
+ * memory and in memory files (feed_cache_memory); past them the oldest go.
+ * Call before the threads start. */
+void feed_cache_configure(size_t bytes);
+/* Keeps body (from feed_body_new; taken over, even on failure), len bytes
+ * of the feed of token hash `hash` rendered for generation, its content
+ * there since the second `changed`, digest its digest (the ETag's 32 hex
+ * digits), in place of the feed's last rendering unless that one is of a
+ * later generation; one larger than the limit is not kept. Returns it,
+ * with a reference for the caller, or NULL when out of memory. */
+struct feed_render *feed_cache_keep(const char *hash, unsigned generation, int64_t changed,
+                                    char *body, size_t len, const char *digest) WUR;
+/* Answers r from the rendering of the feed of token hash `hash` when one
+ * is kept that is current for generation (_serve), or any (_serve_stale):
+ * 1, or 0 when there is none (r is not answered). Safe from any thread. */
+int feed_cache_serve(struct req *r, const char *hash, unsigned generation);
+int feed_cache_serve_stale(struct req *r, const char *hash);
+/* Forgets the feed of token hash `hash` (revoked or rotated). */
+void feed_cache_drop(const char *hash);
+/* Answers r from fr: 304 when the client has it, else its bytes (gzipped
  * when the client takes gzip, made the first time that is asked); the
  * fetch is recorded. */
-void feed_entry_serve(struct req *r, struct feed_entry *e);
+void feed_render_serve(struct req *r, struct feed_render *fr);
+void feed_render_unref(struct feed_render *fr);
+/* What the kept renderings hold: bytes, and memory files open (those
+ * still being sent included). */
+int64_t feed_cache_bytes(void);
+int64_t feed_cache_files(void);
+/* Drops every rendering (at exit, once the threads are gone). */
+void feed_cache_clear(void);
+
 /* Records r, a fetch of the feed of token hash `hash`, answered status
  * with bytes of body (api/feed_fetches.c: in memory, written later). */
 void feed_fetched(struct req *r, const char *hash, int status, size_t bytes);
-/* A body of len bytes to keep in an entry (one reference), and its end. */
+/* A body of len bytes to keep in an entry (one reference), and its end.
+ * Its count is atomic: the last answer to send it may be on any thread. */
 char *feed_body_new(size_t len);
 void feed_body_unref(char *p);
 

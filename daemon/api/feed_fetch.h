@@ -1,7 +1,7 @@
 /* feed_fetch.h - what feed_serve.c lends the renderers of feeds of other
  * modes (feed_freebusy.c): the fetch under way, whose ending answers its
  * request and those waiting for the same feed, and keeps the rendering in
- * the thread's cache (ETag, Last-Modified, gzip, 304). Each fetch ends
+ * the shared cache (ETag, Last-Modified, gzip, 304). Each fetch ends
  * exactly once, by one of the calls below. */
 #ifndef LIAISON_FEED_FETCH_H
 #define LIAISON_FEED_FETCH_H

@@ -2,10 +2,11 @@
  * the unguessable token is the key. A feed shows what its org may see,
  * through its filter, in its window, with cancellations kept for 30 days.
  *
- * A rendered feed is kept per worker thread (feed_cache.c) until
- * something changes anywhere (the data generation, bumped by NOTIFY and by
- * this instance's own writes) or for five minutes; one rendering per feed
- * runs at a time and other requests for it wait for its answer. Rendering
+ * A rendered feed is kept once for all worker threads (feed_cache.c)
+ * until something changes anywhere (the data generation, bumped by NOTIFY
+ * and by this instance's own writes) or for five minutes; one rendering
+ * per feed runs at a time on a thread and the thread's other requests for
+ * it wait for its answer. Rendering
  * asks which events the feed shows and their stamps, takes the VEVENTs it
  * can from the shared cache (core/vevents.c), then from those stored in
  * the database (brought along with the list while the cache holds little),
@@ -69,7 +70,8 @@ struct feedfetch {
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
 	int nwaiters, capwaiters;
-	struct feed_entry *slot;         /* where the rendering will be kept */
+	struct feed_entry *slot;         /* where the rendering is under way */
+	struct feed_render *render;      /* what it rendered, once kept */
 	int with_texts;                  /* the first query brings the stored texts */
 	int ordered;                     /* its rows come in feed order (SQL_FEED_ROWS_ORDERED) */
 	int stored_asked;                /* or they were asked for by queries of their own */
@@ -83,6 +85,7 @@ static void feedfetch_free(struct feedfetch *ff)
 	if (ff->slot && ff->slot->inflight == ff)
 		ff->slot->inflight = NULL;
 	free(ff->waiters);
+	feed_render_unref(ff->render);
 	for (int i = 0; ff->texts && i < ff->n; i++)
 		vtext_unref(ff->texts[i]);
 	free(ff->texts);
@@ -96,10 +99,7 @@ static void feedfetch_free(struct feedfetch *ff)
 /* The database could not be asked: a stale rendering beats none. */
 static void serve_stale_or_503(struct req *r, const char *hash)
 {
-	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
-	if (feed_entry_ready(e) && !strcmp(e->hash, hash)) {
-		feed_entry_serve(r, e);
-	} else {
+	if (!feed_cache_serve_stale(r, hash)) {
 		feed_fetched(r, hash, 503, 0);
 		reply_unavailable(r);
 	}
@@ -120,7 +120,7 @@ static void ff_answer(struct req *r, enum ff_end how, struct feedfetch *ff, cons
 	if (how != FF_SERVE && how != FF_STALE)
 		feed_fetched(r, ff->hash, how == FF_NOT_FOUND ? 404 : 500, 0);
 	switch (how) {
-	case FF_SERVE: feed_entry_serve(r, feed_entry_for(r->cx->feeds, ff->hash)); break;
+	case FF_SERVE: feed_render_serve(r, ff->render); break;
 	case FF_DB_ERROR: reply_db_error(r, arg); break;
 	case FF_STALE: serve_stale_or_503(r, ff->hash); break;
 	case FF_NOT_FOUND: feed_not_found(r); break;
@@ -320,22 +320,12 @@ static void feed_rendered(struct feedfetch *ff)
 
 void feedfetch_keep(struct feedfetch *ff, char *body, size_t len, const char *digest)
 {
-	struct req *r = ff->r;
 	metrics_feed_size(ff->feed_id, len);
-	struct feed_entry *e = feed_entry_for(r->cx->feeds, ff->hash);
-	feed_entry_clear(e);
-	memcpy(e->hash, ff->hash, sizeof(e->hash));
-	e->generation = ff->generation;
-	e->rendered_ms = now_monotonic_ms();
-	e->changed = ff->changed;
-	if (feed_entry_set_body(e, body, len) != 0) {
-		feed_entry_clear(e);
+	ff->render = feed_cache_keep(ff->hash, ff->generation, ff->changed, body, len, digest);
+	if (!ff->render) {
 		ff_end(ff, FF_FAILED, "cannot keep the feed");
 		return;
 	}
-	/* A strong ETag per content coding. */
-	snprintf(e->etag, sizeof(e->etag), "%.32s", digest);
-	snprintf(e->etag_gz, sizeof(e->etag_gz), "%.32s-gz", digest);
 	ff_end(ff, FF_SERVE, NULL);
 }
 
@@ -663,15 +653,12 @@ static void fetch_events(struct feedfetch *ff, PGresult *feed)
 static void on_feed_found(PGresult *res, void *arg)
 {
 	struct feedfetch *ff = arg;
-	struct req *r = ff->r;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		ff_fail(ff, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {
-		struct feed_entry *e = feed_entry_for(r->cx->feeds, ff->hash);
-		if (!strcmp(e->hash, ff->hash))
-			feed_entry_clear(e); /* revoked or rotated */
+		feed_cache_drop(ff->hash); /* revoked or rotated */
 		ff_end(ff, FF_NOT_FOUND, NULL);
 		return;
 	}
@@ -700,13 +687,10 @@ void feeds_serve(struct req *r)
 		feed_not_found(r);
 		return;
 	}
-	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
 	unsigned generation = atomic_load(r->cx->data_generation);
-	if (feed_entry_ready(e) && !strcmp(e->hash, hash) && e->generation == generation &&
-	    now_monotonic_ms() - e->rendered_ms < FEED_TTL_MS) {
-		feed_entry_serve(r, e);
+	if (feed_cache_serve(r, hash, generation))
 		return;
-	}
+	struct feed_entry *e = feed_entry_for(r->cx->feeds, hash);
 	/* One rendering per feed at a time: a request that finds one under way
 	 * (for the same data) waits for its answer. */
 	if (e->inflight && !strcmp(e->inflight->hash, hash) &&
