@@ -52,6 +52,17 @@ def free_port():
             return port
 
 
+def memory_files(pid):
+    """How many rendered feeds' memory files process pid holds open."""
+    fds, n = f"/proc/{pid}/fd", 0
+    for fd in os.listdir(fds):
+        try:  # a connection's descriptor may close while we look
+            n += "memfd:liaison-feed" in os.readlink(f"{fds}/{fd}")
+        except FileNotFoundError:
+            pass
+    return n
+
+
 def wait_for(pred, timeout, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -4,11 +4,11 @@ whole process. Requests on fresh connections land on the workers as
 SO_REUSEPORT spreads them, so a feed fetched many times over four threads
 reaches every one of them."""
 import gzip
-import os
 import re
 import threading
 import time
 
+import harness
 from test_feeds import VISIT, make_feed, path_of
 
 METRIC = re.compile(rb"^liaison_feed_vevents_(\w+)_total (\d+)$", re.M)
@@ -158,8 +158,7 @@ def test_memory_files_are_counted_for_the_process(ctx):
         bodies.append(r.body)
 
     def files():
-        fds = f"/proc/{d.proc.pid}/fd"
-        return sum("memfd:liaison-feed" in os.readlink(f"{fds}/{n}") for n in os.listdir(fds))
+        return harness.memory_files(d.proc.pid)
 
     assert files() == 64 and gauge(d, "liaison_feed_cache_files") == 64
     for f, body in zip(feeds, bodies):

@@ -204,7 +204,6 @@ def test_large_feed_is_sent_from_a_memory_file(ctx):
     there (sendfile): the same bytes as before, for GET, HEAD, gzip, 304 and
     while the database is down; a new rendering closes the old file."""
     import gzip
-    import os
     import harness
     cluster = ctx.private_cluster()
     db = cluster.conninfo()
@@ -218,8 +217,7 @@ def test_large_feed_is_sent_from_a_memory_file(ctx):
     feed = make_feed(d, token)
 
     def files():
-        fds = f"/proc/{d.proc.pid}/fd"
-        return sum("memfd:liaison-feed" in os.readlink(f"{fds}/{n}") for n in os.listdir(fds))
+        return harness.memory_files(d.proc.pid)
 
     assert files() == 0
     a = d.request("GET", path_of(feed))
