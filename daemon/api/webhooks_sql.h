@@ -177,6 +177,14 @@
 
 /* Newest first; $3 state or NULL, $4/$5 the cursor (microseconds, id) or
  * NULL, $6 the page size + 1. */
+/* A reminder's message written ahead of its fire time (sql/019), not yet
+ * due: not in the log until it falls due (it may yet be taken back). A
+ * message handed back to wait for a rate limit is due at another time. */
+#define WH_AHEAD(m) \
+	"(" m ".reminder_id IS NOT NULL" \
+	" AND " m ".state = 'pending'" \
+	" AND " m ".next_attempt_at > now()" \
+	" AND " m ".next_attempt_at = (SELECT r.fire_at FROM reminders r WHERE r.id = " m ".reminder_id))"
 #define WH_DELIVERIES \
 	"SELECT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE " WH_MINE ")," \
 	"       (SELECT coalesce(jsonb_agg(j ORDER BY t DESC, id DESC), '[]')" \
@@ -189,6 +197,7 @@
 	"                  JOIN webhook_endpoints w ON w.id = m.endpoint_id" \
 	"                 WHERE " WH_MINE \
 	"                   AND ($3::text IS NULL OR m.state = $3::text)" \
+	"                   AND NOT " WH_AHEAD("m") \
 	"                   AND ($4::bigint IS NULL" \
 	"                        OR ((extract(epoch FROM m.created_at) * 1000000)::bigint, m.id)" \
 	"                           < ($4::bigint, $5::text))" \

@@ -7,7 +7,7 @@ import time
 
 from harness import wait_for
 from receiver import Receiver
-from test_webhook_delivery import dbname, endpoint
+from test_webhook_delivery import dbname, endpoint, log_of
 from test_webhooks import FAST, daemon_alone, utc_in
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -38,9 +38,10 @@ def written_ahead(ctx, db, ev, n=1):
 def test_an_edit_in_the_last_seconds_is_in_the_reminder(ctx):
     db, k, d = daemon_alone(ctx, FAST)
     rx = Receiver()
-    endpoint(d, k, rx, types=["reminder.due"])
+    ep = endpoint(d, k, rx, types=["reminder.due"])
     ev, fire_at = reminder_soon(d, k, "Draft title", seconds=4)
     written_ahead(ctx, db, ev)
+    assert log_of(d, k, ep) == []  # not in the delivery log before it is due
     r = d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"],
                   body={"title": "Final title", "location": "Room 3"}, headers=MERGE)
     assert r.status == 200, r
@@ -51,6 +52,7 @@ def test_an_edit_in_the_last_seconds_is_in_the_reminder(ctx):
     assert m["at"] >= fire_at - 0.05, m["at"] - fire_at  # never early
     time.sleep(1.5)
     assert len(rx.messages("reminder.due")) == 1
+    assert [m["state"] for m in log_of(d, k, ep)] == ["delivered"]
     rx.close()
 
 
