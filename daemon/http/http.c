@@ -291,6 +291,10 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 	/* A request counts as done once its answer is written, so that a
 	 * stopping worker does not close connections with answers unsent
 	 * (and a stopping one says Connection: close). */
+	/* Its body's share of max_bodies_in_flight ends with the answer, not
+	 * when the request is freed after it: a client answered may send the
+	 * next body at once (and the gauge says so). */
+	r->io->release(r);
 	r->io->respond(r, status, body);
 	if (body)
 		evbuffer_free(body);
