@@ -192,7 +192,8 @@ static int add_cancelled(struct row *w, const char *cancelled)
 		return 0;
 	if (!(w->exdates = malloc((n + m) * sizeof(*w->exdates))))
 		return -1;
-	memcpy(w->exdates, w->ev.exdates.v, n * sizeof(*w->exdates));
+	if (n) /* none: v may be NULL, which memcpy may not be given */
+		memcpy(w->exdates, w->ev.exdates.v, n * sizeof(*w->exdates));
 	for (size_t i = 0; i < m; i++) {
 		const char *s = json_string_value(json_array_get(more, i));
 		size_t at = 0;
