@@ -13,6 +13,11 @@
 # of each route's mixed p50 and p99 over the rounds end the output. Each
 # mix also says the CPU its two instances and PostgreSQL used: a closed
 # loop keeps the cores busy, so each route's wait follows the CPU of all.
+# RATE=N (requests a second over all clients) makes the mix an open loop:
+# requests start on a fixed schedule whatever the answers, and each is
+# timed from when it was due to start, so a stall shows in the p99 of all
+# that queued behind it (a closed loop of CLIENTS on two shared cores
+# only slows down, and hides it). CLIENTS then bounds requests in flight.
 set -eu
 BIN=$(realpath "$1")
 SECS=${2:-60}
@@ -50,6 +55,7 @@ cat >"$BENCH_TMP/mix.py" <<'PY'
 import http.client, json, os, random, sys, threading, time
 
 label, ports = sys.argv[1], [int(sys.argv[2]), int(sys.argv[3])]
+rate = float(os.environ.get("RATE") or 0)
 secs, clients, tokens = float(sys.argv[4]), int(sys.argv[5]), sys.argv[6:]
 rnd = random.Random(7)
 
@@ -143,7 +149,30 @@ def run(seconds, n, kinds):
                     errors.setdefault(route, {})
                     errors[route][bad] = errors[route].get(bad, 0) + 1
 
-    ts = [threading.Thread(target=client, args=(c,)) for c in range(n)]
+    def due(c):
+        """Open loop: request i is due at start + i / rate, whoever sends
+        it; its time counts from then (a late start is the server's wait)."""
+        etags = {}
+        while True:
+            with lock:
+                i = sent[0]
+                sent[0] += 1
+            at = start + i / rate
+            if at >= stop:
+                return
+            time.sleep(max(0.0, at - time.monotonic()))
+            token, feed, port = tokens[i % 3], feeds[i % 3], ports[i % 2]
+            route, bad, dt = op(rnd.choice(kinds), port, token, feed, etags)
+            dt = time.monotonic() - at
+            with lock:
+                out.setdefault(route, []).append(dt)
+                if bad is not None:
+                    errors.setdefault(route, {})
+                    errors[route][bad] = errors[route].get(bad, 0) + 1
+
+    sent, start = [0], time.monotonic()
+    open_loop = rate > 0 and len(kinds) > 1
+    ts = [threading.Thread(target=due if open_loop else client, args=(c,)) for c in range(n)]
     for t in ts:
         t.start()
     for t in ts:
@@ -178,7 +207,9 @@ cpu0, t0 = [cpu_s(p) for p in pids], time.monotonic()
 mixed, errors = run(secs, clients, KINDS)
 cpu = [cpu_s(p) - c for p, c in zip(pids, cpu0)]
 wall = time.monotonic() - t0
-print(f"mixed ({label}): {clients} clients on 2 instances, {secs:.0f} s, 3 orgs, 5,000 events "
+loop = (f"{rate:.0f} requests/s due (open loop, at most {clients} in flight)" if rate
+        else f"{clients} clients")
+print(f"mixed ({label}): {loop} on 2 instances, {secs:.0f} s, 3 orgs, 5,000 events "
       f"(30 % creates, 25 % patches/cancels/restores, 24 % conditional feeds, "
       f"10 % one-year occurrences, 11 % reads)")
 print(f"  {'route':12} {'alone p50':>10} {'alone p99':>10} {'mixed p50':>10} {'mixed p99':>10} "
