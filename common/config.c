@@ -68,6 +68,9 @@ static const struct setting settings[] = {
     {"feed_cache_memory", K_BYTES, OFF(feed_cache_memory), 0, 0, false, "67108864",
      "bytes the rendered feeds kept in memory (plain and gzip) may hold together, one copy "
      "for all worker threads; past it the oldest renderings go (0: none kept)"},
+    {"feed_file_dir", K_STRING, OFF(feed_file_dir), 0, 0, false, "/var/tmp",
+     "directory where rendered feeds of 16 KiB or more are kept as unnamed files and sent "
+     "from with sendfile; best on a disk's filesystem, not tmpfs (\"\": memory files)"},
     {"request_timeout", K_DURATION, OFF(request_timeout_ms), 1, 0, false, "30s",
      "how long an idle keep-alive connection stays open, and how long a response's "
      "write may stall"},

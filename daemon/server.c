@@ -516,7 +516,7 @@ int server_run(struct config *cfg, const struct config_sources *src)
 		srv.nworkers = 1;
 	httpd_configure(cfg, srv.nworkers);
 	heap_configure();
-	feed_cache_configure((size_t)cfg->feed_cache_memory);
+	feed_cache_configure((size_t)cfg->feed_cache_memory, cfg->feed_file_dir);
 	wire_routes(&srv);
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();

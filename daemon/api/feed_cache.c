@@ -14,9 +14,11 @@
 #include "http/context.h"
 #include "http/http.h"
 #include "http/negotiate.h"
+#include "log.h"
 #include "macros.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -116,6 +118,40 @@ struct coding {
 #define FILES_MAX 64
 static atomic_int nfiles;
 
+/* Where the files are made (feed_file_dir), or -1: unnamed files of a
+ * disk's filesystem rather than memfds, because the page cache keeps a
+ * disk file's pages in large folios, which sendfile hands to the socket a
+ * folio at a time, where shmem (memfd, tmpfs) looks every 4 KiB page up on
+ * its own; and its pages can be written out under memory pressure. A file
+ * closed before the kernel writes it back (most are: a rendering lives
+ * until the next change, five minutes at most) never reaches the disk. */
+static int file_dir = -1;
+
+static int file_in_dir(int dir)
+{
+	return openat(dir, ".", O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+}
+
+static void files_configure(const char *dir)
+{
+	if (file_dir >= 0)
+		close(file_dir);
+	file_dir = -1;
+	if (!dir || !*dir)
+		return;
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC),
+	    probe = fd >= 0 ? file_in_dir(fd) : -1;
+	if (probe < 0) {
+		log_warn("feed_file_dir %s: %s; rendered feeds are kept in memory files", dir,
+		         strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(probe);
+	file_dir = fd;
+}
+
 static void file_closed(const struct evbuffer_file_segment *seg, int flags, void *arg)
 {
 	UNUSED(seg);
@@ -124,17 +160,18 @@ static void file_closed(const struct evbuffer_file_segment *seg, int flags, void
 	atomic_fetch_sub(&nfiles, 1);
 }
 
-/* A memory file holding data, as a segment that closes it once neither the
- * rendering nor an answer still sending it holds it; NULL when the files
- * are taken or the system will not give one (the caller keeps data in
- * memory). */
+/* A file holding data (an unnamed one of feed_file_dir, else a memfd), as a segment that closes it
+ * once neither the rendering nor an answer still sending it holds it; NULL when the files are taken
+ * or the system will not give one (the caller keeps data in memory). */
 static struct evbuffer_file_segment *file_of(const char *data, size_t len, int *fdp)
 {
 	if (atomic_fetch_add(&nfiles, 1) >= FILES_MAX) {
 		atomic_fetch_sub(&nfiles, 1);
 		return NULL;
 	}
-	int fd = memfd_create("liaison-feed", MFD_CLOEXEC);
+	int fd = file_dir >= 0 ? file_in_dir(file_dir) : -1;
+	if (fd < 0)
+		fd = memfd_create("liaison-feed", MFD_CLOEXEC);
 	for (size_t at = 0; fd >= 0 && at < len;) {
 		ssize_t n = write(fd, data + at, len - at);
 		if (n < 0 && errno == EINTR)
@@ -225,11 +262,12 @@ static struct way *table; /* SETS * WAYS, made on first use */
 static size_t bytes, limit = 64u << 20;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-void feed_cache_configure(size_t max)
+void feed_cache_configure(size_t max, const char *dir)
 {
 	pthread_mutex_lock(&lock);
 	limit = max;
 	pthread_mutex_unlock(&lock);
+	files_configure(dir);
 }
 
 static struct way *set_of(const char *hash)

@@ -45,8 +45,10 @@ struct feed_render;
 
 /* The bytes the renderings kept may hold together, plain and gzip, in
  * memory and in memory files (feed_cache_memory); past them the oldest go.
- * Call before the threads start. */
-void feed_cache_configure(size_t bytes);
+ * Large bodies are kept as unnamed files made in dir (feed_file_dir), or
+ * memfds when it is NULL, empty or unusable (said in the log). Call
+ * before the threads start. */
+void feed_cache_configure(size_t bytes, const char *dir);
 /* Keeps body (from feed_body_new; taken over, even on failure), len bytes
  * of the feed of token hash `hash` rendered for generation, its content
  * there since the second `changed`, digest its digest (the ETag's 32 hex

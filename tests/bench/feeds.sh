@@ -271,10 +271,11 @@ lz_rps=$(median <"$BENCH_TMP/lz.rates")
 sz_rps=$(median <"$BENCH_TMP/sz.rates")
 
 # RSS with 100 feeds of N/10 events cached (each fetched once per thread).
-# Bodies kept in memory files (sendfile) are memory too, though not RSS.
+# Bodies kept in files (sendfile: memfds, or unnamed files of
+# feed_file_dir) are memory too, though not RSS.
 memfd_kib() {
 	for f in /proc/"$1"/fd/*; do
-		case $(readlink "$f" 2>/dev/null) in /memfd:*) stat -L -c %s "$f" ;; esac
+		case $(readlink "$f" 2>/dev/null) in /memfd:*|*/\#*" (deleted)") stat -L -c %s "$f" ;; esac
 	done | awk '{ s += $1 } END { printf "%d\n", s / 1024 }'
 }
 rss0=$(rss_kib "$DAEMON_PID")

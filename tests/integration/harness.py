@@ -5,6 +5,7 @@ liaisond processes talking HTTP on loopback. Nothing is mocked."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -52,15 +53,27 @@ def free_port():
             return port
 
 
-def memory_files(pid):
-    """How many rendered feeds' memory files process pid holds open."""
-    fds, n = f"/proc/{pid}/fd", 0
+FEED_FILE = re.compile(r"^(/memfd:liaison-feed|.*/#\d+) \(deleted\)$")
+
+
+def feed_files(pid):
+    """Where the rendered feeds' files process pid holds open are: a memfd
+    ("/memfd:liaison-feed (deleted)") or an unnamed file of feed_file_dir
+    ("DIR/#INODE (deleted)")."""
+    fds, out = f"/proc/{pid}/fd", []
     for fd in os.listdir(fds):
         try:  # a connection's descriptor may close while we look
-            n += "memfd:liaison-feed" in os.readlink(f"{fds}/{fd}")
+            link = os.readlink(f"{fds}/{fd}")
         except FileNotFoundError:
-            pass
-    return n
+            continue
+        if FEED_FILE.match(link):
+            out.append(link)
+    return out
+
+
+def memory_files(pid):
+    """How many rendered feeds' files process pid holds open."""
+    return len(feed_files(pid))
 
 
 def wait_for(pred, timeout, interval=0.05, what="condition"):

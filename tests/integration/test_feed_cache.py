@@ -210,3 +210,29 @@ def test_renderings_replaced_while_other_workers_send_them(ctx):
             t.join()
     assert not errors, errors[0]
     assert len(set(seen)) > 4  # renderings did change under the fetches
+
+
+def test_large_renderings_are_unnamed_files_of_feed_file_dir(ctx):
+    """A large rendering is kept as an unnamed file made in feed_file_dir
+    (O_TMPFILE): held by the process, never seen in the directory, the same
+    bytes as from a memfd (feed_file_dir ""); a directory that cannot hold
+    one leaves the feeds in memfds, said once in the log."""
+    import os
+    where = os.path.join(ctx.tmp, "feed-files")
+    os.mkdir(where)
+    d, token, _ = setup(ctx, 40, args=["--threads", "1", "--feed-file-dir", where])
+    feed = path_of(make_feed(d, token, name="All"))
+    a = d.request("GET", feed)
+    gz = d.request("GET", feed, headers={"Accept-Encoding": "gzip"})
+    assert a.status == 200 and len(a.body) > 16384 and gzip.decompress(gz.body) == a.body
+    files = harness.feed_files(d.proc.pid)
+    assert files and all(f.startswith(where + "/#") for f in files), files
+    assert os.listdir(where) == []
+    for args, kind in (([], "/var/tmp/#"), (["--feed-file-dir", ""], "/memfd:"),
+                       (["--feed-file-dir", os.path.join(where, "missing")], "/memfd:")):
+        other = ctx.daemon(d.database, args=["--threads", "1"] + args)
+        b = other.request("GET", feed)
+        assert b.body == a.body and b.header("ETag") == a.header("ETag")
+        files = harness.feed_files(other.proc.pid)
+        assert files and all(f.startswith(kind) for f in files), (args, files)
+        assert ("feed_file_dir" in other.logtext()) == ("missing" in " ".join(args))
