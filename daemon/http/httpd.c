@@ -40,6 +40,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ struct hconn {
 	void (*next)(struct req *r);
 	int close_after;    /* once the answer is written */
 	int answer_pending; /* request_done once it is written */
+	int corked;         /* TCP_CORK set for this answer (cork) */
 	size_t lingered;
 	int evictable;
 	TAILQ_ENTRY(hconn) idle_link;
@@ -662,8 +664,26 @@ static void head_uint(struct head_buf *h, size_t v)
 
 /* The answer is out: the connection waits for the next request, or
  * lingers. Returns whether a pipelined request is already read. */
+/* A large answer is written corked (TCP_CORK), as nginx's tcp_nopush
+ * does, and uncorked once all of it is in the socket: with TCP_NODELAY
+ * alone the head left as a packet of its own and sendfile's chunks as
+ * segments of ~38 kB, not 64 kB, and the client acknowledged and woke
+ * for each (21 segments a 477 kB feed against nginx's 12, and the
+ * client's CPU per answer 210 us against 135). Two system calls an
+ * answer; small answers, one writev, gain nothing from it. */
+#define CORK_MIN 16384
+
+static void cork(struct hconn *c, int on)
+{
+	if (c->corked == on)
+		return;
+	c->corked = on;
+	(void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 static int answer_written(struct hconn *c)
 {
+	cork(c, 0);
 	c->answer_pending = 0;
 	request_done(c->h);
 	if (c->close_after) {
@@ -737,6 +757,8 @@ static void respond(struct req *r, int status, struct evbuffer *body)
 		evbuffer_free(hb.spill);
 	/* A body kept in a file (reply_file_segment) goes by sendfile after the
 	 * head's writev: one write each, in this call too. */
+	if (!bad && !evbuffer_get_length(out) && evbuffer_get_length(msg) >= CORK_MIN)
+		cork(c, 1);
 	if (!bad && !evbuffer_get_length(out))
 		while (evbuffer_get_length(msg) &&
 		       evbuffer_write(msg, bufferevent_getfd(c->bev)) > 0)

@@ -250,12 +250,19 @@ for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$SPORT/small.ics"
 [ "$(curl -sf -H 'Accept-Encoding: gzip' "http://127.0.0.1:$SPORT/small.ics" | cmp - "$BENCH_TMP/small.ics.gz" && echo same)" = same ] ||
 	{ echo "nginx's gzip_static does not send liaisond's gzip bytes" >&2; exit 1; }
 # wrk_rate of one run: name, url, then wrk's own options.
+# Also the TCP segments sent per answer (nstat, the whole machine's: a
+# server that pushes smaller segments makes the client wake and
+# acknowledge more often, which costs CPU on the cores they share).
 wrk_run() {
 	name=$1 url=$2
 	shift 2
+	nstat -n 2>/dev/null || true
 	wrk -t2 -c"$CONNS" -d"${SECS}s" "$@" "$url" >"$BENCH_TMP/$name.out"
+	segs=$(nstat TcpOutSegs 2>/dev/null | awk '$1 == "TcpOutSegs" { print $2 }')
 	wrk_all_ok "$BENCH_TMP/$name.out"
 	wrk_rate <"$BENCH_TMP/$name.out" >>"$BENCH_TMP/$name.rates"
+	awk -v s="${segs:-0}" '/ requests in / { if ($1 > 0) printf "%.1f\n", s / $1 }' \
+		"$BENCH_TMP/$name.out" >>"$BENCH_TMP/$name.segs"
 }
 for _ in 1 2 3; do
 	wrk_run l "http://127.0.0.1:$PORT$small"
@@ -305,5 +312,8 @@ echo "    plain: liaisond $l_rps/s, nginx (sendfile off) $n_rps/s, ratio $(ratio
 echo "    plain: liaisond $l_rps/s, nginx (sendfile on) $s_rps/s, ratio $(ratio "$l_rps" "$s_rps")"
 echo "    gzip ($(wc -c <"$BENCH_TMP/small.ics.gz") bytes): liaisond $lz_rps/s," \
 	"nginx (gzip_static, sendfile on) $sz_rps/s, ratio $(ratio "$lz_rps" "$sz_rps")"
+echo "    TCP segments an answer (medians): plain liaisond $(median <"$BENCH_TMP/l.segs")," \
+	"nginx sendfile on $(median <"$BENCH_TMP/s.segs"); gzip liaisond $(median <"$BENCH_TMP/lz.segs")," \
+	"nginx $(median <"$BENCH_TMP/sz.segs")"
 echo "  RSS: $((rss0 / 1024)) MiB before, $((rss100 / 1024)) MiB with 100 more feeds cached;" \
 	"in memory files besides: $((files0 / 1024)) MiB before, $((files100 / 1024)) MiB after"
