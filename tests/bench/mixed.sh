@@ -18,6 +18,8 @@
 # timed from when it was due to start, so a stall shows in the p99 of all
 # that queued behind it (a closed loop of CLIENTS on two shared cores
 # only slows down, and hides it). CLIENTS then bounds requests in flight.
+# PGSS=1 also prints, after each mix, the statements that took the most
+# of PostgreSQL's time in it (pg_stat_statements).
 set -eu
 BIN=$(realpath "$1")
 SECS=${2:-60}
@@ -25,6 +27,7 @@ CLIENTS=${3:-8}
 OTHER=${4:+$(realpath "$4")}
 ROUNDS=${5:-3}
 . "$(dirname "$0")/lib.sh"
+[ -z "${PGSS:-}" ] || export PGCLUSTER_OPTS="${PGCLUSTER_OPTS:-} -c shared_preload_libraries=pg_stat_statements"
 
 bench_cluster
 bench_org
@@ -237,8 +240,14 @@ run_mix() {
 	PID1=$DAEMON_PID
 	bench_daemon --threads 2
 	PORT2=$PORT
+	[ -z "${PGSS:-}" ] || psql_b -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+		-c "SELECT pg_stat_statements_reset()" >/dev/null
 	MIX_PIDS="$PID1 $DAEMON_PID $(pg_pid)" \
 		/usr/bin/python3 "$BENCH_TMP/mix.py" "$2" "$PORT1" "$PORT2" "$SECS" "$CLIENTS" $TOKENS
+	[ -z "${PGSS:-}" ] || psql_b -F ' | ' -c "SELECT calls, round(total_exec_time) AS ms,
+	    round(100 * total_exec_time / sum(total_exec_time) OVER ()) AS pct,
+	    regexp_replace(left(query, 90), '\s+', ' ', 'g')
+	  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10" | sed 's/^/  pgss: /'
 	kill "$PID1" "$DAEMON_PID"
 	wait "$PID1" "$DAEMON_PID" 2>/dev/null || true
 	PID1=
