@@ -106,6 +106,7 @@ struct dbjob {
 	const char *sql;
 	char *sql_copy; /* SQL built at run time, until a session keeps it */
 	int by_text;    /* match prepared statements by text, not address */
+	int planned;    /* never prepared: planned for its parameters each time */
 	int quick;      /* one of the pool's quick statements */
 	enum job_phase phase;
 	int64_t at_us;    /* monotonic: when queued, then when sent */
@@ -666,7 +667,7 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 	char name[16];
 	int idx = prepared_index(c, j);
 	j->slot = -1;
-	if (idx < 0 && c->nprepared < MAX_PREPARED) {
+	if (idx < 0 && !j->planned && c->nprepared < MAX_PREPARED) {
 		idx = c->nprepared;
 		/* A job on a standby may move to the primary after this session
 		 * is gone: it keeps its own text. */
@@ -1159,6 +1160,20 @@ int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char
 	}
 	j->sql = j->sql_copy;
 	j->by_text = 1;
+	return submit_job(p, j);
+}
+
+int dbpool_query_planned(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                         db_result_cb cb, void *arg)
+{
+	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
+	if (!j || !(j->sql_copy = strdup(sql))) {
+		job_free(j);
+		return -1;
+	}
+	j->sql = j->sql_copy;
+	j->by_text = 1;
+	j->planned = 1;
 	return submit_job(p, j);
 }
 

@@ -120,6 +120,12 @@ int dbpool_query(struct dbpool *pool, const char *sql, int nparams, const char *
  * while the connection has room, so that repeated shapes plan once. */
 int dbpool_query_text(struct dbpool *pool, const char *sql, int nparams, const char *const *params,
                       db_result_cb cb, void *arg) WUR;
+/* The same, never prepared: planned for its parameters every time. For a
+ * statement whose best plan depends on their values (a window's bounds:
+ * a generic plan cannot know how many rows a range holds and guesses a
+ * few, and PostgreSQL switches to it after five executions). */
+int dbpool_query_planned(struct dbpool *pool, const char *sql, int nparams,
+                         const char *const *params, db_result_cb cb, void *arg) WUR;
 
 /* True while at least one connection is up. */
 int dbpool_up(const struct dbpool *pool);

@@ -338,8 +338,12 @@ static int ask_candidates(struct occwork *w)
 		return -1;
 	}
 	json_decref(errors);
-	int rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
-	                           q->params, on_candidates, w);
+	/* Planned for its window every time: the generic plan guesses a few
+	 * events in any window, and sorts all of a year's to keep the first
+	 * 2 x limit, where the window's own plan reads them in order
+	 * (PGSS=1 RATE=40 sh tests/bench/mixed.sh). */
+	int rc = dbpool_query_planned(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
+	                              q->params, on_candidates, w);
 	listq_free(q);
 	evbuffer_free(sql);
 	if (rc != 0) {
