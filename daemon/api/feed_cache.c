@@ -115,7 +115,7 @@ struct coding {
  * that cached feeds never take the descriptors connections need; past
  * them bodies stay in memory. */
 #define FILE_MIN  16384
-#define FILES_MAX 64
+#define FILES_MAX FEED_FILES_MAX
 static atomic_int nfiles;
 
 /* Where the files are made (feed_file_dir), or -1: unnamed files of a

@@ -9,6 +9,11 @@
 
 #include <stdatomic.h>
 
+/* Files the handlers may hold open for the whole process besides their
+ * connections' (rendered feeds, api/feed_cache.c): the HTTP layer leaves
+ * them out of max_connections' default. */
+#define FEED_FILES_MAX 64
+
 struct config;
 struct dbpool;
 struct readfloor;

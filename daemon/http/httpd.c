@@ -141,13 +141,14 @@ void httpd_configure(const struct config *cfg, int nworkers)
 		return;
 	}
 	/* What else the process holds open: database connections (workers and
-	 * the scheduler), webhook transfers, loops, listeners, logs. */
+	 * the scheduler), webhook transfers, loops, listeners, logs, and the
+	 * rendered feeds' files (http/context.h). */
 	struct rlimit rl;
 	long soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 	                ? (long)rl.rlim_cur
 	                : 1000000;
-	long reserve = 64 + (long)nworkers * (cfg->db_pool_size + 8) + cfg->webhook_concurrency +
-	               cfg->db_pool_size + 16;
+	long reserve = 64 + FEED_FILES_MAX + (long)nworkers * (cfg->db_pool_size + 8) +
+	               cfg->webhook_concurrency + cfg->db_pool_size + 16;
 	long cap = soft - reserve;
 	if (cap < soft / 4)
 		cap = soft / 4;
