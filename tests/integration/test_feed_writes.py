@@ -2,6 +2,7 @@
 renders again only the feeds it can reach (sql/020, core/changes.c), and
 every feed stays what a full rendering gives, byte for byte. Two daemons
 share one database: B hears A's writes only by NOTIFY."""
+import datetime
 import re
 import time
 
@@ -157,3 +158,27 @@ def test_feeds_after_writes_equal_a_full_rendering(ctx):
         full = fetch(fresh, f)
         assert full.count(b"BEGIN:VEVENT") > 0
         assert fetch(a, f) == full and fetch(b, f) == full
+
+
+def test_own_private_change_reaches_own_freebusy(ctx):
+    """A free/busy feed counts its own org's private items: a private
+    event moved on A moves the busy period in that org's free/busy feed on
+    B, which then is what a fresh daemon renders; another org's free/busy
+    feed is kept."""
+    db, k, a = world(ctx)
+    b = ctx.daemon(db)
+    day = datetime.date.today() + datetime.timedelta(days=10)
+    e = a.request("POST", "/v1/events", token=k["cabc"], body={
+        "kind": "meeting", "title": "CABC board", "timezone": "UTC", "visibility": "private",
+        "start": f"{day}T09:00:00", "end": f"{day}T10:00:00"}).json()
+    ours = make_feed(a, k["cabc"], mode="freebusy")
+    theirs = make_feed(a, k["host"], mode="freebusy")
+    settle([b], [ours, theirs])
+    busy = lambda t: [ln for ln in t.split(b"\r\n") if ln.startswith(b"FREEBUSY")]  # noqa
+    before, other = fetch(b, ours), fetch(b, theirs)
+    assert busy(before) and not busy(other)
+    assert a.request("PATCH", f"/v1/events/{e['id']}", token=k["cabc"], body={
+        "start": f"{day}T11:00:00", "end": f"{day}T12:00:00"}).status == 200
+    after = until(b, ours, lambda t: busy(t) != busy(before), "the move on B")
+    assert fetch(b, theirs) == other
+    assert after == fetch(ctx.daemon(db), ours)
