@@ -13,6 +13,7 @@
 #include "api/routes.h"
 #include "clock.h"
 #include "config.h"
+#include "core/changes.h"
 #include "core/heap.h"
 #include "core/metrics.h"
 #include "core/vevents.h"
@@ -364,13 +365,18 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The floor first: a worker that sees the new generation renders from a
- * standby only once it has replayed the change. */
+ * standby only once it has replayed the change. A change of private
+ * events names whose feeds it can reach (sql/020: "events:" and the
+ * orgs); any other may reach every feed, as may anything after a
+ * reconnect (payload NULL). */
 static void on_data_changed(const char *payload, void *arg)
 {
 	struct server *srv = arg;
-	UNUSED(payload); /* NULL after a reconnect: anything may have changed */
+	static const char scoped[] = "events:";
+	const char *reach =
+	    payload && !strncmp(payload, scoped, strlen(scoped)) ? payload + strlen(scoped) : NULL;
 	readfloor_changed(srv->floor);
-	atomic_fetch_add(&srv->data_generation, 1);
+	changes_bump(&srv->data_generation, reach);
 }
 
 static void on_keys_changed(const char *payload, void *arg)

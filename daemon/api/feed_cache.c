@@ -11,6 +11,8 @@
 
 #include "api/feed_fetches.h"
 #include "clock.h"
+#include "core/changes.h"
+#include "core/metrics.h"
 #include "http/context.h"
 #include "http/http.h"
 #include "http/negotiate.h"
@@ -222,7 +224,8 @@ struct feed_render {
 	atomic_int refs;
 	int kept; /* in the table (under the lock) */
 	char hash[TOKEN_HASH_HEX + 1];
-	unsigned generation;
+	unsigned generation;    /* current for it (under the lock: moves on, core/changes.h) */
+	char org[37], slug[64]; /* whose feed: what a change must reach */
 	int64_t rendered_ms;
 	int64_t changed;            /* the second its content last changed */
 	char etag[40], etag_gz[40]; /* unquoted */
@@ -358,8 +361,9 @@ static void put_locked(struct feed_render *fr)
 	shrink_locked(fr->generation);
 }
 
-struct feed_render *feed_cache_keep(const char *hash, unsigned generation, int64_t changed,
-                                    char *body, size_t len, const char *digest)
+struct feed_render *feed_cache_keep(const char *hash, const char *org, const char *slug,
+                                    unsigned generation, int64_t changed, char *body, size_t len,
+                                    const char *digest)
 {
 	struct feed_render *fr = body ? calloc(1, sizeof(*fr)) : NULL;
 	if (!fr) {
@@ -370,6 +374,8 @@ struct feed_render *feed_cache_keep(const char *hash, unsigned generation, int64
 	atomic_init(&fr->gz, NULL);
 	snprintf(fr->hash, sizeof(fr->hash), "%s", hash);
 	fr->generation = generation;
+	snprintf(fr->org, sizeof(fr->org), "%s", org);
+	snprintf(fr->slug, sizeof(fr->slug), "%s", slug);
 	fr->rendered_ms = now_monotonic_ms();
 	fr->changed = changed;
 	/* A strong ETag per content coding. */
@@ -382,6 +388,24 @@ struct feed_render *feed_cache_keep(const char *hash, unsigned generation, int64
 	return fr;
 }
 
+/* Whether fr is current for generation `current`: of it, or of an
+ * earlier one when no change since could reach its feed (then it is of
+ * this one from now on, which spares the next look the same steps), and
+ * young enough. Call locked. */
+static int current_locked(struct feed_render *fr, unsigned current, int64_t now)
+{
+	if (now - fr->rendered_ms >= FEED_TTL_MS)
+		return 0;
+	if (fr->generation == current)
+		return 1;
+	if (!later(current, fr->generation) ||
+	    changes_reach(fr->generation, current, fr->org, fr->slug))
+		return 0;
+	fr->generation = current;
+	metrics_add(M_FEED_KEPT_THROUGH, 1);
+	return 1;
+}
+
 /* hash's rendering with a reference for the caller, when there is one
  * (and current is NULL) or it is current for *current; NULL if not. */
 static struct feed_render *get(const char *hash, const unsigned *current)
@@ -390,8 +414,7 @@ static struct feed_render *get(const char *hash, const unsigned *current)
 	struct feed_render *fr = NULL;
 	pthread_mutex_lock(&lock);
 	struct way *w = find_locked(hash);
-	if (w && (!current ||
-	          (w->fr->generation == *current && now - w->fr->rendered_ms < FEED_TTL_MS))) {
+	if (w && (!current || current_locked(w->fr, *current, now))) {
 		fr = w->fr;
 		atomic_fetch_add(&fr->refs, 1);
 	}

@@ -36,11 +36,12 @@ struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash);
 /* ---- the rendered feeds, shared by every thread ---------------------------- */
 
 /* One rendered feed, plain and gzip, with the headers that go with each.
- * It is current while no event or feed changed anywhere (the generation)
- * and for at most FEED_TTL_MS, since "a year back" and "cancelled for 30
- * days" move with the clock. While the database is down a stale one is
- * served rather than none. Never changed once made but for its gzip, made
- * the first time a client asks for it; freed with its last reference. */
+ * It is current while no change that could reach its feed was heard
+ * (the generation, core/changes.h) and for at most FEED_TTL_MS, since "a
+ * year back" and "cancelled for 30 days" move with the clock. While the
+ * database is down a stale one is served rather than none. Never changed
+ * once made but for its gzip, made the first time a client asks for it;
+ * freed with its last reference. */
 struct feed_render;
 
 /* The bytes the renderings kept may hold together, plain and gzip, in
@@ -50,13 +51,15 @@ struct feed_render;
  * before the threads start. */
 void feed_cache_configure(size_t bytes, const char *dir);
 /* Keeps body (from feed_body_new; taken over, even on failure), len bytes
- * of the feed of token hash `hash` rendered for generation, its content
+ * of the feed of token hash `hash` (of the org of id `org` and slug
+ * `slug`: what a change must reach) rendered for generation, its content
  * there since the second `changed`, digest its digest (the ETag's 32 hex
  * digits), in place of the feed's last rendering unless that one is of a
  * later generation; one larger than the limit is not kept. Returns it,
  * with a reference for the caller, or NULL when out of memory. */
-struct feed_render *feed_cache_keep(const char *hash, unsigned generation, int64_t changed,
-                                    char *body, size_t len, const char *digest) WUR;
+struct feed_render *feed_cache_keep(const char *hash, const char *org, const char *slug,
+                                    unsigned generation, int64_t changed, char *body, size_t len,
+                                    const char *digest) WUR;
 /* Answers r from the rendering of the feed of token hash `hash` when one
  * is kept that is current for generation (_serve), or any (_serve_stale):
  * 1, or 0 when there is none (r is not answered). Safe from any thread. */

@@ -53,6 +53,7 @@ struct feedfetch {
 	char hash[TOKEN_HASH_HEX + 1];
 	unsigned generation; /* read before the queries: a change meanwhile stays stale */
 	char feed_id[37];
+	char org[37], slug[64]; /* whose feed */
 	char name[201];
 	int alarms;
 	char lang[36];   /* the feed's language, or "" */
@@ -321,7 +322,8 @@ static void feed_rendered(struct feedfetch *ff)
 void feedfetch_keep(struct feedfetch *ff, char *body, size_t len, const char *digest)
 {
 	metrics_feed_size(ff->feed_id, len);
-	ff->render = feed_cache_keep(ff->hash, ff->generation, ff->changed, body, len, digest);
+	ff->render = feed_cache_keep(ff->hash, ff->org, ff->slug, ff->generation, ff->changed, body,
+	                             len, digest);
 	if (!ff->render) {
 		ff_end(ff, FF_FAILED, "cannot keep the feed");
 		return;
@@ -664,6 +666,8 @@ static void on_feed_found(PGresult *res, void *arg)
 	}
 	snprintf(ff->feed_id, sizeof(ff->feed_id), "%s", PQgetvalue(res, 0, FL_ID));
 	snprintf(ff->name, sizeof(ff->name), "%s", PQgetvalue(res, 0, FL_NAME));
+	snprintf(ff->org, sizeof(ff->org), "%s", PQgetvalue(res, 0, FL_ORG));
+	snprintf(ff->slug, sizeof(ff->slug), "%s", PQgetvalue(res, 0, FL_SLUG));
 	ff->alarms = PQgetvalue(res, 0, FL_ALARMS)[0] == 't';
 	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, FL_DIGEST));
 	ff->changed = strtoll(PQgetvalue(res, 0, FL_CHANGED), NULL, 10);

@@ -53,7 +53,8 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_webhook_messages_withheld_total",
     "liaison_agreement_notices_total",
     "liaison_visit_tasks_overdue_total",
-    "liaison_feed_fetches_unrecorded_total"};
+    "liaison_feed_fetches_unrecorded_total",
+    "liaison_feed_kept_through_changes_total"};
 
 #define MAX_POOLS  256
 #define MAX_GAUGES 16

@@ -51,6 +51,7 @@ enum metric_counter {
 	M_AGREEMENT_NOTICES,       /* agreement.dormant and .expiring notices written */
 	M_TASKS_OVERDUE,           /* visits' tasks found open past their deadline */
 	M_FEED_FETCHES_UNRECORDED, /* feed fetches not written: table full, database away */
+	M_FEED_KEPT_THROUGH,       /* renderings kept through changes that cannot reach them */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);

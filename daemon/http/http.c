@@ -4,6 +4,7 @@
  * access log line, counts the request and frees the context. */
 #include "http/http.h"
 
+#include "core/changes.h"
 #include "core/metrics.h"
 #include "http/context.h"
 #include "log.h"
@@ -287,7 +288,7 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 	if (writes && r->who.key_id[0] && (status < 400 || status >= 500))
 		readfloor_changed(r->cx->floor);
 	if (writes && status < 300)
-		atomic_fetch_add(r->cx->data_generation, 1);
+		changes_bump(r->cx->data_generation, NULL); /* it may reach any feed */
 	/* A request counts as done once its answer is written, so that a
 	 * stopping worker does not close connections with answers unsent
 	 * (and a stopping one says Connection: close). */
