@@ -233,6 +233,13 @@
 	"          (SELECT min(lease_until) FROM webhook_messages WHERE state = 'sending')))" \
 	"        * 1000)::bigint"
 
+/* What a claim reads of each message as it locks it (the newest version,
+ * FOR UPDATE): what its checks need, so that they do not look each
+ * message up again by its key. */
+#define CLAIM_COLUMNS \
+	"m.id, m.endpoint_id, m.next_attempt_at, m.event_id, m.agreement_id, m.task_id," \
+	" m.visit_id, m.reminder_id, m.created_at, m.attempts"
+
 /* Claims messages due within $7 ms ($2 at most; each is sent at its time,
  * sql/019) with a lease ($4 ms): per endpoint,
  * at most $3 claimed over all instances (ahead of its $6 places), or $6
@@ -279,7 +286,7 @@
 	"                                     OR coalesce(b.others, 0) > 0 THEN $6::int" \
 	"                                   ELSE $3::int END AS cap) c" \
 	"   CROSS JOIN LATERAL (" \
-	"     SELECT m.id, m.endpoint_id, m.next_attempt_at" \
+	"     SELECT " CLAIM_COLUMNS \
 	"       FROM webhook_messages m" \
 	"      WHERE m.endpoint_id = w.id" \
 	"        AND m.state = 'pending'" \
@@ -290,7 +297,7 @@
 	"                                - coalesce(b.n, 0)))" \
 	"        FOR UPDATE OF m SKIP LOCKED) d), " \
 	"lapsed AS (" \
-	"  SELECT m.id, m.endpoint_id, m.next_attempt_at" \
+	"  SELECT " CLAIM_COLUMNS \
 	"    FROM webhook_messages m" \
 	"   WHERE m.state = 'sending'" \
 	"     AND m.lease_until < now()" \
@@ -300,7 +307,7 @@
 	"   LIMIT $2::int" \
 	"     FOR UPDATE OF m SKIP LOCKED), " \
 	"pick AS (" \
-	"  SELECT c.id" \
+	"  SELECT c.*" \
 	"    FROM (SELECT * FROM due" \
 	"          UNION ALL" \
 	"          SELECT * FROM lapsed) c" \
@@ -344,8 +351,7 @@
 	"           AND EXISTS (SELECT 1 FROM reminders r" \
 	"                        WHERE r.id = m.reminder_id" \
 	"                          AND r.occurrence_end < now()) AS late" \
-	"    FROM pick" \
-	"    JOIN webhook_messages m ON m.id = pick.id" \
+	"    FROM pick m" \
 	"    JOIN webhook_endpoints w ON w.id = m.endpoint_id), " \
 	"withheld AS (" \
 	"  UPDATE webhook_messages m" \
