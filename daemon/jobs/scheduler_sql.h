@@ -233,12 +233,21 @@
 	"          (SELECT min(lease_until) FROM webhook_messages WHERE state = 'sending')))" \
 	"        * 1000)::bigint"
 
+/* What a claim reads of each message as it locks it (the newest version,
+ * FOR UPDATE): what its checks need, so that they do not look each
+ * message up again by its key. */
+#define CLAIM_COLUMNS \
+	"m.id, m.endpoint_id, m.next_attempt_at, m.event_id, m.agreement_id, m.task_id," \
+	" m.visit_id, m.reminder_id, m.created_at, m.attempts"
+
 /* Claims messages due within $7 ms ($2 at most; each is sent at its time,
  * sql/019) with a lease ($4 ms): per endpoint,
  * at most $3 claimed over all instances (ahead of its $6 places), or $6
  * when another instance holds some of its messages (so that the places
  * stay the endpoint's over all instances) or it is in $5 (slow), fewer
- * for rate-limited ones. Each
+ * for rate-limited ones. What is held is counted under a lock per
+ * endpoint (liaison_claim_held, sql/021), so two claims at the same
+ * instant do not both count nothing held. Each
  * claim asks again whether the endpoint may be told about the message's
  * event, agreement or visit (011, 013: its org may see it, its filter
  * passes it; a visit's delegates only to orgs party to it; a task, 016,
@@ -255,22 +264,29 @@
  * number returned is the one about to be made; attempts are counted when
  * they are recorded (SCHED_REPORT). */
 #define SCHED_CLAIM \
-	"WITH busy AS (" \
-	"  SELECT s.endpoint_id, count(*) AS n," \
-	"         count(*) FILTER (WHERE s.claimed_by <> $1::uuid) AS others" \
-	"    FROM webhook_messages s" \
-	"   WHERE s.state = 'sending'" \
-	"     AND s.lease_until >= now()" \
-	"   GROUP BY s.endpoint_id), " \
+	"WITH eps AS MATERIALIZED (" \
+	"  SELECT w.id" \
+	"    FROM webhook_endpoints w" \
+	"   WHERE w.enabled" \
+	"     AND w.deleted_at IS NULL" \
+	"     AND EXISTS (SELECT 1" \
+	"                   FROM webhook_messages m" \
+	"                  WHERE m.endpoint_id = w.id" \
+	"                    AND m.state = 'pending'" \
+	"                    AND m.next_attempt_at <= now() + $7::bigint * interval '1 millisecond')), " \
+	"busy AS (" \
+	"  SELECT *" \
+	"    FROM liaison_claim_held(ARRAY(SELECT id FROM eps), $1::uuid)), " \
 	"due AS (" \
 	"  SELECT d.*" \
-	"    FROM webhook_endpoints w" \
+	"    FROM eps" \
+	"    JOIN webhook_endpoints w ON w.id = eps.id" \
 	"    LEFT JOIN busy b ON b.endpoint_id = w.id" \
 	"   CROSS JOIN LATERAL (SELECT CASE WHEN w.id = ANY ($5::uuid[])" \
 	"                                     OR coalesce(b.others, 0) > 0 THEN $6::int" \
 	"                                   ELSE $3::int END AS cap) c" \
 	"   CROSS JOIN LATERAL (" \
-	"     SELECT m.id, m.endpoint_id, m.next_attempt_at" \
+	"     SELECT " CLAIM_COLUMNS \
 	"       FROM webhook_messages m" \
 	"      WHERE m.endpoint_id = w.id" \
 	"        AND m.state = 'pending'" \
@@ -279,11 +295,9 @@
 	"      LIMIT (SELECT greatest(0, least(c.cap, greatest(1, floor(coalesce(w.rate_limit * 5," \
 	"                                                                       c.cap)))::int)" \
 	"                                - coalesce(b.n, 0)))" \
-	"        FOR UPDATE OF m SKIP LOCKED) d" \
-	"   WHERE w.enabled" \
-	"     AND w.deleted_at IS NULL), " \
+	"        FOR UPDATE OF m SKIP LOCKED) d), " \
 	"lapsed AS (" \
-	"  SELECT m.id, m.endpoint_id, m.next_attempt_at" \
+	"  SELECT " CLAIM_COLUMNS \
 	"    FROM webhook_messages m" \
 	"   WHERE m.state = 'sending'" \
 	"     AND m.lease_until < now()" \
@@ -293,7 +307,7 @@
 	"   LIMIT $2::int" \
 	"     FOR UPDATE OF m SKIP LOCKED), " \
 	"pick AS (" \
-	"  SELECT c.id" \
+	"  SELECT c.*" \
 	"    FROM (SELECT * FROM due" \
 	"          UNION ALL" \
 	"          SELECT * FROM lapsed) c" \
@@ -337,8 +351,7 @@
 	"           AND EXISTS (SELECT 1 FROM reminders r" \
 	"                        WHERE r.id = m.reminder_id" \
 	"                          AND r.occurrence_end < now()) AS late" \
-	"    FROM pick" \
-	"    JOIN webhook_messages m ON m.id = pick.id" \
+	"    FROM pick m" \
 	"    JOIN webhook_endpoints w ON w.id = m.endpoint_id), " \
 	"withheld AS (" \
 	"  UPDATE webhook_messages m" \
@@ -427,7 +440,12 @@
  * is neither counted nor logged); $11 how long an endpoint may fail (ms).
  * An endpoint is written only when its state changes (one row that every
  * attempt would otherwise queue on); one that answered 410 or has failed
- * for too long is disabled and the org's other endpoints hear of it. */
+ * for too long is disabled and the org's other endpoints hear of it. A
+ * message is found by its key and its claimer alone: claimed_by is set
+ * only with 'sending' and cleared on every way out of it, and a test of
+ * the state let the planner start from the partial index of 'sending'
+ * rows, under statistics taken before the burst, and compare every row
+ * claimed with every row reported (a nested loop of the two). */
 #define SCHED_REPORT \
 	"WITH r AS (" \
 	"  SELECT *" \
@@ -447,7 +465,6 @@
 	"    FROM r" \
 	"   WHERE m.id = r.id" \
 	"     AND m.claimed_by = $1::uuid" \
-	"     AND m.state = 'sending'" \
 	"  RETURNING m.endpoint_id, r.ok, r.gone, r.tried), " \
 	"a AS (" \
 	"  INSERT INTO webhook_attempts (message_id, attempted_at, status_code, duration_ms, error," \

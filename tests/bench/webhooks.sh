@@ -12,7 +12,8 @@
 #  - 100 reminders due at once: lateness p50/p99;
 #  - liaisond's peak RSS (VmHWM) over the run.
 # With PGSS=1, also the statements that took the most PostgreSQL time over
-# the burst (pg_stat_statements: where the CPU per message goes).
+# the burst (pg_stat_statements: where the CPU per message goes); with
+# PERF=FILE, a system-wide perf profile of the burst into FILE.
 #   tests/bench/webhooks.sh BIN [REMINDERS] [LEAD_SECONDS]
 set -eu
 BIN=$(realpath "$1")
@@ -117,6 +118,11 @@ if [ -n "${PGSS:-}" ]; then
 fi
 cpu0="$(cpu_ticks "$pg") $(cpu_ticks "$DAEMON_PID") $(cpu_ticks "$ngx")"
 [ "$(date +%s)" -lt "$fire" ] || { echo "planning took past the fire time; raise LEAD" >&2; exit 1; }
+# PERF=FILE: a system-wide profile of the burst (perf record -a) into FILE.
+if [ -n "${PERF:-}" ]; then
+	while [ "$(date +%s%3N)" -lt $((fire * 1000 - 200)) ]; do sleep 0.05; done
+	perf record -q -a -F 1999 -o "$PERF" -- sleep 3 >/dev/null 2>&1 &
+fi
 set -- $(measure "$N" "$fire") || true
 [ $# = 4 ] || { tail -20 "$BENCH_TMP/daemon.log" >&2; psql_b -c "SELECT state, count(*), max(attempts), max(last_error) FROM webhook_messages GROUP BY 1" >&2; exit 1; }
 burst_total=$1 burst_rate=$2 burst_p50=$3 burst_p99=$4
@@ -125,8 +131,8 @@ per_msg() { awk -v a="$1" -v b="$2" -v n="$N" -v hz="$hz" 'BEGIN { printf "%.0f"
 cpu_pg=$(per_msg "$1" "$4") cpu_daemon=$(per_msg "$2" "$5") cpu_nginx=$(per_msg "$3" "$6")
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status")
 if [ -n "${PGSS:-}" ]; then
-	stmts=$(psql_b -F ' | ' -c "SELECT calls, round(total_exec_time), rows,
-	    regexp_replace(left(query, 70), '\s+', ' ', 'g')
+	stmts=$(psql_b -F ' | ' -c "SELECT calls, round(total_exec_time), rows, wal_records,
+	    pg_size_pretty(wal_bytes), shared_blks_dirtied, regexp_replace(left(query, 50), '\s+', ' ', 'g')
 	  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8")
 fi
 
@@ -150,6 +156,6 @@ echo "  CPU per message from planned to delivered: PostgreSQL ${cpu_pg} us, liai
 echo "  100 reminders due at once: lateness p50 ${small_p50} ms, p99 ${small_p99} ms"
 echo "  liaisond peak RSS: $((peak_kib / 1024)) MiB"
 if [ -n "${PGSS:-}" ]; then
-	echo "  statements over the burst (calls | ms | rows | text):"
+	echo "  statements over the burst (calls | ms | rows | WAL records | WAL | blocks dirtied | text):"
 	echo "$stmts" | sed 's/^/    /'
 fi
