@@ -1150,8 +1150,9 @@ int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *con
 	return submit_job(p, j);
 }
 
-int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char *const *params,
-                      db_result_cb cb, void *arg)
+/* A job of SQL built at run time (copied); planned: never prepared. */
+static int query_built(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                       db_result_cb cb, void *arg, int planned)
 {
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j || !(j->sql_copy = strdup(sql))) {
@@ -1160,21 +1161,20 @@ int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char
 	}
 	j->sql = j->sql_copy;
 	j->by_text = 1;
+	j->planned = planned;
 	return submit_job(p, j);
+}
+
+int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                      db_result_cb cb, void *arg)
+{
+	return query_built(p, sql, nparams, params, cb, arg, 0);
 }
 
 int dbpool_query_planned(struct dbpool *p, const char *sql, int nparams, const char *const *params,
                          db_result_cb cb, void *arg)
 {
-	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
-	if (!j || !(j->sql_copy = strdup(sql))) {
-		job_free(j);
-		return -1;
-	}
-	j->sql = j->sql_copy;
-	j->by_text = 1;
-	j->planned = 1;
-	return submit_job(p, j);
+	return query_built(p, sql, nparams, params, cb, arg, 1);
 }
 
 int dbpool_up(const struct dbpool *p)
