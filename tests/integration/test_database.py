@@ -111,7 +111,7 @@ def test_new_connections_prepare_the_hot_statements(ctx):
     sql = ("SELECT count(*) FROM (SELECT regexp_replace(query, '\\s+', ' ', 'g') AS q "
            "FROM pg_stat_activity WHERE datname = '%s' "
            "AND application_name = 'liaisond') a WHERE q LIKE 'SELECT e.id, %%' "
-           "AND q LIKE '%%(SELECT p.uid FROM events p WHERE p.id = e.parent_id), "
+           "AND q LIKE '%%(SELECT p.uid FROM events p WHERE p.id = e.parent_id) END, "
            "a.title, a.stage, to_jsonb(a.parties)%%'" % dbname)
     try:
         harness.wait_for(lambda: ctx.cluster.psql(sql).strip() == "6", 10,
