@@ -116,7 +116,7 @@ for b in $BINS; do
 	pids="$pids $DAEMON_PID"
 	DAEMON_PID=
 done
-trap 'kill $pids 2>/dev/null; bench_cleanup' EXIT INT TERM
+trap 'kill $pids 2>/dev/null || true; bench_cleanup' EXIT INT TERM
 nbins=$n
 
 # measure NAME REFERENCE.sql WRK-ARGS...: each BIN's req/s, then pgbench's

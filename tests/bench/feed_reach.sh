@@ -19,7 +19,7 @@ ROUNDS=${4:-3}
 
 bench_cluster
 PIDS=
-trap 'kill $PIDS 2>/dev/null; bench_cleanup' EXIT INT TERM
+trap 'kill $PIDS 2>/dev/null || true; bench_cleanup' EXIT INT TERM
 psql_in() { "$PGBIN/psql" -X -q -tA -d "host=$SOCK user=liaison dbname=$1" -c "$2"; }
 
 # A database for build $1 named $2: the orgs, keys, the events.

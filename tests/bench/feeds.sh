@@ -54,7 +54,7 @@ psql_b -c "VACUUM ANALYZE events"
 
 RAD_PID=
 stop_nginx() { [ -f "$BENCH_TMP/nginx/nginx.pid" ] && kill "$(cat "$BENCH_TMP/nginx/nginx.pid")" 2>/dev/null || true; }
-trap '[ -n "$RAD_PID" ] && kill $RAD_PID 2>/dev/null; stop_nginx; bench_cleanup' EXIT INT TERM
+trap '[ -z "$RAD_PID" ] || kill $RAD_PID 2>/dev/null || true; stop_nginx; bench_cleanup' EXIT INT TERM
 
 bench_daemon --threads 2
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }

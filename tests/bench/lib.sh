@@ -8,9 +8,14 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 PGBIN=$(pg_config --bindir)
 DAEMON_PID=
 
+# Runs from the scripts' EXIT traps under set -e: no step may fail, or the
+# ones after it (the cluster's stop) would not run.
 bench_cleanup() {
-	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
-	"$TOP/scripts/pgcluster.sh" stop "$BENCH_TMP/data" >/dev/null 2>&1
+	if [ -n "$DAEMON_PID" ]; then
+		kill "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+	fi
+	"$TOP/scripts/pgcluster.sh" stop "$BENCH_TMP/data" >/dev/null 2>&1 || true
 	rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT INT TERM

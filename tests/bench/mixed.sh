@@ -52,7 +52,7 @@ psql_b -c "INSERT INTO events (org_id, uid, kind, title, location, timezone, sta
   WHERE o.slug = (ARRAY['hcmc-dost','busan-city','cabc'])[1 + x.g % 3]"
 psql_b -c "VACUUM ANALYZE events"
 PID1=
-trap 'kill $PID1 2>/dev/null; bench_cleanup' EXIT INT TERM
+trap 'kill $PID1 2>/dev/null || true; bench_cleanup' EXIT INT TERM
 
 cat >"$BENCH_TMP/mix.py" <<'PY'
 import http.client, json, os, random, sys, threading, time
