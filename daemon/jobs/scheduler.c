@@ -151,6 +151,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	struct scheduler *sc = arg;
 	sc->stopping = 1;
+	held_release(sc);
 	evtimer_del(sc->due_timer);
 	event_del(sc->poll);
 	if (sc->db_ops == 0 && sc->jobs == 0)
