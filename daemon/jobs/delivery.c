@@ -43,6 +43,9 @@
 #define CHECK_BATCH       10000
 #define REPORT_BATCH      1000
 #define REPORTS_IN_FLIGHT 2
+/* An outcome is recorded this long before its lease would run out, at
+ * the latest: the time its report may take. */
+#define REPORT_MARGIN_MS 2000
 
 void job_free(struct job *j)
 {
@@ -104,6 +107,7 @@ void lanes_sweep(struct scheduler *sc, int all)
 
 static void job_send(struct job *j);
 static void outcome_add(struct job *j);
+static void report_flush(struct scheduler *sc);
 
 /* Sends what l's places allow, in the order claimed. A message that has
  * waited past LANE_WAIT_MAX_MS goes back unsent (due at once, no attempt
@@ -127,6 +131,7 @@ static void lane_pump(struct scheduler *sc, struct lane *l)
 		if (!l->head)
 			l->tail = NULL;
 		j->lane_next = NULL;
+		sc->waiting -= j->ahead;
 		if (late || sc->stopping) {
 			if (late)
 				l->slow_until = now + SLOW_HOLD_MS;
@@ -164,6 +169,7 @@ static void lane_enqueue(struct job *j)
 	else
 		l->head = j;
 	l->tail = j;
+	sc->waiting += j->ahead;
 	lane_pump(sc, l);
 }
 
@@ -189,6 +195,8 @@ static void lane_done(struct job *j)
 				if (x->head)
 					lane_pump(sc, x);
 	}
+	if (!sc->waiting) /* the reports held back while they waited */
+		report_flush(sc);
 }
 
 /* Token bucket per rate-limited endpoint: the wait in ms before the next
@@ -235,8 +243,13 @@ static char *printable(const char *s, size_t n)
 
 /* Outcomes wait here while REPORTS_IN_FLIGHT batches are being written:
  * at low load each is written at once, under load they group, so the
- * database sees one statement per batch instead of one per attempt. */
-static void report_flush(struct scheduler *sc);
+ * database sees one statement per batch instead of one per attempt.
+ * While messages held ahead of their time (a burst fired ahead, sql/022)
+ * wait in lanes for a place, outcomes wait too, until none does or the
+ * first outcome's lease comes near: the database's share of the cores
+ * goes to the sending first, and the reports come after in full batches.
+ * (Messages claimed in the ordinary way that wait for a place do not
+ * hold the reports back: claims would wait for the room they take.) */
 
 struct report {
 	struct scheduler *sc;
@@ -268,9 +281,29 @@ static void on_reported(PGresult *res, void *arg)
 	sched_op_done(sc);
 }
 
+static void on_report_timer(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	report_flush(arg);
+}
+
+/* Whether the outcomes queued may wait for the lanes to empty (then a
+ * timer is set for when they may not). */
+static int report_defer(struct scheduler *sc)
+{
+	int64_t left = sc->outcomes_by_ms - now_monotonic_ms();
+	if (!sc->waiting || sc->stopping || left <= 0 || sc->noutcomes >= HOLD_MAX)
+		return 0;
+	if (!sc->report_timer)
+		sc->report_timer = evtimer_new(sc->base, on_report_timer, sc);
+	struct timeval tv = timeval_ms(left);
+	return sc->report_timer && evtimer_add(sc->report_timer, &tv) == 0;
+}
+
 static void report_flush(struct scheduler *sc)
 {
-	if (!sc->outcomes || sc->reports_in_flight >= REPORTS_IN_FLIGHT)
+	if (!sc->outcomes || sc->reports_in_flight >= REPORTS_IN_FLIGHT || report_defer(sc))
 		return;
 	struct report *rep = calloc(1, sizeof(*rep));
 	struct evbuffer *a[10];
@@ -300,6 +333,11 @@ static void report_flush(struct scheduler *sc)
 		}
 		if (!sc->outcomes)
 			sc->outcomes_tail = NULL;
+		sc->noutcomes -= rep->n;
+		sc->outcomes_by_ms = INT64_MAX;
+		for (struct job *j = sc->outcomes; j; j = j->next)
+			if (j->report_by_ms < sc->outcomes_by_ms)
+				sc->outcomes_by_ms = j->report_by_ms;
 		for (int i = 0; ok && i < 10; i++)
 			ok &= (texts[i] = db_array_end(a[i])) != NULL;
 	}
@@ -332,11 +370,20 @@ static void outcome_add(struct job *j)
 {
 	struct scheduler *sc = j->sc;
 	j->next = NULL;
-	if (sc->outcomes_tail)
+	if (sc->outcomes_tail) {
 		sc->outcomes_tail->next = j;
-	else
+	} else {
 		sc->outcomes = j;
+		sc->outcomes_by_ms = INT64_MAX;
+	}
 	sc->outcomes_tail = j;
+	sc->noutcomes++;
+	/* A job that never got so far as a claim time has its lease from now. */
+	int64_t by = (j->claimed_ms ? j->claimed_ms : now_monotonic_ms()) +
+	             sc->cfg->webhook_timeout_ms + LEASE_MARGIN_MS - REPORT_MARGIN_MS;
+	j->report_by_ms = by;
+	if (by < sc->outcomes_by_ms)
+		sc->outcomes_by_ms = by;
 	report_flush(sc);
 }
 
@@ -712,6 +759,7 @@ void held_release(struct scheduler *sc)
 		held_give_back(j);
 	}
 	sc->checks_tail = NULL;
+	report_flush(sc); /* what waited for the lanes */
 }
 
 static void on_claimed(PGresult *res, void *arg)

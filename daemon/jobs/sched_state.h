@@ -70,7 +70,8 @@ struct job {
 	 * checked, 100 ms before it, HELD_WAIT, HELD_QUEUED or HELD_CHECKING. */
 	int ahead;
 	int held;
-	int64_t due_ms; /* realtime, when it is due */
+	int64_t due_ms;       /* realtime, when it is due */
+	int64_t report_by_ms; /* monotonic: its outcome is recorded by then (its lease) */
 	/* the outcome of its attempt */
 	struct send_result res;
 	char *response;
@@ -109,6 +110,10 @@ struct scheduler {
 	int lanes_full;              /* a lane waited for webhook_concurrency */
 	struct lane *lanes[LANE_BUCKETS];
 	struct job *outcomes, *outcomes_tail; /* attempts made, not yet recorded */
+	int noutcomes;
+	int64_t outcomes_by_ms; /* monotonic: the first outcome queued must be recorded */
+	struct event *report_timer;
+	int waiting; /* jobs held ahead (sql/022) waiting in lanes for a place */
 	struct job *all_jobs;
 	int reports_in_flight;
 	int held;                         /* jobs held ahead and not yet checked */

@@ -196,7 +196,8 @@ static void scheduler_free(struct scheduler *sc)
 	dblisten_free(sc->listen);
 	warmer_free(sc->warmer);
 	dbpool_free(sc->db);
-	struct event *evs[] = {sc->stop_ev, sc->poll, sc->due_timer, sc->drain_timer};
+	struct event *evs[] = {sc->stop_ev, sc->poll, sc->due_timer, sc->drain_timer,
+	                       sc->report_timer};
 	for (size_t i = 0; i < ARRAY_LEN(evs); i++)
 		if (evs[i])
 			event_free(evs[i]);
