@@ -39,7 +39,10 @@
  * per fire time $6 the event, $7 to $12 the occurrence's start and end,
  * their local texts, the trigger and the fire time. Pending rows no
  * longer planned go, new ones come (only if due after the change, the
- * cutoff), and rows already sent or missed are never touched. One
+ * cutoff), and rows already sent or missed are never touched. A
+ * complete plan keeps no reminder_plans row (only SCHED_PLAN_EXTEND reads
+ * them, for the plans that stop somewhere): writing one per event was
+ * three of the eleven WAL records an event's plan cost. One
  * statement for the batch: per event, it cost a round trip and a commit
  * each (tests/bench/webhooks.sh). Rows are written in event order, so
  * that two instances planning the same events take their locks in the
@@ -96,9 +99,15 @@
 	"  INSERT INTO reminder_plans (event_id, planned_until)" \
 	"  SELECT id, to_timestamp(until)" \
 	"    FROM cur" \
+	"   WHERE until IS NOT NULL" \
 	"   ORDER BY id" \
 	"  ON CONFLICT (event_id) DO UPDATE" \
 	"     SET planned_until = EXCLUDED.planned_until), " \
+	"pd AS (" \
+	"  DELETE FROM reminder_plans p" \
+	"   USING cur" \
+	"   WHERE p.event_id = cur.id" \
+	"     AND cur.until IS NULL), " \
 	"dq AS (" \
 	"  DELETE FROM reminder_queue q" \
 	"   USING b" \
