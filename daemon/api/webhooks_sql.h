@@ -178,11 +178,12 @@
 /* Newest first; $3 state or NULL, $4/$5 the cursor (microseconds, id) or
  * NULL, $6 the page size + 1. */
 /* A reminder's message written ahead of its fire time (sql/019), not yet
- * due: not in the log until it falls due (it may yet be taken back). A
- * message handed back to wait for a rate limit is due at another time. */
+ * due: not in the log until it falls due (it may yet be taken back),
+ * whether waiting or claimed as written (sql/022). A message handed back
+ * to wait for a rate limit is due at another time. */
 #define WH_AHEAD(m) \
 	"(" m ".reminder_id IS NOT NULL" \
-	" AND " m ".state = 'pending'" \
+	" AND " m ".state IN ('pending', 'sending')" \
 	" AND " m ".next_attempt_at > now()" \
 	" AND " m ".next_attempt_at = (SELECT r.fire_at FROM reminders r WHERE r.id = " m ".reminder_id))"
 #define WH_DELIVERIES \

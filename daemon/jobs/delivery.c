@@ -33,12 +33,19 @@
 #define PREFETCH         8
 #define LANE_WAIT_MAX_MS 250
 #define SLOW_HOLD_MS     60000
-#define LEASE_MARGIN_MS  5000
 /* The longest a claimed message waits in memory for its endpoint's rate
- * limit: well inside its lease, so no other claim takes it meanwhile. */
-#define RATE_WAIT_MAX_MS  (LEASE_MARGIN_MS - 1000)
+ * limit: well inside its lease, so no other claim takes it meanwhile. A
+ * message held ahead of its time (sql/022) may wait as long for a place:
+ * a burst's messages all join their lane at their time, and their lease
+ * runs from it. */
+#define RATE_WAIT_MAX_MS (LEASE_MARGIN_MS - 1000)
+/* Held messages checked in one statement at most. */
+#define CHECK_BATCH       10000
 #define REPORT_BATCH      1000
 #define REPORTS_IN_FLIGHT 2
+/* An outcome is recorded this long before its lease would run out, at
+ * the latest: the time its report may take. */
+#define REPORT_MARGIN_MS 2000
 
 void job_free(struct job *j)
 {
@@ -100,6 +107,7 @@ void lanes_sweep(struct scheduler *sc, int all)
 
 static void job_send(struct job *j);
 static void outcome_add(struct job *j);
+static void report_flush(struct scheduler *sc);
 
 /* Sends what l's places allow, in the order claimed. A message that has
  * waited past LANE_WAIT_MAX_MS goes back unsent (due at once, no attempt
@@ -110,7 +118,7 @@ static void lane_pump(struct scheduler *sc, struct lane *l)
 	int64_t now = now_monotonic_ms();
 	while (l->head) {
 		struct job *j = l->head;
-		int late = now - j->ready_ms > LANE_WAIT_MAX_MS;
+		int late = now - j->ready_ms > (j->ahead ? RATE_WAIT_MAX_MS : LANE_WAIT_MAX_MS);
 		if (!late && !sc->stopping) {
 			if (l->inflight >= sc->cfg->webhook_endpoint_concurrency)
 				return;
@@ -123,6 +131,7 @@ static void lane_pump(struct scheduler *sc, struct lane *l)
 		if (!l->head)
 			l->tail = NULL;
 		j->lane_next = NULL;
+		sc->waiting -= j->ahead;
 		if (late || sc->stopping) {
 			if (late)
 				l->slow_until = now + SLOW_HOLD_MS;
@@ -160,6 +169,7 @@ static void lane_enqueue(struct job *j)
 	else
 		l->head = j;
 	l->tail = j;
+	sc->waiting += j->ahead;
 	lane_pump(sc, l);
 }
 
@@ -185,6 +195,8 @@ static void lane_done(struct job *j)
 				if (x->head)
 					lane_pump(sc, x);
 	}
+	if (!sc->waiting) /* the reports held back while they waited */
+		report_flush(sc);
 }
 
 /* Token bucket per rate-limited endpoint: the wait in ms before the next
@@ -231,8 +243,13 @@ static char *printable(const char *s, size_t n)
 
 /* Outcomes wait here while REPORTS_IN_FLIGHT batches are being written:
  * at low load each is written at once, under load they group, so the
- * database sees one statement per batch instead of one per attempt. */
-static void report_flush(struct scheduler *sc);
+ * database sees one statement per batch instead of one per attempt.
+ * While messages held ahead of their time (a burst fired ahead, sql/022)
+ * wait in lanes for a place, outcomes wait too, until none does or the
+ * first outcome's lease comes near: the database's share of the cores
+ * goes to the sending first, and the reports come after in full batches.
+ * (Messages claimed in the ordinary way that wait for a place do not
+ * hold the reports back: claims would wait for the room they take.) */
 
 struct report {
 	struct scheduler *sc;
@@ -264,9 +281,29 @@ static void on_reported(PGresult *res, void *arg)
 	sched_op_done(sc);
 }
 
+static void on_report_timer(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	report_flush(arg);
+}
+
+/* Whether the outcomes queued may wait for the lanes to empty (then a
+ * timer is set for when they may not). */
+static int report_defer(struct scheduler *sc)
+{
+	int64_t left = sc->outcomes_by_ms - now_monotonic_ms();
+	if (!sc->waiting || sc->stopping || left <= 0 || sc->noutcomes >= HOLD_MAX)
+		return 0;
+	if (!sc->report_timer)
+		sc->report_timer = evtimer_new(sc->base, on_report_timer, sc);
+	struct timeval tv = timeval_ms(left);
+	return sc->report_timer && evtimer_add(sc->report_timer, &tv) == 0;
+}
+
 static void report_flush(struct scheduler *sc)
 {
-	if (!sc->outcomes || sc->reports_in_flight >= REPORTS_IN_FLIGHT)
+	if (!sc->outcomes || sc->reports_in_flight >= REPORTS_IN_FLIGHT || report_defer(sc))
 		return;
 	struct report *rep = calloc(1, sizeof(*rep));
 	struct evbuffer *a[10];
@@ -296,6 +333,11 @@ static void report_flush(struct scheduler *sc)
 		}
 		if (!sc->outcomes)
 			sc->outcomes_tail = NULL;
+		sc->noutcomes -= rep->n;
+		sc->outcomes_by_ms = INT64_MAX;
+		for (struct job *j = sc->outcomes; j; j = j->next)
+			if (j->report_by_ms < sc->outcomes_by_ms)
+				sc->outcomes_by_ms = j->report_by_ms;
 		for (int i = 0; ok && i < 10; i++)
 			ok &= (texts[i] = db_array_end(a[i])) != NULL;
 	}
@@ -328,11 +370,20 @@ static void outcome_add(struct job *j)
 {
 	struct scheduler *sc = j->sc;
 	j->next = NULL;
-	if (sc->outcomes_tail)
+	if (sc->outcomes_tail) {
 		sc->outcomes_tail->next = j;
-	else
+	} else {
 		sc->outcomes = j;
+		sc->outcomes_by_ms = INT64_MAX;
+	}
 	sc->outcomes_tail = j;
+	sc->noutcomes++;
+	/* A job that never got so far as a claim time has its lease from now. */
+	int64_t by = (j->claimed_ms ? j->claimed_ms : now_monotonic_ms()) +
+	             sc->cfg->webhook_timeout_ms + LEASE_MARGIN_MS - REPORT_MARGIN_MS;
+	j->report_by_ms = by;
+	if (by < sc->outcomes_by_ms)
+		sc->outcomes_by_ms = by;
 	report_flush(sc);
 }
 
@@ -449,6 +500,27 @@ static void on_due_wait(evutil_socket_t fd, short what, void *arg)
 	struct job *j = arg;
 	event_free(j->wait); /* a rate limit's wait has its own */
 	j->wait = NULL;
+	if (j->ahead) /* its lease runs from now */
+		j->claimed_ms = now_monotonic_ms();
+	job_go(j);
+}
+
+/* j waits for its time (claimed ahead of it), or goes now. */
+static void job_wait_due(struct job *j, int64_t due_ms)
+{
+	int64_t early = due_ms - now_realtime_ms();
+	if (j->wait) { /* its check's */
+		event_free(j->wait);
+		j->wait = NULL;
+	}
+	if (early > 0) {
+		j->wait = evtimer_new(j->sc->base, on_due_wait, j);
+		struct timeval tv = timeval_ms(early);
+		if (j->wait && evtimer_add(j->wait, &tv) == 0)
+			return;
+	}
+	if (j->ahead)
+		j->claimed_ms = now_monotonic_ms();
 	job_go(j);
 }
 
@@ -457,11 +529,14 @@ static char *dup_or_null(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
 }
 
-static void start_job(struct scheduler *sc, PGresult *res, int row)
+/* A job for the claimed message in row of a claim's result (SCHED_CLAIM's
+ * columns), counted; NULL when there is none to send (out of memory: its
+ * lease runs out and it is tried again; or nothing to sign with). */
+static struct job *job_new(struct scheduler *sc, PGresult *res, int row)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j)
-		return; /* the lease runs out; the message is tried again */
+		return NULL;
 	j->sc = sc;
 	j->all_next = sc->all_jobs;
 	if (sc->all_jobs)
@@ -480,8 +555,17 @@ static void start_job(struct scheduler *sc, PGresult *res, int row)
 	if (!j->url || !j->secret || (!PQgetisnull(res, row, 6) && !j->previous)) {
 		sc->jobs--;
 		job_free(j);
-		return;
+		return NULL;
 	}
+	j->due_ms = strtoll(PQgetvalue(res, row, 10), NULL, 10);
+	return j;
+}
+
+static void start_job(struct scheduler *sc, PGresult *res, int row)
+{
+	struct job *j = job_new(sc, res, row);
+	if (!j)
+		return;
 	if (!j->body) {
 		/* The event or agreement it was about is gone. */
 		struct send_result fail = {.retry_after_ms = -1};
@@ -491,14 +575,191 @@ static void start_job(struct scheduler *sc, PGresult *res, int row)
 		on_sent(&fail, j);
 		return;
 	}
-	int64_t early = strtoll(PQgetvalue(res, row, 10), NULL, 10) - now_realtime_ms();
-	if (early > 0) {
-		j->wait = evtimer_new(sc->base, on_due_wait, j);
-		struct timeval tv = timeval_ms(early);
-		if (j->wait && evtimer_add(j->wait, &tv) == 0)
-			return;
+	job_wait_due(j, j->due_ms);
+}
+
+/* ---- messages held ahead of their time (sql/022) -------------------------------- */
+
+/* j goes back unsent, due at its time, to whichever instance claims it. */
+static void held_give_back(struct job *j)
+{
+	struct scheduler *sc = j->sc;
+	if (j->wait)
+		evtimer_del(j->wait);
+	if (j->held != HELD_NO)
+		sc->held--;
+	j->held = HELD_NO;
+	int64_t wait = j->due_ms - now_realtime_ms();
+	j->state = "pending";
+	j->delay_ms = wait > 0 ? wait : 0;
+	j->tried = 0;
+	outcome_add(j);
+}
+
+static void check_step(struct scheduler *sc);
+
+struct check {
+	struct scheduler *sc;
+	struct job *jobs; /* in the order asked */
+	int n;
+};
+
+static void on_checked(PGresult *res, void *arg)
+{
+	struct check *ck = arg;
+	struct scheduler *sc = ck->sc;
+	int ok = sched_ok_rows(res, "checking messages held ahead") && PQntuples(res) == ck->n;
+	int gone = 0;
+	for (int i = 0; ck->jobs; i++) {
+		struct job *j = ck->jobs;
+		ck->jobs = j->next;
+		j->next = NULL;
+		if (sc->stopping) {
+			held_give_back(j);
+			continue;
+		}
+		sc->held--;
+		j->held = HELD_NO;
+		/* Unanswered, it is sent: better twice than never. */
+		if (ok && strcmp(PQgetvalue(res, i, 0), "t") != 0) {
+			gone++;
+			sc->jobs--;
+			job_free(j);
+			continue;
+		}
+		job_wait_due(j, j->due_ms);
 	}
-	job_go(j);
+	if (gone)
+		log_info("scheduler: %d reminders held ahead were taken back by changes; they are "
+		         "sent as they are now",
+		         gone);
+	free(ck);
+	sc->check_busy = 0;
+	if (sc->checks || sc->check_again) {
+		sc->check_again = 0;
+		check_step(sc);
+	}
+	sched_op_done(sc);
+}
+
+/* Asks which of the held jobs due for their check are still this
+ * instance's own (SCHED_HELD_CHECK), one statement for them all. */
+static void check_step(struct scheduler *sc)
+{
+	if (!sc->checks)
+		return;
+	if (sc->check_busy) {
+		sc->check_again = 1;
+		return;
+	}
+	struct check *ck = calloc(1, sizeof(*ck));
+	struct evbuffer *ids = evbuffer_new();
+	char *list = NULL;
+	int ok = ck && ids;
+	if (ck)
+		ck->sc = sc;
+	struct job **tail = ck ? &ck->jobs : NULL;
+	while (ok && sc->checks && ck->n < CHECK_BATCH) {
+		struct job *j = sc->checks;
+		if (db_array_add(ids, j->id)) {
+			ok = 0;
+			break;
+		}
+		sc->checks = j->next;
+		j->next = NULL;
+		j->held = HELD_CHECKING;
+		*tail = j;
+		tail = &j->next;
+		ck->n++;
+	}
+	if (!sc->checks)
+		sc->checks_tail = NULL;
+	if (ok)
+		list = db_array_end(ids);
+	if (ids)
+		evbuffer_free(ids);
+	const char *p[] = {list, sc->instance};
+	if (list && sched_query(sc, SCHED_HELD_CHECK, 2, p, on_checked, ck) == 0) {
+		sc->check_busy = 1;
+		free(list);
+		return;
+	}
+	free(list);
+	/* Not asked: sent at their time (better twice than never). */
+	while (ck && ck->jobs) {
+		struct job *j = ck->jobs;
+		ck->jobs = j->next;
+		j->next = NULL;
+		sc->held--;
+		j->held = HELD_NO;
+		job_wait_due(j, j->due_ms);
+	}
+	free(ck);
+}
+
+static void on_check_due(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct job *j = arg;
+	struct scheduler *sc = j->sc;
+	j->held = HELD_QUEUED;
+	j->next = NULL;
+	if (sc->checks_tail)
+		sc->checks_tail->next = j;
+	else
+		sc->checks = j;
+	sc->checks_tail = j;
+	check_step(sc);
+}
+
+void held_start(struct scheduler *sc, PGresult *res, int row)
+{
+	struct job *j = job_new(sc, res, row);
+	if (!j)
+		return;
+	j->ahead = 1;
+	j->held = HELD_WAIT;
+	sc->held++;
+	if (sc->stopping) {
+		held_give_back(j);
+		return;
+	}
+	/* Due within CLAIM_AHEAD_MS when written: nothing can take it back. */
+	if (!strcmp(PQgetvalue(res, row, 11), "t")) {
+		sc->held--;
+		j->held = HELD_NO;
+		job_wait_due(j, j->due_ms);
+		return;
+	}
+	j->wait = evtimer_new(sc->base, on_check_due, j);
+	int64_t early = j->due_ms - CLAIM_AHEAD_MS - now_realtime_ms();
+	struct timeval tv = timeval_ms(early > 0 ? early : 0);
+	if (!j->wait || evtimer_add(j->wait, &tv) != 0)
+		on_check_due(-1, 0, j); /* checked now */
+}
+
+void held_release(struct scheduler *sc)
+{
+	/* Gathered first: a report that cannot be written frees jobs. */
+	struct job *back = NULL;
+	for (struct job *j = sc->all_jobs; j; j = j->all_next)
+		if (j->held == HELD_WAIT) {
+			j->next = back;
+			back = j;
+		}
+	while (back) {
+		struct job *j = back;
+		back = j->next;
+		held_give_back(j);
+	}
+	while (sc->checks) {
+		struct job *j = sc->checks;
+		sc->checks = j->next;
+		held_give_back(j);
+	}
+	sc->checks_tail = NULL;
+	report_flush(sc); /* what waited for the lanes */
 }
 
 static void on_claimed(PGresult *res, void *arg)
@@ -538,6 +799,24 @@ static void on_claimed(PGresult *res, void *arg)
 	sched_op_done(sc);
 }
 
+char *slow_endpoints(struct scheduler *sc)
+{
+	lanes_sweep(sc, 0);
+	struct evbuffer *slow = evbuffer_new();
+	char *list = NULL;
+	int64_t now = now_monotonic_ms();
+	int ok = slow != NULL;
+	for (size_t i = 0; ok && i < LANE_BUCKETS; i++)
+		for (struct lane *l = sc->lanes[i]; ok && l; l = l->hnext)
+			if (l->slow_until > now && db_array_add(slow, l->endpoint))
+				ok = 0;
+	if (ok)
+		list = db_array_end(slow);
+	if (slow)
+		evbuffer_free(slow);
+	return list;
+}
+
 void claim_step(struct scheduler *sc)
 {
 	if (sc->stopping)
@@ -546,22 +825,11 @@ void claim_step(struct scheduler *sc)
 		sc->claim_again = 1;
 		return;
 	}
-	int room = sc->cfg->webhook_concurrency * PREFETCH - sc->jobs;
+	/* What is held ahead of its time takes no place yet. */
+	int room = sc->cfg->webhook_concurrency * PREFETCH - (sc->jobs - sc->held);
 	if (room <= 0)
 		return; /* a finished attempt claims again */
-	lanes_sweep(sc, 0);
-	struct evbuffer *slow = evbuffer_new();
-	char *slow_list = NULL;
-	int64_t now = now_monotonic_ms();
-	int ok = slow != NULL;
-	for (size_t i = 0; ok && i < LANE_BUCKETS; i++)
-		for (struct lane *l = sc->lanes[i]; ok && l; l = l->hnext)
-			if (l->slow_until > now && db_array_add(slow, l->endpoint))
-				ok = 0;
-	if (ok)
-		slow_list = db_array_end(slow);
-	if (slow)
-		evbuffer_free(slow);
+	char *slow_list = slow_endpoints(sc);
 	if (!slow_list)
 		return; /* out of memory: the poll claims again */
 	char limit[16], per_endpoint[16], places[16], lease[24], ahead[16];

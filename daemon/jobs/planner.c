@@ -4,6 +4,7 @@
  * planned is parked and tried again later; open-ended series are planned further every hour;
  * due reminders become messages in the statement that marks them sent. */
 #include "clock.h"
+#include "config.h"
 #include "core/metrics.h"
 #include "core/remind_row.h"
 #include "dbpool.h"
@@ -320,16 +321,20 @@ static void on_fired(PGresult *res, void *arg)
 {
 	struct scheduler *sc = arg;
 	sc->fire_busy--;
-	if (sched_ok_rows(res, "firing reminders") && PQntuples(res) == 1) {
-		long fired = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-		long missed = strtol(PQgetvalue(res, 0, 1), NULL, 10);
-		long msgs = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	if (sched_ok_rows(res, "firing reminders") && PQntuples(res) >= 1) {
+		/* The messages claimed as written, then one row of counts. */
+		int last = PQntuples(res) - 1;
+		for (int i = 0; i < last; i++)
+			held_start(sc, res, i);
+		long fired = strtol(PQgetvalue(res, last, 12), NULL, 10);
+		long missed = strtol(PQgetvalue(res, last, 13), NULL, 10);
+		long msgs = strtol(PQgetvalue(res, last, 14), NULL, 10);
 		metrics_add(M_REMINDERS_FIRED, (uint64_t)(fired - missed));
 		metrics_add(M_REMINDERS_MISSED, (uint64_t)missed);
 		if (missed)
 			log_warn(
 			    "scheduler: %ld reminders not sent: their occurrence had ended (%s)",
-			    missed, PQgetvalue(res, 0, 3));
+			    missed, PQgetvalue(res, last, 15));
 		if (msgs)
 			claim_step(sc);
 		/* A full batch: more may be due, taken by two statements side by
@@ -353,10 +358,21 @@ void fire_step(struct scheduler *sc)
 		sc->fire_again = 1;
 		return;
 	}
-	char batch[16], ahead[16];
+	char *slow = slow_endpoints(sc);
+	if (!slow)
+		return; /* out of memory: the poll fires again */
+	/* What may be claimed as written: the statements in flight share
+	 * what is left of HOLD_MAX. */
+	int hold = (HOLD_MAX - sc->jobs) / FIRES_IN_FLIGHT;
+	char batch[16], ahead[16], lease[24], most[16], check[16];
 	snprintf(batch, sizeof(batch), "%d", FIRE_BATCH);
 	snprintf(ahead, sizeof(ahead), "%d", FIRE_AHEAD_MS);
-	const char *p[] = {batch, ahead};
-	if (sched_query(sc, SCHED_FIRE, 2, p, on_fired, sc) == 0)
+	snprintf(lease, sizeof(lease), "%lld",
+	         (long long)(sc->cfg->webhook_timeout_ms + LEASE_MARGIN_MS));
+	snprintf(most, sizeof(most), "%d", hold > 0 ? hold : 0);
+	snprintf(check, sizeof(check), "%d", CLAIM_AHEAD_MS);
+	const char *p[] = {batch, ahead, sc->instance, lease, most, slow, check};
+	if (sched_query(sc, SCHED_FIRE, 7, p, on_fired, sc) == 0)
 		sc->fire_busy++;
+	free(slow);
 }

@@ -17,7 +17,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define MAX_BUCKETS  256
+#define MAX_BUCKETS 256
+enum { HELD_NO, HELD_WAIT, HELD_QUEUED, HELD_CHECKING };
 #define LANE_BUCKETS 64
 /* Reminders become messages this long before they fall due (sql/019):
  * long enough for a burst of ten thousand to be written before its fire
@@ -29,6 +30,11 @@
  * What a claim decided (the endpoint may see the event) is that much
  * older when sent, as a claimed message's wait for a place may be. */
 #define CLAIM_AHEAD_MS 100
+/* Messages the fire statement claims as it writes them (sql/022), held in
+ * memory until their time, at most: a burst's worth, each a few kB. */
+#define HOLD_MAX 20000
+/* A claim's lease outlasts an attempt (webhook_timeout) by this much. */
+#define LEASE_MARGIN_MS 5000
 
 struct job;
 
@@ -60,6 +66,12 @@ struct job {
 	struct lane *lane;  /* while waiting for a place or in flight */
 	struct job *lane_next;
 	int sending; /* an attempt is in flight */
+	/* Claimed by the fire statement ahead of its time (sql/022): until
+	 * checked, 100 ms before it, HELD_WAIT, HELD_QUEUED or HELD_CHECKING. */
+	int ahead;
+	int held;
+	int64_t due_ms;       /* realtime, when it is due */
+	int64_t report_by_ms; /* monotonic: its outcome is recorded by then (its lease) */
 	/* the outcome of its attempt */
 	struct send_result res;
 	char *response;
@@ -98,8 +110,15 @@ struct scheduler {
 	int lanes_full;              /* a lane waited for webhook_concurrency */
 	struct lane *lanes[LANE_BUCKETS];
 	struct job *outcomes, *outcomes_tail; /* attempts made, not yet recorded */
+	int noutcomes;
+	int64_t outcomes_by_ms; /* monotonic: the first outcome queued must be recorded */
+	struct event *report_timer;
+	int waiting; /* jobs held ahead (sql/022) waiting in lanes for a place */
 	struct job *all_jobs;
 	int reports_in_flight;
+	int held;                         /* jobs held ahead and not yet checked */
+	struct job *checks, *checks_tail; /* held jobs whose check is due */
+	int check_busy, check_again;
 	int db_ops; /* statements in flight */
 	int64_t last_extend_ms;
 	struct bucket buckets[MAX_BUCKETS];
@@ -115,6 +134,13 @@ void claim_step(struct scheduler *sc);   /* delivery.c: due messages claimed and
 void next_step(struct scheduler *sc);    /* scheduler.c: a timer for the next due time */
 void follow_step(struct scheduler *sc);  /* follow.c: dormant and expiring agreements */
 void follow_tick(struct scheduler *sc);  /* follow.c: follow_step when due (the poll) */
+/* delivery.c: a message the fire statement claimed (row of its result). */
+void held_start(struct scheduler *sc, PGresult *res, int row);
+/* delivery.c: what is held ahead goes back unsent, due at its time (at stop). */
+void held_release(struct scheduler *sc);
+/* delivery.c: the endpoints claimed no further ahead than their places, as
+ * a PostgreSQL array (free it), or NULL when out of memory. */
+char *slow_endpoints(struct scheduler *sc);
 /* delivery.c: frees a claimed job (its lease runs out if not recorded). */
 void job_free(struct job *j);
 /* delivery.c: frees idle lanes (all of them when all is set, at exit). */

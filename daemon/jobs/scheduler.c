@@ -151,6 +151,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	struct scheduler *sc = arg;
 	sc->stopping = 1;
+	held_release(sc);
 	evtimer_del(sc->due_timer);
 	event_del(sc->poll);
 	if (sc->db_ops == 0 && sc->jobs == 0)
@@ -195,7 +196,8 @@ static void scheduler_free(struct scheduler *sc)
 	dblisten_free(sc->listen);
 	warmer_free(sc->warmer);
 	dbpool_free(sc->db);
-	struct event *evs[] = {sc->stop_ev, sc->poll, sc->due_timer, sc->drain_timer};
+	struct event *evs[] = {sc->stop_ev, sc->poll, sc->due_timer, sc->drain_timer,
+	                       sc->report_timer};
 	for (size_t i = 0; i < ARRAY_LEN(evs); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -39,7 +39,10 @@
  * per fire time $6 the event, $7 to $12 the occurrence's start and end,
  * their local texts, the trigger and the fire time. Pending rows no
  * longer planned go, new ones come (only if due after the change, the
- * cutoff), and rows already sent or missed are never touched. One
+ * cutoff), and rows already sent or missed are never touched. A
+ * complete plan keeps no reminder_plans row (only SCHED_PLAN_EXTEND reads
+ * them, for the plans that stop somewhere): writing one per event was
+ * three of the eleven WAL records an event's plan cost. One
  * statement for the batch: per event, it cost a round trip and a commit
  * each (tests/bench/webhooks.sh). Rows are written in event order, so
  * that two instances planning the same events take their locks in the
@@ -96,9 +99,15 @@
 	"  INSERT INTO reminder_plans (event_id, planned_until)" \
 	"  SELECT id, to_timestamp(until)" \
 	"    FROM cur" \
+	"   WHERE until IS NOT NULL" \
 	"   ORDER BY id" \
 	"  ON CONFLICT (event_id) DO UPDATE" \
 	"     SET planned_until = EXCLUDED.planned_until), " \
+	"pd AS (" \
+	"  DELETE FROM reminder_plans p" \
+	"   USING cur" \
+	"   WHERE p.event_id = cur.id" \
+	"     AND cur.until IS NULL), " \
 	"dq AS (" \
 	"  DELETE FROM reminder_queue q" \
 	"   USING b" \
@@ -136,7 +145,15 @@
  * taken back by any change that could alter it (sql/019). A reminder
  * whose occurrence has ended is marked missed instead and sends nothing;
  * one whose occurrence will have ended by its fire time is left until it
- * falls due, so that it is judged by the occurrence as it is then. */
+ * falls due, so that it is judged by the occurrence as it is then.
+ * The messages are claimed by claimer $3 as they are written (sql/022),
+ * with a lease of $4 ms from their time, $5 at most, where it may hold
+ * them: the endpoint is not rate-limited nor in $6 (slow), and no other
+ * instance holds messages of it (liaison_claim_held, under its lock, as
+ * a claim counts). One row per message claimed, in SCHED_CLAIM's columns
+ * and then whether it is due within $7 ms (its check is made: nothing
+ * takes it back any more), and one last row of counts: reminders fired,
+ * missed, messages written, the missed ones. */
 #define SCHED_FIRE \
 	"WITH due AS (" \
 	"  SELECT id" \
@@ -153,10 +170,9 @@
 	"    FROM due" \
 	"   WHERE r.id = due.id" \
 	"  RETURNING r.*), " \
-	"msgs AS (" \
-	"  INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id," \
-	"                                next_attempt_at, body)" \
-	"  SELECT liaison_message_id(), w, 'reminder.due', e.id, f.id, greatest(f.fire_at, now())," \
+	"cand AS MATERIALIZED (" \
+	"  SELECT liaison_message_id() AS id, w AS endpoint_id, e.id AS event_id," \
+	"         f.id AS reminder_id, greatest(f.fire_at, now()) AS at," \
 	"         jsonb_build_object(" \
 	"           'type', 'reminder.due'," \
 	"           'timestamp', " EV_UTC("f.fire_at") "," \
@@ -169,21 +185,71 @@
 	"               'end_utc', " EV_UTC("f.occurrence_end") ")," \
 	"             'reminder', jsonb_build_object(" \
 	"               'trigger', f.trigger," \
-	"               'fire_at', " EV_UTC("f.fire_at") ")))::text" \
+	"               'fire_at', " EV_UTC("f.fire_at") ")))::text AS body" \
 	"    FROM fired f" \
 	"    JOIN events e ON e.id = f.event_id" \
 	"    JOIN orgs o ON o.id = e.org_id," \
 	"         liaison_event_endpoints(e, 'reminder.due') w" \
 	"   WHERE f.state = 'sent'" \
-	"     AND e.status <> 'cancelled'" \
-	"  RETURNING 1) " \
-	"SELECT (SELECT count(*) FROM fired)," \
+	"     AND e.status <> 'cancelled'), " \
+	"mine AS MATERIALIZED (" \
+	"  SELECT ARRAY(SELECT DISTINCT c.endpoint_id" \
+	"                 FROM cand c" \
+	"                 JOIN webhook_endpoints x ON x.id = c.endpoint_id" \
+	"                WHERE x.rate_limit IS NULL" \
+	"                  AND x.id <> ALL ($6::uuid[])) AS eps" \
+	"   WHERE $5::int > 0), " \
+	"busy AS MATERIALIZED (" \
+	"  SELECT b.*" \
+	"    FROM mine," \
+	"         liaison_claim_held(mine.eps, $3::uuid) b), " \
+	"pick AS (" \
+	"  SELECT c.*," \
+	"         c.endpoint_id = ANY ((SELECT eps FROM mine)::uuid[])" \
+	"           AND NOT EXISTS (SELECT 1" \
+	"                             FROM busy b" \
+	"                            WHERE b.endpoint_id = c.endpoint_id" \
+	"                              AND b.others > 0)" \
+	"           AND row_number() OVER (ORDER BY c.at, c.id) <= $5::int AS hold" \
+	"    FROM cand c), " \
+	"msgs AS (" \
+	"  INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id," \
+	"                                next_attempt_at, body, state, claimed_by, lease_until)" \
+	"  SELECT p.id, p.endpoint_id, 'reminder.due', p.event_id, p.reminder_id, p.at, p.body," \
+	"         CASE WHEN p.hold THEN 'sending' ELSE 'pending' END," \
+	"         CASE WHEN p.hold THEN $3::uuid END," \
+	"         CASE WHEN p.hold THEN p.at + $4::bigint * interval '1 millisecond' END" \
+	"    FROM pick p" \
+	"  RETURNING id, endpoint_id, body, next_attempt_at, state) " \
+	"SELECT m.id, m.endpoint_id, m.body, 1, w.url, w.secret," \
+	"       CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.rate_limit," \
+	"       0, 0, (extract(epoch FROM m.next_attempt_at) * 1000)::bigint," \
+	"       m.next_attempt_at <= now() + $7::bigint * interval '1 millisecond'," \
+	"       NULL, NULL, NULL, NULL" \
+	"  FROM msgs m" \
+	"  JOIN webhook_endpoints w ON w.id = m.endpoint_id" \
+	" WHERE m.state = 'sending'" \
+	" UNION ALL " \
+	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
+	"       (SELECT count(*) FROM fired)," \
 	"       (SELECT count(*) FROM fired WHERE state = 'missed')," \
 	"       (SELECT count(*) FROM msgs)," \
 	"       (SELECT string_agg(event_id || ' ' || trigger || ' ' || " \
 	"                          " EV_UTC("occurrence_end") ", ', ')" \
 	"          FROM fired" \
 	"         WHERE state = 'missed')"
+
+/* Which of the messages $1 that claimer $2 holds ahead of their time
+ * (SCHED_FIRE) are still its own, in the order given: a change since may
+ * have taken one back (sql/022). Read only: nothing is written. */
+#define SCHED_HELD_CHECK \
+	"SELECT EXISTS (SELECT 1" \
+	"                 FROM webhook_messages m" \
+	"                WHERE m.id = x.id" \
+	"                  AND m.state = 'sending'" \
+	"                  AND m.claimed_by = $2::uuid)" \
+	"  FROM unnest($1::text[]) WITH ORDINALITY AS x(id, n)" \
+	" ORDER BY x.n"
 
 /* Open tasks of visits (sql/016) whose deadline has passed (the end of
  * their day in the visit's zone), $1 at most, each told once: marked
@@ -445,7 +511,9 @@
  * only with 'sending' and cleared on every way out of it, and a test of
  * the state let the planner start from the partial index of 'sending'
  * rows, under statistics taken before the burst, and compare every row
- * claimed with every row reported (a nested loop of the two). */
+ * claimed with every row reported (a nested loop of the two). An attempt
+ * is logged only for a message found: one held ahead of its time can be
+ * taken back (sql/022) in the instant it is sent. */
 #define SCHED_REPORT \
 	"WITH r AS (" \
 	"  SELECT *" \
@@ -465,12 +533,13 @@
 	"    FROM r" \
 	"   WHERE m.id = r.id" \
 	"     AND m.claimed_by = $1::uuid" \
-	"  RETURNING m.endpoint_id, r.ok, r.gone, r.tried), " \
+	"  RETURNING m.id, m.endpoint_id, r.ok, r.gone, r.tried), " \
 	"a AS (" \
 	"  INSERT INTO webhook_attempts (message_id, attempted_at, status_code, duration_ms, error," \
 	"                                response)" \
 	"  SELECT r.id, now() - r.dur * interval '1 millisecond', r.status, r.dur, r.error, r.resp" \
 	"    FROM r" \
+	"    JOIN m ON m.id = r.id" \
 	"   WHERE r.tried), " \
 	"e AS (" \
 	"  SELECT endpoint_id, bool_or(ok) AS ok, bool_or(gone) AS gone" \

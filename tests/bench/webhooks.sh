@@ -7,8 +7,11 @@
 #    rate), lateness (receipt minus fire time) p50/p99;
 #  - the time one INSERT of N events takes, and the time until all their
 #    reminders are planned after it;
-#  - CPU time per message of PostgreSQL, liaisond and nginx over the burst
-#    (what the noise of a shared machine inflates least);
+#  - the time until every attempt is recorded in PostgreSQL (reports may
+#    wait for the sending);
+#  - CPU time per message of PostgreSQL, liaisond and nginx over the burst,
+#    until all is recorded (what the noise of a shared machine inflates
+#    least), and the WAL written per message;
 #  - 100 reminders due at once: lateness p50/p99;
 #  - liaisond's peak RSS (VmHWM) over the run.
 # With PGSS=1, also the statements that took the most PostgreSQL time over
@@ -26,6 +29,13 @@ command -v nginx >/dev/null || { echo "needs nginx (scripts/deps.sh bench)" >&2;
 bench_cluster
 bench_org
 psql_b() { "$PGBIN/psql" -X -q -tA -d "$DB" "$@"; }
+# The statements that took the most PostgreSQL time since the last reset.
+top_statements() {
+	psql_b -F ' | ' -c "SELECT calls, round(total_exec_time), rows, wal_records,
+	    pg_size_pretty(wal_bytes), shared_blks_dirtied, regexp_replace(left(query, 50), '\s+', ' ', 'g')
+	  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8"
+}
+[ -z "${PGSS:-}" ] || psql_b -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 
 # The receiver.
 NPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -114,9 +124,11 @@ for _ in $(seq $((LEAD * 50))); do
 done
 planned_ms=$(( $(date +%s%3N) - loaded_ms ))
 if [ -n "${PGSS:-}" ]; then
-	psql_b -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+	plan_stmts=$(top_statements)
+	psql_b -c "SELECT pg_stat_statements_reset()" >/dev/null
 fi
 cpu0="$(cpu_ticks "$pg") $(cpu_ticks "$DAEMON_PID") $(cpu_ticks "$ngx")"
+lsn0=$(psql_b -c "SELECT pg_current_wal_lsn()")
 [ "$(date +%s)" -lt "$fire" ] || { echo "planning took past the fire time; raise LEAD" >&2; exit 1; }
 # PERF=FILE: a system-wide profile of the burst (perf record -a) into FILE.
 if [ -n "${PERF:-}" ]; then
@@ -126,15 +138,17 @@ fi
 set -- $(measure "$N" "$fire") || true
 [ $# = 4 ] || { tail -20 "$BENCH_TMP/daemon.log" >&2; psql_b -c "SELECT state, count(*), max(attempts), max(last_error) FROM webhook_messages GROUP BY 1" >&2; exit 1; }
 burst_total=$1 burst_rate=$2 burst_p50=$3 burst_p99=$4
+for _ in $(seq 600); do
+	[ "$(psql_b -c "SELECT count(*) FROM webhook_messages WHERE state <> 'delivered'")" = 0 ] && break
+	sleep 0.05
+done
+recorded_s=$(awk -v t="$(date +%s%3N)" -v f="$fire" 'BEGIN { printf "%.2f", t / 1000 - f }')
+wal_msg=$(psql_b -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / $N)")
 set -- $cpu0 $(cpu_ticks "$pg") $(cpu_ticks "$DAEMON_PID") $(cpu_ticks "$ngx")
 per_msg() { awk -v a="$1" -v b="$2" -v n="$N" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }'; }
 cpu_pg=$(per_msg "$1" "$4") cpu_daemon=$(per_msg "$2" "$5") cpu_nginx=$(per_msg "$3" "$6")
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status")
-if [ -n "${PGSS:-}" ]; then
-	stmts=$(psql_b -F ' | ' -c "SELECT calls, round(total_exec_time), rows, wal_records,
-	    pg_size_pretty(wal_bytes), shared_blks_dirtied, regexp_replace(left(query, 50), '\s+', ' ', 'g')
-	  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8")
-fi
+[ -z "${PGSS:-}" ] || stmts=$(top_statements)
 
 : >"$BENCH_TMP/nginx/hooks.log"
 kill -USR1 "$(cat "$BENCH_TMP/nginx/nginx.pid")"
@@ -151,11 +165,14 @@ echo "  all delivered ${burst_total}s after the fire time"
 echo "  deliveries/s: $burst_rate; nginx alone under wrk (64 connections): $nginx_rps/s;" \
 	"ratio $(ratio "$burst_rate" "$nginx_rps")"
 echo "  lateness p50 ${burst_p50} ms, p99 ${burst_p99} ms"
-echo "  CPU per message from planned to delivered: PostgreSQL ${cpu_pg} us, liaisond" \
-	"${cpu_daemon} us, nginx ${cpu_nginx} us"
+echo "  every attempt recorded ${recorded_s}s after the fire time"
+echo "  CPU per message from planned to recorded: PostgreSQL ${cpu_pg} us, liaisond" \
+	"${cpu_daemon} us, nginx ${cpu_nginx} us; WAL ${wal_msg} bytes"
 echo "  100 reminders due at once: lateness p50 ${small_p50} ms, p99 ${small_p99} ms"
 echo "  liaisond peak RSS: $((peak_kib / 1024)) MiB"
 if [ -n "${PGSS:-}" ]; then
 	echo "  statements over the burst (calls | ms | rows | WAL records | WAL | blocks dirtied | text):"
 	echo "$stmts" | sed 's/^/    /'
+	echo "  statements from the start to the end of planning (the same columns):"
+	echo "$plan_stmts" | sed 's/^/    /'
 fi

@@ -29,7 +29,7 @@ def written_ahead(ctx, db, ev, n=1):
     def written():
         got = ctx.cluster.psql(
             "SELECT count(*) FROM webhook_messages m JOIN reminders r ON r.id = m.reminder_id"
-            f" WHERE r.event_id = '{ev['id']}' AND m.state = 'pending'"
+            f" WHERE r.event_id = '{ev['id']}' AND m.state IN ('pending', 'sending')"
             "   AND m.next_attempt_at > now()", dbname(db))
         return int(got) >= n
     wait_for(written, 5, interval=0.05, what="the reminder written ahead of its time")
