@@ -14,6 +14,9 @@
 -- that could change it deletes it and makes its reminder pending again,
 -- to be fired from what is true then. Not in its last 100 ms (the check
 -- has been made), as a message claimed 100 ms ahead was not before.
+-- Judged by the clock as the row is met, not by now(): a transaction that
+-- began before the check and deletes after it would take back a message
+-- already sent, and its reminder would be fired again (sent twice).
 
 CREATE OR REPLACE FUNCTION liaison_reminders_unqueue(evs uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -29,7 +32,7 @@ BEGIN
        AND m.attempts = 0
        AND (m.state IN ('pending', 'cancelled')
             OR (m.state = 'sending'
-                AND m.next_attempt_at > now() + interval '100 milliseconds'));
+                AND m.next_attempt_at > clock_timestamp() + interval '100 milliseconds'));
     UPDATE reminders r
        SET state = 'pending'
      WHERE r.event_id = ANY (evs)
