@@ -79,12 +79,23 @@ struct feedfetch {
 	int nmemory, nstored, nrendered; /* where the VEVENTs came from */
 	int chunks;                      /* second queries under way */
 	int failed, unreachable;         /* one failed; whether the database was unreachable */
+	/* What each chunk rendered, stored in the database (db) once the
+	 * feed is answered. */
+	struct dbpool *db;
+	struct vevents_batch **stores;
+	int nstores;
 };
 
 static void feedfetch_free(struct feedfetch *ff)
 {
 	if (ff->slot && ff->slot->inflight == ff)
 		ff->slot->inflight = NULL;
+	/* The rendered texts go to the database after the answer (or the
+	 * failure): writing them while the feed renders took the cores the
+	 * rendering's own queries needed. */
+	for (int i = 0; i < ff->nstores; i++)
+		vevents_store(ff->db, ff->stores[i]);
+	free(ff->stores);
 	free(ff->waiters);
 	feed_render_unref(ff->render);
 	for (int i = 0; ff->texts && i < ff->n; i++)
@@ -380,6 +391,22 @@ static int slots_find(const struct feedfetch *ff, const char *id)
 	return -1;
 }
 
+/* A chunk's texts, for feedfetch_free; stored at once when they cannot
+ * be kept. */
+static void keep_store(struct feedfetch *ff, struct vevents_batch *store)
+{
+	if (!store)
+		return;
+	struct vevents_batch **more =
+	    realloc(ff->stores, (size_t)(ff->nstores + 1) * sizeof(*more));
+	if (!more) {
+		vevents_store(ff->db, store);
+		return;
+	}
+	ff->stores = more;
+	ff->stores[ff->nstores++] = store;
+}
+
 /* Second queries: the events the cache lacked, in chunks that run side by
  * side on the pool's connections, so PostgreSQL builds one chunk while this
  * loop renders another and never holds the loop for the whole feed. */
@@ -399,8 +426,8 @@ static void on_missing_events(PGresult *res, void *arg)
 		}
 	} else {
 		/* Rows come back in any order: each names its position in the feed.
-		 * What is rendered is written to the database without waiting, in
-		 * the time this loop would otherwise wait for the next chunk. */
+		 * What is rendered is kept for the database (feedfetch_free), a
+		 * statement per chunk. */
 		struct vevents_batch *store = NULL;
 		for (int k = 0; k < PQntuples(res); k++) {
 			int i = slots_find(ff, PQgetvalue(res, k, 0));
@@ -419,7 +446,7 @@ static void on_missing_events(PGresult *res, void *arg)
 					                  ff->alarms, v->text, v->zone);
 			}
 		}
-		vevents_store(ff->r->cx->db, store);
+		keep_store(ff, store);
 	}
 	if (ff->chunks > 0)
 		return;
@@ -706,6 +733,7 @@ void feeds_serve(struct req *r)
 		return;
 	}
 	ff->r = r;
+	ff->db = r->cx->db;
 	ff->generation = generation;
 	memcpy(ff->hash, hash, sizeof(ff->hash));
 	if (!e->inflight) {
