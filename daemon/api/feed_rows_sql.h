@@ -1,10 +1,11 @@
-/* feed_rows_sql.h - how a feed (api/feed_serve.c) reads its events when
- * the VEVENT cache holds their texts: the rows of f (feed_select.h), but
- * ordered by the statement rather than numbered, with f itself left
- * unreferenced (PostgreSQL then never evaluates it). f materialises m once
- * more, sorts it again and numbers it by a window: as much work again as
- * selecting m, once per rendering, and a rendering follows every write
- * under a mixed load. Same rows, same order; the position is the row's. */
+/* feed_rows_sql.h - how a feed (api/feed_serve.c) reads its events: the
+ * rows of f (feed_select.h), but ordered by the statement rather than
+ * numbered, with f itself left unreferenced (PostgreSQL then never
+ * evaluates it). f materialises m once more, sorts it again and numbers
+ * it by a window: as much work again as selecting m, once per rendering,
+ * and a rendering follows every write under a mixed load. Same rows, same
+ * order; the position is the row's. While the VEVENT cache holds little,
+ * the stored texts come by a statement of their own beside it. */
 #ifndef LIAISON_FEED_ROWS_SQL_H
 #define LIAISON_FEED_ROWS_SQL_H
 
