@@ -43,5 +43,9 @@ int feed_token_hash(const char *token, char hash[TOKEN_HASH_HEX + 1]) WUR;
  * statement goes on after "f AS (...) ": a SELECT, or ", more AS (...)".
  * 0, or -1 when out of memory. */
 int feed_select_sql(struct evbuffer *sql, struct listq *q, const PGresult *lookup) WUR;
+/* The same m with NULL for its stamps, in no order, and no f: for a
+ * statement that only needs which events the feed shows (the statement
+ * goes on after "m AS (...) "). */
+int feed_select_ids_sql(struct evbuffer *sql, struct listq *q, const PGresult *lookup) WUR;
 
 #endif

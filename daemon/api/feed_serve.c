@@ -71,20 +71,47 @@ struct feedfetch {
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
 	int nwaiters, capwaiters;
-	struct feed_entry *slot;         /* where the rendering is under way */
-	struct feed_render *render;      /* what it rendered, once kept */
-	int with_texts;                  /* the first query brings the stored texts */
-	int ordered;                     /* its rows come in feed order (SQL_FEED_ROWS_ORDERED) */
-	int stored_asked;                /* or they were asked for by queries of their own */
+	struct feed_entry *slot;    /* where the rendering is under way */
+	struct feed_render *render; /* what it rendered, once kept */
+	int with_texts;             /* the stored texts are asked for beside the list */
+	int stored_asked;           /* or by queries of their own after it */
+	/* The texts asked for beside the list: whether they are still under
+	 * way; those that came before the list, kept for it (got); whether the
+	 * list came, and whether the fetch ended while they were under way
+	 * (then their answer frees it). */
+	int texts_pending, listed, ended;
+	struct got *got;
+	int ngot;
 	int nmemory, nstored, nrendered; /* where the VEVENTs came from */
 	int chunks;                      /* second queries under way */
 	int failed, unreachable;         /* one failed; whether the database was unreachable */
+	/* What each chunk rendered, stored in the database (db) once the
+	 * feed is answered. */
+	struct dbpool *db;
+	struct vevents_batch **stores;
+	int nstores;
+};
+
+/* A stored text that came before the list. */
+struct got {
+	char id[37];
+	char stamp[VEVENT_STAMP_LEN];
+	struct vtext *v;
 };
 
 static void feedfetch_free(struct feedfetch *ff)
 {
 	if (ff->slot && ff->slot->inflight == ff)
 		ff->slot->inflight = NULL;
+	/* The rendered texts go to the database after the answer (or the
+	 * failure): writing them while the feed renders took the cores the
+	 * rendering's own queries needed. */
+	for (int i = 0; i < ff->nstores; i++)
+		vevents_store(ff->db, ff->stores[i]);
+	free(ff->stores);
+	for (int i = 0; i < ff->ngot; i++)
+		vtext_unref(ff->got[i].v);
+	free(ff->got);
 	free(ff->waiters);
 	feed_render_unref(ff->render);
 	for (int i = 0; ff->texts && i < ff->n; i++)
@@ -136,7 +163,11 @@ static void ff_end(struct feedfetch *ff, enum ff_end how, const void *arg)
 	ff_answer(ff->r, how, ff, arg);
 	for (int i = 0; i < ff->nwaiters; i++)
 		ff_answer(ff->waiters[i], how, ff, arg);
-	feedfetch_free(ff);
+	ff->nwaiters = 0;
+	if (ff->texts_pending)
+		ff->ended = 1; /* freed by on_feed_texts */
+	else
+		feedfetch_free(ff);
 }
 
 /* A failed query: res NULL means the database could not be reached. */
@@ -292,7 +323,7 @@ static void feed_rendered(struct feedfetch *ff)
 {
 	log_debug("feed %.8s: %d events, %d from memory, %d stored, %d rendered; stored texts %s",
 	          ff->hash, ff->n, ff->nmemory, ff->nstored, ff->nrendered,
-	          ff->with_texts     ? "came with the list"
+	          ff->with_texts     ? "asked for beside the list"
 	          : ff->stored_asked ? "asked for after the list"
 	                             : "not asked for");
 	metrics_add(M_FEED_VEVENTS_MEMORY, (uint64_t)ff->nmemory);
@@ -380,6 +411,22 @@ static int slots_find(const struct feedfetch *ff, const char *id)
 	return -1;
 }
 
+/* A chunk's texts, for feedfetch_free; stored at once when they cannot
+ * be kept. */
+static void keep_store(struct feedfetch *ff, struct vevents_batch *store)
+{
+	if (!store)
+		return;
+	struct vevents_batch **more =
+	    realloc(ff->stores, (size_t)(ff->nstores + 1) * sizeof(*more));
+	if (!more) {
+		vevents_store(ff->db, store);
+		return;
+	}
+	ff->stores = more;
+	ff->stores[ff->nstores++] = store;
+}
+
 /* Second queries: the events the cache lacked, in chunks that run side by
  * side on the pool's connections, so PostgreSQL builds one chunk while this
  * loop renders another and never holds the loop for the whole feed. */
@@ -399,8 +446,8 @@ static void on_missing_events(PGresult *res, void *arg)
 		}
 	} else {
 		/* Rows come back in any order: each names its position in the feed.
-		 * What is rendered is written to the database without waiting, in
-		 * the time this loop would otherwise wait for the next chunk. */
+		 * What is rendered is kept for the database (feedfetch_free), a
+		 * statement per chunk. */
 		struct vevents_batch *store = NULL;
 		for (int k = 0; k < PQntuples(res); k++) {
 			int i = slots_find(ff, PQgetvalue(res, k, 0));
@@ -419,7 +466,7 @@ static void on_missing_events(PGresult *res, void *arg)
 					                  ff->alarms, v->text, v->zone);
 			}
 		}
-		vevents_store(ff->r->cx->db, store);
+		keep_store(ff, store);
 	}
 	if (ff->chunks > 0)
 		return;
@@ -533,15 +580,15 @@ static void on_stored_texts(PGresult *res, void *arg)
 }
 
 /* Whether the last feed rendered found most of its VEVENTs in memory. When
- * it did not (a daemon just started, or the cache emptied), the first query
- * brings the stored texts along, which spares a second round trip and the
- * ids sent back for it; when it did, that would send megabytes the
- * cache already holds. Either guess gives the same bytes. */
+ * it did not (a daemon just started, or the cache emptied), the stored
+ * texts are asked for at once, beside the list, on another connection:
+ * the two statements run side by side, and a second round trip with the
+ * ids is spared. When it did, that would send megabytes the cache already
+ * holds. Either guess gives the same bytes. */
 static atomic_int memory_warm;
 
-/* The columns of the first query: the feed's events are the rows with a
- * position. */
-enum { COL_ID, COL_STAMP, COL_BODY, COL_ZONE, COL_POS };
+/* The columns of the list (SQL_FEED_ROWS_ORDERED), in feed order. */
+enum { COL_ID, COL_STAMP };
 
 /* Value (k, col) of res into out, cut to its size as snprintf would; once
  * per event, where snprintf's parsing of "%s" showed. */
@@ -555,40 +602,81 @@ static void copy_value(char *out, size_t size, const PGresult *res, int k, int c
 }
 
 /* Puts the feed's events in order, each with its VEVENT from memory if the
- * cache has it; 0, or -1 when the rows do not make a feed. */
+ * cache has it; 0, or -1 when out of memory. */
 static int take_events(struct feedfetch *ff, const PGresult *res)
 {
-	for (int k = 0; k < PQntuples(res); k++)
-		ff->n += ff->ordered || !PQgetisnull(res, k, COL_POS);
+	ff->n = PQntuples(res);
 	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
 	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
 	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
 	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
 	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps)
 		return -1;
-	for (int k = 0; k < PQntuples(res); k++) {
-		if (!ff->ordered && PQgetisnull(res, k, COL_POS))
-			continue;
-		long long pos =
-		    ff->ordered ? k + 1 : strtoll(PQgetvalue(res, k, COL_POS), NULL, 10);
-		if (pos < 1 || pos > ff->n || ff->ids[pos - 1][0])
-			return -1;
-		int i = (int)pos - 1;
-		copy_value(ff->ids[i], sizeof(ff->ids[i]), res, k, COL_ID);
-		copy_value(ff->stamps[i], sizeof(ff->stamps[i]), res, k, COL_STAMP);
+	for (int i = 0; i < ff->n; i++) {
+		copy_value(ff->ids[i], sizeof(ff->ids[i]), res, i, COL_ID);
+		copy_value(ff->stamps[i], sizeof(ff->stamps[i]), res, i, COL_STAMP);
 		char key[VEVENT_KEY_LEN + 1];
 		ff->texts[i] = vevents_get(cache_key(ff, ff->ids[i], ff->stamps[i], key),
 		                           ff->stamps[i], ff->alarms);
-	}
-	for (int i = 0; i < ff->n; i++)
 		if (!ff->texts[i])
 			ff->missing[ff->nmissing++] = i;
+	}
 	return 0;
 }
 
-/* First query: which events the feed shows, in order, with their stamps,
- * and maybe their stored texts; those the VEVENT cache holds need nothing
- * more. */
+/* Keeps the stored texts that came before the list (rows id, stamp, body,
+ * zone); a failure only costs renders. */
+static void keep_got(struct feedfetch *ff, const PGresult *res)
+{
+	int n = PQntuples(res);
+	if (!n || !(ff->got = calloc((size_t)n, sizeof(*ff->got))))
+		return;
+	for (int k = 0; k < n; k++) {
+		struct got *g = &ff->got[ff->ngot];
+		if (PQgetlength(res, k, 0) >= (int)sizeof(g->id) ||
+		    PQgetlength(res, k, 1) >= (int)sizeof(g->stamp) ||
+		    !(g->v = vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),
+		                       PQgetvalue(res, k, 3))))
+			continue;
+		copy_value(g->id, sizeof(g->id), res, k, 0);
+		copy_value(g->stamp, sizeof(g->stamp), res, k, 1);
+		ff->ngot++;
+	}
+}
+
+/* Takes, of the texts kept by keep_got, those current for missing events. */
+static void take_got(struct feedfetch *ff)
+{
+	for (int k = 0; k < ff->ngot; k++) {
+		int i = slots_find(ff, ff->got[k].id);
+		if (i < 0 || ff->texts[i] || strcmp(ff->got[k].stamp, ff->stamps[i]))
+			continue;
+		ff->texts[i] = ff->got[k].v;
+		ff->got[k].v = NULL;
+		ff->nstored++;
+		vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
+	}
+}
+
+/* Once the list (and the texts asked for beside it) came: what neither
+ * memory nor the stored texts hold is read from the store or rendered. */
+static void after_list(struct feedfetch *ff)
+{
+	if (!ff->nmissing) {
+		feed_rendered(ff);
+	} else if (ff->with_texts) {
+		take_got(ff);
+		render_rest(ff);
+	} else if (vevents_renderer()) {
+		ff->stored_asked = 1;
+		fetch_chunks(ff, STORED_CHUNK, 1);
+	} else {
+		render_rest(ff); /* nothing is stored without a renderer's fingerprint */
+	}
+}
+
+/* The list: which events the feed shows, in order, with their stamps;
+ * those the VEVENT cache holds need nothing more. */
 static void on_feed_events(PGresult *res, void *arg)
 {
 	struct feedfetch *ff = arg;
@@ -603,53 +691,81 @@ static void on_feed_events(PGresult *res, void *arg)
 	ff->nmemory = ff->n - ff->nmissing;
 	if (ff->n)
 		atomic_store(&memory_warm, 2 * ff->nmemory >= ff->n);
-	if (!ff->nmissing) {
-		feed_rendered(ff);
-	} else if (slots_make(ff) != 0) {
-		ff_end(ff, FF_FAILED, "out of memory");
-	} else if (ff->with_texts) {
-		take_texts(ff, res);
-		render_rest(ff);
-	} else if (vevents_renderer()) {
-		ff->stored_asked = 1;
-		fetch_chunks(ff, STORED_CHUNK, 1);
-	} else {
-		render_rest(ff); /* nothing is stored without a renderer's fingerprint */
-	}
-}
-
-/* The feed's events: what its org may see, through its filter, in its
- * window (api/feed_select.c), with the columns above. */
-static void fetch_events(struct feedfetch *ff, PGresult *feed)
-{
-	struct req *r = ff->r;
-	struct listq *q = listq_new();
-	struct evbuffer *sql = evbuffer_new();
-	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm);
-	ff->ordered = !ff->with_texts;
-	if (!q || !sql || feed_select_sql(sql, q, feed) != 0 ||
-	    evbuffer_add_printf(sql, ff->ordered ? SQL_FEED_ROWS_ORDERED : SQL_FEED_EVENTS_ROWS) <
-	        0) {
-		listq_free(q);
-		if (sql)
-			evbuffer_free(sql);
+	if (ff->nmissing && slots_make(ff) != 0) {
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
-	/* The texts as rows of their own, "= ANY" for the reason
-	 * vevents_load_sql gives. */
-	if (ff->with_texts) {
+	ff->listed = 1;
+	if (!ff->texts_pending || !ff->nmissing) /* nothing to wait for */
+		after_list(ff);
+}
+
+/* The stored texts asked for beside the list (SQL_FEED_TEXTS_LIVE). */
+static void on_feed_texts(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	ff->texts_pending = 0;
+	if (ff->ended) {
+		feedfetch_free(ff);
+		return;
+	}
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_warn("feed %.8s: reading stored VEVENTs failed: %s", ff->hash,
+		         res ? PQresultErrorMessage(res) : "no connection");
+	else if (ff->listed && ff->nmissing)
+		take_texts(ff, res);
+	else if (!ff->listed)
+		keep_got(ff, res);
+	if (ff->listed)
+		after_list(ff);
+}
+
+/* One statement of the feed's: feed_select_sql, then the list
+ * (SQL_FEED_ROWS_ORDERED) or the stored texts (SQL_FEED_TEXTS_LIVE), sent
+ * where reads go (cx->db_read); 0, or -1 when it could not be sent. */
+static int feed_query(struct feedfetch *ff, PGresult *feed, int texts, db_result_cb cb)
+{
+	struct listq *q = listq_new();
+	struct evbuffer *sql = evbuffer_new();
+	int rc =
+	    !q || !sql ||
+	            (texts ? feed_select_ids_sql(sql, q, feed) : feed_select_sql(sql, q, feed)) != 0
+	        ? -1
+	        : 0;
+	if (rc == 0 && texts) {
 		int alarms = listq_param(q, ff->alarms ? "t" : "f"),
 		    renderer = listq_param(q, vevents_renderer());
-		evbuffer_add_printf(sql, SQL_FEED_EVENTS_TEXTS, alarms, renderer);
+		rc = alarms < 0 || renderer < 0 ||
+		             evbuffer_add_printf(sql, SQL_FEED_TEXTS_LIVE, alarms, renderer) < 0
+		         ? -1
+		         : 0;
+	} else if (rc == 0) {
+		rc = evbuffer_add_printf(sql, SQL_FEED_ROWS_ORDERED) < 0 ? -1 : 0;
 	}
-	evbuffer_add(sql, "", 1);
-	int rc = dbpool_query_text(r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n,
-	                           q->params, on_feed_events, ff);
+	if (rc == 0 && evbuffer_add(sql, "", 1) == 0)
+		rc = dbpool_query_text(ff->r->cx->db_read, (const char *)evbuffer_pullup(sql, -1),
+		                       q->n, q->params, cb, ff);
+	else
+		rc = -1;
 	listq_free(q);
-	evbuffer_free(sql);
-	if (rc != 0)
+	if (sql)
+		evbuffer_free(sql);
+	return rc;
+}
+
+/* The feed's events: what its org may see, through its filter, in its
+ * window (api/feed_select.c), in order; and, while the cache holds little,
+ * their stored texts by a statement of their own beside it. */
+static void fetch_events(struct feedfetch *ff, PGresult *feed)
+{
+	if (feed_query(ff, feed, 0, on_feed_events) != 0) {
 		ff_fail(ff, NULL);
+		return;
+	}
+	/* Not sent: the texts are asked for after the list instead. */
+	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm) &&
+	                 feed_query(ff, feed, 1, on_feed_texts) == 0;
+	ff->texts_pending = ff->with_texts;
 }
 
 static void on_feed_found(PGresult *res, void *arg)
@@ -706,6 +822,7 @@ void feeds_serve(struct req *r)
 		return;
 	}
 	ff->r = r;
+	ff->db = r->cx->db;
 	ff->generation = generation;
 	memcpy(ff->hash, hash, sizeof(ff->hash));
 	if (!e->inflight) {

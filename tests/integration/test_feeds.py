@@ -420,8 +420,8 @@ def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
 
 
 def test_stored_texts_come_with_the_list_or_after_it(ctx):
-    """A daemon whose memory holds little (just started) has the stored
-    texts sent with the feed's list of events; one that found its last
+    """A daemon whose memory holds little (just started) asks for the
+    stored texts beside the feed's list of events; one that found its last
     feed's VEVENTs in memory asks for the list alone, then for the stored
     texts of what it lacks. Either way the text comes from the store (an
     altered stored body shows), and the bytes are the same."""
@@ -450,7 +450,7 @@ def test_stored_texts_come_with_the_list_or_after_it(ctx):
     d = ctx.daemon(db, args=["--log-level", "debug"])
     assert d.request("GET", path_of(feed_b)).body == expected
     assert counts(d) == {"memory": 0, "stored": 1, "rendered": 0}
-    assert "1 events, 0 from memory, 1 stored, 0 rendered; stored texts came with the list" \
+    assert "1 events, 0 from memory, 1 stored, 0 rendered; stored texts asked for beside the list" \
         in d.logtext()
 
     d.stop()
