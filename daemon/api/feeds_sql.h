@@ -187,7 +187,7 @@
 	"  WHERE e.series_id IN (SELECT id FROM m)" \
 	"    AND e.status <> 'cancelled') x"
 /* Then f: those numbered in feed order; the statement goes on with more of
- * its own or with SQL_FEED_EVENTS_ROWS. */
+ * its own (a SELECT, or more common table expressions). */
 #define SQL_FEED_EVENTS_ORDERED \
 	"   ORDER BY e.start_utc, e.id" \
 	"   LIMIT 50000), " \
@@ -195,18 +195,6 @@
 	"  SELECT x.id, x.stamp, NULL::text AS body, NULL::text AS zone," \
 	"         row_number() OVER (ORDER BY x.start_utc, x.id) AS pos" \
 	"    FROM " SQL_FEED_EVENTS_LIVE ") "
-#define SQL_FEED_EVENTS_ROWS "SELECT * FROM f"
-/* And, while the VEVENT cache holds little, their stored texts as rows of
- * their own (alarms $n, renderer $m); "= ANY" for the reason
- * SQL_VEVENTS_LOAD gives. */
-#define SQL_FEED_EVENTS_TEXTS \
-	" UNION ALL" \
-	" SELECT t.event_id, t.stamp, t.body, t.zone, NULL" \
-	"   FROM vevent_texts t" \
-	"  WHERE t.event_id = ANY(ARRAY(SELECT f.id FROM f))" \
-	"    AND t.alarms = $%d::boolean" \
-	"    AND t.renderer = $%d::text"
-
 /* The events a feed lacks, to render ($1: their ids; $2 the feed's
  * language, or NULL). */
 #define SQL_FEED_MISSING VEVENT_SELECT_IN("$2::text") "WHERE e.id = ANY($1::uuid[])"
