@@ -1,8 +1,11 @@
 """Feeds: management, and the .ics itself checked with an independent
 parser (Debian's python3-icalendar and python3-recurring-ical-events)."""
 import datetime
+import os
 import re
 import subprocess
+import threading
+import time
 
 from harness import problem
 from test_events import VISIT as VISIT_2024, world
@@ -464,6 +467,84 @@ def test_stored_texts_come_with_the_list_or_after_it(ctx):
     assert {n: after[n] - before[n] for n in after} == {"memory": 0, "stored": 1, "rendered": 0}
     assert "1 events, 0 from memory, 1 stored, 0 rendered; stored texts asked for after the list" \
         in d.logtext()
+
+
+def _stored_feed(ctx):
+    """A world whose feed's one VEVENT is stored with an altered body (so
+    that a text taken from the store shows), and a daemon just started
+    (its memory empty: it asks for the stored texts beside the list),
+    past its first background pass (jobs/warmer.c, 2 s after a start),
+    which reads the same stamps as the list."""
+    import harness
+    db, k, d = world(ctx)
+    sql = lambda q: ctx.cluster.psql(q, db.split("dbname=")[1])  # noqa: E731
+    r = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, title="Only stored"))
+    assert r.status == 201, r
+    feed = make_feed(d, k["host"], name="B")
+    plain = d.request("GET", path_of(feed)).body
+    assert b"Only stored" in plain
+    harness.wait_for(lambda: sql("SELECT count(*) FROM vevent_texts WHERE body LIKE "
+                                 "'%Only stored%'") == "1", 5, what="the VEVENT stored")
+    sql("UPDATE vevent_texts SET body = replace(body, 'Only stored', 'From the store')")
+    d.stop()
+    d = ctx.daemon(db, args=["--log-level", "debug"])
+    time.sleep(3)
+    harness.wait_for(lambda: sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+        "AND query LIKE '%org_names n%' AND pid <> pg_backend_pid()") == "0",
+        10, what="the background pass")
+    return db, sql, d, feed, plain.replace(b"Only stored", b"From the store")
+
+
+def _hold_locks(ctx, db, sql, tables, seconds):
+    """Holds ACCESS EXCLUSIVE locks on tables for seconds from another
+    session; returns the session once they are held."""
+    import harness
+    locker = subprocess.Popen(
+        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
+         f"BEGIN; LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE; "
+         f"SELECT pg_sleep({seconds}); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    harness.wait_for(lambda: sql(
+        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
+        f"AND relation IN ({', '.join(repr(t) + '::regclass' for t in tables)})")
+        == str(len(tables)), 10, what="the locks")
+    return locker
+
+
+def _waiting(sql, table):
+    """How many sessions wait for a lock on table."""
+    return sql(f"SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '{table}'::regclass")
+
+
+def _ask_in_background(d, path):
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("r", d.request("GET", path)))
+    t.start()
+    return t, got
+
+
+def test_a_list_that_fails_while_its_texts_are_asked_for_ends_cleanly(ctx):
+    """The list fails (cancelled) while the texts asked for beside it still
+    wait: the request is answered at once, the texts' late answer is
+    dropped (no use of the freed fetch: make asan runs this too), and the
+    next request gets the feed."""
+    import harness
+    db, sql, d, feed, expected = _stored_feed(ctx)
+    locker = _hold_locks(ctx, db, sql, ["org_names", "vevent_texts"], 3)
+    t, got = _ask_in_background(d, path_of(feed))
+    harness.wait_for(lambda: (_waiting(sql, "org_names"), _waiting(sql, "vevent_texts"))
+                     == ("1", "1"), 10, what="the list and the texts waiting")
+    assert sql("SELECT count(pg_cancel_backend(pid)) FROM pg_locks "
+               "WHERE NOT granted AND relation = 'org_names'::regclass") == "1"
+    t.join(10)
+    assert got["r"].status == 503, got["r"]
+    assert locker.poll() is None  # the texts were still waiting
+    locker.wait()
+    harness.wait_for(lambda: _waiting(sql, "vevent_texts") == "0", 10, what="the texts answered")
+    r = d.request("GET", path_of(feed))
+    assert r.status == 200 and r.body == expected, r
+    assert d.request("GET", "/healthz").status == 200
 
 
 def test_stored_vevents_are_kept_current_in_the_background(ctx):
