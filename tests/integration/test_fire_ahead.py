@@ -121,3 +121,49 @@ def test_made_private_in_the_last_seconds_reaches_no_other_org(ctx):
     assert theirs.messages("reminder.due") == []
     mine.close()
     theirs.close()
+
+
+def test_an_edit_during_a_fire_waits_for_it_and_takes_it_back(ctx):
+    """A fire under way when an edit commits: the edit's take-back waits
+    for the fire's messages (sql/023) and takes them back, where it used
+    to find none (its snapshot could not see them) and the message went
+    out for the event as it was. The fire is played by another session,
+    as SCHED_FIRE writes it, held open for 2 s; the reminder is 40 s away,
+    out of the daemon's own fire-ahead window."""
+    import os
+    import subprocess
+    import threading
+    import harness
+    db, k, d = daemon_alone(ctx, FAST)
+    rx = Receiver()
+    ep = endpoint(d, k, rx, types=["reminder.due"])
+    ev, fire_at = reminder_soon(d, k, "As it was", seconds=40)
+    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
+    wait_for(lambda: sql(f"SELECT count(*) FROM reminders WHERE event_id = '{ev['id']}'"
+                         " AND state = 'pending'") == "1", 10, what="the reminder planned")
+    fire = subprocess.Popen(
+        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+         "-d", db, "-c",
+         "BEGIN; "
+         f"UPDATE reminders SET state = 'sent' WHERE event_id = '{ev['id']}' AND state = 'pending'; "
+         "INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id,"
+         "                              next_attempt_at, body) "
+         f"SELECT liaison_message_id(), '{ep['id']}', 'reminder.due', r.event_id, r.id, r.fire_at, '{{}}'"
+         f"  FROM reminders r WHERE r.event_id = '{ev['id']}' AND r.state = 'sent'; "
+         "SELECT pg_sleep(2); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%'"
+                         " AND pid <> pg_backend_pid()") == "1", 10, what="the fire under way")
+    time.sleep(0.2)  # its writes are made; it sleeps before its commit
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("r", d.request(
+        "PATCH", f"/v1/events/{ev['id']}", token=k["host"],
+        body={"title": "As it is"}, headers=MERGE)))
+    t.start()
+    t.join(15)
+    assert fire.wait(15) == 0, fire.stderr.read()
+    assert got["r"].status == 200, got["r"]
+    assert sql("SELECT count(*) FROM webhook_messages m JOIN reminders r ON r.id = m.reminder_id"
+               f" WHERE r.event_id = '{ev['id']}'") == "0"
+    assert sql(f"SELECT state FROM reminders WHERE event_id = '{ev['id']}'") == "pending"
+    rx.close()
