@@ -76,12 +76,11 @@ struct feedfetch {
 	int with_texts;             /* the stored texts are asked for beside the list */
 	int stored_asked;           /* or by queries of their own after it */
 	/* The texts asked for beside the list: whether they are still under
-	 * way; those that came before the list, kept for it (got); whether the
-	 * list came, and whether the fetch ended while they were under way
-	 * (then their answer frees it). */
+	 * way; their answer when it came before the list, kept for it (early);
+	 * whether the list came, and whether the fetch ended while they were
+	 * under way (then their answer frees it). */
 	int texts_pending, listed, ended;
-	struct got *got;
-	int ngot;
+	PGresult *early;
 	int nmemory, nstored, nrendered; /* where the VEVENTs came from */
 	int chunks;                      /* second queries under way */
 	int failed, unreachable;         /* one failed; whether the database was unreachable */
@@ -90,13 +89,6 @@ struct feedfetch {
 	struct dbpool *db;
 	struct vevents_batch **stores;
 	int nstores;
-};
-
-/* A stored text that came before the list. */
-struct got {
-	char id[37];
-	char stamp[VEVENT_STAMP_LEN];
-	struct vtext *v;
 };
 
 static void feedfetch_free(struct feedfetch *ff)
@@ -109,9 +101,7 @@ static void feedfetch_free(struct feedfetch *ff)
 	for (int i = 0; i < ff->nstores; i++)
 		vevents_store(ff->db, ff->stores[i]);
 	free(ff->stores);
-	for (int i = 0; i < ff->ngot; i++)
-		vtext_unref(ff->got[i].v);
-	free(ff->got);
+	PQclear(ff->early);
 	free(ff->waiters);
 	feed_render_unref(ff->render);
 	for (int i = 0; ff->texts && i < ff->n; i++)
@@ -624,40 +614,6 @@ static int take_events(struct feedfetch *ff, const PGresult *res)
 	return 0;
 }
 
-/* Keeps the stored texts that came before the list (rows id, stamp, body,
- * zone); a failure only costs renders. */
-static void keep_got(struct feedfetch *ff, const PGresult *res)
-{
-	int n = PQntuples(res);
-	if (!n || !(ff->got = calloc((size_t)n, sizeof(*ff->got))))
-		return;
-	for (int k = 0; k < n; k++) {
-		struct got *g = &ff->got[ff->ngot];
-		if (PQgetlength(res, k, 0) >= (int)sizeof(g->id) ||
-		    PQgetlength(res, k, 1) >= (int)sizeof(g->stamp) ||
-		    !(g->v = vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),
-		                       PQgetvalue(res, k, 3))))
-			continue;
-		copy_value(g->id, sizeof(g->id), res, k, 0);
-		copy_value(g->stamp, sizeof(g->stamp), res, k, 1);
-		ff->ngot++;
-	}
-}
-
-/* Takes, of the texts kept by keep_got, those current for missing events. */
-static void take_got(struct feedfetch *ff)
-{
-	for (int k = 0; k < ff->ngot; k++) {
-		int i = slots_find(ff, ff->got[k].id);
-		if (i < 0 || ff->texts[i] || strcmp(ff->got[k].stamp, ff->stamps[i]))
-			continue;
-		ff->texts[i] = ff->got[k].v;
-		ff->got[k].v = NULL;
-		ff->nstored++;
-		vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
-	}
-}
-
 /* Once the list (and the texts asked for beside it) came: what neither
  * memory nor the stored texts hold is read from the store or rendered. */
 static void after_list(struct feedfetch *ff)
@@ -665,7 +621,8 @@ static void after_list(struct feedfetch *ff)
 	if (!ff->nmissing) {
 		feed_rendered(ff);
 	} else if (ff->with_texts) {
-		take_got(ff);
+		if (ff->early)
+			take_texts(ff, ff->early);
 		render_rest(ff);
 	} else if (vevents_renderer()) {
 		ff->stored_asked = 1;
@@ -714,8 +671,8 @@ static void on_feed_texts(PGresult *res, void *arg)
 		         res ? PQresultErrorMessage(res) : "no connection");
 	else if (ff->listed && ff->nmissing)
 		take_texts(ff, res);
-	else if (!ff->listed)
-		keep_got(ff, res);
+	else if (!ff->listed) /* kept for the list; a failure only costs renders */
+		ff->early = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
 	if (ff->listed)
 		after_list(ff);
 }

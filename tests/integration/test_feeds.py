@@ -524,6 +524,33 @@ def _ask_in_background(d, path):
     return t, got
 
 
+def test_stored_texts_that_come_before_the_list_are_used(ctx):
+    """The stored texts are asked for beside the list, on another
+    connection. When they answer first (here the list's stamps take a
+    second: liaison_title_stamp made slow, which only the list calls),
+    they are kept until the list comes, and the feed is the same bytes,
+    its VEVENT from the store, not rendered again."""
+    import harness
+    db, sql, d, feed, expected = _stored_feed(ctx)
+    sql("CREATE OR REPLACE FUNCTION liaison_title_stamp(titles jsonb, lang text, title text) "
+        "RETURNS text LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN ''; END $$")
+    t, got = _ask_in_background(d, path_of(feed))
+    # (pg_stat_activity keeps a query's first 1,024 bytes: matched by its start)
+    harness.wait_for(lambda: sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+        "AND query LIKE '%e.start_utc, e.version%'") == "1", 10, what="the list under way")
+    harness.wait_for(lambda: sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+        "AND query LIKE '%NULL::text AS stamp%' AND pid <> pg_backend_pid()") == "0",
+        10, what="the texts answered")
+    assert sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+               "AND query LIKE '%e.start_utc, e.version%'") == "1"  # the list came after
+    t.join(30)
+    assert got["r"].status == 200 and got["r"].body == expected, got["r"]
+    assert "1 events, 0 from memory, 1 stored, 0 rendered; stored texts asked for beside the list" \
+        in d.logtext()
+
+
 def test_a_list_that_fails_while_its_texts_are_asked_for_ends_cleanly(ctx):
     """The list fails (cancelled) while the texts asked for beside it still
     wait: the request is answered at once, the texts' late answer is
