@@ -17,12 +17,32 @@
 -- Judged by the clock as the row is met, not by now(): a transaction that
 -- began before the check and deletes after it would take back a message
 -- already sent, and its reminder would be fired again (sent twice).
+--
+-- A take-back also waits for a fire under way. A fire begun before a
+-- change committed builds its messages from the event as it was; the
+-- change's DELETE, whose snapshot cannot see those uncommitted messages,
+-- found nothing, and its UPDATE saw the reminder still pending: the old
+-- message went out (a task marked done reminded all the same). So the
+-- take-back first locks the events' pending reminders that a fire could
+-- be taking (due within a minute), in id order (two take-backs never wait
+-- for each other in a circle): it waits for a fire that holds them, and
+-- its DELETE and UPDATE, each with a snapshot of its own, then see the
+-- fire's messages. A fire coming second skips the locked reminders (FOR
+-- UPDATE SKIP LOCKED) and fires them in a later pass, from what is true
+-- then. The fire never waits for the take-back, so they cannot deadlock.
 
 CREATE OR REPLACE FUNCTION liaison_reminders_unqueue(evs uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
 BEGIN
+    PERFORM 1
+       FROM reminders r
+      WHERE r.event_id = ANY (evs)
+        AND r.state = 'pending'
+        AND r.fire_at <= clock_timestamp() + interval '1 minute'
+      ORDER BY r.id
+        FOR UPDATE;
     DELETE FROM webhook_messages m
      USING reminders r
      WHERE r.event_id = ANY (evs)

@@ -125,7 +125,7 @@ def test_made_private_in_the_last_seconds_reaches_no_other_org(ctx):
 
 def test_an_edit_during_a_fire_waits_for_it_and_takes_it_back(ctx):
     """A fire under way when an edit commits: the edit's take-back waits
-    for the fire's messages (sql/023) and takes them back, where it used
+    for the fire's messages (sql/022) and takes them back, where it used
     to find none (its snapshot could not see them) and the message went
     out for the event as it was. The fire is played by another session,
     as SCHED_FIRE writes it, held open for 2 s; the reminder is 40 s away,
