@@ -735,8 +735,10 @@ void held_start(struct scheduler *sc, PGresult *res, int row)
 	j->wait = evtimer_new(sc->base, on_check_due, j);
 	int64_t early = j->due_ms - CLAIM_AHEAD_MS - now_realtime_ms();
 	struct timeval tv = timeval_ms(early > 0 ? early : 0);
+	/* No timer for its check: handed back, not checked now, when a change
+	 * could still take it back and its reminder fire again (sent twice). */
 	if (!j->wait || evtimer_add(j->wait, &tv) != 0)
-		on_check_due(-1, 0, j); /* checked now */
+		held_give_back(j);
 }
 
 void held_release(struct scheduler *sc)

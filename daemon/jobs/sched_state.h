@@ -17,8 +17,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define MAX_BUCKETS 256
-enum { HELD_NO, HELD_WAIT, HELD_QUEUED, HELD_CHECKING };
+#define MAX_BUCKETS  256
 #define LANE_BUCKETS 64
 /* Reminders become messages this long before they fall due (sql/019):
  * long enough for a burst of ten thousand to be written before its fire
@@ -37,6 +36,10 @@ enum { HELD_NO, HELD_WAIT, HELD_QUEUED, HELD_CHECKING };
 #define LEASE_MARGIN_MS 5000
 
 struct job;
+
+/* A held job's check (struct job's held): none, waiting for its time,
+ * queued for the next check statement, in one. */
+enum { HELD_NO, HELD_WAIT, HELD_QUEUED, HELD_CHECKING };
 
 /* An endpoint's messages claimed by this instance: at most
  * webhook_endpoint_concurrency in flight, the others waiting in order. */
