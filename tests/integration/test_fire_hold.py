@@ -5,6 +5,7 @@ endpoint's places on every other instance, goes back unsent when it
 stops, and is still taken back by a change (test_fire_ahead.py)."""
 import time
 
+from harness import wait_for
 from receiver import Receiver
 from test_fire_ahead import reminder_soon, written_ahead
 from test_webhook_delivery import bulk_events, dbname, endpoint
@@ -47,11 +48,8 @@ def test_held_reminders_keep_the_places_over_two_instances(ctx):
     endpoint(d1, k, rx, types=["reminder.due"])
     bulk_events(ctx, db, 200, fire_in=6)
 
-    def all_written():
-        return ctx.cluster.psql("SELECT count(*) FROM webhook_messages", dbname(db)) == "200"
-    deadline = time.time() + 5
-    while not all_written() and time.time() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: ctx.cluster.psql("SELECT count(*) FROM webhook_messages",
+                                      dbname(db)) == "200", 5, what="all 200 written ahead")
     # Written ahead and held, each by one instance only: the first to
     # fire holds the endpoint's messages, the other leaves its own waiting.
     states = ctx.cluster.psql(
