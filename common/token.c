@@ -42,17 +42,29 @@ int token_generate(char out[TOKEN_LEN + 1])
 	return 0;
 }
 
+int digest_sha256(const void *s, size_t len, unsigned char out[DIGEST_BYTES])
+{
+	unsigned int mdlen = 0;
+	return EVP_Digest(s, len, out, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == DIGEST_BYTES
+	           ? 0
+	           : -1;
+}
+
+void digest_hex(const unsigned char *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[in[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int token_hash(const char *s, size_t len, char out[TOKEN_HASH_HEX + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+	unsigned char md[DIGEST_BYTES];
+	if (digest_sha256(s, len, md) != 0)
 		return -1;
-	for (unsigned i = 0; i < mdlen; i++) {
-		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-	}
-	out[64] = '\0';
+	digest_hex(md, sizeof(md), out);
 	return 0;
 }
 
@@ -61,11 +73,7 @@ int random_hex(char *out, size_t n)
 	unsigned char raw[64];
 	if (n > sizeof(raw) || RAND_bytes(raw, (int)n) != 1)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = "0123456789abcdef"[raw[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
-	}
-	out[2 * n] = '\0';
+	digest_hex(raw, n, out);
 	return 0;
 }
 

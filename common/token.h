@@ -14,6 +14,11 @@
 int token_generate(char out[TOKEN_LEN + 1]) WUR;
 /* Lower-case hex SHA-256 of s: the form tokens are stored in. */
 int token_hash(const char *s, size_t len, char out[TOKEN_HASH_HEX + 1]) WUR;
+/* The SHA-256 of s, raw (32 bytes). */
+#define DIGEST_BYTES 32
+int digest_sha256(const void *s, size_t len, unsigned char out[DIGEST_BYTES]) WUR;
+/* n bytes as lower-case hex; out needs 2*n+1. */
+void digest_hex(const unsigned char *in, size_t n, char *out);
 /* Unpadded base64url; out needs 4*ceil(n/3)+1 bytes. Returns the length. */
 size_t base64url_encode(const unsigned char *in, size_t n, char *out);
 /* Random hex string of 2*n characters (request ids). */

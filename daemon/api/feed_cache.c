@@ -10,6 +10,7 @@
 #include "api/feed_cache.h"
 
 #include "api/feed_fetches.h"
+#include "api/feed_list.h"
 #include "clock.h"
 #include "core/changes.h"
 #include "core/metrics.h"
@@ -231,6 +232,7 @@ struct feed_render {
 	char etag[40], etag_gz[40]; /* unquoted */
 	struct coding plain;
 	_Atomic(struct coding *) gz; /* made on first demand, published under the lock */
+	struct feed_list *list;      /* what it was rendered from, for a splice; or NULL */
 };
 
 void feed_render_unref(struct feed_render *fr)
@@ -242,13 +244,20 @@ void feed_render_unref(struct feed_render *fr)
 	if (gz)
 		coding_clear(gz);
 	free(gz);
+	feed_list_unref(fr->list);
 	free(fr);
 }
 
+static size_t list_bytes_of(const struct feed_render *fr)
+{
+	return fr->list ? feed_list_bytes(fr->list) : 0;
+}
+
+/* What fr holds against the limit: its bodies and its list. */
 static size_t render_bytes(const struct feed_render *fr)
 {
 	const struct coding *gz = atomic_load(&fr->gz);
-	return fr->plain.len + (gz ? gz->len : 0);
+	return fr->plain.len + (gz ? gz->len : 0) + list_bytes_of(fr);
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -263,6 +272,7 @@ struct way {
 
 static struct way *table; /* SETS * WAYS, made on first use */
 static size_t bytes, limit = 64u << 20;
+static size_t list_bytes; /* of bytes, the lists' (the gauge counts bodies) */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void feed_cache_configure(size_t max, const char *dir)
@@ -293,6 +303,7 @@ static void drop_locked(struct way *w)
 {
 	struct feed_render *fr = w->fr;
 	bytes -= render_bytes(fr);
+	list_bytes -= list_bytes_of(fr);
 	fr->kept = 0;
 	w->fr = NULL;
 	w->hash[0] = '\0';
@@ -358,12 +369,13 @@ static void put_locked(struct feed_render *fr)
 	fr->kept = 1;
 	atomic_fetch_add(&fr->refs, 1);
 	bytes += render_bytes(fr);
+	list_bytes += list_bytes_of(fr);
 	shrink_locked(fr->generation);
 }
 
 struct feed_render *feed_cache_keep(const char *hash, const char *org, const char *slug,
                                     unsigned generation, int64_t changed, char *body, size_t len,
-                                    const char *digest)
+                                    const char *digest, struct feed_list *list)
 {
 	struct feed_render *fr = body ? calloc(1, sizeof(*fr)) : NULL;
 	if (!fr) {
@@ -382,6 +394,7 @@ struct feed_render *feed_cache_keep(const char *hash, const char *org, const cha
 	snprintf(fr->etag, sizeof(fr->etag), "%.32s", digest);
 	snprintf(fr->etag_gz, sizeof(fr->etag_gz), "%.32s-gz", digest);
 	coding_set(&fr->plain, body, len);
+	fr->list = feed_list_ref(list);
 	pthread_mutex_lock(&lock);
 	put_locked(fr);
 	pthread_mutex_unlock(&lock);
@@ -436,6 +449,17 @@ int feed_cache_serve(struct req *r, const char *hash, unsigned generation)
 	return serve_from(r, get(hash, &generation));
 }
 
+struct feed_list *feed_cache_list(const char *hash)
+{
+	struct feed_list *l = NULL;
+	pthread_mutex_lock(&lock);
+	struct way *w = find_locked(hash);
+	if (w)
+		l = feed_list_ref(w->fr->list);
+	pthread_mutex_unlock(&lock);
+	return l;
+}
+
 int feed_cache_serve_stale(struct req *r, const char *hash)
 {
 	return serve_from(r, get(hash, NULL));
@@ -453,7 +477,7 @@ void feed_cache_drop(const char *hash)
 int64_t feed_cache_bytes(void)
 {
 	pthread_mutex_lock(&lock);
-	size_t n = bytes;
+	size_t n = bytes - list_bytes;
 	pthread_mutex_unlock(&lock);
 	return (int64_t)n;
 }

@@ -18,6 +18,7 @@
 
 struct req;
 struct feedfetch;
+struct feed_list;
 
 #define FEED_TTL_MS (300 * 1000)
 
@@ -54,12 +55,16 @@ void feed_cache_configure(size_t bytes, const char *dir);
  * of the feed of token hash `hash` (of the org of id `org` and slug
  * `slug`: what a change must reach) rendered for generation, its content
  * there since the second `changed`, digest its digest (the ETag's 32 hex
- * digits), in place of the feed's last rendering unless that one is of a
+ * digits), and the list it was rendered from (api/feed_list.h; a
+ * reference of its own, or NULL), in place of the feed's last rendering unless that one is of a
  * later generation; one larger than the limit is not kept. Returns it,
  * with a reference for the caller, or NULL when out of memory. */
 struct feed_render *feed_cache_keep(const char *hash, const char *org, const char *slug,
                                     unsigned generation, int64_t changed, char *body, size_t len,
-                                    const char *digest) WUR;
+                                    const char *digest, struct feed_list *list) WUR;
+/* The list the feed of token hash `hash` was last rendered from, current
+ * or not, with a reference for the caller; NULL when none is kept. */
+struct feed_list *feed_cache_list(const char *hash) WUR;
 /* Answers r from the rendering of the feed of token hash `hash` when one
  * is kept that is current for generation (_serve), or any (_serve_stale):
  * 1, or 0 when there is none (r is not answered). Safe from any thread. */
@@ -72,8 +77,9 @@ void feed_cache_drop(const char *hash);
  * fetch is recorded. */
 void feed_render_serve(struct req *r, struct feed_render *fr);
 void feed_render_unref(struct feed_render *fr);
-/* What the kept renderings hold: bytes, and memory files open (those
- * still being sent included). */
+/* What the kept renderings hold: bytes of bodies (their lists count
+ * against the limit too, not here), and memory files open (those still
+ * being sent included). */
 int64_t feed_cache_bytes(void);
 int64_t feed_cache_files(void);
 /* Drops every rendering (at exit, once the threads are gone). */

@@ -1,11 +1,11 @@
-/* feed_rows_sql.h - how a feed (api/feed_serve.c) reads its events: the
- * rows of f (feed_select.h), but ordered by the statement rather than
- * numbered, with f itself left unreferenced (PostgreSQL then never
- * evaluates it). f materialises m once more, sorts it again and numbers
- * it by a window: as much work again as selecting m, once per rendering,
- * and a rendering follows every write under a mixed load. Same rows, same
- * order; the position is the row's. While the VEVENT cache holds little,
- * the stored texts come by a statement of their own beside it. */
+/* feed_rows_sql.h - how a feed (api/feed_serve.c) reads its events: m
+ * (feeds_sql.h) and its series' live overrides, ordered by the statement
+ * (no f: it would sort and number them again), each row with what a
+ * splice needs (api/feed_list.h): its series root and the time it may
+ * leave the window, after a first row that says what the rows were read
+ * under. A splice reads the same rows of the few families written since
+ * (SQL_FEED_TOUCHED). While the VEVENT cache holds little, the stored
+ * texts come by a statement of their own beside the list. */
 #ifndef LIAISON_FEED_ROWS_SQL_H
 #define LIAISON_FEED_ROWS_SQL_H
 
@@ -13,12 +13,104 @@
 
 /* clang-format off */
 
-/* After feed_select_sql: SQL_FEED_EVENTS_LIVE's rows, id and stamp, in
- * feed order. */
-#define SQL_FEED_ROWS_ORDERED \
-	"SELECT x.id, x.stamp" \
-	"  FROM " SQL_FEED_EVENTS_LIVE \
-	" ORDER BY x.start_utc, x.id"
+/* The list's m (feed_select_list_sql): SQL_FEED_EVENTS_SHOWN's, with
+ * each event's threshold (FEED_THR). */
+#define SQL_FEED_EVENTS_LISTED \
+	SQL_FEED_M(VEVENT_STAMP_IN("$%d::text") " AS stamp, " FEED_THR("$%d::integer") " AS thr")
+
+/* The second, in Unix time, from which the row e may leave a feed whose
+ * window reaches past days back, as time passes: its last end leaves the
+ * window, or a cancelled item's 30 days run out (VEVENT_SHOWN). NULL when
+ * that is never, or more than two hours past: a condition flips once, and
+ * it flipped before this statement (the two hours cover a day's length
+ * in a zone that changes its clocks). api/feed_list.c reads again the
+ * rows whose time comes. */
+#define FEED_THR(past) \
+	"CASE WHEN " FEED_THR_AT(past) " < 'infinity'" \
+	"      AND " FEED_THR_AT(past) " > (SELECT now() - interval '2 hours')" \
+	"     THEN date_part('epoch', " FEED_THR_AT(past) ")::bigint END"
+#define FEED_THR_AT(past) \
+	"least(e.last_end_utc + " past " * interval '1 day'," \
+	"      CASE WHEN e.status = 'cancelled' AND e.series_id IS NULL" \
+	"           THEN greatest(e.cancelled_at," \
+	"                         CASE WHEN e.last_end_utc = 'infinity' THEN e.cancelled_at" \
+	"                              ELSE e.last_end_utc END) + interval '30 days' END)"
+
+/* m's events and the live overrides of its series, as
+ * SQL_FEED_EVENTS_LIVE, with each row's series root (the row of m it
+ * comes with) and threshold: x(id, start_utc, stamp, root, thr). */
+#define SQL_FEED_LIST_LIVE(past, in_m) \
+	"(SELECT id, start_utc, stamp, id AS root, thr" \
+	"   FROM m" \
+	" UNION ALL" \
+	" SELECT e.id, e.start_utc, " VEVENT_STAMP ", e.series_id, " FEED_THR(past) \
+	"   FROM events e" \
+	"  WHERE e.series_id " in_m \
+	"    AND e.status <> 'cancelled') x"
+
+/* After feed_select_list_sql (or _splice_sql): the feed's rows in feed
+ * order (id, stamp, root, start as Unix seconds, thr), after a first row
+ * that says what they were read under: the snapshot (as its stamp), the
+ * revisions no row's change_xid tells of (org names, sql/015, and removed
+ * events, sql/023) as "names.removed", how far ahead the window reached
+ * (FEED_LIST_AHEAD, or NULL), and for a splice which roots it read again
+ * (SQL_FEED_SPLICE_ROOTS; NULL for a full list). Ordered by the start's
+ * Unix seconds, a double: exact to the microsecond for any date a feed
+ * holds, so the same order as start_utc's. Its parameter: past. */
+#define SQL_FEED_ROWS(in_m) \
+	"SELECT x.id, x.stamp, x.root, date_part('epoch', x.start_utc), x.thr," \
+	"       NULL::text, NULL::text, NULL::text" \
+	"  FROM " SQL_FEED_LIST_LIVE("$%d::integer", in_m) \
+	" UNION ALL " \
+	"SELECT NULL, pg_current_snapshot()::text, NULL, NULL, NULL," \
+	"       (SELECT rev FROM org_names) || '.' || (SELECT rev FROM events_removed), "
+/* A full list's overrides, of all m's series: one pass over the overrides
+ * and a hash of m; a splice's few, by index. */
+#define FEED_ROWS_IN_M     "IN (SELECT id FROM m)"
+#define FEED_SPLICE_IN_M   "= ANY(ARRAY(SELECT id FROM m))"
+#define FEED_LIST_AHEAD "(SELECT now() + $%d::integer * interval '1 day')::text"
+#define SQL_FEED_SPLICE_ROOTS \
+	"(SELECT count(*) || ':' || coalesce(array_agg(root)::text, '{}') FROM r)"
+#define SQL_FEED_LIST_END " ORDER BY 4 NULLS FIRST, 1"
+/* m's end in a list or a splice: no f. */
+#define SQL_FEED_M_END \
+	"   ORDER BY e.start_utc, e.id" \
+	"   LIMIT 50000) "
+
+/* A splice (feed_select_splice_sql) reads again, as m's roots r, the
+ * families of the events and agreements written by what snapshot $snap
+ * did not see, of the roots $near (whose thresholds come), and, for a
+ * window that reaches ahead, of the events whose start it has reached
+ * since $ahead. m and the overrides' subquery then keep to r. */
+#define SQL_FEED_TOUCHED \
+	"r AS MATERIALIZED (" \
+	"  SELECT coalesce(e.series_id, e.id) AS root" \
+	"    FROM events e" \
+	"   WHERE e.change_xid >= pg_snapshot_xmin($%d::pg_snapshot)" \
+	"     AND NOT pg_visible_in_snapshot(e.change_xid, $%d::pg_snapshot)" \
+	"  UNION" \
+	"  SELECT coalesce(e.series_id, e.id)" \
+	"    FROM events e" \
+	"   WHERE e.agreement_id = ANY(ARRAY(" \
+	"           SELECT a.id" \
+	"             FROM agreements a" \
+	"            WHERE a.change_xid >= pg_snapshot_xmin($%d::pg_snapshot)" \
+	"              AND NOT pg_visible_in_snapshot(a.change_xid, $%d::pg_snapshot)))" \
+	"  UNION" \
+	"  SELECT unnest($%d::uuid[])"
+#define SQL_FEED_ENTERED \
+	"  UNION" \
+	"  SELECT coalesce(e.series_id, e.id)" \
+	"    FROM events e" \
+	"   WHERE e.start_utc >= $%d::timestamptz" \
+	"     AND e.start_utc < (SELECT now() + $%d::integer * interval '1 day')"
+/* More than this many roots touched: the feed is read in full (the
+ * statement's figure is the same). "= ANY", so that the few rows are found
+ * by index, not by a scan of every event joined to r. */
+#define FEED_SPLICE_MAX 2000
+#define SQL_FEED_IN_TOUCHED(t) \
+	" AND " t " = ANY(ARRAY(SELECT root FROM r))" \
+	" AND (SELECT count(*) FROM r) <= 2000"
 
 /* feed_select_ids_sql's m: SQL_FEED_EVENTS_SHOWN's events without their
  * stamps (the language is theirs only: me, slug, past), then, after the
@@ -26,21 +118,14 @@
  * more gets some of their texts, the others rendered). It should select
  * what SQL_FEED_EVENTS_SHOWN does; the list is SQL_FEED_EVENTS_SHOWN's,
  * so a difference would only cost renders, never bytes. */
-#define SQL_FEED_IDS_SHOWN \
-	"WITH m AS MATERIALIZED (" \
-	"  SELECT e.id, e.start_utc, NULL::text AS stamp" \
-	"    FROM events e" \
-	"    JOIN orgs o ON o.id = e.org_id" \
-	"   WHERE e.series_id IS NULL" \
-	"     AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text") \
-	"     AND ((" VEVENT_SHOWN("$%d::integer * interval '1 day'")
+#define SQL_FEED_IDS_SHOWN "WITH " SQL_FEED_M("NULL::text AS stamp")
 #define SQL_FEED_IDS_LIMITED \
 	"   LIMIT 50000) "
 
 /* After feed_select_ids_sql: the stored texts, for alarms $n and renderer
  * $m, of SQL_FEED_EVENTS_LIVE's events, as rows (id, stamp, body, zone) in
  * no order; a text whose stamp is not its event's is out of date (the
- * caller skips it). Sent beside the list (SQL_FEED_ROWS_ORDERED) on
+ * caller skips it). Sent beside the list (SQL_FEED_ROWS) on
  * another connection when the VEVENT cache holds little: each statement
  * selects m, and the two run side by side, where one statement bringing
  * the list and the texts ran for both. "= ANY" for the reason SQL_VEVENTS_LOAD gives. */

@@ -48,4 +48,17 @@ int feed_select_sql(struct evbuffer *sql, struct listq *q, const PGresult *looku
  * goes on after "m AS (...) "). */
 int feed_select_ids_sql(struct evbuffer *sql, struct listq *q, const PGresult *lookup) WUR;
 
+/* What a splice reads again (api/feed_list.h): the families written by
+ * transactions the last list's snapshot did not see, those of the roots
+ * near (a uuid array literal), and, for a window that reaches ahead, those
+ * whose start it reached since ahead (the last list's bound). */
+struct feed_splice {
+	const char *snapshot, *near, *ahead;
+};
+/* The whole statement of a feed's list (api/feed_rows_sql.h's
+ * SQL_FEED_ROWS: a first row, then the rows in feed order), or with splice
+ * of the families it names only. 0, or -1 when out of memory. */
+int feed_select_list_sql(struct evbuffer *sql, struct listq *q, const PGresult *lookup,
+                         const struct feed_splice *splice) WUR;
+
 #endif

@@ -7,7 +7,9 @@
  * and by this instance's own writes) or for five minutes; one rendering
  * per feed runs at a time on a thread and the thread's other requests for
  * it wait for its answer. Rendering
- * asks which events the feed shows and their stamps, takes the VEVENTs it
+ * asks which events the feed shows and their stamps (read whole, or made
+ * from the last rendering's list and what changed since: feed_list.h),
+ * takes the VEVENTs it
  * can from the shared cache (core/vevents.c), then from those stored in
  * the database (brought along with the list while the cache holds little),
  * and renders only the rest. A free/busy feed is rendered by
@@ -25,6 +27,7 @@
 
 #include "api/feed_cache.h"
 #include "api/feed_fetch.h"
+#include "api/feed_list.h"
 #include "api/feed_rows_sql.h"
 #include "api/feed_select.h"
 #include "api/feeds_sql.h"
@@ -42,6 +45,7 @@
 #include "token.h"
 
 #include <event2/buffer.h>
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,10 +63,17 @@ struct feedfetch {
 	char lang[36];   /* the feed's language, or "" */
 	char digest[33]; /* what it rendered to last time, or "" */
 	int64_t changed; /* and since which second */
-	/* the events, in feed order: their text, and the zone each uses */
+	/* the events, in feed order, their text, and the zone each uses: the
+	 * list's (ids, stamps, texts) */
+	struct feed_list *list;
 	int n;
 	struct vtext **texts;
 	char (*ids)[37], (*stamps)[VEVENT_STAMP_LEN];
+	/* A list made from the last one (api/feed_list.h): that one, the
+	 * feed's lookup (to read it in full after all) and its settings. */
+	struct feed_list *base;
+	PGresult *lookup;
+	char *key;
 	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
 	int nmissing;
 	int *slots; /* the missing positions by id (position + 1; 0: free), for rows */
@@ -104,13 +115,12 @@ static void feedfetch_free(struct feedfetch *ff)
 	PQclear(ff->early);
 	free(ff->waiters);
 	feed_render_unref(ff->render);
-	for (int i = 0; ff->texts && i < ff->n; i++)
-		vtext_unref(ff->texts[i]);
-	free(ff->texts);
 	free(ff->missing);
 	free(ff->slots);
-	free(ff->ids);
-	free(ff->stamps);
+	feed_list_unref(ff->list);
+	feed_list_unref(ff->base);
+	PQclear(ff->lookup);
+	free(ff->key);
 	free(ff);
 }
 
@@ -244,7 +254,33 @@ static int ff_wait(struct feedfetch *ff, struct req *r)
  * not one per event; past them the sort removes repeats. */
 #define ZONES_SEEN 32
 
-static char *assemble(struct feedfetch *ff, size_t *len)
+/* The content's digest (the ETag's 32 hex digits, kept in feed_state):
+ * the SHA-256 of the SHA-256s of the head, of each VEVENT and of the tail.
+ * Each VEVENT's is made once with its text (core/vevents.h), so a feed
+ * rendered again after a change hashes 32 bytes an event, not its text:
+ * hashing the whole body was a sixth of the daemon's CPU under a mixed
+ * load. Other bytes, another digest, as with one hash of the body. */
+static int body_digest(const struct feedfetch *ff, const char *head, char out[33])
+{
+	size_t n = 2;
+	for (int i = 0; i < ff->n; i++)
+		n += ff->texts[i] != NULL;
+	unsigned char *all = malloc(n * DIGEST_BYTES), md[DIGEST_BYTES];
+	int rc = !all || digest_sha256(head, strlen(head), all) != 0 ? -1 : 0;
+	size_t at = 1;
+	for (int i = 0; rc == 0 && i < ff->n; i++)
+		if (ff->texts[i])
+			memcpy(all + DIGEST_BYTES * at++, ff->texts[i]->digest, DIGEST_BYTES);
+	if (rc == 0 && (digest_sha256(ICS_TAIL, strlen(ICS_TAIL), all + DIGEST_BYTES * at) != 0 ||
+	                digest_sha256(all, n * DIGEST_BYTES, md) != 0))
+		rc = -1;
+	if (rc == 0)
+		digest_hex(md, 16, out);
+	free(all);
+	return rc;
+}
+
+static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 {
 	const char **names = calloc((size_t)ff->n + 1, sizeof(char *));
 	size_t nz = 0, total = strlen(ICS_TAIL);
@@ -268,7 +304,9 @@ static char *assemble(struct feedfetch *ff, size_t *len)
 			names[u++] = names[i];
 	char *head = ics_render_head(ff->name, names, u);
 	free(names);
-	char *out = head ? feed_body_new(strlen(head) + total + 1) : NULL;
+	char *out = head && body_digest(ff, head, digest) == 0
+	                ? feed_body_new(strlen(head) + total + 1)
+	                : NULL;
 	if (out) {
 		size_t at = strlen(head);
 		memcpy(out, head, at);
@@ -320,14 +358,12 @@ static void feed_rendered(struct feedfetch *ff)
 	metrics_add(M_FEED_VEVENTS_STORED, (uint64_t)ff->nstored);
 	metrics_add(M_FEED_VEVENTS_RENDERED, (uint64_t)ff->nrendered);
 	size_t len = 0;
-	char *ics = assemble(ff, &len);
-	char digest[TOKEN_HASH_HEX + 1];
-	if (!ics || token_hash(ics, len, digest)) {
-		feed_body_unref(ics);
+	char digest[33];
+	char *ics = assemble(ff, &len, digest);
+	if (!ics) {
 		ff_end(ff, FF_FAILED, "cannot render the feed");
 		return;
 	}
-	digest[32] = '\0';
 	/* Different bytes changed this second, or, if the last change took
 	 * that second already, the next one: two contents never share a
 	 * Last-Modified, so a client's If-Modified-Since can never match
@@ -344,7 +380,7 @@ void feedfetch_keep(struct feedfetch *ff, char *body, size_t len, const char *di
 {
 	metrics_feed_size(ff->feed_id, len);
 	ff->render = feed_cache_keep(ff->hash, ff->org, ff->slug, ff->generation, ff->changed, body,
-	                             len, digest);
+	                             len, digest, ff->list);
 	if (!ff->render) {
 		ff_end(ff, FF_FAILED, "cannot keep the feed");
 		return;
@@ -577,34 +613,21 @@ static void on_stored_texts(PGresult *res, void *arg)
  * holds. Either guess gives the same bytes. */
 static atomic_int memory_warm;
 
-/* The columns of the list (SQL_FEED_ROWS_ORDERED), in feed order. */
-enum { COL_ID, COL_STAMP };
-
-/* Value (k, col) of res into out, cut to its size as snprintf would; once
- * per event, where snprintf's parsing of "%s" showed. */
-static void copy_value(char *out, size_t size, const PGresult *res, int k, int col)
+/* Puts the feed's events in order (ff->list's), each with its VEVENT: the
+ * list's own when a splice kept it, else from memory if the cache has it;
+ * 0, or -1 when out of memory. */
+static int take_events(struct feedfetch *ff)
 {
-	size_t n = (size_t)PQgetlength(res, k, col);
-	if (n >= size)
-		n = size - 1;
-	memcpy(out, PQgetvalue(res, k, col), n);
-	out[n] = '\0';
-}
-
-/* Puts the feed's events in order, each with its VEVENT from memory if the
- * cache has it; 0, or -1 when out of memory. */
-static int take_events(struct feedfetch *ff, const PGresult *res)
-{
-	ff->n = PQntuples(res);
-	ff->texts = calloc((size_t)ff->n + 1, sizeof(*ff->texts));
+	ff->n = ff->list->n;
+	ff->ids = ff->list->ids;
+	ff->stamps = ff->list->stamps;
+	ff->texts = ff->list->texts;
 	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
-	ff->ids = calloc((size_t)ff->n + 1, sizeof(*ff->ids));
-	ff->stamps = calloc((size_t)ff->n + 1, sizeof(*ff->stamps));
-	if (!ff->texts || !ff->missing || !ff->ids || !ff->stamps)
+	if (!ff->missing)
 		return -1;
 	for (int i = 0; i < ff->n; i++) {
-		copy_value(ff->ids[i], sizeof(ff->ids[i]), res, i, COL_ID);
-		copy_value(ff->stamps[i], sizeof(ff->stamps[i]), res, i, COL_STAMP);
+		if (ff->texts[i])
+			continue;
 		char key[VEVENT_KEY_LEN + 1];
 		ff->texts[i] = vevents_get(cache_key(ff, ff->ids[i], ff->stamps[i], key),
 		                           ff->stamps[i], ff->alarms);
@@ -632,16 +655,11 @@ static void after_list(struct feedfetch *ff)
 	}
 }
 
-/* The list: which events the feed shows, in order, with their stamps;
- * those the VEVENT cache holds need nothing more. */
-static void on_feed_events(PGresult *res, void *arg)
+/* The list (ff->list): which events the feed shows, in order, with their
+ * stamps; those the VEVENT cache holds need nothing more. */
+static void listed(struct feedfetch *ff)
 {
-	struct feedfetch *ff = arg;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ff_fail(ff, res);
-		return;
-	}
-	if (take_events(ff, res) != 0) {
+	if (take_events(ff) != 0) {
 		ff_end(ff, FF_FAILED, "cannot read the feed's events");
 		return;
 	}
@@ -655,6 +673,21 @@ static void on_feed_events(PGresult *res, void *arg)
 	ff->listed = 1;
 	if (!ff->texts_pending || !ff->nmissing) /* nothing to wait for */
 		after_list(ff);
+}
+
+static void on_feed_events(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ff_fail(ff, res);
+		return;
+	}
+	if (!(ff->list = feed_list_read(res, ff->key))) {
+		ff_end(ff, FF_FAILED, "cannot read the feed's events");
+		return;
+	}
+	metrics_inc(M_FEED_LISTS_READ);
+	listed(ff);
 }
 
 /* The stored texts asked for beside the list (SQL_FEED_TEXTS_LIVE). */
@@ -677,18 +710,20 @@ static void on_feed_texts(PGresult *res, void *arg)
 		after_list(ff);
 }
 
-/* One statement of the feed's: feed_select_sql, then the list
- * (SQL_FEED_ROWS_ORDERED) or the stored texts (SQL_FEED_TEXTS_LIVE), sent
- * where reads go (cx->db_read); 0, or -1 when it could not be sent. */
-static int feed_query(struct feedfetch *ff, PGresult *feed, int texts, db_result_cb cb)
+/* One statement of the feed's: its list (feed_select_list_sql, of what
+ * splice names when it is given) or the stored texts (feed_select_ids_sql
+ * and SQL_FEED_TEXTS_LIVE), sent where reads go (cx->db_read); 0, or -1
+ * when it could not be sent. */
+static int feed_query(struct feedfetch *ff, const PGresult *feed, int texts,
+                      const struct feed_splice *splice, db_result_cb cb)
 {
 	struct listq *q = listq_new();
 	struct evbuffer *sql = evbuffer_new();
-	int rc =
-	    !q || !sql ||
-	            (texts ? feed_select_ids_sql(sql, q, feed) : feed_select_sql(sql, q, feed)) != 0
-	        ? -1
-	        : 0;
+	int rc = !q || !sql ||
+	                 (texts ? feed_select_ids_sql(sql, q, feed)
+	                        : feed_select_list_sql(sql, q, feed, splice)) != 0
+	             ? -1
+	             : 0;
 	if (rc == 0 && texts) {
 		int alarms = listq_param(q, ff->alarms ? "t" : "f"),
 		    renderer = listq_param(q, vevents_renderer());
@@ -696,8 +731,6 @@ static int feed_query(struct feedfetch *ff, PGresult *feed, int texts, db_result
 		             evbuffer_add_printf(sql, SQL_FEED_TEXTS_LIVE, alarms, renderer) < 0
 		         ? -1
 		         : 0;
-	} else if (rc == 0) {
-		rc = evbuffer_add_printf(sql, SQL_FEED_ROWS_ORDERED) < 0 ? -1 : 0;
 	}
 	if (rc == 0 && evbuffer_add(sql, "", 1) == 0)
 		rc = dbpool_query_text(ff->r->cx->db_read, (const char *)evbuffer_pullup(sql, -1),
@@ -713,16 +746,80 @@ static int feed_query(struct feedfetch *ff, PGresult *feed, int texts, db_result
 /* The feed's events: what its org may see, through its filter, in its
  * window (api/feed_select.c), in order; and, while the cache holds little,
  * their stored texts by a statement of their own beside it. */
-static void fetch_events(struct feedfetch *ff, PGresult *feed)
+static void fetch_events(struct feedfetch *ff, const PGresult *feed)
 {
-	if (feed_query(ff, feed, 0, on_feed_events) != 0) {
+	if (feed_query(ff, feed, 0, NULL, on_feed_events) != 0) {
 		ff_fail(ff, NULL);
 		return;
 	}
 	/* Not sent: the texts are asked for after the list instead. */
 	ff->with_texts = vevents_renderer() && !atomic_load(&memory_warm) &&
-	                 feed_query(ff, feed, 1, on_feed_texts) == 0;
+	                 feed_query(ff, feed, 1, NULL, on_feed_texts) == 0;
 	ff->texts_pending = ff->with_texts;
+}
+
+/* A splice's rows: the list is the last one with them, or, when they
+ * cannot make it (feed_list.h), read in full. */
+static void on_feed_splice(PGresult *res, void *arg)
+{
+	struct feedfetch *ff = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ff_fail(ff, res);
+		return;
+	}
+	if (!(ff->list = feed_list_splice(ff->base, res))) {
+		fetch_events(ff, ff->lookup);
+		return;
+	}
+	metrics_inc(M_FEED_LISTS_SPLICED);
+	listed(ff);
+}
+
+/* What a feed's list depends on of its settings (its texts on alarms): a
+ * list read for other ones is no base for a splice. NULL when out of
+ * memory. */
+static char *list_key(const PGresult *feed)
+{
+	char *key = NULL;
+	if (asprintf(&key, "%s %s %s %s %s %s %s", PQgetvalue(feed, 0, FL_ORG),
+	             PQgetvalue(feed, 0, FL_SLUG), PQgetvalue(feed, 0, FL_ALARMS),
+	             PQgetvalue(feed, 0, FL_PAST), PQgetvalue(feed, 0, FL_FUTURE),
+	             PQgetvalue(feed, 0, FL_LANGUAGE), PQgetvalue(feed, 0, FL_FILTER)) < 0)
+		return NULL;
+	return key;
+}
+
+/* Whether a feed's list may be spliced: not when its filter names people,
+ * whom visits' tables give (liaison_event_has_people), not events rows. */
+static int spliceable(const PGresult *feed)
+{
+	json_t *filter = json_loads(PQgetvalue(feed, 0, FL_FILTER), 0, NULL);
+	int ok = filter && json_array_size(json_object_get(filter, "people")) == 0;
+	json_decref(filter);
+	return ok;
+}
+
+/* The list from the last one kept and what changed since, when there is
+ * one to splice; else read in full. */
+static void fetch_list(struct feedfetch *ff, const PGresult *feed)
+{
+	if (!(ff->key = list_key(feed))) {
+		ff_end(ff, FF_FAILED, "out of memory");
+		return;
+	}
+	struct feed_list *base = spliceable(feed) ? feed_cache_list(ff->hash) : NULL;
+	if (!feed_list_fresh(base, ff->key, FEED_TTL_MS) ||
+	    !(ff->lookup = PQcopyResult(feed, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES))) {
+		feed_list_unref(base);
+		fetch_events(ff, feed);
+		return;
+	}
+	ff->base = base;
+	char *near = feed_list_near(base);
+	struct feed_splice splice = {base->snapshot, near, base->ahead};
+	if (!near || feed_query(ff, feed, 0, &splice, on_feed_splice) != 0)
+		ff_fail(ff, NULL);
+	free(near);
 }
 
 static void on_feed_found(PGresult *res, void *arg)
@@ -748,7 +845,7 @@ static void on_feed_found(PGresult *res, void *arg)
 	if (!strcmp(PQgetvalue(res, 0, FL_MODE), "freebusy"))
 		feed_freebusy_fetch(ff, res);
 	else
-		fetch_events(ff, res);
+		fetch_list(ff, res);
 }
 
 /* The feed, its window, and what it rendered to last (feed_state). */

@@ -159,9 +159,11 @@
  * meeting put off past the series' end, one kept while the series was
  * cancelled). SQL_FEED_AHEAD bounds the window ahead; the filters'
  * conditions follow the overrides' subquery, closed by "))". */
-#define SQL_FEED_EVENTS_SHOWN \
-	"WITH m AS MATERIALIZED (" \
-	"  SELECT e.id, e.start_utc, " VEVENT_STAMP_IN("$%d::text") " AS stamp" \
+#define SQL_FEED_EVENTS_SHOWN "WITH " SQL_FEED_M(VEVENT_STAMP_IN("$%d::text") " AS stamp")
+/* m with columns cols after id and start_utc (their parameters first). */
+#define SQL_FEED_M(cols) \
+	"m AS MATERIALIZED (" \
+	"  SELECT e.id, e.start_utc, " cols \
 	"    FROM events e" \
 	"    JOIN orgs o ON o.id = e.org_id" \
 	"   WHERE e.series_id IS NULL" \

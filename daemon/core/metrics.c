@@ -54,7 +54,9 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_agreement_notices_total",
     "liaison_visit_tasks_overdue_total",
     "liaison_feed_fetches_unrecorded_total",
-    "liaison_feed_kept_through_changes_total"};
+    "liaison_feed_kept_through_changes_total",
+    "liaison_feed_lists_spliced_total",
+    "liaison_feed_lists_read_total"};
 
 #define MAX_POOLS  256
 #define MAX_GAUGES 16

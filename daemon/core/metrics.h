@@ -52,6 +52,8 @@ enum metric_counter {
 	M_TASKS_OVERDUE,           /* visits' tasks found open past their deadline */
 	M_FEED_FETCHES_UNRECORDED, /* feed fetches not written: table full, database away */
 	M_FEED_KEPT_THROUGH,       /* renderings kept through changes that cannot reach them */
+	M_FEED_LISTS_SPLICED,      /* feed lists made from the last one and what changed */
+	M_FEED_LISTS_READ,         /* ... read in full */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);

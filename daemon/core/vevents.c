@@ -44,6 +44,17 @@ struct vtext *vtext_new(const char *text, size_t len, const char *zone)
 	v->zone[z] = '\0';
 	memcpy(v->text, text, len);
 	v->text[len] = '\0';
+	if (digest_sha256(v->text, len, v->digest) != 0) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+struct vtext *vtext_ref(struct vtext *v)
+{
+	if (v)
+		atomic_fetch_add(&v->refs, 1);
 	return v;
 }
 
@@ -311,7 +322,14 @@ struct vtext *vevents_render(const PGresult *res, int k, int alarms)
 	return v;
 }
 
-static struct vevent **table; /* SLOTS pointers, NULL when empty */
+/* A slot keeps its key's hash beside the entry: a probe that meets
+ * another key's entry looks no further than the slot (a feed's rendering
+ * looks up every one of its events). */
+struct slot {
+	uint32_t hash;
+	struct vevent *e; /* NULL when empty */
+};
+static struct slot *table; /* SLOTS of them */
 static size_t used;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -325,11 +343,12 @@ static void make_key(char key[VEVENT_KEY_LEN + 2], const char *id, int alarms)
 	key[n + 1] = '\0';
 }
 
-/* The slot of key, or the empty slot where it would go. Call locked. */
-static struct vevent **slot(const char *key)
+/* The slot of key (of hash h), or the empty slot where it would go. Call
+ * locked. */
+static struct slot *slot(const char *key, uint32_t h)
 {
-	for (uint32_t i = str_hash(key) & (SLOTS - 1);; i = (i + 1) & (SLOTS - 1))
-		if (!table[i] || !strcmp(table[i]->key, key))
+	for (uint32_t i = h & (SLOTS - 1);; i = (i + 1) & (SLOTS - 1))
+		if (!table[i].e || (table[i].hash == h && !strcmp(table[i].e->key, key)))
 			return &table[i];
 }
 
@@ -339,10 +358,11 @@ struct vtext *vevents_get(const char *id, const char *stamp, int alarms)
 	if (strlen(id) > VEVENT_KEY_LEN)
 		return NULL;
 	make_key(key, id, alarms);
+	uint32_t h = str_hash(key);
 	struct vtext *v = NULL;
 	pthread_mutex_lock(&lock);
 	if (table) {
-		struct vevent *e = *slot(key);
+		struct vevent *e = slot(key, h)->e;
 		if (e && !strcmp(e->stamp, stamp)) {
 			v = e->v;
 			atomic_fetch_add(&v->refs, 1);
@@ -355,10 +375,10 @@ struct vtext *vevents_get(const char *id, const char *stamp, int alarms)
 static void clear_locked(void)
 {
 	for (size_t i = 0; table && i < SLOTS; i++) {
-		if (table[i])
-			vtext_unref(table[i]->v);
-		free(table[i]);
-		table[i] = NULL;
+		if (table[i].e)
+			vtext_unref(table[i].e->v);
+		free(table[i].e);
+		table[i].e = NULL;
 	}
 	used = 0;
 }
@@ -369,16 +389,19 @@ void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
 	if (strlen(id) > VEVENT_KEY_LEN || strlen(stamp) >= VEVENT_STAMP_LEN)
 		return;
 	make_key(key, id, alarms);
+	uint32_t h = str_hash(key);
 	pthread_mutex_lock(&lock);
 	if (!table)
 		table = calloc(SLOTS, sizeof(*table));
 	if (table && used >= MAX_USE)
 		clear_locked();
-	struct vevent **at = table ? slot(key) : NULL;
-	if (at && !*at && (*at = calloc(1, sizeof(**at))))
+	struct slot *at = table ? slot(key, h) : NULL;
+	if (at && !at->e && (at->e = calloc(1, sizeof(*at->e)))) {
+		at->hash = h;
 		used++;
-	if (at && *at) {
-		struct vevent *e = *at;
+	}
+	if (at && at->e) {
+		struct vevent *e = at->e;
 		vtext_unref(e->v);
 		memcpy(e->key, key, sizeof(key));
 		strcpy(e->stamp, stamp);

@@ -7,6 +7,7 @@
 #define LIAISON_VEVENTS_H
 
 #include "macros.h"
+#include "token.h"
 
 #include "dbpool.h"
 #include "core/vevents_sql.h"
@@ -21,11 +22,14 @@ struct vtext {
 	atomic_int refs;
 	size_t len;
 	char zone[65];
+	unsigned char digest[DIGEST_BYTES]; /* of the text: a feed's ETag is made of them */
 	char text[];
 };
 /* A text with one reference (zone may be NULL); NULL when out of memory. */
 struct vtext *vtext_new(const char *text, size_t len, const char *zone) WUR;
 void vtext_unref(struct vtext *v);
+/* v with one more reference (NULL stays NULL). */
+struct vtext *vtext_ref(struct vtext *v);
 
 /* The cache keys a text by id and alarms: an event's id, or "id@lang"
  * for its text in a feed of language lang where its title differs there

@@ -1,0 +1,341 @@
+/* feed_list.c - see feed_list.h. Rows are taken as the statement gives
+ * them (api/feed_rows_sql.h's SQL_FEED_ROWS): a first row that says what
+ * they were read under, then the rows in feed order. */
+#include "api/feed_list.h"
+
+#include "api/feed_rows_sql.h"
+#include "clock.h"
+#include "strhash.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The columns of SQL_FEED_ROWS. */
+enum { COL_ID, COL_STAMP, COL_ROOT, COL_START, COL_THR, COL_REVS, COL_AHEAD, COL_ROOTS, NCOLS };
+
+/* A threshold this close is read again at every splice: the database's
+ * clock and ours may differ, and a day is not 24 hours everywhere. */
+#define NEAR_S (2 * 3600)
+
+/* Value (k, col) of res into out, cut to its size as snprintf would; once
+ * per event, where snprintf's parsing of "%s" showed. */
+static void copy_value(char *out, size_t size, const PGresult *res, int k, int col)
+{
+	size_t n = (size_t)PQgetlength(res, k, col);
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, PQgetvalue(res, k, col), n);
+	out[n] = '\0';
+}
+
+/* A copy of value (k, col), NULL for SQL NULL; -1 when out of memory. */
+static int dup_value(char **out, const PGresult *res, int k, int col)
+{
+	*out = PQgetisnull(res, k, col) ? NULL : strdup(PQgetvalue(res, k, col));
+	return !*out && !PQgetisnull(res, k, col) ? -1 : 0;
+}
+
+static struct feed_list *list_new(int n)
+{
+	struct feed_list *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	atomic_init(&l->refs, 1);
+	l->n = n;
+	size_t m = (size_t)n + 1;
+	l->ids = malloc(m * sizeof(*l->ids));
+	l->stamps = malloc(m * sizeof(*l->stamps));
+	l->roots = malloc(m * sizeof(*l->roots));
+	l->starts = malloc(m * sizeof(*l->starts));
+	l->thr = malloc(m * sizeof(*l->thr));
+	l->texts = calloc(m, sizeof(*l->texts));
+	if (!l->ids || !l->stamps || !l->roots || !l->starts || !l->thr || !l->texts) {
+		feed_list_unref(l);
+		return NULL;
+	}
+	return l;
+}
+
+struct feed_list *feed_list_ref(struct feed_list *l)
+{
+	if (l)
+		atomic_fetch_add(&l->refs, 1);
+	return l;
+}
+
+void feed_list_unref(struct feed_list *l)
+{
+	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	for (int i = 0; l->texts && i < l->n; i++)
+		vtext_unref(l->texts[i]);
+	free(l->texts);
+	free(l->ids);
+	free(l->stamps);
+	free(l->roots);
+	free(l->starts);
+	free(l->thr);
+	free(l->snapshot);
+	free(l->revs);
+	free(l->ahead);
+	free(l->key);
+	free(l);
+}
+
+size_t feed_list_bytes(const struct feed_list *l)
+{
+	size_t row = sizeof(*l->ids) + sizeof(*l->stamps) + sizeof(*l->roots) + sizeof(*l->starts) +
+	             sizeof(*l->thr);
+	return sizeof(*l) + ((size_t)l->n + 1) * row + strlen(l->snapshot) + strlen(l->key);
+}
+
+/* Whether res is a list: its first row says what it was read under. */
+static int has_head(const PGresult *res)
+{
+	return PQnfields(res) == NCOLS && PQntuples(res) >= 1 && PQgetisnull(res, 0, COL_ID) &&
+	       !PQgetisnull(res, 0, COL_STAMP) && !PQgetisnull(res, 0, COL_REVS);
+}
+
+static int take_head(struct feed_list *l, const PGresult *res)
+{
+	return dup_value(&l->snapshot, res, 0, COL_STAMP) ||
+	               dup_value(&l->revs, res, 0, COL_REVS) ||
+	               dup_value(&l->ahead, res, 0, COL_AHEAD)
+	           ? -1
+	           : 0;
+}
+
+/* Row k of res as row i of l. */
+static void take_row(struct feed_list *l, int i, const PGresult *res, int k)
+{
+	copy_value(l->ids[i], sizeof(l->ids[i]), res, k, COL_ID);
+	copy_value(l->stamps[i], sizeof(l->stamps[i]), res, k, COL_STAMP);
+	copy_value(l->roots[i], sizeof(l->roots[i]), res, k, COL_ROOT);
+	l->starts[i] = strtod(PQgetvalue(res, k, COL_START), NULL);
+	l->thr[i] = PQgetisnull(res, k, COL_THR) ? INT64_MAX
+	                                         : strtoll(PQgetvalue(res, k, COL_THR), NULL, 10);
+}
+
+/* Row j of b as row i of l. */
+static void copy_row(struct feed_list *l, int i, const struct feed_list *b, int j)
+{
+	memcpy(l->ids[i], b->ids[j], sizeof(l->ids[i]));
+	memcpy(l->stamps[i], b->stamps[j], sizeof(l->stamps[i]));
+	memcpy(l->roots[i], b->roots[j], sizeof(l->roots[i]));
+	l->starts[i] = b->starts[j];
+	l->thr[i] = b->thr[j];
+	l->texts[i] = vtext_ref(b->texts[j]);
+}
+
+struct feed_list *feed_list_read(const PGresult *res, const char *key)
+{
+	if (!has_head(res) || !PQgetisnull(res, 0, COL_ROOTS))
+		return NULL;
+	struct feed_list *l = list_new(PQntuples(res) - 1);
+	if (!l)
+		return NULL;
+	if (take_head(l, res) || !(l->key = strdup(key))) {
+		feed_list_unref(l);
+		return NULL;
+	}
+	l->full_ms = now_monotonic_ms();
+	for (int i = 0; i < l->n; i++)
+		take_row(l, i, res, i + 1);
+	return l;
+}
+
+int feed_list_fresh(const struct feed_list *base, const char *key, int64_t ttl_ms)
+{
+	return base && !strcmp(base->key, key) && now_monotonic_ms() - base->full_ms < ttl_ms;
+}
+
+char *feed_list_near(const struct feed_list *base)
+{
+	int64_t until = (int64_t)time(NULL) + NEAR_S;
+	size_t n = 0;
+	for (int i = 0; i < base->n; i++)
+		n += base->thr[i] <= until;
+	char *out = malloc(n * sizeof(base->roots[0]) + 3);
+	if (!out)
+		return NULL;
+	size_t at = 0;
+	out[at++] = '{';
+	for (int i = 0; i < base->n; i++) {
+		if (base->thr[i] > until)
+			continue;
+		if (at > 1)
+			out[at++] = ',';
+		size_t len = strlen(base->roots[i]);
+		memcpy(out + at, base->roots[i], len);
+		at += len;
+	}
+	out[at++] = '}';
+	out[at] = '\0';
+	return out;
+}
+
+/* ---- a splice ---------------------------------------------------------------- */
+
+/* A set of ids, open addressing over pointers the caller keeps, each
+ * with its hash: a splice asks it of every row of the list. */
+struct idset {
+	struct idslot {
+		uint32_t hash;
+		const char *id; /* NULL when empty */
+	} * slots;
+	unsigned mask;
+};
+
+/* An id's hash: a uuid's text is random but for its dashes and version,
+ * so two words of it do (anything shorter is hashed whole). */
+static uint32_t id_hash(const char *id)
+{
+	if (strnlen(id, 36) < 36)
+		return str_hash(id);
+	uint64_t a, b;
+	memcpy(&a, id, sizeof(a));
+	memcpy(&b, id + 28, sizeof(b));
+	return (uint32_t)(((a ^ (b * 0x9E3779B97F4A7C15u)) * 0xBF58476D1CE4E5B9u) >> 32);
+}
+
+static int idset_init(struct idset *s, size_t n)
+{
+	unsigned size = 16;
+	while (size < 2 * n)
+		size *= 2;
+	s->mask = size - 1;
+	s->slots = calloc(size, sizeof(*s->slots));
+	return s->slots ? 0 : -1;
+}
+
+static int idset_has(const struct idset *s, const char *id)
+{
+	uint32_t h = id_hash(id);
+	for (unsigned at = h & s->mask; s->slots[at].id; at = (at + 1) & s->mask)
+		if (s->slots[at].hash == h && !strcmp(s->slots[at].id, id))
+			return 1;
+	return 0;
+}
+
+static void idset_add(struct idset *s, const char *id)
+{
+	uint32_t h = id_hash(id);
+	unsigned at = h & s->mask;
+	while (s->slots[at].id && (s->slots[at].hash != h || strcmp(s->slots[at].id, id)))
+		at = (at + 1) & s->mask;
+	s->slots[at].hash = h;
+	s->slots[at].id = id;
+}
+
+/* The roots a splice read again ("count:{id,...}", SQL_FEED_SPLICE_ROOTS)
+ * into set, pointing into text, which it cuts; -1 when there are too many
+ * or the text is not such a list. */
+static int take_roots(struct idset *set, char *text)
+{
+	char *p;
+	long count = strtol(text, &p, 10);
+	if (count < 0 || count > FEED_SPLICE_MAX || strncmp(p, ":{", 2) ||
+	    idset_init(set, (size_t)count) != 0)
+		return -1;
+	p += 2;
+	while (*p && *p != '}') {
+		char *id = p;
+		p += strcspn(p, ",}");
+		int last = *p != ',';
+		*p = '\0';
+		idset_add(set, id);
+		if (last)
+			break;
+		p++;
+	}
+	return 0;
+}
+
+/* Feed order: start, then id. */
+static int row_cmp(double sa, const char *ia, double sb, const char *ib)
+{
+	return sa < sb ? -1 : sa > sb ? 1 : strcmp(ia, ib);
+}
+
+/* base's rows outside the roots touched, merged in feed order with res's
+ * rows (from 1; all of touched families, none of another's, none already
+ * in base outside them) into a list of its own; NULL when the rows are
+ * not so, or out of memory. */
+static struct feed_list *merge(const struct feed_list *base, const struct idset *touched,
+                               const PGresult *res)
+{
+	int nd = PQntuples(res) - 1;
+	struct idset ids = {0};
+	if (idset_init(&ids, (size_t)nd) != 0)
+		return NULL;
+	int ok = 1;
+	for (int k = 1; k <= nd && ok; k++) {
+		ok = idset_has(touched, PQgetvalue(res, k, COL_ROOT));
+		idset_add(&ids, PQgetvalue(res, k, COL_ID));
+	}
+	/* Which of base's rows stay: those of families not read again. */
+	unsigned char *keep = ok ? malloc((size_t)base->n + 1) : NULL;
+	int kept = 0;
+	for (int j = 0; j < base->n && keep && ok; j++) {
+		keep[j] = !idset_has(touched, base->roots[j]);
+		if (keep[j])
+			ok = !idset_has(&ids, base->ids[j]); /* an event in two families */
+		kept += keep[j];
+	}
+	struct feed_list *l = keep && ok ? list_new(kept + nd) : NULL;
+	free(ids.slots);
+	if (!l) {
+		free(keep);
+		return NULL;
+	}
+	int i = 0, j = 0, k = 1;
+	while (i < l->n) {
+		while (j < base->n && !keep[j])
+			j++;
+		if (k > nd || (j < base->n && row_cmp(base->starts[j], base->ids[j],
+		                                      strtod(PQgetvalue(res, k, COL_START), NULL),
+		                                      PQgetvalue(res, k, COL_ID)) < 0))
+			copy_row(l, i++, base, j++);
+		else
+			take_row(l, i++, res, k++);
+	}
+	free(keep);
+	return l;
+}
+
+/* m's own limit (SQL_FEED_M_END): a list this long may have left some out,
+ * and only a full read says which. */
+#define LIST_MASTERS_MAX 50000
+
+/* Whether l may have met that limit (it holds fewer rows than that
+ * before anything is counted). */
+static int may_be_cut(const struct feed_list *l)
+{
+	if (l->n < LIST_MASTERS_MAX)
+		return 0;
+	int n = 0;
+	for (int i = 0; i < l->n; i++)
+		n += !strcmp(l->ids[i], l->roots[i]);
+	return n >= LIST_MASTERS_MAX;
+}
+
+struct feed_list *feed_list_splice(const struct feed_list *base, const PGresult *res)
+{
+	if (!has_head(res) || PQgetisnull(res, 0, COL_ROOTS) ||
+	    strcmp(PQgetvalue(res, 0, COL_REVS), base->revs) || may_be_cut(base))
+		return NULL;
+	char *roots = strdup(PQgetvalue(res, 0, COL_ROOTS));
+	struct idset touched = {0};
+	struct feed_list *l =
+	    roots && take_roots(&touched, roots) == 0 ? merge(base, &touched, res) : NULL;
+	free(touched.slots);
+	free(roots);
+	if (l && (take_head(l, res) || !(l->key = strdup(base->key)) || may_be_cut(l))) {
+		feed_list_unref(l);
+		return NULL;
+	}
+	if (l)
+		l->full_ms = base->full_ms;
+	return l;
+}

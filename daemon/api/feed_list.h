@@ -1,0 +1,74 @@
+/* feed_list.h - a feed's list (which events it shows, in order, with their
+ * stamps) as its last rendering read it, kept with the rendering
+ * (feed_cache.h), and the next rendering's list made from it and what
+ * changed since (a splice), where reading the whole list again was most
+ * of what a mixed load cost PostgreSQL.
+ *
+ * A list keeps the snapshot it was read under. A splice reads again only
+ * the families (a series with its overrides, or a single event) that
+ * transactions unseen by that snapshot wrote (sql/023), those whose
+ * threshold comes (the time from which they may leave the window), and,
+ * for a window that reaches ahead, those it reached since; it puts them in
+ * place of what the list held of those families. A list is read in full
+ * again when anything else may have changed it: the feed's settings, an
+ * org's name, a removed event, too many families at once, or after
+ * FEED_TTL_MS (feed_cache.h). Immutable once made; counted, shared by the threads. */
+#ifndef LIAISON_FEED_LIST_H
+#define LIAISON_FEED_LIST_H
+
+#include "core/vevents.h"
+#include "macros.h"
+
+#include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct feed_list {
+	int n;
+	char (*ids)[37];
+	char (*stamps)[VEVENT_STAMP_LEN];
+	/* Each row's VEVENT (a reference), or NULL until its rendering finds
+	 * it: a row a splice keeps keeps its text, and only the rows read
+	 * again are looked up (looking up every row was a third of the
+	 * daemon's CPU under a mixed load). The rendering that made the list
+	 * fills them in before anyone else sees it. The texts are the kept
+	 * body's bytes again, and most are the VEVENT cache's too: at worst a
+	 * list holds as much again as its rendering's body. */
+	struct vtext **texts;
+	/* private to feed_list.c */
+	char (*roots)[37];
+	double *starts;  /* Unix seconds, as the statement ordered them */
+	int64_t *thr;    /* Unix seconds, or INT64_MAX: never */
+	char *snapshot;  /* pg_snapshot text */
+	char *revs;      /* what no change_xid tells of (SQL_FEED_ROWS) */
+	char *ahead;     /* how far the window reached ahead, or NULL */
+	char *key;       /* the feed's settings it was read for */
+	int64_t full_ms; /* when the whole list was last read (monotonic) */
+	atomic_int refs;
+};
+
+/* The list of a full read (SQL_FEED_ROWS's rows, the first row first) for
+ * settings key; NULL when out of memory or the rows are not such a list. */
+struct feed_list *feed_list_read(const PGresult *res, const char *key) WUR;
+
+/* Whether base may be spliced for a feed of settings key now: read whole
+ * less than ttl_ms ago. */
+int feed_list_fresh(const struct feed_list *base, const char *key, int64_t ttl_ms);
+/* The roots whose thresholds come within two hours of now, as a uuid
+ * array literal (malloc'd), for struct feed_splice's near; NULL when out
+ * of memory. */
+char *feed_list_near(const struct feed_list *base) WUR;
+
+/* base with a splice's rows (SQL_FEED_ROWS's, from
+ * feed_select_list_sql with a splice) in place of the families it read
+ * again. NULL when the feed must be read in full instead (see above; also
+ * when out of memory). */
+struct feed_list *feed_list_splice(const struct feed_list *base, const PGresult *res) WUR;
+
+/* What a list holds, in bytes, for the cache's limit. */
+size_t feed_list_bytes(const struct feed_list *l);
+struct feed_list *feed_list_ref(struct feed_list *l);
+void feed_list_unref(struct feed_list *l);
+
+#endif

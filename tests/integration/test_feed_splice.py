@@ -1,0 +1,186 @@
+"""A feed's list made from its last one and what changed since
+(api/feed_list.c, sql/023): after every kind of change, by this instance,
+another one or the database itself, and as time takes items out of the
+window or brings them in, a spliced feed has the very bytes of a feed read
+whole (a new feed of the same settings, whose first list is read in full)."""
+import datetime
+import re
+import time
+
+import harness
+from test_events import VISIT as VISIT_2024, world
+from test_feeds import make_feed, path_of
+
+VISIT = dict(VISIT_2024, start="2027-03-10T14:00:00", end="2027-03-10T17:00:00")
+
+
+def counter(d, name):
+    m = re.search(rb"^liaison_feed_lists_" + name.encode() + rb"_total (\d+)$",
+                  d.request("GET", "/metrics").body, re.M)
+    assert m, name
+    return int(m[1])
+
+
+def body(d, feed):
+    r = d.request("GET", path_of(feed))
+    assert r.status == 200, r
+    return r.body
+
+
+def whole(d, token, **settings):
+    """The feed as a list read in full gives it: a new feed's first."""
+    return body(d, make_feed(d, token, name="Spliced", **settings))
+
+
+def sql(ctx, db, text):
+    return ctx.cluster.psql(text, db.split("dbname=")[1])
+
+
+def test_a_spliced_feed_is_the_feed_read_whole(ctx):
+    db, k, d = world(ctx)
+    other = ctx.daemon(db)
+    host = k["host"]
+    feed = make_feed(d, host, name="Spliced")
+    body(d, feed)
+    read, spliced = counter(d, "read"), counter(d, "spliced")
+
+    def post(path, token, **b):
+        r = d.request("POST", path, token=token, body=b)
+        assert r.status == 201, r
+        return r.json()
+
+    def patch(path, token, **b):
+        r = d.request("PATCH", path, token=token, body=b)
+        assert r.status == 200, r
+        return r.json()
+
+    steps = []
+    a = post("/v1/events", host, **VISIT)
+    steps.append("a single event")
+    b = post("/v1/events", host, **dict(VISIT, title="Private dinner", visibility="private",
+                                       start="2027-03-09T19:00:00", end="2027-03-09T21:00:00"))
+    steps.append("a private one")
+    s = post("/v1/events", host, kind="meeting", title="Partner sync", timezone="Asia/Seoul",
+             start="2027-04-05T09:00:00", end="2027-04-05T10:00:00",
+             rrule="FREQ=WEEKLY;COUNT=6", partners=["busan-city"])
+    steps.append("a series")
+    post("/v1/events", host, series_id=s["id"], recurrence_id="2027-04-12T09:00:00",
+         start="2027-04-13T15:00:00", end="2027-04-13T16:00:00")
+    steps.append("an occurrence moved")
+    post("/v1/events", host, series_id=s["id"], recurrence_id="2027-04-19T09:00:00",
+         status="cancelled")
+    steps.append("an occurrence cancelled")
+    patch(f"/v1/events/{a['id']}", host, start="2027-03-01T08:00:00", end="2027-03-01T09:00:00")
+    steps.append("a start moved before the others")
+    patch(f"/v1/events/{b['id']}", host, status="cancelled")
+    steps.append("an event cancelled")
+    c = post("/v1/events", k["cabc"], **dict(VISIT, title="CABC and HCMC", visibility="private",
+                                             partners=["hcmc-dost"]))
+    steps.append("another org's private event naming this one")
+    patch(f"/v1/events/{c['id']}", k["cabc"], partners=[])
+    steps.append("... no longer naming it")
+    patch(f"/v1/events/{s['id']}", host, title="Partner sync (moved)")
+    steps.append("the series retitled")
+    ag = post("/v1/agreements", host, title="MOU: HCMC - Busan", stage="intent",
+              parties=["busan-city"], signed_on="2027-05-14",
+              milestones=[{"title": "MOU due", "due": "2027-06-30"}])
+    steps.append("an agreement with a milestone")
+    patch(f"/v1/agreements/{ag['id']}", host, title="MOU: HCMC - Busan city")
+    steps.append("the agreement retitled")
+    assert body(d, feed) == whole(d, host), "after: " + ", ".join(steps)
+    assert counter(d, "spliced") > spliced and counter(d, "read") == read + 1  # the new feed's
+
+    # One change at a time, each checked: the spliced feed first, so that
+    # nothing the reference renders is there for it to take.
+    def check(what):
+        assert body(d, feed) == whole(d, host), what
+
+    patch(f"/v1/events/{a['id']}", host, title="Busan delegation (confirmed)")
+    check("a retitle")
+    post("/v1/events", host, series_id=s["id"], recurrence_id="2027-04-26T09:00:00",
+         title="Last sync, in Busan")
+    check("an override retitling one occurrence")
+    patch(f"/v1/events/{s['id']}", host, status="cancelled")
+    check("the series cancelled, an override kept")
+    # Through the other instance: this one hears of it by NOTIFY.
+    r = other.request("PATCH", f"/v1/events/{a['id']}", token=host, body={"location": "Busan"})
+    assert r.status == 200, r
+    harness.wait_for(lambda: b"LOCATION:Busan" in body(d, feed), 5.0,
+                     what="the other instance's change")
+    check("a change through another instance")
+    # In the database itself, with no event row written: an agreement's
+    # version is in its items' stamps. A change elsewhere makes the feed
+    # render again.
+    sql(ctx, db, f"UPDATE agreements SET title = 'MOU (SQL)', version = version + 1"
+                 f" WHERE id = '{ag['id']}'")
+    post("/v1/events", k["busan-city"], **dict(VISIT, title="Busan festival day"))
+    check("an agreement changed in SQL")
+    assert b"MOU (SQL)" in body(d, feed)
+    sql(ctx, db, "UPDATE orgs SET name = 'Busan Metropolitan City' WHERE slug = 'busan-city'")
+    check("an org renamed")
+    # A removed event leaves no row to find: the list is read whole.
+    doomed = post("/v1/events", host, **dict(VISIT, title="Doomed", reminders=[]))
+    check("one more event")
+    assert b"Doomed" in body(d, feed)
+    reads = counter(d, "read")
+    sql(ctx, db, "; ".join(f"DELETE FROM {t} WHERE event_id = '{doomed['id']}'" for t in (
+        "reminder_queue", "reminders", "reminder_plans", "webhook_messages", "vevent_texts"))
+        + f"; DELETE FROM events WHERE id = '{doomed['id']}'")
+    post("/v1/events", k["busan-city"], **dict(VISIT, title="Busan festival night"))
+    check("an event deleted in SQL")
+    assert b"Doomed" not in body(d, feed)
+    assert counter(d, "read") > reads + 1  # more than the reference's own
+
+
+def utc(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_time_takes_items_out_and_brings_them_in(ctx):
+    """A window of no past days: an item leaves as it ends. A window a day
+    ahead: an item enters a day before it starts. Neither is a write, yet
+    the next rendering after any change shows it, spliced or not."""
+    db, k, d = world(ctx)
+    host = k["host"]
+    now = time.time()
+    base = dict(VISIT, timezone="UTC", partners=[])
+    ending = dict(base, title="Ends soon", start=utc(now - 3600), end=utc(now + 4))
+    coming = dict(base, title="Comes soon", start=utc(now + 86400 + 4),
+                  end=utc(now + 86400 + 3600))
+    for b in (ending, coming):
+        r = d.request("POST", "/v1/events", token=host, body=b)
+        assert r.status == 201, r
+    past = make_feed(d, host, name="Spliced", past_days=0)
+    ahead = make_feed(d, host, name="Spliced", past_days=0, future_days=1)
+    assert b"Ends soon" in body(d, past) and b"Comes soon" in body(d, past)
+    assert b"Ends soon" in body(d, ahead) and b"Comes soon" not in body(d, ahead)
+    time.sleep(max(0.0, now + 5.5 - time.time()))
+    spliced = counter(d, "spliced")
+    r = d.request("POST", "/v1/events", token=host, body=dict(VISIT, title="Unrelated"))
+    assert r.status == 201, r
+    p, a = body(d, past), body(d, ahead)
+    assert counter(d, "spliced") == spliced + 2
+    assert b"Unrelated" in p and b"Ends soon" not in p and b"Comes soon" in p
+    assert b"Ends soon" not in a and b"Comes soon" in a
+    assert p == whole(d, host, past_days=0)
+    assert a == whole(d, host, past_days=0, future_days=1)
+
+
+def test_a_feed_whose_settings_change_is_read_whole(ctx):
+    """A list and its texts are a feed's settings' own: with alarms turned
+    on, or another window, the feed is read whole and shows them."""
+    db, k, d = world(ctx)
+    host = k["host"]
+    r = d.request("POST", "/v1/events", token=host, body=VISIT)
+    assert r.status == 201, r
+    feed = make_feed(d, host, name="Spliced")
+    assert b"BEGIN:VALARM" not in body(d, feed)
+    reads = counter(d, "read")
+    r = d.request("PATCH", f"/v1/feeds/{feed['id']}", token=host, body={"alarms": True})
+    assert r.status == 200, r
+    b = body(d, feed)
+    assert b"BEGIN:VALARM" in b and counter(d, "read") == reads + 1
+    assert b == whole(d, host, alarms=True)
+    r = d.request("PATCH", f"/v1/feeds/{feed['id']}", token=host, body={"past_days": 0})
+    assert r.status == 200, r
+    assert body(d, feed) == whole(d, host, alarms=True, past_days=0)
