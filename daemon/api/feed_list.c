@@ -7,12 +7,24 @@
 #include "clock.h"
 #include "strhash.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* The columns of SQL_FEED_ROWS. */
-enum { COL_ID, COL_STAMP, COL_ROOT, COL_START, COL_THR, COL_REVS, COL_AHEAD, COL_ROOTS, NCOLS };
+enum {
+	COL_ID,
+	COL_STAMP,
+	COL_ROOT,
+	COL_START,
+	COL_ENDS,
+	COL_KEPT,
+	COL_REVS,
+	COL_AHEAD,
+	COL_ROOTS,
+	NCOLS
+};
 
 /* A threshold this close is read again at every splice: the database's
  * clock and ours may differ, and a day is not 24 hours everywhere. */
@@ -106,15 +118,36 @@ static int take_head(struct feed_list *l, const PGresult *res)
 	           : 0;
 }
 
-/* Row k of res as row i of l. */
-static void take_row(struct feed_list *l, int i, const PGresult *res, int k)
+/* The column of row k's root: its own id for m's rows (SQL_FEED_LIST_LIVE). */
+static int root_col(const PGresult *res, int k)
+{
+	return PQgetisnull(res, k, COL_ROOT) ? COL_ID : COL_ROOT;
+}
+
+/* Unix seconds (k, col) of res (FEED_ENDS, FEED_KEPT) plus days, as a
+ * threshold: INT64_MAX for NULL or never. */
+static int64_t threshold(const PGresult *res, int k, int col, int days)
+{
+	if (PQgetisnull(res, k, col))
+		return INT64_MAX;
+	double t = strtod(PQgetvalue(res, k, col), NULL) + (double)days * 86400.0;
+	return isfinite(t) && t < 9e15 ? (int64_t)t : INT64_MAX;
+}
+
+/* Row k of res as row i of l, read at now: its threshold is the earlier
+ * of its end's leaving the window and a cancelled item's 30 days (one
+ * that came more than NEAR_S ago flipped before the rows were read, and
+ * counts as never). */
+static void take_row(struct feed_list *l, int i, const PGresult *res, int k, int64_t now)
 {
 	copy_value(l->ids[i], sizeof(l->ids[i]), res, k, COL_ID);
 	copy_value(l->stamps[i], sizeof(l->stamps[i]), res, k, COL_STAMP);
-	copy_value(l->roots[i], sizeof(l->roots[i]), res, k, COL_ROOT);
+	copy_value(l->roots[i], sizeof(l->roots[i]), res, k, root_col(res, k));
 	l->starts[i] = strtod(PQgetvalue(res, k, COL_START), NULL);
-	l->thr[i] = PQgetisnull(res, k, COL_THR) ? INT64_MAX
-	                                         : strtoll(PQgetvalue(res, k, COL_THR), NULL, 10);
+	int64_t ends = threshold(res, k, COL_ENDS, l->past), kept = threshold(res, k, COL_KEPT, 30);
+	l->thr[i] = ends < kept ? ends : kept;
+	if (l->thr[i] < now - NEAR_S)
+		l->thr[i] = INT64_MAX;
 }
 
 /* Row j of b as row i of l. */
@@ -128,7 +161,7 @@ static void copy_row(struct feed_list *l, int i, const struct feed_list *b, int 
 	l->texts[i] = vtext_ref(b->texts[j]);
 }
 
-struct feed_list *feed_list_read(const PGresult *res, const char *key)
+struct feed_list *feed_list_read(const PGresult *res, const char *key, int past_days)
 {
 	if (!has_head(res) || !PQgetisnull(res, 0, COL_ROOTS))
 		return NULL;
@@ -140,8 +173,10 @@ struct feed_list *feed_list_read(const PGresult *res, const char *key)
 		return NULL;
 	}
 	l->full_ms = now_monotonic_ms();
+	l->past = past_days;
+	int64_t now = (int64_t)time(NULL);
 	for (int i = 0; i < l->n; i++)
-		take_row(l, i, res, i + 1);
+		take_row(l, i, res, i + 1, now);
 	return l;
 }
 
@@ -266,12 +301,13 @@ static struct feed_list *merge(const struct feed_list *base, const struct idset 
                                const PGresult *res)
 {
 	int nd = PQntuples(res) - 1;
+	int64_t now = (int64_t)time(NULL);
 	struct idset ids = {0};
 	if (idset_init(&ids, (size_t)nd) != 0)
 		return NULL;
 	int ok = 1;
 	for (int k = 1; k <= nd && ok; k++) {
-		ok = idset_has(touched, PQgetvalue(res, k, COL_ROOT));
+		ok = idset_has(touched, PQgetvalue(res, k, root_col(res, k)));
 		idset_add(&ids, PQgetvalue(res, k, COL_ID));
 	}
 	/* Which of base's rows stay: those of families not read again. */
@@ -289,6 +325,7 @@ static struct feed_list *merge(const struct feed_list *base, const struct idset 
 		free(keep);
 		return NULL;
 	}
+	l->past = base->past;
 	int i = 0, j = 0, k = 1;
 	while (i < l->n) {
 		while (j < base->n && !keep[j])
@@ -298,7 +335,7 @@ static struct feed_list *merge(const struct feed_list *base, const struct idset 
 		                                      PQgetvalue(res, k, COL_ID)) < 0))
 			copy_row(l, i++, base, j++);
 		else
-			take_row(l, i++, res, k++);
+			take_row(l, i++, res, k++, now);
 	}
 	free(keep);
 	return l;

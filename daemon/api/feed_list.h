@@ -45,12 +45,14 @@ struct feed_list {
 	char *ahead;     /* how far the window reached ahead, or NULL */
 	char *key;       /* the feed's settings it was read for */
 	int64_t full_ms; /* when the whole list was last read (monotonic) */
+	int past;        /* the window's days back */
 	atomic_int refs;
 };
 
 /* The list of a full read (SQL_FEED_ROWS's rows, the first row first) for
- * settings key; NULL when out of memory or the rows are not such a list. */
-struct feed_list *feed_list_read(const PGresult *res, const char *key) WUR;
+ * settings key, of a window past_days back; NULL when out of memory or
+ * the rows are not such a list. */
+struct feed_list *feed_list_read(const PGresult *res, const char *key, int past_days) WUR;
 
 /* Whether base may be spliced for a feed of settings key now: read whole
  * less than ttl_ms ago. */

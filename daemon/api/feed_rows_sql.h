@@ -13,61 +13,64 @@
 
 /* clang-format off */
 
-/* The list's m (feed_select_list_sql): SQL_FEED_EVENTS_SHOWN's, with
- * each event's threshold (FEED_THR). */
+/* The list's m (feed_select_list_sql): SQL_FEED_EVENTS_SHOWN's, with what
+ * says when each may leave the window as time passes (FEED_ENDS). */
 #define SQL_FEED_EVENTS_LISTED \
-	SQL_FEED_M(VEVENT_STAMP_IN("$%d::text") " AS stamp, " FEED_THR("$%d::integer") " AS thr")
+	SQL_FEED_M(VEVENT_STAMP_IN("$%d::text") " AS stamp, " FEED_ENDS("$%d::integer") " AS ends, " \
+	           FEED_KEPT " AS kept")
 
-/* The second, in Unix time, from which the row e may leave a feed whose
- * window reaches past days back, as time passes: its last end leaves the
- * window, or a cancelled item's 30 days run out (VEVENT_SHOWN). NULL when
- * that is never, or more than two hours past: a condition flips once, and
- * it flipped before this statement (the two hours cover a day's length
- * in a zone that changes its clocks). api/feed_list.c reads again the
- * rows whose time comes. */
-#define FEED_THR(past) \
-	"CASE WHEN " FEED_THR_AT(past) " < 'infinity'" \
-	"      AND " FEED_THR_AT(past) " > (SELECT now() - interval '2 hours')" \
-	"     THEN date_part('epoch', " FEED_THR_AT(past) ")::bigint END"
-#define FEED_THR_AT(past) \
-	"least(e.last_end_utc + " past " * interval '1 day'," \
-	"      CASE WHEN e.status = 'cancelled' AND e.series_id IS NULL" \
-	"           THEN greatest(e.cancelled_at," \
-	"                         CASE WHEN e.last_end_utc = 'infinity' THEN e.cancelled_at" \
-	"                              ELSE e.last_end_utc END) + interval '30 days' END)"
+/* As Unix seconds: the row's last end, which leaves a window of past days
+ * at ends + past days; and for a cancelled item, the time its 30 days
+ * count from (VEVENT_SHOWN). Plain numbers: the thresholds are worked out
+ * by api/feed_list.c, where calendar arithmetic on every row (in the
+ * session's zone) cost a cold feed of 10,000 events 15 ms of PostgreSQL's
+ * time. NULL for a time that comes more than three hours from now: a list
+ * is read whole again within FEED_TTL_MS, and only thresholds within two
+ * hours of a splice count (most rows then send no number). */
+#define FEED_ENDS(past) \
+	"CASE WHEN e.last_end_utc < (SELECT now() + interval '3 hours' - " past " * interval '1 day')" \
+	"     THEN date_part('epoch', e.last_end_utc) END"
+#define FEED_KEPT \
+	"CASE WHEN e.status = 'cancelled' AND e.series_id IS NULL" \
+	"      AND greatest(e.cancelled_at, e.last_end_utc)" \
+	"          < (SELECT now() + interval '3 hours' - interval '30 days')" \
+	"     THEN date_part('epoch', greatest(e.cancelled_at," \
+	"                                      CASE WHEN e.last_end_utc = 'infinity' THEN e.cancelled_at" \
+	"                                           ELSE e.last_end_utc END)) END"
 
 /* m's events and the live overrides of its series, as
- * SQL_FEED_EVENTS_LIVE, with each row's series root (the row of m it
- * comes with) and threshold: x(id, start_utc, stamp, root, thr). */
-#define SQL_FEED_LIST_LIVE(past, in_m) \
-	"(SELECT id, start_utc, stamp, id AS root, thr" \
+ * SQL_FEED_EVENTS_LIVE, with each override's series root (the row of m it
+ * comes with; NULL for m's own rows, their own roots, so that most rows
+ * send no second id): x(id, start_utc, stamp, root, ends, kept). */
+#define SQL_FEED_LIST_LIVE(in_m) \
+	"(SELECT id, start_utc, stamp, NULL::uuid AS root, ends, kept" \
 	"   FROM m" \
 	" UNION ALL" \
-	" SELECT e.id, e.start_utc, " VEVENT_STAMP ", e.series_id, " FEED_THR(past) \
+	" SELECT e.id, e.start_utc, " VEVENT_STAMP ", e.series_id, " FEED_ENDS("$%d::integer") ", NULL" \
 	"   FROM events e" \
 	"  WHERE e.series_id " in_m \
 	"    AND e.status <> 'cancelled') x"
 
 /* After feed_select_list_sql (or _splice_sql): the feed's rows in feed
- * order (id, stamp, root, start as Unix seconds, thr), after a first row
- * that says what they were read under: the snapshot (as its stamp), the
- * revisions no row's change_xid tells of (org names, sql/015, and removed
- * events, sql/023) as "names.removed", how far ahead the window reached
- * (FEED_LIST_AHEAD, or NULL), and for a splice which roots it read again
- * (SQL_FEED_SPLICE_ROOTS; NULL for a full list). Ordered by the start's
- * Unix seconds, a double: exact to the microsecond for any date a feed
- * holds, so the same order as start_utc's. Its parameter: past. */
+ * order (id, stamp, root, start as Unix seconds, ends, kept), after a
+ * first row that says what they were read under: the snapshot (as its
+ * stamp), the revisions no row's change_xid tells of (org names, sql/015,
+ * and removed events, sql/023) as "names.removed", how far ahead the
+ * window reached (FEED_LIST_AHEAD, or NULL), and for a splice which roots
+ * it read again (SQL_FEED_SPLICE_ROOTS; NULL for a full list). Ordered by
+ * the start's Unix seconds, a double: exact to the microsecond for any
+ * date a feed holds, so the same order as start_utc's. */
 #define SQL_FEED_ROWS(in_m) \
-	"SELECT x.id, x.stamp, x.root, date_part('epoch', x.start_utc), x.thr," \
+	"SELECT x.id, x.stamp, x.root, date_part('epoch', x.start_utc), x.ends, x.kept," \
 	"       NULL::text, NULL::text, NULL::text" \
-	"  FROM " SQL_FEED_LIST_LIVE("$%d::integer", in_m) \
+	"  FROM " SQL_FEED_LIST_LIVE(in_m) \
 	" UNION ALL " \
-	"SELECT NULL, pg_current_snapshot()::text, NULL, NULL, NULL," \
+	"SELECT NULL, pg_current_snapshot()::text, NULL, NULL, NULL, NULL," \
 	"       (SELECT rev FROM org_names) || '.' || (SELECT rev FROM events_removed), "
 /* A full list's overrides, of all m's series: one pass over the overrides
  * and a hash of m; a splice's few, by index. */
-#define FEED_ROWS_IN_M     "IN (SELECT id FROM m)"
-#define FEED_SPLICE_IN_M   "= ANY(ARRAY(SELECT id FROM m))"
+#define FEED_ROWS_IN_M   "IN (SELECT id FROM m)"
+#define FEED_SPLICE_IN_M "= ANY(ARRAY(SELECT id FROM m))"
 #define FEED_LIST_AHEAD "(SELECT now() + $%d::integer * interval '1 day')::text"
 #define SQL_FEED_SPLICE_ROOTS \
 	"(SELECT count(*) || ':' || coalesce(array_agg(root)::text, '{}') FROM r)"

@@ -22,7 +22,7 @@ enum select_how { SELECT_F, SELECT_IDS, SELECT_LIST };
 
 /* feed_select_sql, or with ids (feed_select_ids_sql) m without its
  * stamps, order and f, or the list's m (feed_select_list_sql), with its
- * thresholds and no f, kept to the roots splice names when it is given. */
+ * ends and no f, kept to the roots splice names when it is given. */
 static int select_sql(struct evbuffer *sql, struct listq *q, const PGresult *lookup,
                       enum select_how how, const struct feed_splice *splice)
 {
@@ -56,7 +56,7 @@ static int select_sql(struct evbuffer *sql, struct listq *q, const PGresult *loo
 		rc |= evbuffer_add_printf(sql, SQL_FEED_IDS_SHOWN, me, slug, past) < 0;
 	else if (how == SELECT_LIST)
 		rc |= evbuffer_add_printf(sql, "%s" SQL_FEED_EVENTS_LISTED, splice ? "" : "WITH ",
-		                          lang, past, past, past, me, slug, past) < 0;
+		                          lang, past, me, slug, past) < 0;
 	else
 		rc |= evbuffer_add_printf(sql, SQL_FEED_EVENTS_SHOWN, lang, me, slug, past) < 0;
 	if (future)
@@ -74,7 +74,7 @@ static int select_sql(struct evbuffer *sql, struct listq *q, const PGresult *loo
 		rc |= evbuffer_add_printf(sql,
 		                          splice ? SQL_FEED_M_END SQL_FEED_ROWS(FEED_SPLICE_IN_M)
 		                                 : SQL_FEED_M_END SQL_FEED_ROWS(FEED_ROWS_IN_M),
-		                          past, past, past) < 0;
+		                          past) < 0;
 		rc |= (future ? evbuffer_add_printf(sql, FEED_LIST_AHEAD ", ", future)
 		              : evbuffer_add_printf(sql, "NULL, ")) < 0;
 		rc |= evbuffer_add_printf(sql, "%s" SQL_FEED_LIST_END,

@@ -61,6 +61,7 @@ struct feedfetch {
 	char name[201];
 	int alarms;
 	char lang[36];   /* the feed's language, or "" */
+	int past;        /* the window's days back */
 	char digest[33]; /* what it rendered to last time, or "" */
 	int64_t changed; /* and since which second */
 	/* the events, in feed order, their text, and the zone each uses: the
@@ -682,7 +683,7 @@ static void on_feed_events(PGresult *res, void *arg)
 		ff_fail(ff, res);
 		return;
 	}
-	if (!(ff->list = feed_list_read(res, ff->key))) {
+	if (!(ff->list = feed_list_read(res, ff->key, ff->past))) {
 		ff_end(ff, FF_FAILED, "cannot read the feed's events");
 		return;
 	}
@@ -842,6 +843,7 @@ static void on_feed_found(PGresult *res, void *arg)
 	snprintf(ff->digest, sizeof(ff->digest), "%s", PQgetvalue(res, 0, FL_DIGEST));
 	ff->changed = strtoll(PQgetvalue(res, 0, FL_CHANGED), NULL, 10);
 	snprintf(ff->lang, sizeof(ff->lang), "%s", PQgetvalue(res, 0, FL_LANGUAGE));
+	ff->past = atoi(PQgetvalue(res, 0, FL_PAST));
 	if (!strcmp(PQgetvalue(res, 0, FL_MODE), "freebusy"))
 		feed_freebusy_fetch(ff, res);
 	else

@@ -117,6 +117,8 @@ def test_a_spliced_feed_is_the_feed_read_whole(ctx):
     check("an agreement changed in SQL")
     assert b"MOU (SQL)" in body(d, feed)
     sql(ctx, db, "UPDATE orgs SET name = 'Busan Metropolitan City' WHERE slug = 'busan-city'")
+    harness.wait_for(lambda: b"Busan Metropolitan City" in body(d, feed), 5.0,
+                     what="the rename, heard by NOTIFY")
     check("an org renamed")
     # A removed event leaves no row to find: the list is read whole.
     doomed = post("/v1/events", host, **dict(VISIT, title="Doomed", reminders=[]))
