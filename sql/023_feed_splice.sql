@@ -1,5 +1,5 @@
 -- 023_feed_splice.sql: what a feed's next rendering needs to read only
--- what changed since its last (issue 19, api/feed_splice.c).
+-- what changed since its last (issue 19, api/feed_list.c).
 --
 -- Every events and agreements row carries the transaction that last wrote
 -- it (change_xid, the top-level xid8). A rendering keeps the snapshot it

@@ -180,9 +180,12 @@ struct feed_list *feed_list_read(const PGresult *res, const char *key, int past_
 	return l;
 }
 
+static int may_be_cut(const struct feed_list *l);
+
 int feed_list_fresh(const struct feed_list *base, const char *key, int64_t ttl_ms)
 {
-	return base && !strcmp(base->key, key) && now_monotonic_ms() - base->full_ms < ttl_ms;
+	return base && !strcmp(base->key, key) && now_monotonic_ms() - base->full_ms < ttl_ms &&
+	       !may_be_cut(base);
 }
 
 char *feed_list_near(const struct feed_list *base)
@@ -360,7 +363,7 @@ static int may_be_cut(const struct feed_list *l)
 struct feed_list *feed_list_splice(const struct feed_list *base, const PGresult *res)
 {
 	if (!has_head(res) || PQgetisnull(res, 0, COL_ROOTS) ||
-	    strcmp(PQgetvalue(res, 0, COL_REVS), base->revs) || may_be_cut(base))
+	    strcmp(PQgetvalue(res, 0, COL_REVS), base->revs))
 		return NULL;
 	char *roots = strdup(PQgetvalue(res, 0, COL_ROOTS));
 	struct idset touched = {0};

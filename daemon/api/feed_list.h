@@ -55,7 +55,7 @@ struct feed_list {
 struct feed_list *feed_list_read(const PGresult *res, const char *key, int past_days) WUR;
 
 /* Whether base may be spliced for a feed of settings key now: read whole
- * less than ttl_ms ago. */
+ * less than ttl_ms ago, and too short for m's limit to have cut it. */
 int feed_list_fresh(const struct feed_list *base, const char *key, int64_t ttl_ms);
 /* The roots whose thresholds come within two hours of now, as a uuid
  * array literal (malloc'd), for struct feed_splice's near; NULL when out

@@ -32,11 +32,12 @@
 	"     THEN date_part('epoch', e.last_end_utc) END"
 #define FEED_KEPT \
 	"CASE WHEN e.status = 'cancelled' AND e.series_id IS NULL" \
-	"      AND greatest(e.cancelled_at, e.last_end_utc)" \
-	"          < (SELECT now() + interval '3 hours' - interval '30 days')" \
-	"     THEN date_part('epoch', greatest(e.cancelled_at," \
-	"                                      CASE WHEN e.last_end_utc = 'infinity' THEN e.cancelled_at" \
-	"                                           ELSE e.last_end_utc END)) END"
+	"      AND " FEED_KEPT_FROM " < (SELECT now() + interval '3 hours' - interval '30 days')" \
+	"     THEN date_part('epoch', " FEED_KEPT_FROM ") END"
+/* As VEVENT_SHOWN counts them: an open series from its cancellation. */
+#define FEED_KEPT_FROM \
+	"greatest(e.cancelled_at," \
+	"         CASE WHEN e.last_end_utc = 'infinity' THEN e.cancelled_at ELSE e.last_end_utc END)"
 
 /* m's events and the live overrides of its series, as
  * SQL_FEED_EVENTS_LIVE, with each override's series root (the row of m it
@@ -65,13 +66,25 @@
 	"       NULL::text, NULL::text, NULL::text" \
 	"  FROM " SQL_FEED_LIST_LIVE(in_m) \
 	" UNION ALL " \
-	"SELECT NULL, pg_current_snapshot()::text, NULL, NULL, NULL, NULL," \
+	"SELECT NULL, " FEED_SNAPSHOT ", NULL, NULL, NULL, NULL," \
 	"       (SELECT rev FROM org_names) || '.' || (SELECT rev FROM events_removed), "
 /* A full list's overrides, of all m's series: one pass over the overrides
  * and a hash of m; a splice's few, by index. */
 #define FEED_ROWS_IN_M   "IN (SELECT id FROM m)"
 #define FEED_SPLICE_IN_M "= ANY(ARRAY(SELECT id FROM m))"
-#define FEED_LIST_AHEAD "(SELECT now() + $%d::integer * interval '1 day')::text"
+/* The statement's snapshot, as pg_visible_in_snapshot takes it. On a hot
+ * standby pg_current_snapshot() lists no transaction in progress (during
+ * recovery they are all kept as subtransactions, which it leaves out), so
+ * a transaction running there would count as seen: there, everything from
+ * xmin on counts as unseen (every xid below it has been replayed). */
+#define FEED_SNAPSHOT \
+	"(SELECT CASE WHEN pg_is_in_recovery()" \
+	"             THEN pg_snapshot_xmin(s) || ':' || pg_snapshot_xmin(s) || ':'" \
+	"             ELSE s::text END" \
+	"   FROM pg_current_snapshot() s)"
+/* How far ahead the window reached, as Unix seconds (not a timestamp's
+ * text, which DateStyle and TimeZone shape). */
+#define FEED_LIST_AHEAD "date_part('epoch', (SELECT now() + $%d::integer * interval '1 day'))::text"
 #define SQL_FEED_SPLICE_ROOTS \
 	"(SELECT count(*) || ':' || coalesce(array_agg(root)::text, '{}') FROM r)"
 #define SQL_FEED_LIST_END " ORDER BY 4 NULLS FIRST, 1"
@@ -105,15 +118,17 @@
 	"  UNION" \
 	"  SELECT coalesce(e.series_id, e.id)" \
 	"    FROM events e" \
-	"   WHERE e.start_utc >= $%d::timestamptz" \
+	"   WHERE e.start_utc >= to_timestamp($%d::float8)" \
 	"     AND e.start_utc < (SELECT now() + $%d::integer * interval '1 day')"
 /* More than this many roots touched: the feed is read in full (the
  * statement's figure is the same). "= ANY", so that the few rows are found
  * by index, not by a scan of every event joined to r. */
 #define FEED_SPLICE_MAX 2000
+#define FEED_STR(x)     #x
+#define FEED_XSTR(x)    FEED_STR(x)
 #define SQL_FEED_IN_TOUCHED(t) \
 	" AND " t " = ANY(ARRAY(SELECT root FROM r))" \
-	" AND (SELECT count(*) FROM r) <= 2000"
+	" AND (SELECT count(*) FROM r) <= " FEED_XSTR(FEED_SPLICE_MAX)
 
 /* feed_select_ids_sql's m: SQL_FEED_EVENTS_SHOWN's events without their
  * stamps (the language is theirs only: me, slug, past), then, after the

@@ -764,11 +764,15 @@ static void fetch_events(struct feedfetch *ff, const PGresult *feed)
 static void on_feed_splice(PGresult *res, void *arg)
 {
 	struct feedfetch *ff = arg;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+	if (!res) {
 		ff_fail(ff, res);
 		return;
 	}
-	if (!(ff->list = feed_list_splice(ff->base, res))) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_warn("feed %.8s: a splice failed, read whole: %s", ff->hash,
+		         PQresultErrorMessage(res));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    !(ff->list = feed_list_splice(ff->base, res))) {
 		fetch_events(ff, ff->lookup);
 		return;
 	}
@@ -794,8 +798,9 @@ static char *list_key(const PGresult *feed)
  * whom visits' tables give (liaison_event_has_people), not events rows. */
 static int spliceable(const PGresult *feed)
 {
-	json_t *filter = json_loads(PQgetvalue(feed, 0, FL_FILTER), 0, NULL);
-	int ok = filter && json_array_size(json_object_get(filter, "people")) == 0;
+	const char *text = PQgetvalue(feed, 0, FL_FILTER);
+	json_t *filter = json_loads(text, 0, NULL);
+	int ok = !text[0] || (filter && json_array_size(json_object_get(filter, "people")) == 0);
 	json_decref(filter);
 	return ok;
 }

@@ -39,6 +39,8 @@ int listq_param(struct listq *q, const char *value)
 	if (q->n == LIST_MAX_PARAMS)
 		return -1;
 	q->owned[q->n] = value ? strdup(value) : NULL;
+	if (value && !q->owned[q->n])
+		return -1; /* never a NULL in its place */
 	q->params[q->n] = q->owned[q->n];
 	return ++q->n;
 }

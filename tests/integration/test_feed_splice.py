@@ -186,3 +186,30 @@ def test_a_feed_whose_settings_change_is_read_whole(ctx):
     r = d.request("PATCH", f"/v1/feeds/{feed['id']}", token=host, body={"past_days": 0})
     assert r.status == 200, r
     assert body(d, feed) == whole(d, host, alarms=True, past_days=0)
+
+
+def test_a_cancelled_open_series_leaves_after_its_30_days(ctx):
+    """A cancelled series without end is shown for 30 days from its
+    cancellation; a feed spliced after they run out no longer shows it."""
+    db, k, d = world(ctx)
+    host = k["host"]
+    r = d.request("POST", "/v1/events", token=host, body={
+        "kind": "meeting", "title": "Open-ended sync", "timezone": "Asia/Seoul",
+        "start": "2027-04-05T09:00:00", "end": "2027-04-05T10:00:00", "rrule": "FREQ=WEEKLY"})
+    assert r.status == 201, r
+    s = r.json()
+    r = d.request("PATCH", f"/v1/events/{s['id']}", token=host, body={"status": "cancelled"})
+    assert r.status == 200, r
+    sql(ctx, db, "UPDATE events SET cancelled_at = now() - interval '30 days' + interval '4 s'"
+                 f" WHERE id = '{s['id']}'")
+    t0 = time.time()
+    feed = make_feed(d, host, name="Spliced")
+    assert b"Open-ended sync" in body(d, feed)
+    time.sleep(max(0.0, t0 + 5.5 - time.time()))
+    spliced = counter(d, "spliced")
+    r = d.request("POST", "/v1/events", token=host, body=dict(VISIT, title="Unrelated"))
+    assert r.status == 201, r
+    b = body(d, feed)
+    assert counter(d, "spliced") == spliced + 1
+    assert b"Unrelated" in b and b"Open-ended sync" not in b
+    assert b == whole(d, host)
