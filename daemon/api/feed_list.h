@@ -38,7 +38,7 @@ struct feed_list {
 	struct vtext **texts;
 	/* private to feed_list.c */
 	char (*roots)[37];
-	double *starts;  /* Unix seconds, as the statement ordered them */
+	int64_t *starts; /* Unix microseconds, as the statement ordered them */
 	int64_t *thr;    /* Unix seconds, or INT64_MAX: never */
 	char *snapshot;  /* pg_snapshot text */
 	char *revs;      /* what no change_xid tells of (SQL_FEED_ROWS) */
