@@ -58,16 +58,19 @@
  * stamp), the revisions no row's change_xid tells of (org names, sql/015,
  * and removed events, sql/023) as "names.removed", how far ahead the
  * window reached (FEED_LIST_AHEAD, or NULL), and for a splice which roots
- * it read again (SQL_FEED_SPLICE_ROOTS; NULL for a full list). Ordered by
- * the start's Unix seconds, a double: exact to the microsecond for any
- * date a feed holds, so the same order as start_utc's. */
+ * it read again (SQL_FEED_SPLICE_ROOTS; NULL for a full list). Sorted by
+ * start_utc itself, the start's Unix seconds (a double, exact to the
+ * microsecond for any date a feed holds) made after the sort: sorting by
+ * the double cost 2 ms more of 10,000 rows. */
 #define SQL_FEED_ROWS(in_m) \
-	"SELECT x.id, x.stamp, x.root, date_part('epoch', x.start_utc), x.ends, x.kept," \
-	"       NULL::text, NULL::text, NULL::text" \
-	"  FROM " SQL_FEED_LIST_LIVE(in_m) \
-	" UNION ALL " \
-	"SELECT NULL, " FEED_SNAPSHOT ", NULL, NULL, NULL, NULL," \
-	"       (SELECT rev FROM org_names) || '.' || (SELECT rev FROM events_removed), "
+	"SELECT y.id, y.stamp, y.root, date_part('epoch', y.start_utc), y.ends, y.kept," \
+	"       y.revs, y.ahead, y.roots" \
+	"  FROM (SELECT x.id, x.stamp, x.root, x.start_utc, x.ends, x.kept," \
+	"               NULL::text AS revs, NULL::text AS ahead, NULL::text AS roots" \
+	"          FROM " SQL_FEED_LIST_LIVE(in_m) \
+	"         UNION ALL " \
+	"        SELECT NULL, " FEED_SNAPSHOT ", NULL, NULL, NULL, NULL," \
+	"               (SELECT rev FROM org_names) || '.' || (SELECT rev FROM events_removed), "
 /* A full list's overrides, of all m's series: one pass over the overrides
  * and a hash of m; a splice's few, by index. */
 #define FEED_ROWS_IN_M   "IN (SELECT id FROM m)"
@@ -87,7 +90,7 @@
 #define FEED_LIST_AHEAD "date_part('epoch', (SELECT now() + $%d::integer * interval '1 day'))::text"
 #define SQL_FEED_SPLICE_ROOTS \
 	"(SELECT count(*) || ':' || coalesce(array_agg(root)::text, '{}') FROM r)"
-#define SQL_FEED_LIST_END " ORDER BY 4 NULLS FIRST, 1"
+#define SQL_FEED_LIST_END ") y ORDER BY y.start_utc NULLS FIRST, y.id"
 /* m's end in a list or a splice: no f. */
 #define SQL_FEED_M_END \
 	"   ORDER BY e.start_utc, e.id" \
