@@ -320,7 +320,8 @@ static void report_flush(struct scheduler *sc)
 			rep->jobs = j;
 			rep->n++;
 			if (db_array_add(a[0], j->id) || db_array_add(a[1], j->state) ||
-			    sched_array_add_int(a[2], j->delay_ms) ||
+			    (j->delay_ms == DELAY_KEEP ? db_array_add(a[2], NULL)
+			                               : sched_array_add_int(a[2], j->delay_ms)) ||
 			    (j->res.status ? sched_array_add_int(a[3], j->res.status)
 			                   : db_array_add(a[3], NULL)) ||
 			    db_array_add(a[4], j->error[0] ? j->error : NULL) ||
@@ -589,9 +590,8 @@ static void held_give_back(struct job *j)
 	if (j->held != HELD_NO)
 		sc->held--;
 	j->held = HELD_NO;
-	int64_t wait = j->due_ms - now_realtime_ms();
 	j->state = "pending";
-	j->delay_ms = wait > 0 ? wait : 0;
+	j->delay_ms = DELAY_KEEP;
 	j->tried = 0;
 	outcome_add(j);
 }

@@ -29,6 +29,9 @@
  * What a claim decided (the endpoint may see the event) is that much
  * older when sent, as a claimed message's wait for a place may be. */
 #define CLAIM_AHEAD_MS 100
+/* A job handed back keeps the due time its row holds: a delay worked out
+ * here would be counted from the report's now(), later by its latency. */
+#define DELAY_KEEP (-1)
 /* Messages the fire statement claims as it writes them (sql/022), held in
  * memory until their time, at most: a burst's worth, each a few kB. */
 #define HOLD_MAX 20000
@@ -79,7 +82,7 @@ struct job {
 	struct send_result res;
 	char *response;
 	const char *state;
-	int64_t delay_ms;
+	int64_t delay_ms; /* DELAY_KEEP: due when it was, as the row says */
 	int ok;
 	int tried; /* an attempt was made (0: handed back unsent) */
 	char error[300];

@@ -499,9 +499,9 @@
 	"HAVING count(*) > 0"
 
 /* The outcomes of a batch of attempts by claimer $1: per attempt $2 the
- * message, $3 its new state, $4 the delay before the next attempt (ms),
- * $5 the status code, $6 the error, $7 success, $8 the duration (ms), $9
- * the answer, $10 410 Gone, $12 whether an attempt was made at all (a
+ * message, $3 its new state, $4 the delay before the next attempt (ms;
+ * NULL: due when it was), $5 the status code, $6 the error, $7 success,
+ * $8 the duration (ms), $9 the answer, $10 410 Gone, $12 whether an attempt was made at all (a
  * message handed back unsent, its endpoint's rate limit being far off,
  * is neither counted nor logged); $11 how long an endpoint may fail (ms).
  * An endpoint is written only when its state changes (one row that every
@@ -523,7 +523,8 @@
 	"m AS (" \
 	"  UPDATE webhook_messages m" \
 	"     SET state = r.state," \
-	"         next_attempt_at = now() + r.delay * interval '1 millisecond'," \
+	"         next_attempt_at = coalesce(now() + r.delay * interval '1 millisecond'," \
+	"                                    m.next_attempt_at)," \
 	"         lease_until = NULL," \
 	"         claimed_by = NULL," \
 	"         finished_at = CASE WHEN r.state IN ('delivered', 'failed') THEN now() END," \
