@@ -1043,6 +1043,16 @@ fail:
 	return NULL;
 }
 
+int dbpool_idle(const struct dbpool *p)
+{
+	if (p->queue_head)
+		return 0;
+	for (int i = 0; p->conns && i < p->size; i++)
+		if (p->conns[i].head)
+			return 0;
+	return 1;
+}
+
 void dbpool_free(struct dbpool *p)
 {
 	if (!p)

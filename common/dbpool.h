@@ -129,6 +129,9 @@ int dbpool_query_planned(struct dbpool *pool, const char *sql, int nparams,
 
 /* True while at least one connection is up. */
 int dbpool_up(const struct dbpool *pool);
+/* True when no job waits in the queue or for its answer. The pool's
+ * thread only. */
+int dbpool_idle(const struct dbpool *pool);
 /* Safe from any thread. */
 void dbpool_get_stats(const struct dbpool *pool, struct dbpool_stats *out);
 

@@ -51,6 +51,7 @@
 
 #define HEARTBEAT_MS   500
 #define LISTEN_BACKLOG 1024
+#define SETTLE_TICK_MS 5 /* a stopping worker looks whether its pools are idle */
 
 /* One HTTP worker thread: its loop, its server, and the context its
  * requests see (http/context.h). */
@@ -66,7 +67,8 @@ struct worker {
 	struct event *heartbeat;
 	struct event *floor_tick; /* worker 0 with a standby: readfloor_refresh */
 	_Atomic int64_t last_beat_ms;
-	int running; /* its thread was started: join it at the end */
+	int64_t settle_by_ms; /* monotonic: when a stop gives up on what runs on */
+	int running;          /* its thread was started: join it at the end */
 };
 
 struct server {
@@ -122,13 +124,16 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	UNUSED(fd);
 	UNUSED(what);
 	struct worker *w = arg;
+	if (w->settle_by_ms) /* stopping already: stop_workers asks again */
+		return;
+	int64_t ms = atomic_load(&w->srv->shutdown_timeout_ms);
+	w->settle_by_ms = now_monotonic_ms() + ms;
 	if (w->httpd)
 		httpd_stop(w->httpd);
 	if (!w->httpd || httpd_inflight(w->httpd) == 0) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
-	int64_t ms = atomic_load(&w->srv->shutdown_timeout_ms);
 	struct timeval tv = timeval_ms(ms);
 	evtimer_add(w->drain_timer, &tv);
 }
@@ -263,11 +268,44 @@ static void worker_teardown(struct worker *w)
 		event_base_free(w->base);
 }
 
+static int worker_settled(const struct worker *w)
+{
+	return dbpool_idle(w->cx.db) && dbpool_idle(w->cx.db_read);
+}
+
+static void on_settle_tick(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct worker *w = arg;
+	if (worker_settled(w) || now_monotonic_ms() >= w->settle_by_ms)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* After the last answer, the statements a request left running (a feed's
+ * stored texts asked for beside its list, the VEVENTs it rendered, its
+ * state) are let finish, within the stop's time: freeing the pools would
+ * drop them, and with their callbacks what those free. */
+static void worker_settle(struct worker *w)
+{
+	if (worker_settled(w))
+		return;
+	struct event *tick = event_new(w->base, -1, EV_PERSIST, on_settle_tick, w);
+	struct timeval tv = timeval_ms(SETTLE_TICK_MS);
+	if (tick && event_add(tick, &tv) == 0)
+		event_base_dispatch(w->base);
+	if (tick)
+		event_free(tick);
+	if (!worker_settled(w))
+		log_warn("worker %d: statements still running at shutdown were dropped", w->index);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	heap_prefault((size_t)w->srv->cfg->render_memory / (size_t)w->srv->nworkers);
 	event_base_dispatch(w->base);
+	worker_settle(w);
 	return NULL;
 }
 

@@ -155,6 +155,43 @@ def test_sigterm_answers_the_request_in_flight(ctx):
     assert "SIGTERM: stopping" in d.logtext()
 
 
+def test_sigterm_lets_what_an_answer_left_running_finish(ctx):
+    """A feed's answer leaves statements running after it (the VEVENTs it
+    rendered go to vevent_texts then). A stop lets them finish: dropped,
+    the next start renders them all again, and their callbacks never free
+    what they hold (LeakSanitizer caught it under make asan)."""
+    from test_events import VISIT, world
+    from test_feeds import make_feed, path_of
+    db, k, d = world(ctx)
+    dbname = db.split("dbname=")[1]
+    for i in range(3):
+        r = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, title=f"Visit {i}", start=f"2031-03-0{i + 1}T09:00:00",
+                                     end=f"2031-03-0{i + 1}T10:00:00"))
+        assert r.status == 201, r
+    # With alarms: the background warmer stores only the plain texts.
+    feed = make_feed(d, k["host"], alarms=True)
+    # Reads pass; the store after the answer waits for the lock.
+    locker = subprocess.Popen(
+        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
+         "BEGIN; LOCK TABLE vevent_texts IN SHARE MODE; SELECT pg_sleep(2); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    harness.wait_for(lambda: ctx.cluster.psql(
+        "SELECT count(*) FROM pg_locks WHERE mode = 'ShareLock' AND granted "
+        "AND relation = 'vevent_texts'::regclass", dbname) == "1", 10, what="the lock")
+    body = d.request("GET", path_of(feed)).body
+    assert body.count(b"BEGIN:VEVENT") == 3 and b"BEGIN:VALARM" in body, body
+    harness.wait_for(lambda: ctx.cluster.psql(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        "   AND query LIKE '%vevent_texts%'", dbname) != "0", 5, what="the store waiting")
+    d.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert d.proc.poll() is None, "stopped with its statement still running"
+    assert locker.wait(timeout=20) == 0
+    assert d.stop() == 0
+    assert ctx.cluster.psql("SELECT count(*) FROM vevent_texts WHERE alarms", dbname) == "3"
+    assert "dropped" not in d.logtext(), d.logtext()
+
+
 def test_sigint_exits_zero(ctx):
     d = ctx.daemon()
     assert d.stop(signal.SIGINT) == 0
