@@ -38,7 +38,7 @@ struct feed_list {
 	struct vtext **texts;
 	/* private to feed_list.c */
 	char (*roots)[37];
-	int64_t *starts; /* Unix microseconds, as the statement ordered them */
+	int64_t *starts; /* Unix microseconds: the rows are in (start, id) order */
 	int64_t *thr;    /* Unix seconds, or INT64_MAX: never */
 	char *snapshot;  /* pg_snapshot text */
 	char *revs;      /* what no change_xid tells of (SQL_FEED_ROWS) */
@@ -49,7 +49,7 @@ struct feed_list {
 	atomic_int refs;
 };
 
-/* The list of a full read (SQL_FEED_ROWS's rows, the first row first) for
+/* The list of a full read (SQL_FEED_ROWS's rows, in any order) for
  * settings key, of a window past_days back; NULL when out of memory or
  * the rows are not such a list. */
 struct feed_list *feed_list_read(const PGresult *res, const char *key, int past_days) WUR;

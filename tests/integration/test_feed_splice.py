@@ -213,3 +213,41 @@ def test_a_cancelled_open_series_leaves_after_its_30_days(ctx):
     assert counter(d, "spliced") == spliced + 1
     assert b"Unrelated" in b and b"Open-ended sync" not in b
     assert b == whole(d, host)
+
+
+def test_a_feed_lists_its_events_by_start(ctx):
+    """The statement sends a list's rows in no order (api/feed_list.c puts
+    them in feed order): a series' overrides come after every other row,
+    yet a feed goes by start, over several zones, read whole and spliced."""
+    from test_feeds import parse
+    db, k, d = world(ctx)
+    host = k["host"]
+    feed = make_feed(d, host, name="Ordered")
+
+    def post(**b):
+        r = d.request("POST", "/v1/events", token=host, body=b)
+        assert r.status == 201, r
+        return r.json()
+
+    def starts(b):
+        got = [datetime.datetime.fromisoformat(e["start"]).astimezone(datetime.timezone.utc)
+               for e in parse(b)["events"]]
+        assert got == sorted(got), got
+        return len(got)
+
+    s = post(kind="meeting", title="Partner sync", timezone="Asia/Seoul",
+             start="2027-04-05T09:00:00", end="2027-04-05T10:00:00", rrule="FREQ=WEEKLY;COUNT=6")
+    post(series_id=s["id"], recurrence_id="2027-04-12T09:00:00",
+         start="2027-03-02T07:00:00", end="2027-03-02T08:00:00")
+    post(**dict(VISIT, title="Toronto", timezone="America/Toronto",
+                start="2027-03-01T20:00:00", end="2027-03-01T21:00:00"))
+    post(**dict(VISIT, title="Saigon", start="2027-03-02T09:00:00", end="2027-03-02T10:00:00"))
+    post(**dict(VISIT, title="Later", start="2027-05-01T09:00:00", end="2027-05-01T10:00:00"))
+    assert starts(body(d, feed)) == 5
+    spliced = counter(d, "spliced")
+    post(series_id=s["id"], recurrence_id="2027-04-19T09:00:00",
+         start="2027-03-01T06:00:00", end="2027-03-01T07:00:00")
+    post(**dict(VISIT, title="Between", start="2027-04-20T09:00:00", end="2027-04-20T10:00:00"))
+    assert starts(body(d, feed)) == 7
+    assert counter(d, "spliced") == spliced + 1
+    assert starts(whole(d, host)) == 7
