@@ -311,18 +311,6 @@ struct idset {
 	unsigned mask;
 };
 
-/* An id's hash: a uuid's text is random but for its dashes and version,
- * so two words of it do (anything shorter is hashed whole). */
-static uint32_t id_hash(const char *id)
-{
-	if (strnlen(id, 36) < 36)
-		return str_hash(id);
-	uint64_t a, b;
-	memcpy(&a, id, sizeof(a));
-	memcpy(&b, id + 28, sizeof(b));
-	return (uint32_t)(((a ^ (b * 0x9E3779B97F4A7C15u)) * 0xBF58476D1CE4E5B9u) >> 32);
-}
-
 static int idset_init(struct idset *s, size_t n)
 {
 	unsigned size = 16;

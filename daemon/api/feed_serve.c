@@ -77,8 +77,17 @@ struct feedfetch {
 	char *key;
 	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
 	int nmissing;
-	int *slots; /* the missing positions by id (position + 1; 0: free), for rows */
+	/* the missing positions by id (position + 1; 0: free), for rows */
+	struct ff_slot {
+		uint32_t hash;
+		int pos;
+	} * slots;
 	unsigned nslots;
+	/* The positions whose texts this fetch read from the store (under the
+	 * list's stamps, which they matched): the VEVENT cache takes them
+	 * after the answer. */
+	int *fresh;
+	int nfresh;
 	/* Requests for the same feed that came while this one was rendering:
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
@@ -103,6 +112,22 @@ struct feedfetch {
 	int nstores;
 };
 
+static const char *cache_key(const struct feedfetch *ff, const char *id, const char *stamp,
+                             char out[VEVENT_KEY_LEN + 1]);
+
+/* What this fetch read from the store goes to the VEVENT cache, for the
+ * other feeds: after the answer, not on a cold feed's way to it. */
+static void fresh_keep(struct feedfetch *ff)
+{
+	for (int k = 0; k < ff->nfresh; k++) {
+		int i = ff->fresh[k];
+		char key[VEVENT_KEY_LEN + 1];
+		vevents_put(cache_key(ff, ff->ids[i], ff->stamps[i], key), ff->stamps[i],
+		            ff->alarms, ff->texts[i]);
+	}
+	ff->nfresh = 0;
+}
+
 static void feedfetch_free(struct feedfetch *ff)
 {
 	if (ff->slot && ff->slot->inflight == ff)
@@ -112,6 +137,8 @@ static void feedfetch_free(struct feedfetch *ff)
 	 * rendering's own queries needed. */
 	for (int i = 0; i < ff->nstores; i++)
 		vevents_store(ff->db, ff->stores[i]);
+	fresh_keep(ff);
+	free(ff->fresh);
 	free(ff->stores);
 	PQclear(ff->early);
 	free(ff->waiters);
@@ -416,14 +443,16 @@ static int slots_make(struct feedfetch *ff)
 	unsigned n = 16;
 	while (n < 2u * (unsigned)ff->nmissing)
 		n *= 2;
-	if (!(ff->slots = calloc(n, sizeof(*ff->slots))))
+	if (!(ff->slots = calloc(n, sizeof(*ff->slots))) ||
+	    !(ff->fresh = malloc((size_t)ff->nmissing * sizeof(*ff->fresh))))
 		return -1;
 	ff->nslots = n;
 	for (int k = 0; k < ff->nmissing; k++) {
-		unsigned at = str_hash(ff->ids[ff->missing[k]]) & (n - 1);
-		while (ff->slots[at])
+		uint32_t h = id_hash(ff->ids[ff->missing[k]]);
+		unsigned at = h & (n - 1);
+		while (ff->slots[at].pos)
 			at = (at + 1) & (n - 1);
-		ff->slots[at] = ff->missing[k] + 1;
+		ff->slots[at] = (struct ff_slot){h, ff->missing[k] + 1};
 	}
 	return 0;
 }
@@ -431,10 +460,11 @@ static int slots_make(struct feedfetch *ff)
 /* The feed position of a missing event, or -1 for an id the feed did not ask for. */
 static int slots_find(const struct feedfetch *ff, const char *id)
 {
-	for (unsigned at = str_hash(id) & (ff->nslots - 1); ff->slots[at];
+	uint32_t h = id_hash(id);
+	for (unsigned at = h & (ff->nslots - 1); ff->slots[at].pos;
 	     at = (at + 1) & (ff->nslots - 1))
-		if (!strcmp(ff->ids[ff->slots[at] - 1], id))
-			return ff->slots[at] - 1;
+		if (ff->slots[at].hash == h && !strcmp(ff->ids[ff->slots[at].pos - 1], id))
+			return ff->slots[at].pos - 1;
 	return -1;
 }
 
@@ -482,6 +512,7 @@ static void on_missing_events(PGresult *res, void *arg)
 				continue;
 			struct vtext *v = vevents_render(res, k, ff->alarms);
 			if (v) {
+				/* Under the row's stamp, which may be newer than the list's. */
 				const char *stamp = PQgetvalue(res, k, 1);
 				char key[VEVENT_KEY_LEN + 1];
 				ff->nrendered++;
@@ -575,7 +606,7 @@ static void take_texts(struct feedfetch *ff, const PGresult *res)
 		                    PQgetvalue(res, k, 3))))
 			continue;
 		ff->nstored++;
-		vevents_put(ff->ids[i], ff->stamps[i], ff->alarms, ff->texts[i]);
+		ff->fresh[ff->nfresh++] = i;
 	}
 }
 
