@@ -45,19 +45,49 @@ int token_generate(char out[TOKEN_LEN + 1])
 
 /* SHA-256 fetched once: EVP_sha256() has each digest look it up again,
  * which doubled the cost of hashing a 500-byte VEVENT (a feed hashes each
- * of its texts once). Kept for the process's life. */
+ * of its texts once). Kept for the process's life. Each thread keeps one
+ * context too: EVP_Digest makes and frees one per call, a fifth of the
+ * time of 10,000 such digests (5.0 against 6.3 ms, a microbenchmark). */
 static EVP_MD *sha256_md;
+static pthread_key_t sha256_ctx_key;
+static int sha256_ctx_ok;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
 
 static void sha256_fetch(void)
 {
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	sha256_ctx_ok = pthread_key_create(&sha256_ctx_key, sha256_ctx_free) == 0;
+}
+
+/* This thread's context, or NULL (then a digest makes its own). */
+static EVP_MD_CTX *sha256_ctx(void)
+{
+	if (!sha256_ctx_ok || !sha256_md)
+		return NULL;
+	EVP_MD_CTX *ctx = pthread_getspecific(sha256_ctx_key);
+	if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(sha256_ctx_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
 }
 
 int digest_sha256(const void *s, size_t len, unsigned char out[DIGEST_BYTES])
 {
 	pthread_once(&sha256_once, sha256_fetch);
 	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = sha256_ctx();
+	if (ctx)
+		return EVP_DigestInit_ex2(ctx, sha256_md, NULL) == 1 &&
+		               EVP_DigestUpdate(ctx, s, len) == 1 &&
+		               EVP_DigestFinal_ex(ctx, out, &mdlen) == 1 && mdlen == DIGEST_BYTES
+		           ? 0
+		           : -1;
 	const EVP_MD *md = sha256_md ? sha256_md : EVP_sha256();
 	return EVP_Digest(s, len, out, &mdlen, md, NULL) == 1 && mdlen == DIGEST_BYTES ? 0 : -1;
 }
