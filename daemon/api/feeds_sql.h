@@ -199,7 +199,7 @@
 	"    FROM " SQL_FEED_EVENTS_LIVE ") "
 /* The events a feed lacks, to render ($1: their ids; $2 the feed's
  * language, or NULL). */
-#define SQL_FEED_MISSING VEVENT_SELECT_IN("$2::text") "WHERE e.id = ANY($1::uuid[])"
+#define SQL_FEED_MISSING VEVENT_SELECT_FROM("$2::text", VEVENT_EVENTS_BY_ID("$1::uuid[]"))
 
 /* What a rendering of feed $1 found: its digest $2, size $3, number of
  * events $4, and since when $5. The first writer of a digest keeps its
