@@ -176,19 +176,32 @@ def test_reminder_missed_while_down_is_sent_late_unless_over(ctx):
     db, k, d = daemon_alone(ctx)
     rx = Receiver()
     endpoint(d, k, rx, types=["reminder.due"])
-    late_start = utc_in(3600 + 2)
-    over_start = utc_in(3)
+    # Both fall due about 6 s from now: time enough to be written ahead
+    # and to stop the daemon before then, however busy the machine.
+    # (The starts are sent in whole seconds: the fraction is dropped.)
+    late_start = utc_in(3600 + 6).replace(microsecond=0)
+    over_start = utc_in(7).replace(microsecond=0)
+    over_end = over_start + datetime.timedelta(seconds=1)
+    fires = [late_start - datetime.timedelta(hours=1), over_start - datetime.timedelta(seconds=1)]
     for title, start, end, trig in [
             ("sent late", late_start, late_start + datetime.timedelta(hours=1), "-PT1H"),
-            ("over", over_start, over_start + datetime.timedelta(seconds=1), "-PT1S")]:
+            ("over", over_start, over_end, "-PT1S")]:
         r = d.request("POST", "/v1/events", token=k["host"], body={
             "kind": "meeting", "title": title, "timezone": "UTC",
             "start": start.strftime("%Y-%m-%dT%H:%M:%S"),
             "end": end.strftime("%Y-%m-%dT%H:%M:%S"), "reminders": [trig]})
         assert r.status == 201, r
-    time.sleep(0.5)  # planned
+    # Both written ahead, held until their time by the instance stopped.
+    wait_for(lambda: ctx.cluster.psql(
+        "SELECT count(*) FROM webhook_messages WHERE type = 'reminder.due'"
+        "   AND state IN ('pending', 'sending') AND next_attempt_at > now()",
+        dbname(db)) == "2", 5, what="both reminders written ahead")
+    assert time.time() < min(f.timestamp() for f in fires) - 0.5, "stopped too late to judge"
     d.stop()
-    time.sleep(5)    # both fall due while nothing runs; "over" also ends
+    # Both fall due while nothing runs (the one sent is late by more than
+    # 3 s at the restart); "over" also ends.
+    restart = max(max(f.timestamp() for f in fires) + 4, over_end.timestamp() + 0.5)
+    time.sleep(max(0.0, restart - time.time()))
     d2 = ctx.daemon(db, args=FAST)
     m = rx.wait(1, type_="reminder.due")[0]
     assert m["json"]["data"]["event"]["title"] == "sent late"
