@@ -118,7 +118,7 @@ def test_a_rename_reaches_the_feeds_that_name_the_org(ctx):
     # could not move it, and that is not what is tested here.
     time.sleep(1.1)
     rename(ctx, db, "busan-city", "Busan City Hall")
-    harness.wait_for(lambda: "Busan City Hall" in unfolded(d.request("GET", path_of(a)).body), 2,
+    harness.wait_for(lambda: "Busan City Hall" in unfolded(d.request("GET", path_of(a)).body), 10,
                      what="the new name in feed A")
     a2 = d.request("GET", path_of(a), headers={"If-None-Match": a1.header("ETag")})
     assert a2.status == 200 and a2.header("ETag") != a1.header("ETag")
@@ -128,7 +128,7 @@ def test_a_rename_reaches_the_feeds_that_name_the_org(ctx):
     after = read(a2.body)["With Busan"]
     assert after["description"] == "Held by: Sở KH&CN TP.HCM\nPartners: Busan City Hall"
     assert after["dtstamp"] > before["dtstamp"] and after["sequence"] == before["sequence"]
-    harness.wait_for(lambda: other.request("GET", path_of(a)).body == a2.body, 2,
+    harness.wait_for(lambda: other.request("GET", path_of(a)).body == a2.body, 10,
                      what="the new name in the other instance")
     b2 = d.request("GET", path_of(b), headers={"If-None-Match": b1.header("ETag")})
     assert b2.status == 304, b2

@@ -166,7 +166,6 @@ def test_gzip_has_its_own_etag(ctx):
 
 
 def test_change_through_one_instance_shows_in_another(ctx):
-    import time
     import harness
     db, k, d = world(ctx)
     other = ctx.daemon(db)
@@ -175,10 +174,9 @@ def test_change_through_one_instance_shows_in_another(ctx):
     before = other.request("GET", path_of(feed))  # now cached in that instance
     assert VISIT["title"].encode() in before.body
     d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body={"title": "Moved to Busan"})
-    t0 = time.monotonic()
+    # Told by NOTIFY: cached, the rendering would stand for up to 300 s.
     harness.wait_for(lambda: b"Moved to Busan" in other.request("GET", path_of(feed)).body,
-                     1.0, what="the change in the other instance's feed")
-    assert time.monotonic() - t0 < 1.0
+                     10, what="the change in the other instance's feed")
 
 
 def test_cached_feed_served_while_database_is_down(ctx):

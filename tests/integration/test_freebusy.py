@@ -257,10 +257,10 @@ def test_freebusy_feed_is_cached_and_revalidated(ctx):
     after = read(b.body)
     assert after["icalendar"] == [[z(f"{day(2)}T09:00:00"), z(f"{day(2)}T11:00:00"), "BUSY"]]
     assert after["dtstamp"] > fb["dtstamp"]
-    harness.wait_for(lambda: other.request("GET", path_of(feed)).body == b.body, 2,
+    harness.wait_for(lambda: other.request("GET", path_of(feed)).body == b.body, 10,
                      what="the change in the other instance")
     listed = lambda: d.request("GET", f"/v1/feeds/{feed['id']}", token=k["host"]).json()  # noqa: E731
-    harness.wait_for(lambda: listed()["size_bytes"] == len(b.body), 2, what="the feed's state")
+    harness.wait_for(lambda: listed()["size_bytes"] == len(b.body), 10, what="the feed's state")
     assert listed()["mode"] == "freebusy" and listed()["events"] == 1  # periods
 
 
