@@ -138,7 +138,9 @@ def test_bodies_in_flight_are_capped(ctx):
     d = ctx.daemon(db, args=["--max-bodies-in-flight", "100000"])
     slow = Raw(d)
     slow.send(post_head("/v1/keys", 80000, token=token) + b'{"name": "')
-    time.sleep(0.5)  # its 80,000 bytes are reserved once it is authenticated
+    # Its 80,000 bytes are reserved once it is authenticated.
+    harness.wait_for(lambda: metric(d, "liaison_http_body_bytes") >= 80000, 10,
+                     what="the slow request's body reserved")
     st, h, body = ask(d, post_head("/v1/keys", 80000, token=token) + b"x" * 80000)
     is_problem((st, h, body), 503)
     assert int(h["retry-after"]) >= 1, h
