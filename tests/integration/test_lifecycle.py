@@ -124,16 +124,25 @@ def test_help_lists_every_setting(ctx):
     assert run_cli(["--version"]).stdout.startswith("liaisond ")
 
 
+def in_flight(d):
+    for line in d.request("GET", "/metrics").body.decode().splitlines():
+        if line.startswith("liaison_http_requests_in_flight "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def test_sigterm_answers_the_request_in_flight(ctx):
     db = ctx.database()
     token = ctx.org_with_key(db)
     d = ctx.daemon(db)
     assert d.request("GET", "/v1/orgs/hub", token=token).status == 200
     dbname = db.split("dbname=")[1]
-    # Hold a lock that the request's query must wait for.
+    # Hold a lock that the request's query must wait for: long enough for
+    # a loaded machine to get the request there and stop the daemon, and
+    # short of the 5 s db_query_timeout the query would be cancelled at.
     locker = subprocess.Popen(
         [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
-         "BEGIN; LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;"],
+         "BEGIN; LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     harness.wait_for(lambda: ctx.cluster.psql(
         "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
@@ -145,9 +154,11 @@ def test_sigterm_answers_the_request_in_flight(ctx):
 
     t = threading.Thread(target=ask)
     t.start()
-    time.sleep(0.3)
+    # In the daemon (past its head), with the /metrics request asking.
+    harness.wait_for(lambda: in_flight(d) >= 2, 5, what="the request in flight")
     assert "r" not in result  # it is waiting on the lock
     d.proc.send_signal(signal.SIGTERM)
+    assert locker.poll() is None, "the lock went too soon to judge"
     t.join(timeout=20)
     locker.wait(timeout=20)
     assert result["r"].status == 200, result
@@ -170,10 +181,12 @@ def test_sigterm_lets_what_an_answer_left_running_finish(ctx):
         assert r.status == 201, r
     # With alarms: the background warmer stores only the plain texts.
     feed = make_feed(d, k["host"], alarms=True)
-    # Reads pass; the store after the answer waits for the lock.
+    # Reads pass; the store after the answer waits for the lock: long
+    # enough for a loaded machine to stop the daemon and see it waits, and
+    # short of the 5 s db_query_timeout the store would be cancelled at.
     locker = subprocess.Popen(
         [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
-         "BEGIN; LOCK TABLE vevent_texts IN SHARE MODE; SELECT pg_sleep(2); COMMIT;"],
+         "BEGIN; LOCK TABLE vevent_texts IN SHARE MODE; SELECT pg_sleep(4); COMMIT;"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     harness.wait_for(lambda: ctx.cluster.psql(
         "SELECT count(*) FROM pg_locks WHERE mode = 'ShareLock' AND granted "
@@ -185,7 +198,9 @@ def test_sigterm_lets_what_an_answer_left_running_finish(ctx):
         "   AND query LIKE '%vevent_texts%'", dbname) != "0", 5, what="the store waiting")
     d.proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
-    assert d.proc.poll() is None, "stopped with its statement still running"
+    running = d.proc.poll() is None
+    assert locker.poll() is None, "the lock went too soon to judge"
+    assert running, "stopped with its statement still running"
     assert locker.wait(timeout=20) == 0
     assert d.stop() == 0
     assert ctx.cluster.psql("SELECT count(*) FROM vevent_texts WHERE alarms", dbname) == "3"
