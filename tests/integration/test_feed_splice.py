@@ -146,8 +146,10 @@ def test_time_takes_items_out_and_brings_them_in(ctx):
     host = k["host"]
     now = time.time()
     base = dict(VISIT, timezone="UTC", partners=[])
-    ending = dict(base, title="Ends soon", start=utc(now - 3600), end=utc(now + 4))
-    coming = dict(base, title="Comes soon", start=utc(now + 86400 + 4),
+    # Both change sides 7-8 s from now (whole seconds): time enough for
+    # the first renderings to be judged before, on a loaded machine too.
+    ending = dict(base, title="Ends soon", start=utc(now - 3600), end=utc(now + 8))
+    coming = dict(base, title="Comes soon", start=utc(now + 86400 + 8),
                   end=utc(now + 86400 + 3600))
     for b in (ending, coming):
         r = d.request("POST", "/v1/events", token=host, body=b)
@@ -156,7 +158,7 @@ def test_time_takes_items_out_and_brings_them_in(ctx):
     ahead = make_feed(d, host, name="Spliced", past_days=0, future_days=1)
     assert b"Ends soon" in body(d, past) and b"Comes soon" in body(d, past)
     assert b"Ends soon" in body(d, ahead) and b"Comes soon" not in body(d, ahead)
-    time.sleep(max(0.0, now + 5.5 - time.time()))
+    time.sleep(max(0.0, now + 9.5 - time.time()))
     spliced = counter(d, "spliced")
     r = d.request("POST", "/v1/events", token=host, body=dict(VISIT, title="Unrelated"))
     assert r.status == 201, r
