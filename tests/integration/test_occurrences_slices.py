@@ -48,18 +48,34 @@ def while_it_runs(d, path, token, cheap, cheap_token):
     return out["took"], out["r"], waits
 
 
+def between_slices(run):
+    """(took, answer, waits) of run(attempt) where no cheap request waited
+    half as long as the expensive one took: each waited for a slice of it
+    at most. Unsliced, one that came during the expansion waits for all of
+    it, on every run; one held up as long by a busy machine (descheduled)
+    is bad luck, so a second run is allowed, not a third. (The median, or
+    the waits less the longest, would pass an unsliced expansion: the
+    cheap requests answered while its rows are read are quick.)"""
+    tried = []
+    for attempt in range(2):
+        took, r, waits = run(attempt)
+        if len(waits) >= 3 and max(waits) < took / 2:
+            return took, r, waits
+        tried.append({"took": round(took, 3), "waits": [round(w, 3) for w in waits]})
+    raise AssertionError(f"a cheap request waited half the expensive one, twice: {tried}")
+
+
 def test_cheap_requests_pass_a_long_occurrences_expansion(ctx):
     db, k, _ = world(ctx)
     d = ctx.daemon(db, args=["--threads", "1"])
     weekly_series(ctx, db, "hcmc-dost", 3000)
     one = d.request("POST", "/v1/events", token=k["host"], body={
         "kind": "visit", "title": "Cheap", "start": "2027-03-01T09:00:00"}).json()
-    took, r, waits = while_it_runs(
+    took, r, waits = between_slices(lambda attempt: while_it_runs(
         d, "/v1/occurrences?from=2027-01-01&to=2027-12-31&limit=1000", k["host"],
-        f"/v1/events/{one['id']}", k["host"])
+        f"/v1/events/{one['id']}", k["host"]))
     # Before, a cheap request that came during the expansion waited for
     # all of it (1.4 s of 1.9 s here); now for a slice at most.
-    assert len(waits) >= 3 and max(waits) < took / 2, (took, waits)
     assert r.status == 200, r
     body = r.json()
     assert len(body["items"]) == 1000 and "warnings" not in body, body
@@ -73,8 +89,9 @@ def test_cheap_requests_pass_a_long_subscribe_page(ctx):
     one = d.request("POST", "/v1/events", token=k["host"], body={
         "kind": "visit", "title": "Cheap", "start": "2027-03-01T09:00:00"}).json()
     page = "/feeds/" + feed["url"].split("/feeds/")[1][:-len(".ics")]
-    took, r, waits = while_it_runs(d, page, None, f"/v1/events/{one['id']}", k["host"])
-    assert len(waits) >= 3 and max(waits) < took / 2, (took, waits)
+    # Measured again, in another language: the page rendered is kept.
+    took, r, waits = between_slices(lambda attempt: while_it_runs(
+        d, page + ("?lang=vi" if attempt else ""), None, f"/v1/events/{one['id']}", k["host"]))
     assert r.status == 200 and b"<html" in r.body, r
 
 
