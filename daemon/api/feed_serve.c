@@ -83,9 +83,9 @@ struct feedfetch {
 		int pos;
 	} * slots;
 	unsigned nslots;
-	/* The positions whose texts this fetch read from the store (under the
-	 * list's stamps, which they matched): the VEVENT cache takes them
-	 * after the answer. */
+	/* The positions whose texts a result of stored ones gave (under the
+	 * list's stamps, which they matched): the VEVENT cache takes them at
+	 * once, under one lock. */
 	int *fresh;
 	int nfresh;
 	/* Requests for the same feed that came while this one was rendering:
@@ -112,22 +112,6 @@ struct feedfetch {
 	int nstores;
 };
 
-static const char *cache_key(const struct feedfetch *ff, const char *id, const char *stamp,
-                             char out[VEVENT_KEY_LEN + 1]);
-
-/* What this fetch read from the store goes to the VEVENT cache, for the
- * other feeds: after the answer, not on a cold feed's way to it. */
-static void fresh_keep(struct feedfetch *ff)
-{
-	for (int k = 0; k < ff->nfresh; k++) {
-		int i = ff->fresh[k];
-		char key[VEVENT_KEY_LEN + 1];
-		vevents_put(cache_key(ff, ff->ids[i], ff->stamps[i], key), ff->stamps[i],
-		            ff->alarms, ff->texts[i]);
-	}
-	ff->nfresh = 0;
-}
-
 static void feedfetch_free(struct feedfetch *ff)
 {
 	if (ff->slot && ff->slot->inflight == ff)
@@ -137,7 +121,6 @@ static void feedfetch_free(struct feedfetch *ff)
 	 * rendering's own queries needed. */
 	for (int i = 0; i < ff->nstores; i++)
 		vevents_store(ff->db, ff->stores[i]);
-	fresh_keep(ff);
 	free(ff->fresh);
 	free(ff->stores);
 	PQclear(ff->early);
@@ -608,6 +591,10 @@ static void take_texts(struct feedfetch *ff, const PGresult *res)
 		ff->nstored++;
 		ff->fresh[ff->nfresh++] = i;
 	}
+	/* Shared texts (never a language's own), each under its id. */
+	vevents_put_at((const char(*)[37])ff->ids, (const char(*)[VEVENT_STAMP_LEN])ff->stamps,
+	               ff->texts, ff->fresh, ff->nfresh, ff->alarms);
+	ff->nfresh = 0;
 }
 
 /* What the stored texts left missing is rendered. */

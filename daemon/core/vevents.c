@@ -352,13 +352,22 @@ static struct slot *slot(const char *key, uint32_t h)
 			return &table[i];
 }
 
+/* A key's hash: an id's two words and the alarms flag (id_hash), or,
+ * for "id@lang", all of it. */
+static uint32_t key_hash(const char *key)
+{
+	size_t n = strnlen(key, 38);
+	return n == 37 ? id_hash(key) ^ ((uint32_t)(unsigned char)key[36] * 0x9E3779B9u)
+	               : str_hash(key);
+}
+
 struct vtext *vevents_get(const char *id, const char *stamp, int alarms)
 {
 	char key[VEVENT_KEY_LEN + 2];
 	if (strlen(id) > VEVENT_KEY_LEN)
 		return NULL;
 	make_key(key, id, alarms);
-	uint32_t h = str_hash(key);
+	uint32_t h = key_hash(key);
 	struct vtext *v = NULL;
 	pthread_mutex_lock(&lock);
 	if (table) {
@@ -383,14 +392,14 @@ static void clear_locked(void)
 	used = 0;
 }
 
-void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
+/* Call locked. */
+static void put_locked(const char *id, const char *stamp, int alarms, struct vtext *v)
 {
 	char key[VEVENT_KEY_LEN + 2];
 	if (strlen(id) > VEVENT_KEY_LEN || strlen(stamp) >= VEVENT_STAMP_LEN)
 		return;
 	make_key(key, id, alarms);
-	uint32_t h = str_hash(key);
-	pthread_mutex_lock(&lock);
+	uint32_t h = key_hash(key);
 	if (!table)
 		table = calloc(SLOTS, sizeof(*table));
 	if (table && used >= MAX_USE)
@@ -408,6 +417,21 @@ void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
 		atomic_fetch_add(&v->refs, 1);
 		e->v = v;
 	}
+}
+
+void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v)
+{
+	pthread_mutex_lock(&lock);
+	put_locked(id, stamp, alarms, v);
+	pthread_mutex_unlock(&lock);
+}
+
+void vevents_put_at(const char (*ids)[37], const char (*stamps)[VEVENT_STAMP_LEN],
+                    struct vtext *const *texts, const int *at, int n, int alarms)
+{
+	pthread_mutex_lock(&lock);
+	for (int k = 0; k < n; k++)
+		put_locked(ids[at[k]], stamps[at[k]], alarms, texts[at[k]]);
 	pthread_mutex_unlock(&lock);
 }
 

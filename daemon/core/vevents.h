@@ -42,6 +42,10 @@ struct vtext *vtext_ref(struct vtext *v);
 struct vtext *vevents_get(const char *id, const char *stamp, int alarms) WUR;
 /* Keeps v (with a reference of its own). Safe from any thread. */
 void vevents_put(const char *id, const char *stamp, int alarms, struct vtext *v);
+/* The same for ids[at[k]], stamps[at[k]] and texts[at[k]], k < n, under
+ * one lock: a feed of thousands puts them at once. */
+void vevents_put_at(const char (*ids)[37], const char (*stamps)[VEVENT_STAMP_LEN],
+                    struct vtext *const *texts, const int *at, int n, int alarms);
 enum {
 	VEVENT_SERIES_SEQUENCE = 8,
 	VEVENT_SERIES_CHANGED,
