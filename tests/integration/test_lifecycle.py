@@ -131,22 +131,28 @@ def in_flight(d):
     return 0.0
 
 
+def hold_lock(ctx, db, table, mode, granted):
+    """A transaction that holds table's lock in mode for 4 s: long enough for
+    a loaded machine to get a statement waiting on it and stop the daemon,
+    and short of the 5 s db_query_timeout it would be cancelled at."""
+    locker = subprocess.Popen(
+        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
+         f"BEGIN; LOCK TABLE {table} IN {mode} MODE; SELECT pg_sleep(4); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    harness.wait_for(lambda: ctx.cluster.psql(
+        f"SELECT count(*) FROM pg_locks WHERE mode = '{granted}' AND granted "
+        f"AND relation = '{table}'::regclass", db.split("dbname=")[1]) == "1", 10,
+        what="the lock")
+    return locker
+
+
 def test_sigterm_answers_the_request_in_flight(ctx):
     db = ctx.database()
     token = ctx.org_with_key(db)
     d = ctx.daemon(db)
     assert d.request("GET", "/v1/orgs/hub", token=token).status == 200
-    dbname = db.split("dbname=")[1]
-    # Hold a lock that the request's query must wait for: long enough for
-    # a loaded machine to get the request there and stop the daemon, and
-    # short of the 5 s db_query_timeout the query would be cancelled at.
-    locker = subprocess.Popen(
-        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
-         "BEGIN; LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    harness.wait_for(lambda: ctx.cluster.psql(
-        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
-        "AND relation = 'orgs'::regclass", dbname) == "1", 10, what="the lock")
+    # Hold a lock that the request's query must wait for.
+    locker = hold_lock(ctx, db, "orgs", "ACCESS EXCLUSIVE", "AccessExclusiveLock")
     result = {}
 
     def ask():
@@ -176,21 +182,14 @@ def test_sigterm_lets_what_an_answer_left_running_finish(ctx):
     db, k, d = world(ctx)
     dbname = db.split("dbname=")[1]
     for i in range(3):
-        r = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, title=f"Visit {i}", start=f"2031-03-0{i + 1}T09:00:00",
-                                     end=f"2031-03-0{i + 1}T10:00:00"))
+        r = d.request("POST", "/v1/events", token=k["host"],
+                      body=dict(VISIT, title=f"Visit {i}", start=f"2031-03-0{i + 1}T09:00:00",
+                                end=f"2031-03-0{i + 1}T10:00:00"))
         assert r.status == 201, r
     # With alarms: the background warmer stores only the plain texts.
     feed = make_feed(d, k["host"], alarms=True)
-    # Reads pass; the store after the answer waits for the lock: long
-    # enough for a loaded machine to stop the daemon and see it waits, and
-    # short of the 5 s db_query_timeout the store would be cancelled at.
-    locker = subprocess.Popen(
-        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-d", db, "-c",
-         "BEGIN; LOCK TABLE vevent_texts IN SHARE MODE; SELECT pg_sleep(4); COMMIT;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    harness.wait_for(lambda: ctx.cluster.psql(
-        "SELECT count(*) FROM pg_locks WHERE mode = 'ShareLock' AND granted "
-        "AND relation = 'vevent_texts'::regclass", dbname) == "1", 10, what="the lock")
+    # Reads pass; the store after the answer waits for the lock.
+    locker = hold_lock(ctx, db, "vevent_texts", "SHARE", "ShareLock")
     body = d.request("GET", path_of(feed)).body
     assert body.count(b"BEGIN:VEVENT") == 3 and b"BEGIN:VALARM" in body, body
     harness.wait_for(lambda: ctx.cluster.psql(
