@@ -57,9 +57,13 @@
 #define BACKOFF_MAX_MS    2000
 #define CONNECT_TIMEOUT_S 10
 
-/* statement_timeout is added per pool: its query timeout. */
+/* statement_timeout is added per pool: its query timeout. Floats in
+ * their shortest exact text whatever the database or role set: feed lists
+ * order their rows by the starts they read back (api/feed_list.c), which
+ * fewer digits would round together. */
 static const char base_setup_sql[] = "SET TIME ZONE 'UTC'; "
-                                     "SET idle_in_transaction_session_timeout = '60s'";
+                                     "SET idle_in_transaction_session_timeout = '60s'; "
+                                     "SET extra_float_digits = 1";
 
 /* How long after the query timeout a silent server loses the connection:
  * a quarter of the timeout, within [500 ms, 2 s]. */

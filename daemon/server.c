@@ -288,6 +288,8 @@ static void on_settle_tick(evutil_socket_t fd, short what, void *arg)
  * drop them, and with their callbacks what those free. */
 static void worker_settle(struct worker *w)
 {
+	if (w->drain_timer) /* the requests are done: it would warn of none */
+		evtimer_del(w->drain_timer);
 	if (worker_settled(w))
 		return;
 	struct event *tick = event_new(w->base, -1, EV_PERSIST, on_settle_tick, w);

@@ -253,3 +253,26 @@ def test_a_feed_lists_its_events_by_start(ctx):
     assert starts(body(d, feed)) == 7
     assert counter(d, "spliced") == spliced + 1
     assert starts(whole(d, host)) == 7
+
+
+def test_starts_a_microsecond_apart_keep_their_order(ctx):
+    """The list's rows are ordered by the starts read back as text: a
+    database that prints floats with fewer digits (extra_float_digits = 0)
+    must not round two starts together and leave their order to the ids."""
+    db, k, _ = world(ctx)
+    sql(ctx, db, f'ALTER DATABASE "{db.split("dbname=")[1]}" SET extra_float_digits = 0')
+    d = ctx.daemon(db)
+    titles = {}
+    for title in ("One", "Two"):
+        r = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, title=title))
+        assert r.status == 201, r
+        titles[r.json()["id"]] = title
+    first, second = sorted(titles)
+    # The greater id starts a microsecond earlier: PostgreSQL puts it first.
+    sql(ctx, db, "UPDATE events SET start_utc = date_trunc('second', start_utc)"
+                 f" + CASE WHEN id = '{first}' THEN interval '0.000002 s'"
+                 "        ELSE interval '0.000001 s' END"
+                 f" WHERE id IN ('{first}', '{second}')")
+    feed = make_feed(d, k["host"], name="Microseconds")
+    shown = re.findall(rb"^SUMMARY:(\S+)", body(d, feed), re.M)
+    assert shown == [titles[second].encode(), titles[first].encode()], shown
