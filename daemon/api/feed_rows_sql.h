@@ -64,14 +64,12 @@
  * them here again was 8 ms of a list of 10,000 (EXPLAIN ANALYZE: 31 ms
  * with the sort, 23 ms without). */
 #define SQL_FEED_ROWS(in_m) \
-	"SELECT y.id, y.stamp, y.root, date_part('epoch', y.start_utc), y.ends, y.kept," \
-	"       y.revs, y.ahead, y.roots" \
-	"  FROM (SELECT x.id, x.stamp, x.root, x.start_utc, x.ends, x.kept," \
-	"               NULL::text AS revs, NULL::text AS ahead, NULL::text AS roots" \
-	"          FROM " SQL_FEED_LIST_LIVE(in_m) \
-	"         UNION ALL " \
-	"        SELECT NULL, " FEED_SNAPSHOT ", NULL, NULL, NULL, NULL," \
-	"               (SELECT rev FROM org_names) || '.' || (SELECT rev FROM events_removed), "
+	"SELECT x.id, x.stamp, x.root, date_part('epoch', x.start_utc), x.ends, x.kept," \
+	"       NULL::text, NULL::text, NULL::text" \
+	"  FROM " SQL_FEED_LIST_LIVE(in_m) \
+	" UNION ALL " \
+	"SELECT NULL, " FEED_SNAPSHOT ", NULL, NULL, NULL, NULL," \
+	"       (SELECT rev FROM org_names) || '.' || (SELECT rev FROM events_removed), "
 /* A full list's overrides, of all m's series: one pass over the overrides
  * and a hash of m; a splice's few, by index. */
 #define FEED_ROWS_IN_M   "IN (SELECT id FROM m)"
@@ -91,7 +89,6 @@
 #define FEED_LIST_AHEAD "date_part('epoch', (SELECT now() + $%d::integer * interval '1 day'))::text"
 #define SQL_FEED_SPLICE_ROOTS \
 	"(SELECT count(*) || ':' || coalesce(array_agg(root)::text, '{}') FROM r)"
-#define SQL_FEED_LIST_END ") y"
 /* m's end in a list or a splice: no f. */
 #define SQL_FEED_M_END \
 	"   ORDER BY e.start_utc, e.id" \

@@ -77,8 +77,7 @@ static int select_sql(struct evbuffer *sql, struct listq *q, const PGresult *loo
 		                          past) < 0;
 		rc |= (future ? evbuffer_add_printf(sql, FEED_LIST_AHEAD ", ", future)
 		              : evbuffer_add_printf(sql, "NULL, ")) < 0;
-		rc |= evbuffer_add_printf(sql, "%s" SQL_FEED_LIST_END,
-		                          splice ? SQL_FEED_SPLICE_ROOTS : "NULL") < 0;
+		rc |= evbuffer_add_printf(sql, "%s", splice ? SQL_FEED_SPLICE_ROOTS : "NULL") < 0;
 	} else {
 		rc |= evbuffer_add_printf(sql, how == SELECT_IDS ? SQL_FEED_IDS_LIMITED
 		                                                 : SQL_FEED_EVENTS_ORDERED) < 0;

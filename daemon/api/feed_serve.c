@@ -83,11 +83,9 @@ struct feedfetch {
 		int pos;
 	} * slots;
 	unsigned nslots;
-	/* The positions whose texts a result of stored ones gave (under the
-	 * list's stamps, which they matched): the VEVENT cache takes them at
-	 * once, under one lock. */
+	/* Room for the positions a result of stored texts fills (take_texts),
+	 * which the VEVENT cache then takes under one lock. */
 	int *fresh;
-	int nfresh;
 	/* Requests for the same feed that came while this one was rendering:
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
@@ -579,6 +577,7 @@ static void fetch_chunks(struct feedfetch *ff, int size, int stored)
  * without a body are not texts) that are current for missing events. */
 static void take_texts(struct feedfetch *ff, const PGresult *res)
 {
+	int fresh = 0;
 	for (int k = 0; k < PQntuples(res); k++) {
 		if (PQgetisnull(res, k, 2))
 			continue;
@@ -589,12 +588,11 @@ static void take_texts(struct feedfetch *ff, const PGresult *res)
 		                    PQgetvalue(res, k, 3))))
 			continue;
 		ff->nstored++;
-		ff->fresh[ff->nfresh++] = i;
+		ff->fresh[fresh++] = i;
 	}
 	/* Shared texts (never a language's own), each under its id. */
 	vevents_put_at((const char(*)[37])ff->ids, (const char(*)[VEVENT_STAMP_LEN])ff->stamps,
-	               ff->texts, ff->fresh, ff->nfresh, ff->alarms);
-	ff->nfresh = 0;
+	               ff->texts, ff->fresh, fresh, ff->alarms);
 }
 
 /* What the stored texts left missing is rendered. */
