@@ -13,7 +13,6 @@ import ssl
 import subprocess
 
 import harness
-from test_events import world
 
 NGINX = "/usr/sbin/nginx"
 SITE = os.path.join(harness.ROOT, "etc", "nginx-liaison.conf")

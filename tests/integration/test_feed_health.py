@@ -129,7 +129,7 @@ def test_warnings_in_plain_words(ctx):
     assert recorded(d, k, feed, 1)["warnings"] == []
     name = db_name(db)
     # Google fetched three days ago; the item changed two days ago.
-    ctx.cluster.psql(f"UPDATE feed_fetches SET at = now() - interval '3 days'", name)
+    ctx.cluster.psql("UPDATE feed_fetches SET at = now() - interval '3 days'", name)
     ctx.cluster.psql("UPDATE feed_state SET changed_at = now() - interval '4 days', "
                      "rendered_at = now() - interval '4 days'", name)
     ctx.cluster.psql("UPDATE feeds SET updated_at = now() - interval '4 days'", name)

@@ -261,7 +261,6 @@ def test_times_are_dst_correct(ctx):
 def test_patch_keeps_ids_and_uids(ctx):
     db, k, d = world(ctx)
     v = create(d, k["host"]).json()
-    url = f"/v1/visits/{v['id']}"
     events = {i["event_id"]: d.request("GET", f"/v1/events/{i['event_id']}",
                                        token=k["host"]).json() for i in v["programme"]}
     # Nothing changed: same version, nothing written.

@@ -8,7 +8,6 @@ import time
 
 from harness import wait_for
 from receiver import Receiver, make_tls
-from test_events import world
 from test_webhooks import FAST, daemon_alone, utc_in
 
 
@@ -241,7 +240,7 @@ def test_kill_9_during_a_burst_loses_nothing(ctx):
 
 def test_two_instances_deliver_each_message_once(ctx):
     db, k, d1 = daemon_alone(ctx)
-    d2 = ctx.daemon(db, args=FAST)
+    ctx.daemon(db, args=FAST)  # the second instance, claiming beside d1
     rx = Receiver()
     endpoint(d1, k, rx, types=["reminder.due"])
     bulk_events(ctx, db, 1000, fire_in=4)

@@ -157,6 +157,7 @@ def test_retries_keep_the_id_and_re_sign(ctx):
     db, k, d, rx, ep = setup(ctx)
     rx.fail_first = 2
     r = d.request("POST", f"/v1/webhooks/{ep['id']}/test", token=k["host"])
+    assert r.status == 202, r
     msgs = rx.wait(3)
     assert len({m["id"] for m in msgs}) == 1 and all(m["valid"] for m in msgs)
     # A fresh timestamp on each attempt (they are 200 ms apart, so the
