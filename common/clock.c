@@ -1,7 +1,8 @@
 /* clock.c - see clock.h. */
 #include "clock.h"
 
-#include <stdio.h>
+#include "tz.h"
+
 #include <time.h>
 
 int64_t now_monotonic_ms(void)
@@ -33,13 +34,15 @@ struct timeval timeval_ms(int64_t ms)
 
 void rfc3339_utc(int64_t unix_seconds, char out[21])
 {
-	/* Years outside 0000-9999 do not fit the form (nor, far enough out,
-	 * gmtime_r): they are held at its ends, so out is always a text. */
+	/* Years outside 0000-9999 do not fit the form: they are held at its
+	 * ends, so out is always a text. */
 	const int64_t first = -62167219200LL, last = 253402300799LL;
-	time_t t = (time_t)(unix_seconds < first  ? first
-	                    : unix_seconds > last ? last
-	                                          : unix_seconds);
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 21, "1970-01-01T00:00:00Z");
+	struct civil c;
+	civil_from_epoch(unix_seconds < first  ? first
+	                 : unix_seconds > last ? last
+	                                       : unix_seconds,
+	                 &c);
+	civil_write(&c, 0, out);
+	out[19] = 'Z';
+	out[20] = '\0';
 }

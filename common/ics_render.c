@@ -148,6 +148,15 @@ static void put_text(struct out *o, const char *v, int list)
 /* ";name=value", quoted when it holds ';', ':' or ',' (or is empty), with
  * the octets a parameter may not hold written as libical writes them
  * (RFC 6868's ^n, ^' and ^^, else a space). */
+/* Whether c goes into a parameter's value as it is (quoted or not). */
+static int param_safe(unsigned char c, int q)
+{
+	return c == ' ' || c == '\t' || c == '!' || (c >= 0x80 && c <= 0xf8) ||
+	       (q && c >= 0x23 && c <= 0x7e) ||
+	       (!q &&
+	        ((c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x39) || (c >= 0x3c && c <= 0x7e)));
+}
+
 static void put_param(struct out *o, const char *name, const char *value)
 {
 	int q = !*value || strpbrk(value, ";:,");
@@ -155,12 +164,13 @@ static void put_param(struct out *o, const char *name, const char *value)
 	put_s(o, name);
 	put(o, q ? "=\"" : "=", q ? 2 : 1);
 	for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
-		if (*c == ' ' || *c == '\t' || *c == '!' || (*c >= 0x80 && *c <= 0xf8) ||
-		    (q && *c >= 0x23 && *c <= 0x7e) ||
-		    (!q && ((*c >= 0x23 && *c <= 0x2b) || (*c >= 0x2d && *c <= 0x39) ||
-		            (*c >= 0x3c && *c <= 0x7e))))
-			put_c(o, (char)*c);
-		else if (*c == '\n')
+		const unsigned char *run = c;
+		while (*c && param_safe(*c, q))
+			c++;
+		put(o, (const char *)run, (size_t)(c - run));
+		if (!*c)
+			break;
+		if (*c == '\n')
 			put(o, "^n", 2);
 		else if (*c == '"')
 			put(o, "^'", 2);
@@ -445,10 +455,16 @@ static void put_text_prop(struct out *doc, struct out *line, const char *name, c
  * replaced, not caret-encoded (RFC 6868): not every reader decodes that. */
 static void organizer(const char *slug, const char *name, char addr[128], char cn[256])
 {
-	snprintf(addr, 128, "mailto:%s@liaison.invalid", slug);
+	static const char pre[] = "mailto:", post[] = "@liaison.invalid";
+	size_t n = strnlen(slug, 128 - sizeof(pre) - sizeof(post) + 1);
+	memcpy(addr, pre, sizeof(pre) - 1);
+	memcpy(addr + sizeof(pre) - 1, slug, n);
+	memcpy(addr + sizeof(pre) - 1 + n, post, sizeof(post));
 	if (!name)
 		return;
-	snprintf(cn, 256, "%s", name);
+	n = strnlen(name, 255);
+	memcpy(cn, name, n);
+	cn[n] = '\0';
 	for (char *x = cn; *x; x++)
 		if (*x == '"')
 			*x = '\'';

@@ -380,16 +380,38 @@ int civil_parse(const char *s, int date_only, struct civil *c)
 	return 0;
 }
 
+/* The n last decimal digits of v at p. */
+static void put_digits(char *p, unsigned v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10u);
+		v /= 10u;
+	}
+}
+
+/* By hand, not with snprintf: a feed or a list formats two or more
+ * times for every item it shows. */
+size_t civil_write(const struct civil *c, int date_only, char *out)
+{
+	put_digits(out, (unsigned)c->year, 4);
+	out[4] = '-';
+	put_digits(out + 5, (unsigned)c->month, 2);
+	out[7] = '-';
+	put_digits(out + 8, (unsigned)c->day, 2);
+	if (date_only)
+		return 10;
+	out[10] = 'T';
+	put_digits(out + 11, (unsigned)c->hour, 2);
+	out[13] = ':';
+	put_digits(out + 14, (unsigned)c->minute, 2);
+	out[16] = ':';
+	put_digits(out + 17, (unsigned)c->second, 2);
+	return 19;
+}
+
 void civil_format(const struct civil *c, int date_only, char out[CIVIL_LEN])
 {
-	if (date_only)
-		snprintf(out, CIVIL_LEN, "%04u-%02u-%02u", (unsigned)c->year % 10000u,
-		         (unsigned)c->month % 100u, (unsigned)c->day % 100u);
-	else
-		snprintf(out, CIVIL_LEN, "%04u-%02u-%02uT%02u:%02u:%02u",
-		         (unsigned)c->year % 10000u, (unsigned)c->month % 100u,
-		         (unsigned)c->day % 100u, (unsigned)c->hour % 100u,
-		         (unsigned)c->minute % 100u, (unsigned)c->second % 100u);
+	out[civil_write(c, date_only, out)] = '\0';
 }
 
 /* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
@@ -435,42 +457,46 @@ void civil_add_days(struct civil *c, int days)
 
 /* ---- zones --------------------------------------------------------------- */
 
-int tz_is_utc(const char *zone)
-{
-	const char *c = tz_canonical(zone);
-	return c && !strcmp(c, "UTC");
-}
-
 /* What zone names: UTC (1), or a zone's offsets in *z (0; NULL when it
- * names none). The last name a thread resolved is remembered: callers
- * convert many times in one zone, and finding a name costs more than
- * converting with it. */
+ * names none). The last names a thread resolved are remembered: callers
+ * convert many times in a few zones (a feed's events alternate between
+ * them), and finding a name costs more than converting with it. */
+#define ZONES_KEPT 8
 static int zone_resolve(const char *zone, struct tz_offsets **z)
 {
 	static _Thread_local struct {
 		char name[TZ_NAME_MAX + 1];
 		int utc;
 		struct tz_offsets *z;
-	} last;
+	} kept[ZONES_KEPT];
+	static _Thread_local unsigned next;
 	if (!zone) {
 		*z = NULL;
 		return 0;
 	}
-	if (last.name[0] && !strcmp(zone, last.name)) {
-		*z = last.z;
-		return last.utc;
-	}
+	for (int i = 0; i < ZONES_KEPT && kept[i].name[0]; i++)
+		if (!strcmp(zone, kept[i].name)) {
+			*z = kept[i].z;
+			return kept[i].utc;
+		}
 	const char *c = tz_canonical(zone);
 	if (!c && legacy_zone(zone))
 		c = zone;
 	int utc = c && !strcmp(c, "UTC");
 	*z = c && !utc ? tz_offsets_of(c) : NULL;
 	if ((utc || *z) && strlen(zone) <= TZ_NAME_MAX) {
-		strcpy(last.name, zone);
-		last.utc = utc;
-		last.z = *z;
+		unsigned at = next++ % ZONES_KEPT;
+		strcpy(kept[at].name, zone);
+		kept[at].utc = utc;
+		kept[at].z = *z;
 	}
 	return utc;
+}
+
+int tz_is_utc(const char *zone)
+{
+	struct tz_offsets *z;
+	return zone_resolve(zone, &z);
 }
 
 static int offset_at(struct tz_offsets *z, int64_t t, int cached)

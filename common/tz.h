@@ -5,6 +5,7 @@
 
 #include "macros.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A wall-clock date and time, with no zone. */
@@ -38,6 +39,9 @@ int civil_parse(const char *s, int date_only, struct civil *out) WUR;
 #define CIVIL_LEN 24
 /* Formats as civil_parse reads. */
 void civil_format(const struct civil *c, int date_only, char out[CIVIL_LEN]);
+/* The same without the NUL: its length, 10 or 19. Each field is written
+ * with its last 4 (year) or 2 digits. */
+size_t civil_write(const struct civil *c, int date_only, char *out);
 /* Seconds since the epoch of c read as UTC, and back. */
 int64_t civil_to_epoch(const struct civil *c);
 void civil_from_epoch(int64_t t, struct civil *out);

@@ -8,6 +8,7 @@
 #include "tz.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The first lookups come from several threads at once: the table is
@@ -223,6 +224,36 @@ static void test_epoch_round_trip(void **state)
 	assert_int_equal(e.month, 3);
 }
 
+/* civil_format writes its digits by hand: the same text as the printf
+ * form it replaced, for every value a field may hold, in range or not. */
+static void test_civil_format_is_the_printf_form(void **state)
+{
+	(void)state;
+	const int v[] = {0,    1,    9,     10,    59, 99,  100,       999,      1000,
+	                 2026, 9999, 10000, 12345, -1, -59, INT32_MAX, INT32_MIN};
+	const int n = (int)(sizeof(v) / sizeof(v[0]));
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++) {
+			struct civil c = {v[i],
+			                  v[j],
+			                  v[(i + j) % n],
+			                  v[(i + 2 * j) % n],
+			                  v[(2 * i + j) % n],
+			                  v[(i * j) % n]};
+			char got[CIVIL_LEN], want[64];
+			civil_format(&c, 1, got);
+			snprintf(want, sizeof(want), "%04u-%02u-%02u", (unsigned)c.year % 10000u,
+			         (unsigned)c.month % 100u, (unsigned)c.day % 100u);
+			assert_string_equal(got, want);
+			civil_format(&c, 0, got);
+			snprintf(want, sizeof(want), "%04u-%02u-%02uT%02u:%02u:%02u",
+			         (unsigned)c.year % 10000u, (unsigned)c.month % 100u,
+			         (unsigned)c.day % 100u, (unsigned)c.hour % 100u,
+			         (unsigned)c.minute % 100u, (unsigned)c.second % 100u);
+			assert_string_equal(got, want);
+		}
+}
+
 static void test_zones_and_dst(void **state)
 {
 	(void)state;
@@ -259,6 +290,7 @@ int main(void)
 	    cmocka_unit_test(test_zone_table_without_tzdata_zi),
 	    cmocka_unit_test(test_civil_parse),
 	    cmocka_unit_test(test_epoch_round_trip),
+	    cmocka_unit_test(test_civil_format_is_the_printf_form),
 	    cmocka_unit_test(test_zones_and_dst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
