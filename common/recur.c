@@ -612,9 +612,24 @@ int recur_excluded(json_t *exdates, const char *local)
 	return 0;
 }
 
-int64_t recur_end(const char *zone, const struct civil *start, int64_t start_utc, int64_t dur,
-                  struct civil *end)
+int64_t recur_duration(const char *zone, const struct civil *start, const struct civil *end,
+                       int all_day)
 {
+	int64_t wall = civil_to_epoch(end) - civil_to_epoch(start), s, e;
+	if (all_day || tz_to_utc(zone, start, &s) == TZ_UNKNOWN ||
+	    tz_to_utc(zone, end, &e) == TZ_UNKNOWN || e < s)
+		return wall;
+	return e - s;
+}
+
+int64_t recur_end(const char *zone, int all_day, const struct civil *start, int64_t start_utc,
+                  int64_t dur, struct civil *end)
+{
+	if (!all_day) {
+		if (tz_from_utc(zone, start_utc + dur, end) != TZ_OK)
+			civil_from_epoch(civil_to_epoch(start) + dur, end);
+		return start_utc + dur;
+	}
 	int64_t end_utc;
 	civil_from_epoch(civil_to_epoch(start) + dur, end);
 	enum tz_result tr = tz_to_utc(zone, end, &end_utc);
@@ -632,7 +647,7 @@ static int probe(const struct civil *start, int64_t start_utc, void *arg)
 	struct window_probe *w = arg;
 	struct civil end;
 	char local[CIVIL_LEN];
-	int64_t end_utc = recur_end(w->zone, start, start_utc, w->dur, &end);
+	int64_t end_utc = recur_end(w->zone, w->all_day, start, start_utc, w->dur, &end);
 	civil_format(start, w->all_day, local);
 	if (start_utc < w->to && (end_utc > w->from || start_utc >= w->from) &&
 	    !recur_excluded(w->exdates, local))
@@ -645,7 +660,7 @@ int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dts
                     int64_t from, int64_t to)
 {
 	struct window_probe w = {
-	    zone, all_day, civil_to_epoch(dtend) - civil_to_epoch(dtstart), from, to, exdates, 0};
+	    zone, all_day, recur_duration(zone, dtstart, dtend, all_day), from, to, exdates, 0};
 	if (recur_expand_window(rrule, zone, dtstart, all_day,
 	                        from == INT64_MIN ? from : from - w.dur, to, NULL, probe, &w) < 0)
 		return 1; /* cannot tell: list it rather than hide it */

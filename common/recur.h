@@ -71,11 +71,19 @@ int64_t recur_last_start(const char *rrule, const char *zone, const struct civil
 
 /* Whether the wall time local is among exdates (JSON strings). */
 int recur_excluded(json_t *exdates, const char *local);
+/* How long each occurrence of a series that first runs from start to end
+ * (wall times in zone) lasts, for recur_end. A feed gives the series its
+ * first DTSTART and DTEND, and RFC 5545 (3.8.5.3) gives every occurrence
+ * the same exact duration, so that is what the API gives too: the seconds
+ * between the two instants, which differ from the wall times' across a
+ * DST change. Dates (all-day items) count whole days. */
+int64_t recur_duration(const char *zone, const struct civil *start, const struct civil *end,
+                       int all_day);
 /* The end of an occurrence starting at wall time start (instant start_utc)
- * that lasts dur seconds of wall-clock time: its wall time in *end (moved
- * forward, like a start, if the clocks skip it), and its instant, returned. */
-int64_t recur_end(const char *zone, const struct civil *start, int64_t start_utc, int64_t dur,
-                  struct civil *end);
+ * that lasts dur (recur_duration): its instant, returned, and its wall
+ * time in *end. A date's end is dur later on the calendar. */
+int64_t recur_end(const char *zone, int all_day, const struct civil *start, int64_t start_utc,
+                  int64_t dur, struct civil *end);
 /* Whether any occurrence (rule and rdates, less exdates; wall times as
  * JSON strings) overlaps [from, to). dtend is the first occurrence's end. */
 int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dtstart,

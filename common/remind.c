@@ -33,7 +33,7 @@ static int on_start(const struct civil *s, int64_t start_utc, void *arg)
 			return 0;
 	}
 	struct civil end;
-	f.occ_end = recur_end(w->ev->zone, s, start_utc, w->dur, &end);
+	f.occ_end = recur_end(w->ev->zone, w->ev->all_day, s, start_utc, w->dur, &end);
 	civil_format(&end, w->ev->all_day, f.end_local);
 	for (i = 0; i < w->ntriggers; i++) {
 		f.fire_at = start_utc + w->offsets[i];
@@ -76,7 +76,7 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 	}
 	if (w.ntriggers == 0)
 		return INT64_MAX;
-	w.dur = civil_to_epoch(&ev->end) - civil_to_epoch(&ev->start);
+	w.dur = recur_duration(ev->zone, &ev->start, &ev->end, ev->all_day);
 	/* Occurrences that start by `after` fire by then: the walk starts there. */
 	long got = recur_expand_window(ev->rrule, ev->zone, &ev->start, ev->all_day, after, until,
 	                               NULL, on_start, &w);

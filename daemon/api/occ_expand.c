@@ -49,7 +49,7 @@ static void occ_fill(struct occset *s, struct occ *o, const struct civil *st, in
 {
 	struct civil e;
 	o->start_utc = start_utc;
-	o->end_utc = recur_end(tz, st, start_utc, s->dur, &e);
+	o->end_utc = recur_end(tz, s->all_day, st, start_utc, s->dur, &e);
 	civil_format(st, s->all_day, o->start);
 	civil_format(&e, s->all_day, o->end);
 }
@@ -83,7 +83,7 @@ static int read_row_times(struct occset *s, int row, struct civil *start)
 	} else if (s->all_day) {
 		civil_add_days(&end, 1);
 	}
-	s->dur = civil_to_epoch(&end) - civil_to_epoch(start);
+	s->dur = recur_duration(PQgetvalue(s->res, row, OCC_TZ), start, &end, s->all_day);
 	return 0;
 }
 
@@ -171,7 +171,7 @@ static int replaced_unexpanded(struct occset *s, int row, const char *rid)
 	if (read_row_times(s, row, &start) || civil_parse(rid, s->all_day, &at) ||
 	    tz_to_utc(tz, &at, &at_utc) == TZ_UNKNOWN)
 		return 0;
-	int64_t end_utc = recur_end(tz, &at, at_utc, s->dur, &end);
+	int64_t end_utc = recur_end(tz, s->all_day, &at, at_utc, s->dur, &end);
 	return overlaps_window(s, at_utc, end_utc) &&
 	       !(overlaps(s, at_utc, end_utc) && at_utc >= s->lo);
 }

@@ -169,6 +169,63 @@ print(json.dumps(sorted([z(ev["DTSTART"].dt), z(ev["DTEND"].dt)]
 '''
 
 
+# Two series over Toronto's fall-back hour (2027-11-07 02:00 EDT): a night
+# block and a Friday-to-Sunday workshop.
+ACROSS_FALL_BACK = [
+    {"kind": "meeting", "title": "Night shift handover", "timezone": "America/Toronto",
+     "start": "2027-11-06T00:30:00", "end": "2027-11-06T03:30:00",
+     "rrule": "FREQ=DAILY;COUNT=3", "reminders": ["-PT15M"]},
+    {"kind": "festival", "title": "Weekend workshop", "timezone": "America/Toronto",
+     "start": "2027-10-29T09:00:00", "end": "2027-10-31T17:00:00",
+     "rrule": "FREQ=WEEKLY;COUNT=3", "reminders": ["-P1D"]},
+]
+
+
+def test_every_occurrence_lasts_the_first_ones_exact_time(ctx):
+    """The feed gives a series its first DTSTART and DTEND, and RFC 5545
+    (3.8.5.3) gives every occurrence that exact duration: the API says
+    what subscribed calendars show, where it once added the wall times
+    (03:30 and 17:00 local on the fall-back day, an hour after them)."""
+    db, k, d = world(ctx)
+    ids = []
+    for body in ACROSS_FALL_BACK:
+        r = d.request("POST", "/v1/events", token=k["cabc"], body=body)
+        assert r.status == 201, r
+        ids.append(r.json()["id"])
+    occ = d.request("GET", "/v1/occurrences?from=2027-10-25&to=2027-11-20",
+                    token=k["cabc"]).json()["items"]
+    ends = {(o["title"], o["start"]): (o["end"], o["end_utc"]) for o in occ}
+    assert ends[("Night shift handover", "2027-11-06T00:30:00")] == (
+        "2027-11-06T03:30:00", "2027-11-06T07:30:00Z")
+    assert ends[("Night shift handover", "2027-11-07T00:30:00")] == (
+        "2027-11-07T02:30:00", "2027-11-07T07:30:00Z")
+    assert ends[("Weekend workshop", "2027-11-05T09:00:00")] == (
+        "2027-11-07T16:00:00", "2027-11-07T21:00:00Z")
+    assert ends[("Weekend workshop", "2027-11-12T09:00:00")] == (
+        "2027-11-14T17:00:00", "2027-11-14T22:00:00Z")
+    for o in occ:
+        assert utc_of(o["end"], "America/Toronto") == o["end_utc"], o
+
+    # The reminders name the same ends.
+    by_start = {o["start_utc"]: (o["end"], o["end_utc"]) for o in occ}
+    reminded = []
+    for i in ids:
+        reminded += d.request("GET", f"/v1/events/{i}/reminders",
+                              token=k["cabc"]).json()["items"]
+    assert len(reminded) == 6, reminded
+    for it in reminded:
+        o = it["occurrence"]
+        assert (o["end"], o["end_utc"]) == by_start[o["start_utc"]], it
+
+    # And the feed's expansion by an independent library, instant for instant.
+    body = d.request("GET", path_of(make_feed(d, k["host"]))).body
+    window = ("2027-10-25T00:00:00+00:00", "2027-11-20T00:00:00+00:00")
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND_ENDS, *window], input=body,
+                         capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    assert json.loads(out.stdout) == sorted([o["start_utc"], o["end_utc"]] for o in occ)
+
+
 def test_the_occurrence_in_the_gap_is_named_by_its_real_time(ctx):
     """Overrides and exdates name the moved occurrence by the wall time it
     has (02:30 does not exist that day and is refused); the feed and the

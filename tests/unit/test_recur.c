@@ -48,7 +48,7 @@ static int collect_occ(const struct civil *s, int64_t u, void *arg)
 	if (x->n < 8) {
 		struct civil e;
 		x->utc[x->n] = u;
-		x->end_utc[x->n] = recur_end(x->zone, s, u, x->dur, &e);
+		x->end_utc[x->n] = recur_end(x->zone, 0, s, u, x->dur, &e);
 		civil_format(s, 0, x->start[x->n]);
 		civil_format(&e, 0, x->end[x->n]);
 	}
@@ -184,6 +184,32 @@ static void test_occurrence_in_dst_gap(void **state)
 	assert_string_equal(y.start[1], "2027-03-14T01:30:00");
 	assert_string_equal(y.end[1], "2027-03-14T03:30:00");
 	assert_string_equal(fmt_utc(y.end_utc[1]), "2027-03-14T07:30:00");
+
+	/* Each occurrence lasts the first one's exact duration (RFC 5545
+	 * 3.8.5.3), as a feed's DTSTART and DTEND give it to its readers: a
+	 * 3 h night block across the fall-back hour ends at 02:30 EST, and
+	 * a Friday-to-Sunday workshop at 16:00 EST. The wall times' sum
+	 * (03:30, 17:00) was what the API said, an hour after the feed. */
+	struct civil block = {2026, 10, 31, 0, 30, 0}, block_end = {2026, 10, 31, 3, 30, 0};
+	struct occ_seen n = {.zone = "America/Toronto"};
+	n.dur = recur_duration(n.zone, &block, &block_end, 0);
+	assert_int_equal(n.dur, 3 * 3600);
+	assert_int_equal(
+	    recur_expand("FREQ=DAILY;COUNT=2", n.zone, &block, 0, INT64_MAX, collect_occ, &n), 2);
+	assert_string_equal(n.end[1], "2026-11-01T02:30:00");
+	assert_string_equal(fmt_utc(n.end_utc[1]), "2026-11-01T07:30:00");
+	struct civil fri = {2026, 10, 23, 9, 0, 0}, sun = {2026, 10, 25, 17, 0, 0};
+	struct occ_seen w = {.zone = "America/Toronto"};
+	w.dur = recur_duration(w.zone, &fri, &sun, 0);
+	assert_int_equal(w.dur, 56 * 3600);
+	assert_int_equal(
+	    recur_expand("FREQ=WEEKLY;COUNT=2", w.zone, &fri, 0, INT64_MAX, collect_occ, &w), 2);
+	assert_string_equal(w.start[1], "2026-10-30T09:00:00");
+	assert_string_equal(w.end[1], "2026-11-01T16:00:00");
+	assert_string_equal(fmt_utc(w.end_utc[1]), "2026-11-01T21:00:00");
+	/* Dates count whole days. */
+	struct civil d0 = {2026, 10, 30, 0, 0, 0}, d1 = {2026, 11, 2, 0, 0, 0};
+	assert_int_equal(recur_duration(w.zone, &d0, &d1, 1), 3 * 86400);
 
 	/* Hourly: 02:30 moves onto 03:30, which the rule makes too; one
 	 * instance, not two at the same instant. */
