@@ -71,6 +71,19 @@ static int count_window(const struct civil *s, int64_t u, void *arg)
 	return 0;
 }
 
+/* A Toronto series from start to end under rule: its duration, and its
+ * second occurrence's end (wall time, and UTC). */
+static void second_end(const char *rule, const struct civil *start, const struct civil *end,
+                       int64_t dur, const char *want_end, const char *want_end_utc)
+{
+	struct occ_seen x = {.zone = "America/Toronto"};
+	x.dur = recur_duration(x.zone, start, end, 0);
+	assert_int_equal(x.dur, dur);
+	assert_int_equal(recur_expand(rule, x.zone, start, 0, INT64_MAX, collect_occ, &x), 2);
+	assert_string_equal(x.end[1], want_end);
+	assert_string_equal(fmt_utc(x.end_utc[1]), want_end_utc);
+}
+
 static void test_durations(void **state)
 {
 	(void)state;
@@ -191,25 +204,14 @@ static void test_occurrence_in_dst_gap(void **state)
 	 * a Friday-to-Sunday workshop at 16:00 EST. The wall times' sum
 	 * (03:30, 17:00) was what the API said, an hour after the feed. */
 	struct civil block = {2026, 10, 31, 0, 30, 0}, block_end = {2026, 10, 31, 3, 30, 0};
-	struct occ_seen n = {.zone = "America/Toronto"};
-	n.dur = recur_duration(n.zone, &block, &block_end, 0);
-	assert_int_equal(n.dur, 3 * 3600);
-	assert_int_equal(
-	    recur_expand("FREQ=DAILY;COUNT=2", n.zone, &block, 0, INT64_MAX, collect_occ, &n), 2);
-	assert_string_equal(n.end[1], "2026-11-01T02:30:00");
-	assert_string_equal(fmt_utc(n.end_utc[1]), "2026-11-01T07:30:00");
+	second_end("FREQ=DAILY;COUNT=2", &block, &block_end, 3 * 3600, "2026-11-01T02:30:00",
+	           "2026-11-01T07:30:00");
 	struct civil fri = {2026, 10, 23, 9, 0, 0}, sun = {2026, 10, 25, 17, 0, 0};
-	struct occ_seen w = {.zone = "America/Toronto"};
-	w.dur = recur_duration(w.zone, &fri, &sun, 0);
-	assert_int_equal(w.dur, 56 * 3600);
-	assert_int_equal(
-	    recur_expand("FREQ=WEEKLY;COUNT=2", w.zone, &fri, 0, INT64_MAX, collect_occ, &w), 2);
-	assert_string_equal(w.start[1], "2026-10-30T09:00:00");
-	assert_string_equal(w.end[1], "2026-11-01T16:00:00");
-	assert_string_equal(fmt_utc(w.end_utc[1]), "2026-11-01T21:00:00");
+	second_end("FREQ=WEEKLY;COUNT=2", &fri, &sun, 56 * 3600, "2026-11-01T16:00:00",
+	           "2026-11-01T21:00:00");
 	/* Dates count whole days. */
 	struct civil d0 = {2026, 10, 30, 0, 0, 0}, d1 = {2026, 11, 2, 0, 0, 0};
-	assert_int_equal(recur_duration(w.zone, &d0, &d1, 1), 3 * 86400);
+	assert_int_equal(recur_duration("America/Toronto", &d0, &d1, 1), 3 * 86400);
 
 	/* Hourly: 02:30 moves onto 03:30, which the rule makes too; one
 	 * instance, not two at the same instant. */
