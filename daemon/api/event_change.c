@@ -243,6 +243,30 @@ static int same_event(json_t *a, json_t *b)
 	return 1;
 }
 
+/* What a field left null or out of a patch means (common/event.c reads it
+ * so): compared that way, a patch that sends null for a field already at
+ * its default changes nothing. */
+static int fill_defaults(json_t *ev, const char *tz)
+{
+	static const char *const lists[] = {"exdates", "rdates", "partners", "tags", "reminders"};
+	static const struct {
+		const char *key, *value;
+	} texts[] = {{"status", "confirmed"}, {"visibility", "network"}};
+	int rc = 0;
+	for (size_t i = 0; i < ARRAY_LEN(lists); i++)
+		if (json_is_null(json_object_get(ev, lists[i])) || !json_object_get(ev, lists[i]))
+			rc |= json_object_set_new(ev, lists[i], json_array());
+	for (size_t i = 0; i < ARRAY_LEN(texts); i++)
+		if (json_is_null(json_object_get(ev, texts[i].key)) ||
+		    !json_object_get(ev, texts[i].key))
+			rc |= json_object_set_new(ev, texts[i].key, json_string(texts[i].value));
+	if (json_is_null(json_object_get(ev, "all_day")) || !json_object_get(ev, "all_day"))
+		rc |= json_object_set_new(ev, "all_day", json_false());
+	if (json_is_null(json_object_get(ev, "timezone")) || !json_object_get(ev, "timezone"))
+		rc |= json_object_set_new(ev, "timezone", json_string(tz));
+	return rc;
+}
+
 /* Whether the patch changed which occurrences the series has. */
 static int series_moved(json_t *before, json_t *after)
 {
@@ -385,6 +409,10 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 		json_decref(patch);
 	}
 	normalise(current);
+	if (fill_defaults(current, PQgetvalue(res, 0, 2)) != 0) {
+		op_fail(op, 500, "out of memory");
+		return;
+	}
 	/* A change that changes nothing answers the event as it is: the same
 	 * version and ETag, no webhook, no new reminder plan. */
 	if (same_event(op->before, current)) {

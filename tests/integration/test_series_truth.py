@@ -231,7 +231,11 @@ def test_a_patch_that_changes_nothing_changes_nothing(ctx):
     ev = e.json()
     time.sleep(1.1)  # a write now would show in updated_at
     for patch in [{}, {"title": "Partner sync"}, {"end": "2027-01-04T10:00:00", "url": None},
-                  {"partners": ["busan-city"], "id": ev["id"], "sequence": 7}]:
+                  {"partners": ["busan-city"], "id": ev["id"], "sequence": 7},
+                  # null for a field at its default: the default (the org's
+                  # zone, no tags, confirmed...), not a change
+                  {"timezone": None, "tags": None, "exdates": None, "rdates": None,
+                   "status": None, "visibility": None, "all_day": None}]:
         r = d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"], body=patch,
                       headers={"If-Match": e.header("ETag")})
         assert r.status == 200, (patch, r)
