@@ -215,11 +215,22 @@ static const char *misplaced_part(const struct icalrecurrencetype *r)
  * year 2582 without one. A part its FREQ does not take (refused at write
  * by name) leaves the question to libical: largest_set reads the filters
  * as RFC 5545 places them. */
-enum rule_steps { RULE_STEPS, RULE_UNSUPPORTED, RULE_NEVER };
+enum rule_steps { RULE_STEPS, RULE_UNSUPPORTED, RULE_NEVER, RULE_SUBHOURLY };
 
 static const char *const rule_refusal[] = {
     NULL, "SECONDLY and MINUTELY rules are not supported",
-    "the rule matches no date (e.g. BYMONTHDAY=30 with BYMONTH=2)"};
+    "the rule matches no date (e.g. BYMONTHDAY=30 with BYMONTH=2)",
+    "the rule repeats more often than hourly (BYMINUTE or BYSECOND with more than one value)"};
+
+/* How many values a BYxxx part lists. */
+static int values(const short *a, size_t n)
+{
+	size_t i = 0;
+	while (i < n && a[i] != ICAL_RECURRENCE_ARRAY_MAX)
+		i++;
+	return (int)i;
+}
+#define VALUES(r, part) values((r)->part, sizeof((r)->part) / sizeof((r)->part[0]))
 
 static enum rule_steps rule_steps(const struct icalrecurrencetype *r)
 {
@@ -227,6 +238,11 @@ static enum rule_steps rule_steps(const struct icalrecurrencetype *r)
 		return RULE_NEVER;
 	if (r->freq == ICAL_SECONDLY_RECURRENCE || r->freq == ICAL_MINUTELY_RECURRENCE)
 		return RULE_UNSUPPORTED;
+	/* A DAILY rule with BYHOUR=0..23;BYMINUTE=0..59 is a MINUTELY one: a
+	 * few of them filled every request's budget for every org that sees
+	 * them (a hostile-input pass). No office needs more than one a hour. */
+	if (VALUES(r, by_minute) > 1 || VALUES(r, by_second) > 1)
+		return RULE_SUBHOURLY;
 	return RULE_STEPS;
 }
 
@@ -480,12 +496,13 @@ long recur_expand_window(const char *rrule, const char *zone, const struct civil
 	icalrecur_iterator *it =
 	    iterator_for(rrule, zone, dtstart, all_day, from_utc, until_utc, &steps);
 	/* A rule the API refuses: one that matches no date has no instance;
-	 * a SECONDLY or MINUTELY one is taken as one whose expansion ran out
-	 * of budget (callers name it, and free/busy counts its time as
-	 * unknown), which at its cost it would have. */
+	 * a SECONDLY or MINUTELY one, or one more often than hourly, is taken
+	 * as one whose expansion ran out of budget (callers name it, and
+	 * free/busy counts its time as unknown), which at its cost it would
+	 * have. */
 	if (steps == RULE_NEVER)
 		return 0;
-	if (steps == RULE_UNSUPPORTED)
+	if (steps == RULE_UNSUPPORTED || steps == RULE_SUBHOURLY)
 		return RECUR_EXHAUSTED;
 	if (!it)
 		return -1;

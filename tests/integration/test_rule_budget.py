@@ -40,6 +40,54 @@ def test_rules_that_cannot_produce_occurrences_are_refused_fast(ctx):
     assert all(x["errors"][0]["field"] == "rrule" for x in got["refused"]), got
 
 
+SUBHOURLY = ["FREQ=DAILY;BYHOUR=9;BYMINUTE=0,30",
+             "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;"
+             "BYMINUTE=" + ",".join(str(m) for m in range(60)),
+             "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0;BYSECOND=0,1"]
+
+
+def test_rules_more_often_than_hourly_are_refused(ctx):
+    """A hostile-input pass: MINUTELY was refused, but a DAILY rule with
+    every BYHOUR and BYMINUTE is one, and three of them (three API calls)
+    filled the budget of every /v1/occurrences, free/busy feed and
+    subscribe page of every org that could see them (422 and 500). A rule
+    with more than one BYMINUTE or BYSECOND value is refused on every way
+    in, and one stored by SQL is read as out of budget and named."""
+    db, k, d = world(ctx)
+    ok = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Daily", "start": "2027-03-01T09:30:00",
+        "rrule": "FREQ=DAILY;BYHOUR=9,15;BYMINUTE=30"})
+    assert ok.status == 201, ok
+    for rule in SUBHOURLY:
+        p = problem(d.request("POST", "/v1/events", token=k["host"], body={
+            "kind": "meeting", "title": "Often", "start": "2027-03-01T09:00:00",
+            "rrule": rule}), 422)
+        assert p["errors"][0]["field"] == "rrule" and "hourly" in p["errors"][0]["message"], p
+        p = problem(d.request("PATCH", f"/v1/events/{ok.json()['id']}", token=k["host"],
+                              body={"rrule": rule}), 422)
+        assert p["errors"][0]["field"] == "rrule", p
+        ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+               "BEGIN:VEVENT\r\nUID:often@t\r\nDTSTAMP:20260101T000000Z\r\n"
+               f"DTSTART:20270301T090000Z\r\nRRULE:{rule}\r\nSUMMARY:Often\r\n"
+               "END:VEVENT\r\nEND:VCALENDAR\r\n")
+        r = d.request("POST", "/v1/events", token=k["host"], body=ics,
+                      headers={"Content-Type": "text/calendar"})
+        assert r.status == 200, r
+        got = r.json()
+        stored = d.request("GET", "/v1/events?q=Often", token=k["host"]).json()["items"]
+        assert all(e.get("rrule") in (None, "") for e in stored), (rule, got, stored)
+    # Stored by SQL: bounded, named, and the rest of the window answered.
+    ctx.cluster.psql("UPDATE events SET rrule = '%s' WHERE title = 'Daily'" % SUBHOURLY[1],
+                     db.split("dbname=")[1])
+    d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "visit", "title": "Visit", "start": "2027-03-02T09:00:00"})
+    occ = d.request("GET", "/v1/occurrences?from=2027-01-01&to=2027-12-31", token=k["host"])
+    assert occ.status == 200, occ
+    body = occ.json()
+    assert [o["title"] for o in body["items"]] == ["Visit"], body
+    assert [w["event_id"] for w in body["warnings"]] == [ok.json()["id"]], body
+
+
 def test_a_long_series_shows_in_a_late_window(ctx):
     db, k, d = world(ctx)
     r = d.request("POST", "/v1/events", token=k["host"], body={
