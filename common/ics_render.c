@@ -145,9 +145,6 @@ static void put_text(struct out *o, const char *v, int list)
 	}
 }
 
-/* ";name=value", quoted when it holds ';', ':' or ',' (or is empty), with
- * the octets a parameter may not hold written as libical writes them
- * (RFC 6868's ^n, ^' and ^^, else a space). */
 /* Whether c goes into a parameter's value as it is (quoted or not). */
 static int param_safe(unsigned char c, int q)
 {
@@ -157,6 +154,9 @@ static int param_safe(unsigned char c, int q)
 	        ((c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x39) || (c >= 0x3c && c <= 0x7e)));
 }
 
+/* ";name=value", quoted when it holds ';', ':' or ',' (or is empty), with
+ * the octets a parameter may not hold written as libical writes them
+ * (RFC 6868's ^n, ^' and ^^, else a space). */
 static void put_param(struct out *o, const char *name, const char *value)
 {
 	int q = !*value || strpbrk(value, ";:,");
