@@ -145,6 +145,41 @@ static void close_open(struct shaper *s)
 	s->depth--;
 }
 
+/* RDATE and EXDATE lines: libical reads at most 500 values of one line
+ * (MAXIMUM_ALLOWED_MULTIPLE_VALUES) and drops the rest without a word;
+ * the same values on several lines mean the same (RFC 5545 3.8.5.1-2),
+ * and the dates' own bound (EVENT_MAX_DATES) then applies, with its
+ * warning. */
+#define VALUES_PER_LINE 100
+
+static int is_date_list(const char *line, size_t n)
+{
+	return (n > 6 && !strncasecmp(line, "RDATE", 5) && (line[5] == ':' || line[5] == ';')) ||
+	       (n > 7 && !strncasecmp(line, "EXDATE", 6) && (line[6] == ':' || line[6] == ';'));
+}
+
+static void emit_date_list(struct shaper *s, const char *line, size_t n)
+{
+	size_t colon = 0;
+	for (int quoted = 0; colon < n && (quoted || line[colon] != ':'); colon++)
+		if (line[colon] == '"')
+			quoted = !quoted;
+	if (colon == n) {
+		emit(s, line, n);
+		return;
+	}
+	for (size_t at = colon + 1;;) {
+		size_t end = at;
+		for (int k = 0; end < n && (line[end] != ',' || ++k < VALUES_PER_LINE); end++)
+			;
+		ical_sb_add(&s->out, line, colon + 1);
+		emit(s, line + at, end - at);
+		if (end + 1 >= n)
+			break;
+		at = end + 1;
+	}
+}
+
 static void shape_line(struct shaper *s, const char *line, size_t n)
 {
 	char name[32];
@@ -192,7 +227,9 @@ static void shape_line(struct shaper *s, const char *line, size_t n)
 		emit(s, line, n);
 		return;
 	}
-	if (s->depth > 0)
+	if (s->depth > 0 && is_date_list(line, n))
+		emit_date_list(s, line, n);
+	else if (s->depth > 0)
 		emit(s, line, n);
 }
 

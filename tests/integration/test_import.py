@@ -388,6 +388,46 @@ def test_rdate_periods_rdate_only_series_and_exdate_forms(ctx):
         ("Demo day rehearsal", "2026-05-26T14:00:00", "2026-05-26T15:30:00")], rehearsals
 
 
+def test_long_rdate_and_exdate_lines_keep_every_value(ctx):
+    """A hostile-input pass: one RDATE or EXDATE line of 600 values kept
+    500 (libical reads no more of one line) and said nothing, so 100
+    excluded occurrences showed again. Every value is kept now, up to the
+    dates' bound, past which a warning says what was dropped."""
+    import datetime
+    db, k, d = world(ctx)
+    day0 = datetime.date(2027, 1, 1)
+    days = [(day0 + datetime.timedelta(days=i)).strftime("%Y%m%d") for i in range(1, 1201)]
+    for n in (600, 1200):
+        stamps = ",".join(x + "T100000Z" for x in days[:n])
+        body = ics("BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN",
+                   "BEGIN:VEVENT", f"UID:rdates-{n}@t", "DTSTAMP:20260101T000000Z",
+                   "DTSTART:20270101T100000Z", f"RDATE;VALUE=DATE-TIME:{stamps}",
+                   "SUMMARY:Dates", "END:VEVENT",
+                   "BEGIN:VEVENT", f"UID:exdates-{n}@t", "DTSTAMP:20260101T000000Z",
+                   "DTSTART:20270101T100000Z", "RRULE:FREQ=DAILY;COUNT=1300",
+                   f"EXDATE:{stamps}", "SUMMARY:Daily", "END:VEVENT", "END:VCALENDAR")
+        res = import_twice(d, k["host"], body)
+        assert len(res["created"]) == 2, res
+        ev = events(d, k["host"])
+        kept = min(n, 1000)
+        assert len(ev[(f"rdates-{n}@t", None)]["rdates"]) == kept
+        assert len(ev[(f"exdates-{n}@t", None)]["exdates"]) == kept
+        assert bool(warned(res, "rdates")) == (n > 1000), res
+        assert bool(warned(res, "exdates")) == (n > 1000), res
+    # The series of 600 EXDATEs (2027-01-02 to 2028-08-23) is back on
+    # 2028-08-24; the other, of 1,000 kept (to 2029-09-27), not in 2028.
+    ids = {e["id"]: u for (u, _), e in events(d, k["host"]).items()}
+    items = []
+    for window in ("from=2027-01-02&to=2028-01-01", "from=2028-01-01&to=2028-12-31"):
+        items += d.request("GET", f"/v1/occurrences?{window}&limit=1000",
+                           token=k["host"]).json()["items"]
+    first = {}
+    for o in items:
+        if o["title"] == "Daily":
+            first.setdefault(ids[o["event_id"]], o["start_utc"])
+    assert first == {"exdates-600@t": "2028-08-24T10:00:00Z"}, first
+
+
 def test_vtimezone_only_zones_keep_their_rules_and_until_forms(ctx):
     """Outlook's "Customized Time Zone" and Lotus Notes' "Eastern" name no zone:
     an IANA zone that agrees with the VTIMEZONE is used, so a weekly 08:00
