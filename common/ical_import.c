@@ -219,6 +219,15 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 		               "the VEVENT has no DTSTART (or one that could not be read)");
 	} else if (!ical_read_when(x, ds, icalproperty_get_dtstart(ds), &w, "start", errors)) {
 		json_object_set_new(ev, "timezone", json_string(w.zone));
+		if (w.unmatched) {
+			char shown[84];
+			ical_clip(ical_tzid_of(ds), 80, shown, sizeof(shown));
+			ical_note(
+			    warnings, "timezone",
+			    "the file's time zone \"%s\" matches no IANA zone: the times are "
+			    "placed in %s, whose clock changes a series follows, not the file's",
+			    shown, w.zone);
+		}
 		json_object_set_new(ev, "start", json_string(w.local));
 		json_object_set_new(ev, "all_day", json_boolean(w.all_day));
 		read_end(x, ve, &w, ev, warnings);

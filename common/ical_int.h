@@ -76,6 +76,7 @@ struct when {
 	struct civil c;
 	int has_utc; /* zoned or UTC, not floating or a date */
 	int64_t utc;
+	int unmatched; /* its TZID names a VTIMEZONE no IANA zone matches */
 };
 
 /* Shared between the files (each defined in the one named above). */

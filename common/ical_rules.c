@@ -75,8 +75,10 @@ int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct
 			ical_civil_of(icaltime_convert_to_zone(t, icaltimezone_get_utc_timezone()),
 			              &c);
 			w->utc = civil_to_epoch(&c);
-			if (ical_match_zone(x, tzid, z, w->utc, w->zone, sizeof(w->zone)))
+			if (ical_match_zone(x, tzid, z, w->utc, w->zone, sizeof(w->zone))) {
 				snprintf(w->zone, sizeof(w->zone), "%s", x->default_tz);
+				w->unmatched = 1;
+			}
 		} else {
 			w->utc = civil_to_epoch(&c);
 			snprintf(w->zone, sizeof(w->zone), "%s", x->default_tz);

@@ -428,6 +428,34 @@ def test_long_rdate_and_exdate_lines_keep_every_value(ctx):
     assert first == {"exdates-600@t": "2028-08-24T10:00:00Z"}, first
 
 
+def test_a_zone_no_iana_zone_matches_is_named(ctx):
+    """An import truth pass: an Outlook "Customized Time Zone" whose
+    rules match no IANA zone was placed in the org's zone without a word,
+    so its series followed another country's clock changes."""
+    db, k, d = world(ctx)
+    body = ics("BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN",
+               "BEGIN:VTIMEZONE", "TZID:Customized Time Zone",
+               "BEGIN:STANDARD", "DTSTART:16010101T030000", "TZOFFSETFROM:-0100",
+               "TZOFFSETTO:-0200", "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=9", "END:STANDARD",
+               "BEGIN:DAYLIGHT", "DTSTART:16010101T020000", "TZOFFSETFROM:-0200",
+               "TZOFFSETTO:-0100", "RRULE:FREQ=YEARLY;BYDAY=-1SA;BYMONTH=3", "END:DAYLIGHT",
+               "END:VTIMEZONE",
+               "BEGIN:VEVENT", "UID:custom-tz@t", "DTSTAMP:20260101T000000Z",
+               "DTSTART;TZID=Customized Time Zone:20260321T100000",
+               "DTEND;TZID=Customized Time Zone:20260321T110000",
+               "RRULE:FREQ=WEEKLY;COUNT=2", "SUMMARY:Custom zone weekly", "END:VEVENT",
+               "END:VCALENDAR")
+    res = import_twice(d, k["host"], body)
+    assert len(res["created"]) == 1, res
+    (w,) = warned(res, "timezone")
+    assert "Customized Time Zone" in w["message"] and "Asia/Ho_Chi_Minh" in w["message"], w
+    # The first occurrence is at the file's instant (12:00Z).
+    items = d.request("GET", "/v1/occurrences?from=2026-03-01&to=2026-04-30",
+                      token=k["host"]).json()["items"]
+    assert items[0]["timezone"] == "Asia/Ho_Chi_Minh", items
+    assert items[0]["start_utc"] == "2026-03-21T12:00:00Z", items
+
+
 def test_vtimezone_only_zones_keep_their_rules_and_until_forms(ctx):
     """Outlook's "Customized Time Zone" and Lotus Notes' "Eastern" name no zone:
     an IANA zone that agrees with the VTIMEZONE is used, so a weekly 08:00
