@@ -127,6 +127,22 @@ static int64_t event_duration(json_t *ev, const struct when *w)
 	return d < 0 ? 0 : d;
 }
 
+/* The wall end of a zoned start w lasting du, as RFC 5545 (3.3.6) counts
+ * it: its days and weeks on the calendar, its hours, minutes and seconds
+ * exactly (PT24H across a change of the clocks is 24 hours, P1D the same
+ * time the next day). wall, the plain sum, when the zone cannot say. */
+static int64_t zoned_end(const struct when *w, struct icaldurationtype du, int64_t wall)
+{
+	struct civil c = w->c, end;
+	int64_t u;
+	civil_add_days(&c, (int)(du.weeks * 7 + du.days));
+	if (tz_to_utc(w->zone, &c, &u) == TZ_UNKNOWN ||
+	    tz_from_utc(w->zone, u + (int64_t)du.hours * 3600 + du.minutes * 60 + du.seconds,
+	                &end) != TZ_OK)
+		return wall;
+	return civil_to_epoch(&end);
+}
+
 static void read_end(struct ctx *x, icalcomponent *ve, const struct when *w, json_t *ev,
                      json_t *warnings)
 {
@@ -141,9 +157,12 @@ static void read_end(struct ctx *x, icalcomponent *ve, const struct when *w, jso
 			return;
 		}
 	} else if (d) {
-		e = s + icaldurationtype_as_int(icalproperty_get_duration(d));
+		struct icaldurationtype du = icalproperty_get_duration(d);
+		e = s + icaldurationtype_as_int(du);
 		if (w->all_day && e > 0)
 			e -= e % 86400; /* whole days */
+		else if (w->has_utc && !du.is_neg)
+			e = zoned_end(w, du, e);
 	} else {
 		return;
 	}

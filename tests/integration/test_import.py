@@ -456,6 +456,24 @@ def test_a_zone_no_iana_zone_matches_is_named(ctx):
     assert items[0]["start_utc"] == "2026-03-21T12:00:00Z", items
 
 
+def test_durations_count_days_on_the_calendar_and_hours_exactly(ctx):
+    """An import truth pass (D1): DURATION:PT24H from Berlin's noon on the
+    eve of its spring change ended at noon (a day on the calendar, 23
+    hours); RFC 5545 3.3.6 makes PT24H exact and P1D nominal."""
+    db, k, d = world(ctx)
+    body = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN"]
+    for uid, dur in (("hours", "PT24H"), ("day", "P1D"), ("mixed", "P1DT2H")):
+        body += ["BEGIN:VEVENT", f"UID:{uid}@t", "DTSTAMP:20260101T000000Z",
+                 "DTSTART;TZID=Europe/Berlin:20260328T120000", f"DURATION:{dur}",
+                 f"SUMMARY:{uid}", "END:VEVENT"]
+    res = import_twice(d, k["host"], ics(*body, "END:VCALENDAR"))
+    assert len(res["created"]) == 3, res
+    ev = events(d, k["host"])
+    assert {u: ev[(f"{u}@t", None)]["end"] for u in ("hours", "day", "mixed")} == {
+        "hours": "2026-03-29T13:00:00", "day": "2026-03-29T12:00:00",
+        "mixed": "2026-03-29T14:00:00"}
+
+
 def test_vtimezone_only_zones_keep_their_rules_and_until_forms(ctx):
     """Outlook's "Customized Time Zone" and Lotus Notes' "Eastern" name no zone:
     an IANA zone that agrees with the VTIMEZONE is used, so a weekly 08:00
