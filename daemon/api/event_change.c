@@ -14,6 +14,7 @@
 #include "http/context.h"
 #include "http/http.h"
 #include "macros.h"
+#include "recur.h"
 #include "tz.h"
 #include "validate.h"
 
@@ -28,8 +29,8 @@
 
 /* What an override does not say, it takes from its series: the whole
  * event but the series' own fields, starting at its recurrence id and
- * lasting as the series' occurrences do. So cancelling one occurrence
- * needs nothing more than {series_id, recurrence_id, status}. */
+ * lasting as the series' occurrences do (the first one's exact length). So cancelling one
+ * occurrence needs nothing more than {series_id, recurrence_id, status}. */
 static json_t *override_body(json_t *master, json_t *body)
 {
 	static const char *const own[] = {"id",         "org",          "uid",      "rrule",
@@ -47,14 +48,17 @@ static json_t *override_body(json_t *master, json_t *body)
 	json_object_set_new(b, "start", start ? json_string(start) : json_null());
 	json_object_del(b, "end");
 	struct civil ms, me, s;
+	int64_t s_utc;
 	const char *mend = json_string_value(json_object_get(master, "end"));
+	const char *zone = json_string_value(json_object_get(master, "timezone"));
 	if (start && mend && !json_object_get(body, "end") &&
 	    !civil_parse(json_string_value(json_object_get(master, "start")), all_day, &ms) &&
-	    !civil_parse(mend, all_day, &me) && !civil_parse(start, all_day, &s)) {
+	    !civil_parse(mend, all_day, &me) && !civil_parse(start, all_day, &s) &&
+	    tz_to_utc(zone, &s, &s_utc) != TZ_UNKNOWN) {
+		/* As long as the occurrence it replaces (recur.h's recur_end). */
 		char end[CIVIL_LEN];
 		struct civil e;
-		civil_from_epoch(civil_to_epoch(&s) + civil_to_epoch(&me) - civil_to_epoch(&ms),
-		                 &e);
+		recur_end(zone, all_day, &s, s_utc, recur_duration(zone, &ms, &me, all_day), &e);
 		civil_format(&e, all_day, end);
 		json_object_set_new(b, "end", json_string(end));
 	}

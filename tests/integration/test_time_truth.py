@@ -205,6 +205,16 @@ def test_every_occurrence_lasts_the_first_ones_exact_time(ctx):
         "2027-11-14T17:00:00", "2027-11-14T22:00:00Z")
     for o in occ:
         assert utc_of(o["end"], "America/Toronto") == o["end_utc"], o
+    # Renaming the fall-back night's occurrence keeps its end.
+    r = d.request("POST", "/v1/events", token=k["cabc"], body={
+        "series_id": ids[0], "recurrence_id": "2027-11-07T00:30:00", "title": "Handover (moved)"})
+    assert r.status == 201 and r.json()["end"] == "2027-11-07T02:30:00", r
+    ids.append(r.json()["id"])  # it plans that occurrence's reminder now
+    occ = d.request("GET", "/v1/occurrences?from=2027-10-25&to=2027-11-20",
+                    token=k["cabc"]).json()["items"]
+    renamed = [o for o in occ if o["title"] == "Handover (moved)"]
+    assert [(o["end"], o["end_utc"]) for o in renamed] == [
+        ("2027-11-07T02:30:00", "2027-11-07T07:30:00Z")], renamed
 
     # The reminders name the same ends.
     by_start = {o["start_utc"]: (o["end"], o["end_utc"]) for o in occ}
