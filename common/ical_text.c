@@ -149,8 +149,11 @@ static void close_open(struct shaper *s)
  * (MAXIMUM_ALLOWED_MULTIPLE_VALUES) and drops the rest without a word;
  * the same values on several lines mean the same (RFC 5545 3.8.5.1-2),
  * and the dates' own bound (EVENT_MAX_DATES) then applies, with its
- * warning. */
-#define VALUES_PER_LINE 100
+ * warning. Only a line libical would cut is split, and only when its name
+ * and parameters are short: each piece repeats them, which must not let a
+ * file grow many times over on its way in. */
+#define VALUES_PER_LINE  400
+#define SPLIT_PREFIX_MAX 256
 
 static int is_date_list(const char *line, size_t n)
 {
@@ -160,11 +163,13 @@ static int is_date_list(const char *line, size_t n)
 
 static void emit_date_list(struct shaper *s, const char *line, size_t n)
 {
-	size_t colon = 0;
+	size_t colon = 0, commas = 0;
 	for (int quoted = 0; colon < n && (quoted || line[colon] != ':'); colon++)
 		if (line[colon] == '"')
 			quoted = !quoted;
-	if (colon == n) {
+	for (size_t i = colon; i < n; i++)
+		commas += line[i] == ',';
+	if (colon == n || colon > SPLIT_PREFIX_MAX || commas < VALUES_PER_LINE) {
 		emit(s, line, n);
 		return;
 	}
