@@ -4,8 +4,9 @@
  * handed to libical, which must be able to step it, and checked to match
  * some date at all (BYMONTH=2;BYMONTHDAY=30 never does, and libical steps
  * through centuries looking: 22 s for an HOURLY one from 1900). That check
- * and the refusal of SECONDLY and MINUTELY rules (rule_steps) are made
- * again before every expansion, for rules stored by other means. Then it
+ * and the refusal of SECONDLY and MINUTELY rules and of rules of more than
+ * 24 instances a day (rule_steps) are made again before every expansion,
+ * for rules stored by other means. Then it
  * is iterated within a budget of steps and time (struct recur_budget), from
  * near the window asked for rather than from DTSTART where the rule
  * allows (a rule with COUNT must count from DTSTART). */
@@ -220,17 +221,18 @@ enum rule_steps { RULE_STEPS, RULE_UNSUPPORTED, RULE_NEVER, RULE_SUBHOURLY };
 static const char *const rule_refusal[] = {
     NULL, "SECONDLY and MINUTELY rules are not supported",
     "the rule matches no date (e.g. BYMONTHDAY=30 with BYMONTH=2)",
-    "the rule repeats more often than hourly (BYMINUTE or BYSECOND with more than one value)"};
+    "the rule repeats more than 24 times a day (its BYHOUR, BYMINUTE and BYSECOND values "
+    "together)"};
 
-/* How many values a BYxxx part lists. */
-static int values(const short *a, size_t n)
+/* How many values a BYxxx part lists (none: 1, the part is not there). */
+static int part_count(const short *a, size_t n)
 {
 	size_t i = 0;
 	while (i < n && a[i] != ICAL_RECURRENCE_ARRAY_MAX)
 		i++;
-	return (int)i;
+	return i ? (int)i : 1;
 }
-#define VALUES(r, part) values((r)->part, sizeof((r)->part) / sizeof((r)->part[0]))
+#define PART_COUNT(r, part) part_count((r)->part, sizeof((r)->part) / sizeof((r)->part[0]))
 
 static enum rule_steps rule_steps(const struct icalrecurrencetype *r)
 {
@@ -240,8 +242,10 @@ static enum rule_steps rule_steps(const struct icalrecurrencetype *r)
 		return RULE_UNSUPPORTED;
 	/* A DAILY rule with BYHOUR=0..23;BYMINUTE=0..59 is a MINUTELY one: a
 	 * few of them filled every request's budget for every org that sees
-	 * them (a hostile-input pass). No office needs more than one a hour. */
-	if (VALUES(r, by_minute) > 1 || VALUES(r, by_second) > 1)
+	 * them (a hostile-input pass). At most 24 a day, as HOURLY gives. */
+	int hours =
+	    r->freq == ICAL_HOURLY_RECURRENCE && !HAS(r, by_hour) ? 24 : PART_COUNT(r, by_hour);
+	if (hours * PART_COUNT(r, by_minute) * PART_COUNT(r, by_second) > 24)
 		return RULE_SUBHOURLY;
 	return RULE_STEPS;
 }
@@ -496,7 +500,7 @@ long recur_expand_window(const char *rrule, const char *zone, const struct civil
 	icalrecur_iterator *it =
 	    iterator_for(rrule, zone, dtstart, all_day, from_utc, until_utc, &steps);
 	/* A rule the API refuses: one that matches no date has no instance;
-	 * a SECONDLY or MINUTELY one, or one more often than hourly, is taken
+	 * a SECONDLY or MINUTELY one, or one of more than 24 a day, is taken
 	 * as one whose expansion ran out of budget (callers name it, and
 	 * free/busy counts its time as unknown), which at its cost it would
 	 * have. */
