@@ -127,18 +127,26 @@ static int64_t event_duration(json_t *ev, const struct when *w)
 	return d < 0 ? 0 : d;
 }
 
-/* The wall end of a zoned start w lasting du, as RFC 5545 (3.3.6) counts
- * it: its days and weeks on the calendar, its hours, minutes and seconds
- * exactly (PT24H across a change of the clocks is 24 hours, P1D the same
- * time the next day). wall, the plain sum, when the zone cannot say. */
+/* The wall end of a zoned or UTC start w lasting du, as RFC 5545 (3.3.6)
+ * counts it: its days and weeks on the calendar of the zone it was written
+ * in, its hours, minutes and seconds exactly (PT24H across a change of the
+ * clocks is 24 hours, P1D the same time the next day; a UTC start's
+ * calendar has no changes, so all of it is exact). wall, the plain sum,
+ * when the zone cannot say. */
 static int64_t zoned_end(const struct when *w, struct icaldurationtype du, int64_t wall)
 {
 	struct civil c = w->c, end;
-	int64_t u;
-	civil_add_days(&c, (int)(du.weeks * 7 + du.days));
+	int64_t u, days = (int64_t)du.weeks * 7 + du.days;
+	int64_t exact = (int64_t)du.hours * 3600 + du.minutes * 60 + du.seconds;
+	if (days > 36600)
+		return wall; /* past any calendar's use; checked as it was */
+	if (w->through_utc) {
+		exact += days * 86400;
+		days = 0;
+	}
+	civil_add_days(&c, (int)days);
 	if (tz_to_utc(w->zone, &c, &u) == TZ_UNKNOWN ||
-	    tz_from_utc(w->zone, u + (int64_t)du.hours * 3600 + du.minutes * 60 + du.seconds,
-	                &end) != TZ_OK)
+	    tz_from_utc(w->zone, u + exact, &end) != TZ_OK)
 		return wall;
 	return civil_to_epoch(&end);
 }
@@ -243,7 +251,8 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 			ical_clip(ical_tzid_of(ds), 80, shown, sizeof(shown));
 			ical_note(
 			    warnings, "timezone",
-			    "the file's time zone \"%s\" matches no IANA zone: the times are "
+			    "the file's time zone \"%s\" was not matched to an IANA zone: the "
+			    "times are "
 			    "placed in %s, whose clock changes a series follows, not the file's",
 			    shown, w.zone);
 		}

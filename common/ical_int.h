@@ -76,7 +76,8 @@ struct when {
 	struct civil c;
 	int has_utc; /* zoned or UTC, not floating or a date */
 	int64_t utc;
-	int unmatched; /* its TZID names a VTIMEZONE no IANA zone matches */
+	int unmatched;   /* its TZID names a VTIMEZONE not matched to an IANA zone */
+	int through_utc; /* UTC, or unmatched: placed in zone, not written in it */
 };
 
 /* Shared between the files (each defined in the one named above). */

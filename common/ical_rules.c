@@ -78,10 +78,12 @@ int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct
 			if (ical_match_zone(x, tzid, z, w->utc, w->zone, sizeof(w->zone))) {
 				snprintf(w->zone, sizeof(w->zone), "%s", x->default_tz);
 				w->unmatched = 1;
+				w->through_utc = 1;
 			}
 		} else {
 			w->utc = civil_to_epoch(&c);
 			snprintf(w->zone, sizeof(w->zone), "%s", x->default_tz);
+			w->through_utc = 1;
 		}
 		w->has_utc = 1;
 		if (tz_from_utc(w->zone, w->utc, &c) != TZ_OK) {

@@ -472,6 +472,16 @@ def test_durations_count_days_on_the_calendar_and_hours_exactly(ctx):
     assert {u: ev[(f"{u}@t", None)]["end"] for u in ("hours", "day", "mixed")} == {
         "hours": "2026-03-29T13:00:00", "day": "2026-03-29T12:00:00",
         "mixed": "2026-03-29T14:00:00"}
+    # A UTC start has no clock to change: P1D is 24 hours, wherever the
+    # file's times are placed (here in its X-WR-TIMEZONE).
+    res = import_twice(d, k["cabc"], ics(
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN", "X-WR-TIMEZONE:Europe/Berlin",
+        "BEGIN:VEVENT", "UID:utc-day@t", "DTSTAMP:20260101T000000Z",
+        "DTSTART:20260328T110000Z", "DURATION:P1D", "SUMMARY:UTC day", "END:VEVENT",
+        "END:VCALENDAR"))
+    e = events(d, k["cabc"])[("utc-day@t", None)]
+    assert (e["timezone"], e["start"], e["end"]) == (
+        "Europe/Berlin", "2026-03-28T12:00:00", "2026-03-29T13:00:00"), e
 
 
 def test_vtimezone_only_zones_keep_their_rules_and_until_forms(ctx):
