@@ -209,7 +209,7 @@ int db_array_add(struct evbuffer *a, const char *s)
 		char null[] = {sep, 'N', 'U', 'L', 'L'};
 		return evbuffer_add(a, null, sizeof(null));
 	}
-	/* An element with nothing to escape (an id: a feed's thousands) goes
+	/* An element with nothing to escape (an id, of which a feed has many) goes
 	 * in one piece, built here. */
 	char one[96];
 	size_t n = strcspn(s, "\"\\");

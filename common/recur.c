@@ -6,10 +6,10 @@
  * through centuries looking: 22 s for an HOURLY one from 1900). That check
  * and the refusal of SECONDLY and MINUTELY rules and of rules of more than
  * 24 instances a day (rule_steps) are made again before every expansion,
- * for rules stored by other means. Then it
- * is iterated within a budget of steps and time (struct recur_budget), from
- * near the window asked for rather than from DTSTART where the rule
- * allows (a rule with COUNT must count from DTSTART). */
+ * for rules stored by other means. Then it is iterated within a budget of
+ * steps and time (struct recur_budget), from near the window asked for
+ * rather than from DTSTART where the rule allows (a rule with COUNT must
+ * count from DTSTART). */
 #include "recur.h"
 
 #include "clock.h"

@@ -47,7 +47,7 @@ struct occset {
 	int phase, next;
 	/* while expanding */
 	int row, all_day;
-	int64_t dur; /* wall-clock length in seconds */
+	int64_t dur; /* each occurrence's length (recur_duration) */
 	json_t *exdates;
 	struct recur_budget spent; /* all the expansions together */
 };
