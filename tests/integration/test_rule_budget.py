@@ -177,6 +177,23 @@ def test_vtimezone_rules_in_a_file_are_bounded(ctx):
     assert rss_kb(d.proc.pid) < 400 * 1024
 
 
+def test_a_long_date_line_with_long_parameters_stays_small(ctx):
+    """Review of the RDATE line splitter: each piece repeated the line's
+    name and parameters, so a 0.9 MB line of 120 kB of parameters and
+    400,000 values grew to half a gigabyte before libical read it. Such
+    a line is left whole now (libical keeps its first 500 values)."""
+    db, k, d = world(ctx)
+    line = "RDATE;X-PAD=" + "p" * 120_000 + ":" + "1," * 400_000 + "1"
+    body = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:pad@t\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART:20270104T090000Z\r\n" + line + "\r\nSUMMARY:Pad\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    r = d.request("POST", "/v1/events", token=k["host"], body=body,
+                  headers={"Content-Type": "text/calendar"}, timeout=60)
+    assert r.status == 200, r
+    assert rss_kb(d.proc.pid) < 400 * 1024
+
+
 def test_a_stored_secondly_rrule_that_never_matches_holds_no_worker(ctx):
     """FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30, stored by SQL (the API and
     imports refuse it): one libical step of it searched a year's window
