@@ -332,11 +332,36 @@ static void check_times(json_t *obj, struct event_in *e, json_t *errors)
 		check_on_rule(e, errors);
 }
 
+/* What a null or missing field means: the first of each list, the owner
+ * org's zone, not all-day, and no dates, partners, tags or reminders. */
+static const char *const statuses[] = {"confirmed", "tentative", "cancelled", NULL};
+static const char *const visibilities[] = {"network", "private", NULL};
+
+static int set_default(json_t *obj, const char *key, json_t *value)
+{
+	json_t *v = json_object_get(obj, key);
+	if (v && !json_is_null(v)) {
+		json_decref(value);
+		return 0;
+	}
+	return json_object_set_new(obj, key, value);
+}
+
+int event_fill_defaults(json_t *obj, const char *default_tz)
+{
+	static const char *const lists[] = {"exdates", "rdates", "partners", "tags", "reminders"};
+	int rc = set_default(obj, "status", json_string(statuses[0])) |
+	         set_default(obj, "visibility", json_string(visibilities[0])) |
+	         set_default(obj, "all_day", json_false()) |
+	         set_default(obj, "timezone", json_string(default_tz));
+	for (size_t i = 0; i < ARRAY_LEN(lists); i++)
+		rc |= set_default(obj, lists[i], json_array());
+	return rc;
+}
+
 int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json_t *errors)
 {
 	static const char *const kinds[] = {"visit", "festival", "deadline", "meeting", NULL};
-	static const char *const statuses[] = {"confirmed", "tentative", "cancelled", NULL};
-	static const char *const visibilities[] = {"network", "private", NULL};
 	size_t before = json_array_size(errors);
 	memset(e, 0, sizeof(*e));
 	check_known(obj, errors);
@@ -363,8 +388,8 @@ int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json
 	check_dates(obj, "rdates", e, errors);
 	check_ids(obj, e, errors);
 	e->uid = text(obj, "uid", 255, 0, 0, errors);
-	e->status = one_of(obj, "status", statuses, "confirmed", errors);
-	e->visibility = one_of(obj, "visibility", visibilities, "network", errors);
+	e->status = one_of(obj, "status", statuses, statuses[0], errors);
+	e->visibility = one_of(obj, "visibility", visibilities, visibilities[0], errors);
 	check_strings(obj, "partners", 63, 1, &e->partners, errors);
 	check_strings(obj, "tags", 64, 0, &e->tags, errors);
 	check_reminders(obj, e, errors);

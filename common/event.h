@@ -30,6 +30,9 @@ struct event_in {
  * patch applied). default_tz is the owner org's zone. Each fault is added
  * to errors as {"field", "message"}; returns 0 when there was none. */
 int event_validate(json_t *obj, const char *default_tz, struct event_in *out, json_t *errors) WUR;
+/* Sets each field of obj that is null or missing to what event_validate
+ * reads it as, so that two events compare as they would be stored. */
+int event_fill_defaults(json_t *obj, const char *default_tz) WUR;
 
 /* Fields a client may send back that the server writes. */
 extern const char *const event_server_fields[];

@@ -29,8 +29,9 @@
 
 /* What an override does not say, it takes from its series: the whole
  * event but the series' own fields, starting at its recurrence id and
- * lasting as the series' occurrences do (the first one's exact length). So cancelling one
- * occurrence needs nothing more than {series_id, recurrence_id, status}. */
+ * lasting as the series' occurrences do (the first one's exact length).
+ * So cancelling one occurrence needs nothing more than {series_id,
+ * recurrence_id, status}. */
 static json_t *override_body(json_t *master, json_t *body)
 {
 	static const char *const own[] = {"id",         "org",          "uid",      "rrule",
@@ -247,30 +248,6 @@ static int same_event(json_t *a, json_t *b)
 	return 1;
 }
 
-/* What a field left null or out of a patch means (common/event.c reads it
- * so): compared that way, a patch that sends null for a field already at
- * its default changes nothing. */
-static int fill_defaults(json_t *ev, const char *tz)
-{
-	static const char *const lists[] = {"exdates", "rdates", "partners", "tags", "reminders"};
-	static const struct {
-		const char *key, *value;
-	} texts[] = {{"status", "confirmed"}, {"visibility", "network"}};
-	int rc = 0;
-	for (size_t i = 0; i < ARRAY_LEN(lists); i++)
-		if (json_is_null(json_object_get(ev, lists[i])) || !json_object_get(ev, lists[i]))
-			rc |= json_object_set_new(ev, lists[i], json_array());
-	for (size_t i = 0; i < ARRAY_LEN(texts); i++)
-		if (json_is_null(json_object_get(ev, texts[i].key)) ||
-		    !json_object_get(ev, texts[i].key))
-			rc |= json_object_set_new(ev, texts[i].key, json_string(texts[i].value));
-	if (json_is_null(json_object_get(ev, "all_day")) || !json_object_get(ev, "all_day"))
-		rc |= json_object_set_new(ev, "all_day", json_false());
-	if (json_is_null(json_object_get(ev, "timezone")) || !json_object_get(ev, "timezone"))
-		rc |= json_object_set_new(ev, "timezone", json_string(tz));
-	return rc;
-}
-
 /* Whether the patch changed which occurrences the series has. */
 static int series_moved(json_t *before, json_t *after)
 {
@@ -413,7 +390,7 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 		json_decref(patch);
 	}
 	normalise(current);
-	if (fill_defaults(current, PQgetvalue(res, 0, 2)) != 0) {
+	if (event_fill_defaults(current, PQgetvalue(res, 0, 2)) != 0) {
 		op_fail(op, 500, "out of memory");
 		return;
 	}
