@@ -249,12 +249,12 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 		if (w.unmatched) {
 			char shown[84];
 			ical_clip(ical_tzid_of(ds), 80, shown, sizeof(shown));
-			ical_note(
-			    warnings, "timezone",
-			    "the file's time zone \"%s\" was not matched to an IANA zone: the "
-			    "times are "
-			    "placed in %s, whose clock changes a series follows, not the file's",
-			    shown, w.zone);
+			ical_note(warnings, "timezone",
+			          "the file's time zone \"%s\" was not matched to an IANA zone: "
+			          "the times "
+			          "are placed in %s, whose clock changes a series follows, not the "
+			          "file's",
+			          shown, w.zone);
 		}
 		json_object_set_new(ev, "start", json_string(w.local));
 		json_object_set_new(ev, "all_day", json_boolean(w.all_day));

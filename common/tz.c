@@ -484,7 +484,10 @@ static int zone_resolve(const char *zone, struct tz_offsets **z)
 		c = zone;
 	int utc = c && !strcmp(c, "UTC");
 	*z = c && !utc ? tz_offsets_of(c) : NULL;
-	if ((utc || *z) && strlen(zone) <= TZ_NAME_MAX) {
+	/* A name that is no zone is remembered too (tz_is_utc asks for any
+	 * stored name, and legacy_zone looks at the disk); one whose offsets
+	 * could not be made now is not. */
+	if ((utc || *z || !c) && strlen(zone) <= TZ_NAME_MAX) {
 		unsigned at = next++ % ZONES_KEPT;
 		strcpy(kept[at].name, zone);
 		kept[at].utc = utc;

@@ -254,6 +254,41 @@ static void test_civil_format_is_the_printf_form(void **state)
 		}
 }
 
+/* zone_resolve remembers the last eight names a thread resolved, names
+ * that are no zone included: more names than that, in turn and again,
+ * still get their own answers. */
+static void test_zone_memory_keeps_answers_apart(void **state)
+{
+	(void)state;
+	const char *names[] = {"UTC",
+	                       "Asia/Seoul",
+	                       "Etc/UTC",
+	                       "America/Toronto",
+	                       "Zulu",
+	                       "Nowhere/At_All",
+	                       "Europe/Berlin",
+	                       "Asia/Ho_Chi_Minh",
+	                       "Australia/Lord_Howe",
+	                       "GMT",
+	                       "Not/A_Zone"};
+	const int utc[] = {1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0};
+	const int64_t noon[] = {1782907200, 1782874800, 1782907200, 1782921600, 1782907200, 0,
+	                        1782900000, 1782882000, 1782869400, 1782907200, 0};
+	struct civil c = {2026, 7, 1, 12, 0, 0}; /* 2026-07-01 12:00, local in each */
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+			int64_t u = 0;
+			enum tz_result r = tz_to_utc(names[i], &c, &u);
+			assert_int_equal(tz_is_utc(names[i]), utc[i]);
+			if (noon[i]) {
+				assert_int_equal(r, TZ_OK);
+				assert_int_equal(u, noon[i]);
+			} else {
+				assert_int_equal(r, TZ_UNKNOWN);
+			}
+		}
+}
+
 static void test_zones_and_dst(void **state)
 {
 	(void)state;
@@ -291,6 +326,7 @@ int main(void)
 	    cmocka_unit_test(test_civil_parse),
 	    cmocka_unit_test(test_epoch_round_trip),
 	    cmocka_unit_test(test_civil_format_is_the_printf_form),
+	    cmocka_unit_test(test_zone_memory_keeps_answers_apart),
 	    cmocka_unit_test(test_zones_and_dst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
