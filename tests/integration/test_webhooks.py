@@ -254,7 +254,9 @@ def test_cancelled_and_past_reminders_send_nothing(ctx):
         "kind": "meeting", "title": "too late", "timezone": "UTC",
         "start": soon.strftime("%Y-%m-%dT%H:%M:%S"), "reminders": ["-PT1H"]})
     time.sleep(max(0.0, (fire - utc_in(0)).total_seconds()) + 2)
-    assert rx.messages("reminder.due") == []
+    sent = rx.messages("reminder.due")
+    assert sent == [], [(m["json"]["data"]["event"]["title"], m["at"], fire.timestamp())
+                        for m in sent]
 
 
 def test_toronto_weekly_reminders_follow_dst(ctx):
