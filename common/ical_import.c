@@ -20,6 +20,9 @@
  *   the rule's first instance, with DTSTART as an RDATE and COUNT one
  *   less, so that every client shows the same occurrences;
  * - a DATE EXDATE of a timed series excludes the occurrences of that day;
+ *   an override that makes a timed occurrence all-day (or the other way
+ *   round) excludes that occurrence from its series, and is kept as an
+ *   event of its own;
  *   RDATE periods count from their start (a different length is named);
  *   UNTIL is restated the way RFC 5545 wants it (UTC for zoned times);
  * - a malformed optional property (URL, CATEGORIES, VALARM, a VALUE type
@@ -32,6 +35,7 @@
 #include "ical_import.h"
 #include "ical_int.h"
 
+#include "event.h"
 #include "validate.h"
 
 #include <openssl/evp.h>
@@ -461,6 +465,86 @@ static json_t *drop_duplicates(json_t *items, struct item_meta *meta)
 	return out;
 }
 
+/* The occurrence an override of the other kind names, in its series' form
+ * (a time of a timed series, a date of an all-day one); -1 when the
+ * RECURRENCE-ID does not say which. */
+static int retyped_occurrence(json_t *master_ev, json_t *rid, char out[CIVIL_LEN])
+{
+	int all_day = json_is_true(json_object_get(master_ev, "all_day"));
+	const char *zone = json_string_value(json_object_get(master_ev, "timezone"));
+	const char *local = json_string_value(json_object_get(rid, "local"));
+	json_t *utc = json_object_get(rid, "utc");
+	struct civil c;
+	if (!local || civil_parse(local, json_is_true(json_object_get(rid, "date")), &c))
+		return -1;
+	if (json_is_integer(utc) && (!zone || tz_from_utc(zone, json_integer_value(utc), &c)))
+		return -1;
+	/* A date names no one time of a timed series. */
+	if (!all_day && json_is_true(json_object_get(rid, "date")))
+		return -1;
+	civil_format(&c, all_day, out);
+	return 0;
+}
+
+/* An override that makes a timed occurrence all-day (Google does), or the
+ * other way round, cannot be one in liaison: it is kept as an event of its
+ * own (daemon/api/import.c). The occurrence it replaces is excluded from
+ * its series here, where the file gives both, so that the day does not
+ * show twice and importing the same file again finds nothing changed. */
+static void exclude_retyped(json_t *items)
+{
+	json_t *masters = json_object();
+	size_t i;
+	json_t *it;
+	if (!masters)
+		return;
+	json_array_foreach(items, i, it)
+	{
+		const char *uid = json_string_value(json_object_get(it, "uid"));
+		if (uid && !json_object_get(it, "rid") &&
+		    !json_array_size(json_object_get(it, "errors")))
+			json_object_set(masters, uid, it);
+	}
+	json_array_foreach(items, i, it)
+	{
+		json_t *rid = json_object_get(it, "rid"), *ev = json_object_get(it, "event");
+		json_t *master =
+		    json_object_get(masters, json_string_value(json_object_get(it, "uid")));
+		json_t *mev = json_object_get(master, "event");
+		char occ[CIVIL_LEN];
+		if (!rid || !master || json_is_true(json_object_get(it, "synthetic")) ||
+		    json_array_size(json_object_get(it, "errors")) ||
+		    json_is_true(json_object_get(ev, "all_day")) ==
+		        json_is_true(json_object_get(mev, "all_day")) ||
+		    (!json_object_get(mev, "rrule") && !json_object_get(mev, "rdates")) ||
+		    retyped_occurrence(mev, rid, occ))
+			continue;
+		json_t *ex = json_object_get(mev, "exdates");
+		if (!ex) {
+			ex = json_array();
+			if (!ex || json_object_set_new(mev, "exdates", ex))
+				continue;
+		}
+		if (ical_listed(ex, occ))
+			continue;
+		if (json_array_size(ex) >= EVENT_MAX_DATES) {
+			ical_note(
+			    json_object_get(master, "warnings"), "exdates",
+			    "the occurrence at %s is made %s by an override, and the series "
+			    "has %d excluded dates already: it was not excluded",
+			    occ, json_is_true(json_object_get(ev, "all_day")) ? "all-day" : "timed",
+			    EVENT_MAX_DATES);
+			continue;
+		}
+		json_array_append_new(ex, json_string(occ));
+		ical_note(json_object_get(master, "warnings"), "exdates",
+		          "the occurrence at %s is made %s by an override: it is excluded from the "
+		          "series and the override kept as an event of its own",
+		          occ, json_is_true(json_object_get(ev, "all_day")) ? "all-day" : "timed");
+	}
+	json_decref(masters);
+}
+
 json_t *ical_import_parse_ex(const char *text, size_t len, const char *org_tz, int cp1252,
                              json_t *file_warnings, char *err, size_t errlen)
 {
@@ -599,6 +683,8 @@ json_t *ical_import_parse_ex(const char *text, size_t len, const char *org_tz, i
 	json_decref(items);
 	if (!kept)
 		snprintf(err, errlen, "out of memory");
+	else
+		exclude_retyped(kept);
 	return kept;
 }
 

@@ -1,9 +1,12 @@
 """iCalendar import: files in the style of Google Calendar, Outlook and
 Apple Calendar exports, written for this test."""
+import json
 import os
+import subprocess
 
 from harness import problem
 from test_events import world
+from test_feeds import EXPAND, make_feed, path_of
 
 
 def ics(*lines):
@@ -292,6 +295,56 @@ def test_overrides_placed_on_their_series_or_kept_apart(ctx):
     (w,) = warned(res, "recurrence_id")
     assert w["uid"] == extra["uid"] and "2026-07-15T10:00:00" in w["message"], w
     assert "not an occurrence" in w["message"], w
+
+
+# Google: one occurrence of a timed weekly series made all-day. liaison keeps
+# an override to its series' kind, so it is an event of its own; the timed
+# occurrence it replaces must not show beside it.
+RETYPED = ics(
+    "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Google Inc//Google Calendar 70.9054//EN",
+    "BEGIN:VEVENT", "DTSTART;TZID=Europe/Berlin:20261103T090000",
+    "DTEND;TZID=Europe/Berlin:20261103T100000", "RRULE:FREQ=WEEKLY;COUNT=4",
+    "UID:retyped-1@google.com", "SUMMARY:Berlin stand-up", "END:VEVENT",
+    "BEGIN:VEVENT", "DTSTART;VALUE=DATE:20261110", "DTEND;VALUE=DATE:20261111",
+    "RECURRENCE-ID;TZID=Europe/Berlin:20261110T090000", "UID:retyped-1@google.com",
+    "SUMMARY:Berlin stand-up (offsite day)", "END:VEVENT",
+    "BEGIN:VEVENT", "DTSTART;VALUE=DATE:20261201", "DTEND;VALUE=DATE:20261202",
+    "RRULE:FREQ=WEEKLY;COUNT=3", "UID:retyped-2@google.com", "SUMMARY:Demo day",
+    "END:VEVENT",
+    "BEGIN:VEVENT", "DTSTART:20261208T130000Z", "DTEND:20261208T150000Z",
+    "RECURRENCE-ID;VALUE=DATE:20261208", "UID:retyped-2@google.com",
+    "SUMMARY:Demo day (afternoon only)", "END:VEVENT",
+    "END:VCALENDAR")
+
+
+def test_an_override_of_the_other_kind_replaces_its_occurrence(ctx):
+    db, k, d = world(ctx)
+    res = import_twice(d, k["host"], RETYPED)
+    assert len(res["created"]) == 4 and res["refused"] == [], res
+    ev = {e["title"]: e for e in events(d, k["host"]).values()}
+    assert ev["Berlin stand-up"]["exdates"] == ["2026-11-10T09:00:00"], ev
+    assert ev["Demo day"]["exdates"] == ["2026-12-08"], ev
+    assert {w["uid"] for w in warned(res, "exdates")} == {
+        "retyped-1@google.com", "retyped-2@google.com"}, res
+    want = [
+        ("Berlin stand-up", "2026-11-03T09:00:00"),
+        ("Berlin stand-up", "2026-11-17T09:00:00"),
+        ("Berlin stand-up", "2026-11-24T09:00:00"),
+        ("Berlin stand-up (offsite day)", "2026-11-10"),
+        ("Demo day", "2026-12-01"),
+        ("Demo day", "2026-12-15"),
+        ("Demo day (afternoon only)", "2026-12-08T20:00:00"),  # 13:00Z in the org's zone
+    ]
+    got = occ(d, k["host"], "2026-11-01", "2026-12-31")
+    assert sorted((o[0], o[1]) for o in got) == want, got
+    # A subscribed calendar shows the same days, once each.
+    feed = make_feed(d, k["host"])
+    body = d.request("GET", path_of(feed)).body
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, "2026-11-01T00:00:00+00:00",
+                          "2026-12-31T00:00:00+00:00"], input=body, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    shown = sorted((t, local) for t, local, _, _ in json.loads(out.stdout))
+    assert shown == want, shown
 
 
 def test_a_uid_with_several_overrides_imports_unchanged_the_second_time(ctx):
