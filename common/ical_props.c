@@ -108,32 +108,30 @@ void ical_read_categories(icalcomponent *ve, json_t *ev, json_t *warnings)
 	int dropped = 0, too_many = 0;
 	for (icalproperty *p = icalcomponent_get_first_property(ve, ICAL_CATEGORIES_PROPERTY); p;
 	     p = icalcomponent_get_next_property(ve, ICAL_CATEGORIES_PROPERTY)) {
-		const char *all = icalproperty_get_categories(p);
-		char *copy = all ? strdup(all) : NULL;
-		char *save = NULL;
-		for (char *c = copy ? strtok_r(copy, ",", &save) : NULL; c;
-		     c = strtok_r(NULL, ",", &save)) {
-			struct sbuf b = {0};
-			(void)clean_text(c, " ", 4 * MAX_TAG, 1, &b);
-			const char *tag = ical_sb_text(&b);
-			int is_kind = 0;
-			for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
-				if (!strcasecmp(tag, kinds[i])) {
-					kind = kinds[i];
-					is_kind = 1;
-				}
-			if (is_kind || !*tag) {
-				/* a kind, or an empty category */
-			} else if (b.oom || !valid_text(tag, MAX_TAG, 0)) {
-				dropped++;
-			} else if (json_array_size(tags) >= EVENT_MAX_LIST) {
-				too_many++;
-			} else if (!ical_listed(tags, tag)) {
-				json_array_append_new(tags, json_string(tag));
+		/* libical's parser makes one property of each value: a comma
+		 * escaped inside a value is the tag's own. */
+		const char *c = icalproperty_get_categories(p);
+		if (!c)
+			continue;
+		struct sbuf b = {0};
+		(void)clean_text(c, " ", 4 * MAX_TAG, 1, &b);
+		const char *tag = ical_sb_text(&b);
+		int is_kind = 0;
+		for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+			if (!strcasecmp(tag, kinds[i])) {
+				kind = kinds[i];
+				is_kind = 1;
 			}
-			free(b.p);
+		if (is_kind || !*tag) {
+			/* a kind, or an empty category */
+		} else if (b.oom || !valid_text(tag, MAX_TAG, 0)) {
+			dropped++;
+		} else if (json_array_size(tags) >= EVENT_MAX_LIST) {
+			too_many++;
+		} else if (!ical_listed(tags, tag)) {
+			json_array_append_new(tags, json_string(tag));
 		}
-		free(copy);
+		free(b.p);
 	}
 	if (dropped)
 		ical_note(warnings, "tags", "dropped %d categories longer than %d bytes", dropped,

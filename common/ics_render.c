@@ -124,11 +124,13 @@ static void end_line(struct out *doc, struct out *line)
 }
 
 /* A TEXT value escaped as libical escapes it: newlines as \n, ';', ','
- * and '\' with a backslash (in a list, CATEGORIES, ';' and ',' as they
- * are), CR, BS and FF dropped, everything else as it is. */
-static void put_text(struct out *o, const char *v, int list)
+ * and '\' with a backslash, CR, BS and FF dropped, everything else as it
+ * is. libical leaves ';' and ',' bare in CATEGORIES, where they split one
+ * tag into several for every reader (RFC 5545 3.3.11); they are escaped
+ * there too. */
+static void put_text(struct out *o, const char *v)
 {
-	const char *special = list ? "\n\r\b\f\\" : "\n\r\b\f;,\\";
+	const char *special = "\n\r\b\f;,\\";
 	while (*v) {
 		size_t n = strcspn(v, special);
 		put(o, v, n);
@@ -439,7 +441,7 @@ static void put_text_prop(struct out *doc, struct out *line, const char *name, c
 		return;
 	put_s(line, name);
 	put_c(line, ':');
-	put_text(line, v, 0);
+	put_text(line, v);
 	end_line(doc, line);
 }
 
@@ -520,14 +522,14 @@ static void put_categories(struct out *doc, struct out *line, const struct ics_e
 	const char *kind = ev->kind;
 	if (kind) {
 		put_s(line, "CATEGORIES:");
-		put_text(line, kind, 1);
+		put_text(line, kind);
 		end_line(doc, line);
 	}
 	for (size_t i = 0; i < ev->tags.n; i++) {
 		if (!ev->tags.v[i])
 			continue;
 		put_s(line, "CATEGORIES:");
-		put_text(line, ev->tags.v[i], 1);
+		put_text(line, ev->tags.v[i]);
 		end_line(doc, line);
 	}
 }

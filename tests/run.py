@@ -51,7 +51,8 @@ def run_unit(build, pattern, valgrind, tally):
         if valgrind:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite"] + cmd
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                              errors="replace", timeout=600)
         seen = 0
         for line in proc.stdout.splitlines():
             m = re.match(r"(not ok|ok) \d+ - (\S+)", line)

@@ -143,3 +143,34 @@ def test_a_rename_reaches_the_feeds_that_name_the_org(ctx):
     d = ctx.daemon(db)
     evs = read(d.request("GET", path_of(a)).body)
     assert evs["With Busan"]["description"].endswith("Partners: Thành phố Busan"), evs
+
+
+CATEGORIES = r'''
+import sys, json, vobject
+body = sys.stdin.buffer.read().decode("utf-8")
+print(json.dumps({ev.summary.value: [c for p in ev.categories_list for c in p.value]
+                  for ev in vobject.readOne(body).vevent_list}))
+'''
+
+
+def test_a_tag_holding_a_comma_or_semicolon_stays_one_tag(ctx):
+    """RFC 5545 3.3.11: a comma or semicolon inside a CATEGORIES value is
+    escaped, else every reader splits the tag in two (python3-vobject
+    reads the escapes; python3-icalendar 4.0.3 splits at any comma)."""
+    db, k, d = world(ctx)
+    tags = ["startups, Busan", "R;D", "a\\b", "plain"]
+    r = d.request("POST", "/v1/events", token=k["host"], body=dict(
+        VISIT, title="Tagged visit", tags=tags))
+    assert r.status == 201, r
+    body = d.request("GET", path_of(make_feed(d, k["host"]))).body
+    out = subprocess.run(["/usr/bin/python3", "-c", CATEGORIES], input=body,
+                         capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    cats = json.loads(out.stdout)["Tagged visit"]
+    assert cats[0] == "visit" and sorted(cats[1:]) == sorted(tags), cats
+    # liaison's own import (libical) reads the feed back to the same tags.
+    r = d.request("POST", "/v1/events", body=body, token=k["cabc"],
+                  headers={"Content-Type": "text/calendar"})
+    assert r.status == 200 and len(r.json()["created"]) == 1, r
+    got = d.request("GET", f"/v1/events/{r.json()['created'][0]}", token=k["cabc"]).json()
+    assert sorted(got["tags"]) == sorted(tags) and got["kind"] == "visit", got

@@ -270,16 +270,21 @@ static void add_alarms(icalcomponent *ve, json_t *ev, const char *title)
 	}
 }
 
+/* libical writes a CATEGORIES value's ';' and ',' bare, which splits one
+ * tag into several for every reader (RFC 5545 3.3.11); the renderer
+ * escapes them as in any TEXT. Here each value goes in as a RELATED-TO
+ * (a TEXT escaped fully, whose name is as long, so it folds alike), renamed
+ * once written (oracle_render_vevent). */
 static void add_categories(icalcomponent *ve, json_t *ev)
 {
 	const char *kind = str(ev, "kind");
 	if (kind)
-		icalcomponent_add_property(ve, icalproperty_new_categories(kind));
+		icalcomponent_add_property(ve, icalproperty_new_relatedto(kind));
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(ev, "tags"), i, v)
 	{
-		icalcomponent_add_property(ve, icalproperty_new_categories(json_string_value(v)));
+		icalcomponent_add_property(ve, icalproperty_new_relatedto(json_string_value(v)));
 	}
 }
 
@@ -338,5 +343,10 @@ static char *oracle_render_vevent(json_t *ev, int alarms, const char **zone_out)
 		return NULL;
 	char *text = icalcomponent_as_ical_string_r(ve);
 	icalcomponent_free(ve);
+	/* The RELATED-TO lines after STATUS are the categories (a line may
+	 * end in "\r\r\n \n" where libical folds before its end). */
+	char *at = text ? strstr(text, "\nSTATUS:") : NULL;
+	while (at && (at = strstr(at, "\nRELATED-TO:")))
+		memcpy(at + 1, "CATEGORIES", 10);
 	return text;
 }
