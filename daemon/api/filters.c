@@ -273,6 +273,14 @@ static int known_params(struct req *r, const struct filter_target *t, const char
 			         "unknown query parameter");
 		}
 	}
+	/* These take one value: given twice, which one was meant is unknown. */
+	for (size_t i = 0; i < ARRAY_LEN(known); i++) {
+		int seen = 0;
+		TAILQ_FOREACH(kv, &r->query, next)
+		seen += !strcmp(kv->key, known[i]);
+		if (seen > 1)
+			jv_error(errors, known[i], "given more than once");
+	}
 	return json_array_size(errors) == 0;
 }
 

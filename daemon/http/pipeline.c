@@ -65,6 +65,44 @@ static void dispatch(struct req *r)
 		with_body(r);
 }
 
+static int hex(char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* The name of the first query parameter whose percent-encoding is broken
+ * ('%' not followed by two hex digits, kept as it is by libevent) or that
+ * decodes to a NUL (which would cut its value short unseen); NULL when
+ * there is none. Written into field (at most len bytes, printable ASCII). */
+static const char *bad_query_param(const char *q, char *field, size_t len, const char **why)
+{
+	while (*q) {
+		size_t n = strcspn(q, "&");
+		for (size_t i = 0; i < n; i++) {
+			if (q[i] != '%')
+				continue;
+			if (i + 2 >= n || !hex(q[i + 1]) || !hex(q[i + 2]))
+				*why =
+				    "is not percent-encoded correctly ('%' takes two hex digits)";
+			else if (q[i + 1] == '0' && q[i + 2] == '0')
+				*why = "holds a NUL (%00)";
+			else
+				continue;
+			size_t name = strcspn(q, "=&"), o = 0;
+			for (size_t k = 0; k < name && o + 1 < len; k++)
+				field[o++] = q[k] > 0x20 && q[k] < 0x7f ? q[k] : '?';
+			field[o] = '\0';
+			if (!o)
+				snprintf(field, len, "query");
+			return field;
+		}
+		q += n;
+		if (*q)
+			q++;
+	}
+	return NULL;
+}
+
 void pipeline_request(struct req *r)
 {
 	const char *rawpath = r->path;
@@ -75,6 +113,12 @@ void pipeline_request(struct req *r)
 	}
 	if (!*rawpath || strlen(rawpath) > 2048 || strchr(rawpath, '#')) {
 		reply_problem(r, 404, "no such resource");
+		return;
+	}
+	char field[64];
+	const char *why = NULL;
+	if (r->rawquery && bad_query_param(r->rawquery, field, sizeof(field), &why)) {
+		reply_problem_field(r, 400, "malformed query string", field, why);
 		return;
 	}
 	if (r->rawquery && evhttp_parse_query_str(r->rawquery, &r->query) != 0) {

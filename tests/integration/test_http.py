@@ -204,3 +204,28 @@ def test_forwarded_for_only_from_trusted_proxies(ctx):
     assert "id=untrusted peer=127.0.0.1 method" in plain.logtext()
     assert "id=trusted peer=198.51.100.9 via=127.0.0.1 method" in proxied.logtext()
     assert "id=junk peer=127.0.0.1 method" in proxied.logtext()
+
+
+def test_query_values_that_decode_wrong_or_repeat_are_named(ctx):
+    """libevent decodes %00 to a NUL that cuts the value short (q=a%00b
+    searched for "a") and keeps a broken escape as it is (q=%zz searched
+    for "%zz"); a single-valued parameter given twice used the first."""
+    from test_events import world
+    db, k, d = world(ctx)
+    cases = {
+        "/v1/events?q=a%00b": (400, "q", "NUL"),
+        "/v1/events?tag=x&q=%zz": (400, "q", "percent"),
+        "/v1/events?kind=visit&city=%4": (400, "city", "percent"),
+        "/feeds/x.ics?lang=%": (400, "lang", "percent"),
+        "/v1/events?limit=5&limit=10": (422, "limit", "more than once"),
+        "/v1/occurrences?from=2026-01-01&to=2026-02-01&from=2026-01-15": (422, "from",
+                                                                        "more than once"),
+    }
+    for path, (status, field, words) in cases.items():
+        p = problem(d.request("GET", path, token=k["host"]), status)
+        assert [e["field"] for e in p["errors"]] == [field], (path, p)
+        assert words in p["errors"][0]["message"], (path, p)
+    # Filters still repeat (ORed), and escapes that decode well still work.
+    assert d.request("GET", "/v1/events?kind=visit&kind=meeting&q=%C4%90%C3%A0",
+                     token=k["host"]).status == 200
+    assert d.alive()
