@@ -100,15 +100,6 @@
 	SERIES_ORPHANS("e", "$2", "$3") " " \
 	"SELECT (SELECT count(*) FROM g), (SELECT count(*) FROM b)"
 
-/* The overrides of the series $1 (an array): series id and recurrence id,
- * as the import places RECURRENCE-IDs (EV_LOCAL). */
-#define SQL_IMPORT_STALE \
-	"SELECT e.series_id," \
-	"       " EV_LOCAL("e.recurrence_id") \
-	"  FROM events e" \
-	" WHERE e.series_id = ANY ($1::uuid[])" \
-	" ORDER BY e.series_id, e.recurrence_id"
-
 /* clang-format on */
 
 #endif
