@@ -536,7 +536,8 @@ static void exclude_retyped(json_t *items)
 			    EVENT_MAX_DATES);
 			continue;
 		}
-		json_array_append_new(ex, json_string(occ));
+		if (json_array_append_new(ex, json_string(occ)))
+			continue; /* out of memory: not excluded, and not said to be */
 		ical_note(json_object_get(master, "warnings"), "exdates",
 		          "the occurrence at %s is made %s by an override: it is excluded from the "
 		          "series and the override kept as an event of its own",
