@@ -15,7 +15,16 @@
  * its UID and RECURRENCE-ID, with a warning. An RDATE period whose length
  * is not its event's comes as an override of that occurrence (made by
  * ical_import.c, "synthetic"), and is simply left out if its series was
- * not written. */
+ * not written.
+ *
+ * The file is the truth of each series it gives, overrides included: an
+ * override that stands as a file gave it (sql/024: file_version) and that
+ * this file no longer gives (Google drops one when its change is taken
+ * back) is written again as the series gives that occurrence
+ * (reset_stale), unless a VEVENT of that UID was refused. Overrides made
+ * or changed through the API are liaison's own and stay. The row stays,
+ * as every events row does, and follows its series from then on
+ * (sql/012). */
 #include "api/import.h"
 
 #include "dbpool.h"
@@ -49,6 +58,11 @@ struct import {
 	 * its occurrences before each of them */
 	struct recur_budget budget;
 	struct ical_walk *walk; /* the last master's occurrences walked so far */
+	/* for the overrides the file no longer gives (reset_stale): */
+	json_t *series;       /* series id -> its item, for each series written */
+	json_t *placed;       /* series id -> {recurrence id: true} the file wrote */
+	json_t *refused_uids; /* UID -> true: a VEVENT of it was refused */
+	int reset_asked;
 };
 
 static void import_step(struct import *im);
@@ -63,11 +77,18 @@ static void import_free(struct import *im)
 	json_decref(im->warnings);
 	event_bufs_free(&im->bufs);
 	ical_walk_free(im->walk);
+	json_decref(im->series);
+	json_decref(im->placed);
+	json_decref(im->refused_uids);
 	free(im);
 }
 
 static void refuse(struct import *im, const char *uid, json_t *errors)
 {
+	/* Unrecorded, its overrides would be taken back: the import stops
+	 * taking any back. */
+	if (json_object_set_new(im->refused_uids, uid ? uid : "", json_true()))
+		im->reset_asked = 1;
 	json_array_append_new(im->refused,
 	                      json_pack("{s:s, s:o}", "uid", uid ? uid : "", "errors", errors));
 }
@@ -91,6 +112,26 @@ static void add_warnings(struct import *im, json_t *list)
 		                                "field", json_object_get(w, "field"), "message",
 		                                json_object_get(w, "message")));
 	}
+}
+
+/* A warning of the import's own about an override. */
+static void warn_rid(struct import *im, const char *uid, const char *msg)
+{
+	json_array_append_new(im->warnings, json_pack("{s:s, s:s, s:s}", "uid", uid ? uid : "",
+	                                              "field", "recurrence_id", "message", msg));
+}
+
+/* An override the file no longer gives that stays as it is (reset_stale). */
+static void left_as_it_is(struct import *im, const char *why)
+{
+	const char *rid =
+	    json_string_value(json_object_get(json_object_get(im->item, "rid"), "local"));
+	char msg[300];
+	snprintf(msg, sizeof(msg),
+	         "the file gives no override of the occurrence at %s any more, but it %s: it "
+	         "was left as it is",
+	         rid ? rid : "?", why);
+	warn_rid(im, im->uid, msg);
 }
 
 static void finish(struct import *im)
@@ -186,6 +227,149 @@ static void on_overrides(PGresult *res, void *arg)
 		import_step(im);
 }
 
+/* What the file wrote, for reset_stale: its series, and the occurrences
+ * it gave an override of. */
+static void note_written(struct import *im)
+{
+	if (im->in.series_id) {
+		const char *rid = json_string_value(json_object_get(im->event, "recurrence_id"));
+		json_t *set = json_object_get(im->placed, im->in.series_id);
+		if (!set && json_object_set_new(im->placed, im->in.series_id, set = json_object()))
+			set = NULL;
+		/* Unrecorded, it would be taken back: none is, this time. */
+		if (!set || !rid || json_object_set_new(set, rid, json_true()))
+			im->reset_asked = 1;
+	} else if (im->in.rrule || json_array_size(im->in.rdates)) {
+		(void)json_object_set(im->series, im->series_id, im->item); /* else not reset */
+	}
+}
+
+/* An override of series item at rid as the series gives that occurrence:
+ * the series' fields, starting at rid and lasting as its occurrences do. */
+static json_t *series_occurrence(json_t *series, const char *rid)
+{
+	json_t *ev = json_deep_copy(json_object_get(series, "event"));
+	const char *uid = json_string_value(json_object_get(series, "uid"));
+	if (!ev || !uid) {
+		json_decref(ev);
+		return NULL;
+	}
+	int all_day = json_is_true(json_object_get(ev, "all_day"));
+	const char *zone = json_string_value(json_object_get(ev, "timezone"));
+	const char *mstart = json_string_value(json_object_get(ev, "start"));
+	const char *mend = json_string_value(json_object_get(ev, "end"));
+	struct civil ms, me, s, e;
+	int64_t s_utc;
+	json_object_del(ev, "rrule");
+	json_object_del(ev, "rdates");
+	json_object_del(ev, "exdates");
+	if (mend && zone && mstart && !civil_parse(mstart, all_day, &ms) &&
+	    !civil_parse(mend, all_day, &me) && !civil_parse(rid, all_day, &s) &&
+	    tz_to_utc(zone, &s, &s_utc) != TZ_UNKNOWN) {
+		char end[CIVIL_LEN];
+		recur_end(zone, all_day, &s, s_utc, recur_duration(zone, &ms, &me, all_day), &e);
+		civil_format(&e, all_day, end);
+		if (json_object_set_new(ev, "end", json_string(end))) {
+			json_decref(ev);
+			return NULL;
+		}
+	} else {
+		json_object_del(ev, "end");
+	}
+	/* Without its own start it would be written at the series' first. */
+	if (json_object_set_new(ev, "start", json_string(rid))) {
+		json_decref(ev);
+		return NULL;
+	}
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+	         "the file gives no override of the occurrence at %s any more: it is the "
+	         "series' occurrence again",
+	         rid);
+	/* "synthetic": left out, not kept apart, when it is no occurrence. */
+	return json_pack("{s:s, s:o, s:[], s:[{s:s, s:s}], s:i, s:{s:s, s:b}, s:s, s:b, s:b}",
+	                 "uid", uid, "event", ev, "errors", "warnings", "field", "recurrence_id",
+	                 "message", msg, "sequence", 0, "rid", "local", rid, "date", all_day,
+	                 "single_uid", "", "synthetic", 1, "reset", 1);
+}
+
+/* Overrides of the file's series that the file does not give (the
+ * organiser took a change back; Google then drops the override): each is
+ * written again as its series gives that occurrence, at the end of the
+ * items, unless a VEVENT of its UID was refused (the file's own override
+ * may be among them). */
+static void on_stale(PGresult *res, void *arg)
+{
+	struct import *im = arg;
+	if (!res) {
+		fail_unavailable(im);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		warn_rid(im, NULL,
+		         "overrides the file no longer gives could not be looked up: they "
+		         "were left as they are");
+		import_step(im);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *sid = PQgetvalue(res, i, 0), *rid = PQgetvalue(res, i, 1);
+		json_t *series = json_object_get(im->series, sid);
+		const char *uid = json_string_value(json_object_get(series, "uid"));
+		if (!series || !uid || json_object_get(im->refused_uids, uid) ||
+		    json_object_get(json_object_get(im->placed, sid), rid))
+			continue;
+		json_t *item = series_occurrence(series, rid);
+		if (!item || json_array_append_new(im->items, item)) {
+			warn_rid(im, uid,
+			         "out of memory: an override the file no longer gives was left "
+			         "as it is");
+			break;
+		}
+	}
+	if (PQntuples(res) == ICAL_IMPORT_MAX_VEVENTS)
+		warn_rid(im, NULL,
+		         "the file's series have more overrides than one import takes back: "
+		         "import the file again for the rest");
+	import_step(im);
+}
+
+/* 0 when the look-up was sent. */
+static int reset_stale(struct import *im)
+{
+	im->reset_asked = 1;
+	if (!json_object_size(im->series))
+		return -1;
+	struct evbuffer *ids = evbuffer_new();
+	const char *sid;
+	json_t *v;
+	int ok = ids != NULL;
+	json_object_foreach(im->series, sid, v)
+	{
+		if (ok && db_array_add(ids, sid))
+			ok = 0;
+	}
+	char *list = ok ? db_array_end(ids) : NULL;
+	if (ids)
+		evbuffer_free(ids);
+	if (!list) {
+		warn_rid(im, NULL,
+		         "out of memory: overrides the file no longer gives were left as "
+		         "they are");
+		return -1;
+	}
+	char most[16];
+	snprintf(most, sizeof(most), "%d", ICAL_IMPORT_MAX_VEVENTS);
+	const char *p[] = {list, most};
+	int rc = dbpool_query(im->r->cx->db, SQL_IMPORT_STALE, 2, p, on_stale, im);
+	free(list);
+	if (rc != 0) {
+		fail_unavailable(im);
+		return 1;
+	}
+	return 0;
+}
+
 static void on_written(PGresult *res, void *arg)
 {
 	struct import *im = arg;
@@ -202,10 +386,13 @@ static void on_written(PGresult *res, void *arg)
 		               : !strcmp(what, "updated") ? im->updated
 		                                          : im->unchanged;
 		json_array_append_new(list, json_string(PQgetvalue(res, 0, 0)));
-		add_warnings(im, json_object_get(im->item, "warnings"));
+		/* An override already reset is not news. */
+		if (list != im->unchanged || !json_is_true(json_object_get(im->item, "reset")))
+			add_warnings(im, json_object_get(im->item, "warnings"));
 		settle = !strcmp(what, "updated") && !im->in.series_id &&
 		         (im->in.rrule || json_array_size(im->in.rdates));
 		snprintf(im->series_id, sizeof(im->series_id), "%s", PQgetvalue(res, 0, 0));
+		note_written(im);
 	} else if (ok > 0) {
 		refuse_one(im, "uid", "an event with this UID could not be written");
 	}
@@ -226,16 +413,23 @@ static int write_item(struct import *im)
 	json_t *errors = json_array();
 	json_object_set_new(im->event, "uid", json_string(im->uid));
 	event_bufs_free(&im->bufs);
+	int reset = json_is_true(json_object_get(im->item, "reset"));
 	if (!errors || event_validate(im->event, im->r->who.org_tz, &im->in, errors) != 0) {
+		if (reset) { /* not the file's: said, not refused */
+			left_as_it_is(im, "could not be written as its series gives it");
+			json_decref(errors);
+			return -1;
+		}
 		refuse(im, im->uid, errors ? errors : json_array());
 		return -1;
 	}
 	json_decref(errors);
-	const char *p[27];
+	const char *p[28];
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
 	p[26] = im->uid;
+	p[27] = reset ? "f" : "t"; /* as its file gives it (sql/024) */
 	if (dbpool_query(im->r->cx->db, im->in.series_id ? SQL_IMPORT_OVERRIDE : SQL_IMPORT_SERIES,
-	                 27, p, on_written, im) != 0) {
+	                 im->in.series_id ? 28 : 27, p, on_written, im) != 0) {
 		fail_unavailable(im);
 		return 1;
 	}
@@ -321,6 +515,14 @@ static void on_master(PGresult *res, void *arg)
 		char rid[CIVIL_LEN];
 		int placed = ical_import_place_rid(&m, json_object_get(im->item, "rid"),
 		                                   override_all_day, rid, im->walk, &im->budget);
+		if (placed == -2 && json_is_true(json_object_get(im->item, "reset"))) {
+			json_decref(ex);
+			json_decref(rd);
+			left_as_it_is(im, "could not be checked against its series (the file's "
+			                  "series are too long)");
+			import_step(im);
+			return;
+		}
 		if (placed == -2) {
 			json_decref(ex);
 			json_decref(rd);
@@ -387,6 +589,8 @@ static void import_step(struct import *im)
 		if (rc == 0)
 			return; /* a query is on its way */
 	}
+	if (!im->reset_asked && reset_stale(im) >= 0)
+		return; /* asked, or im is gone */
 	finish(im);
 }
 
@@ -457,8 +661,11 @@ void import_calendar(struct req *r)
 	im->unchanged = json_array();
 	im->refused = json_array();
 	im->warnings = file_warnings;
+	im->series = json_object();
+	im->placed = json_object();
+	im->refused_uids = json_object();
 	if (!im->items || !im->created || !im->updated || !im->unchanged || !im->refused ||
-	    !im->walk) {
+	    !im->walk || !im->series || !im->placed || !im->refused_uids) {
 		import_free(im);
 		reply_problem(r, 500, "out of memory");
 		return;

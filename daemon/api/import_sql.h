@@ -34,9 +34,10 @@
 	" events.all_day, events.start_local, events.end_local, events.start_utc, events.end_utc," \
 	" events.last_end_utc, events.rrule, events.exdates, events.rdates, events.status," \
 	" events.tags, events.reminders, events.url, events.visibility)"
-#define ICS_UPDATE \
+#define ICS_UPDATE(also) \
 	"DO UPDATE" \
 	"   SET " ICS_COLUMNS " = " ICS_EXCLUDED "," \
+	"       " also \
 	"       version = events.version + 1," \
 	"       sequence = events.sequence + 1," \
 	"       updated_at = now()," \
@@ -59,15 +60,26 @@
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
 	"  VALUES ($1::uuid, $27::text, " EV_VALUES ")" \
-	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE ") " \
+	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE("") ") " \
 	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
 
-/* An override of series $18 at recurrence id $19. */
+/* An override of series $18 at recurrence id $19; $28 whether it stands
+ * as its file gives it (sql/024: file_version), which one found so
+ * already is marked (mark: the upsert leaves it alone). */
 #define SQL_IMPORT_OVERRIDE \
 	"WITH up AS (" \
-	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
-	"  VALUES ($1::uuid, $27::text, " EV_VALUES ")" \
-	"  ON CONFLICT (series_id, recurrence_id) WHERE series_id IS NOT NULL " ICS_UPDATE ") " \
+	"  INSERT INTO events (org_id, uid, file_version, " EV_COLUMNS ")" \
+	"  VALUES ($1::uuid, $27::text, CASE WHEN $28::boolean THEN 1 END, " EV_VALUES ")" \
+	"  ON CONFLICT (series_id, recurrence_id) WHERE series_id IS NOT NULL " \
+	ICS_UPDATE("file_version = CASE WHEN $28::boolean THEN events.version + 1 END,") "), " \
+	"mark AS (" \
+	"  UPDATE events" \
+	"     SET file_version = CASE WHEN $28::boolean THEN version END" \
+	"   WHERE series_id = $18::uuid" \
+	"     AND recurrence_id = $19::timestamp" \
+	"     AND visit_id IS NULL" \
+	"     AND file_version IS DISTINCT FROM CASE WHEN $28::boolean THEN version END" \
+	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
 	ICS_ANSWER("series_id = $18::uuid AND recurrence_id = $19::timestamp")
 
 /* The master of an override (org $1, UID $2): what it takes to expand it. */
@@ -99,6 +111,19 @@
 	"   WHERE id = $1::uuid), " \
 	SERIES_ORPHANS("e", "$2", "$3") " " \
 	"SELECT (SELECT count(*) FROM g), (SELECT count(*) FROM b)"
+
+/* The overrides of the series $1 (an array) that stand as a file gave
+ * them (sql/024), at most $2: series id and recurrence id, as the import
+ * places RECURRENCE-IDs (EV_LOCAL). */
+#define SQL_IMPORT_STALE \
+	"SELECT e.series_id," \
+	"       " EV_LOCAL("e.recurrence_id") \
+	"  FROM events e" \
+	" WHERE e.series_id = ANY ($1::uuid[])" \
+	"   AND e.file_version = e.version" \
+	"   AND e.visit_id IS NULL" \
+	" ORDER BY e.series_id, e.recurrence_id" \
+	" LIMIT $2::integer"
 
 /* clang-format on */
 

@@ -366,6 +366,124 @@ def test_a_uid_with_several_overrides_imports_unchanged_the_second_time(ctx):
     assert len(toronto) == 7 and toronto[-1][1] == "2026-04-07T09:00:00", toronto
 
 
+def weekly_with(*overrides):
+    return ics("BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Google Inc//Google Calendar//EN",
+               "BEGIN:VEVENT", "DTSTART;TZID=Asia/Seoul:20261104T100000",
+               "DTEND;TZID=Asia/Seoul:20261104T110000", "RRULE:FREQ=WEEKLY;COUNT=4",
+               "UID:taken-back-1@google.com", "SUMMARY:Busan sync", "SEQUENCE:0",
+               "END:VEVENT", *overrides, "END:VCALENDAR")
+
+
+MOVED = ("BEGIN:VEVENT", "DTSTART;TZID=Asia/Seoul:20261111T150000",
+         "DTEND;TZID=Asia/Seoul:20261111T160000",
+         "RECURRENCE-ID;TZID=Asia/Seoul:20261111T100000",
+         "UID:taken-back-1@google.com", "SUMMARY:Busan sync (afternoon)", "SEQUENCE:1",
+         "END:VEVENT")
+CANCELLED = ("BEGIN:VEVENT", "DTSTART;TZID=Asia/Seoul:20261118T100000",
+             "DTEND;TZID=Asia/Seoul:20261118T110000",
+             "RECURRENCE-ID;TZID=Asia/Seoul:20261118T100000", "STATUS:CANCELLED",
+             "UID:taken-back-1@google.com", "SUMMARY:Busan sync", "SEQUENCE:1",
+             "END:VEVENT")
+
+
+def test_an_override_the_file_no_longer_gives_is_taken_back(ctx):
+    """The organiser moved one occurrence, then moved it back: Google's next
+    export has the series without the override. Importing it answered
+    'unchanged' and kept the moved occurrence, so the API and every feed
+    showed the session five hours after it happened."""
+    db, k, d = world(ctx)
+    import_twice(d, k["host"], weekly_with(*MOVED, *CANCELLED))
+    before = occ(d, k["host"], "2026-11-01", "2026-12-01")
+    assert ("Busan sync (afternoon)", "2026-11-11T15:00:00", "2026-11-11T16:00:00",
+            "confirmed") in before, before
+    # The file that takes the moved one back keeps the cancelled one.
+    res = post(d, k["host"], weekly_with(*CANCELLED)).json()
+    assert len(res["updated"]) == 1 and res["refused"] == [], res
+    (w,) = warned(res, "recurrence_id")
+    assert "2026-11-11T10:00:00" in w["message"] and "again" in w["message"], w
+    again = post(d, k["host"], weekly_with(*CANCELLED)).json()
+    assert again["created"] == again["updated"] == again["warnings"] == [], again
+    want = [("Busan sync", "2026-11-04T10:00:00", "2026-11-04T11:00:00", "confirmed"),
+            ("Busan sync", "2026-11-11T10:00:00", "2026-11-11T11:00:00", "confirmed"),
+            ("Busan sync", "2026-11-18T10:00:00", "2026-11-18T11:00:00", "cancelled"),
+            ("Busan sync", "2026-11-25T10:00:00", "2026-11-25T11:00:00", "confirmed")]
+    assert occ(d, k["host"], "2026-11-01", "2026-12-01") == want
+    # What a subscribed calendar shows agrees.
+    body = d.request("GET", path_of(make_feed(d, k["host"]))).body
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, "2026-11-01T00:00:00+00:00",
+                          "2026-12-01T00:00:00+00:00"], input=body, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    shown = [(t, local, st) for t, local, _, st in json.loads(out.stdout) if st != "CANCELLED"]
+    assert shown == [(t, s, "CONFIRMED") for t, s, _, st in want if st == "confirmed"], shown
+    # Moved again (keeping the series' title), then taken back in the same
+    # export that renames the series: the rename, carried to the override
+    # first (sql/012), leaves it the file's (sql/024), so it is taken back.
+    post(d, k["host"], weekly_with(*(ln.replace("Busan sync (afternoon)", "Busan sync")
+                                     for ln in MOVED), *CANCELLED))
+    assert [o[:2] for o in occ(d, k["host"], "2026-11-10", "2026-11-12")] == [
+        ("Busan sync", "2026-11-11T15:00:00")]
+    renamed = weekly_with(*CANCELLED).replace(b"SUMMARY:Busan sync\r\nSEQUENCE:0",
+                                              b"SUMMARY:Busan weekly\r\nSEQUENCE:1")
+    res = post(d, k["host"], renamed).json()
+    assert len(warned(res, "recurrence_id")) == 1, res
+    assert [o[:2] for o in occ(d, k["host"], "2026-11-10", "2026-11-12")] == [
+        ("Busan weekly", "2026-11-11T10:00:00")]
+
+
+def test_overrides_made_in_liaison_survive_the_next_import(ctx):
+    """No file ever gave an occurrence cancelled or moved through the API:
+    importing the same unchanged export again must not bring it back."""
+    db, k, d = world(ctx)
+    import_twice(d, k["host"], weekly_with())
+    master = [e for e in events(d, k["host"]).values() if e["rrule"]][0]
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": master["id"], "recurrence_id": "2026-11-18T10:00:00",
+        "status": "cancelled"})
+    assert r.status == 201, r
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": master["id"], "recurrence_id": "2026-11-25T10:00:00",
+        "title": "Busan sync (set in liaison)"})
+    assert r.status == 201, r
+    # And one the file gave, changed through the API since: liaison's now.
+    post(d, k["host"], weekly_with(*MOVED))
+    moved = events(d, k["host"])[("taken-back-1@google.com", "2026-11-11T10:00:00")]
+    r = d.request("PATCH", f"/v1/events/{moved['id']}", token=k["host"],
+                  body={"location": "Busan city hall"})
+    assert r.status == 200, r
+    res = post(d, k["host"], weekly_with()).json()
+    assert res["updated"] == [] and res["warnings"] == [], res
+    assert [o[0::3] for o in occ(d, k["host"], "2026-11-01", "2026-12-01")] == [
+        ("Busan sync", "confirmed"), ("Busan sync (afternoon)", "confirmed"),
+        ("Busan sync", "cancelled"), ("Busan sync (set in liaison)", "confirmed")]
+
+
+def test_a_refused_override_or_an_old_row_is_handled_with_care(ctx):
+    db, k, d = world(ctx)
+    import_twice(d, k["host"], weekly_with(*MOVED))
+    # A file whose own override is refused leaves the others as they are:
+    # the refused one may be the override the database holds.
+    bad = ("BEGIN:VEVENT", "DTSTART;TZID=America/Toronto:20270314T023000",  # in DST's gap
+           "RECURRENCE-ID;TZID=Asia/Seoul:20261111T100000", "UID:taken-back-1@google.com",
+           "SUMMARY:Busan sync (afternoon)", "END:VEVENT")
+    res = post(d, k["host"], weekly_with(*bad)).json()
+    assert [x["uid"] for x in res["refused"]] == ["taken-back-1@google.com"], res
+    assert res["updated"] == [], res
+    assert ("Busan sync (afternoon)", "2026-11-11T15:00:00", "2026-11-11T16:00:00",
+            "confirmed") in occ(d, k["host"], "2026-11-01", "2026-12-01")
+    # An override written before sql/024 is not known to be the file's
+    # until an import finds it as its file gives it; then it is.
+    ctx.cluster.psql("UPDATE events SET file_version = NULL WHERE series_id IS NOT NULL",
+                     db.split("dbname=")[1])
+    res = post(d, k["host"], weekly_with()).json()
+    assert res["updated"] == [], res
+    res = post(d, k["host"], weekly_with(*MOVED)).json()
+    assert res["updated"] == [] and len(res["unchanged"]) == 2, res
+    res = post(d, k["host"], weekly_with()).json()
+    assert len(res["updated"]) == 1, res
+    assert ("Busan sync", "2026-11-11T10:00:00", "2026-11-11T11:00:00",
+            "confirmed") in occ(d, k["host"], "2026-11-01", "2026-12-01")
+
+
 def test_class_private_and_confidential_make_events_private(ctx):
     db, k, d = world(ctx)
     import_twice(d, k["host"], corpus("google_partnerships.ics"))
