@@ -12,6 +12,13 @@
 -- finds it as its file gives it marks it).
 ALTER TABLE events ADD COLUMN file_version integer;
 
+-- A single event an import made of an override that could not be one (of
+-- the other kind than its series, or no occurrence of it): that series,
+-- so that the next version of the file, which no longer gives that
+-- override, cancels it.
+ALTER TABLE events ADD COLUMN split_from uuid REFERENCES events (id);
+CREATE INDEX events_split_from ON events (split_from) WHERE split_from IS NOT NULL;
+
 CREATE FUNCTION liaison_file_version_kept() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- 1: this trigger under a statement; more: under another trigger.

@@ -24,7 +24,8 @@
  * (reset_stale), unless a VEVENT of that UID was refused. Overrides made
  * or changed through the API are liaison's own and stay. The row stays,
  * as every events row does, and follows its series from then on
- * (sql/012). */
+ * (sql/012). A single event made of an override that could not be one
+ * (split_from) is cancelled when the file no longer gives it. */
 #include "api/import.h"
 
 #include "dbpool.h"
@@ -62,6 +63,9 @@ struct import {
 	json_t *series;       /* series id -> its item, for each series written */
 	json_t *placed;       /* series id -> {recurrence id: true} the file wrote */
 	json_t *refused_uids; /* UID -> true: a VEVENT of it was refused */
+	json_t *singles;      /* UIDs of the single events written of overrides */
+	char *series_list;    /* the series to look at, as an array's text */
+	char split_from[37];  /* the item is a single event made of an override of it */
 	int reset_asked;
 };
 
@@ -80,6 +84,8 @@ static void import_free(struct import *im)
 	json_decref(im->series);
 	json_decref(im->placed);
 	json_decref(im->refused_uids);
+	json_decref(im->singles);
+	free(im->series_list);
 	free(im);
 }
 
@@ -231,7 +237,11 @@ static void on_overrides(PGresult *res, void *arg)
  * it gave an override of. */
 static void note_written(struct import *im)
 {
-	if (im->in.series_id) {
+	if (im->split_from[0]) {
+		/* Unrecorded, it would be cancelled: none is, this time. */
+		if (!im->uid || json_array_append_new(im->singles, json_string(im->uid)))
+			im->reset_asked = 1;
+	} else if (im->in.series_id) {
 		const char *rid = json_string_value(json_object_get(im->event, "recurrence_id"));
 		json_t *set = json_object_get(im->placed, im->in.series_id);
 		if (!set && json_object_set_new(im->placed, im->in.series_id, set = json_object()))
@@ -334,35 +344,77 @@ static void on_stale(PGresult *res, void *arg)
 	import_step(im);
 }
 
+/* The single events made of overrides the file no longer gives: cancelled
+ * (SQL_IMPORT_SPLIT_GONE); then the overrides (SQL_IMPORT_STALE). */
+static void on_split_gone(PGresult *res, void *arg)
+{
+	struct import *im = arg;
+	if (!res) {
+		fail_unavailable(im);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		warn_rid(im, NULL,
+		         "events made of overrides the file no longer gives could not be looked "
+		         "up: they were left as they are");
+	for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+		json_array_append_new(im->updated, json_string(PQgetvalue(res, i, 0)));
+		warn_rid(im, PQgetvalue(res, i, 1),
+		         "the file no longer gives the override this event was made of: it is "
+		         "cancelled");
+	}
+	char most[16];
+	snprintf(most, sizeof(most), "%d", ICAL_IMPORT_MAX_VEVENTS);
+	const char *p[] = {im->series_list, most};
+	if (dbpool_query(im->r->cx->db, SQL_IMPORT_STALE, 2, p, on_stale, im) != 0)
+		fail_unavailable(im);
+}
+
 /* 0 when the look-up was sent. */
 static int reset_stale(struct import *im)
 {
 	im->reset_asked = 1;
-	if (!json_object_size(im->series))
-		return -1;
 	struct evbuffer *ids = evbuffer_new();
 	const char *sid;
 	json_t *v;
-	int ok = ids != NULL;
+	int ok = ids != NULL, n = 0;
 	json_object_foreach(im->series, sid, v)
 	{
+		/* A refused VEVENT of the UID may be the override the database holds. */
+		const char *uid = json_string_value(json_object_get(v, "uid"));
+		if (!uid || json_object_get(im->refused_uids, uid))
+			continue;
 		if (ok && db_array_add(ids, sid))
 			ok = 0;
+		n++;
 	}
-	char *list = ok ? db_array_end(ids) : NULL;
+	im->series_list = ok && n ? db_array_end(ids) : NULL;
 	if (ids)
 		evbuffer_free(ids);
-	if (!list) {
+	if (!n)
+		return -1;
+	struct evbuffer *uids = evbuffer_new();
+	size_t i;
+	ok = uids != NULL;
+	json_array_foreach(im->singles, i, v)
+	{
+		if (ok && db_array_add(uids, json_string_value(v)))
+			ok = 0;
+	}
+	char *singles = ok ? db_array_end(uids) : NULL;
+	if (uids)
+		evbuffer_free(uids);
+	if (!singles || !im->series_list) {
+		free(singles);
 		warn_rid(im, NULL,
-		         "out of memory: overrides the file no longer gives were left as "
-		         "they are");
+		         "out of memory: overrides the file no longer gives were left as they are");
 		return -1;
 	}
 	char most[16];
 	snprintf(most, sizeof(most), "%d", ICAL_IMPORT_MAX_VEVENTS);
-	const char *p[] = {list, most};
-	int rc = dbpool_query(im->r->cx->db, SQL_IMPORT_STALE, 2, p, on_stale, im);
-	free(list);
+	const char *p[] = {im->series_list, singles, most};
+	int rc = dbpool_query(im->r->cx->db, SQL_IMPORT_SPLIT_GONE, 3, p, on_split_gone, im);
+	free(singles);
 	if (rc != 0) {
 		fail_unavailable(im);
 		return 1;
@@ -428,8 +480,17 @@ static int write_item(struct import *im)
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
 	p[26] = im->uid;
 	p[27] = reset ? "f" : "t"; /* as its file gives it (sql/024) */
-	if (dbpool_query(im->r->cx->db, im->in.series_id ? SQL_IMPORT_OVERRIDE : SQL_IMPORT_SERIES,
-	                 im->in.series_id ? 28 : 27, p, on_written, im) != 0) {
+	const char *sql = SQL_IMPORT_SERIES;
+	int n = 27;
+	if (im->in.series_id) {
+		sql = SQL_IMPORT_OVERRIDE;
+		n = 28;
+	} else if (im->split_from[0]) {
+		sql = SQL_IMPORT_SPLIT;
+		p[27] = im->split_from;
+		n = 28;
+	}
+	if (dbpool_query(im->r->cx->db, sql, n, p, on_written, im) != 0) {
 		fail_unavailable(im);
 		return 1;
 	}
@@ -549,6 +610,8 @@ static void on_master(PGresult *res, void *arg)
 			    im, override_all_day != m.all_day
 			            ? "does not match its series (one has dates, the other times)"
 			            : "is not an occurrence of its series");
+			/* The next version of the file may no longer give it. */
+			snprintf(im->split_from, sizeof(im->split_from), "%s", m.id);
 		}
 		json_decref(ex);
 		json_decref(rd);
@@ -565,6 +628,7 @@ static int start_item(struct import *im, json_t *item)
 	im->event = json_object_get(item, "event");
 	im->uid = json_string_value(json_object_get(item, "uid"));
 	im->series_id[0] = '\0';
+	im->split_from[0] = '\0';
 	json_t *errors = json_object_get(item, "errors");
 	if (json_array_size(errors) || !im->event) {
 		refuse(im, im->uid, json_incref(errors ? errors : json_array()));
@@ -664,8 +728,9 @@ void import_calendar(struct req *r)
 	im->series = json_object();
 	im->placed = json_object();
 	im->refused_uids = json_object();
+	im->singles = json_array();
 	if (!im->items || !im->created || !im->updated || !im->unchanged || !im->refused ||
-	    !im->walk || !im->series || !im->placed || !im->refused_uids) {
+	    !im->walk || !im->series || !im->placed || !im->refused_uids || !im->singles) {
 		import_free(im);
 		reply_problem(r, 500, "out of memory");
 		return;

@@ -82,6 +82,28 @@
 	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
 	ICS_ANSWER("series_id = $18::uuid AND recurrence_id = $19::timestamp")
 
+/* A single event made of an override of series $28 that cannot be one
+ * (of the other kind, or no occurrence of it): as SQL_IMPORT_SERIES, and
+ * it stands as its file gives it (sql/024: split_from, file_version). */
+#define SQL_IMPORT_SPLIT \
+	"WITH up AS (" \
+	"  INSERT INTO events (org_id, uid, split_from, file_version, " EV_COLUMNS ")" \
+	"  VALUES ($1::uuid, $27::text, $28::uuid, 1, " EV_VALUES ")" \
+	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " \
+	ICS_UPDATE("split_from = $28::uuid, file_version = events.version + 1,") "), " \
+	"mark AS (" \
+	"  UPDATE events" \
+	"     SET split_from = $28::uuid," \
+	"         file_version = version" \
+	"   WHERE org_id = $1::uuid" \
+	"     AND uid = $27::text" \
+	"     AND series_id IS NULL" \
+	"     AND visit_id IS NULL" \
+	"     AND (file_version IS DISTINCT FROM version" \
+	"          OR split_from IS DISTINCT FROM $28::uuid)" \
+	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
+	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
+
 /* The master of an override (org $1, UID $2): what it takes to expand it. */
 #define SQL_IMPORT_MASTER \
 	"SELECT e.id," \
@@ -124,6 +146,26 @@
 	"   AND e.visit_id IS NULL" \
 	" ORDER BY e.series_id, e.recurrence_id" \
 	" LIMIT $2::integer"
+
+/* The single events made of overrides of the series $1 (an array) that
+ * stand as a file gave them and that this import did not write (UIDs $2):
+ * cancelled, at most $3, and no longer the file's. */
+#define SQL_IMPORT_SPLIT_GONE \
+	"UPDATE events" \
+	"   SET status = 'cancelled'," \
+	"       version = version + 1," \
+	"       sequence = sequence + 1," \
+	"       updated_at = now()," \
+	"       file_version = NULL" \
+	" WHERE id IN (SELECT id" \
+	"                FROM events" \
+	"               WHERE split_from = ANY ($1::uuid[])" \
+	"                 AND file_version = version" \
+	"                 AND status <> 'cancelled'" \
+	"                 AND visit_id IS NULL" \
+	"                 AND uid <> ALL ($2::text[])" \
+	"               LIMIT $3::integer)" \
+	" RETURNING id::text, uid"
 
 /* clang-format on */
 

@@ -345,6 +345,43 @@ def test_an_override_of_the_other_kind_replaces_its_occurrence(ctx):
     assert out.returncode == 0, out.stderr.decode()
     shown = sorted((t, local) for t, local, _, _ in json.loads(out.stdout))
     assert shown == want, shown
+    # Google's next export turns the offsite day back into a timed session
+    # moved to the afternoon; the one after drops the override. The event
+    # made of the all-day override is cancelled, then the moved one taken
+    # back: each day shows once, and the API and the feed agree.
+    offsite = ("BEGIN:VEVENT", "DTSTART;VALUE=DATE:20261110", "DTEND;VALUE=DATE:20261111",
+               "RECURRENCE-ID;TZID=Europe/Berlin:20261110T090000",
+               "UID:retyped-1@google.com", "SUMMARY:Berlin stand-up (offsite day)",
+               "END:VEVENT")
+    afternoon = ("BEGIN:VEVENT", "DTSTART;TZID=Europe/Berlin:20261110T150000",
+                 "DTEND;TZID=Europe/Berlin:20261110T160000",
+                 "RECURRENCE-ID;TZID=Europe/Berlin:20261110T090000",
+                 "UID:retyped-1@google.com", "SUMMARY:Berlin stand-up (afternoon)",
+                 "END:VEVENT")
+    moved = RETYPED.replace(b"\r\n".join(x.encode() for x in offsite),
+                            b"\r\n".join(x.encode() for x in afternoon))
+    assert moved != RETYPED
+    res = post(d, k["host"], moved).json()
+    assert res["refused"] == [], res
+    assert any("cancelled" in w["message"] for w in warned(res, "recurrence_id")), res
+    day = [(t, s) for t, s, _, st in occ(d, k["host"], "2026-11-10", "2026-11-11")
+           if st == "confirmed"]
+    assert day == [("Berlin stand-up (afternoon)", "2026-11-10T15:00:00")], day
+    gone = RETYPED.replace(b"\r\n".join(x.encode() for x in offsite) + b"\r\n", b"")
+    assert gone != RETYPED
+    post(d, k["host"], gone)
+    again = post(d, k["host"], gone).json()
+    assert again["updated"] == [] and not any(
+        "cancelled" in w["message"] or "again" in w["message"] for w in again["warnings"]), again
+    day = [(t, s) for t, s, _, st in occ(d, k["host"], "2026-11-10", "2026-11-11")
+           if st == "confirmed"]
+    assert day == [("Berlin stand-up", "2026-11-10T09:00:00")], day
+    body = d.request("GET", path_of(feed)).body
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, "2026-11-10T00:00:00+00:00",
+                          "2026-11-11T00:00:00+00:00"], input=body, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    shown = [(t, local) for t, local, _, st in json.loads(out.stdout) if st != "CANCELLED"]
+    assert shown == [("Berlin stand-up", "2026-11-10T09:00:00")], shown
 
 
 def test_a_uid_with_several_overrides_imports_unchanged_the_second_time(ctx):
