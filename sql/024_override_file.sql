@@ -16,7 +16,7 @@ ALTER TABLE events ADD COLUMN file_version integer;
 -- the other kind than its series, or no occurrence of it): that series,
 -- so that the next version of the file, which no longer gives that
 -- override, cancels it.
-ALTER TABLE events ADD COLUMN split_from uuid REFERENCES events (id);
+ALTER TABLE events ADD COLUMN split_from uuid REFERENCES events (id) ON DELETE SET NULL;
 CREATE INDEX events_split_from ON events (split_from) WHERE split_from IS NOT NULL;
 
 CREATE FUNCTION liaison_file_version_kept() RETURNS trigger LANGUAGE plpgsql AS $$

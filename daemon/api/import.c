@@ -93,7 +93,11 @@ static void refuse(struct import *im, const char *uid, json_t *errors)
 {
 	/* Unrecorded, its overrides would be taken back: the import stops
 	 * taking any back. */
-	if (json_object_set_new(im->refused_uids, uid ? uid : "", json_true()))
+	/* The item's own UID too: an override kept apart is refused under
+	 * the UID it was given, its series' is the one to protect. */
+	const char *own = json_string_value(json_object_get(im->item, "uid"));
+	if (json_object_set_new(im->refused_uids, uid ? uid : "", json_true()) ||
+	    (own && json_object_set_new(im->refused_uids, own, json_true())))
 		im->reset_asked = 1;
 	json_array_append_new(im->refused,
 	                      json_pack("{s:s, s:o}", "uid", uid ? uid : "", "errors", errors));

@@ -32,7 +32,9 @@
 /* Two CTEs, after one named m that returns the written master: g cancels
  * the overrides listed in gone (a JSON array of ids) and marks them orphans
  * (with the status to give back), b restores the orphans listed in back
- * (cancelled with the series if it is cancelled). Each returns the ids. */
+ * (cancelled with the series if it is cancelled). Each returns the ids.
+ * A change of the series carried to its override: one that stood as its
+ * file gave it still does (sql/024). */
 #define SERIES_ORPHANS(m, gone, back) \
 	"g AS (" \
 	"  UPDATE events x" \
@@ -41,6 +43,8 @@
 	"                         ELSE x.cascade_status END," \
 	"         cascade_status = NULL," \
 	"         version = x.version + (x.status <> 'cancelled')::int," \
+	"         file_version = CASE WHEN x.file_version = x.version" \
+	"                        THEN x.version + (x.status <> 'cancelled')::int END," \
 	"         sequence = x.sequence + (x.status <> 'cancelled')::int," \
 	"         updated_at = CASE WHEN x.status <> 'cancelled' THEN now() ELSE x.updated_at END" \
 	"    FROM " m " s" \
@@ -55,6 +59,8 @@
 	"         cascade_status = CASE WHEN s.status = 'cancelled' THEN x.orphan_status END," \
 	"         orphan_status = NULL," \
 	"         version = x.version + (s.status <> 'cancelled')::int," \
+	"         file_version = CASE WHEN x.file_version = x.version" \
+	"                        THEN x.version + (s.status <> 'cancelled')::int END," \
 	"         sequence = x.sequence + (s.status <> 'cancelled')::int," \
 	"         updated_at = CASE WHEN s.status <> 'cancelled' THEN now() ELSE x.updated_at END" \
 	"    FROM " m " s" \

@@ -467,6 +467,25 @@ def test_an_override_the_file_no_longer_gives_is_taken_back(ctx):
         ("Busan weekly", "2026-11-11T10:00:00")]
 
 
+def test_an_override_orphaned_then_restored_by_its_file_is_still_taken_back(ctx):
+    """A file that shortens the series cancels the moved occurrence as an
+    orphan; the next one lengthens it again without the override. The
+    restore must not make the override liaison's own."""
+    db, k, d = world(ctx)
+    import_twice(d, k["host"], weekly_with(*MOVED))
+    short = weekly_with().replace(b"COUNT=4", b"COUNT=1")
+    res = post(d, k["host"], short).json()
+    assert res["refused"] == [], res
+    assert [o[1] for o in occ(d, k["host"], "2026-11-01", "2026-12-01")] == [
+        "2026-11-04T10:00:00"]
+    res = post(d, k["host"], weekly_with()).json()
+    assert res["refused"] == [], res
+    assert [o[:2] for o in occ(d, k["host"], "2026-11-10", "2026-11-12")] == [
+        ("Busan sync", "2026-11-11T10:00:00")]
+    again = post(d, k["host"], weekly_with()).json()
+    assert again["updated"] == [] and again["warnings"] == [], again
+
+
 def test_overrides_made_in_liaison_survive_the_next_import(ctx):
     """No file ever gave an occurrence cancelled or moved through the API:
     importing the same unchanged export again must not bring it back."""
