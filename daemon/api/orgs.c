@@ -165,10 +165,13 @@ static void on_key_created(PGresult *res, void *arg)
 {
 	struct key_create *kc = arg;
 	struct req *r = kc->r;
-	if (result_ok(r, res)) {
-		if (PQntuples(res) != 1) {
+	/* A first key made at once by another request (sql/025). */
+	const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	int taken = constraint && !strcmp(constraint, "api_keys_first");
+	if (taken || result_ok(r, res)) {
+		if (!taken && PQntuples(res) != 1) {
 			reply_problem(r, 404, "no such org");
-		} else if (PQgetisnull(res, 0, 0)) { /* a first key, and the org has one */
+		} else if (taken || PQgetisnull(res, 0, 0)) { /* a first key, and the org has one */
 			reply_problem(r, 409,
 			              "this org already has a key: its own admins make the others");
 		} else {

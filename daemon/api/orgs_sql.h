@@ -25,15 +25,16 @@
 	" WHERE slug = $1"
 
 /* The first admin key of org $1 (name $2, role $3, token hash $4): no row,
- * no such org; a row of NULLs, the org has a key already. */
+ * no such org; a row of NULLs, the org has a key already; a unique
+ * violation of api_keys_first, another was made at once (sql/025). */
 #define SQL_ORG_FIRST_KEY \
 	"WITH o AS (" \
 	"  SELECT id" \
 	"    FROM orgs" \
 	"   WHERE slug = $1), " \
 	"k AS (" \
-	"  INSERT INTO api_keys (org_id, name, role, token_hash)" \
-	"  SELECT o.id, $2, $3, $4" \
+	"  INSERT INTO api_keys (org_id, name, role, token_hash, first)" \
+	"  SELECT o.id, $2, $3, $4, true" \
 	"    FROM o" \
 	"   WHERE NOT EXISTS (SELECT 1" \
 	"                       FROM api_keys k" \

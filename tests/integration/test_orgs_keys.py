@@ -134,3 +134,33 @@ def test_unknown_field_with_long_non_ascii_name_is_refused(ctx):
                           body={"name": "f", "filter": {"x" + name: []}}), 422)
     assert len(p["errors"]) == 1, p
     assert len(d.request("GET", "/v1/orgs", token=host).json()["items"]) == 1
+
+
+def test_first_keys_asked_at_once_make_one(ctx):
+    """The first-key check and its insert ran in one READ COMMITTED
+    statement: requests made at once each saw no key, and each made one,
+    so the host held admin keys of a partner that had its own."""
+    import threading
+    db, host = setup(ctx)
+    d = ctx.daemon(db, args=["--threads", "2", "--db-pool-size", "8"])
+    for n in range(4):
+        slug = f"partner-{n}"
+        r = d.request("POST", "/v1/orgs", token=host, body={"slug": slug, "name": slug})
+        assert r.status == 201, r
+        statuses = []
+        go = threading.Barrier(12)
+
+        def ask():
+            go.wait()
+            statuses.append(d.request("POST", f"/v1/orgs/{slug}/keys", token=host,
+                                      body={"name": "first"}).status)
+        threads = [threading.Thread(target=ask) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(statuses) == [201] + [409] * 11, (slug, statuses)
+        keys = ctx.cluster.psql(
+            f"SELECT count(*) FROM api_keys k JOIN orgs o ON o.id = k.org_id "
+            f"WHERE o.slug = '{slug}'", db.split("dbname=")[1])
+        assert keys == "1", (slug, keys)
