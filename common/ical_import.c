@@ -465,23 +465,65 @@ static json_t *drop_duplicates(json_t *items, struct item_meta *meta)
 	return out;
 }
 
+/* The first occurrence of timed series ev on day (rule instances and
+ * RDATEs, less EXDATEs), as ical_import_place_rid places a DATE
+ * RECURRENCE-ID; -1 when it has none or the budget ran out. */
+static int first_on_day(json_t *ev, const struct civil *day, struct recur_budget *b,
+                        char out[CIVIL_LEN])
+{
+	const char *zone = json_string_value(json_object_get(ev, "timezone"));
+	const char *rrule = json_string_value(json_object_get(ev, "rrule"));
+	const char *start = json_string_value(json_object_get(ev, "start"));
+	json_t *ex = json_object_get(ev, "exdates");
+	struct civil s, c, next = *day;
+	civil_add_days(&next, 1);
+	int64_t from = civil_to_epoch(day), to = civil_to_epoch(&next), best = INT64_MAX;
+	if (!zone || !start || civil_parse(start, 0, &s))
+		return -1;
+	struct recur_walk *w = rrule ? recur_walk_new(rrule, zone, &s, 0) : NULL;
+	int got;
+	while (w && (got = recur_walk_next(w, b, &c)) == 1 && civil_to_epoch(&c) < to) {
+		char text[CIVIL_LEN];
+		civil_format(&c, 0, text);
+		if (civil_to_epoch(&c) >= from && !recur_excluded(ex, text)) {
+			best = civil_to_epoch(&c);
+			break;
+		}
+	}
+	recur_walk_free(w);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(ev, "rdates"), i, v)
+	{
+		int64_t t = ical_wall(json_string_value(v), 0);
+		if (t >= from && t < to && t < best && !recur_excluded(ex, json_string_value(v)))
+			best = t;
+	}
+	if (best == INT64_MAX)
+		return -1;
+	ical_format_wall(best, 0, out);
+	return 0;
+}
+
 /* The occurrence an override of the other kind names, in its series' form
  * (a time of a timed series, a date of an all-day one); -1 when the
  * RECURRENCE-ID does not say which. */
-static int retyped_occurrence(json_t *master_ev, json_t *rid, char out[CIVIL_LEN])
+static int retyped_occurrence(json_t *master_ev, json_t *rid, struct recur_budget *b,
+                              char out[CIVIL_LEN])
 {
 	int all_day = json_is_true(json_object_get(master_ev, "all_day"));
 	const char *zone = json_string_value(json_object_get(master_ev, "timezone"));
 	const char *local = json_string_value(json_object_get(rid, "local"));
+	int date = json_is_true(json_object_get(rid, "date"));
 	json_t *utc = json_object_get(rid, "utc");
 	struct civil c;
-	if (!local || civil_parse(local, json_is_true(json_object_get(rid, "date")), &c))
+	if (!local || civil_parse(local, date, &c))
 		return -1;
 	if (json_is_integer(utc) && (!zone || tz_from_utc(zone, json_integer_value(utc), &c)))
 		return -1;
-	/* A date names no one time of a timed series. */
-	if (!all_day && json_is_true(json_object_get(rid, "date")))
-		return -1;
+	/* A date names the series' first occurrence that day. */
+	if (!all_day && date)
+		return first_on_day(master_ev, &c, b, out);
 	civil_format(&c, all_day, out);
 	return 0;
 }
@@ -491,7 +533,7 @@ static int retyped_occurrence(json_t *master_ev, json_t *rid, char out[CIVIL_LEN
  * own (daemon/api/import.c). The occurrence it replaces is excluded from
  * its series here, where the file gives both, so that the day does not
  * show twice and importing the same file again finds nothing changed. */
-static void exclude_retyped(json_t *items)
+static void exclude_retyped(json_t *items, struct recur_budget *b)
 {
 	json_t *masters = json_object();
 	size_t i;
@@ -517,7 +559,7 @@ static void exclude_retyped(json_t *items)
 		    json_is_true(json_object_get(ev, "all_day")) ==
 		        json_is_true(json_object_get(mev, "all_day")) ||
 		    (!json_object_get(mev, "rrule") && !json_object_get(mev, "rdates")) ||
-		    retyped_occurrence(mev, rid, occ))
+		    retyped_occurrence(mev, rid, b, occ))
 			continue;
 		json_t *ex = json_object_get(mev, "exdates");
 		if (!ex) {
@@ -685,7 +727,7 @@ json_t *ical_import_parse_ex(const char *text, size_t len, const char *org_tz, i
 	if (!kept)
 		snprintf(err, errlen, "out of memory");
 	else
-		exclude_retyped(kept);
+		exclude_retyped(kept, &budget);
 	return kept;
 }
 

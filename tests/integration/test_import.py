@@ -384,6 +384,35 @@ def test_an_override_of_the_other_kind_replaces_its_occurrence(ctx):
     assert shown == [("Berlin stand-up", "2026-11-10T09:00:00")], shown
 
 
+def test_an_all_day_override_named_by_a_date_replaces_that_days_occurrence(ctx):
+    """An exporter that names a timed occurrence by its date alone
+    (RECURRENCE-ID;VALUE=DATE): the day's occurrence is the one replaced."""
+    db, k, d = world(ctx)
+    body = ics(
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Example//Exporter//EN",
+        "BEGIN:VEVENT", "DTSTART;TZID=Asia/Seoul:20261103T090000",
+        "DTEND;TZID=Asia/Seoul:20261103T100000", "RRULE:FREQ=WEEKLY;COUNT=3",
+        "EXDATE;TZID=Asia/Seoul:20261117T090000",
+        "RDATE;TZID=Asia/Seoul:20261117T140000",
+        "UID:by-date-1@example.com", "SUMMARY:Seoul check-in", "END:VEVENT",
+        "BEGIN:VEVENT", "DTSTART;VALUE=DATE:20261110", "DTEND;VALUE=DATE:20261111",
+        "RECURRENCE-ID;VALUE=DATE:20261110", "UID:by-date-1@example.com",
+        "SUMMARY:Seoul check-in (whole day)", "END:VEVENT",
+        "BEGIN:VEVENT", "DTSTART;VALUE=DATE:20261117", "DTEND;VALUE=DATE:20261118",
+        "RECURRENCE-ID;VALUE=DATE:20261117", "UID:by-date-1@example.com",
+        "SUMMARY:Seoul check-in (whole day, moved one)", "END:VEVENT",
+        "END:VCALENDAR")
+    res = import_twice(d, k["host"], body)
+    assert res["refused"] == [], res
+    series = [e for e in events(d, k["host"]).values() if e["rrule"]][0]
+    assert series["exdates"] == ["2026-11-10T09:00:00", "2026-11-17T09:00:00",
+                                 "2026-11-17T14:00:00"], series
+    got = sorted(o[:2] for o in occ(d, k["host"], "2026-11-01", "2026-12-01"))
+    assert got == [("Seoul check-in", "2026-11-03T09:00:00"),
+                   ("Seoul check-in (whole day)", "2026-11-10"),
+                   ("Seoul check-in (whole day, moved one)", "2026-11-17")], got
+
+
 def test_a_uid_with_several_overrides_imports_unchanged_the_second_time(ctx):
     """Google: overrides moved, retitled, cancelled, and one exported twice with
     different SEQUENCEs. Both copies were written, the later over the earlier,
