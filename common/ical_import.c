@@ -255,9 +255,8 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 			ical_clip(ical_tzid_of(ds), 80, shown, sizeof(shown));
 			ical_note(warnings, "timezone",
 			          "the file's time zone \"%s\" was not matched to an IANA zone: "
-			          "the times "
-			          "are placed in %s, whose clock changes a series follows, not the "
-			          "file's",
+			          "the times are placed in %s, whose clock changes a series "
+			          "follows, not the file's",
 			          shown, w.zone);
 		}
 		json_object_set_new(ev, "start", json_string(w.local));
@@ -465,69 +464,6 @@ static json_t *drop_duplicates(json_t *items, struct item_meta *meta)
 	return out;
 }
 
-/* The first occurrence of timed series ev on day (rule instances and
- * RDATEs, less EXDATEs), as ical_import_place_rid places a DATE
- * RECURRENCE-ID; -1 when it has none or the budget ran out. */
-static int first_on_day(json_t *ev, const struct civil *day, struct recur_budget *b,
-                        char out[CIVIL_LEN])
-{
-	const char *zone = json_string_value(json_object_get(ev, "timezone"));
-	const char *rrule = json_string_value(json_object_get(ev, "rrule"));
-	const char *start = json_string_value(json_object_get(ev, "start"));
-	json_t *ex = json_object_get(ev, "exdates");
-	struct civil s, c, next = *day;
-	civil_add_days(&next, 1);
-	int64_t from = civil_to_epoch(day), to = civil_to_epoch(&next), best = INT64_MAX;
-	if (!zone || !start || civil_parse(start, 0, &s))
-		return -1;
-	struct recur_walk *w = rrule ? recur_walk_new(rrule, zone, &s, 0) : NULL;
-	int got;
-	while (w && (got = recur_walk_next(w, b, &c)) == 1 && civil_to_epoch(&c) < to) {
-		char text[CIVIL_LEN];
-		civil_format(&c, 0, text);
-		if (civil_to_epoch(&c) >= from && !recur_excluded(ex, text)) {
-			best = civil_to_epoch(&c);
-			break;
-		}
-	}
-	recur_walk_free(w);
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(ev, "rdates"), i, v)
-	{
-		int64_t t = ical_wall(json_string_value(v), 0);
-		if (t >= from && t < to && t < best && !recur_excluded(ex, json_string_value(v)))
-			best = t;
-	}
-	if (best == INT64_MAX)
-		return -1;
-	ical_format_wall(best, 0, out);
-	return 0;
-}
-
-/* The occurrence an override of the other kind names, in its series' form
- * (a time of a timed series, a date of an all-day one); -1 when the
- * RECURRENCE-ID does not say which. */
-static int retyped_occurrence(json_t *master_ev, json_t *rid, struct recur_budget *b,
-                              char out[CIVIL_LEN])
-{
-	int all_day = json_is_true(json_object_get(master_ev, "all_day"));
-	const char *zone = json_string_value(json_object_get(master_ev, "timezone"));
-	const char *local = json_string_value(json_object_get(rid, "local"));
-	int date = json_is_true(json_object_get(rid, "date"));
-	json_t *utc = json_object_get(rid, "utc");
-	struct civil c;
-	if (!local || civil_parse(local, date, &c))
-		return -1;
-	if (json_is_integer(utc) && (!zone || tz_from_utc(zone, json_integer_value(utc), &c)))
-		return -1;
-	/* A date names the series' first occurrence that day. */
-	if (!all_day && date)
-		return first_on_day(master_ev, &c, b, out);
-	civil_format(&c, all_day, out);
-	return 0;
-}
-
 /* An override that makes a timed occurrence all-day (Google does), or the
  * other way round, cannot be one in liaison: it is kept as an event of its
  * own (daemon/api/import.c). The occurrence it replaces is excluded from
@@ -536,10 +472,14 @@ static int retyped_occurrence(json_t *master_ev, json_t *rid, struct recur_budge
 static void exclude_retyped(json_t *items, struct recur_budget *b)
 {
 	json_t *masters = json_object();
+	struct ical_walk *walk = ical_walk_new();
 	size_t i;
 	json_t *it;
-	if (!masters)
+	if (!masters || !walk) {
+		json_decref(masters);
+		ical_walk_free(walk);
 		return;
+	}
 	json_array_foreach(items, i, it)
 	{
 		const char *uid = json_string_value(json_object_get(it, "uid"));
@@ -553,13 +493,20 @@ static void exclude_retyped(json_t *items, struct recur_budget *b)
 		json_t *master =
 		    json_object_get(masters, json_string_value(json_object_get(it, "uid")));
 		json_t *mev = json_object_get(master, "event");
+		int all_day = json_is_true(json_object_get(mev, "all_day"));
+		/* The occurrence, as the import will place the override. */
+		struct ical_master m = {json_string_value(json_object_get(master, "uid")),
+		                        json_string_value(json_object_get(mev, "timezone")),
+		                        all_day,
+		                        json_string_value(json_object_get(mev, "start")),
+		                        json_string_value(json_object_get(mev, "rrule")),
+		                        json_object_get(mev, "exdates"),
+		                        json_object_get(mev, "rdates")};
 		char occ[CIVIL_LEN];
 		if (!rid || !master || json_is_true(json_object_get(it, "synthetic")) ||
 		    json_array_size(json_object_get(it, "errors")) ||
-		    json_is_true(json_object_get(ev, "all_day")) ==
-		        json_is_true(json_object_get(mev, "all_day")) ||
-		    (!json_object_get(mev, "rrule") && !json_object_get(mev, "rdates")) ||
-		    retyped_occurrence(mev, rid, b, occ))
+		    json_is_true(json_object_get(ev, "all_day")) == all_day ||
+		    ical_import_place_rid(&m, rid, all_day, occ, walk, b) != 0)
 			continue;
 		json_t *ex = json_object_get(mev, "exdates");
 		if (!ex) {
@@ -586,6 +533,7 @@ static void exclude_retyped(json_t *items, struct recur_budget *b)
 		          occ, json_is_true(json_object_get(ev, "all_day")) ? "all-day" : "timed");
 	}
 	json_decref(masters);
+	ical_walk_free(walk);
 }
 
 json_t *ical_import_parse_ex(const char *text, size_t len, const char *org_tz, int cp1252,
