@@ -663,6 +663,20 @@ int64_t recur_end(const char *zone, int all_day, const struct civil *start, int6
 	return end_utc;
 }
 
+int recur_end_text(const char *zone, int all_day, const char *mstart, const char *mend,
+                   const char *start, char out[CIVIL_LEN])
+{
+	struct civil ms, me, s, e;
+	int64_t s_utc;
+	if (!zone || !mstart || !mend || !start || civil_parse(mstart, all_day, &ms) ||
+	    civil_parse(mend, all_day, &me) || civil_parse(start, all_day, &s) ||
+	    tz_to_utc(zone, &s, &s_utc) == TZ_UNKNOWN)
+		return -1;
+	recur_end(zone, all_day, &s, s_utc, recur_duration(zone, &ms, &me, all_day), &e);
+	civil_format(&e, all_day, out);
+	return 0;
+}
+
 static int probe(const struct civil *start, int64_t start_utc, void *arg)
 {
 	struct window_probe *w = arg;

@@ -84,6 +84,11 @@ int64_t recur_duration(const char *zone, const struct civil *start, const struct
  * time in *end. A date's end is dur later on the calendar. */
 int64_t recur_end(const char *zone, int all_day, const struct civil *start, int64_t start_utc,
                   int64_t dur, struct civil *end);
+/* The same for wall-time texts (as the API writes them): the end of the
+ * occurrence starting at start of a series that first runs from mstart to
+ * mend, in out. -1 when a text does not parse or start is no time in zone. */
+int recur_end_text(const char *zone, int all_day, const char *mstart, const char *mend,
+                   const char *start, char out[CIVIL_LEN]);
 /* Whether any occurrence (rule and rdates, less exdates; wall times as
  * JSON strings) overlaps [from, to). dtend is the first occurrence's end. */
 int recur_occurs_in(const char *rrule, const char *zone, const struct civil *dtstart,

@@ -48,21 +48,13 @@ static json_t *override_body(json_t *master, json_t *body)
 		start = json_string_value(json_object_get(body, "recurrence_id"));
 	json_object_set_new(b, "start", start ? json_string(start) : json_null());
 	json_object_del(b, "end");
-	struct civil ms, me, s;
-	int64_t s_utc;
-	const char *mend = json_string_value(json_object_get(master, "end"));
-	const char *zone = json_string_value(json_object_get(master, "timezone"));
-	if (start && mend && !json_object_get(body, "end") &&
-	    !civil_parse(json_string_value(json_object_get(master, "start")), all_day, &ms) &&
-	    !civil_parse(mend, all_day, &me) && !civil_parse(start, all_day, &s) &&
-	    tz_to_utc(zone, &s, &s_utc) != TZ_UNKNOWN) {
-		/* As long as the occurrence it replaces (recur.h's recur_end). */
-		char end[CIVIL_LEN];
-		struct civil e;
-		recur_end(zone, all_day, &s, s_utc, recur_duration(zone, &ms, &me, all_day), &e);
-		civil_format(&e, all_day, end);
+	/* As long as the occurrence it replaces (recur.h's recur_end). */
+	char end[CIVIL_LEN];
+	if (!json_object_get(body, "end") &&
+	    !recur_end_text(json_string_value(json_object_get(master, "timezone")), all_day,
+	                    json_string_value(json_object_get(master, "start")),
+	                    json_string_value(json_object_get(master, "end")), start, end))
 		json_object_set_new(b, "end", json_string(end));
-	}
 	json_object_update(b, body);
 	return b;
 }

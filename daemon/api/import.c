@@ -269,26 +269,17 @@ static json_t *series_occurrence(json_t *series, const char *rid)
 		return NULL;
 	}
 	int all_day = json_is_true(json_object_get(ev, "all_day"));
-	const char *zone = json_string_value(json_object_get(ev, "timezone"));
-	const char *mstart = json_string_value(json_object_get(ev, "start"));
-	const char *mend = json_string_value(json_object_get(ev, "end"));
-	struct civil ms, me, s, e;
-	int64_t s_utc;
+	char end[CIVIL_LEN];
 	json_object_del(ev, "rrule");
 	json_object_del(ev, "rdates");
 	json_object_del(ev, "exdates");
-	if (mend && zone && mstart && !civil_parse(mstart, all_day, &ms) &&
-	    !civil_parse(mend, all_day, &me) && !civil_parse(rid, all_day, &s) &&
-	    tz_to_utc(zone, &s, &s_utc) != TZ_UNKNOWN) {
-		char end[CIVIL_LEN];
-		recur_end(zone, all_day, &s, s_utc, recur_duration(zone, &ms, &me, all_day), &e);
-		civil_format(&e, all_day, end);
-		if (json_object_set_new(ev, "end", json_string(end))) {
-			json_decref(ev);
-			return NULL;
-		}
-	} else {
+	if (recur_end_text(json_string_value(json_object_get(ev, "timezone")), all_day,
+	                   json_string_value(json_object_get(ev, "start")),
+	                   json_string_value(json_object_get(ev, "end")), rid, end))
 		json_object_del(ev, "end");
+	else if (json_object_set_new(ev, "end", json_string(end))) {
+		json_decref(ev);
+		return NULL;
 	}
 	/* Without its own start it would be written at the series' first. */
 	if (json_object_set_new(ev, "start", json_string(rid))) {
