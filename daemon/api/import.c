@@ -91,10 +91,9 @@ static void import_free(struct import *im)
 
 static void refuse(struct import *im, const char *uid, json_t *errors)
 {
-	/* Unrecorded, its overrides would be taken back: the import stops
-	 * taking any back. */
-	/* The item's own UID too: an override kept apart is refused under
-	 * the UID it was given, its series' is the one to protect. */
+	/* A refused UID's overrides are not taken back (reset_stale), and an
+	 * override kept apart is refused under the UID it was given: its
+	 * series' UID is recorded too. Unrecorded, none is taken back. */
 	const char *own = json_string_value(json_object_get(im->item, "uid"));
 	if (json_object_set_new(im->refused_uids, uid ? uid : "", json_true()) ||
 	    (own && json_object_set_new(im->refused_uids, own, json_true())))
