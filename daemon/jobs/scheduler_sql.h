@@ -140,7 +140,10 @@
 	"ON CONFLICT (event_id) DO NOTHING"
 
 /* Reminders due, or due within $2 ms, become messages for every matching
- * endpoint, in the statement that marks them sent (an outbox); a message
+ * endpoint, in the statement that marks them sent (an outbox). Not those
+ * of an event waiting to be planned again: they may be of a time it no
+ * longer has, planned before a change (sql/026); a parked plan
+ * (SCHED_PLAN_PARK, queued later) leaves them to be fired. A message
  * waits for its reminder's fire time (next_attempt_at) and until then is
  * taken back by any change that could alter it (sql/019). A reminder
  * whose occurrence has ended is marked missed instead and sends nothing;
@@ -161,6 +164,10 @@
 	"   WHERE state = 'pending'" \
 	"     AND fire_at <= now() + $2::bigint * interval '1 millisecond'" \
 	"     AND (fire_at <= now() OR occurrence_end >= fire_at)" \
+	"     AND NOT EXISTS (SELECT 1" \
+	"                       FROM reminder_queue q" \
+	"                      WHERE q.event_id = reminders.event_id" \
+	"                        AND q.queued_at <= now())" \
 	"   ORDER BY fire_at" \
 	"   LIMIT $1::int" \
 	"     FOR UPDATE SKIP LOCKED), " \

@@ -3,8 +3,12 @@
 edit, a cancellation undone, a new endpoint, a visibility change made in
 those seconds all show in what is sent, and nothing is sent early."""
 import datetime
+import os
+import subprocess
+import threading
 import time
 
+import harness
 from harness import wait_for
 from receiver import Receiver
 from test_webhook_delivery import dbname, endpoint, log_of
@@ -136,10 +140,6 @@ def test_an_edit_during_a_fire_waits_for_it_and_takes_it_back(ctx):
     out for the event as it was. The fire is played by another session,
     as SCHED_FIRE writes it, held open for 2 s; the reminder is 40 s away,
     out of the daemon's own fire-ahead window."""
-    import os
-    import subprocess
-    import threading
-    import harness
     db, k, d = daemon_alone(ctx, FAST)
     rx = Receiver()
     ep = endpoint(d, k, rx, types=["reminder.due"])
@@ -172,4 +172,113 @@ def test_an_edit_during_a_fire_waits_for_it_and_takes_it_back(ctx):
     assert sql("SELECT count(*) FROM webhook_messages m JOIN reminders r ON r.id = m.reminder_id"
                f" WHERE r.event_id = '{ev['id']}'") == "0"
     assert sql(f"SELECT state FROM reminders WHERE event_id = '{ev['id']}'") == "pending"
+    rx.close()
+
+
+def session(db, script):
+    """Another session running script, as the daemon's statements would."""
+    return subprocess.Popen(
+        [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+         "-d", db, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def waiting(sql, like):
+    """Whether a session whose query is like `like` waits for a lock."""
+    return sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+               f" AND query LIKE '{like}' AND pid <> pg_backend_pid()") != "0"
+
+
+def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
+    """The planner writes a reminder due in seconds (and takes the event
+    off the queue) while a cancellation is under way. The cancellation's
+    take-back used to run before it queued the event again: it found the
+    reminder not yet written, then waited on the queue row for the plan's
+    commit, and a fire in the instant before the cancellation committed
+    held a message that went out for a cancelled event (the flake of
+    test_webhooks' test_cancelled_and_past_reminders_send_nothing). The
+    take-back now runs after the queueing, which waits for the plan: it
+    sees the reminder and holds it. The plan is played by another session,
+    as SCHED_PLAN_WRITE writes it; the cancellation is held before its
+    commit by a trigger of this test for 3 s, long past the daemon's fire
+    poll (1 s), and longer than db_query_timeout's default would let the
+    cancellation wait."""
+    db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
+    rx = Receiver()
+    endpoint(d, k, rx, types=["reminder.due"])
+    ev, _ = reminder_soon(d, k, "Called off", seconds=7200)
+    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
+    wait_for(lambda: sql(f"SELECT count(*) FROM reminder_queue WHERE event_id = '{ev['id']}'")
+             == "0", 10, what="the reminder planned")
+    # Queued, but not for the daemon's planner yet: this session plans it.
+    sql(f"INSERT INTO reminder_queue (event_id, queued_at) VALUES ('{ev['id']}',"
+        " now() + interval '1 hour')")
+    sql("CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$;"
+        " CREATE TRIGGER events_zz_test_hold AFTER UPDATE ON events FOR EACH ROW"
+        " WHEN (NEW.status = 'cancelled') EXECUTE FUNCTION test_hold()")
+    hold = session(db, "BEGIN; SELECT pg_advisory_xact_lock(4242); SELECT pg_sleep(6); COMMIT;")
+    wait_for(lambda: sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                         " AND granted") == "1", 10, what="the hold")
+    plan = session(db, "BEGIN; "
+                   "UPDATE reminders SET fire_at = now() + interval '9 seconds'"
+                   f" WHERE event_id = '{ev['id']}' AND state = 'pending'; "
+                   f"DELETE FROM reminder_queue WHERE event_id = '{ev['id']}'; "
+                   "SELECT pg_sleep(2); COMMIT;")
+    wait_for(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%'"
+                         " AND pid <> pg_backend_pid()") == "1", 10, what="the plan under way")
+    t0 = time.time()
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("r", d.request(
+        "PATCH", f"/v1/events/{ev['id']}", token=k["host"],
+        body={"status": "cancelled"}, headers=MERGE, timeout=30)))
+    t.start()
+    wait_for(lambda: waiting(sql, "%UPDATE events%"), 2, interval=0.02,
+             what="the cancellation waiting for the plan's queue row")
+    assert plan.wait(10) == 0, plan.stderr.read()
+    fire_at = float(sql("SELECT extract(epoch FROM fire_at) FROM reminders"
+                        f" WHERE event_id = '{ev['id']}'"))
+    assert fire_at - t0 < 10, "not in the fire-ahead window"
+    assert hold.wait(10) == 0, hold.stderr.read()
+    t.join(15)
+    assert got["r"].status == 200, got["r"]
+    time.sleep(max(0.0, fire_at + 2 - time.time()))  # past its time: nothing came
+    assert rx.messages("reminder.due") == []
+    assert sql("SELECT count(*) FROM webhook_messages m JOIN reminders r ON r.id = m.reminder_id"
+               f" WHERE r.event_id = '{ev['id']}' AND m.state <> 'cancelled'") == "0"
+    rx.close()
+
+
+def test_a_reminder_is_not_fired_from_a_plan_older_than_a_change(ctx):
+    """An event moved a day later while its reminder is seconds away: the
+    take-back makes the reminder pending again, at its old time, until the
+    planner plans the event again. A fire in between sent the reminder of
+    an occurrence that no longer is, at its old time. A reminder whose
+    event waits in the queue is not fired. The planner is held back here
+    (its write needs reminder_plans, locked by another session) until the
+    old time has passed (the write waits longer than db_query_timeout's
+    default allows)."""
+    db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
+    rx = Receiver()
+    endpoint(d, k, rx, types=["reminder.due"])
+    ev, fire_at = reminder_soon(d, k, "Moved away", seconds=8)
+    written_ahead(ctx, db, ev)
+    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
+    lock = session(db, "BEGIN; LOCK TABLE reminder_plans IN ACCESS EXCLUSIVE MODE; "
+                   f"SELECT pg_sleep({max(0.0, fire_at + 2 - time.time()):.1f}); COMMIT;")
+    wait_for(lambda: sql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                         " WHERE c.relname = 'reminder_plans' AND l.granted") != "0", 10,
+             what="reminder_plans locked")
+    later = datetime.datetime.fromtimestamp(fire_at + 3600 + 86400, datetime.timezone.utc)
+    r = d.request("PATCH", f"/v1/events/{ev['id']}", token=k["host"],
+                  body={"start": later.strftime("%Y-%m-%dT%H:%M:%S")}, headers=MERGE)
+    assert r.status == 200, r
+    assert time.time() < fire_at - 0.5, "changed too late to judge"
+    wait_for(lambda: waiting(sql, "%reminder_plans%"), 5, what="the planner held back")
+    assert lock.wait(30) == 0, lock.stderr.read()
+    time.sleep(max(0.0, fire_at + 2 - time.time()))
+    assert rx.messages("reminder.due") == []
+    # Planned again: one reminder, a day later, pending.
+    wait_for(lambda: sql("SELECT string_agg(state || ' ' || (fire_at > now() + interval '1 day'"
+                         f" - interval '1 minute'), ',') FROM reminders WHERE event_id = '{ev['id']}'")
+             == "pending true", 10, what="the reminder planned again")
     rx.close()

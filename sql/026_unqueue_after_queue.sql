@@ -1,0 +1,17 @@
+-- 026_unqueue_after_queue.sql: a change to an event takes back its
+-- reminders fired ahead (019, 022) after it has queued the event to be
+-- planned again (007's events_webhooks), not before.
+--
+-- Triggers of one event fire in the order of their names, and
+-- events_unqueue came before events_webhooks. A plan being written at the
+-- same time (SCHED_PLAN_WRITE: the reminders, then the queue row deleted)
+-- was not yet committed when the take-back looked, so it found nothing;
+-- the queueing then waited on the plan's queue row, and a fire in the
+-- instant between the plan's commit and the change's took the new
+-- reminder from the event as it was: a cancelled visit was reminded of.
+-- Now the queueing comes first and waits for the plan; the take-back's
+-- statements, each with a snapshot of its own, see and lock the plan's
+-- reminders. A plan whose queue row the change had updated first keeps
+-- its reminders but not the queue row: the fire leaves alone the
+-- reminders of an event waiting to be planned again (SCHED_FIRE).
+ALTER TRIGGER events_unqueue ON events RENAME TO events_webhooks_unqueue;
