@@ -11,7 +11,8 @@
  * - a VEVENT without UID gets one derived from its content (a SHA-256
  *   prefix @import.liaison), so importing the file again finds it;
  * - a UID (and RECURRENCE-ID) given twice is kept once: the highest
- *   SEQUENCE, the last of equals;
+ *   SEQUENCE, the last of equals; an override whose RECURRENCE-ID cannot
+ *   be read is refused, never taken for its series;
  * - TZIDs are resolved as IANA names, as prefixed IANA names, as Windows
  *   names (ICU's CLDR table), else through the file's own VTIMEZONE into
  *   the IANA zone whose offsets match it (the default zone first);
@@ -245,6 +246,19 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 	icalproperty *rp = icalcomponent_get_first_property(ve, ICAL_RECURRENCEID_PROPERTY);
 	struct when w;
 	memset(&w, 0, sizeof(w));
+	char why[200];
+	int rid_dropped = !rp && ical_lic_dropped(ve, "RECURRENCE-ID", why, sizeof(why));
+	if (rid_dropped) {
+		/* An override whose occurrence is unknown: taken for a VEVENT of
+		 * its own, it was a second master of the UID and, of a higher
+		 * SEQUENCE, replaced the whole series by itself. */
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+		         "RECURRENCE-ID could not be read (%s): which occurrence this VEVENT "
+		         "changes is unknown",
+		         why);
+		ical_add_error(errors, "recurrence_id", msg);
+	}
 	if (!ds) {
 		ical_add_error(errors, "start",
 		               "the VEVENT has no DTSTART (or one that could not be read)");
@@ -330,6 +344,10 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 	ical_lic_errors(ve, warnings);
 	ical_repair_notes(ve, warnings);
 	m->sequence = icalcomponent_get_sequence(ve);
+	/* One whose RECURRENCE-ID is unknown is nobody's duplicate: refused
+	 * as itself, never dropped for (or in place of) its master. */
+	if (!rid && (rp || rid_dropped))
+		snprintf(ridkey, sizeof(ridkey), "?%zu", m->order);
 	snprintf(m->key, sizeof(m->key), "%s\n%s", uid, ridkey);
 	size_t i;
 	json_t *p;

@@ -120,6 +120,9 @@ void ical_read_url(icalcomponent *ve, json_t *ev, json_t *warnings);
 void ical_read_categories(icalcomponent *ve, json_t *ev, json_t *warnings);
 void ical_read_alarms(icalcomponent *ve, int64_t dur, json_t *ev, json_t *warnings);
 void ical_lic_errors(icalcomponent *c, json_t *warnings);
+/* Whether libical dropped property name of c as unreadable (why: its
+ * message, clipped). */
+int ical_lic_dropped(icalcomponent *c, const char *name, char *why, size_t len);
 void ical_repair_notes(icalcomponent *ve, json_t *warnings);
 
 #endif

@@ -215,9 +215,42 @@ void ical_read_alarms(icalcomponent *ve, int64_t dur, json_t *ev, json_t *warnin
 	json_decref(rem);
 }
 
+/* Whether libical's X-LIC-ERROR message msg is about property name: its
+ * messages name it either way round. */
+static int lic_names(const char *msg, const char *name)
+{
+	char a[40], b[40];
+	snprintf(a, sizeof(a), "%s property", name);
+	snprintf(b, sizeof(b), "property %s", name);
+	return strstr(msg, a) || strstr(msg, b);
+}
+
+/* Whether the X-LIC-ERROR p says its property was read all the same (a
+ * VALUE type libical does not know: read as the default type). */
+static int lic_kept(icalproperty *p)
+{
+	icalparameter *t = icalproperty_get_first_parameter(p, ICAL_XLICERRORTYPE_PARAMETER);
+	return t &&
+	       icalparameter_get_xlicerrortype(t) == ICAL_XLICERRORTYPE_PARAMETERVALUEPARSEERROR;
+}
+
+int ical_lic_dropped(icalcomponent *c, const char *name, char *why, size_t len)
+{
+	for (icalproperty *p = icalcomponent_get_first_property(c, ICAL_XLICERROR_PROPERTY); p;
+	     p = icalcomponent_get_next_property(c, ICAL_XLICERROR_PROPERTY)) {
+		const char *msg = icalproperty_get_xlicerror(p);
+		if (msg && lic_names(msg, name) && !lic_kept(p)) {
+			ical_clip(msg, 160, why, len);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* libical replaces what it cannot parse by X-LIC-ERROR properties; those
  * about properties we read become warnings (an empty property is the
- * same as none and is not named). */
+ * same as none and is not named). A RECURRENCE-ID dropped is not a
+ * warning: it refuses its VEVENT (ical_import.c convert). */
 void ical_lic_errors(icalcomponent *c, json_t *warnings)
 {
 	static const char *const props[][2] = {
@@ -236,19 +269,15 @@ void ical_lic_errors(icalcomponent *c, json_t *warnings)
 		if (!msg || !strncmp(msg, "No value for", 12))
 			continue;
 		for (size_t i = 0; i < ARRAY_LEN(props); i++) {
-			char a[40], b[40];
-			snprintf(a, sizeof(a), "%s property", props[i][0]);
-			snprintf(b, sizeof(b), "property %s", props[i][0]);
-			if (strstr(msg, a) || strstr(msg, b)) {
+			if (lic_names(msg, props[i][0])) {
 				char shown[200];
 				ical_clip(msg, 160, shown, sizeof(shown));
-				icalparameter *t = icalproperty_get_first_parameter(
-				    p, ICAL_XLICERRORTYPE_PARAMETER);
-				int kept = t && icalparameter_get_xlicerrortype(t) ==
-				                    ICAL_XLICERRORTYPE_PARAMETERVALUEPARSEERROR;
-				ical_note(warnings, props[i][1], "%s: %s",
-				          kept ? "read with its default value type" : "dropped",
-				          shown);
+				int kept = lic_kept(p);
+				if (kept || strcmp(props[i][0], "RECURRENCE-ID"))
+					ical_note(warnings, props[i][1], "%s: %s",
+					          kept ? "read with its default value type"
+					               : "dropped",
+					          shown);
 				break;
 			}
 		}

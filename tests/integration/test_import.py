@@ -569,6 +569,40 @@ def test_a_refused_override_or_an_old_row_is_handled_with_care(ctx):
             "confirmed") in occ(d, k["host"], "2026-11-01", "2026-12-01")
 
 
+def test_an_override_whose_recurrence_id_cannot_be_read_is_refused(ctx):
+    """libical drops a RECURRENCE-ID it cannot read, and the VEVENT looked
+    like a second master of the UID: of a higher SEQUENCE it was kept and
+    the weekly series became one event, its three other sessions gone
+    from the API and every feed. It is refused now, and the series
+    stands."""
+    db, k, d = world(ctx)
+    unreadable = tuple(ln.replace("RECURRENCE-ID;TZID=Asia/Seoul:20261111T100000",
+                                  "RECURRENCE-ID;TZID=Asia/Seoul:2026-11-11 10:00")
+                       for ln in MOVED)
+    empty = tuple(ln.replace("RECURRENCE-ID;TZID=Asia/Seoul:20261111T100000",
+                             "RECURRENCE-ID:").replace("SEQUENCE:1", "SEQUENCE:2")
+                  for ln in MOVED)
+    weekly = [("Busan sync", f"2026-11-{day}T10:00:00", f"2026-11-{day}T11:00:00", "confirmed")
+              for day in ("04", "11", "18", "25")]
+    for bad in (unreadable, empty):
+        res = post(d, k["host"], weekly_with(*bad)).json()
+        assert [x["uid"] for x in res["refused"]] == ["taken-back-1@google.com"], res
+        (e,) = res["refused"][0]["errors"]
+        assert e["field"] == "recurrence_id" and "RECURRENCE-ID" in e["message"], e
+        assert len(res["created"] + res["updated"] + res["unchanged"]) == 1, res
+        assert occ(d, k["host"], "2026-11-01", "2026-12-01") == weekly
+    body = d.request("GET", path_of(make_feed(d, k["host"]))).body
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, "2026-11-01T00:00:00+00:00",
+                          "2026-12-01T00:00:00+00:00"], input=body, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    assert [(t, s) for t, s, _, _ in json.loads(out.stdout)] == [(t, s) for t, s, _, _ in weekly]
+    # The same override, readable, moves its occurrence.
+    res = post(d, k["host"], weekly_with(*MOVED)).json()
+    assert res["refused"] == [] and len(res["created"]) == 1, res
+    assert ("Busan sync (afternoon)", "2026-11-11T15:00:00", "2026-11-11T16:00:00",
+            "confirmed") in occ(d, k["host"], "2026-11-01", "2026-12-01")
+
+
 def test_class_private_and_confidential_make_events_private(ctx):
     db, k, d = world(ctx)
     import_twice(d, k["host"], corpus("google_partnerships.ics"))
