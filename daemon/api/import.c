@@ -25,7 +25,9 @@
  * or changed through the API are liaison's own and stay. The row stays,
  * as every events row does, and follows its series from then on
  * (sql/012). A single event made of an override that could not be one
- * (split_from) is cancelled when the file no longer gives it. */
+ * (split_from) is cancelled when the file no longer gives it; so is one
+ * made of an override whose series was not known then (orphan_of), once a
+ * file gives the series without it. */
 #include "api/import.h"
 
 #include "dbpool.h"
@@ -60,12 +62,13 @@ struct import {
 	struct recur_budget budget;
 	struct ical_walk *walk; /* the last master's occurrences walked so far */
 	/* for the overrides the file no longer gives (reset_stale): */
-	json_t *series;       /* series id -> its item, for each series written */
-	json_t *placed;       /* series id -> {recurrence id: true} the file wrote */
-	json_t *refused_uids; /* UID -> true: a VEVENT of it was refused */
-	json_t *singles;      /* UIDs of the single events written of overrides */
-	char *series_list;    /* the series to look at, as an array's text */
-	char split_from[37];  /* the item is a single event made of an override of it */
+	json_t *series;        /* series id -> its item, for each series written */
+	json_t *placed;        /* series id -> {recurrence id: true} the file wrote */
+	json_t *refused_uids;  /* UID -> true: a VEVENT of it was refused */
+	json_t *singles;       /* UIDs of the single events written of overrides */
+	char *series_list;     /* the series to look at, as an array's text */
+	char split_from[37];   /* the item is a single event made of an override of it */
+	const char *orphan_of; /* ... of an override of this UID, which has no series */
 	int reset_asked;
 };
 
@@ -240,7 +243,7 @@ static void on_overrides(PGresult *res, void *arg)
  * it gave an override of. */
 static void note_written(struct import *im)
 {
-	if (im->split_from[0]) {
+	if (im->split_from[0] || im->orphan_of) {
 		/* Unrecorded, it would be cancelled: none is, this time. */
 		if (!im->uid || json_array_append_new(im->singles, json_string(im->uid)))
 			im->reset_asked = 1;
@@ -354,8 +357,12 @@ static void on_split_gone(PGresult *res, void *arg)
 	for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
 		json_array_append_new(im->updated, json_string(PQgetvalue(res, i, 0)));
 		warn_rid(im, PQgetvalue(res, i, 1),
-		         "the file no longer gives the override this event was made of: it is "
-		         "cancelled");
+		         PQgetisnull(res, i, 2)
+		             ? "the file no longer gives the override this event was made of: it "
+		               "is cancelled"
+		             : "the file gives the series of the override this event was made "
+		               "of: the occurrence is the series' (as the file gives it), and "
+		               "this event is cancelled");
 	}
 	char most[16];
 	snprintf(most, sizeof(most), "%d", ICAL_IMPORT_MAX_VEVENTS);
@@ -483,6 +490,10 @@ static int write_item(struct import *im)
 		sql = SQL_IMPORT_SPLIT;
 		p[27] = im->split_from;
 		n = 28;
+	} else if (im->orphan_of) {
+		sql = SQL_IMPORT_ORPHAN;
+		p[27] = im->orphan_of;
+		n = 28;
 	}
 	if (dbpool_query(im->r->cx->db, sql, n, p, on_written, im) != 0) {
 		fail_unavailable(im);
@@ -556,6 +567,8 @@ static void on_master(PGresult *res, void *arg)
 			import_step(im);
 			return;
 		}
+		/* The file that gives its series takes it over (sql/027). */
+		im->orphan_of = im->uid;
 		stand_alone(im, "has no event in the file or in liaison to override");
 	} else {
 		int override_all_day = json_is_true(json_object_get(im->event, "all_day"));
@@ -623,6 +636,7 @@ static int start_item(struct import *im, json_t *item)
 	im->uid = json_string_value(json_object_get(item, "uid"));
 	im->series_id[0] = '\0';
 	im->split_from[0] = '\0';
+	im->orphan_of = NULL;
 	json_t *errors = json_object_get(item, "errors");
 	if (json_array_size(errors) || !im->event) {
 		refuse(im, im->uid, json_incref(errors ? errors : json_array()));

@@ -55,12 +55,26 @@
 	" WHERE " unchanged_where \
 	"   AND NOT EXISTS (SELECT 1 FROM up)"
 
-/* A series (or single event) of org $1 by UID $27, with EV_VALUES. */
+/* A series (or single event) of org $1 by UID $27, with EV_VALUES. The
+ * single events made of its overrides before it was known (orphan_of,
+ * sql/027) become made of one of its overrides (split_from): this file
+ * cancels those it does not give (SQL_IMPORT_SPLIT_GONE). */
 #define SQL_IMPORT_SERIES \
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
 	"  VALUES ($1::uuid, $27::text, " EV_VALUES ")" \
-	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE("") ") " \
+	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE("") "), " \
+	"adopt AS (" \
+	"  UPDATE events o" \
+	"     SET split_from = coalesce((SELECT id FROM up)," \
+	"                               (SELECT s.id" \
+	"                                  FROM events s" \
+	"                                 WHERE s.org_id = $1::uuid" \
+	"                                   AND s.uid = $27::text" \
+	"                                   AND s.series_id IS NULL))" \
+	"   WHERE o.org_id = $1::uuid" \
+	"     AND o.orphan_of = $27::text" \
+	"     AND o.split_from IS NULL) " \
 	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
 
 /* An override of series $18 at recurrence id $19; $28 whether it stands
@@ -82,27 +96,34 @@
 	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
 	ICS_ANSWER("series_id = $18::uuid AND recurrence_id = $19::timestamp")
 
-/* A single event made of an override of series $28 that cannot be one
- * (of the other kind, or no occurrence of it): as SQL_IMPORT_SERIES, and
- * it stands as its file gives it (sql/024: split_from, file_version). */
-#define SQL_IMPORT_SPLIT \
+/* A single event made of an override: as SQL_IMPORT_SERIES, standing as
+ * its file gives it (sql/024: file_version), column col ($28, of type
+ * type) naming what it was to override. */
+#define IMPORT_SINGLE_OF(col, type) \
 	"WITH up AS (" \
-	"  INSERT INTO events (org_id, uid, split_from, file_version, " EV_COLUMNS ")" \
-	"  VALUES ($1::uuid, $27::text, $28::uuid, 1, " EV_VALUES ")" \
+	"  INSERT INTO events (org_id, uid, " col ", file_version, " EV_COLUMNS ")" \
+	"  VALUES ($1::uuid, $27::text, $28::" type ", 1, " EV_VALUES ")" \
 	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " \
-	ICS_UPDATE("split_from = $28::uuid, file_version = events.version + 1,") "), " \
+	ICS_UPDATE(col " = $28::" type ", file_version = events.version + 1,") "), " \
 	"mark AS (" \
 	"  UPDATE events" \
-	"     SET split_from = $28::uuid," \
+	"     SET " col " = $28::" type "," \
 	"         file_version = version" \
 	"   WHERE org_id = $1::uuid" \
 	"     AND uid = $27::text" \
 	"     AND series_id IS NULL" \
 	"     AND visit_id IS NULL" \
 	"     AND (file_version IS DISTINCT FROM version" \
-	"          OR split_from IS DISTINCT FROM $28::uuid)" \
+	"          OR " col " IS DISTINCT FROM $28::" type ")" \
 	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
 	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
+
+/* Of an override of series $28 that cannot be one (of the other kind, or
+ * no occurrence of it; sql/024). */
+#define SQL_IMPORT_SPLIT IMPORT_SINGLE_OF("split_from", "uuid")
+
+/* Of an override of UID $28, of which there is no series yet (sql/027). */
+#define SQL_IMPORT_ORPHAN IMPORT_SINGLE_OF("orphan_of", "text")
 
 /* The master of an override (org $1, UID $2): what it takes to expand it. */
 #define SQL_IMPORT_MASTER \
@@ -149,7 +170,8 @@
 
 /* The single events made of overrides of the series $1 (an array) that
  * stand as a file gave them and that this import did not write (UIDs $2):
- * cancelled, at most $3, and no longer the file's. */
+ * cancelled, at most $3, and no longer the file's; with the series' UID
+ * of those made before the series was known (sql/027). */
 #define SQL_IMPORT_SPLIT_GONE \
 	"UPDATE events" \
 	"   SET status = 'cancelled'," \
@@ -165,7 +187,7 @@
 	"                 AND visit_id IS NULL" \
 	"                 AND uid <> ALL ($2::text[])" \
 	"               LIMIT $3::integer)" \
-	" RETURNING id::text, uid"
+	" RETURNING id::text, uid, orphan_of"
 
 /* clang-format on */
 

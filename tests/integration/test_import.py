@@ -603,6 +603,55 @@ def test_an_override_whose_recurrence_id_cannot_be_read_is_refused(ctx):
             "confirmed") in occ(d, k["host"], "2026-11-01", "2026-12-01")
 
 
+def test_an_override_imported_before_its_series_is_taken_over_by_it(ctx):
+    """An invitation to one moved occurrence, then the series' file: the
+    override had no series when it came and was kept as a single event;
+    the series' file then showed the day twice, in the API and in every
+    feed, and so did every later export. The series' file takes it over:
+    one it gives is its override, one it does not give is cancelled."""
+    db, k, d = world(ctx)
+    alone = lambda uid: ics(  # noqa: E731
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Google Inc//Google Calendar//EN",
+        *(ln.replace("taken-back-1", uid) for ln in MOVED), "END:VCALENDAR")
+    series = lambda uid, *more: weekly_with(*more).replace(b"taken-back-1", uid.encode())  # noqa: E731
+
+    def shown(frm, to):
+        """What a subscribed calendar shows: (title, local start)."""
+        body = d.request("GET", path_of(make_feed(d, k["host"]))).body
+        out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, frm + "T00:00:00+00:00",
+                              to + "T00:00:00+00:00"], input=body, capture_output=True)
+        assert out.returncode == 0, out.stderr.decode()
+        return sorted((t, s) for t, s, _, st in json.loads(out.stdout) if st != "CANCELLED")
+
+    def live(frm, to):
+        return [o[:2] for o in occ(d, k["host"], frm, to) if o[3] != "cancelled"]
+
+    # Moved back by the time the series came: the series' own occurrence.
+    res = post(d, k["host"], alone("given-later")).json()
+    assert len(res["created"]) == 1 and "no event" in warned(res, "recurrence_id")[0]["message"]
+    assert live("2026-11-10", "2026-11-12") == [("Busan sync (afternoon)", "2026-11-11T15:00:00")]
+    res = post(d, k["host"], series("given-later")).json()
+    (w,) = warned(res, "recurrence_id")
+    assert "gives the series" in w["message"] and len(res["updated"]) == 1, res
+    week = [("Busan sync", f"2026-11-{day}T10:00:00") for day in ("04", "11", "18", "25")]
+    assert live("2026-11-01", "2026-12-01") == week
+    assert shown("2026-11-01", "2026-12-01") == week
+    # Still moved in the series' file: its override, once.
+    post(d, k["host"], alone("still-moved"))
+    res = post(d, k["host"], series("still-moved", *MOVED)).json()
+    assert len(res["created"]) == 2 and len(res["updated"]) == 1, res  # the single cancelled
+    again = post(d, k["host"], series("still-moved", *MOVED)).json()
+    assert again["created"] == again["updated"] == again["warnings"] == [], again
+    moved = [("Busan sync", "2026-11-04T10:00:00"), ("Busan sync (afternoon)", "2026-11-11T15:00:00"),
+             ("Busan sync", "2026-11-18T10:00:00"), ("Busan sync", "2026-11-25T10:00:00")]
+    assert sorted(live("2026-11-01", "2026-12-01")) == sorted(week + moved)
+    assert shown("2026-11-01", "2026-12-01") == sorted(week + moved)
+    # The invitation again changes nothing: the series' override stands.
+    res = post(d, k["host"], alone("still-moved")).json()
+    assert res["created"] == [] and res["updated"] == [], res
+    assert shown("2026-11-01", "2026-12-01") == sorted(week + moved)
+
+
 def test_class_private_and_confidential_make_events_private(ctx):
     db, k, d = world(ctx)
     import_twice(d, k["host"], corpus("google_partnerships.ics"))
