@@ -46,17 +46,47 @@
  * statement for the batch: per event, it cost a round trip and a commit
  * each (tests/bench/webhooks.sh). Rows are written in event order, so
  * that two instances planning the same events take their locks in the
- * same order. */
+ * same order.
+ *
+ * Locks, in the order a change to an event takes them (sql/026: its
+ * queue row, then its reminders due soon, liaison_reminders_unqueue):
+ * first the batch's queue rows still at their ticket (lk), in event
+ * order, skipping those a change in flight holds (planned again once it
+ * commits, with the ticket it gives; one that rolls back leaves the row as
+ * it was, taken by the next round); then the pending reminders of the
+ * events planned (rl), in id order, as the take-backs lock them; only
+ * then the writes (cur reads rl first). Taken the other way round (the
+ * writes first, the queue rows last), a change waiting between its two
+ * steps and a plan deadlocked. */
 #define SCHED_PLAN_WRITE \
 	"WITH b AS (" \
 	"  SELECT *" \
 	"    FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[])" \
 	"         AS b(id, version, ticket, cutoff, until)), " \
-	"cur AS (" \
+	"lk AS MATERIALIZED (" \
+	"  SELECT q.event_id" \
+	"    FROM reminder_queue q" \
+	"    JOIN b ON b.id = q.event_id" \
+	"          AND b.ticket = q.ticket" \
+	"   ORDER BY q.event_id" \
+	"     FOR UPDATE OF q SKIP LOCKED), " \
+	"planned AS (" \
 	"  SELECT b.*" \
 	"    FROM b" \
+	"    JOIN lk ON lk.event_id = b.id" \
 	"    JOIN events e ON e.id = b.id" \
 	"                 AND e.version = b.version), " \
+	"rl AS MATERIALIZED (" \
+	"  SELECT r.id" \
+	"    FROM reminders r" \
+	"    JOIN planned p ON p.id = r.event_id" \
+	"   WHERE r.state = 'pending'" \
+	"   ORDER BY r.id" \
+	"     FOR UPDATE OF r), " \
+	"cur AS (" \
+	"  SELECT *" \
+	"    FROM planned" \
+	"   WHERE (SELECT count(*) FROM rl) >= 0), " \
 	"n AS (" \
 	"  SELECT DISTINCT ON (n.eid, n.os, n.tr)" \
 	"         n.eid, to_timestamp(n.os) AS os, to_timestamp(n.oe) AS oe, n.sl, n.el, n.tr," \
@@ -110,9 +140,8 @@
 	"     AND cur.until IS NULL), " \
 	"dq AS (" \
 	"  DELETE FROM reminder_queue q" \
-	"   USING b" \
-	"   WHERE q.event_id = b.id" \
-	"     AND q.ticket = b.ticket) " \
+	"   USING lk" \
+	"   WHERE q.event_id = lk.event_id) " \
 	"SELECT (SELECT count(*) FROM cur)," \
 	"       (SELECT count(*) FROM ins)"
 
@@ -139,11 +168,21 @@
 	" WHERE p.planned_until < now() + interval '30 days' " \
 	"ON CONFLICT (event_id) DO NOTHING"
 
+/* Whether event ev waits to be planned again (sql/026): its reminders may
+ * be of a time it no longer has, planned before a change, and are not
+ * fired meanwhile. For a minute at most: a planner that far behind, or a
+ * plan that cannot be written, leaves them to be fired as planned, as a
+ * parked plan (SCHED_PLAN_PARK, queued later) does. */
+#define SCHED_REPLANNING(ev) \
+	"EXISTS (SELECT 1" \
+	"          FROM reminder_queue q" \
+	"         WHERE q.event_id = " ev \
+	"           AND q.queued_at <= now()" \
+	"           AND q.queued_at > now() - interval '1 minute')"
+
 /* Reminders due, or due within $2 ms, become messages for every matching
- * endpoint, in the statement that marks them sent (an outbox). Not those
- * of an event waiting to be planned again: they may be of a time it no
- * longer has, planned before a change (sql/026); a parked plan
- * (SCHED_PLAN_PARK, queued later) leaves them to be fired. A message
+ * endpoint, in the statement that marks them sent (an outbox); not those
+ * of an event waiting to be planned again (SCHED_REPLANNING). A message
  * waits for its reminder's fire time (next_attempt_at) and until then is
  * taken back by any change that could alter it (sql/019). A reminder
  * whose occurrence has ended is marked missed instead and sends nothing;
@@ -164,10 +203,7 @@
 	"   WHERE state = 'pending'" \
 	"     AND fire_at <= now() + $2::bigint * interval '1 millisecond'" \
 	"     AND (fire_at <= now() OR occurrence_end >= fire_at)" \
-	"     AND NOT EXISTS (SELECT 1" \
-	"                       FROM reminder_queue q" \
-	"                      WHERE q.event_id = reminders.event_id" \
-	"                        AND q.queued_at <= now())" \
+	"     AND NOT " SCHED_REPLANNING("reminders.event_id") \
 	"   ORDER BY fire_at" \
 	"   LIMIT $1::int" \
 	"     FOR UPDATE SKIP LOCKED), " \
@@ -296,10 +332,15 @@
 	"       (SELECT count(*) FROM msgs)"
 
 /* When the next reminder is to be fired ($1 ms ahead of its fire time) or
- * message claimed ($2 ms ahead of its time), in Unix milliseconds. */
+ * message claimed ($2 ms ahead of its time), in Unix milliseconds. One of
+ * an event waiting to be planned again is left to the plan's write, which
+ * fires next (planner.c), and to the poll. */
 #define SCHED_NEXT_DUE \
 	"SELECT (extract(epoch FROM least(" \
-	"          (SELECT min(fire_at) FROM reminders WHERE state = 'pending')" \
+	"          (SELECT min(r.fire_at)" \
+	"             FROM reminders r" \
+	"            WHERE r.state = 'pending'" \
+	"              AND NOT " SCHED_REPLANNING("r.event_id") ")" \
 	"            - $1::bigint * interval '1 millisecond'," \
 	"          (SELECT min(next_attempt_at) FROM webhook_messages WHERE state = 'pending')" \
 	"            - $2::bigint * interval '1 millisecond'," \

@@ -182,6 +182,25 @@ def session(db, script):
          "-d", db, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+class Held:
+    """A session of its own holding advisory lock `key` until release()."""
+
+    def __init__(self, ctx, db, key):
+        self.p = subprocess.Popen(
+            [os.path.join(harness.pg_bindir(), "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "-d", db], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+        self.p.stdin.write(f"SELECT pg_advisory_lock({key});\n")
+        self.p.stdin.flush()
+        wait_for(lambda: ctx.cluster.psql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            f" AND objid = {key}", dbname(db)) == "1", 10, what=f"advisory lock {key}")
+
+    def release(self):
+        self.p.stdin.close()  # psql ends, and its locks with it
+        assert self.p.wait(10) == 0, self.p.stderr.read()
+
+
 def waiting(sql, like):
     """Whether a session whose query is like `like` waits for a lock."""
     return sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
@@ -198,10 +217,10 @@ def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
     test_webhooks' test_cancelled_and_past_reminders_send_nothing). The
     take-back now runs after the queueing, which waits for the plan: it
     sees the reminder and holds it. The plan is played by another session,
-    as SCHED_PLAN_WRITE writes it; the cancellation is held before its
-    commit by a trigger of this test for 3 s, long past the daemon's fire
-    poll (1 s), and longer than db_query_timeout's default would let the
-    cancellation wait."""
+    taking its locks as SCHED_PLAN_WRITE does, held before its commit;
+    the cancellation is held before its own by a trigger of this test,
+    past the daemon's fire poll (1 s) and longer than db_query_timeout's
+    default would let it wait."""
     db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
     rx = Receiver()
     endpoint(d, k, rx, types=["reminder.due"])
@@ -216,35 +235,87 @@ def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
         " BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$;"
         " CREATE TRIGGER events_zz_test_hold AFTER UPDATE ON events FOR EACH ROW"
         " WHEN (NEW.status = 'cancelled') EXECUTE FUNCTION test_hold()")
-    hold = session(db, "BEGIN; SELECT pg_advisory_xact_lock(4242); SELECT pg_sleep(6); COMMIT;")
-    wait_for(lambda: sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                         " AND granted") == "1", 10, what="the hold")
+    cancel_held, plan_held = Held(ctx, db, 4242), Held(ctx, db, 4343)
     plan = session(db, "BEGIN; "
-                   "UPDATE reminders SET fire_at = now() + interval '9 seconds'"
+                   f"SELECT 1 FROM reminder_queue WHERE event_id = '{ev['id']}' FOR UPDATE; "
+                   "UPDATE reminders SET fire_at = now() + interval '8 seconds'"
                    f" WHERE event_id = '{ev['id']}' AND state = 'pending'; "
                    f"DELETE FROM reminder_queue WHERE event_id = '{ev['id']}'; "
-                   "SELECT pg_sleep(2); COMMIT;")
-    wait_for(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%'"
-                         " AND pid <> pg_backend_pid()") == "1", 10, what="the plan under way")
-    t0 = time.time()
+                   "SELECT pg_advisory_xact_lock(4343); COMMIT;")
+    wait_for(lambda: waiting(sql, "%pg_advisory_xact_lock(4343)%"), 10,
+             what="the plan written, before its commit")
     got = {}
     t = threading.Thread(target=lambda: got.setdefault("r", d.request(
         "PATCH", f"/v1/events/{ev['id']}", token=k["host"],
         body={"status": "cancelled"}, headers=MERGE, timeout=30)))
     t.start()
-    wait_for(lambda: waiting(sql, "%UPDATE events%"), 2, interval=0.02,
+    wait_for(lambda: waiting(sql, "%UPDATE events%"), 10,
              what="the cancellation waiting for the plan's queue row")
+    plan_held.release()
     assert plan.wait(10) == 0, plan.stderr.read()
     fire_at = float(sql("SELECT extract(epoch FROM fire_at) FROM reminders"
                         f" WHERE event_id = '{ev['id']}'"))
-    assert fire_at - t0 < 10, "not in the fire-ahead window"
-    assert hold.wait(10) == 0, hold.stderr.read()
+    assert fire_at - time.time() < 9.5, "not in the fire-ahead window"
+    wait_for(lambda: waiting(sql, "%UPDATE events%"), 10,
+             what="the cancellation held before its commit")
+    time.sleep(1.5)  # the daemon's fire poll comes meanwhile
+    cancel_held.release()
     t.join(15)
     assert got["r"].status == 200, got["r"]
     time.sleep(max(0.0, fire_at + 2 - time.time()))  # past its time: nothing came
     assert rx.messages("reminder.due") == []
     assert sql("SELECT count(*) FROM webhook_messages m JOIN reminders r ON r.id = m.reminder_id"
                f" WHERE r.event_id = '{ev['id']}' AND m.state <> 'cancelled'") == "0"
+    rx.close()
+
+
+def test_a_change_and_a_plan_of_its_event_at_once_do_not_deadlock(ctx):
+    """A change to an event takes its queue row, then its reminders due
+    within the minute (sql/026). The planner's write took the reminders
+    first and the queue row last: a change between its two steps and a
+    plan of the same event deadlocked, and PostgreSQL cancelled the
+    change (a failed PATCH). The plan now takes the queue rows first and
+    leaves those a change holds. The change is held between its steps by
+    a trigger of this test; the planner's write is held back (its
+    statement needs reminder_plans) until the change holds the row."""
+    db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
+    rx = Receiver()
+    endpoint(d, k, rx, types=["reminder.due"])
+    ev, fire_at = reminder_soon(d, k, "Renamed", seconds=45)
+    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
+    wait_for(lambda: sql(f"SELECT count(*) FROM reminder_queue WHERE event_id = '{ev['id']}'")
+             == "0", 10, what="the reminder planned")
+    sql("CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$;"
+        # Between events_webhooks (the queue row) and events_webhooks_unqueue.
+        " CREATE TRIGGER events_webhooks_t AFTER UPDATE ON events FOR EACH ROW"
+        " WHEN (NEW.title = 'Renamed at once') EXECUTE FUNCTION test_hold()")
+    change_held = Held(ctx, db, 4242)
+    plans_held = Held(ctx, db, 4343)
+    plans = session(db, "BEGIN; LOCK TABLE reminder_plans IN ACCESS EXCLUSIVE MODE; "
+                    "SELECT pg_advisory_xact_lock(4343); COMMIT;")
+    wait_for(lambda: sql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                         " WHERE c.relname = 'reminder_plans' AND l.granted") != "0", 10,
+             what="reminder_plans locked")
+    sql(f"INSERT INTO reminder_queue (event_id) VALUES ('{ev['id']}')")
+    wait_for(lambda: waiting(sql, "%reminder_plans%"), 10, what="the plan's write held back")
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("r", d.request(
+        "PATCH", f"/v1/events/{ev['id']}", token=k["host"],
+        body={"title": "Renamed at once"}, headers=MERGE, timeout=30)))
+    t.start()
+    wait_for(lambda: waiting(sql, "%UPDATE events%"), 10, what="the change between its steps")
+    plans_held.release()
+    assert plans.wait(10) == 0, plans.stderr.read()
+    time.sleep(1)  # the plan's write runs: it waited for the queue row, or not at all
+    change_held.release()
+    t.join(15)
+    assert got["r"].status == 200, got["r"]
+    assert "deadlock" not in d.logtext()
+    # Planned again from the change: the reminder says what is true.
+    m = rx.wait(1, timeout=60, type_="reminder.due")[0]
+    assert m["json"]["data"]["event"]["title"] == "Renamed at once"
+    assert m["at"] >= fire_at - 0.05
     rx.close()
 
 
@@ -260,7 +331,7 @@ def test_a_reminder_is_not_fired_from_a_plan_older_than_a_change(ctx):
     db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
     rx = Receiver()
     endpoint(d, k, rx, types=["reminder.due"])
-    ev, fire_at = reminder_soon(d, k, "Moved away", seconds=8)
+    ev, fire_at = reminder_soon(d, k, "Moved away", seconds=9)
     written_ahead(ctx, db, ev)
     sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
     lock = session(db, "BEGIN; LOCK TABLE reminder_plans IN ACCESS EXCLUSIVE MODE; "
