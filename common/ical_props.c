@@ -239,7 +239,9 @@ int ical_lic_dropped(icalcomponent *c, const char *name, char *why, size_t len)
 	for (icalproperty *p = icalcomponent_get_first_property(c, ICAL_XLICERROR_PROPERTY); p;
 	     p = icalcomponent_get_next_property(c, ICAL_XLICERROR_PROPERTY)) {
 		const char *msg = icalproperty_get_xlicerror(p);
-		if (msg && lic_names(msg, name) && !lic_kept(p)) {
+		/* An empty property is the same as none. */
+		if (msg && strncmp(msg, "No value for", 12) && lic_names(msg, name) &&
+		    !lic_kept(p)) {
 			ical_clip(msg, 160, why, len);
 			return 1;
 		}
@@ -273,7 +275,10 @@ void ical_lic_errors(icalcomponent *c, json_t *warnings)
 				char shown[200];
 				ical_clip(msg, 160, shown, sizeof(shown));
 				int kept = lic_kept(p);
-				if (kept || strcmp(props[i][0], "RECURRENCE-ID"))
+				/* One dropped refuses its VEVENT, and what
+				 * libical kept of it was not read either. */
+				if (strcmp(props[i][0], "RECURRENCE-ID") ||
+				    icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY))
 					ical_note(warnings, props[i][1], "%s: %s",
 					          kept ? "read with its default value type"
 					               : "dropped",

@@ -185,10 +185,19 @@ static void emit_date_list(struct shaper *s, const char *line, size_t n)
 	}
 }
 
+/* Whether line is an X-LIC-ERROR property: libical's word for what it
+ * could not read in this file, never the file's own (an app built on
+ * libical may have saved one). */
+static int lic_error_line(const char *line, size_t n)
+{
+	return n > 11 && !strncasecmp(line, "X-LIC-ERROR", 11) &&
+	       (line[11] == ':' || line[11] == ';');
+}
+
 static void shape_line(struct shaper *s, const char *line, size_t n)
 {
 	char name[32];
-	if (n == 0 || (n > 10 && !strncasecmp(line, "X-LIAISON-", 10)))
+	if (n == 0 || (n > 10 && !strncasecmp(line, "X-LIAISON-", 10)) || lic_error_line(line, n))
 		return;
 	if (comp_line(line, n, "BEGIN:", name)) {
 		if (s->depth == 0 && strcmp(name, "VCALENDAR") != 0)

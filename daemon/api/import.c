@@ -27,7 +27,10 @@
  * (sql/012). A single event made of an override that could not be one
  * (split_from) is cancelled when the file no longer gives it; so is one
  * made of an override whose series was not known then (orphan_of), once a
- * file gives the series without it. */
+ * file gives the series without it. Each file is the truth of what it
+ * gives: an invitation to one occurrence imported after its series' file
+ * overrides that occurrence, and the series' file imported again takes
+ * the override back. */
 #include "api/import.h"
 
 #include "dbpool.h"

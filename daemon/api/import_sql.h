@@ -55,10 +55,12 @@
 	" WHERE " unchanged_where \
 	"   AND NOT EXISTS (SELECT 1 FROM up)"
 
-/* A series (or single event) of org $1 by UID $27, with EV_VALUES. The
- * single events made of its overrides before it was known (orphan_of,
- * sql/027) become made of one of its overrides (split_from): this file
- * cancels those it does not give (SQL_IMPORT_SPLIT_GONE). */
+/* A series (or single event) of org $1 by UID $27, with EV_VALUES. A
+ * series (a rule or RDATEs, $15 $17) takes over the single events made of
+ * its overrides before it was known (orphan_of, sql/027): they become
+ * made of one of its overrides (split_from), and this file cancels those
+ * it does not give (SQL_IMPORT_SPLIT_GONE). Not a visit's event, which
+ * the upsert leaves alone. */
 #define SQL_IMPORT_SERIES \
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
@@ -66,15 +68,20 @@
 	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE("") "), " \
 	"adopt AS (" \
 	"  UPDATE events o" \
-	"     SET split_from = coalesce((SELECT id FROM up)," \
-	"                               (SELECT s.id" \
-	"                                  FROM events s" \
-	"                                 WHERE s.org_id = $1::uuid" \
-	"                                   AND s.uid = $27::text" \
-	"                                   AND s.series_id IS NULL))" \
+	"     SET split_from = s.id" \
+	"    FROM (SELECT id FROM up" \
+	"          UNION ALL" \
+	"          SELECT id" \
+	"            FROM events" \
+	"           WHERE org_id = $1::uuid" \
+	"             AND uid = $27::text" \
+	"             AND series_id IS NULL" \
+	"             AND visit_id IS NULL" \
+	"             AND NOT EXISTS (SELECT 1 FROM up)) s" \
 	"   WHERE o.org_id = $1::uuid" \
 	"     AND o.orphan_of = $27::text" \
-	"     AND o.split_from IS NULL) " \
+	"     AND o.split_from IS NULL" \
+	"     AND ($15::text IS NOT NULL OR coalesce(jsonb_array_length($17::jsonb), 0) > 0)) " \
 	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
 
 /* An override of series $18 at recurrence id $19; $28 whether it stands
@@ -98,32 +105,34 @@
 
 /* A single event made of an override: as SQL_IMPORT_SERIES, standing as
  * its file gives it (sql/024: file_version), column col ($28, of type
- * type) naming what it was to override. */
-#define IMPORT_SINGLE_OF(col, type) \
+ * type) naming what it was to override, and column other cleared. */
+#define IMPORT_SINGLE_OF(col, type, other) \
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " col ", file_version, " EV_COLUMNS ")" \
 	"  VALUES ($1::uuid, $27::text, $28::" type ", 1, " EV_VALUES ")" \
 	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " \
-	ICS_UPDATE(col " = $28::" type ", file_version = events.version + 1,") "), " \
+	ICS_UPDATE(col " = $28::" type ", " other " = NULL, file_version = events.version + 1,") "), " \
 	"mark AS (" \
 	"  UPDATE events" \
 	"     SET " col " = $28::" type "," \
+	"         " other " = NULL," \
 	"         file_version = version" \
 	"   WHERE org_id = $1::uuid" \
 	"     AND uid = $27::text" \
 	"     AND series_id IS NULL" \
 	"     AND visit_id IS NULL" \
 	"     AND (file_version IS DISTINCT FROM version" \
-	"          OR " col " IS DISTINCT FROM $28::" type ")" \
+	"          OR " col " IS DISTINCT FROM $28::" type \
+	"          OR " other " IS NOT NULL)" \
 	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
 	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
 
 /* Of an override of series $28 that cannot be one (of the other kind, or
  * no occurrence of it; sql/024). */
-#define SQL_IMPORT_SPLIT IMPORT_SINGLE_OF("split_from", "uuid")
+#define SQL_IMPORT_SPLIT IMPORT_SINGLE_OF("split_from", "uuid", "orphan_of")
 
 /* Of an override of UID $28, of which there is no series yet (sql/027). */
-#define SQL_IMPORT_ORPHAN IMPORT_SINGLE_OF("orphan_of", "text")
+#define SQL_IMPORT_ORPHAN IMPORT_SINGLE_OF("orphan_of", "text", "split_from")
 
 /* The master of an override (org $1, UID $2): what it takes to expand it. */
 #define SQL_IMPORT_MASTER \
