@@ -4,6 +4,7 @@
 #include "recur.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct planwork {
@@ -15,11 +16,20 @@ struct planwork {
 	remind_cb cb;
 	void *arg;
 	int failed;
+	/* The RDATEs' instants, and which of them the rule gives too (the
+	 * rule's walk marks them): RFC 5545 (3.8.5.3) counts those once. */
+	int64_t *rd;
+	unsigned char *ruled;
+	size_t nrd;
+	int walking_rule;
 };
 
 static int on_start(const struct civil *s, int64_t start_utc, void *arg)
 {
 	struct planwork *w = arg;
+	for (size_t j = 0; w->walking_rule && j < w->nrd; j++)
+		if (w->rd[j] == start_utc)
+			w->ruled[j] = 1;
 	struct remind_fire f = {.occ_start = start_utc};
 	civil_format(s, w->ev->all_day, f.start_local);
 	if (recur_excluded(w->ev->exdates, f.start_local))
@@ -77,25 +87,46 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 	if (w.ntriggers == 0)
 		return INT64_MAX;
 	w.dur = recur_duration(ev->zone, &ev->start, &ev->end, ev->all_day);
-	/* Occurrences that start by `after` fire by then: the walk starts there. */
-	long got = recur_expand_window(ev->rrule, ev->zone, &ev->start, ev->all_day, after, until,
-	                               NULL, on_start, &w);
-	if (got == RECUR_EXHAUSTED)
-		return failed(why, "the recurrence rule takes too long to expand");
-	if (got < 0)
-		return failed(why, "the recurrence rule cannot be expanded (libical cannot step "
-		                   "it, or its times cannot be placed in its zone)");
+	w.nrd = json_array_size(ev->rdates);
+	w.rd = calloc(w.nrd ? w.nrd : 1, sizeof(*w.rd));
+	w.ruled = calloc(w.nrd ? w.nrd : 1, 1);
+	if (!w.rd || !w.ruled) {
+		free(w.rd);
+		free(w.ruled);
+		return failed(why, "out of memory");
+	}
 	json_array_foreach(ev->rdates, i, v)
 	{
 		struct civil c;
-		int64_t u;
-		if (w.stopped_at != INT64_MAX || w.failed)
-			break;
-		if (!json_is_string(v) || civil_parse(json_string_value(v), ev->all_day, &c) ||
-		    tz_to_utc(ev->zone, &c, &u) == TZ_UNKNOWN)
-			continue;
-		if (u < until)
-			on_start(&c, u, &w);
+		w.rd[i] = INT64_MIN; /* unreadable: skipped */
+		if (json_is_string(v) && !civil_parse(json_string_value(v), ev->all_day, &c) &&
+		    tz_to_utc(ev->zone, &c, &w.rd[i]) == TZ_UNKNOWN)
+			w.rd[i] = INT64_MIN;
 	}
+	/* Occurrences that start by `after` fire by then: the walk starts there. */
+	w.walking_rule = 1;
+	long got = recur_expand_window(ev->rrule, ev->zone, &ev->start, ev->all_day, after, until,
+	                               NULL, on_start, &w);
+	w.walking_rule = 0;
+	int64_t rc = w.stopped_at;
+	if (got == RECUR_EXHAUSTED)
+		rc = failed(why, "the recurrence rule takes too long to expand");
+	else if (got < 0)
+		rc = failed(why, "the recurrence rule cannot be expanded (libical cannot step "
+		                 "it, or its times cannot be placed in its zone)");
+	json_array_foreach(ev->rdates, i, v)
+	{
+		struct civil c;
+		if (rc < 0 || w.stopped_at != INT64_MAX || w.failed)
+			break;
+		if (w.rd[i] == INT64_MIN || w.ruled[i] || w.rd[i] >= until ||
+		    civil_parse(json_string_value(v), ev->all_day, &c))
+			continue;
+		on_start(&c, w.rd[i], &w);
+	}
+	free(w.rd);
+	free(w.ruled);
+	if (rc < 0)
+		return rc;
 	return w.failed ? failed(why, "out of memory") : w.stopped_at;
 }

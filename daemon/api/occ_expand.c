@@ -99,6 +99,19 @@ static int named_incomplete(const struct occset *s, const char *id)
 	return 0;
 }
 
+/* Whether the series being expanded (its occurrences from first on) has
+ * one starting at instant u already: RFC 5545 (3.8.5.3) counts an RDATE
+ * that is also an instance of the rule once, so that one override or
+ * EXDATE of it takes the only one away. Both or neither were of the
+ * window: the same instant, the same wall time. */
+static int expanded_at(const struct occset *s, size_t first, int64_t u)
+{
+	for (size_t i = first; i < s->n; i++)
+		if (s->items[i].start_utc == u)
+			return 1;
+	return 0;
+}
+
 static void expand_series(struct occset *s, int row)
 {
 	struct civil start;
@@ -117,6 +130,7 @@ static void expand_series(struct occset *s, int row)
 	if (budget.limit_us > left)
 		budget.limit_us = left;
 	int64_t lo = s->from - s->dur > s->lo ? s->from - s->dur : s->lo;
+	size_t first = s->n;
 	long got = recur_expand_window(rrule, tz, &start, s->all_day, lo, s->until, &budget,
 	                               on_occurrence, s);
 	s->spent.spent_us += budget.spent_us;
@@ -131,7 +145,7 @@ static void expand_series(struct occset *s, int row)
 			struct civil c;
 			int64_t u;
 			if (!civil_parse(json_string_value(v), s->all_day, &c) &&
-			    tz_to_utc(tz, &c, &u) != TZ_UNKNOWN)
+			    tz_to_utc(tz, &c, &u) != TZ_UNKNOWN && !expanded_at(s, first, u))
 				on_occurrence(&c, u, s);
 		}
 		json_decref(rdates);

@@ -1,7 +1,11 @@
 """/v1/occurrences: recurrences expanded in the event's zone, exdates,
 rdates, overrides, the window, paging."""
+import json
+import subprocess
+
 from harness import problem
 from test_events import world
+from test_feeds import EXPAND, make_feed, path_of
 
 
 def occ(d, token, q):
@@ -91,3 +95,52 @@ def test_paging_and_visibility(ctx):
     assert occ(d, k["cabc"], "from=2024-09-01&to=2024-10-01")["items"] == []
     assert len(occ(d, k["host"], "from=2024-09-01&to=2024-10-01&kind=meeting")["items"]) == 10
     assert occ(d, k["host"], "from=2024-09-01&to=2024-10-01&kind=visit")["items"] == []
+
+
+def test_an_rdate_that_the_rule_gives_too_is_one_occurrence(ctx):
+    """RFC 5545 3.8.5.3: where the rule and an RDATE give the same instant,
+    only one recurrence is considered. The API listed it twice (and
+    planned its reminders twice); an override cancelling or moving it took
+    one away and left the other showing as happening, where every
+    subscribed calendar showed it cancelled or moved."""
+    db, k, d = world(ctx)
+    ev = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Daily stand-up", "timezone": "UTC",
+        "start": "2027-05-03T09:00:00", "end": "2027-05-03T10:00:00",
+        "rrule": "FREQ=DAILY;COUNT=4", "rdates": ["2027-05-05T09:00:00", "2027-05-08T09:00:00"],
+        "reminders": ["-PT2H"]}).json()
+    q = "from=2027-05-01&to=2027-05-10"
+    days = ["2027-05-03", "2027-05-04", "2027-05-05", "2027-05-06", "2027-05-08"]
+
+    def live():
+        return [(i["start"], i["title"]) for i in occ(d, k["host"], q)["items"]
+                if i["status"] != "cancelled"]
+
+    def shown():
+        body = d.request("GET", path_of(feed)).body
+        out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, "2027-05-01T00:00:00+00:00",
+                              "2027-05-10T00:00:00+00:00"], input=body, capture_output=True)
+        assert out.returncode == 0, out.stderr.decode()
+        return [(s, t) for t, s, _, st in json.loads(out.stdout) if st != "CANCELLED"]
+
+    feed = make_feed(d, k["host"])
+    assert live() == [(f"{day}T09:00:00", "Daily stand-up") for day in days]
+    assert sorted(live()) == sorted(shown()), (live(), shown())
+    fires = [i["fire_at"] for i in d.request(
+        "GET", f"/v1/events/{ev['id']}/reminders", token=k["host"]).json()["items"]]
+    assert fires == [f"{day}T07:00:00Z" for day in days], fires
+    # Moved: at its new time only, as every calendar shows it.
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Stand-up (late)", "timezone": "UTC",
+        "start": "2027-05-05T15:00:00", "end": "2027-05-05T16:00:00",
+        "series_id": ev["id"], "recurrence_id": "2027-05-05T09:00:00"})
+    assert r.status == 201, r
+    assert ("2027-05-05T09:00:00", "Daily stand-up") not in live()
+    assert ("2027-05-05T15:00:00", "Stand-up (late)") in live()
+    assert sorted(live()) == sorted(shown()), (live(), shown())
+    # Cancelled: not happening anywhere.
+    r = d.request("PATCH", f"/v1/events/{r.json()['id']}", token=k["host"],
+                  body={"status": "cancelled"})
+    assert r.status == 200, r
+    assert [s for s, _ in live()] == [f"{day}T09:00:00" for day in days if day != "2027-05-05"]
+    assert sorted(live()) == sorted(shown()), (live(), shown())
