@@ -570,7 +570,7 @@ static void on_master(PGresult *res, void *arg)
 			import_step(im);
 			return;
 		}
-		/* The file that gives its series takes it over (sql/027). */
+		/* The file that gives its series takes it over (sql/026). */
 		im->orphan_of = im->uid;
 		stand_alone(im, "has no event in the file or in liaison to override");
 	} else {

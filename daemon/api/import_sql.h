@@ -57,7 +57,7 @@
 
 /* A series (or single event) of org $1 by UID $27, with EV_VALUES. A
  * series (a rule or RDATEs, $15 $17) takes over the single events made of
- * its overrides before it was known (orphan_of, sql/027): they become
+ * its overrides before it was known (orphan_of, sql/026): they become
  * made of one of its overrides (split_from), and this file cancels those
  * it does not give (SQL_IMPORT_SPLIT_GONE). Not a visit's event, which
  * the upsert leaves alone. */
@@ -131,7 +131,7 @@
  * no occurrence of it; sql/024). */
 #define SQL_IMPORT_SPLIT IMPORT_SINGLE_OF("split_from", "uuid", "orphan_of")
 
-/* Of an override of UID $28, of which there is no series yet (sql/027). */
+/* Of an override of UID $28, of which there is no series yet (sql/026). */
 #define SQL_IMPORT_ORPHAN IMPORT_SINGLE_OF("orphan_of", "text", "split_from")
 
 /* The master of an override (org $1, UID $2): what it takes to expand it. */
@@ -180,7 +180,7 @@
 /* The single events made of overrides of the series $1 (an array) that
  * stand as a file gave them and that this import did not write (UIDs $2):
  * cancelled, at most $3, and no longer the file's; with the series' UID
- * of those made before the series was known (sql/027). */
+ * of those made before the series was known (sql/026). */
 #define SQL_IMPORT_SPLIT_GONE \
 	"UPDATE events" \
 	"   SET status = 'cancelled'," \

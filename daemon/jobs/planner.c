@@ -39,7 +39,8 @@ struct planwrite {
 	int64_t nfires;
 	const char *event; /* the event being walked (its id in the claimed rows) */
 	int failed;
-	char first[37]; /* the first event's id, for the log */
+	char first[37];        /* the first event's id, for the log */
+	char first_ticket[24]; /* and its queue ticket, to park a plan of it alone */
 };
 
 static void planwrite_free(struct planwrite *pw)
@@ -86,6 +87,9 @@ static int on_fire_time(const struct remind_fire *f, void *arg)
 	return 0;
 }
 
+static void park_event(struct scheduler *sc, const char *event, const char *ticket,
+                       const char *why);
+
 /* One write done (or refused): once the batch's are, the next step. */
 static void plan_write_done(struct scheduler *sc)
 {
@@ -105,7 +109,10 @@ static void on_plan_written(PGresult *res, void *arg)
 {
 	struct planwrite *pw = arg;
 	struct scheduler *sc = pw->sc;
-	if (!sched_ok_rows(res, "writing reminder plans") && pw->nevents > 1) {
+	int ok = sched_ok_rows(res, "writing reminder plans");
+	if (!ok && res && pw->nevents == 1)
+		park_event(sc, pw->first, pw->first_ticket, "its plan could not be written");
+	if (!ok && pw->nevents > 1) {
 		/* Nothing of the batch was written (one statement). Its events
 		 * are planned again one statement each, so that one that cannot
 		 * be written holds up no other. */
@@ -166,21 +173,28 @@ static void on_plan_parked(PGresult *res, void *arg)
 	plan_write_done(sc);
 }
 
-/* A row that cannot be planned leaves the head of the queue for a while
- * (SCHED_PLAN_PARK): other events are planned meanwhile. */
-static void park_plan(struct scheduler *sc, PGresult *res, int row, const char *why)
+/* An event that cannot be planned, or whose plan cannot be written,
+ * leaves the head of the queue for a while (SCHED_PLAN_PARK): other events
+ * are planned meanwhile, and its reminders are fired as planned before
+ * (SCHED_REPLANNING holds only while it is due). */
+static void park_event(struct scheduler *sc, const char *event, const char *ticket, const char *why)
 {
 	struct parked *pk = calloc(1, sizeof(*pk));
 	if (!pk)
 		return; /* the row stays due: tried again on the next round */
 	pk->sc = sc;
-	snprintf(pk->event, sizeof(pk->event), "%s", PQgetvalue(res, row, P_ID));
+	snprintf(pk->event, sizeof(pk->event), "%s", event);
 	snprintf(pk->why, sizeof(pk->why), "%s", why);
-	const char *p[] = {PQgetvalue(res, row, P_ID), PQgetvalue(res, row, P_TICKET), pk->why};
+	const char *p[] = {pk->event, ticket, pk->why};
 	if (sched_query(sc, SCHED_PLAN_PARK, 3, p, on_plan_parked, pk) == 0)
 		sc->plan_writes++;
 	else
 		free(pk);
+}
+
+static void park_plan(struct scheduler *sc, PGresult *res, int row, const char *why)
+{
+	park_event(sc, PQgetvalue(res, row, P_ID), PQgetvalue(res, row, P_TICKET), why);
 }
 
 /* Keeps the first keep bytes of *b (libevent cuts only at the front). */
@@ -222,8 +236,11 @@ static int plan_add(struct planwrite *pw, PGresult *res, int row)
 		park_plan(pw->sc, res, row, why);
 		return pw->failed ? -1 : 1;
 	}
-	if (!pw->nevents)
+	if (!pw->nevents) {
 		snprintf(pw->first, sizeof(pw->first), "%s", pw->event);
+		snprintf(pw->first_ticket, sizeof(pw->first_ticket), "%s",
+		         PQgetvalue(res, row, P_TICKET));
+	}
 	if (db_array_add(pw->ev[0], pw->event) ||
 	    db_array_add(pw->ev[1], PQgetvalue(res, row, P_VERSION)) ||
 	    db_array_add(pw->ev[2], PQgetvalue(res, row, P_TICKET)) ||

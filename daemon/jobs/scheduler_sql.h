@@ -46,47 +46,17 @@
  * statement for the batch: per event, it cost a round trip and a commit
  * each (tests/bench/webhooks.sh). Rows are written in event order, so
  * that two instances planning the same events take their locks in the
- * same order.
- *
- * Locks, in the order a change to an event takes them (sql/026: its
- * queue row, then its reminders due soon, liaison_reminders_unqueue):
- * first the batch's queue rows still at their ticket (lk), in event
- * order, skipping those a change in flight holds (planned again once it
- * commits, with the ticket it gives; one that rolls back leaves the row as
- * it was, taken by the next round); then the pending reminders of the
- * events planned (rl), in id order, as the take-backs lock them; only
- * then the writes (cur reads rl first). Taken the other way round (the
- * writes first, the queue rows last), a change waiting between its two
- * steps and a plan deadlocked. */
+ * same order. */
 #define SCHED_PLAN_WRITE \
 	"WITH b AS (" \
 	"  SELECT *" \
 	"    FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[])" \
 	"         AS b(id, version, ticket, cutoff, until)), " \
-	"lk AS MATERIALIZED (" \
-	"  SELECT q.event_id" \
-	"    FROM reminder_queue q" \
-	"    JOIN b ON b.id = q.event_id" \
-	"          AND b.ticket = q.ticket" \
-	"   ORDER BY q.event_id" \
-	"     FOR UPDATE OF q SKIP LOCKED), " \
-	"planned AS (" \
+	"cur AS (" \
 	"  SELECT b.*" \
 	"    FROM b" \
-	"    JOIN lk ON lk.event_id = b.id" \
 	"    JOIN events e ON e.id = b.id" \
 	"                 AND e.version = b.version), " \
-	"rl AS MATERIALIZED (" \
-	"  SELECT r.id" \
-	"    FROM reminders r" \
-	"    JOIN planned p ON p.id = r.event_id" \
-	"   WHERE r.state = 'pending'" \
-	"   ORDER BY r.id" \
-	"     FOR UPDATE OF r), " \
-	"cur AS (" \
-	"  SELECT *" \
-	"    FROM planned" \
-	"   WHERE (SELECT count(*) FROM rl) >= 0), " \
 	"n AS (" \
 	"  SELECT DISTINCT ON (n.eid, n.os, n.tr)" \
 	"         n.eid, to_timestamp(n.os) AS os, to_timestamp(n.oe) AS oe, n.sl, n.el, n.tr," \
@@ -140,8 +110,9 @@
 	"     AND cur.until IS NULL), " \
 	"dq AS (" \
 	"  DELETE FROM reminder_queue q" \
-	"   USING lk" \
-	"   WHERE q.event_id = lk.event_id) " \
+	"   USING b" \
+	"   WHERE q.event_id = b.id" \
+	"     AND q.ticket = b.ticket) " \
 	"SELECT (SELECT count(*) FROM cur)," \
 	"       (SELECT count(*) FROM ins)"
 
@@ -168,21 +139,26 @@
 	" WHERE p.planned_until < now() + interval '30 days' " \
 	"ON CONFLICT (event_id) DO NOTHING"
 
-/* Whether event ev waits to be planned again (sql/026): its reminders may
- * be of a time it no longer has, planned before a change, and are not
- * fired meanwhile. For a minute at most: a planner that far behind, or a
- * plan that cannot be written, leaves them to be fired as planned, as a
- * parked plan (SCHED_PLAN_PARK, queued later) does. */
+/* Whether event ev waits to be planned again: its reminders may be of a
+ * time it no longer has, planned before a change, and are not fired
+ * meanwhile. A plan that cannot be made or written is parked (queued
+ * later: SCHED_PLAN_PARK), and then they are fired as planned. */
 #define SCHED_REPLANNING(ev) \
 	"EXISTS (SELECT 1" \
 	"          FROM reminder_queue q" \
 	"         WHERE q.event_id = " ev \
-	"           AND q.queued_at <= now()" \
-	"           AND q.queued_at > now() - interval '1 minute')"
+	"           AND q.queued_at <= now())"
 
 /* Reminders due, or due within $2 ms, become messages for every matching
  * endpoint, in the statement that marks them sent (an outbox); not those
- * of an event waiting to be planned again (SCHED_REPLANNING). A message
+ * of an event waiting to be planned again (SCHED_REPLANNING), nor those
+ * of an event a change holds: the change's take-back (sql/019, 022) may
+ * have run before the plan it raced was committed, and this statement's
+ * snapshot has the event as it was (SKIP LOCKED: fired once the change
+ * commits, from what is true then); and none while a change to who hears
+ * of what is under way (sql/027's lock, which that change's take-back
+ * holds: it waits for this statement, then takes back what it wrote). A
+ * message
  * waits for its reminder's fire time (next_attempt_at) and until then is
  * taken back by any change that could alter it (sql/019). A reminder
  * whose occurrence has ended is marked missed instead and sends nothing;
@@ -198,15 +174,18 @@
  * missed, messages written, the missed ones. */
 #define SCHED_FIRE \
 	"WITH due AS (" \
-	"  SELECT id" \
-	"    FROM reminders" \
-	"   WHERE state = 'pending'" \
-	"     AND fire_at <= now() + $2::bigint * interval '1 millisecond'" \
-	"     AND (fire_at <= now() OR occurrence_end >= fire_at)" \
-	"     AND NOT " SCHED_REPLANNING("reminders.event_id") \
-	"   ORDER BY fire_at" \
+	"  SELECT r.id" \
+	"    FROM reminders r" \
+	"    JOIN events e ON e.id = r.event_id" \
+	"   WHERE r.state = 'pending'" \
+	"     AND r.fire_at <= now() + $2::bigint * interval '1 millisecond'" \
+	"     AND (r.fire_at <= now() OR r.occurrence_end >= r.fire_at)" \
+	"     AND NOT " SCHED_REPLANNING("r.event_id") \
+	"     AND (SELECT pg_try_advisory_xact_lock_shared(19027, 0))" \
+	"   ORDER BY r.fire_at" \
 	"   LIMIT $1::int" \
-	"     FOR UPDATE SKIP LOCKED), " \
+	"     FOR UPDATE OF r SKIP LOCKED" \
+	"     FOR SHARE OF e SKIP LOCKED), " \
 	"fired AS (" \
 	"  UPDATE reminders r" \
 	"     SET state = CASE WHEN r.occurrence_end < now() THEN 'missed' ELSE 'sent' END" \
@@ -337,10 +316,12 @@
  * fires next (planner.c), and to the poll. */
 #define SCHED_NEXT_DUE \
 	"SELECT (extract(epoch FROM least(" \
-	"          (SELECT min(r.fire_at)" \
+	"          (SELECT r.fire_at" \
 	"             FROM reminders r" \
 	"            WHERE r.state = 'pending'" \
-	"              AND NOT " SCHED_REPLANNING("r.event_id") ")" \
+	"              AND NOT " SCHED_REPLANNING("r.event_id") \
+	"            ORDER BY r.fire_at" \
+	"            LIMIT 1)" \
 	"            - $1::bigint * interval '1 millisecond'," \
 	"          (SELECT min(next_attempt_at) FROM webhook_messages WHERE state = 'pending')" \
 	"            - $2::bigint * interval '1 millisecond'," \

@@ -210,16 +210,15 @@ def waiting(sql, like):
 def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
     """The planner writes a reminder due in seconds (and takes the event
     off the queue) while a cancellation is under way. The cancellation's
-    take-back used to run before it queued the event again: it found the
-    reminder not yet written, then waited on the queue row for the plan's
-    commit, and a fire in the instant before the cancellation committed
-    held a message that went out for a cancelled event (the flake of
-    test_webhooks' test_cancelled_and_past_reminders_send_nothing). The
-    take-back now runs after the queueing, which waits for the plan: it
-    sees the reminder and holds it. The plan is played by another session,
-    taking its locks as SCHED_PLAN_WRITE does, held before its commit;
-    the cancellation is held before its own by a trigger of this test,
-    past the daemon's fire poll (1 s) and longer than db_query_timeout's
+    take-back ran while the reminder was not yet committed and found
+    nothing; a fire in the instant between the plan's commit and the
+    cancellation's took the reminder from the event as it was, and the
+    message went out for a cancelled event (the flake of test_webhooks'
+    test_cancelled_and_past_reminders_send_nothing). A fire now leaves the
+    reminders of an event a change holds. The plan is played by another
+    session, as SCHED_PLAN_WRITE writes it, held before its commit; the
+    cancellation is held before its own by a trigger of this test, past
+    the daemon's fire poll (1 s) and longer than db_query_timeout's
     default would let it wait."""
     db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
     rx = Receiver()
@@ -237,7 +236,6 @@ def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
         " WHEN (NEW.status = 'cancelled') EXECUTE FUNCTION test_hold()")
     cancel_held, plan_held = Held(ctx, db, 4242), Held(ctx, db, 4343)
     plan = session(db, "BEGIN; "
-                   f"SELECT 1 FROM reminder_queue WHERE event_id = '{ev['id']}' FOR UPDATE; "
                    "UPDATE reminders SET fire_at = now() + interval '8 seconds'"
                    f" WHERE event_id = '{ev['id']}' AND state = 'pending'; "
                    f"DELETE FROM reminder_queue WHERE event_id = '{ev['id']}'; "
@@ -270,14 +268,14 @@ def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
 
 
 def test_a_change_and_a_plan_of_its_event_at_once_do_not_deadlock(ctx):
-    """A change to an event takes its queue row, then its reminders due
-    within the minute (sql/026). The planner's write took the reminders
-    first and the queue row last: a change between its two steps and a
-    plan of the same event deadlocked, and PostgreSQL cancelled the
-    change (a failed PATCH). The plan now takes the queue rows first and
-    leaves those a change holds. The change is held between its steps by
-    a trigger of this test; the planner's write is held back (its
-    statement needs reminder_plans) until the change holds the row."""
+    """A change to an event takes its reminders due within the minute
+    (events_unqueue, sql/019 and 022), then its queue row (events_webhooks);
+    the planner's write takes them in the same order. Taken the other way
+    round by either (a trigger order that queued first was tried), a
+    change between its two steps and a plan of the same event deadlocked,
+    and PostgreSQL cancelled one of them. The change is held after its
+    queue row by a trigger of this test; the planner's write is held back
+    (its statement needs reminder_plans) until the change holds the row."""
     db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
     rx = Receiver()
     endpoint(d, k, rx, types=["reminder.due"])
@@ -287,7 +285,7 @@ def test_a_change_and_a_plan_of_its_event_at_once_do_not_deadlock(ctx):
              == "0", 10, what="the reminder planned")
     sql("CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$"
         " BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$;"
-        # Between events_webhooks (the queue row) and events_webhooks_unqueue.
+        # Right after events_webhooks (the queue row).
         " CREATE TRIGGER events_webhooks_t AFTER UPDATE ON events FOR EACH ROW"
         " WHEN (NEW.title = 'Renamed at once') EXECUTE FUNCTION test_hold()")
     change_held = Held(ctx, db, 4242)
@@ -360,11 +358,11 @@ def test_an_endpoint_added_during_a_fire_hears_the_reminder(ctx):
     messages from the endpoints as they were, and the addition's
     take-back (sql/019) looked for reminders fired ahead in a snapshot
     that could not see the fire's, found none, and the new endpoint never
-    heard the reminder. The take-back now also waits for a fire of the
-    reminders due within the minute (sql/028), then takes its messages
+    heard the reminder. The take-back now waits for the fires under way
+    (sql/027: a lock each fire holds shared), then takes their messages
     back, and the reminder is fired again for both. The fire is played by
-    another session, as SCHED_FIRE writes it, held open for 2 s, before
-    the daemon's own fire-ahead window opens."""
+    another session, as SCHED_FIRE writes it (that lock included), held
+    open for 2 s, before the daemon's own fire-ahead window opens."""
     db, k, d = daemon_alone(ctx, FAST)
     first, late = Receiver(), Receiver()
     ep = endpoint(d, k, first, types=["reminder.due"])
@@ -372,7 +370,7 @@ def test_an_endpoint_added_during_a_fire_hears_the_reminder(ctx):
     sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
     wait_for(lambda: sql(f"SELECT count(*) FROM reminders WHERE event_id = '{ev['id']}'"
                          " AND state = 'pending'") == "1", 5, what="the reminder planned")
-    fire = session(db, "BEGIN; "
+    fire = session(db, "BEGIN; SELECT pg_advisory_xact_lock_shared(19027, 0); "
                    f"UPDATE reminders SET state = 'sent' WHERE event_id = '{ev['id']}'; "
                    "INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id,"
                    "                              next_attempt_at, body) "

@@ -1,4 +1,4 @@
--- 027_orphan_of.sql: a single event an import made of an override whose
+-- 026_orphan_of.sql: a single event an import made of an override whose
 -- series it did not know (an invitation to one occurrence) names that
 -- series' UID, so that the file that later gives the series takes it over
 -- (api/import.c). Until then the day showed twice: the series'
