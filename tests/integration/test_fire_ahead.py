@@ -39,6 +39,19 @@ def written_ahead(ctx, db, ev, n=1):
     wait_for(written, 5, interval=0.05, what="the reminder written ahead of its time")
 
 
+def heard_once_on_time(receivers, ev, fire_at, timeout):
+    """Each receiver hears ev's reminder, signed, not before its time, and
+    once (then closes)."""
+    for rx in receivers:
+        m = rx.wait(1, timeout=timeout, type_="reminder.due")[0]
+        assert m["valid"] and m["json"]["data"]["event"]["id"] == ev["id"], m["json"]
+        assert m["at"] >= fire_at - 0.05
+    time.sleep(1.5)
+    for rx in receivers:
+        assert len(rx.messages("reminder.due")) == 1
+        rx.close()
+
+
 def test_an_edit_in_the_last_seconds_is_in_the_reminder(ctx):
     db, k, d = daemon_alone(ctx, FAST)
     rx = Receiver()
@@ -100,15 +113,7 @@ def test_an_endpoint_added_in_the_last_seconds_hears_the_reminder(ctx):
     written_ahead(ctx, db, ev)
     endpoint(d, k, late, types=["reminder.due"])
     assert time.time() < fire_at - 0.5, "changed too late to judge"
-    for rx in (first, late):
-        m = rx.wait(1, timeout=15, type_="reminder.due")[0]
-        assert m["valid"] and m["json"]["data"]["event"]["id"] == ev["id"]
-        assert m["at"] >= fire_at - 0.05
-    time.sleep(1.5)
-    assert len(first.messages("reminder.due")) == 1
-    assert len(late.messages("reminder.due")) == 1
-    first.close()
-    late.close()
+    heard_once_on_time((first, late), ev, fire_at, timeout=15)
 
 
 def test_made_private_in_the_last_seconds_reaches_no_other_org(ctx):
@@ -207,6 +212,21 @@ def waiting(sql, like):
                f" AND query LIKE '{like}' AND pid <> pg_backend_pid()") != "0"
 
 
+def planned(ctx, title, seconds):
+    """A daemon that may wait 30 s on a lock (these tests hold changes
+    that long), an endpoint, and an event whose reminder, due in
+    `seconds`, is planned: (db, keys, daemon, receiver, event, fire time,
+    sql in its database)."""
+    db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
+    rx = Receiver()
+    endpoint(d, k, rx, types=["reminder.due"])
+    ev, fire_at = reminder_soon(d, k, title, seconds=seconds)
+    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
+    wait_for(lambda: sql(f"SELECT count(*) FROM reminder_queue WHERE event_id = '{ev['id']}'")
+             == "0", 10, what="the reminder planned")
+    return db, k, d, rx, ev, fire_at, sql
+
+
 def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
     """The planner writes a reminder due in seconds (and takes the event
     off the queue) while a cancellation is under way. The cancellation's
@@ -220,13 +240,7 @@ def test_a_plan_written_while_a_cancel_waits_is_taken_back(ctx):
     cancellation is held before its own by a trigger of this test, past
     the daemon's fire poll (1 s) and longer than db_query_timeout's
     default would let it wait."""
-    db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
-    rx = Receiver()
-    endpoint(d, k, rx, types=["reminder.due"])
-    ev, _ = reminder_soon(d, k, "Called off", seconds=7200)
-    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
-    wait_for(lambda: sql(f"SELECT count(*) FROM reminder_queue WHERE event_id = '{ev['id']}'")
-             == "0", 10, what="the reminder planned")
+    db, k, d, rx, ev, _, sql = planned(ctx, "Called off", 7200)
     # Queued, but not for the daemon's planner yet: this session plans it.
     sql(f"INSERT INTO reminder_queue (event_id, queued_at) VALUES ('{ev['id']}',"
         " now() + interval '1 hour')")
@@ -276,13 +290,7 @@ def test_a_change_and_a_plan_of_its_event_at_once_do_not_deadlock(ctx):
     and PostgreSQL cancelled one of them. The change is held after its
     queue row by a trigger of this test; the planner's write is held back
     (its statement needs reminder_plans) until the change holds the row."""
-    db, k, d = daemon_alone(ctx, FAST + ["--db-query-timeout", "30s"])
-    rx = Receiver()
-    endpoint(d, k, rx, types=["reminder.due"])
-    ev, fire_at = reminder_soon(d, k, "Renamed", seconds=45)
-    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
-    wait_for(lambda: sql(f"SELECT count(*) FROM reminder_queue WHERE event_id = '{ev['id']}'")
-             == "0", 10, what="the reminder planned")
+    db, k, d, rx, ev, fire_at, sql = planned(ctx, "Renamed", 45)
     sql("CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$"
         " BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$;"
         # Right after events_webhooks (the queue row).
@@ -383,12 +391,4 @@ def test_an_endpoint_added_during_a_fire_hears_the_reminder(ctx):
     endpoint(d, k, late, types=["reminder.due"])
     assert fire.wait(15) == 0, fire.stderr.read()
     assert time.time() < fire_at - 10, "not played before the daemon's own fire"
-    for rx in (first, late):
-        m = rx.wait(1, timeout=25, type_="reminder.due")[0]
-        assert m["valid"] and m["json"]["data"]["event"]["id"] == ev["id"], m["json"]
-        assert m["at"] >= fire_at - 0.05
-    time.sleep(1)
-    assert len(first.messages("reminder.due")) == 1
-    assert len(late.messages("reminder.due")) == 1
-    first.close()
-    late.close()
+    heard_once_on_time((first, late), ev, fire_at, timeout=25)
