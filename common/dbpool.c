@@ -202,6 +202,12 @@ const char *db_sqlstate(const PGresult *res)
 	return s ? s : "";
 }
 
+int db_transient(const PGresult *res)
+{
+	const char *s = db_sqlstate(res);
+	return !strncmp(s, "40", 2) || !strcmp(s, "57014") || !strcmp(s, "55P03");
+}
+
 int db_array_add(struct evbuffer *a, const char *s)
 {
 	char sep = evbuffer_get_length(a) ? ',' : '{';

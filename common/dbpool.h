@@ -145,5 +145,9 @@ char *db_array_end(struct evbuffer *a) WUR;
 
 /* SQLSTATE of an error result, or "" */
 const char *db_sqlstate(const PGresult *res);
+/* Whether the error passes by itself: a deadlock or serialization
+ * failure (class 40), a statement cancelled (its timeout, 57014), a lock
+ * not available (55P03). */
+int db_transient(const PGresult *res);
 
 #endif

@@ -110,7 +110,9 @@ static void on_plan_written(PGresult *res, void *arg)
 	struct planwrite *pw = arg;
 	struct scheduler *sc = pw->sc;
 	int ok = sched_ok_rows(res, "writing reminder plans");
-	if (!ok && res && pw->nevents == 1)
+	/* Not for what passes (a deadlock, a timeout): parked, the plan of an
+	 * event just changed would fire as it was for 30 s and more. */
+	if (!ok && res && pw->nevents == 1 && !db_transient(res))
 		park_event(sc, pw->first, pw->first_ticket, "its plan could not be written");
 	if (!ok && pw->nevents > 1) {
 		/* Nothing of the batch was written (one statement). Its events
@@ -186,10 +188,12 @@ static void park_event(struct scheduler *sc, const char *event, const char *tick
 	snprintf(pk->event, sizeof(pk->event), "%s", event);
 	snprintf(pk->why, sizeof(pk->why), "%s", why);
 	const char *p[] = {pk->event, ticket, pk->why};
-	if (sched_query(sc, SCHED_PLAN_PARK, 3, p, on_plan_parked, pk) == 0)
-		sc->plan_writes++;
-	else
+	/* Counted first: a send that fails answers before it returns. */
+	sc->plan_writes++;
+	if (sched_query(sc, SCHED_PLAN_PARK, 3, p, on_plan_parked, pk) != 0) {
+		sc->plan_writes--;
 		free(pk);
+	}
 }
 
 static void park_plan(struct scheduler *sc, PGresult *res, int row, const char *why)

@@ -142,12 +142,16 @@
 /* Whether event ev waits to be planned again: its reminders may be of a
  * time it no longer has, planned before a change, and are not fired
  * meanwhile. A plan that cannot be made or written is parked (queued
- * later: SCHED_PLAN_PARK), and then they are fired as planned. */
+ * later: SCHED_PLAN_PARK), and then they are fired as planned; so they
+ * are after ten minutes in the queue (a planner that far behind, or
+ * stopped). queued_at is when the change began, which a long import
+ * commits well after. */
 #define SCHED_REPLANNING(ev) \
 	"EXISTS (SELECT 1" \
 	"          FROM reminder_queue q" \
 	"         WHERE q.event_id = " ev \
-	"           AND q.queued_at <= now())"
+	"           AND q.queued_at <= now()" \
+	"           AND q.queued_at > now() - interval '10 minutes')"
 
 /* Reminders due, or due within $2 ms, become messages for every matching
  * endpoint, in the statement that marks them sent (an outbox); not those
@@ -155,10 +159,10 @@
  * of an event a change holds: the change's take-back (sql/019, 022) may
  * have run before the plan it raced was committed, and this statement's
  * snapshot has the event as it was (SKIP LOCKED: fired once the change
- * commits, from what is true then); and none while a change to who hears
- * of what is under way (sql/027's lock, which that change's take-back
- * holds: it waits for this statement, then takes back what it wrote). A
- * message
+ * commits, from what is true then). A change committed between this
+ * statement's snapshot and its lock is found too: the row locked is then
+ * the change's (EvalPlanQual), whose xmin is not the snapshot's, and it
+ * is left to the next fire. A message
  * waits for its reminder's fire time (next_attempt_at) and until then is
  * taken back by any change that could alter it (sql/019). A reminder
  * whose occurrence has ended is marked missed instead and sends nothing;
@@ -181,7 +185,7 @@
 	"     AND r.fire_at <= now() + $2::bigint * interval '1 millisecond'" \
 	"     AND (r.fire_at <= now() OR r.occurrence_end >= r.fire_at)" \
 	"     AND NOT " SCHED_REPLANNING("r.event_id") \
-	"     AND (SELECT pg_try_advisory_xact_lock_shared(19027, 0))" \
+	"     AND e.xmin = (SELECT s.xmin FROM events s WHERE s.id = r.event_id)" \
 	"   ORDER BY r.fire_at" \
 	"   LIMIT $1::int" \
 	"     FOR UPDATE OF r SKIP LOCKED" \

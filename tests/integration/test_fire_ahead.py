@@ -359,36 +359,3 @@ def test_a_reminder_is_not_fired_from_a_plan_older_than_a_change(ctx):
                          f" - interval '1 minute'), ',') FROM reminders WHERE event_id = '{ev['id']}'")
              == "pending true", 10, what="the reminder planned again")
     rx.close()
-
-
-def test_an_endpoint_added_during_a_fire_hears_the_reminder(ctx):
-    """An endpoint added while a fire is under way: the fire builds its
-    messages from the endpoints as they were, and the addition's
-    take-back (sql/019) looked for reminders fired ahead in a snapshot
-    that could not see the fire's, found none, and the new endpoint never
-    heard the reminder. The take-back now waits for the fires under way
-    (sql/027: a lock each fire holds shared), then takes their messages
-    back, and the reminder is fired again for both. The fire is played by
-    another session, as SCHED_FIRE writes it (that lock included), held
-    open for 2 s, before the daemon's own fire-ahead window opens."""
-    db, k, d = daemon_alone(ctx, FAST)
-    first, late = Receiver(), Receiver()
-    ep = endpoint(d, k, first, types=["reminder.due"])
-    ev, fire_at = reminder_soon(d, k, "Everyone hears", seconds=16)
-    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
-    wait_for(lambda: sql(f"SELECT count(*) FROM reminders WHERE event_id = '{ev['id']}'"
-                         " AND state = 'pending'") == "1", 5, what="the reminder planned")
-    fire = session(db, "BEGIN; SELECT pg_advisory_xact_lock_shared(19027, 0); "
-                   f"UPDATE reminders SET state = 'sent' WHERE event_id = '{ev['id']}'; "
-                   "INSERT INTO webhook_messages (id, endpoint_id, type, event_id, reminder_id,"
-                   "                              next_attempt_at, body) "
-                   f"SELECT liaison_message_id(), '{ep['id']}', 'reminder.due', r.event_id, r.id,"
-                   f"       r.fire_at, '{{}}' FROM reminders r WHERE r.event_id = '{ev['id']}'; "
-                   "SELECT pg_sleep(2); COMMIT;")
-    wait_for(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%'"
-                         " AND pid <> pg_backend_pid()") == "1", 10, what="the fire under way")
-    time.sleep(0.2)  # its writes are made; it sleeps before its commit
-    endpoint(d, k, late, types=["reminder.due"])
-    assert fire.wait(15) == 0, fire.stderr.read()
-    assert time.time() < fire_at - 10, "not played before the daemon's own fire"
-    heard_once_on_time((first, late), ev, fire_at, timeout=25)
