@@ -16,20 +16,53 @@ struct planwork {
 	remind_cb cb;
 	void *arg;
 	int failed;
-	/* The RDATEs' instants, and which of them the rule gives too (the
-	 * rule's walk marks them): RFC 5545 (3.8.5.3) counts those once. */
-	int64_t *rd;
-	unsigned char *ruled;
+	/* The RDATEs, by their place in the list and by instant: RFC 5545
+	 * (3.8.5.3) counts one the rule gives too once (the rule's walk marks
+	 * them). */
+	struct rdate_slot *slot;
+	struct rdate_at *by_t;
 	size_t nrd;
 	int walking_rule;
 };
 
+struct rdate_slot {
+	int64_t t; /* INT64_MIN: unreadable */
+	int ruled;
+};
+
+struct rdate_at {
+	int64_t t;
+	size_t i; /* its slot */
+};
+
+static int by_instant(const void *a, const void *b)
+{
+	int64_t x = ((const struct rdate_at *)a)->t, y = ((const struct rdate_at *)b)->t;
+	return (x > y) - (x < y);
+}
+
+/* Marks the RDATEs at instant t as given by the rule: a binary search, as
+ * a rule of thousands of occurrences and a thousand RDATEs is a client's
+ * to make. */
+static void mark_ruled(struct planwork *w, int64_t t)
+{
+	size_t lo = 0, hi = w->nrd;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->by_t[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < w->nrd && w->by_t[lo].t == t; lo++)
+		w->slot[w->by_t[lo].i].ruled = 1;
+}
+
 static int on_start(const struct civil *s, int64_t start_utc, void *arg)
 {
 	struct planwork *w = arg;
-	for (size_t j = 0; w->walking_rule && j < w->nrd; j++)
-		if (w->rd[j] == start_utc)
-			w->ruled[j] = 1;
+	if (w->walking_rule)
+		mark_ruled(w, start_utc);
 	struct remind_fire f = {.occ_start = start_utc};
 	civil_format(s, w->ev->all_day, f.start_local);
 	if (recur_excluded(w->ev->exdates, f.start_local))
@@ -88,21 +121,22 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 		return INT64_MAX;
 	w.dur = recur_duration(ev->zone, &ev->start, &ev->end, ev->all_day);
 	w.nrd = json_array_size(ev->rdates);
-	w.rd = calloc(w.nrd ? w.nrd : 1, sizeof(*w.rd));
-	w.ruled = calloc(w.nrd ? w.nrd : 1, 1);
-	if (!w.rd || !w.ruled) {
-		free(w.rd);
-		free(w.ruled);
+	w.slot = calloc(w.nrd ? w.nrd : 1, sizeof(*w.slot));
+	w.by_t = calloc(w.nrd ? w.nrd : 1, sizeof(*w.by_t));
+	if (!w.slot || !w.by_t) {
+		free(w.slot);
+		free(w.by_t);
 		return failed(why, "out of memory");
 	}
 	json_array_foreach(ev->rdates, i, v)
 	{
 		struct civil c;
-		w.rd[i] = INT64_MIN; /* unreadable: skipped */
-		if (json_is_string(v) && !civil_parse(json_string_value(v), ev->all_day, &c) &&
-		    tz_to_utc(ev->zone, &c, &w.rd[i]) == TZ_UNKNOWN)
-			w.rd[i] = INT64_MIN;
+		if (!json_is_string(v) || civil_parse(json_string_value(v), ev->all_day, &c) ||
+		    tz_to_utc(ev->zone, &c, &w.slot[i].t) == TZ_UNKNOWN)
+			w.slot[i].t = INT64_MIN;
+		w.by_t[i] = (struct rdate_at){w.slot[i].t, i};
 	}
+	qsort(w.by_t, w.nrd, sizeof(*w.by_t), by_instant);
 	/* Occurrences that start by `after` fire by then: the walk starts there. */
 	w.walking_rule = 1;
 	long got = recur_expand_window(ev->rrule, ev->zone, &ev->start, ev->all_day, after, until,
@@ -119,13 +153,13 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 		struct civil c;
 		if (rc < 0 || w.stopped_at != INT64_MAX || w.failed)
 			break;
-		if (w.rd[i] == INT64_MIN || w.ruled[i] || w.rd[i] >= until ||
+		if (w.slot[i].t == INT64_MIN || w.slot[i].ruled || w.slot[i].t >= until ||
 		    civil_parse(json_string_value(v), ev->all_day, &c))
 			continue;
-		on_start(&c, w.rd[i], &w);
+		on_start(&c, w.slot[i].t, &w);
 	}
-	free(w.rd);
-	free(w.ruled);
+	free(w.slot);
+	free(w.by_t);
 	if (rc < 0)
 		return rc;
 	return w.failed ? failed(why, "out of memory") : w.stopped_at;
