@@ -621,6 +621,21 @@ struct window_probe {
 	int found;
 };
 
+size_t recur_instant_index(const void *base, size_t n, size_t size, size_t off, int64_t t)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int64_t at;
+		memcpy(&at, (const char *)base + mid * size + off, sizeof(at));
+		if (at < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int recur_excluded(json_t *exdates, const char *local)
 {
 	size_t i;

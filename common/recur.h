@@ -69,6 +69,13 @@ void recur_walk_free(struct recur_walk *w);
 int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
                          int all_day);
 
+/* The place of the first of n elements of size bytes at base, sorted by
+ * the int64_t instant at byte offset off in each, that is not before t
+ * (n when none): a binary search, for occurrences and RDATEs that may be
+ * thousands each (RFC 5545 3.8.5.3: an RDATE the rule gives too counts
+ * once). */
+size_t recur_instant_index(const void *base, size_t n, size_t size, size_t off, int64_t t);
+
 /* Whether the wall time local is among exdates (JSON strings). */
 int recur_excluded(json_t *exdates, const char *local);
 /* How long each occurrence of a series that first runs from start to end

@@ -3,6 +3,7 @@
 
 #include "recur.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,21 +42,13 @@ static int by_instant(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Marks the RDATEs at instant t as given by the rule: a binary search, as
- * a rule of thousands of occurrences and a thousand RDATEs is a client's
- * to make. */
+/* Marks the RDATEs at instant t as given by the rule. */
 static void mark_ruled(struct planwork *w, int64_t t)
 {
-	size_t lo = 0, hi = w->nrd;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (w->by_t[mid].t < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < w->nrd && w->by_t[lo].t == t; lo++)
-		w->slot[w->by_t[lo].i].ruled = 1;
+	size_t i =
+	    recur_instant_index(w->by_t, w->nrd, sizeof(*w->by_t), offsetof(struct rdate_at, t), t);
+	for (; i < w->nrd && w->by_t[i].t == t; i++)
+		w->slot[w->by_t[i].i].ruled = 1;
 }
 
 static int on_start(const struct civil *s, int64_t start_utc, void *arg)

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,19 +105,14 @@ static int named_incomplete(const struct occset *s, const char *id)
  * starting at instant u: RFC 5545 (3.8.5.3) counts an RDATE that is also
  * an instance of the rule once, so that one override or EXDATE of it
  * takes the only one away. Both or neither were of the window: the same
- * instant, the same wall time. A binary search: a rule of thousands of
- * occurrences and a thousand RDATEs is a client's to make. */
+ * instant, the same wall time. */
 static int expanded_at(const struct occset *s, size_t first, size_t end, int64_t u)
 {
-	size_t lo = first, hi = end;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->items[mid].start_utc < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < end && s->items[lo].start_utc == u;
+	if (first == end)
+		return 0; /* (items may be NULL) */
+	size_t i = first + recur_instant_index(s->items + first, end - first, sizeof(*s->items),
+	                                       offsetof(struct occ, start_utc), u);
+	return i < end && s->items[i].start_utc == u;
 }
 
 static void expand_series(struct occset *s, int row)
