@@ -249,11 +249,13 @@ static void check_url(json_t *obj, struct event_in *e, json_t *errors)
 		err(errors, "url", "must be an absolute http or https URL");
 }
 
-/* The span of the whole series, for range queries. */
+/* The span of the whole series, for range queries: an RDATE may come
+ * before the start (sql/027: first_utc) or after the rule's last. */
 static void compute_span(struct event_in *e)
 {
 	int64_t dur = e->end_utc - e->start_utc;
 	e->last_end_utc = e->end_utc;
+	e->rdates_from = INT64_MAX;
 	if (e->rrule) {
 		int64_t last = recur_last_start(e->rrule, e->timezone, &e->start, e->all_day);
 		e->last_end_utc = last == INT64_MAX ? INT64_MAX : last + dur;
@@ -264,9 +266,12 @@ static void compute_span(struct event_in *e)
 	{
 		struct civil c;
 		int64_t u;
-		if (e->last_end_utc != INT64_MAX &&
-		    !civil_parse(json_string_value(v), e->all_day, &c) &&
-		    tz_to_utc(e->timezone, &c, &u) != TZ_UNKNOWN && u + dur > e->last_end_utc)
+		if (civil_parse(json_string_value(v), e->all_day, &c) ||
+		    tz_to_utc(e->timezone, &c, &u) == TZ_UNKNOWN)
+			continue;
+		if (u < e->rdates_from)
+			e->rdates_from = u;
+		if (e->last_end_utc != INT64_MAX && u + dur > e->last_end_utc)
 			e->last_end_utc = u + dur;
 	}
 	if (e->last_end_utc < e->end_utc)

@@ -22,6 +22,7 @@ struct event_in {
 	struct civil start, end, recurrence_id;
 	int has_end, has_recurrence_id;
 	int64_t start_utc, end_utc, last_end_utc; /* last_end_utc INT64_MAX: no end */
+	int64_t rdates_from; /* the earliest RDATE's instant; INT64_MAX: none */
 	/* JSON arrays (borrowed from the request) for the SQL parameters. */
 	json_t *exdates, *rdates, *partners, *tags, *reminders;
 };

@@ -23,7 +23,7 @@ static const char *json_text(struct event_bufs *b, int slot, json_t *a)
 	return b->arrays[slot] ? b->arrays[slot] : "[]";
 }
 
-/* Fills $1..$26 of EV_VALUES from the validated event. */
+/* Fills $1..$27 of EV_VALUES from the validated event. */
 void event_params(const struct event_in *e, const char *org_id, struct event_bufs *b,
                   const char **p)
 {
@@ -32,6 +32,7 @@ void event_params(const struct event_in *e, const char *org_id, struct event_buf
 	snprintf(b->nums[0], sizeof(b->nums[0]), "%lld", (long long)e->start_utc);
 	snprintf(b->nums[1], sizeof(b->nums[1]), "%lld", (long long)e->end_utc);
 	snprintf(b->nums[2], sizeof(b->nums[2]), "%lld", (long long)e->last_end_utc);
+	snprintf(b->nums[3], sizeof(b->nums[3]), "%lld", (long long)e->rdates_from);
 	if (e->has_recurrence_id)
 		civil_format(&e->recurrence_id, e->all_day, b->rid);
 	const char *v[EV_NPARAMS] = {org_id,
@@ -59,6 +60,7 @@ void event_params(const struct event_in *e, const char *org_id, struct event_buf
 	                             json_text(b, 3, e->tags),
 	                             e->parent_id,
 	                             json_text(b, 4, e->reminders),
-	                             e->url};
+	                             e->url,
+	                             e->rdates_from == INT64_MAX ? NULL : b->nums[3]};
 	memcpy(p, v, sizeof(v));
 }

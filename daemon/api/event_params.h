@@ -8,7 +8,7 @@
 /* Text the parameters point into; free with event_bufs_free. */
 struct event_bufs {
 	char *arrays[5]; /* exdates, rdates, partners, tags, reminders as JSON text */
-	char nums[3][24];
+	char nums[4][24];
 	char start[CIVIL_LEN], end[CIVIL_LEN], rid[CIVIL_LEN];
 };
 

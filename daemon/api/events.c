@@ -240,30 +240,30 @@ void op_on_updated(PGresult *res, void *arg)
 void write_event(struct evop *op)
 {
 	struct principal *who = &op->r->who;
-	const char *p[34];
+	const char *p[EV_NPARAMS + 8];
 	event_params(&op->in, who->org_id, &op->bufs, p);
 	if (op->creating) {
-		p[26] = op->in.uid;
-		p[27] = op->idem_key[0] ? op->idem_key : NULL;
-		p[28] = op->body_hash;
-		p[29] = who->org_slug;
-		p[30] = op->series_version;
+		p[EV_NPARAMS + 0] = op->in.uid;
+		p[EV_NPARAMS + 1] = op->idem_key[0] ? op->idem_key : NULL;
+		p[EV_NPARAMS + 2] = op->body_hash;
+		p[EV_NPARAMS + 3] = who->org_slug;
+		p[EV_NPARAMS + 4] = op->series_version;
 		if (op->in.series_id)
-			op_submit(op, SQL_EVENT_INSERT_OVERRIDE, 31, p, on_inserted);
+			op_submit(op, SQL_EVENT_INSERT_OVERRIDE, EV_NPARAMS + 5, p, on_inserted);
 		else
-			op_submit(op, SQL_EVENT_INSERT, 30, p, on_inserted);
+			op_submit(op, SQL_EVENT_INSERT, EV_NPARAMS + 4, p, on_inserted);
 	} else {
 		char *gone = op->gone ? json_dumps(op->gone, JSON_COMPACT) : NULL;
 		char *back = op->back ? json_dumps(op->back, JSON_COMPACT) : NULL;
-		p[26] = op->id;
-		p[27] = op->version;
-		p[28] = who->org_slug;
-		p[29] = gone ? gone : "[]";
-		p[30] = back ? back : "[]";
-		p[31] = op->overrides_rev[0] ? op->overrides_rev : NULL;
-		p[32] = op->in.series_id;
-		p[33] = op->series_version[0] ? op->series_version : NULL;
-		op_submit(op, SQL_EVENT_UPDATE, 34, p, op_on_updated);
+		p[EV_NPARAMS + 0] = op->id;
+		p[EV_NPARAMS + 1] = op->version;
+		p[EV_NPARAMS + 2] = who->org_slug;
+		p[EV_NPARAMS + 3] = gone ? gone : "[]";
+		p[EV_NPARAMS + 4] = back ? back : "[]";
+		p[EV_NPARAMS + 5] = op->overrides_rev[0] ? op->overrides_rev : NULL;
+		p[EV_NPARAMS + 6] = op->in.series_id;
+		p[EV_NPARAMS + 7] = op->series_version[0] ? op->series_version : NULL;
+		op_submit(op, SQL_EVENT_UPDATE, EV_NPARAMS + 8, p, op_on_updated);
 		free(gone);
 		free(back);
 	}

@@ -17,7 +17,7 @@
  * space collapsed, lower case), and so do people's names; spans as
  * liaison_busy (an item without an end is busy at its instant: what spans
  * it conflicts); the conditions on places match the partial GiST index
- * events_place (010). A clash of people names the person ("person", as e
+ * events_place (010, 027: a series from its first instant). A clash of people names the person ("person", as e
  * names them) and is looked for only in visits the caller is party to,
  * the only ones whose people it may know. */
 #define EV_PLACE_CONFLICTS(me, myslug) \
@@ -32,8 +32,8 @@
 	"   AND c.location IS NOT NULL" \
 	"   AND c.status <> 'cancelled'" \
 	"   AND liaison_place(c.location) = liaison_place(e.location)" \
-	"   AND liaison_busy(c.start_utc, c.end_utc, c.last_end_utc)" \
-	"       && liaison_busy(e.start_utc, e.end_utc, e.last_end_utc)" \
+	"   AND liaison_busy(c.first_utc, c.start_utc, c.end_utc, c.last_end_utc)" \
+	"       && liaison_busy(e.first_utc, e.start_utc, e.end_utc, e.last_end_utc)" \
 	"   AND c.id <> e.id" \
 	"   AND " EV_VISIBLE("c", me, myslug) \
 	" ORDER BY c.start_utc, c.id" \
@@ -69,12 +69,14 @@
 	"          ORDER BY u.start_utc, u.id, u.person" \
 	"          LIMIT 50) c)"
 
-/* The 25 columns every write sets (EV_COLUMNS), from parameters $2..$26
- * ($1: the org id), as event_params() fills them. */
+/* The 26 columns every write sets (EV_COLUMNS), from parameters $2..$27
+ * ($1: the org id), as event_params() fills them; a statement's own
+ * parameters come after them. */
 #define EV_COLUMNS \
 	"kind, title, description, location, city, country, timezone, all_day," \
 	" start_local, end_local, start_utc, end_utc, last_end_utc, rrule, exdates, rdates," \
-	" series_id, recurrence_id, status, visibility, partners, tags, parent_id, reminders, url"
+	" series_id, recurrence_id, status, visibility, partners, tags, parent_id, reminders, url," \
+	" rdates_from"
 #define EV_VALUES \
 	"$2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean," \
 	" $10::timestamp, $11::timestamp," \
@@ -89,8 +91,9 @@
 	" ARRAY(SELECT DISTINCT jsonb_array_elements_text($23::jsonb))," \
 	" $24::uuid," \
 	" ARRAY(SELECT jsonb_array_elements_text($25::jsonb))," \
-	" $26::text"
-#define EV_NPARAMS 26
+	" $26::text," \
+	" to_timestamp($27::bigint)"
+#define EV_NPARAMS 27
 
 /* What a write must confirm first: $1 the partners (JSON) that name no
  * org, whether parent $2 is visible to org $4 (slug $5), whether series
@@ -128,36 +131,36 @@
 	"         WHERE k.org_id = $4::uuid" \
 	"           AND k.key = $6::text)"
 
-/* After a CTE e that created an event: Idempotency-Key $28 remembered
- * with the body's hash $29, and the answer, the event with its conflicts
- * (for org slug $30), its version and id. */
+/* After a CTE e that created an event: Idempotency-Key $29 remembered
+ * with the body's hash $30, and the answer, the event with its conflicts
+ * (for org slug $31), its version and id. */
 #define EV_CREATED \
 	"k AS (" \
 	"  INSERT INTO idempotency_keys (org_id, key, request_hash, event_id)" \
-	"  SELECT $1::uuid, $28::text, $29::text, e.id" \
+	"  SELECT $1::uuid, $29::text, $30::text, e.id" \
 	"    FROM e" \
-	"   WHERE $28::text IS NOT NULL) " \
+	"   WHERE $29::text IS NOT NULL) " \
 	"SELECT (" EVENT_JSON " || jsonb_build_object(" \
-	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$30::text") "))::text," \
+	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$31::text") "))::text," \
 	"       e.version," \
 	"       e.id" \
 	"  FROM e" \
 	"  JOIN orgs o ON o.id = e.org_id"
 
 /* A create: the event, its UID the series' (an override), the import's
- * ($27) or a new one, and the Idempotency-Key $28 with the body's hash
- * $29; the answer is the event with its conflicts (for org slug $30). */
+ * ($28) or a new one, and the Idempotency-Key $29 with the body's hash
+ * $30; the answer is the event with its conflicts (for org slug $31). */
 #define SQL_EVENT_INSERT \
 	"WITH e AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
 	"  VALUES ($1, coalesce((SELECT s.uid FROM events s WHERE s.id = $18::uuid)," \
-	"                       $27::text, gen_random_uuid()::text || '@liaison')," \
+	"                       $28::text, gen_random_uuid()::text || '@liaison')," \
 	"          " EV_VALUES ")" \
 	"  RETURNING *), " \
 	EV_CREATED
 
 /* An override: written only while its master is at the version it was
- * checked against ($31), whose overrides_rev it bumps, so that a change of
+ * checked against ($32), whose overrides_rev it bumps, so that a change of
  * the series' occurrences made meanwhile (which checks that) and this
  * write cannot both pass. No row: the series changed. */
 #define SQL_EVENT_INSERT_OVERRIDE \
@@ -166,11 +169,11 @@
 	"     SET overrides_rev = overrides_rev + 1" \
 	"   WHERE id = $18::uuid" \
 	"     AND org_id = $1::uuid" \
-	"     AND version = $31::integer" \
+	"     AND version = $32::integer" \
 	"  RETURNING uid), " \
 	"e AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
-	"  SELECT $1, coalesce(s.uid, $27::text), " EV_VALUES \
+	"  SELECT $1, coalesce(s.uid, $28::text), " EV_VALUES \
 	"    FROM s" \
 	"  RETURNING *), " \
 	EV_CREATED
@@ -182,21 +185,21 @@
 	" WHERE org_id = $1::uuid" \
 	"   AND key = $2::text"
 
-/* A patch or a cancel of event $27 of org $1 at version $28. $30 and $31:
+/* A patch or a cancel of event $28 of org $1 at version $29. $31 and $32:
  * the master's overrides whose occurrence the change takes away, and the
  * orphans it gives one back (series.h), written in the same statement and
- * listed in the answer. $32: the master's overrides_rev as read, so that
+ * listed in the answer. $33: the master's overrides_rev as read, so that
  * an override written meanwhile makes this a 412 rather than an override
- * beside an occurrence it no longer names. $33, $34: an override's master
+ * beside an occurrence it no longer names. $34, $35: an override's master
  * and its version as checked, whose overrides_rev this bumps for the same
  * reason. */
 #define SQL_EVENT_UPDATE \
 	"WITH s AS (" \
 	"  UPDATE events" \
 	"     SET overrides_rev = overrides_rev + 1" \
-	"   WHERE $33::uuid IS NOT NULL" \
-	"     AND id = $33::uuid" \
-	"     AND version = $34::integer" \
+	"   WHERE $34::uuid IS NOT NULL" \
+	"     AND id = $34::uuid" \
+	"     AND version = $35::integer" \
 	"  RETURNING id), " \
 	"e AS (" \
 	"  UPDATE events" \
@@ -212,15 +215,15 @@
 	"            ARRAY(SELECT jsonb_array_elements_text($17::jsonb))::timestamp[], $20, $26," \
 	"            ARRAY(SELECT jsonb_array_elements_text($25::jsonb)))" \
 	"           THEN 1 ELSE 0 END" \
-	"   WHERE id = $27::uuid" \
+	"   WHERE id = $28::uuid" \
 	"     AND org_id = $1::uuid" \
-	"     AND version = $28::integer" \
-	"     AND ($32::integer IS NULL OR overrides_rev = $32::integer)" \
-	"     AND ($33::uuid IS NULL OR EXISTS (SELECT 1 FROM s))" \
+	"     AND version = $29::integer" \
+	"     AND ($33::integer IS NULL OR overrides_rev = $33::integer)" \
+	"     AND ($34::uuid IS NULL OR EXISTS (SELECT 1 FROM s))" \
 	"  RETURNING *), " \
-	SERIES_ORPHANS("e", "$30", "$31") " " \
+	SERIES_ORPHANS("e", "$31", "$32") " " \
 	"SELECT (" EVENT_JSON " || jsonb_build_object(" \
-	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$29::text") "," \
+	"         'conflicts', " EV_CONFLICTS("$1::uuid", "$30::text") "," \
 	"         'cancelled_overrides', (SELECT coalesce(jsonb_agg(g.id ORDER BY g.id), '[]')" \
 	"                                   FROM g)," \
 	"         'restored_overrides', (SELECT coalesce(jsonb_agg(b.id ORDER BY b.id), '[]')" \

@@ -40,15 +40,15 @@
 	"  SELECT e.id" \
 	"    FROM events e" \
 	"   WHERE e.id IN (SELECT id FROM m)" \
-	"     AND (e.start_utc < to_timestamp($%d::bigint)" \
+	"     AND (e.first_utc < to_timestamp($%d::bigint)" \
 	"          AND e.last_end_utc > to_timestamp($%d::bigint)" \
 	"          OR EXISTS (SELECT 1" \
 	"                       FROM events x" \
 	"                      WHERE x.series_id = e.id" \
 	"                        AND x.status <> 'cancelled'" \
-	"                        AND x.start_utc < to_timestamp($%d::bigint)" \
+	"                        AND x.first_utc < to_timestamp($%d::bigint)" \
 	"                        AND x.last_end_utc > to_timestamp($%d::bigint)))" \
-	"   ORDER BY e.start_utc, e.id" \
+	"   ORDER BY e.first_utc, e.id" \
 	"   LIMIT %d) " \
 	"SELECT " FEED_PAGE_COLUMNS \
 	"  FROM events e" \

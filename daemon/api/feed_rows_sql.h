@@ -119,8 +119,8 @@
 	"  UNION" \
 	"  SELECT coalesce(e.series_id, e.id)" \
 	"    FROM events e" \
-	"   WHERE e.start_utc >= to_timestamp($%d::float8)" \
-	"     AND e.start_utc < (SELECT now() + $%d::integer * interval '1 day')"
+	"   WHERE e.first_utc >= to_timestamp($%d::float8)" \
+	"     AND e.first_utc < (SELECT now() + $%d::integer * interval '1 day')"
 /* More than this many roots touched: the feed is read in full (the
  * statement's figure is the same). "= ANY", so that the few rows are found
  * by index, not by a scan of every event joined to r. */

@@ -170,7 +170,7 @@
 	"     AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text") \
 	"     AND ((" VEVENT_SHOWN("$%d::integer * interval '1 day'")
 #define SQL_FEED_AHEAD(t) \
-	" AND " t ".start_utc < (SELECT now() + $%d::integer * interval '1 day')"
+	" AND " t ".first_utc < (SELECT now() + $%d::integer * interval '1 day')"
 #define SQL_FEED_EVENTS_OVERRIDDEN \
 	"          ) OR (e.rrule IS NOT NULL OR cardinality(e.rdates) > 0) AND e.id IN (" \
 	"            SELECT x.series_id" \
@@ -256,10 +256,10 @@
 	"(" t ".visibility = 'network' OR " t ".org_id = $%d::uuid)" \
 	" AND " t ".status <> 'cancelled'" \
 	" AND " t ".kind <> 'deadline'" \
-	" AND tstzrange(" t ".start_utc, " t ".last_end_utc, '[]')" \
+	" AND tstzrange(" t ".first_utc, " t ".last_end_utc, '[]')" \
 	"     && tstzrange(to_timestamp($%d::bigint), to_timestamp($%d::bigint))"
 /* Series and single events in the window (me, from, to; conditions); the
- * window's test is events_span's (002), so the GiST index can serve it. */
+ * window's test is events_span's (027), so the GiST index can serve it. */
 #define SQL_FREEBUSY_SERIES \
 	"WITH cand AS (" \
 	"  (SELECT e.*" \

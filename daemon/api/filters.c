@@ -109,7 +109,7 @@ static const struct filter_sql event_values[] = {
     {"person", NULL, NULL},
     {NULL, NULL, NULL}};
 static const char *const event_search[] = {"e.title", "e.description", "e.location", NULL};
-const struct filter_target filter_events = {event_values, event_search, "e.start_utc"};
+const struct filter_target filter_events = {event_values, event_search, "e.first_utc"};
 
 /* A person is named on an item only for orgs party to its visit ($me, the
  * viewer's org: sql/013, liaison_event_has_people). */
@@ -198,16 +198,22 @@ void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out)
 {
 	if (!q->has_from)
 		return;
+	/* Half 0 holds a series whose early RDATE is before from and whose
+	 * start is not: a point in time at from itself counts, as it does in
+	 * half 1. */
 	if (half == 0)
 		evbuffer_add_printf(
 		    out,
-		    " AND e.start_utc < to_timestamp($%d::bigint) AND "
-		    "tstzrange(e.start_utc, e.last_end_utc, '[]') @> "
-		    "to_timestamp($%d::bigint) AND e.last_end_utc > to_timestamp($%d::bigint)",
-		    q->from_param, q->from_param, q->from_param);
+		    " AND e.first_utc < to_timestamp($%d::bigint) AND "
+		    "tstzrange(e.first_utc, e.last_end_utc, '[]') @> "
+		    "to_timestamp($%d::bigint) AND (e.last_end_utc > "
+		    "to_timestamp($%d::bigint) OR e.start_utc >= to_timestamp($%d::bigint))",
+		    q->from_param, q->from_param, q->from_param, q->from_param);
 	else
-		evbuffer_add_printf(out, " AND e.start_utc >= to_timestamp($%d::bigint)",
-		                    q->from_param);
+		evbuffer_add_printf(out,
+		                    " AND e.first_utc >= to_timestamp($%d::bigint)"
+		                    " AND e.start_utc >= to_timestamp($%d::bigint)",
+		                    q->from_param, q->from_param);
 }
 
 void filters_halves(struct evbuffer *sql, const struct listq *q, int me, int slug, int limit,

@@ -38,7 +38,7 @@ int listq_param(struct listq *q, const char *value);
 /* What the filters of one kind of list become in SQL: the value filters it
  * takes (of kind, org, partner, tag, city, country, visit, person) with
  * the condition of each, before and after its parameter; the columns q
- * searches; and the time `to` bounds (items start before it). Events' is
+ * searches; and the time `to` bounds (items begin before it). Events' is
  * filter_events; agreements give their own (agreement_list.c). */
 struct filter_sql {
 	const char *name, *before, *after;
@@ -71,15 +71,16 @@ void filters_cursor(struct req *r, struct listq *q, const char *key, const char 
  * more rows, else null. */
 void filters_reply_page(struct req *r, const PGresult *res, int limit,
                         int (*keep)(const void *arg, const PGresult *res, int i), const void *arg);
-/* Items overlap [from, to) when they start before to (a condition
- * filters_apply adds) and either started before from and still run (half
- * 0) or start at from or later (half 1). Split so that each half can use an
- * index: the GiST span index for the first, (start_utc, id) for the
+/* Items overlap [from, to) when their first instant (first_utc: an RDATE
+ * may come before the start, sql/027) is before to (a condition
+ * filters_apply adds) and either came before from and they still run
+ * (half 0), or is at from or later (half 1). Split so that each half can
+ * use an index: the GiST span index for the first, (start_utc, id) for the
  * second, which also yields rows in list order. Nothing without from. */
 void filters_lower_bound(const struct listq *q, int half, struct evbuffer *out);
 /* A list's statement into sql: with from, the two halves (half 0, then
- * 1; rows of the first all precede those of the second), each LIMIT
- * $limit, in list order; without, one (half -1). half() writes one half:
+ * 1), each LIMIT $limit in list order, merged in list order; without, one
+ * (half -1). half() writes one half:
  * its SELECT with q's conditions and filters_lower_bound, ORDER BY and
  * LIMIT. me and slug are the caller's $n. */
 typedef void (*filters_half_fn)(struct evbuffer *out, const struct listq *q, int me, int slug,

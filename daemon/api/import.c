@@ -480,23 +480,23 @@ static int write_item(struct import *im)
 		return -1;
 	}
 	json_decref(errors);
-	const char *p[28];
+	const char *p[EV_NPARAMS + 2];
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
-	p[26] = im->uid;
-	p[27] = reset ? "f" : "t"; /* as its file gives it (sql/024) */
+	p[EV_NPARAMS + 0] = im->uid;
+	p[EV_NPARAMS + 1] = reset ? "f" : "t"; /* as its file gives it (sql/024) */
 	const char *sql = SQL_IMPORT_SERIES;
-	int n = 27;
+	int n = EV_NPARAMS + 1;
 	if (im->in.series_id) {
 		sql = SQL_IMPORT_OVERRIDE;
-		n = 28;
+		n = EV_NPARAMS + 2;
 	} else if (im->split_from[0]) {
 		sql = SQL_IMPORT_SPLIT;
-		p[27] = im->split_from;
-		n = 28;
+		p[EV_NPARAMS + 1] = im->split_from;
+		n = EV_NPARAMS + 2;
 	} else if (im->orphan_of) {
 		sql = SQL_IMPORT_ORPHAN;
-		p[27] = im->orphan_of;
-		n = 28;
+		p[EV_NPARAMS + 1] = im->orphan_of;
+		n = EV_NPARAMS + 2;
 	}
 	if (dbpool_query(im->r->cx->db, sql, n, p, on_written, im) != 0) {
 		fail_unavailable(im);

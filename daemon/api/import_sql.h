@@ -37,6 +37,7 @@
 #define ICS_UPDATE(also) \
 	"DO UPDATE" \
 	"   SET " ICS_COLUMNS " = " ICS_EXCLUDED "," \
+	"       rdates_from = EXCLUDED.rdates_from," \
 	"       " also \
 	"       version = events.version + 1," \
 	"       sequence = events.sequence + 1," \
@@ -55,7 +56,7 @@
 	" WHERE " unchanged_where \
 	"   AND NOT EXISTS (SELECT 1 FROM up)"
 
-/* A series (or single event) of org $1 by UID $27, with EV_VALUES. A
+/* A series (or single event) of org $1 by UID $28, with EV_VALUES. A
  * series (a rule or RDATEs, $15 $17) takes over the single events made of
  * its overrides before it was known (orphan_of, sql/026): they become
  * made of one of its overrides (split_from), and this file cancels those
@@ -64,7 +65,7 @@
 #define SQL_IMPORT_SERIES \
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
-	"  VALUES ($1::uuid, $27::text, " EV_VALUES ")" \
+	"  VALUES ($1::uuid, $28::text, " EV_VALUES ")" \
 	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE("") "), " \
 	"adopt AS (" \
 	"  UPDATE events o" \
@@ -74,64 +75,64 @@
 	"          SELECT id" \
 	"            FROM events" \
 	"           WHERE org_id = $1::uuid" \
-	"             AND uid = $27::text" \
+	"             AND uid = $28::text" \
 	"             AND series_id IS NULL" \
 	"             AND visit_id IS NULL" \
 	"             AND NOT EXISTS (SELECT 1 FROM up)) s" \
 	"   WHERE o.org_id = $1::uuid" \
-	"     AND o.orphan_of = $27::text" \
+	"     AND o.orphan_of = $28::text" \
 	"     AND o.split_from IS NULL" \
 	"     AND ($15::text IS NOT NULL OR coalesce(jsonb_array_length($17::jsonb), 0) > 0)) " \
-	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
+	ICS_ANSWER("org_id = $1::uuid AND uid = $28::text AND series_id IS NULL")
 
-/* An override of series $18 at recurrence id $19; $28 whether it stands
+/* An override of series $18 at recurrence id $19; $29 whether it stands
  * as its file gives it (sql/024: file_version), which one found so
  * already is marked (mark: the upsert leaves it alone). */
 #define SQL_IMPORT_OVERRIDE \
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, file_version, " EV_COLUMNS ")" \
-	"  VALUES ($1::uuid, $27::text, CASE WHEN $28::boolean THEN 1 END, " EV_VALUES ")" \
+	"  VALUES ($1::uuid, $28::text, CASE WHEN $29::boolean THEN 1 END, " EV_VALUES ")" \
 	"  ON CONFLICT (series_id, recurrence_id) WHERE series_id IS NOT NULL " \
-	ICS_UPDATE("file_version = CASE WHEN $28::boolean THEN events.version + 1 END,") "), " \
+	ICS_UPDATE("file_version = CASE WHEN $29::boolean THEN events.version + 1 END,") "), " \
 	"mark AS (" \
 	"  UPDATE events" \
-	"     SET file_version = CASE WHEN $28::boolean THEN version END" \
+	"     SET file_version = CASE WHEN $29::boolean THEN version END" \
 	"   WHERE series_id = $18::uuid" \
 	"     AND recurrence_id = $19::timestamp" \
 	"     AND visit_id IS NULL" \
-	"     AND file_version IS DISTINCT FROM CASE WHEN $28::boolean THEN version END" \
+	"     AND file_version IS DISTINCT FROM CASE WHEN $29::boolean THEN version END" \
 	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
 	ICS_ANSWER("series_id = $18::uuid AND recurrence_id = $19::timestamp")
 
 /* A single event made of an override: as SQL_IMPORT_SERIES, standing as
- * its file gives it (sql/024: file_version), column col ($28, of type
+ * its file gives it (sql/024: file_version), column col ($29, of type
  * type) naming what it was to override, and column other cleared. */
 #define IMPORT_SINGLE_OF(col, type, other) \
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " col ", file_version, " EV_COLUMNS ")" \
-	"  VALUES ($1::uuid, $27::text, $28::" type ", 1, " EV_VALUES ")" \
+	"  VALUES ($1::uuid, $28::text, $29::" type ", 1, " EV_VALUES ")" \
 	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " \
-	ICS_UPDATE(col " = $28::" type ", " other " = NULL, file_version = events.version + 1,") "), " \
+	ICS_UPDATE(col " = $29::" type ", " other " = NULL, file_version = events.version + 1,") "), " \
 	"mark AS (" \
 	"  UPDATE events" \
-	"     SET " col " = $28::" type "," \
+	"     SET " col " = $29::" type "," \
 	"         " other " = NULL," \
 	"         file_version = version" \
 	"   WHERE org_id = $1::uuid" \
-	"     AND uid = $27::text" \
+	"     AND uid = $28::text" \
 	"     AND series_id IS NULL" \
 	"     AND visit_id IS NULL" \
 	"     AND (file_version IS DISTINCT FROM version" \
-	"          OR " col " IS DISTINCT FROM $28::" type \
+	"          OR " col " IS DISTINCT FROM $29::" type \
 	"          OR " other " IS NOT NULL)" \
 	"     AND NOT EXISTS (SELECT 1 FROM up)) " \
-	ICS_ANSWER("org_id = $1::uuid AND uid = $27::text AND series_id IS NULL")
+	ICS_ANSWER("org_id = $1::uuid AND uid = $28::text AND series_id IS NULL")
 
-/* Of an override of series $28 that cannot be one (of the other kind, or
+/* Of an override of series $29 that cannot be one (of the other kind, or
  * no occurrence of it; sql/024). */
 #define SQL_IMPORT_SPLIT IMPORT_SINGLE_OF("split_from", "uuid", "orphan_of")
 
-/* Of an override of UID $28, of which there is no series yet (sql/026). */
+/* Of an override of UID $29, of which there is no series yet (sql/026). */
 #define SQL_IMPORT_ORPHAN IMPORT_SINGLE_OF("orphan_of", "text", "split_from")
 
 /* The master of an override (org $1, UID $2): what it takes to expand it. */

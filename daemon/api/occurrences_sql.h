@@ -61,13 +61,13 @@ enum occ_column {
 	"  WHERE e.series_id IS NULL" \
 	"    AND " EV_VISIBLE("e", "$%d::uuid", "$%d::text")
 #define SQL_OCC_BEFORE_LO \
-	" AND e.start_utc < to_timestamp($%d::bigint)" \
-	" AND tstzrange(e.start_utc, e.last_end_utc, '[]') @> to_timestamp($%d::bigint)" \
+	" AND e.first_utc < to_timestamp($%d::bigint)" \
+	" AND tstzrange(e.first_utc, e.last_end_utc, '[]') @> to_timestamp($%d::bigint)" \
 	" AND e.last_end_utc >= to_timestamp($%d::bigint)" \
 	" LIMIT %d), "
 #define SQL_OCC_FROM_LO \
-	" AND e.start_utc >= to_timestamp($%d::bigint)" \
-	" ORDER BY e.start_utc, e.id" \
+	" AND e.first_utc >= to_timestamp($%d::bigint)" \
+	" ORDER BY e.first_utc, e.id" \
 	" LIMIT %d), "
 
 /* And series whose occurrence an override moved into the window (from
@@ -94,7 +94,7 @@ enum occ_column {
 	"      LIMIT %d), " \
 	"hz AS (" \
 	"  SELECT CASE WHEN count(*) >= %d" \
-	"              THEN extract(epoch FROM max(start_utc))::bigint END AS h" \
+	"              THEN extract(epoch FROM max(first_utc))::bigint END AS h" \
 	"    FROM late) " \
 	"SELECT " OCC_COLUMNS ", hz.h" \
 	"  FROM late e" \

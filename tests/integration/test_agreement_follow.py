@@ -3,6 +3,7 @@ makes milestones at signature; last activity, dormancy and expiry in the
 agreement, in /metrics, and as agreement.dormant / agreement.expiring
 webhooks sent once (per dormancy, per expiry date) across restarts and
 two instances, only to endpoints whose org may see the agreement."""
+import datetime
 import re
 import time
 
@@ -188,3 +189,22 @@ def test_dormant_and_expiring_webhooks_once_across_instances_and_restarts(ctx):
     time.sleep(2)
     assert got() == want
     assert today(tz)
+
+
+def test_a_linked_series_whose_early_rdate_was_held_is_activity(ctx):
+    """A series whose DTSTART is still ahead but whose RDATE before it has
+    been held: the agreement's last activity counted the series from its
+    start, so the agreement was dormant."""
+    db, k, d = world(ctx)
+    tz = MOU["timezone"]
+    start = datetime.date.today() + datetime.timedelta(days=30)
+    held = datetime.date.today() - datetime.timedelta(days=10)
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Working group", "timezone": "UTC",
+        "start": f"{start}T09:00:00", "end": f"{start}T10:00:00",
+        "rrule": "FREQ=MONTHLY;COUNT=3", "rdates": [f"{held}T09:00:00"]})
+    assert r.status == 201, r
+    a = create(d, k, dict(MOU, history=[{"stage": "drafting", "on": "2024-01-20"}]))
+    assert a["dormant"] is True
+    b = patch(d, k, a["id"], {"events": [r.json()["id"]]}).json()
+    assert b["dormant"] is False and b["last_activity_on"] == day(tz, 0), b

@@ -1,11 +1,14 @@
 """/v1/occurrences: recurrences expanded in the event's zone, exdates,
 rdates, overrides, the window, paging."""
+import datetime
 import json
 import subprocess
 
 from harness import problem
 from test_events import world
+from test_feed_page import Page
 from test_feeds import EXPAND, make_feed, path_of
+from test_freebusy import read
 
 
 def occ(d, token, q):
@@ -144,3 +147,130 @@ def test_an_rdate_that_the_rule_gives_too_is_one_occurrence(ctx):
     assert r.status == 200, r
     assert [s for s, _ in live()] == [f"{day}T09:00:00" for day in days if day != "2027-05-05"]
     assert sorted(live()) == sorted(shown()), (live(), shown())
+
+
+def expanded(d, feed, lo, hi):
+    """What recurring_ical_events makes of the feed in [lo, hi):
+    [(local start, title)] of what is not cancelled."""
+    body = d.request("GET", path_of(feed)).body
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, lo, hi], input=body,
+                         capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    return sorted((s, t) for t, s, _, st in json.loads(out.stdout) if st != "CANCELLED")
+
+
+def test_an_rdate_before_the_start_is_in_every_window_that_holds_it(ctx):
+    """RFC 5545 puts no bound on RDATE, and an import of a series whose
+    DTSTART is off its rule makes one before the start. Every window took
+    the start as the series' first instant: /v1/occurrences and lists left
+    such an occurrence out unless the window also reached the start, while
+    every subscribed calendar showed it. The second series' RDATE is on the
+    day Berlin's clocks go back, at 02:30 the first time (RFC 5545 3.3.5:
+    of two instants, the earlier), which the window must find too."""
+    db, k, d = world(ctx)
+    ids = {}
+    for title, zone, start, rdates in [
+            ("Steering group", "Europe/Berlin", "2027-11-10T02:30:00", ["2027-09-01T10:00:00"]),
+            ("Board call", "Europe/Berlin", "2027-11-10T02:30:00", ["2027-10-31T02:30:00"]),
+            # A zone whose name PostgreSQL reads as a fixed offset: the
+            # RDATE's instant is the daemon's (summer time), not PostgreSQL's.
+            ("Summer call", "CET", "2027-09-08T10:00:00", ["2027-07-01T10:00:00"])]:
+        r = d.request("POST", "/v1/events", token=k["host"], body={
+            "kind": "meeting", "title": title, "timezone": zone, "start": start,
+            "end": start[:11] + "%02d" % (int(start[11:13]) + 1) + start[13:],
+            "rrule": "FREQ=WEEKLY;COUNT=2", "rdates": rdates, "reminders": ["-PT1H"]})
+        assert r.status == 201, r
+        ids[title] = r.json()["id"]
+    feed = make_feed(d, k["host"])
+    steering = [("2027-09-01T10:00:00", "Steering group")]
+    board = [("2027-10-31T02:30:00", "Board call")]
+    summer = [("2027-07-01T10:00:00", "Summer call")]
+    later = [(f"2027-11-{n}T02:30:00", t) for n in (10, 17)
+             for t in ("Board call", "Steering group")]
+    september = [(f"2027-09-{n}T10:00:00", "Summer call") for n in ("08", "15")]
+    for lo, hi, want in [
+            ("2027-08-30", "2027-09-05", steering),
+            ("2027-10-31T00:15:00Z", "2027-10-31T00:45:00Z", board),
+            ("2027-10-31T01:31:00Z", "2027-10-31T01:45:00Z", []),
+            ("2027-07-01T07:30:00Z", "2027-07-01T08:30:00Z", summer),
+            ("2027-06-01", "2027-12-01", sorted(steering + board + summer + later + september))]:
+        q = f"from={lo}&to={hi}"
+        got = sorted((i["start"], i["title"]) for i in occ(d, k["host"], q)["items"])
+        assert got == want, (q, got)
+        # Lists: an item is listed when one of its occurrences is in the window.
+        listed = sorted(e["title"] for e in d.request(
+            "GET", "/v1/events?" + q, token=k["host"]).json()["items"])
+        assert listed == sorted({t for _, t in want}), (q, listed)
+        # And a calendar app reading the feed sees the same (python's
+        # icalendar reads the twice-occurring 02:30 as the later instant,
+        # against RFC 5545: those two windows are the API's alone).
+        if "T" in lo:
+            continue
+        assert expanded(d, feed, lo + "T00:00:00+00:00", hi + "T00:00:00+00:00") == want, q
+    # A deadline (a point in time) whose RDATE came first is listed in a
+    # window from its start.
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "deadline", "title": "Report due", "timezone": "UTC",
+        "start": "2027-12-01T09:00:00", "rdates": ["2027-11-20T09:00:00"]})
+    assert r.status == 201, r
+    listed = [e["title"] for e in d.request(
+        "GET", "/v1/events?from=2027-12-01T09:00:00Z&to=2027-12-02", token=k["host"]).json()["items"]]
+    assert listed == ["Report due"], listed
+    # The early occurrences' reminders are planned like any other.
+    for title, first in [("Steering group", "2027-09-01T07:00:00Z"),
+                         ("Board call", "2027-10-30T23:30:00Z"),
+                         ("Summer call", "2027-07-01T07:00:00Z")]:
+        fires = [i["fire_at"] for i in d.request(
+            "GET", f"/v1/events/{ids[title]}/reminders", token=k["host"]).json()["items"]]
+        assert fires[0] == first, (title, fires)
+
+
+def test_an_imported_series_off_its_rule_keeps_its_first_day_in_windows(ctx):
+    """The import restates a series whose DTSTART is not an instance of its
+    rule: the series starts at the rule's first instance and DTSTART
+    becomes an RDATE before it. That first day must stay in every window
+    that holds it."""
+    db, k, d = world(ctx)
+    body = ("\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", "BEGIN:VEVENT",
+        "UID:off-rule-1", "DTSTAMP:20270101T000000Z", "SUMMARY:Kick-off, then Wednesdays",
+        "DTSTART;TZID=Asia/Ho_Chi_Minh:20270301T090000",
+        "DTEND;TZID=Asia/Ho_Chi_Minh:20270301T100000",
+        "RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=3", "END:VEVENT", "END:VCALENDAR"]) +
+        "\r\n").encode()
+    r = d.request("POST", "/v1/events", body=body, token=k["host"],
+                  headers={"Content-Type": "text/calendar; charset=utf-8"})
+    assert r.status == 200 and len(r.json()["created"]) == 1, r
+    ev = d.request("GET", f"/v1/events/{r.json()['created'][0]}", token=k["host"]).json()
+    assert ev["start"] == "2027-03-03T09:00:00" and ev["rdates"] == ["2027-03-01T09:00:00"], ev
+    feed = make_feed(d, k["host"])
+    q = "from=2027-02-28&to=2027-03-02"
+    assert [i["start"] for i in occ(d, k["host"], q)["items"]] == ["2027-03-01T09:00:00"]
+    assert [e["id"] for e in d.request("GET", "/v1/events?" + q,
+                                       token=k["host"]).json()["items"]] == [ev["id"]]
+    assert expanded(d, feed, "2027-02-28T00:00:00+00:00", "2027-03-02T00:00:00+00:00") == \
+        [("2027-03-01T09:00:00", "Kick-off, then Wednesdays")]
+
+
+def test_an_rdate_before_the_start_shows_in_feeds_that_reach_only_it(ctx):
+    """A feed's days ahead, a free/busy feed's window and the subscribe
+    page each chose series by their start: a series whose DTSTART lies past
+    the window but whose RDATE lies in it was missing from all three."""
+    def day(n):
+        return datetime.date.today() + datetime.timedelta(days=n)
+
+    db, k, d = world(ctx)
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Preparatory call", "timezone": "UTC",
+        "start": f"{day(200)}T09:00:00", "end": f"{day(200)}T10:00:00",
+        "rrule": "FREQ=WEEKLY;COUNT=2", "rdates": [f"{day(5)}T09:00:00"]})
+    assert r.status == 201, r
+    near = make_feed(d, k["host"], future_days=30)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    window = [now.isoformat(), (now + datetime.timedelta(days=30)).isoformat()]
+    assert expanded(d, near, *window) == [(f"{day(5)}T09:00:00", "Preparatory call")]
+    fb = read(d.request("GET", path_of(make_feed(d, k["host"], mode="freebusy"))).body)
+    assert fb["icalendar"] == [[f"{day(5)}T09:00:00Z", f"{day(5)}T10:00:00Z", "BUSY"]], fb
+    page = Page(d.request("GET", path_of(near)[:-len(".ics")]).body)
+    assert [(e["name"], e["startDate"][:10]) for e in page.ld] == \
+        [("Preparatory call", str(day(5)))], page.ld
