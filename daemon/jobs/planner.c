@@ -24,7 +24,6 @@
 /* Reminders made messages per statement: the first arrive sooner with
  * smaller batches, and two statements in flight use both cores. */
 #define FIRE_BATCH      500
-#define FIRES_IN_FLIGHT 2
 #define PLAN_HORIZON_S  (400LL * 86400)
 #define EXTEND_EVERY_MS (3600LL * 1000)
 
@@ -340,7 +339,9 @@ void plan_extend(struct scheduler *sc)
 
 static void on_fired(PGresult *res, void *arg)
 {
-	struct scheduler *sc = arg;
+	struct fire_call *call = arg;
+	struct scheduler *sc = call->sc;
+	call->busy = 0;
 	sc->fire_busy--;
 	if (sched_ok_rows(res, "firing reminders") && PQntuples(res) >= 1) {
 		/* The messages claimed as written, then one row of counts. */
@@ -367,6 +368,9 @@ static void on_fired(PGresult *res, void *arg)
 				fire_step(sc);
 		}
 	}
+	/* A change heard while it ran: did it see it? (After a failure too:
+	 * the commit may have landed.) */
+	retake_step(sc);
 	next_step(sc);
 	sched_op_done(sc);
 }
@@ -393,7 +397,14 @@ void fire_step(struct scheduler *sc)
 	snprintf(most, sizeof(most), "%d", hold > 0 ? hold : 0);
 	snprintf(check, sizeof(check), "%d", CLAIM_AHEAD_MS);
 	const char *p[] = {batch, ahead, sc->instance, lease, most, slow, check};
-	if (sched_query(sc, SCHED_FIRE, 7, p, on_fired, sc) == 0)
+	struct fire_call *call = sc->fires;
+	while (call->busy) /* fire_busy < FIRES_IN_FLIGHT: one is free */
+		call++;
+	call->sc = sc;
+	call->seq = ++sc->fires_sent;
+	if (sched_query(sc, SCHED_FIRE, 7, p, on_fired, call) == 0) {
+		call->busy = 1;
 		sc->fire_busy++;
+	}
 	free(slow);
 }

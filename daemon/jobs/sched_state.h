@@ -35,6 +35,11 @@
 /* Messages the fire statement claims as it writes them (sql/022), held in
  * memory until their time, at most: a burst's worth, each a few kB. */
 #define HOLD_MAX 20000
+/* Changes heard on liaison_retake kept at once (retake.c); past it, a
+ * mark stands for them. */
+#define RETAKE_MAX 32
+/* Fire statements in flight at once (planner.c). */
+#define FIRES_IN_FLIGHT 2
 /* A claim's lease outlasts an attempt (webhook_timeout) by this much. */
 #define LEASE_MARGIN_MS 5000
 
@@ -90,6 +95,25 @@ struct job {
 	struct job *all_prev, *all_next; /* every live job, freed at exit */
 };
 
+/* A change heard on liaison_retake (or a mark standing for changes):
+ * its transaction id (xid8, decimal), heard at heard_ms (monotonic). It
+ * is compared with fires until every fire this instance had sent by then
+ * (up to number fires) has ended and a take-back has run after them, and
+ * at least until until_ms. */
+struct retake {
+	char xid[24];
+	int64_t heard_ms, until_ms;
+	uint64_t fires;
+	int last; /* the take-back in flight is the last it needs */
+};
+
+/* A fire statement in flight: its number (from 1), the callback's arg. */
+struct fire_call {
+	struct scheduler *sc;
+	uint64_t seq;
+	int busy;
+};
+
 struct scheduler {
 	const struct config *cfg;
 	pthread_t thread;
@@ -106,6 +130,8 @@ struct scheduler {
 	int plan_busy, plan_again, plan_writes, plan_rows;
 	int plan_single; /* the last batch failed: the next is written one event a statement */
 	int fire_busy, fire_again; /* busy: statements in flight */
+	struct fire_call fires[FIRES_IN_FLIGHT];
+	uint64_t fires_sent;
 	int overdue_busy;
 	int claim_busy, claim_again;
 	int next_busy;
@@ -125,7 +151,13 @@ struct scheduler {
 	int held;                         /* jobs held ahead and not yet checked */
 	struct job *checks, *checks_tail; /* held jobs whose check is due */
 	int check_busy, check_again;
-	int db_ops; /* statements in flight */
+	struct retake retakes[RETAKE_MAX];
+	int nretakes;
+	int retake_busy, retake_again;
+	int mark_due, mark_busy, mark_again; /* SCHED_RETAKE_MARK (retake.c) */
+	int64_t mark_asked_ms;
+	int listened; /* LISTEN was up before: a reconnection may have missed changes */
+	int db_ops;   /* statements in flight */
 	int64_t last_extend_ms;
 	struct bucket buckets[MAX_BUCKETS];
 	size_t nbuckets;
@@ -138,8 +170,11 @@ void fire_step(struct scheduler *sc);    /* planner.c: due reminders become mess
 void overdue_step(struct scheduler *sc); /* overdue.c: visit.task_overdue for late tasks */
 void claim_step(struct scheduler *sc);   /* delivery.c: due messages claimed and sent */
 void next_step(struct scheduler *sc);    /* scheduler.c: a timer for the next due time */
-void follow_step(struct scheduler *sc);  /* follow.c: dormant and expiring agreements */
-void follow_tick(struct scheduler *sc);  /* follow.c: follow_step when due (the poll) */
+void retake_step(struct scheduler *sc);  /* retake.c: fires that missed a change taken back */
+/* retake.c: a change heard on liaison_retake (NULL: reconnected, unknown). */
+void retake_heard(struct scheduler *sc, const char *xid);
+void follow_step(struct scheduler *sc); /* follow.c: dormant and expiring agreements */
+void follow_tick(struct scheduler *sc); /* follow.c: follow_step when due (the poll) */
 /* delivery.c: a message the fire statement claimed (row of its result). */
 void held_start(struct scheduler *sc, PGresult *res, int row);
 /* delivery.c: what is held ahead goes back unsent, due at its time (at stop). */

@@ -1,10 +1,11 @@
 /* scheduler.c - the thread that turns events into reminders and messages
  * into signed POSTs: its loop, its pool, its LISTEN connection and the
- * sender. NOTIFY wakes it (liaison_reminders, liaison_messages); a timer
- * set to the next due time keeps it punctual; a one-second poll covers
- * lost notifications and other instances' work. The steps themselves are
- * planner.c (reminders), overdue.c (tasks past their deadline), delivery.c
- * (messages) and follow.c (dormant and expiring agreements). Every state change is
+ * sender. NOTIFY wakes it (liaison_reminders, liaison_messages,
+ * liaison_retake); a timer set to the next due time keeps it punctual; a
+ * one-second poll covers lost notifications and other instances' work.
+ * The steps themselves are planner.c (reminders), overdue.c (tasks past
+ * their deadline), delivery.c (messages), follow.c (dormant and expiring
+ * agreements) and retake.c (fires a change missed). Every state change is
  * one statement in PostgreSQL, so any instance may die at any point: at
  * worst a message is sent again with the same id. The loop also keeps the
  * stored VEVENTs current (warmer.c). */
@@ -117,6 +118,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	plan_extend(sc);
 	plan_step(sc);
 	fire_step(sc);
+	retake_step(sc);
 	overdue_step(sc);
 	claim_step(sc);
 	follow_tick(sc);
@@ -126,6 +128,11 @@ static void on_notify_reminders(const char *payload, void *arg)
 {
 	UNUSED(payload);
 	plan_step(arg);
+}
+
+static void on_notify_retake(const char *payload, void *arg)
+{
+	retake_heard(arg, payload);
 }
 
 static void on_notify_agreements(const char *payload, void *arg)
@@ -238,6 +245,7 @@ struct scheduler *scheduler_start(const struct config *cfg)
 	    dblisten_on(sc->listen, "liaison_reminders", on_notify_reminders, sc) ||
 	    dblisten_on(sc->listen, "liaison_messages", on_notify_messages, sc) ||
 	    dblisten_on(sc->listen, "liaison_agreements", on_notify_agreements, sc) ||
+	    dblisten_on(sc->listen, "liaison_retake", on_notify_retake, sc) ||
 	    dblisten_start(sc->listen))
 		goto fail;
 	struct timeval poll = timeval_ms(POLL_MS);

@@ -172,7 +172,9 @@
  * with a lease of $4 ms from their time, $5 at most, where it may hold
  * them: the endpoint is not rate-limited nor in $6 (slow), and no other
  * instance holds messages of it (liaison_claim_held, under its lock, as
- * a claim counts). One row per message claimed, in SCHED_CLAIM's columns
+ * a claim counts). Each reminder keeps the statement's snapshot
+ * (fired_in), which SCHED_RETAKE compares with changes it could not see.
+ * One row per message claimed, in SCHED_CLAIM's columns
  * and then whether it is due within $7 ms (its check is made: nothing
  * takes it back any more), and one last row of counts: reminders fired,
  * missed, messages written, the missed ones. */
@@ -192,7 +194,8 @@
 	"     FOR SHARE OF e SKIP LOCKED), " \
 	"fired AS (" \
 	"  UPDATE reminders r" \
-	"     SET state = CASE WHEN r.occurrence_end < now() THEN 'missed' ELSE 'sent' END" \
+	"     SET state = CASE WHEN r.occurrence_end < now() THEN 'missed' ELSE 'sent' END," \
+	"         fired_in = pg_current_snapshot()" \
 	"    FROM due" \
 	"   WHERE r.id = due.id" \
 	"  RETURNING r.*), " \
@@ -264,6 +267,60 @@
 	"                          " EV_UTC("occurrence_end") ", ', ')" \
 	"          FROM fired" \
 	"         WHERE state = 'missed')"
+
+/* The reminders fired ahead by a fire whose snapshot did not see one of
+ * the committed transactions $1 (xid8[]), taken back as those
+ * transactions' own take-back (sql/019, 022) would have taken them had the
+ * fire committed first: their messages not yet in their last 100 ms are
+ * deleted, and a reminder left with none is pending again, to be fired
+ * from what is true now (sql/028). Each row is judged by its own fired_in,
+ * also as it is met again after waiting for another writer: a reminder
+ * fired again meanwhile, by a fire that saw those transactions, stays. A
+ * reminder fired before sql/028 has no snapshot, and is taken back. One
+ * row: the reminders made pending (retake.c fires again at once), and
+ * whether a transaction of the daemon's role may still be running with a
+ * snapshot that misses one of $1 (its xmin is not after the newest): a
+ * fire whose client gave up at its deadline may commit later. */
+#define RETAKE_MISSED(r) \
+	"(" r ".fired_in IS NULL" \
+	" OR EXISTS (SELECT 1" \
+	"              FROM unnest($1::xid8[]) x" \
+	"             WHERE NOT pg_visible_in_snapshot(x, " r ".fired_in)))"
+#define SCHED_RETAKE \
+	"WITH gone AS (" \
+	"  DELETE FROM webhook_messages m" \
+	"   USING reminders r" \
+	"   WHERE r.state = 'sent'" \
+	"     AND r.fire_at > now()" \
+	"     AND " RETAKE_MISSED("r") \
+	"     AND m.reminder_id = r.id" \
+	"     AND m.attempts = 0" \
+	"     AND (m.state IN ('pending', 'cancelled')" \
+	"          OR (m.state = 'sending'" \
+	"              AND m.next_attempt_at > clock_timestamp() + interval '100 milliseconds'))" \
+	"  RETURNING m.id, m.reminder_id), " \
+	"back AS (" \
+	"  UPDATE reminders r" \
+	"     SET state = 'pending'" \
+	"   WHERE r.state = 'sent'" \
+	"     AND r.fire_at > now()" \
+	"     AND " RETAKE_MISSED("r") \
+	"     AND NOT EXISTS (SELECT 1" \
+	"                       FROM webhook_messages m" \
+	"                      WHERE m.reminder_id = r.id" \
+	"                        AND m.id NOT IN (SELECT id FROM gone))" \
+	"  RETURNING r.id) " \
+	"SELECT count(*)," \
+	"       EXISTS (SELECT 1" \
+	"                 FROM pg_stat_activity a" \
+	"                WHERE a.usename = current_user" \
+	"                  AND a.pid <> pg_backend_pid()" \
+	"                  AND age(a.backend_xmin) >= (SELECT min(age(xid(x)))" \
+	"                                                FROM unnest($1::xid8[]) x))" \
+	"  FROM back"
+/* A transaction id that commits now: a fire whose snapshot does not see
+ * it began before now (retake.c, for changes it may not have heard). */
+#define SCHED_RETAKE_MARK "SELECT pg_current_xact_id()::text"
 
 /* Which of the messages $1 that claimer $2 holds ahead of their time
  * (SCHED_FIRE) are still its own, in the order given: a change since may

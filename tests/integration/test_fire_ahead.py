@@ -359,3 +359,58 @@ def test_a_reminder_is_not_fired_from_a_plan_older_than_a_change(ctx):
                          f" - interval '1 minute'), ',') FROM reminders WHERE event_id = '{ev['id']}'")
              == "pending true", 10, what="the reminder planned again")
     rx.close()
+
+
+def endpoints_changed_while_held(ctx, args, hold, pause=0.0):
+    """One endpoint added and the other deleted while the daemon's own fire
+    is held by trigger `hold` of the test (on reminders, waiting for
+    advisory lock 19028 as the reminder is marked sent), then released
+    after `pause` seconds: the new endpoint hears the reminder once, on
+    time, and the deleted one nothing."""
+    db, k, d = daemon_alone(ctx, FAST + args)
+    gone, new = Receiver(), Receiver()
+    old = endpoint(d, k, gone, types=["reminder.due"])
+    sql = lambda q: ctx.cluster.psql(q, dbname(db))  # noqa: E731
+    sql("CREATE FUNCTION test_hold_fire() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN PERFORM pg_advisory_xact_lock_shared(19028); RETURN NEW; END $$;" + hold)
+    held = Held(ctx, db, 19028)
+    ev, fire_at = reminder_soon(d, k, "Who hears it", seconds=16)
+    wait_for(lambda: waiting(sql, "%fired_in = pg_current_snapshot()%"), 15,
+             what="the fire held")
+    endpoint(d, k, new, types=["reminder.due"])
+    assert d.request("DELETE", f"/v1/webhooks/{old['id']}", token=k["host"]).status == 204
+    time.sleep(pause)
+    held.release()
+    assert time.time() < fire_at - 2, "changed too late to judge"
+    heard_once_on_time((new,), ev, fire_at, timeout=25)
+    assert gone.messages("reminder.due") == []
+    gone.close()
+
+
+def test_an_endpoint_added_or_deleted_during_a_fire_is_heard_as_it_is_after(ctx):
+    """A fire under way when an endpoint is added and another deleted:
+    the change's take-back cannot see the fire's uncommitted reminders, and
+    the fire's snapshot cannot see the change. The new endpoint never heard
+    the reminder, and the deleted one was sent it. The daemon's own fire is
+    held just as it marks the reminder sent; once it commits, the scheduler
+    takes back what it fired without seeing the change (sql/028), and fires
+    it again from what is true then."""
+    endpoints_changed_while_held(
+        ctx, ["--db-query-timeout", "30s"],
+        " CREATE TRIGGER test_hold_fire BEFORE UPDATE ON reminders FOR EACH ROW"
+        " WHEN (OLD.state = 'pending' AND NEW.state = 'sent')"
+        " EXECUTE FUNCTION test_hold_fire()")
+
+
+def test_a_fire_whose_commit_lands_after_its_deadline_is_taken_back_too(ctx):
+    """The same change while a fire's commit is held past the statement
+    deadline (a stalled WAL flush, a synchronous standby): the daemon gives
+    up waiting for the fire, whose commit lands seconds later. The change
+    is kept in mind until no transaction that might be that fire is still
+    running, so the take-back still runs after the commit."""
+    endpoints_changed_while_held(
+        ctx, ["--db-query-timeout", "2s"],
+        " CREATE CONSTRAINT TRIGGER test_hold_fire AFTER UPDATE ON reminders"
+        " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+        " WHEN (OLD.state = 'pending' AND NEW.state = 'sent')"
+        " EXECUTE FUNCTION test_hold_fire()", pause=4.5)
