@@ -236,6 +236,13 @@ static void check_ids(json_t *obj, struct event_in *e, json_t *errors)
 		    "series_id and recurrence_id go together");
 	if (e->series_id && e->rrule)
 		err(errors, "rrule", "an override of one occurrence has no rule of its own");
+	/* Nor dates: no calendar reads an RDATE or EXDATE beside a
+	 * RECURRENCE-ID (the feed gives none, the import drops them), and its
+	 * span (first_utc, last_end_utc) would reach them. */
+	if (e->series_id && json_array_size(e->rdates))
+		err(errors, "rdates", "an override of one occurrence has no dates of its own");
+	if (e->series_id && json_array_size(e->exdates))
+		err(errors, "exdates", "an override of one occurrence has no dates of its own");
 }
 
 static void check_url(json_t *obj, struct event_in *e, json_t *errors)

@@ -225,6 +225,28 @@ def test_an_rdate_before_the_start_is_in_every_window_that_holds_it(ctx):
         assert fires[0] == first, (title, fires)
 
 
+def test_an_override_has_no_dates_of_its_own(ctx):
+    """An override is one occurrence: an RDATE or EXDATE beside its
+    RECURRENCE-ID means nothing to any calendar (the feed gives none, the
+    import drops them), yet the API kept them and its windows and
+    conflicts spanned them."""
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Weekly", "timezone": "UTC", "start": "2027-01-05T09:00:00",
+        "end": "2027-01-05T10:00:00", "rrule": "FREQ=WEEKLY;COUNT=3"}).json()
+    for field in ("rdates", "exdates"):
+        p = problem(d.request("POST", "/v1/events", token=k["host"], body={
+            "series_id": s["id"], "recurrence_id": "2027-01-12T09:00:00",
+            "start": "2027-01-12T10:00:00", field: ["2027-01-01T09:00:00"]}), 422)
+        assert [e["field"] for e in p["errors"]] == [field], p
+    listed = d.request("GET", "/v1/events", token=k["host"]).json()["items"]
+    assert [e["id"] for e in listed] == [s["id"]], listed  # nothing written
+    o = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-01-12T09:00:00",
+        "start": "2027-01-12T10:00:00"})
+    assert o.status == 201 and o.json()["rdates"] == [] and o.json()["exdates"] == [], o
+
+
 def test_an_imported_series_off_its_rule_keeps_its_first_day_in_windows(ctx):
     """The import restates a series whose DTSTART is not an instance of its
     rule: the series starts at the rule's first instance and DTSTART
