@@ -402,9 +402,12 @@ void fire_step(struct scheduler *sc)
 		call++;
 	call->sc = sc;
 	call->seq = ++sc->fires_sent;
-	if (sched_query(sc, SCHED_FIRE, 7, p, on_fired, call) == 0) {
-		call->busy = 1;
-		sc->fire_busy++;
+	/* Marked first: a send that fails answers before it returns. */
+	call->busy = 1;
+	sc->fire_busy++;
+	if (sched_query(sc, SCHED_FIRE, 7, p, on_fired, call) != 0) {
+		call->busy = 0;
+		sc->fire_busy--;
 	}
 	free(slow);
 }

@@ -56,7 +56,9 @@ static int retake_add(struct scheduler *sc, const char *xid, size_t n)
 	 * covers one that stops before it does. */
 	sc->retakes[i].until_ms = now + sc->cfg->db_query_timeout_ms + 1000;
 	sc->retakes[i].fires = sc->fires_sent;
-	sc->retakes[i].last = 0;
+	sc->retakes[i].seen[0] = '\0';
+	sc->retakes[i].last = sc->retakes[i].clear = sc->retakes[i].clear_sent = 0;
+	sc->retakes[i].sent = 0;
 	return 0;
 }
 
@@ -97,14 +99,15 @@ static void retake_mark(struct scheduler *sc)
 		return;
 	}
 	sc->mark_asked_ms = now_monotonic_ms();
-	if (sched_query(sc, SCHED_RETAKE_MARK, 0, NULL, on_marked, sc) == 0)
-		sc->mark_busy = 1;
+	sc->mark_busy = 1; /* first: a send that fails answers before it returns */
+	if (sched_query(sc, SCHED_RETAKE_MARK, 0, NULL, on_marked, sc) != 0)
+		sc->mark_busy = 0;
 }
 
 void retake_heard(struct scheduler *sc, const char *xid)
 {
-	if (!xid) { /* (re)connected: a reconnection may have missed changes */
-		if (sc->listened)
+	if (!xid) { /* (re)connected: changes may have been missed meanwhile */
+		if (sc->listened || sc->fires_sent)
 			retake_mark(sc);
 		sc->listened = 1;
 		return;
@@ -123,23 +126,31 @@ static void on_retaken(PGresult *res, void *arg)
 	sc->retake_busy = 0;
 	int ok = sched_ok_rows(res, "taking back reminders fired during a change") &&
 	         PQntuples(res) == 1;
-	/* Done with a change once this take-back ran after every fire of ours
-	 * that could have missed it, its floor has passed, and no transaction
-	 * that might be such a fire is still running (its commit may land
-	 * after its client gave up at the deadline). */
-	if (ok && PQgetvalue(res, 0, 1)[0] == 't')
-		ok = 0;
-	int64_t now = now_monotonic_ms();
+	/* A change is done with once a take-back has run after every fire of
+	 * ours that could have missed it, its floor has passed, and no
+	 * transaction that might be such a fire was running: twice in a row,
+	 * since a fire may commit between this statement's snapshot and its
+	 * look at the others. */
+	int nothing_waits = ok && PQgetvalue(res, 0, 1)[0] == 'f';
 	int kept = 0;
 	for (int i = 0; i < sc->nretakes; i++) {
 		struct retake x = sc->retakes[i];
-		if (ok && x.last && x.until_ms <= now)
+		if (!x.sent) { /* heard since it was sent */
+			sc->retakes[kept++] = x;
 			continue;
-		x.last = 0;
+		}
+		if (ok && !x.seen[0])
+			snprintf(x.seen, sizeof(x.seen), "%s", PQgetvalue(res, 0, 2));
+		int clear = nothing_waits && x.last && x.until_ms <= sc->retake_sent_ms;
+		if (clear && x.clear_sent)
+			continue;
+		if (ok)
+			x.clear = clear;
+		x.last = x.clear_sent = x.sent = 0;
 		sc->retakes[kept++] = x;
 	}
 	sc->nretakes = kept;
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+	if (ok) {
 		long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		if (n) {
 			log_info(
@@ -160,9 +171,9 @@ static void on_retaken(PGresult *res, void *arg)
 
 void retake_step(struct scheduler *sc)
 {
-	if (sc->stopping)
-		return;
-	if (sc->mark_due && !sc->mark_busy)
+	/* Not held back by stopping: a fire that ends in the drain still
+	 * needs its take-back. */
+	if (sc->mark_due && !sc->mark_busy && !sc->stopping)
 		retake_mark(sc);
 	if (!sc->nretakes)
 		return;
@@ -171,19 +182,30 @@ void retake_step(struct scheduler *sc)
 		return;
 	}
 	uint64_t oldest = oldest_fire(sc);
+	/* Writers that began by the latest first take-back of the changes
+	 * (none yet for one: now) may be fires that missed them. */
+	const char *since = NULL;
 	struct evbuffer *a = evbuffer_new();
 	int rc = !a;
 	for (int i = 0; !rc && i < sc->nretakes; i++) {
-		sc->retakes[i].last = sc->retakes[i].fires < oldest;
-		rc = db_array_add(a, sc->retakes[i].xid);
+		struct retake *x = &sc->retakes[i];
+		x->last = x->fires < oldest;
+		x->clear_sent = x->clear;
+		x->sent = 1;
+		if (i == 0 ||
+		    (since && (!x->seen[0] || strtod(x->seen, NULL) > strtod(since, NULL))))
+			since = x->seen[0] ? x->seen : NULL;
+		rc = db_array_add(a, x->xid);
 	}
 	char *xids = rc ? NULL : db_array_end(a);
 	if (a)
 		evbuffer_free(a);
 	if (!xids)
 		return; /* out of memory: the poll tries again */
-	const char *p[] = {xids};
-	if (sched_query(sc, SCHED_RETAKE, 1, p, on_retaken, sc) == 0)
-		sc->retake_busy = 1;
+	const char *p[] = {xids, since};
+	sc->retake_sent_ms = now_monotonic_ms();
+	sc->retake_busy = 1; /* first: a send that fails answers before it returns */
+	if (sched_query(sc, SCHED_RETAKE, 2, p, on_retaken, sc) != 0)
+		sc->retake_busy = 0;
 	free(xids);
 }

@@ -104,7 +104,11 @@ struct retake {
 	char xid[24];
 	int64_t heard_ms, until_ms;
 	uint64_t fires;
-	int last; /* the take-back in flight is the last it needs */
+	char seen[40];  /* the database's clock at the first take-back sent for it */
+	int last;       /* the take-back in flight came after all those fires */
+	int clear;      /* a take-back found nothing that might still miss it */
+	int clear_sent; /* ... before the one in flight was sent */
+	int sent;       /* in the take-back in flight */
 };
 
 /* A fire statement in flight: its number (from 1), the callback's arg. */
@@ -154,6 +158,7 @@ struct scheduler {
 	struct retake retakes[RETAKE_MAX];
 	int nretakes;
 	int retake_busy, retake_again;
+	int64_t retake_sent_ms;
 	int mark_due, mark_busy, mark_again; /* SCHED_RETAKE_MARK (retake.c) */
 	int64_t mark_asked_ms;
 	int listened; /* LISTEN was up before: a reconnection may have missed changes */

@@ -277,10 +277,13 @@
  * also as it is met again after waiting for another writer: a reminder
  * fired again meanwhile, by a fire that saw those transactions, stays. A
  * reminder fired before sql/028 has no snapshot, and is taken back. One
- * row: the reminders made pending (retake.c fires again at once), and
- * whether a transaction of the daemon's role may still be running with a
- * snapshot that misses one of $1 (its xmin is not after the newest): a
- * fire whose client gave up at its deadline may commit later. */
+ * row: the reminders made pending (retake.c fires again at once);
+ * whether a transaction of the daemon's role may still be a fire that
+ * missed one of $1, to commit later (its client gave up at the deadline;
+ * its commit waits for a WAL flush or a standby): one whose snapshot's
+ * xmin is not after the newest of $1, or one that writes and began by
+ * $2 (Unix seconds), when the first take-back for them was made (none
+ * yet: now); and the database's clock, as $2 takes it. */
 #define RETAKE_MISSED(r) \
 	"(" r ".fired_in IS NULL" \
 	" OR EXISTS (SELECT 1" \
@@ -314,9 +317,13 @@
 	"       EXISTS (SELECT 1" \
 	"                 FROM pg_stat_activity a" \
 	"                WHERE a.usename = current_user" \
+	"                  AND a.datname = current_database()" \
 	"                  AND a.pid <> pg_backend_pid()" \
-	"                  AND age(a.backend_xmin) >= (SELECT min(age(xid(x)))" \
-	"                                                FROM unnest($1::xid8[]) x))" \
+	"                  AND (age(a.backend_xmin) >= (SELECT min(age(xid(x)))" \
+	"                                                FROM unnest($1::xid8[]) x)" \
+	"                       OR a.backend_xid IS NOT NULL" \
+	"                          AND a.xact_start <= coalesce(to_timestamp($2::float8), now())))," \
+	"       extract(epoch FROM now())::text" \
 	"  FROM back"
 /* A transaction id that commits now: a fire whose snapshot does not see
  * it began before now (retake.c, for changes it may not have heard). */
