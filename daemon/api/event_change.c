@@ -185,6 +185,8 @@ void try_override_again(struct evop *op)
 	op->before = NULL;
 	json_decref(op->overrides);
 	op->overrides = NULL;
+	json_decref(op->locals);
+	op->locals = NULL;
 	json_decref(op->gone);
 	op->gone = NULL;
 	json_decref(op->back);
@@ -204,7 +206,8 @@ enum {
 	CHANGE_OVERRIDES_COL = 3 + EVENT_NCOLS,
 	CHANGE_OVERRIDES_REV_COL,
 	CHANGE_MASTER_COL,
-	CHANGE_VISIT_COL
+	CHANGE_VISIT_COL,
+	CHANGE_LOCALS_COL
 };
 
 /* Fields that name the event itself: a patch may not move them. */
@@ -357,7 +360,10 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 		op->overrides = json_loads(PQgetvalue(res, 0, CHANGE_OVERRIDES_COL), 0, NULL);
 	if (!PQgetisnull(res, 0, CHANGE_MASTER_COL))
 		op->series = json_loads(PQgetvalue(res, 0, CHANGE_MASTER_COL), 0, NULL);
-	if (!current || !op->before || (!PQgetisnull(res, 0, CHANGE_MASTER_COL) && !op->series)) {
+	if (!PQgetisnull(res, 0, CHANGE_LOCALS_COL))
+		op->locals = json_loads(PQgetvalue(res, 0, CHANGE_LOCALS_COL), 0, NULL);
+	if (!current || !op->before || (!PQgetisnull(res, 0, CHANGE_MASTER_COL) && !op->series) ||
+	    (!PQgetisnull(res, 0, CHANGE_LOCALS_COL) && !op->locals)) {
 		json_decref(patch);
 		op_fail(op, 500, "cannot read the stored event");
 		return;

@@ -37,6 +37,7 @@ struct evop {
 	json_t *back;           /* patch: ids of orphans it has an occurrence for again */
 	json_t *before;         /* patch: the event as stored */
 	json_t *overrides;      /* patch: the master's overrides (SERIES_OVERRIDES) */
+	json_t *locals;         /* patch: their wall times (SERIES_LOCALS) */
 };
 
 struct evop *evop_new(struct req *r);

@@ -41,6 +41,7 @@ void evop_free(struct evop *op)
 	json_decref(op->back);
 	json_decref(op->before);
 	json_decref(op->overrides);
+	json_decref(op->locals);
 	event_bufs_free(&op->bufs);
 	free(op);
 }
@@ -237,10 +238,24 @@ void op_on_updated(PGresult *res, void *arg)
 	evop_free(op);
 }
 
+/* Whether a change of a master moves its overrides' instants as they
+ * follow it (sql/029): a new zone, or a new length. */
+static int follow_moves(json_t *before, json_t *after)
+{
+	static const char *const keys[] = {"timezone", "start", "end"};
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		json_t *a = json_object_get(before, keys[i]), *b = json_object_get(after, keys[i]);
+		int none_a = !a || json_is_null(a), none_b = !b || json_is_null(b);
+		if (none_a ? !none_b : !json_equal(a, b))
+			return 1;
+	}
+	return 0;
+}
+
 void write_event(struct evop *op)
 {
 	struct principal *who = &op->r->who;
-	const char *p[EV_NPARAMS + 8];
+	const char *p[EV_NPARAMS + 9];
 	event_params(&op->in, who->org_id, &op->bufs, p);
 	if (op->creating) {
 		p[EV_NPARAMS + 0] = op->in.uid;
@@ -255,6 +270,14 @@ void write_event(struct evop *op)
 	} else {
 		char *gone = op->gone ? json_dumps(op->gone, JSON_COMPACT) : NULL;
 		char *back = op->back ? json_dumps(op->back, JSON_COMPACT) : NULL;
+		char *hints = NULL;
+		if (json_array_size(op->locals) && follow_moves(op->before, op->body) &&
+		    !(hints = series_hints(&op->in, op->locals))) {
+			free(gone);
+			free(back);
+			op_fail(op, 500, "out of memory");
+			return;
+		}
 		p[EV_NPARAMS + 0] = op->id;
 		p[EV_NPARAMS + 1] = op->version;
 		p[EV_NPARAMS + 2] = who->org_slug;
@@ -263,9 +286,11 @@ void write_event(struct evop *op)
 		p[EV_NPARAMS + 5] = op->overrides_rev[0] ? op->overrides_rev : NULL;
 		p[EV_NPARAMS + 6] = op->in.series_id;
 		p[EV_NPARAMS + 7] = op->series_version[0] ? op->series_version : NULL;
-		op_submit(op, SQL_EVENT_UPDATE, EV_NPARAMS + 8, p, op_on_updated);
+		p[EV_NPARAMS + 8] = hints;
+		op_submit(op, SQL_EVENT_UPDATE, EV_NPARAMS + 9, p, op_on_updated);
 		free(gone);
 		free(back);
+		free(hints);
 	}
 }
 

@@ -192,7 +192,9 @@
  * an override written meanwhile makes this a 412 rather than an override
  * beside an occurrence it no longer names. $34, $35: an override's master
  * and its version as checked, whose overrides_rev this bumps for the same
- * reason. */
+ * reason. $36: for a master whose zone or length changes, the instants its
+ * overrides may take as they follow it (series_hints, sql/029), set for
+ * the trigger that moves them. */
 #define SQL_EVENT_UPDATE \
 	"WITH s AS (" \
 	"  UPDATE events" \
@@ -220,6 +222,8 @@
 	"     AND version = $29::integer" \
 	"     AND ($33::integer IS NULL OR overrides_rev = $33::integer)" \
 	"     AND ($34::uuid IS NULL OR EXISTS (SELECT 1 FROM s))" \
+	"     AND ($36::text IS NULL" \
+	"          OR set_config('liaison.instants', $36::text, true) IS NOT NULL)" \
 	"  RETURNING *), " \
 	SERIES_ORPHANS("e", "$31", "$32") " " \
 	"SELECT (" EVENT_JSON " || jsonb_build_object(" \
@@ -262,7 +266,8 @@
 	"                 'visibility', s.visibility, 'partners', to_jsonb(s.partners))" \
 	"          FROM events s" \
 	"         WHERE s.id = e.series_id)::text," \
-	"       e.visit_id" \
+	"       e.visit_id," \
+	"       CASE WHEN e.series_id IS NULL THEN " SERIES_LOCALS("e") " END" \
 	"  FROM events e" \
 	"  JOIN orgs o ON o.id = e.org_id" \
 	" WHERE e.id = $1::uuid" \

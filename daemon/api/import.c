@@ -70,6 +70,7 @@ struct import {
 	json_t *refused_uids;  /* UID -> true: a VEVENT of it was refused */
 	json_t *singles;       /* UIDs of the single events written of overrides */
 	char *series_list;     /* the series to look at, as an array's text */
+	char *gone, *back;     /* a series' overrides to settle (series_sort), as text */
 	char split_from[37];   /* the item is a single event made of an override of it */
 	const char *orphan_of; /* ... of an override of this UID, which has no series */
 	int reset_asked;
@@ -92,6 +93,8 @@ static void import_free(struct import *im)
 	json_decref(im->refused_uids);
 	json_decref(im->singles);
 	free(im->series_list);
+	free(im->gone);
+	free(im->back);
 	free(im);
 }
 
@@ -203,6 +206,41 @@ static void on_settled(PGresult *res, void *arg)
 	import_step(im);
 }
 
+/* Sends the settle of im->gone and im->back, if there is any; else goes
+ * on with the next item. */
+static void settle(struct import *im)
+{
+	char *g = im->gone, *b = im->back;
+	im->gone = im->back = NULL;
+	int sent = 0;
+	if (g && b && (strcmp(g, "[]") || strcmp(b, "[]"))) {
+		const char *p[] = {im->series_id, g, b};
+		if (dbpool_query(im->r->cx->db, SQL_IMPORT_SETTLE, 3, p, on_settled, im) != 0) {
+			free(g);
+			free(b);
+			fail_unavailable(im);
+			return;
+		}
+		sent = 1;
+	}
+	free(g);
+	free(b);
+	if (!sent)
+		import_step(im);
+}
+
+static void on_respanned(PGresult *res, void *arg)
+{
+	struct import *im = arg;
+	if (!res) {
+		fail_unavailable(im);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		refuse_one(im, "dtstart", "the series' overrides could not follow it");
+	settle(im);
+}
+
 static void on_overrides(PGresult *res, void *arg)
 {
 	struct import *im = arg;
@@ -210,36 +248,34 @@ static void on_overrides(PGresult *res, void *arg)
 		fail_unavailable(im);
 		return;
 	}
-	json_t *list = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-	                   ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
-	                   : NULL;
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+	json_t *list = ok ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+	json_t *locals = ok ? json_loads(PQgetvalue(res, 0, 1), 0, NULL) : NULL;
 	json_t *gone = json_array(), *back = json_array();
 	int rc = list && gone && back ? series_sort(&im->in, im->in.all_day, list, gone, back) : -1;
-	char *g = rc == 0 ? json_dumps(gone, JSON_COMPACT) : NULL;
-	char *b = rc == 0 ? json_dumps(back, JSON_COMPACT) : NULL;
-	int sent = 0;
-	if (g && b && (json_array_size(gone) || json_array_size(back))) {
-		const char *p[] = {im->series_id, g, b};
-		if (dbpool_query(im->r->cx->db, SQL_IMPORT_SETTLE, 3, p, on_settled, im) != 0) {
-			free(g);
-			free(b);
-			json_decref(list);
-			json_decref(gone);
-			json_decref(back);
-			fail_unavailable(im);
-			return;
-		}
-		sent = 1;
-	} else if (rc != 0) {
+	if (rc == 0) {
+		im->gone = json_dumps(gone, JSON_COMPACT);
+		im->back = json_dumps(back, JSON_COMPACT);
+	} else {
 		refuse_one(im, "rrule", "the series' overrides could not be checked against it");
 	}
-	free(g);
-	free(b);
 	json_decref(list);
 	json_decref(gone);
 	json_decref(back);
-	if (!sent)
-		import_step(im);
+	/* The master's upsert moved the overrides that follow it with
+	 * PostgreSQL's zone data (sql/029): their instants as the daemon reads
+	 * their wall times, before anything else is done with them. */
+	char *hints = json_array_size(locals) ? series_hints(&im->in, locals) : NULL;
+	json_decref(locals);
+	if (hints) {
+		const char *p[] = {im->series_id, hints};
+		int sent = dbpool_query(im->r->cx->db, SQL_IMPORT_RESPAN, 2, p, on_respanned, im);
+		free(hints);
+		if (sent != 0)
+			fail_unavailable(im);
+		return;
+	}
+	settle(im);
 }
 
 /* What the file wrote, for reset_stale: its series, and the occurrences

@@ -153,9 +153,31 @@
  * and the statement that cancels those listed in $2 and restores those
  * listed in $3. */
 #define SQL_IMPORT_OVERRIDES_OF \
-	"SELECT " SERIES_OVERRIDES("e") \
+	"SELECT " SERIES_OVERRIDES("e") ", " SERIES_LOCALS("e") \
 	"  FROM events e" \
 	" WHERE e.id = $1::uuid"
+
+/* The overrides of series $1 whose instants are not those of their wall
+ * times: as hints $2 give them (series_hints, sql/029), the daemon's. A
+ * wall time the hints lack (an override written meanwhile) keeps what its
+ * own write gave it. */
+#define SQL_IMPORT_RESPAN \
+	"UPDATE events x" \
+	"   SET start_utc = y.start_utc," \
+	"       end_utc = y.end_utc," \
+	"       last_end_utc = y.end_utc" \
+	"  FROM (SELECT e.id," \
+	"               liaison_local_instant(e.start_local, e.timezone, $2::jsonb, e.start_utc)" \
+	"                 AS start_utc," \
+	"               liaison_local_instant(coalesce(e.end_local, e.start_local" \
+	"                                       + CASE WHEN e.all_day THEN interval '1 day'" \
+	"                                         ELSE interval '0' END)," \
+	"                                     e.timezone, $2::jsonb, e.end_utc) AS end_utc" \
+	"          FROM events e" \
+	"         WHERE e.series_id = $1::uuid) y" \
+	" WHERE x.id = y.id" \
+	"   AND (x.start_utc, x.end_utc, x.last_end_utc)" \
+	"       IS DISTINCT FROM (y.start_utc, y.end_utc, y.end_utc)"
 
 #define SQL_IMPORT_SETTLE \
 	"WITH e AS (" \

@@ -1,7 +1,11 @@
 /* series.c - which overrides a change of a series concerns (series.h). */
 #include "api/series.h"
 
+#include "macros.h"
 #include "recur.h"
+#include "tz.h"
+
+#include <stdio.h>
 
 int series_sort(const struct event_in *s, int was_all_day, json_t *overrides, json_t *gone,
                 json_t *back)
@@ -35,4 +39,51 @@ int series_has(json_t *m, const struct civil *rid, int all_day)
 	return recur_is_occurrence(json_string_value(json_object_get(m, "rrule")), zone, &start,
 	                           all_day, json_object_get(m, "exdates"),
 	                           json_object_get(m, "rdates"), rid);
+}
+
+/* One instant of hints, under "<zone> <wall time>". */
+static int hint_put(json_t *hints, const char *zone, const struct civil *w)
+{
+	char at[CIVIL_LEN], key[TZ_NAME_MAX + CIVIL_LEN + 2];
+	int64_t utc;
+	if (!zone || tz_to_utc(zone, w, &utc) == TZ_UNKNOWN)
+		return 0;
+	civil_format(w, 0, at);
+	snprintf(key, sizeof(key), "%s %s", zone, at);
+	return json_object_set_new(hints, key, json_integer(utc));
+}
+
+char *series_hints(const struct event_in *s, json_t *locals)
+{
+	json_t *hints = json_object();
+	int64_t len = civil_to_epoch(&s->end) - civil_to_epoch(&s->start);
+	size_t i;
+	json_t *o;
+	json_array_foreach(locals, i, o)
+	{
+		const char *zones[] = {json_string_value(json_array_get(o, 0)), s->timezone};
+		struct civil w[4];
+		int n = 0;
+		for (size_t k = 2; k < 5; k++)
+			if (!civil_parse(json_string_value(json_array_get(o, k)), 0, &w[n]))
+				n++;
+		if (n < 3)
+			continue; /* not as SERIES_LOCALS writes it: the trigger's own reading */
+		/* The end of a start and a day, or of the rid and s's length. */
+		if (json_is_true(json_array_get(o, 1))) {
+			w[n] = w[0];
+			civil_add_days(&w[n++], 1);
+		}
+		civil_from_epoch(civil_to_epoch(&w[2]) + len, &w[2]);
+		for (size_t z = 0; hints && z < ARRAY_LEN(zones); z++)
+			for (int k = 0; k < n; k++)
+				if (hint_put(hints, zones[z], &w[k])) {
+					json_decref(hints);
+					hints = NULL;
+					break;
+				}
+	}
+	char *text = hints ? json_dumps(hints, JSON_COMPACT) : NULL;
+	json_decref(hints);
+	return text;
 }

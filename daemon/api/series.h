@@ -29,6 +29,21 @@
 	"         OR x.cascade_status IS NOT NULL" \
 	"         OR x.orphan_status IS NOT NULL))::text"
 
+/* Every override of master m as JSON [[zone, all_day, start, end, rid]],
+ * wall times as YYYY-MM-DDTHH:MM:SS, the end that of its span (an all-day
+ * override without one ends a day after its start): what series_hints
+ * reads. */
+#define SERIES_LOCALS(m) \
+	"(SELECT coalesce(jsonb_agg(jsonb_build_array(" \
+	"          x.timezone, x.all_day," \
+	"          to_char(x.start_local, 'YYYY-MM-DD\"T\"HH24:MI:SS')," \
+	"          to_char(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day" \
+	"                           THEN interval '1 day' ELSE interval '0' END)," \
+	"                  'YYYY-MM-DD\"T\"HH24:MI:SS')," \
+	"          to_char(x.recurrence_id, 'YYYY-MM-DD\"T\"HH24:MI:SS'))), '[]')" \
+	"   FROM events x" \
+	"  WHERE x.series_id = " m ".id)::text"
+
 /* Two CTEs, after one named m that returns the written master: g cancels
  * the overrides listed in gone (a JSON array of ids) and marks them orphans
  * (with the status to give back), b restores the orphans listed in back
@@ -76,6 +91,13 @@
  * or -1 when out of memory. */
 int series_sort(const struct event_in *series, int was_all_day, json_t *overrides, json_t *gone,
                 json_t *back) WUR;
+
+/* The instants of the wall times the overrides (SERIES_LOCALS) of master
+ * s may take when s is written (sql/029's liaison.instants): in their own
+ * zone and in s's, their start, their end and their recurrence id plus
+ * s's length, as the trigger that makes them follow s computes them. A
+ * JSON text to free; NULL when out of memory. */
+char *series_hints(const struct event_in *s, json_t *locals) WUR;
 
 /* Whether rid is an occurrence of the master given as JSON (the API's
  * representation, or any object with start, all_day, timezone, rrule,

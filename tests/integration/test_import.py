@@ -942,3 +942,32 @@ def test_files_past_the_vevent_limit_say_what_was_skipped(ctx):
     assert len(res["refused"]) == 10000, len(res["refused"])  # no DTSTART
     (w,) = res["warnings"]
     assert w["uid"] == "" and "10005" in w["message"] and "5 were skipped" in w["message"], w
+
+
+def night_shift(zone, end):
+    return ics("BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Google Inc//Google Calendar//EN",
+               "BEGIN:VEVENT", f"DTSTART;TZID={zone}:20271017T023000",
+               f"DTEND;TZID={zone}:20271017T{end}00", "RRULE:FREQ=WEEKLY;COUNT=4",
+               "UID:night-shift@example.org", "SUMMARY:Night shift handover",
+               "END:VEVENT", "END:VCALENDAR")
+
+
+def test_overrides_follow_an_imported_series_at_the_daemons_instants(ctx):
+    """A file that changes a series' length or zone moves the overrides
+    made in liaison with it (sql/012). Their instants were PostgreSQL's
+    (AT TIME ZONE: the later 02:30 on the day Berlin's clocks go back, CET
+    a fixed offset), an hour off what /v1/occurrences and the feeds say."""
+    from test_series_truth import overrides_at_their_instants
+    db, k, d = world(ctx)
+    r = post(d, k["host"], night_shift("Europe/Berlin", "0315"))
+    assert r.status == 200 and len(r.json()["created"]) == 1, r
+    master = r.json()["created"][0]
+    for day in ("2027-10-24", "2027-10-31"):
+        r = d.request("POST", "/v1/events", token=k["host"], body={
+            "series_id": master, "recurrence_id": day + "T02:30:00",
+            "start": day + "T02:30:00", "end": day + "T03:15:00", "location": "Gate B"})
+        assert r.status == 201, r
+    for zone, end in [("Europe/Berlin", "0345"), ("CET", "0345"), ("Europe/Berlin", "0300")]:
+        r = post(d, k["host"], night_shift(zone, end))
+        assert r.status == 200 and r.json()["updated"] == [master], r
+        assert overrides_at_their_instants(ctx, db, d, k["host"], master, (zone, end)) == 2

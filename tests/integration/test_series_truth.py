@@ -50,6 +50,29 @@ def starts(occ, title="Partner sync"):
     return [o[1] for o in occ if o[0] == title]
 
 
+def utc_epoch(text):
+    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+               .replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def overrides_at_their_instants(ctx, db, d, token, series_id, step):
+    """Each override of the series is stored at the instants
+    /v1/occurrences gives it (which the feeds agree with); returns how
+    many there are."""
+    rows = sql(ctx, db, "SELECT id, extract(epoch FROM start_utc)::bigint,"
+               " extract(epoch FROM end_utc)::bigint, extract(epoch FROM last_end_utc)::bigint"
+               f" FROM events WHERE series_id = '{series_id}' ORDER BY id").split("\n")
+    occ = d.request("GET", "/v1/occurrences?from=2027-10-01&to=2027-12-01",
+                    token=token).json()["items"]
+    by_id = {o["override_id"]: o for o in occ if o.get("override_id")}
+    for row in rows:
+        oid, start, end, last_end = row.split("|")
+        o = by_id[oid]
+        want = [utc_epoch(o["start_utc"]), utc_epoch(o["end_utc"])]
+        assert [int(start), int(end), int(last_end)] == want + want[1:], (step, row, o)
+    return len(rows)
+
+
 def sql(ctx, db, q):
     return ctx.cluster.psql(q, db.split("dbname=")[1])
 
@@ -393,3 +416,43 @@ def test_feed_tells_the_api_truth_through_every_edit(ctx):
     # The cancelled milestone's date has not passed: it stays, cancelled.
     assert [e["status"] for e in cal if e["summary"] == "Comments back"] == ["CANCELLED"]
     assert starts(api_occurrences(d, k["host"], cancelled=True)) == ["2027-01-18T10:00:00"]
+
+
+def test_overrides_that_follow_their_series_keep_the_daemons_instants(ctx):
+    """An override that follows its series (sql/012: a new title, length
+    or zone) had its instants worked out again by PostgreSQL's AT TIME
+    ZONE, which takes the later instant where the clocks go back and reads
+    CET as a fixed offset. /v1/occurrences and the feeds say otherwise, so
+    lists, free/busy and conflicts put the override an hour away. Here the
+    stored instants of every override must stay those /v1/occurrences
+    gives, through each kind of follow."""
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Night shift handover", "timezone": "Europe/Berlin",
+        "start": "2027-10-17T02:30:00", "end": "2027-10-17T03:15:00",
+        "rrule": "FREQ=WEEKLY;COUNT=4"}).json()
+    # 10-24 in summer time; 10-31 the day Berlin's clocks go back, its
+    # 02:30 twice (RFC 5545: the first).
+    for day in ("2027-10-24", "2027-10-31"):
+        r = d.request("POST", "/v1/events", token=k["host"], body={
+            "series_id": s["id"], "recurrence_id": day + "T02:30:00",
+            "start": day + "T02:30:00", "end": day + "T03:15:00",
+            "location": "Gate " + day[-2:]})
+        assert r.status == 201, r
+
+    def stored_vs_api(step):
+        assert overrides_at_their_instants(ctx, db, d, k["host"], s["id"], step) == 2
+        # A window of the first 02:30 alone lists the series' override.
+        listed = d.request("GET", "/v1/events?from=2027-10-31T00:15:00Z"
+                           "&to=2027-10-31T00:45:00Z", token=k["host"]).json()["items"]
+        assert [e["location"] for e in listed if e.get("series_id")] == ["Gate 31"], \
+            (step, listed)
+
+    stored_vs_api("created")
+    for step, patch in [("a new title", {"title": "Handover"}),
+                        ("a new length", {"end": "2027-10-17T03:45:00"}),
+                        ("a zone PostgreSQL reads as a fixed offset", {"timezone": "CET"}),
+                        ("back", {"timezone": "Europe/Berlin", "end": "2027-10-17T03:00:00"})]:
+        r = d.request("PATCH", f"/v1/events/{s['id']}", token=k["host"], body=patch)
+        assert r.status == 200, (step, r)
+        stored_vs_api(step)
