@@ -163,21 +163,12 @@
  * own write gave it. */
 #define SQL_IMPORT_RESPAN \
 	"UPDATE events x" \
-	"   SET start_utc = y.start_utc," \
-	"       end_utc = y.end_utc," \
-	"       last_end_utc = y.end_utc" \
-	"  FROM (SELECT e.id," \
-	"               liaison_local_instant(e.start_local, e.timezone, $2::jsonb, e.start_utc)" \
-	"                 AS start_utc," \
-	"               liaison_local_instant(coalesce(e.end_local, e.start_local" \
-	"                                       + CASE WHEN e.all_day THEN interval '1 day'" \
-	"                                         ELSE interval '0' END)," \
-	"                                     e.timezone, $2::jsonb, e.end_utc) AS end_utc" \
-	"          FROM events e" \
-	"         WHERE e.series_id = $1::uuid) y" \
-	" WHERE x.id = y.id" \
-	"   AND (x.start_utc, x.end_utc, x.last_end_utc)" \
-	"       IS DISTINCT FROM (y.start_utc, y.end_utc, y.end_utc)"
+	"   SET start_utc = liaison_local_instant(x.start_local, x.timezone, $2::jsonb, x.start_utc)," \
+	"       end_utc = liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc)," \
+	"       last_end_utc = liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc)" \
+	" WHERE x.series_id = $1::uuid" \
+	"   AND (x.start_utc, x.end_utc, x.last_end_utc) IS DISTINCT FROM" \
+	"       (liaison_local_instant(x.start_local, x.timezone, $2::jsonb, x.start_utc), liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc), liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc))"
 
 #define SQL_IMPORT_SETTLE \
 	"WITH e AS (" \
