@@ -14,8 +14,9 @@
 -- it hands the trigger the answers instead: before a master's zone or
 -- length changes it converts each wall time an override may take (its own
 -- and the series' new zone; its start, end and the series' new length),
--- and the statement that writes the master puts them in the transaction's
--- setting liaison.instants as {"<zone> <YYYY-MM-DDTHH:MM:SS>": epoch}.
+-- and the statement that writes the master (the API's update, an
+-- import's upsert) puts them in the transaction's setting
+-- liaison.instants as {"<zone> <YYYY-MM-DDTHH:MM:SS>": epoch}.
 -- A writer that gives none (psql) gets AT TIME ZONE, as before.
 
 -- The instant of wall time local in zone, as hints give it, else
@@ -33,6 +34,17 @@ DECLARE
     moved uuid[];
     hints jsonb := nullif(current_setting('liaison.instants', true), '')::jsonb;
 BEGIN
+    -- Where instants may move, the overrides are locked first, so that the
+    -- update below reads each as it is now: a row rewritten while it waited
+    -- would be checked again with its new values but o's old ones.
+    IF OLD.timezone <> NEW.timezone
+       OR (OLD.end_local - OLD.start_local) IS DISTINCT FROM (NEW.end_local - NEW.start_local) THEN
+        PERFORM 1
+           FROM events
+          WHERE series_id = NEW.id
+          ORDER BY id
+            FOR UPDATE;
+    END IF;
     WITH f AS (
         UPDATE events x
            SET kind = CASE WHEN x.kind = OLD.kind THEN NEW.kind ELSE x.kind END,

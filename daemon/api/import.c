@@ -70,7 +70,6 @@ struct import {
 	json_t *refused_uids;  /* UID -> true: a VEVENT of it was refused */
 	json_t *singles;       /* UIDs of the single events written of overrides */
 	char *series_list;     /* the series to look at, as an array's text */
-	char *gone, *back;     /* a series' overrides to settle (series_sort), as text */
 	char split_from[37];   /* the item is a single event made of an override of it */
 	const char *orphan_of; /* ... of an override of this UID, which has no series */
 	int reset_asked;
@@ -93,8 +92,6 @@ static void import_free(struct import *im)
 	json_decref(im->refused_uids);
 	json_decref(im->singles);
 	free(im->series_list);
-	free(im->gone);
-	free(im->back);
 	free(im);
 }
 
@@ -206,41 +203,6 @@ static void on_settled(PGresult *res, void *arg)
 	import_step(im);
 }
 
-/* Sends the settle of im->gone and im->back, if there is any; else goes
- * on with the next item. */
-static void settle(struct import *im)
-{
-	char *g = im->gone, *b = im->back;
-	im->gone = im->back = NULL;
-	int sent = 0;
-	if (g && b && (strcmp(g, "[]") || strcmp(b, "[]"))) {
-		const char *p[] = {im->series_id, g, b};
-		if (dbpool_query(im->r->cx->db, SQL_IMPORT_SETTLE, 3, p, on_settled, im) != 0) {
-			free(g);
-			free(b);
-			fail_unavailable(im);
-			return;
-		}
-		sent = 1;
-	}
-	free(g);
-	free(b);
-	if (!sent)
-		import_step(im);
-}
-
-static void on_respanned(PGresult *res, void *arg)
-{
-	struct import *im = arg;
-	if (!res) {
-		fail_unavailable(im);
-		return;
-	}
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		refuse_one(im, "dtstart", "the series' overrides could not follow it");
-	settle(im);
-}
-
 static void on_overrides(PGresult *res, void *arg)
 {
 	struct import *im = arg;
@@ -248,34 +210,36 @@ static void on_overrides(PGresult *res, void *arg)
 		fail_unavailable(im);
 		return;
 	}
-	int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-	json_t *list = ok ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-	json_t *locals = ok ? json_loads(PQgetvalue(res, 0, 1), 0, NULL) : NULL;
+	json_t *list = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+	                   ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
+	                   : NULL;
 	json_t *gone = json_array(), *back = json_array();
 	int rc = list && gone && back ? series_sort(&im->in, im->in.all_day, list, gone, back) : -1;
-	if (rc == 0) {
-		im->gone = json_dumps(gone, JSON_COMPACT);
-		im->back = json_dumps(back, JSON_COMPACT);
-	} else {
+	char *g = rc == 0 ? json_dumps(gone, JSON_COMPACT) : NULL;
+	char *b = rc == 0 ? json_dumps(back, JSON_COMPACT) : NULL;
+	int sent = 0;
+	if (g && b && (json_array_size(gone) || json_array_size(back))) {
+		const char *p[] = {im->series_id, g, b};
+		if (dbpool_query(im->r->cx->db, SQL_IMPORT_SETTLE, 3, p, on_settled, im) != 0) {
+			free(g);
+			free(b);
+			json_decref(list);
+			json_decref(gone);
+			json_decref(back);
+			fail_unavailable(im);
+			return;
+		}
+		sent = 1;
+	} else if (rc != 0) {
 		refuse_one(im, "rrule", "the series' overrides could not be checked against it");
 	}
+	free(g);
+	free(b);
 	json_decref(list);
 	json_decref(gone);
 	json_decref(back);
-	/* The master's upsert moved the overrides that follow it with
-	 * PostgreSQL's zone data (sql/029): their instants as the daemon reads
-	 * their wall times, before anything else is done with them. */
-	char *hints = json_array_size(locals) ? series_hints(&im->in, locals) : NULL;
-	json_decref(locals);
-	if (hints) {
-		const char *p[] = {im->series_id, hints};
-		int sent = dbpool_query(im->r->cx->db, SQL_IMPORT_RESPAN, 2, p, on_respanned, im);
-		free(hints);
-		if (sent != 0)
-			fail_unavailable(im);
-		return;
-	}
-	settle(im);
+	if (!sent)
+		import_step(im);
 }
 
 /* What the file wrote, for reset_stale: its series, and the occurrences
@@ -498,6 +462,36 @@ static void on_written(PGresult *res, void *arg)
 	import_step(im);
 }
 
+/* A master, once its overrides' wall times are read: written with the
+ * instants they may take as they follow it (sql/029). */
+static void on_locals(PGresult *res, void *arg)
+{
+	struct import *im = arg;
+	if (!res) {
+		fail_unavailable(im);
+		return;
+	}
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	json_t *locals =
+	    ok && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+	char *hints = json_array_size(locals) ? series_hints(&im->in, locals) : NULL;
+	if (!ok || (PQntuples(res) == 1 && !locals) || (json_array_size(locals) && !hints)) {
+		json_decref(locals);
+		refuse_one(im, "uid", "an event with this UID could not be written");
+		import_step(im);
+		return;
+	}
+	json_decref(locals);
+	const char *p[EV_NPARAMS + 2];
+	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
+	p[EV_NPARAMS + 0] = im->uid;
+	p[EV_NPARAMS + 1] = hints;
+	int rc = dbpool_query(im->r->cx->db, SQL_IMPORT_SERIES, EV_NPARAMS + 2, p, on_written, im);
+	free(hints);
+	if (rc != 0)
+		fail_unavailable(im);
+}
+
 /* Validates the event (an override with its series_id and recurrence_id
  * set) and writes it; 0 when a query was sent. */
 static int write_item(struct import *im)
@@ -516,12 +510,21 @@ static int write_item(struct import *im)
 		return -1;
 	}
 	json_decref(errors);
+	if (!im->in.series_id && !im->split_from[0] && !im->orphan_of) {
+		/* A master: its overrides follow it at the daemon's instants. */
+		const char *p[] = {im->r->who.org_id, im->uid};
+		if (dbpool_query(im->r->cx->db, SQL_IMPORT_LOCALS, 2, p, on_locals, im) != 0) {
+			fail_unavailable(im);
+			return 1;
+		}
+		return 0;
+	}
 	const char *p[EV_NPARAMS + 2];
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
 	p[EV_NPARAMS + 0] = im->uid;
 	p[EV_NPARAMS + 1] = reset ? "f" : "t"; /* as its file gives it (sql/024) */
-	const char *sql = SQL_IMPORT_SERIES;
-	int n = EV_NPARAMS + 1;
+	const char *sql = NULL;
+	int n = EV_NPARAMS + 2;
 	if (im->in.series_id) {
 		sql = SQL_IMPORT_OVERRIDE;
 		n = EV_NPARAMS + 2;
@@ -529,10 +532,9 @@ static int write_item(struct import *im)
 		sql = SQL_IMPORT_SPLIT;
 		p[EV_NPARAMS + 1] = im->split_from;
 		n = EV_NPARAMS + 2;
-	} else if (im->orphan_of) {
+	} else {
 		sql = SQL_IMPORT_ORPHAN;
 		p[EV_NPARAMS + 1] = im->orphan_of;
-		n = EV_NPARAMS + 2;
 	}
 	if (dbpool_query(im->r->cx->db, sql, n, p, on_written, im) != 0) {
 		fail_unavailable(im);

@@ -61,11 +61,14 @@
  * its overrides before it was known (orphan_of, sql/026): they become
  * made of one of its overrides (split_from), and this file cancels those
  * it does not give (SQL_IMPORT_SPLIT_GONE). Not a visit's event, which
- * the upsert leaves alone. */
+ * the upsert leaves alone. $29: the instants its overrides may take as
+ * they follow it (series_hints of SQL_IMPORT_LOCALS, sql/029), or NULL. */
 #define SQL_IMPORT_SERIES \
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
-	"  VALUES ($1::uuid, $28::text, " EV_VALUES ")" \
+	"  SELECT $1::uuid, $28::text, " EV_VALUES \
+	"   WHERE $29::text IS NULL" \
+	"      OR set_config('liaison.instants', $29::text, true) IS NOT NULL" \
 	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE("") "), " \
 	"adopt AS (" \
 	"  UPDATE events o" \
@@ -149,26 +152,22 @@
 	"   AND e.uid = $2::text" \
 	"   AND e.series_id IS NULL"
 
+/* The wall times of the overrides of org $1's master with UID $2
+ * (SERIES_LOCALS); no row when there is no such master. */
+#define SQL_IMPORT_LOCALS \
+	"SELECT " SERIES_LOCALS("e") \
+	"  FROM events e" \
+	" WHERE e.org_id = $1::uuid" \
+	"   AND e.uid = $2::text" \
+	"   AND e.series_id IS NULL"
+
 /* The overrides of series $1 that a change of its occurrences concerns,
  * and the statement that cancels those listed in $2 and restores those
  * listed in $3. */
 #define SQL_IMPORT_OVERRIDES_OF \
-	"SELECT " SERIES_OVERRIDES("e") ", " SERIES_LOCALS("e") \
+	"SELECT " SERIES_OVERRIDES("e") \
 	"  FROM events e" \
 	" WHERE e.id = $1::uuid"
-
-/* The overrides of series $1 whose instants are not those of their wall
- * times: as hints $2 give them (series_hints, sql/029), the daemon's. A
- * wall time the hints lack (an override written meanwhile) keeps what its
- * own write gave it. */
-#define SQL_IMPORT_RESPAN \
-	"UPDATE events x" \
-	"   SET start_utc = liaison_local_instant(x.start_local, x.timezone, $2::jsonb, x.start_utc)," \
-	"       end_utc = liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc)," \
-	"       last_end_utc = liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc)" \
-	" WHERE x.series_id = $1::uuid" \
-	"   AND (x.start_utc, x.end_utc, x.last_end_utc) IS DISTINCT FROM" \
-	"       (liaison_local_instant(x.start_local, x.timezone, $2::jsonb, x.start_utc), liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc), liaison_local_instant(coalesce(x.end_local, x.start_local + CASE WHEN x.all_day THEN interval '1 day' ELSE interval '0' END), x.timezone, $2::jsonb, x.end_utc))"
 
 #define SQL_IMPORT_SETTLE \
 	"WITH e AS (" \

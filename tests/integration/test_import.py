@@ -970,4 +970,5 @@ def test_overrides_follow_an_imported_series_at_the_daemons_instants(ctx):
     for zone, end in [("Europe/Berlin", "0345"), ("CET", "0345"), ("Europe/Berlin", "0300")]:
         r = post(d, k["host"], night_shift(zone, end))
         assert r.status == 200 and r.json()["updated"] == [master], r
+        assert r.json()["refused"] == [], r
         assert overrides_at_their_instants(ctx, db, d, k["host"], master, (zone, end)) == 2

@@ -57,8 +57,8 @@ def utc_epoch(text):
 
 def overrides_at_their_instants(ctx, db, d, token, series_id, step):
     """Each override of the series is stored at the instants
-    /v1/occurrences gives it (which the feeds agree with); returns how
-    many there are."""
+    /v1/occurrences works out from its wall time; returns how many there
+    are."""
     rows = sql(ctx, db, "SELECT id, extract(epoch FROM start_utc)::bigint,"
                " extract(epoch FROM end_utc)::bigint, extract(epoch FROM last_end_utc)::bigint"
                f" FROM events WHERE series_id = '{series_id}' ORDER BY id").split("\n")
