@@ -5,6 +5,7 @@
 #ifndef LIAISON_EVENTS_SQL_H
 #define LIAISON_EVENTS_SQL_H
 
+#include "api/instants.h"
 #include "api/series.h"
 #include "core/event_sql.h"
 
@@ -222,8 +223,7 @@
 	"     AND version = $29::integer" \
 	"     AND ($33::integer IS NULL OR overrides_rev = $33::integer)" \
 	"     AND ($34::uuid IS NULL OR EXISTS (SELECT 1 FROM s))" \
-	"     AND ($36::text IS NULL" \
-	"          OR set_config('liaison.instants', $36::text, true) IS NOT NULL)" \
+	"     AND " INSTANTS_SET("$36") \
 	"  RETURNING *), " \
 	SERIES_ORPHANS("e", "$31", "$32") " " \
 	"SELECT (" EVENT_JSON " || jsonb_build_object(" \

@@ -5,6 +5,7 @@
 #define LIAISON_IMPORT_SQL_H
 
 #include "api/events_sql.h"
+#include "api/instants.h"
 #include "api/series.h"
 
 /* clang-format off */
@@ -67,8 +68,7 @@
 	"WITH up AS (" \
 	"  INSERT INTO events (org_id, uid, " EV_COLUMNS ")" \
 	"  SELECT $1::uuid, $28::text, " EV_VALUES \
-	"   WHERE $29::text IS NULL" \
-	"      OR set_config('liaison.instants', $29::text, true) IS NOT NULL" \
+	"   WHERE " INSTANTS_SET("$29") \
 	"  ON CONFLICT (org_id, uid) WHERE series_id IS NULL " ICS_UPDATE("") "), " \
 	"adopt AS (" \
 	"  UPDATE events o" \

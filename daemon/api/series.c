@@ -1,6 +1,8 @@
 /* series.c - which overrides a change of a series concerns (series.h). */
 #include "api/series.h"
 
+#include "api/instants.h"
+
 #include "macros.h"
 #include "recur.h"
 #include "tz.h"
@@ -41,18 +43,6 @@ int series_has(json_t *m, const struct civil *rid, int all_day)
 	                           json_object_get(m, "rdates"), rid);
 }
 
-/* One instant of hints, under "<zone> <wall time>". */
-static int hint_put(json_t *hints, const char *zone, const struct civil *w)
-{
-	char at[CIVIL_LEN], key[TZ_NAME_MAX + CIVIL_LEN + 2];
-	int64_t utc;
-	if (!zone || tz_to_utc(zone, w, &utc) == TZ_UNKNOWN)
-		return 0;
-	civil_format(w, 0, at);
-	snprintf(key, sizeof(key), "%s %s", zone, at);
-	return json_object_set_new(hints, key, json_integer(utc));
-}
-
 char *series_hints(const struct event_in *s, json_t *locals)
 {
 	json_t *hints = json_object();
@@ -77,7 +67,7 @@ char *series_hints(const struct event_in *s, json_t *locals)
 		civil_from_epoch(civil_to_epoch(&w[2]) + len, &w[2]);
 		for (size_t z = 0; hints && z < ARRAY_LEN(zones); z++)
 			for (int k = 0; k < n; k++)
-				if (hint_put(hints, zones[z], &w[k])) {
+				if (instants_put(hints, zones[z], &w[k])) {
 					json_decref(hints);
 					hints = NULL;
 					break;

@@ -17,6 +17,7 @@
  * the route table's (api/routes.c); the owner org is checked here. */
 #include "api/visits.h"
 
+#include "api/instants.h"
 #include "api/jsonv.h"
 #include "api/visit_op.h"
 #include "api/visits_sql.h"
@@ -227,7 +228,7 @@ static void on_written(PGresult *res, void *arg)
 
 /* ---- create ------------------------------------------------------------------------ */
 
-static void write_new(struct vop *op);
+static void write_visit(struct vop *op);
 
 static void on_idempotent(PGresult *res, void *arg)
 {
@@ -235,7 +236,7 @@ static void on_idempotent(PGresult *res, void *arg)
 	if (!result_ok(op, res))
 		return;
 	if (PQntuples(res) == 0) {
-		write_new(op);
+		write_visit(op);
 		return;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), op->body_hash)) {
@@ -284,17 +285,45 @@ static void on_created(PGresult *res, void *arg)
 	on_written(res, arg);
 }
 
-static void write_new(struct vop *op)
+/* The write of op->payload: a create when op->version is empty, else an
+ * update of that version. */
+static void on_task_days(PGresult *res, void *arg)
 {
+	struct vop *op = arg;
+	if (!result_ok(op, res))
+		return;
+	const char *zone = json_string_value(json_object_get(op->payload, "timezone"));
+	char *hints = PQntuples(res) == 1 ? instants_of_days(zone, PQgetvalue(res, 0, 0)) : NULL;
 	char *payload = json_dumps(op->payload, JSON_COMPACT);
-	if (!payload) {
+	if (!payload || !hints) {
+		free(payload);
+		free(hints);
 		vop_fail(op, 500, "out of memory");
 		return;
 	}
-	const char *p[] = {op->r->who.org_id, payload, op->idem_key[0] ? op->idem_key : NULL,
-	                   op->body_hash};
-	submit(op, SQL_VISIT_CREATE, 4, p, on_created);
+	if (!op->version[0]) {
+		const char *p[] = {op->r->who.org_id, payload,
+		                   op->idem_key[0] ? op->idem_key : NULL, op->body_hash, hints};
+		submit(op, SQL_VISIT_CREATE, 5, p, on_created);
+	} else {
+		const char *p[] = {op->r->who.org_id, payload, op->id, op->version, hints};
+		submit(op, SQL_VISIT_UPDATE, 5, p, on_written);
+	}
 	free(payload);
+	free(hints);
+}
+
+/* Writes op->payload, after reading the days its tasks may fall on: their
+ * deadline events are written by triggers (sql/016), which take the
+ * instants of those days from the daemon (sql/030). */
+static void write_visit(struct vop *op)
+{
+	json_t *pl = op->payload;
+	const char *p[] = {op->r->who.org_id, op->version[0] ? op->id : NULL,
+	                   json_string_value(json_object_get(pl, "direction")),
+	                   json_string_value(json_object_get(pl, "arrive")),
+	                   json_string_value(json_object_get(pl, "depart"))};
+	submit(op, SQL_VISIT_TASK_DAYS, 5, p, on_task_days);
 }
 
 void visits_create(struct req *r)
@@ -327,7 +356,7 @@ void visits_create(struct req *r)
 	if (op->idem_key[0])
 		check_key(op);
 	else
-		write_new(op);
+		write_visit(op);
 }
 
 /* ---- read ----------------------------------------------------------------------- */
@@ -428,14 +457,7 @@ static void on_loaded(PGresult *res, void *arg)
 		answer(op);
 		return;
 	}
-	char *payload = json_dumps(op->payload, JSON_COMPACT);
-	if (!payload) {
-		vop_fail(op, 500, "out of memory");
-		return;
-	}
-	const char *p[] = {op->r->who.org_id, payload, op->id, op->version};
-	submit(op, SQL_VISIT_UPDATE, 4, p, on_written);
-	free(payload);
+	write_visit(op);
 }
 
 static void start_change(struct req *r, json_t *patch, int cancelling)

@@ -5,6 +5,7 @@
 #ifndef LIAISON_VISITS_SQL_H
 #define LIAISON_VISITS_SQL_H
 
+#include "api/instants.h"
 #include "api/events_sql.h"
 #include "core/visit_sql.h"
 
@@ -115,8 +116,36 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 #define VISIT_WRITTEN \
 	"SELECT (SELECT id FROM v), (SELECT p FROM missing)"
 
-/* $1 org id, $2 the input, $3 an Idempotency-Key (or NULL) and $4 the
- * request's hash. The visit's own event has the visit's id. */
+/* The days the tasks of a visit of org $1 may fall on when it is written
+ * with direction $3, arrival $4 and departure $5 (sql/016, 030): those
+ * they have, and those its open tasks (a new visit, $2 NULL: the tasks of
+ * its checklists) move to. A JSON array of dates. */
+#define SQL_VISIT_TASK_DAYS \
+	"SELECT coalesce(jsonb_agg(DISTINCT x.day), '[]')::text" \
+	"  FROM (SELECT liaison_task_due(c.anchor, c.offset_days, $4::timestamp, $5::timestamp)" \
+	"                   AS day" \
+	"          FROM checklists k," \
+	"               jsonb_to_recordset(k.tasks) AS c(anchor text, offset_days integer)" \
+	"         WHERE $2::uuid IS NULL" \
+	"           AND k.org_id = $1::uuid" \
+	"           AND k.deleted_at IS NULL" \
+	"           AND (k.direction IS NULL OR k.direction = $3::text)" \
+	"        UNION ALL" \
+	"        SELECT CASE WHEN t.state = 'open'" \
+	"                    THEN liaison_task_due(t.anchor, t.offset_days, $4::timestamp," \
+	"                                          $5::timestamp) END" \
+	"          FROM visit_tasks t" \
+	"         WHERE t.visit_id = $2::uuid" \
+	"        UNION ALL" \
+	"        SELECT t.due" \
+	"          FROM visit_tasks t" \
+	"         WHERE t.visit_id = $2::uuid) x" \
+	" WHERE x.day IS NOT NULL"
+
+/* $1 org id, $2 the input, $3 an Idempotency-Key (or NULL), $4 the
+ * request's hash and $5 the instants of its tasks' days (instants.h, of
+ * SQL_VISIT_TASK_DAYS) or NULL. The visit's own event has the visit's
+ * id. */
 #define SQL_VISIT_CREATE \
 	"WITH " VISIT_MISSING ", " VISIT_IN ", " VISIT_PARTNERS ", " \
 	"ids AS MATERIALIZED (" \
@@ -141,6 +170,7 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"         vin.arrive, vin.depart, vin.city, vin.country, vin.purpose, ps.partners," \
 	"         vin.visibility, vin.status" \
 	"    FROM ve, vin, ps" \
+	"   WHERE " INSTANTS_SET("$5") \
 	"  RETURNING id), " \
 	VISIT_DELEGATES_IN ", " \
 	"dn AS (" VISIT_INSERT_DELEGATES "), " \
@@ -164,7 +194,8 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 
 /* $1 org id, $2 the input (delegates and items that continue stored
  * ones carry their ids, matched in visit_check.c and
- * visit_items.c), $3 the visit, $4 its version as read. Only rows whose values change are written; the visit's version
+ * visit_items.c), $3 the visit, $4 its version as read, $5 as for a
+ * create. Only rows whose values change are written; the visit's version
  * moves (C writes only a patch that changes something). An item left
  * out is removed: its event cancelled (it keeps who it named, so that
  * the cancellation reaches their schedules); removed items' events keep
@@ -190,6 +221,7 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"     AND g.org_id = $1::uuid" \
 	"     AND g.version = $4::integer" \
 	"     AND (SELECT p FROM missing) IS NULL" \
+	"     AND " INSTANTS_SET("$5") \
 	"  RETURNING g.id), " \
 	"ve AS (" \
 	"  UPDATE events e" \

@@ -14,6 +14,7 @@ from harness import problem
 from receiver import Receiver
 from test_events import world
 from test_feeds import make_feed, parse, path_of
+from test_series_truth import sql, utc_epoch
 from test_visits import BUSAN
 from test_webhooks import daemon_alone
 
@@ -328,3 +329,67 @@ def test_an_open_task_past_its_deadline_is_told_once(ctx):
     d.stop()
     host.close()
     partner.close()
+
+
+def midnight_utc(day, zone):
+    """Where day begins in zone, as the daemon reads a wall time: the
+    first of two instants in a fold."""
+    from zoneinfo import ZoneInfo
+    at = datetime.datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(zone))
+    return int(at.timestamp())
+
+
+def deadlines_at_their_midnights(ctx, db, d, token, vid, step):
+    """Each task's deadline event is stored from the midnight its day
+    begins in the visit's zone to the next, as tz.c converts them."""
+    rows = sql(ctx, db, "SELECT e.id, e.timezone, e.start_local::date, e.end_local::date,"
+               " extract(epoch FROM e.start_utc)::bigint, extract(epoch FROM e.end_utc)::bigint,"
+               " extract(epoch FROM e.last_end_utc)::bigint"
+               f" FROM visit_tasks t JOIN events e ON e.id = t.event_id"
+               f" WHERE t.visit_id = '{vid}'").split("\n")
+    for row in rows:
+        eid, zone, day, end, start_utc, end_utc, last_end_utc = row.split("|")
+        want = [midnight_utc(day, zone), midnight_utc(end, zone)]
+        assert [int(start_utc), int(end_utc), int(last_end_utc)] == want + want[1:], (step, row)
+        # The API and its windows say the same.
+        around = [datetime.date.fromisoformat(x) + datetime.timedelta(days=n)
+                  for x, n in ((day, -2), (end, 2))]
+        occ = d.request("GET", f"/v1/occurrences?from={around[0]}&to={around[1]}",
+                        token=token).json()["items"]
+        mine = [o for o in occ if o["event_id"] == eid]
+        assert [(utc_epoch(o["start_utc"]), utc_epoch(o["end_utc"])) for o in mine] == \
+            [tuple(want)], (step, row, occ)
+    return {r.split("|")[2] for r in rows}
+
+
+def test_deadlines_begin_at_the_daemons_midnights(ctx):
+    """A deadline's day begins where tz.c says, not where PostgreSQL's AT
+    TIME ZONE does: CET in summer is UTC+2 (PostgreSQL reads it as +1),
+    and Havana's midnight on 2027-11-07 comes twice (the first one)."""
+    db, k, d = world(ctx)
+    checklist(d, k["host"], {"name": "Short", "tasks": [
+        {"title": "Brief", "anchor": "arrive", "offset_days": -10},
+        {"title": "Thanks", "anchor": "depart", "offset_days": 3}]})
+    v = d.request("POST", "/v1/visits", token=k["host"], body={
+        "direction": "inbound", "title": "Summer visit", "timezone": "CET",
+        "arrive": "2027-07-20T09:00:00", "depart": "2027-07-22T18:00:00"}).json()
+    assert deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], "created") == \
+        {"2027-07-10", "2027-07-25"}
+    # A task marked done keeps its day's instants.
+    tasks = tasks_of(d, k["host"], v["id"])
+    assert set_task(d, k["host"], v["id"], tasks["Thanks"], state="done").status == 200
+    deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], "done")
+    # Moved to Havana: the open task to the day of the fold, the done one
+    # stays on its day, in the new zone. Back to CET: the done task's
+    # day, summer again, in its new zone.
+    assert midnight_utc("2027-11-07", "America/Havana") == \
+        int(datetime.datetime(2027, 11, 7, 4, tzinfo=datetime.timezone.utc).timestamp())
+    for zone, arrive, brief in (("America/Havana", "2027-11-17", "2027-11-07"),
+                                ("CET", "2027-10-27", "2027-10-17")):
+        depart = str(datetime.date.fromisoformat(arrive) + datetime.timedelta(days=2))
+        r = d.request("PATCH", f"/v1/visits/{v['id']}", token=k["host"],
+                      body={"timezone": zone, "arrive": f"{arrive}T09:00:00",
+                            "depart": f"{depart}T18:00:00"})
+        assert r.status == 200, r
+        assert deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], zone) == \
+            {brief, "2027-07-25"}
