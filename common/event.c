@@ -308,6 +308,19 @@ static void check_on_rule(struct event_in *e, json_t *errors)
 	err(errors, "start", m);
 }
 
+/* The end of an event given none: its start, or the next day's for an
+ * all-day event. */
+static void default_end(struct event_in *e)
+{
+	e->end = e->start;
+	e->end_utc = e->start_utc;
+	if (e->all_day) {
+		civil_add_days(&e->end, 1);
+		if (tz_to_utc(e->timezone, &e->end, &e->end_utc) == TZ_UNKNOWN)
+			e->end_utc = e->start_utc + 86400;
+	}
+}
+
 static void check_times(json_t *obj, struct event_in *e, json_t *errors)
 {
 	json_t *ad = json_object_get(obj, "all_day");
@@ -325,15 +338,8 @@ static void check_times(json_t *obj, struct event_in *e, json_t *errors)
 			    e->all_day ? "must be after start (the end date is exclusive)"
 			               : "must not be before start");
 	}
-	if (ok && !e->has_end) {
-		e->end = e->start;
-		e->end_utc = e->start_utc;
-		if (e->all_day) {
-			civil_add_days(&e->end, 1);
-			if (tz_to_utc(e->timezone, &e->end, &e->end_utc) == TZ_UNKNOWN)
-				e->end_utc = e->start_utc + 86400;
-		}
-	}
+	if (ok && !e->has_end)
+		default_end(e);
 	e->rrule = text(obj, "rrule", 512, 0, 0, errors);
 	char why[160];
 	if (e->rrule && recur_validate(e->rrule, e->all_day, why, sizeof(why))) {
@@ -408,6 +414,17 @@ int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json
 	check_url(obj, e, errors);
 	if (json_array_size(errors) != before)
 		return -1;
+	compute_span(e);
+	return 0;
+}
+
+int event_times(struct event_in *e)
+{
+	if (tz_to_utc(e->timezone, &e->start, &e->start_utc) == TZ_UNKNOWN ||
+	    (e->has_end && tz_to_utc(e->timezone, &e->end, &e->end_utc) == TZ_UNKNOWN))
+		return -1;
+	if (!e->has_end)
+		default_end(e);
 	compute_span(e);
 	return 0;
 }

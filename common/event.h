@@ -31,6 +31,12 @@ struct event_in {
  * patch applied). default_tz is the owner org's zone. Each fault is added
  * to errors as {"field", "message"}; returns 0 when there was none. */
 int event_validate(json_t *obj, const char *default_tz, struct event_in *out, json_t *errors) WUR;
+/* The instants event_validate gives e's wall times: start_utc, end_utc
+ * (the default end when it has none), last_end_utc and rdates_from, from
+ * its timezone, all_day, start, end (has_end), rrule and rdates. For rows
+ * written before the daemon computed them all (jobs/repair.c). 0, or -1
+ * when the zone is unknown. */
+int event_times(struct event_in *e) WUR;
 /* Sets each field of obj that is null or missing to what event_validate
  * reads it as, so that two events compare as they would be stored. */
 int event_fill_defaults(json_t *obj, const char *default_tz) WUR;

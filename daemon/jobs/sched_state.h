@@ -137,6 +137,8 @@ struct scheduler {
 	struct fire_call fires[FIRES_IN_FLIGHT];
 	uint64_t fires_sent;
 	int overdue_busy;
+	int repair_busy, repair_done; /* repair.c; done: the list was empty (or failed) */
+	long repaired;
 	int claim_busy, claim_again;
 	int next_busy;
 	int follow_busy, follow_due; /* due: an agreement was written since the last pass */
@@ -173,6 +175,7 @@ void plan_step(struct scheduler *sc);    /* planner.c: plans of queued events */
 void plan_extend(struct scheduler *sc);  /* planner.c: open series planned further, hourly */
 void fire_step(struct scheduler *sc);    /* planner.c: due reminders become messages */
 void overdue_step(struct scheduler *sc); /* overdue.c: visit.task_overdue for late tasks */
+void repair_step(struct scheduler *sc);  /* repair.c: old rows' instants computed again */
 void claim_step(struct scheduler *sc);   /* delivery.c: due messages claimed and sent */
 void next_step(struct scheduler *sc);    /* scheduler.c: a timer for the next due time */
 void retake_step(struct scheduler *sc);  /* retake.c: fires that missed a change taken back */

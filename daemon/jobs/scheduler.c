@@ -5,7 +5,8 @@
  * one-second poll covers lost notifications and other instances' work.
  * The steps themselves are planner.c (reminders), overdue.c (tasks past
  * their deadline), delivery.c (messages), follow.c (dormant and expiring
- * agreements) and retake.c (fires a change missed). Every state change is
+ * agreements), retake.c (fires a change missed) and repair.c (old rows'
+ * instants, once). Every state change is
  * one statement in PostgreSQL, so any instance may die at any point: at
  * worst a message is sent again with the same id. The loop also keeps the
  * stored VEVENTs current (warmer.c). */
@@ -120,6 +121,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	fire_step(sc);
 	retake_step(sc);
 	overdue_step(sc);
+	repair_step(sc);
 	claim_step(sc);
 	follow_tick(sc);
 }

@@ -759,6 +759,50 @@
 	"       (SELECT count(*) FROM ins)," \
 	"       (SELECT count(*) FROM msgs)"
 
+/* Rows whose instants were computed in SQL (sql/031), $1 at most, with
+ * what event_times reads (rdates as their all_day writes them) and the
+ * instants they hold (last_end_utc NULL: no end). */
+#define SCHED_REPAIR_READ \
+	"SELECT e.id, e.version, e.timezone, e.all_day," \
+	"       to_char(e.start_local, 'YYYY-MM-DD\"T\"HH24:MI:SS')," \
+	"       to_char(e.end_local, 'YYYY-MM-DD\"T\"HH24:MI:SS')," \
+	"       e.rrule," \
+	"       array_to_json(ARRAY(SELECT to_char(r, CASE WHEN e.all_day THEN 'YYYY-MM-DD'" \
+	"                                             ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS' END)" \
+	"                             FROM unnest(e.rdates) AS r))::text," \
+	"       extract(epoch FROM e.start_utc)::bigint," \
+	"       extract(epoch FROM e.end_utc)::bigint," \
+	"       extract(epoch FROM nullif(e.last_end_utc, 'infinity'))::bigint," \
+	"       extract(epoch FROM e.rdates_from)::bigint" \
+	"  FROM events_instants_due d" \
+	"  JOIN events e ON e.id = d.event_id" \
+	" ORDER BY d.event_id" \
+	" LIMIT $1::integer"
+/* The rows read ($1) leave the list; those of them whose instants
+ * differ ($2, at the versions read, $3) get the daemon's ($4 start, $5
+ * end, $6 last end or NULL for none, $7 earliest RDATE or NULL). No new
+ * version, no webhook: the wall times a calendar shows are the same. A
+ * row written meanwhile was written by the daemon. */
+#define SCHED_REPAIR_WRITE \
+	"WITH x AS (" \
+	"  SELECT *" \
+	"    FROM unnest($2::uuid[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[]," \
+	"                $7::bigint[]) AS x(id, version, s, e, l, f)), " \
+	"w AS (" \
+	"  UPDATE events e" \
+	"     SET start_utc = to_timestamp(x.s)," \
+	"         end_utc = to_timestamp(x.e)," \
+	"         last_end_utc = coalesce(to_timestamp(x.l), 'infinity')," \
+	"         rdates_from = to_timestamp(x.f)" \
+	"    FROM x" \
+	"   WHERE e.id = x.id" \
+	"     AND e.version = x.version" \
+	"  RETURNING e.id), " \
+	"d AS (" \
+	"  DELETE FROM events_instants_due" \
+	"   WHERE event_id = ANY ($1::uuid[])) " \
+	"SELECT count(*) FROM w"
+
 /* clang-format on */
 
 #endif
