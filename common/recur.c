@@ -600,11 +600,16 @@ static int remember_last(const struct civil *start, int64_t start_utc, void *arg
 	return 0;
 }
 
+int recur_counted(const char *rrule)
+{
+	return rrule && strstr(rrule, "COUNT=") != NULL;
+}
+
 int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
                          int all_day)
 {
 	int64_t last = INT64_MIN;
-	if (rrule && *rrule && !strstr(rrule, "COUNT=") && !strstr(rrule, "UNTIL="))
+	if (rrule && *rrule && !recur_counted(rrule) && !strstr(rrule, "UNTIL="))
 		return INT64_MAX;
 	/* A rule that cannot be walked to its end within the budget has no
 	 * end we know: the series is then kept as if it ran on. */

@@ -64,6 +64,9 @@ struct recur_walk *recur_walk_new(const char *rrule, const char *zone, const str
 int recur_walk_next(struct recur_walk *w, struct recur_budget *b, struct civil *out);
 void recur_walk_free(struct recur_walk *w);
 
+/* Whether the rule has COUNT: every expansion of it walks from DTSTART. */
+int recur_counted(const char *rrule);
+
 /* The UTC start of the last occurrence, or INT64_MAX when the rule has no
  * end; for rules without COUNT or UNTIL that is INT64_MAX at once. */
 int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,

@@ -108,6 +108,32 @@ def test_a_long_series_shows_in_a_late_window(ctx):
     assert [e["title"] for e in listed] == ["Every hour"]
 
 
+def test_a_count_rule_too_sparse_to_count_in_a_read_is_refused(ctx):
+    """Every read of a COUNT rule walks it from its start: the ninth
+    leap-day Monday, counted daily from 1904 (in 2112), cannot be reached
+    within a read's budget, so the series is refused rather than stored
+    and then missing from windows; the same nearer its end is fine."""
+    db, k, d = world(ctx)
+    leap = {"kind": "meeting", "title": "Leap Monday", "timezone": "UTC",
+            "start": "1904-02-29T09:00:00", "end": "1904-02-29T10:00:00",
+            "rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=9"}
+    p = problem(d.request("POST", "/v1/events", token=k["host"], body=leap), 422)
+    assert [e["field"] for e in p["errors"]] == ["rrule"], p
+    assert "counted" in p["errors"][0]["message"], p
+    near = dict(leap, start="2016-02-29T09:00:00", end="2016-02-29T10:00:00",
+                rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=3")
+    r = d.request("POST", "/v1/events", token=k["host"], body=near)
+    assert r.status == 201, r
+    occ = d.request("GET", "/v1/occurrences?from=2072-01-01&to=2072-12-31",
+                    token=k["host"]).json()
+    assert [o["start"] for o in occ["items"]] == ["2072-02-29T09:00:00"], occ
+    assert "warnings" not in occ, occ
+    # Nothing else was stored.
+    listed = d.request("GET", "/v1/events?from=1904-01-01&to=1904-12-31",
+                       token=k["host"]).json()["items"]
+    assert listed == [], listed
+
+
 def test_stored_rules_that_never_match_are_bounded_everywhere(ctx):
     """Rows written before these checks (here: by SQL) cost another org's
     /v1/occurrences little, and are named in its answer."""
