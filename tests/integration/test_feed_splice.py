@@ -140,7 +140,8 @@ def utc(t):
 
 def test_time_takes_items_out_and_brings_them_in(ctx):
     """A window of no past days: an item leaves as it ends. A window a day
-    ahead: an item enters a day before it starts. Neither is a write, yet
+    ahead: an item enters a day before it starts (or before an RDATE of
+    its that comes before its start). Neither is a write, yet
     the next rendering after any change shows it, spliced or not."""
     db, k, d = world(ctx)
     host = k["host"]
@@ -151,13 +152,17 @@ def test_time_takes_items_out_and_brings_them_in(ctx):
     ending = dict(base, title="Ends soon", start=utc(now - 3600), end=utc(now + 8))
     coming = dict(base, title="Comes soon", start=utc(now + 86400 + 8),
                   end=utc(now + 86400 + 3600))
-    for b in (ending, coming):
+    # A series five days ahead whose RDATE comes first (sql/027's first_utc).
+    early = dict(base, title="Its RDATE comes soon", start=utc(now + 5 * 86400),
+                 end=utc(now + 5 * 86400 + 3600), rdates=[utc(now + 86400 + 8)])
+    for b in (ending, coming, early):
         r = d.request("POST", "/v1/events", token=host, body=b)
         assert r.status == 201, r
     past = make_feed(d, host, name="Spliced", past_days=0)
     ahead = make_feed(d, host, name="Spliced", past_days=0, future_days=1)
     assert b"Ends soon" in body(d, past) and b"Comes soon" in body(d, past)
-    assert b"Ends soon" in body(d, ahead) and b"Comes soon" not in body(d, ahead)
+    first = body(d, ahead)
+    assert b"Ends soon" in first and b"Comes soon" not in first and b"RDATE comes" not in first
     time.sleep(max(0.0, now + 9.5 - time.time()))
     spliced = counter(d, "spliced")
     r = d.request("POST", "/v1/events", token=host, body=dict(VISIT, title="Unrelated"))
@@ -165,7 +170,7 @@ def test_time_takes_items_out_and_brings_them_in(ctx):
     p, a = body(d, past), body(d, ahead)
     assert counter(d, "spliced") == spliced + 2
     assert b"Unrelated" in p and b"Ends soon" not in p and b"Comes soon" in p
-    assert b"Ends soon" not in a and b"Comes soon" in a
+    assert b"Ends soon" not in a and b"Comes soon" in a and b"Its RDATE comes soon" in a
     assert p == whole(d, host, past_days=0)
     assert a == whole(d, host, past_days=0, future_days=1)
 
