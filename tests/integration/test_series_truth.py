@@ -456,3 +456,43 @@ def test_overrides_that_follow_their_series_keep_the_daemons_instants(ctx):
         r = d.request("PATCH", f"/v1/events/{s['id']}", token=k["host"], body=patch)
         assert r.status == 200, (step, r)
         stored_vs_api(step)
+
+
+def test_every_kind_of_override_follows_at_the_daemons_instants(ctx):
+    """The follow of sql/029 for overrides the first test has not: one in
+    a zone of its own, one moved off its occurrence, one whose end falls
+    in the hour Berlin's clocks repeat, and the all-day override of a
+    series without end whose day begins twice in Havana (2027-11-07)."""
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "meeting", "title": "Early call", "timezone": "Europe/Berlin",
+        "start": "2027-10-17T01:30:00", "end": "2027-10-17T02:15:00",
+        "rrule": "FREQ=WEEKLY;COUNT=3"}).json()
+    for rid, extra in [("2027-10-17", {"timezone": "CET", "start": "2027-10-17T01:30:00",
+                                       "end": "2027-10-17T02:15:00"}),
+                       ("2027-10-24", {"start": "2027-10-24T05:00:00",
+                                       "end": "2027-10-24T06:00:00"}),
+                       ("2027-10-31", {"start": "2027-10-31T01:30:00",
+                                       "end": "2027-10-31T02:15:00"})]:
+        r = d.request("POST", "/v1/events", token=k["host"], body=dict(
+            extra, series_id=s["id"], recurrence_id=rid + "T01:30:00", location="Room " + rid))
+        assert r.status == 201, r
+    days = d.request("POST", "/v1/events", token=k["host"], body={
+        "kind": "deadline", "title": "Sunday report", "timezone": "America/New_York",
+        "all_day": True, "start": "2027-10-24", "rrule": "FREQ=WEEKLY;COUNT=4"}).json()
+    r = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": days["id"], "recurrence_id": "2027-11-07", "start": "2027-11-07",
+        "location": "Desk"})
+    assert r.status == 201, r
+    assert overrides_at_their_instants(ctx, db, d, k["host"], s["id"], "created") == 3
+    for step, master, patch in [
+            # The own-zone override and the one at its occurrence get the new
+            # length; the latter ends at 02:45 in the repeated hour.
+            ("a new length", s, {"end": "2027-10-17T02:45:00"}),
+            # The moved one and the one in the fold follow into CET.
+            ("into CET", s, {"timezone": "CET"}),
+            ("into Havana", days, {"timezone": "America/Havana"})]:
+        r = d.request("PATCH", f"/v1/events/{master['id']}", token=k["host"], body=patch)
+        assert r.status == 200, (step, r)
+        assert overrides_at_their_instants(ctx, db, d, k["host"], s["id"], step) == 3
+        assert overrides_at_their_instants(ctx, db, d, k["host"], days["id"], step) == 1
