@@ -558,6 +558,19 @@ static void conn_poll_connect(struct dbconn *c)
 		event_add(c->wev, NULL);
 }
 
+/* A notice the server sends (a RAISE WARNING of a trigger): into the
+ * daemon's log, not the line libpq's default writes to stderr. */
+static void on_notice(void *arg, const PGresult *res)
+{
+	const struct dbpool *p = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (severity && !strcmp(severity, "WARNING"))
+		log_warn("%s warns: %s", p->label, msg ? msg : "");
+	else
+		log_info("%s notice: %s", p->label, msg ? msg : "");
+}
+
 static void conn_connect(struct dbconn *c)
 {
 	/* Keepalives first: the conninfo (dbname, expanded) may override them.
@@ -575,6 +588,7 @@ static void conn_connect(struct dbconn *c)
 		conn_reset(c, NULL);
 		return;
 	}
+	PQsetNoticeReceiver(c->pg, on_notice, c->pool);
 	c->state = C_CONNECTING;
 	conn_poll_connect(c);
 }

@@ -11,9 +11,10 @@
 -- a visit it reads the days its tasks may fall on and puts the instants
 -- of their midnights, in the visit's zone as written, in the
 -- transaction's setting liaison.instants (api/visit_hints.c). A writer
--- that gives none (psql) gets AT TIME ZONE, as before. And a deadline
--- whose day and zone stay keeps the instants it has: a task marked done
--- no longer recomputes them.
+-- that gives none (psql) gets AT TIME ZONE, as before. A write that
+-- hands none (a task marked done, a delegate deleted) keeps the instants
+-- of a deadline whose day and zone stay; a visit write hands them for
+-- every task's day, so it also mends one converted without them.
 
 -- The instant a deadline's day (or the day after it, its end) begins in
 -- zone, as hints give it, else AT TIME ZONE.
@@ -36,10 +37,12 @@ LANGUAGE sql AS $$
                    v.timezone,
                    t.due::timestamp AS start_local,
                    (t.due + 1)::timestamp AS end_local,
-                   CASE WHEN (d.timezone, d.start_local) = (v.timezone, t.due::timestamp)
+                   CASE WHEN h.hints IS NULL
+                             AND (d.timezone, d.start_local) = (v.timezone, t.due::timestamp)
                         THEN d.start_utc
                         ELSE liaison_task_instant(t.due, v.timezone, h.hints) END AS start_utc,
-                   CASE WHEN (d.timezone, d.start_local) = (v.timezone, t.due::timestamp)
+                   CASE WHEN h.hints IS NULL
+                             AND (d.timezone, d.start_local) = (v.timezone, t.due::timestamp)
                         THEN d.end_utc
                         ELSE liaison_task_instant(t.due + 1, v.timezone, h.hints) END AS end_utc,
                    CASE WHEN v.status = 'cancelled' OR t.state = 'not_needed' THEN 'cancelled'

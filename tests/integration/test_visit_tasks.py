@@ -7,6 +7,7 @@ visit.task_overdue."""
 import copy
 import datetime
 import json
+import threading
 import time
 import uuid
 
@@ -393,3 +394,49 @@ def test_deadlines_begin_at_the_daemons_midnights(ctx):
         assert r.status == 200, r
         assert deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], zone) == \
             {brief, "2027-07-25"}
+
+
+HOLD_VISITS = """
+CREATE FUNCTION test_hold_visit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_sleep(2);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER aaa_test_hold BEFORE INSERT ON visits
+    FOR EACH ROW EXECUTE FUNCTION test_hold_visit();
+"""
+
+
+def test_a_task_that_came_in_meanwhile_is_warned_of_and_mended(ctx):
+    """A checklist made while a visit is written gives it a task whose
+    day the daemon read no instant for (it read the days first): the
+    trigger converts with AT TIME ZONE, the daemon's log says so, and the
+    visit's next write puts the deadline at the daemon's midnight."""
+    db, k, d = world(ctx)
+    checklist(d, k["host"], {"name": "Early", "tasks": [
+        {"title": "Brief", "offset_days": -10}]})
+    sql(ctx, db, HOLD_VISITS)
+    made = {}
+
+    def write():
+        made["r"] = d.request("POST", "/v1/visits", token=k["host"], body={
+            "direction": "inbound", "title": "Summer visit", "timezone": "CET",
+            "arrive": "2027-07-20T09:00:00", "depart": "2027-07-22T18:00:00"})
+
+    t = threading.Thread(target=write)
+    t.start()
+    time.sleep(0.8)  # the visit's statement waits in the test's trigger
+    checklist(d, k["host"], {"name": "Late", "tasks": [
+        {"title": "Gifts", "offset_days": -3}]})
+    t.join()
+    assert made["r"].status == 201, made["r"]
+    v = made["r"].json()
+    assert sorted(tasks_of(d, k["host"], v["id"])) == ["Brief", "Gifts"]
+    assert "database warns: no instant was handed for CET 2027-07-17T00:00:00" in d.logtext()
+    late = sql(ctx, db, "SELECT extract(epoch FROM e.start_utc)::bigint FROM visit_tasks t"
+               " JOIN events e ON e.id = t.event_id WHERE t.title = 'Gifts'")
+    assert int(late) == midnight_utc("2027-07-17", "CET") + 3600  # AT TIME ZONE's +1
+    r = d.request("PATCH", f"/v1/visits/{v['id']}", token=k["host"],
+                  body={"title": "Summer delegation"})
+    assert r.status == 200, r
+    deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], "mended")
