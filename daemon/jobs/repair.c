@@ -38,14 +38,16 @@ static int64_t stored(PGresult *res, int row, int col)
 }
 
 /* The daemon's instants of row; 0 when they differ from what it holds,
- * 1 when the same, -1 when they cannot be computed (left as they are). */
+ * 1 when the same, -1 when they cannot be computed (left as they are).
+ * A series' rule is not walked: its end was always the daemon's (only
+ * its earliest RDATE may be 027's bound), and a walk may take a read's
+ * whole budget, per row, on the scheduler's loop. */
 static int computed(PGresult *res, int row, struct event_in *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->timezone = PQgetvalue(res, row, R_ZONE);
 	e->all_day = PQgetvalue(res, row, R_ALL_DAY)[0] == 't';
 	e->has_end = !PQgetisnull(res, row, R_END);
-	e->rrule = PQgetisnull(res, row, R_RRULE) ? NULL : PQgetvalue(res, row, R_RRULE);
 	if (civil_parse(PQgetvalue(res, row, R_START), 0, &e->start) ||
 	    (e->has_end && civil_parse(PQgetvalue(res, row, R_END), 0, &e->end)))
 		return -1;
@@ -55,6 +57,8 @@ static int computed(PGresult *res, int row, struct event_in *e)
 	e->rdates = NULL;
 	if (rc)
 		return -1;
+	if (!PQgetisnull(res, row, R_RRULE))
+		e->last_end_utc = stored(res, row, R_LAST_END_UTC);
 	return e->start_utc == stored(res, row, R_START_UTC) &&
 	       e->end_utc == stored(res, row, R_END_UTC) &&
 	       e->last_end_utc == stored(res, row, R_LAST_END_UTC) &&
@@ -73,9 +77,9 @@ static void on_repair_written(PGresult *res, void *arg)
 	if (sched_ok_rows(res, "computing old rows' instants again") && PQntuples(res) == 1) {
 		sc->repaired += strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		repair_step(sc);
-	} else if (res) {
+	} else if (res && !db_transient(res)) {
 		sc->repair_done = 1; /* tried again at the next start */
-	}
+	} /* else an outage, a deadlock or a timeout: the poll tries again */
 	sched_op_done(sc);
 }
 
@@ -89,11 +93,11 @@ static int repair_write(struct scheduler *sc, PGresult *res)
 		ok &= (b[i] = evbuffer_new()) != NULL;
 	for (int row = 0; ok && row < PQntuples(res); row++) {
 		struct event_in e;
-		ok &= !db_array_add(b[0], PQgetvalue(res, row, R_ID));
+		ok &= !db_array_add(b[0], PQgetvalue(res, row, R_ID)) &&
+		      !db_array_add(b[1], PQgetvalue(res, row, R_VERSION));
 		if (!ok || computed(res, row, &e) != 0)
 			continue;
-		ok &= !db_array_add(b[1], PQgetvalue(res, row, R_ID)) &&
-		      !db_array_add(b[2], PQgetvalue(res, row, R_VERSION)) &&
+		ok &= !db_array_add(b[2], PQgetvalue(res, row, R_ID)) &&
 		      !sched_array_add_int(b[3], e.start_utc) &&
 		      !sched_array_add_int(b[4], e.end_utc) && !add_instant(b[5], e.last_end_utc) &&
 		      !add_instant(b[6], e.rdates_from);
@@ -119,7 +123,7 @@ static void on_repair_read(PGresult *res, void *arg)
 	struct scheduler *sc = arg;
 	sc->repair_busy = 0;
 	if (!sched_ok_rows(res, "reading old rows' instants")) {
-		sc->repair_done = res != NULL; /* an outage: the poll tries again */
+		sc->repair_done = res && !db_transient(res); /* else the poll tries again */
 	} else if (PQntuples(res) == 0) {
 		sc->repair_done = 1;
 		if (sc->repaired)

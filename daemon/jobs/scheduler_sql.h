@@ -778,29 +778,36 @@
 	"  JOIN events e ON e.id = d.event_id" \
 	" ORDER BY d.event_id" \
 	" LIMIT $1::integer"
-/* The rows read ($1) leave the list; those of them whose instants
- * differ ($2, at the versions read, $3) get the daemon's ($4 start, $5
- * end, $6 last end or NULL for none, $7 earliest RDATE or NULL). No new
- * version, no webhook: the wall times a calendar shows are the same. A
- * row written meanwhile was written by the daemon. */
+/* The rows read ($1, at versions $2) that are still at those versions
+ * are locked in id order (as 029's follow locks overrides) and leave the
+ * list; those of them whose instants differ ($3) get the daemon's ($4
+ * start, $5 end, $6 last end or NULL for none, $7 earliest RDATE or
+ * NULL). No new version, no webhook: the wall times a calendar shows are
+ * the same. A row written since stays listed, to be read again. */
 #define SCHED_REPAIR_WRITE \
-	"WITH x AS (" \
-	"  SELECT *" \
-	"    FROM unnest($2::uuid[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[]," \
-	"                $7::bigint[]) AS x(id, version, s, e, l, f)), " \
+	"WITH l AS (" \
+	"  SELECT e.id" \
+	"    FROM events e" \
+	"    JOIN unnest($1::uuid[], $2::integer[]) AS r(id, version)" \
+	"      ON r.id = e.id" \
+	"     AND r.version = e.version" \
+	"   ORDER BY e.id" \
+	"     FOR UPDATE OF e), " \
 	"w AS (" \
 	"  UPDATE events e" \
 	"     SET start_utc = to_timestamp(x.s)," \
 	"         end_utc = to_timestamp(x.e)," \
 	"         last_end_utc = coalesce(to_timestamp(x.l), 'infinity')," \
 	"         rdates_from = to_timestamp(x.f)" \
-	"    FROM x" \
+	"    FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])" \
+	"         AS x(id, s, e, l, f)" \
 	"   WHERE e.id = x.id" \
-	"     AND e.version = x.version" \
+	"     AND e.id IN (SELECT id FROM l)" \
 	"  RETURNING e.id), " \
 	"d AS (" \
-	"  DELETE FROM events_instants_due" \
-	"   WHERE event_id = ANY ($1::uuid[])) " \
+	"  DELETE FROM events_instants_due q" \
+	"   USING l" \
+	"   WHERE q.event_id = l.id) " \
 	"SELECT count(*) FROM w"
 
 /* clang-format on */
