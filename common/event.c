@@ -415,16 +415,18 @@ int event_validate(json_t *obj, const char *default_tz, struct event_in *e, json
 	if (json_array_size(errors) != before)
 		return -1;
 	compute_span(e);
-	/* Every read of a COUNT rule walks it from its start, with the budget
-	 * compute_span had: one that could not reach its end there could not
-	 * be read either (the 9th leap-day Monday, daily from 1904). */
-	if (recur_counted(e->rrule) && e->last_end_utc == INT64_MAX) {
-		err(errors, "rrule",
-		    "its occurrences cannot be counted from its start within the time a read may "
-		    "take: start the series later, or end it with UNTIL");
-		return -1;
-	}
 	return 0;
+}
+
+int event_countable(const struct event_in *e, json_t *errors)
+{
+	/* compute_span walked the rule with the budget a read has. */
+	if (!recur_counted(e->rrule) || e->last_end_utc != INT64_MAX)
+		return 0;
+	err(errors, "rrule",
+	    "its occurrences cannot be counted from its start within the time a read may take: "
+	    "start the series later, or end it with UNTIL");
+	return -1;
 }
 
 int event_times(struct event_in *e)

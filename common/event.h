@@ -31,6 +31,13 @@ struct event_in {
  * patch applied). default_tz is the owner org's zone. Each fault is added
  * to errors as {"field", "message"}; returns 0 when there was none. */
 int event_validate(json_t *obj, const char *default_tz, struct event_in *out, json_t *errors) WUR;
+/* Whether e (validated) can be read: every read of a COUNT rule walks it
+ * from its start within one expansion's budget, and one whose end
+ * event_validate could not reach there could not be read either (the 9th
+ * leap-day Monday, counted daily from 1904). Writers ask it where the rule
+ * is new or changed, so that a series stored before can still be
+ * cancelled. 0, or -1 with the fault added to errors. */
+int event_countable(const struct event_in *e, json_t *errors) WUR;
 /* The instants event_validate gives e's wall times: start_utc, end_utc
  * (the default end when it has none), last_end_utc and rdates_from, from
  * its timezone, all_day, start, end (has_end), rrule and rdates. For rows

@@ -244,7 +244,7 @@ static int same_event(json_t *a, json_t *b)
 }
 
 /* Whether the patch changed which occurrences the series has. */
-static int series_moved(json_t *before, json_t *after)
+int series_moved(json_t *before, json_t *after)
 {
 	static const char *const shape[] = {"start",  "rrule",    "exdates",
 	                                    "rdates", "timezone", "all_day"};

@@ -52,9 +52,13 @@ int op_result_ok(struct evop *op, PGresult *res);
 /* The answer to an update (SQL_EVENT_UPDATE, SQL_EVENT_CURRENT). */
 void op_on_updated(PGresult *res, void *arg);
 void reply_event(struct req *r, int status, const char *json, const char *version);
-/* Validates op->body into op->in (tz: the zone by default); on faults
- * answers 422, frees op and returns -1. */
+/* Validates op->body into op->in (tz: the zone by default), and a rule
+ * new or changed (against op->before) for reads (event_countable); on
+ * faults answers 422, frees op and returns -1. */
 int validate(struct evop *op, const char *tz);
+/* event_change.c: whether after has other occurrences than before (start,
+ * rule, dates, zone or all_day). */
+int series_moved(json_t *before, json_t *after);
 /* Steps: the references the body names, then the row. */
 void check_refs(struct evop *op);
 void write_event(struct evop *op);

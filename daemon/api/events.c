@@ -308,7 +308,9 @@ struct evop *evop_new(struct req *r)
 int validate(struct evop *op, const char *tz)
 {
 	json_t *errors = json_array();
-	if (!errors || event_validate(op->body, tz, &op->in, errors) != 0) {
+	if (!errors || event_validate(op->body, tz, &op->in, errors) != 0 ||
+	    ((!op->before || series_moved(op->before, op->body)) &&
+	     event_countable(&op->in, errors))) {
 		struct req *r = op->r;
 		evop_free(op);
 		reply_problem_fields(r, 422, "the event is not valid", errors);

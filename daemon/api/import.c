@@ -500,7 +500,8 @@ static int write_item(struct import *im)
 	json_object_set_new(im->event, "uid", json_string(im->uid));
 	event_bufs_free(&im->bufs);
 	int reset = json_is_true(json_object_get(im->item, "reset"));
-	if (!errors || event_validate(im->event, im->r->who.org_tz, &im->in, errors) != 0) {
+	if (!errors || event_validate(im->event, im->r->who.org_tz, &im->in, errors) != 0 ||
+	    event_countable(&im->in, errors)) {
 		if (reset) { /* not the file's: said, not refused */
 			left_as_it_is(im, "could not be written as its series gives it");
 			json_decref(errors);

@@ -132,6 +132,21 @@ def test_a_count_rule_too_sparse_to_count_in_a_read_is_refused(ctx):
     listed = d.request("GET", "/v1/events?from=1904-01-01&to=1904-12-31",
                        token=k["host"]).json()["items"]
     assert listed == [], listed
+    # One stored so before this check (here by SQL) can still be renamed
+    # and cancelled; a change of its rule is checked.
+    ctx.cluster.psql(
+        "UPDATE events SET rrule = 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=9',"
+        " start_local = '1904-02-29 09:00', end_local = '1904-02-29 10:00',"
+        " start_utc = '1904-02-29 09:00Z', end_utc = '1904-02-29 10:00Z',"
+        f" last_end_utc = 'infinity' WHERE id = '{r.json()['id']}'", db.split("dbname=")[1])
+    url = f"/v1/events/{r.json()['id']}"
+    problem(d.request("PATCH", url, token=k["host"],
+                      body={"rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=10"}),
+            422)
+    r = d.request("PATCH", url, token=k["host"], body={"title": "Leap Monday call"})
+    assert r.status == 200, r
+    r = d.request("DELETE", url, token=k["host"])
+    assert r.status == 200 and r.json()["status"] == "cancelled", r
 
 
 def test_stored_rules_that_never_match_are_bounded_everywhere(ctx):
