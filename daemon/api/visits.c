@@ -43,6 +43,7 @@ struct vop {
 	json_t *stored;  /* a patch: the visit as stored */
 	json_t *payload; /* $2 of the write */
 	int cancelling;
+	int deleting;   /* a delegate (delegate_id) */
 	int idem_again; /* a concurrent create took the key: asked once more */
 	char id[37], version[16];
 	char idem_key[256];
@@ -229,6 +230,7 @@ static void on_written(PGresult *res, void *arg)
 /* ---- create ------------------------------------------------------------------------ */
 
 static void write_visit(struct vop *op);
+static void on_delegate_deleted(PGresult *res, void *arg);
 
 static void on_idempotent(PGresult *res, void *arg)
 {
@@ -286,7 +288,7 @@ static void on_created(PGresult *res, void *arg)
 }
 
 /* The write of op->payload: a create when op->version is empty, else an
- * update of that version. */
+ * update of that version (or the deletion of a delegate). */
 static void on_task_days(PGresult *res, void *arg)
 {
 	struct vop *op = arg;
@@ -305,6 +307,10 @@ static void on_task_days(PGresult *res, void *arg)
 		const char *p[] = {op->r->who.org_id, payload,
 		                   op->idem_key[0] ? op->idem_key : NULL, op->body_hash, hints};
 		submit(op, SQL_VISIT_CREATE, 5, p, on_created);
+	} else if (op->deleting) {
+		const char *p[] = {op->id, op->r->who.org_id, req_param(op->r, "delegate_id"),
+		                   op->version, hints};
+		submit(op, SQL_VISIT_DELETE_DELEGATE, 5, p, on_delegate_deleted);
 	} else {
 		const char *p[] = {op->r->who.org_id, payload, op->id, op->version, hints};
 		submit(op, SQL_VISIT_UPDATE, 5, p, on_written);
@@ -519,13 +525,15 @@ static void on_loaded_for_delegate(PGresult *res, void *arg)
 		const char *x = json_string_value(json_object_get(d, "id"));
 		found |= x && !strcmp(did, x);
 	}
-	json_decref(stored);
 	if (!found) {
+		json_decref(stored);
 		vop_fail(op, 404, "no such delegate of this visit");
 		return;
 	}
-	const char *p[] = {op->id, op->r->who.org_id, did, op->version};
-	submit(op, SQL_VISIT_DELETE_DELEGATE, 4, p, on_delegate_deleted);
+	/* The days of its tasks as the visit stands. */
+	op->payload = stored;
+	op->deleting = 1;
+	write_visit(op);
 }
 
 void visits_delete_delegate(struct req *r)

@@ -118,8 +118,9 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 
 /* The days the tasks of a visit of org $1 may fall on when it is written
  * with direction $3, arrival $4 and departure $5 (sql/016, 030): those
- * they have, and those its open tasks (a new visit, $2 NULL: the tasks of
- * its checklists) move to. A JSON array of dates. */
+ * they have, and those they move to if open (every task: one may be
+ * reopened meanwhile; a new visit, $2 NULL: the tasks of its
+ * checklists). A JSON array of dates. */
 #define SQL_VISIT_TASK_DAYS \
 	"SELECT coalesce(jsonb_agg(DISTINCT x.day), '[]')::text" \
 	"  FROM (SELECT liaison_task_due(c.anchor, c.offset_days, $4::timestamp, $5::timestamp)" \
@@ -131,9 +132,7 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"           AND k.deleted_at IS NULL" \
 	"           AND (k.direction IS NULL OR k.direction = $3::text)" \
 	"        UNION ALL" \
-	"        SELECT CASE WHEN t.state = 'open'" \
-	"                    THEN liaison_task_due(t.anchor, t.offset_days, $4::timestamp," \
-	"                                          $5::timestamp) END" \
+	"        SELECT liaison_task_due(t.anchor, t.offset_days, $4::timestamp, $5::timestamp)" \
 	"          FROM visit_tasks t" \
 	"         WHERE t.visit_id = $2::uuid" \
 	"        UNION ALL" \
@@ -333,8 +332,10 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 
 /* Deletes delegate $3 of visit $1 (owned by $2, at version $4): the
  * person leaves the items that name them, and stored message bodies and
- * idempotent answers of the visit are forgotten, as above. Answers the
- * visit's new version, or no row. */
+ * idempotent answers of the visit are forgotten, as above. The visit's
+ * new version moves reopened tasks (sql/016), so $5 hands the instants
+ * of their days, as for a write. Answers the visit's new version, or no
+ * row. */
 #define SQL_VISIT_DELETE_DELEGATE \
 	"WITH v AS (" \
 	"  UPDATE visits g" \
@@ -343,6 +344,7 @@ enum { VG_JSON, VG_VERSION, VG_MINE, VG_ORG_TZ, VG_PARTY, VG_ORG_NAMES };
 	"     AND g.org_id = $2::uuid" \
 	"     AND g.version = $4::integer" \
 	"     AND EXISTS (SELECT 1 FROM visit_delegates d WHERE d.id = $3::uuid AND d.visit_id = g.id)" \
+	"     AND " INSTANTS_SET("$5") \
 	"  RETURNING g.id, g.version), " \
 	"dd AS (" \
 	"  DELETE FROM visit_delegates d" \

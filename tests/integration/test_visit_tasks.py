@@ -373,7 +373,8 @@ def test_deadlines_begin_at_the_daemons_midnights(ctx):
         {"title": "Thanks", "anchor": "depart", "offset_days": 3}]})
     v = d.request("POST", "/v1/visits", token=k["host"], body={
         "direction": "inbound", "title": "Summer visit", "timezone": "CET",
-        "arrive": "2027-07-20T09:00:00", "depart": "2027-07-22T18:00:00"}).json()
+        "arrive": "2027-07-20T09:00:00", "depart": "2027-07-22T18:00:00",
+        "delegates": [{"name": "Kim Min-jun"}]}).json()
     assert deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], "created") == \
         {"2027-07-10", "2027-07-25"}
     # A task marked done keeps its day's instants.
@@ -386,7 +387,7 @@ def test_deadlines_begin_at_the_daemons_midnights(ctx):
     assert midnight_utc("2027-11-07", "America/Havana") == \
         int(datetime.datetime(2027, 11, 7, 4, tzinfo=datetime.timezone.utc).timestamp())
     for zone, arrive, brief in (("America/Havana", "2027-11-17", "2027-11-07"),
-                                ("CET", "2027-10-27", "2027-10-17")):
+                                ("CET", "2027-10-20", "2027-10-10")):
         depart = str(datetime.date.fromisoformat(arrive) + datetime.timedelta(days=2))
         r = d.request("PATCH", f"/v1/visits/{v['id']}", token=k["host"],
                       body={"timezone": zone, "arrive": f"{arrive}T09:00:00",
@@ -394,6 +395,14 @@ def test_deadlines_begin_at_the_daemons_midnights(ctx):
         assert r.status == 200, r
         assert deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], zone) == \
             {brief, "2027-07-25"}
+    # Reopened, the task moves with the visit's next version, here a
+    # delegate deleted: to three days after departure, summer in CET.
+    assert set_task(d, k["host"], v["id"], tasks["Thanks"], state="open").status == 200
+    r = d.request("DELETE", f"/v1/visits/{v['id']}/delegates/{v['delegates'][0]['id']}",
+                  token=k["host"])
+    assert r.status == 204, r
+    assert deadlines_at_their_midnights(ctx, db, d, k["host"], v["id"], "reopened") == \
+        {"2027-10-10", "2027-10-25"}
 
 
 HOLD_VISITS = """
