@@ -256,16 +256,33 @@ static void check_url(json_t *obj, struct event_in *e, json_t *errors)
 		err(errors, "url", "must be an absolute http or https URL");
 }
 
+/* The end of e's occurrence that starts at instant u (wall time c), as
+ * /v1/occurrences and the feeds count it (recur_end): dur later, or for
+ * an all-day series whole days later on the wall, where a day may last 23
+ * or 25 hours. */
+static int64_t occurrence_end(const struct event_in *e, int64_t u, const struct civil *c,
+                              int64_t dur)
+{
+	struct civil wall, end;
+	if (!c) {
+		if (!e->all_day || tz_from_utc(e->timezone, u, &wall) != TZ_OK)
+			return u + dur;
+		c = &wall;
+	}
+	return recur_end(e->timezone, e->all_day, c, u, dur, &end);
+}
+
 /* The span of the whole series, for range queries: an RDATE may come
  * before the start (sql/027: first_utc) or after the rule's last. */
 static void compute_span(struct event_in *e)
 {
-	int64_t dur = e->end_utc - e->start_utc;
+	int64_t dur = recur_duration(e->timezone, &e->start, &e->end, e->all_day);
 	e->last_end_utc = e->end_utc;
 	e->rdates_from = INT64_MAX;
 	if (e->rrule) {
 		int64_t last = recur_last_start(e->rrule, e->timezone, &e->start, e->all_day);
-		e->last_end_utc = last == INT64_MAX ? INT64_MAX : last + dur;
+		e->last_end_utc =
+		    last == INT64_MAX ? INT64_MAX : occurrence_end(e, last, NULL, dur);
 	}
 	size_t i;
 	json_t *v;
@@ -278,8 +295,9 @@ static void compute_span(struct event_in *e)
 			continue;
 		if (u < e->rdates_from)
 			e->rdates_from = u;
-		if (e->last_end_utc != INT64_MAX && u + dur > e->last_end_utc)
-			e->last_end_utc = u + dur;
+		int64_t end = occurrence_end(e, u, &c, dur);
+		if (e->last_end_utc != INT64_MAX && end > e->last_end_utc)
+			e->last_end_utc = end;
 	}
 	if (e->last_end_utc < e->end_utc)
 		e->last_end_utc = e->end_utc;

@@ -296,3 +296,27 @@ def test_an_rdate_before_the_start_shows_in_feeds_that_reach_only_it(ctx):
     page = Page(d.request("GET", path_of(near)[:-len(".ics")]).body)
     assert [(e["name"], e["startDate"][:10]) for e in page.ld] == \
         [("Preparatory call", str(day(5)))], page.ld
+
+
+def test_an_all_day_series_spans_its_last_day_whole(ctx):
+    """An all-day series lasts whole days on the wall. Its first day here
+    is 23 hours long (Berlin's clocks go forward on 2027-03-28), its last
+    24: the series' span must reach the end of its last day, not 23 hours
+    past that day's start, or a window in its last hour leaves it out.
+    The same for a day added by RDATE."""
+    db, k, d = world(ctx)
+    for rdates in ([], ["2027-05-02"]):
+        s = d.request("POST", "/v1/events", token=k["host"], body={
+            "kind": "deadline", "title": "Spring report " + str(len(rdates)),
+            "timezone": "Europe/Berlin", "all_day": True, "start": "2027-03-28",
+            "rrule": "FREQ=WEEKLY;COUNT=3", "rdates": rdates})
+        assert s.status == 201, s
+        last = "2027-05-02" if rdates else "2027-04-11"
+        # 23:30-23:45 on the last day in Berlin (CEST, UTC+2).
+        window = f"from={last}T21:30:00Z&to={last}T21:45:00Z"
+        listed = d.request("GET", "/v1/events?" + window, token=k["host"]).json()["items"]
+        assert [e["id"] for e in listed] == [s.json()["id"]], (rdates, listed)
+        occ = d.request("GET", "/v1/occurrences?" + window, token=k["host"]).json()["items"]
+        assert [(o["event_id"], o["start"]) for o in occ] == [(s.json()["id"], last)], \
+            (rdates, occ)
+        d.request("DELETE", f"/v1/events/{s.json()['id']}", token=k["host"])
