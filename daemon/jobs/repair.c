@@ -1,8 +1,9 @@
 /* repair.c - the scheduler's step that computes again, once, the instants
  * of rows written before the daemon computed them all (sql/031's
- * events_instants_due): REPAIR_BATCH rows per read and write, on the poll
- * until the list is empty. Several instances may share the work: a row
- * is the same whoever computes it. */
+ * events_instants_due): REPAIR_BATCH rows per read and write (fewer when
+ * their rules take long), on the poll until the list is empty. Several
+ * instances may share the work: a row is the same whoever computes it. */
+#include "clock.h"
 #include "event.h"
 #include "jobs/sched_state.h"
 #include "jobs/scheduler_sql.h"
@@ -13,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REPAIR_BATCH 500
+#define REPAIR_BATCH    500
+#define REPAIR_SLICE_US 50000
 
 enum {
 	R_ID,
@@ -39,15 +41,19 @@ static int64_t stored(PGresult *res, int row, int col)
 
 /* The daemon's instants of row; 0 when they differ from what it holds,
  * 1 when the same, -1 when they cannot be computed (left as they are).
- * A series' rule is not walked: its end was always the daemon's (only
- * its earliest RDATE may be 027's bound), and a walk may take a read's
- * whole budget, per row, on the scheduler's loop. */
+ * A timed series keeps the last end it holds: its rule's end was always
+ * the daemon's (only its earliest RDATE may be 027's bound). An all-day
+ * series' last day was measured by its first one's length before 313b2bd,
+ * so its rule is walked; a walk its budget cut short keeps the held end. */
 static int computed(PGresult *res, int row, struct event_in *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->timezone = PQgetvalue(res, row, R_ZONE);
 	e->all_day = PQgetvalue(res, row, R_ALL_DAY)[0] == 't';
 	e->has_end = !PQgetisnull(res, row, R_END);
+	int ruled = !PQgetisnull(res, row, R_RRULE);
+	if (ruled && e->all_day)
+		e->rrule = PQgetvalue(res, row, R_RRULE);
 	if (civil_parse(PQgetvalue(res, row, R_START), 0, &e->start) ||
 	    (e->has_end && civil_parse(PQgetvalue(res, row, R_END), 0, &e->end)))
 		return -1;
@@ -57,7 +63,7 @@ static int computed(PGresult *res, int row, struct event_in *e)
 	e->rdates = NULL;
 	if (rc)
 		return -1;
-	if (!PQgetisnull(res, row, R_RRULE))
+	if (ruled && (!e->rrule || e->last_end_utc == INT64_MAX))
 		e->last_end_utc = stored(res, row, R_LAST_END_UTC);
 	return e->start_utc == stored(res, row, R_START_UTC) &&
 	       e->end_utc == stored(res, row, R_END_UTC) &&
@@ -91,7 +97,11 @@ static int repair_write(struct scheduler *sc, PGresult *res)
 	int ok = 1;
 	for (int i = 0; i < 7; i++)
 		ok &= (b[i] = evbuffer_new()) != NULL;
-	for (int row = 0; ok && row < PQntuples(res); row++) {
+	/* Rule walks may take a read's budget each: past REPAIR_SLICE_US the
+	 * rest of the batch is left listed, for the next pass. */
+	int64_t until = now_monotonic_us() + REPAIR_SLICE_US;
+	for (int row = 0; ok && row < PQntuples(res) && (row == 0 || now_monotonic_us() < until);
+	     row++) {
 		struct event_in e;
 		ok &= !db_array_add(b[0], PQgetvalue(res, row, R_ID)) &&
 		      !db_array_add(b[1], PQgetvalue(res, row, R_VERSION));

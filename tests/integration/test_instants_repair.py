@@ -16,12 +16,15 @@ SERIES = {"kind": "meeting", "title": "Summer sync", "timezone": "CET",
 EARLY = {"kind": "meeting", "title": "Autumn sync", "timezone": "CET",
          "start": "2027-09-08T10:00:00", "end": "2027-09-08T11:00:00",
          "rrule": "FREQ=WEEKLY;COUNT=3", "rdates": ["2027-07-01T10:00:00"]}
+SPRING = {"kind": "deadline", "title": "Spring report", "timezone": "Europe/Berlin",
+          "all_day": True, "start": "2027-03-28", "rrule": "FREQ=WEEKLY;COUNT=3"}
 
 # What each row holds of its instants and its version.
 HELD = ("SELECT id, version, updated_at, start_utc, end_utc, last_end_utc, rdates_from"
         " FROM events WHERE id IN ({}) ORDER BY id")
 
-# How the old code wrote them: 012 and 016 with AT TIME ZONE, 027's bound.
+# How the old code wrote them: 012 and 016 with AT TIME ZONE, 027's bound,
+# an all-day series' last day as long as its first (23 hours here).
 OLD_WAYS = """
 UPDATE events
    SET start_utc = start_local AT TIME ZONE timezone,
@@ -32,6 +35,9 @@ UPDATE events
    SET rdates_from = (SELECT min(r) FROM unnest(rdates) AS r) AT TIME ZONE 'UTC'
                      - interval '14 hours'
  WHERE id = '{early}';
+UPDATE events
+   SET last_end_utc = last_end_utc - interval '1 hour'
+ WHERE id = '{spring}';
 """
 # And then sql/031 listed them, as it does for every database it migrates.
 MIGRATION = os.path.join(os.path.dirname(__file__), "..", "..", "sql", "031_instants_repair.sql")
@@ -51,20 +57,21 @@ def test_rows_written_before_the_upgrade_get_the_daemons_instants(ctx):
         "direction": "inbound", "title": "Summer visit", "timezone": "CET",
         "arrive": "2027-07-20T09:00:00", "depart": "2027-07-22T18:00:00"}).json()
     deadline = tasks_of(d, k["host"], v["id"])["Brief"]["event_id"]
-    ids = [o.json()["id"], deadline, early["id"], s["id"]]
+    spring = d.request("POST", "/v1/events", token=k["host"], body=SPRING).json()
+    ids = [o.json()["id"], deadline, early["id"], spring["id"], s["id"]]
     listed = ",".join(f"'{i}'" for i in ids)
     right = sql(ctx, db, HELD.format(listed))
     d.stop()
 
     sql(ctx, db, OLD_WAYS.format(overrides=",".join(f"'{i}'" for i in ids[:2]),
-                                 early=early["id"]))
+                                 early=early["id"], spring=spring["id"]))
     with open(MIGRATION) as f:
         listing = f.read()
     sql(ctx, db, listing[listing.index("INSERT INTO events_instants_due"):])
     wrong = sql(ctx, db, HELD.format(listed))
-    # CET in summer is UTC+2; AT TIME ZONE read it as +1, and the bound is
-    # 14 hours before the RDATE's wall time.
-    assert [a == b for a, b in zip(right.split("\n"), wrong.split("\n"))].count(False) == 3, \
+    # CET in summer is UTC+2; AT TIME ZONE read it as +1, the bound is 14
+    # hours before the RDATE's wall time, the last day an hour short.
+    assert [a == b for a, b in zip(right.split("\n"), wrong.split("\n"))].count(False) == 4, \
         (right, wrong)
 
     d = ctx.daemon(db)
