@@ -4,6 +4,8 @@ RDATE with 027's bound) are computed again by the daemon once, after the
 upgrade: the list sql/031 makes is worked off by the scheduler
 (jobs/repair.c), with no new version."""
 import os
+import threading
+import time
 
 from harness import wait_for
 from test_events import world
@@ -79,3 +81,36 @@ def test_rows_written_before_the_upgrade_get_the_daemons_instants(ctx):
              what="the list to be worked off")
     assert sql(ctx, db, HELD.format(listed)) == right
     assert "now hold the daemon's instants" in d.logtext()
+
+
+def test_a_row_written_while_it_is_repaired_is_read_again(ctx):
+    """The repair reads a batch, then locks and writes it. A row written
+    in between (here a rename that keeps the old instants, as 029's
+    follow does for a new title) is not at the version read: it stays
+    listed and is read again, rather than dropped unrepaired."""
+    db, k, d = world(ctx)
+    s = d.request("POST", "/v1/events", token=k["host"], body=SERIES).json()
+    o = d.request("POST", "/v1/events", token=k["host"], body={
+        "series_id": s["id"], "recurrence_id": "2027-06-14T10:00:00",
+        "start": "2027-06-14T11:00:00", "end": "2027-06-14T12:00:00"}).json()
+    held = ("SELECT start_utc, end_utc, last_end_utc FROM events"
+            f" WHERE id = '{o['id']}'")
+    right = sql(ctx, db, held)
+    d.stop()
+    sql(ctx, db, OLD_WAYS.split("UPDATE events\n   SET rdates_from")[0]
+        .format(overrides=f"'{o['id']}'")
+        + f"INSERT INTO events_instants_due VALUES ('{o['id']}');")
+    assert sql(ctx, db, held) != right
+    # A writer holds the row (renamed, a new version) for 4 s while the
+    # daemon starts and its repair reads the row at the old version.
+    writer = threading.Thread(target=sql, args=(ctx, db, (
+        "BEGIN; UPDATE events SET title = 'Renamed', version = version + 1"
+        f" WHERE id = '{o['id']}'; SELECT pg_sleep(4); COMMIT;")))
+    writer.start()
+    time.sleep(0.5)
+    d = ctx.daemon(db)
+    writer.join()
+    wait_for(lambda: sql(ctx, db, "SELECT count(*) FROM events_instants_due") == "0", 30,
+             what="the list to be worked off")
+    assert sql(ctx, db, held) == right
+    assert sql(ctx, db, f"SELECT title FROM events WHERE id = '{o['id']}'") == "Renamed"
