@@ -263,12 +263,7 @@ static void check_url(json_t *obj, struct event_in *e, json_t *errors)
 static int64_t occurrence_end(const struct event_in *e, int64_t u, const struct civil *c,
                               int64_t dur)
 {
-	struct civil wall, end;
-	if (!c) {
-		if (!e->all_day || tz_from_utc(e->timezone, u, &wall) != TZ_OK)
-			return u + dur;
-		c = &wall;
-	}
+	struct civil end;
 	return recur_end(e->timezone, e->all_day, c, u, dur, &end);
 }
 
@@ -280,9 +275,13 @@ static void compute_span(struct event_in *e)
 	e->last_end_utc = e->end_utc;
 	e->rdates_from = INT64_MAX;
 	if (e->rrule) {
-		int64_t last = recur_last_start(e->rrule, e->timezone, &e->start, e->all_day);
-		e->last_end_utc =
-		    last == INT64_MAX ? INT64_MAX : occurrence_end(e, last, NULL, dur);
+		struct civil wall;
+		int64_t last =
+		    recur_last_occurrence(e->rrule, e->timezone, &e->start, e->all_day, &wall);
+		/* None at all (a rule stored without today's checks): the start's. */
+		e->last_end_utc = last == INT64_MAX   ? INT64_MAX
+		                  : last == INT64_MIN ? e->end_utc
+		                                      : occurrence_end(e, last, &wall, dur);
 	}
 	size_t i;
 	json_t *v;

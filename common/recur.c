@@ -593,10 +593,16 @@ long recur_expand(const char *rrule, const char *zone, const struct civil *dtsta
 	                           arg);
 }
 
+struct last_seen {
+	int64_t utc;
+	struct civil wall;
+};
+
 static int remember_last(const struct civil *start, int64_t start_utc, void *arg)
 {
-	(void)start;
-	*(int64_t *)arg = start_utc;
+	struct last_seen *l = arg;
+	l->utc = start_utc;
+	l->wall = *start;
 	return 0;
 }
 
@@ -605,17 +611,25 @@ int recur_counted(const char *rrule)
 	return rrule && strstr(rrule, "COUNT=") != NULL;
 }
 
-int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
-                         int all_day)
+int64_t recur_last_occurrence(const char *rrule, const char *zone, const struct civil *dtstart,
+                              int all_day, struct civil *wall)
 {
-	int64_t last = INT64_MIN;
+	struct last_seen last = {.utc = INT64_MIN};
 	if (rrule && *rrule && !recur_counted(rrule) && !strstr(rrule, "UNTIL="))
 		return INT64_MAX;
 	/* A rule that cannot be walked to its end within the budget has no
 	 * end we know: the series is then kept as if it ran on. */
 	if (recur_expand(rrule, zone, dtstart, all_day, INT64_MAX, remember_last, &last) < 0)
 		return INT64_MAX;
-	return last;
+	if (wall)
+		*wall = last.wall;
+	return last.utc;
+}
+
+int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
+                         int all_day)
+{
+	return recur_last_occurrence(rrule, zone, dtstart, all_day, NULL);
 }
 
 struct window_probe {

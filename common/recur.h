@@ -71,6 +71,11 @@ int recur_counted(const char *rrule);
  * end; for rules without COUNT or UNTIL that is INT64_MAX at once. */
 int64_t recur_last_start(const char *rrule, const char *zone, const struct civil *dtstart,
                          int all_day);
+/* The same, and the last occurrence's wall time in *wall (as the
+ * expansion gives it: a date at 00:00 even where the clocks skip
+ * midnight); INT64_MIN (and *wall untouched) when the rule gives none. */
+int64_t recur_last_occurrence(const char *rrule, const char *zone, const struct civil *dtstart,
+                              int all_day, struct civil *wall);
 
 /* The place of the first of n elements of size bytes at base, sorted by
  * the int64_t instant at byte offset off in each, that is not before t

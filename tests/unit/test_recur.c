@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "event.h"
 #include "recur.h"
 
 static const char *fmt_utc(int64_t u)
@@ -371,6 +372,28 @@ static void test_stored_rules_the_api_refuses(void **state)
 	    -1);
 }
 
+/* An all-day series' span ends at its last day's own end on the wall,
+ * also where the clocks skip that day's midnight (Havana, 2027-03-14:
+ * 00:00 does not exist; the day after begins at 04:00Z, not 05:00Z); a
+ * stored rule that gives no date at all ends with its first day. */
+static void test_all_day_series_span(void **state)
+{
+	(void)state;
+	struct event_in e = {.timezone = "America/Havana",
+	                     .all_day = 1,
+	                     .rrule = "FREQ=WEEKLY;COUNT=3",
+	                     .start = {2027, 2, 28, 0, 0, 0}};
+	assert_int_equal(event_times(&e), 0);
+	assert_int_equal(e.last_end_utc, 1805083200); /* 2027-03-15T04:00:00Z */
+	const char *never = "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;COUNT=2";
+	struct civil jan = {2027, 1, 1, 0, 0, 0}, wall;
+	assert_int_equal(recur_last_occurrence(never, "Europe/Berlin", &jan, 1, &wall), INT64_MIN);
+	struct event_in n = {
+	    .timezone = "Europe/Berlin", .all_day = 1, .rrule = never, .start = jan};
+	assert_int_equal(event_times(&n), 0);
+	assert_int_equal(n.last_end_utc, n.end_utc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +405,7 @@ int main(void)
 	    cmocka_unit_test(test_long_series_expand_near_the_window),
 	    cmocka_unit_test(test_expansion_budget),
 	    cmocka_unit_test(test_stored_rules_the_api_refuses),
+	    cmocka_unit_test(test_all_day_series_span),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
