@@ -263,8 +263,8 @@ static void check_url(json_t *obj, struct event_in *e, json_t *errors)
 static int64_t occurrence_end(const struct event_in *e, int64_t u, const struct civil *c,
                               int64_t dur)
 {
-	struct civil end;
-	return recur_end(e->timezone, e->all_day, c, u, dur, &end);
+	struct civil end; /* recur_end's wall end, not needed here */
+	return e->all_day ? recur_end(e->timezone, 1, c, u, dur, &end) : u + dur;
 }
 
 /* The span of the whole series, for range queries: an RDATE may come

@@ -520,24 +520,21 @@ static int write_item(struct import *im)
 		}
 		return 0;
 	}
+	/* An override, as its file gives it (sql/024) or not; a single event
+	 * made of an override; one of an override with no series yet. */
 	const char *p[EV_NPARAMS + 2];
 	event_params(&im->in, im->r->who.org_id, &im->bufs, p);
 	p[EV_NPARAMS + 0] = im->uid;
-	p[EV_NPARAMS + 1] = reset ? "f" : "t"; /* as its file gives it (sql/024) */
-	const char *sql = NULL;
-	int n = EV_NPARAMS + 2;
+	const char *sql = SQL_IMPORT_ORPHAN;
+	p[EV_NPARAMS + 1] = im->orphan_of;
 	if (im->in.series_id) {
 		sql = SQL_IMPORT_OVERRIDE;
-		n = EV_NPARAMS + 2;
+		p[EV_NPARAMS + 1] = reset ? "f" : "t";
 	} else if (im->split_from[0]) {
 		sql = SQL_IMPORT_SPLIT;
 		p[EV_NPARAMS + 1] = im->split_from;
-		n = EV_NPARAMS + 2;
-	} else {
-		sql = SQL_IMPORT_ORPHAN;
-		p[EV_NPARAMS + 1] = im->orphan_of;
 	}
-	if (dbpool_query(im->r->cx->db, sql, n, p, on_written, im) != 0) {
+	if (dbpool_query(im->r->cx->db, sql, EV_NPARAMS + 2, p, on_written, im) != 0) {
 		fail_unavailable(im);
 		return 1;
 	}
