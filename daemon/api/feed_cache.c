@@ -33,6 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The table's, and a plain coding's move to a file (promote). */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- one thread's renderings under way ------------------------------------ */
 
 #define FEED_SLOTS 256 /* per worker thread; a power of two */
@@ -111,12 +114,13 @@ struct coding {
 	size_t len;
 };
 
-/* A body this large goes to a memory file: below it libevent writes it in
- * one go anyway (its bufferevents write at most 16 KiB per turn of the
- * loop, sendfile as much as the socket takes). The files are few, counted
- * for the whole process until each is closed (its last answer sent), so
- * that cached feeds never take the descriptors connections need; past
- * them bodies stay in memory. */
+/* A body this large goes to a memory file once it is served again (see
+ * feed_cache_serve): below it libevent writes it in one go anyway (its
+ * bufferevents write at most 16 KiB per turn of the loop, sendfile as much
+ * as the socket takes). The files are few, counted for the whole process
+ * until each is closed (its last answer sent), so that cached feeds never
+ * take the descriptors connections need; past them bodies stay in
+ * memory. */
 #define FILE_MIN  16384
 #define FILES_MAX FEED_FILES_MAX
 static atomic_int nfiles;
@@ -212,6 +216,21 @@ static void coding_set(struct coding *c, char *mem, size_t len)
 	}
 }
 
+/* A copy of c, its memory referenced for the caller (a body's file lives
+ * as long as its rendering); coding_put lets go. */
+static struct coding coding_take(const struct coding *c)
+{
+	struct coding copy = *c;
+	if (copy.mem)
+		atomic_fetch_add(&shared_of(copy.mem)->refs, 1);
+	return copy;
+}
+
+static void coding_put(struct coding *c)
+{
+	feed_body_unref(c->mem);
+}
+
 static void coding_clear(struct coding *c)
 {
 	feed_body_unref(c->mem);
@@ -228,9 +247,11 @@ struct feed_render {
 	unsigned generation;    /* current for it (under the lock: moves on, core/changes.h) */
 	char org[37], slug[64]; /* whose feed: what a change must reach */
 	int64_t rendered_ms;
-	int64_t changed;            /* the second its content last changed */
-	char etag[40], etag_gz[40]; /* unquoted */
-	struct coding plain;
+	int64_t changed;             /* the second its content last changed */
+	char etag[40], etag_gz[40];  /* unquoted */
+	struct coding plain;         /* in memory until served again (promote), under the lock */
+	atomic_int promoted;         /* its move to a file was tried */
+	atomic_int on_file;          /* and made: plain no longer changes */
 	_Atomic(struct coding *) gz; /* made on first demand, published under the lock */
 	struct feed_list *list;      /* what it was rendered from, for a splice; or NULL */
 };
@@ -260,6 +281,19 @@ static size_t render_bytes(const struct feed_render *fr)
 	return fr->plain.len + (gz ? gz->len : 0) + list_bytes_of(fr);
 }
 
+/* fr's plain coding as it is now (plain_take), referenced for the caller:
+ * it moves from memory to a file while answers may read it (promote),
+ * under the lock; once on a file it no longer changes. */
+static struct coding plain_take(struct feed_render *fr)
+{
+	if (atomic_load_explicit(&fr->on_file, memory_order_acquire))
+		return coding_take(&fr->plain);
+	pthread_mutex_lock(&lock);
+	struct coding copy = coding_take(&fr->plain);
+	pthread_mutex_unlock(&lock);
+	return copy;
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 #define SETS 1024 /* a power of two */
@@ -273,7 +307,6 @@ struct way {
 static struct way *table; /* SETS * WAYS, made on first use */
 static size_t bytes, limit = 64u << 20;
 static size_t list_bytes; /* of bytes, the lists' (the gauge counts bodies) */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void feed_cache_configure(size_t max, const char *dir)
 {
@@ -393,7 +426,10 @@ struct feed_render *feed_cache_keep(const char *hash, const char *org, const cha
 	/* A strong ETag per content coding. */
 	snprintf(fr->etag, sizeof(fr->etag), "%.32s", digest);
 	snprintf(fr->etag_gz, sizeof(fr->etag_gz), "%.32s-gz", digest);
-	coding_set(&fr->plain, body, len);
+	fr->plain.mem = body; /* its answer goes from memory (promote) */
+	fr->plain.len = len;
+	atomic_init(&fr->promoted, 0);
+	atomic_init(&fr->on_file, 0);
 	fr->list = feed_list_ref(list);
 	pthread_mutex_lock(&lock);
 	put_locked(fr);
@@ -435,11 +471,40 @@ static struct feed_render *get(const char *hash, const unsigned *current)
 	return fr;
 }
 
+/* A rendering asked for again is likely to be asked for more: its plain
+ * body goes to a file then, after this answer took its bytes (the socket
+ * drains meanwhile), and later answers are sent by sendfile. Most
+ * renderings under a stream of changes are served once, to the client
+ * whose request made them, and replaced: they never pay the copy into a
+ * file, nor does the request that waited for a rendering. Only one thread
+ * tries it; the body's memory goes once every answer sending it is out. */
+static void promote(struct feed_render *fr)
+{
+	if (atomic_load(&fr->promoted) || atomic_exchange(&fr->promoted, 1))
+		return;
+	/* Only this call changes plain: it may be read without the lock. */
+	if (!fr->plain.mem || fr->plain.len < FILE_MIN)
+		return;
+	int fd = -1;
+	struct evbuffer_file_segment *seg = file_of(fr->plain.mem, fr->plain.len, &fd);
+	if (!seg)
+		return;
+	pthread_mutex_lock(&lock);
+	char *mem = fr->plain.mem;
+	fr->plain.mem = NULL;
+	fr->plain.file = seg;
+	fr->plain.fd = fd;
+	atomic_store_explicit(&fr->on_file, 1, memory_order_release);
+	pthread_mutex_unlock(&lock);
+	feed_body_unref(mem);
+}
+
 static int serve_from(struct req *r, struct feed_render *fr)
 {
 	if (!fr)
 		return 0;
 	feed_render_serve(r, fr);
+	promote(fr);
 	feed_render_unref(fr);
 	return 1;
 }
@@ -521,18 +586,18 @@ static struct coding *gz_of(struct feed_render *fr)
 	struct coding *gz = atomic_load_explicit(&fr->gz, memory_order_acquire);
 	if (gz)
 		return gz;
-	const char *plain = fr->plain.mem;
+	struct coding from = plain_take(fr);
+	const char *plain = from.mem;
 	void *map = NULL;
 	if (!plain) {
-		map = mmap(NULL, fr->plain.len, PROT_READ, MAP_SHARED, fr->plain.fd, 0);
-		if (map == MAP_FAILED)
-			return NULL;
-		plain = map;
+		map = mmap(NULL, from.len, PROT_READ, MAP_SHARED, from.fd, 0);
+		plain = map == MAP_FAILED ? NULL : map;
 	}
 	size_t len = 0;
-	char *mem = gzip_body(plain, fr->plain.len, &len);
-	if (map)
-		munmap(map, fr->plain.len);
+	char *mem = plain ? gzip_body(plain, from.len, &len) : NULL;
+	if (map && map != MAP_FAILED)
+		munmap(map, from.len);
+	coding_put(&from);
 	if (!mem || !(gz = calloc(1, sizeof(*gz)))) {
 		feed_body_unref(mem);
 		return NULL;
@@ -580,20 +645,22 @@ void feed_render_serve(struct req *r, struct feed_render *fr)
 	}
 	/* Compressed when first sent compressed: a rendering that no client
 	 * takes gzipped, or that is only revalidated, never costs the deflate. */
-	const struct coding *c = gz ? gz_of(fr) : &fr->plain;
-	if (!c) {
+	const struct coding *z = gz ? gz_of(fr) : NULL;
+	if (gz && !z) {
 		feed_fetched(r, fr->hash, 500, 0);
 		reply_problem(r, 500, "cannot compress the feed");
 		return;
 	}
+	struct coding c = z ? coding_take(z) : plain_take(fr);
 	if (gz)
 		req_add_header(r, "Content-Encoding", "gzip");
 	static const char type[] = "text/calendar; charset=utf-8";
-	feed_fetched(r, fr->hash, 200, c->len);
-	if (c->file) {
-		reply_file_segment(r, 200, type, c->file, 0, c->len);
+	feed_fetched(r, fr->hash, 200, c.len);
+	if (c.file) {
+		reply_file_segment(r, 200, type, c.file, 0, c.len);
+		coding_put(&c);
 		return;
 	}
-	atomic_fetch_add(&shared_of(c->mem)->refs, 1);
-	reply_shared(r, 200, type, c->mem, c->len, shared_sent, c->mem);
+	/* coding_get's reference goes with the answer */
+	reply_shared(r, 200, type, c.mem, c.len, shared_sent, c.mem);
 }
