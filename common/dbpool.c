@@ -76,9 +76,15 @@ enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 #define PIPELINE_MAX 4
 
 /* Where a job in flight is in its answer: the results of its Parse (when it
- * prepares its statement first), of a standby's guard, of its query, of
- * the primary's WAL position after a standby's job, then its Sync. */
-enum job_phase { J_PREPARE, J_GUARD, J_QUERY, J_SAMPLE, J_SYNC };
+ * prepares its statement first), of a standby's guard, of the setting
+ * before a generic job, of its query, of the primary's WAL position after
+ * a standby's job, then its Sync. */
+enum job_phase { J_PREPARE, J_GUARD, J_GENERIC, J_QUERY, J_SAMPLE, J_SYNC };
+
+/* Before a statement to be run by its generic plan (dbpool_query_generic):
+ * for this transaction only, the job's, which ends at its Sync. */
+static const char generic_sql[] =
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)";
 
 /* Fails, which aborts the job's transaction before its statement, unless
  * the server is a standby that has replayed $1. Never constant (the planner
@@ -108,10 +114,12 @@ static const char replayed_sql[] = "SELECT pg_last_wal_replay_lsn()::text";
 struct dbjob {
 	struct dbjob *next; /* in the pool's queue, then in a connection's flight */
 	const char *sql;
-	char *sql_copy; /* SQL built at run time, until a session keeps it */
-	int by_text;    /* match prepared statements by text, not address */
-	int planned;    /* never prepared: planned for its parameters each time */
-	int quick;      /* one of the pool's quick statements */
+	char *sql_copy;   /* SQL built at run time, until a session keeps it */
+	int by_text;      /* match prepared statements by text, not address */
+	int planned;      /* never prepared: planned for its parameters each time */
+	int generic;      /* run by its generic plan, when sent prepared */
+	int generic_sent; /* and it was: generic_sql goes before it */
+	int quick;        /* one of the pool's quick statements */
 	enum job_phase phase;
 	int64_t at_us;    /* monotonic: when queued, then when sent */
 	int slot;         /* the prepared statement it prepares, or -1 */
@@ -686,8 +694,9 @@ static int prepared_index(const struct dbconn *c, const struct dbjob *j)
 static enum job_phase phase_after(const struct dbjob *j, enum job_phase ph)
 {
 	switch (ph) {
-	case J_PREPARE: return j->on_standby ? J_GUARD : J_QUERY;
-	case J_GUARD: return J_QUERY;
+	case J_PREPARE: return j->on_standby ? J_GUARD : phase_after(j, J_GUARD);
+	case J_GUARD: return j->generic_sent ? J_GENERIC : J_QUERY;
+	case J_GENERIC: return J_QUERY;
 	case J_QUERY: return j->standby ? J_SAMPLE : J_SYNC;
 	default: return J_SYNC;
 	}
@@ -697,14 +706,16 @@ static enum job_phase phase_after(const struct dbjob *j, enum job_phase ph)
  * its Parse in flight: the server takes messages in order), prepared
  * first when there is room, as a one-off statement otherwise; on a standby
  * the guard before it (after the Parse, so that a guard that fails does not
- * leave the statement unprepared), on the primary after a standby's job the
- * reading of the WAL position behind it; then its Sync. */
+ * leave the statement unprepared), then for a generic job sent prepared
+ * the setting that has it run by its generic plan, on the primary after a
+ * standby's job the reading of the WAL position behind it; then its Sync. */
 static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 {
 	const char *const *params = (const char *const *)j->params;
 	char name[16];
 	int idx = prepared_index(c, j);
 	j->slot = -1;
+	j->generic_sent = j->generic && (idx >= 0 || (!j->planned && c->nprepared < MAX_PREPARED));
 	if (idx < 0 && !j->planned && c->nprepared < MAX_PREPARED) {
 		idx = c->nprepared;
 		/* A job on a standby may move to the primary after this session
@@ -733,6 +744,9 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 	const char *guard_params[] = {j->lsn};
 	if (j->on_standby &&
 	    PQsendQueryParams(c->pg, guard_sql, 1, NULL, guard_params, NULL, NULL, 0) != 1)
+		return -1;
+	if (j->generic_sent &&
+	    PQsendQueryParams(c->pg, generic_sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
 		return -1;
 	int sent;
 	if (idx >= 0) {
@@ -1198,9 +1212,20 @@ int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *con
 	return submit_job(p, j);
 }
 
-/* A job of SQL built at run time (copied); planned: never prepared. */
+int dbpool_query_generic(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                         db_result_cb cb, void *arg)
+{
+	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
+	if (!j)
+		return -1;
+	j->generic = 1;
+	return submit_job(p, j);
+}
+
+/* A job of SQL built at run time (copied); planned: never prepared;
+ * generic: run by its generic plan. */
 static int query_built(struct dbpool *p, const char *sql, int nparams, const char *const *params,
-                       db_result_cb cb, void *arg, int planned)
+                       db_result_cb cb, void *arg, int planned, int generic)
 {
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j || !(j->sql_copy = strdup(sql))) {
@@ -1210,19 +1235,26 @@ static int query_built(struct dbpool *p, const char *sql, int nparams, const cha
 	j->sql = j->sql_copy;
 	j->by_text = 1;
 	j->planned = planned;
+	j->generic = generic;
 	return submit_job(p, j);
 }
 
 int dbpool_query_text(struct dbpool *p, const char *sql, int nparams, const char *const *params,
                       db_result_cb cb, void *arg)
 {
-	return query_built(p, sql, nparams, params, cb, arg, 0);
+	return query_built(p, sql, nparams, params, cb, arg, 0, 0);
+}
+
+int dbpool_query_text_generic(struct dbpool *p, const char *sql, int nparams,
+                              const char *const *params, db_result_cb cb, void *arg)
+{
+	return query_built(p, sql, nparams, params, cb, arg, 0, 1);
 }
 
 int dbpool_query_planned(struct dbpool *p, const char *sql, int nparams, const char *const *params,
                          db_result_cb cb, void *arg)
 {
-	return query_built(p, sql, nparams, params, cb, arg, 1);
+	return query_built(p, sql, nparams, params, cb, arg, 1, 0);
 }
 
 int dbpool_up(const struct dbpool *p)

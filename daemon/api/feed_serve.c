@@ -530,7 +530,9 @@ static char *chunk_ids(const struct feedfetch *ff, int from, int to)
 	return out;
 }
 
-/* "= ANY", not a join with unnest(), for the reason vevents_load_sql gives. */
+/* "= ANY", not a join with unnest(), for the reason vevents_load_sql gives.
+ * Run by its generic plan: each id is looked up by key, however many
+ * (custom plans cost 0.8 ms of planning for 0.1 ms of lookups). */
 const char feeds_missing_sql[] = SQL_FEED_MISSING;
 
 static void on_stored_texts(PGresult *res, void *arg);
@@ -546,8 +548,8 @@ static int fetch_chunk(struct feedfetch *ff, int from, int to, int stored)
 		const char *m[] = {ids, ff->lang[0] ? ff->lang : NULL};
 		rc = stored ? dbpool_query(ff->r->cx->db_read, vevents_load_sql, 3, p,
 		                           on_stored_texts, ff)
-		            : dbpool_query(ff->r->cx->db_read, feeds_missing_sql, 2, m,
-		                           on_missing_events, ff);
+		            : dbpool_query_generic(ff->r->cx->db_read, feeds_missing_sql, 2, m,
+		                                   on_missing_events, ff);
 	}
 	free(ids);
 	return rc;
@@ -749,9 +751,13 @@ static int feed_query(struct feedfetch *ff, const PGresult *feed, int texts,
 		         ? -1
 		         : 0;
 	}
+	/* A splice, which reads a few rows by key (those written since a
+	 * snapshot, by id), by its generic plan: its plan does not depend on
+	 * them, and planning it for them took ten times as long as running it. */
 	if (rc == 0 && evbuffer_add(sql, "", 1) == 0)
-		rc = dbpool_query_text(ff->r->cx->db_read, (const char *)evbuffer_pullup(sql, -1),
-		                       q->n, q->params, cb, ff);
+		rc = (splice ? dbpool_query_text_generic : dbpool_query_text)(
+		    ff->r->cx->db_read, (const char *)evbuffer_pullup(sql, -1), q->n, q->params, cb,
+		    ff);
 	else
 		rc = -1;
 	listq_free(q);

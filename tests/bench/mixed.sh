@@ -19,7 +19,8 @@
 # that queued behind it (a closed loop of CLIENTS on two shared cores
 # only slows down, and hides it). CLIENTS then bounds requests in flight.
 # PGSS=1 also prints, after each mix, the statements that took the most
-# of PostgreSQL's time in it (pg_stat_statements).
+# of PostgreSQL's time in it (pg_stat_statements: calls, execution and
+# planning ms, share of both).
 set -eu
 BIN=$(realpath "$1")
 SECS=${2:-60}
@@ -27,7 +28,7 @@ CLIENTS=${3:-8}
 OTHER=${4:+$(realpath "$4")}
 ROUNDS=${5:-3}
 . "$(dirname "$0")/lib.sh"
-[ -z "${PGSS:-}" ] || export PGCLUSTER_OPTS="${PGCLUSTER_OPTS:-} -c shared_preload_libraries=pg_stat_statements"
+[ -z "${PGSS:-}" ] || export PGCLUSTER_OPTS="${PGCLUSTER_OPTS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
 
 bench_cluster
 bench_org
@@ -245,9 +246,12 @@ run_mix() {
 	MIX_PIDS="$PID1 $DAEMON_PID $(pg_pid)" \
 		/usr/bin/python3 "$BENCH_TMP/mix.py" "$2" "$PORT1" "$PORT2" "$SECS" "$CLIENTS" $TOKENS
 	[ -z "${PGSS:-}" ] || psql_b -F ' | ' -c "SELECT calls, round(total_exec_time) AS ms,
-	    round(100 * total_exec_time / sum(total_exec_time) OVER ()) AS pct,
-	    regexp_replace(left(query, 90), '\s+', ' ', 'g')
-	  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10" | sed 's/^/  pgss: /'
+	    round(total_plan_time) AS plan_ms,
+	    round(100 * (total_exec_time + total_plan_time)
+	          / sum(total_exec_time + total_plan_time) OVER ()) AS pct,
+	    regexp_replace(left(query, 80), '\s+', ' ', 'g')
+	  FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 12" |
+		sed 's/^/  pgss: /'
 	kill "$PID1" "$DAEMON_PID"
 	wait "$PID1" "$DAEMON_PID" 2>/dev/null || true
 	PID1=

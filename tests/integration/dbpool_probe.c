@@ -2,7 +2,8 @@
  * checks what its callers cannot see from outside: pipelining (answers
  * matched to their jobs, an error confined to its job, nothing queued
  * behind a slow query, a lost session failing everything in flight) and
- * statements prepared while others are in flight, and deadlines: a
+ * statements prepared while others are in flight, generic plans for a
+ * job alone, and deadlines: a
  * statement cut by the server at the query timeout, a backend frozen with
  * SIGSTOP (the server holds the session and says nothing) losing its
  * connection a moment later. Run by
@@ -24,6 +25,7 @@
 static const char sql_double[] = "SELECT $1::int * 2";
 static const char sql_divide[] = "SELECT 100 / $1::int";
 static const char sql_bad[] = "SELEC 1 WHERE $1::int = 1";
+static const char sql_mode[] = "SELECT current_setting('plan_cache_mode') WHERE $1::int = 1";
 static const char sql_kill[] = "SELECT pg_terminate_backend(pg_backend_pid()) WHERE $1::int = 1";
 static const char *const quick[] = {sql_double, sql_divide, sql_bad, sql_kill, NULL};
 
@@ -83,16 +85,28 @@ static void run_jobs(void)
 	event_free(t);
 }
 
-static void submit(int k, const char *sql, const char *param)
+typedef int query_fn(struct dbpool *, const char *, int, const char *const *, db_result_cb, void *);
+
+static void submit_with(query_fn *query, int k, const char *sql, const char *param)
 {
 	memset(&answers[k], 0, sizeof(answers[k]));
 	const char *p[] = {param};
-	if (dbpool_query(pool, sql, 1, p, on_answer, &answers[k]) != 0) {
+	if (query(pool, sql, 1, p, on_answer, &answers[k]) != 0) {
 		printf("not ok - submitting job %d\n", k);
 		failures++;
 		return;
 	}
 	pending++;
+}
+
+static void submit(int k, const char *sql, const char *param)
+{
+	submit_with(dbpool_query, k, sql, param);
+}
+
+static void submit_generic(int k, const char *sql, const char *param)
+{
+	submit_with(dbpool_query_generic, k, sql, param);
 }
 
 static void submit_text(int k, const char *sql)
@@ -182,6 +196,27 @@ static void probe_prepare_in_flight(void)
 	run_jobs();
 	check(!strcmp(answers[0].sqlstate, "42601"),
 	      "a statement whose Parse failed is parsed again, not run by a stale name");
+}
+
+/* A generic job runs by the generic plan (plan_cache_mode set for its
+ * transaction only: the jobs beside and after it plan as before), gets its
+ * own answer and its own error, in a pipeline too. */
+static void probe_generic(void)
+{
+	submit_generic(0, sql_mode, "1");
+	submit(1, sql_mode, "1");
+	submit_generic(2, sql_divide, "0");
+	submit_generic(3, sql_double, "5");
+	submit(4, sql_mode, "1");
+	run_jobs();
+	check(answers[0].ok && !strcmp(answers[0].value, "force_generic_plan"),
+	      "a generic job runs with plan_cache_mode force_generic_plan");
+	check(answers[1].ok && !strcmp(answers[1].value, "auto") && answers[4].ok &&
+	          !strcmp(answers[4].value, "auto"),
+	      "the jobs beside it keep plan_cache_mode auto");
+	check(!answers[2].ok && !strcmp(answers[2].sqlstate, "22012") && answers[3].ok &&
+	          !strcmp(answers[3].value, "10"),
+	      "a generic job gets its own answer and its own error");
 }
 
 /* The session dies under a pipeline: every job in flight is told, and the
@@ -287,6 +322,7 @@ int main(int argc, char **argv)
 		probe_answers_in_order();
 		probe_not_behind_slow();
 		probe_prepare_in_flight();
+		probe_generic();
 		probe_lost_session();
 		probe_statement_deadline();
 		probe_frozen_backend();

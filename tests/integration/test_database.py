@@ -129,9 +129,10 @@ def test_pool_pipelines_quick_statements(ctx):
     # The pool's pipelining, seen from its own API against the real server
     # (tests/integration/dbpool_probe.c): answers matched to their jobs, an
     # error confined to its job, nothing behind a slow query, a Parse in
-    # flight shared and a failed one not reused, a lost session failing
-    # every job in flight; deadlines: a statement cut by the server, a frozen
-    # backend's connection dropped by the pool's own timer.
+    # flight shared and a failed one not reused, a generic plan set for its
+    # job alone, a lost session failing every job in flight; deadlines: a
+    # statement cut by the server, a frozen backend's connection dropped by
+    # the pool's own timer.
     probe = os.path.join(harness.CONF["build"], "tests", "dbpool_probe")
     cmd = [probe, ctx.database()]
     if harness.CONF["valgrind"]:
@@ -141,5 +142,5 @@ def test_pool_pipelines_quick_statements(ctx):
     print(proc.stdout, proc.stderr)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     oks = [l for l in proc.stdout.splitlines() if l.startswith("ok - ")]
-    assert len(oks) == 16, proc.stdout
+    assert len(oks) == 19, proc.stdout
     assert "not ok" not in proc.stdout
