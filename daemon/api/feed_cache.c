@@ -249,9 +249,9 @@ struct feed_render {
 	int64_t rendered_ms;
 	int64_t changed;             /* the second its content last changed */
 	char etag[40], etag_gz[40];  /* unquoted */
-	struct coding plain;         /* in memory until served again (promote), under the lock */
+	struct coding plain;         /* in memory until sent again (promote), under the lock */
 	atomic_int promoted;         /* its move to a file was tried */
-	atomic_int on_file;          /* and made: plain no longer changes */
+	atomic_int settled;          /* plain no longer changes: read without the lock */
 	_Atomic(struct coding *) gz; /* made on first demand, published under the lock */
 	struct feed_list *list;      /* what it was rendered from, for a splice; or NULL */
 };
@@ -281,12 +281,12 @@ static size_t render_bytes(const struct feed_render *fr)
 	return fr->plain.len + (gz ? gz->len : 0) + list_bytes_of(fr);
 }
 
-/* fr's plain coding as it is now (plain_take), referenced for the caller:
- * it moves from memory to a file while answers may read it (promote),
- * under the lock; once on a file it no longer changes. */
+/* fr's plain coding as it is now, referenced for the caller: it moves
+ * from memory to a file while answers may read it (promote), under the
+ * lock; once settled it no longer changes. */
 static struct coding plain_take(struct feed_render *fr)
 {
-	if (atomic_load_explicit(&fr->on_file, memory_order_acquire))
+	if (atomic_load_explicit(&fr->settled, memory_order_acquire))
 		return coding_take(&fr->plain);
 	pthread_mutex_lock(&lock);
 	struct coding copy = coding_take(&fr->plain);
@@ -429,7 +429,7 @@ struct feed_render *feed_cache_keep(const char *hash, const char *org, const cha
 	fr->plain.mem = body; /* its answer goes from memory (promote) */
 	fr->plain.len = len;
 	atomic_init(&fr->promoted, 0);
-	atomic_init(&fr->on_file, 0);
+	atomic_init(&fr->settled, len < FILE_MIN); /* never moved */
 	fr->list = feed_list_ref(list);
 	pthread_mutex_lock(&lock);
 	put_locked(fr);
@@ -471,30 +471,35 @@ static struct feed_render *get(const char *hash, const unsigned *current)
 	return fr;
 }
 
-/* A rendering asked for again is likely to be asked for more: its plain
- * body goes to a file then, after this answer took its bytes (the socket
- * drains meanwhile), and later answers are sent by sendfile. Most
- * renderings under a stream of changes are served once, to the client
- * whose request made them, and replaced: they never pay the copy into a
- * file, nor does the request that waited for a rendering. Only one thread
- * tries it; the body's memory goes once every answer sending it is out. */
+/* A rendering whose plain bytes are sent again is likely to be sent more:
+ * they go to a file then, and later answers go by sendfile. Most
+ * renderings under a stream of changes are sent once, to the client whose
+ * request made them, and replaced: they never pay the copy into a file,
+ * nor does the request that waited for a rendering. The copy is made on
+ * the loop after this answer took what its socket would (the rest waits
+ * for it), and only by one thread, for a rendering still kept; the body's
+ * memory goes once every answer sending it is out. */
 static void promote(struct feed_render *fr)
 {
 	if (atomic_load(&fr->promoted) || atomic_exchange(&fr->promoted, 1))
 		return;
-	/* Only this call changes plain: it may be read without the lock. */
-	if (!fr->plain.mem || fr->plain.len < FILE_MIN)
-		return;
-	int fd = -1;
-	struct evbuffer_file_segment *seg = file_of(fr->plain.mem, fr->plain.len, &fd);
-	if (!seg)
-		return;
 	pthread_mutex_lock(&lock);
-	char *mem = fr->plain.mem;
-	fr->plain.mem = NULL;
-	fr->plain.file = seg;
-	fr->plain.fd = fd;
-	atomic_store_explicit(&fr->on_file, 1, memory_order_release);
+	int kept = fr->kept;
+	pthread_mutex_unlock(&lock);
+	/* Only this call changes plain: it may be read without the lock. */
+	int fd = -1;
+	struct evbuffer_file_segment *seg =
+	    kept && fr->plain.mem ? file_of(fr->plain.mem, fr->plain.len, &fd) : NULL;
+	char *mem = NULL;
+	pthread_mutex_lock(&lock);
+	if (seg) {
+		mem = fr->plain.mem;
+		fr->plain.mem = NULL;
+		fr->plain.file = seg;
+		fr->plain.fd = fd;
+	}
+	/* Moved or not, for good: answers read it without the lock. */
+	atomic_store_explicit(&fr->settled, 1, memory_order_release);
 	pthread_mutex_unlock(&lock);
 	feed_body_unref(mem);
 }
@@ -503,8 +508,8 @@ static int serve_from(struct req *r, struct feed_render *fr)
 {
 	if (!fr)
 		return 0;
-	feed_render_serve(r, fr);
-	promote(fr);
+	if (feed_render_serve(r, fr) && !atomic_load(&fr->settled))
+		promote(fr);
 	feed_render_unref(fr);
 	return 1;
 }
@@ -625,9 +630,10 @@ void feed_fetched(struct req *r, const char *hash, int status, size_t n)
 /* Last-Modified is the second the content last changed (see
  * feed_rendered), never later than now (the Date header); If-Modified-Since
  * gets a 304 only for a date at or after that second. */
-void feed_render_serve(struct req *r, struct feed_render *fr)
+int feed_render_serve(struct req *r, struct feed_render *fr)
 {
 	int gz = http_accepts_gzip(req_header(r, "Accept-Encoding"));
+	int head = r->method == EVHTTP_REQ_HEAD; /* r is gone once answered */
 	const char *etag = gz ? fr->etag_gz : fr->etag;
 	int64_t changed = fr->changed, now = (int64_t)time(NULL);
 	char last_modified[32];
@@ -641,7 +647,7 @@ void feed_render_serve(struct req *r, struct feed_render *fr)
 	if (etag_listed(inm, etag) || (!inm && since >= 0 && changed <= since)) {
 		feed_fetched(r, fr->hash, 304, 0);
 		reply_empty(r, 304);
-		return;
+		return 0;
 	}
 	/* Compressed when first sent compressed: a rendering that no client
 	 * takes gzipped, or that is only revalidated, never costs the deflate. */
@@ -649,7 +655,7 @@ void feed_render_serve(struct req *r, struct feed_render *fr)
 	if (gz && !z) {
 		feed_fetched(r, fr->hash, 500, 0);
 		reply_problem(r, 500, "cannot compress the feed");
-		return;
+		return 0;
 	}
 	struct coding c = z ? coding_take(z) : plain_take(fr);
 	if (gz)
@@ -659,8 +665,9 @@ void feed_render_serve(struct req *r, struct feed_render *fr)
 	if (c.file) {
 		reply_file_segment(r, 200, type, c.file, 0, c.len);
 		coding_put(&c);
-		return;
+	} else {
+		/* coding_take's reference goes with the answer */
+		reply_shared(r, 200, type, c.mem, c.len, shared_sent, c.mem);
 	}
-	/* coding_get's reference goes with the answer */
-	reply_shared(r, 200, type, c.mem, c.len, shared_sent, c.mem);
+	return !gz && !head;
 }

@@ -42,8 +42,9 @@ struct feed_entry *feed_entry_for(struct feedcache *c, const char *hash);
  * (the generation, core/changes.h) and for at most FEED_TTL_MS, since "a
  * year back" and "cancelled for 30 days" move with the clock. While the
  * database is down a stale one is served rather than none. Never changed
- * once made but for its gzip, made the first time a client asks for it;
- * freed with its last reference. */
+ * once made but for its gzip, made the first time a client asks for it,
+ * and where its plain bytes are kept (moved to a file when they are sent
+ * again); freed with its last reference. */
 struct feed_render;
 
 /* The bytes the renderings kept may hold together, plain and gzip, in
@@ -75,8 +76,8 @@ int feed_cache_serve_stale(struct req *r, const char *hash);
 void feed_cache_drop(const char *hash);
 /* Answers r from fr: 304 when the client has it, else its bytes (gzipped
  * when the client takes gzip, made the first time that is asked); the
- * fetch is recorded. */
-void feed_render_serve(struct req *r, struct feed_render *fr);
+ * fetch is recorded. Returns whether its plain bytes were sent. */
+int feed_render_serve(struct req *r, struct feed_render *fr);
 void feed_render_unref(struct feed_render *fr);
 /* What the kept renderings hold: bytes of bodies (their lists count
  * against the limit too, not here), and memory files open (those still

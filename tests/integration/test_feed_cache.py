@@ -246,7 +246,11 @@ def test_large_renderings_are_unnamed_files_of_feed_file_dir(ctx):
     a = d.request("GET", feed)
     gz = d.request("GET", feed, headers={"Accept-Encoding": "gzip"})
     assert a.status == 200 and len(a.body) > 16384 and gzip.decompress(gz.body) == a.body
-    # Asked for again, the rendering goes to a file once that answer is out.
+    # Sent again (not gzipped, not a 304), the rendering goes to a file
+    # once that answer is out.
+    assert d.request("GET", feed, headers={"If-None-Match": a.header("ETag")}).status == 304
+    assert harness.feed_files(d.proc.pid) == []
+    assert d.request("GET", feed).body == a.body
     files = harness.wait_for(lambda: harness.feed_files(d.proc.pid), 5, what="the file")
     assert all(f.startswith(where + "/#") for f in files), files
     assert os.listdir(where) == []
