@@ -98,21 +98,28 @@
  * families of the events and agreements written by what snapshot $snap
  * did not see, of the roots $near (whose thresholds come), and, for a
  * window that reaches ahead, of the events whose start it has reached
- * since $ahead. m and the overrides' subquery then keep to r. */
+ * since $ahead. m and the overrides' subquery then keep to r. It runs by
+ * its generic plan (feed_serve.c), where $snap's xmin is not known: the
+ * bound below the current snapshot's xmax, true of every row it sees,
+ * makes change_xid a range, which PostgreSQL then guesses holds a few
+ * rows (0.5 %) rather than a third (EXPLAIN EXECUTE over 1,000,000
+ * events: 3,332 rows guessed against 222,140; the index either way). */
+#define FEED_CHANGED_SINCE(t) \
+	t ".change_xid >= pg_snapshot_xmin($%d::pg_snapshot)" \
+	" AND " t ".change_xid < pg_snapshot_xmax(pg_current_snapshot())" \
+	" AND NOT pg_visible_in_snapshot(" t ".change_xid, $%d::pg_snapshot)"
 #define SQL_FEED_TOUCHED \
 	"r AS MATERIALIZED (" \
 	"  SELECT coalesce(e.series_id, e.id) AS root" \
 	"    FROM events e" \
-	"   WHERE e.change_xid >= pg_snapshot_xmin($%d::pg_snapshot)" \
-	"     AND NOT pg_visible_in_snapshot(e.change_xid, $%d::pg_snapshot)" \
+	"   WHERE " FEED_CHANGED_SINCE("e") \
 	"  UNION" \
 	"  SELECT coalesce(e.series_id, e.id)" \
 	"    FROM events e" \
 	"   WHERE e.agreement_id = ANY(ARRAY(" \
 	"           SELECT a.id" \
 	"             FROM agreements a" \
-	"            WHERE a.change_xid >= pg_snapshot_xmin($%d::pg_snapshot)" \
-	"              AND NOT pg_visible_in_snapshot(a.change_xid, $%d::pg_snapshot)))" \
+	"            WHERE " FEED_CHANGED_SINCE("a") "))" \
 	"  UNION" \
 	"  SELECT unnest($%d::uuid[])"
 #define SQL_FEED_ENTERED \
