@@ -99,7 +99,11 @@ int filters_check_values(json_t *values, const char *name, json_t *errors)
 /* Events' filters: the condition of each, before and after its parameter. */
 static const struct filter_sql event_values[] = {
     {"kind", "e.kind = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
-    {"org", "o.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(", "::jsonb)))"},
+    /* by id: a statement needs no join with orgs for it */
+    {"org",
+     "e.org_id = ANY(ARRAY(SELECT f.id FROM orgs f"
+     " WHERE f.slug = ANY(ARRAY(SELECT jsonb_array_elements_text(",
+     "::jsonb)))))"},
     {"partner", "e.partners && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
     {"tag", "e.tags && ARRAY(SELECT jsonb_array_elements_text(", "::jsonb))"},
     {"city", "lower(e.city) = ANY(ARRAY(SELECT lower(jsonb_array_elements_text(", "::jsonb))))"},
