@@ -6,6 +6,7 @@
 
 #include "api/feed_rows_sql.h"
 #include "clock.h"
+#include "macros.h"
 #include "strhash.h"
 
 #include <math.h>
@@ -236,6 +237,8 @@ static void take_row(struct feed_list *l, int i, const PGresult *res, const stru
 /* Row j of b as row i of l. */
 static void copy_row(struct feed_list *l, int i, const struct feed_list *b, int j)
 {
+	if (j + CACHE_AHEAD < b->n)
+		CACHE_PREFETCH(b->texts[j + CACHE_AHEAD]);
 	memcpy(l->ids[i], b->ids[j], sizeof(l->ids[i]));
 	memcpy(l->stamps[i], b->stamps[j], sizeof(l->stamps[i]));
 	memcpy(l->roots[i], b->roots[j], sizeof(l->roots[i]));

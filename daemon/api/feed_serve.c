@@ -277,9 +277,12 @@ static int body_digest(const struct feedfetch *ff, const char *head, char out[33
 	unsigned char *all = malloc(n * DIGEST_BYTES), md[DIGEST_BYTES];
 	int rc = !all || digest_sha256(head, strlen(head), all) != 0 ? -1 : 0;
 	size_t at = 1;
-	for (int i = 0; rc == 0 && i < ff->n; i++)
+	for (int i = 0; rc == 0 && i < ff->n; i++) {
+		if (i + CACHE_AHEAD < ff->n)
+			CACHE_PREFETCH(ff->texts[i + CACHE_AHEAD]);
 		if (ff->texts[i])
 			memcpy(all + DIGEST_BYTES * at++, ff->texts[i]->digest, DIGEST_BYTES);
+	}
 	if (rc == 0 && (digest_sha256(ICS_TAIL, strlen(ICS_TAIL), all + DIGEST_BYTES * at) != 0 ||
 	                digest_sha256(all, n * DIGEST_BYTES, md) != 0))
 		rc = -1;
@@ -294,6 +297,8 @@ static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 	const char **names = calloc((size_t)ff->n + 1, sizeof(char *));
 	size_t nz = 0, total = strlen(ICS_TAIL);
 	for (int i = 0; names && i < ff->n; i++) {
+		if (i + CACHE_AHEAD < ff->n)
+			CACHE_PREFETCH(ff->texts[i + CACHE_AHEAD]);
 		if (!ff->texts[i])
 			continue;
 		total += ff->texts[i]->len;
@@ -320,6 +325,9 @@ static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 		size_t at = strlen(head);
 		memcpy(out, head, at);
 		for (int i = 0; i < ff->n; i++) {
+			/* the text's first bytes: its header was read above */
+			if (i + 2 < ff->n && ff->texts[i + 2])
+				CACHE_PREFETCH(ff->texts[i + 2]->text);
 			if (!ff->texts[i])
 				continue;
 			size_t l = ff->texts[i]->len;
