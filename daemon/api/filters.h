@@ -2,8 +2,8 @@
  * occurrences; feeds and webhooks use the same names): kind, org, partner,
  * tag, city, country, visit, person (repeated or comma-separated: ORed;
  * different ones: ANDed), q, from/to, limit, cursor. They become SQL
- * conditions on events e and orgs o, with every value passed as a
- * parameter. */
+ * conditions on events e (org by the orgs' ids: no join needed), with
+ * every value passed as a parameter. */
 #ifndef LIAISON_FILTERS_H
 #define LIAISON_FILTERS_H
 
