@@ -714,9 +714,10 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 	const char *const *params = (const char *const *)j->params;
 	char name[16];
 	int idx = prepared_index(c, j);
+	int prepare = idx < 0 && !j->planned && c->nprepared < MAX_PREPARED;
 	j->slot = -1;
-	j->generic_sent = j->generic && (idx >= 0 || (!j->planned && c->nprepared < MAX_PREPARED));
-	if (idx < 0 && !j->planned && c->nprepared < MAX_PREPARED) {
+	j->generic_sent = j->generic && (idx >= 0 || prepare);
+	if (prepare) {
 		idx = c->nprepared;
 		/* A job on a standby may move to the primary after this session
 		 * is gone: it keeps its own text. */
@@ -1203,23 +1204,27 @@ static int submit_job(struct dbpool *p, struct dbjob *j)
 	return rc;
 }
 
-int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *const *params,
-                 db_result_cb cb, void *arg)
+/* A job of a literal; generic: run by its generic plan. */
+static int query_literal(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                         db_result_cb cb, void *arg, int generic)
 {
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j)
 		return -1;
+	j->generic = generic;
 	return submit_job(p, j);
+}
+
+int dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                 db_result_cb cb, void *arg)
+{
+	return query_literal(p, sql, nparams, params, cb, arg, 0);
 }
 
 int dbpool_query_generic(struct dbpool *p, const char *sql, int nparams, const char *const *params,
                          db_result_cb cb, void *arg)
 {
-	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
-	if (!j)
-		return -1;
-	j->generic = 1;
-	return submit_job(p, j);
+	return query_literal(p, sql, nparams, params, cb, arg, 1);
 }
 
 /* A job of SQL built at run time (copied); planned: never prepared;

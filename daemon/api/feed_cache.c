@@ -114,13 +114,13 @@ struct coding {
 	size_t len;
 };
 
-/* A body this large goes to a memory file once it is served again (see
- * feed_cache_serve): below it libevent writes it in one go anyway (its
- * bufferevents write at most 16 KiB per turn of the loop, sendfile as much
- * as the socket takes). The files are few, counted for the whole process
- * until each is closed (its last answer sent), so that cached feeds never
- * take the descriptors connections need; past them bodies stay in
- * memory. */
+/* A body this large goes to a memory file (a plain one once it is sent
+ * again, promote; a gzip one when made): below it libevent writes it in
+ * one go anyway (its bufferevents write at most 16 KiB per turn of the
+ * loop, sendfile as much as the socket takes). The files are few, counted
+ * for the whole process until each is closed (its last answer sent), so
+ * that cached feeds never take the descriptors connections need; past
+ * them bodies stay in memory. */
 #define FILE_MIN  16384
 #define FILES_MAX FEED_FILES_MAX
 static atomic_int nfiles;
@@ -596,11 +596,11 @@ static struct coding *gz_of(struct feed_render *fr)
 	void *map = NULL;
 	if (!plain) {
 		map = mmap(NULL, from.len, PROT_READ, MAP_SHARED, from.fd, 0);
-		plain = map == MAP_FAILED ? NULL : map;
+		plain = map = map == MAP_FAILED ? NULL : map;
 	}
 	size_t len = 0;
 	char *mem = plain ? gzip_body(plain, from.len, &len) : NULL;
-	if (map && map != MAP_FAILED)
+	if (map)
 		munmap(map, from.len);
 	coding_put(&from);
 	if (!mem || !(gz = calloc(1, sizeof(*gz)))) {

@@ -1,13 +1,14 @@
 /* feed_cache.h - the rendered feeds, plain and gzip, kept once for all the
  * worker threads within a byte limit, and how one is served from there
  * (ETag, Last-Modified, 304, gzip). A rendered body is shared with the
- * answers still sending it, on whichever thread: a large one, once it is
- * asked for again, is kept in a memory file and sent from there by
- * sendfile (the copy from user memory into the socket is most of what
- * serving a cached feed costs), a small one, or one served only by the
- * request that rendered it, in memory, by a count kept with its bytes. Each thread also keeps,
- * per feed, the rendering it has under way (a request waits for its own
- * thread's: its answer is written by that thread's loop). */
+ * answers still sending it, on whichever thread: a large one, once its
+ * plain bytes are sent again, is kept in a memory file and sent from there
+ * by sendfile (the copy from user memory into the socket is most of what
+ * serving a cached feed costs); a small one, or one sent only to the
+ * request that rendered it, in memory, by a count kept with its bytes.
+ * Each thread also keeps, per feed, the rendering it has under way (a
+ * request waits for its own thread's: its answer is written by that
+ * thread's loop). */
 #ifndef LIAISON_FEED_CACHE_H
 #define LIAISON_FEED_CACHE_H
 

@@ -17,10 +17,10 @@
 
 /* A rendered VEVENT and the zone it uses (or ""), shared by the cache and
  * the feeds being assembled: never changed once made, freed with its last
- * reference. */
-/* A feed's rendering reads refs, len, digest and the zone's first bytes of
- * each of its texts, scattered in the heap: they come first, in one cache
- * line (a miss each, where the zone after the digest made it two). */
+ * reference. A feed's rendering reads refs, len, digest and the zone's
+ * first bytes of each of its texts, scattered in the heap: they come
+ * first, in one cache line (a miss each, where the zone after the digest
+ * made it two). */
 struct vtext {
 	atomic_int refs;
 	size_t len;
