@@ -19,6 +19,9 @@ int token_hash(const char *s, size_t len, char out[TOKEN_HASH_HEX + 1]) WUR;
 int digest_sha256(const void *s, size_t len, unsigned char out[DIGEST_BYTES]) WUR;
 /* n bytes as lower-case hex; out needs 2*n+1. */
 void digest_hex(const unsigned char *in, size_t n, char *out);
+/* A digest back from exactly 64 hex digits (either case) of s: 0, or -1
+ * when s is anything else. */
+int digest_unhex(const char *s, size_t len, unsigned char out[DIGEST_BYTES]) WUR;
 /* Unpadded base64url; out needs 4*ceil(n/3)+1 bytes. Returns the length. */
 size_t base64url_encode(const unsigned char *in, size_t n, char *out);
 /* Random hex string of 2*n characters (request ids). */

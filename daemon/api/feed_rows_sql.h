@@ -149,14 +149,14 @@
 	"   LIMIT 50000) "
 
 /* After feed_select_ids_sql: the stored texts, for alarms $n and renderer
- * $m, of SQL_FEED_EVENTS_LIVE's events, as rows (id, stamp, body, zone) in
+ * $m, of SQL_FEED_EVENTS_LIVE's events, as rows (VEVENT_TEXT_COLS) in
  * no order; a text whose stamp is not its event's is out of date (the
  * caller skips it). Sent beside the list (SQL_FEED_ROWS) on
  * another connection when the VEVENT cache holds little: each statement
  * selects m, and the two run side by side, where one statement bringing
  * the list and the texts ran for both. "= ANY" for the reason SQL_VEVENTS_LOAD gives. */
 #define SQL_FEED_TEXTS_LIVE \
-	"SELECT t.event_id, t.stamp, t.body, t.zone" \
+	"SELECT " VEVENT_TEXT_COLS \
 	"  FROM vevent_texts t" \
 	" WHERE t.event_id = ANY(ARRAY(SELECT x.id FROM " SQL_FEED_EVENTS_LIVE "))" \
 	"   AND t.alarms = $%d::boolean" \

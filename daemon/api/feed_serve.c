@@ -510,7 +510,7 @@ static void on_missing_events(PGresult *res, void *arg)
 				            ff->alarms, v);
 				if (shared_text(stamp))
 					vevents_batch_add(&store, PQgetvalue(res, k, 0), stamp,
-					                  ff->alarms, v->text, v->zone);
+					                  ff->alarms, v);
 			}
 		}
 		keep_store(ff, store);
@@ -583,8 +583,9 @@ static void fetch_chunks(struct feedfetch *ff, int size, int stored)
  * costs renders, so it is logged and the renders go on. */
 #define STORED_CHUNK 5000
 
-/* Takes the stored texts among the rows of res (id, stamp, body, zone; rows
- * without a body are not texts) that are current for missing events. */
+/* Takes the stored texts among the rows of res (VEVENT_TEXT_COLS; rows
+ * without a body are not texts) that are current for missing events, each
+ * with its stored digest when it has one (sql/033). */
 static void take_texts(struct feedfetch *ff, const PGresult *res)
 {
 	int fresh = 0;
@@ -592,10 +593,15 @@ static void take_texts(struct feedfetch *ff, const PGresult *res)
 		if (PQgetisnull(res, k, 2))
 			continue;
 		int i = slots_find(ff, PQgetvalue(res, k, 0));
-		if (i < 0 || ff->texts[i] || strcmp(PQgetvalue(res, k, 1), ff->stamps[i]) ||
-		    !(ff->texts[i] =
+		if (i < 0 || ff->texts[i] || strcmp(PQgetvalue(res, k, 1), ff->stamps[i]))
+			continue;
+		unsigned char md[DIGEST_BYTES];
+		int known =
+		    PQnfields(res) > 4 &&
+		    digest_unhex(PQgetvalue(res, k, 4), (size_t)PQgetlength(res, k, 4), md) == 0;
+		if (!(ff->texts[i] =
 		          vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),
-		                    PQgetvalue(res, k, 3))))
+		                    PQgetvalue(res, k, 3), known ? md : NULL)))
 			continue;
 		ff->nstored++;
 		ff->fresh[fresh++] = i;

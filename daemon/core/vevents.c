@@ -31,7 +31,7 @@ struct vevent {
 	struct vtext *v;
 };
 
-struct vtext *vtext_new(const char *text, size_t len, const char *zone)
+struct vtext *vtext_new(const char *text, size_t len, const char *zone, const unsigned char *digest)
 {
 	struct vtext *v = malloc(sizeof(*v) + len + 1);
 	if (!v)
@@ -44,7 +44,9 @@ struct vtext *vtext_new(const char *text, size_t len, const char *zone)
 	v->zone[z] = '\0';
 	memcpy(v->text, text, len);
 	v->text[len] = '\0';
-	if (digest_sha256(v->text, len, v->digest) != 0) {
+	if (digest)
+		memcpy(v->digest, digest, DIGEST_BYTES);
+	else if (digest_sha256(v->text, len, v->digest) != 0) {
 		free(v);
 		return NULL;
 	}
@@ -316,7 +318,8 @@ struct vtext *vevents_render(const PGresult *res, int k, int alarms)
 	const char *zone = NULL;
 	char *text = row_event(res, k, &w) == 0 ? ics_render_event(&w.ev, alarms, &zone) : NULL;
 	struct vtext *v =
-	    text ? vtext_new(text, strlen(text), zone && !tz_is_utc(zone) ? zone : NULL) : NULL;
+	    text ? vtext_new(text, strlen(text), zone && !tz_is_utc(zone) ? zone : NULL, NULL)
+	         : NULL;
 	free(text);
 	row_free(&w);
 	return v;
@@ -470,14 +473,14 @@ const char vevents_load_sql[] = SQL_VEVENTS_LOAD;
  * holds the loop; this is one pass of memcpy). */
 struct vevents_batch {
 	int alarms, n, failed;
-	struct evbuffer *ids, *stamps, *zones, *bodies;
+	struct evbuffer *ids, *stamps, *zones, *bodies, *digests;
 };
 
 static void batch_free(struct vevents_batch *b)
 {
 	if (!b)
 		return;
-	struct evbuffer *bufs[] = {b->ids, b->stamps, b->zones, b->bodies};
+	struct evbuffer *bufs[] = {b->ids, b->stamps, b->zones, b->bodies, b->digests};
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(*bufs); i++)
 		if (bufs[i])
 			evbuffer_free(bufs[i]);
@@ -488,7 +491,8 @@ static struct vevents_batch *batch_new(int alarms)
 {
 	struct vevents_batch *b = calloc(1, sizeof(*b));
 	if (b && (b->ids = evbuffer_new()) && (b->stamps = evbuffer_new()) &&
-	    (b->zones = evbuffer_new()) && (b->bodies = evbuffer_new())) {
+	    (b->zones = evbuffer_new()) && (b->bodies = evbuffer_new()) &&
+	    (b->digests = evbuffer_new())) {
 		b->alarms = alarms;
 		return b;
 	}
@@ -497,15 +501,18 @@ static struct vevents_batch *batch_new(int alarms)
 }
 
 void vevents_batch_add(struct vevents_batch **bp, const char *id, const char *stamp, int alarms,
-                       const char *text, const char *zone)
+                       const struct vtext *v)
 {
 	if (!vevents_renderer())
 		return;
 	if (!*bp && !(*bp = batch_new(alarms)))
 		return;
 	struct vevents_batch *b = *bp;
+	char digest[2 * DIGEST_BYTES + 1];
+	digest_hex(v->digest, DIGEST_BYTES, digest);
 	if (db_array_add(b->ids, id) || db_array_add(b->stamps, stamp) ||
-	    db_array_add(b->zones, zone ? zone : "") || db_array_add(b->bodies, text))
+	    db_array_add(b->zones, v->zone) || db_array_add(b->bodies, v->text) ||
+	    db_array_add(b->digests, digest))
 		b->failed = 1;
 	b->n++;
 }
@@ -525,18 +532,21 @@ void vevents_store(struct dbpool *db, struct vevents_batch *b)
 		return;
 	}
 	char *ids = db_array_end(b->ids), *stamps = db_array_end(b->stamps),
-	     *zones = db_array_end(b->zones), *bodies = db_array_end(b->bodies);
-	const char *p[] = {ids, stamps, zones, bodies, b->alarms ? "t" : "f", vevents_renderer()};
+	     *zones = db_array_end(b->zones), *bodies = db_array_end(b->bodies),
+	     *digests = db_array_end(b->digests);
+	const char *p[] = {ids,    stamps, zones, bodies, b->alarms ? "t" : "f", vevents_renderer(),
+	                   digests};
 	/* By its generic plan: each text's event is found by key, however
 	 * many (planned for its arrays, it took half as long to plan as to run
 	 * in mixed.sh's mix). */
-	if (ids && stamps && zones && bodies &&
-	    dbpool_query_generic(db, SQL_VEVENTS_STORE, 6, p, on_stored, NULL) != 0)
+	if (ids && stamps && zones && bodies && digests &&
+	    dbpool_query_generic(db, SQL_VEVENTS_STORE, 7, p, on_stored, NULL) != 0)
 		log_warn("storing rendered VEVENTs: the database is busy; they are rendered again "
 		         "later");
 	free(ids);
 	free(stamps);
 	free(zones);
 	free(bodies);
+	free(digests);
 	batch_free(b);
 }

@@ -28,8 +28,11 @@ struct vtext {
 	char zone[65];
 	char text[];
 };
-/* A text with one reference (zone may be NULL); NULL when out of memory. */
-struct vtext *vtext_new(const char *text, size_t len, const char *zone) WUR;
+/* A text with one reference (zone may be NULL), of digest when it is known
+ * (stored beside the text, sql/033), else hashed here; NULL when out of
+ * memory. */
+struct vtext *vtext_new(const char *text, size_t len, const char *zone,
+                        const unsigned char *digest) WUR;
 void vtext_unref(struct vtext *v);
 /* v with one more reference (NULL stays NULL). */
 struct vtext *vtext_ref(struct vtext *v);
@@ -76,7 +79,7 @@ extern const char vevents_load_sql[];
  * render later. */
 struct vevents_batch;
 void vevents_batch_add(struct vevents_batch **batch, const char *id, const char *stamp, int alarms,
-                       const char *text, const char *zone);
+                       const struct vtext *v);
 void vevents_store(struct dbpool *db, struct vevents_batch *batch);
 /* Drops everything (at exit). */
 void vevents_clear(void);

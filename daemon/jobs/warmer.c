@@ -61,7 +61,7 @@ static void on_batch(PGresult *res, void *arg)
 		struct vtext *v = vevents_render(res, k, 0);
 		if (v)
 			vevents_batch_add(&store, PQgetvalue(res, k, 0), PQgetvalue(res, k, 1), 0,
-			                  v->text, v->zone);
+			                  v);
 		vtext_unref(v);
 	}
 	vevents_store(w->db, store);

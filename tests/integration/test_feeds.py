@@ -422,6 +422,54 @@ def test_stored_vevents_serve_a_restarted_daemon_only_while_current(ctx):
         5, what="the changed event's row written over")
 
 
+def test_stored_digests_make_a_restarted_daemons_etag(ctx):
+    """Each stored VEVENT keeps its text's SHA-256 (sql/033), which a
+    daemon just started takes instead of hashing the text again: the feed
+    it assembles from the store has the bytes and the ETag of the first
+    rendering, and a digest altered in the database shows in the ETag
+    alone. A text written over without its digest (as a daemon of an
+    earlier version writes it) loses its digest, so that the ETag follows
+    the new text, never the old digest."""
+    import harness
+    db, k, d = world(ctx)
+    sql = lambda q: ctx.cluster.psql(q, db.split("dbname=")[1])  # noqa: E731
+    for title in ("First visit", "Second visit"):
+        r = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, title=title))
+        assert r.status == 201, r
+    feed = make_feed(d, k["host"])
+    first = d.request("GET", path_of(feed))
+    harness.wait_for(lambda: sql("SELECT count(*) FROM vevent_texts") == "2", 5,
+                     what="two stored VEVENTs")
+    assert sql("SELECT count(*) FROM vevent_texts "
+               "WHERE digest = sha256(convert_to(body, 'UTF8'))") == "2"
+
+    def restarted():
+        nonlocal d
+        d.stop()
+        d = ctx.daemon(db)
+        return d.request("GET", path_of(feed))
+
+    again = restarted()
+    assert again.body == first.body and again.header("ETag") == first.header("ETag")
+
+    # The digest is the store's: another one changes the ETag, not the bytes.
+    sql("UPDATE vevent_texts SET digest = sha256('another text') "
+        "WHERE body LIKE '%First visit%'")
+    altered = restarted()
+    assert altered.body == first.body and altered.header("ETag") != first.header("ETag")
+
+    # An older daemon's write: the text changes, its digest is forgotten,
+    # and the ETag is the new text's (the one its right digest makes).
+    sql("UPDATE vevent_texts SET digest = sha256(convert_to(body, 'UTF8'))")
+    sql("UPDATE vevent_texts SET body = replace(body, 'Second visit', 'From the store')")
+    assert sql("SELECT count(*) FROM vevent_texts WHERE digest IS NULL") == "1"
+    hashed = restarted()
+    assert b"From the store" in hashed.body and hashed.header("ETag") != first.header("ETag")
+    sql("UPDATE vevent_texts SET digest = sha256(convert_to(body, 'UTF8'))")
+    right = restarted()
+    assert right.body == hashed.body and right.header("ETag") == hashed.header("ETag")
+
+
 def test_stored_texts_come_with_the_list_or_after_it(ctx):
     """A daemon whose memory holds little (just started) asks for the
     stored texts beside the feed's list of events; one that found its last

@@ -7,6 +7,7 @@
 
 #include "token.h"
 
+#include <ctype.h>
 #include <string.h>
 
 static void test_base64url(void **state)
@@ -56,12 +57,39 @@ static void test_sha256(void **state)
 	assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+static void test_digest_unhex(void **state)
+{
+	(void)state;
+	unsigned char md[DIGEST_BYTES], back[DIGEST_BYTES];
+	char hex[2 * DIGEST_BYTES + 1];
+	assert_int_equal(digest_sha256("abc", 3, md), 0);
+	digest_hex(md, DIGEST_BYTES, hex);
+	assert_int_equal(digest_unhex(hex, strlen(hex), back), 0);
+	assert_memory_equal(md, back, DIGEST_BYTES);
+	/* Upper case is read too (PostgreSQL writes lower). */
+	for (char *c = hex; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	assert_int_equal(digest_unhex(hex, strlen(hex), back), 0);
+	assert_memory_equal(md, back, DIGEST_BYTES);
+	/* Anything but 64 hex digits is no digest. */
+	assert_int_equal(digest_unhex(hex, 63, back), -1);
+	assert_int_equal(digest_unhex("", 0, back), -1);
+	hex[17] = 'g';
+	assert_int_equal(digest_unhex(hex, strlen(hex), back), -1);
+	hex[17] = '0';
+	hex[40] = ' ';
+	assert_int_equal(digest_unhex(hex, strlen(hex), back), -1);
+	hex[40] = '\xff';
+	assert_int_equal(digest_unhex(hex, strlen(hex), back), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_base64url),
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_digest_unhex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
