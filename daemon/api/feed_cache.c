@@ -519,13 +519,17 @@ int feed_cache_serve(struct req *r, const char *hash, unsigned generation)
 	return serve_from(r, get(hash, &generation));
 }
 
-struct feed_list *feed_cache_list(const char *hash)
+struct feed_list *feed_cache_list(const char *hash, char **body)
 {
 	struct feed_list *l = NULL;
+	if (body)
+		*body = NULL;
 	pthread_mutex_lock(&lock);
 	struct way *w = find_locked(hash);
 	if (w)
 		l = feed_list_ref(w->fr->list);
+	if (l && body && w->fr->plain.mem)
+		*body = coding_take(&w->fr->plain).mem;
 	pthread_mutex_unlock(&lock);
 	return l;
 }

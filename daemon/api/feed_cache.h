@@ -66,8 +66,11 @@ struct feed_render *feed_cache_keep(const char *hash, const char *org, const cha
                                     unsigned generation, int64_t changed, char *body, size_t len,
                                     const char *digest, struct feed_list *list) WUR;
 /* The list the feed of token hash `hash` was last rendered from, current
- * or not, with a reference for the caller; NULL when none is kept. */
-struct feed_list *feed_cache_list(const char *hash) WUR;
+ * or not, with a reference for the caller; NULL when none is kept. With
+ * body, also the plain bytes rendered from it (feed_list.h's at), with a
+ * reference for the caller (feed_body_unref), when they are still in
+ * memory; else NULL there. */
+struct feed_list *feed_cache_list(const char *hash, char **body) WUR;
 /* Answers r from the rendering of the feed of token hash `hash` when one
  * is kept that is current for generation (_serve), or any (_serve_stale):
  * 1, or 0 when there is none (r is not answered). Safe from any thread. */

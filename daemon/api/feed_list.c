@@ -63,8 +63,11 @@ static struct feed_list *list_new(int n)
 	l->roots = malloc(m * sizeof(*l->roots));
 	l->starts = malloc(m * sizeof(*l->starts));
 	l->thr = malloc(m * sizeof(*l->thr));
+	l->hid = malloc(m * sizeof(*l->hid));
+	l->hroot = malloc(m * sizeof(*l->hroot));
 	l->texts = calloc(m, sizeof(*l->texts));
-	if (!l->ids || !l->stamps || !l->roots || !l->starts || !l->thr || !l->texts) {
+	if (!l->ids || !l->stamps || !l->roots || !l->starts || !l->thr || !l->hid || !l->hroot ||
+	    !l->texts) {
 		feed_list_unref(l);
 		return NULL;
 	}
@@ -90,6 +93,12 @@ void feed_list_unref(struct feed_list *l)
 	free(l->roots);
 	free(l->starts);
 	free(l->thr);
+	free(l->hid);
+	free(l->hroot);
+	free(l->from);
+	free(l->at);
+	free(l->head);
+	free(l->head_for);
 	free(l->snapshot);
 	free(l->revs);
 	free(l->ahead);
@@ -100,8 +109,10 @@ void feed_list_unref(struct feed_list *l)
 size_t feed_list_bytes(const struct feed_list *l)
 {
 	size_t row = sizeof(*l->ids) + sizeof(*l->stamps) + sizeof(*l->roots) + sizeof(*l->starts) +
-	             sizeof(*l->thr);
-	return sizeof(*l) + ((size_t)l->n + 1) * row + strlen(l->snapshot) + strlen(l->key);
+	             sizeof(*l->thr) + sizeof(*l->hid) + sizeof(*l->hroot) +
+	             (l->from ? sizeof(*l->from) : 0) + (l->at ? sizeof(*l->at) : 0);
+	return sizeof(*l) + ((size_t)l->n + 1) * row + strlen(l->snapshot) + strlen(l->key) +
+	       (l->head ? strlen(l->head) : 0) + (l->head_for ? strlen(l->head_for) : 0);
 }
 
 /* The row of res that says what the rows were read under (the one
@@ -227,6 +238,10 @@ static void take_row(struct feed_list *l, int i, const PGresult *res, const stru
 	copy_value(l->ids[i], sizeof(l->ids[i]), res, k, COL_ID);
 	copy_value(l->stamps[i], sizeof(l->stamps[i]), res, k, COL_STAMP);
 	copy_value(l->roots[i], sizeof(l->roots[i]), res, k, root_col(res, k));
+	l->hid[i] = id_hash(l->ids[i]);
+	l->hroot[i] = id_hash(l->roots[i]);
+	if (l->from)
+		l->from[i] = -1;
 	l->starts[i] = r->start;
 	int64_t ends = threshold(res, k, COL_ENDS, l->past), kept = threshold(res, k, COL_KEPT, 30);
 	l->thr[i] = ends < kept ? ends : kept;
@@ -244,6 +259,9 @@ static void copy_row(struct feed_list *l, int i, const struct feed_list *b, int 
 	memcpy(l->roots[i], b->roots[j], sizeof(l->roots[i]));
 	l->starts[i] = b->starts[j];
 	l->thr[i] = b->thr[j];
+	l->hid[i] = b->hid[j];
+	l->hroot[i] = b->hroot[j];
+	l->from[i] = j;
 	l->texts[i] = vtext_ref(b->texts[j]);
 }
 
@@ -324,13 +342,18 @@ static int idset_init(struct idset *s, size_t n)
 	return s->slots ? 0 : -1;
 }
 
-static int idset_has(const struct idset *s, const char *id)
+/* Whether s has id, of hash h (id_hash). */
+static int idset_has_hashed(const struct idset *s, const char *id, uint32_t h)
 {
-	uint32_t h = id_hash(id);
 	for (unsigned at = h & s->mask; s->slots[at].id; at = (at + 1) & s->mask)
 		if (s->slots[at].hash == h && !strcmp(s->slots[at].id, id))
 			return 1;
 	return 0;
+}
+
+static int idset_has(const struct idset *s, const char *id)
+{
+	return idset_has_hashed(s, id, id_hash(id));
 }
 
 static void idset_add(struct idset *s, const char *id)
@@ -387,13 +410,17 @@ static struct feed_list *merge(const struct feed_list *base, const struct idset 
 	unsigned char *keep = ok ? malloc((size_t)base->n + 1) : NULL;
 	int kept = 0;
 	for (int j = 0; j < base->n && keep && ok; j++) {
-		keep[j] = !idset_has(touched, base->roots[j]);
-		if (keep[j])
-			ok = !idset_has(&ids, base->ids[j]); /* an event in two families */
+		keep[j] = !idset_has_hashed(touched, base->roots[j], base->hroot[j]);
+		if (keep[j]) /* an event in two families */
+			ok = !idset_has_hashed(&ids, base->ids[j], base->hid[j]);
 		kept += keep[j];
 	}
 	struct feed_list *l = keep && ok ? list_new(kept + nd) : NULL;
 	free(ids.slots);
+	if (l && !(l->from = malloc(((size_t)l->n + 1) * sizeof(*l->from)))) {
+		feed_list_unref(l);
+		l = NULL;
+	}
 	if (!l) {
 		free(keep);
 		return NULL;

@@ -12,7 +12,8 @@
  * place of what the list held of those families. A list is read in full
  * again when anything else may have changed it: the feed's settings, an
  * org's name, a removed event, too many families at once, or after
- * FEED_TTL_MS (feed_cache.h). Immutable once made; counted, shared by the threads. */
+ * FEED_TTL_MS (feed_cache.h). Immutable once its rendering has kept it;
+ * counted, shared by the threads. */
 #ifndef LIAISON_FEED_LIST_H
 #define LIAISON_FEED_LIST_H
 
@@ -36,16 +37,30 @@ struct feed_list {
 	 * body's bytes again, and most are the VEVENT cache's too: at worst a
 	 * list holds as much again as its rendering's body. */
 	struct vtext **texts;
+	/* Made by a splice: the row of the base each row was copied from
+	 * (with its text), or -1 for a row read again; NULL for a full read. */
+	int *from;
+	/* Set by the rendering that made the list, before anyone else sees
+	 * it: where each row's text begins in the body it assembled (n + 1 of
+	 * them: the last is where the texts end), so that the next rendering
+	 * copies the runs of rows a splice kept from that body in one go
+	 * rather than text by text from all over the heap; and the calendar's
+	 * head with what it was made for (the feed's name and its zones,
+	 * head_for), rather than have libical make the same VTIMEZONEs again.
+	 * NULL when not set. */
+	size_t *at;
+	char *head, *head_for;
 	/* private to feed_list.c */
 	char (*roots)[37];
-	int64_t *starts; /* Unix microseconds: the rows are in (start, id) order */
-	int64_t *thr;    /* Unix seconds, or INT64_MAX: never */
-	char *snapshot;  /* pg_snapshot text */
-	char *revs;      /* what no change_xid tells of (SQL_FEED_ROWS) */
-	char *ahead;     /* how far the window reached ahead, or NULL */
-	char *key;       /* the feed's settings it was read for */
-	int64_t full_ms; /* when the whole list was last read (monotonic) */
-	int past;        /* the window's days back */
+	uint32_t *hid, *hroot; /* id_hash of ids and roots: a splice asks them of every row */
+	int64_t *starts;       /* Unix microseconds: the rows are in (start, id) order */
+	int64_t *thr;          /* Unix seconds, or INT64_MAX: never */
+	char *snapshot;        /* pg_snapshot text */
+	char *revs;            /* what no change_xid tells of (SQL_FEED_ROWS) */
+	char *ahead;           /* how far the window reached ahead, or NULL */
+	char *key;             /* the feed's settings it was read for */
+	int64_t full_ms;       /* when the whole list was last read (monotonic) */
+	int past;              /* the window's days back */
 	atomic_int refs;
 };
 

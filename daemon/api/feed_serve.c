@@ -71,8 +71,10 @@ struct feedfetch {
 	struct vtext **texts;
 	char (*ids)[37], (*stamps)[VEVENT_STAMP_LEN];
 	/* A list made from the last one (api/feed_list.h): that one, the
+	 * body rendered from it while in memory (a reference, or NULL), the
 	 * feed's lookup (to read it in full after all) and its settings. */
 	struct feed_list *base;
+	char *base_body;
 	PGresult *lookup;
 	char *key;
 	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
@@ -128,6 +130,7 @@ static void feedfetch_free(struct feedfetch *ff)
 	free(ff->slots);
 	feed_list_unref(ff->list);
 	feed_list_unref(ff->base);
+	feed_body_unref(ff->base_body);
 	PQclear(ff->lookup);
 	free(ff->key);
 	free(ff);
@@ -292,6 +295,62 @@ static int body_digest(const struct feedfetch *ff, const char *head, char out[33
 	return rc;
 }
 
+/* The calendar's head for the feed's name and zones names[0..n): the
+ * base list's when that was made for the same (*key says for what,
+ * malloc'd), else made; NULL when out of memory. */
+static char *head_of(const struct feedfetch *ff, const char **names, size_t n, char **key)
+{
+	size_t len = strlen(ff->name) + 24;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(names[i]) + 1;
+	if (!(*key = malloc(len)))
+		return NULL;
+	size_t at = (size_t)snprintf(*key, len, "%zu:%s", strlen(ff->name), ff->name);
+	for (size_t i = 0; i < n; i++)
+		at += (size_t)snprintf(*key + at, len - at, "\n%s", names[i]);
+	const struct feed_list *b = ff->base;
+	if (b && b->head && b->head_for && !strcmp(b->head_for, *key))
+		return strdup(b->head);
+	return ics_render_head(ff->name, names, n);
+}
+
+/* Copies the texts into out from pos on, noting where each begins in
+ * at (when not NULL); returns where they end. The runs of rows a splice
+ * kept with their texts come from the base's body in one copy each. */
+static size_t copy_texts(const struct feedfetch *ff, char *out, size_t pos, size_t *at)
+{
+	const struct feed_list *l = ff->list, *b = ff->base;
+	const int *from = ff->base_body && b && b->at ? l->from : NULL;
+	for (int i = 0; i < ff->n; i++) {
+		int j = from ? from[i] : -1;
+		if (j >= 0 && ff->texts[i] == b->texts[j]) {
+			int r = 1;
+			while (i + r < ff->n && from[i + r] == j + r &&
+			       ff->texts[i + r] == b->texts[j + r])
+				r++;
+			size_t start = b->at[j];
+			for (int t = 0; at && t < r; t++)
+				at[i + t] = pos + (b->at[j + t] - start);
+			memcpy(out + pos, ff->base_body + start, b->at[j + r] - start);
+			pos += b->at[j + r] - start;
+			i += r - 1;
+			continue;
+		}
+		/* the text's first bytes: its header was read before */
+		if (i + 2 < ff->n && ff->texts[i + 2])
+			CACHE_PREFETCH(ff->texts[i + 2]->text);
+		if (at)
+			at[i] = pos;
+		if (!ff->texts[i])
+			continue;
+		memcpy(out + pos, ff->texts[i]->text, ff->texts[i]->len);
+		pos += ff->texts[i]->len;
+	}
+	if (at)
+		at[ff->n] = pos;
+	return pos;
+}
+
 static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 {
 	const char **names = calloc((size_t)ff->n + 1, sizeof(char *));
@@ -316,28 +375,30 @@ static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 	for (size_t i = 0; i < nz; i++)
 		if (u == 0 || strcmp(names[u - 1], names[i]))
 			names[u++] = names[i];
-	char *head = ics_render_head(ff->name, names, u);
+	char *key = NULL, *head = head_of(ff, names, u, &key);
 	free(names);
 	char *out = head && body_digest(ff, head, digest) == 0
 	                ? feed_body_new(strlen(head) + total + 1)
 	                : NULL;
 	if (out) {
-		size_t at = strlen(head);
-		memcpy(out, head, at);
-		for (int i = 0; i < ff->n; i++) {
-			/* the text's first bytes: its header was read above */
-			if (i + 2 < ff->n && ff->texts[i + 2])
-				CACHE_PREFETCH(ff->texts[i + 2]->text);
-			if (!ff->texts[i])
-				continue;
-			size_t l = ff->texts[i]->len;
-			memcpy(out + at, ff->texts[i]->text, l);
-			at += l;
+		/* What the next rendering takes from this one (feed_list.h). */
+		struct feed_list *l = ff->list;
+		size_t *at = l->at ? NULL : malloc(((size_t)ff->n + 1) * sizeof(*at));
+		size_t pos = strlen(head);
+		memcpy(out, head, pos);
+		pos = copy_texts(ff, out, pos, at);
+		memcpy(out + pos, ICS_TAIL, strlen(ICS_TAIL) + 1);
+		*len = pos + strlen(ICS_TAIL);
+		if (at && !l->head) {
+			l->at = at;
+			l->head = head;
+			l->head_for = key;
+			return out;
 		}
-		memcpy(out + at, ICS_TAIL, strlen(ICS_TAIL) + 1);
-		*len = at + strlen(ICS_TAIL);
+		free(at);
 	}
 	free(head);
+	free(key);
 	return out;
 }
 
@@ -849,14 +910,17 @@ static void fetch_list(struct feedfetch *ff, const PGresult *feed)
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
-	struct feed_list *base = spliceable(feed) ? feed_cache_list(ff->hash) : NULL;
+	char *body = NULL;
+	struct feed_list *base = spliceable(feed) ? feed_cache_list(ff->hash, &body) : NULL;
 	if (!feed_list_fresh(base, ff->key, FEED_TTL_MS) ||
 	    !(ff->lookup = PQcopyResult(feed, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES))) {
 		feed_list_unref(base);
+		feed_body_unref(body);
 		fetch_events(ff, feed);
 		return;
 	}
 	ff->base = base;
+	ff->base_body = body;
 	char *near = feed_list_near(base);
 	struct feed_splice splice = {base->snapshot, near, base->ahead};
 	if (!near || feed_query(ff, feed, 0, &splice, on_feed_splice) != 0)

@@ -222,6 +222,63 @@ def test_a_cancelled_open_series_leaves_after_its_30_days(ctx):
     assert b == whole(d, host)
 
 
+def test_a_splice_copies_what_it_kept_from_the_last_body(ctx):
+    """A rendering after a splice copies the runs of rows it kept from the
+    last rendering's body (api/feed_list.h's at), and only the rows read
+    again from their texts: changes at the start, in the middle and at the
+    end, an item moved, one that leaves, a zone that appears or goes and a
+    retitled feed give the bytes of a feed read whole, whether the last
+    body was still in memory or had moved to a file (sent twice) and is
+    not copied from."""
+    db, k, d = world(ctx)
+    host = k["host"]
+    feed = make_feed(d, host, name="Spliced")
+    events = []
+    for i in range(40):
+        r = d.request("POST", "/v1/events", token=host, body=dict(
+            VISIT, title=f"Visit {i:02d}", start=f"2027-03-{1 + i % 28:02d}T{8 + i // 28:02d}:00:00",
+            end=f"2027-03-{1 + i % 28:02d}T{9 + i // 28:02d}:00:00"))
+        assert r.status == 201, r
+        events.append(r.json())
+    first = body(d, feed)
+    assert len(first) > 16384  # large enough to move to a file when sent again
+    spliced = counter(d, "spliced")
+
+    def patch(ev, **b):
+        r = d.request("PATCH", f"/v1/events/{ev['id']}", token=host, body=b)
+        assert r.status == 200, r
+
+    changes = [
+        ("the first retitled", lambda: patch(events[0], title="First, retitled")),
+        ("two in the middle retitled", lambda: (patch(events[17], title="Middle one"),
+                                                patch(events[18], title="Middle two"))),
+        ("the last moved to the start", lambda: patch(
+            events[39], start="2027-02-01T08:00:00", end="2027-02-01T09:00:00")),
+        ("one moved to the end", lambda: patch(
+            events[5], start="2027-06-01T08:00:00", end="2027-06-01T09:00:00")),
+        ("one cancelled", lambda: patch(events[9], status="cancelled")),
+        ("one in another zone", lambda: patch(events[20], timezone="America/Toronto")),
+        ("back in the feed's zone", lambda: patch(events[20], timezone="Asia/Ho_Chi_Minh")),
+        ("the feed renamed", lambda: rename()),
+    ]
+    names = ["Spliced"]
+
+    def rename():
+        names.append(f"Renamed {len(names)}")
+        r = d.request("PATCH", f"/v1/feeds/{feed['id']}", token=host, body={"name": names[-1]})
+        assert r.status == 200, r
+
+    for twice in (False, True):
+        for what, change in changes:
+            change()
+            got = body(d, feed)
+            if twice:  # its bytes go to a file: the next splice cannot copy from them
+                assert body(d, feed) == got
+            ref = body(d, make_feed(d, host, name=names[-1]))
+            assert got == ref, f"{what} ({'after a body sent twice' if twice else 'in memory'})"
+    assert counter(d, "spliced") >= spliced + 2 * len(changes)
+
+
 def test_a_feed_lists_its_events_by_start(ctx):
     """The statement sends a list's rows in no order (api/feed_list.c puts
     them in feed order): a series' overrides come after every other row,
