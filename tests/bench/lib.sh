@@ -20,7 +20,16 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT INT TERM
 
+# pg_ctl starts PostgreSQL in a session of its own; with the kernel's
+# autogroup on, all its backends then share one scheduling group's CPU
+# beside the group of the daemon and the load (a production box's service
+# cgroups do the same). On 2 busy cores that group was seen runnable and
+# not run for up to 2 s at a time (perf sched timehist): every query in
+# flight waits, and a p99 or an error shows it. Said with each run, since
+# it moves the figures.
 bench_cluster() {
+	[ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ] &&
+		echo "note: kernel.sched_autogroup_enabled=1 (PostgreSQL scheduled as a group of its own)" >&2
 	SOCK=$("$TOP/scripts/pgcluster.sh" start "$BENCH_TMP/data")
 	"$PGBIN/psql" -X -q -d "host=$SOCK user=liaison dbname=postgres" -c "CREATE DATABASE bench"
 	DB="host=$SOCK user=liaison dbname=bench"
