@@ -314,6 +314,17 @@ static char *head_of(const struct feedfetch *ff, const char **names, size_t n, c
 	return ics_render_head(ff->name, names, n);
 }
 
+/* How many VTIMEZONEs head holds: a zone that could not be made is left
+ * out of it (ics_render_head), and such a head is not kept for the next
+ * rendering, which tries the zone again. */
+static size_t vtimezones_in(const char *head)
+{
+	size_t n = 0;
+	for (const char *p = head; (p = strstr(p, "BEGIN:VTIMEZONE\r\n")); p++)
+		n++;
+	return n;
+}
+
 /* Copies the texts into out from pos on, noting where each begins in
  * at (when not NULL); returns where they end. The runs of rows a splice
  * kept with their texts come from the base's body in one copy each. */
@@ -389,7 +400,7 @@ static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 		pos = copy_texts(ff, out, pos, at);
 		memcpy(out + pos, ICS_TAIL, strlen(ICS_TAIL) + 1);
 		*len = pos + strlen(ICS_TAIL);
-		if (at && !l->head) {
+		if (at && !l->head && vtimezones_in(head) == u) {
 			l->at = at;
 			l->head = head;
 			l->head_for = key;
