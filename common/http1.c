@@ -1,6 +1,8 @@
 /* http1.c - see http1.h. */
 #include "http1.h"
 
+#include "hex.h"
+
 #include <string.h>
 
 static int is_tchar(unsigned char c)
@@ -240,14 +242,6 @@ enum {
 #define CHUNK_LINE_MAX 4096
 #define TRAILER_MAX    8192
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (unsigned char)lower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int is_ctl(unsigned char c)
 {
 	return (c < 0x20 && c != '\t') || c == 0x7f;
@@ -266,7 +260,7 @@ int http1_chunked_next(struct http1_chunked *c, const char *in, size_t len, size
 		int v;
 		switch (c->state) {
 		case S_SIZE:
-			if ((v = hexval(ch)) >= 0) {
+			if ((v = hex_value(ch)) >= 0) {
 				if (++c->digits > 16)
 					return HTTP1_CHUNK_BAD;
 				c->left = c->left << 4 | (uint64_t)v;

@@ -3,6 +3,7 @@
 #include "readfloor.h"
 
 #include "clock.h"
+#include "hex.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -168,10 +169,7 @@ static int parse_half(const char *s, const char **end, uint32_t *out)
 	uint32_t v = 0;
 	int n = 0;
 	for (; n < 9; n++, s++) {
-		int d = *s >= '0' && *s <= '9'   ? *s - '0'
-		        : *s >= 'A' && *s <= 'F' ? *s - 'A' + 10
-		        : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
-		                                 : -1;
+		int d = hex_value((unsigned char)*s);
 		if (d < 0)
 			break;
 		v = v << 4 | (uint32_t)d;

@@ -3,6 +3,8 @@
  * SHA-256, so a leaked table does not leak working credentials. */
 #include "token.h"
 
+#include "hex.h"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -101,27 +103,18 @@ void digest_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* Each byte's value as a hex digit plus one, or 0: a feed just started
- * decodes 64 of them for each of its thousands of stored texts, where a
- * chain of comparisons per digit took more time than the rest of taking
- * the text. */
-static const unsigned char hex_plus1[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16};
-
 int digest_unhex(const char *s, size_t len, unsigned char out[DIGEST_BYTES])
 {
 	if (len != 2 * DIGEST_BYTES)
 		return -1;
 	int bad = 0;
 	for (size_t i = 0; i < DIGEST_BYTES; i++) {
-		unsigned hi = hex_plus1[(unsigned char)s[2 * i]],
-		         lo = hex_plus1[(unsigned char)s[2 * i + 1]];
-		bad |= !hi | !lo;
-		out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+		int hi = hex_value((unsigned char)s[2 * i]),
+		    lo = hex_value((unsigned char)s[2 * i + 1]);
+		bad |= hi | lo;
+		out[i] = (unsigned char)(hi << 4 | lo);
 	}
-	return bad ? -1 : 0;
+	return bad < 0 ? -1 : 0;
 }
 
 int token_hash(const char *s, size_t len, char out[TOKEN_HASH_HEX + 1])
