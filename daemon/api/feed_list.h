@@ -38,7 +38,8 @@ struct feed_list {
 	 * list holds as much again as its rendering's body. */
 	struct vtext **texts;
 	/* Made by a splice: the row of the base each row was copied from
-	 * (with its text), or -1 for a row read again; NULL for a full read. */
+	 * (with its text), or -1 for a row read again; NULL for a full read,
+	 * and once the list's rendering has assembled its body. */
 	int *from;
 	/* Set by the rendering that made the list, before anyone else sees
 	 * it: where each row's text begins in the body it assembled (n + 1 of

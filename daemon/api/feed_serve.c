@@ -398,6 +398,8 @@ static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 		size_t pos = strlen(head);
 		memcpy(out, head, pos);
 		pos = copy_texts(ff, out, pos, at);
+		free(l->from); /* only this rendering had use for it */
+		l->from = NULL;
 		memcpy(out + pos, ICS_TAIL, strlen(ICS_TAIL) + 1);
 		*len = pos + strlen(ICS_TAIL);
 		if (at && !l->head && vtimezones_in(head) == u) {
@@ -669,7 +671,6 @@ static void take_texts(struct feedfetch *ff, const PGresult *res)
 			continue;
 		unsigned char md[DIGEST_BYTES];
 		int known =
-		    PQnfields(res) > 4 &&
 		    digest_unhex(PQgetvalue(res, k, 4), (size_t)PQgetlength(res, k, 4), md) == 0;
 		if (!(ff->texts[i] =
 		          vtext_new(PQgetvalue(res, k, 2), (size_t)PQgetlength(res, k, 2),

@@ -129,9 +129,10 @@
 	"           AND t.stamp = " VEVENT_STAMP ")"
 
 /* Stored texts of events, for a feed: $1 uuid[], $2 alarms, $3 renderer;
- * rows (id, stamp, body, zone, digest: VEVENT_TEXT_COLS) for those of the
- * events with a text stored by this renderer. A row whose stamp is not the event's current one is
- * out of date: the caller skips it. "= ANY", not a join with unnest():
+ * rows (id, stamp, body, zone, digest in hex or "": VEVENT_TEXT_COLS) for
+ * those of the events with a text stored by this renderer. A row whose
+ * stamp is not the event's current one is out of date: the caller skips
+ * it. "= ANY", not a join with unnest():
  * the planner cannot size unnest() and put a Memoize node over the index
  * scan, which copied every body into its cache, many times slower than
  * the plain index scan. */
@@ -143,10 +144,10 @@
 	"   AND t.alarms = $2" \
 	"   AND t.renderer = $3"
 
-/* Rendered texts written: ids $1, stamps $2, zones $3, bodies $4, their
- * digests in hex $7 (arrays), alarms $5, renderer $6. Sorted by id, so that two instances writing the
- * same rows take their locks in the same order; an event deleted
- * meanwhile is skipped. */
+/* Rendered texts written: ids $1, stamps $2, zones $3, bodies $4 and
+ * their digests in hex $7 (arrays), alarms $5, renderer $6. Sorted by id,
+ * so that two instances writing the same rows take their locks in the
+ * same order; an event deleted meanwhile is skipped. */
 #define SQL_VEVENTS_STORE \
 	"INSERT INTO vevent_texts (event_id, alarms, stamp, renderer, zone, body, digest) " \
 	"SELECT x.id, $5, x.stamp, $6, x.zone, x.body, decode(x.digest, 'hex')" \

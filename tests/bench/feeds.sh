@@ -15,9 +15,10 @@
 # FEEDS_ONLY=cached measures only the feed from memory beside nginx.
 # FEEDS_ONLY=renders measures only the first and cold renders of the feed
 # of all, 5 rounds, and with FEEDS_VS=OTHER_BIN alternates them with that
-# binary's (same events and feed, in a database of its own): medians, ratios, the daemon's CPU
-# per render, and the feeds of both compared byte for byte and read by
-# python3-icalendar and recurring_ical_events.
+# binary's (the same events and feed, in a database of its own: an older
+# build refuses a newer schema): medians, ratios, the daemon's CPU per
+# render, each binary's cold feed compared byte for byte with its first,
+# and the feed read by python3-icalendar and recurring_ical_events.
 set -eu
 BIN=$(realpath "$1")
 N=${2:-10000}
@@ -71,8 +72,7 @@ if [ "${FEEDS_ONLY:-}" = renders ]; then
 	kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
 	NEW=$BIN
 	OLD=${FEEDS_VS:+$(realpath "$FEEDS_VS")}
-	# The other binary on a database of its own with the same events (an
-	# older build refuses a newer schema): its feed's path, DB_OLD.
+	# The other binary's database (DB_OLD) and feed (P_OLD).
 	DB_NEW=$DB P_NEW=$p
 	if [ -n "$OLD" ]; then
 		"$PGBIN/psql" -X -q -d "host=$SOCK user=liaison dbname=postgres" -c "CREATE DATABASE bench_old"
