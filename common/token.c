@@ -112,7 +112,7 @@ int digest_unhex(const char *s, size_t len, unsigned char out[DIGEST_BYTES])
 		int hi = hex_value((unsigned char)s[2 * i]),
 		    lo = hex_value((unsigned char)s[2 * i + 1]);
 		bad |= hi | lo;
-		out[i] = (unsigned char)(hi << 4 | lo);
+		out[i] = (unsigned char)((unsigned)hi << 4 | (unsigned)lo);
 	}
 	return bad < 0 ? -1 : 0;
 }
