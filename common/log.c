@@ -46,9 +46,14 @@ int log_open(const char *path)
 	return 0;
 }
 
+int log_enabled(enum log_level level)
+{
+	return (int)level >= atomic_load_explicit(&current_level, memory_order_relaxed);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	if ((int)level < atomic_load(&current_level))
+	if (!log_enabled(level))
 		return;
 	char line[4096];
 	struct timespec ts;

@@ -13,6 +13,8 @@ void log_set_level(enum log_level level);
 /* Sends logs to path (NULL or "" for stderr); reopened on SIGHUP. */
 int log_open(const char *path) WUR;
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Whether a line of that level is written: to spare making one that is not. */
+int log_enabled(enum log_level level);
 /* A client's string made safe for a quoted log field: at most max bytes of
  * s, with '"' and '\\' escaped by a backslash and control characters and
  * bytes of 0x7f and above as \xHH, so that it can neither end its field

@@ -248,6 +248,7 @@ struct feed_render {
 	char org[37], slug[64]; /* whose feed: what a change must reach */
 	int64_t rendered_ms;
 	int64_t changed;             /* the second its content last changed */
+	char last_modified[32];      /* changed as an HTTP date, made once */
 	char etag[40], etag_gz[40];  /* unquoted */
 	struct coding plain;         /* in memory until sent again (promote), under the lock */
 	atomic_int promoted;         /* its move to a file was tried */
@@ -423,6 +424,7 @@ struct feed_render *feed_cache_keep(const char *hash, const char *org, const cha
 	snprintf(fr->slug, sizeof(fr->slug), "%s", slug);
 	fr->rendered_ms = now_monotonic_ms();
 	fr->changed = changed;
+	http_date_format(changed, fr->last_modified);
 	/* A strong ETag per content coding. */
 	snprintf(fr->etag, sizeof(fr->etag), "%.32s", digest);
 	snprintf(fr->etag_gz, sizeof(fr->etag_gz), "%.32s-gz", digest);
@@ -640,10 +642,11 @@ int feed_render_serve(struct req *r, struct feed_render *fr)
 	int head = r->method == EVHTTP_REQ_HEAD; /* r is gone once answered */
 	const char *etag = gz ? fr->etag_gz : fr->etag;
 	int64_t changed = fr->changed, now = (int64_t)time(NULL);
-	char last_modified[32];
-	http_date_format(changed < now ? changed : now, last_modified);
+	char now_date[32];
+	if (changed > now) /* a clock set back since */
+		http_date_format(now, now_date);
 	req_set_etag(r, etag);
-	req_add_header(r, "Last-Modified", last_modified);
+	req_add_header(r, "Last-Modified", changed > now ? now_date : fr->last_modified);
 	req_add_header(r, "Cache-Control", "max-age=300");
 	req_add_header(r, "Vary", "Accept-Encoding");
 	const char *inm = req_header(r, "If-None-Match");

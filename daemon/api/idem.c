@@ -18,8 +18,9 @@ int idem_read(struct req *r, char key[IDEM_KEY_SIZE], char hash[TOKEN_HASH_HEX +
 	if (!valid_text(k, IDEM_KEY_SIZE - 1, 0))
 		return -1;
 	snprintf(key, IDEM_KEY_SIZE, "%s", k);
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-	if (token_hash((const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in), hash))
+	size_t len;
+	const char *body = req_body(r, &len);
+	if (!body || token_hash(body, len, hash))
 		return -2;
 	return 0;
 }

@@ -742,19 +742,18 @@ static int says_cp1252(const char *ct)
 
 void import_calendar(struct req *r)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-	size_t len = evbuffer_get_length(in);
-	const char *text = (const char *)evbuffer_pullup(in, -1);
+	size_t len;
+	const char *text = req_body(r, &len);
 	char err[160];
 	struct import *im = calloc(1, sizeof(*im));
 	json_t *file_warnings = json_array();
-	if (!im || !file_warnings) {
+	if (!text || !im || !file_warnings) {
 		free(im);
 		json_decref(file_warnings);
 		reply_problem(r, 500, "out of memory");
 		return;
 	}
-	json_t *items = ical_import_parse_ex(text ? text : "", len, r->who.org_tz,
+	json_t *items = ical_import_parse_ex(text, len, r->who.org_tz,
 	                                     says_cp1252(req_header(r, "Content-Type")),
 	                                     file_warnings, err, sizeof(err));
 	if (!items) {

@@ -349,10 +349,10 @@ void visits_create(struct req *r)
 		snprintf(op->idem_key, sizeof(op->idem_key), "%s", key);
 		/* "visit:" + the body's hash: a key used on /v1/events never
 		 * replays here, nor the other way round. */
-		struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+		size_t len;
+		const char *body = req_body(r, &len);
 		strcpy(op->body_hash, "visit:");
-		if (token_hash((const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in),
-		               op->body_hash + 6)) {
+		if (!body || token_hash(body, len, op->body_hash + 6)) {
 			vop_fail(op, 500, "cannot hash the body");
 			return;
 		}

@@ -37,8 +37,7 @@ static int request_id_acceptable(const char *s)
 static void client_behind_proxy(struct req *r)
 {
 	const struct config *cfg = r->cx->cfg;
-	const char *xff =
-	    evhttp_find_header(evhttp_request_get_input_headers(r->ev), "X-Forwarded-For");
+	const char *xff = req_header(r, "X-Forwarded-For");
 	if (!xff || !cfg->ntrusted || !cidr_match(cfg->trusted, cfg->ntrusted, r->peer))
 		return;
 	char list[512];
@@ -86,31 +85,105 @@ static void request_id_next(char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)z);
 }
 
-struct req *req_new(struct evhttp_request *ev, struct ctx *cx, const struct req_transport *io,
-                    enum evhttp_cmd_type method, const char *target, const char *peer)
+/* The arena's first block comes with the request: enough for a target
+ * and the header fields of a usual request and answer. */
+#define REQ_ARENA 2048
+
+struct req_block {
+	struct req_block *next;
+	_Alignas(16) char data[];
+};
+
+static void *arena_alloc(struct req *r, size_t n)
 {
-	struct req *r = calloc(1, sizeof(*r));
+	n = (n + 15) & ~(size_t)15;
+	if (n > r->arena_left) {
+		size_t size = n > REQ_ARENA ? n : REQ_ARENA;
+		struct req_block *b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->next = r->blocks;
+		r->blocks = b;
+		r->arena = b->data;
+		r->arena_left = size;
+	}
+	void *p = r->arena;
+	r->arena += n;
+	r->arena_left -= n;
+	return p;
+}
+
+char *req_strndup(struct req *r, const char *s, size_t n)
+{
+	char *p = arena_alloc(r, n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+static struct req_field *field_new(struct req *r, const char *name, size_t nlen, const char *value,
+                                   size_t vlen)
+{
+	struct req_field *f = arena_alloc(r, sizeof(*f));
+	char *n = f ? req_strndup(r, name, nlen) : NULL;
+	char *v = n ? req_strndup(r, value, vlen) : NULL;
+	if (!v)
+		return NULL;
+	f->name = n;
+	f->value = v;
+	f->next = NULL;
+	return f;
+}
+
+/* The blocks beyond the first, and r with the first. */
+static void arena_free(struct req *r)
+{
+	while (r->blocks) {
+		struct req_block *b = r->blocks;
+		r->blocks = b->next;
+		free(b);
+	}
+	free(r);
+}
+
+struct req *req_new(struct ctx *cx, const struct req_transport *io, enum evhttp_cmd_type method,
+                    const char *target, const char *peer, const char *head,
+                    const struct http1_field *fields, size_t nfields)
+{
+	struct req *r = malloc(sizeof(*r) + REQ_ARENA);
 	if (!r)
 		return NULL;
-	r->target = strdup(target);
-	size_t plen = strcspn(target, "?");
-	r->path = strndup(target, plen);
-	if (!r->target || !r->path) {
-		free(r->target);
-		free(r->path);
-		free(r);
-		return NULL;
-	}
-	r->ev = ev;
+	memset(r, 0, sizeof(*r));
+	r->arena = r->first_block;
+	r->arena_left = REQ_ARENA;
+	r->out_end = &r->out;
 	r->cx = cx;
 	r->io = io;
 	r->route_index = -1;
 	r->method = method;
 	r->start_us = now_monotonic_us();
 	r->content_length = -1;
-	r->rawquery = r->target[plen] == '?' ? r->target + plen + 1 : NULL;
 	TAILQ_INIT(&r->query);
-	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
+	size_t tlen = strlen(target), plen = strcspn(target, "?");
+	r->target = req_strndup(r, target, tlen);
+	r->path = req_strndup(r, target, plen);
+	struct req_field **end = &r->in;
+	size_t i = 0;
+	for (; r->target && r->path && i < nfields; i++) {
+		const struct http1_field *f = &fields[i];
+		if (!(*end = field_new(r, head + f->name.off, f->name.len, head + f->value.off,
+		                       f->value.len)))
+			break;
+		end = &(*end)->next;
+	}
+	if (!r->target || !r->path || i < nfields) {
+		arena_free(r);
+		return NULL;
+	}
+	r->rawquery = r->target[plen] == '?' ? r->target + plen + 1 : NULL;
+	const char *rid = req_header(r, "X-Request-Id");
 	if (rid && request_id_acceptable(rid))
 		memcpy(r->id, rid, strlen(rid) + 1);
 	else
@@ -126,10 +199,9 @@ static void req_free(struct req *r)
 		free(r->params[i].value);
 	evhttp_clear_headers(&r->query);
 	r->io->release(r);
-	evhttp_request_free(r->ev);
-	free(r->target);
-	free(r->path);
-	free(r);
+	if (r->body)
+		evbuffer_free(r->body);
+	arena_free(r);
 }
 
 const char *req_param(const struct req *r, const char *name)
@@ -145,14 +217,57 @@ const char *req_query(const struct req *r, const char *name)
 	return evhttp_find_header(&r->query, name);
 }
 
+static const char *field_find(const struct req_field *f, const char *name)
+{
+	for (; f; f = f->next)
+		if (!strcasecmp(f->name, name))
+			return f->value;
+	return NULL;
+}
+
 const char *req_header(const struct req *r, const char *name)
 {
-	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+	return field_find(r->in, name);
+}
+
+const char *req_answer_header(const struct req *r, const char *name)
+{
+	return field_find(r->out, name);
 }
 
 void req_add_header(struct req *r, const char *name, const char *value)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
+		return;
+	struct req_field *f = field_new(r, name, strlen(name), value, strlen(value));
+	if (!f)
+		return; /* as any header that does not fit: the answer goes without it */
+	*r->out_end = f;
+	r->out_end = &f->next;
+}
+
+/* Takes the answer's fields of that name out (their bytes stay in the
+ * arena until the request is freed). */
+static void answer_header_remove(struct req *r, const char *name)
+{
+	struct req_field **p = &r->out;
+	r->out_end = &r->out;
+	while (*p) {
+		if (!strcasecmp((*p)->name, name)) {
+			*p = (*p)->next;
+			continue;
+		}
+		r->out_end = &(*p)->next;
+		p = &(*p)->next;
+	}
+}
+
+const char *req_body(struct req *r, size_t *len)
+{
+	*len = r->body ? evbuffer_get_length(r->body) : 0;
+	if (!*len)
+		return "";
+	return (const char *)evbuffer_pullup(r->body, -1);
 }
 
 void req_set_etag(struct req *r, const char *value)
@@ -252,6 +367,8 @@ static void logged_target(const char *target, char *out, size_t outlen)
 
 static void access_log(const struct req *r, int status, size_t bytes, int64_t dur_us)
 {
+	if (!log_enabled(LOG_INFO))
+		return; /* nor hash a feed token, nor escape, for a line not written */
 	const char *m = *http_method_name(r->method) ? http_method_name(r->method) : "?";
 	char uri[2200], org[140];
 	logged_target(r->target ? r->target : "", uri, sizeof(uri));
@@ -264,14 +381,13 @@ static void access_log(const struct req *r, int status, size_t bytes, int64_t du
 
 static void finish(struct req *r, int status, struct evbuffer *body)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
 	size_t len = body ? evbuffer_get_length(body) : 0;
-	evhttp_add_header(h, "X-Request-Id", r->id);
+	req_add_header(r, "X-Request-Id", r->id);
 	if (r->method == EVHTTP_REQ_HEAD && status != 304 && status != 204) {
 		char cl[24];
 		snprintf(cl, sizeof(cl), "%zu", len);
-		evhttp_remove_header(h, "Content-Length");
-		evhttp_add_header(h, "Content-Length", cl);
+		answer_header_remove(r, "Content-Length");
+		req_add_header(r, "Content-Length", cl);
 		if (body)
 			evbuffer_drain(body, len);
 	}
@@ -497,11 +613,14 @@ json_t *req_json_body(struct req *r, int allow_merge_patch)
 		                  : "send application/json");
 		return NULL;
 	}
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-	size_t len = evbuffer_get_length(in);
-	const char *data = (const char *)evbuffer_pullup(in, -1);
+	size_t len;
+	const char *data = req_body(r, &len);
+	if (!data) {
+		reply_problem(r, 500, "out of memory");
+		return NULL;
+	}
 	json_error_t err;
-	json_t *j = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &err);
+	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
 	if (!j) {
 		char detail[300];
 		snprintf(detail, sizeof(detail), "malformed JSON at line %d, column %d: %s",

@@ -4,6 +4,7 @@
 #ifndef LIAISON_HTTP_H
 #define LIAISON_HTTP_H
 
+#include "http1.h"
 #include "macros.h"
 
 #include <sys/queue.h> /* TAILQ_INIT for struct evkeyvalq */
@@ -48,11 +49,20 @@ struct req_transport {
 	void (*release)(struct req *r);
 };
 
-/* ev is a container for headers and the body (evhttp_request_new), filled
- * by our own HTTP/1.1 layer (httpd.c): libevent 2.1's evhttp could not
- * authenticate before a body or answer its own errors in problem+json. */
+/* A header field, name and value NUL-terminated, in its request's arena. */
+struct req_field {
+	const char *name, *value;
+	struct req_field *next;
+};
+
+struct req_block;
+
+/* A request as our own HTTP/1.1 layer (httpd.c) read it: libevent 2.1's
+ * evhttp could not authenticate before a body or answer its own errors in
+ * problem+json. What lives as long as the request (its target, its header
+ * fields and its answer's) is cut from an arena that comes in the same
+ * allocation, so that a short request is one malloc, not three a header. */
 struct req {
-	struct evhttp_request *ev;
 	struct ctx *cx;                 /* the worker thread's (context.h) */
 	const struct req_transport *io; /* set by httpd.c */
 	struct httpd *server;           /* the HTTP server it came through */
@@ -77,19 +87,36 @@ struct req {
 	} params[REQ_MAX_PARAMS];
 	struct principal who;
 	int64_t start_us;
+	struct req_field *in;             /* the request's header fields, in order */
+	struct req_field *out, **out_end; /* the answer's, in order */
+	struct evbuffer *body;            /* the body as read (httpd.c), or NULL */
+	char *arena;                      /* what is left of the current block */
+	size_t arena_left;
+	struct req_block *blocks;        /* blocks beyond the first */
+	_Alignas(16) char first_block[]; /* REQ_ARENA bytes */
 };
 
-/* A request on the worker thread of cx, answered through io: ev holds
- * its input headers (taken over), target is copied, peer is the
- * connection's address. */
-struct req *req_new(struct evhttp_request *ev, struct ctx *cx, const struct req_transport *io,
-                    enum evhttp_cmd_type method, const char *target, const char *peer) WUR;
+/* A request on the worker thread of cx, answered through io: target is
+ * copied, peer is the connection's address, and the nfields header fields
+ * are copied from the spans of head they name. */
+struct req *req_new(struct ctx *cx, const struct req_transport *io, enum evhttp_cmd_type method,
+                    const char *target, const char *peer, const char *head,
+                    const struct http1_field *fields, size_t nfields) WUR;
+/* n bytes of s and a NUL, in r's arena (freed with r); NULL if out of memory. */
+char *req_strndup(struct req *r, const char *s, size_t n) WUR;
+/* The body read, contiguous ("" when none), and its length; NULL if out of
+ * memory. */
+const char *req_body(struct req *r, size_t *len) WUR;
 /* A path parameter by name ("id" of /v1/events/{id}); NULL if absent. */
 const char *req_param(const struct req *r, const char *name);
 /* A query parameter; NULL if absent. */
 const char *req_query(const struct req *r, const char *name);
 const char *req_header(const struct req *r, const char *name);
+/* Adds a header field to the answer; one whose name or value holds a CR or
+ * LF (a header smuggled in) is left out. */
 void req_add_header(struct req *r, const char *name, const char *value);
+/* The answer's header field by name, or NULL. */
+const char *req_answer_header(const struct req *r, const char *name);
 
 /* Reads a JSON object body. On failure it has answered (400/413/415) and
  * returns NULL. allow_merge_patch accepts application/merge-patch+json. */

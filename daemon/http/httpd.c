@@ -349,28 +349,14 @@ static void respond(struct req *r, int status, struct evbuffer *body);
 static const struct req_transport transport = {respond, body_release};
 
 /* A request context for c; with head, its fields become the input
- * headers (the head's bytes are cut into strings in place). */
-static struct req *make_req(struct hconn *c, enum evhttp_cmd_type m, const char *target, char *head,
-                            const struct http1_head *hd)
+ * headers. */
+static struct req *make_req(struct hconn *c, enum evhttp_cmd_type m, const char *target,
+                            const char *head, const struct http1_head *hd)
 {
-	struct evhttp_request *ev = evhttp_request_new(NULL, NULL);
-	if (!ev)
+	struct req *r = req_new(c->h->cx, &transport, m, target, c->peer, head,
+	                        hd ? hd->fields : NULL, hd ? hd->nfields : 0);
+	if (!r)
 		return NULL;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
-	for (size_t i = 0; hd && i < hd->nfields; i++) {
-		const struct http1_field *f = &hd->fields[i];
-		head[f->name.off + f->name.len] = '\0';
-		head[f->value.off + f->value.len] = '\0';
-		if (evhttp_add_header(in, head + f->name.off, head + f->value.off) != 0) {
-			evhttp_request_free(ev);
-			return NULL;
-		}
-	}
-	struct req *r = req_new(ev, c->h->cx, &transport, m, target, c->peer);
-	if (!r) {
-		evhttp_request_free(ev);
-		return NULL;
-	}
 	r->server = c->h;
 	atomic_fetch_add(&c->h->inflight, 1);
 	r->content_length = hd ? hd->content_length : -1;
@@ -527,7 +513,7 @@ static void read_body(struct hconn *c)
 {
 	struct req *r = c->req;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
+	struct evbuffer *body = r->body;
 	if (!c->chunked) {
 		size_t n = evbuffer_get_length(in);
 		if ((int64_t)n > c->body_left)
@@ -592,6 +578,10 @@ void httpd_read_body(struct req *r, int keep, void (*next)(struct req *r))
 	}
 	c->keep_body = keep;
 	c->next = next;
+	if (keep && !r->body && !(r->body = evbuffer_new())) {
+		body_fail(c, 500, "out of memory");
+		return;
+	}
 	if (keep && !c->chunked && !body_reserve(r, c->body_left)) {
 		body_fail(c, 503, "too many request bodies are arriving; try again shortly");
 		return;
@@ -712,8 +702,7 @@ static void respond(struct req *r, int status, struct evbuffer *body)
 	r->conn = NULL;
 	c->req = NULL;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(r->ev);
-	const char *conn_hdr = evhttp_find_header(hdrs, "Connection");
+	const char *conn_hdr = req_answer_header(r, "Connection");
 	int closing = c->close_after || !c->keep_alive || c->body_pending || c->h->stopping ||
 	              (conn_hdr && !strcasecmp(conn_hdr, "close"));
 	size_t len = body ? evbuffer_get_length(body) : 0;
@@ -726,18 +715,17 @@ static void respond(struct req *r, int status, struct evbuffer *body)
 	head_str(&hb, "\r\nDate: ");
 	head_str(&hb, http_date());
 	head_str(&hb, "\r\n");
-	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, hdrs, next)
-	{
-		if (strcasecmp(kv->key, "Connection") != 0) {
-			head_str(&hb, kv->key);
+	int have_length = 0;
+	for (const struct req_field *f = r->out; f; f = f->next) {
+		if (strcasecmp(f->name, "Connection") != 0) {
+			head_str(&hb, f->name);
 			head_str(&hb, ": ");
-			head_str(&hb, kv->value);
+			head_str(&hb, f->value);
 			head_str(&hb, "\r\n");
 		}
+		have_length |= !strcasecmp(f->name, "Content-Length");
 	}
-	if (status >= 200 && status != 204 && status != 304 &&
-	    !evhttp_find_header(hdrs, "Content-Length")) {
+	if (status >= 200 && status != 204 && status != 304 && !have_length) {
 		head_str(&hb, "Content-Length: ");
 		head_uint(&hb, len);
 		head_str(&hb, "\r\n");

@@ -45,10 +45,9 @@ static int match(const char *pattern, const char *path, struct req *r)
 			if (r) {
 				if (r->nparams == REQ_MAX_PARAMS)
 					return 0;
-				char *raw = strndup(s, seglen);
+				char *raw = req_strndup(r, s, seglen);
 				size_t outlen = 0;
 				char *val = raw ? evhttp_uridecode(raw, 0, &outlen) : NULL;
-				free(raw);
 				/* A decoded NUL or slash would smuggle a second segment. */
 				if (!val || outlen != strlen(val) || strchr(val, '/')) {
 					free(val);

@@ -309,6 +309,44 @@ def test_pipelined_requests_keep_their_order(ctx):
     c.close()
 
 
+def test_a_head_of_many_large_fields_keeps_every_one(ctx):
+    """A request's fields and its answer's live in an arena that grows past
+    its first block: fields after 18 kB of padding (authorization, an
+    idempotency key, a request id, the body's type) still count, twice on
+    one connection, and the answer carries all of its own fields."""
+    db = ctx.database()
+    key = ctx.org_with_key(db)
+    d = ctx.daemon(db)
+    pad = "".join(f"X-Pad-{i}: {chr(97 + i % 26) * 200}\r\n" for i in range(90))
+    body = json.dumps({"kind": "visit", "title": "Padded", "timezone": "Asia/Seoul",
+                       "start": "2027-03-02T10:00:00", "end": "2027-03-02T11:00:00"}).encode()
+    c = Raw(d)
+    ids = []
+    for n in (1, 2):
+        c.send((f"POST /v1/events HTTP/1.1\r\nHost: x\r\n{pad}"
+                f"Authorization: Bearer {key}\r\nIdempotency-Key: padded-1\r\n"
+                f"X-Request-Id: pad-{n}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+        st, h, b = c.response()
+        assert st == 201, (st, b)
+        assert h["x-request-id"] == f"pad-{n}"
+        ids.append(json.loads(b)["id"])
+        assert h.get("idempotent-replayed") == ("true" if n == 2 else None), h
+    assert ids[0] == ids[1]
+    feed = json.loads(d.request("POST", "/v1/feeds", token=key, body={"name": "all"}).body)
+    path = feed["url"][feed["url"].index("/feeds/"):]
+    c.send((f"GET {path} HTTP/1.1\r\nHost: x\r\n{pad}Accept-Encoding: gzip\r\n"
+            "X-Request-Id: pad-feed\r\n\r\n").encode())
+    st, h, b = c.response()
+    assert st == 200 and h["content-encoding"] == "gzip", h
+    for name in ("etag", "last-modified", "cache-control", "vary", "content-type", "date"):
+        assert h.get(name), (name, h)
+    assert h["x-request-id"] == "pad-feed" and int(h["content-length"]) == len(b)
+    import gzip
+    assert b"SUMMARY:Padded" in gzip.decompress(b)
+    c.close()
+
+
 def test_half_closed_client_still_gets_its_answers(ctx):
     """A client may shut its sending side once its requests are out (the
     socket stays open for reading): every answer still reaches it, also
