@@ -23,7 +23,6 @@
 #include "token.h"
 #include "clock.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,55 +45,19 @@ struct neg_entry {
 	int64_t expires_ms;
 };
 
-/* The digest is fetched once per thread, not per request: EVP_Digest
- * with EVP_sha256() looks it up again each call (OpenSSL 3), which was
- * most of the cost of hashing a token. */
 struct authcache {
 	struct auth_entry slots[CACHE_SLOTS];
 	struct neg_entry unknown[NEGATIVE_SLOTS];
-	EVP_MD *sha256;
-	EVP_MD_CTX *md;
 };
 
 struct authcache *authcache_new(void)
 {
-	struct authcache *c = calloc(1, sizeof(struct authcache));
-	if (!c)
-		return NULL;
-	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	c->md = EVP_MD_CTX_new();
-	if (!c->sha256 || !c->md) {
-		authcache_free(c);
-		return NULL;
-	}
-	return c;
+	return calloc(1, sizeof(struct authcache));
 }
 
 void authcache_free(struct authcache *c)
 {
-	if (!c)
-		return;
-	EVP_MD_CTX_free(c->md);
-	EVP_MD_free(c->sha256);
 	free(c);
-}
-
-/* token_hash's digest (hex SHA-256), with this thread's digest. */
-static int hash_token(struct authcache *c, const char *tok, size_t len,
-                      char out[TOKEN_HASH_HEX + 1])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (EVP_DigestInit_ex(c->md, c->sha256, NULL) != 1 ||
-	    EVP_DigestUpdate(c->md, tok, len) != 1 || EVP_DigestFinal_ex(c->md, md, &mdlen) != 1 ||
-	    mdlen * 2 != TOKEN_HASH_HEX)
-		return -1;
-	for (unsigned i = 0; i < mdlen; i++) {
-		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-	}
-	out[TOKEN_HASH_HEX] = '\0';
-	return 0;
 }
 
 static struct auth_entry *slot_for(struct authcache *c, const char *hash)
@@ -201,7 +164,7 @@ void auth_then(struct req *r, void (*next)(struct req *r))
 		return;
 	}
 	char hash[TOKEN_HASH_HEX + 1];
-	if (hash_token(r->cx->auth, tok, strlen(tok), hash)) {
+	if (token_hash(tok, strlen(tok), hash)) {
 		reply_problem(r, 500, "cannot hash the token");
 		return;
 	}
