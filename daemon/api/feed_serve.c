@@ -87,7 +87,7 @@ struct feedfetch {
 	unsigned nslots;
 	/* Room for the positions a result of stored texts fills (take_texts),
 	 * which the VEVENT cache then takes under one lock. */
-	int *fresh;
+	int *fresh, nfresh; /* positions of the stored texts taken, for the VEVENT cache */
 	/* Requests for the same feed that came while this one was rendering:
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
@@ -121,6 +121,13 @@ static void feedfetch_free(struct feedfetch *ff)
 	 * rendering's own queries needed. */
 	for (int i = 0; i < ff->nstores; i++)
 		vevents_store(ff->db, ff->stores[i]);
+	/* So do the stored texts to the VEVENT cache: that is for the next
+	 * rendering, and holds its lock for every one. Shared texts (never a
+	 * language's own), each under its id. */
+	if (ff->nfresh)
+		vevents_put_at((const char(*)[37])ff->ids,
+		               (const char(*)[VEVENT_STAMP_LEN])ff->stamps, ff->texts, ff->fresh,
+		               ff->nfresh, ff->alarms);
 	free(ff->fresh);
 	free(ff->stores);
 	PQclear(ff->early);
@@ -662,7 +669,6 @@ static void fetch_chunks(struct feedfetch *ff, int size, int stored)
  * with its stored digest when it has one (sql/033). */
 static void take_texts(struct feedfetch *ff, const PGresult *res)
 {
-	int fresh = 0;
 	for (int k = 0; k < PQntuples(res); k++) {
 		if (PQgetisnull(res, k, 2))
 			continue;
@@ -677,11 +683,8 @@ static void take_texts(struct feedfetch *ff, const PGresult *res)
 		                    PQgetvalue(res, k, 3), known ? md : NULL)))
 			continue;
 		ff->nstored++;
-		ff->fresh[fresh++] = i;
+		ff->fresh[ff->nfresh++] = i;
 	}
-	/* Shared texts (never a language's own), each under its id. */
-	vevents_put_at((const char(*)[37])ff->ids, (const char(*)[VEVENT_STAMP_LEN])ff->stamps,
-	               ff->texts, ff->fresh, fresh, ff->alarms);
 }
 
 /* What the stored texts left missing is rendered. */

@@ -483,8 +483,9 @@ def test_stored_texts_come_with_the_list_or_after_it(ctx):
         r = d.request("POST", "/v1/events", token=k["host"],
                       body=dict(VISIT, title=title, tags=[tag]))
         assert r.status == 201, r
-    feed_a, again_a, feed_b = (make_feed(d, k["host"], name=n, filter={"tags": [t]})
-                               for n, t in [("A", "a"), ("A again", "a"), ("B", "b")])
+    feed_a, again_a, feed_b, again_b = (
+        make_feed(d, k["host"], name=n, filter={"tags": [t]})
+        for n, t in [("A", "a"), ("A again", "a"), ("B", "b"), ("B again", "b")])
     plain_b = d.request("GET", path_of(feed_b)).body
     assert b"Only stored" in plain_b
     harness.wait_for(lambda: sql("SELECT count(*) FROM vevent_texts WHERE body LIKE "
@@ -503,6 +504,9 @@ def test_stored_texts_come_with_the_list_or_after_it(ctx):
     assert counts(d) == {"memory": 0, "stored": 1, "rendered": 0}
     assert "1 events, 0 from memory, 1 stored, 0 rendered; stored texts asked for beside the list" \
         in d.logtext()
+    # A text taken from the store is in memory for the next feed over it.
+    assert d.request("GET", path_of(again_b)).body.replace(b"B again", b"B") == expected
+    assert counts(d) == {"memory": 1, "stored": 1, "rendered": 0}
 
     d.stop()
     d = ctx.daemon(db, args=["--log-level", "debug"])
