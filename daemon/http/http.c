@@ -91,12 +91,15 @@ static void request_id_next(char out[17])
 
 struct req_block {
 	struct req_block *next;
-	_Alignas(16) char data[];
+	_Alignas(max_align_t) char data[];
 };
 
 static void *arena_alloc(struct req *r, size_t n)
 {
-	n = (n + 15) & ~(size_t)15;
+	const size_t align = _Alignof(max_align_t);
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	n = (n + align - 1) & ~(align - 1);
 	if (n > r->arena_left) {
 		size_t size = n > REQ_ARENA ? n : REQ_ARENA;
 		struct req_block *b = malloc(sizeof(*b) + size);

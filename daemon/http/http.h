@@ -92,8 +92,8 @@ struct req {
 	struct evbuffer *body;            /* the body as read (httpd.c), or NULL */
 	char *arena;                      /* what is left of the current block */
 	size_t arena_left;
-	struct req_block *blocks;        /* blocks beyond the first */
-	_Alignas(16) char first_block[]; /* REQ_ARENA bytes */
+	struct req_block *blocks;                 /* blocks beyond the first */
+	_Alignas(max_align_t) char first_block[]; /* REQ_ARENA bytes */
 };
 
 /* A request on the worker thread of cx, answered through io: target is
