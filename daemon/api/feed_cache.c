@@ -643,10 +643,13 @@ int feed_render_serve(struct req *r, struct feed_render *fr)
 	const char *etag = gz ? fr->etag_gz : fr->etag;
 	int64_t changed = fr->changed, now = (int64_t)time(NULL);
 	char now_date[32];
-	if (changed > now) /* a clock set back since */
+	const char *last_modified = fr->last_modified;
+	if (changed > now) { /* a clock set back since */
 		http_date_format(now, now_date);
+		last_modified = now_date;
+	}
 	req_set_etag(r, etag);
-	req_add_header(r, "Last-Modified", changed > now ? now_date : fr->last_modified);
+	req_add_header(r, "Last-Modified", last_modified);
 	req_add_header(r, "Cache-Control", "max-age=300");
 	req_add_header(r, "Vary", "Accept-Encoding");
 	const char *inm = req_header(r, "If-None-Match");

@@ -85,9 +85,9 @@ struct feedfetch {
 		int pos;
 	} * slots;
 	unsigned nslots;
-	/* Room for the positions a result of stored texts fills (take_texts),
-	 * which the VEVENT cache then takes under one lock. */
-	int *fresh, nfresh; /* positions of the stored texts taken, for the VEVENT cache */
+	/* The positions stored texts filled (take_texts), which the VEVENT
+	 * cache takes under one lock once the feed is answered. */
+	int *fresh, nfresh;
 	/* Requests for the same feed that came while this one was rendering:
 	 * they get its answer instead of rendering it again. */
 	struct req **waiters;
