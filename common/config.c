@@ -71,6 +71,10 @@ static const struct setting settings[] = {
     {"feed_file_dir", K_STRING, OFF(feed_file_dir), 0, 0, false, "/var/tmp",
      "directory where rendered feeds of 16 KiB or more are kept as unnamed files and sent "
      "from with sendfile; best on a disk's filesystem, not tmpfs (\"\": memory files)"},
+    {"feed_state_dir", K_STRING, OFF(feed_state_dir), 0, 0, false, "",
+     "directory where the rendered feeds kept in memory are saved at a clean stop and read "
+     "back at the next start, so that a feed's first request after a restart reads only what "
+     "changed meanwhile (\"\": none)"},
     {"request_timeout", K_DURATION, OFF(request_timeout_ms), 1, 0, false, "30s",
      "how long an idle keep-alive connection stays open, and how long a response's "
      "write may stall"},

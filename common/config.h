@@ -27,6 +27,7 @@ struct config {
 	int64_t render_memory;        /* bytes touched at start by the workers, for renderings */
 	int64_t feed_cache_memory;    /* bytes the rendered feeds kept may hold, all threads */
 	char *feed_file_dir;          /* where large ones are kept as unnamed files; "": memfds */
+	char *feed_state_dir;         /* where they are kept across a restart; "": not kept */
 	int64_t request_timeout_ms;   /* idle keep-alive connection; a response's write */
 	int64_t header_timeout_ms;    /* a request's head, from its first byte */
 	int64_t body_timeout_ms;      /* a request's body, from the end of its head */

@@ -11,6 +11,7 @@
 #include "validate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +67,27 @@ PGconn *cli_connect_migrated(const struct config *cfg, int retry, volatile int *
 			return NULL;
 		delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
 	}
+}
+
+char *cli_database_identity(PGconn *c)
+{
+	/* The timeline is the current WAL file's: a promoted standby's or a
+	 * restored cluster's moves on at once, its last checkpoint's later. */
+	PGresult *res = PQexec(c, "SELECT s.system_identifier || '.'"
+	                          "       || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+	                          "       || '.' || d.oid"
+	                          "  FROM pg_control_system() s, pg_database d"
+	                          " WHERE d.datname = current_database()");
+	char *id = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+	               ? strdup(PQgetvalue(res, 0, 0))
+	               : NULL;
+	if (!id)
+		log_warn(
+		    "cannot tell which database this is (%s): rendered feeds are not kept across "
+		    "restarts",
+		    PQresultStatus(res) == PGRES_TUPLES_OK ? "no answer" : PQerrorMessage(c));
+	PQclear(res);
+	return id;
 }
 
 int cli_migrate(const struct config *cfg)

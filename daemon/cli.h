@@ -17,6 +17,10 @@ struct cli_org {
  * the connection, or NULL after logging why. */
 PGconn *cli_connect_migrated(const struct config *cfg, int retry, volatile int *stop);
 int cli_migrate(const struct config *cfg);
+/* The database cluster, its timeline and the database c is connected to,
+ * as "<system identifier>.<timeline>.<oid>" (malloc'd); NULL after logging
+ * why it cannot be told (then feeds are not kept across restarts). */
+char *cli_database_identity(PGconn *c);
 int cli_org_create(const struct config *cfg, const struct cli_org *org);
 int cli_key_create(const struct config *cfg, const char *slug, const char *role, const char *name);
 

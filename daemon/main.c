@@ -184,11 +184,17 @@ static int serve(struct config *cfg, const struct args *a)
 	PGconn *c = cli_connect_migrated(cfg, 1, (volatile int *)&early_stop);
 	if (!c)
 		return early_stop ? 0 : 1;
+	char *identity =
+	    cfg->feed_state_dir && *cfg->feed_state_dir ? cli_database_identity(c) : NULL;
 	PQfinish(c);
-	if (early_stop)
+	if (early_stop) {
+		free(identity);
 		return 0;
+	}
 	struct config_sources src = sources_of(a);
-	return server_run(cfg, &src);
+	int rc = server_run(cfg, &src, identity);
+	free(identity);
+	return rc;
 }
 
 static int run_command(struct config *cfg, const struct args *a)

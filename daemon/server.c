@@ -10,6 +10,7 @@
 #include "api/feed_cache.h"
 #include "api/feed_fetches.h"
 #include "api/feed_page.h"
+#include "api/feed_state.h"
 #include "api/routes.h"
 #include "clock.h"
 #include "config.h"
@@ -546,7 +547,7 @@ static void wire_routes(struct server *srv)
 	metrics_gauge("liaison_feed_cache_files", gauge_feed_files, NULL);
 }
 
-int server_run(struct config *cfg, const struct config_sources *src)
+int server_run(struct config *cfg, const struct config_sources *src, const char *db_identity)
 {
 	struct server srv = {.cfg = cfg};
 	struct mainloop m = {.srv = &srv, .cfg = cfg, .src = src};
@@ -563,6 +564,10 @@ int server_run(struct config *cfg, const struct config_sources *src)
 	httpd_configure(cfg, srv.nworkers);
 	heap_configure();
 	feed_cache_configure((size_t)cfg->feed_cache_memory, cfg->feed_file_dir);
+	/* Read before any rendering, as of a generation before the first. */
+	char *state_stamp = db_identity ? feed_state_stamp(db_identity) : NULL;
+	feed_state_restore(cfg->feed_state_dir, state_stamp,
+	                   atomic_load(&srv.data_generation) - 1u);
 	wire_routes(&srv);
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();
@@ -592,6 +597,9 @@ out:
 	if (srv.workers)
 		stop_workers(&srv);
 	scheduler_stop(srv.scheduler, atomic_load(&srv.shutdown_timeout_ms));
+	if (rc == 0)
+		feed_state_save(cfg->feed_state_dir, state_stamp);
+	free(state_stamp);
 	vevents_clear();
 	feed_cache_clear();
 	dblisten_free(listen);

@@ -8,8 +8,10 @@
 struct config;
 struct config_sources;
 
-/* Runs the server until SIGTERM/SIGINT. SIGHUP reads src again. Returns
- * the process exit code. */
-int server_run(struct config *cfg, const struct config_sources *src);
+/* Runs the server until SIGTERM/SIGINT. SIGHUP reads src again.
+ * db_identity names the database (cli_database_identity), or is NULL:
+ * then no rendered feed is kept across the restart. Returns the process
+ * exit code. */
+int server_run(struct config *cfg, const struct config_sources *src, const char *db_identity);
 
 #endif

@@ -26,6 +26,13 @@ fi
 tokenfile="$var/demo-admin-token"
 "$top/scripts/demo.sh" "$bin" "$tokenfile"
 
+# Rendered feeds kept across restarts of `make run` (feed_state_dir), unless
+# a configuration file says where.
+if [ -z "${LIAISON_CONFIG:-}" ]; then
+	LIAISON_FEED_STATE_DIR=${LIAISON_FEED_STATE_DIR-$var/feeds}
+	export LIAISON_FEED_STATE_DIR
+fi
+
 listen=${LIAISON_LISTEN:-127.0.0.1:8080}
 echo
 echo "liaison serves on http://$listen"

@@ -255,6 +255,11 @@ struct feed_render {
 	atomic_int settled;          /* plain no longer changes: read without the lock */
 	_Atomic(struct coding *) gz; /* made on first demand, published under the lock */
 	struct feed_list *list;      /* what it was rendered from, for a splice; or NULL */
+	/* Read back at start (feed_state.c): a base for a splice only, never
+	 * served, without a body; its list's texts are its own (not the
+	 * VEVENT cache's), counted here against the limit. */
+	int restored;
+	size_t restored_bytes;
 };
 
 void feed_render_unref(struct feed_render *fr)
@@ -279,7 +284,7 @@ static size_t list_bytes_of(const struct feed_render *fr)
 static size_t render_bytes(const struct feed_render *fr)
 {
 	const struct coding *gz = atomic_load(&fr->gz);
-	return fr->plain.len + (gz ? gz->len : 0) + list_bytes_of(fr);
+	return fr->plain.len + (gz ? gz->len : 0) + list_bytes_of(fr) + fr->restored_bytes;
 }
 
 /* fr's plain coding as it is now, referenced for the caller: it moves
@@ -407,11 +412,11 @@ static void put_locked(struct feed_render *fr)
 	shrink_locked(fr->generation);
 }
 
-struct feed_render *feed_cache_keep(const char *hash, const char *org, const char *slug,
-                                    unsigned generation, int64_t changed, char *body, size_t len,
-                                    const char *digest, struct feed_list *list)
+static struct feed_render *keep(const char *hash, const char *org, const char *slug,
+                                unsigned generation, int64_t changed, char *body, size_t len,
+                                const char *digest, struct feed_list *list, int restored)
 {
-	struct feed_render *fr = body ? calloc(1, sizeof(*fr)) : NULL;
+	struct feed_render *fr = body || restored ? calloc(1, sizeof(*fr)) : NULL;
 	if (!fr) {
 		feed_body_unref(body);
 		return NULL;
@@ -433,10 +438,65 @@ struct feed_render *feed_cache_keep(const char *hash, const char *org, const cha
 	atomic_init(&fr->promoted, 0);
 	atomic_init(&fr->settled, len < FILE_MIN); /* never moved */
 	fr->list = feed_list_ref(list);
+	fr->restored = restored;
+	for (int i = 0; restored && i < list->n; i++)
+		fr->restored_bytes +=
+		    list->texts[i] ? sizeof(*list->texts[i]) + list->texts[i]->len : 0;
 	pthread_mutex_lock(&lock);
 	put_locked(fr);
 	pthread_mutex_unlock(&lock);
 	return fr;
+}
+
+struct feed_render *feed_cache_keep(const char *hash, const char *org, const char *slug,
+                                    unsigned generation, int64_t changed, char *body, size_t len,
+                                    const char *digest, struct feed_list *list)
+{
+	return keep(hash, org, slug, generation, changed, body, len, digest, list, 0);
+}
+
+int feed_cache_restore(const char *hash, const char *org, const char *slug, unsigned generation,
+                       int64_t changed, const char *digest, struct feed_list *list)
+{
+	struct feed_render *fr =
+	    keep(hash, org, slug, generation, changed, NULL, 0, digest, list, 1);
+	pthread_mutex_lock(&lock);
+	int kept = fr && fr->kept;
+	pthread_mutex_unlock(&lock);
+	feed_render_unref(fr);
+	return kept ? 0 : -1;
+}
+
+int feed_cache_each(int (*fn)(const struct feed_saved *, void *), void *arg)
+{
+	int rc = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; table && i < (size_t)SETS * WAYS && rc == 0; i++) {
+		const struct feed_render *fr = table[i].fr;
+		if (!fr || !fr->list)
+			continue;
+		const struct coding *c = &fr->plain;
+		void *map = NULL;
+		size_t len = c->len;
+		if (fr->restored) { /* its feed was not asked for since: no body */
+			if (!(map = feed_list_body(fr->list, &len)))
+				continue;
+		} else if (!c->mem) {
+			map = mmap(NULL, c->len, PROT_READ, MAP_SHARED, c->fd, 0);
+			if (map == MAP_FAILED)
+				continue;
+		}
+		struct feed_saved sv = {fr->hash, fr->org,     fr->slug,
+		                        fr->etag, fr->changed, c->mem ? c->mem : map,
+		                        len,      fr->list};
+		rc = fn(&sv, arg);
+		if (fr->restored)
+			free(map);
+		else if (map)
+			munmap(map, len);
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
 }
 
 /* Whether fr is current for generation `current`: of it, or of an
@@ -445,7 +505,7 @@ struct feed_render *feed_cache_keep(const char *hash, const char *org, const cha
  * young enough. Call locked. */
 static int current_locked(struct feed_render *fr, unsigned current, int64_t now)
 {
-	if (now - fr->rendered_ms >= FEED_TTL_MS)
+	if (fr->restored || now - fr->rendered_ms >= FEED_TTL_MS)
 		return 0;
 	if (fr->generation == current)
 		return 1;
@@ -465,7 +525,7 @@ static struct feed_render *get(const char *hash, const unsigned *current)
 	struct feed_render *fr = NULL;
 	pthread_mutex_lock(&lock);
 	struct way *w = find_locked(hash);
-	if (w && (!current || current_locked(w->fr, *current, now))) {
+	if (w && (current ? current_locked(w->fr, *current, now) : !w->fr->restored)) {
 		fr = w->fr;
 		atomic_fetch_add(&fr->refs, 1);
 	}

@@ -65,6 +65,26 @@ void feed_cache_configure(size_t bytes, const char *dir);
 struct feed_render *feed_cache_keep(const char *hash, const char *org, const char *slug,
                                     unsigned generation, int64_t changed, char *body, size_t len,
                                     const char *digest, struct feed_list *list) WUR;
+/* A rendering read back at start (api/feed_state.c): its list only, as
+ * the base its feed's first rendering splices (feed_cache_list), as after
+ * a change it missed; never served. Its list's texts count against the
+ * limit (no VEVENT cache shares them). 0 when kept, -1 when not (the
+ * limit, memory). */
+int feed_cache_restore(const char *hash, const char *org, const char *slug, unsigned generation,
+                       int64_t changed, const char *digest, struct feed_list *list) WUR;
+/* What feed_cache_each shows of each rendering kept with its list. */
+struct feed_saved {
+	const char *hash, *org, *slug, *digest;
+	int64_t changed;
+	const char *body; /* plain */
+	size_t len;
+	const struct feed_list *list;
+};
+/* Calls fn on each rendering kept with a list (one read back and not
+ * asked for since with a body made of its texts) while fn returns 0; returns
+ * the last fn's answer. Under the table's lock: at exit, once the threads
+ * are gone. */
+int feed_cache_each(int (*fn)(const struct feed_saved *, void *), void *arg);
 /* The list the feed of token hash `hash` was last rendered from, current
  * or not, with a reference for the caller; NULL when none is kept. With
  * body, also the plain bytes rendered from it (feed_list.h's at), with a

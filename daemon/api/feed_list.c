@@ -10,6 +10,7 @@
 #include "strhash.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -477,4 +478,163 @@ struct feed_list *feed_list_splice(const struct feed_list *base, const PGresult 
 	if (l)
 		l->full_ms = base->full_ms;
 	return l;
+}
+
+/* ---- across a restart (api/feed_state.c) ---------------------------------- */
+
+#define SAVED_MAGIC "liaison-list 1\n"
+#define SAVED_ROWS  1000000 /* more than any feed's limit (SQL_FEED_M_END) */
+
+static int put(FILE *f, const void *p, size_t n)
+{
+	return n == 0 || fwrite(p, n, 1, f) == 1 ? 0 : -1;
+}
+
+static int put_i64(FILE *f, int64_t v)
+{
+	return put(f, &v, sizeof(v));
+}
+
+/* A string as its length and bytes; NULL as length -1. */
+static int put_str(FILE *f, const char *s)
+{
+	return put_i64(f, s ? (int64_t)strlen(s) : -1) || (s && put(f, s, strlen(s))) ? -1 : 0;
+}
+
+int feed_list_save(const struct feed_list *l, FILE *f)
+{
+	if (!l->at || l->from)
+		return -1; /* not assembled yet: no body to take its texts from */
+	size_t n = (size_t)l->n;
+	int64_t age = now_monotonic_ms() - l->full_ms;
+	int rc = put(f, SAVED_MAGIC, strlen(SAVED_MAGIC)) || put_i64(f, l->n) ||
+	         put_i64(f, l->past) || put_i64(f, now_realtime_ms() - age) || put_str(f, l->key) ||
+	         put_str(f, l->snapshot) || put_str(f, l->revs) || put_str(f, l->ahead) ||
+	         put(f, l->ids, n * sizeof(*l->ids)) || put(f, l->stamps, n * sizeof(*l->stamps)) ||
+	         put(f, l->roots, n * sizeof(*l->roots)) ||
+	         put(f, l->starts, n * sizeof(*l->starts)) || put(f, l->thr, n * sizeof(*l->thr)) ||
+	         put(f, l->at, (n + 1) * sizeof(*l->at));
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct vtext *v = l->texts[i];
+		unsigned char has = v != NULL;
+		rc = put(f, &has, 1) || (v && put(f, v->zone, sizeof(v->zone)));
+	}
+	return rc;
+}
+
+char *feed_list_body(const struct feed_list *l, size_t *len)
+{
+	size_t n = l->at ? l->at[l->n] : 0;
+	char *body = l->at && !l->from ? calloc(1, n + 1) : NULL;
+	for (int i = 0; body && i < l->n; i++)
+		if (l->texts[i])
+			memcpy(body + l->at[i], l->texts[i]->text, l->texts[i]->len);
+	*len = n;
+	return body;
+}
+
+/* A cursor over a saved list's bytes. */
+struct cursor {
+	const unsigned char *p;
+	size_t left;
+};
+
+static int take(struct cursor *c, void *out, size_t n)
+{
+	if (n > c->left)
+		return -1;
+	memcpy(out, c->p, n);
+	c->p += n;
+	c->left -= n;
+	return 0;
+}
+
+static int take_i64(struct cursor *c, int64_t *v)
+{
+	return take(c, v, sizeof(*v));
+}
+
+/* A saved string, malloc'd (NULL for a saved NULL when nullable). */
+static int take_str(struct cursor *c, char **out, int nullable)
+{
+	int64_t n;
+	*out = NULL;
+	if (take_i64(c, &n) || n < -1 || (n == -1 && !nullable) || n > (int64_t)c->left)
+		return -1;
+	if (n == -1)
+		return 0;
+	if (!(*out = malloc((size_t)n + 1)) || take(c, *out, (size_t)n))
+		return -1;
+	(*out)[n] = '\0';
+	return strlen(*out) == (size_t)n ? 0 : -1;
+}
+
+/* Each fixed-size text of a saved array ends within its size. */
+static void terminate(char *rows, size_t size, int n)
+{
+	for (int i = 0; i < n; i++)
+		rows[(size_t)i * size + size - 1] = '\0';
+}
+
+struct feed_list *feed_list_load(const void *data, size_t len, size_t *used, const char *body,
+                                 size_t body_len, int64_t ttl_ms)
+{
+	struct cursor c = {data, len};
+	char magic[sizeof(SAVED_MAGIC) - 1];
+	int64_t n, past, full;
+	if (take(&c, magic, sizeof(magic)) || memcmp(magic, SAVED_MAGIC, sizeof(magic)) ||
+	    take_i64(&c, &n) || take_i64(&c, &past) || take_i64(&c, &full) || n < 0 ||
+	    n > SAVED_ROWS || past < 0 || past > 100000)
+		return NULL;
+	int64_t age = now_realtime_ms() - full;
+	if (age < 0 || age >= ttl_ms)
+		return NULL; /* read whole too long ago, or the clock went back */
+	size_t m = (size_t)n;
+	struct feed_list *l = NULL;
+	/* The rows' arrays are there before they are made room for. */
+	size_t row = sizeof(*l->ids) + sizeof(*l->stamps) + sizeof(*l->roots) + sizeof(*l->starts) +
+	             sizeof(*l->thr) + sizeof(*l->at) + 1;
+	if (m * row + sizeof(*l->at) > c.left || !(l = list_new((int)n)))
+		return NULL;
+	if (take_str(&c, &l->key, 0) || take_str(&c, &l->snapshot, 0) ||
+	    take_str(&c, &l->revs, 0) || take_str(&c, &l->ahead, 1) ||
+	    !(l->at = malloc((m + 1) * sizeof(*l->at))) || take(&c, l->ids, m * sizeof(*l->ids)) ||
+	    take(&c, l->stamps, m * sizeof(*l->stamps)) ||
+	    take(&c, l->roots, m * sizeof(*l->roots)) ||
+	    take(&c, l->starts, m * sizeof(*l->starts)) || take(&c, l->thr, m * sizeof(*l->thr)) ||
+	    take(&c, l->at, (m + 1) * sizeof(*l->at)))
+		goto bad;
+	terminate(&l->ids[0][0], sizeof(*l->ids), l->n);
+	terminate(&l->stamps[0][0], sizeof(*l->stamps), l->n);
+	terminate(&l->roots[0][0], sizeof(*l->roots), l->n);
+	l->past = (int)past;
+	l->full_ms = now_monotonic_ms() - age;
+	for (size_t i = 0; i < m; i++) {
+		unsigned char has;
+		char zone[sizeof(l->texts[0]->zone)];
+		if (take(&c, &has, 1) || has > 1 || l->at[i] > l->at[i + 1] ||
+		    l->at[i + 1] > body_len || (!has && l->at[i] != l->at[i + 1]))
+			goto bad;
+		if (i > 0 && row_cmp(l->starts[i - 1], l->ids[i - 1], l->starts[i], l->ids[i]) >= 0)
+			goto bad; /* not in feed order: a splice would put rows wrong */
+		l->hid[i] = id_hash(l->ids[i]);
+		l->hroot[i] = id_hash(l->roots[i]);
+		if (!has)
+			continue;
+		if (take(&c, zone, sizeof(zone)))
+			goto bad;
+		zone[sizeof(zone) - 1] = '\0';
+		/* hashed again: the ETag is made of these, and a file is only a
+		 * file */
+		if (!(l->texts[i] =
+		          vtext_new(body + l->at[i], l->at[i + 1] - l->at[i], zone, NULL)))
+			goto bad;
+	}
+	if (m == 0 && l->at[0] > body_len)
+		goto bad;
+	*used = len - c.left;
+	return l;
+bad:
+	feed_list_unref(l);
+	return NULL;
 }

@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct feed_list {
 	int n;
@@ -83,6 +84,23 @@ char *feed_list_near(const struct feed_list *base) WUR;
  * again. NULL when the feed must be read in full instead (see above; also
  * when out of memory). */
 struct feed_list *feed_list_splice(const struct feed_list *base, const PGresult *res) WUR;
+
+/* A list kept across a restart (api/feed_state.c): written to f with
+ * its rows' zones; its texts are the body it was assembled into, which the
+ * caller saves beside it. feed_list_save returns -1 for a list not yet
+ * assembled, or when f fails. feed_list_load reads one back from len
+ * bytes of data (the bytes it took in *used), its texts cut from body
+ * (hashed again); NULL when the bytes are not such a list, it was read
+ * whole ttl_ms ago or more (or the clock went back), or memory runs out.
+ * Its head is made anew by its first rendering (the zones' data may have
+ * changed). */
+int feed_list_save(const struct feed_list *l, FILE *f) WUR;
+/* A body for l's texts where l->at puts them (*len bytes; what comes
+ * before the first, the head, is zeros), for a list read back and saved
+ * again; NULL when l has no at or memory runs out. */
+char *feed_list_body(const struct feed_list *l, size_t *len) WUR;
+struct feed_list *feed_list_load(const void *data, size_t len, size_t *used, const char *body,
+                                 size_t body_len, int64_t ttl_ms) WUR;
 
 /* What a list holds, in bytes, for the cache's limit. */
 size_t feed_list_bytes(const struct feed_list *l);

@@ -4,7 +4,9 @@ another one or the database itself, and as time takes items out of the
 window or brings them in, a spliced feed has the very bytes of a feed read
 whole (a new feed of the same settings, whose first list is read in full)."""
 import datetime
+import os
 import re
+import stat
 import time
 
 import harness
@@ -338,3 +340,102 @@ def test_starts_a_microsecond_apart_keep_their_order(ctx):
     feed = make_feed(d, k["host"], name="Microseconds")
     shown = re.findall(rb"^SUMMARY:(\S+)", body(d, feed), re.M)
     assert shown == [titles[second].encode(), titles[first].encode()], shown
+
+
+def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
+    """With feed_state_dir, a clean stop saves the renderings kept with
+    their lists (api/feed_state.c) and the next start reads them back as
+    the bases of their feeds' first renderings: what changed while the
+    daemon was away is read (a splice), not the whole list, and the bytes
+    are those of a list read whole. A saved rendering is never served as it
+    is: a token revoked meanwhile is 404. A file of another stamp (binary,
+    renderer, database) or a damaged one is not read back: read whole."""
+    db, k, other = world(ctx)
+    host = k["host"]
+    state = os.path.join(ctx.tmp, "state")
+    args = ["--feed-state-dir", state]
+    d = ctx.daemon(db, args=args)
+
+    def post(**b):
+        r = other.request("POST", "/v1/events", token=host, body=dict(VISIT, **b))
+        assert r.status == 201, r
+        return r.json()
+
+    a = post(title="Kept visit")
+    b = post(title="To be cancelled", start="2027-03-11T09:00:00", end="2027-03-11T10:00:00")
+    post(title="Weekly sync", start="2027-03-12T09:00:00", end="2027-03-12T10:00:00",
+         rrule="FREQ=WEEKLY;COUNT=5")
+    feed = make_feed(d, host, name="Spliced")
+    first = d.request("GET", path_of(feed))
+    assert first.status == 200, first
+
+    def saved():
+        return sorted(f for f in os.listdir(state) if f.endswith(".feed"))
+
+    def restart():
+        assert d.stop() == 0
+        return ctx.daemon(db, args=args)
+
+    # Nothing changed: the same bytes and ETag after two restarts (the
+    # second saves again what the first read back and no one asked for),
+    # by a splice of nothing.
+    d = restart()
+    assert re.search(r"feeds: 1 renderings read back", d.logtext())
+    d = restart()
+    assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
+    assert not saved(), "a saved rendering is read once"
+    assert re.search(r"feeds: 1 renderings read back from \S+ in \d+ ms \(0 could not be\)",
+                     d.logtext())
+    again = d.request("GET", path_of(feed), headers={"If-None-Match": first.header("ETag")})
+    assert again.status == 304, again
+    assert (counter(d, "spliced"), counter(d, "read")) == (1, 0)
+    assert body(d, feed) == first.body
+
+    # Changes by another instance while this one is away.
+    assert d.stop() == 0
+    files = saved()
+    assert len(files) == 1 and stat.S_IMODE(os.stat(os.path.join(state, files[0])).st_mode) == 0o600
+    r = other.request("PATCH", f"/v1/events/{a['id']}", token=host, body={"title": "Moved visit"})
+    assert r.status == 200, r
+    r = other.request("DELETE", f"/v1/events/{b['id']}", token=host)
+    assert r.status == 200, r
+    post(title="Added while away", start="2027-03-13T09:00:00", end="2027-03-13T10:00:00")
+    d = ctx.daemon(db, args=args)
+    after = body(d, feed)
+    assert (counter(d, "spliced"), counter(d, "read")) == (1, 0)
+    assert b"Moved visit" in after and b"Added while away" in after
+    assert b"Kept visit" not in after and after.count(b"STATUS:CANCELLED") == 1
+    assert after == whole(d, host)
+
+    # A file of another stamp, or damaged, is read whole.
+    assert d.stop() == 0
+    files = saved()
+    assert len(files) == 2, files
+    for name, cut in zip(files, ("stamp", "tail")):
+        p = os.path.join(state, name)
+        with open(p, "rb") as f:
+            data = f.read()
+        if cut == "stamp":
+            lines = data.split(b"\n", 2)
+            lines[1] = lines[1][:-1] + (b"0" if lines[1][-1:] != b"0" else b"1")
+            data = b"\n".join(lines)
+        else:
+            data = data[:len(data) // 2]
+        with open(p, "wb") as f:
+            f.write(data)
+    with open(os.path.join(state, "f" * 64 + ".feed"), "wb") as f:
+        f.write(os.urandom(4096))
+    d = ctx.daemon(db, args=args)
+    assert re.search(r"feeds: 0 renderings read back from \S+ in \d+ ms \(3 could not be\)",
+                     d.logtext())
+    assert body(d, feed) == after
+    assert (counter(d, "spliced"), counter(d, "read")) == (0, 1)
+
+    # A token revoked while the daemon was away is 404 at once.
+    assert d.stop() == 0
+    assert len(saved()) == 1
+    r = other.request("DELETE", f"/v1/feeds/{feed['id']}", token=host)
+    assert r.status == 204, r
+    d = ctx.daemon(db, args=args)
+    r = d.request("GET", path_of(feed))
+    assert r.status == 404, r

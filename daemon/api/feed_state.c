@@ -1,0 +1,261 @@
+/* feed_state.c - see feed_state.h. One file a feed, "<token hash>.feed"
+ * (mode 0600 in a directory made 0700: a feed's events are its org's),
+ * written as ".tmp" and renamed, so that a stop cut short leaves no half
+ * file under the name read back:
+ *
+ *   liaison-feed 1\n
+ *   <stamp>\n
+ *   <hash> <org> <slug> <digest> <changed> <body bytes>\n
+ *   the list (feed_list_save), then the body.
+ *
+ * A saved list is as good as one kept in memory that heard of no change
+ * since: a splice asks the database what changed after its snapshot,
+ * which NOTIFY never told it anyway (feed_list.h). What a snapshot cannot
+ * tell of is kept out by the stamp: another binary (its SQL may select
+ * other rows), another renderer (libical, its zones), another database or
+ * a restore of it to an earlier time (its transaction ids taken again);
+ * and a list read whole FEED_TTL_MS ago or more is not read back. */
+#include "api/feed_state.h"
+
+#include "api/feed_cache.h"
+#include "api/feed_list.h"
+#include "clock.h"
+#include "core/vevents.h"
+#include "log.h"
+#include "macros.h"
+#include "token.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATE_MAGIC "liaison-feed 1"
+#define STATE_EXT   ".feed"
+#define STATE_MAX   ((off_t)1 << 32) /* past any rendering the cache keeps */
+
+/* The SHA-256 of the running binary, in hex; -1 when it cannot be read. */
+static int binary_digest(char out[2 * DIGEST_BYTES + 1])
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), rc = -1;
+	struct stat st;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		unsigned char md[DIGEST_BYTES];
+		if (map != MAP_FAILED) {
+			rc = digest_sha256(map, (size_t)st.st_size, md);
+			munmap(map, (size_t)st.st_size);
+			if (rc == 0)
+				digest_hex(md, DIGEST_BYTES, out);
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+char *feed_state_stamp(const char *db_identity)
+{
+	char exe[2 * DIGEST_BYTES + 1], *stamp = NULL;
+	const char *renderer = vevents_renderer();
+	if (!db_identity || !*db_identity || strchr(db_identity, '\n') || !renderer ||
+	    binary_digest(exe) != 0 || asprintf(&stamp, "%s %s %s", exe, renderer, db_identity) < 0)
+		return NULL;
+	return stamp;
+}
+
+/* The directory's descriptor, made when missing; -1 when unusable (said). */
+static int open_dir(const char *path)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		log_warn("feed_state_dir %s: %s; renderings are not kept across restarts", path,
+		         strerror(errno));
+		return -1;
+	}
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		log_warn("feed_state_dir %s: %s; renderings are not kept across restarts", path,
+		         strerror(errno));
+	return fd;
+}
+
+/* ---- saving ------------------------------------------------------------------ */
+
+struct saving {
+	int dir;
+	const char *stamp;
+	int saved, failed;
+};
+
+static int save_one(const struct feed_saved *sv, void *arg)
+{
+	struct saving *s = arg;
+	char name[TOKEN_HASH_HEX + sizeof(STATE_EXT)], tmp[sizeof(name) + 4];
+	snprintf(name, sizeof(name), "%s" STATE_EXT, sv->hash);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	int fd = openat(s->dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		s->failed++;
+		return 0;
+	}
+	int rc = fprintf(f, STATE_MAGIC "\n%s\n%s %s %s %.32s %lld %zu\n", s->stamp, sv->hash,
+	                 sv->org, sv->slug, sv->digest, (long long)sv->changed, sv->len) < 0 ||
+	         feed_list_save(sv->list, f) != 0 ||
+	         (sv->len && fwrite(sv->body, sv->len, 1, f) != 1);
+	rc = fclose(f) != 0 || rc;
+	if (rc || renameat(s->dir, tmp, s->dir, name) != 0) {
+		unlinkat(s->dir, tmp, 0);
+		s->failed++; /* a list not assembled yet is one too */
+		return 0;
+	}
+	s->saved++;
+	return 0;
+}
+
+void feed_state_save(const char *path, const char *stamp)
+{
+	if (!path || !*path || !stamp)
+		return;
+	int64_t t0 = now_monotonic_ms();
+	struct saving s = {open_dir(path), stamp, 0, 0};
+	if (s.dir < 0)
+		return;
+	(void)feed_cache_each(save_one, &s);
+	close(s.dir);
+	log_info("feeds: %d renderings saved to %s for the next start in %lld ms (%d not)", s.saved,
+	         path, (long long)(now_monotonic_ms() - t0), s.failed);
+}
+
+/* ---- reading back ------------------------------------------------------------ */
+
+/* The line at *p (within end) without its newline, NUL-terminated in
+ * place; *p moves past it. NULL when there is none. */
+static char *line_at(char **p, char *end)
+{
+	char *nl = memchr(*p, '\n', (size_t)(end - *p)), *s = *p;
+	if (!nl)
+		return NULL;
+	*nl = '\0';
+	*p = nl + 1;
+	return s;
+}
+
+/* Whether name is "<token hash>.feed". */
+static int state_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n != TOKEN_HASH_HEX + strlen(STATE_EXT) || strcmp(name + TOKEN_HASH_HEX, STATE_EXT))
+		return 0;
+	for (size_t i = 0; i < TOKEN_HASH_HEX; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* The whole of file name in dir (malloc'd, *len bytes), or NULL. */
+static char *read_all(int dir, const char *name, size_t *len)
+{
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    st.st_size < STATE_MAX && (buf = malloc((size_t)st.st_size + 1))) {
+		size_t at = 0, want = (size_t)st.st_size;
+		while (at < want) {
+			ssize_t n = read(fd, buf + at, want - at);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			at += (size_t)n;
+		}
+		if (at == want) {
+			buf[want] = '\0';
+			*len = want;
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+/* Keeps the rendering saved as file name: 0, or -1 when it is not one
+ * of this stamp (or memory, or the cache's limit, would not take it). */
+static int restore_one(int dir, const char *name, const char *stamp, unsigned generation)
+{
+	size_t len = 0;
+	char *buf = read_all(dir, name, &len), *p = buf, *end = buf + len;
+	char *magic = buf ? line_at(&p, end) : NULL, *st = magic ? line_at(&p, end) : NULL,
+	     *about = st ? line_at(&p, end) : NULL;
+	char hash[TOKEN_HASH_HEX + 1], org[37], slug[64], digest[33], more;
+	long long changed;
+	size_t body_len, used = 0;
+	int rc = -1;
+	if (!about || strcmp(magic, STATE_MAGIC) || strcmp(st, stamp) ||
+	    sscanf(about, "%64s %36s %63s %32s %lld %zu%c", hash, org, slug, digest, &changed,
+	           &body_len, &more) != 6 ||
+	    strncmp(hash, name, TOKEN_HASH_HEX) || strlen(digest) != 32 ||
+	    body_len > (size_t)(end - p))
+		goto out;
+	/* The body is the file's last bytes; the list is what comes before.
+	 * Only the list is kept: its texts are cut from the body. */
+	const char *body = end - body_len;
+	struct feed_list *l =
+	    feed_list_load(p, (size_t)(body - p), &used, body, body_len, FEED_TTL_MS);
+	if (l && used == (size_t)(body - p))
+		rc = feed_cache_restore(hash, org, slug, generation, changed, digest, l);
+	feed_list_unref(l);
+out:
+	free(buf);
+	return rc;
+}
+
+void feed_state_restore(const char *path, const char *stamp, unsigned generation)
+{
+	if (!path || !*path || !stamp)
+		return;
+	int dir = open_dir(path), fd = dir >= 0 ? dup(dir) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		if (dir >= 0)
+			close(dir);
+		return;
+	}
+	int kept = 0, bad = 0;
+	int64_t t0 = now_monotonic_ms();
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t n = strlen(e->d_name);
+		if (n > 4 && !strcmp(e->d_name + n - 4, ".tmp")) {
+			unlinkat(dir, e->d_name, 0); /* a save cut short */
+			continue;
+		}
+		if (!state_name(e->d_name))
+			continue;
+		if (restore_one(dir, e->d_name, stamp, generation) == 0)
+			kept++;
+		else
+			bad++;
+		/* Read once: a later start finds what its last stop saved. */
+		unlinkat(dir, e->d_name, 0);
+	}
+	closedir(d);
+	close(dir);
+	if (kept || bad)
+		log_info("feeds: %d renderings read back from %s in %lld ms (%d could not be)",
+		         kept, path, (long long)(now_monotonic_ms() - t0), bad);
+}
