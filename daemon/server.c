@@ -554,6 +554,7 @@ int server_run(struct config *cfg, const struct config_sources *src, const char 
 	struct event *evs[4] = {0};
 	struct dblisten *listen = NULL;
 	int rc = 1;
+	char *state_stamp = NULL;
 	atomic_store(&srv.shutdown_timeout_ms, cfg->shutdown_timeout_ms);
 	ratelimit_configure_burst(cfg->rate_limit, cfg->rate_limit_burst);
 	authlimit_configure(cfg->auth_failure_limit, cfg->auth_failure_limit_burst);
@@ -564,10 +565,6 @@ int server_run(struct config *cfg, const struct config_sources *src, const char 
 	httpd_configure(cfg, srv.nworkers);
 	heap_configure();
 	feed_cache_configure((size_t)cfg->feed_cache_memory, cfg->feed_file_dir);
-	/* Read before any rendering, as of a generation before the first. */
-	char *state_stamp = db_identity ? feed_state_stamp(db_identity) : NULL;
-	feed_state_restore(cfg->feed_state_dir, state_stamp,
-	                   atomic_load(&srv.data_generation) - 1u);
 	wire_routes(&srv);
 	srv.workers = calloc((size_t)srv.nworkers, sizeof(struct worker));
 	m.base = event_base_new();
@@ -575,6 +572,11 @@ int server_run(struct config *cfg, const struct config_sources *src, const char 
 		goto out;
 	if (!srv.workers || !m.base || !port_free(cfg))
 		goto out;
+	/* Read before any rendering, as of a generation before the first;
+	 * once the port is known to be ours (the files are read once). */
+	state_stamp = db_identity ? feed_state_stamp(db_identity) : NULL;
+	feed_state_restore(cfg->feed_state_dir, state_stamp,
+	                   atomic_load(&srv.data_generation) - 1u);
 	listen = dblisten_new(m.base, cfg->database);
 	if (!listen || dblisten_on(listen, "liaison_keys", on_keys_changed, &srv) ||
 	    dblisten_on(listen, "liaison_changes", on_data_changed, &srv) || dblisten_start(listen))

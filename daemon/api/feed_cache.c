@@ -277,14 +277,14 @@ void feed_render_unref(struct feed_render *fr)
 
 static size_t list_bytes_of(const struct feed_render *fr)
 {
-	return fr->list ? feed_list_bytes(fr->list) : 0;
+	return (fr->list ? feed_list_bytes(fr->list) : 0) + fr->restored_bytes;
 }
 
 /* What fr holds against the limit: its bodies and its list. */
 static size_t render_bytes(const struct feed_render *fr)
 {
 	const struct coding *gz = atomic_load(&fr->gz);
-	return fr->plain.len + (gz ? gz->len : 0) + list_bytes_of(fr) + fr->restored_bytes;
+	return fr->plain.len + (gz ? gz->len : 0) + list_bytes_of(fr);
 }
 
 /* fr's plain coding as it is now, referenced for the caller: it moves

@@ -501,6 +501,15 @@ static int put_str(FILE *f, const char *s)
 	return put_i64(f, s ? (int64_t)strlen(s) : -1) || (s && put(f, s, strlen(s))) ? -1 : 0;
 }
 
+/* A fixed-size text as its bytes up to its end, then zeros: no byte of
+ * memory it was not given goes to the file. */
+static int put_fixed(FILE *f, const char *s, size_t size)
+{
+	static const char zeros[VEVENT_STAMP_LEN + 65];
+	size_t n = strnlen(s, size);
+	return put(f, s, n) || put(f, zeros, size - n);
+}
+
 int feed_list_save(const struct feed_list *l, FILE *f)
 {
 	if (!l->at || l->from)
@@ -509,15 +518,20 @@ int feed_list_save(const struct feed_list *l, FILE *f)
 	int64_t age = now_monotonic_ms() - l->full_ms;
 	int rc = put(f, SAVED_MAGIC, strlen(SAVED_MAGIC)) || put_i64(f, l->n) ||
 	         put_i64(f, l->past) || put_i64(f, now_realtime_ms() - age) || put_str(f, l->key) ||
-	         put_str(f, l->snapshot) || put_str(f, l->revs) || put_str(f, l->ahead) ||
-	         put(f, l->ids, n * sizeof(*l->ids)) || put(f, l->stamps, n * sizeof(*l->stamps)) ||
-	         put(f, l->roots, n * sizeof(*l->roots)) ||
-	         put(f, l->starts, n * sizeof(*l->starts)) || put(f, l->thr, n * sizeof(*l->thr)) ||
-	         put(f, l->at, (n + 1) * sizeof(*l->at));
+	         put_str(f, l->snapshot) || put_str(f, l->revs) || put_str(f, l->ahead);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = put_fixed(f, l->ids[i], sizeof(*l->ids));
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = put_fixed(f, l->stamps[i], sizeof(*l->stamps));
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = put_fixed(f, l->roots[i], sizeof(*l->roots));
+	rc = rc || put(f, l->starts, n * sizeof(*l->starts)) ||
+	     put(f, l->thr, n * sizeof(*l->thr)) || put(f, l->at, (n + 1) * sizeof(*l->at));
 	for (size_t i = 0; i < n && !rc; i++) {
 		const struct vtext *v = l->texts[i];
 		unsigned char has = v != NULL;
-		rc = put(f, &has, 1) || (v && put(f, v->zone, sizeof(v->zone)));
+		rc = put(f, &has, 1) || (v && (put_fixed(f, v->zone, sizeof(v->zone)) ||
+		                               put(f, v->digest, DIGEST_BYTES)));
 	}
 	return rc;
 }
@@ -612,6 +626,7 @@ struct feed_list *feed_list_load(const void *data, size_t len, size_t *used, con
 	for (size_t i = 0; i < m; i++) {
 		unsigned char has;
 		char zone[sizeof(l->texts[0]->zone)];
+		unsigned char digest[DIGEST_BYTES];
 		if (take(&c, &has, 1) || has > 1 || l->at[i] > l->at[i + 1] ||
 		    l->at[i + 1] > body_len || (!has && l->at[i] != l->at[i + 1]))
 			goto bad;
@@ -621,13 +636,11 @@ struct feed_list *feed_list_load(const void *data, size_t len, size_t *used, con
 		l->hroot[i] = id_hash(l->roots[i]);
 		if (!has)
 			continue;
-		if (take(&c, zone, sizeof(zone)))
+		if (take(&c, zone, sizeof(zone)) || take(&c, digest, sizeof(digest)))
 			goto bad;
 		zone[sizeof(zone) - 1] = '\0';
-		/* hashed again: the ETag is made of these, and a file is only a
-		 * file */
 		if (!(l->texts[i] =
-		          vtext_new(body + l->at[i], l->at[i + 1] - l->at[i], zone, NULL)))
+		          vtext_new(body + l->at[i], l->at[i + 1] - l->at[i], zone, digest)))
 			goto bad;
 	}
 	if (m == 0 && l->at[0] > body_len)

@@ -90,7 +90,7 @@ struct feed_list *feed_list_splice(const struct feed_list *base, const PGresult 
  * caller saves beside it. feed_list_save returns -1 for a list not yet
  * assembled, or when f fails. feed_list_load reads one back from len
  * bytes of data (the bytes it took in *used), its texts cut from body
- * (hashed again); NULL when the bytes are not such a list, it was read
+ * (with their digests, saved beside them); NULL when the bytes are not such a list, it was read
  * whole ttl_ms ago or more (or the clock went back), or memory runs out.
  * Its head is made anew by its first rendering (the zones' data may have
  * changed). */

@@ -1,12 +1,16 @@
 /* feed_state.c - see feed_state.h. One file a feed, "<token hash>.feed"
  * (mode 0600 in a directory made 0700: a feed's events are its org's),
- * written as ".tmp" and renamed, so that a stop cut short leaves no half
- * file under the name read back:
+ * written as "<name>.<pid>.tmp" and renamed, so that a stop cut short
+ * leaves no half file under the name read back, and two instances that
+ * share the directory never write into one file:
  *
  *   liaison-feed 1\n
  *   <stamp>\n
- *   <hash> <org> <slug> <digest> <changed> <body bytes>\n
+ *   <hash> <org> <slug> <digest> <changed> <body bytes> <SHA-256 of the rest>\n
  *   the list (feed_list_save), then the body.
+ *
+ * The rest's digest is checked before anything of it is read: a file cut
+ * or damaged (a power cut after the stop, a disk) is not read back.
  *
  * A saved list is as good as one kept in memory that heard of no change
  * since: a splice asks the database what changed after its snapshot,
@@ -28,16 +32,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STATE_MAGIC "liaison-feed 1"
 #define STATE_EXT   ".feed"
-#define STATE_MAX   ((off_t)1 << 32) /* past any rendering the cache keeps */
+#define STATE_MAX   ((uint64_t)1 << 32) /* past any rendering the cache keeps */
 
 /* The SHA-256 of the running binary, in hex; -1 when it cannot be read. */
 static int binary_digest(char out[2 * DIGEST_BYTES + 1])
@@ -96,25 +102,38 @@ struct saving {
 static int save_one(const struct feed_saved *sv, void *arg)
 {
 	struct saving *s = arg;
-	char name[TOKEN_HASH_HEX + sizeof(STATE_EXT)], tmp[sizeof(name) + 4];
+	char name[TOKEN_HASH_HEX + sizeof(STATE_EXT)], tmp[sizeof(name) + 32];
 	snprintf(name, sizeof(name), "%s" STATE_EXT, sv->hash);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	int fd = openat(s->dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", name, (long)getpid());
+	/* The list and body first, in memory, for their digest. */
+	char *rest = NULL, sum[2 * DIGEST_BYTES + 1];
+	size_t len = 0;
+	unsigned char md[DIGEST_BYTES];
+	FILE *m = open_memstream(&rest, &len);
+	int rc = !m || feed_list_save(sv->list, m) != 0 ||
+	         (sv->len && fwrite(sv->body, sv->len, 1, m) != 1);
+	rc = (m && fclose(m) != 0) || rc || digest_sha256(rest, len, md) != 0;
+	if (!rc)
+		digest_hex(md, DIGEST_BYTES, sum);
+	int fd =
+	    rc ? -1
+	       : openat(s->dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
-		s->failed++;
+		free(rest);
+		s->failed++; /* a list not assembled yet is one too */
 		return 0;
 	}
-	int rc = fprintf(f, STATE_MAGIC "\n%s\n%s %s %s %.32s %lld %zu\n", s->stamp, sv->hash,
-	                 sv->org, sv->slug, sv->digest, (long long)sv->changed, sv->len) < 0 ||
-	         feed_list_save(sv->list, f) != 0 ||
-	         (sv->len && fwrite(sv->body, sv->len, 1, f) != 1);
+	rc = fprintf(f, STATE_MAGIC "\n%s\n%s %s %s %.32s %lld %zu %s\n", s->stamp, sv->hash,
+	             sv->org, sv->slug, sv->digest, (long long)sv->changed, sv->len, sum) < 0 ||
+	     fwrite(rest, len, 1, f) != 1;
+	free(rest);
 	rc = fclose(f) != 0 || rc;
 	if (rc || renameat(s->dir, tmp, s->dir, name) != 0) {
 		unlinkat(s->dir, tmp, 0);
-		s->failed++; /* a list not assembled yet is one too */
+		s->failed++;
 		return 0;
 	}
 	s->saved++;
@@ -170,7 +189,8 @@ static char *read_all(int dir, const char *name, size_t *len)
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    st.st_size < STATE_MAX && (buf = malloc((size_t)st.st_size + 1))) {
+	    (uint64_t)st.st_size < STATE_MAX && (uint64_t)st.st_size < SIZE_MAX / 2 &&
+	    (buf = malloc((size_t)st.st_size + 1))) {
 		size_t at = 0, want = (size_t)st.st_size;
 		while (at < want) {
 			ssize_t n = read(fd, buf + at, want - at);
@@ -197,18 +217,26 @@ static char *read_all(int dir, const char *name, size_t *len)
 static int restore_one(int dir, const char *name, const char *stamp, unsigned generation)
 {
 	size_t len = 0;
-	char *buf = read_all(dir, name, &len), *p = buf, *end = buf + len;
-	char *magic = buf ? line_at(&p, end) : NULL, *st = magic ? line_at(&p, end) : NULL,
-	     *about = st ? line_at(&p, end) : NULL;
-	char hash[TOKEN_HASH_HEX + 1], org[37], slug[64], digest[33], more;
+	char *buf = read_all(dir, name, &len);
+	if (!buf)
+		return -1;
+	char *p = buf, *end = buf + len, *magic = line_at(&p, end),
+	     *st = magic ? line_at(&p, end) : NULL, *about = st ? line_at(&p, end) : NULL;
+	char hash[TOKEN_HASH_HEX + 1], org[37], slug[64], digest[33], sum[2 * DIGEST_BYTES + 1],
+	    more;
 	long long changed;
 	size_t body_len, used = 0;
+	unsigned char md[DIGEST_BYTES];
 	int rc = -1;
 	if (!about || strcmp(magic, STATE_MAGIC) || strcmp(st, stamp) ||
-	    sscanf(about, "%64s %36s %63s %32s %lld %zu%c", hash, org, slug, digest, &changed,
-	           &body_len, &more) != 6 ||
+	    sscanf(about, "%64s %36s %63s %32s %lld %zu %64s%c", hash, org, slug, digest, &changed,
+	           &body_len, sum, &more) != 7 ||
 	    strncmp(hash, name, TOKEN_HASH_HEX) || strlen(digest) != 32 ||
-	    body_len > (size_t)(end - p))
+	    body_len > (size_t)(end - p) || digest_sha256(p, (size_t)(end - p), md) != 0)
+		goto out;
+	char want[2 * DIGEST_BYTES + 1];
+	digest_hex(md, DIGEST_BYTES, want);
+	if (strcmp(want, sum))
 		goto out;
 	/* The body is the file's last bytes; the list is what comes before.
 	 * Only the list is kept: its texts are cut from the body. */
@@ -240,8 +268,12 @@ void feed_state_restore(const char *path, const char *stamp, unsigned generation
 	int64_t t0 = now_monotonic_ms();
 	for (struct dirent *e; (e = readdir(d));) {
 		size_t n = strlen(e->d_name);
+		struct stat st;
 		if (n > 4 && !strcmp(e->d_name + n - 4, ".tmp")) {
-			unlinkat(dir, e->d_name, 0); /* a save cut short */
+			/* a save cut short; not one another instance is writing */
+			if (fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    time(NULL) - st.st_mtime > 60)
+				unlinkat(dir, e->d_name, 0);
 			continue;
 		}
 		if (!state_name(e->d_name))
