@@ -15,6 +15,7 @@
 #include "api/agreement_op.h"
 #include "api/agreements_sql.h"
 #include "api/jsonv.h"
+#include "api/write_again.h"
 #include "dbpool.h"
 #include "http/context.h"
 #include "http/http.h"
@@ -177,8 +178,10 @@ static void on_written(PGresult *res, void *arg)
 	} else if (PQgetisnull(res, 0, 0) && (!PQgetisnull(res, 0, 2) || !PQgetisnull(res, 0, 3) ||
 	                                      !PQgetisnull(res, 0, 4))) {
 		refuse(op, res);
+	} else if (PQgetisnull(res, 0, 0) && op->before && write_again(op->r)) {
+		agop_free(op);
 	} else if (PQgetisnull(res, 0, 0)) {
-		ag_fail(op, 412, "the agreement changed meanwhile; read it again");
+		ag_fail(op, write_lost_status(op->r), write_lost_detail(op->r));
 	} else {
 		snprintf(op->id, sizeof(op->id), "%s", PQgetvalue(res, 0, 0));
 		answer(op);

@@ -8,6 +8,7 @@
 
 #include "api/checklists_sql.h"
 #include "api/jsonv.h"
+#include "api/write_again.h"
 #include "dbpool.h"
 #include "event.h"
 #include "http/context.h"
@@ -253,9 +254,10 @@ struct patchop {
 static void on_updated(PGresult *res, void *arg)
 {
 	struct req *r = arg;
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0)
-		reply_problem(r, 412, "the checklist changed meanwhile; read it again");
-	else
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+		if (!write_again(r))
+			reply_problem(r, write_lost_status(r), write_lost_detail(r));
+	} else
 		answer_one(r, res, 200);
 }
 

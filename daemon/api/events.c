@@ -21,6 +21,7 @@
 #include "api/idem.h"
 #include "api/import.h"
 #include "api/jsonv.h"
+#include "api/write_again.h"
 #include "dbpool.h"
 #include "event.h"
 #include "http/context.h"
@@ -230,8 +231,10 @@ void op_on_updated(PGresult *res, void *arg)
 		 * finds the occurrence cancelled. */
 		if (op->request && !op->again)
 			try_override_again(op);
+		else if (write_again(op->r))
+			evop_free(op);
 		else
-			op_fail(op, 412, "the event changed meanwhile; read it again");
+			op_fail(op, write_lost_status(op->r), write_lost_detail(op->r));
 		return;
 	}
 	reply_event(op->r, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));

@@ -9,6 +9,7 @@
 
 #include "api/jsonv.h"
 #include "api/visit_tasks_sql.h"
+#include "api/write_again.h"
 #include "dbpool.h"
 #include "http/context.h"
 #include "http/http.h"
@@ -84,7 +85,8 @@ static void on_task_written(PGresult *res, void *arg)
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		reply_query_failed(r, res);
 	} else if (PQntuples(res) != 1) {
-		reply_problem(r, 412, "the task changed meanwhile; read it again");
+		if (!write_again(r))
+			reply_problem(r, write_lost_status(r), write_lost_detail(r));
 	} else {
 		req_set_etag(r, PQgetvalue(res, 0, 1));
 		reply_raw(r, 200, "application/json", PQgetvalue(res, 0, 0),

@@ -21,6 +21,7 @@
 #include "api/jsonv.h"
 #include "api/visit_op.h"
 #include "api/visits_sql.h"
+#include "api/write_again.h"
 #include "dbpool.h"
 #include "http/context.h"
 #include "http/http.h"
@@ -220,7 +221,10 @@ static void on_written(PGresult *res, void *arg)
 		return;
 	}
 	if (PQgetisnull(res, 0, 0)) {
-		vop_fail(op, 412, "the visit changed meanwhile; read it again");
+		if (op->version[0] && write_again(op->r))
+			vop_free(op);
+		else
+			vop_fail(op, write_lost_status(op->r), write_lost_detail(op->r));
 		return;
 	}
 	snprintf(op->id, sizeof(op->id), "%s", PQgetvalue(res, 0, 0));
@@ -501,7 +505,10 @@ static void on_delegate_deleted(PGresult *res, void *arg)
 	if (!result_ok(op, res))
 		return;
 	if (PQntuples(res) != 1) {
-		vop_fail(op, 412, "the visit changed meanwhile; read it again");
+		if (write_again(op->r))
+			vop_free(op);
+		else
+			vop_fail(op, write_lost_status(op->r), write_lost_detail(op->r));
 		return;
 	}
 	struct req *r = op->r;

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -198,6 +199,8 @@ struct req *req_new(struct ctx *cx, const struct req_transport *io, enum evhttp_
 
 static void req_free(struct req *r)
 {
+	if (r->rerun)
+		event_free(r->rerun);
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i].value);
 	evhttp_clear_headers(&r->query);
@@ -205,6 +208,25 @@ static void req_free(struct req *r)
 	if (r->body)
 		evbuffer_free(r->body);
 	arena_free(r);
+}
+
+static void on_rerun(evutil_socket_t fd, short what, void *arg)
+{
+	struct req *r = arg;
+	UNUSED(fd);
+	UNUSED(what);
+	r->handler(r);
+}
+
+int req_rerun(struct req *r, int64_t delay_us)
+{
+	if (!r->handler || (!r->rerun && !(r->rerun = evtimer_new(r->cx->base, on_rerun, r))))
+		return -1;
+	struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
+	if (evtimer_add(r->rerun, &tv) != 0)
+		return -1;
+	r->reruns++;
+	return 0;
 }
 
 const char *req_param(const struct req *r, const char *name)

@@ -90,6 +90,9 @@ struct req {
 	struct req_field *in;             /* the request's header fields, in order */
 	struct req_field *out, **out_end; /* the answer's, in order */
 	struct evbuffer *body;            /* the body as read (httpd.c), or NULL */
+	void (*handler)(struct req *);    /* the route's, once the pipeline called it */
+	struct event *rerun;              /* req_rerun's pause, or NULL */
+	int reruns;                       /* how often req_rerun ran the handler again */
 	char *arena;                      /* what is left of the current block */
 	size_t arena_left;
 	struct req_block *blocks;                 /* blocks beyond the first */
@@ -117,6 +120,10 @@ const char *req_header(const struct req *r, const char *name);
 void req_add_header(struct req *r, const char *name, const char *value);
 /* The answer's header field by name, or NULL. */
 const char *req_answer_header(const struct req *r, const char *name);
+/* Runs r's route's handler once more, from the start, after delay_us
+ * (r->reruns counts them): for a write that lost a race and is taken
+ * again (api/write_again.c). -1 when it cannot be (the caller answers). */
+int req_rerun(struct req *r, int64_t delay_us) WUR;
 
 /* Reads a JSON object body. On failure it has answered (400/413/415) and
  * returns NULL. allow_merge_patch accepts application/merge-patch+json. */

@@ -32,6 +32,7 @@ static void run_handler(struct req *r)
 			return;
 		}
 	}
+	r->handler = rt->handler;
 	rt->handler(r);
 }
 
