@@ -16,7 +16,9 @@
 #    reminders (8 minutes at most); the 100 feeds fetched again;
 #  - VmRSS and VmHWM of liaisond, each against 256 MiB; with gdb, also
 #    the RSS once malloc_trim(0) has given back the free heap (what the
-#    heap keeps on purpose, core/heap.c, against what is in use).
+#    heap keeps on purpose, core/heap.c, against what is in use);
+#  - the same after a clean restart with feed_state_dir (the renderings
+#    saved at the stop read back at the start) and every feed fetched again.
 # THREADS: liaisond's --threads (0: one per core, its default). Tags hold
 # 5,000 events each (EVENTS / 5,000 tags), so a smaller run keeps feeds of
 # the same size.
@@ -81,7 +83,7 @@ psql_b -c "INSERT INTO reminder_queue (event_id) SELECT id FROM events WHERE rem
 psql_b -c "VACUUM ANALYZE"
 load_s=$(since "$t0")
 
-bench_daemon --threads "$THREADS"
+bench_daemon --threads "$THREADS" --feed-state-dir "$BENCH_TMP/state"
 start_kib=$(rss_kib "$DAEMON_PID")
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 : >"$BENCH_TMP/feeds"
@@ -134,6 +136,16 @@ if command -v gdb >/dev/null; then
 		trimmed=$(rss_kib "$DAEMON_PID")
 fi
 
+# A clean restart, as the systemd unit's (feed_state_dir): the renderings
+# the stop saved are read back at the start, then every feed fetched again
+# (each spliced from its saved list).
+kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+bench_daemon --threads "$THREADS" --feed-state-dir "$BENCH_TMP/state"
+back_kib=$(rss_kib "$DAEMON_PID")
+fetch_all >/dev/null
+rss2=$(rss_kib "$DAEMON_PID")
+hwm2=$(awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status")
+
 echo "memory: $N events in 4 orgs, $FEEDS feeds of ~$vevents events (plain and gzip)," \
 	"--threads $THREADS, $(nproc) cores shared"
 echo "  load ${load_s}s; $FEEDS feeds fetched twice (plain, gzip) in ${fetch_s}s;" \
@@ -145,3 +157,6 @@ echo "  liaisond VmRSS $((rss / 1024)) MiB, ratio to 256 MiB $(ratio "$rss" "$BO
 echo "  liaisond VmHWM $((hwm / 1024)) MiB, ratio to 256 MiB $(ratio "$hwm" "$BOUND_KIB")"
 [ -z "$trimmed" ] || echo "  liaisond VmRSS after malloc_trim(0): $((trimmed / 1024)) MiB" \
 	"(free heap kept: $(((rss - trimmed) / 1024)) MiB)"
+echo "  after a clean restart (feed_state_dir): $((back_kib / 1024)) MiB with the renderings read" \
+	"back; every feed fetched again: VmRSS $((rss2 / 1024)) MiB (ratio $(ratio "$rss2" "$BOUND_KIB")," \
+	"VmHWM $((hwm2 / 1024)) MiB (ratio $(ratio "$hwm2" "$BOUND_KIB"))"
