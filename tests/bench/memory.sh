@@ -158,5 +158,5 @@ echo "  liaisond VmHWM $((hwm / 1024)) MiB, ratio to 256 MiB $(ratio "$hwm" "$BO
 [ -z "$trimmed" ] || echo "  liaisond VmRSS after malloc_trim(0): $((trimmed / 1024)) MiB" \
 	"(free heap kept: $(((rss - trimmed) / 1024)) MiB)"
 echo "  after a clean restart (feed_state_dir): $((back_kib / 1024)) MiB with the renderings read" \
-	"back; every feed fetched again: VmRSS $((rss2 / 1024)) MiB (ratio $(ratio "$rss2" "$BOUND_KIB")," \
+	"back; every feed fetched again: VmRSS $((rss2 / 1024)) MiB (ratio $(ratio "$rss2" "$BOUND_KIB"))," \
 	"VmHWM $((hwm2 / 1024)) MiB (ratio $(ratio "$hwm2" "$BOUND_KIB"))"
