@@ -193,7 +193,9 @@
  * an override written meanwhile makes this a 412 rather than an override
  * beside an occurrence it no longer names. $34, $35: an override's master
  * and its version as checked, whose overrides_rev this bumps for the same
- * reason. $36: for a master whose zone or length changes, the instants its
+ * reason (not when the override itself has moved on since it was read:
+ * that write is lost, and taken again, api/write_again.c, without a bump
+ * each time). $36: for a master whose zone or length changes, the instants its
  * overrides may take as they follow it (series_hints, sql/029), set for
  * the trigger that moves them. */
 #define SQL_EVENT_UPDATE \
@@ -203,6 +205,7 @@
 	"   WHERE $34::uuid IS NOT NULL" \
 	"     AND id = $34::uuid" \
 	"     AND version = $35::integer" \
+	"     AND EXISTS (SELECT 1 FROM events o WHERE o.id = $28::uuid AND o.version = $29::integer)" \
 	"  RETURNING id), " \
 	"e AS (" \
 	"  UPDATE events" \

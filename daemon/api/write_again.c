@@ -8,7 +8,9 @@
 
 int write_again(struct req *r)
 {
-	if (req_header(r, "If-Match") || r->reruns >= WRITE_TRIES)
+	/* Not for a client that has gone: its next write may be on its way,
+	 * which this one, late, would undo. */
+	if (req_header(r, "If-Match") || r->reruns >= WRITE_TRIES || !r->conn)
 		return 0;
 	/* Up to 2, 4, ... 64 ms: with eight writers on one event, one in
 	 * twenty lost twenty times in a row when all tried again at once. */

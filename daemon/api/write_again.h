@@ -6,7 +6,7 @@
  * start against the row as it is now (its route's handler, after a pause
  * of random length that grows with the tries: writers racing on one row
  * that all read again at once would mostly lose again), at most
- * WRITE_TRIES times, then 409. */
+ * WRITE_TRIES times, then 409; not for a client that has gone. */
 #ifndef LIAISON_WRITE_AGAIN_H
 #define LIAISON_WRITE_AGAIN_H
 
