@@ -376,8 +376,9 @@ def test_unconditional_writes_racing_on_one_row_all_apply(ctx):
     loses a race with another write (its UPDATE finds a newer version) is
     taken again against the row as it is now (api/write_again.c), never
     answered 412, which is for a condition the client gave. With If-Match,
-    a stale version is 412. Events, agreements and visits."""
+    a stale version is 412. Events, agreements, visits and checklists."""
     from test_agreements import MOU
+    from test_visit_tasks import INBOUND
     from test_visits import BUSAN
     db, k, d = world(ctx)
     r = d.request("POST", "/v1/events", token=k["host"], body=VISIT)
@@ -393,7 +394,8 @@ def test_unconditional_writes_racing_on_one_row_all_apply(ctx):
     problem(d.request("PATCH", url, token=k["host"], body={"title": "Stale"},
                       headers={"If-Match": etag}), 412)
 
-    for kind, body, field in (("agreements", MOU, "title"), ("visits", BUSAN, "purpose")):
+    for kind, body, field in (("agreements", MOU, "title"), ("visits", BUSAN, "purpose"),
+                              ("checklists", INBOUND, "name")):
         r = d.request("POST", f"/v1/{kind}", token=k["host"], body=body)
         assert r.status == 201, r
         url = f"/v1/{kind}/{r.json()['id']}"
