@@ -171,13 +171,10 @@ static char *line_at(char **p, char *end)
 /* Whether name is "<token hash>.feed". */
 static int state_name(const char *name)
 {
-	size_t n = strlen(name);
-	if (n != TOKEN_HASH_HEX + strlen(STATE_EXT) || strcmp(name + TOKEN_HASH_HEX, STATE_EXT))
-		return 0;
-	for (size_t i = 0; i < TOKEN_HASH_HEX; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return 0;
-	return 1;
+	unsigned char md[DIGEST_BYTES];
+	return strlen(name) == TOKEN_HASH_HEX + strlen(STATE_EXT) &&
+	       !strcmp(name + TOKEN_HASH_HEX, STATE_EXT) &&
+	       digest_unhex(name, TOKEN_HASH_HEX, md) == 0;
 }
 
 /* The whole of file name in dir (malloc'd, *len bytes), or NULL. */
