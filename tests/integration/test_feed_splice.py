@@ -441,3 +441,26 @@ def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
     d = ctx.daemon(db, args=args)
     r = d.request("GET", path_of(feed))
     assert r.status == 404, r
+
+
+def test_a_feed_read_back_is_not_served_while_the_database_is_down(ctx):
+    """A rendering read back at the start is no answer by itself (it was
+    made before the stop and holds no body): with the database down, its
+    feed is 503, as a feed never rendered is, not served stale as one
+    rendered by this process would be."""
+    db_cluster = ctx.private_cluster()
+    db = db_cluster.conninfo()
+    token = ctx.org_with_key(db, "hcmc-dost", tz="Asia/Ho_Chi_Minh")
+    args = ["--threads", "1", "--feed-state-dir", os.path.join(ctx.tmp, "state")]
+    d = ctx.daemon(db, args=args)
+    r = d.request("POST", "/v1/events", token=token, body=dict(VISIT, partners=[]))
+    assert r.status == 201, r
+    feed = make_feed(d, token, name="Read back")
+    assert d.request("GET", path_of(feed)).status == 200
+    assert d.stop() == 0
+    d = ctx.daemon(db, args=args)
+    assert re.search(r"feeds: 1 renderings read back", d.logtext())
+    db_cluster.stop()
+    harness.wait_for(lambda: d.request("GET", "/readyz").status == 503, 10, what="outage")
+    r = d.request("GET", path_of(feed))
+    assert r.status == 503 and r.header("Retry-After"), r
