@@ -3,7 +3,8 @@
 # each side spent per request (liaisond, this cluster's PostgreSQL
 # processes, wrk), with the statements PostgreSQL ran per request
 # (pg_stat_statements). ROUTE is "orgs" (GET /v1/orgs/{slug}, one
-# single-row query) or "event" (GET /v1/events/{id}). With a fourth
+# single-row query), "event" (GET /v1/events/{id}) or "create" (POST
+# /v1/events, each a different hour in one of 50 rooms). With a fourth
 # argument "strace", the daemon's syscalls per request too (strace -c;
 # it slows the run; Debian's strace package). No reference: read it
 # beside db_roundtrip.sh's.
@@ -30,8 +31,26 @@ if [ "$ROUTE" = event ]; then
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 	url="http://127.0.0.1:$PORT/v1/events/$id"
 fi
-curl -sf -H "Authorization: Bearer $TOKEN" "$url" >/dev/null
-wrk -t2 -c"$CLIENTS" -d2s -H "Authorization: Bearer $TOKEN" "$url" >/dev/null # warm-up
+script=
+if [ "$ROUTE" = create ]; then
+	url="http://127.0.0.1:$PORT/v1/events"
+	script="$BENCH_TMP/post.lua"
+	cat >"$script" <<'LUA'
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  local day, hour = 1 + (n % 28), n % 24
+  local body = string.format('{"kind":"meeting","title":"Bench meeting %d","start":"2030-02-%02dT%02d:00:00","end":"2030-02-%02dT%02d:30:00","location":"Room %d","tags":["bench"]}', n, day, hour, day, hour, n % 50)
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+else
+	curl -sf -H "Authorization: Bearer $TOKEN" "$url" >/dev/null
+fi
+run_wrk() { wrk -t2 -c"$CLIENTS" -H "Authorization: Bearer $TOKEN" ${script:+-s "$script"} "$@" "$url"; }
+run_wrk -d2s >/dev/null # warm-up
 
 # utime + stime in clock ticks of the given processes.
 ticks() {
@@ -57,7 +76,7 @@ if [ "$TRACE" = strace ]; then
 	sleep 1
 fi
 times >"$BENCH_TMP/times0"
-wrk -t2 -c"$CLIENTS" -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "$url" >"$BENCH_TMP/wrk.out"
+run_wrk -d"${SECS}s" >"$BENCH_TMP/wrk.out"
 times >"$BENCH_TMP/times1"
 d1=$(ticks "$DAEMON_PID")
 # shellcheck disable=SC2046

@@ -66,6 +66,10 @@ wrk_all_ok() {
 	if grep -q "Non-2xx" "$1"; then
 		echo "benchmark void: wrk got error answers" >&2
 		cat "$1" >&2
+		if [ -s "$BENCH_TMP/daemon.log" ]; then
+			echo "the daemon's log ends:" >&2
+			tail -20 "$BENCH_TMP/daemon.log" >&2
+		fi
 		exit 1
 	fi
 }
