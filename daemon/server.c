@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "core/changes.h"
+#include "core/rowcache.h"
 #include "core/heap.h"
 #include "core/metrics.h"
 #include "core/vevents.h"
@@ -191,12 +192,13 @@ static int worker_setup(struct worker *w)
 	w->cx.auth = authcache_new();
 	w->cx.feeds = feedcache_new();
 	w->cx.pages = pagecache_new();
+	w->cx.rows = rowcache_new();
 	w->cx.auth_generation = &w->srv->auth_generation;
 	w->cx.data_generation = &w->srv->data_generation;
 	w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;
 	w->drain_timer = w->base ? evtimer_new(w->base, on_drain_timeout, w) : NULL;
 	w->heartbeat = w->base ? event_new(w->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
-	if (!w->base || !w->cx.auth || !w->cx.feeds || !w->cx.pages || !w->stop_ev ||
+	if (!w->base || !w->cx.auth || !w->cx.feeds || !w->cx.pages || !w->cx.rows || !w->stop_ev ||
 	    !w->drain_timer || !w->heartbeat)
 		return -1;
 	struct dbpool_options opt = {.conninfo = cfg->database,
@@ -256,6 +258,7 @@ static void worker_teardown(struct worker *w)
 	dbpool_free(w->cx.db);
 	authcache_free(w->cx.auth);
 	feedcache_free(w->cx.feeds);
+	rowcache_free(w->cx.rows);
 	pagecache_free(w->cx.pages);
 	if (w->stop_ev)
 		event_free(w->stop_ev);

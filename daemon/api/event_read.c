@@ -9,6 +9,7 @@
 #include "api/filters.h"
 #include "api/jsonv.h"
 #include "core/event_json.h"
+#include "api/row_read.h"
 #include "dbpool.h"
 #include "http/context.h"
 #include "http/http.h"
@@ -25,28 +26,57 @@
 
 const char events_get_sql[] = SQL_EVENT_GET;
 
+/* 304 when the caller holds this version, else the event. */
+static void reply_got(struct req *r, const char *json, size_t len, const char *version)
+{
+	req_set_etag(r, version);
+	if (etag_listed(req_header(r, "If-None-Match"), version))
+		reply_empty(r, 304);
+	else
+		reply_raw(r, 200, "application/json", json, len);
+}
+
+/* From the cache: who may see the event is decided here, as the query's
+ * EV_VISIBLE would. */
+static void on_hit(struct req *r, const struct row *row)
+{
+	if (row_visible(row, r->who.org_id, r->who.org_slug))
+		reply_got(r, row->body, row->len, row->tag);
+	else
+		reply_problem(r, 404, "no such event");
+}
+
 static void on_get(PGresult *res, void *arg)
 {
-	struct req *r = arg;
+	struct rowwait *w = arg;
+	struct req *r = w->r;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		row_read_done(w, NULL);
 		reply_query_failed(r, res);
 		return;
 	}
 	if (PQntuples(res) != 1) {
+		row_read_done(w, NULL);
 		reply_problem(r, 404, "no such event");
-		return;
-	}
-	if (etag_listed(req_header(r, "If-None-Match"), PQgetvalue(res, 0, 0))) {
-		req_set_etag(r, PQgetvalue(res, 0, 0));
-		reply_empty(r, 304);
 		return;
 	}
 	char *json = event_json_text(res, 0, 3);
 	if (!json) {
+		row_read_done(w, NULL);
 		reply_problem(r, 500, "out of memory");
 		return;
 	}
-	reply_event(r, 200, json, PQgetvalue(res, 0, 0));
+	struct row row = {.body = json,
+	                  .len = strlen(json),
+	                  .tag = PQgetvalue(res, 0, 0),
+	                  .org = PQgetvalue(res, 0, 1),
+	                  .slug = PQgetvalue(res, 0, 3 + EVENT_C_ORG),
+	                  .partners = PQgetvalue(res, 0, 2),
+	                  .network =
+	                      !strcmp(PQgetvalue(res, 0, 3 + EVENT_C_VISIBILITY), "network")};
+	/* Partners that are not all slugs: kept for nobody (SQL_EVENT_GET). */
+	row_read_done(w, PQgetisnull(res, 0, 2) ? NULL : &row);
+	reply_got(r, json, row.len, row.tag);
 	free(json);
 }
 
@@ -55,9 +85,10 @@ void events_get(struct req *r)
 	const char *id = event_id(r);
 	if (!id)
 		return;
+	char key[64];
+	snprintf(key, sizeof(key), "event:%s", id);
 	const char *p[] = {id, r->who.org_id, r->who.org_slug};
-	if (dbpool_query(r->cx->db, events_get_sql, 3, p, on_get, r) != 0)
-		reply_unavailable(r);
+	row_read(r, key, on_hit, events_get_sql, 3, p, on_get);
 }
 
 /* ---- list ------------------------------------------------------------------ */

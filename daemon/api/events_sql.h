@@ -287,11 +287,16 @@
 
 /* An event by id for a caller ($1 id, $2 org id, $3 org slug), as plain
  * columns: the JSON is built in C (core/event_json.c), which costs the
- * database much less than building it there. */
+ * database much less than building it there. Before them, what keeping
+ * the answer for other callers takes (core/rowcache.h): its owner's id
+ * and its partners comma-separated, NULL when one is not a slug (then it
+ * is not kept: EV_VISIBLE's test could not be made on that list). */
 #define SQL_EVENT_GET \
 	"SELECT e.version," \
-	"       e.org_id = $2::uuid," \
-	"       o.timezone," \
+	"       e.org_id," \
+	"       CASE WHEN cardinality(e.partners) = 0 THEN ''" \
+	"            WHEN array_to_string(e.partners, ',') ~ '^[a-z0-9-]+(,[a-z0-9-]+)*$'" \
+	"            THEN array_to_string(e.partners, ',') END," \
 	"       " EVENT_COLS \
 	"  FROM events e" \
 	"  JOIN orgs o ON o.id = e.org_id" \

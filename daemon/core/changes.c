@@ -37,8 +37,7 @@ unsigned changes_bump(_Atomic unsigned *generation, const char *reach)
 	return g;
 }
 
-/* Whether the comma-separated list names word. */
-static int names(const char *list, const char *word)
+int changes_names(const char *list, const char *word)
 {
 	size_t n = strlen(word);
 	if (n == 0)
@@ -63,8 +62,8 @@ int changes_reach(unsigned from, unsigned to, const char *org, const char *slug)
 	pthread_mutex_lock(&lock);
 	for (unsigned g = from + 1; g != to + 1 && !reached; g++) {
 		const struct step *s = &ring[g % CHANGES_KEPT];
-		reached = !s->known || s->generation != g || s->all || names(s->reach, org) ||
-		          names(s->reach, slug);
+		reached = !s->known || s->generation != g || s->all ||
+		          changes_names(s->reach, org) || changes_names(s->reach, slug);
 	}
 	pthread_mutex_unlock(&lock);
 	return reached;

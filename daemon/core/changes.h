@@ -23,4 +23,8 @@ unsigned changes_bump(_Atomic unsigned *generation, const char *reach);
  * no longer known) or 0. Safe from any thread. */
 int changes_reach(unsigned from, unsigned to, const char *org, const char *slug) WUR;
 
+/* Whether the comma-separated list (a reach, a row's partners) names word
+ * (never an empty one). */
+int changes_names(const char *list, const char *word);
+
 #endif

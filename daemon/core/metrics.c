@@ -56,7 +56,9 @@ static const char *const counter_names[M_COUNTER_COUNT] = {
     "liaison_feed_fetches_unrecorded_total",
     "liaison_feed_kept_through_changes_total",
     "liaison_feed_lists_spliced_total",
-    "liaison_feed_lists_read_total"};
+    "liaison_feed_lists_read_total",
+    "liaison_row_cache_hits_total",
+    "liaison_row_cache_misses_total"};
 
 #define MAX_POOLS  256
 #define MAX_GAUGES 16

@@ -54,6 +54,8 @@ enum metric_counter {
 	M_FEED_KEPT_THROUGH,       /* renderings kept through changes that cannot reach them */
 	M_FEED_LISTS_SPLICED,      /* feed lists made from the last one and what changed */
 	M_FEED_LISTS_READ,         /* ... read in full */
+	M_ROW_CACHE_HIT,           /* single rows answered from core/rowcache.c */
+	M_ROW_CACHE_MISS,          /* ... read from the database */
 	M_COUNTER_COUNT
 };
 void metrics_inc(enum metric_counter c);

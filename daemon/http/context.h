@@ -21,6 +21,7 @@ struct authcache;
 struct feedcache;
 struct fetchlog;
 struct pagecache;
+struct rowcache;
 struct event_base;
 
 struct ctx {
@@ -31,6 +32,7 @@ struct ctx {
 	struct feedcache *feeds;  /* this thread's rendered feeds (api/feed_cache.c) */
 	struct fetchlog *fetches; /* the feed fetches it answered (api/feed_fetches.c) */
 	struct pagecache *pages;  /* its rendered subscribe pages (api/feed_page.c) */
+	struct rowcache *rows;    /* its single rows' answers (core/rowcache.c) */
 	/* Where feeds, lists, occurrences and reports read: the standby's
 	 * pool (read_database), which hands to db what the standby may not
 	 * answer, or db itself when there is no standby. Never for a write,

@@ -125,11 +125,12 @@ def test_reads_go_to_the_standby(ctx):
         assert calls(standby, name, like) > 0, path
     # What the standby rendered is the feed.
     assert VISIT["title"].encode() in d.request("GET", path_of(feeds[0])).body
-    # Single rows, which may decide a write (If-Match), stay on the primary.
+    # Single rows, which may decide a write (If-Match), stay on the primary
+    # (read again from memory, core/rowcache.h, once read there).
     for _ in range(3):
         assert d.request("GET", f"/v1/events/{ev['id']}", token=k["host"]).status == 200
     assert calls(standby, name, "SELECT e.version,%") == 0
-    assert calls(primary, name, "SELECT e.version,%") >= 3
+    assert calls(primary, name, "SELECT e.version,%") >= 1
     m = d.request("GET", "/metrics").body.decode()
     assert 'liaison_db_queries_total{worker="0",database="standby"}' in m
 
