@@ -33,7 +33,7 @@ struct setting {
 	const char *name;
 	enum kind kind;
 	size_t offset;
-	long min, max;   /* K_INT; K_DURATION's least milliseconds */
+	long min, max;   /* K_INT; K_DURATION's milliseconds (max 0: none) */
 	bool reloadable; /* SIGHUP applies it; others are logged as needing a restart */
 	const char *def;
 	const char *help;
@@ -65,6 +65,10 @@ static const struct setting settings[] = {
     {"render_memory", K_BYTES, OFF(render_memory), 0, 0, false, "67108864",
      "bytes of heap the worker threads touch at start for renderings, shared among them "
      "(at most 32 MiB each; 0: none)"},
+    {"row_cache_ttl", K_DURATION, OFF(row_cache_ttl_ms), 0, 60000, false, "1s",
+     "how long a single event or org read once may be answered again from memory (per "
+     "thread), unless a change that can reach it is heard of first: a write through this "
+     "instance at once, another's by NOTIFY (at most 1m; 0: always read)"},
     {"feed_cache_memory", K_BYTES, OFF(feed_cache_memory), 0, 0, false, "67108864",
      "bytes the rendered feeds kept in memory (plain and gzip) may hold together, one copy "
      "for all worker threads; past it the oldest renderings go (0: none kept)"},
@@ -238,6 +242,8 @@ static int set_kind(struct config *cfg, const struct setting *s, const char *val
 			           "must be an integer and a unit (ms, s, m, h, d), e.g. 15s");
 		if (ms < s->min)
 			return snprintf(err, errlen, "must be at least %ld ms", s->min), -1;
+		if (s->max && ms > s->max)
+			return snprintf(err, errlen, "must be at most %ld ms", s->max), -1;
 		*(int64_t *)base = ms;
 		return 0;
 	}

@@ -192,7 +192,7 @@ static int worker_setup(struct worker *w)
 	w->cx.auth = authcache_new();
 	w->cx.feeds = feedcache_new();
 	w->cx.pages = pagecache_new();
-	w->cx.rows = rowcache_new();
+	w->cx.rows = rowcache_new(cfg->row_cache_ttl_ms);
 	w->cx.auth_generation = &w->srv->auth_generation;
 	w->cx.data_generation = &w->srv->data_generation;
 	w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;

@@ -1,6 +1,7 @@
 /* row_read.c - see row_read.h. */
 #include "api/row_read.h"
 
+#include "clock.h"
 #include "http/context.h"
 #include "http/http.h"
 
@@ -24,6 +25,7 @@ void row_read(struct req *r, const char *key, void (*hit)(struct req *r, const s
 	}
 	w->r = r;
 	w->generation = generation;
+	w->sent_ms = now_monotonic_ms();
 	if (snprintf(w->key, sizeof(w->key), "%s", key) >= (int)sizeof(w->key))
 		w->key[0] = '\0'; /* not kept */
 	if (dbpool_query(r->cx->db, sql, n, params, cb, w) != 0) {
@@ -36,6 +38,6 @@ void row_read_done(struct rowwait *w, const struct row *row)
 {
 	if (row && w->key[0])
 		rowcache_put(w->r->cx->rows, w->key, w->generation,
-		             atomic_load(w->r->cx->data_generation), row);
+		             atomic_load(w->r->cx->data_generation), w->sent_ms, row);
 	free(w);
 }

@@ -9,12 +9,15 @@
 #include "dbpool.h"
 #include "macros.h"
 
+#include <stdint.h>
+
 struct req;
 
 /* What a read's callback gets as its arg. */
 struct rowwait {
 	struct req *r;
 	unsigned generation; /* read before the query was sent */
+	int64_t sent_ms;
 	char key[96];
 };
 

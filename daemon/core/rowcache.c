@@ -1,7 +1,10 @@
 /* rowcache.c - see rowcache.h. A set-associative table: a key's hash
  * picks a set of ROWCACHE_WAYS entries, and a new row takes an empty way
  * or the one read longest ago. Each entry is one allocation: the key, the
- * strings and the body after the header. Used by one thread only. */
+ * strings and the body after the header. Past the bytes, the rows out of
+ * date anywhere go first (a sweep of the table, only then), then whole
+ * sets from a hand that goes round the table, as a clock does. Used by
+ * one thread only. */
 #include "core/rowcache.h"
 
 #include "clock.h"
@@ -24,11 +27,16 @@ struct entry {
 struct rowcache {
 	struct entry *ways[ROWCACHE_SETS][ROWCACHE_WAYS];
 	size_t bytes;
+	int64_t ttl_ms;
+	size_t hand; /* the next set to empty when the bytes run out */
 };
 
-struct rowcache *rowcache_new(void)
+struct rowcache *rowcache_new(int64_t ttl_ms)
 {
-	return calloc(1, sizeof(struct rowcache));
+	struct rowcache *c = calloc(1, sizeof(struct rowcache));
+	if (c)
+		c->ttl_ms = ttl_ms;
+	return c;
 }
 
 static void drop(struct rowcache *c, struct entry **slot)
@@ -67,7 +75,7 @@ const struct row *rowcache_get(struct rowcache *c, const char *key, unsigned gen
 		struct entry *e = set[w];
 		if (!e || strcmp(e->key, key) != 0)
 			continue;
-		if (now_monotonic_ms() - e->read_ms < ROWCACHE_TTL_MS &&
+		if (now_monotonic_ms() - e->read_ms < c->ttl_ms &&
 		    fresh(&e->row, e->generation, generation)) {
 			e->generation = generation; /* the steps checked need no second look */
 			metrics_inc(M_ROW_CACHE_HIT);
@@ -90,14 +98,26 @@ static const char *put_str(char **at, const char *s, size_t n)
 	return copy;
 }
 
-void rowcache_put(struct rowcache *c, const char *key, unsigned generation, unsigned now,
-                  const struct row *row)
+/* Drops every row past its time. */
+static void sweep(struct rowcache *c)
 {
-	if (row->len > ROWCACHE_ROW_MAX || !fresh(row, generation, now))
+	int64_t now = now_monotonic_ms();
+	for (size_t s = 0; s < ROWCACHE_SETS; s++)
+		for (size_t w = 0; w < ROWCACHE_WAYS; w++)
+			if (c->ways[s][w] && now - c->ways[s][w]->read_ms >= c->ttl_ms)
+				drop(c, &c->ways[s][w]);
+}
+
+void rowcache_put(struct rowcache *c, const char *key, unsigned generation, unsigned now,
+                  int64_t sent_ms, const struct row *row)
+{
+	if (c->ttl_ms <= 0 || row->len > ROWCACHE_ROW_MAX || !fresh(row, generation, now))
 		return;
 	size_t nkey = strlen(key), ntag = strlen(row->tag), norg = strlen(row->org),
 	       nslug = strlen(row->slug), npart = strlen(row->partners);
 	size_t size = sizeof(struct entry) + nkey + ntag + norg + nslug + npart + row->len + 6;
+	if (size > ROWCACHE_BYTES)
+		return;
 	struct entry **set = set_of(c, key);
 	struct entry **slot = &set[0];
 	for (size_t w = 0; w < ROWCACHE_WAYS; w++) {
@@ -110,12 +130,17 @@ void rowcache_put(struct rowcache *c, const char *key, unsigned generation, unsi
 	}
 	if (*slot)
 		drop(c, slot);
-	/* Over the bytes: the set's other rows go first, then nothing is kept. */
-	for (size_t w = 0; w < ROWCACHE_WAYS && c->bytes + size > ROWCACHE_BYTES; w++)
-		if (set[w])
-			drop(c, &set[w]);
-	struct entry *e;
-	if (c->bytes + size > ROWCACHE_BYTES || !(e = malloc(size)))
+	if (c->bytes + size > ROWCACHE_BYTES)
+		sweep(c);
+	/* Ends: an empty table has room for it. */
+	while (c->bytes + size > ROWCACHE_BYTES) {
+		struct entry **victims = c->ways[c->hand++ & (ROWCACHE_SETS - 1)];
+		for (size_t w = 0; w < ROWCACHE_WAYS; w++)
+			if (victims[w])
+				drop(c, &victims[w]);
+	}
+	struct entry *e = malloc(size);
+	if (!e)
 		return;
 	char *at = e->key;
 	put_str(&at, key, nkey);
@@ -127,7 +152,7 @@ void rowcache_put(struct rowcache *c, const char *key, unsigned generation, unsi
 	e->row.len = row->len;
 	e->row.network = row->network;
 	e->generation = now;
-	e->read_ms = now_monotonic_ms();
+	e->read_ms = sent_ms;
 	e->size = size;
 	c->bytes += size;
 	*slot = e;

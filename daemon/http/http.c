@@ -428,8 +428,10 @@ static void finish(struct req *r, int status, struct evbuffer *body)
 	             r->method != EVHTTP_REQ_OPTIONS;
 	if (writes && r->who.key_id[0] && (status < 400 || status >= 500))
 		readfloor_changed(r->cx->floor);
-	if (writes && status < 300)
-		changes_bump(r->cx->data_generation, NULL); /* it may reach any feed */
+	/* Kept feeds and rows are read again after the same (a 5xx may have
+	 * followed a commit; it may reach any of them). */
+	if (writes && (status < 300 || (status >= 500 && r->who.key_id[0])))
+		changes_bump(r->cx->data_generation, NULL);
 	/* A request counts as done once its answer is written, so that a
 	 * stopping worker does not close connections with answers unsent
 	 * (and a stopping one says Connection: close). */

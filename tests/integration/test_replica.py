@@ -125,8 +125,9 @@ def test_reads_go_to_the_standby(ctx):
         assert calls(standby, name, like) > 0, path
     # What the standby rendered is the feed.
     assert VISIT["title"].encode() in d.request("GET", path_of(feeds[0])).body
-    # Single rows, which may decide a write (If-Match), stay on the primary
-    # (read again from memory, core/rowcache.h, once read there).
+    # Single rows, which may decide a write (If-Match), are read on the
+    # primary, never on the standby (then read again from memory for at
+    # most row_cache_ttl, core/rowcache.h: one query at least).
     for _ in range(3):
         assert d.request("GET", f"/v1/events/{ev['id']}", token=k["host"]).status == 200
     assert calls(standby, name, "SELECT e.version,%") == 0

@@ -153,3 +153,18 @@ def test_another_writers_change_shows_when_heard_and_an_unheard_one_within_the_b
         assert time.monotonic() - start < TTL_S + 2, "a change nobody heard of stayed hidden"
         time.sleep(0.02)
     assert hits(here) > h, "the row was not served from memory meanwhile"
+
+
+def test_row_cache_ttl_0_reads_every_row_from_the_database(ctx):
+    """row_cache_ttl = 0: nothing is kept, every read is a query."""
+    db = ctx.database()
+    token = ctx.org_with_key(db, "hcmc-dost", tz="Asia/Ho_Chi_Minh")
+    d = ctx.daemon(db, args=["--threads", "1", "--row-cache-ttl", "0s"])
+    eid = create(d, token)
+    h = hits(d)
+    for _ in range(3):
+        assert d.request("GET", f"/v1/events/{eid}", token=token).status == 200
+        assert d.request("GET", "/v1/orgs/hcmc-dost", token=token).status == 200
+    assert hits(d) == h
+    out = harness.run_cli(["--row-cache-ttl", "2m", "migrate"], database=db, check=False)
+    assert out.returncode == 2 and "row_cache_ttl" in out.stderr, out.stderr

@@ -52,6 +52,7 @@ static void test_defaults(void **state)
 	assert_false(c.webhook_allow_private);
 	assert_true(c.rate_limit == 50.0);
 	assert_int_equal(c.log_level, LOG_INFO);
+	assert_int_equal(c.row_cache_ttl_ms, 1000);
 	config_free(&c);
 }
 
@@ -83,6 +84,25 @@ static void test_file_errors_name_the_line(void **state)
 	expect_file_error("listen\n", "1: expected");
 	expect_file_error("database = 'open\n", "1: database: unterminated");
 	expect_file_error("threads = 100000\n", "1: threads:");
+	/* A bound above as well as below: a row kept for minutes would hide
+	 * what a lost NOTIFY did for as long. */
+	expect_file_error("row_cache_ttl = 2m\n", "1: row_cache_ttl: must be at most 60000 ms");
+	expect_file_error("row_cache_ttl = -1s\n", "1: row_cache_ttl:");
+}
+
+static void test_row_cache_ttl(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[CONFIG_ERR_LEN];
+	config_init(&c);
+	assert_int_equal(config_set(&c, "row_cache_ttl", "0s", err, sizeof(err)), 0);
+	assert_int_equal(c.row_cache_ttl_ms, 0);
+	assert_int_equal(config_set(&c, "row_cache_ttl", "1m", err, sizeof(err)), 0);
+	assert_int_equal(c.row_cache_ttl_ms, 60000);
+	assert_int_not_equal(config_set(&c, "row_cache_ttl", "61s", err, sizeof(err)), 0);
+	assert_int_equal(c.row_cache_ttl_ms, 60000);
+	config_free(&c);
 }
 
 static void test_environment(void **state)
@@ -176,6 +196,7 @@ int main(void)
 	    cmocka_unit_test(test_restart_needed),
 	    cmocka_unit_test(test_rate_per_minute),
 	    cmocka_unit_test(test_restart_list),
+	    cmocka_unit_test(test_row_cache_ttl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
