@@ -354,7 +354,9 @@ def test_half_closed_client_still_gets_its_answers(ctx):
     db = ctx.database()
     token = ctx.org_with_key(db)
     d = ctx.daemon(db)
-    get = f"GET /v1/orgs/hub HTTP/1.1\r\nHost: x\r\n" \
+    # The org list: a query each time (a single org is read again from
+    # memory, core/rowcache.h), so that the database answers after the end.
+    get = f"GET /v1/orgs HTTP/1.1\r\nHost: x\r\n" \
         f"Authorization: Bearer {token}\r\n\r\n".encode()
     for requests in (get, get * 3):
         c = Raw(d)
@@ -363,7 +365,7 @@ def test_half_closed_client_still_gets_its_answers(ctx):
         for _ in range(requests.count(b"GET ")):
             st, h, body = c.response()
             assert st == 200, (st, body)
-            assert json.loads(body)["slug"]
+            assert json.loads(body)["items"][0]["slug"] == "hub"
         assert c.closed()
         c.close()
     assert d.request("GET", "/healthz").status == 200
