@@ -68,7 +68,11 @@ struct slot {
 	unsigned char client;
 	int status;
 	uint32_t fetches;
-	int64_t at_ms; /* the last one's, Unix milliseconds */
+	/* The last one's, Unix microseconds: two fetches of one feed by one
+	 * client on two threads a millisecond apart or less still order by
+	 * when they came, whichever thread writes last (the write keeps the
+	 * latest). */
+	int64_t at_us;
 	uint64_t bytes;
 };
 
@@ -139,7 +143,7 @@ void fetchlog_record(struct fetchlog *l, const char *hash, int status, size_t by
 	s->fetches++;
 	s->status = status;
 	s->bytes = bytes;
-	s->at_ms = now_realtime_ms();
+	s->at_us = now_realtime_us();
 	if (!l->armed) {
 		struct timeval tv = timeval_ms(FLUSH_MS);
 		l->armed = evtimer_add(l->timer, &tv) == 0;
@@ -170,7 +174,7 @@ static void fetchlog_flush(struct fetchlog *l)
 		struct slot *s = &l->slots[l->order[i]];
 		char n[16], at[24], status[8], bytes[24];
 		snprintf(n, sizeof(n), "%u", (unsigned)s->fetches);
-		snprintf(at, sizeof(at), "%lld", (long long)s->at_ms);
+		snprintf(at, sizeof(at), "%lld", (long long)s->at_us);
 		snprintf(status, sizeof(status), "%d", s->status);
 		snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)s->bytes);
 		total += s->fetches;

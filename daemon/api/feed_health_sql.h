@@ -10,7 +10,7 @@
 /* clang-format off */
 
 /* A batch of fetches, as parallel arrays: token hash $1, number of fetches
- * $2, the last one's time $3 (Unix milliseconds), kind of client $4, status $5
+ * $2, the last one's time $3 (Unix microseconds), kind of client $4, status $5
  * and bytes $6. A hash is a feed's token or one it had before a rotation;
  * others (unknown tokens) are dropped. Each feed's last fetch per kind of
  * client is kept, a later one winning whichever instance writes first;
@@ -21,7 +21,7 @@
 	"WITH b AS MATERIALIZED (" \
 	"  SELECT coalesce(f.id, t.feed_id) AS feed_id," \
 	"         x.fetches," \
-	"         to_timestamp(x.at / 1000.0) AS at," \
+	"         to_timestamp(x.at / 1000000.0) AS at," \
 	"         x.client," \
 	"         x.status," \
 	"         x.bytes" \

@@ -40,8 +40,17 @@ static void test_rfc3339_utc(void **state)
 	assert_string_equal(out, "0000-01-01T00:00:00Z");
 }
 
+/* The wall clock in microseconds is the one in milliseconds, finer. */
+static void test_realtime_us(void **state)
+{
+	(void)state;
+	int64_t ms = now_realtime_ms(), us = now_realtime_us(), ms2 = now_realtime_ms();
+	assert_true(us / 1000 >= ms && us / 1000 <= ms2);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_rfc3339_utc)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_rfc3339_utc),
+	                                   cmocka_unit_test(test_realtime_us)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
