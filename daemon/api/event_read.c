@@ -27,13 +27,14 @@
 const char events_get_sql[] = SQL_EVENT_GET;
 
 /* 304 when the caller holds this version, else the event. */
-static void reply_got(struct req *r, const char *json, size_t len, const char *version)
+static void reply_got(struct req *r, const char *json, const char *version)
 {
-	req_set_etag(r, version);
-	if (etag_listed(req_header(r, "If-None-Match"), version))
+	if (etag_listed(req_header(r, "If-None-Match"), version)) {
+		req_set_etag(r, version);
 		reply_empty(r, 304);
-	else
-		reply_raw(r, 200, "application/json", json, len);
+	} else {
+		reply_event(r, 200, json, version);
+	}
 }
 
 /* From the cache: who may see the event is decided here, as the query's
@@ -41,7 +42,7 @@ static void reply_got(struct req *r, const char *json, size_t len, const char *v
 static void on_hit(struct req *r, const struct row *row)
 {
 	if (row_visible(row, r->who.org_id, r->who.org_slug))
-		reply_got(r, row->body, row->len, row->tag);
+		reply_got(r, row->body, row->tag);
 	else
 		reply_problem(r, 404, "no such event");
 }
@@ -76,7 +77,7 @@ static void on_get(PGresult *res, void *arg)
 	                      !strcmp(PQgetvalue(res, 0, 3 + EVENT_C_VISIBILITY), "network")};
 	/* Partners that are not all slugs: kept for nobody (SQL_EVENT_GET). */
 	row_read_done(w, PQgetisnull(res, 0, 2) ? NULL : &row);
-	reply_got(r, json, row.len, row.tag);
+	reply_got(r, json, row.tag);
 	free(json);
 }
 

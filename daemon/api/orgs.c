@@ -100,20 +100,17 @@ static void on_org_get(PGresult *res, void *arg)
 		reply_problem(r, 404, "no such org");
 		return;
 	}
-	json_t *org = org_json(res, 0, 0);
-	char *text = org ? json_dumps(org, JSON_COMPACT) : NULL;
-	json_decref(org);
+	size_t len;
+	char *text = reply_json_text(org_json(res, 0, 0), &len);
 	if (!text) {
 		row_read_done(w, NULL);
 		reply_problem(r, 500, "out of memory");
 		return;
 	}
-	size_t len = strlen(text);
-	text[len] = '\n'; /* as reply_json ends it */
 	/* Any key reads any org, and only a change reaching everything (the
 	 * orgs table's NOTIFY) touches one: no owner, no partners. */
 	struct row row = {.body = text,
-	                  .len = len + 1,
+	                  .len = len,
 	                  .tag = "",
 	                  .org = "",
 	                  .slug = "",

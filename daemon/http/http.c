@@ -499,10 +499,21 @@ void reply_empty(struct req *r, int status)
 	finish(r, status, NULL);
 }
 
-static void reply_json_typed(struct req *r, int status, json_t *body, const char *type)
+char *reply_json_text(json_t *body, size_t *len)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
+	if (text) {
+		*len = strlen(text) + 1;
+		text[*len - 1] = '\n'; /* over the NUL */
+	}
+	return text;
+}
+
+static void reply_json_typed(struct req *r, int status, json_t *body, const char *type)
+{
+	size_t n;
+	char *text = reply_json_text(body, &n);
 	if (!text) {
 		/* Out of memory: a fixed answer needs no allocation of ours. */
 		static const char oom[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server "
@@ -510,9 +521,7 @@ static void reply_json_typed(struct req *r, int status, json_t *body, const char
 		reply_raw(r, 500, "application/problem+json", oom, sizeof(oom) - 1);
 		return;
 	}
-	size_t n = strlen(text);
-	text[n] = '\n';
-	reply_raw(r, status, type, text, n + 1);
+	reply_raw(r, status, type, text, n);
 	free(text);
 }
 

@@ -136,6 +136,10 @@ int etag_listed(const char *header, const char *value);
 
 /* Answers; each takes ownership and finishes the request. */
 void reply_json(struct req *r, int status, json_t *body);
+/* The bytes reply_json sends of body (compact, a newline at the end, no
+ * NUL after it), *len of them, malloc'd; takes body's reference. NULL
+ * when out of memory. */
+char *reply_json_text(json_t *body, size_t *len) WUR;
 void reply_raw(struct req *r, int status, const char *content_type, const void *data, size_t len);
 /* The same for bytes that outlive the call: referenced, not copied; sent()
  * is called once they are written (or the answer is dropped). */
