@@ -20,6 +20,19 @@
  * once its Sync came back, after the connection's state is consistent
  * again, so a callback may submit more work or see the connection reset.
  *
+ * Grouped jobs (dbpool_query_grouped: creates) are the exception. While
+ * GROUP_LANES groups are in flight, new ones wait in the group queue; the
+ * next free connection takes up to GROUP_MAX of them at once, a Sync after
+ * the last only, so they share one transaction and one commit. A commit
+ * that notified holds PostgreSQL's NOTIFY lock through its WAL flush
+ * (async.c, PreCommit_Notify): commits of notifying writes are serial, one
+ * flush each, and a group is one of them. A job of a group is answered
+ * once the group's Sync came back (committed); when any of its statements
+ * failed the whole group was rolled back, and each job runs again on its
+ * own (alone), except one the server cut at its deadline, which is
+ * answered as lost. The first grouped job with no group in flight goes at
+ * once, alone: no job waits for company.
+ *
  * Deadlines: each session sets statement_timeout to the pool's query
  * timeout, so the server ends a statement that runs too long (its answer,
  * SQLSTATE 57014, reaches the caller as a NULL result: 503). A server that
@@ -74,6 +87,8 @@ enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 
 #define MAX_PREPARED 128
 #define PIPELINE_MAX 4
+#define GROUP_MAX    16 /* jobs in one group's transaction */
+#define GROUP_LANES  1  /* groups in flight per pool */
 
 /* Where a job in flight is in its answer: the results of its Parse (when it
  * prepares its statement first), of a standby's guard, of the setting
@@ -120,6 +135,10 @@ struct dbjob {
 	int generic;      /* run by its generic plan, when sent prepared */
 	int generic_sent; /* and it was: generic_sql goes before it */
 	int quick;        /* one of the pool's quick statements */
+	int grouped;      /* may share its transaction (dbpool_query_grouped) */
+	int alone;        /* grouped, but its group failed: runs on its own now */
+	int no_sync;      /* in flight in a group, before its last job */
+	int group_end;    /* in flight as the last job of a group: has the Sync */
 	enum job_phase phase;
 	int64_t at_us;    /* monotonic: when queued, then when sent */
 	int slot;         /* the prepared statement it prepares, or -1 */
@@ -141,6 +160,12 @@ struct dbjob {
 	char lsn[32];
 };
 
+/* Jobs in order: a pool's queues, a connection's group so far. */
+struct jobq {
+	struct dbjob *head, *tail;
+	int len;
+};
+
 struct dbconn {
 	struct dbpool *pool;
 	PGconn *pg;
@@ -155,6 +180,8 @@ struct dbconn {
 	struct dbjob *head, *tail; /* jobs in flight, in the order sent */
 	int inflight;
 	int slow_inflight; /* of those, not quick: nothing may be queued behind */
+	int groups;        /* groups in flight (their last jobs among head's) */
+	struct jobq held;  /* a group's jobs answered, kept until its Sync */
 	PGresult *result;  /* SETUP: the last result of the setup step */
 	/* Statements prepared on this session: a literal by its address, SQL
 	 * built at run time by its text (kept here). Statement i is named
@@ -177,7 +204,9 @@ struct dbpool {
 	struct dbconn *conns;
 	int size;
 	int queue_max;
-	struct dbjob *queue_head, *queue_tail;
+	struct jobq queue;
+	struct jobq groupq;        /* grouped jobs waiting for a group to join */
+	int groups;                /* groups in flight */
 	struct event *queue_timer; /* fails work queued longer than the timeout */
 	int64_t timeout_ms;        /* statement_timeout */
 	int64_t deadline_ms;       /* the client's: timeout_ms and a grace */
@@ -194,6 +223,7 @@ struct dbpool {
 	const char *label; /* "database" or "standby", for logs */
 	_Atomic int n_connected, n_busy, n_queued;
 	_Atomic uint64_t connect_failures, queries, refused, pipelined, timeouts;
+	_Atomic uint64_t grouped, run_again;
 	_Atomic uint64_t callback_max_us; /* the longest a callback held the loop */
 	_Atomic uint64_t diverted, fallbacks, behind;
 };
@@ -203,6 +233,7 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg);
 static void pool_dispatch(struct dbpool *p);
 static void queue_arm(struct dbpool *p);
 static void job_to_primary(struct dbjob *j);
+static int submit(struct dbpool *p, struct dbjob *j);
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -322,47 +353,79 @@ static void job_fail(struct dbjob *j)
 	job_free(j);
 }
 
-static void queue_push(struct dbpool *p, struct dbjob *j)
+static void jobq_push(struct jobq *q, struct dbjob *j)
 {
 	j->next = NULL;
-	j->at_us = now_monotonic_us();
-	if (p->queue_tail)
-		p->queue_tail->next = j;
+	if (q->tail)
+		q->tail->next = j;
 	else
-		p->queue_head = j;
-	p->queue_tail = j;
+		q->head = j;
+	q->tail = j;
+	q->len++;
+}
+
+static struct dbjob *jobq_pop(struct jobq *q)
+{
+	struct dbjob *j = q->head;
+	if (j) {
+		q->head = j->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->len--;
+		j->next = NULL;
+	}
+	return j;
+}
+
+/* Into the pool's queue, or its group queue for a job that may join a
+ * group; both count as queued. */
+static void queue_push(struct dbpool *p, struct dbjob *j)
+{
+	j->at_us = now_monotonic_us();
+	jobq_push(j->grouped && !j->alone ? &p->groupq : &p->queue, j);
 	atomic_fetch_add(&p->n_queued, 1);
+}
+
+static struct dbjob *queue_pop_from(struct dbpool *p, struct jobq *q)
+{
+	struct dbjob *j = jobq_pop(q);
+	if (j)
+		atomic_fetch_sub(&p->n_queued, 1);
+	return j;
 }
 
 static struct dbjob *queue_pop(struct dbpool *p)
 {
-	struct dbjob *j = p->queue_head;
-	if (j) {
-		p->queue_head = j->next;
-		if (!p->queue_head)
-			p->queue_tail = NULL;
-		atomic_fetch_sub(&p->n_queued, 1);
-	}
-	return j;
+	return queue_pop_from(p, &p->queue);
+}
+
+/* The pool's oldest queued job, of either queue. */
+static struct jobq *queue_oldest(struct dbpool *p)
+{
+	struct dbjob *a = p->queue.head, *g = p->groupq.head;
+	if (!a && !g)
+		return NULL;
+	return !g || (a && a->at_us <= g->at_us) ? &p->queue : &p->groupq;
 }
 
 /* With no connection left, queued work would wait for seconds: fail it. */
 static void queue_fail_all(struct dbpool *p)
 {
-	struct dbjob *j;
-	while ((j = queue_pop(p)))
-		job_fail(j);
+	struct jobq *q;
+	while ((q = queue_oldest(p)))
+		job_fail(queue_pop_from(p, q));
 }
 
 /* The queue timer: set for when the oldest queued job has waited the
  * timeout, or off with nothing queued. */
 static void queue_arm(struct dbpool *p)
 {
-	if (!p->queue_head) {
+	struct jobq *q = queue_oldest(p);
+	if (!q) {
 		evtimer_del(p->queue_timer);
 		return;
 	}
-	int64_t left = p->queue_head->at_us + p->timeout_ms * 1000 - now_monotonic_us();
+	int64_t left = q->head->at_us + p->timeout_ms * 1000 - now_monotonic_us();
 	if (left < 0)
 		left = 0;
 	struct timeval tv = {left / 1000000, left % 1000000};
@@ -375,10 +438,11 @@ static void queue_expire(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	struct dbpool *p = arg;
 	int64_t now = now_monotonic_us();
+	struct jobq *q;
 	/* Callbacks may queue more work: that is newer, and stops the loop. */
-	while (p->queue_head && p->queue_head->at_us + p->timeout_ms * 1000 <= now) {
+	while ((q = queue_oldest(p)) && q->head->at_us + p->timeout_ms * 1000 <= now) {
 		atomic_fetch_add(&p->timeouts, 1);
-		job_fail(queue_pop(p));
+		job_fail(queue_pop_from(p, q));
 	}
 	queue_arm(p);
 }
@@ -421,14 +485,22 @@ static void forget_prepared(struct dbconn *c)
 	c->nprepared = 0;
 }
 
-/* Takes the jobs in flight off the connection, in order. */
+/* Takes the jobs in flight off the connection, in order: a group's
+ * answered jobs first, then the rest. */
 static struct dbjob *conn_take_flight(struct dbconn *c)
 {
 	struct dbjob *j = c->head;
 	if (j)
 		atomic_fetch_sub(&c->pool->n_busy, 1);
+	if (c->held.head) {
+		c->held.tail->next = j;
+		j = c->held.head;
+	}
+	c->held = (struct jobq){0};
 	c->head = c->tail = NULL;
 	c->inflight = c->slow_inflight = 0;
+	c->pool->groups -= c->groups;
+	c->groups = 0;
 	return j;
 }
 
@@ -760,12 +832,15 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 		sent =
 		    PQsendQueryParams(c->pg, j->on_standby ? replayed_sql : dbpool_wal_position_sql,
 		                      0, NULL, NULL, NULL, NULL, 0);
+	if (sent == 1 && j->no_sync)
+		return 0; /* the group's last job sends the Sync */
 	return sent == 1 && PQpipelineSync(c->pg) == 1 ? 0 : -1;
 }
 
-/* Puts the job in flight on c. On failure the connection is reset, which
- * fails the job with the others in flight. */
-static void conn_send(struct dbconn *c, struct dbjob *j)
+/* Puts the job in flight on c; flush: and sends what is buffered (a
+ * group's jobs go out together). On failure the connection is reset,
+ * which fails the job with the others in flight. */
+static void conn_send(struct dbconn *c, struct dbjob *j, int flush)
 {
 	struct dbpool *p = c->pool;
 	j->next = NULL;
@@ -788,6 +863,8 @@ static void conn_send(struct dbconn *c, struct dbjob *j)
 		conn_reset(c, PQerrorMessage(c->pg));
 		return;
 	}
+	if (!flush)
+		return;
 	int f = PQflush(c->pg);
 	if (f < 0) {
 		conn_reset(c, PQerrorMessage(c->pg));
@@ -822,12 +899,33 @@ static struct dbconn *find_taker(struct dbpool *p)
 	return best;
 }
 
-/* Sends queued jobs, in order, while a connection can take them. */
+/* Sends the grouped jobs waiting, up to GROUP_MAX, to c as one
+ * transaction: a Sync after the last only. */
+static void conn_send_group(struct dbconn *c)
+{
+	struct dbpool *p = c->pool;
+	int n = p->groupq.len < GROUP_MAX ? p->groupq.len : GROUP_MAX;
+	p->groups++;
+	c->groups++;
+	if (n > 1)
+		atomic_fetch_add(&p->grouped, (uint64_t)n);
+	for (int i = 0; i < n && c->state == C_READY; i++) {
+		struct dbjob *j = queue_pop_from(p, &p->groupq);
+		j->no_sync = i < n - 1;
+		j->group_end = i == n - 1;
+		conn_send(c, j, i == n - 1);
+	}
+}
+
+/* Sends queued jobs, in order, while a connection can take them; then,
+ * while fewer than GROUP_LANES groups are in flight, the grouped ones. */
 static void pool_dispatch(struct dbpool *p)
 {
 	struct dbconn *c;
-	while (p->queue_head && (c = find_taker(p)))
-		conn_send(c, queue_pop(p));
+	while (p->queue.head && (c = find_taker(p)))
+		conn_send(c, queue_pop(p), 1);
+	while (p->groupq.head && p->groups < GROUP_LANES && (c = find_taker(p)))
+		conn_send_group(c);
 }
 
 /* Keeps a result of the job at the head: the first error wins, else the
@@ -854,15 +952,63 @@ static void job_keep(struct dbjob *j, PGresult *r)
 	j->result = r;
 }
 
-/* Reads the answers of the jobs in flight as far as they have come; the
- * finished ones are taken off the connection and returned in order.
- * Returns -1 (with *done set) when the server said something out of turn. */
-static int conn_collect_flight(struct dbconn *c, struct dbjob **done)
+/* Takes the job at the head off the connection. */
+static void conn_pop_head(struct dbconn *c)
 {
-	struct dbjob **tail = done;
-	*done = NULL;
+	struct dbjob *j = c->head;
+	c->head = j->next;
+	if (!c->head) {
+		c->tail = NULL;
+		atomic_fetch_sub(&c->pool->n_busy, 1);
+	}
+	c->inflight--;
+	if (!j->quick)
+		c->slow_inflight--;
+	j->next = NULL;
+}
+
+/* A group's Sync came back after its last job, j: the group, held jobs
+ * and j, committed together, goes to *done; if any of them failed, all
+ * were rolled back, and each goes to *again to run on its own, so that a
+ * failure is its own job's alone and the others run as they would have
+ * without the group (a statement cancelled at its deadline is answered
+ * as such: run again, it would wait as long). */
+static void group_finish(struct dbconn *c, struct dbjob *j, struct jobq *done, struct jobq *again)
+{
+	int failed = 0, single = !c->held.head;
+	jobq_push(&c->held, j);
+	c->groups--;
+	c->pool->groups--;
+	for (struct dbjob *m = c->held.head; m; m = m->next)
+		failed |= m->result && result_failed(m->result);
+	struct dbjob *m;
+	while ((m = jobq_pop(&c->held))) {
+		m->no_sync = m->group_end = 0;
+		if (!failed || single || (m->result && !strcmp(db_sqlstate(m->result), "57014"))) {
+			jobq_push(done, m);
+			continue;
+		}
+		PQclear(m->result);
+		m->result = NULL;
+		m->alone = 1;
+		atomic_fetch_add(&c->pool->run_again, 1);
+		jobq_push(again, m);
+	}
+}
+
+/* Reads the answers of the jobs in flight as far as they have come; the
+ * finished ones are taken off the connection and put in done, in order,
+ * and a failed group's in again. Returns -1 when the server said something
+ * out of turn. */
+static int conn_collect_flight(struct dbconn *c, struct jobq *done, struct jobq *again)
+{
 	while (c->head && !PQisBusy(c->pg)) {
 		struct dbjob *j = c->head;
+		if (j->phase == J_SYNC && j->no_sync) {
+			conn_pop_head(c); /* answered; its group's Sync is still to come */
+			jobq_push(&c->held, j);
+			continue;
+		}
 		PGresult *r = PQgetResult(c->pg);
 		if (j->phase != J_SYNC) {
 			if (!r) {
@@ -882,17 +1028,11 @@ static int conn_collect_flight(struct dbconn *c, struct dbjob **done)
 		PQclear(r);
 		if (st != PGRES_PIPELINE_SYNC)
 			return -1;
-		c->head = j->next;
-		if (!c->head) {
-			c->tail = NULL;
-			atomic_fetch_sub(&c->pool->n_busy, 1);
-		}
-		c->inflight--;
-		if (!j->quick)
-			c->slow_inflight--;
-		j->next = NULL;
-		*tail = j;
-		tail = &j->next;
+		conn_pop_head(c);
+		if (j->group_end)
+			group_finish(c, j, done, again);
+		else
+			jobq_push(done, j);
 	}
 	return 0;
 }
@@ -1004,13 +1144,17 @@ static void conn_on_readable(struct dbconn *c)
 		}
 		return;
 	}
-	struct dbjob *done;
+	struct jobq done = {0}, again = {0};
 	PGconn *pg = c->pg;
-	int bad = conn_collect_flight(c, &done);
+	int bad = conn_collect_flight(c, &done, &again);
 	/* Callbacks may submit work, which may reset this connection: they run
 	 * with its state consistent, and the reset below only if it is still
 	 * the same session. */
-	jobs_deliver(c->pool, done);
+	jobs_deliver(c->pool, done.head);
+	struct dbjob *j;
+	while ((j = jobq_pop(&again)))
+		if (submit(c->pool, j) != 0)
+			job_fail(j);
 	if (bad && c->pg == pg && c->state == C_READY)
 		conn_reset(c, "unexpected result in a pipeline");
 	else if (c->pg == pg && c->state == C_READY)
@@ -1098,10 +1242,10 @@ fail:
 
 int dbpool_idle(const struct dbpool *p)
 {
-	if (p->queue_head)
+	if (p->queue.head || p->groupq.head)
 		return 0;
 	for (int i = 0; p->conns && i < p->size; i++)
-		if (p->conns[i].head)
+		if (p->conns[i].head || p->conns[i].held.head)
 			return 0;
 	return 1;
 }
@@ -1111,10 +1255,12 @@ void dbpool_free(struct dbpool *p)
 	if (!p)
 		return;
 	struct dbjob *j;
-	while ((j = queue_pop(p)))
+	while ((j = queue_pop(p)) || (j = queue_pop_from(p, &p->groupq)))
 		job_free(j);
 	for (int i = 0; p->conns && i < p->size; i++) {
 		struct dbconn *c = &p->conns[i];
+		while ((j = jobq_pop(&c->held)))
+			job_free(j);
 		conn_clear_events(c);
 		if (c->retry)
 			event_free(c->retry);
@@ -1157,7 +1303,7 @@ static int submit(struct dbpool *p, struct dbjob *j)
 	/* Behind work already queued, so that jobs keep their order. */
 	queue_push(p, j);
 	pool_dispatch(p);
-	if (p->queue_head && !evtimer_pending(p->queue_timer, NULL))
+	if (queue_oldest(p) && !evtimer_pending(p->queue_timer, NULL))
 		queue_arm(p);
 	return 0;
 }
@@ -1227,6 +1373,18 @@ int dbpool_query_generic(struct dbpool *p, const char *sql, int nparams, const c
 	return query_literal(p, sql, nparams, params, cb, arg, 1);
 }
 
+int dbpool_query_grouped(struct dbpool *p, const char *sql, int nparams, const char *const *params,
+                         db_result_cb cb, void *arg)
+{
+	if (p->primary) /* a standby's pool: its jobs are reads */
+		return dbpool_query(p, sql, nparams, params, cb, arg);
+	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
+	if (!j)
+		return -1;
+	j->grouped = 1;
+	return submit_job(p, j);
+}
+
 /* A job of SQL built at run time (copied); planned: never prepared;
  * generic: run by its generic plan. */
 static int query_built(struct dbpool *p, const char *sql, int nparams, const char *const *params,
@@ -1277,6 +1435,8 @@ void dbpool_get_stats(const struct dbpool *p, struct dbpool_stats *out)
 	out->queries = atomic_load(&p->queries);
 	out->refused = atomic_load(&p->refused);
 	out->pipelined = atomic_load(&p->pipelined);
+	out->grouped = atomic_load(&p->grouped);
+	out->run_again = atomic_load(&p->run_again);
 	out->timeouts = atomic_load(&p->timeouts);
 	out->callback_max_us = atomic_load(&p->callback_max_us);
 	out->diverted = atomic_load(&p->diverted);

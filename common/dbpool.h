@@ -98,6 +98,8 @@ struct dbpool_stats {
 	uint64_t queries;
 	uint64_t refused;
 	uint64_t pipelined;       /* jobs sent behind others in flight */
+	uint64_t grouped;         /* jobs sent in one transaction with others */
+	uint64_t run_again;       /* of those, run again on their own (a failed group) */
 	uint64_t timeouts;        /* statements past their deadline (either side) */
 	uint64_t callback_max_us; /* the longest one result's callback took */
 	/* A standby's pool: jobs sent to the primary straight away (the floor
@@ -137,6 +139,21 @@ int dbpool_query_planned(struct dbpool *pool, const char *sql, int nparams,
  * key, by ids, by a snapshot's changes). A job that cannot be prepared (no
  * room left) is planned for its parameters. */
 int dbpool_query_generic(struct dbpool *pool, const char *sql, int nparams,
+                         const char *const *params, db_result_cb cb, void *arg) WUR;
+
+/* dbpool_query for a write that may share its transaction with others of
+ * its kind: while a group is in flight, such writes wait, and go together
+ * as the next group (up to 16), one transaction with one commit. A
+ * committing transaction that notified holds PostgreSQL's NOTIFY lock
+ * through its WAL flush, so writes committed one by one queue for it and
+ * each pays a flush; a group pays one. Each job still gets its own result,
+ * only once the group has committed. If any statement of a group fails,
+ * all of it is rolled back and each job runs again on its own, so a job
+ * never fails for another's error (one cancelled at its deadline is
+ * answered as such). Only for statements that see the rows they depend on
+ * as any order of the group would leave them, and that take no row lock
+ * another group could hold first: creates, not changes of existing rows. */
+int dbpool_query_grouped(struct dbpool *pool, const char *sql, int nparams,
                          const char *const *params, db_result_cb cb, void *arg) WUR;
 int dbpool_query_text_generic(struct dbpool *pool, const char *sql, int nparams,
                               const char *const *params, db_result_cb cb, void *arg) WUR;

@@ -65,13 +65,22 @@ void op_fail_field(struct evop *op, int status, const char *field, const char *m
 	reply_problem_field(r, status, msg, field, msg);
 }
 
-int op_submit(struct evop *op, const char *sql, int n, const char *const *params, db_result_cb cb)
+typedef int (*db_query_fn)(struct dbpool *, const char *, int, const char *const *, db_result_cb,
+                           void *);
+
+static int submit_by(struct evop *op, db_query_fn query, const char *sql, int n,
+                     const char *const *params, db_result_cb cb)
 {
-	if (dbpool_query(op->r->cx->db, sql, n, params, cb, op) != 0) {
+	if (query(op->r->cx->db, sql, n, params, cb, op) != 0) {
 		op_fail(op, 503, NULL);
 		return -1;
 	}
 	return 0;
+}
+
+int op_submit(struct evop *op, const char *sql, int n, const char *const *params, db_result_cb cb)
+{
+	return submit_by(op, dbpool_query, sql, n, params, cb);
 }
 
 /* A result that is neither an outage nor an error, or the answer is sent. */
@@ -269,7 +278,9 @@ void write_event(struct evop *op)
 		if (op->in.series_id)
 			op_submit(op, SQL_EVENT_INSERT_OVERRIDE, EV_NPARAMS + 5, p, on_inserted);
 		else
-			op_submit(op, SQL_EVENT_INSERT, EV_NPARAMS + 4, p, on_inserted);
+			/* commits with others under load (dbpool.h) */
+			submit_by(op, dbpool_query_grouped, SQL_EVENT_INSERT, EV_NPARAMS + 4, p,
+			          on_inserted);
 	} else {
 		char *gone = op->gone ? json_dumps(op->gone, JSON_COMPACT) : NULL;
 		char *back = op->back ? json_dumps(op->back, JSON_COMPACT) : NULL;

@@ -352,6 +352,10 @@ static int render_pools(struct evbuffer *out)
 	     "Queries refused (database down or queue full)."},
 	    {"liaison_db_pipelined_total", "counter",
 	     "Queries sent behind others in flight on a connection."},
+	    {"liaison_db_grouped_total", "counter",
+	     "Writes sent in one transaction with others (creates under load)."},
+	    {"liaison_db_run_again_total", "counter",
+	     "Grouped writes run again on their own after a statement of their group failed."},
 	    {"liaison_db_query_timeouts_total", "counter",
 	     "Queries past db_query_timeout (cancelled by the server, unanswered, or queued "
 	     "too long): answered 503."},
@@ -366,10 +370,12 @@ static int render_pools(struct evbuffer *out)
 				continue;
 			struct dbpool_stats st;
 			dbpool_get_stats(p, &st);
-			const uint64_t v[] = {
-			    (uint64_t)st.size,   (uint64_t)st.connected, (uint64_t)st.busy,
-			    (uint64_t)st.queued, st.connect_failures,    st.queries,
-			    st.refused,          st.pipelined,           st.timeouts};
+			const uint64_t v[] = {(uint64_t)st.size,   (uint64_t)st.connected,
+			                      (uint64_t)st.busy,   (uint64_t)st.queued,
+			                      st.connect_failures, st.queries,
+			                      st.refused,          st.pipelined,
+			                      st.grouped,          st.run_again,
+			                      st.timeouts};
 			rc |= evbuffer_add_printf(out, "%s{worker=\"%d\"%s} %llu\n", g[k].name,
 			                          i % npools,
 			                          i < npools ? "" : ",database=\"standby\"",

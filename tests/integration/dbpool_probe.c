@@ -28,6 +28,12 @@ static const char sql_bad[] = "SELEC 1 WHERE $1::int = 1";
 static const char sql_mode[] = "SELECT current_setting('plan_cache_mode') WHERE $1::int = 1";
 static const char sql_kill[] = "SELECT pg_terminate_backend(pg_backend_pid()) WHERE $1::int = 1";
 static const char *const quick[] = {sql_double, sql_divide, sql_bad, sql_kill, NULL};
+/* Grouped statements (dbpool_query_grouped): a row written, the writer's
+ * transaction id back. */
+static const char sql_put[] = "INSERT INTO probe_groups (v) VALUES ($1::int)"
+                              " RETURNING txid_current()::text";
+static const char sql_txid[] = "SELECT txid_current()::text WHERE $1::int = 1";
+static const char sql_sleep[] = "SELECT pg_sleep($1::float)::text";
 
 #define MAXJOBS 32
 
@@ -107,6 +113,11 @@ static void submit(int k, const char *sql, const char *param)
 static void submit_generic(int k, const char *sql, const char *param)
 {
 	submit_with(dbpool_query_generic, k, sql, param);
+}
+
+static void submit_grouped(int k, const char *sql, const char *param)
+{
+	submit_with(dbpool_query_grouped, k, sql, param);
 }
 
 static void submit_text(int k, const char *sql)
@@ -298,6 +309,96 @@ static void probe_frozen_backend(void)
 	      "the pool works again after the frozen connection");
 }
 
+static void pool_stats(struct dbpool_stats *st)
+{
+	dbpool_get_stats(pool, st);
+}
+
+/* The rows of probe_groups, "1,3", or "" for none. */
+static const char *rows_written(void)
+{
+	submit_text(0,
+	            "SELECT coalesce(string_agg(v::text, ',' ORDER BY v), '') FROM probe_groups");
+	run_jobs();
+	return answers[0].ok ? answers[0].value : "?";
+}
+
+/* Grouped jobs: while one group is in flight (a pool of one connection
+ * here), the next wait and go together, one transaction; each still gets
+ * its own answer. A statement of a group that fails rolls the group back,
+ * and the others run again on their own, so that each job ends as it
+ * would have alone: committed, or failed with its own error. */
+static void probe_groups(void)
+{
+	submit_text(0, "CREATE TABLE IF NOT EXISTS probe_groups (v int)");
+	run_jobs();
+	submit_text(0, "TRUNCATE probe_groups");
+	run_jobs();
+	struct dbpool_stats st0, st;
+	pool_stats(&st0);
+	for (int k = 0; k < 6; k++)
+		submit_grouped(k, sql_txid, "1");
+	run_jobs();
+	int same = 1;
+	for (int k = 1; k < 6; k++)
+		same &= answers[k].ok && !strcmp(answers[k].value, answers[1].value);
+	pool_stats(&st);
+	check(answers[0].ok && same && strcmp(answers[0].value, answers[1].value) &&
+	          st.grouped == st0.grouped + 5,
+	      "grouped jobs behind a group in flight share the next transaction");
+
+	/* 2 fails (division by zero): 1 and 3 run again alone and commit. */
+	submit_grouped(0, sql_sleep, "0.1");
+	submit_grouped(1, sql_put, "1");
+	memset(&answers[2], 0, sizeof(answers[2]));
+	if (dbpool_query_grouped(pool, sql_divide, 1, (const char *[]){"0"}, on_answer,
+	                         &answers[2]) == 0)
+		pending++;
+	submit_grouped(3, sql_put, "3");
+	run_jobs();
+	pool_stats(&st0);
+	check(answers[1].ok && answers[3].ok && strcmp(answers[1].value, answers[3].value) &&
+	          !answers[2].ok && !answers[2].lost && !strcmp(answers[2].sqlstate, "22012") &&
+	          st0.run_again == st.run_again + 3,
+	      "a failed group's jobs run again alone: the failing one gets its own error");
+	check(!strcmp(rows_written(), "1,3"), "the others' rows are committed once each");
+
+	/* 6 cut at the deadline (1 s): answered lost, not run again; 5 and 7
+	 * commit. */
+	submit_text(0, "TRUNCATE probe_groups");
+	run_jobs();
+	double t0 = seconds();
+	submit_grouped(0, sql_sleep, "0.1");
+	submit_grouped(1, sql_put, "5");
+	submit_grouped(2, sql_sleep, "3");
+	submit_grouped(3, sql_put, "7");
+	run_jobs();
+	double took = seconds() - t0;
+	check(answers[1].ok && answers[2].lost && answers[3].ok && took < 2.5,
+	      "a grouped statement cut at its deadline is answered lost, not run again");
+	check(!strcmp(rows_written(), "5,7"), "the rest of its group is committed");
+
+	/* The session dies within a group: every job is told it failed, and
+	 * none of the group's rows is there. */
+	submit_text(0, "TRUNCATE probe_groups");
+	run_jobs();
+	submit_grouped(0, sql_sleep, "0.1");
+	submit_grouped(1, sql_put, "8");
+	memset(&answers[2], 0, sizeof(answers[2]));
+	if (dbpool_query_grouped(pool, sql_kill, 1, (const char *[]){"1"}, on_answer,
+	                         &answers[2]) == 0)
+		pending++;
+	submit_grouped(3, sql_put, "9");
+	run_jobs();
+	check(answers[1].done && !answers[1].ok && answers[2].done && !answers[2].ok &&
+	          answers[3].done && !answers[3].ok,
+	      "a group on a lost session: every job answered, none with a result");
+	wait_connected();
+	check(!strcmp(rows_written(), ""), "nothing of that group was committed");
+	submit_text(0, "DROP TABLE probe_groups");
+	run_jobs();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -324,6 +425,7 @@ int main(int argc, char **argv)
 		probe_prepare_in_flight();
 		probe_generic();
 		probe_lost_session();
+		probe_groups();
 		probe_statement_deadline();
 		probe_frozen_backend();
 	}
