@@ -35,6 +35,7 @@ struct config {
 	int64_t max_bodies_in_flight; /* bytes all request bodies being read may hold */
 	int64_t db_query_timeout_ms;  /* deadline of every database statement */
 	int64_t row_cache_ttl_ms;     /* single rows answered again from memory */
+	int64_t feed_state_every_ms;  /* renderings saved while running */
 	int64_t shutdown_timeout_ms;
 	int64_t webhook_timeout_ms;
 	int64_t webhook_retry_schedule_ms[CONFIG_MAX_RETRIES];

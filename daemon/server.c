@@ -558,6 +558,7 @@ int server_run(struct config *cfg, const struct config_sources *src, const char 
 	struct dblisten *listen = NULL;
 	int rc = 1;
 	char *state_stamp = NULL;
+	struct feed_saver *saver = NULL;
 	atomic_store(&srv.shutdown_timeout_ms, cfg->shutdown_timeout_ms);
 	ratelimit_configure_burst(cfg->rate_limit, cfg->rate_limit_burst);
 	authlimit_configure(cfg->auth_failure_limit, cfg->auth_failure_limit_burst);
@@ -580,6 +581,7 @@ int server_run(struct config *cfg, const struct config_sources *src, const char 
 	state_stamp = db_identity ? feed_state_stamp(db_identity) : NULL;
 	feed_state_restore(cfg->feed_state_dir, state_stamp,
 	                   atomic_load(&srv.data_generation) - 1u);
+	saver = feed_state_saver_start(cfg->feed_state_dir, state_stamp, cfg->feed_state_every_ms);
 	listen = dblisten_new(m.base, cfg->database);
 	if (!listen || dblisten_on(listen, "liaison_keys", on_keys_changed, &srv) ||
 	    dblisten_on(listen, "liaison_changes", on_data_changed, &srv) || dblisten_start(listen))
@@ -602,6 +604,7 @@ out:
 	if (srv.workers)
 		stop_workers(&srv);
 	scheduler_stop(srv.scheduler, atomic_load(&srv.shutdown_timeout_ms));
+	feed_state_saver_stop(saver);
 	if (rc == 0)
 		feed_state_save(cfg->feed_state_dir, state_stamp);
 	free(state_stamp);

@@ -260,6 +260,7 @@ struct feed_render {
 	 * VEVENT cache's), counted here against the limit. */
 	int restored;
 	size_t restored_bytes;
+	int saved; /* passed to feed_cache_each_unsaved, or read back (under the lock) */
 };
 
 void feed_render_unref(struct feed_render *fr)
@@ -439,6 +440,7 @@ static struct feed_render *keep(const char *hash, const char *org, const char *s
 	atomic_init(&fr->settled, len < FILE_MIN); /* never moved */
 	fr->list = feed_list_ref(list);
 	fr->restored = restored;
+	fr->saved = restored; /* its file is there */
 	for (int i = 0; restored && i < list->n; i++)
 		fr->restored_bytes +=
 		    list->texts[i] ? sizeof(*list->texts[i]) + list->texts[i]->len : 0;
@@ -496,6 +498,49 @@ int feed_cache_each(int (*fn)(const struct feed_saved *, void *), void *arg)
 			munmap(map, len);
 	}
 	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void *arg)
+{
+	enum { BATCH = 32 };
+	struct feed_render *got[BATCH];
+	struct coding plain[BATCH];
+	int n, rc = 0;
+	do {
+		/* Referenced under the lock, saved outside it: a file's write
+		 * must not hold up the threads that serve feeds. */
+		n = 0;
+		pthread_mutex_lock(&lock);
+		for (size_t i = 0; table && i < (size_t)SETS * WAYS && n < BATCH; i++) {
+			struct feed_render *fr = table[i].fr;
+			if (!fr || !fr->list || fr->saved)
+				continue;
+			fr->saved = 1;
+			atomic_fetch_add(&fr->refs, 1);
+			plain[n] = coding_take(&fr->plain);
+			got[n++] = fr;
+		}
+		pthread_mutex_unlock(&lock);
+		for (int k = 0; k < n; k++) {
+			struct feed_render *fr = got[k];
+			struct coding *c = &plain[k];
+			void *map = c->mem || !c->len
+			                ? NULL
+			                : mmap(NULL, c->len, PROT_READ, MAP_SHARED, c->fd, 0);
+			if (rc == 0 && (c->mem || !c->len || map != MAP_FAILED)) {
+				struct feed_saved sv = {fr->hash,    fr->org,
+				                        fr->slug,    fr->etag,
+				                        fr->changed, c->mem ? c->mem : map,
+				                        c->len,      fr->list};
+				rc = fn(&sv, arg);
+			}
+			if (map && map != MAP_FAILED)
+				munmap(map, c->len);
+			coding_put(c);
+			feed_render_unref(fr);
+		}
+	} while (n == BATCH && rc == 0);
 	return rc;
 }
 

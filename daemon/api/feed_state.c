@@ -1,8 +1,8 @@
 /* feed_state.c - see feed_state.h. One file a feed, "<token hash>.feed"
  * (mode 0600 in a directory made 0700: a feed's events are its org's),
- * written as "<name>.<pid>.tmp" and renamed, so that a stop cut short
- * leaves no half file under the name read back, and two instances that
- * share the directory never write into one file:
+ * written as "<name>.<pid>.tmp" and renamed, so that a save cut short (a
+ * crash, a stop) leaves no half file under the name read back, and two
+ * instances that share the directory never write into one file:
  *
  *   liaison-feed 1\n
  *   <stamp>\n
@@ -30,6 +30,8 @@
 #include "token.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -91,6 +93,8 @@ static int open_dir(const char *path)
 	return fd;
 }
 
+static int state_name(const char *name);
+
 /* ---- saving ------------------------------------------------------------------ */
 
 struct saving {
@@ -138,6 +142,33 @@ static int save_one(const struct feed_saved *sv, void *arg)
 	}
 	s->saved++;
 	return 0;
+}
+
+/* Removes what can no longer be read back: a .tmp file a minute old (a
+ * save cut short; not one another instance is writing), and a rendering
+ * saved FEED_TTL_MS ago or more (its list was read whole before that). */
+static void sweep(int dir)
+{
+	/* Its own open of the directory: a dup would share the position of
+	 * a listing the caller may make (restore's). */
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	time_t now = time(NULL);
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t n = strlen(e->d_name);
+		struct stat st;
+		int tmp = n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
+		if ((tmp || state_name(e->d_name)) &&
+		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime > (tmp ? 60 : FEED_TTL_MS / 1000))
+			unlinkat(dir, e->d_name, 0);
+	}
+	closedir(d);
 }
 
 void feed_state_save(const char *path, const char *stamp)
@@ -263,28 +294,129 @@ void feed_state_restore(const char *path, const char *stamp, unsigned generation
 	}
 	int kept = 0, bad = 0;
 	int64_t t0 = now_monotonic_ms();
+	sweep(dir);
 	for (struct dirent *e; (e = readdir(d));) {
-		size_t n = strlen(e->d_name);
-		struct stat st;
-		if (n > 4 && !strcmp(e->d_name + n - 4, ".tmp")) {
-			/* a save cut short; not one another instance is writing */
-			if (fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    time(NULL) - st.st_mtime > 60)
-				unlinkat(dir, e->d_name, 0);
-			continue;
-		}
 		if (!state_name(e->d_name))
 			continue;
-		if (restore_one(dir, e->d_name, stamp, generation) == 0)
+		if (restore_one(dir, e->d_name, stamp, generation) == 0) {
+			/* Left there: after a crash the next start reads it again,
+			 * still a good base (the splice asks what changed since). */
 			kept++;
-		else
+		} else {
 			bad++;
-		/* Read once: a later start finds what its last stop saved. */
-		unlinkat(dir, e->d_name, 0);
+			unlinkat(dir, e->d_name, 0);
+		}
 	}
 	closedir(d);
 	close(dir);
 	if (kept || bad)
 		log_info("feeds: %d renderings read back from %s in %lld ms (%d could not be)",
 		         kept, path, (long long)(now_monotonic_ms() - t0), bad);
+}
+
+/* ---- saving while running ------------------------------------------------------ */
+
+struct feed_saver {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int64_t every_ms;
+	char *dir, *stamp;
+};
+
+/* Saves the renderings made since the last round, then sweeps. */
+static void save_round(struct feed_saver *fs)
+{
+	int64_t t0 = now_monotonic_ms();
+	struct saving s = {open_dir(fs->dir), fs->stamp, 0, 0};
+	if (s.dir < 0)
+		return;
+	(void)feed_cache_each_unsaved(save_one, &s);
+	sweep(s.dir);
+	close(s.dir);
+	if (s.saved || s.failed)
+		log_debug("feeds: %d renderings saved to %s in %lld ms (%d not)", s.saved, fs->dir,
+		          (long long)(now_monotonic_ms() - t0), s.failed);
+}
+
+static void *saver_main(void *arg)
+{
+	struct feed_saver *fs = arg;
+	/* Behind the threads that answer: a save is never urgent. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	pthread_mutex_lock(&fs->mu);
+	while (!fs->stop) {
+		struct timespec at;
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += fs->every_ms / 1000;
+		at.tv_nsec += (fs->every_ms % 1000) * 1000000;
+		if (at.tv_nsec >= 1000000000) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000;
+		}
+		while (!fs->stop && pthread_cond_timedwait(&fs->cv, &fs->mu, &at) == 0)
+			;
+		if (fs->stop)
+			break;
+		pthread_mutex_unlock(&fs->mu);
+		save_round(fs);
+		pthread_mutex_lock(&fs->mu);
+	}
+	pthread_mutex_unlock(&fs->mu);
+	return NULL;
+}
+
+struct feed_saver *feed_state_saver_start(const char *dir, const char *stamp, int64_t every_ms)
+{
+	if (!dir || !*dir || !stamp || every_ms <= 0)
+		return NULL;
+	struct feed_saver *fs = calloc(1, sizeof(*fs));
+	pthread_condattr_t ca;
+	if (!fs)
+		return NULL;
+	fs->every_ms = every_ms;
+	fs->dir = strdup(dir);
+	fs->stamp = strdup(stamp);
+	int cond = pthread_condattr_init(&ca) == 0;
+	int ok = fs->dir && fs->stamp && cond &&
+	         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	         pthread_cond_init(&fs->cv, &ca) == 0;
+	if (cond)
+		pthread_condattr_destroy(&ca);
+	if (ok && pthread_mutex_init(&fs->mu, NULL) != 0) {
+		pthread_cond_destroy(&fs->cv);
+		ok = 0;
+	}
+	if (ok && pthread_create(&fs->thread, NULL, saver_main, fs) != 0) {
+		pthread_mutex_destroy(&fs->mu);
+		pthread_cond_destroy(&fs->cv);
+		ok = 0;
+	}
+	if (!ok) {
+		log_warn(
+		    "feed_state_every: cannot start the saver; renderings are saved at a clean "
+		    "stop only");
+		free(fs->dir);
+		free(fs->stamp);
+		free(fs);
+		return NULL;
+	}
+	return fs;
+}
+
+void feed_state_saver_stop(struct feed_saver *fs)
+{
+	if (!fs)
+		return;
+	pthread_mutex_lock(&fs->mu);
+	fs->stop = 1;
+	pthread_cond_signal(&fs->cv);
+	pthread_mutex_unlock(&fs->mu);
+	pthread_join(fs->thread, NULL);
+	pthread_mutex_destroy(&fs->mu);
+	pthread_cond_destroy(&fs->cv);
+	free(fs->dir);
+	free(fs->stamp);
+	free(fs);
 }

@@ -3,7 +3,9 @@
 # tag the small feed selects):
 #  - a feed of all N by liaisond: rendered first (nothing stored), cold
 #    (just started, VEVENTs stored), cold after a clean restart that saved
-#    its rendering (feed_state_dir), as a new feed over events in memory,
+#    its rendering (feed_state_dir), cold after a crash (kill -9) with its
+#    rendering saved while running (feed_state_every), as a new feed over
+#    events in memory,
 #    and after one event changed; the first and cold times beside Radicale (Debian's radicale) serving the same N
 #    events as its calendar collection (GET of the collection, median of 5);
 #  - a feed of N/10 events served by liaisond from memory under wrk beside
@@ -189,6 +191,29 @@ for i in 1 2 3 4 5; do
 	curl -s -o "$BENCH_TMP/all3.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/restarted"
 	cmp -s "$BENCH_TMP/all.ics" "$BENCH_TMP/all3.ics" || { echo "a saved rendering gave other bytes" >&2; exit 1; }
 done
+# Cold after a crash (kill -9: nothing saved at a stop): the rendering
+# saved while running (feed_state_every, 1s here) is read back instead.
+: >"$BENCH_TMP/crashed"
+kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+for i in 1 2 3 4 5; do
+	bench_daemon --threads 2 --feed-state-dir "$BENCH_TMP/state" --feed-state-every 1s
+	touch "$BENCH_TMP/mark"
+	if [ "$i" -gt 1 ]; then
+		curl -s -o "$BENCH_TMP/all3.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/crashed"
+		cmp -s "$BENCH_TMP/all.ics" "$BENCH_TMP/all3.ics" || { echo "a rendering saved while running gave other bytes" >&2; exit 1; }
+	else
+		curl -sf -o /dev/null "http://127.0.0.1:$PORT$p"
+	fi
+	for _ in $(seq 100); do
+		[ -n "$(find "$BENCH_TMP/state" -name '*.feed' -newer "$BENCH_TMP/mark")" ] && break
+		sleep 0.1
+	done
+	kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+done
+bench_daemon --threads 2 --feed-state-dir "$BENCH_TMP/state" --feed-state-every 1s
+curl -s -o "$BENCH_TMP/all3.ics" -w '%{time_total}\n' "http://127.0.0.1:$PORT$p" >>"$BENCH_TMP/crashed"
+cmp -s "$BENCH_TMP/all.ics" "$BENCH_TMP/all3.ics" || { echo "a rendering saved while running gave other bytes" >&2; exit 1; }
+crashed=$(median <"$BENCH_TMP/crashed")
 restarted=$(median <"$BENCH_TMP/restarted")
 first=$(median <"$BENCH_TMP/first")
 cold=$(median <"$BENCH_TMP/cold")
@@ -337,12 +362,14 @@ if [ "${FEEDS_ONLY:-}" != cached ]; then
 	echo "    first render (just started, nothing stored: every event rendered): ${first}s (median of 3)"
 	echo "    cold (just started, VEVENTs stored by an earlier render): ${cold}s (median of 3)"
 	echo "    cold after a clean restart, its rendering saved (feed_state_dir): ${restarted}s (median of 5)"
+	echo "    cold after a crash (kill -9), its rendering saved while running (feed_state_every): ${crashed}s (median of 5)"
 	echo "    longest the loop was held by one query's callback: first render ${held_first} ms," \
 		"cold ${held_cold} ms (max of 3 each)"
 	echo "    a new feed over events rendered before: ${newfeed}s; after one event changed: ${changed}s (medians of 5)"
 	echo "  Radicale GET of the same collection ($rad_vevents VEVENTs): ${rad}s (median of 5);" \
 		"liaisond is $(ratio "$rad" "$cold") times faster cold, $(ratio "$rad" "$restarted") times" \
-		"cold after a clean restart, $(ratio "$rad" "$first") times on a first render"
+		"cold after a clean restart, $(ratio "$rad" "$crashed") times after a crash," \
+		"$(ratio "$rad" "$first") times on a first render"
 fi
 echo "  from memory, $small_vevents VEVENTs ($(wc -c <"$BENCH_TMP/small.ics") bytes), $CONNS connections," \
 	"medians of 3:"

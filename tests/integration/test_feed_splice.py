@@ -6,6 +6,7 @@ whole (a new feed of the same settings, whose first list is read in full)."""
 import datetime
 import os
 import re
+import signal
 import stat
 import time
 
@@ -32,6 +33,20 @@ def body(d, feed):
 def whole(d, token, **settings):
     """The feed as a list read in full gives it: a new feed's first."""
     return body(d, make_feed(d, token, name="Spliced", **settings))
+
+
+def poster(d, token):
+    """POST /v1/events of a VISIT with fields changed, through d."""
+    def post(**b):
+        r = d.request("POST", "/v1/events", token=token, body=dict(VISIT, **b))
+        assert r.status == 201, r
+        return r.json()
+    return post
+
+
+def saved_in(state):
+    """The renderings saved in feed_state_dir state."""
+    return sorted(f for f in os.listdir(state) if f.endswith(".feed"))
 
 
 def sql(ctx, db, text):
@@ -357,11 +372,7 @@ def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
     args = ["--feed-state-dir", state]
     d = ctx.daemon(db, args=args)
 
-    def post(**b):
-        r = other.request("POST", "/v1/events", token=host, body=dict(VISIT, **b))
-        assert r.status == 201, r
-        return r.json()
-
+    post = poster(other, host)
     a = post(title="Kept visit")
     b = post(title="To be cancelled", start="2027-03-11T09:00:00", end="2027-03-11T10:00:00")
     post(title="Weekly sync", start="2027-03-12T09:00:00", end="2027-03-12T10:00:00",
@@ -371,7 +382,7 @@ def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
     assert first.status == 200, first
 
     def saved():
-        return sorted(f for f in os.listdir(state) if f.endswith(".feed"))
+        return saved_in(state)
 
     def restart():
         assert d.stop() == 0
@@ -384,7 +395,7 @@ def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
     assert re.search(r"feeds: 1 renderings read back", d.logtext())
     d = restart()
     assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
-    assert not saved(), "a saved rendering is read once"
+    assert len(saved()) == 1, "a rendering read back stays saved (for a crash)"
     assert re.search(r"feeds: 1 renderings read back from \S+ in \d+ ms \(0 could not be\)",
                      d.logtext())
     again = d.request("GET", path_of(feed), headers={"If-None-Match": first.header("ETag")})
@@ -408,7 +419,7 @@ def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
     assert b"Kept visit" not in after and after.count(b"STATUS:CANCELLED") == 1
     assert after == whole(d, host)
 
-    # A file of another stamp, or damaged, is read whole.
+    # A file of another stamp, or damaged, is read whole, and removed.
     assert d.stop() == 0
     files = saved()
     assert len(files) == 2, files
@@ -430,6 +441,7 @@ def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
     d = ctx.daemon(db, args=args)
     assert re.search(r"feeds: 0 renderings read back from \S+ in \d+ ms \(3 could not be\)",
                      d.logtext())
+    assert not saved()
     assert body(d, feed) == after
     assert (counter(d, "spliced"), counter(d, "read")) == (0, 1)
 
@@ -441,6 +453,52 @@ def test_a_feed_kept_across_a_restart_is_spliced_from_its_saved_rendering(ctx):
     d = ctx.daemon(db, args=args)
     r = d.request("GET", path_of(feed))
     assert r.status == 404, r
+
+
+def test_a_feed_kept_across_a_crash_is_spliced_from_its_last_save(ctx):
+    """With feed_state_every, the renderings made since the last save are
+    saved while the daemon runs, so that a start after kill -9 (no clean
+    stop, nothing saved then) still splices: what changed while the daemon
+    was down is read, and the bytes are those of a list read whole.
+    Without it, a crash leaves nothing to read back."""
+    db, k, other = world(ctx)
+    host = k["host"]
+    state = os.path.join(ctx.tmp, "state")
+    args = ["--feed-state-dir", state, "--feed-state-every", "200ms"]
+    d = ctx.daemon(db, args=args)
+
+    post = poster(other, host)
+    a = post(title="Kept visit")
+    feed = make_feed(d, host, name="Spliced")
+    first = body(d, feed)
+
+    def saved():
+        return saved_in(state)
+
+    harness.wait_for(lambda: len(saved()) == 1, 10, what="the rendering saved while running")
+    # A change after the save, seen by the running daemon, then a crash.
+    r = other.request("PATCH", f"/v1/events/{a['id']}", token=host, body={"title": "Moved"})
+    assert r.status == 200, r
+    harness.wait_for(lambda: b"SUMMARY:Moved" in body(d, feed), 10, what="the change in the feed")
+    d.stop(sig=signal.SIGKILL)
+    post(title="Added while down", start="2027-03-13T09:00:00", end="2027-03-13T10:00:00")
+    d = ctx.daemon(db, args=args)
+    assert re.search(r"feeds: 1 renderings read back", d.logtext())
+    after = body(d, feed)
+    assert (counter(d, "spliced"), counter(d, "read")) == (1, 0)
+    assert b"SUMMARY:Moved" in after and b"SUMMARY:Added while down" in after
+    assert b"Kept visit" not in after and after != first
+    assert after == whole(d, host)
+
+    # feed_state_every 0: saved at a clean stop only; a crash finds nothing.
+    d.stop(sig=signal.SIGKILL)
+    for f in saved():
+        os.unlink(os.path.join(state, f))
+    d = ctx.daemon(db, args=["--feed-state-dir", state, "--feed-state-every", "0s"])
+    body(d, feed)
+    time.sleep(1.0)
+    assert not saved()
+    d.stop(sig=signal.SIGKILL)
 
 
 def test_a_feed_read_back_is_not_served_while_the_database_is_down(ctx):

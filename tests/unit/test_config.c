@@ -53,6 +53,7 @@ static void test_defaults(void **state)
 	assert_true(c.rate_limit == 50.0);
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.row_cache_ttl_ms, 1000);
+	assert_int_equal(c.feed_state_every_ms, 30000);
 	config_free(&c);
 }
 
@@ -88,6 +89,8 @@ static void test_file_errors_name_the_line(void **state)
 	 * what a lost NOTIFY did for as long. */
 	expect_file_error("row_cache_ttl = 2m\n", "1: row_cache_ttl: must be at most 60000 ms");
 	expect_file_error("row_cache_ttl = -1s\n", "1: row_cache_ttl:");
+	expect_file_error("feed_state_every = 6m\n",
+	                  "1: feed_state_every: must be at most 300000 ms");
 }
 
 static void test_row_cache_ttl(void **state)
