@@ -28,10 +28,16 @@
  * (async.c, PreCommit_Notify): commits of notifying writes are serial, one
  * flush each, and a group is one of them. A job of a group is answered
  * once the group's Sync came back (committed); when any of its statements
- * failed the whole group was rolled back, and each job runs again on its
- * own (alone), except one the server cut at its deadline, which is
+ * failed, or the commit did, the whole group was rolled back, and each job
+ * runs again on its own (alone: queued whatever the queue holds, as it was
+ * taken once), except one the server cut at its deadline, which is
  * answered as lost. The first grouped job with no group in flight goes at
- * once, alone: no job waits for company.
+ * once, alone: no job waits for company; one that has waited GROUP_WAIT_MS
+ * behind a slow group goes, with those behind it, on another connection
+ * if one is free. Each job but the last asks the server to flush (a Flush
+ * message), so that its answer comes when it is done: the connection's
+ * deadline counts from each job's turn, and a group of slow statements,
+ * each within its timeout, is not taken for a silent server.
  *
  * Deadlines: each session sets statement_timeout to the pool's query
  * timeout, so the server ends a statement that runs too long (its answer,
@@ -89,6 +95,9 @@ enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
 #define PIPELINE_MAX 4
 #define GROUP_MAX    16 /* jobs in one group's transaction */
 #define GROUP_LANES  1  /* groups in flight per pool */
+/* A grouped job waiting this long behind a slow group goes on another
+ * connection, if one is free, rather than wait for that group. */
+#define GROUP_WAIT_MS 50
 
 /* Where a job in flight is in its answer: the results of its Parse (when it
  * prepares its statement first), of a standby's guard, of the setting
@@ -139,6 +148,7 @@ struct dbjob {
 	int alone;        /* grouped, but its group failed: runs on its own now */
 	int no_sync;      /* in flight in a group, before its last job */
 	int group_end;    /* in flight as the last job of a group: has the Sync */
+	int commit_error; /* its Sync's commit failed: 1, and 2 once that error's end was read */
 	enum job_phase phase;
 	int64_t at_us;    /* monotonic: when queued, then when sent */
 	int slot;         /* the prepared statement it prepares, or -1 */
@@ -207,6 +217,7 @@ struct dbpool {
 	struct jobq queue;
 	struct jobq groupq;        /* grouped jobs waiting for a group to join */
 	int groups;                /* groups in flight */
+	struct event *kick;        /* dispatches once a reset has freed a group's lane */
 	struct event *queue_timer; /* fails work queued longer than the timeout */
 	int64_t timeout_ms;        /* statement_timeout */
 	int64_t deadline_ms;       /* the client's: timeout_ms and a grace */
@@ -234,6 +245,7 @@ static void pool_dispatch(struct dbpool *p);
 static void queue_arm(struct dbpool *p);
 static void job_to_primary(struct dbjob *j);
 static int submit(struct dbpool *p, struct dbjob *j);
+static void pool_kick(evutil_socket_t fd, short what, void *arg);
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -416,8 +428,16 @@ static void queue_fail_all(struct dbpool *p)
 		job_fail(queue_pop_from(p, q));
 }
 
+/* When the grouped job waiting longest may go without waiting for a
+ * lane (monotonic us); meaningful while one is waiting. */
+static int64_t group_overdue_at(const struct dbpool *p)
+{
+	return p->groupq.head->at_us + GROUP_WAIT_MS * 1000;
+}
+
 /* The queue timer: set for when the oldest queued job has waited the
- * timeout, or off with nothing queued. */
+ * timeout, or a grouped job GROUP_WAIT_MS if that is later than now and
+ * sooner; off with nothing queued. */
 static void queue_arm(struct dbpool *p)
 {
 	struct jobq *q = queue_oldest(p);
@@ -425,7 +445,10 @@ static void queue_arm(struct dbpool *p)
 		evtimer_del(p->queue_timer);
 		return;
 	}
-	int64_t left = q->head->at_us + p->timeout_ms * 1000 - now_monotonic_us();
+	int64_t now = now_monotonic_us();
+	int64_t left = q->head->at_us + p->timeout_ms * 1000 - now;
+	if (p->groupq.head && group_overdue_at(p) > now && group_overdue_at(p) - now < left)
+		left = group_overdue_at(p) - now;
 	if (left < 0)
 		left = 0;
 	struct timeval tv = {left / 1000000, left % 1000000};
@@ -437,6 +460,7 @@ static void queue_expire(evutil_socket_t fd, short what, void *arg)
 	UNUSED(fd);
 	UNUSED(what);
 	struct dbpool *p = arg;
+	pool_dispatch(p); /* grouped jobs overdue, when a connection is free */
 	int64_t now = now_monotonic_us();
 	struct jobq *q;
 	/* Callbacks may queue more work: that is newer, and stops the loop. */
@@ -499,8 +523,12 @@ static struct dbjob *conn_take_flight(struct dbconn *c)
 	c->held = (struct jobq){0};
 	c->head = c->tail = NULL;
 	c->inflight = c->slow_inflight = 0;
-	c->pool->groups -= c->groups;
-	c->groups = 0;
+	if (c->groups) {
+		c->pool->groups -= c->groups;
+		c->groups = 0;
+		if (c->pool->groupq.head)
+			event_active(c->pool->kick, EV_TIMEOUT, 0);
+	}
 	return j;
 }
 
@@ -832,8 +860,12 @@ static int conn_send_statement(struct dbconn *c, struct dbjob *j)
 		sent =
 		    PQsendQueryParams(c->pg, j->on_standby ? replayed_sql : dbpool_wal_position_sql,
 		                      0, NULL, NULL, NULL, NULL, 0);
+	/* In a group, the group's last job sends the Sync. The server sends
+	 * what it has only at a Sync, or when asked: asked after each job, its
+	 * answer comes when it is done, so that the connection's deadline sees
+	 * a group of slow statements move on rather than a silent server. */
 	if (sent == 1 && j->no_sync)
-		return 0; /* the group's last job sends the Sync */
+		return PQsendFlushRequest(c->pg) == 1 ? 0 : -1;
 	return sent == 1 && PQpipelineSync(c->pg) == 1 ? 0 : -1;
 }
 
@@ -918,14 +950,26 @@ static void conn_send_group(struct dbconn *c)
 }
 
 /* Sends queued jobs, in order, while a connection can take them; then,
- * while fewer than GROUP_LANES groups are in flight, the grouped ones. */
+ * while fewer than GROUP_LANES groups are in flight, or the grouped job
+ * waiting longest has waited GROUP_WAIT_MS, the grouped ones. */
 static void pool_dispatch(struct dbpool *p)
 {
 	struct dbconn *c;
 	while (p->queue.head && (c = find_taker(p)))
 		conn_send(c, queue_pop(p), 1);
-	while (p->groupq.head && p->groups < GROUP_LANES && (c = find_taker(p)))
+	while (p->groupq.head &&
+	       (p->groups < GROUP_LANES || group_overdue_at(p) <= now_monotonic_us()) &&
+	       (c = find_taker(p)))
 		conn_send_group(c);
+}
+
+static void pool_kick(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	struct dbpool *p = arg;
+	pool_dispatch(p);
+	queue_arm(p);
 }
 
 /* Keeps a result of the job at the head: the first error wins, else the
@@ -960,6 +1004,14 @@ static void conn_pop_head(struct dbconn *c)
 	if (!c->head) {
 		c->tail = NULL;
 		atomic_fetch_sub(&c->pool->n_busy, 1);
+	} else {
+		/* The server runs the jobs of a connection one after another,
+		 * each under its own statement_timeout: the next one's deadline
+		 * counts from now (a group of slow but healthy statements is not
+		 * a frozen server). */
+		int64_t now = now_monotonic_us();
+		if (c->head->at_us < now)
+			c->head->at_us = now;
 	}
 	c->inflight--;
 	if (!j->quick)
@@ -1022,9 +1074,25 @@ static int conn_collect_flight(struct dbconn *c, struct jobq *done, struct jobq 
 			}
 			continue;
 		}
+		if (!r && j->commit_error == 1) {
+			j->commit_error = 2; /* the end of the commit's error */
+			continue;
+		}
 		if (!r)
 			break; /* the Sync's answer has not come yet */
 		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_FATAL_ERROR && !j->commit_error) {
+			/* The commit at the Sync failed (a deferred constraint): the
+			 * job failed with it; its Sync follows. */
+			j->commit_error = 1;
+			if (!j->result || !result_failed(j->result)) {
+				PQclear(j->result);
+				j->result = r;
+			} else {
+				PQclear(r);
+			}
+			continue;
+		}
 		PQclear(r);
 		if (st != PGRES_PIPELINE_SYNC)
 			return -1;
@@ -1151,10 +1219,12 @@ static void conn_on_readable(struct dbconn *c)
 	 * with its state consistent, and the reset below only if it is still
 	 * the same session. */
 	jobs_deliver(c->pool, done.head);
+	/* Taken whatever the queue holds: they were taken once already. */
 	struct dbjob *j;
 	while ((j = jobq_pop(&again)))
-		if (submit(c->pool, j) != 0)
-			job_fail(j);
+		queue_push(c->pool, j);
+	if (queue_oldest(c->pool) && !evtimer_pending(c->pool->queue_timer, NULL))
+		queue_arm(c->pool);
 	if (bad && c->pg == pg && c->state == C_READY)
 		conn_reset(c, "unexpected result in a pipeline");
 	else if (c->pg == pg && c->state == C_READY)
@@ -1220,7 +1290,8 @@ struct dbpool *dbpool_new(struct event_base *base, const struct dbpool_options *
 	p->setup_sql = malloc(n);
 	p->conns = calloc((size_t)p->size, sizeof(struct dbconn));
 	p->queue_timer = evtimer_new(base, queue_expire, p);
-	if (!p->conninfo || !p->setup_sql || !p->conns || !p->queue_timer)
+	p->kick = evtimer_new(base, pool_kick, p);
+	if (!p->conninfo || !p->setup_sql || !p->conns || !p->queue_timer || !p->kick)
 		goto fail;
 	snprintf(p->setup_sql, n, "%s; SET statement_timeout = %lld%s%s", base_setup_sql,
 	         (long long)p->timeout_ms, opt->setup_sql ? "; " : "",
@@ -1278,6 +1349,8 @@ void dbpool_free(struct dbpool *p)
 	free(p->conns);
 	if (p->queue_timer)
 		event_free(p->queue_timer);
+	if (p->kick)
+		event_free(p->kick);
 	free(p->setup_sql);
 	free(p->conninfo);
 	free(p);
@@ -1294,8 +1367,9 @@ static int is_quick(const struct dbpool *p, const char *sql)
 /* Takes j, or refuses it (-1) and leaves it to the caller. */
 static int submit(struct dbpool *p, struct dbjob *j)
 {
+	int must_wait = !find_taker(p) || (j->grouped && !j->alone && p->groups >= GROUP_LANES);
 	if ((p->down && atomic_load(&p->n_connected) == 0) ||
-	    (atomic_load(&p->n_queued) >= p->queue_max && !find_taker(p))) {
+	    (atomic_load(&p->n_queued) >= p->queue_max && must_wait)) {
 		atomic_fetch_add(&p->refused, 1);
 		return -1;
 	}
@@ -1376,8 +1450,8 @@ int dbpool_query_generic(struct dbpool *p, const char *sql, int nparams, const c
 int dbpool_query_grouped(struct dbpool *p, const char *sql, int nparams, const char *const *params,
                          db_result_cb cb, void *arg)
 {
-	if (p->primary) /* a standby's pool: its jobs are reads */
-		return dbpool_query(p, sql, nparams, params, cb, arg);
+	if (p->primary) /* a standby's pool: a write goes to the primary */
+		return dbpool_query_grouped(p->primary, sql, nparams, params, cb, arg);
 	struct dbjob *j = job_new(sql, nparams, params, cb, arg);
 	if (!j)
 		return -1;

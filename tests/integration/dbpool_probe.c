@@ -34,6 +34,8 @@ static const char sql_put[] = "INSERT INTO probe_groups (v) VALUES ($1::int)"
                               " RETURNING txid_current()::text";
 static const char sql_txid[] = "SELECT txid_current()::text WHERE $1::int = 1";
 static const char sql_sleep[] = "SELECT pg_sleep($1::float)::text";
+static const char sql_put_deferred[] = "INSERT INTO probe_deferred (v) VALUES ($1::int)"
+                                       " RETURNING txid_current()::text";
 
 #define MAXJOBS 32
 
@@ -43,6 +45,7 @@ struct answer {
 	int lost;         /* res NULL: no answer from the server */
 	char value[32];   /* first column of the first row */
 	char sqlstate[6]; /* of an error */
+	double at;        /* when answered (seconds(), monotonic) */
 };
 
 static struct event_base *base;
@@ -57,10 +60,13 @@ static void check(int cond, const char *what)
 		failures++;
 }
 
+static double seconds(void);
+
 static void on_answer(PGresult *res, void *arg)
 {
 	struct answer *a = arg;
 	a->done = 1;
+	a->at = seconds();
 	a->lost = !res;
 	a->ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (a->ok && PQntuples(res) > 0)
@@ -86,7 +92,8 @@ static void run_jobs(void)
 	struct event *t = evtimer_new(base, on_timeout, NULL);
 	if (!t || evtimer_add(t, &tv) != 0)
 		abort();
-	if (pending > 0)
+	/* A reconnect breaks the loop too (on_connected): go on. */
+	while (pending > 0 && evtimer_pending(t, NULL))
 		event_base_dispatch(base);
 	event_free(t);
 }
@@ -350,10 +357,7 @@ static void probe_groups(void)
 	/* 2 fails (division by zero): 1 and 3 run again alone and commit. */
 	submit_grouped(0, sql_sleep, "0.1");
 	submit_grouped(1, sql_put, "1");
-	memset(&answers[2], 0, sizeof(answers[2]));
-	if (dbpool_query_grouped(pool, sql_divide, 1, (const char *[]){"0"}, on_answer,
-	                         &answers[2]) == 0)
-		pending++;
+	submit_grouped(2, sql_divide, "0");
 	submit_grouped(3, sql_put, "3");
 	run_jobs();
 	pool_stats(&st0);
@@ -384,10 +388,7 @@ static void probe_groups(void)
 	run_jobs();
 	submit_grouped(0, sql_sleep, "0.1");
 	submit_grouped(1, sql_put, "8");
-	memset(&answers[2], 0, sizeof(answers[2]));
-	if (dbpool_query_grouped(pool, sql_kill, 1, (const char *[]){"1"}, on_answer,
-	                         &answers[2]) == 0)
-		pending++;
+	submit_grouped(2, sql_kill, "1");
 	submit_grouped(3, sql_put, "9");
 	run_jobs();
 	check(answers[1].done && !answers[1].ok && answers[2].done && !answers[2].ok &&
@@ -395,8 +396,92 @@ static void probe_groups(void)
 	      "a group on a lost session: every job answered, none with a result");
 	wait_connected();
 	check(!strcmp(rows_written(), ""), "nothing of that group was committed");
+
+	/* Three statements of 0.6 s each, under the 1 s timeout: a group of
+	 * 1.8 s past the connection's deadline (1.5 s from a send) is slow,
+	 * not frozen: the deadline counts from each job's turn. */
+	uint64_t before = timeouts();
+	submit_grouped(0, sql_sleep, "0.1");
+	submit_grouped(1, sql_sleep, "0.6");
+	submit_grouped(2, sql_sleep, "0.6");
+	submit_grouped(3, sql_sleep, "0.6");
+	run_jobs();
+	check(answers[1].ok && answers[2].ok && answers[3].ok && timeouts() == before,
+	      "a group of slow statements, each within its timeout, is answered, not cut");
+
+	/* A commit that fails at the Sync (a deferred unique constraint):
+	 * alone, the job gets that error and the session goes on; in a group,
+	 * the group runs again alone, and only the duplicate fails. */
+	submit_text(0, "CREATE TABLE probe_deferred (v int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+	run_jobs();
+	submit(0, sql_put_deferred, "1");
+	run_jobs();
+	submit(0, sql_put_deferred, "1");
+	run_jobs();
+	check(!answers[0].ok && !answers[0].lost && !strcmp(answers[0].sqlstate, "23505"),
+	      "a commit failing at the Sync is the job's own error");
+	submit_text(0, "TRUNCATE probe_deferred");
+	run_jobs();
+	submit_grouped(0, sql_sleep, "0.1");
+	submit_grouped(1, sql_put_deferred, "1");
+	submit_grouped(2, sql_put_deferred, "1");
+	submit_grouped(3, sql_put_deferred, "2");
+	run_jobs();
+	check(answers[1].ok && !answers[2].ok && !strcmp(answers[2].sqlstate, "23505") &&
+	          answers[3].ok,
+	      "a group whose commit fails runs again alone: only the duplicate fails");
+	submit_text(0, "SELECT string_agg(v::text, ',' ORDER BY v) FROM probe_deferred");
+	run_jobs();
+	check(answers[0].ok && !strcmp(answers[0].value, "1,2"), "and the others are committed");
+	submit_text(0, "DROP TABLE probe_deferred");
+	run_jobs();
 	submit_text(0, "DROP TABLE probe_groups");
 	run_jobs();
+}
+
+/* With two connections: a grouped job behind a slow group goes on the
+ * free one after GROUP_WAIT_MS (50 ms) rather than wait; and one waiting
+ * when the group's session dies goes at once on the other (not once that
+ * session is back, 100 ms at the least). */
+static void probe_group_lanes(const char *conninfo)
+{
+	struct dbpool *one = pool;
+	struct dbpool_options opt = {.conninfo = conninfo,
+	                             .size = 2,
+	                             .queue_max = 100,
+	                             .query_timeout_ms = 1000,
+	                             .quick = quick,
+	                             .on_connected = on_connected};
+	pool = dbpool_new(base, &opt);
+	if (!pool) {
+		check(0, "a pool of two connections");
+		pool = one;
+		return;
+	}
+	struct timeval tv = {10, 0};
+	struct event *t = evtimer_new(base, on_timeout, NULL);
+	struct dbpool_stats st = {0};
+	if (!t || evtimer_add(t, &tv) != 0)
+		abort();
+	while (st.connected < 2 && evtimer_pending(t, NULL)) {
+		event_base_dispatch(base); /* until a connection is made */
+		dbpool_get_stats(pool, &st);
+	}
+	event_free(t);
+	double t0 = seconds();
+	submit_grouped(0, sql_sleep, "0.6");
+	submit_grouped(1, sql_txid, "1");
+	run_jobs();
+	check(answers[0].ok && answers[1].ok && answers[1].at - t0 < 0.4,
+	      "a grouped job behind a slow group goes on a free connection");
+	submit_grouped(0, sql_kill, "1");
+	submit_grouped(1, sql_txid, "1");
+	run_jobs();
+	check(answers[0].done && !answers[0].ok && answers[1].ok &&
+	          answers[1].at - answers[0].at < 0.08,
+	      "a grouped job waiting when its lane's session dies goes on another at once");
+	dbpool_free(pool);
+	pool = one;
 }
 
 int main(int argc, char **argv)
@@ -426,6 +511,7 @@ int main(int argc, char **argv)
 		probe_generic();
 		probe_lost_session();
 		probe_groups();
+		probe_group_lanes(argv[1]);
 		probe_statement_deadline();
 		probe_frozen_backend();
 	}

@@ -142,5 +142,5 @@ def test_pool_pipelines_quick_statements(ctx):
     print(proc.stdout, proc.stderr)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     oks = [l for l in proc.stdout.splitlines() if l.startswith("ok - ")]
-    assert len(oks) == 26, proc.stdout
+    assert len(oks) == 32, proc.stdout
     assert "not ok" not in proc.stdout
