@@ -79,10 +79,11 @@ static const struct setting settings[] = {
      "directory where the rendered feeds kept in memory are saved at a clean stop and read "
      "back at the next start, so that a feed's first request after a restart reads only what "
      "changed meanwhile (\"\": none)"},
-    {"feed_state_every", K_DURATION, OFF(feed_state_every_ms), 0, 300000, false, "30s",
+    {"feed_state_every", K_DURATION, OFF(feed_state_every_ms), 0, 60000, false, "30s",
      "how often, while running, the renderings made since the last save are saved to "
-     "feed_state_dir, so that a start after a crash finds them too (at most 5m: an older "
-     "list is not read back; 0: at a clean stop only)"},
+     "feed_state_dir, so that a start after a crash finds them too (at least 100ms, at "
+     "most 1m: a list read whole five minutes before is not read back; 0: at a clean "
+     "stop only)"},
     {"request_timeout", K_DURATION, OFF(request_timeout_ms), 1, 0, false, "30s",
      "how long an idle keep-alive connection stays open, and how long a response's "
      "write may stall"},

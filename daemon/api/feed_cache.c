@@ -501,20 +501,21 @@ int feed_cache_each(int (*fn)(const struct feed_saved *, void *), void *arg)
 	return rc;
 }
 
-int feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void *arg)
+void feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void *arg)
 {
 	enum { BATCH = 32 };
 	struct feed_render *got[BATCH];
 	struct coding plain[BATCH];
-	int n, rc = 0;
+	size_t i = 0; /* the scan goes on where the last batch stopped */
+	int n;
 	do {
 		/* Referenced under the lock, saved outside it: a file's write
 		 * must not hold up the threads that serve feeds. */
 		n = 0;
 		pthread_mutex_lock(&lock);
-		for (size_t i = 0; table && i < (size_t)SETS * WAYS && n < BATCH; i++) {
+		for (; table && i < (size_t)SETS * WAYS && n < BATCH; i++) {
 			struct feed_render *fr = table[i].fr;
-			if (!fr || !fr->list || fr->saved)
+			if (!fr || !fr->list || fr->saved || fr->restored)
 				continue;
 			fr->saved = 1;
 			atomic_fetch_add(&fr->refs, 1);
@@ -528,20 +529,25 @@ int feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void *
 			void *map = c->mem || !c->len
 			                ? NULL
 			                : mmap(NULL, c->len, PROT_READ, MAP_SHARED, c->fd, 0);
-			if (rc == 0 && (c->mem || !c->len || map != MAP_FAILED)) {
+			int failed = 1;
+			if (c->mem || !c->len || map != MAP_FAILED) {
 				struct feed_saved sv = {fr->hash,    fr->org,
 				                        fr->slug,    fr->etag,
 				                        fr->changed, c->mem ? c->mem : map,
 				                        c->len,      fr->list};
-				rc = fn(&sv, arg);
+				failed = fn(&sv, arg) != 0;
+			}
+			if (failed) { /* offered again by the next call */
+				pthread_mutex_lock(&lock);
+				fr->saved = 0;
+				pthread_mutex_unlock(&lock);
 			}
 			if (map && map != MAP_FAILED)
 				munmap(map, c->len);
 			coding_put(c);
 			feed_render_unref(fr);
 		}
-	} while (n == BATCH && rc == 0);
-	return rc;
+	} while (n == BATCH);
 }
 
 /* Whether fr is current for generation `current`: of it, or of an

@@ -87,8 +87,9 @@ struct feed_saved {
 int feed_cache_each(int (*fn)(const struct feed_saved *, void *), void *arg);
 /* The same while the threads serve feeds, outside the table's lock, for
  * each rendering kept with a list that no call has passed before (one
- * read back counts as passed: its file is there). */
-int feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void *arg);
+ * read back counts as passed: its file is there); one fn says it could
+ * not save (nonzero) is offered again by the next call. */
+void feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void *arg);
 /* The list the feed of token hash `hash` was last rendered from, current
  * or not, with a reference for the caller; NULL when none is kept. With
  * body, also the plain bytes rendered from it (feed_list.h's at), with a

@@ -39,13 +39,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "liaison-feed 1"
-#define STATE_EXT   ".feed"
-#define STATE_MAX   ((uint64_t)1 << 32) /* past any rendering the cache keeps */
+#define STATE_MAGIC       "liaison-feed 2"
+#define STATE_EXT         ".feed"
+#define STATE_MAX         ((uint64_t)1 << 32) /* past any rendering the cache keeps */
+#define SAVE_EVERY_MIN_MS 100                 /* a round scans the table and the directory */
 
 /* The SHA-256 of the running binary, in hex; -1 when it cannot be read. */
 static int binary_digest(char out[2 * DIGEST_BYTES + 1])
@@ -103,44 +105,70 @@ struct saving {
 	int saved, failed;
 };
 
+/* The digest a file carries of its list and body: of their two digests,
+ * so that neither need be copied next to the other to be hashed (a body
+ * may be megabytes, saved while the daemon serves). */
+static int rest_digest(const char *list, size_t list_len, const char *body, size_t body_len,
+                       char out[2 * DIGEST_BYTES + 1])
+{
+	unsigned char two[2 * DIGEST_BYTES], md[DIGEST_BYTES];
+	if (digest_sha256(list, list_len, two) != 0 ||
+	    digest_sha256(body ? body : "", body_len, two + DIGEST_BYTES) != 0 ||
+	    digest_sha256(two, sizeof(two), md) != 0)
+		return -1;
+	digest_hex(md, DIGEST_BYTES, out);
+	return 0;
+}
+
+/* Saves one rendering: 0, or 1 when it could not be (counted). */
 static int save_one(const struct feed_saved *sv, void *arg)
 {
 	struct saving *s = arg;
-	char name[TOKEN_HASH_HEX + sizeof(STATE_EXT)], tmp[sizeof(name) + 32];
+	char name[TOKEN_HASH_HEX + sizeof(STATE_EXT)], tmp[sizeof(name) + 48];
+	unsigned r = 0;
 	snprintf(name, sizeof(name), "%s" STATE_EXT, sv->hash);
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", name, (long)getpid());
-	/* The list and body first, in memory, for their digest. */
-	char *rest = NULL, sum[2 * DIGEST_BYTES + 1];
+	/* Unique even between instances that share the directory and a pid
+	 * (containers): a name taken already is not written over (O_EXCL). */
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (unsigned)now_monotonic_us();
+	snprintf(tmp, sizeof(tmp), "%s.%ld.%08x.tmp", name, (long)getpid(), r);
+	/* The list first, in memory, for its digest. */
+	char *list = NULL, sum[2 * DIGEST_BYTES + 1];
 	size_t len = 0;
-	unsigned char md[DIGEST_BYTES];
-	FILE *m = open_memstream(&rest, &len);
-	int rc = !m || feed_list_save(sv->list, m) != 0 ||
-	         (sv->len && fwrite(sv->body, sv->len, 1, m) != 1);
-	rc = (m && fclose(m) != 0) || rc || digest_sha256(rest, len, md) != 0;
-	if (!rc)
-		digest_hex(md, DIGEST_BYTES, sum);
+	FILE *m = open_memstream(&list, &len);
+	int rc = !m || feed_list_save(sv->list, m) != 0;
+	rc = (m && fclose(m) != 0) || rc || rest_digest(list, len, sv->body, sv->len, sum) != 0;
 	int fd =
 	    rc ? -1
-	       : openat(s->dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	       : openat(s->dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
-		free(rest);
+			unlinkat(s->dir, tmp, 0);
+		}
+		free(list);
 		s->failed++; /* a list not assembled yet is one too */
-		return 0;
+		return 1;
 	}
 	rc = fprintf(f, STATE_MAGIC "\n%s\n%s %s %s %.32s %lld %zu %s\n", s->stamp, sv->hash,
 	             sv->org, sv->slug, sv->digest, (long long)sv->changed, sv->len, sum) < 0 ||
-	     fwrite(rest, len, 1, f) != 1;
-	free(rest);
+	     fwrite(list, len, 1, f) != 1 || (sv->len && fwrite(sv->body, sv->len, 1, f) != 1);
+	free(list);
 	rc = fclose(f) != 0 || rc;
 	if (rc || renameat(s->dir, tmp, s->dir, name) != 0) {
 		unlinkat(s->dir, tmp, 0);
 		s->failed++;
-		return 0;
+		return 1;
 	}
 	s->saved++;
+	return 0;
+}
+
+/* feed_cache_each's: every rendering, whatever one could not be saved. */
+static int save_each(const struct feed_saved *sv, void *arg)
+{
+	(void)save_one(sv, arg);
 	return 0;
 }
 
@@ -179,7 +207,7 @@ void feed_state_save(const char *path, const char *stamp)
 	struct saving s = {open_dir(path), stamp, 0, 0};
 	if (s.dir < 0)
 		return;
-	(void)feed_cache_each(save_one, &s);
+	(void)feed_cache_each(save_each, &s);
 	close(s.dir);
 	log_info("feeds: %d renderings saved to %s for the next start in %lld ms (%d not)", s.saved,
 	         path, (long long)(now_monotonic_ms() - t0), s.failed);
@@ -254,21 +282,19 @@ static int restore_one(int dir, const char *name, const char *stamp, unsigned ge
 	    more;
 	long long changed;
 	size_t body_len, used = 0;
-	unsigned char md[DIGEST_BYTES];
 	int rc = -1;
+	char want[2 * DIGEST_BYTES + 1];
 	if (!about || strcmp(magic, STATE_MAGIC) || strcmp(st, stamp) ||
 	    sscanf(about, "%64s %36s %63s %32s %lld %zu %64s%c", hash, org, slug, digest, &changed,
 	           &body_len, sum, &more) != 7 ||
 	    strncmp(hash, name, TOKEN_HASH_HEX) || strlen(digest) != 32 ||
-	    body_len > (size_t)(end - p) || digest_sha256(p, (size_t)(end - p), md) != 0)
-		goto out;
-	char want[2 * DIGEST_BYTES + 1];
-	digest_hex(md, DIGEST_BYTES, want);
-	if (strcmp(want, sum))
+	    body_len > (size_t)(end - p))
 		goto out;
 	/* The body is the file's last bytes; the list is what comes before.
 	 * Only the list is kept: its texts are cut from the body. */
 	const char *body = end - body_len;
+	if (rest_digest(p, (size_t)(body - p), body, body_len, want) != 0 || strcmp(want, sum))
+		goto out;
 	struct feed_list *l =
 	    feed_list_load(p, (size_t)(body - p), &used, body, body_len, FEED_TTL_MS);
 	if (l && used == (size_t)(body - p))
@@ -332,7 +358,7 @@ static void save_round(struct feed_saver *fs)
 	struct saving s = {open_dir(fs->dir), fs->stamp, 0, 0};
 	if (s.dir < 0)
 		return;
-	(void)feed_cache_each_unsaved(save_one, &s);
+	feed_cache_each_unsaved(save_one, &s);
 	sweep(s.dir);
 	close(s.dir);
 	if (s.saved || s.failed)
@@ -344,7 +370,10 @@ static void *saver_main(void *arg)
 {
 	struct feed_saver *fs = arg;
 	/* Behind the threads that answer: a save is never urgent. */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice + 10 > 19 ? 19 : nice + 10);
 	pthread_mutex_lock(&fs->mu);
 	while (!fs->stop) {
 		struct timespec at;
@@ -375,7 +404,7 @@ struct feed_saver *feed_state_saver_start(const char *dir, const char *stamp, in
 	pthread_condattr_t ca;
 	if (!fs)
 		return NULL;
-	fs->every_ms = every_ms;
+	fs->every_ms = every_ms < SAVE_EVERY_MIN_MS ? SAVE_EVERY_MIN_MS : every_ms;
 	fs->dir = strdup(dir);
 	fs->stamp = strdup(stamp);
 	int cond = pthread_condattr_init(&ca) == 0;
@@ -402,6 +431,8 @@ struct feed_saver *feed_state_saver_start(const char *dir, const char *stamp, in
 		free(fs);
 		return NULL;
 	}
+	log_info("feeds: renderings saved to %s every %lld ms while running", dir,
+	         (long long)fs->every_ms);
 	return fs;
 }
 

@@ -475,6 +475,7 @@ def test_a_feed_kept_across_a_crash_is_spliced_from_its_last_save(ctx):
     def saved():
         return saved_in(state)
 
+    assert re.search(r"feeds: renderings saved to \S+ every 200 ms while running", d.logtext())
     harness.wait_for(lambda: len(saved()) == 1, 10, what="the rendering saved while running")
     # A change after the save, seen by the running daemon, then a crash.
     r = other.request("PATCH", f"/v1/events/{a['id']}", token=host, body={"title": "Moved"})
@@ -497,7 +498,7 @@ def test_a_feed_kept_across_a_crash_is_spliced_from_its_last_save(ctx):
     d = ctx.daemon(db, args=["--feed-state-dir", state, "--feed-state-every", "0s"])
     body(d, feed)
     time.sleep(1.0)
-    assert not saved()
+    assert not saved() and "saved to" not in d.logtext()
     d.stop(sig=signal.SIGKILL)
 
 
