@@ -244,7 +244,6 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg);
 static void pool_dispatch(struct dbpool *p);
 static void queue_arm(struct dbpool *p);
 static void job_to_primary(struct dbjob *j);
-static int submit(struct dbpool *p, struct dbjob *j);
 static void pool_kick(evutil_socket_t fd, short what, void *arg);
 
 const char *db_sqlstate(const PGresult *res)

@@ -140,6 +140,8 @@ int dbpool_query_planned(struct dbpool *pool, const char *sql, int nparams,
  * room left) is planned for its parameters. */
 int dbpool_query_generic(struct dbpool *pool, const char *sql, int nparams,
                          const char *const *params, db_result_cb cb, void *arg) WUR;
+int dbpool_query_text_generic(struct dbpool *pool, const char *sql, int nparams,
+                              const char *const *params, db_result_cb cb, void *arg) WUR;
 
 /* dbpool_query for a write that may share its transaction with others of
  * its kind: while a group is in flight, such writes wait, and go together
@@ -155,8 +157,6 @@ int dbpool_query_generic(struct dbpool *pool, const char *sql, int nparams,
  * another group could hold first: creates, not changes of existing rows. */
 int dbpool_query_grouped(struct dbpool *pool, const char *sql, int nparams,
                          const char *const *params, db_result_cb cb, void *arg) WUR;
-int dbpool_query_text_generic(struct dbpool *pool, const char *sql, int nparams,
-                              const char *const *params, db_result_cb cb, void *arg) WUR;
 
 /* True while at least one connection is up. */
 int dbpool_up(const struct dbpool *pool);

@@ -231,6 +231,26 @@ static void coding_put(struct coding *c)
 	feed_body_unref(c->mem);
 }
 
+/* c's bytes: its memory, or its file mapped (*map, let go with
+ * coding_unmap); NULL when the file cannot be mapped. */
+static const char *coding_bytes(const struct coding *c, void **map)
+{
+	*map = NULL;
+	if (c->mem || !c->len)
+		return c->mem ? c->mem : "";
+	void *m = mmap(NULL, c->len, PROT_READ, MAP_SHARED, c->fd, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	*map = m;
+	return m;
+}
+
+static void coding_unmap(const struct coding *c, void *map)
+{
+	if (map)
+		munmap(map, c->len);
+}
+
 static void coding_clear(struct coding *c)
 {
 	feed_body_unref(c->mem);
@@ -479,23 +499,19 @@ int feed_cache_each(int (*fn)(const struct feed_saved *, void *), void *arg)
 			continue;
 		const struct coding *c = &fr->plain;
 		void *map = NULL;
+		char *made = NULL;
 		size_t len = c->len;
-		if (fr->restored) { /* its feed was not asked for since: no body */
-			if (!(map = feed_list_body(fr->list, &len)))
-				continue;
-		} else if (!c->mem) {
-			map = mmap(NULL, c->len, PROT_READ, MAP_SHARED, c->fd, 0);
-			if (map == MAP_FAILED)
-				continue;
-		}
-		struct feed_saved sv = {fr->hash, fr->org,     fr->slug,
-		                        fr->etag, fr->changed, c->mem ? c->mem : map,
-		                        len,      fr->list};
+		/* One read back and not asked for since has no body: made of its
+		 * texts. */
+		const char *body =
+		    fr->restored ? (made = feed_list_body(fr->list, &len)) : coding_bytes(c, &map);
+		if (!body)
+			continue;
+		struct feed_saved sv = {fr->hash,    fr->org, fr->slug, fr->etag,
+		                        fr->changed, body,    len,      fr->list};
 		rc = fn(&sv, arg);
-		if (fr->restored)
-			free(map);
-		else if (map)
-			munmap(map, len);
+		free(made);
+		coding_unmap(c, map);
 	}
 	pthread_mutex_unlock(&lock);
 	return rc;
@@ -526,15 +542,12 @@ void feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void 
 		for (int k = 0; k < n; k++) {
 			struct feed_render *fr = got[k];
 			struct coding *c = &plain[k];
-			void *map = c->mem || !c->len
-			                ? NULL
-			                : mmap(NULL, c->len, PROT_READ, MAP_SHARED, c->fd, 0);
+			void *map;
+			const char *body = coding_bytes(c, &map);
 			int failed = 1;
-			if (c->mem || !c->len || map != MAP_FAILED) {
-				struct feed_saved sv = {fr->hash,    fr->org,
-				                        fr->slug,    fr->etag,
-				                        fr->changed, c->mem ? c->mem : map,
-				                        c->len,      fr->list};
+			if (body) {
+				struct feed_saved sv = {fr->hash,    fr->org, fr->slug, fr->etag,
+				                        fr->changed, body,    c->len,   fr->list};
 				failed = fn(&sv, arg) != 0;
 			}
 			if (failed) { /* offered again by the next call */
@@ -542,8 +555,7 @@ void feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void 
 				fr->saved = 0;
 				pthread_mutex_unlock(&lock);
 			}
-			if (map && map != MAP_FAILED)
-				munmap(map, c->len);
+			coding_unmap(c, map);
 			coding_put(c);
 			feed_render_unref(fr);
 		}
@@ -709,16 +721,11 @@ static struct coding *gz_of(struct feed_render *fr)
 	if (gz)
 		return gz;
 	struct coding from = plain_take(fr);
-	const char *plain = from.mem;
-	void *map = NULL;
-	if (!plain) {
-		map = mmap(NULL, from.len, PROT_READ, MAP_SHARED, from.fd, 0);
-		plain = map = map == MAP_FAILED ? NULL : map;
-	}
+	void *map;
+	const char *plain = coding_bytes(&from, &map);
 	size_t len = 0;
 	char *mem = plain ? gzip_body(plain, from.len, &len) : NULL;
-	if (map)
-		munmap(map, from.len);
+	coding_unmap(&from, map);
 	coding_put(&from);
 	if (!mem || !(gz = calloc(1, sizeof(*gz)))) {
 		feed_body_unref(mem);

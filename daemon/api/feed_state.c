@@ -1,16 +1,17 @@
 /* feed_state.c - see feed_state.h. One file a feed, "<token hash>.feed"
  * (mode 0600 in a directory made 0700: a feed's events are its org's),
- * written as "<name>.<pid>.tmp" and renamed, so that a save cut short (a
- * crash, a stop) leaves no half file under the name read back, and two
- * instances that share the directory never write into one file:
+ * written as "<name>.<pid>.<random>.tmp" and renamed, so that a save cut
+ * short (a crash, a stop) leaves no half file under the name read back,
+ * and two instances that share the directory never write into one file:
  *
- *   liaison-feed 1\n
+ *   liaison-feed 2\n
  *   <stamp>\n
  *   <hash> <org> <slug> <digest> <changed> <body bytes> <SHA-256 of the rest>\n
  *   the list (feed_list_save), then the body.
  *
- * The rest's digest is checked before anything of it is read: a file cut
- * or damaged (a power cut after the stop, a disk) is not read back.
+ * The rest's digest (of the list's and the body's SHA-256, rest_digest)
+ * is checked before anything of it is read: a file cut or damaged (a
+ * power cut, a disk) is not read back.
  *
  * A saved list is as good as one kept in memory that heard of no change
  * since: a splice asks the database what changed after its snapshot,
@@ -95,8 +96,6 @@ static int open_dir(const char *path)
 	return fd;
 }
 
-static int state_name(const char *name);
-
 /* ---- saving ------------------------------------------------------------------ */
 
 struct saving {
@@ -172,33 +171,6 @@ static int save_each(const struct feed_saved *sv, void *arg)
 	return 0;
 }
 
-/* Removes what can no longer be read back: a .tmp file a minute old (a
- * save cut short; not one another instance is writing), and a rendering
- * saved FEED_TTL_MS ago or more (its list was read whole before that). */
-static void sweep(int dir)
-{
-	/* Its own open of the directory: a dup would share the position of
-	 * a listing the caller may make (restore's). */
-	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	time_t now = time(NULL);
-	for (struct dirent *e; (e = readdir(d));) {
-		size_t n = strlen(e->d_name);
-		struct stat st;
-		int tmp = n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
-		if ((tmp || state_name(e->d_name)) &&
-		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now - st.st_mtime > (tmp ? 60 : FEED_TTL_MS / 1000))
-			unlinkat(dir, e->d_name, 0);
-	}
-	closedir(d);
-}
-
 void feed_state_save(const char *path, const char *stamp)
 {
 	if (!path || !*path || !stamp)
@@ -234,6 +206,33 @@ static int state_name(const char *name)
 	return strlen(name) == TOKEN_HASH_HEX + strlen(STATE_EXT) &&
 	       !strcmp(name + TOKEN_HASH_HEX, STATE_EXT) &&
 	       digest_unhex(name, TOKEN_HASH_HEX, md) == 0;
+}
+
+/* Removes what can no longer be read back: a .tmp file a minute old (a
+ * save cut short; not one another instance is writing), and a rendering
+ * saved FEED_TTL_MS ago or more (its list was read whole before that). */
+static void sweep(int dir)
+{
+	/* Its own open of the directory: a dup would share the position of
+	 * a listing the caller may make (restore's). */
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	time_t now = time(NULL);
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t n = strlen(e->d_name);
+		struct stat st;
+		int tmp = n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
+		if ((tmp || state_name(e->d_name)) &&
+		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime > (tmp ? 60 : FEED_TTL_MS / 1000))
+			unlinkat(dir, e->d_name, 0);
+	}
+	closedir(d);
 }
 
 /* The whole of file name in dir (malloc'd, *len bytes), or NULL. */
