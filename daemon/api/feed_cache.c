@@ -644,18 +644,45 @@ int feed_cache_serve(struct req *r, const char *hash, unsigned generation)
 	return serve_from(r, get(hash, &generation));
 }
 
-struct feed_list *feed_cache_list(const char *hash, char **body)
+void feed_bytes_release(struct feed_bytes *b)
+{
+	feed_body_unref(b->mem);
+	if (b->map)
+		munmap(b->map, b->len);
+	*b = (struct feed_bytes){0};
+}
+
+struct feed_list *feed_cache_list(const char *hash, struct feed_bytes *body)
 {
 	struct feed_list *l = NULL;
+	int fd = -1;
 	if (body)
-		*body = NULL;
+		*body = (struct feed_bytes){0};
 	pthread_mutex_lock(&lock);
 	struct way *w = find_locked(hash);
 	if (w)
 		l = feed_list_ref(w->fr->list);
-	if (l && body && w->fr->plain.mem)
-		*body = coding_take(&w->fr->plain).mem;
+	if (l && body && w->fr->plain.mem) {
+		body->mem = coding_take(&w->fr->plain).mem;
+		body->p = body->mem;
+		body->len = w->fr->plain.len;
+	} else if (l && body && w->fr->plain.file && w->fr->plain.len) {
+		/* The file lives while its rendering is kept: a copy of its
+		 * descriptor is mapped after the lock is let go. */
+		fd = fcntl(w->fr->plain.fd, F_DUPFD_CLOEXEC, 0);
+		body->len = w->fr->plain.len;
+	}
 	pthread_mutex_unlock(&lock);
+	if (fd >= 0) {
+		void *m = mmap(NULL, body->len, PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		if (m != MAP_FAILED) {
+			body->map = m;
+			body->p = m;
+		}
+	}
+	if (body && !body->p)
+		body->len = 0;
 	return l;
 }
 

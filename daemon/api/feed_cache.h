@@ -90,12 +90,21 @@ int feed_cache_each(int (*fn)(const struct feed_saved *, void *), void *arg);
  * read back counts as passed: its file is there); one fn says it could
  * not save (nonzero) is offered again by the next call. */
 void feed_cache_each_unsaved(int (*fn)(const struct feed_saved *, void *), void *arg);
+/* A kept rendering's plain bytes, held for a caller: its memory
+ * (referenced) or its file mapped; p is NULL when there are none. */
+struct feed_bytes {
+	const char *p;
+	size_t len;
+	char *mem;
+	void *map;
+};
+void feed_bytes_release(struct feed_bytes *b);
 /* The list the feed of token hash `hash` was last rendered from, current
  * or not, with a reference for the caller; NULL when none is kept. With
- * body, also the plain bytes rendered from it (feed_list.h's at), with a
- * reference for the caller (feed_body_unref), when they are still in
- * memory; else NULL there. */
-struct feed_list *feed_cache_list(const char *hash, char **body) WUR;
+ * body, also the plain bytes rendered from it (feed_list.h's at), for the
+ * caller to release; none when it has no body (one read back) or its file
+ * cannot be mapped. */
+struct feed_list *feed_cache_list(const char *hash, struct feed_bytes *body) WUR;
 /* Answers r from the rendering of the feed of token hash `hash` when one
  * is kept that is current for generation (_serve), or any (_serve_stale):
  * 1, or 0 when there is none (r is not answered). Safe from any thread. */

@@ -6,6 +6,7 @@
 
 #include "api/feed_rows_sql.h"
 #include "clock.h"
+#include "ics_render.h"
 #include "macros.h"
 #include "strhash.h"
 
@@ -67,11 +68,15 @@ static struct feed_list *list_new(int n)
 	l->hid = malloc(m * sizeof(*l->hid));
 	l->hroot = malloc(m * sizeof(*l->hroot));
 	l->texts = calloc(m, sizeof(*l->texts));
+	l->digests = malloc(m * sizeof(*l->digests));
+	l->zone = malloc(m * sizeof(*l->zone));
 	if (!l->ids || !l->stamps || !l->roots || !l->starts || !l->thr || !l->hid || !l->hroot ||
-	    !l->texts) {
+	    !l->texts || !l->digests || !l->zone) {
 		feed_list_unref(l);
 		return NULL;
 	}
+	for (int i = 0; i < n; i++)
+		l->zone[i] = FEED_NO_TEXT;
 	return l;
 }
 
@@ -89,6 +94,9 @@ void feed_list_unref(struct feed_list *l)
 	for (int i = 0; l->texts && i < l->n; i++)
 		vtext_unref(l->texts[i]);
 	free(l->texts);
+	free(l->digests);
+	free(l->zone);
+	free(l->zones);
 	free(l->ids);
 	free(l->stamps);
 	free(l->roots);
@@ -110,10 +118,12 @@ void feed_list_unref(struct feed_list *l)
 size_t feed_list_bytes(const struct feed_list *l)
 {
 	size_t row = sizeof(*l->ids) + sizeof(*l->stamps) + sizeof(*l->roots) + sizeof(*l->starts) +
-	             sizeof(*l->thr) + sizeof(*l->hid) + sizeof(*l->hroot) +
-	             (l->from ? sizeof(*l->from) : 0) + (l->at ? sizeof(*l->at) : 0);
-	return sizeof(*l) + ((size_t)l->n + 1) * row + strlen(l->snapshot) + strlen(l->key) +
-	       (l->head ? strlen(l->head) : 0) + (l->head_for ? strlen(l->head_for) : 0);
+	             sizeof(*l->thr) + sizeof(*l->hid) + sizeof(*l->hroot) + sizeof(*l->texts) +
+	             sizeof(*l->digests) + sizeof(*l->zone) + (l->from ? sizeof(*l->from) : 0) +
+	             (l->at ? sizeof(*l->at) : 0);
+	return sizeof(*l) + ((size_t)l->n + 1) * row + (size_t)l->capzones * sizeof(*l->zones) +
+	       strlen(l->snapshot) + strlen(l->key) + (l->head ? strlen(l->head) : 0) +
+	       (l->head_for ? strlen(l->head_for) : 0);
 }
 
 /* The row of res that says what the rows were read under (the one
@@ -250,11 +260,9 @@ static void take_row(struct feed_list *l, int i, const PGresult *res, const stru
 		l->thr[i] = INT64_MAX;
 }
 
-/* Row j of b as row i of l. */
+/* Row j of b as row i of l (whose zones are b's). */
 static void copy_row(struct feed_list *l, int i, const struct feed_list *b, int j)
 {
-	if (j + CACHE_AHEAD < b->n)
-		CACHE_PREFETCH(b->texts[j + CACHE_AHEAD]);
 	memcpy(l->ids[i], b->ids[j], sizeof(l->ids[i]));
 	memcpy(l->stamps[i], b->stamps[j], sizeof(l->stamps[i]));
 	memcpy(l->roots[i], b->roots[j], sizeof(l->roots[i]));
@@ -263,7 +271,79 @@ static void copy_row(struct feed_list *l, int i, const struct feed_list *b, int 
 	l->hid[i] = b->hid[j];
 	l->hroot[i] = b->hroot[j];
 	l->from[i] = j;
-	l->texts[i] = vtext_ref(b->texts[j]);
+	memcpy(l->digests[i], b->digests[j], sizeof(l->digests[i]));
+	l->zone[i] = b->zone[j];
+}
+
+int feed_list_zone(struct feed_list *l, const char *zone)
+{
+	if (!zone[0])
+		return FEED_ZONE_NONE;
+	int k = 0;
+	while (k < l->nzones && k < FEED_ZONES_SEEN && strcmp(l->zones[k], zone))
+		k++;
+	if (k < l->nzones && k < FEED_ZONES_SEEN)
+		return k;
+	if (l->nzones == l->capzones) {
+		int cap = l->capzones ? 2 * l->capzones : 8;
+		void *more = realloc(l->zones, (size_t)cap * sizeof(*l->zones));
+		if (!more)
+			return -3;
+		l->zones = more;
+		l->capzones = cap;
+	}
+	size_t n = strnlen(zone, sizeof(*l->zones) - 1);
+	memcpy(l->zones[l->nzones], zone, n);
+	l->zones[l->nzones][n] = '\0';
+	return l->nzones++;
+}
+
+static int zone_name_cmp(const void *key, const void *name)
+{
+	return strcmp(*(const char *const *)key, name);
+}
+
+int feed_list_zones_settle(struct feed_list *l)
+{
+	int *used = calloc((size_t)l->nzones + 1, sizeof(*used));
+	const char **names = malloc(((size_t)l->nzones + 1) * sizeof(*names));
+	char(*zones)[VTEXT_ZONE_LEN] = malloc(((size_t)l->nzones + 1) * sizeof(*zones));
+	if (!used || !names || !zones) {
+		free(used);
+		free(names);
+		free(zones);
+		return -1;
+	}
+	for (int i = 0; i < l->n; i++)
+		if (l->zone[i] >= 0)
+			used[l->zone[i]] = 1;
+	size_t u = 0;
+	for (int k = 0; k < l->nzones; k++)
+		if (used[k])
+			names[u++] = l->zones[k];
+	qsort(names, u, sizeof(*names), ics_zone_cmp);
+	int nz = 0;
+	for (size_t k = 0; k < u; k++)
+		if (nz == 0 || strcmp(zones[nz - 1], names[k]))
+			memcpy(zones[nz++], names[k], sizeof(*zones));
+	/* Each old index to its name's new one (a repeat to its first). */
+	for (int k = 0; k < l->nzones; k++) {
+		if (!used[k])
+			continue;
+		const char *key = l->zones[k];
+		const char(*hit)[VTEXT_ZONE_LEN] =
+		    bsearch(&key, zones, (size_t)nz, sizeof(*zones), zone_name_cmp);
+		used[k] = (int)(hit - zones);
+	}
+	for (int i = 0; i < l->n; i++)
+		if (l->zone[i] >= 0)
+			l->zone[i] = used[l->zone[i]];
+	free(used);
+	free(names);
+	free(l->zones);
+	l->zones = zones;
+	l->nzones = l->capzones = nz;
+	return 0;
 }
 
 struct feed_list *feed_list_read(const PGresult *res, const char *key, int past_days)
@@ -418,7 +498,9 @@ static struct feed_list *merge(const struct feed_list *base, const struct idset 
 	}
 	struct feed_list *l = keep && ok ? list_new(kept + nd) : NULL;
 	free(ids.slots);
-	if (l && !(l->from = malloc(((size_t)l->n + 1) * sizeof(*l->from)))) {
+	if (l &&
+	    (!(l->from = malloc(((size_t)l->n + 1) * sizeof(*l->from))) ||
+	     (base->nzones && !(l->zones = malloc((size_t)base->nzones * sizeof(*l->zones)))))) {
 		feed_list_unref(l);
 		l = NULL;
 	}
@@ -427,6 +509,9 @@ static struct feed_list *merge(const struct feed_list *base, const struct idset 
 		return NULL;
 	}
 	l->past = base->past;
+	if (base->nzones)
+		memcpy(l->zones, base->zones, (size_t)base->nzones * sizeof(*l->zones));
+	l->nzones = l->capzones = base->nzones;
 	int i = 0, j = 0, k = 0;
 	while (i < l->n) {
 		while (j < base->n && !keep[j])
@@ -528,10 +613,11 @@ int feed_list_save(const struct feed_list *l, FILE *f)
 	rc = rc || put(f, l->starts, n * sizeof(*l->starts)) ||
 	     put(f, l->thr, n * sizeof(*l->thr)) || put(f, l->at, (n + 1) * sizeof(*l->at));
 	for (size_t i = 0; i < n && !rc; i++) {
-		const struct vtext *v = l->texts[i];
-		unsigned char has = v != NULL;
-		rc = put(f, &has, 1) || (v && (put_fixed(f, v->zone, sizeof(v->zone)) ||
-		                               put(f, v->digest, DIGEST_BYTES)));
+		int z = l->zone[i];
+		unsigned char has = z != FEED_NO_TEXT;
+		rc = put(f, &has, 1) ||
+		     (has && (put_fixed(f, z >= 0 ? l->zones[z] : "", sizeof(*l->zones)) ||
+		              put(f, l->digests[i], DIGEST_BYTES)));
 	}
 	return rc;
 }
@@ -625,7 +711,7 @@ struct feed_list *feed_list_load(const void *data, size_t len, size_t *used, con
 	l->full_ms = now_monotonic_ms() - age;
 	for (size_t i = 0; i < m; i++) {
 		unsigned char has;
-		char zone[sizeof(l->texts[0]->zone)];
+		char zone[VTEXT_ZONE_LEN];
 		unsigned char digest[DIGEST_BYTES];
 		if (take(&c, &has, 1) || has > 1 || l->at[i] > l->at[i + 1] ||
 		    l->at[i + 1] > body_len || (!has && l->at[i] != l->at[i + 1]))
@@ -639,7 +725,9 @@ struct feed_list *feed_list_load(const void *data, size_t len, size_t *used, con
 		if (take(&c, zone, sizeof(zone)) || take(&c, digest, sizeof(digest)))
 			goto bad;
 		zone[sizeof(zone) - 1] = '\0';
-		if (!(l->texts[i] =
+		memcpy(l->digests[i], digest, sizeof(digest));
+		if ((l->zone[i] = feed_list_zone(l, zone)) == -3 ||
+		    !(l->texts[i] =
 		          vtext_new(body + l->at[i], l->at[i + 1] - l->at[i], zone, digest)))
 			goto bad;
 	}

@@ -30,17 +30,29 @@ struct feed_list {
 	int n;
 	char (*ids)[37];
 	char (*stamps)[VEVENT_STAMP_LEN];
-	/* Each row's VEVENT (a reference), or NULL until its rendering finds
-	 * it: a row a splice keeps keeps its text, and only the rows read
-	 * again are looked up (looking up every row was a third of the
-	 * daemon's CPU under a mixed load). The rendering that made the list
-	 * fills them in before anyone else sees it. The texts are the kept
-	 * body's bytes again, and most are the VEVENT cache's too: at worst a
-	 * list holds as much again as its rendering's body. */
+	/* Each row's VEVENT (a reference) when its rendering looked it up,
+	 * else NULL. Only the rows a splice read again are looked up (looking
+	 * up every row was a third of the daemon's CPU under a mixed load):
+	 * a row it copied takes its bytes from the base's body (at) or, in a
+	 * list read back, which has no body, from the base's text. The
+	 * rendering that made the list fills them in before anyone else sees
+	 * it; most are the VEVENT cache's too. */
 	struct vtext **texts;
+	/* What assembling needs of each row besides its bytes, kept apart so
+	 * that a splice copies them without touching the texts (a reference
+	 * taken and dropped per row was a tenth of the daemon's CPU under a
+	 * mixed load): its text's digest, and its zone (an index in zones,
+	 * FEED_ZONE_NONE for a text without one, FEED_NO_TEXT for a row
+	 * without a text). Set for the rows a splice copied, and for the
+	 * others by the rendering that made the list. zones holds the names
+	 * of the zones the rows use, sorted, once the list is assembled. */
+	unsigned char (*digests)[DIGEST_BYTES];
+	int *zone;
+	char (*zones)[VTEXT_ZONE_LEN];
+	int nzones, capzones;
 	/* Made by a splice: the row of the base each row was copied from
-	 * (with its text), or -1 for a row read again; NULL for a full read,
-	 * and once the list's rendering has assembled its body. */
+	 * (its text's bytes with it), or -1 for a row read again; NULL for a
+	 * full read, and once the list's rendering has assembled its body. */
 	int *from;
 	/* Set by the rendering that made the list, before anyone else sees
 	 * it: where each row's text begins in the body it assembled (n + 1 of
@@ -65,6 +77,19 @@ struct feed_list {
 	int past;              /* the window's days back */
 	atomic_int refs;
 };
+
+#define FEED_ZONE_NONE (-1)
+#define FEED_NO_TEXT   (-2)
+
+/* The index in l->zones of zone (added when it is not among the first
+ * FEED_ZONES_SEEN: a feed uses a handful of zones over many events, and
+ * repeats past them are removed by feed_list_zones_settle); FEED_ZONE_NONE
+ * for ""; -3 when out of memory. */
+#define FEED_ZONES_SEEN 32
+int feed_list_zone(struct feed_list *l, const char *zone) WUR;
+/* Keeps in l->zones only the names its rows use, sorted and each once
+ * (the rows' indexes follow); 0, or -1 when out of memory. */
+int feed_list_zones_settle(struct feed_list *l) WUR;
 
 /* The list of a full read (SQL_FEED_ROWS's rows, in any order) for
  * settings key, of a window past_days back; NULL when out of memory or

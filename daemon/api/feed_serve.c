@@ -71,10 +71,10 @@ struct feedfetch {
 	struct vtext **texts;
 	char (*ids)[37], (*stamps)[VEVENT_STAMP_LEN];
 	/* A list made from the last one (api/feed_list.h): that one, the
-	 * body rendered from it while in memory (a reference, or NULL), the
-	 * feed's lookup (to read it in full after all) and its settings. */
+	 * body rendered from it (none for one read back), the feed's lookup
+	 * (to read it in full after all) and its settings. */
 	struct feed_list *base;
-	char *base_body;
+	struct feed_bytes base_body;
 	PGresult *lookup;
 	char *key;
 	int *missing; /* positions not in the VEVENT cache: read from the store, else rendered */
@@ -137,7 +137,7 @@ static void feedfetch_free(struct feedfetch *ff)
 	free(ff->slots);
 	feed_list_unref(ff->list);
 	feed_list_unref(ff->base);
-	feed_body_unref(ff->base_body);
+	feed_bytes_release(&ff->base_body);
 	PQclear(ff->lookup);
 	free(ff->key);
 	free(ff);
@@ -267,11 +267,8 @@ static int ff_wait(struct feedfetch *ff, struct req *r)
 }
 
 /* The calendar: the head with one VTIMEZONE per zone used (sorted, so the
- * same events give the same bytes), the VEVENTs in order, the tail. A feed
- * uses few zones over many events: a zone already listed among the first
- * ZONES_SEEN is not listed again, so that the sort sees a handful of names,
- * not one per event; past them the sort removes repeats. */
-#define ZONES_SEEN 32
+ * same events give the same bytes: the list's zones, feed_list.h), the
+ * VEVENTs in order, the tail. */
 
 /* The content's digest (the ETag's 32 hex digits, kept in feed_state):
  * the SHA-256 of the SHA-256s of the head, of each VEVENT and of the tail.
@@ -281,18 +278,16 @@ static int ff_wait(struct feedfetch *ff, struct req *r)
  * load. Other bytes, another digest, as with one hash of the body. */
 static int body_digest(const struct feedfetch *ff, const char *head, char out[33])
 {
+	const struct feed_list *l = ff->list;
 	size_t n = 2;
 	for (int i = 0; i < ff->n; i++)
-		n += ff->texts[i] != NULL;
+		n += l->zone[i] != FEED_NO_TEXT;
 	unsigned char *all = malloc(n * DIGEST_BYTES), md[DIGEST_BYTES];
 	int rc = !all || digest_sha256(head, strlen(head), all) != 0 ? -1 : 0;
 	size_t at = 1;
-	for (int i = 0; rc == 0 && i < ff->n; i++) {
-		if (i + CACHE_AHEAD < ff->n)
-			CACHE_PREFETCH(ff->texts[i + CACHE_AHEAD]);
-		if (ff->texts[i])
-			memcpy(all + DIGEST_BYTES * at++, ff->texts[i]->digest, DIGEST_BYTES);
-	}
+	for (int i = 0; rc == 0 && i < ff->n; i++)
+		if (l->zone[i] != FEED_NO_TEXT)
+			memcpy(all + DIGEST_BYTES * at++, l->digests[i], DIGEST_BYTES);
 	if (rc == 0 && (digest_sha256(ICS_TAIL, strlen(ICS_TAIL), all + DIGEST_BYTES * at) != 0 ||
 	                digest_sha256(all, n * DIGEST_BYTES, md) != 0))
 		rc = -1;
@@ -332,24 +327,53 @@ static size_t vtimezones_in(const char *head)
 	return n;
 }
 
+/* The digest and zone of each row the rendering looked up (a splice
+ * copied the others' with them), then the list's zones settled: those its
+ * rows use, sorted, each once. Returns the bytes of the rows' texts, or
+ * (size_t)-1 when out of memory. */
+static size_t rows_settle(const struct feedfetch *ff)
+{
+	struct feed_list *l = ff->list;
+	const struct feed_list *b = ff->base;
+	size_t total = 0;
+	for (int i = 0; i < ff->n; i++) {
+		int j = l->from ? l->from[i] : -1;
+		if (j >= 0) {
+			total += b->at ? b->at[j + 1] - b->at[j] : b->texts[j]->len;
+			continue;
+		}
+		if (i + CACHE_AHEAD < ff->n)
+			CACHE_PREFETCH(ff->texts[i + CACHE_AHEAD]);
+		const struct vtext *v = ff->texts[i];
+		l->zone[i] = FEED_NO_TEXT;
+		if (!v)
+			continue;
+		total += v->len;
+		memcpy(l->digests[i], v->digest, DIGEST_BYTES);
+		if ((l->zone[i] = feed_list_zone(l, v->zone)) == -3)
+			return (size_t)-1;
+	}
+	return feed_list_zones_settle(l) == 0 ? total : (size_t)-1;
+}
+
 /* Copies the texts into out from pos on, noting where each begins in
  * at (when not NULL); returns where they end. The runs of rows a splice
- * kept with their texts come from the base's body in one copy each. */
+ * copied come from the base's body in one copy each, or, from a list read
+ * back, which has no body, from its texts. */
 static size_t copy_texts(const struct feedfetch *ff, char *out, size_t pos, size_t *at)
 {
 	const struct feed_list *l = ff->list, *b = ff->base;
-	const int *from = ff->base_body && b && b->at ? l->from : NULL;
+	const char *body = b && b->at ? ff->base_body.p : NULL;
 	for (int i = 0; i < ff->n; i++) {
-		int j = from ? from[i] : -1;
-		if (j >= 0 && ff->texts[i] == b->texts[j]) {
+		int j = l->from ? l->from[i] : -1;
+		if (j >= 0 && body) {
 			int r = 1;
-			while (i + r < ff->n && from[i + r] == j + r &&
-			       ff->texts[i + r] == b->texts[j + r])
+			while (i + r < ff->n && l->from[i + r] == j + r)
 				r++;
 			size_t start = b->at[j];
 			for (int t = 0; at && t < r; t++)
 				at[i + t] = pos + (b->at[j + t] - start);
-			memcpy(out + pos, ff->base_body + start, b->at[j + r] - start);
+			memcpy(out + pos, body + start, b->at[j + r] - start);
 			pos += b->at[j + r] - start;
 			i += r - 1;
 			continue;
@@ -359,10 +383,11 @@ static size_t copy_texts(const struct feedfetch *ff, char *out, size_t pos, size
 			CACHE_PREFETCH(ff->texts[i + 2]->text);
 		if (at)
 			at[i] = pos;
-		if (!ff->texts[i])
+		const struct vtext *v = j >= 0 ? b->texts[j] : ff->texts[i];
+		if (!v)
 			continue;
-		memcpy(out + pos, ff->texts[i]->text, ff->texts[i]->len);
-		pos += ff->texts[i]->len;
+		memcpy(out + pos, v->text, v->len);
+		pos += v->len;
 	}
 	if (at)
 		at[ff->n] = pos;
@@ -371,36 +396,22 @@ static size_t copy_texts(const struct feedfetch *ff, char *out, size_t pos, size
 
 static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 {
-	const char **names = calloc((size_t)ff->n + 1, sizeof(char *));
-	size_t nz = 0, total = strlen(ICS_TAIL);
-	for (int i = 0; names && i < ff->n; i++) {
-		if (i + CACHE_AHEAD < ff->n)
-			CACHE_PREFETCH(ff->texts[i + CACHE_AHEAD]);
-		if (!ff->texts[i])
-			continue;
-		total += ff->texts[i]->len;
-		const char *zone = ff->texts[i]->zone;
-		size_t k = 0;
-		while (zone[0] && k < nz && k < ZONES_SEEN && strcmp(names[k], zone))
-			k++;
-		if (zone[0] && (k == nz || k == ZONES_SEEN))
-			names[nz++] = zone;
-	}
+	struct feed_list *l = ff->list;
+	size_t total = rows_settle(ff);
+	const char **names =
+	    total != (size_t)-1 ? calloc((size_t)l->nzones + 1, sizeof(char *)) : NULL;
 	if (!names)
 		return NULL;
-	qsort(names, nz, sizeof(*names), ics_zone_cmp);
-	size_t u = 0;
-	for (size_t i = 0; i < nz; i++)
-		if (u == 0 || strcmp(names[u - 1], names[i]))
-			names[u++] = names[i];
-	char *key = NULL, *head = head_of(ff, names, u, &key);
+	total += strlen(ICS_TAIL);
+	for (int k = 0; k < l->nzones; k++)
+		names[k] = l->zones[k];
+	char *key = NULL, *head = head_of(ff, names, (size_t)l->nzones, &key);
 	free(names);
 	char *out = head && body_digest(ff, head, digest) == 0
 	                ? feed_body_new(strlen(head) + total + 1)
 	                : NULL;
 	if (out) {
 		/* What the next rendering takes from this one (feed_list.h). */
-		struct feed_list *l = ff->list;
 		size_t *at = l->at ? NULL : malloc(((size_t)ff->n + 1) * sizeof(*at));
 		size_t pos = strlen(head);
 		memcpy(out, head, pos);
@@ -409,13 +420,13 @@ static char *assemble(struct feedfetch *ff, size_t *len, char digest[33])
 		l->from = NULL;
 		memcpy(out + pos, ICS_TAIL, strlen(ICS_TAIL) + 1);
 		*len = pos + strlen(ICS_TAIL);
-		if (at && !l->head && vtimezones_in(head) == u) {
+		if (at)
 			l->at = at;
+		if (!l->head && vtimezones_in(head) == (size_t)l->nzones) {
 			l->head = head;
 			l->head_for = key;
 			return out;
 		}
-		free(at);
 	}
 	free(head);
 	free(key);
@@ -722,9 +733,18 @@ static void on_stored_texts(PGresult *res, void *arg)
  * holds. Either guess gives the same bytes. */
 static atomic_int memory_warm;
 
+/* Whether row j of the base, which a splice copied, gives its bytes: from
+ * the base's body, or, for a list read back, its own text. A row without
+ * a text is looked up again, as before it was kept. */
+static int copied_bytes(const struct feedfetch *ff, int j)
+{
+	const struct feed_list *b = ff->base;
+	return b->zone[j] != FEED_NO_TEXT && ((ff->base_body.p && b->at) || b->texts[j]);
+}
+
 /* Puts the feed's events in order (ff->list's), each with its VEVENT: the
- * list's own when a splice kept it, else from memory if the cache has it;
- * 0, or -1 when out of memory. */
+ * base's bytes when a splice copied it, else from memory if the cache has
+ * it; 0, or -1 when out of memory. */
 static int take_events(struct feedfetch *ff)
 {
 	ff->n = ff->list->n;
@@ -734,7 +754,13 @@ static int take_events(struct feedfetch *ff)
 	ff->missing = calloc((size_t)ff->n + 1, sizeof(*ff->missing));
 	if (!ff->missing)
 		return -1;
+	int *from = ff->list->from;
 	for (int i = 0; i < ff->n; i++) {
+		if (from && from[i] >= 0) {
+			if (copied_bytes(ff, from[i]))
+				continue;
+			from[i] = -1; /* looked up as if read again */
+		}
 		if (ff->texts[i])
 			continue;
 		char key[VEVENT_KEY_LEN + 1];
@@ -925,15 +951,17 @@ static void fetch_list(struct feedfetch *ff, const PGresult *feed)
 		ff_end(ff, FF_FAILED, "out of memory");
 		return;
 	}
-	char *body = NULL;
+	struct feed_bytes body = {0};
 	struct feed_list *base = spliceable(feed) ? feed_cache_list(ff->hash, &body) : NULL;
 	if (!feed_list_fresh(base, ff->key, FEED_TTL_MS) ||
 	    !(ff->lookup = PQcopyResult(feed, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES))) {
 		feed_list_unref(base);
-		feed_body_unref(body);
+		feed_bytes_release(&body);
 		fetch_events(ff, feed);
 		return;
 	}
+	if (body.p && base->at && base->at[base->n] > body.len)
+		feed_bytes_release(&body); /* not the body its list was assembled into */
 	ff->base = base;
 	ff->base_body = body;
 	char *near = feed_list_near(base);

@@ -21,11 +21,12 @@
  * first bytes of each of its texts, scattered in the heap: they come
  * first, in one cache line (a miss each, where the zone after the digest
  * made it two). */
+#define VTEXT_ZONE_LEN 65
 struct vtext {
 	atomic_int refs;
 	size_t len;
 	unsigned char digest[DIGEST_BYTES]; /* of the text: a feed's ETag is made of them */
-	char zone[65];
+	char zone[VTEXT_ZONE_LEN];
 	char text[];
 };
 /* A text with one reference (zone may be NULL), of digest when it is known

@@ -245,8 +245,8 @@ def test_a_splice_copies_what_it_kept_from_the_last_body(ctx):
     again from their texts: changes at the start, in the middle and at the
     end, an item moved, one that leaves, a zone that appears or goes and a
     retitled feed give the bytes of a feed read whole, whether the last
-    body was still in memory or had moved to a file (sent twice) and is
-    not copied from."""
+    body was still in memory or had moved to a file (sent twice), which
+    is mapped to be copied from."""
     db, k, d = world(ctx)
     host = k["host"]
     feed = make_feed(d, host, name="Spliced")
