@@ -296,6 +296,45 @@ def test_a_splice_copies_what_it_kept_from_the_last_body(ctx):
     assert counter(d, "spliced") >= spliced + 2 * len(changes)
 
 
+def vevents_from(d, where):
+    m = re.search(rb"^liaison_feed_vevents_" + where.encode() + rb"_total (\d+)$",
+                  d.request("GET", "/metrics").body, re.M)
+    assert m, where
+    return int(m[1])
+
+
+def test_a_splice_takes_stored_texts_and_renders_only_the_rest(ctx):
+    """Of the events a splice misses, one whose text another instance
+    stored is taken from the store, only the one nobody rendered is
+    rendered, and the feed is the feed read whole."""
+    db, k, d = world(ctx)
+    host = k["host"]
+    one = ctx.daemon(db)
+    feed = make_feed(d, host, name="Spliced")
+    body(one, feed)
+    body(d, feed)
+    stored = d.request("POST", "/v1/events", token=host, body=dict(VISIT, title="Stored"))
+    assert stored.status == 201, stored
+    body(d, feed)  # renders it, and stores its text after the answer
+    sid = stored.json()["id"]
+    for _ in range(100):
+        if sql(ctx, db, f"SELECT count(*) FROM vevent_texts WHERE event_id = '{sid}'") == "1":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the text was not stored")
+    fresh = d.request("POST", "/v1/events", token=host, body=dict(VISIT, title="Fresh"))
+    assert fresh.status == 201, fresh
+    before = {w: vevents_from(one, w) for w in ("stored", "rendered")}
+    spliced = counter(one, "spliced")
+    got = body(one, feed)
+    assert counter(one, "spliced") == spliced + 1
+    assert vevents_from(one, "stored") == before["stored"] + 1
+    assert vevents_from(one, "rendered") == before["rendered"] + 1
+    assert got == whole(d, host)
+    assert b"SUMMARY:Stored" in got and b"SUMMARY:Fresh" in got
+
+
 def test_a_feed_lists_its_events_by_start(ctx):
     """The statement sends a list's rows in no order (api/feed_list.c puts
     them in feed order): a series' overrides come after every other row,
