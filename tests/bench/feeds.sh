@@ -12,7 +12,11 @@
 #    nginx serving the same bytes as a static file, same connections: with
 #    nginx's own defaults (sendfile off), then with Debian's (sendfile on,
 #    tcp_nopush on), plain and gzipped (nginx's gzip_static serving the
-#    bytes liaisond sends gzipped), medians of 3 alternated runs;
+#    bytes liaisond sends gzipped), FEEDS_ROUNDS (5) rounds of runs one
+#    after the other: each ratio is the median of the rounds' own (this
+#    machine's speed drifts by a factor of two within minutes, for both
+#    servers alike, which a ratio of two medians taken minutes apart
+#    does not cancel);
 #  - liaisond's RSS with 100 feeds cached.
 #   tests/bench/feeds.sh BIN [EVENTS] [CONNECTIONS] [SECONDS]
 # FEEDS_ONLY=cached measures only the feed from memory beside nginx.
@@ -328,7 +332,8 @@ wrk_run() {
 	awk -v s="${segs:-0}" '/ requests in / { if ($1 > 0) printf "%.1f\n", s / $1 }' \
 		"$BENCH_TMP/$name.out" >>"$BENCH_TMP/$name.segs"
 }
-for _ in 1 2 3; do
+ROUNDS=${FEEDS_ROUNDS:-5}
+for _ in $(seq "$ROUNDS"); do
 	wrk_run l "http://127.0.0.1:$PORT$small"
 	wrk_run n "http://127.0.0.1:$NPORT/small.ics"
 	wrk_run s "http://127.0.0.1:$SPORT/small.ics"
@@ -340,6 +345,12 @@ n_rps=$(median <"$BENCH_TMP/n.rates")
 s_rps=$(median <"$BENCH_TMP/s.rates")
 lz_rps=$(median <"$BENCH_TMP/lz.rates")
 sz_rps=$(median <"$BENCH_TMP/sz.rates")
+# The median of the rounds' ratios of a to b, and the ratios in order.
+paired() { paste "$BENCH_TMP/$1.rates" "$BENCH_TMP/$2.rates" | awk '{ printf "%.2f\n", $1 / $2 }' >"$BENCH_TMP/$1$2.pairs"; }
+pairs() { echo "$(median <"$BENCH_TMP/$1$2.pairs") (rounds: $(tr '\n' ' ' <"$BENCH_TMP/$1$2.pairs" | sed 's/ $//'))"; }
+paired l n
+paired l s
+paired lz sz
 
 # RSS with 100 feeds of N/10 events cached (each fetched once per thread).
 # Bodies kept in files (sendfile: memfds, or unnamed files of
@@ -375,11 +386,11 @@ if [ "${FEEDS_ONLY:-}" != cached ]; then
 		"$(ratio "$rad" "$first") times on a first render"
 fi
 echo "  from memory, $small_vevents VEVENTs ($(wc -c <"$BENCH_TMP/small.ics") bytes), $CONNS connections," \
-	"medians of 3:"
-echo "    plain: liaisond $l_rps/s, nginx (sendfile off) $n_rps/s, ratio $(ratio "$l_rps" "$n_rps")"
-echo "    plain: liaisond $l_rps/s, nginx (sendfile on) $s_rps/s, ratio $(ratio "$l_rps" "$s_rps")"
+	"medians of $ROUNDS rounds; ratio: the median of the rounds' own:"
+echo "    plain: liaisond $l_rps/s, nginx (sendfile off) $n_rps/s, ratio $(pairs l n)"
+echo "    plain: liaisond $l_rps/s, nginx (sendfile on) $s_rps/s, ratio $(pairs l s)"
 echo "    gzip ($(wc -c <"$BENCH_TMP/small.ics.gz") bytes): liaisond $lz_rps/s," \
-	"nginx (gzip_static, sendfile on) $sz_rps/s, ratio $(ratio "$lz_rps" "$sz_rps")"
+	"nginx (gzip_static, sendfile on) $sz_rps/s, ratio $(pairs lz sz)"
 echo "    TCP segments an answer (medians): plain liaisond $(median <"$BENCH_TMP/l.segs")," \
 	"nginx sendfile on $(median <"$BENCH_TMP/s.segs"); gzip liaisond $(median <"$BENCH_TMP/lz.segs")," \
 	"nginx $(median <"$BENCH_TMP/sz.segs")"
