@@ -21,22 +21,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 bench_cluster
 psql_b() { "$PGBIN/psql" -X -q -tA -d "$DB" "$@"; }
 bench_org
-"$BIN" --database "$DB" migrate >/dev/null
-# Events through 2027 in three zones, every 20th a weekly series.
-psql_b -c "INSERT INTO events (org_id, uid, kind, title, description, location, city, country,
-    timezone, start_local, end_local, start_utc, end_utc, last_end_utc, rrule)
-  SELECT o.id, 'splice-' || g || '@bench', (ARRAY['visit','meeting','festival','deadline'])[1 + g % 4],
-    'Đà Nẵng kết nối hệ sinh thái khởi nghiệp ' || g, 'Agenda for item ' || g,
-    'Room ' || (g % 50), 'Busan', 'KR', z, s, s + interval '1 hour',
-    s AT TIME ZONE z, (s + interval '1 hour') AT TIME ZONE z,
-    CASE WHEN g % 20 = 0 THEN (s + interval '9 weeks 1 hour') AT TIME ZONE z
-         ELSE (s + interval '1 hour') AT TIME ZONE z END,
-    CASE WHEN g % 20 = 0 THEN 'FREQ=WEEKLY;COUNT=10' END
-  FROM orgs o, (SELECT g, timestamp '2027-01-04 09:00' + (g % 300) * interval '1 day'
-                  + (g % 8) * interval '1 hour' AS s,
-                  (ARRAY['Asia/Seoul','Asia/Ho_Chi_Minh','America/Toronto'])[1 + g % 3] AS z
-                FROM generate_series(1, $N) g) x WHERE o.slug = 'hcmc-dost'"
-psql_b -c "VACUUM ANALYZE events"
+bench_feed_events "$N" splice
 psql_b -c "SELECT id FROM events ORDER BY random() LIMIT $ITER" >"$BENCH_TMP/ids"
 
 cat >"$BENCH_TMP/loop.py" <<'PY'

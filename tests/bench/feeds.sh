@@ -44,24 +44,7 @@ psql_b() { "$PGBIN/psql" -X -q -tA -d "$DB" "$@"; }
 # binary $BIN.
 load() {
 	bench_org
-	"$BIN" --database "$DB" migrate >/dev/null
-	# Events through 2027 in three zones; every 20th weekly for ten weeks; a
-	# tenth tagged "small".
-	psql_b -c "INSERT INTO events (org_id, uid, kind, title, description, location, city, country,
-    timezone, start_local, end_local, start_utc, end_utc, last_end_utc, rrule, tags)
-  SELECT o.id, 'feed-' || g || '@bench', (ARRAY['visit','meeting','festival','deadline'])[1 + g % 4],
-    'Đà Nẵng kết nối hệ sinh thái khởi nghiệp ' || g, 'Agenda for item ' || g,
-    'Room ' || (g % 50), 'Busan', 'KR', z, s, s + interval '1 hour',
-    s AT TIME ZONE z, (s + interval '1 hour') AT TIME ZONE z,
-    CASE WHEN g % 20 = 0 THEN (s + interval '9 weeks 1 hour') AT TIME ZONE z
-         ELSE (s + interval '1 hour') AT TIME ZONE z END,
-    CASE WHEN g % 20 = 0 THEN 'FREQ=WEEKLY;COUNT=10' END,
-    CASE WHEN g % 10 = 0 THEN ARRAY['small'] ELSE ARRAY['big'] END
-  FROM orgs o, (SELECT g, timestamp '2027-01-04 09:00' + (g % 300) * interval '1 day'
-                  + (g % 8) * interval '1 hour' AS s,
-                  (ARRAY['Asia/Seoul','Asia/Ho_Chi_Minh','America/Toronto'])[1 + g % 3] AS z
-                FROM generate_series(1, $N) g) x WHERE o.slug = 'hcmc-dost'"
-	psql_b -c "VACUUM ANALYZE events"
+	bench_feed_events "$N"
 }
 load
 

@@ -41,6 +41,30 @@ bench_org() {
 	TOKEN=$("$BIN" --database "$DB" key create hcmc-dost --role admin)
 }
 
+# $1 events of hcmc-dost (feeds.sh, feed_splice.sh), migrated by $BIN:
+# through 2027 in three zones, every 20th weekly for ten weeks, a tenth
+# tagged "small", each titled with its number ($2, "feed" by default,
+# makes their UIDs).
+bench_feed_events() {
+	"$BIN" --database "$DB" migrate >/dev/null
+	"$PGBIN/psql" -X -q -d "$DB" -c "INSERT INTO events (org_id, uid, kind, title, description,
+    location, city, country, timezone, start_local, end_local, start_utc, end_utc, last_end_utc,
+    rrule, tags)
+  SELECT o.id, '${2:-feed}-' || g || '@bench', (ARRAY['visit','meeting','festival','deadline'])[1 + g % 4],
+    'Đà Nẵng kết nối hệ sinh thái khởi nghiệp ' || g, 'Agenda for item ' || g,
+    'Room ' || (g % 50), 'Busan', 'KR', z, s, s + interval '1 hour',
+    s AT TIME ZONE z, (s + interval '1 hour') AT TIME ZONE z,
+    CASE WHEN g % 20 = 0 THEN (s + interval '9 weeks 1 hour') AT TIME ZONE z
+         ELSE (s + interval '1 hour') AT TIME ZONE z END,
+    CASE WHEN g % 20 = 0 THEN 'FREQ=WEEKLY;COUNT=10' END,
+    CASE WHEN g % 10 = 0 THEN ARRAY['small'] ELSE ARRAY['big'] END
+  FROM orgs o, (SELECT g, timestamp '2027-01-04 09:00' + (g % 300) * interval '1 day'
+                  + (g % 8) * interval '1 hour' AS s,
+                  (ARRAY['Asia/Seoul','Asia/Ho_Chi_Minh','America/Toronto'])[1 + g % 3] AS z
+                FROM generate_series(1, $1) g) x WHERE o.slug = 'hcmc-dost'" \
+		-c "VACUUM ANALYZE events"
+}
+
 bench_daemon() {
 	PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	"$BIN" --database "$DB" --listen "127.0.0.1:$PORT" --log-level warn --rate-limit 0 "$@" \
