@@ -655,34 +655,26 @@ void feed_bytes_release(struct feed_bytes *b)
 struct feed_list *feed_cache_list(const char *hash, struct feed_bytes *body)
 {
 	struct feed_list *l = NULL;
-	int fd = -1;
+	struct feed_render *fr = NULL;
+	struct coding plain = {0};
 	if (body)
 		*body = (struct feed_bytes){0};
 	pthread_mutex_lock(&lock);
 	struct way *w = find_locked(hash);
-	if (w)
-		l = feed_list_ref(w->fr->list);
-	if (l && body && w->fr->plain.mem) {
-		body->mem = coding_take(&w->fr->plain).mem;
-		body->p = body->mem;
-		body->len = w->fr->plain.len;
-	} else if (l && body && w->fr->plain.file && w->fr->plain.len) {
-		/* The file lives while its rendering is kept: a copy of its
-		 * descriptor is mapped after the lock is let go. */
-		fd = fcntl(w->fr->plain.fd, F_DUPFD_CLOEXEC, 0);
-		body->len = w->fr->plain.len;
+	if (w && (l = feed_list_ref(w->fr->list)) && body) {
+		fr = w->fr;
+		atomic_fetch_add(&fr->refs, 1);
+		plain = coding_take(&fr->plain);
 	}
 	pthread_mutex_unlock(&lock);
-	if (fd >= 0) {
-		void *m = mmap(NULL, body->len, PROT_READ, MAP_SHARED, fd, 0);
-		close(fd);
-		if (m != MAP_FAILED) {
-			body->map = m;
-			body->p = m;
-		}
-	}
-	if (body && !body->p)
-		body->len = 0;
+	if (!fr)
+		return l;
+	/* Mapped outside the lock; a mapping outlives the rendering's hold on
+	 * its file. One read back has no body. */
+	body->p = plain.len ? coding_bytes(&plain, &body->map) : NULL;
+	body->mem = plain.mem;
+	body->len = body->p ? plain.len : 0;
+	feed_render_unref(fr);
 	return l;
 }
 
