@@ -87,8 +87,19 @@
 /* How far ahead the window reached, as Unix seconds (not a timestamp's
  * text, which DateStyle and TimeZone shape). */
 #define FEED_LIST_AHEAD "date_part('epoch', (SELECT now() + $%d::integer * interval '1 day'))::text"
+/* NULL, so that the list is read whole, when the database is behind the
+ * snapshot $snap (its transactions all completed, the next id is past
+ * them): put back to an earlier state of itself (a storage snapshot
+ * restored, a standby promoted before it had every commit), it hands out
+ * again ids that $snap has seen, and what they write would be taken for
+ * seen. Not on a standby, whose snapshot lags the primary's whatever
+ * happened (it learns of ids only as it replays them): there the read
+ * floor (readfloor.h) keeps a splice from going back. */
 #define SQL_FEED_SPLICE_ROOTS \
-	"(SELECT count(*) || ':' || coalesce(array_agg(root)::text, '{}') FROM r)"
+	"(SELECT CASE WHEN pg_is_in_recovery()" \
+	"               OR pg_snapshot_xmax($%d::pg_snapshot) <= pg_snapshot_xmax(pg_current_snapshot())" \
+	"             THEN count(*) || ':' || coalesce(array_agg(root)::text, '{}') END" \
+	"   FROM r)"
 /* m's end in a list or a splice: no f. */
 #define SQL_FEED_M_END \
 	"   ORDER BY e.start_utc, e.id" \

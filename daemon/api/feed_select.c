@@ -77,7 +77,8 @@ static int select_sql(struct evbuffer *sql, struct listq *q, const PGresult *loo
 		                          past) < 0;
 		rc |= (future ? evbuffer_add_printf(sql, FEED_LIST_AHEAD ", ", future)
 		              : evbuffer_add_printf(sql, "NULL, ")) < 0;
-		rc |= evbuffer_add_printf(sql, "%s", splice ? SQL_FEED_SPLICE_ROOTS : "NULL") < 0;
+		rc |= (splice ? evbuffer_add_printf(sql, SQL_FEED_SPLICE_ROOTS, snap)
+		              : evbuffer_add_printf(sql, "NULL")) < 0;
 	} else {
 		rc |= evbuffer_add_printf(sql, how == SELECT_IDS ? SQL_FEED_IDS_LIMITED
 		                                                 : SQL_FEED_EVENTS_ORDERED) < 0;

@@ -18,8 +18,11 @@
  * which NOTIFY never told it anyway (feed_list.h). What a snapshot cannot
  * tell of is kept out by the stamp: another binary (its SQL may select
  * other rows), another renderer (libical, its zones), another database or
- * a restore of it to an earlier time (its transaction ids taken again);
- * and a list read whole FEED_TTL_MS ago or more is not read back. */
+ * a recovery of it to an earlier time (a new timeline: its transaction
+ * ids taken again); and a list read whole FEED_TTL_MS ago or more is not
+ * read back. A database put back on its own timeline (a storage snapshot)
+ * keeps its stamp: the splice finds it behind the list's snapshot and
+ * reads the list whole (SQL_FEED_SPLICE_ROOTS). */
 #include "api/feed_state.h"
 
 #include "api/feed_cache.h"
