@@ -6,7 +6,10 @@
 # /v1/occurrences?limit=200, 11 % reads by id. Prints each route's p50 and
 # p99 alone (one client, a few seconds each) and under the mix, and the
 # errors; a route whose writes queue behind renders and expansions on the
-# same loops shows it in the mix's p99.
+# same loops shows it in the mix's p99. The creates grow the feeds (from
+# about 3 MB to 12 MB in 150 s: every org's feed shows every event), and a
+# whole feed's time follows its size, so the mix's feed answers are also
+# shown by third of the mix with their mean size.
 #   tests/bench/mixed.sh BIN [SECONDS] [CLIENTS] [OTHER_BIN [ROUNDS]]
 # With OTHER_BIN (an older build, say), the two take turns on the same
 # data, OTHER_BIN first, ROUNDS times each (3 by default), and the medians
@@ -93,6 +96,7 @@ for t, slug in zip(tokens, ["hcmc-dost", "busan-city", "cabc"]):
     s, _, data, _ = req(ports[0], "GET", f"/v1/events?org={slug}&limit=500", t)
     ids[t] = [e["id"] for e in json.loads(data)["items"]]
 lock = threading.Lock()
+sizes = []  # (when, seconds, bytes) of each whole feed sent in a mix
 day = lambda n: time.strftime("%Y-%m-%d", time.gmtime(time.time() + n * 86400))  # noqa
 
 
@@ -114,10 +118,13 @@ def op(kind, port, token, feed, etags):
         s, dt, _, _ = req(port, "PATCH", f"/v1/events/{i}", token, body)
         return "write", s if s != 200 else None, dt
     if kind == "feed":
-        s, dt, _, tag = req(port, "GET", f"/feeds/{feed}",
-                            headers={"If-None-Match": etags.get(feed, '"none"')})
+        s, dt, data, tag = req(port, "GET", f"/feeds/{feed}",
+                               headers={"If-None-Match": etags.get(feed, '"none"')})
         if tag:
             etags[feed] = tag
+        if s == 200:
+            with lock:
+                sizes.append((time.monotonic(), dt, len(data)))
         return "feed", s if s not in (200, 304) else None, dt
     if kind == "occurrences":
         s, dt, _, _ = req(port, "GET", f"/v1/occurrences?from={day(0)}&to={day(365)}&limit=200",
@@ -208,6 +215,7 @@ for kind in ["create", "patch", "feed", "occurrences", "read"]:
         alone.setdefault(route, []).extend(xs)
 pids = [int(p) for p in os.environ.get("MIX_PIDS", "").split()]
 cpu0, t0 = [cpu_s(p) for p in pids], time.monotonic()
+del sizes[:]
 mixed, errors = run(secs, clients, KINDS)
 cpu = [cpu_s(p) - c for p, c in zip(pids, cpu0)]
 wall = time.monotonic() - t0
@@ -224,6 +232,14 @@ for route in ["write", "feed", "occurrences", "read"]:
           f"{pct(m, .99):9.1f}ms {len(m):9d}  {errors.get(route, {}) or 0}")
     with open(sys.argv[0] + ".figures", "a") as f:
         f.write(f"{label} {route} {pct(m, .5):.1f} {pct(m, .99):.1f}\n")
+# The feeds grow as the mix creates events (a faster daemon creates more),
+# and a whole feed's time follows its size: each third of the mix apart.
+if sizes:
+    third = [[x for x in sizes if t0 + k * wall / 3 <= x[0] < t0 + (k + 1) * wall / 3]
+             for k in range(3)]
+    print("  whole feeds by third of the mix: " + "; ".join(
+        f"{sum(x[2] for x in xs) / len(xs) / 1e6:.1f} MB p50 {pct([x[1] for x in xs], .5):.1f}"
+        f" p99 {pct([x[1] for x in xs], .99):.1f} ms" for xs in third if xs))
 if len(cpu) == 3:
     n = sum(len(xs) for xs in mixed.values())
     print(f"  CPU in the mix: liaisond {cpu[0] + cpu[1]:.1f} s, PostgreSQL {cpu[2]:.1f} s "
