@@ -323,6 +323,49 @@ static int check_override(struct evop *op)
 	return 0;
 }
 
+/* Whether every member of array a is in array b. */
+static int members_in(json_t *a, json_t *b)
+{
+	size_t i, j;
+	json_t *x, *y;
+	json_array_foreach(a, i, x)
+	{
+		int found = 0;
+		json_array_foreach(b, j, y) found = found || json_equal(x, y);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/* An agreement's date (a milestone, signed_on, expires_on) is seen by
+ * whom its agreement is: its visibility and its partners (the parties)
+ * are the agreement's, and its text names the agreement in every feed
+ * that shows it, so a date made more visible here would show a private
+ * agreement's title to orgs that may not see it. 0, or -1 having
+ * answered. */
+static int check_agreement_date(struct evop *op, json_t *before, json_t *after)
+{
+	const char *agreement = json_string_value(json_object_get(before, "agreement_id"));
+	static const char *const theirs[] = {"visibility", "partners"};
+	for (size_t i = 0; agreement && i < ARRAY_LEN(theirs); i++) {
+		json_t *was = json_object_get(before, theirs[i]),
+		       *is = json_object_get(after, theirs[i]);
+		if (json_is_array(was) && json_is_array(is)
+		        ? members_in(was, is) && members_in(is, was)
+		        : json_equal(was, is))
+			continue;
+		char m[200];
+		snprintf(m, sizeof(m),
+		         "this event is a date of agreement %s, whose %s it has: change it "
+		         "through /v1/agreements",
+		         agreement, theirs[i]);
+		op_fail_field(op, 409, theirs[i], m);
+		return -1;
+	}
+	return 0;
+}
+
 static void on_loaded_for_change(PGresult *res, void *arg)
 {
 	struct evop *op = arg;
@@ -392,6 +435,8 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 		op_fail(op, 500, "out of memory");
 		return;
 	}
+	if (check_agreement_date(op, op->before, current))
+		return;
 	/* A change that changes nothing answers the event as it is: the same
 	 * version and ETag, no webhook, no new reminder plan. */
 	if (same_event(op->before, current)) {

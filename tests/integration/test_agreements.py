@@ -87,6 +87,38 @@ def test_roles_and_visibility(ctx):
     problem(d.request("PATCH", url, body={"stage": "signed"}, token=k["cabc"]), 403)
 
 
+def test_a_date_is_seen_by_whom_its_agreement_is(ctx):
+    """An agreement's dates take its visibility and its parties as
+    partners, and their text names the agreement in every feed that shows
+    them: a date made network or given another partner through
+    /v1/events would show a private agreement's title to orgs that may
+    not see it. Such a change is refused (409, the field named) and
+    changes nothing; the rest of a date stays the owner's to change."""
+    from test_feeds import make_feed, path_of
+    db, k, d = world(ctx)
+    a = d.request("POST", "/v1/agreements", token=k["host"],
+                  body=dict(MOU, title="Private MOU talks", visibility="private")).json()
+    mid = a["milestones"][0]["event_id"]
+    got = d.request("GET", f"/v1/events/{mid}", token=k["host"])
+    before, etag = got.json(), got.header("ETag")
+    for body, field in (({"visibility": "network"}, "visibility"),
+                        ({"partners": ["cabc", "busan-city"]}, "partners"),
+                        ({"partners": []}, "partners"),
+                        ({"title": "Seen", "visibility": "network"}, "visibility")):
+        p = problem(d.request("PATCH", f"/v1/events/{mid}", token=k["host"], body=body), 409)
+        assert [e["field"] for e in p["errors"]] == [field], p
+    assert d.request("GET", f"/v1/events/{mid}", token=k["host"]).json() == before
+    problem(d.request("GET", f"/v1/events/{mid}", token=k["busan-city"]), 404)
+    feed = d.request("GET", path_of(make_feed(d, k["busan-city"]))).body
+    assert b"Private MOU talks" not in feed and b"MOU draft due" not in feed
+    # Its own partners and visibility sent back, in any order, change nothing.
+    r = d.request("PATCH", f"/v1/events/{mid}", token=k["host"],
+                  body={"visibility": "private", "partners": list(reversed(before["partners"]))})
+    assert r.status == 200 and r.header("ETag") == etag, r
+    r = d.request("PATCH", f"/v1/events/{mid}", token=k["host"], body={"title": "Draft due"})
+    assert r.status == 200 and r.json()["title"] == "Draft due", r
+
+
 # ---- editing updates the date events in place (issue 14) ----------------------
 
 # A feed's VEVENTs as {uid: {...}} with the description; a UID twice fails.
