@@ -14,11 +14,17 @@ int series_sort(const struct event_in *s, int was_all_day, json_t *overrides, js
 {
 	size_t i;
 	json_t *o;
+	/* A master without a rule or RDATEs is a single event, which has no
+	 * overrides (the API refuses them): the override of its one
+	 * occurrence, its first, goes with the rest, as when its rule
+	 * changed it away. Kept, it stood in for the event in the feed and the
+	 * reminders while the event's own occurrence was listed beside it. */
+	int recurs = s->rrule || json_array_size(s->rdates);
 	json_array_foreach(overrides, i, o)
 	{
 		struct civil rid;
 		const char *text = json_string_value(json_object_get(o, "rid"));
-		int has = text && !civil_parse(text, was_all_day, &rid) &&
+		int has = recurs && text && !civil_parse(text, was_all_day, &rid) &&
 		          was_all_day == s->all_day &&
 		          recur_is_occurrence(s->rrule, s->timezone, &s->start, s->all_day,
 		                              s->exdates, s->rdates, &rid);

@@ -18,6 +18,14 @@
 	"(CASE WHEN cardinality(" col ") = 0 THEN '[]'::jsonb" \
 	"      ELSE (SELECT jsonb_agg(" EV_LOCAL("x") " ORDER BY x)" \
 	"              FROM unnest(" col ") x) END)"
+/* Whether override x of series e may name one of e's occurrences, as
+ * /v1/occurrences applies it (it compares recurrence ids as written):
+ * not an orphan (sql/012: a change of e took its occurrence away), and of
+ * e's form, all-day or timed (read in e's form, 09:00 on a day of a
+ * series made all-day since was that whole day). */
+#define EV_NAMES_AN_OCCURRENCE(x, e) \
+	"(" x ".orphan_status IS NULL AND " x ".all_day = " e ".all_day)"
+
 /* An instant, RFC 3339 in UTC with whole seconds. */
 #define EV_UTC(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 

@@ -47,7 +47,8 @@ enum {
 	"       to_jsonb(e.reminders)::text," \
 	"       (SELECT coalesce(jsonb_agg(" EV_LOCAL("x.recurrence_id") "), '[]')" \
 	"          FROM events x" \
-	"         WHERE x.series_id = e.id)::text"
+	"         WHERE x.series_id = e.id" \
+	"           AND " EV_NAMES_AN_OCCURRENCE("x", "e") ")::text"
 /* clang-format on */
 
 /* Calls cb for the fire times after `after` of occurrences before until,

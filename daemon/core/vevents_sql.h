@@ -94,7 +94,8 @@
 	"            THEN (SELECT jsonb_agg(" EV_LOCAL("x.recurrence_id") " ORDER BY x.recurrence_id)" \
 	"                    FROM events x" \
 	"                   WHERE x.series_id = e.id" \
-	"                     AND x.status = 'cancelled')::text END," \
+	"                     AND x.status = 'cancelled'" \
+	"                     AND " EV_NAMES_AN_OCCURRENCE("x", "e") ")::text END," \
 	"       CASE WHEN e.series_id IS NOT NULL" \
 	"            THEN (SELECT s.timezone FROM events s WHERE s.id = e.series_id) END," \
 	"       o.name," \
