@@ -20,6 +20,9 @@
  *   DTSTART; libical skips it, other expanders add it to COUNT) starts at
  *   the rule's first instance, with DTSTART as an RDATE and COUNT one
  *   less, so that every client shows the same occurrences;
+ * - a series whose DTSTART is in UTC recurs at that UTC time (RFC 5545
+ *   3.3.10), in UTC unless the default zone's offset cannot change over
+ *   it (ical_utc_series);
  * - a DATE EXDATE of a timed series excludes the occurrences of that day;
  *   an override that makes a timed occurrence all-day (or the other way
  *   round) excludes that occurrence from its series, and is kept as an
@@ -263,6 +266,8 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 		ical_add_error(errors, "start",
 		               "the VEVENT has no DTSTART (or one that could not be read)");
 	} else if (!ical_read_when(x, ds, icalproperty_get_dtstart(ds), &w, "start", errors)) {
+		if (!rp && !rid_dropped)
+			ical_utc_series(x, ve, ds, &w);
 		json_object_set_new(ev, "timezone", json_string(w.zone));
 		if (w.unmatched) {
 			char shown[84];

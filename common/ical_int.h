@@ -100,6 +100,7 @@ int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct
 void ical_civil_of(struct icaltimetype t, struct civil *c);
 int ical_valid_civil(const struct civil *c);
 int64_t ical_wall(const char *local, int all_day);
+void ical_utc_series(struct ctx *x, icalcomponent *ve, icalproperty *ds, struct when *w);
 int ical_restate(struct ctx *x, icalproperty *p, struct icaltimetype t, const struct when *ev,
                  char out[CIVIL_LEN]);
 void ical_format_wall(int64_t t, int all_day, char out[CIVIL_LEN]);

@@ -96,6 +96,91 @@ int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct
 	return 0;
 }
 
+/* The series ends before the years events may have end (civil_parse
+ * reads 1900 to 2200): an unbounded one is checked to there. */
+static int64_t series_horizon(void)
+{
+	struct civil c = {2201, 1, 2, 0, 0, 0};
+	return civil_to_epoch(&c);
+}
+
+static int on_last(const struct civil *start, int64_t start_utc, void *arg)
+{
+	(void)start;
+	int64_t *last = arg;
+	if (start_utc > *last)
+		*last = start_utc;
+	return 0;
+}
+
+/* The latest instant a series written from UTC instant start reaches: its
+ * rule's last instance (walked in UTC within the file's budget when it
+ * has COUNT), its UNTIL, its latest RDATE; the horizon when it has no end
+ * or the budget ran out. A time not in UTC is taken a day late, more than
+ * any zone's offset, so that the span is never too short. */
+static int64_t utc_series_end(struct ctx *x, icalcomponent *ve, int64_t start)
+{
+	int64_t last = start, horizon = series_horizon();
+	icalproperty *rp = icalcomponent_get_first_property(ve, ICAL_RRULE_PROPERTY);
+	struct civil c;
+	if (rp) {
+		struct icalrecurrencetype r = icalproperty_get_rrule(rp);
+		if (r.count > 0) {
+			char *s = icalrecurrencetype_as_string_r(&r);
+			civil_from_epoch(start, &c);
+			if (!s || recur_expand_window(s, "UTC", &c, 0, INT64_MIN, INT64_MAX,
+			                              x->budget, on_last, &last) < 0)
+				last = horizon;
+			free(s);
+		} else if (!icaltime_is_null_time(r.until)) {
+			ical_civil_of(r.until, &c);
+			int64_t u = civil_to_epoch(&c) + (icaltime_is_utc(r.until) ? 0 : 2 * 86400);
+			last = u > last ? u : last;
+		} else {
+			return horizon;
+		}
+	}
+	for (icalproperty *p = icalcomponent_get_first_property(ve, ICAL_RDATE_PROPERTY); p;
+	     p = icalcomponent_get_next_property(ve, ICAL_RDATE_PROPERTY)) {
+		struct icaldatetimeperiodtype d = icalproperty_get_rdate(p);
+		struct icaltimetype t = icaltime_is_null_time(d.time) ? d.period.start : d.time;
+		if (icaltime_is_null_time(t))
+			continue;
+		ical_civil_of(t, &c);
+		int64_t u = civil_to_epoch(&c) + (icaltime_is_utc(t) ? 0 : 86400);
+		last = u > last ? u : last;
+	}
+	return last < horizon ? last : horizon;
+}
+
+/* RFC 5545 (3.3.5, 3.3.10) gives every instance of a series whose DTSTART
+ * is in UTC the same UTC time; liaison repeats a series' wall time in its
+ * zone, so such a series placed in the default zone (as ical_read_when
+ * places a UTC time) would follow that zone's clock changes and be an
+ * hour off after each. It recurs in UTC, unless the default zone's offset
+ * cannot change over the whole series: then every instance has the same
+ * local time there too, and the zone is kept, as the product's main users
+ * (Asia/Seoul, Asia/Ho_Chi_Minh, which have kept one offset for decades)
+ * would rather see their own times than UTC. The check is exact (the zone's
+ * changes over the series' span, tz_offset_constant) and bounded (the rule
+ * walked within the file's budget, the span cut at the last year events
+ * may have). A single UTC time is one instant in any zone, and an
+ * override follows its master: both keep the default zone. */
+void ical_utc_series(struct ctx *x, icalcomponent *ve, icalproperty *ds, struct when *w)
+{
+	struct icaltimetype t = icalproperty_get_dtstart(ds);
+	if (t.is_date || !icaltime_is_utc(t) || ical_tzid_of(ds) || !w->has_utc ||
+	    tz_is_utc(w->zone) ||
+	    (!icalcomponent_get_first_property(ve, ICAL_RRULE_PROPERTY) &&
+	     !icalcomponent_get_first_property(ve, ICAL_RDATE_PROPERTY)))
+		return;
+	if (tz_offset_constant(w->zone, w->utc, utc_series_end(x, ve, w->utc)))
+		return;
+	snprintf(w->zone, sizeof(w->zone), "UTC");
+	civil_from_epoch(w->utc, &w->c);
+	civil_format(&w->c, 0, w->local);
+}
+
 /* Another time of the same event (EXDATE, RDATE, DTEND), restated in the
  * event's zone; a floating one is a wall time of the event's zone. */
 int ical_restate(struct ctx *x, icalproperty *p, struct icaltimetype t, const struct when *ev,

@@ -549,6 +549,14 @@ static enum tz_result from_utc(const char *zone, int64_t utc, struct civil *w, i
 	return TZ_OK;
 }
 
+int tz_offset_constant(const char *zone, int64_t from, int64_t to)
+{
+	struct tz_offsets *z;
+	if (zone_resolve(zone, &z))
+		return 1;
+	return z && tz_offsets_constant(z, from, to);
+}
+
 enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc)
 {
 	return to_utc(zone, w, utc, 1);

@@ -61,6 +61,9 @@ enum tz_result { TZ_OK = 0, TZ_GAP = 1, TZ_UNKNOWN = 2 };
 enum tz_result tz_to_utc(const char *zone, const struct civil *w, int64_t *utc) WUR;
 /* The wall time of instant utc in zone. */
 enum tz_result tz_from_utc(const char *zone, int64_t utc, struct civil *w) WUR;
+/* Whether zone's UTC offset stays the same over instants [from, to]
+ * (UTC: always), exactly (tz_offsets_constant); 0 for an unknown zone. */
+int tz_offset_constant(const char *zone, int64_t from, int64_t to);
 /* Both read a zone's offsets from tables built from libical's answers
  * (tz_offsets.c). For tests: the same, asking libical each time. */
 enum tz_result tz_to_utc_uncached(const char *zone, const struct civil *w, int64_t *utc) WUR;

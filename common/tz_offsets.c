@@ -169,10 +169,16 @@ static struct span *span_get(struct tz_offsets *z, int i)
 	return s;
 }
 
+/* The number of the span that holds t. Floor division: spans before the
+ * epoch count down from -1. */
+static int64_t span_of(int64_t t)
+{
+	return t >= 0 ? t >> SPAN_SHIFT : -((-(t + 1)) >> SPAN_SHIFT) - 1;
+}
+
 int tz_offsets_at(struct tz_offsets *z, int64_t t)
 {
-	/* Floor division: spans before the epoch count down from -1. */
-	int64_t q = t >= 0 ? t >> SPAN_SHIFT : -((-(t + 1)) >> SPAN_SHIFT) - 1;
+	int64_t q = span_of(t);
 	struct span *s =
 	    q >= FIRST_SPAN && q < FIRST_SPAN + SPANS ? span_get(z, (int)(q - FIRST_SPAN)) : NULL;
 	if (!s || s == &busy_span)
@@ -181,6 +187,26 @@ int tz_offsets_at(struct tz_offsets *z, int64_t t)
 	for (int k = 0; k < s->n && s->c[k].at <= t; k++)
 		off = s->c[k].off;
 	return off;
+}
+
+int tz_offsets_constant(struct tz_offsets *z, int64_t from, int64_t to)
+{
+	int64_t first = span_of(from), last = span_of(to);
+	if (from > to || first < FIRST_SPAN || last >= FIRST_SPAN + SPANS)
+		return 0;
+	int off = tz_offsets_at(z, from);
+	for (int64_t q = first; q <= last; q++) {
+		struct span *s = span_get(z, (int)(q - FIRST_SPAN));
+		if (!s || s == &busy_span)
+			return 0; /* out of memory, or changes libical alone answers */
+		/* A later span begins inside the range: its opening offset counts. */
+		if (q > first && s->off0 != off)
+			return 0;
+		for (int k = 0; k < s->n; k++)
+			if (s->c[k].at > from && s->c[k].at <= to && s->c[k].off != off)
+				return 0;
+	}
+	return 1;
 }
 
 icalcomponent *tz_offsets_vtimezone(struct tz_offsets *z)

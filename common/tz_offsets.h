@@ -19,6 +19,13 @@ struct tz_offsets *tz_offsets_of(const char *name);
  * each time. Thread-safe; takes no lock once the span is built. */
 int tz_offsets_at(struct tz_offsets *z, int64_t t);
 
+/* Whether the offset in force at from is in force through to (from <= to)
+ * with no change between: exact, from the same tables (each span between
+ * is built if it is not yet: about 400 readings of libical a year of the
+ * range, once per zone and process). 0 when either end is outside the
+ * tables' years, or a span between has too many changes to be tabled. */
+int tz_offsets_constant(struct tz_offsets *z, int64_t from, int64_t to);
+
 /* The same straight from libical, under its lock: the reference the
  * tables are checked against (tests), and the way before them. */
 int tz_offsets_at_uncached(struct tz_offsets *z, int64_t t);

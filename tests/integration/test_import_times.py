@@ -1,0 +1,173 @@
+"""iCalendar import: the times of a series that a file writes in another
+form than its DTSTART (UTC, a zoned midnight of an all-day series, a time
+inside a DST gap), imported and compared occurrence by occurrence with
+what RFC 5545 and SPEC.md make of the file; then imported again, which
+must change nothing. The cases come from a review's probe of exports
+(Zoom and Google invites in UTC, Outlook's zoned midnights)."""
+import json
+import subprocess
+
+from harness import run_cli
+from test_import_corpus import EXPAND, c
+
+WINDOW = ("2026-01-01", "2027-01-01")
+
+
+def cal(*lines, head=()):
+    return ("\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//test//EN", *head,
+                         *lines, "END:VCALENDAR"]) + "\r\n").encode("utf-8")
+
+
+def ev(uid, *lines, summary=None):
+    return ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T000000Z",
+            f"SUMMARY:{summary or uid}", *lines, "END:VEVENT"]
+
+
+VTZ_NY = ["BEGIN:VTIMEZONE", "TZID:America/New_York",
+          "BEGIN:DAYLIGHT", "TZOFFSETFROM:-0500", "TZOFFSETTO:-0400", "TZNAME:EDT",
+          "DTSTART:19700308T020000", "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU", "END:DAYLIGHT",
+          "BEGIN:STANDARD", "TZOFFSETFROM:-0400", "TZOFFSETTO:-0500", "TZNAME:EST",
+          "DTSTART:19701101T020000", "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU", "END:STANDARD",
+          "END:VTIMEZONE"]
+
+
+def expand(body, org_tz):
+    out = subprocess.run(["/usr/bin/python3", "-c", EXPAND, *WINDOW, org_tz], input=body,
+                         capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    return [tuple(o) for o in json.loads(out.stdout)]
+
+
+def occurrences(d, token, org):
+    items, cursor = [], None
+    while True:
+        q = f"/v1/occurrences?from={WINDOW[0]}&to={WINDOW[1]}&limit=1000&org={org}"
+        page = d.request("GET", q + (f"&cursor={cursor}" if cursor else ""), token=token).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return sorted((o["title"], o["start"], o["end"], o["status"]) if o["all_day"] else
+                          (o["title"], o["start_utc"], o["end_utc"], o["status"]) for o in items)
+
+
+def post(d, token, body):
+    return d.request("POST", "/v1/events", body=body, token=token,
+                     headers={"Content-Type": "text/calendar"})
+
+
+class Orgs:
+    """An org of its own per file, in the zone the case names."""
+
+    def __init__(self, ctx):
+        self.db = ctx.database()
+        self.d = ctx.daemon(self.db)
+        self.n = 0
+
+    def new(self, tz):
+        self.n += 1
+        org = f"times-{self.n}"
+        run_cli(["org", "create", org, "--name", org, "--timezone", tz], self.db)
+        return org, run_cli(["key", "create", org, "--role", "admin"], self.db).stdout.strip()
+
+
+def imported(orgs, body, tz):
+    """Imports body into a new org of zone tz: (org, token, answer, occurrences),
+    after checking that importing it again changes nothing."""
+    org, token = orgs.new(tz)
+    r = post(orgs.d, token, body)
+    assert r.status == 200, r
+    res = r.json()
+    assert res["refused"] == [], res
+    got = occurrences(orgs.d, token, org)
+    again = post(orgs.d, token, body).json()
+    assert not again["created"] and not again["updated"], again
+    assert sorted(again["unchanged"]) == sorted(res["created"] + res["updated"]), (res, again)
+    return org, token, res, got
+
+
+def events(d, token, org):
+    return d.request("GET", f"/v1/events?org={org}&limit=1000", token=token).json()["items"]
+
+
+def masters(d, token, org):
+    return {e["uid"]: e for e in events(d, token, org) if e["series_id"] is None}
+
+
+def feed_expanded(d, token, org, tz):
+    f = d.request("POST", "/v1/feeds", token=token,
+                  body={"name": org, "filter": {"orgs": [org]}}).json()
+    return expand(d.request("GET", f["url"][f["url"].index("/feeds/"):]).body, tz)
+
+
+# ---------------------------------------------------------------------------
+# 1. A series whose DTSTART is in UTC: RFC 5545 (3.3.5, 3.3.10) gives every
+#    instance the same UTC time, whatever the file's or the org's zone.
+UTC_BERLIN = cal(
+    *ev("utc-weekly@zoom.us", "DTSTART:20260305T090000Z", "DTEND:20260305T100000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=6", summary="Zoom weekly (UTC)"),
+    *ev("utc-ex@google.com", "DTSTART:20260305T090000Z", "DTEND:20260305T100000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=6", "EXDATE:20260409T090000Z", summary="UTC series"),
+    *ev("utc-ex@google.com", "RECURRENCE-ID:20260402T090000Z", "DTSTART:20260402T120000Z",
+        "DTEND:20260402T130000Z", summary="UTC series moved"),
+    *ev("utc-rdate@t", "DTSTART:20260305T090000Z", "DTEND:20260305T100000Z",
+        "RDATE:20260402T090000Z", summary="UTC with RDATE"),
+    *ev("utc-single@t", "DTSTART:20260402T090000Z", "DTEND:20260402T100000Z",
+        summary="UTC single"),
+    head=["X-WR-TIMEZONE:Europe/Berlin"])
+UTC_TORONTO = cal(
+    *ev("utc-weekly-2@zoom.us", "DTSTART:20260305T140000Z", "DTEND:20260305T150000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=6", summary="Zoom weekly (UTC, org Toronto)"),
+    *ev("utc-until@t", "DTSTART:20260310T160000Z", "DTEND:20260310T170000Z",
+        "RRULE:FREQ=WEEKLY;UNTIL=20260407T160000Z", summary="UTC until"),
+    head=["METHOD:REQUEST"])
+UTC_UNTIL = cal(
+    *ev("utc-until@t", "DTSTART:20260310T160000Z", "DTEND:20260310T170000Z",
+        "RRULE:FREQ=WEEKLY;UNTIL=20260407T160000Z", summary="UTC until"))
+# Seoul and Ho Chi Minh City keep one offset over these series (and since
+# 1988 and 1975): the series stay in the org's zone, at local times.
+UTC_SEOUL = cal(
+    *ev("utc-seoul@zoom.us", "DTSTART:20260305T010000Z", "DTEND:20260305T020000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=6", "EXDATE:20260319T010000Z", summary="Zoom weekly (Seoul)"),
+    *ev("utc-seoul@zoom.us", "RECURRENCE-ID:20260326T010000Z", "DTSTART:20260326T030000Z",
+        "DTEND:20260326T040000Z", summary="Zoom weekly (Seoul) moved"),
+    *ev("utc-forever@zoom.us", "DTSTART:20260305T010000Z", "DTEND:20260305T020000Z",
+        "RRULE:FREQ=WEEKLY", summary="Zoom weekly forever"))
+
+
+def test_a_utc_series_keeps_its_utc_time_across_dst(ctx):
+    """Before the fix the Berlin and Toronto series repeated their first
+    local time, an hour off after the clocks changed, and the UTC
+    RECURRENCE-ID was 'not an occurrence' (the day shown twice)."""
+    orgs = Orgs(ctx)
+    for body, tz in [(UTC_BERLIN, "Asia/Ho_Chi_Minh"), (UTC_TORONTO, "America/Toronto"),
+                     (UTC_UNTIL, "Europe/Berlin"), (UTC_SEOUL, "Asia/Seoul")]:
+        org, token, res, got = imported(orgs, body, tz)
+        assert not [w for w in res["warnings"] if w["field"] == "recurrence_id"], res
+        want = expand(body, tz)
+        assert got == want, (tz, sorted(set(got) - set(want)), sorted(set(want) - set(got)))
+        shown = [o for o in got if o[3] != "cancelled"]
+        assert feed_expanded(orgs.d, token, org, tz) == shown, tz
+        ev = masters(orgs.d, token, org)
+        if body is UTC_BERLIN:
+            # Berlin's clocks change within the series: it recurs in UTC.
+            assert ev["utc-weekly@zoom.us"]["timezone"] == "UTC"
+            assert ev["utc-weekly@zoom.us"]["start"] == "2026-03-05T09:00:00"
+            assert ev["utc-ex@google.com"]["exdates"] == ["2026-04-09T09:00:00"]
+            assert ev["utc-rdate@t"]["timezone"] == "UTC"
+            # An instant on its own stays in the file's zone.
+            assert ev["utc-single@t"]["timezone"] == "Europe/Berlin"
+            assert ev["utc-single@t"]["start"] == "2026-04-02T11:00:00"
+        elif body is UTC_TORONTO:
+            assert ev["utc-weekly-2@zoom.us"]["timezone"] == "UTC", ev
+            # Toronto's clocks changed on 2026-03-08, before this series:
+            # the check is exact, the org's zone kept.
+            assert ev["utc-until@t"]["timezone"] == "America/Toronto", ev
+            assert ev["utc-until@t"]["start"] == "2026-03-10T12:00:00", ev
+        elif body is UTC_UNTIL:
+            # Berlin's change on 2026-03-29 falls within it.
+            assert ev["utc-until@t"]["timezone"] == "UTC", ev
+        else:
+            s = ev["utc-seoul@zoom.us"]
+            assert s["timezone"] == "Asia/Seoul" and s["start"] == "2026-03-05T10:00:00", s
+            assert s["exdates"] == ["2026-03-19T10:00:00"], s
+            assert ev["utc-forever@zoom.us"]["timezone"] == "Asia/Seoul"
