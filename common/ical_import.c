@@ -23,6 +23,8 @@
  * - a series whose DTSTART is in UTC recurs at that UTC time (RFC 5545
  *   3.3.10), in UTC unless the default zone's offset cannot change over
  *   it (ical_utc_series);
+ * - an EXDATE, RDATE or RECURRENCE-ID of an all-day series written as a
+ *   DATE-TIME (a zoned or UTC midnight) names the day it is written on;
  * - a DATE EXDATE of a timed series excludes the occurrences of that day;
  *   an override that makes a timed occurrence all-day (or the other way
  *   round) excludes that occurrence from its series, and is kept as an

@@ -113,7 +113,10 @@ int ical_import_place_rid(const struct ical_master *m, json_t *rid, int override
 	    civil_parse(local, date, &c) || override_all_day != m->all_day ||
 	    (!m->rrule && !json_array_size(m->rdates)))
 		return -1;
-	if (utc && json_is_integer(utc) &&
+	/* Of an all-day series, a DATE-TIME RECURRENCE-ID names the day it is
+	 * written on (as its EXDATEs: ical_restate), not its instant's day in
+	 * the series' zone. */
+	if (utc && json_is_integer(utc) && !m->all_day &&
 	    tz_from_utc(m->timezone, json_integer_value(utc), &c) != TZ_OK)
 		return -1;
 	if (m->all_day)

@@ -182,10 +182,24 @@ void ical_utc_series(struct ctx *x, icalcomponent *ve, icalproperty *ds, struct 
 }
 
 /* Another time of the same event (EXDATE, RDATE, DTEND), restated in the
- * event's zone; a floating one is a wall time of the event's zone. */
+ * event's zone; a floating one is a wall time of the event's zone. Of an
+ * all-day event, a DATE-TIME (Outlook writes EXDATE;TZID=Tokyo Standard
+ * Time:20260309T000000, others 20260309T000000Z) names the calendar day
+ * it is written on, in its own zone (the UTC date of a Z value): moved
+ * into the event's zone first, Tokyo's midnight is the day before in Ho
+ * Chi Minh City, and the wrong day was excluded or added. */
 int ical_restate(struct ctx *x, icalproperty *p, struct icaltimetype t, const struct when *ev,
                  char out[CIVIL_LEN])
 {
+	if (ev->all_day) {
+		struct civil day;
+		ical_civil_of(t, &day);
+		day.hour = day.minute = day.second = 0;
+		if (!ical_valid_civil(&day))
+			return -1;
+		civil_format(&day, 1, out);
+		return 0;
+	}
 	struct when w;
 	json_t *ignored = json_array();
 	int rc = ignored ? ical_read_when(x, p, t, &w, "", ignored) : -1;
@@ -200,9 +214,7 @@ int ical_restate(struct ctx *x, icalproperty *p, struct icaltimetype t, const st
 		    tz_from_utc(ev->zone, u, &c) != TZ_OK)
 			return -1;
 	}
-	if (ev->all_day)
-		c.hour = c.minute = c.second = 0;
-	civil_format(&c, ev->all_day, out);
+	civil_format(&c, 0, out);
 	return 0;
 }
 

@@ -171,3 +171,68 @@ def test_a_utc_series_keeps_its_utc_time_across_dst(ctx):
             assert s["timezone"] == "Asia/Seoul" and s["start"] == "2026-03-05T10:00:00", s
             assert s["exdates"] == ["2026-03-19T10:00:00"], s
             assert ev["utc-forever@zoom.us"]["timezone"] == "Asia/Seoul"
+
+
+# ---------------------------------------------------------------------------
+# 2. An all-day series whose EXDATE, RDATE or RECURRENCE-ID is a date-time
+#    at a zone's (or UTC's) midnight: the writer names that calendar day.
+ALLDAY_EAST = cal(
+    *ev("ad-ex-tz@outlook", "DTSTART;VALUE=DATE:20260302", "DTEND;VALUE=DATE:20260303",
+        "RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=Tokyo Standard Time:20260309T000000",
+        summary="All-day weekly, Tokyo EXDATE"),
+    *ev("ad-rid-tz@outlook", "DTSTART;VALUE=DATE:20260302", "DTEND;VALUE=DATE:20260303",
+        "RRULE:FREQ=WEEKLY;COUNT=4", summary="All-day weekly, Tokyo RID"),
+    *ev("ad-rid-tz@outlook", "RECURRENCE-ID;TZID=Tokyo Standard Time:20260316T000000",
+        "DTSTART;VALUE=DATE:20260317", "DTEND;VALUE=DATE:20260318",
+        summary="All-day weekly, Tokyo RID (moved)"),
+    *ev("ad-ex-utc@outlook", "DTSTART;VALUE=DATE:20260302", "DTEND;VALUE=DATE:20260303",
+        "RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE:20260309T000000Z",
+        summary="All-day weekly, UTC EXDATE"),
+    *ev("ad-rd-tz@outlook", "DTSTART;VALUE=DATE:20260302", "DTEND;VALUE=DATE:20260303",
+        "RDATE;TZID=Korea Standard Time:20260310T000000", summary="All-day + Seoul RDATE"))
+ALLDAY_EAST_WANT = sorted([
+    c("All-day weekly, Tokyo EXDATE", "2026-03-02", "2026-03-03"),
+    c("All-day weekly, Tokyo EXDATE", "2026-03-16", "2026-03-17"),
+    c("All-day weekly, Tokyo EXDATE", "2026-03-23", "2026-03-24"),
+    c("All-day weekly, Tokyo RID", "2026-03-02", "2026-03-03"),
+    c("All-day weekly, Tokyo RID", "2026-03-09", "2026-03-10"),
+    c("All-day weekly, Tokyo RID (moved)", "2026-03-17", "2026-03-18"),
+    c("All-day weekly, Tokyo RID", "2026-03-23", "2026-03-24"),
+    c("All-day weekly, UTC EXDATE", "2026-03-02", "2026-03-03"),
+    c("All-day weekly, UTC EXDATE", "2026-03-16", "2026-03-17"),
+    c("All-day weekly, UTC EXDATE", "2026-03-23", "2026-03-24"),
+    c("All-day + Seoul RDATE", "2026-03-02", "2026-03-03"),
+    c("All-day + Seoul RDATE", "2026-03-10", "2026-03-11")])
+ALLDAY_WEST = cal(
+    *ev("ad-ex-utcw@t", "DTSTART;VALUE=DATE:20260302", "DTEND;VALUE=DATE:20260303",
+        "RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE:20260309T000000Z",
+        summary="All-day weekly, UTC EXDATE"),
+    *ev("ad-rid-utcw@t", "DTSTART;VALUE=DATE:20260302", "DTEND;VALUE=DATE:20260303",
+        "RRULE:FREQ=WEEKLY;COUNT=4", summary="All-day weekly, UTC RID"),
+    *ev("ad-rid-utcw@t", "RECURRENCE-ID:20260316T000000Z", "DTSTART;VALUE=DATE:20260316",
+        "DTEND;VALUE=DATE:20260317", "STATUS:CANCELLED", summary="All-day weekly, UTC RID"))
+ALLDAY_WEST_WANT = sorted([
+    c("All-day weekly, UTC EXDATE", "2026-03-02", "2026-03-03"),
+    c("All-day weekly, UTC EXDATE", "2026-03-16", "2026-03-17"),
+    c("All-day weekly, UTC EXDATE", "2026-03-23", "2026-03-24"),
+    c("All-day weekly, UTC RID", "2026-03-02", "2026-03-03"),
+    c("All-day weekly, UTC RID", "2026-03-09", "2026-03-10"),
+    c("All-day weekly, UTC RID", "2026-03-16", "2026-03-17", "cancelled"),
+    c("All-day weekly, UTC RID", "2026-03-23", "2026-03-24")])
+
+
+def test_an_allday_series_date_time_exdate_rdate_rid_name_their_written_day(ctx):
+    """recurring_ical_events matches none of these (it compares values with
+    starts), so the answers are given here. Before the fix the instants
+    were moved into the org's zone before their time was dropped: Tokyo's
+    midnight is the day before in Ho Chi Minh City, UTC's in Toronto, so
+    the wrong day was excluded or added, and the RECURRENCE-IDs were 'not
+    an occurrence' (the cancelled one left its day showing as confirmed)."""
+    orgs = Orgs(ctx)
+    for body, tz, want in [(ALLDAY_EAST, "Asia/Ho_Chi_Minh", ALLDAY_EAST_WANT),
+                           (ALLDAY_WEST, "America/Toronto", ALLDAY_WEST_WANT)]:
+        org, token, res, got = imported(orgs, body, tz)
+        assert not [w for w in res["warnings"] if w["field"] == "recurrence_id"], res
+        assert got == want, (tz, sorted(set(got) - set(want)), sorted(set(want) - set(got)))
+    ev = masters(orgs.d, token, org)
+    assert ev["ad-ex-utcw@t"]["exdates"] == ["2026-03-09"], ev
