@@ -25,6 +25,10 @@
  *   it (ical_utc_series);
  * - an EXDATE, RDATE or RECURRENCE-ID of an all-day series written as a
  *   DATE-TIME (a zoned or UTC midnight) names the day it is written on;
+ * - a time the clocks skip (an EXDATE, RDATE or RECURRENCE-ID in a DST
+ *   gap) is read at the instant RFC 5545 gives it, which is where the
+ *   series' occurrence of that day moves, and named by its real wall time
+ *   as the API names it (ical_real_wall);
  * - a DATE EXDATE of a timed series excludes the occurrences of that day;
  *   an override that makes a timed occurrence all-day (or the other way
  *   round) excludes that occurrence from its series, and is kept as an
@@ -270,6 +274,15 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 	} else if (!ical_read_when(x, ds, icalproperty_get_dtstart(ds), &w, "start", errors)) {
 		if (!rp && !rid_dropped)
 			ical_utc_series(x, ve, ds, &w);
+		if (w.gap) {
+			struct civil c;
+			char written[CIVIL_LEN], msg[200];
+			ical_civil_of(icalproperty_get_dtstart(ds), &c);
+			civil_format(&c, 0, written);
+			snprintf(msg, sizeof(msg), "%s does not exist in %s (the clocks skip it)",
+			         written, w.zone);
+			ical_add_error(errors, "start", msg);
+		}
 		json_object_set_new(ev, "timezone", json_string(w.zone));
 		if (w.unmatched) {
 			char shown[84];

@@ -78,6 +78,7 @@ struct when {
 	int64_t utc;
 	int unmatched;   /* its TZID names a VTIMEZONE not matched to an IANA zone */
 	int through_utc; /* UTC, or unmatched: placed in zone, not written in it */
+	int gap;         /* written in a DST gap: c and local moved forward by it */
 };
 
 /* Shared between the files (each defined in the one named above). */
@@ -97,6 +98,7 @@ void ical_add_error(json_t *errors, const char *field, const char *message);
 const char *ical_tzid_of(icalproperty *p);
 int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct when *w,
                    const char *field, json_t *errors);
+int ical_real_wall(const char *zone, struct civil *c);
 void ical_civil_of(struct icaltimetype t, struct civil *c);
 int ical_valid_civil(const struct civil *c);
 int64_t ical_wall(const char *local, int all_day);

@@ -131,14 +131,25 @@ int ical_import_place_rid(const struct ical_master *m, json_t *rid, int override
 		return -2;
 	if (walk_to(walk, to, budget))
 		return -2;
-	/* Candidates: the walked rule instances in [from, to], and the RDATEs. */
+	/* Candidates: the walked rule instances in [from, to], and the RDATEs.
+	 * An instance the clocks skip is named by its real wall time, later
+	 * than the one walked (ical_real_wall), as the API names it: instances
+	 * up to a day before from are looked at for that. */
 	int found = 0;
 	int64_t best = 0;
-	for (size_t i = walk_lower(walk, from); i < walk->n && walk->walls[i] <= to; i++) {
+	for (size_t i = walk_lower(walk, from - (m->all_day ? 0 : 86400));
+	     i < walk->n && walk->walls[i] <= to; i++) {
 		char s[CIVIL_LEN];
-		ical_format_wall(walk->walls[i], m->all_day, s);
-		if (!recur_excluded(m->exdates, s) && (!found || walk->walls[i] < best)) {
-			best = walk->walls[i];
+		int64_t t = walk->walls[i];
+		struct civil real;
+		civil_from_epoch(t, &real);
+		if (!m->all_day && ical_real_wall(m->timezone, &real))
+			t = civil_to_epoch(&real);
+		if (t < from || t > to)
+			continue;
+		ical_format_wall(t, m->all_day, s);
+		if (!recur_excluded(m->exdates, s) && (!found || t < best)) {
+			best = t;
 			found = 1;
 		}
 	}

@@ -41,7 +41,24 @@ const char *ical_tzid_of(icalproperty *p)
 	return tzid && *tzid ? tzid : NULL;
 }
 
-/* Reads a DTSTART-like property as local wall time in a zone we know. */
+/* A wall time the clocks of zone skip (a DST gap) is the instant RFC 5545
+ * (3.3.5) gives it, the offset before the gap applied, which is where
+ * SPEC's gap rule moves a series' occurrence: 02:30 on a New York
+ * spring-forward day becomes 03:30. c is moved there; 1 when it was in a
+ * gap. The API names such an occurrence (its EXDATE, its override's
+ * recurrence_id) by that real wall time, and refuses the skipped one. */
+int ical_real_wall(const char *zone, struct civil *c)
+{
+	int64_t u;
+	struct civil moved;
+	if (tz_to_utc(zone, c, &u) != TZ_GAP || tz_from_utc(zone, u, &moved) != TZ_OK)
+		return 0;
+	*c = moved;
+	return 1;
+}
+
+/* Reads a DTSTART-like property as local wall time in a zone we know; a
+ * time in a DST gap at its real wall time (ical_real_wall). */
 int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct when *w,
                    const char *field, json_t *errors)
 {
@@ -58,9 +75,11 @@ int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct
 	if (t.is_date || (!icaltime_is_utc(t) && !tzid)) {
 		/* Dates and floating times are wall times of the default zone. */
 		snprintf(w->zone, sizeof(w->zone), "%s", x->default_tz);
+		w->gap = !t.is_date && ical_real_wall(w->zone, &c);
 	} else if (tzid && ical_resolve_zone(tzid, w->zone, sizeof(w->zone)) == 0) {
 		/* a zone we know by name: keep the wall time as written */
 		w->has_utc = tz_to_utc(w->zone, &c, &w->utc) != TZ_UNKNOWN;
+		w->gap = w->has_utc && ical_real_wall(w->zone, &c);
 	} else {
 		/* UTC, or a zone only the file's VTIMEZONE describes: through UTC. */
 		if (tzid) {
@@ -414,6 +433,7 @@ struct day_probe {
 	const char **days; /* sorted "YYYY-MM-DD" */
 	size_t n;
 	json_t *hits;
+	const char *zone;
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -428,7 +448,9 @@ static int on_day(const struct civil *start, void *arg)
 	const char *key = day;
 	civil_format(start, 1, day);
 	if (bsearch(&key, d->days, d->n, sizeof(*d->days), cmp_str)) {
-		civil_format(start, 0, s);
+		struct civil real = *start;
+		(void)ical_real_wall(d->zone, &real); /* named as the API names it */
+		civil_format(&real, 0, s);
 		json_array_append_new(d->hits, json_string(s));
 	}
 	return 0;
@@ -439,7 +461,7 @@ static int on_day(const struct civil *start, void *arg)
 static int occurrences_on(const char *rrule, const char *zone, const struct civil *start,
                           const char **days, size_t n, json_t *hits, struct recur_budget *b)
 {
-	struct day_probe d = {days, n, hits};
+	struct day_probe d = {days, n, hits, zone};
 	struct civil next;
 	if (!n || civil_parse(days[n - 1], 1, &next))
 		return 0;

@@ -236,3 +236,50 @@ def test_an_allday_series_date_time_exdate_rdate_rid_name_their_written_day(ctx)
         assert got == want, (tz, sorted(set(got) - set(want)), sorted(set(want) - set(got)))
     ev = masters(orgs.d, token, org)
     assert ev["ad-ex-utcw@t"]["exdates"] == ["2026-03-09"], ev
+
+
+# ---------------------------------------------------------------------------
+# 3. An EXDATE or RECURRENCE-ID at a time the clocks skip: RFC 5545 (3.3.5)
+#    reads 02:30 New York on 2026-03-08 as 07:30Z, the instant SPEC's gap
+#    rule moves the series' occurrence of that day to (03:30 EDT).
+GAP_EXDATE_RID = cal(
+    *VTZ_NY,
+    *ev("gapx@t", "DTSTART;TZID=America/New_York:20260301T023000",
+        "DTEND;TZID=America/New_York:20260301T033000", "RRULE:FREQ=WEEKLY;COUNT=3",
+        "EXDATE;TZID=America/New_York:20260308T023000", summary="Gap exdate"),
+    *ev("gapo@t", "DTSTART;TZID=America/New_York:20260301T023000",
+        "DTEND;TZID=America/New_York:20260301T033000", "RRULE:FREQ=WEEKLY;COUNT=3",
+        summary="Gap override"),
+    *ev("gapo@t", "RECURRENCE-ID;TZID=America/New_York:20260308T023000",
+        "DTSTART;TZID=America/New_York:20260308T090000",
+        "DTEND;TZID=America/New_York:20260308T100000", summary="Gap override moved"),
+    *ev("gapc@t", "DTSTART;TZID=America/New_York:20260301T023000",
+        "DTEND;TZID=America/New_York:20260301T033000", "RRULE:FREQ=WEEKLY;COUNT=3",
+        summary="Gap cancelled"),
+    *ev("gapc@t", "RECURRENCE-ID:20260308T073000Z", "DTSTART:20260308T073000Z",
+        "DTEND:20260308T083000Z", "STATUS:CANCELLED", summary="Gap cancelled"))
+GAP_EXDATE_RID_WANT = sorted([
+    c("Gap exdate", "2026-03-01T07:30:00Z", "2026-03-01T08:30:00Z"),
+    c("Gap exdate", "2026-03-15T06:30:00Z", "2026-03-15T07:30:00Z"),
+    c("Gap override", "2026-03-01T07:30:00Z", "2026-03-01T08:30:00Z"),
+    c("Gap override moved", "2026-03-08T13:00:00Z", "2026-03-08T14:00:00Z"),
+    c("Gap override", "2026-03-15T06:30:00Z", "2026-03-15T07:30:00Z"),
+    c("Gap cancelled", "2026-03-01T07:30:00Z", "2026-03-01T08:30:00Z"),
+    c("Gap cancelled", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z", "cancelled"),
+    c("Gap cancelled", "2026-03-15T06:30:00Z", "2026-03-15T07:30:00Z")])
+
+
+def test_an_exdate_or_rid_in_a_dst_gap_names_the_moved_occurrence(ctx):
+    """Before the fix the EXDATE refused the whole series ('does not exist
+    in America/New_York') and the RECURRENCE-ID was 'not an occurrence':
+    the moved occurrence showed beside the override."""
+    orgs = Orgs(ctx)
+    org, token, res, got = imported(orgs, GAP_EXDATE_RID, "Asia/Ho_Chi_Minh")
+    assert not [w for w in res["warnings"] if w["field"] == "recurrence_id"], res
+    assert got == GAP_EXDATE_RID_WANT, (sorted(set(got) - set(GAP_EXDATE_RID_WANT)),
+                                        sorted(set(GAP_EXDATE_RID_WANT) - set(got)))
+    ev = masters(orgs.d, token, org)
+    # Stored as the API stores them: by the occurrence's real wall time.
+    assert ev["gapx@t"]["exdates"] == ["2026-03-08T03:30:00"], ev["gapx@t"]
+    over = [e for e in events(orgs.d, token, org) if e["series_id"]]
+    assert sorted(e["recurrence_id"] for e in over) == ["2026-03-08T03:30:00"] * 2, over
