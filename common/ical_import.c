@@ -25,10 +25,12 @@
  *   it (ical_utc_series);
  * - an EXDATE, RDATE or RECURRENCE-ID of an all-day series written as a
  *   DATE-TIME (a zoned or UTC midnight) names the day it is written on;
- * - a time the clocks skip (an EXDATE, RDATE or RECURRENCE-ID in a DST
- *   gap) is read at the instant RFC 5545 gives it, which is where the
+ * - a time the clocks skip (DTSTART, EXDATE, RDATE or RECURRENCE-ID in a
+ *   DST gap) is read at the instant RFC 5545 gives it, which is where the
  *   series' occurrence of that day moves, and named by its real wall time
- *   as the API names it (ical_real_wall);
+ *   as the API names it (ical_real_wall); a series whose DTSTART is in a
+ *   gap starts at its next instance with DTSTART as an RDATE, so that its
+ *   later instances keep the wall time written;
  * - a DATE EXDATE of a timed series excludes the occurrences of that day;
  *   an override that makes a timed occurrence all-day (or the other way
  *   round) excludes that occurrence from its series, and is kept as an
@@ -275,13 +277,14 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 		if (!rp && !rid_dropped)
 			ical_utc_series(x, ve, ds, &w);
 		if (w.gap) {
-			struct civil c;
-			char written[CIVIL_LEN], msg[200];
-			ical_civil_of(icalproperty_get_dtstart(ds), &c);
-			civil_format(&c, 0, written);
-			snprintf(msg, sizeof(msg), "%s does not exist in %s (the clocks skip it)",
-			         written, w.zone);
-			ical_add_error(errors, "start", msg);
+			/* SPEC: refuse a VEVENT only when it cannot be represented;
+			 * this one can, at the instant RFC 5545 (3.3.5) gives it. */
+			char written[CIVIL_LEN];
+			civil_format(&w.written, 0, written);
+			ical_note(warnings, "start",
+			          "DTSTART %s does not exist in %s (the clocks skip it): read as "
+			          "RFC 5545 reads it, at %s",
+			          written, w.zone, w.local);
 		}
 		json_object_set_new(ev, "timezone", json_string(w.zone));
 		if (w.unmatched) {
@@ -321,6 +324,8 @@ static json_t *convert(struct ctx *x, icalcomponent *ve, struct item_meta *m, js
 			free(rrule);
 			rrule = NULL;
 		} else {
+			if (rrule)
+				ical_fix_gap_start(&rrule, &w, ev, rd, warnings, x->budget);
 			if (rrule)
 				ical_fix_off_rule(&rrule, &w, ev, rd, warnings, x->budget);
 			ical_read_rdates(x, ve, &w, event_duration(ev, &w), rd, periods);

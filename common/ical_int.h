@@ -76,9 +76,10 @@ struct when {
 	struct civil c;
 	int has_utc; /* zoned or UTC, not floating or a date */
 	int64_t utc;
-	int unmatched;   /* its TZID names a VTIMEZONE not matched to an IANA zone */
-	int through_utc; /* UTC, or unmatched: placed in zone, not written in it */
-	int gap;         /* written in a DST gap: c and local moved forward by it */
+	int unmatched;        /* its TZID names a VTIMEZONE not matched to an IANA zone */
+	int through_utc;      /* UTC, or unmatched: placed in zone, not written in it */
+	int gap;              /* written in a DST gap: c and local moved forward by it */
+	struct civil written; /* with gap: the wall time written */
 };
 
 /* Shared between the files (each defined in the one named above). */
@@ -107,6 +108,8 @@ int ical_restate(struct ctx *x, icalproperty *p, struct icaltimetype t, const st
                  char out[CIVIL_LEN]);
 void ical_format_wall(int64_t t, int all_day, char out[CIVIL_LEN]);
 char *ical_read_rrule(icalcomponent *ve, const struct when *w, json_t *errors, json_t *warnings);
+void ical_fix_gap_start(char **rrule, struct when *w, json_t *ev, json_t *extra_rdates,
+                        json_t *warnings, struct recur_budget *b);
 void ical_fix_off_rule(char **rrule, struct when *w, json_t *ev, json_t *extra_rdates,
                        json_t *warnings, struct recur_budget *b);
 void ical_read_rdates(struct ctx *x, icalcomponent *ve, const struct when *w, int64_t dur,

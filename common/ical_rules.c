@@ -75,10 +75,12 @@ int ical_read_when(struct ctx *x, icalproperty *p, struct icaltimetype t, struct
 	if (t.is_date || (!icaltime_is_utc(t) && !tzid)) {
 		/* Dates and floating times are wall times of the default zone. */
 		snprintf(w->zone, sizeof(w->zone), "%s", x->default_tz);
+		w->written = c;
 		w->gap = !t.is_date && ical_real_wall(w->zone, &c);
 	} else if (tzid && ical_resolve_zone(tzid, w->zone, sizeof(w->zone)) == 0) {
 		/* a zone we know by name: keep the wall time as written */
 		w->has_utc = tz_to_utc(w->zone, &c, &w->utc) != TZ_UNKNOWN;
+		w->written = c;
 		w->gap = w->has_utc && ical_real_wall(w->zone, &c);
 	} else {
 		/* UTC, or a zone only the file's VTIMEZONE describes: through UTC. */
@@ -368,6 +370,66 @@ static int rule_first(const char *rrule, const struct when *w, struct civil *fir
 	if (!f.found)
 		return -1;
 	return civil_to_epoch(first) == f.from ? 1 : 0;
+}
+
+/* A series whose DTSTART the clocks skip: RFC 5545 gives DTSTART the
+ * instant of the offset before the gap (ical_read_when has moved w there,
+ * 03:30 for 02:30 on New York's spring-forward day) and its later
+ * instances the wall time written (02:30 EDT). A start in a gap cannot be
+ * stored (the API refuses it), and a series started at the moved time
+ * would repeat 03:30. So, as for a DTSTART off its rule, the series starts
+ * at the rule's next instance, with DTSTART's instant as an RDATE and
+ * COUNT one less (COUNT=1, or no other instance: DTSTART alone). */
+void ical_fix_gap_start(char **rrule, struct when *w, json_t *ev, json_t *extra_rdates,
+                        json_t *warnings, struct recur_budget *b)
+{
+	if (!w->gap || !*rrule)
+		return;
+	struct civil next = {0};
+	struct first_probe f = {civil_to_epoch(&w->written) + 1, &next, 0};
+	if (walk_rule(*rrule, w->zone, &w->written, 0, INT64_MAX, on_first, &f, b)) {
+		ical_note(warnings, "rrule",
+		          "the file's rules took too long to find this series' instance after its "
+		          "DTSTART, which the clocks skip: the series repeats %s",
+		          w->local);
+		return;
+	}
+	struct icalrecurrencetype r = icalrecurrencetype_from_string(*rrule);
+	if (!f.found || r.count == 1) {
+		ical_note(warnings, "rrule",
+		          "the rule %s gives no instance after DTSTART: kept as a single event",
+		          *rrule);
+		free(*rrule);
+		*rrule = NULL;
+		return;
+	}
+	char was[CIVIL_LEN], now[CIVIL_LEN];
+	memcpy(was, w->local, sizeof(was));
+	civil_format(&next, 0, now);
+	const char *end = json_string_value(json_object_get(ev, "end"));
+	if (end) {
+		char e[CIVIL_LEN];
+		ical_format_wall(civil_to_epoch(&next) + ical_wall(end, 0) - ical_wall(was, 0), 0,
+		                 e);
+		json_object_set_new(ev, "end", json_string(e));
+	}
+	w->c = next;
+	w->gap = 0;
+	memcpy(w->local, now, sizeof(w->local));
+	json_object_set_new(ev, "start", json_string(now));
+	json_array_append_new(extra_rdates, json_string(was));
+	if (r.count > 1) {
+		r.count--;
+		char *s = icalrecurrencetype_as_string_r(&r);
+		if (s) {
+			free(*rrule);
+			*rrule = s;
+		}
+	}
+	ical_note(warnings, "rrule",
+	          "the series starts at its next instance, %s, with DTSTART's instant (%s) as an "
+	          "RDATE%s, so that its later occurrences keep the wall time written",
+	          now, was, r.count > 0 ? " and COUNT one less" : "");
 }
 
 /* A series whose DTSTART is not an instance of its rule: RFC 5545 counts

@@ -283,3 +283,55 @@ def test_an_exdate_or_rid_in_a_dst_gap_names_the_moved_occurrence(ctx):
     assert ev["gapx@t"]["exdates"] == ["2026-03-08T03:30:00"], ev["gapx@t"]
     over = [e for e in events(orgs.d, token, org) if e["series_id"]]
     assert sorted(e["recurrence_id"] for e in over) == ["2026-03-08T03:30:00"] * 2, over
+
+
+# ---------------------------------------------------------------------------
+# 4. A DTSTART the clocks skip: RFC 5545 gives it the instant of the offset
+#    before the gap (07:30Z, 03:30 EDT); the series' later instances keep
+#    the wall time written (02:30 EDT).
+GAP_START = cal(
+    *VTZ_NY,
+    *ev("gap@t", "DTSTART;TZID=America/New_York:20260308T023000",
+        "DTEND;TZID=America/New_York:20260308T033000", "RRULE:FREQ=WEEKLY;COUNT=3",
+        summary="Gap series"),
+    *ev("gapd@t", "DTSTART;TZID=America/New_York:20260308T023000", "DURATION:PT1H",
+        "RRULE:FREQ=WEEKLY", "EXDATE;TZID=America/New_York:20260322T023000",
+        summary="Gap series, an hour"),
+    *ev("gap1@t", "DTSTART;TZID=America/New_York:20260308T021500",
+        "DTEND;TZID=America/New_York:20260308T041500", summary="Gap single"))
+GAP_START_WANT = sorted(
+    # DTEND 03:30 EDT is DTSTART's instant: each instance lasts no time.
+    [c("Gap series", "2026-03-08T07:30:00Z", "2026-03-08T07:30:00Z"),
+     c("Gap series", "2026-03-15T06:30:00Z", "2026-03-15T06:30:00Z"),
+     c("Gap series", "2026-03-22T06:30:00Z", "2026-03-22T06:30:00Z"),
+     c("Gap single", "2026-03-08T07:15:00Z", "2026-03-08T08:15:00Z"),
+     c("Gap series, an hour", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z"),
+     c("Gap series, an hour", "2026-03-15T06:30:00Z", "2026-03-15T07:30:00Z")])
+
+
+def gap_hour_want():
+    import datetime
+    out = []
+    d = datetime.date(2026, 3, 29)
+    while d < datetime.date(2027, 1, 1):
+        h = 6 if d < datetime.date(2026, 11, 1) else 7
+        out.append(c("Gap series, an hour", f"{d}T{h:02}:30:00Z", f"{d}T{h + 1:02}:30:00Z"))
+        d += datetime.timedelta(days=7)
+    return out
+
+
+def test_a_dtstart_in_a_dst_gap_is_imported_at_its_rfc_instant(ctx):
+    """Before the fix both VEVENTs were refused ('does not exist in
+    America/New_York'); SPEC refuses a VEVENT only when it cannot be
+    represented, and this one can."""
+    orgs = Orgs(ctx)
+    org, token, res, got = imported(orgs, GAP_START, "Asia/Ho_Chi_Minh")
+    want = sorted(GAP_START_WANT + gap_hour_want())
+    assert got == want, (sorted(set(got) - set(want)), sorted(set(want) - set(got)))
+    named = sorted(w["uid"] for w in res["warnings"] if w["field"] == "start")
+    assert named == ["gap1@t", "gap@t", "gapd@t"], res
+    ev = masters(orgs.d, token, org)
+    assert ev["gap1@t"]["start"] == "2026-03-08T03:15:00", ev["gap1@t"]
+    shown = [o for o in got if o[3] != "cancelled"]
+    fed = feed_expanded(orgs.d, token, org, "Asia/Ho_Chi_Minh")
+    assert fed == shown, (sorted(set(fed) - set(shown)), sorted(set(shown) - set(fed)))
