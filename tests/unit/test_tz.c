@@ -315,6 +315,32 @@ static void test_zones_and_dst(void **state)
 	assert_int_equal(w.hour, 16);
 }
 
+/* Whether a zone keeps one offset over a span (imports keep a UTC series
+ * in the org's zone then): exact at the change, and bounded by the tables. */
+static void test_offset_constant(void **state)
+{
+	(void)state;
+	enum tz_result r;
+	int64_t mar10 = utc_of("UTC", "2026-03-10T16:00:00", &r);
+	int64_t apr7 = utc_of("UTC", "2026-04-07T16:00:00", &r);
+	int64_t end2200 = utc_of("UTC", "2200-12-31T00:00:00", &r);
+	/* Berlin's clocks change on 2026-03-29 01:00Z, Toronto's on 03-08 07:00Z. */
+	int64_t berlin = utc_of("UTC", "2026-03-29T01:00:00", &r);
+	assert_false(tz_offset_constant("Europe/Berlin", mar10, apr7));
+	assert_true(tz_offset_constant("Europe/Berlin", mar10, berlin - 1));
+	assert_false(tz_offset_constant("Europe/Berlin", mar10, berlin));
+	assert_true(tz_offset_constant("America/Toronto", mar10, apr7));
+	assert_false(tz_offset_constant("America/Toronto", mar10 - 3 * 86400, apr7));
+	assert_true(tz_offset_constant("Asia/Seoul", mar10, end2200));
+	assert_true(tz_offset_constant("Asia/Ho_Chi_Minh", mar10, end2200));
+	assert_false(tz_offset_constant("Asia/Seoul", utc_of("UTC", "1987-01-01T00:00:00", &r),
+	                                mar10)); /* Seoul had DST in 1987-88 */
+	assert_true(tz_offset_constant("UTC", INT64_MIN, INT64_MAX));
+	assert_false(tz_offset_constant("Asia/Seoul", mar10, INT64_MAX)); /* past the tables */
+	assert_false(tz_offset_constant("Mars/Olympus", mar10, apr7));
+	assert_false(tz_offset_constant("Asia/Seoul", apr7, mar10));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +354,7 @@ int main(void)
 	    cmocka_unit_test(test_civil_format_is_the_printf_form),
 	    cmocka_unit_test(test_zone_memory_keeps_answers_apart),
 	    cmocka_unit_test(test_zones_and_dst),
+	    cmocka_unit_test(test_offset_constant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
