@@ -15,6 +15,7 @@
  * its overrides along (a trigger, sql/009, so imports do the same). */
 #include "api/events.h"
 
+#include "api/conflicts.h"
 #include "api/event_op.h"
 #include "api/event_params.h"
 #include "api/events_sql.h"
@@ -215,18 +216,25 @@ static void on_inserted(PGresult *res, void *arg)
 			op_fail(op, 409, "the series changed meanwhile; read it again");
 		return;
 	}
+	char *settled;
+	if (conflicts_settle(PQgetvalue(res, 0, 0), &settled)) {
+		op_fail(op, 500, "cannot settle the conflicts");
+		return;
+	}
+	const char *answer = settled ? settled : PQgetvalue(res, 0, 0);
 	struct req *r = op->r;
 	char loc[64];
 	snprintf(loc, sizeof(loc), "/v1/events/%s", PQgetvalue(res, 0, 2));
 	req_add_header(r, "Location", loc);
 	if (op->idem_key[0]) {
-		const char *p[] = {r->who.org_id, op->idem_key, PQgetvalue(res, 0, 0)};
+		const char *p[] = {r->who.org_id, op->idem_key, answer};
 		/* Not remembered (the pool is full): a replay rebuilds the answer
 		 * from the row. */
 		if (dbpool_query(r->cx->db, SQL_EVENT_REMEMBER, 3, p, on_remembered, NULL) != 0)
 			log_debug("request id=%s: the idempotent answer is not stored", r->id);
 	}
-	reply_event(r, op->occurrence ? 200 : 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	reply_event(r, op->occurrence ? 200 : 201, answer, PQgetvalue(res, 0, 1));
+	free(settled);
 	evop_free(op);
 }
 
@@ -246,7 +254,13 @@ void op_on_updated(PGresult *res, void *arg)
 			op_fail(op, write_lost_status(op->r), write_lost_detail(op->r));
 		return;
 	}
-	reply_event(op->r, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	char *settled;
+	if (conflicts_settle(PQgetvalue(res, 0, 0), &settled)) {
+		op_fail(op, 500, "cannot settle the conflicts");
+		return;
+	}
+	reply_event(op->r, 200, settled ? settled : PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	free(settled);
 	evop_free(op);
 }
 

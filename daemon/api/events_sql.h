@@ -20,10 +20,69 @@
  * it conflicts); the conditions on places match the partial GiST index
  * events_place (010, 027: a series from its first instant). A clash of people names the person ("person", as e
  * names them) and is looked for only in visits the caller is party to,
- * the only ones whose people it may know. */
+ * the only ones whose people it may know.
+ *
+ * Spans are the indexed search only: where e or a candidate is a series,
+ * its span says nothing of the days between its occurrences. Such a
+ * candidate ("unsure") carries under "_occ" what expanding it takes
+ * (EV_OCC_SIDE), and the list ends with e's own ("_self"); api/conflicts.c
+ * keeps those whose occurrences meet e's and drops both keys. Up to
+ * EV_CANDIDATES places are read so that the first 50 real clashes are
+ * among them; rows after the 50th sure one are never needed. Programme
+ * items are single events (visits write no rule), so a clash of people is
+ * always sure. */
+#define EV_CANDIDATES "500"
+#define EV_RECURS(t) "(" t ".rrule IS NOT NULL OR cardinality(" t ".rdates) > 0)"
+/* A wall time of row t, and a list of them, in t's form (EV_LOCAL's is
+ * e's). */
+#define EV_LOCAL_OF(t, col) \
+	"to_char(" col ", CASE WHEN " t ".all_day THEN 'YYYY-MM-DD'" \
+	"                 ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS' END)"
+#define EV_LOCAL_LIST_OF(t, col) \
+	"(CASE WHEN cardinality(" col ") = 0 THEN '[]'::jsonb" \
+	"      ELSE (SELECT jsonb_agg(" EV_LOCAL_OF(t, "x") " ORDER BY x)" \
+	"              FROM unnest(" col ") x) END)"
+/* What api/conflicts.c needs of row t to tell when it is busy: its first
+ * occurrence's instants (s, t: epoch seconds); for a series also its span
+ * (from, to: null without end), what expands it, and the recurrence ids
+ * its overrides hold, cancelled or not (a live one is a row of its own,
+ * found on its own), with those of also (jsonb array). */
+#define EV_OCC_SIDE(t, also) \
+	"(jsonb_build_object(" \
+	"   's', extract(epoch FROM " t ".start_utc)::bigint," \
+	"   't', extract(epoch FROM " t ".end_utc)::bigint)" \
+	" || CASE WHEN " EV_RECURS(t) " THEN jsonb_build_object(" \
+	"   'from', extract(epoch FROM " t ".first_utc)::bigint," \
+	"   'to', CASE WHEN isfinite(" t ".last_end_utc)" \
+	"              THEN extract(epoch FROM " t ".last_end_utc)::bigint END," \
+	"   'timezone', " t ".timezone," \
+	"   'all_day', " t ".all_day," \
+	"   'start', " EV_LOCAL_OF(t, t ".start_local") "," \
+	"   'end', " EV_LOCAL_OF(t, t ".end_local") "," \
+	"   'rrule', " t ".rrule," \
+	"   'exdates', " EV_LOCAL_LIST_OF(t, t ".exdates") "," \
+	"   'rdates', " EV_LOCAL_LIST_OF(t, t ".rdates") "," \
+	"   'overridden', (SELECT coalesce(jsonb_agg(" EV_LOCAL_OF(t, "x.recurrence_id") "), '[]')" \
+	"                    FROM events x" \
+	"                   WHERE x.series_id = " t ".id" \
+	"                     AND " EV_NAMES_AN_OCCURRENCE("x", t) ")" \
+	"                 || " also ")" \
+	"   ELSE '{}'::jsonb END)"
+/* A candidate c's overrides as the statement sees them, and e when it is
+ * one of them (an override written by this very statement is not in its
+ * snapshot). */
+#define EV_OCC_ALSO \
+	"CASE WHEN e.series_id = c.id AND " EV_NAMES_AN_OCCURRENCE("e", "c") \
+	"     THEN jsonb_build_array(" EV_LOCAL_OF("c", "e.recurrence_id") ")" \
+	"     ELSE '[]'::jsonb END"
 #define EV_PLACE_CONFLICTS(me, myslug) \
-	"SELECT jsonb_build_object('id', c.id, 'title', c.title) AS j, c.start_utc, c.id," \
-	"       ''::text AS person" \
+	"SELECT jsonb_build_object('id', c.id, 'title', c.title)" \
+	"       || CASE WHEN " EV_RECURS("c") " OR " EV_RECURS("e") \
+	"               THEN jsonb_build_object('_occ', " EV_OCC_SIDE("c", EV_OCC_ALSO) ")" \
+	"               ELSE '{}'::jsonb END AS j," \
+	"       c.start_utc, c.id," \
+	"       ''::text AS person," \
+	"       " EV_RECURS("c") " OR " EV_RECURS("e") " AS unsure" \
 	"  FROM events c" \
 	" WHERE e.kind IN ('visit', 'meeting')" \
 	"   AND e.location IS NOT NULL" \
@@ -38,10 +97,10 @@
 	"   AND c.id <> e.id" \
 	"   AND " EV_VISIBLE("c", me, myslug) \
 	" ORDER BY c.start_utc, c.id" \
-	" LIMIT 50"
+	" LIMIT " EV_CANDIDATES
 #define EV_PEOPLE_CONFLICTS(me, myslug) \
 	"SELECT jsonb_build_object('id', c.id, 'title', c.title, 'person', d.name), c.start_utc," \
-	"       c.id, d.person" \
+	"       c.id, d.person, false" \
 	"  FROM visit_items i" \
 	"  JOIN visit_delegates d ON d.visit_id = i.visit_id" \
 	"                        AND (d.id = ANY (i.people) OR d.id = i.interpreter)" \
@@ -61,14 +120,22 @@
 	"   AND (v2.org_id = " me " OR " myslug " = ANY (v2.partners))" \
 	" ORDER BY c.start_utc, c.id, d.person" \
 	" LIMIT 50"
+/* The candidates in order up to the 50th sure one, then e's "_self" when
+ * one is unsure. */
 #define EV_CONFLICTS(me, myslug) \
 	"(SELECT coalesce(jsonb_agg(c.j ORDER BY c.start_utc, c.id, c.person), '[]')" \
-	"   FROM (SELECT *" \
+	"        || CASE WHEN bool_or(c.unsure)" \
+	"                THEN jsonb_build_array(jsonb_build_object('_self', " \
+	                                           EV_OCC_SIDE("e", "'[]'::jsonb") "))" \
+	"                ELSE '[]'::jsonb END" \
+	"   FROM (SELECT u.*," \
+	"                count(*) FILTER (WHERE NOT u.unsure)" \
+	"                  OVER (ORDER BY u.start_utc, u.id, u.person" \
+	"                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS sure" \
 	"           FROM ((" EV_PLACE_CONFLICTS(me, myslug) ")" \
 	"                 UNION ALL" \
-	"                 (" EV_PEOPLE_CONFLICTS(me, myslug) ")) u" \
-	"          ORDER BY u.start_utc, u.id, u.person" \
-	"          LIMIT 50) c)"
+	"                 (" EV_PEOPLE_CONFLICTS(me, myslug) ")) u) c" \
+	"  WHERE c.sure < 50)"
 
 /* The 26 columns every write sets (EV_COLUMNS), from parameters $2..$27
  * ($1: the org id), as event_params() fills them; a statement's own

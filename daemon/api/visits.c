@@ -17,6 +17,7 @@
  * the route table's (api/routes.c); the owner org is checked here. */
 #include "api/visits.h"
 
+#include "api/conflicts.h"
 #include "api/instants.h"
 #include "api/jsonv.h"
 #include "api/visit_op.h"
@@ -180,14 +181,19 @@ static void on_answer(PGresult *res, void *arg)
 		vop_fail(op, 404, "no such visit");
 		return;
 	}
+	char *settled;
+	if (conflicts_settle(PQgetvalue(res, 0, VG_JSON), &settled)) {
+		vop_fail(op, 500, "cannot settle the conflicts");
+		return;
+	}
+	const char *answer = settled ? settled : PQgetvalue(res, 0, VG_JSON);
 	int creating = !op->version[0];
 	if (creating) {
 		char loc[64];
 		snprintf(loc, sizeof(loc), "/v1/visits/%s", op->id);
 		req_add_header(r, "Location", loc);
 		if (op->idem_key[0]) {
-			const char *p[] = {r->who.org_id, op->idem_key,
-			                   PQgetvalue(res, 0, VG_JSON)};
+			const char *p[] = {r->who.org_id, op->idem_key, answer};
 			if (dbpool_query(r->cx->db, SQL_VISIT_REMEMBER, 3, p, on_remembered,
 			                 NULL) != 0) {
 				/* Not remembered: a replay answers the visit as it is. */
@@ -195,8 +201,9 @@ static void on_answer(PGresult *res, void *arg)
 		}
 	}
 	req_set_etag(r, PQgetvalue(res, 0, VG_VERSION));
-	reply_raw(r, creating ? 201 : 200, "application/json", PQgetvalue(res, 0, VG_JSON),
-	          (size_t)PQgetlength(res, 0, VG_JSON));
+	reply_raw(r, creating ? 201 : 200, "application/json", answer,
+	          settled ? strlen(settled) : (size_t)PQgetlength(res, 0, VG_JSON));
+	free(settled);
 	vop_free(op);
 }
 

@@ -1,5 +1,5 @@
 """Conflicts: visits and meetings at the same place whose times overlap
-(SPEC, Events). A place is the same however it is spaced or cased; an item
+(SPEC, Events), occurrence by occurrence for series. A place is the same however it is spaced or cased; an item
 without an end is busy at its instant, so what spans it conflicts; hidden
 items are never revealed; the lookup uses the GiST index events_place."""
 import time
@@ -142,3 +142,102 @@ def test_the_lookup_uses_the_index(ctx):
     while scans() == before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert scans() > before
+
+
+# A weekly Monday series 09:00-10:00 at the room (2027-01-04 is a Monday),
+# and what the room holds on the days around its third occurrence.
+MONDAYS = dict(kind="meeting", title="Weekly review", start="2027-01-04T09:00:00",
+               end="2027-01-04T10:00:00", rrule="FREQ=WEEKLY;BYDAY=MO;COUNT=8")
+
+
+def meeting_at(d, token, day, title="Partner call", **kw):
+    return post(d, token, kind="meeting", title=title, start=day + "T09:30:00",
+                end=day + "T10:30:00", **kw)
+
+
+def test_an_exdated_occurrence_leaves_the_room_free(ctx):
+    db, k, d = world(ctx)
+    series = post(d, k["host"], **MONDAYS, exdates=["2027-01-18T09:00:00"])
+    assert ids(meeting_at(d, k["cabc"], "2027-01-18")) == [], "the 18th is an exdate"
+    assert ids(meeting_at(d, k["cabc"], "2027-01-25")) == [series["id"]]
+
+
+def test_a_cancelled_occurrence_leaves_the_room_free(ctx):
+    db, k, d = world(ctx)
+    series = post(d, k["host"], **MONDAYS)
+    r = d.request("DELETE", f"/v1/events/{series['id']}/occurrences/2027-01-18T09:00:00",
+                  token=k["host"])
+    assert r.status == 200 and r.json()["status"] == "cancelled", r
+    assert ids(meeting_at(d, k["cabc"], "2027-01-18")) == []
+    assert ids(meeting_at(d, k["cabc"], "2027-01-11")) == [series["id"]]
+    # /v1/occurrences says the same of that morning.
+    occ = d.request("GET", "/v1/occurrences?from=2027-01-18T00:00:00Z&to=2027-01-19T00:00:00Z",
+                    token=k["cabc"]).json()["items"]
+    assert [o["status"] for o in occ if o["event_id"] == series["id"]] in ([], ["cancelled"])
+
+
+def test_a_day_the_rule_does_not_give_is_free(ctx):
+    db, k, d = world(ctx)
+    series = post(d, k["host"], **MONDAYS)
+    tuesday = meeting_at(d, k["cabc"], "2027-01-19")
+    assert ids(tuesday) == [], tuesday
+    # Moved onto a Monday it clashes, and a PATCH says so too.
+    r = d.request("PATCH", f"/v1/events/{tuesday['id']}", token=k["cabc"],
+                  body={"start": "2027-01-25T09:30:00", "end": "2027-01-25T10:30:00"})
+    assert r.status == 200 and ids(r.json()) == [series["id"]], r
+    # A programme item of a visit is answered the same way.
+    visit = {"direction": "inbound", "title": "Eindhoven delegation",
+             "timezone": "Asia/Ho_Chi_Minh", "arrive": "2027-01-19T08:00:00",
+             "depart": "2027-01-25T20:00:00",
+             "programme": [{"kind": "meeting", "title": "Tuesday briefing",
+                            "start": "2027-01-19T09:00:00", "end": "2027-01-19T11:00:00",
+                            "location": PLACE},
+                           {"kind": "meeting", "title": "Monday briefing",
+                            "start": "2027-01-25T09:00:00", "end": "2027-01-25T11:00:00",
+                            "location": PLACE}]}
+    r = d.request("POST", "/v1/visits", token=k["host"], body=visit)
+    assert r.status == 201, r
+    tue, mon = r.json()["programme"]
+    assert tue["conflicts"] == [], tue
+    assert sorted(c["id"] for c in mon["conflicts"]) == sorted([series["id"], tuesday["id"]])
+    assert all(set(c) == {"id", "title"} for c in mon["conflicts"]), mon
+
+
+def test_a_moved_occurrence_frees_its_old_time_and_takes_its_new(ctx):
+    db, k, d = world(ctx)
+    series = post(d, k["host"], **MONDAYS)
+    r = d.request("POST", "/v1/events", token=k["host"],
+                  body={"series_id": series["id"], "recurrence_id": "2027-01-18T09:00:00",
+                        "start": "2027-01-18T14:00:00", "end": "2027-01-18T15:00:00"})
+    assert r.status == 201, r
+    moved = r.json()
+    assert ids(moved) == [], moved  # its own series is not elsewhere then
+    assert ids(meeting_at(d, k["cabc"], "2027-01-18")) == []
+    afternoon = post(d, k["cabc"], kind="meeting", title="Afternoon call",
+                     start="2027-01-18T14:30:00", end="2027-01-18T15:30:00")
+    assert ids(afternoon) == [moved["id"]], afternoon
+
+
+def test_a_new_series_clashes_only_where_an_occurrence_does(ctx):
+    db, k, d = world(ctx)
+    wednesday = meeting_at(d, k["cabc"], "2027-01-20", title="Wednesday call")
+    # Its span covers the Wednesday, but it meets on Mondays only.
+    mondays = post(d, k["host"], **MONDAYS)
+    assert ids(mondays) == [], mondays
+    # A daily series (Monday to Wednesday) meets on the Wednesday too.
+    daily = post(d, k["host"], kind="meeting", title="Daily stand-up",
+                 start="2027-01-18T09:00:00", end="2027-01-18T09:45:00",
+                 rrule="FREQ=DAILY;COUNT=3")
+    assert ids(daily) == sorted([wednesday["id"], mondays["id"]]), daily
+    # Two weekly series without end, on different days, never meet.
+    tuesdays = post(d, k["host"], kind="meeting", title="Tuesday review",
+                    start="2027-01-05T09:00:00", end="2027-01-05T10:00:00",
+                    rrule="FREQ=WEEKLY;BYDAY=TU")
+    fridays = post(d, k["host"], kind="meeting", title="Friday review",
+                   start="2027-01-08T09:00:00", end="2027-01-08T10:00:00",
+                   rrule="FREQ=WEEKLY;BYDAY=FR")
+    assert ids(fridays) == [], fridays
+    # A PATCH that moves it onto Tuesdays makes it clash.
+    r = d.request("PATCH", f"/v1/events/{fridays['id']}", token=k["host"],
+                  body={"rrule": "FREQ=WEEKLY;BYDAY=TU,FR"})
+    assert r.status == 200 and ids(r.json()) == sorted([tuesdays["id"], daily["id"]]), r
