@@ -360,8 +360,7 @@ static void on_loaded(PGresult *res, void *arg)
 		return;
 	}
 	snprintf(op->version, sizeof(op->version), "%s", PQgetvalue(res, 0, 1));
-	const char *if_match = req_header(op->r, "If-Match");
-	if (if_match && !etag_listed(if_match, op->version)) {
+	if (req_if_match_fails(op->r, op->version)) {
 		ag_fail(op, 412, "the agreement has changed since that version (If-Match)");
 		return;
 	}

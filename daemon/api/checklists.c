@@ -275,8 +275,7 @@ static void on_loaded(PGresult *res, void *arg)
 		return;
 	}
 	const char *version = PQgetvalue(res, 0, 1);
-	const char *if_match = req_header(r, "If-Match");
-	if (if_match && !etag_listed(if_match, version)) {
+	if (req_if_match_fails(r, version)) {
 		json_decref(patch);
 		reply_problem(r, 412, "the checklist has changed since that version (If-Match)");
 		return;

@@ -390,8 +390,7 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 		return;
 	}
 	snprintf(op->version, sizeof(op->version), "%s", PQgetvalue(res, 0, 0));
-	const char *if_match = req_header(op->r, "If-Match");
-	if (if_match && !etag_listed(if_match, op->version)) {
+	if (req_if_match_fails(op->r, op->version)) {
 		op_fail(op, 412, "the event has changed since that version (If-Match)");
 		return;
 	}

@@ -29,7 +29,7 @@ const char events_get_sql[] = SQL_EVENT_GET;
 /* 304 when the caller holds this version, else the event. */
 static void reply_got(struct req *r, const char *json, const char *version)
 {
-	if (etag_listed(req_header(r, "If-None-Match"), version)) {
+	if (etag_listed(req_header(r, "If-None-Match"), version, ETAG_WEAK)) {
 		req_set_etag(r, version);
 		reply_empty(r, 304);
 	} else {

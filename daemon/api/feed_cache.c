@@ -791,7 +791,7 @@ int feed_render_serve(struct req *r, struct feed_render *fr)
 	req_add_header(r, "Vary", "Accept-Encoding");
 	const char *inm = req_header(r, "If-None-Match");
 	int64_t since = http_date_parse(req_header(r, "If-Modified-Since"));
-	if (etag_listed(inm, etag) || (!inm && since >= 0 && changed <= since)) {
+	if (etag_listed(inm, etag, ETAG_WEAK) || (!inm && since >= 0 && changed <= since)) {
 		feed_fetched(r, fr->hash, 304, 0);
 		reply_empty(r, 304);
 		return 0;

@@ -141,8 +141,7 @@ static void on_task_loaded(PGresult *res, void *arg)
 		return;
 	}
 	const char *version = PQgetvalue(res, 0, 1);
-	const char *if_match = req_header(r, "If-Match");
-	if (if_match && !etag_listed(if_match, version)) {
+	if (req_if_match_fails(r, version)) {
 		json_decref(patch);
 		reply_problem(r, 412, "the task has changed since that version (If-Match)");
 		return;

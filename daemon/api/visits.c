@@ -390,7 +390,8 @@ static void on_get(PGresult *res, void *arg)
 		return;
 	}
 	req_set_etag(r, PQgetvalue(res, 0, VG_VERSION));
-	if (etag_listed(req_header(r, "If-None-Match"), PQgetvalue(res, 0, VG_VERSION))) {
+	if (etag_listed(req_header(r, "If-None-Match"), PQgetvalue(res, 0, VG_VERSION),
+	                ETAG_WEAK)) {
 		reply_empty(r, 304);
 		return;
 	}
@@ -424,8 +425,7 @@ static int loaded_for_change(struct vop *op, PGresult *res)
 		return -1;
 	}
 	snprintf(op->version, sizeof(op->version), "%s", PQgetvalue(res, 0, VG_VERSION));
-	const char *if_match = req_header(op->r, "If-Match");
-	if (if_match && !etag_listed(if_match, op->version)) {
+	if (req_if_match_fails(op->r, op->version)) {
 		vop_fail(op, 412, "the visit has changed since that version (If-Match)");
 		return -1;
 	}

@@ -10,7 +10,7 @@ int write_again(struct req *r)
 {
 	/* Not for a client that has gone: its next write may be on its way,
 	 * which this one, late, would undo. */
-	if (req_header(r, "If-Match") || r->reruns >= WRITE_TRIES || !r->conn)
+	if (req_if_match_names_version(r) || r->reruns >= WRITE_TRIES || !r->conn)
 		return 0;
 	/* Up to 2, 4, ... 64 ms: with eight writers on one event, one in
 	 * twenty lost twenty times in a row when all tried again at once. */
@@ -20,12 +20,12 @@ int write_again(struct req *r)
 
 int write_lost_status(const struct req *r)
 {
-	return req_header(r, "If-Match") ? 412 : 409;
+	return req_if_match_names_version(r) ? 412 : 409;
 }
 
 const char *write_lost_detail(const struct req *r)
 {
-	return req_header(r, "If-Match")
+	return req_if_match_names_version(r)
 	           ? "it has changed since the version given in If-Match; read it again"
 	           : "it kept changing while this write was made; try again";
 }

@@ -302,11 +302,74 @@ void req_set_etag(struct req *r, const char *value)
 	req_add_header(r, "ETag", etag);
 }
 
-int etag_listed(const char *header, const char *value)
+/* etagc (RFC 9110 8.8.3): what an opaque-tag holds between its quotes. */
+static int is_etagc(unsigned char c)
 {
-	char etag[80];
-	snprintf(etag, sizeof(etag), "\"%s\"", value);
-	return header && (strstr(header, etag) || !strcmp(header, "*"));
+	return c == 0x21 || (c >= 0x23 && c != 0x7f);
+}
+
+/* "*" stands alone (not in a list): any current representation. */
+static int etag_is_star(const char *header)
+{
+	const char *p = header + strspn(header, " \t");
+	return *p == '*' && p[1 + strspn(p + 1, " \t")] == '\0';
+}
+
+int etag_listed(const char *header, const char *value, enum etag_cmp cmp)
+{
+	if (!header)
+		return 0;
+	/* The resources asked about have a current representation whenever
+	 * a condition is evaluated (a missing one is 404 first). */
+	if (etag_is_star(header))
+		return 1;
+	const char *p = header;
+	/* #entity-tag, read whole: a substring search took W/"1" for "1" and
+	 * a malformed list for whatever it happened to contain. A field that
+	 * is not such a list names nothing, so If-Match fails (412) and
+	 * If-None-Match sends the whole answer. */
+	size_t vlen = strlen(value);
+	int found = 0;
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == ',') { /* empty list elements are allowed (RFC 9110 5.6.1) */
+			p++;
+			continue;
+		}
+		if (!*p)
+			return found;
+		int weak = p[0] == 'W' && p[1] == '/';
+		if (weak)
+			p += 2;
+		if (*p != '"')
+			return 0;
+		const char *tag = ++p;
+		while (is_etagc((unsigned char)*p))
+			p++;
+		if (*p != '"')
+			return 0;
+		/* Strong comparison: both tags strong and the same; weak: the
+		 * same opaque-tag either way (ours are always strong). */
+		if ((!weak || cmp == ETAG_WEAK) && (size_t)(p - tag) == vlen &&
+		    !memcmp(tag, value, vlen))
+			found = 1;
+		p++;
+		p += strspn(p, " \t");
+		if (*p && *p != ',')
+			return 0;
+	}
+}
+
+int req_if_match_fails(const struct req *r, const char *version)
+{
+	const char *h = req_header(r, "If-Match");
+	return h && !etag_listed(h, version, ETAG_STRONG);
+}
+
+int req_if_match_names_version(const struct req *r)
+{
+	const char *h = req_header(r, "If-Match");
+	return h && !etag_is_star(h);
 }
 
 static const struct {

@@ -131,8 +131,19 @@ json_t *req_json_body(struct req *r, int allow_merge_patch) WUR;
 
 /* Adds ETag: "value" (a strong entity tag). */
 void req_set_etag(struct req *r, const char *value);
-/* Whether an If-Match / If-None-Match header names "value", or is "*". */
-int etag_listed(const char *header, const char *value);
+/* How a condition compares entity-tags (RFC 9110 8.8.3.2): If-Match
+ * strongly (a weak tag never matches), If-None-Match weakly. */
+enum etag_cmp { ETAG_STRONG, ETAG_WEAK };
+/* Whether an If-Match / If-None-Match field value lists the strong tag
+ * "value" (unquoted) under cmp, or is "*". Any element of the list may
+ * match; a value that is not "*" or a list of entity-tags matches nothing.
+ * NULL header: 0. */
+int etag_listed(const char *header, const char *value, enum etag_cmp cmp);
+/* Whether r's If-Match, when given, fails for the current version (412). */
+int req_if_match_fails(const struct req *r, const char *version);
+/* Whether r's If-Match asks for particular versions: given and not "*"
+ * (which any current version meets). */
+int req_if_match_names_version(const struct req *r);
 
 /* Answers; each takes ownership and finishes the request. */
 void reply_json(struct req *r, int status, json_t *body);

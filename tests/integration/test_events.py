@@ -403,3 +403,55 @@ def test_unconditional_writes_racing_on_one_row_all_apply(ctx):
             "PATCH", url, {field: f"{field} by {ni[0]}, {ni[1]}"}), writers=6, each=8)
         assert set(statuses) == {200}, (kind, statuses)
         assert d.request("GET", url, token=k["host"]).json()[field].startswith(f"{field} by ")
+
+
+def test_if_match_lists_and_strong_comparison(ctx):
+    """If-Match (RFC 9110 13.1.1) holds when any entity-tag it lists is the
+    current one by the strong comparison: a weak tag never matches, "*"
+    matches the current version, a tag that is not quoted matches nothing.
+    Every route that takes If-Match: events, agreements, visits,
+    checklists and a visit's tasks. If-None-Match (on the reads that take
+    it) compares weakly."""
+    from test_agreements import MOU
+    from test_visit_tasks import INBOUND, checklist, in_year, tasks_of
+    from test_visits import BUSAN
+    db, k, d = world(ctx)
+    H = k["host"]
+    checklist(d, H, INBOUND)
+    routes = []
+    for kind, body, field in (("events", VISIT, "title"), ("agreements", MOU, "title"),
+                              ("visits", in_year(BUSAN, 2027), "purpose"),
+                              ("checklists", dict(INBOUND, name="Other"), "name")):
+        r = d.request("POST", f"/v1/{kind}", token=H, body=body)
+        assert r.status == 201, r
+        routes.append((f"/v1/{kind}/{r.json()['id']}", field, r.header("ETag")))
+        if kind == "visits":
+            t = tasks_of(d, H, r.json()["id"])["Invitation letter"]
+            url = f"/v1/visits/{r.json()['id']}/tasks/{t['id']}"
+            r = d.request("PATCH", url, token=H, body={"state": "open"})
+            assert r.status == 200, r
+            routes.append((url, "owner", r.header("ETag")))
+    for url, field, etag in routes:
+        n = [0]
+
+        def patch(im):
+            n[0] += 1
+            return d.request("PATCH", url, token=H, body={field: f"{field} {n[0]}"},
+                             headers={"If-Match": im})
+        for im in ("W/" + etag, f'"zzz", W/{etag}', etag.strip('"'), f'{etag}x', '"zzz"'):
+            problem(patch(im), 412)
+        # Each against the version the last one made.
+        for form in ('"zzz", {}', '{} , "zzz"', ',{},', "*", " * "):
+            r = patch(form.format(etag))
+            assert r.status == 200, (url, form, r)
+            assert r.header("ETag") != etag, (url, form, r)
+            etag = r.header("ETag")
+        problem(patch('"*"'), 412)
+        problem(patch(f'*, {etag}'), 412)
+        if url.startswith(("/v1/events/", "/v1/visits/")) and "/tasks/" not in url:
+            for inm in (etag, "W/" + etag, f'"zzz", {etag}', "*"):
+                assert d.request("GET", url, token=H,
+                                 headers={"If-None-Match": inm}).status == 304, (url, inm)
+            for inm in ('"zzz"', etag.strip('"'), f"{etag}x"):
+                assert d.request("GET", url, token=H,
+                                 headers={"If-None-Match": inm}).status == 200, (url, inm)
