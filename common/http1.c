@@ -227,7 +227,15 @@ int http1_parse_head(const char *buf, size_t len, size_t max_line, struct http1_
 
 enum {
 	S_SIZE,
-	S_EXT,
+	S_EXT_SEMI,   /* BWS, then ';' (or the line ends after a value) */
+	S_EXT_NAME0,  /* BWS, then a chunk-ext-name */
+	S_EXT_NAME,   /* in the name */
+	S_EXT_EQ,     /* BWS after the name: ';' or '=' */
+	S_EXT_VAL0,   /* BWS, then a token or a quoted-string */
+	S_EXT_TOKEN,  /* in a token value */
+	S_EXT_QUOTED, /* in a quoted-string */
+	S_EXT_QPAIR,  /* after its backslash */
+	S_EXT_QEND,   /* after its closing quote */
 	S_SIZE_LF,
 	S_DATA,
 	S_DATA_CR,
@@ -247,6 +255,55 @@ static int is_ctl(unsigned char c)
 	return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
+static int is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* A chunk-size line past its digits (RFC 9112 7.1.1):
+ *   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ * with a token name and a token or quoted-string value. Whitespace stands
+ * only before ';' or '=' or after them, never before the CRLF: "5 \r\n"
+ * and the like are what parsers in front of us may read otherwise (the
+ * request smuggling of llhttp's lenient chunk lines), so they are refused.
+ * The next state, S_SIZE_LF at the line's CR, or -1. */
+static int chunk_ext_next(int state, unsigned char ch)
+{
+	switch (state) {
+	case S_EXT_SEMI: return is_ws(ch) ? state : ch == ';' ? S_EXT_NAME0 : -1;
+	case S_EXT_NAME0: return is_ws(ch) ? state : is_tchar(ch) ? S_EXT_NAME : -1;
+	case S_EXT_NAME:
+		if (is_tchar(ch))
+			return state;
+		/* fall through - what may follow a name */
+	case S_EXT_EQ:
+		if (ch == '\r' && state == S_EXT_NAME)
+			return S_SIZE_LF;
+		return is_ws(ch) ? S_EXT_EQ : ch == ';' ? S_EXT_NAME0 : ch == '=' ? S_EXT_VAL0 : -1;
+	case S_EXT_VAL0:
+		return is_ws(ch)      ? state
+		       : ch == '"'    ? S_EXT_QUOTED
+		       : is_tchar(ch) ? S_EXT_TOKEN
+		                      : -1;
+	case S_EXT_TOKEN:
+		if (is_tchar(ch))
+			return state;
+		/* fall through - what may follow a value */
+	case S_EXT_QEND:
+		return ch == '\r'  ? S_SIZE_LF
+		       : is_ws(ch) ? S_EXT_SEMI
+		       : ch == ';' ? S_EXT_NAME0
+		                   : -1;
+	case S_EXT_QUOTED:
+		/* qdtext: HTAB, SP, VCHAR but '"' and '\\', obs-text */
+		return ch == '"' ? S_EXT_QEND : ch == '\\' ? S_EXT_QPAIR : is_ctl(ch) ? -1 : state;
+	case S_EXT_QPAIR:
+		/* quoted-pair: HTAB, SP, VCHAR, obs-text */
+		return is_ctl(ch) ? -1 : S_EXT_QUOTED;
+	default: return -1;
+	}
+}
+
 int http1_chunked_next(struct http1_chunked *c, const char *in, size_t len, size_t *consumed,
                        const char **data, size_t *datalen)
 {
@@ -264,18 +321,25 @@ int http1_chunked_next(struct http1_chunked *c, const char *in, size_t len, size
 				if (++c->digits > 16)
 					return HTTP1_CHUNK_BAD;
 				c->left = c->left << 4 | (uint64_t)v;
-			} else if (c->digits && (ch == ';' || ch == ' ' || ch == '\t')) {
-				c->state = S_EXT;
 			} else if (c->digits && ch == '\r') {
 				c->state = S_SIZE_LF;
+			} else if (c->digits && (ch == ';' || is_ws(ch))) {
+				c->state = ch == ';' ? S_EXT_NAME0 : S_EXT_SEMI;
 			} else {
 				return HTTP1_CHUNK_BAD;
 			}
 			break;
-		case S_EXT:
-			if (ch == '\r')
-				c->state = S_SIZE_LF;
-			else if (is_ctl(ch) || ++c->line > CHUNK_LINE_MAX)
+		case S_EXT_SEMI:
+		case S_EXT_NAME0:
+		case S_EXT_NAME:
+		case S_EXT_EQ:
+		case S_EXT_VAL0:
+		case S_EXT_TOKEN:
+		case S_EXT_QUOTED:
+		case S_EXT_QPAIR:
+		case S_EXT_QEND:
+			if (++c->line > CHUNK_LINE_MAX ||
+			    (c->state = chunk_ext_next(c->state, ch)) < 0)
 				return HTTP1_CHUNK_BAD;
 			break;
 		case S_SIZE_LF:

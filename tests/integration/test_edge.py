@@ -279,6 +279,15 @@ def test_conflicting_framing_is_400(ctx):
         b"Content-Length : 13\r\n\r\n" + body,
         b"Content-Length: 13\r\n folded\r\n\r\n" + body,
     ]
+    # Chunk lines (RFC 9112 7.1): whitespace only before a ';' (or around
+    # an extension's '='), never before the CRLF; a proxy in front may read
+    # such a line otherwise (llhttp's lenient chunk-size parsing).
+    te = b"Transfer-Encoding: chunked\r\n\r\n"
+    for line in (b"d \r\n", b"d\t\r\n", b" d\r\n", b"d;x=y \r\n", b"d;x \r\n", b"d;\r\n",
+                 b"d;x=\r\n", b'd;x="y\r\n', b"d d\r\n", b"0x0d\r\n", b"-d\r\n"):
+        cases.append(te + line + body + b"\r\n0\r\n\r\n")
+    cases.append(te + b"d\r\n" + body + b"\r\n0 \r\n\r\n")
+    cases.append(te + b"d\n" + body + b"\n0\n\n")
     for case in cases:
         is_problem(ask(d, start + case), 400)
     # HTTP/1.0 knows no Transfer-Encoding.
@@ -287,8 +296,9 @@ def test_conflicting_framing_is_400(ctx):
     # What is allowed: a repeated equal length, and chunked alone.
     st, _, _ = ask(d, start + b"Content-Length: 13\r\nContent-Length: 13\r\n\r\n" + body)
     assert st == 201, st
-    chunked = b"Transfer-Encoding: chunked\r\n\r\n5\r\n" + body[:5] + b"\r\n8;x=y\r\n" + \
-        body[5:] + b"\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    # Extensions with whitespace where RFC 9112 allows it (BWS) are read.
+    chunked = b"Transfer-Encoding: chunked\r\n\r\n5 ;a\r\n" + body[:5] + \
+        b'\r\n8;x = "y z" ;w=v\r\n' + body[5:] + b"\r\n0\r\nX-Trailer: 1\r\n\r\n"
     st, _, out = ask(d, start.replace(b'"', b'"') + chunked)
     assert st == 201, (st, out)
     # Nothing was created by the refused ones: two keys made, one given.

@@ -99,6 +99,66 @@ static void test_head_trickles(void **state)
 	assert_int_equal(n, len);
 }
 
+/* The rc after feeding all of body to a fresh decoder, one byte at a time
+ * (each state sees every boundary) or at once. */
+static int chunked_rc(const char *body, int bytewise)
+{
+	struct http1_chunked z = {0};
+	size_t off = 0, used, dlen, n = strlen(body);
+	const char *d;
+	int rc = HTTP1_CHUNK_MORE;
+	while (off < n && rc != HTTP1_CHUNK_BAD && rc != HTTP1_CHUNK_END) {
+		rc = http1_chunked_next(&z, body + off, bytewise ? 1 : n - off, &used, &d, &dlen);
+		off += used;
+	}
+	return rc;
+}
+
+/* RFC 9112 7.1: chunk = chunk-size [ chunk-ext ] CRLF, whitespace (BWS)
+ * only before ';' and around '='; never before the CRLF. */
+static void test_chunk_lines(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+	    "5\r\nhello\r\n0\r\n\r\n",
+	    "5;a\r\nhello\r\n0\r\n\r\n",
+	    "5 ;a\r\nhello\r\n0\r\n\r\n",
+	    "5\t; a\r\nhello\r\n0\r\n\r\n",
+	    "5;a=b\r\nhello\r\n0\r\n\r\n",
+	    "5;a = b ; c\r\nhello\r\n0\r\n\r\n",
+	    "5;a=\"x y;\\\"z\"\r\nhello\r\n0\r\n\r\n",
+	    "5;a=\"\" ;b=c\r\nhello\r\n0;last\r\n\r\n",
+	    "000005\r\nhello\r\n0\r\n\r\n",
+	};
+	static const char *const bad[] = {
+	    "5 \r\nhello\r\n0\r\n\r\n",        /* the reviewer's: trailing space */
+	    "5\t\r\nhello\r\n0\r\n\r\n",       /* trailing tab */
+	    "5\r\nhello\r\n0 \r\n\r\n",        /* on the last chunk */
+	    " 5\r\nhello\r\n0\r\n\r\n",        /* leading space */
+	    "5 5\r\nhello\r\n0\r\n\r\n",       /* two numbers */
+	    "5;a \r\nhello\r\n0\r\n\r\n",      /* after a name */
+	    "5;a=b \r\nhello\r\n0\r\n\r\n",    /* after a value */
+	    "5;\"a\"=b\r\nhello\r\n0\r\n\r\n", /* a quoted name */
+	    "5;\r\nhello\r\n0\r\n\r\n",        /* no name */
+	    "5;a=\r\nhello\r\n0\r\n\r\n",      /* no value */
+	    "5;a=b=c\r\nhello\r\n0\r\n\r\n",    "5;a b\r\nhello\r\n0\r\n\r\n",
+	    "5;a=\"x\r\nhello\r\n0\r\n\r\n", /* an unclosed quote */
+	    "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n", "5;a=\"\x01\"\r\nhello\r\n0\r\n\r\n",
+	    "5;a=b\x7f\r\nhello\r\n0\r\n\r\n",  "5,a\r\nhello\r\n0\r\n\r\n",
+	    "5;a\nhello\r\n0\r\n\r\n", /* a bare LF after an extension */
+	    "5\r\r\nhello\r\n0\r\n\r\n",        "0x5\r\nhello\r\n0\r\n\r\n",
+	    "+5\r\nhello\r\n0\r\n\r\n",
+	};
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		for (size_t k = 0; k < sizeof(good) / sizeof(good[0]); k++)
+			if (chunked_rc(good[k], bytewise) != HTTP1_CHUNK_END)
+				fail_msg("refused chunked body %zu", k);
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+			if (chunked_rc(bad[k], bytewise) != HTTP1_CHUNK_BAD)
+				fail_msg("accepted chunked body %zu", k);
+	}
+}
+
 static void test_chunked(void **state)
 {
 	(void)state;
@@ -141,6 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_heads),
 	    cmocka_unit_test(test_head_trickles),
 	    cmocka_unit_test(test_chunked),
+	    cmocka_unit_test(test_chunk_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
