@@ -191,25 +191,56 @@ static void check_strings(json_t *obj, const char *key, size_t maxlen, int slugs
 	*out = a;
 }
 
-static void check_reminders(json_t *obj, struct event_in *e, json_t *errors)
+void event_check_triggers(json_t *a, const char *name, json_t *errors)
 {
-	json_t *a = array_field(obj, "reminders", EVENT_MAX_REMINDERS, errors);
+	/* Each valid trigger's offset, to find one given twice. */
+	int64_t seen[EVENT_MAX_REMINDERS];
+	size_t seen_at[EVENT_MAX_REMINDERS], nseen = 0;
 	size_t i;
 	json_t *v;
 	json_array_foreach(a, i, v)
 	{
-		char field[48];
-		snprintf(field, sizeof(field), "reminders[%zu]", i);
+		char field[192];
+		snprintf(field, sizeof(field), "%s[%zu]", name, i);
 		int64_t secs;
-		if (!json_is_string(v))
+		if (!json_is_string(v)) {
 			err(errors, field, "must be a string");
-		else if (ical_duration_parse(json_string_value(v), &secs))
+			continue;
+		}
+		if (ical_duration_parse(json_string_value(v), &secs)) {
 			err(errors, field, "must be an RFC 5545 duration such as -P7D or -PT2H");
-		else if (secs > 0)
+			continue;
+		}
+		if (secs > 0) {
 			err(errors, field, "must be before the start: a negative duration");
-		else if (secs < -400LL * 86400)
+			continue;
+		}
+		if (secs < -400LL * 86400) {
 			err(errors, field, "must be at most 400 days before the start");
+			continue;
+		}
+		/* A trigger fires at the occurrence's instant plus its exact
+		 * seconds (remind.c), so -PT60M is -PT1H and -P1D is -PT24H: a
+		 * second one would send the same reminder.due twice. Refused
+		 * rather than dropped, so what is stored is what was sent. */
+		size_t k = 0;
+		while (k < nseen && seen[k] != secs)
+			k++;
+		if (k < nseen) {
+			char msg[224];
+			snprintf(msg, sizeof(msg), "is the same time as %s[%zu]", name, seen_at[k]);
+			err(errors, field, msg);
+		} else if (nseen < EVENT_MAX_REMINDERS) {
+			seen[nseen] = secs;
+			seen_at[nseen++] = i;
+		}
 	}
+}
+
+static void check_reminders(json_t *obj, struct event_in *e, json_t *errors)
+{
+	json_t *a = array_field(obj, "reminders", EVENT_MAX_REMINDERS, errors);
+	event_check_triggers(a, "reminders", errors);
 	e->reminders = a;
 }
 

@@ -48,6 +48,12 @@ int event_times(struct event_in *e) WUR;
  * reads it as, so that two events compare as they would be stored. */
 int event_fill_defaults(json_t *obj, const char *default_tz) WUR;
 
+/* Checks the triggers of a reminders array a (NULL: none; its length is
+ * the caller's to check): each a negative RFC 5545 duration of at most
+ * 400 days, and none at the same time as an earlier one. Faults are named
+ * name[i] ("reminders[1]", "milestones[0].reminders[1]"). */
+void event_check_triggers(json_t *a, const char *name, json_t *errors);
+
 /* Fields a client may send back that the server writes. */
 extern const char *const event_server_fields[];
 

@@ -12,6 +12,7 @@ struct planwork {
 	const struct remind_event *ev;
 	int64_t after, dur, stopped_at;
 	int64_t offsets[64];
+	size_t trigger_at[64]; /* each offset's place in ev->triggers */
 	size_t ntriggers;
 	size_t nfires;
 	remind_cb cb;
@@ -79,7 +80,7 @@ static int on_start(const struct civil *s, int64_t start_utc, void *arg)
 			w->stopped_at = start_utc;
 			return 1;
 		}
-		f.trigger = json_string_value(json_array_get(w->ev->triggers, i));
+		f.trigger = json_string_value(json_array_get(w->ev->triggers, w->trigger_at[i]));
 		w->nfires++;
 		if (w->cb(&f, w->arg)) {
 			w->failed = 1;
@@ -108,7 +109,15 @@ int64_t remind_plan(const struct remind_event *ev, int64_t after, int64_t until,
 		if (w.ntriggers == sizeof(w.offsets) / sizeof(w.offsets[0]) || !json_is_string(v) ||
 		    ical_duration_parse(json_string_value(v), &w.offsets[w.ntriggers]))
 			return failed(why, "a reminder is not an RFC 5545 duration");
-		w.ntriggers++;
+		/* Two triggers at one offset (-PT1H, -PT60M; stored before the API
+		 * refused them) would fire the same reminder twice: the first
+		 * one stands for both. */
+		size_t k = 0;
+		while (k < w.ntriggers && w.offsets[k] != w.offsets[w.ntriggers])
+			k++;
+		if (k < w.ntriggers)
+			continue;
+		w.trigger_at[w.ntriggers++] = i;
 	}
 	if (w.ntriggers == 0)
 		return INT64_MAX;

@@ -7,6 +7,7 @@
 #include "api/agreement_op.h"
 
 #include "api/jsonv.h"
+#include "event.h"
 #include "http/http.h"
 #include "macros.h"
 #include "recur.h"
@@ -64,21 +65,12 @@ json_t *ag_check_reminders(json_t *m, const char *base, json_t *errors)
 		return NULL;
 	char field[192];
 	snprintf(field, sizeof(field), "%s.reminders", base);
-	if (!json_is_array(a) || json_array_size(a) > 10) {
+	if (!json_is_array(a) || json_array_size(a) > EVENT_MAX_REMINDERS) {
 		jv_error(errors, field, "must be an array of at most 10 durations");
 		return NULL;
 	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(a, i, v)
-	{
-		int64_t secs;
-		snprintf(field, sizeof(field), "%s.reminders[%zu]", base, i);
-		if (!json_is_string(v) || ical_duration_parse(json_string_value(v), &secs) ||
-		    secs > 0 || secs < -400LL * 86400)
-			jv_error(errors, field,
-			         "must be a negative RFC 5545 duration such as -P7D");
-	}
+	/* An event's rules (common/event.c): the milestone is one. */
+	event_check_triggers(a, field, errors);
 	return a;
 }
 

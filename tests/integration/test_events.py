@@ -1,5 +1,6 @@
 """/v1/events: create, read, merge-patch, cancel, list; time zones,
 visibility, roles, idempotency, conflicts."""
+import datetime
 import uuid
 
 from harness import problem, run_cli
@@ -105,6 +106,41 @@ def test_validation_names_every_field_and_writes_nothing(ctx):
         assert f in fields, (f, p)
     assert "reminders[0]" not in fields
     assert count_events(ctx, db) == 0
+
+
+def test_reminders_at_the_same_time_are_refused(ctx):
+    """A trigger fires at the occurrence's instant plus its exact seconds,
+    so two triggers of one length (-PT1H and -PT60M, -P1D and -PT24H) would
+    send the same reminder.due twice: refused (422 naming the second), so
+    what is stored is what was sent. One stored before that (written by
+    SQL here) is planned once."""
+    from test_series_truth import sql
+    db, k, d = world(ctx)
+    for rem, field, first in ((["-PT1H", "-PT1H"], "reminders[1]", "reminders[0]"),
+                              (["-P7D", "-PT60M", "-PT1H"], "reminders[2]", "reminders[1]"),
+                              (["-PT24H", "-P1D"], "reminders[1]", "reminders[0]")):
+        p = problem(d.request("POST", "/v1/events", token=k["host"],
+                              body=dict(VISIT, reminders=rem)), 422)
+        assert [(e["field"], e["message"]) for e in p["errors"]] == \
+            [(field, f"is the same time as {first}")], p
+    assert count_events(ctx, db) == 0
+    day = datetime.date.today() + datetime.timedelta(days=30)
+    week = day + datetime.timedelta(days=7)
+    body = dict(VISIT, start=f"{day}T14:00:00", end=f"{day}T17:00:00",
+                rrule="FREQ=WEEKLY;COUNT=2", reminders=["-PT1H", "-P1D", "-PT61M"])
+    r = d.request("POST", "/v1/events", token=k["host"], body=body)
+    assert r.status == 201 and r.json()["reminders"] == body["reminders"], r
+    e = r.json()
+    url = f"/v1/events/{e['id']}"
+    p = problem(d.request("PATCH", url, token=k["host"],
+                          body={"reminders": ["-P2D", "-PT48H"]}), 422)
+    assert [x["field"] for x in p["errors"]] == ["reminders[1]"], p
+    sql(ctx, db, "UPDATE events SET reminders = ARRAY['-PT1H', '-PT60M', '-P1D'] "
+        f"WHERE id = '{e['id']}'")
+    items = d.request("GET", f"{url}/reminders", token=k["host"]).json()["items"]
+    assert sorted((i["occurrence"]["start"], i["trigger"]) for i in items) == [
+        (f"{day}T14:00:00", "-P1D"), (f"{day}T14:00:00", "-PT1H"),
+        (f"{week}T14:00:00", "-P1D"), (f"{week}T14:00:00", "-PT1H")], items
 
 
 def test_server_fields_are_ignored(ctx):

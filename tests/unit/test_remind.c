@@ -182,6 +182,40 @@ static void test_unsteppable_rule_is_an_error(void **state)
 	json_decref(ev.overridden);
 }
 
+/* Triggers at one offset (stored before the API refused them) fire once,
+ * under the first one's text; others keep theirs. */
+static void test_same_offset_fires_once(void **state)
+{
+	(void)state;
+	struct remind_event ev = {.zone = "Asia/Seoul"};
+	assert_int_equal(civil_parse("2027-01-05T09:00:00", 0, &ev.start), 0);
+	ev.end = ev.start;
+	ev.exdates = json_array();
+	ev.rdates = json_array();
+	ev.overridden = json_array();
+	ev.triggers = json_pack("[s,s,s,s,s]", "-PT60M", "-PT1H", "-P1D", "-PT1H", "-PT24H");
+	struct fires x = {0};
+	assert_int_equal(remind_plan(&ev, 0, INT64_MAX, collect_fire, &x, NULL), INT64_MAX);
+	assert_int_equal(x.n, 2);
+	int hour = 0, day = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!strcmp(x.f[i].trigger, "-PT60M")) {
+			hour++;
+			assert_string_equal(fmt_utc(x.f[i].fire_at), "2027-01-04T23:00:00");
+		} else {
+			day++;
+			assert_string_equal(x.f[i].trigger, "-P1D");
+			assert_string_equal(fmt_utc(x.f[i].fire_at), "2027-01-04T00:00:00");
+		}
+	}
+	assert_int_equal(hour, 1);
+	assert_int_equal(day, 1);
+	json_decref(ev.triggers);
+	json_decref(ev.exdates);
+	json_decref(ev.rdates);
+	json_decref(ev.overridden);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +223,7 @@ int main(void)
 	    cmocka_unit_test(test_reminders_follow_dst),
 	    cmocka_unit_test(test_reminder_plan_is_bounded),
 	    cmocka_unit_test(test_unsteppable_rule_is_an_error),
+	    cmocka_unit_test(test_same_offset_fires_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
