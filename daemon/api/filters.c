@@ -336,6 +336,11 @@ void filters_apply_to(struct req *r, struct listq *q, const struct filter_target
 	}
 	window_param(r, q, t, "from", errors);
 	window_param(r, q, t, "to", errors);
+	/* [from, to) with to at or before from holds no instant: a client
+	 * that swapped them would read "nothing there" from a 200. Refused
+	 * as /v1/occurrences always did, for every list alike. */
+	if (q->has_from && q->has_to && q->to <= q->from)
+		jv_error(errors, "to", "must be after from");
 	text_search(r, q, t, errors);
 	limit_param(r, q, errors);
 }

@@ -259,9 +259,8 @@ static int read_window(struct req *r, struct listq *q, struct occwork *w, json_t
 		jv_error(errors, "from", "is required");
 	if (!q->has_to)
 		jv_error(errors, "to", "is required");
-	if (q->has_from && q->has_to && q->to <= q->from)
-		jv_error(errors, "to", "must be after from");
-	else if (q->has_from && q->has_to && q->to - q->from > MAX_WINDOW_S)
+	/* to <= from: filters_apply refused it already. */
+	if (q->has_from && q->has_to && q->to > q->from && q->to - q->from > MAX_WINDOW_S)
 		jv_error(errors, "to", "the window may span at most 366 days");
 	w->from = q->from;
 	w->to = q->to;

@@ -308,6 +308,13 @@ def test_list_filters_and_cursor(ctx):
                      ("org=NOT%20A%20SLUG", "org[0]"), ("country=vn", "country[0]")]:
         p = problem(d.request("GET", "/v1/events?" + q, token=k["host"]), 422)
         assert p["errors"][0]["field"] == field, (q, p)
+    # A window that ends at or before it begins holds nothing: refused, as
+    # /v1/occurrences refuses it, on every list (once, naming "to").
+    for path in ("/v1/events", "/v1/occurrences", "/v1/visits", "/v1/agreements"):
+        for q in ("from=2024-09-05&to=2024-09-03", "from=2024-09-03&to=2024-09-03",
+                  "from=2024-09-03T10:00:00Z&to=2024-09-03T12:00:00%2B02:00"):
+            p = problem(d.request("GET", f"{path}?{q}", token=k["host"]), 422)
+            assert p["errors"] == [{"field": "to", "message": "must be after from"}], (path, q, p)
 
 
 def test_series_listed_only_when_an_occurrence_overlaps(ctx):
