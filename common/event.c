@@ -237,6 +237,40 @@ void event_check_triggers(json_t *a, const char *name, json_t *errors)
 	}
 }
 
+void event_dedupe_triggers(json_t *a)
+{
+	int64_t seen[EVENT_MAX_REMINDERS];
+	size_t nseen = 0;
+	for (size_t i = 0; i < json_array_size(a);) {
+		int64_t secs;
+		size_t k = 0;
+		if (!json_is_string(json_array_get(a, i)) ||
+		    ical_duration_parse(json_string_value(json_array_get(a, i)), &secs)) {
+			i++;
+			continue;
+		}
+		while (k < nseen && seen[k] != secs)
+			k++;
+		if (k < nseen) {
+			json_array_remove(a, i);
+			continue;
+		}
+		if (nseen < EVENT_MAX_REMINDERS)
+			seen[nseen++] = secs;
+		i++;
+	}
+}
+
+void event_dedupe_triggers_of(json_t *items)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(items, i, item)
+	{
+		event_dedupe_triggers(json_object_get(item, "reminders"));
+	}
+}
+
 static void check_reminders(json_t *obj, struct event_in *e, json_t *errors)
 {
 	json_t *a = array_field(obj, "reminders", EVENT_MAX_REMINDERS, errors);

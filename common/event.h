@@ -53,6 +53,14 @@ int event_fill_defaults(json_t *obj, const char *default_tz) WUR;
  * 400 days, and none at the same time as an earlier one. Faults are named
  * name[i] ("reminders[1]", "milestones[0].reminders[1]"). */
 void event_check_triggers(json_t *a, const char *name, json_t *errors);
+/* Removes from a the triggers of a length an earlier one has (as
+ * event_check_triggers counts them): a row stored before that check, which
+ * a change that does not send its reminders would otherwise be refused
+ * for, keeps the first of each. */
+void event_dedupe_triggers(json_t *a);
+/* The same for the "reminders" of each object of array items (a stored
+ * agreement's milestones, a visit's programme, a checklist's tasks). */
+void event_dedupe_triggers_of(json_t *items);
 
 /* Fields a client may send back that the server writes. */
 extern const char *const event_server_fields[];

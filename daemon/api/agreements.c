@@ -17,6 +17,7 @@
 #include "api/jsonv.h"
 #include "api/write_again.h"
 #include "dbpool.h"
+#include "event.h"
 #include "http/context.h"
 #include "http/http.h"
 #include "log.h"
@@ -371,8 +372,12 @@ static void on_loaded(PGresult *res, void *arg)
 		ag_fail(op, 500, "cannot read the stored agreement");
 		return;
 	}
-	/* The milestones as stored, which the patched ones are matched to. */
+	/* The milestones as stored, which the patched ones are matched to;
+	 * those stored with two reminders of one length (before they were
+	 * refused) keep the first of each, rather than have a change that
+	 * does not send them refused (event_change.c). */
 	op->stored = json_incref(json_object_get(current, "milestones"));
+	event_dedupe_triggers_of(op->stored);
 	if (op->cancelling)
 		json_object_set_new(current, "stage", json_string("terminated"));
 	else

@@ -288,6 +288,9 @@ static void on_loaded(PGresult *res, void *arg)
 		reply_problem(r, 500, "cannot read the stored checklist");
 		return;
 	}
+	/* Stored before two reminders of one length were refused: the first of
+	 * each (event_change.c). */
+	event_dedupe_triggers_of(json_object_get(stored, "tasks"));
 	jv_merge_patch(stored, patch);
 	json_decref(patch);
 	struct checked c;

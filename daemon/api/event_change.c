@@ -426,6 +426,11 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 	if (op->cancelling) {
 		json_object_set_new(current, "status", json_string("cancelled"));
 	} else {
+		/* A row stored with two reminders of one length (before they were
+		 * refused) loses the second with a change that does not send its
+		 * reminders, rather than have that change refused for them; sent,
+		 * they replace the stored ones and are checked as sent. */
+		event_dedupe_triggers(json_object_get(current, "reminders"));
 		jv_merge_patch(current, patch);
 		json_decref(patch);
 	}

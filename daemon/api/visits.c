@@ -449,6 +449,10 @@ static void on_loaded(PGresult *res, void *arg)
 		static const char *const server[] = {"id", "org", "created_at", "updated_at"};
 		for (size_t i = 0; i < ARRAY_LEN(server); i++)
 			json_object_del(op->body, server[i]);
+		/* Stored before two reminders of one length were refused: the
+		 * first of each (event_change.c). */
+		event_dedupe_triggers_of(json_object_get(merged, "programme"));
+		event_dedupe_triggers_of(json_object_get(merged, "tasks"));
 		jv_merge_patch(merged, op->body);
 	}
 	char tz[65];

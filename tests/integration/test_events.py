@@ -141,6 +141,42 @@ def test_reminders_at_the_same_time_are_refused(ctx):
     assert sorted((i["occurrence"]["start"], i["trigger"]) for i in items) == [
         (f"{day}T14:00:00", "-P1D"), (f"{day}T14:00:00", "-PT1H"),
         (f"{week}T14:00:00", "-P1D"), (f"{week}T14:00:00", "-PT1H")], items
+    # A change that does not send them keeps the first of each length,
+    # rather than be refused for what an earlier version stored.
+    r = d.request("PATCH", url, token=k["host"], body={"title": "Renamed"})
+    assert r.status == 200 and r.json()["reminders"] == ["-PT1H", "-P1D"], r
+
+
+def test_lists_stored_with_two_reminders_of_one_length_take_a_change(ctx):
+    """What an earlier version stored with two reminders of one length (an
+    agreement's milestone, a visit's programme item, a checklist's task)
+    keeps the first of each with a change that does not send them, rather
+    than have the change refused for them."""
+    from test_agreements import MOU
+    from test_series_truth import sql
+    from test_visit_tasks import INBOUND, in_year
+    from test_visits import BUSAN
+    db, k, d = world(ctx)
+    host = k["host"]
+    a = d.request("POST", "/v1/agreements", token=host, body=MOU).json()
+    m = next(x for x in a["milestones"] if x["reminders"] == ["-P7D"])
+    sql(ctx, db, f"UPDATE events SET reminders = ARRAY['-P7D', '-PT168H'] "
+                 f"WHERE id = '{m['event_id']}'")
+    r = d.request("PATCH", f"/v1/agreements/{a['id']}", token=host, body={"stage": "drafting"})
+    assert r.status == 200, r
+    assert [x["reminders"] for x in r.json()["milestones"] if x["title"] == m["title"]] == \
+        [["-P7D"]], r
+    v = d.request("POST", "/v1/visits", token=host, body=in_year(BUSAN, 2027)).json()
+    item = v["programme"][0]
+    sql(ctx, db, f"UPDATE events SET reminders = ARRAY['-P1D', '-PT24H', '-PT2H'] "
+                 f"WHERE id = '{item['event_id']}'")
+    r = d.request("PATCH", f"/v1/visits/{v['id']}", token=host, body={"purpose": "Renamed"})
+    assert r.status == 200 and r.json()["programme"][0]["reminders"] == ["-P1D", "-PT2H"], r
+    c = d.request("POST", "/v1/checklists", token=host, body=INBOUND).json()
+    sql(ctx, db, "UPDATE checklists SET tasks = jsonb_set(tasks, '{0,reminders}', "
+                 f"'[\"-P7D\", \"-P1D\", \"-PT24H\"]') WHERE id = '{c['id']}'")
+    r = d.request("PATCH", f"/v1/checklists/{c['id']}", token=host, body={"name": "Receiving"})
+    assert r.status == 200 and r.json()["tasks"][0]["reminders"] == ["-P7D", "-P1D"], r
 
 
 def test_server_fields_are_ignored(ctx):
