@@ -6,6 +6,7 @@
 #include "tz.h"
 #include "validate.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -150,19 +151,26 @@ int parse_instant(const char *s, int64_t *out)
 		head[10] = 'T';
 	if (civil_parse(head, 0, &c))
 		return -1;
+	/* RFC 3339 (5.6): time-secfrac = "." 1*DIGIT, time-numoffset =
+	 * ("+" / "-") 2DIGIT ":" 2DIGIT, digits and nothing else. */
 	const char *z = s + 19;
-	if (*z == '.')
-		for (z++; *z >= '0' && *z <= '9'; z++)
+	if (*z == '.') {
+		if (!isdigit((unsigned char)z[1]))
+			return -1;
+		for (z++; isdigit((unsigned char)*z); z++)
 			;
+	}
 	int64_t t = civil_to_epoch(&c);
 	if ((z[0] == 'Z' || z[0] == 'z') && !z[1]) {
 		*out = t;
 		return 0;
 	}
-	int hh, mm;
 	if ((z[0] == '+' || z[0] == '-') && strlen(z) == 6 && z[3] == ':' &&
-	    sscanf(z + 1, "%2d", &hh) == 1 && sscanf(z + 4, "%2d", &mm) == 1 && hh < 24 &&
-	    mm < 60) {
+	    isdigit((unsigned char)z[1]) && isdigit((unsigned char)z[2]) &&
+	    isdigit((unsigned char)z[4]) && isdigit((unsigned char)z[5])) {
+		int hh = (z[1] - '0') * 10 + (z[2] - '0'), mm = (z[4] - '0') * 10 + (z[5] - '0');
+		if (hh > 23 || mm > 59)
+			return -1;
 		int64_t off = hh * 3600 + mm * 60;
 		*out = z[0] == '+' ? t - off : t + off;
 		return 0;
@@ -301,8 +309,9 @@ int filters_int_param(struct req *r, const char *name, int min, int max, int dfl
 		return dflt;
 	char *end;
 	errno = 0;
+	/* Digits only: strtol would also take "+5", " 5" and "-0". */
 	long x = strtol(v, &end, 10);
-	if (!*v || *end || errno || x < min || x > max) {
+	if (!isdigit((unsigned char)*v) || *end || errno || x < min || x > max) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "must be an integer from %d to %d", min, max);
 		if (errors)
