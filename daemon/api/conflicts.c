@@ -244,7 +244,10 @@ static int candidate_meets(json_t *occ, const struct side *self, struct spans *m
 int conflicts_settle_list(json_t *list, struct recur_budget *b)
 {
 	size_t n = json_array_size(list);
-	json_t *self_json = json_object_get(json_array_get(list, n ? n - 1 : 0), "_self");
+	/* Held to the end: self points into it (side_read), and the candidates
+	 * may expand it again, one by one (self_cover). */
+	json_t *self_json =
+	    json_incref(json_object_get(json_array_get(list, n ? n - 1 : 0), "_self"));
 	struct side self;
 	struct spans mine = {.lo = 0, .until = INT64_MIN};
 	int rc = 0, unread = 1;
@@ -287,6 +290,7 @@ int conflicts_settle_list(json_t *list, struct recur_budget *b)
 		i++;
 	}
 	free(mine.v);
+	json_decref(self_json);
 	return rc;
 }
 

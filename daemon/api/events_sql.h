@@ -27,8 +27,10 @@
  * candidate ("unsure") carries under "_occ" what expanding it takes
  * (EV_OCC_SIDE), and the list ends with e's own ("_self"); api/conflicts.c
  * keeps those whose occurrences meet e's and drops both keys. Up to
- * EV_CANDIDATES places are read so that the first 50 real clashes are
- * among them; rows after the 50th sure one are never needed. Programme
+ * EV_CANDIDATES places are read, by start, so that the first 50 real
+ * clashes are among them unless more unsure ones come first (a hall
+ * with hundreds of series whose spans cover e): a clash after those is
+ * not named. Rows after the 50th sure one are never needed. Programme
  * items are single events (visits write no rule), so a clash of people is
  * always sure. */
 #define EV_CANDIDATES "500"
