@@ -228,7 +228,10 @@ void event_check_triggers(json_t *a, const char *name, json_t *errors)
 			k++;
 		if (k < nseen) {
 			char msg[224];
-			snprintf(msg, sizeof(msg), "is the same time as %s[%zu]", name, seen_at[k]);
+			/* By index only: a visit's item or a checklist's task is
+			 * checked as an event and its field named after. */
+			snprintf(msg, sizeof(msg), "is the same time as the reminder at index %zu",
+			         seen_at[k]);
 			err(errors, field, msg);
 		} else if (nseen < EVENT_MAX_REMINDERS) {
 			seen[nseen] = secs;

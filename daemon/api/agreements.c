@@ -366,18 +366,17 @@ static void on_loaded(PGresult *res, void *arg)
 		return;
 	}
 	json_t *current = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	/* Milestones stored with two reminders of one length (before they
+	 * were refused) are read with the first of each (event_change.c). */
+	event_dedupe_triggers_of(json_object_get(current, "milestones"));
 	op->before = current ? json_deep_copy(current) : NULL;
 	if (!op->before || take_template(op, res, 4)) {
 		json_decref(current);
 		ag_fail(op, 500, "cannot read the stored agreement");
 		return;
 	}
-	/* The milestones as stored, which the patched ones are matched to;
-	 * those stored with two reminders of one length (before they were
-	 * refused) keep the first of each, rather than have a change that
-	 * does not send them refused (event_change.c). */
+	/* The milestones as stored, which the patched ones are matched to. */
 	op->stored = json_incref(json_object_get(current, "milestones"));
-	event_dedupe_triggers_of(op->stored);
 	if (op->cancelling)
 		json_object_set_new(current, "stage", json_string("terminated"));
 	else

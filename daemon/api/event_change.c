@@ -396,6 +396,12 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 	}
 	json_t *current = event_json_build(res, 0, 3);
 	json_t *patch = op->body;
+	/* A row stored with two reminders of one length (before they were
+	 * refused) is read with the first of each, so that a change or a
+	 * cancel that does not send them is not refused for them, and one that
+	 * changes nothing still changes nothing; sent, they replace these and
+	 * are checked as sent. */
+	event_dedupe_triggers(json_object_get(current, "reminders"));
 	op->body = current;
 	op->before = current ? json_deep_copy(current) : NULL;
 	if (!PQgetisnull(res, 0, CHANGE_OVERRIDES_COL))
@@ -426,11 +432,6 @@ static void on_loaded_for_change(PGresult *res, void *arg)
 	if (op->cancelling) {
 		json_object_set_new(current, "status", json_string("cancelled"));
 	} else {
-		/* A row stored with two reminders of one length (before they were
-		 * refused) loses the second with a change that does not send its
-		 * reminders, rather than have that change refused for them; sent,
-		 * they replace the stored ones and are checked as sent. */
-		event_dedupe_triggers(json_object_get(current, "reminders"));
 		jv_merge_patch(current, patch);
 		json_decref(patch);
 	}

@@ -438,6 +438,10 @@ static void on_loaded(PGresult *res, void *arg)
 	if (loaded_for_change(op, res))
 		return;
 	op->stored = json_loads(PQgetvalue(res, 0, VG_JSON), 0, NULL);
+	/* Stored with two reminders of one length (before they were refused):
+	 * read with the first of each (event_change.c). */
+	event_dedupe_triggers_of(json_object_get(op->stored, "programme"));
+	event_dedupe_triggers_of(json_object_get(op->stored, "tasks"));
 	json_t *merged = op->stored ? json_deep_copy(op->stored) : NULL;
 	if (!merged) {
 		vop_fail(op, 500, "cannot read the stored visit");
@@ -449,10 +453,6 @@ static void on_loaded(PGresult *res, void *arg)
 		static const char *const server[] = {"id", "org", "created_at", "updated_at"};
 		for (size_t i = 0; i < ARRAY_LEN(server); i++)
 			json_object_del(op->body, server[i]);
-		/* Stored before two reminders of one length were refused: the
-		 * first of each (event_change.c). */
-		event_dedupe_triggers_of(json_object_get(merged, "programme"));
-		event_dedupe_triggers_of(json_object_get(merged, "tasks"));
 		jv_merge_patch(merged, op->body);
 	}
 	char tz[65];
