@@ -92,9 +92,11 @@
  * them): put back to an earlier state of itself (a storage snapshot
  * restored, a standby promoted before it had every commit), it hands out
  * again ids that $snap has seen, and what they write would be taken for
- * seen. Not on a standby, whose snapshot lags the primary's whatever
- * happened (it learns of ids only as it replays them): there the read
- * floor (readfloor.h) keeps a splice from going back. */
+ * seen. Once it has handed out as many again it cannot be told from the
+ * same history; FEED_TTL_MS bounds the harm then. Not on a standby, whose
+ * snapshot lags the primary's whatever happened (it learns of ids only
+ * as it replays them): there the read floor (readfloor.h) keeps a splice
+ * from going back. */
 #define SQL_FEED_SPLICE_ROOTS \
 	"(SELECT CASE WHEN pg_is_in_recovery()" \
 	"               OR pg_snapshot_xmax($%d::pg_snapshot) <= pg_snapshot_xmax(pg_current_snapshot())" \

@@ -22,7 +22,8 @@
  * ids taken again); and a list read whole FEED_TTL_MS ago or more is not
  * read back. A database put back on its own timeline (a storage snapshot)
  * keeps its stamp: the splice finds it behind the list's snapshot and
- * reads the list whole (SQL_FEED_SPLICE_ROOTS). */
+ * reads the list whole (SQL_FEED_SPLICE_ROOTS), unless it has handed out
+ * as many transaction ids again by then (FEED_TTL_MS bounds that). */
 #include "api/feed_state.h"
 
 #include "api/feed_cache.h"
