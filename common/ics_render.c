@@ -9,6 +9,7 @@
  * render's time. tests/unit/test_ics_render_same.c holds the two to the
  * same bytes. */
 #include "ics_render.h"
+#include "recur.h"
 
 #include "token.h"
 #include "tz.h"
@@ -500,6 +501,20 @@ static void put_organizer(struct out *doc, struct out *line, const char *slug, c
 	end_line(doc, line);
 }
 
+/* Whether reminder i has the length of an earlier one (a list stored
+ * before two of one length were refused): the planner fires it once
+ * (remind.c), and the feed shows it once. */
+static int same_length_before(const struct ics_event *ev, size_t i)
+{
+	int64_t s, t;
+	if (ical_duration_parse(ev->reminders.v[i], &s))
+		return 0;
+	for (size_t k = 0; k < i; k++)
+		if (ev->reminders.v[k] && !ical_duration_parse(ev->reminders.v[k], &t) && t == s)
+			return 1;
+	return 0;
+}
+
 static void put_alarms(struct out *doc, struct out *line, const struct ics_event *ev,
                        const char *title)
 {
@@ -507,7 +522,7 @@ static void put_alarms(struct out *doc, struct out *line, const struct ics_event
 		if (!ev->reminders.v[i])
 			continue;
 		struct icaldurationtype d = icaldurationtype_from_string(ev->reminders.v[i]);
-		if (icaldurationtype_is_bad_duration(d))
+		if (icaldurationtype_is_bad_duration(d) || same_length_before(ev, i))
 			continue;
 		put_s(doc, "BEGIN:VALARM\r\nACTION:DISPLAY\r\n");
 		struct icaltriggertype tr = {icaltime_null_time(), d};

@@ -156,25 +156,37 @@ def test_reminders_at_the_same_time_are_refused(ctx):
 
 def test_events_planned_with_two_reminders_of_one_length_are_planned_again(ctx):
     """sql/035 queues for planning the events an earlier version stored
-    with two reminders of one length, whose reminders it planned twice:
-    not the others."""
+    with two reminders of one length, whose reminders it planned twice,
+    and lets their stored VEVENTs go: not the others'. A feed shows one
+    VALARM a length."""
+    from test_feeds import make_feed, path_of
     from test_series_truth import sql
     db, k, d = world(ctx)
     ids = {}
     for name, rem in (("twice", "ARRAY['-PT1H', '-PT60M']"), ("once", "ARRAY['-PT1H', '-P1D']"),
                       ("days", "ARRAY['-P1D', '-PT24H', '-P1W']")):
-        r = d.request("POST", "/v1/events", token=k["host"], body=dict(VISIT, title=name))
+        r = d.request("POST", "/v1/events", token=k["host"],
+                      body=dict(VISIT, title=name, start="2027-03-10T14:00:00",
+                                end="2027-03-10T17:00:00"))
         assert r.status == 201, r
         ids[name] = r.json()["id"]
         # As an earlier version stored it, its triggers (the queue) left out.
         sql(ctx, db, "SET session_replication_role = replica; "
                      f"UPDATE events SET reminders = {rem} WHERE id = '{ids[name]}'")
+    # Rendered (and stored) now: the VALARMs of the last two lengths once.
+    feed = d.request("GET", path_of(make_feed(d, k["host"], alarms=True))).body.decode()
+    assert feed.count("TRIGGER:-PT1H") == 2 and feed.count("TRIGGER:-P1D") == 2, feed
+    assert feed.count("TRIGGER:-P1W") == 1 and "PT60M" not in feed and "PT24H" not in feed
+    assert feed.count("BEGIN:VALARM") == 5, feed
+    texts = "SELECT count(DISTINCT event_id) FROM vevent_texts"
+    assert sql(ctx, db, texts) == "3"
     assert d.stop() == 0
     sql(ctx, db, "DELETE FROM reminder_queue")
     sql(ctx, db, "DELETE FROM schema_migrations WHERE version = 35")
     run_cli(["migrate"], db)
     queued = sql(ctx, db, "SELECT event_id FROM reminder_queue").split()
     assert sorted(queued) == sorted([ids["twice"], ids["days"]]), (queued, ids)
+    assert sql(ctx, db, "SELECT event_id FROM vevent_texts").split() == [ids["once"]]
 
 
 def test_lists_stored_with_two_reminders_of_one_length_take_a_change(ctx):
