@@ -571,6 +571,24 @@ def test_a_refused_override_or_an_old_row_is_handled_with_care(ctx):
             "confirmed") in occ(d, k["host"], "2026-11-01", "2026-12-01")
 
 
+def test_an_unreadable_line_after_a_recurrence_id_is_named_once(ctx):
+    """An override whose RECURRENCE-ID is followed by a second, unreadable
+    one: libical keeps the first and names the second (X-LIC-ERROR). Asking
+    for the first RECURRENCE-ID while walking those errors set the
+    component's one property iterator back, so the same error was met
+    again forever, a warning more each time: a 400-byte file took the
+    worker's loop and 4 GB (found by fuzz_ical). It is read once, and the
+    override moves its occurrence."""
+    db, k, d = world(ctx)
+    moved = MOVED[:4] + ("RECURRENCE-ID:garbage",) + MOVED[4:]
+    res = post(d, k["host"], weekly_with(*moved))
+    assert res.status == 200, res
+    assert len(warned(res.json(), "recurrence_id")) == 1, res.json()
+    assert [s for _, s, _, _ in occ(d, k["host"], "2026-11-01", "2026-12-01")] == [
+        "2026-11-04T10:00:00", "2026-11-11T15:00:00", "2026-11-18T10:00:00",
+        "2026-11-25T10:00:00"]
+
+
 def test_an_override_whose_recurrence_id_cannot_be_read_is_refused(ctx):
     """libical drops a RECURRENCE-ID it cannot read, and the VEVENT looked
     like a second master of the UID: of a higher SEQUENCE it was kept and
