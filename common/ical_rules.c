@@ -372,6 +372,38 @@ static int rule_first(const char *rrule, const struct when *w, struct civil *fir
 	return civil_to_epoch(first) == f.from ? 1 : 0;
 }
 
+/* Restarts series w (rule *rrule, read into r) at its instance at: the
+ * start and end of ev move there (the end keeps its distance), DTSTART
+ * (was) becomes an RDATE in extra_rdates, and COUNT is one less. was and
+ * now get the old and the new start, as written. */
+static void restart_at(char **rrule, struct icalrecurrencetype *r, struct when *w,
+                       const struct civil *at, json_t *ev, json_t *extra_rdates,
+                       char was[CIVIL_LEN], char now[CIVIL_LEN])
+{
+	memcpy(was, w->local, CIVIL_LEN);
+	civil_format(at, w->all_day, now);
+	const char *end = json_string_value(json_object_get(ev, "end"));
+	if (end) {
+		int64_t dur = ical_wall(end, w->all_day) - ical_wall(was, w->all_day);
+		char e[CIVIL_LEN];
+		ical_format_wall(civil_to_epoch(at) + dur, w->all_day, e);
+		json_object_set_new(ev, "end", json_string(e));
+	}
+	w->c = *at;
+	w->gap = 0;
+	memcpy(w->local, now, CIVIL_LEN);
+	json_object_set_new(ev, "start", json_string(now));
+	json_array_append_new(extra_rdates, json_string(was));
+	if (r->count > 1) {
+		r->count--;
+		char *s = icalrecurrencetype_as_string_r(r);
+		if (s) {
+			free(*rrule);
+			*rrule = s;
+		}
+	}
+}
+
 /* A series whose DTSTART the clocks skip: RFC 5545 gives DTSTART the
  * instant of the offset before the gap (ical_read_when has moved w there,
  * 03:30 for 02:30 on New York's spring-forward day) and its later
@@ -404,28 +436,7 @@ void ical_fix_gap_start(char **rrule, struct when *w, json_t *ev, json_t *extra_
 		return;
 	}
 	char was[CIVIL_LEN], now[CIVIL_LEN];
-	memcpy(was, w->local, sizeof(was));
-	civil_format(&next, 0, now);
-	const char *end = json_string_value(json_object_get(ev, "end"));
-	if (end) {
-		char e[CIVIL_LEN];
-		ical_format_wall(civil_to_epoch(&next) + ical_wall(end, 0) - ical_wall(was, 0), 0,
-		                 e);
-		json_object_set_new(ev, "end", json_string(e));
-	}
-	w->c = next;
-	w->gap = 0;
-	memcpy(w->local, now, sizeof(w->local));
-	json_object_set_new(ev, "start", json_string(now));
-	json_array_append_new(extra_rdates, json_string(was));
-	if (r.count > 1) {
-		r.count--;
-		char *s = icalrecurrencetype_as_string_r(&r);
-		if (s) {
-			free(*rrule);
-			*rrule = s;
-		}
-	}
+	restart_at(rrule, &r, w, &next, ev, extra_rdates, was, now);
 	ical_note(warnings, "rrule",
 	          "the series starts at its next instance, %s, with DTSTART's instant (%s) as an "
 	          "RDATE%s, so that its later occurrences keep the wall time written",
@@ -462,27 +473,7 @@ void ical_fix_off_rule(char **rrule, struct when *w, json_t *ev, json_t *extra_r
 		return;
 	}
 	char was[CIVIL_LEN], now[CIVIL_LEN];
-	memcpy(was, w->local, sizeof(was));
-	civil_format(&first, w->all_day, now);
-	const char *end = json_string_value(json_object_get(ev, "end"));
-	if (end) {
-		int64_t dur = ical_wall(end, w->all_day) - ical_wall(was, w->all_day);
-		char e[CIVIL_LEN];
-		ical_format_wall(civil_to_epoch(&first) + dur, w->all_day, e);
-		json_object_set_new(ev, "end", json_string(e));
-	}
-	w->c = first;
-	memcpy(w->local, now, sizeof(w->local));
-	json_object_set_new(ev, "start", json_string(now));
-	json_array_append_new(extra_rdates, json_string(was));
-	if (r.count > 1) {
-		r.count--;
-		char *s = icalrecurrencetype_as_string_r(&r);
-		if (s) {
-			free(*rrule);
-			*rrule = s;
-		}
-	}
+	restart_at(rrule, &r, w, &first, ev, extra_rdates, was, now);
 	ical_note(
 	    warnings, "rrule",
 	    "DTSTART %s is not an instance of its rule: the series starts at the rule's first "
