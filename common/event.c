@@ -191,11 +191,20 @@ static void check_strings(json_t *obj, const char *key, size_t maxlen, int slugs
 	*out = a;
 }
 
+/* The index of the first trigger before a[i] of its exact length (a
+ * second one would send the same reminder.due twice: remind.c fires each
+ * at the occurrence's instant plus its seconds), or -1. */
+static long earlier_of_same_length(json_t *a, size_t i)
+{
+	const char *t = json_string_value(json_array_get(a, i));
+	for (size_t k = 0; t && k < i; k++)
+		if (ical_duration_same(json_string_value(json_array_get(a, k)), t))
+			return (long)k;
+	return -1;
+}
+
 void event_check_triggers(json_t *a, const char *name, json_t *errors)
 {
-	/* Each valid trigger's offset, to find one given twice. */
-	int64_t seen[EVENT_MAX_REMINDERS];
-	size_t seen_at[EVENT_MAX_REMINDERS], nseen = 0;
 	size_t i;
 	json_t *v;
 	json_array_foreach(a, i, v)
@@ -203,65 +212,34 @@ void event_check_triggers(json_t *a, const char *name, json_t *errors)
 		char field[192];
 		snprintf(field, sizeof(field), "%s[%zu]", name, i);
 		int64_t secs;
+		long k;
 		if (!json_is_string(v)) {
 			err(errors, field, "must be a string");
-			continue;
-		}
-		if (ical_duration_parse(json_string_value(v), &secs)) {
+		} else if (ical_duration_parse(json_string_value(v), &secs)) {
 			err(errors, field, "must be an RFC 5545 duration such as -P7D or -PT2H");
-			continue;
-		}
-		if (secs > 0) {
+		} else if (secs > 0) {
 			err(errors, field, "must be before the start: a negative duration");
-			continue;
-		}
-		if (secs < -400LL * 86400) {
+		} else if (secs < -400LL * 86400) {
 			err(errors, field, "must be at most 400 days before the start");
-			continue;
-		}
-		/* A trigger fires at the occurrence's instant plus its exact
-		 * seconds (remind.c), so -PT60M is -PT1H and -P1D is -PT24H: a
-		 * second one would send the same reminder.due twice. Refused
-		 * rather than dropped, so what is stored is what was sent. */
-		size_t k = 0;
-		while (k < nseen && seen[k] != secs)
-			k++;
-		if (k < nseen) {
-			char msg[224];
-			/* By index only: a visit's item or a checklist's task is
-			 * checked as an event and its field named after. */
-			snprintf(msg, sizeof(msg), "is the same time as the reminder at index %zu",
-			         seen_at[k]);
+		} else if ((k = earlier_of_same_length(a, i)) >= 0) {
+			/* Refused rather than dropped, so what is stored is what was
+			 * sent. By index only: a visit's item or a checklist's task
+			 * is checked as an event and its field named after. */
+			char msg[96];
+			snprintf(msg, sizeof(msg), "is the same time as the reminder at index %ld",
+			         k);
 			err(errors, field, msg);
-		} else if (nseen < EVENT_MAX_REMINDERS) {
-			seen[nseen] = secs;
-			seen_at[nseen++] = i;
 		}
 	}
 }
 
 void event_dedupe_triggers(json_t *a)
 {
-	int64_t seen[EVENT_MAX_REMINDERS];
-	size_t nseen = 0;
-	for (size_t i = 0; i < json_array_size(a);) {
-		int64_t secs;
-		size_t k = 0;
-		if (!json_is_string(json_array_get(a, i)) ||
-		    ical_duration_parse(json_string_value(json_array_get(a, i)), &secs)) {
-			i++;
-			continue;
-		}
-		while (k < nseen && seen[k] != secs)
-			k++;
-		if (k < nseen) {
+	for (size_t i = 0; i < json_array_size(a);)
+		if (earlier_of_same_length(a, i) >= 0)
 			json_array_remove(a, i);
-			continue;
-		}
-		if (nseen < EVENT_MAX_REMINDERS)
-			seen[nseen++] = secs;
-		i++;
-	}
+		else
+			i++;
 }
 
 void event_dedupe_triggers_of(json_t *items)

@@ -506,11 +506,8 @@ static void put_organizer(struct out *doc, struct out *line, const char *slug, c
  * (remind.c), and the feed shows it once. */
 static int same_length_before(const struct ics_event *ev, size_t i)
 {
-	int64_t s, t;
-	if (ical_duration_parse(ev->reminders.v[i], &s))
-		return 0;
 	for (size_t k = 0; k < i; k++)
-		if (ev->reminders.v[k] && !ical_duration_parse(ev->reminders.v[k], &t) && t == s)
+		if (ical_duration_same(ev->reminders.v[k], ev->reminders.v[i]))
 			return 1;
 	return 0;
 }

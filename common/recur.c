@@ -301,6 +301,12 @@ int recur_validate(const char *rrule, int all_day, char *err, size_t errlen)
 	return 0;
 }
 
+int ical_duration_same(const char *a, const char *b)
+{
+	int64_t x, y;
+	return a && b && !ical_duration_parse(a, &x) && !ical_duration_parse(b, &y) && x == y;
+}
+
 int ical_duration_parse(const char *s, int64_t *seconds)
 {
 	int sign = 1;

@@ -30,6 +30,9 @@ int recur_validate(const char *rrule, int all_day, char *err, size_t errlen) WUR
 
 /* RFC 5545 dur-value ("-P7D", "-PT2H", "P1W") in seconds. */
 int ical_duration_parse(const char *s, int64_t *seconds) WUR;
+/* Whether a and b are durations of the same exact seconds (as a reminder
+ * fires: -PT60M is -PT1H, -P1D is -PT24H); 0 when either is not one. */
+int ical_duration_same(const char *a, const char *b);
 
 /* Called for each occurrence start (wall time and its UTC instant; one
  * the clocks skip has moved forward by the gap, with its real wall time:
